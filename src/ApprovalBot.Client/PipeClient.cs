@@ -1,0 +1,118 @@
+using System.IO.Pipes;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+
+namespace ApprovalBot.Client;
+
+/// <summary>
+/// A connection to ApprovalBot's agent pipe speaking protocol v1: one JSON request per line, one JSON
+/// response per line. Requests on one client are sent one at a time; open several clients for parallelism.
+/// </summary>
+public sealed class PipeClient : IAsyncDisposable
+{
+    /// <summary>The pipe name used when neither an option nor <c>APPROVALBOT_PIPE</c> names one.</summary>
+    public const string DefaultPipeName = "approvalbot";
+
+    private readonly NamedPipeClientStream _stream;
+    private readonly StreamReader _reader;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    private PipeClient(NamedPipeClientStream stream)
+    {
+        _stream = stream;
+        _reader = new StreamReader(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false, bufferSize: 64 * 1024, leaveOpen: true);
+    }
+
+    /// <summary>The pipe name from <c>APPROVALBOT_PIPE</c>, else the default.</summary>
+    public static string PipeNameFromEnvironment() =>
+        Environment.GetEnvironmentVariable("APPROVALBOT_PIPE") is { Length: > 0 } name ? name : DefaultPipeName;
+
+    /// <summary>
+    /// Connects to the pipe. A plain name is the .NET named pipe of that name; an absolute path is the Unix
+    /// socket at that path. Only a server running as the same OS user is accepted.
+    /// </summary>
+    public static async Task<PipeClient> ConnectAsync(string pipeName, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
+        try
+        {
+            await stream.ConnectAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return new PipeClient(stream);
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    public Task<Response> PingAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(new PingRequest(), ProtocolJsonContext.Default.PingRequest, cancellationToken);
+
+    public Task<Response> SubmitAsync(DraftSubmission draft, CancellationToken cancellationToken = default) =>
+        SendAsync(new SubmitRequest { Draft = draft }, ProtocolJsonContext.Default.SubmitRequest, cancellationToken);
+
+    public Task<Response> GetAsync(string id, CancellationToken cancellationToken = default) =>
+        SendAsync(new GetRequest { Id = id }, ProtocolJsonContext.Default.GetRequest, cancellationToken);
+
+    public Task<Response> WaitAsync(string id, int timeoutMs, CancellationToken cancellationToken = default) =>
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJsonContext.Default.WaitRequest, cancellationToken);
+
+    public Task<Response> ListAsync(string? state = null, int? limit = null, string? kind = null, CancellationToken cancellationToken = default) =>
+        SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJsonContext.Default.ListRequest, cancellationToken);
+
+    public Task<Response> ReportAsync(string name, CancellationToken cancellationToken = default) =>
+        SendAsync(new ReportRequest { Name = name }, ProtocolJsonContext.Default.ReportRequest, cancellationToken);
+
+    public Task<Response> ClaimAsync(string kind, int? max = null, int? leaseSeconds = null, CancellationToken cancellationToken = default) =>
+        SendAsync(new ClaimRequest { Kind = kind, Max = max, LeaseSeconds = leaseSeconds }, ProtocolJsonContext.Default.ClaimRequest, cancellationToken);
+
+    public Task<Response> CompleteAsync(string id, string lease, string? result, CancellationToken cancellationToken = default) =>
+        SendAsync(new CompleteRequest { Id = id, Lease = lease, Result = result }, ProtocolJsonContext.Default.CompleteRequest, cancellationToken);
+
+    public Task<Response> FailAsync(string id, string lease, string error, bool retryable, CancellationToken cancellationToken = default) =>
+        SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJsonContext.Default.FailRequest, cancellationToken);
+
+    /// <summary>Sends one request line as given and returns the response line, unparsed. For tools and tests.</summary>
+    public async Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+            if (line.Length == 0 || line.Span[^1] != (byte)'\n')
+            {
+                await _stream.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+            }
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<Response> SendAsync<T>(T request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    {
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
+        var responseLine = await SendRawAsync(line, cancellationToken).ConfigureAwait(false)
+            ?? throw new IOException("The service closed the connection without answering.");
+        return ParseResponse(responseLine);
+    }
+
+    /// <summary>Reads one response line, tolerating fields added by newer services.</summary>
+    public static Response ParseResponse(string line) =>
+        JsonSerializer.Deserialize(line, LenientContext.Response)
+        ?? throw new JsonException("The service answered with null.");
+
+    private static readonly ProtocolJsonContext LenientContext = new(ProtocolJson.Lenient);
+
+    public async ValueTask DisposeAsync()
+    {
+        _reader.Dispose();
+        await _stream.DisposeAsync().ConfigureAwait(false);
+        _gate.Dispose();
+    }
+}

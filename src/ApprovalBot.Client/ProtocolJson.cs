@@ -1,0 +1,81 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Schema;
+using System.Text.Json.Serialization;
+
+namespace ApprovalBot.Client;
+
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    RespectNullableAnnotations = true,
+    RespectRequiredConstructorParameters = true,
+    AllowDuplicateProperties = false)]
+[JsonSerializable(typeof(PingRequest))]
+[JsonSerializable(typeof(SubmitRequest))]
+[JsonSerializable(typeof(GetRequest))]
+[JsonSerializable(typeof(WaitRequest))]
+[JsonSerializable(typeof(ListRequest))]
+[JsonSerializable(typeof(ReportRequest))]
+[JsonSerializable(typeof(ClaimRequest))]
+[JsonSerializable(typeof(CompleteRequest))]
+[JsonSerializable(typeof(FailRequest))]
+[JsonSerializable(typeof(Response))]
+internal sealed partial class ProtocolJsonContext : JsonSerializerContext;
+
+/// <summary>
+/// The serializer settings of protocol v1. Requests are read strictly (unknown fields refused, required
+/// members required, no null where the contract has none); responses are read leniently so that a newer
+/// service can add fields without breaking an older client.
+/// </summary>
+public static class ProtocolJson
+{
+    /// <summary>Reading requests on the receiving side, and writing everything.</summary>
+    public static JsonSerializerOptions Strict { get; } = ProtocolJsonContext.Default.Options;
+
+    /// <summary>Reading responses in a client.</summary>
+    public static JsonSerializerOptions Lenient { get; } = new(ProtocolJsonContext.Default.Options)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        RespectNullableAnnotations = false,
+    };
+
+    /// <summary>The characters a draft id may use, 1–200 of them.</summary>
+    public const string IdPattern = "^[A-Za-z0-9:_\\-./@]{1,200}$";
+
+    /// <summary>The JSON Schema of the submit request, generated from the contract records.</summary>
+    public static JsonNode SubmitRequestSchema()
+    {
+        var exporter = new JsonSchemaExporterOptions
+        {
+            TreatNullObliviousAsNonNullable = true,
+            TransformSchemaNode = static (context, node) =>
+            {
+                if (node is not JsonObject obj) return node;
+                if (context.PropertyInfo is { } property && property.DeclaringType == typeof(DraftSubmission))
+                {
+                    switch (property.Name)
+                    {
+                        case "id": obj["pattern"] = IdPattern; break;
+                        case "agent": obj["minLength"] = 1; break;
+                        case "text": obj["minLength"] = 1; obj["description"] = "Non-empty; at most the kind's MaxLength characters."; break;
+                        case "context": obj["type"] = new JsonArray("object", "null"); break;
+                    }
+                }
+                if (context.PropertyInfo is { Name: "op" } && context.PropertyInfo.DeclaringType == typeof(SubmitRequest))
+                {
+                    obj["const"] = Ops.Submit;
+                }
+                return node;
+            },
+        };
+        var schema = Strict.GetJsonSchemaAsNode(typeof(SubmitRequest), exporter);
+        if (schema is JsonObject root)
+        {
+            root["$schema"] = "https://json-schema.org/draft/2020-12/schema";
+            root["title"] = "ApprovalBot protocol v1 submit request";
+        }
+        return schema;
+    }
+}

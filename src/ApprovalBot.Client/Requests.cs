@@ -1,0 +1,121 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ApprovalBot.Client;
+
+/// <summary>The draft an agent hands over. Checked on the receiving side; anything non-conforming is refused.</summary>
+public sealed record DraftSubmission
+{
+    /// <summary>1–200 characters of <c>[A-Za-z0-9:_\-./@]</c>, chosen by the agent so a retry is idempotent.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>A kind configured under <c>ApprovalBot:Kinds</c>.</summary>
+    public required string Kind { get; init; }
+
+    public required string Agent { get; init; }
+
+    public required string Text { get; init; }
+
+    /// <summary>A JSON object; <c>rationale</c> and <c>source_url</c> are shown on the card.</summary>
+    public JsonElement? Context { get; init; }
+}
+
+public sealed record PingRequest
+{
+    public string Op { get; init; } = Ops.Ping;
+}
+
+public sealed record SubmitRequest
+{
+    public string Op { get; init; } = Ops.Submit;
+
+    public required DraftSubmission Draft { get; init; }
+}
+
+public sealed record GetRequest
+{
+    public string Op { get; init; } = Ops.Get;
+
+    public required string Id { get; init; }
+}
+
+public sealed record WaitRequest
+{
+    public string Op { get; init; } = Ops.Wait;
+
+    public required string Id { get; init; }
+
+    /// <summary>How long to wait for a decision; 0–600000, default 30000.</summary>
+    public int? TimeoutMs { get; init; }
+}
+
+public sealed record ListRequest
+{
+    public string Op { get; init; } = Ops.List;
+
+    public string? State { get; init; }
+
+    public string? Kind { get; init; }
+
+    /// <summary>1–1000, default 50; newest first.</summary>
+    public int? Limit { get; init; }
+}
+
+public sealed record ReportRequest
+{
+    public string Op { get; init; } = Ops.Report;
+
+    /// <summary><c>orphans</c> or <c>stale</c>.</summary>
+    public required string Name { get; init; }
+}
+
+public sealed record ClaimRequest
+{
+    public string Op { get; init; } = Ops.Claim;
+
+    public required string Kind { get; init; }
+
+    /// <summary>1–100, default 10.</summary>
+    public int? Max { get; init; }
+
+    /// <summary>5–3600, default 60.</summary>
+    public int? LeaseSeconds { get; init; }
+}
+
+public sealed record CompleteRequest
+{
+    public string Op { get; init; } = Ops.Complete;
+
+    public required string Id { get; init; }
+
+    public required string Lease { get; init; }
+
+    public string? Result { get; init; }
+}
+
+public sealed record FailRequest
+{
+    public string Op { get; init; } = Ops.Fail;
+
+    public required string Id { get; init; }
+
+    public required string Lease { get; init; }
+
+    public required string Error { get; init; }
+
+    public bool? Retryable { get; init; }
+}
+
+/// <summary>The operation names of protocol v1.</summary>
+public static class Ops
+{
+    public const string Ping = "ping";
+    public const string Submit = "submit";
+    public const string Get = "get";
+    public const string Wait = "wait";
+    public const string List = "list";
+    public const string Report = "report";
+    public const string Claim = "claim";
+    public const string Complete = "complete";
+    public const string Fail = "fail";
+}
