@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using ApprovalBot.Cli.Commands;
+
+namespace ApprovalBot.Cli;
+
+/// <summary>The whole of <c>approvalctl</c>, runnable in-process: tests call <see cref="RunAsync"/> with their own streams.</summary>
+internal static class CliApp
+{
+    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    {
+        var io = new CliIo(stdin, stdout, stderr);
+        var root = BuildRootCommand(io);
+        var parsed = root.Parse(args);
+
+        // Usage errors are our exit 2, not the library's default, and go to stderr in our error format.
+        if (parsed.Action is ParseErrorAction)
+        {
+            foreach (var error in parsed.Errors)
+            {
+                await stderr.WriteLineAsync($"error {CliException.UsageCode}: {error.Message}").ConfigureAwait(false);
+            }
+            await stderr.WriteLineAsync("Run 'approvalctl --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.BadInput;
+        }
+
+        var invocation = new InvocationConfiguration
+        {
+            Output = stdout,
+            Error = stderr,
+            // Failures are mapped to exit codes below; no Ctrl+C hook is registered (the OS default is right for a CLI).
+            EnableDefaultExceptionHandler = false,
+            ProcessTerminationTimeout = null,
+        };
+        try
+        {
+            return await parsed.InvokeAsync(invocation).ConfigureAwait(false);
+        }
+        catch (CliException e)
+        {
+            await stderr.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
+            return e.ExitCode;
+        }
+        catch (Exception e)
+        {
+            await stderr.WriteLineAsync($"error internal: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
+            return ExitCodes.Internal;
+        }
+    }
+
+    private static RootCommand BuildRootCommand(CliIo io)
+    {
+        var global = new GlobalOptions();
+        var root = new RootCommand("approvalctl: hand drafts to ApprovalBot and follow them through approval.")
+        {
+            SubmitCommand.Create(global, io),
+            GetCommand.Create(global, io),
+            WaitCommand.Create(global, io),
+            ListCommand.Create(global, io),
+            ReportCommand.Create("orphans", "Approvals, taps and executions that lost their draft or their route.", global, io),
+            ReportCommand.Create("stale", "Drafts waiting too long for a decision or an execution.", global, io),
+            PingCommand.Create(global, io),
+            SchemaCommand.Create(global, io),
+        };
+        global.AddTo(root);
+        return root;
+    }
+}

@@ -1,0 +1,36 @@
+using ApprovalBot.Client;
+
+namespace ApprovalBot.Cli;
+
+/// <summary>
+/// A failure that ends the command: either found by the CLI itself or answered by the service. It is printed
+/// as <c>error &lt;code&gt; (&lt;field&gt;): &lt;message&gt;</c> so scripts and humans see the same code the protocol uses.
+/// </summary>
+internal sealed class CliException(int exitCode, string code, string message, string? field = null) : Exception(message)
+{
+    /// <summary>The code shown for bad input the CLI catches before anything is sent.</summary>
+    public const string UsageCode = "usage";
+
+    public int ExitCode { get; } = exitCode;
+
+    public string Code { get; } = code;
+
+    public string? Field { get; } = field;
+
+    public static CliException BadInput(string message, string? field = null) =>
+        new(ExitCodes.BadInput, UsageCode, message, field);
+
+    public static CliException Unavailable(string message) =>
+        new(ExitCodes.Unavailable, ErrorCodes.Unavailable, message);
+
+    public static CliException Internal(string message) =>
+        new(ExitCodes.Internal, ErrorCodes.Internal, message);
+
+    public static CliException FromProtocol(ProtocolError? error) => error is null
+        ? Internal("the service refused the request without saying why")
+        : new(ExitCodes.FromErrorCode(error.Code), error.Code, error.Message, error.Field);
+
+    public string ToErrorLine() => Field is { Length: > 0 }
+        ? $"error {Code} ({Field}): {Message}"
+        : $"error {Code}: {Message}";
+}

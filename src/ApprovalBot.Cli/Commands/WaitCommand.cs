@@ -1,0 +1,52 @@
+using System.CommandLine;
+using System.Globalization;
+using ApprovalBot.Client;
+
+namespace ApprovalBot.Cli.Commands;
+
+internal static class WaitCommand
+{
+    /// <summary>The service caps a wait at 600 000 ms.</summary>
+    private const int MaxTimeoutSeconds = 600;
+
+    public static Command Create(GlobalOptions global, CliIo io)
+    {
+        var id = DraftArguments.Id();
+        var timeout = new Option<int>("--timeout")
+        {
+            Description = $"Seconds to wait for a decision, 0-{MaxTimeoutSeconds}.",
+            DefaultValueFactory = _ => 30,
+            HelpName = "seconds",
+        };
+        timeout.Validators.Add(option =>
+        {
+            var seconds = option.GetValueOrDefault<int>();
+            if (seconds is < 0 or > MaxTimeoutSeconds)
+            {
+                option.AddError($"--timeout must be 0-{MaxTimeoutSeconds} seconds, not {seconds}.");
+            }
+        });
+
+        var command = new Command("wait", $"Wait until a draft is decided; exit {ExitCodes.WaitTimedOut} if the timeout comes first.") { id, timeout };
+        command.SetAction(async (result, cancellationToken) =>
+        {
+            var caller = global.CreateCaller(result, io);
+            var seconds = result.GetValue(timeout);
+            var draftId = result.GetRequiredValue(id);
+            var response = await caller.SendAsync(new WaitRequest { Id = draftId, TimeoutMs = seconds * 1000 }, cancellationToken).ConfigureAwait(false);
+            var draft = response.Draft ?? throw CliException.Internal("the service answered wait without a draft");
+            if (!caller.Json)
+            {
+                await io.Out.WriteLineAsync(HumanOutput.Draft(draft)).ConfigureAwait(false);
+            }
+            if (response.Decided == false)
+            {
+                await io.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"timeout: {draftId} not decided within {seconds} s (state {draft.State})")).ConfigureAwait(false);
+                return ExitCodes.WaitTimedOut;
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,79 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using ApprovalBot.Client;
+
+namespace ApprovalBot.Cli;
+
+/// <summary>
+/// Sends one request over a fresh <see cref="PipeClient"/> connection and turns every way it can fail into a
+/// <see cref="CliException"/> with the right exit code. With <c>--json</c> the service's response line is
+/// echoed verbatim, so scripts see exactly what the service said, including fields newer than this CLI.
+/// </summary>
+internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout)
+{
+    /// <summary>Short on purpose: a local service accepts at once, and a script should learn quickly that none runs.</summary>
+    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+
+    public string PipeName { get; } = pipeName;
+
+    public bool Json { get; } = json;
+
+    public async Task<Response> SendAsync<T>(T request, CancellationToken cancellationToken)
+    {
+        // The request goes through the Client's source-generated contract (no reflection at start-up); the raw
+        // send is used instead of the typed helpers only so that --json can print the line as received.
+        var typeInfo = (JsonTypeInfo<T>)ProtocolJson.Strict.GetTypeInfo(typeof(T));
+        var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
+
+        await using var client = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        string? responseLine;
+        try
+        {
+            responseLine = await client.SendRawAsync(line, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {e.Message}");
+        }
+        if (responseLine is null)
+        {
+            throw CliException.Unavailable($"the service on '{PipeName}' closed the connection without answering");
+        }
+
+        Response response;
+        try
+        {
+            response = PipeClient.ParseResponse(responseLine);
+        }
+        catch (JsonException e)
+        {
+            throw CliException.Internal($"the service answered with a line that is not a protocol v1 response: {e.Message}");
+        }
+        if (Json)
+        {
+            await stdout.WriteLineAsync(responseLine).ConfigureAwait(false);
+        }
+        if (!response.Ok)
+        {
+            throw CliException.FromProtocol(response.Error);
+        }
+        return response;
+    }
+
+    private async Task<PipeClient> ConnectAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await PipeClient.ConnectAsync(PipeName, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw CliException.Unavailable($"no service answered on '{PipeName}' within {ConnectTimeout.TotalSeconds:0} s");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // UnauthorizedAccess: the pipe exists but belongs to another OS user, so it is not our service.
+            throw CliException.Unavailable($"cannot connect to '{PipeName}': {e.Message}");
+        }
+    }
+}
