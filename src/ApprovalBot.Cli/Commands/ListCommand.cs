@@ -10,15 +10,12 @@ internal static class ListCommand
         var state = new Option<string>("--state") { Description = "Only drafts in this state." };
         state.AcceptOnlyFromAmong([.. States.All]);
         var kind = new Option<string>("--kind") { Description = "Only drafts of this kind." };
-        var limit = new Option<int?>("--limit") { Description = "At most this many, newest first (1-1000; service default 50).", HelpName = "n" };
-        limit.Validators.Add(option =>
+        var limit = new Option<int?>("--limit")
         {
-            if (option.GetValueOrDefault<int?>() is { } n && n is < 1 or > 1000)
-            {
-                option.AddError($"--limit must be 1-1000, not {n}.");
-            }
-        });
-
+            Description = "At most this many, newest first (1-1000; service default 50).",
+            HelpName = "n",
+            CustomParser = result => IntRange.Parse(result, "--limit", 1, 1000),
+        };
         var command = new Command("list", "List drafts, newest first.") { state, kind, limit };
         command.SetAction(async (result, cancellationToken) =>
         {

@@ -17,16 +17,9 @@ internal static class WaitCommand
             Description = $"Seconds to wait for a decision, 0-{MaxTimeoutSeconds}.",
             DefaultValueFactory = _ => 30,
             HelpName = "seconds",
+            // A custom parser rather than a validator: a validator would throw on a non-number instead of reporting it.
+            CustomParser = result => IntRange.Parse(result, "--timeout", 0, MaxTimeoutSeconds) ?? 30,
         };
-        timeout.Validators.Add(option =>
-        {
-            var seconds = option.GetValueOrDefault<int>();
-            if (seconds is < 0 or > MaxTimeoutSeconds)
-            {
-                option.AddError($"--timeout must be 0-{MaxTimeoutSeconds} seconds, not {seconds}.");
-            }
-        });
-
         var command = new Command("wait", $"Wait until a draft is decided; exit {ExitCodes.WaitTimedOut} if the timeout comes first.") { id, timeout };
         command.SetAction(async (result, cancellationToken) =>
         {

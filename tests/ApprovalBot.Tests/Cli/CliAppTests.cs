@@ -1,0 +1,198 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalBot.Client;
+
+namespace ApprovalBot.Tests.Cli;
+
+/// <summary>
+/// approvalctl behaviour that needs no service: usage errors, local input checks, schema, unreachable service.
+/// Service-backed cases live in the other part of this class.
+/// </summary>
+public sealed partial class CliAppTests
+{
+    // Nothing ever listens here; a connection attempt must fail as "unavailable", never reach a real service.
+    private static string DeadPipe() => Path.Combine(Path.GetTempPath(), $"approvalctl-test-{Guid.NewGuid():N}.sock");
+
+    [Fact]
+    public async Task RunAsync_NoCommand_ExitsBadInput()
+    {
+        var run = await CliRunner.RunAsync();
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("error usage", run.Stderr);
+    }
+
+    [Fact]
+    public async Task RunAsync_UnknownCommand_ExitsBadInput()
+    {
+        var run = await CliRunner.RunAsync("approve", "x");
+
+        Assert.Equal(2, run.ExitCode);
+    }
+
+    [Fact]
+    public async Task RunAsync_Help_ExitsOkAndListsCommands()
+    {
+        var run = await CliRunner.RunAsync("--help");
+
+        Assert.Equal(0, run.ExitCode);
+        foreach (var command in new[] { "submit", "get", "wait", "list", "orphans", "stale", "ping", "schema" })
+        {
+            Assert.Contains(command, run.Stdout);
+        }
+    }
+
+    [Theory]
+    [InlineData("--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("--id", "x", "--agent", "a", "--text", "t")]
+    [InlineData("--id", "x", "--kind", "reply", "--text", "t")]
+    public async Task Submit_MissingRequiredOption_ExitsBadInput(params string[] options)
+    {
+        var run = await CliRunner.RunAsync(["submit", "--pipe", DeadPipe(), .. options]);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("error usage", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData("{")]
+    [InlineData("not json")]
+    [InlineData("")]
+    public async Task Submit_ContextJsonNotJson_ExitsBadInputWithoutConnecting(string context)
+    {
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", context);
+
+        // Exit 2, not 5: the dead pipe proves nothing was sent.
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("error usage (draft.context): --context-json is not valid JSON", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData("[1,2]", "array")]
+    [InlineData("\"text\"", "string")]
+    [InlineData("42", "number")]
+    [InlineData("null", "null")]
+    public async Task Submit_ContextJsonNotObject_ExitsBadInputWithoutConnecting(string context, string kind)
+    {
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", context);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains($"must be a JSON object, not {kind}", run.Stderr);
+    }
+
+    [Fact]
+    public async Task Submit_ContextJsonDuplicateKey_ExitsBadInput()
+    {
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", """{"a":1,"a":2}""");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+    }
+
+    [Fact]
+    public async Task Submit_TextAndTextFile_ExitsBadInput()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--text-file", file);
+
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Contains("not both", run.Stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Submit_MissingTextFile_ExitsBadInput()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"approvalctl-missing-{Guid.NewGuid():N}.txt");
+
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text-file", missing);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("cannot read --text-file", run.Stderr);
+    }
+
+    [Fact]
+    public async Task Submit_EmptyStdin_ExitsBadInput()
+    {
+        var run = await CliRunner.RunWithStdinAsync("", "submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("error usage (draft.text): no text", run.Stderr);
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("601")]
+    [InlineData("soon")]
+    public async Task Wait_TimeoutOutOfRange_ExitsBadInput(string timeout)
+    {
+        var run = await CliRunner.RunAsync("wait", "x", "--pipe", DeadPipe(), "--timeout", timeout);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+    }
+
+    [Theory]
+    [InlineData("--state", "bogus")]
+    [InlineData("--limit", "0")]
+    [InlineData("--limit", "1001")]
+    public async Task List_BadFilter_ExitsBadInput(string option, string value)
+    {
+        var run = await CliRunner.RunAsync("list", "--pipe", DeadPipe(), option, value);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+    }
+
+    [Fact]
+    public async Task Ping_NoServiceOnSocketPath_ExitsUnavailable()
+    {
+        var run = await CliRunner.RunAsync("ping", "--pipe", DeadPipe());
+
+        Assert.True(run.ExitCode == 5, run.ToString());
+        Assert.StartsWith("error unavailable:", run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
+    [Fact]
+    public async Task Submit_NoServiceOnSocketPath_ExitsUnavailable()
+    {
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t");
+
+        Assert.True(run.ExitCode == 5, run.ToString());
+    }
+
+    [Fact]
+    public async Task Schema_NoService_PrintsSubmitRequestSchema()
+    {
+        var run = await CliRunner.RunAsync("schema", "--pipe", DeadPipe());
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var schema = JsonNode.Parse(run.Stdout)!.AsObject();
+        Assert.Equal("object", (string?)schema["type"]);
+        Assert.False((bool)schema["additionalProperties"]!);
+        Assert.Equal(["draft"], schema["required"]!.AsArray().Select(n => (string)n!));
+        Assert.Equal("submit", (string?)schema["properties"]!["op"]!["const"]);
+
+        var draft = schema["properties"]!["draft"]!.AsObject();
+        Assert.False((bool)draft["additionalProperties"]!);
+        Assert.Equal(ProtocolJson.IdPattern, (string?)draft["properties"]!["id"]!["pattern"]);
+        var required = draft["required"]!.AsArray().Select(n => (string)n!).ToHashSet();
+        Assert.Superset(new HashSet<string> { "id", "kind", "agent", "text" }, required);
+        Assert.DoesNotContain("context", required);
+    }
+
+    [Fact]
+    public async Task Schema_Json_PrintsOneLine()
+    {
+        var run = await CliRunner.RunAsync("schema", "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var line = Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        using var document = JsonDocument.Parse(line);
+        Assert.Contains("\"additionalProperties\":false", line);
+    }
+}

@@ -1,0 +1,24 @@
+using ApprovalBot.Cli;
+
+namespace ApprovalBot.Tests.Cli;
+
+/// <summary>The outcome of one in-process <c>approvalctl</c> run.</summary>
+internal sealed record CliRun(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>Runs <see cref="CliApp"/> in-process with captured streams, as the process entry point would.</summary>
+internal static class CliRunner
+{
+    public static Task<CliRun> RunAsync(params string[] args) => RunWithStdinAsync("", args);
+
+    public static async Task<CliRun> RunWithStdinAsync(string stdin, params string[] args)
+    {
+        using var input = new StringReader(stdin);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exitCode = await CliApp.RunAsync(args, input, output, error);
+        return new CliRun(exitCode, output.ToString(), error.ToString());
+    }
+}
