@@ -1,0 +1,194 @@
+using System.Text;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Cli;
+
+/// <summary>approvalctl against the real service, started in-process by <see cref="TestHost"/>.</summary>
+public sealed partial class CliAppTests
+{
+    private const string Kind = "reply";
+
+    private static string NewId() => $"cli:{Guid.NewGuid():N}";
+
+    private static Task<CliRun> SubmitAsync(string pipe, string id, string text, params string[] extra) =>
+        CliRunner.RunAsync(["submit", "--pipe", pipe, "--id", id, "--kind", Kind, "--agent", "cli-test", "--text", text, .. extra]);
+
+    [Fact]
+    public async Task Submit_NewDraft_PrintsReceiptWithTextHash()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string text = "Thanks — shipping Friday. ✓";
+
+        var run = await SubmitAsync(host.PipeName, id, text);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal($"stored {id} seq ", run.Stdout[..$"stored {id} seq ".Length]);
+        Assert.Contains($" sha256 {Sha.Hex(text)} state pending", run.Stdout);
+        Assert.DoesNotContain("(duplicate)", run.Stdout);
+    }
+
+    [Fact]
+    public async Task Submit_Json_PrintsParseableResponseWithTextHash()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await SubmitAsync(host.PipeName, id, "hello", "--json", "--context-json", """{"rationale":"because","source_url":"https://example.com/x"}""");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var line = Assert.Single(run.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var response = PipeClient.ParseResponse(line);
+        Assert.True(response.Ok);
+        Assert.Equal(id, response.Receipt!.Id);
+        Assert.Equal(Sha.Hex("hello"), response.Receipt.Sha256);
+        Assert.False(response.Receipt.Duplicate);
+    }
+
+    [Fact]
+    public async Task Submit_SameIdSameText_ReportsDuplicateWithSameReceipt()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        var first = await SubmitAsync(host.PipeName, id, "same words");
+
+        var second = await SubmitAsync(host.PipeName, id, "same words");
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        Assert.EndsWith("(duplicate)", second.Stdout.TrimEnd());
+        Assert.Equal(first.Stdout.TrimEnd() + " (duplicate)", second.Stdout.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Submit_SameIdDifferentText_ExitsConflict()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "first words");
+
+        var run = await SubmitAsync(host.PipeName, id, "other words");
+
+        Assert.True(run.ExitCode == 3, run.ToString());
+        Assert.StartsWith("error conflict", run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
+    [Fact]
+    public async Task Submit_UnknownKind_ExitsBadInput()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var run = await CliRunner.RunAsync("submit", "--pipe", host.PipeName, "--id", NewId(), "--kind", "no-such-kind", "--agent", "cli-test", "--text", "t");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("error unknown_kind", run.Stderr);
+    }
+
+    [Fact]
+    public async Task Submit_EmptyText_ExitsBadInputNamingTheField()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var run = await SubmitAsync(host.PipeName, NewId(), "");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("error invalid (draft.text):", run.Stderr);
+    }
+
+    [Fact]
+    public async Task Submit_TextOnStdin_StoresItExactly()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string text = "line one\nline two\n";
+
+        var run = await CliRunner.RunWithStdinAsync(text, "submit", "--pipe", host.PipeName, "--id", id, "--kind", Kind, "--agent", "cli-test");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($" sha256 {Sha.Hex(text)} ", run.Stdout);
+        await using var client = await host.ConnectAsync();
+        Assert.Equal(text, (await client.GetAsync(id)).Draft!.Text);
+    }
+
+    [Fact]
+    public async Task Submit_TextFile_StoresItExactly()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string text = "from a file: «quoted» ✓";
+        var file = Path.Combine(host.DataDirectory, "draft.txt");
+        await File.WriteAllTextAsync(file, text, new UTF8Encoding(false));
+
+        var run = await CliRunner.RunAsync("submit", "--pipe", host.PipeName, "--id", id, "--kind", Kind, "--agent", "cli-test", "--text-file", file);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($" sha256 {Sha.Hex(text)} ", run.Stdout);
+        await using var client = await host.ConnectAsync();
+        Assert.Equal(text, (await client.GetAsync(id)).Draft!.Text);
+    }
+
+    [Fact]
+    public async Task Get_KnownDraft_PrintsStateAndText()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "the draft text");
+
+        var run = await CliRunner.RunAsync("get", id, "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches($"(?m)^id +{id}$", run.Stdout);
+        Assert.Matches("(?m)^kind +reply$", run.Stdout);
+        Assert.EndsWith("the draft text", run.Stdout.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Get_UnknownId_ExitsNotFound()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var run = await CliRunner.RunAsync("get", NewId(), "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.StartsWith("error not_found", run.Stderr);
+    }
+
+    [Fact]
+    public async Task Wait_UndecidedDraft_ExitsTimedOut()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "nobody decides");
+
+        var run = await CliRunner.RunAsync("wait", id, "--timeout", "1", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 6, run.ToString());
+        Assert.Contains("not decided within 1 s", run.Stderr);
+    }
+
+    [Fact]
+    public async Task List_AfterSubmit_ShowsDraftInTable()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "listed");
+
+        var run = await CliRunner.RunAsync("list", "--kind", Kind, "--limit", "10", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.StartsWith("ID", run.Stdout);
+        Assert.Contains(id, run.Stdout);
+    }
+
+    [Fact]
+    public async Task Ping_Service_ExitsOk()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var run = await CliRunner.RunAsync("ping", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.True(PipeClient.ParseResponse(run.Stdout.Trim()).Ok);
+    }
+}
