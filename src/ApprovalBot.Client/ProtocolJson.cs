@@ -22,7 +22,7 @@ namespace ApprovalBot.Client;
 [JsonSerializable(typeof(CompleteRequest))]
 [JsonSerializable(typeof(FailRequest))]
 [JsonSerializable(typeof(Response))]
-internal sealed partial class ProtocolJsonContext : JsonSerializerContext;
+public sealed partial class ProtocolJsonContext : JsonSerializerContext;
 
 /// <summary>
 /// The serializer settings of protocol v1. Requests are read strictly (unknown fields refused, required
@@ -39,6 +39,7 @@ public static class ProtocolJson
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
         RespectNullableAnnotations = false,
+        RespectRequiredConstructorParameters = false,
     };
 
     /// <summary>The characters a draft id may use, 1–200 of them.</summary>

@@ -1,0 +1,40 @@
+namespace ApprovalBot.Drafts;
+
+/// <summary>One row of the drafts table, as stored.</summary>
+internal sealed record Draft
+{
+    public required string Id { get; init; }
+    public long Seq { get; init; }
+    public required string Kind { get; init; }
+    public required string Agent { get; init; }
+
+    /// <summary>Null when the text vanished from the store: the gap this product exists to catch.</summary>
+    public string? Text { get; init; }
+    public required string Sha256 { get; init; }
+    public string? ContextJson { get; init; }
+    public DraftState State { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset StateSince { get; init; }
+
+    public long? CardChatId { get; init; }
+    public long? CardMessageId { get; init; }
+    public int CardAttempts { get; init; }
+    public DateTimeOffset? CardNextAt { get; init; }
+    public string? CardError { get; init; }
+
+    public string? Decision { get; init; }
+    public long? DecidedBy { get; init; }
+    public string? DecidedByName { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
+    public string? DecisionSha256 { get; init; }
+
+    public int ExecAttempts { get; init; }
+    public DateTimeOffset? ExecNextAt { get; init; }
+    public string? ExecKey { get; init; }
+    public string? LeaseToken { get; init; }
+    public DateTimeOffset? LeaseUntil { get; init; }
+    public string? ExecResult { get; init; }
+    public string? ExecError { get; init; }
+    public DateTimeOffset? ExecAt { get; init; }
+}

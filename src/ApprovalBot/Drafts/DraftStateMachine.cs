@@ -1,0 +1,32 @@
+namespace ApprovalBot.Drafts;
+
+/// <summary>
+/// The only place that says which state may follow which. Every owner moves a draft through
+/// <see cref="DraftStore.TransitionAsync"/>, which applies these as compare-and-set updates.
+/// </summary>
+internal static class DraftStateMachine
+{
+    private static readonly Dictionary<DraftState, DraftState[]> Allowed = new()
+    {
+        // A decision may arrive on a card whose delivery the bot saw fail (the response was lost), so pending may be decided.
+        [DraftState.Pending] = [DraftState.Carded, DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
+        [DraftState.Carded] = [DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
+        [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled],
+        // Executing -> Approved is a failed attempt waiting for its retry.
+        [DraftState.Executing] = [DraftState.Executed, DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved],
+        [DraftState.Failed] = [DraftState.Approved, DraftState.Cancelled],
+        [DraftState.Unknown] = [DraftState.Approved, DraftState.Executed, DraftState.Cancelled],
+        [DraftState.Blocked] = [DraftState.Cancelled],
+        [DraftState.Rejected] = [],
+        [DraftState.Expired] = [],
+        [DraftState.Cancelled] = [],
+        [DraftState.Executed] = [],
+    };
+
+    public static bool CanMove(DraftState from, DraftState to) => Allowed[from].Contains(to);
+
+    /// <summary>States in which the approver has not decided yet.</summary>
+    public static bool AwaitsDecision(DraftState state) => state is DraftState.Pending or DraftState.Carded;
+
+    public static bool IsFinal(DraftState state) => Allowed[state].Length == 0;
+}

@@ -1,0 +1,206 @@
+using System.Text.Json;
+using ApprovalBot.Client;
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Drafts;
+
+/// <summary>
+/// The drafts and their ledger. Writes go through the group-committing <see cref="DraftWriter"/> and are
+/// acknowledged only after COMMIT; reads use their own pooled connections, which WAL lets run beside the writer.
+/// </summary>
+internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, DraftSignals signals)
+{
+    public DraftSignals Signals => signals;
+
+    public Task<SubmitOutcome> SubmitAsync(NewDraft draft, CancellationToken cancellationToken = default) =>
+        writer.WriteAsync(ctx =>
+        {
+            using (var find = ctx.Command("SELECT seq, sha256, state FROM drafts WHERE id = $id", ("$id", draft.Id)))
+            using (var existing = find.ExecuteReader())
+            {
+                if (existing.Read())
+                {
+                    var sha = existing.GetString(1);
+                    return string.Equals(sha, draft.Sha256, StringComparison.Ordinal)
+                        ? new SubmitOutcome(new Receipt(draft.Id, existing.GetInt64(0), sha, existing.GetString(2), Duplicate: true), null)
+                        : new SubmitOutcome(null, sha);
+                }
+            }
+            using var insert = ctx.Command(
+                "INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since) " +
+                "VALUES ($id, $kind, $agent, $text, $sha, $context, 'pending', $now, $now, $now) RETURNING seq",
+                ("$id", draft.Id), ("$kind", draft.Kind), ("$agent", draft.Agent), ("$text", draft.Text),
+                ("$sha", draft.Sha256), ("$context", draft.ContextJson), ("$now", ctx.NowMs));
+            var seq = (long)insert.ExecuteScalar()!;
+            ctx.AppendEvent(draft.Id, "submitted", "agent:" + draft.Agent,
+                JsonSerializer.Serialize(new { kind = draft.Kind, sha256 = draft.Sha256, length = draft.Text.Length }));
+            ctx.Publish(new DraftChange(draft.Id, draft.Kind, null, DraftState.Pending));
+            return new SubmitOutcome(new Receipt(draft.Id, seq, draft.Sha256, States.Pending, Duplicate: false), null);
+        }, cancellationToken);
+
+    public Task<TransitionResult> TransitionAsync(Transition transition, CancellationToken cancellationToken = default) =>
+        writer.WriteAsync(ctx => Apply(ctx, transition), cancellationToken);
+
+    /// <summary>Applies a transition inside a write that is already running (to combine it with other statements).</summary>
+    public static TransitionResult Apply(WriteContext ctx, Transition t)
+    {
+        var current = ctx.ReadDraft(t.Id);
+        if (current is null || !t.From.Contains(current.State))
+        {
+            return new TransitionResult(false, current);
+        }
+        var moves = current.State != t.To;
+        if (moves && !DraftStateMachine.CanMove(current.State, t.To))
+        {
+            throw new InvalidOperationException($"Draft {t.Id}: {current.State.ToWire()} -> {t.To.ToWire()} is not a transition of the state machine.");
+        }
+        var parameters = new List<(string, object?)> { ("$id", t.Id), ("$from", current.State.ToWire()), ("$to", t.To.ToWire()), ("$now", ctx.NowMs) };
+        var assignments = "state = $to, updated_at = $now" + (moves ? ", state_since = $now" : "");
+        foreach (var (column, value) in t.Set)
+        {
+            if (!DraftColumns.Settable.Contains(column))
+            {
+                throw new ArgumentException($"Column '{column}' cannot be set by a transition.", nameof(t));
+            }
+            assignments += $", {column} = ${column}";
+            parameters.Add(("$" + column, value is DateTimeOffset at ? DraftColumns.ToUnixMs(at) : value));
+        }
+        var changed = ctx.Execute($"UPDATE drafts SET {assignments} WHERE id = $id AND state = $from", [.. parameters]);
+        if (changed != 1)
+        {
+            return new TransitionResult(false, ctx.ReadDraft(t.Id));
+        }
+        var details = t.Details ?? [];
+        if (moves)
+        {
+            details["from"] = current.State.ToWire();
+            details["to"] = t.To.ToWire();
+        }
+        ctx.AppendEvent(t.Id, t.EventType, t.Actor, details.ToJsonString());
+        if (moves)
+        {
+            ctx.Publish(new DraftChange(t.Id, current.Kind, current.State, t.To));
+        }
+        return new TransitionResult(true, ctx.ReadDraft(t.Id));
+    }
+
+    /// <summary>Appends a ledger event that moves no draft (a refused tap, a security event, an orphan callback).</summary>
+    public Task AppendEventAsync(string? draftId, string type, string actor, string? detailsJson, CancellationToken cancellationToken = default) =>
+        writer.WriteAsync(ctx =>
+        {
+            ctx.AppendEvent(draftId, type, actor, detailsJson);
+            return true;
+        }, cancellationToken);
+
+    /// <summary>Runs arbitrary statements in the next group commit. For features that must combine several writes atomically.</summary>
+    public Task<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken = default) =>
+        writer.WriteAsync(work, cancellationToken);
+
+    public Draft? Get(string id) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = DraftColumns.Select + " WHERE id = $id";
+        cmd.Parameters.AddWithValue("$id", id);
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? DraftColumns.Read(reader) : null;
+    });
+
+    public Draft? GetBySeq(long seq) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = DraftColumns.Select + " WHERE seq = $seq";
+        cmd.Parameters.AddWithValue("$seq", seq);
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? DraftColumns.Read(reader) : null;
+    });
+
+    /// <summary>Newest first, optionally filtered by state and kind; uses the (state, …) and (kind, state, …) indexes.</summary>
+    public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit) => Query(
+        DraftColumns.Select + " WHERE ($state IS NULL OR state = $state) AND ($kind IS NULL OR kind = $kind) ORDER BY seq DESC LIMIT $limit",
+        ("$state", state?.ToWire()), ("$kind", kind), ("$limit", limit));
+
+    /// <summary>Drafts in the given states that entered them before <paramref name="before"/>, oldest first.</summary>
+    public IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, DateTimeOffset? before = null, int limit = 1000)
+    {
+        var names = string.Join(", ", states.Select(s => "'" + s.ToWire() + "'"));
+        return Query(
+            DraftColumns.Select + $" WHERE state IN ({names}) AND ($before IS NULL OR state_since < $before) ORDER BY state_since, seq LIMIT $limit",
+            ("$before", before is { } b ? DraftColumns.ToUnixMs(b) : null), ("$limit", limit));
+    }
+
+    public IReadOnlyList<LedgerEvent> Events(string draftId) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT id, draft_id, at, type, actor, details FROM events WHERE draft_id = $id ORDER BY id";
+        cmd.Parameters.AddWithValue("$id", draftId);
+        return ReadEvents(cmd);
+    });
+
+    public IReadOnlyList<LedgerEvent> EventsOfType(string type, DateTimeOffset? since = null, int limit = 1000) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT id, draft_id, at, type, actor, details FROM events WHERE type = $type AND at >= $since ORDER BY id LIMIT $limit";
+        cmd.Parameters.AddWithValue("$type", type);
+        cmd.Parameters.AddWithValue("$since", since is { } s ? DraftColumns.ToUnixMs(s) : 0L);
+        cmd.Parameters.AddWithValue("$limit", limit);
+        return ReadEvents(cmd);
+    });
+
+    public string? GetSetting(string key) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT value FROM settings WHERE key = $key";
+        cmd.Parameters.AddWithValue("$key", key);
+        return cmd.ExecuteScalar() as string;
+    });
+
+    public Task SetSettingAsync(string key, string value, CancellationToken cancellationToken = default) =>
+        writer.WriteAsync(ctx => ctx.Execute(
+            "INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            ("$key", key), ("$value", value)), cancellationToken);
+
+    /// <summary>Runs a read on its own pooled connection.</summary>
+    public T Read<T>(Func<SqliteConnection, T> read)
+    {
+        try
+        {
+            using var connection = database.Open();
+            return read(connection);
+        }
+        catch (SqliteException ex)
+        {
+            throw new StoreUnavailableException("The store could not be read: " + ex.Message, ex);
+        }
+    }
+
+    private IReadOnlyList<Draft> Query(string sql, params (string Name, object? Value)[] parameters) => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        using var reader = cmd.ExecuteReader();
+        var drafts = new List<Draft>();
+        while (reader.Read())
+        {
+            drafts.Add(DraftColumns.Read(reader));
+        }
+        return drafts;
+    });
+
+    private static List<LedgerEvent> ReadEvents(SqliteCommand cmd)
+    {
+        using var reader = cmd.ExecuteReader();
+        var events = new List<LedgerEvent>();
+        while (reader.Read())
+        {
+            events.Add(new LedgerEvent(
+                reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), reader.GetString(3), reader.GetString(4),
+                reader.IsDBNull(5) ? null : reader.GetString(5)));
+        }
+        return events;
+    }
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Drafts;
+
+internal static class DraftsExtensions
+{
+    /// <summary>The durable store: SQLite database, group-committing writer, ledger, kinds and change signals.</summary>
+    public static IHostApplicationBuilder AddApprovalStore(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StoreOptions>, StoreOptionsValidator>();
+        services.AddOptions<KindsOptions>()
+            .Configure<IConfiguration>((o, config) => config.GetSection(KindsOptions.Section).Bind(o.Kinds))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<KindsOptions>, KindsOptionsValidator>();
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<SqliteDatabase>();
+        services.AddSingleton<DraftSignals>();
+        services.AddSingleton<DraftWriter>();
+        services.AddSingleton<DraftStore>();
+        services.AddHostedService<StoreInitializer>();
+        return builder;
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Drafts;
+
+internal sealed partial class KindsOptionsValidator : IValidateOptions<KindsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KindsOptions options)
+    {
+        var errors = new List<string>();
+        if (options.Kinds.Count == 0)
+        {
+            errors.Add("ApprovalBot:Kinds must define at least one kind (e.g. ApprovalBot:Kinds:reply:MaxLength=280).");
+        }
+        foreach (var (kind, o) in options.Kinds)
+        {
+            var key = $"ApprovalBot:Kinds:{kind}";
+            if (!KindName().IsMatch(kind))
+            {
+                errors.Add($"{key}: a kind name must be 1-64 characters of [A-Za-z0-9_-].");
+            }
+            if (o.MaxLength is < 1 or > 1_000_000)
+            {
+                errors.Add($"{key}:MaxLength must be between 1 and 1000000 (got {o.MaxLength}).");
+            }
+            if (o.StaleAfter <= TimeSpan.Zero)
+            {
+                errors.Add($"{key}:StaleAfter must be a positive duration such as 24:00:00 (got {o.StaleAfter}).");
+            }
+            if (o.StuckAfter <= TimeSpan.Zero)
+            {
+                errors.Add($"{key}:StuckAfter must be a positive duration such as 00:30:00 (got {o.StuckAfter}).");
+            }
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex KindName();
+}

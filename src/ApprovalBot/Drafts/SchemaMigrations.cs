@@ -1,0 +1,98 @@
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Drafts;
+
+/// <summary>
+/// The schema, versioned by <c>PRAGMA user_version</c>. Each migration runs once, in order, in its own
+/// transaction; a migration is never edited after it has shipped, only followed by a new one.
+/// </summary>
+internal static class SchemaMigrations
+{
+    private static readonly string[] Steps =
+    [
+        // 1: drafts, the append-only ledger, and small key/value settings (e.g. the Telegram offset).
+        """
+        CREATE TABLE drafts (
+            seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+            id              TEXT    NOT NULL UNIQUE,
+            kind            TEXT    NOT NULL,
+            agent           TEXT    NOT NULL,
+            text            TEXT,
+            sha256          TEXT    NOT NULL,
+            context         TEXT,
+            state           TEXT    NOT NULL,
+            created_at      INTEGER NOT NULL,
+            updated_at      INTEGER NOT NULL,
+            state_since     INTEGER NOT NULL,
+            card_chat_id    INTEGER,
+            card_message_id INTEGER,
+            card_attempts   INTEGER NOT NULL DEFAULT 0,
+            card_next_at    INTEGER,
+            card_error      TEXT,
+            decision        TEXT,
+            decided_by      INTEGER,
+            decided_by_name TEXT,
+            decided_at      INTEGER,
+            decision_sha256 TEXT,
+            exec_attempts   INTEGER NOT NULL DEFAULT 0,
+            exec_next_at    INTEGER,
+            exec_key        TEXT,
+            lease_token     TEXT,
+            lease_until     INTEGER,
+            exec_result     TEXT,
+            exec_error      TEXT,
+            exec_at         INTEGER
+        );
+        CREATE INDEX drafts_by_state ON drafts(state, state_since);
+        CREATE INDEX drafts_by_kind_state ON drafts(kind, state, state_since);
+        CREATE TABLE events (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            draft_id TEXT REFERENCES drafts(id),
+            at       INTEGER NOT NULL,
+            type     TEXT    NOT NULL,
+            actor    TEXT    NOT NULL,
+            details  TEXT
+        );
+        CREATE INDEX events_by_draft ON events(draft_id, id);
+        CREATE INDEX events_by_type ON events(type, at);
+        CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+        CREATE TABLE settings (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        """,
+    ];
+
+    public static int Latest => Steps.Length;
+
+    public static void Apply(SqliteConnection connection)
+    {
+        var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), System.Globalization.CultureInfo.InvariantCulture);
+        if (version > Latest)
+        {
+            throw new InvalidOperationException(
+                $"The database schema is version {version}, newer than this build understands ({Latest}). Run a newer ApprovalBot.");
+        }
+        for (var step = version; step < Latest; step++)
+        {
+            using var tx = connection.BeginTransaction();
+            using (var cmd = connection.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = Steps[step] + $"\nPRAGMA user_version = {step + 1};";
+                cmd.ExecuteNonQuery();
+            }
+            tx.Commit();
+        }
+    }
+
+    private static object? Scalar(SqliteConnection connection, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd.ExecuteScalar();
+    }
+}

@@ -1,0 +1,85 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Drafts;
+
+/// <summary>
+/// Opens connections to <c>approvals.db</c> with the durability settings on every one of them
+/// (WAL, <c>synchronous=FULL</c>, foreign keys, busy timeout), and holds the lock that makes this
+/// process the database's only writer.
+/// </summary>
+internal sealed class SqliteDatabase : IDisposable
+{
+    private readonly string _connectionString;
+    private readonly int _busyTimeoutMs;
+    private FileStream? _writerLock;
+
+    public SqliteDatabase(IOptions<StoreOptions> options)
+    {
+        var o = options.Value;
+        DatabasePath = o.DatabasePath;
+        _busyTimeoutMs = o.BusyTimeoutMs;
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = DatabasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            ForeignKeys = true,
+            DefaultTimeout = Math.Max(1, o.BusyTimeoutMs / 1000),
+        }.ToString();
+    }
+
+    public string DatabasePath { get; }
+
+    /// <summary>
+    /// Takes the single-writer lock, creates the folder and brings the schema up to date. A second live
+    /// instance on the same data directory is refused here instead of writing beside the first.
+    /// </summary>
+    public void Initialize()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+        if (_writerLock is null)
+        {
+            var lockPath = DatabasePath + ".lock";
+            try
+            {
+                // FileShare.None takes an exclusive flock on Unix; the kernel drops it when the process dies, even by kill -9.
+                _writerLock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException ex)
+            {
+                throw new InvalidOperationException(
+                    $"Another ApprovalBot process is using the data directory '{Path.GetDirectoryName(DatabasePath)}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.", ex);
+            }
+        }
+        using var connection = Open();
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "PRAGMA journal_mode=WAL;";
+            var mode = cmd.ExecuteScalar() as string;
+            if (!string.Equals(mode, "wal", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new InvalidOperationException($"SQLite refused WAL mode for '{DatabasePath}' (got '{mode}').");
+            }
+        }
+        SchemaMigrations.Apply(connection);
+    }
+
+    public SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        // synchronous is per connection, not stored in the file: set it on every open.
+        cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={_busyTimeoutMs};";
+        cmd.ExecuteNonQuery();
+        return connection;
+    }
+
+    public void Dispose()
+    {
+        _writerLock?.Dispose();
+        _writerLock = null;
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Drafts;
+
+/// <summary>
+/// What a write sees inside the writer's transaction: the connection, the batch's clock reading, and a
+/// place to queue signals that must only fire after the commit is durable.
+/// </summary>
+internal sealed class WriteContext(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
+{
+    private readonly List<DraftChange> _changes = [];
+
+    public DateTimeOffset Now { get; } = now;
+
+    public long NowMs => Now.ToUnixTimeMilliseconds();
+
+    public IReadOnlyList<DraftChange> Changes => _changes;
+
+    public SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
+    {
+        var cmd = connection.CreateCommand();
+        cmd.Transaction = transaction;
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return cmd;
+    }
+
+    public int Execute(string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var cmd = Command(sql, parameters);
+        return cmd.ExecuteNonQuery();
+    }
+
+    public Draft? ReadDraft(string id)
+    {
+        using var cmd = Command(DraftColumns.Select + " WHERE id = $id", ("$id", id));
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? DraftColumns.Read(reader) : null;
+    }
+
+    /// <summary>Appends to the ledger in this transaction, so an event exists exactly when its transition does.</summary>
+    public void AppendEvent(string? draftId, string type, string actor, string? detailsJson) =>
+        Execute(
+            "INSERT INTO events(draft_id, at, type, actor, details) VALUES ($d, $at, $type, $actor, $details)",
+            ("$d", draftId), ("$at", NowMs), ("$type", type), ("$actor", actor), ("$details", detailsJson));
+
+    public void Publish(DraftChange change) => _changes.Add(change);
+
+    internal void ResetChanges(int count) => _changes.RemoveRange(count, _changes.Count - count);
+}

@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Serilog;
+using Serilog.Formatting.Json;
+
+namespace ApprovalBot.Hosting;
+
+internal static class LoggingExtensions
+{
+    /// <summary>Serilog: readable console lines, and a daily rolling JSON file under <c>DataDirectory/logs</c> with every property.</summary>
+    public static IHostApplicationBuilder AddApprovalBotLogging(this IHostApplicationBuilder builder)
+    {
+        var dataDirectory = builder.Configuration["ApprovalBot:DataDirectory"] is { Length: > 0 } d ? d : "data";
+        var logger = new LoggerConfiguration()
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+            .WriteTo.File(
+                new JsonFormatter(renderMessage: true),
+                Path.Combine(Path.GetFullPath(dataDirectory), "logs", "approvalbot-.json"),
+                rollingInterval: RollingInterval.Day,
+                retainedFileCountLimit: 14,
+                flushToDiskInterval: TimeSpan.FromSeconds(1))
+            .CreateLogger();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSerilog(logger, dispose: true);
+        return builder;
+    }
+}

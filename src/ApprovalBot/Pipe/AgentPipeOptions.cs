@@ -1,0 +1,22 @@
+namespace ApprovalBot.Pipe;
+
+/// <summary>Bound from <c>ApprovalBot:Pipe</c>.</summary>
+internal sealed class AgentPipeOptions
+{
+    public const string Section = "ApprovalBot:Pipe";
+
+    /// <summary>A pipe name, or an absolute path used as the Unix socket path.</summary>
+    public string Name { get; set; } = "approvalbot";
+
+    /// <summary>Largest request line in bytes; a longer one is answered <c>too_large</c> and the connection closed.</summary>
+    public int MaxLineBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Largest <c>context</c> object, in bytes of its JSON.</summary>
+    public int MaxContextBytes { get; set; } = 16 * 1024;
+
+    /// <summary>Connections served at once; further ones wait to be accepted.</summary>
+    public int MaxConnections { get; set; } = 256;
+
+    /// <summary>The socket file this name stands for, as .NET's named pipes place it on Unix.</summary>
+    public string SocketPath => Path.IsPathRooted(Name) ? Name : Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + Name);
+}

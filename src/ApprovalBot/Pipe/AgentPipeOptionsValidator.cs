@@ -1,0 +1,42 @@
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Pipe;
+
+internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOptions>
+{
+    // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
+    private const int MaxSocketPathBytes = 107;
+
+    public ValidateOptionsResult Validate(string? name, AgentPipeOptions options)
+    {
+        var errors = new List<string>();
+        if (string.IsNullOrWhiteSpace(options.Name))
+        {
+            errors.Add("ApprovalBot:Pipe:Name must be a pipe name or an absolute socket path.");
+        }
+        else
+        {
+            if (!Path.IsPathRooted(options.Name) && options.Name.IndexOfAny(['/', '\\']) >= 0)
+            {
+                errors.Add($"ApprovalBot:Pipe:Name '{options.Name}' must be a plain name or an absolute path, not a relative path.");
+            }
+            if (System.Text.Encoding.UTF8.GetByteCount(options.SocketPath) > MaxSocketPathBytes)
+            {
+                errors.Add($"ApprovalBot:Pipe:Name gives the socket path '{options.SocketPath}', longer than the {MaxSocketPathBytes} bytes a Unix socket allows.");
+            }
+        }
+        if (options.MaxLineBytes is < 1024 or > 64 * 1024 * 1024)
+        {
+            errors.Add($"ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got {options.MaxLineBytes}).");
+        }
+        if (options.MaxContextBytes is < 2 or > 1024 * 1024)
+        {
+            errors.Add($"ApprovalBot:Pipe:MaxContextBytes must be between 2 and 1048576 (got {options.MaxContextBytes}).");
+        }
+        if (options.MaxConnections is < 1 or > 10_000)
+        {
+            errors.Add($"ApprovalBot:Pipe:MaxConnections must be between 1 and 10000 (got {options.MaxConnections}).");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,203 @@
+using System.IO.Pipes;
+using System.Text.Json;
+using ApprovalBot.Client;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Pipe;
+
+/// <summary>
+/// Serves protocol v1 on the local pipe: many connections at once, many requests per connection, only
+/// for the service's own OS user. A refused or broken connection never stops the accept loop.
+/// </summary>
+internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, ILogger<AgentPipeServer> logger)
+    : BackgroundService
+{
+    // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
+    private const int AcceptLoops = 4;
+    private static readonly byte[] Newline = "\n"u8.ToArray();
+    private readonly AgentPipeOptions _options = options.Value;
+    private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private SemaphoreSlim? _connections;
+
+    /// <summary>Completes once the socket accepts connections (or fails if it could not be opened).</summary>
+    public Task Listening => _listening.Task;
+
+    public override async Task StartAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            PipeEndpoint.Claim(_options.SocketPath);
+        }
+        catch (Exception ex)
+        {
+            _listening.TrySetException(ex);
+            throw;
+        }
+        await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _connections = new SemaphoreSlim(_options.MaxConnections);
+        var first = CreateServer();
+        RestrictToOwner();
+        LogListening(_options.SocketPath);
+        _listening.TrySetResult();
+        var loops = new List<Task> { AcceptLoopAsync(first, stoppingToken) };
+        for (var i = 1; i < AcceptLoops; i++)
+        {
+            loops.Add(AcceptLoopAsync(null, stoppingToken));
+        }
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
+    private NamedPipeServerStream CreateServer() => new(
+        _options.Name, PipeDirection.InOut, NamedPipeServerStream.MaxAllowedServerInstances,
+        PipeTransmissionMode.Byte, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
+
+    private void RestrictToOwner()
+    {
+        // CurrentUserOnly checks the peer at accept; owner-only file mode keeps other users from connecting at all.
+        if (!OperatingSystem.IsWindows() && File.Exists(_options.SocketPath))
+        {
+            File.SetUnixFileMode(_options.SocketPath, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        }
+    }
+
+    private async Task AcceptLoopAsync(NamedPipeServerStream? server, CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            server ??= CreateServer();
+            try
+            {
+                await _connections!.WaitAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    await server.WaitForConnectionAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _connections.Release();
+                    throw;
+                }
+                var accepted = server;
+                server = null;
+                _ = ServeAsync(accepted, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                await server!.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                LogUnauthorized(ex, _options.SocketPath);
+                await server!.DisposeAsync().ConfigureAwait(false);
+                server = null;
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            {
+                LogAcceptFailed(ex);
+                await server!.DisposeAsync().ConfigureAwait(false);
+                server = null;
+            }
+        }
+        if (server is not null)
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task ServeAsync(NamedPipeServerStream stream, CancellationToken stoppingToken)
+    {
+        try
+        {
+            var reader = new LineReader(stream, _options.MaxLineBytes);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                var (outcome, line) = await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+                if (outcome == LineReader.Outcome.EndOfStream)
+                {
+                    return;
+                }
+                if (outcome == LineReader.Outcome.TooLarge)
+                {
+                    LogTooLarge(_options.MaxLineBytes);
+                    await WriteAsync(stream, Response.Failure(ErrorCodes.TooLarge,
+                        $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
+                    await DrainBrieflyAsync(stream, stoppingToken).ConfigureAwait(false);
+                    return;
+                }
+                if (line.IsEmpty)
+                {
+                    continue;
+                }
+                var response = await dispatcher.DispatchAsync(line, stoppingToken).ConfigureAwait(false);
+                await WriteAsync(stream, response, stoppingToken).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The agent went away or the service is stopping; its committed writes stand.
+        }
+        catch (Exception ex)
+        {
+            LogConnectionFailed(ex);
+        }
+        finally
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            _connections!.Release();
+        }
+    }
+
+    /// <summary>
+    /// Closing a Unix socket with unread input resets it and the peer loses the answer already sent; so read
+    /// and discard a bounded amount for a bounded time first, letting a well-behaved client read its error.
+    /// </summary>
+    private async Task DrainBrieflyAsync(Stream stream, CancellationToken stoppingToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        var scratch = new byte[64 * 1024];
+        long drained = 0;
+        try
+        {
+            while (drained < 4L * _options.MaxLineBytes)
+            {
+                var read = await stream.ReadAsync(scratch, timeout.Token).ConfigureAwait(false);
+                if (read == 0) return;
+                drained += read;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static async Task WriteAsync(Stream stream, Response response, CancellationToken cancellationToken)
+    {
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJsonContext.Default.Response);
+        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(Newline, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Agent pipe listening at {SocketPath}")]
+    private partial void LogListening(string socketPath);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityPipeRefused", Message = "Security: refused a pipe connection from another OS user at {SocketPath}")]
+    private partial void LogUnauthorized(Exception ex, string socketPath);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Pipe accept failed; still serving")]
+    private partial void LogAcceptFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request line over {MaxLineBytes} bytes; connection closed")]
+    private partial void LogTooLarge(int maxLineBytes);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A pipe connection failed unexpectedly")]
+    private partial void LogConnectionFailed(Exception ex);
+}

@@ -1,0 +1,77 @@
+namespace ApprovalBot.Pipe;
+
+/// <summary>
+/// Reads newline-terminated lines from a stream without ever buffering more than the line limit, so a
+/// client cannot make the service hold an unbounded request in memory.
+/// </summary>
+internal sealed class LineReader(Stream stream, int maxLineBytes)
+{
+    private byte[] _buffer = new byte[Math.Min(maxLineBytes + 1, 16 * 1024)];
+    private int _start;
+    private int _end;
+
+    public enum Outcome
+    {
+        Line,
+        EndOfStream,
+        TooLarge,
+    }
+
+    /// <summary>The next line, without its terminator; valid until the next call.</summary>
+    public async ValueTask<(Outcome Outcome, ReadOnlyMemory<byte> Line)> ReadAsync(CancellationToken cancellationToken)
+    {
+        var scanned = 0;
+        while (true)
+        {
+            var pending = _buffer.AsSpan(_start + scanned, _end - _start - scanned);
+            var newline = pending.IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                var length = scanned + newline;
+                var line = _buffer.AsMemory(_start, length);
+                _start += length + 1;
+                if (line.Length > maxLineBytes)
+                {
+                    return (Outcome.TooLarge, default);
+                }
+                return (Outcome.Line, TrimCarriageReturn(line));
+            }
+            scanned = _end - _start;
+            if (scanned > maxLineBytes)
+            {
+                return (Outcome.TooLarge, default);
+            }
+            MakeRoom();
+            var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (_end == _start)
+                {
+                    return (Outcome.EndOfStream, default);
+                }
+                // A last request without its newline is still a request.
+                var last = _buffer.AsMemory(_start, _end - _start);
+                _start = _end;
+                return (Outcome.Line, TrimCarriageReturn(last));
+            }
+            _end += read;
+        }
+    }
+
+    private void MakeRoom()
+    {
+        if (_start > 0)
+        {
+            Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+            _end -= _start;
+            _start = 0;
+        }
+        if (_end == _buffer.Length)
+        {
+            Array.Resize(ref _buffer, Math.Min(_buffer.Length * 2, maxLineBytes + 2));
+        }
+    }
+
+    private static ReadOnlyMemory<byte> TrimCarriageReturn(ReadOnlyMemory<byte> line) =>
+        line.Length > 0 && line.Span[^1] == (byte)'\r' ? line[..^1] : line;
+}

@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Pipe.Operations;
+
+/// <summary>Validates a draft against its kind's contract, stores it durably, and answers with the receipt.</summary>
+internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<KindsOptions> kinds, IOptions<AgentPipeOptions> pipe, ILogger<SubmitOperation> logger)
+    : IPipeOperation
+{
+    public string Name => Ops.Submit;
+
+    public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
+    {
+        var draft = Validate(StrictRequest.Read(request, ProtocolJsonContext.Default.SubmitRequest).Draft);
+        var outcome = await store.SubmitAsync(draft, cancellationToken).ConfigureAwait(false);
+        if (outcome.Receipt is not { } receipt)
+        {
+            LogConflict(draft.Id, outcome.ConflictingSha256!, draft.Sha256);
+            throw new ProtocolException(ErrorCodes.Conflict,
+                $"id '{draft.Id}' is already stored with a different text (sha256 {outcome.ConflictingSha256}); nothing changed", "draft.id");
+        }
+        if (!receipt.Duplicate)
+        {
+            LogStored(draft.Id, receipt.Seq, draft.Kind, draft.Agent, draft.Sha256);
+        }
+        return new Response { Ok = true, Receipt = receipt };
+    }
+
+    private NewDraft Validate(DraftSubmission d)
+    {
+        if (!IdPattern().IsMatch(d.Id))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, "must be 1-200 characters of [A-Za-z0-9:_-./@]", "draft.id");
+        }
+        if (!kinds.CurrentValue.Kinds.TryGetValue(d.Kind, out var kind))
+        {
+            throw new ProtocolException(ErrorCodes.UnknownKind,
+                $"kind '{Shorten(d.Kind)}' is not configured; configured: {string.Join(", ", kinds.CurrentValue.Kinds.Keys.Order(StringComparer.Ordinal))}", "draft.kind");
+        }
+        if (string.IsNullOrWhiteSpace(d.Agent))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, "must not be empty", "draft.agent");
+        }
+        if (d.Agent.Length > 200)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, "must be at most 200 characters", "draft.agent");
+        }
+        if (string.IsNullOrWhiteSpace(d.Text))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, "must not be empty", "draft.text");
+        }
+        var length = CountCodePoints(d.Text);
+        if (length > kind.MaxLength)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid,
+                $"is {length.ToString(CultureInfo.InvariantCulture)} characters; kind '{d.Kind}' allows at most {kind.MaxLength.ToString(CultureInfo.InvariantCulture)}", "draft.text");
+        }
+        string? context = null;
+        if (d.Context is { } c && c.ValueKind != JsonValueKind.Null)
+        {
+            if (c.ValueKind != JsonValueKind.Object)
+            {
+                throw new ProtocolException(ErrorCodes.Invalid, "wrong type: expected an object", "draft.context");
+            }
+            context = c.GetRawText();
+            if (System.Text.Encoding.UTF8.GetByteCount(context) > pipe.Value.MaxContextBytes)
+            {
+                throw new ProtocolException(ErrorCodes.Invalid, $"must be at most {pipe.Value.MaxContextBytes} bytes of JSON", "draft.context");
+            }
+        }
+        return new NewDraft(d.Id, d.Kind, d.Agent, d.Text, DraftHash.Of(d.Text), context);
+    }
+
+    private static int CountCodePoints(string text)
+    {
+        var count = 0;
+        foreach (var _ in text.EnumerateRunes())
+        {
+            count++;
+        }
+        return count;
+    }
+
+    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
+
+    [GeneratedRegex(ProtocolJson.IdPattern)]
+    private static partial Regex IdPattern();
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stored {DraftId} seq {Seq} kind {Kind} from {Agent} sha256 {Sha256}")]
+    private partial void LogStored(string draftId, long seq, string kind, string agent, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {DraftId}: already stored with sha256 {StoredSha256}, resubmitted with {OfferedSha256}")]
+    private partial void LogConflict(string draftId, string storedSha256, string offeredSha256);
+}

@@ -1,0 +1,48 @@
+using System.Text.Json;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+
+namespace ApprovalBot.Pipe.Operations;
+
+/// <summary>Answers once the draft leaves pending/carded, woken by the store's change signal rather than by polling.</summary>
+internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipeOperation
+{
+    public const int DefaultTimeoutMs = 30_000;
+    public const int MaxTimeoutMs = 600_000;
+
+    public string Name => Ops.Wait;
+
+    public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
+    {
+        var wait = StrictRequest.Read(request, ProtocolJsonContext.Default.WaitRequest);
+        var timeoutMs = wait.TimeoutMs ?? DefaultTimeoutMs;
+        if (timeoutMs is < 0 or > MaxTimeoutMs)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, $"must be between 0 and {MaxTimeoutMs}", "timeout_ms");
+        }
+        var deadline = time.GetUtcNow().AddMilliseconds(timeoutMs);
+        while (true)
+        {
+            // Take the signal before reading, so a change committed between the read and the await is not missed.
+            var changed = store.Signals.NextChange(wait.Id);
+            var draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
+            if (!DraftStateMachine.AwaitsDecision(draft.State))
+            {
+                return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
+            }
+            var remaining = deadline - time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero)
+            {
+                return new Response { Ok = true, Draft = draft.ToView(), Decided = false };
+            }
+            try
+            {
+                await changed.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The loop reads once more and answers with the state at the deadline.
+            }
+        }
+    }
+}

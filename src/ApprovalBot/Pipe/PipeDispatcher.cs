@@ -1,0 +1,95 @@
+using System.Text.Json;
+using System.Text.Unicode;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Pipe;
+
+/// <summary>Turns one request line into one response: the boundary checks shared by every op, then the op itself.</summary>
+internal sealed partial class PipeDispatcher
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64, AllowTrailingCommas = false, CommentHandling = JsonCommentHandling.Disallow };
+    private readonly Dictionary<string, IPipeOperation> _operations;
+    private readonly ILogger<PipeDispatcher> _logger;
+
+    public PipeDispatcher(IEnumerable<IPipeOperation> operations, ILogger<PipeDispatcher> logger)
+    {
+        _operations = operations.ToDictionary(o => o.Name, StringComparer.Ordinal);
+        _logger = logger;
+    }
+
+    public async Task<Response> DispatchAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
+    {
+        if (!Utf8.IsValid(line.Span))
+        {
+            return Response.Failure(ErrorCodes.BadRequest, "request is not valid UTF-8");
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(line, DocumentOptions);
+        }
+        catch (JsonException ex)
+        {
+            return Response.Failure(ErrorCodes.BadRequest, "request is not JSON: " + FirstSentence(ex.Message));
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Response.Failure(ErrorCodes.BadRequest, "request must be a JSON object");
+            }
+            if (!root.TryGetProperty("op", out var op))
+            {
+                return Response.Failure(ErrorCodes.Invalid, "required field 'op' is missing", "op");
+            }
+            if (op.ValueKind != JsonValueKind.String)
+            {
+                return Response.Failure(ErrorCodes.Invalid, "wrong type: expected a string", "op");
+            }
+            var name = op.GetString()!;
+            if (!_operations.TryGetValue(name, out var operation))
+            {
+                return Response.Failure(ErrorCodes.UnknownOp, $"unknown op '{Truncate(name)}'; known: {string.Join(", ", _operations.Keys.Order(StringComparer.Ordinal))}", "op");
+            }
+            try
+            {
+                return await operation.HandleAsync(root, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ProtocolException ex)
+            {
+                return Response.Failure(ex.Code, ex.Message, ex.Field);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                LogUnavailable(ex, name);
+                return Response.Failure(ErrorCodes.Unavailable, "the store cannot commit right now; nothing was stored, retry later");
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return Response.Failure(ErrorCodes.Unavailable, "the service is shutting down");
+            }
+            catch (Exception ex)
+            {
+                LogInternal(ex, name);
+                return Response.Failure(ErrorCodes.Internal, "internal error; see the service log");
+            }
+        }
+    }
+
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
+
+    private static string FirstSentence(string message)
+    {
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        return cut > 0 ? message[..cut] : message;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Op {Op} answered unavailable: the store cannot commit")]
+    private partial void LogUnavailable(Exception ex, string op);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Op {Op} failed unexpectedly")]
+    private partial void LogInternal(Exception ex, string op);
+}

@@ -1,0 +1,30 @@
+using ApprovalBot.Pipe.Operations;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Pipe;
+
+internal static class PipeExtensions
+{
+    /// <summary>The agent pipe (protocol v1) with the draft ops; other features add theirs with <see cref="AddPipeOperation{T}"/>.</summary>
+    public static IHostApplicationBuilder AddAgentPipe(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddOptions<AgentPipeOptions>().BindConfiguration(AgentPipeOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AgentPipeOptions>, AgentPipeOptionsValidator>();
+        services.AddPipeOperation<PingOperation>();
+        services.AddPipeOperation<SubmitOperation>();
+        services.AddPipeOperation<GetOperation>();
+        services.AddPipeOperation<WaitOperation>();
+        services.AddPipeOperation<ListOperation>();
+        services.AddSingleton<PipeDispatcher>();
+        services.AddSingleton<AgentPipeServer>();
+        services.AddHostedService(sp => sp.GetRequiredService<AgentPipeServer>());
+        return builder;
+    }
+
+    public static IServiceCollection AddPipeOperation<T>(this IServiceCollection services)
+        where T : class, IPipeOperation =>
+        services.AddSingleton<IPipeOperation, T>();
+}

@@ -1,0 +1,27 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Hosting;
+using ApprovalBot.Pipe;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+
+Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateLogger();
+try
+{
+    var builder = ApprovalBotHost.CreateBuilder(args);
+    builder.AddApprovalBotLogging();
+    builder.AddApprovalStore();
+    builder.AddAgentPipe();
+
+    using var host = builder.Build();
+    await host.RunAsync();
+    return 0;
+}
+catch (Exception ex)
+{
+    Log.Fatal(ex, "ApprovalBot could not run: {Reason}", ex.Message);
+    return 1;
+}
+finally
+{
+    await Log.CloseAndFlushAsync();
+}

@@ -1,0 +1,162 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using System.Text;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Pipe;
+
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class AgentPipeServerTests
+{
+    [Fact]
+    public async Task Serve_LineOverLimit_TooLargeThenClosedWhileOthersKeepServing()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
+        await using var bystander = await host.ConnectAsync();
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+
+        var huge = Encoding.UTF8.GetBytes("""{"op":"submit","draft":{"id":"reply:big","kind":"reply","agent":"a","text":""" + "\"" + new string('x', 10_000) + "\"}}\n");
+        await stream.WriteAsync(huge);
+        using var reader = new StreamReader(stream);
+        var response = PipeClient.ParseResponse((await reader.ReadLineAsync())!);
+        var afterwards = await reader.ReadLineAsync();
+
+        Assert.Equal(ErrorCodes.TooLarge, response.Error!.Code);
+        Assert.Null(afterwards);
+        Assert.Empty(host.Store.List(null, null, 10));
+        Assert.True((await bystander.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Serve_ManyRequestsOnOneConnection_AnsweredInOrder()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+
+        for (var i = 0; i < 25; i++)
+        {
+            var text = $"reply number {i}";
+            var response = await client.SubmitAsync(new DraftSubmission { Id = $"reply:seq:{i}", Kind = "reply", Agent = "a", Text = text });
+            Assert.Equal($"reply:seq:{i}", response.Receipt!.Id);
+            Assert.Equal(Sha.Hex(text), response.Receipt.Sha256);
+        }
+    }
+
+    [Fact]
+    public async Task Serve_PipelinedRequestsInOneWrite_OneResponseLineEach()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+
+        await stream.WriteAsync("{\"op\":\"ping\"}\n{\"op\":\"nope\"}\r\n{\"op\":\"ping\"}"u8.ToArray());
+        socket.Shutdown(SocketShutdown.Send);
+        using var reader = new StreamReader(stream);
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        Assert.Equal(3, lines.Count);
+        Assert.True(PipeClient.ParseResponse(lines[0]).Ok);
+        Assert.Equal(ErrorCodes.UnknownOp, PipeClient.ParseResponse(lines[1]).Error!.Code);
+        Assert.True(PipeClient.ParseResponse(lines[2]).Ok);
+    }
+
+    [Fact]
+    public async Task Serve_FiftyClientsTwentySubmitsEach_AllStoredOnceWithMatchingHashes()
+    {
+        await using var host = await TestHost.StartAsync();
+        var receipts = new ConcurrentBag<(Receipt Receipt, string Text)>();
+
+        await Task.WhenAll(Enumerable.Range(0, 50).Select(async c =>
+        {
+            await using var client = await host.ConnectAsync();
+            for (var i = 0; i < 20; i++)
+            {
+                var text = $"agent {c} draft {i} ünïcödé ✓ {Guid.NewGuid()}";
+                var response = await client.SubmitAsync(new DraftSubmission { Id = $"post:c{c}:d{i}", Kind = "post", Agent = $"agent-{c}", Text = text });
+                Assert.True(response.Ok, response.Error?.Message);
+                receipts.Add((response.Receipt!, text));
+            }
+        }));
+
+        Assert.Equal(1000, receipts.Count);
+        Assert.Equal(1000, receipts.Select(r => r.Receipt.Seq).Distinct().Count());
+        Assert.All(receipts, r => Assert.False(r.Receipt.Duplicate));
+        await using var reader = await host.ConnectAsync();
+        foreach (var (receipt, text) in receipts)
+        {
+            Assert.Equal(Sha.Hex(text), receipt.Sha256);
+            var stored = (await reader.GetAsync(receipt.Id)).Draft!;
+            Assert.Equal(text, stored.Text);
+            Assert.Equal(receipt.Sha256, stored.Sha256);
+        }
+        Assert.Equal(1000, host.Store.Read(c =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT COUNT(*) FROM drafts";
+            return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }));
+    }
+
+    [Fact]
+    public async Task Start_StaleSocketFileLeftBehind_TakesThePathAndServes()
+    {
+        using var dir = new TempDirectory();
+        var socketPath = dir.Combine("p.sock");
+        // A socket bound and then abandoned without unlinking, as a kill -9 leaves it (.NET would unlink on dispose).
+        await ChildProcess.RunToEndAsync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", socketPath]);
+        Assert.True(File.Exists(socketPath));
+
+        await using var host = await TestHost.StartAsync(dataDirectory: dir.Path);
+        await using var client = await host.ConnectAsync();
+
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Start_SecondLiveInstanceOnSamePath_RefusedWithClearErrorAndFirstKeepsServing()
+    {
+        await using var first = await TestHost.StartAsync();
+        using var otherData = new TempDirectory();
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            TestHost.StartAsync([$"ApprovalBot:Pipe:Name={first.PipeName}"], dataDirectory: otherData.Path));
+
+        Assert.Contains("Another process is serving the agent pipe", error.Message, StringComparison.Ordinal);
+        await using var client = await first.ConnectAsync();
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Start_SocketFile_IsOwnerOnly()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var mode = File.GetUnixFileMode(host.PipeName);
+
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+    }
+
+    [Fact]
+    public async Task Serve_ClientVanishesMidRequest_ServerKeepsServing()
+    {
+        await using var host = await TestHost.StartAsync();
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+            await socket.SendAsync("""{"op":"submit","draft":{"id":"half"""u8.ToArray());
+        }
+
+        await using var client = await host.ConnectAsync();
+
+        Assert.True((await client.PingAsync()).Ok);
+        Assert.Empty(host.Store.List(null, null, 10));
+    }
+}

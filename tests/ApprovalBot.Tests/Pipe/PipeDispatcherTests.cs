@@ -1,0 +1,121 @@
+using System.Text;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Pipe;
+
+/// <summary>The bad-input table of the pipe boundary, sent over the real socket to the real host.</summary>
+public sealed class PipeDispatcherTests : IAsyncLifetime
+{
+    private TestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private const string Valid = """{"id":"reply:a:1","kind":"reply","agent":"engager","text":"hello"}""";
+
+    public static TheoryData<string, string, string, string?> BadRequests => new()
+    {
+        // name, request line, expected code, expected field
+        { "not JSON", "this is not json", ErrorCodes.BadRequest, null },
+        { "truncated JSON", """{"op":"submit","draft":""", ErrorCodes.BadRequest, null },
+        { "not an object: array", """[{"op":"ping"}]""", ErrorCodes.BadRequest, null },
+        { "not an object: string", "\"submit\"", ErrorCodes.BadRequest, null },
+        { "not an object: number", "42", ErrorCodes.BadRequest, null },
+        { "missing op", """{"draft":{}}""", ErrorCodes.Invalid, "op" },
+        { "op of wrong type", """{"op":7}""", ErrorCodes.Invalid, "op" },
+        { "unknown op", """{"op":"delete","id":"x"}""", ErrorCodes.UnknownOp, "op" },
+        { "unknown field at top", """{"op":"submit","draft":""" + Valid + ""","priority":1}""", ErrorCodes.Invalid, "priority" },
+        { "unknown field in draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","color":"red"}}""", ErrorCodes.Invalid, "draft.color" },
+        { "missing draft", """{"op":"submit"}""", ErrorCodes.Invalid, "draft" },
+        { "missing text", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e"}}""", ErrorCodes.Invalid, "draft.text" },
+        { "missing id", """{"op":"submit","draft":{"kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "text of wrong type", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":42}}""", ErrorCodes.Invalid, "draft.text" },
+        { "text null", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":null}}""", ErrorCodes.Invalid, "draft.text" },
+        { "draft of wrong type", """{"op":"submit","draft":"hello"}""", ErrorCodes.Invalid, "draft" },
+        { "empty text", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":""}}""", ErrorCodes.Invalid, "draft.text" },
+        { "blank text", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"   "}}""", ErrorCodes.Invalid, "draft.text" },
+        { "empty agent", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"","text":"t"}}""", ErrorCodes.Invalid, "draft.agent" },
+        { "text too long for the kind", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":""" + "\"" + new string('x', 281) + "\"" + "}}", ErrorCodes.Invalid, "draft.text" },
+        { "unknown kind", """{"op":"submit","draft":{"id":"reply:a:1","kind":"tweetstorm","agent":"e","text":"t"}}""", ErrorCodes.UnknownKind, "draft.kind" },
+        { "illegal id: space", """{"op":"submit","draft":{"id":"reply a","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: empty", """{"op":"submit","draft":{"id":"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: 201 chars", """{"op":"submit","draft":{"id":""" + "\"" + new string('a', 201) + "\"" + ""","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: quote and angle", """{"op":"submit","draft":{"id":"a<b>\"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "context not an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":[1,2]}}""", ErrorCodes.Invalid, "draft.context" },
+        { "context too large", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":""" + "\"" + new string('r', 20_000) + "\"" + "}}}", ErrorCodes.Invalid, "draft.context" },
+        { "duplicate field", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","text":"u"}}""", ErrorCodes.Invalid, "draft.text" },
+        { "wait timeout of wrong type", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms" },
+        { "wait timeout out of range", """{"op":"wait","id":"x","timeout_ms":600001}""", ErrorCodes.Invalid, "timeout_ms" },
+        { "list unknown state", """{"op":"list","state":"done"}""", ErrorCodes.Invalid, "state" },
+        { "list limit zero", """{"op":"list","limit":0}""", ErrorCodes.Invalid, "limit" },
+        { "list limit fractional", """{"op":"list","limit":1.5}""", ErrorCodes.Invalid, "limit" },
+        { "get unknown id", """{"op":"get","id":"reply:none"}""", ErrorCodes.NotFound, "id" },
+        { "ping with extra field", """{"op":"ping","x":1}""", ErrorCodes.Invalid, "x" },
+        { "deep nesting", new string('[', 200) + new string(']', 200), ErrorCodes.BadRequest, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Dispatch_BadRequest_AnsweredWithCodeAndFieldAndNothingStored(string name, string line, string code, string? field)
+    {
+        await using var client = await _host.ConnectAsync();
+
+        var response = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.False(response.Ok, name);
+        Assert.Equal(code, response.Error!.Code);
+        Assert.Equal(field, response.Error.Field);
+        Assert.False(string.IsNullOrWhiteSpace(response.Error.Message));
+        Assert.Empty(_host.Store.List(null, null, 10));
+        // The same connection keeps serving after a refusal.
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Dispatch_InvalidUtf8_BadRequestAndNothingStored()
+    {
+        await using var client = await _host.ConnectAsync();
+        var prefix = """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"""u8.ToArray();
+        byte[] line = [.. prefix, (byte)'"', 0xC3, 0x28, 0xFF, (byte)'"', (byte)'}', (byte)'}'];
+
+        var response = PipeClient.ParseResponse((await client.SendRawAsync(line))!);
+
+        Assert.Equal(ErrorCodes.BadRequest, response.Error!.Code);
+        Assert.Contains("UTF-8", response.Error.Message, StringComparison.Ordinal);
+        Assert.Empty(_host.Store.List(null, null, 10));
+    }
+
+    [Fact]
+    public async Task Dispatch_UnknownField_MessageNamesTheField()
+    {
+        await using var client = await _host.ConnectAsync();
+
+        var response = PipeClient.ParseResponse((await client.SendRawAsync("""{"op":"get","id":"x","verbose":true}"""u8.ToArray()))!);
+
+        Assert.Equal("unknown field 'verbose'", response.Error!.Message);
+    }
+
+    [Fact]
+    public async Task Dispatch_TextTooLong_MessageGivesBothLengths()
+    {
+        await using var client = await _host.ConnectAsync();
+
+        var response = await client.SubmitAsync(new DraftSubmission { Id = "reply:long", Kind = "reply", Agent = "e", Text = new string('y', 300) });
+
+        Assert.Equal("is 300 characters; kind 'reply' allows at most 280", response.Error!.Message);
+    }
+
+    [Fact]
+    public async Task Dispatch_EmojiCountAsOneCharacter_TextAtTheLimitAccepted()
+    {
+        await using var client = await _host.ConnectAsync();
+        var text = string.Concat(Enumerable.Repeat("👍", 280));
+
+        var response = await client.SubmitAsync(new DraftSubmission { Id = "reply:emoji", Kind = "reply", Agent = "e", Text = text });
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(Sha.Hex(text), response.Receipt!.Sha256);
+    }
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Pipe;
+
+public sealed class SubmitOperationTests : IAsyncLifetime
+{
+    private TestHost _host = null!;
+    private PipeClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await TestHost.StartAsync();
+        _client = await _host.ConnectAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        await _host.DisposeAsync();
+    }
+
+    private static DraftSubmission Draft(string id, string text, string kind = "reply") =>
+        new() { Id = id, Kind = kind, Agent = "outbound-engager", Text = text };
+
+    [Fact]
+    public async Task Submit_NewDraft_ReceiptCarriesShaOfStoredTextAndPendingState()
+    {
+        var text = "Thanks — <b>great</b> point & \"quoted\" 🙂";
+
+        var receipt = (await _client.SubmitAsync(Draft("reply:hwchase17:2036566373820932605", text))).Receipt!;
+
+        Assert.Equal(Sha.Hex(text), receipt.Sha256);
+        Assert.Equal(States.Pending, receipt.State);
+        Assert.False(receipt.Duplicate);
+        var stored = (await _client.GetAsync(receipt.Id)).Draft!;
+        Assert.Equal(text, stored.Text);
+        Assert.Equal(receipt.Seq, stored.Seq);
+    }
+
+    [Fact]
+    public async Task Submit_SameIdSameText_ReturnsOriginalReceiptMarkedDuplicate()
+    {
+        var first = (await _client.SubmitAsync(Draft("reply:dup", "same words"))).Receipt!;
+
+        var second = (await _client.SubmitAsync(Draft("reply:dup", "same words"))).Receipt!;
+
+        Assert.True(second.Duplicate);
+        Assert.Equal(first with { Duplicate = true }, second);
+        Assert.Single(_host.Store.Events("reply:dup"));
+    }
+
+    [Fact]
+    public async Task Submit_SameIdDifferentText_ConflictAndOriginalUnchanged()
+    {
+        await _client.SubmitAsync(Draft("reply:conflict", "original words"));
+
+        var response = await _client.SubmitAsync(Draft("reply:conflict", "different words"));
+
+        Assert.Equal(ErrorCodes.Conflict, response.Error!.Code);
+        Assert.Equal("draft.id", response.Error.Field);
+        var stored = (await _client.GetAsync("reply:conflict")).Draft!;
+        Assert.Equal("original words", stored.Text);
+        Assert.Equal(Sha.Hex("original words"), stored.Sha256);
+        Assert.Single(_host.Store.Events("reply:conflict"));
+    }
+
+    [Fact]
+    public async Task Submit_WithContext_StoredAndReturnedAsObject()
+    {
+        using var context = JsonDocument.Parse("""{"rationale":"he asked","source_url":"https://x.com/a/status/1","score":0.9}""");
+        var draft = Draft("reply:ctx", "hi") with { Context = context.RootElement.Clone() };
+
+        await _client.SubmitAsync(draft);
+        var stored = (await _client.GetAsync("reply:ctx")).Draft!;
+
+        Assert.Equal("he asked", stored.Context!.Value.GetProperty("rationale").GetString());
+        Assert.Equal(0.9, stored.Context.Value.GetProperty("score").GetDouble());
+    }
+
+    [Fact]
+    public async Task Submit_Stored_LedgerHasSubmittedEventWithHash()
+    {
+        await _client.SubmitAsync(Draft("post:ledger", "a post", kind: "post"));
+
+        var submitted = Assert.Single(_host.Store.Events("post:ledger"));
+
+        Assert.Equal("submitted", submitted.Type);
+        Assert.Equal("agent:outbound-engager", submitted.Actor);
+        Assert.Contains(Sha.Hex("a post"), submitted.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submit_KindDefinedOnlyOnCommandLine_Accepted()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:thread:MaxLength=10"]);
+        await using var client = await host.ConnectAsync();
+
+        var ok = await client.SubmitAsync(Draft("thread:1", "0123456789", kind: "thread"));
+        var tooLong = await client.SubmitAsync(Draft("thread:2", "0123456789A", kind: "thread"));
+
+        Assert.True(ok.Ok);
+        Assert.Equal("draft.text", tooLong.Error!.Field);
+    }
+}
