@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -17,11 +18,12 @@ internal static class DraftsExtensions
             .Configure<IConfiguration>((o, config) => config.GetSection(KindsOptions.Section).Bind(o.Kinds))
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<KindsOptions>, KindsOptionsValidator>();
-        services.AddSingleton(TimeProvider.System);
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteDatabase>();
         services.AddSingleton<DraftSignals>();
         services.AddSingleton<DraftWriter>();
         services.AddSingleton<DraftStore>();
+        services.AddSingleton<ApproverActions>();
         services.AddHostedService<StoreInitializer>();
         return builder;
     }

@@ -1,0 +1,24 @@
+namespace ApprovalBot.Reconciliation;
+
+/// <summary>
+/// Where escalations go: the approver's chat. Reconciliation decides what is escalated and when; the chat
+/// feature (Telegram) decides how it looks. Returns once the message is delivered; throws if it was not.
+/// </summary>
+internal interface IEscalationChannel
+{
+    Task SendAsync(Escalation escalation, CancellationToken cancellationToken);
+}
+
+/// <summary>One message to the approver naming one or more gaps.</summary>
+internal sealed record Escalation(string Title, IReadOnlyList<EscalatedGap> Gaps);
+
+/// <summary>A gap as the approver sees it, with the action buttons that apply to its draft.</summary>
+internal sealed record EscalatedGap(string? DraftId, long? DraftSeq, string? DraftSha256, string Gap, DateTimeOffset Since, string Detail, IReadOnlyList<ApproverAction> Actions, bool Reminder);
+
+/// <summary>A button the approver can press on an escalation.</summary>
+internal enum ApproverAction
+{
+    Retry,
+    Discard,
+    MarkDone,
+}
