@@ -16,6 +16,11 @@ try
     await host.RunAsync();
     return 0;
 }
+catch (Exception ex) when (StartupFailure.ConfigurationErrors(ex) is { } errors)
+{
+    Log.Fatal("ApprovalBot configuration is invalid:{Errors}", string.Concat(errors.Select(e => Environment.NewLine + "  - " + e)));
+    return 1;
+}
 catch (Exception ex)
 {
     Log.Fatal(ex, "ApprovalBot could not run: {Reason}", ex.Message);

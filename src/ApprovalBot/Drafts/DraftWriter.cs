@@ -20,6 +20,10 @@ internal sealed partial class DraftWriter : IAsyncDisposable
     private readonly Channel<IWrite> _queue = Channel.CreateUnbounded<IWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
     private SqliteConnection? _connection;
+    private long _commits;
+
+    /// <summary>Transactions committed so far; with concurrent writers it stays well below the number of writes.</summary>
+    public long Commits => Interlocked.Read(ref _commits);
 
     public DraftWriter(SqliteDatabase database, DraftSignals signals, TimeProvider time, IOptions<StoreOptions> options, ILogger<DraftWriter> logger)
     {
@@ -69,6 +73,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
                 write.Run(context);
             }
             transaction.Commit();
+            Interlocked.Increment(ref _commits);
         }
         catch (Exception ex)
         {

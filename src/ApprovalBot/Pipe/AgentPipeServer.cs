@@ -17,7 +17,8 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
     private const int AcceptLoops = 4;
     private static readonly byte[] Newline = "\n"u8.ToArray();
-    private readonly AgentPipeOptions _options = options.Value;
+    // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
+    private AgentPipeOptions _options = null!;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SemaphoreSlim? _connections;
 
@@ -26,6 +27,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        _options = options.Value;
         try
         {
             PipeEndpoint.Claim(_options.SocketPath);

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Hosting;
+
+internal static class StartupFailure
+{
+    /// <summary>Every configuration failure in <paramref name="ex"/>, one per line, or null when it is not about configuration.</summary>
+    public static IReadOnlyList<string>? ConfigurationErrors(Exception ex)
+    {
+        var failures = ex switch
+        {
+            OptionsValidationException o => o.Failures,
+            AggregateException a when a.InnerExceptions.All(e => e is OptionsValidationException) =>
+                a.InnerExceptions.Cast<OptionsValidationException>().SelectMany(o => o.Failures),
+            _ => null,
+        };
+        return failures?.ToList();
+    }
+}

@@ -1,0 +1,145 @@
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Tests.Drafts;
+
+public sealed class DraftStoreTests : IAsyncLifetime
+{
+    private TestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync();
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private DraftStore Store => _host.Store;
+
+    private async Task Submit(string id, string text = "text")
+    {
+        var outcome = await Store.SubmitAsync(new NewDraft(id, "reply", "agent", text, Sha.Hex(text), null));
+        Assert.NotNull(outcome.Receipt);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_FromExpectedState_MovesAndAppendsEventInSameCommit()
+    {
+        await Submit("reply:t1");
+
+        var result = await Store.TransitionAsync(new Transition("reply:t1", [DraftState.Pending], DraftState.Carded, "card_sent", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 7L },
+        });
+
+        Assert.True(result.Applied);
+        Assert.Equal(DraftState.Carded, result.Draft!.State);
+        Assert.Equal(7L, result.Draft.CardMessageId);
+        var events = Store.Events("reply:t1");
+        Assert.Equal(["submitted", "card_sent"], events.Select(e => e.Type));
+        Assert.Contains("\"to\":\"carded\"", events[1].Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_DraftInAnotherState_NotAppliedAndNothingWritten()
+    {
+        await Submit("reply:t2");
+        await Store.TransitionAsync(new Transition("reply:t2", [DraftState.Pending], DraftState.Rejected, "decided", "u"));
+
+        var second = await Store.TransitionAsync(new Transition("reply:t2", [DraftState.Pending, DraftState.Carded], DraftState.Approved, "decided", "u"));
+
+        Assert.False(second.Applied);
+        Assert.Equal(DraftState.Rejected, second.Draft!.State);
+        Assert.Equal(2, Store.Events("reply:t2").Count);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_UnknownDraft_NotAppliedWithNoDraft()
+    {
+        var result = await Store.TransitionAsync(new Transition("reply:none", [DraftState.Pending], DraftState.Carded, "x", "y"));
+
+        Assert.False(result.Applied);
+        Assert.Null(result.Draft);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_MoveOutsideTheStateMachine_RefusedAndNeighboursInTheBatchStillCommit()
+    {
+        await Submit("reply:t3");
+
+        var illegal = Store.TransitionAsync(new Transition("reply:t3", [DraftState.Pending], DraftState.Executed, "x", "y"));
+        var neighbours = Enumerable.Range(0, 20).Select(i => Submit($"reply:n{i}")).ToList();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => illegal);
+        await Task.WhenAll(neighbours);
+        Assert.Equal(DraftState.Pending, Store.Get("reply:t3")!.State);
+        Assert.Equal(21, Store.List(DraftState.Pending, null, 100).Count);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_UnknownColumn_Refused()
+    {
+        await Submit("reply:t4");
+
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.TransitionAsync(
+            new Transition("reply:t4", [DraftState.Pending], DraftState.Carded, "x", "y") { Set = new Dictionary<string, object?> { ["text"] = "rewritten" } }));
+
+        Assert.Equal("text", Store.Get("reply:t4")!.Text);
+    }
+
+    [Fact]
+    public async Task Events_UpdateOrDeleteBehindTheService_RefusedByTheDatabase()
+    {
+        await Submit("reply:ledger");
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        using var update = connection.CreateCommand();
+        update.CommandText = "UPDATE events SET type = 'forged'";
+        using var delete = connection.CreateCommand();
+        delete.CommandText = "DELETE FROM events";
+
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => update.ExecuteNonQuery()).Message, StringComparison.Ordinal);
+        Assert.Contains("append-only", Assert.Throws<SqliteException>(() => delete.ExecuteNonQuery()).Message, StringComparison.Ordinal);
+        Assert.Equal("submitted", Assert.Single(Store.Events("reply:ledger")).Type);
+    }
+
+    [Fact]
+    public async Task SubmitAsync_TextRemovedBehindTheService_ReadBackAsMissingNotEmpty()
+    {
+        await Submit("reply:vanish", "words");
+        using (var connection = new SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "UPDATE drafts SET text = NULL WHERE id = 'reply:vanish'";
+            cmd.ExecuteNonQuery();
+        }
+
+        var draft = Store.Get("reply:vanish")!;
+
+        Assert.Null(draft.Text);
+        Assert.Equal(Sha.Hex("words"), draft.Sha256);
+        Assert.Null(draft.ToView().Text);
+    }
+
+    [Fact]
+    public async Task SetSettingAsync_ThenGet_ReturnsLatestValue()
+    {
+        await Store.SetSettingAsync("telegram.offset", "41");
+        await Store.SetSettingAsync("telegram.offset", "42");
+
+        Assert.Equal("42", Store.GetSetting("telegram.offset"));
+        Assert.Null(Store.GetSetting("missing"));
+    }
+
+    [Fact]
+    public async Task View_OfStoredDraft_UsesWireStateNames()
+    {
+        await Submit("reply:view");
+
+        var view = Store.Get("reply:view")!.ToView();
+
+        Assert.Equal(States.Pending, view.State);
+        Assert.Null(view.Decision);
+        Assert.Null(view.Card);
+    }
+}

@@ -1,0 +1,104 @@
+using System.Collections.Concurrent;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Hosting;
+
+/// <summary>The host as a real child process: crash and restart on the same data directory, and refusal of bad configuration.</summary>
+public sealed class ProgramTests
+{
+    [Fact]
+    public async Task Submit_ReceiptThenKill9_DraftSurvivesRestartWithSameHash()
+    {
+        using var dir = new TempDirectory();
+        const string text = "Survives a kill -9 — ✓";
+        Receipt receipt;
+        await using (var host = await HostProcess.StartAsync(dir.Path))
+        {
+            await using var client = await host.ConnectAsync();
+            receipt = (await client.SubmitAsync(new DraftSubmission { Id = "reply:crash:1", Kind = "reply", Agent = "a", Text = text })).Receipt!;
+            await host.KillAsync();
+        }
+
+        await using var restarted = await HostProcess.StartAsync(dir.Path);
+        await using var reader = await restarted.ConnectAsync();
+        var stored = (await reader.GetAsync("reply:crash:1")).Draft!;
+
+        Assert.Equal(Sha.Hex(text), receipt.Sha256);
+        Assert.Equal(text, stored.Text);
+        Assert.Equal(receipt.Sha256, stored.Sha256);
+        Assert.Equal(receipt.Seq, stored.Seq);
+    }
+
+    [Fact]
+    public async Task Submit_BatchInFlightWhenKilled_EveryReceiptReceivedIsHonoured()
+    {
+        using var dir = new TempDirectory();
+        var received = new ConcurrentDictionary<string, (Receipt Receipt, string Text)>();
+        await using (var host = await HostProcess.StartAsync(dir.Path))
+        {
+            var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var agents = Enumerable.Range(0, 16).Select(async agent =>
+            {
+                try
+                {
+                    await using var client = await host.ConnectAsync();
+                    for (var i = 0; ; i++)
+                    {
+                        var id = $"post:a{agent}:{i}";
+                        var text = $"agent {agent} draft {i} {Guid.NewGuid()}";
+                        var response = await client.SubmitAsync(new DraftSubmission { Id = id, Kind = "post", Agent = $"a{agent}", Text = text });
+                        received[id] = (response.Receipt!, text);
+                        if (received.Count >= 300) enough.TrySetResult();
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or TimeoutException)
+                {
+                    // The host died under this agent: a receipt never read is a draft the agent must resubmit.
+                }
+            }).ToList();
+            await enough.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            await host.KillAsync();
+            await Task.WhenAll(agents).WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        var honouredBeforeRestart = received.ToArray();
+
+        await using var restarted = await HostProcess.StartAsync(dir.Path);
+        await using var reader = await restarted.ConnectAsync();
+
+        Assert.True(honouredBeforeRestart.Length >= 300);
+        foreach (var (id, (receipt, text)) in honouredBeforeRestart)
+        {
+            var stored = (await reader.GetAsync(id)).Draft;
+            Assert.NotNull(stored);
+            Assert.Equal(text, stored.Text);
+            Assert.Equal(receipt.Sha256, stored.Sha256);
+        }
+    }
+
+    [Fact]
+    public async Task Start_InvalidConfiguration_ExitsNonZeroNamingEachBadKey()
+    {
+        using var dir = new TempDirectory();
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, ["ApprovalBot:Kinds:reply:MaxLength=0", "ApprovalBot:Pipe:MaxLineBytes=10"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot:Kinds:reply:MaxLength must be between 1 and 1000000 (got 0)", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got 10)", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_SecondInstanceOnSameDataDirectory_RefusedWhileFirstServes()
+    {
+        using var dir = new TempDirectory();
+        await using var first = await HostProcess.StartAsync(dir.Path);
+
+        var second = await HostProcess.RunToExitAsync(dir.Path, [$"ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "other.sock")}"]);
+
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("Another ApprovalBot process is using the data directory", second.Output, StringComparison.Ordinal);
+        await using var client = await first.ConnectAsync();
+        Assert.True((await client.PingAsync()).Ok);
+    }
+}
