@@ -1,0 +1,22 @@
+# Multi-stage build: the SDK image builds and publishes, the ASP.NET runtime image (the built-in Bot API
+# sandbox uses Kestrel) runs it as the image's non-root "app" user with /data as the volume.
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+WORKDIR /src
+COPY Directory.Build.props Directory.Packages.props ApprovalBot.sln ./
+COPY config/ config/
+COPY src/ src/
+RUN dotnet publish src/ApprovalBot/ApprovalBot.csproj -c Release -o /app \
+ && dotnet publish src/ApprovalBot.Cli/ApprovalBot.Cli.csproj -c Release -o /app/cli
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0
+WORKDIR /app
+COPY --from=build /app ./
+ENV ApprovalBot__DataDirectory=/data \
+    ApprovalBot__Pipe__Name=/data/approvalbot.sock \
+    ApprovalBot__Sandbox__Url=http://0.0.0.0:5780 \
+    APPROVALBOT_PIPE=/data/approvalbot.sock
+RUN mkdir -p /data && chown app:app /data
+VOLUME ["/data"]
+USER app
+EXPOSE 5780
+ENTRYPOINT ["dotnet", "/app/ApprovalBot.dll"]
