@@ -64,6 +64,20 @@ internal static class SchemaMigrations
             value TEXT NOT NULL
         );
         """,
+        // 2: escalation state of each gap the reconciler found, so a gap is escalated once and then reminded on a schedule.
+        """
+        CREATE TABLE escalations (
+            gap_key     TEXT PRIMARY KEY,
+            report      TEXT    NOT NULL,
+            gap         TEXT    NOT NULL,
+            draft_id    TEXT,
+            first_seen  INTEGER NOT NULL,
+            last_sent   INTEGER,
+            sent_count  INTEGER NOT NULL DEFAULT 0,
+            resolved_at INTEGER
+        );
+        CREATE INDEX escalations_open ON escalations(resolved_at, last_sent);
+        """,
     ];
 
     public static int Latest => Steps.Length;
