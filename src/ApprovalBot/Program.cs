@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
 using ApprovalBot.Pipe;
 using Microsoft.Extensions.Hosting;
@@ -11,6 +12,7 @@ try
     builder.AddApprovalBotLogging();
     builder.AddApprovalStore();
     builder.AddAgentPipe();
+    builder.AddApprovalJobs();
 
     using var host = builder.Build();
     await host.RunAsync();

@@ -1,0 +1,72 @@
+using ApprovalBot.Execution.Pull;
+using ApprovalBot.Execution.Routes;
+using ApprovalBot.Pipe;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Quartz;
+
+namespace ApprovalBot.Execution;
+
+internal static class ApprovalJobsExtensions
+{
+    /// <summary>
+    /// The Quartz scheduler (in-memory store: the SQLite store is the only source of truth), the executor job with
+    /// its routes, and the pull ops <c>claim</c>, <c>complete</c>, <c>fail</c>. Other jobs (the reconcile job) are
+    /// added through <paramref name="configure"/>; a durable job keyed <see cref="ApprovalJobKeys.Reconcile"/> is
+    /// fired after every executor cycle.
+    /// </summary>
+    public static IHostApplicationBuilder AddApprovalJobs(this IHostApplicationBuilder builder, Action<IQuartzBuilder>? configure = null)
+    {
+        var services = builder.Services;
+        services.AddOptions<ExecutionOptions>().BindConfiguration(ExecutionOptions.Section).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ExecutionOptions>, ExecutionOptionsValidator>();
+        services.AddOptions<ExecutorRoutesOptions>().Configure<IConfiguration>(BindRoutes).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ExecutorRoutesOptions>, ExecutorRoutesValidator>();
+
+        services.AddSingleton<CommandRunner>();
+        services.AddSingleton<WebhookRunner>();
+        services.AddSingleton<ExecutorCycle>();
+        services.AddSingleton<ExecutorWakeup>();
+        services.AddSingleton<IExecutorCycleListener>(sp => sp.GetRequiredService<ExecutorWakeup>());
+        services.AddHostedService(sp => sp.GetRequiredService<ExecutorWakeup>());
+
+        services.AddPipeOperation<ClaimOperation>();
+        services.AddPipeOperation<CompleteOperation>();
+        services.AddPipeOperation<FailOperation>();
+
+        services.AddQuartz(q =>
+        {
+            q.UseInMemoryStore();
+            // Quartz only decides when to wake; business time (backoff, leases) is the store's injected clock.
+            q.UseTimeProvider(TimeProvider.System);
+            q.AddJob<ExecutorJob>(j => j.WithIdentity(ApprovalJobKeys.Executor).StoreDurably());
+            q.AddTrigger((sp, t) => t
+                .WithIdentity(ApprovalJobKeys.ExecutorInterval)
+                .ForJob(ApprovalJobKeys.Executor)
+                .StartNow()
+                .WithSimpleSchedule(s => s
+                    .WithInterval(TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<ExecutionOptions>>().Value.IntervalSeconds))
+                    .RepeatForever()));
+            configure?.Invoke(q);
+        });
+        services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);
+        return builder;
+    }
+
+    /// <summary>Binds <c>ApprovalBot:Kinds:&lt;kind&gt;:Executor</c> of every kind that has one.</summary>
+    private static void BindRoutes(ExecutorRoutesOptions options, IConfiguration configuration)
+    {
+        foreach (var kind in configuration.GetSection("ApprovalBot:Kinds").GetChildren())
+        {
+            var section = kind.GetSection("Executor");
+            if (!section.Exists()) continue;
+            var route = new ExecutorRouteOptions();
+            var command = section.GetSection("Command");
+            route.CommandWasScalar = command.Value is not null;
+            section.Bind(route);
+            options.Routes[kind.Key] = route;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+using System.Security.Cryptography;
+using System.Text.Json.Nodes;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution.Routes;
+
+namespace ApprovalBot.Execution;
+
+/// <summary>What <see cref="ExecutionLedger.Begin"/> found: started (with the verified request), blocked, or nothing to do.</summary>
+internal sealed record BeginResult(ExecutionRequest? Started, string? Lease, DateTimeOffset LeaseUntil, Draft? Blocked, HandoffProblem? Problem);
+
+/// <summary>What <see cref="ExecutionLedger.Finish"/> did, or that the lease was no longer the caller's.</summary>
+internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
+
+/// <summary>
+/// The execution transitions, each one a compare-and-set with its ledger event in one write. Shared by the
+/// push executor and the pull ops, so both record attempts, keys and outcomes the same way.
+/// </summary>
+internal static class ExecutionLedger
+{
+    /// <summary>approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails.</summary>
+    public static BeginResult Begin(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, TimeSpan lease, string stage)
+    {
+        var d = ctx.ReadDraft(id);
+        if (d is null || d.State != DraftState.Approved)
+        {
+            return new BeginResult(null, null, default, null, null);
+        }
+        if (HandoffCheck.Verify(d) is { } problem)
+        {
+            var blocked = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Blocked, "handoff_blocked", actor)
+            {
+                Details = HandoffCheck.Details(d, problem, stage),
+            });
+            return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
+        }
+        var key = IdempotencyKey.For(d.Id, d.DecisionSha256!);
+        var attempt = d.ExecAttempts + 1;
+        var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+        var until = ctx.Now + lease;
+        var started = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Executing, "execution_started", actor)
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["exec_attempts"] = attempt, ["exec_key"] = key, ["lease_token"] = token, ["lease_until"] = until, ["exec_next_at"] = null,
+            },
+            Details = new JsonObject
+            {
+                ["attempt"] = attempt, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = key,
+                ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["lease_until"] = until.ToString("O"),
+            },
+        });
+        return started.Applied
+            ? new BeginResult(new ExecutionRequest(started.Draft!, d.Text!, attempt, key), token, until, null, null)
+            : new BeginResult(null, null, default, null, null);
+    }
+
+    /// <summary>
+    /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the
+    /// failure is retryable, else failed (a human decides). Only the holder of <paramref name="lease"/> may finish;
+    /// with <paramref name="requireUnexpired"/> an expired lease counts as lost too (pull executors).
+    /// </summary>
+    public static FinishResult Finish(WriteContext ctx, string id, string lease, bool requireUnexpired, AttemptOutcome outcome,
+        ExecutorRouteOptions route, ExecutionOptions options, string actor)
+    {
+        var d = ctx.ReadDraft(id);
+        if (d is null)
+        {
+            return new FinishResult(true, null);
+        }
+        if (d.State != DraftState.Executing || !string.Equals(d.LeaseToken, lease, StringComparison.Ordinal)
+            || (requireUnexpired && d.LeaseUntil is { } until && until <= ctx.Now))
+        {
+            return new FinishResult(true, d);
+        }
+        var details = new JsonObject { ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey };
+        Transition transition;
+        if (outcome.Succeeded)
+        {
+            details["result"] = outcome.Result;
+            transition = new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", actor)
+            {
+                Set = new Dictionary<string, object?>
+                {
+                    ["exec_result"] = outcome.Result, ["exec_error"] = null, ["exec_at"] = ctx.Now, ["lease_token"] = null, ["lease_until"] = null,
+                },
+                Details = details,
+            };
+        }
+        else
+        {
+            details["error"] = outcome.Error;
+            details["retryable"] = outcome.Retryable;
+            var retry = outcome.Retryable && d.ExecAttempts < route.MaxAttempts;
+            DateTimeOffset? next = retry ? ctx.Now + options.Backoff(d.ExecAttempts) : null;
+            details["retry_at"] = next?.ToString("O");
+            details["final"] = !retry;
+            transition = new Transition(id, [DraftState.Executing], retry ? DraftState.Approved : DraftState.Failed, "execution_failed", actor)
+            {
+                Set = new Dictionary<string, object?>
+                {
+                    ["exec_error"] = outcome.Error, ["exec_at"] = ctx.Now, ["exec_next_at"] = next, ["lease_token"] = null, ["lease_until"] = null,
+                },
+                Details = details,
+            };
+        }
+        var applied = DraftStore.Apply(ctx, transition);
+        return new FinishResult(!applied.Applied, applied.Draft);
+    }
+
+    /// <summary>
+    /// An execution whose holder is gone (expired pull lease, or a process that died mid-run). Pull drafts and
+    /// idempotent routes go back to the queue with the same key; anything else becomes unknown, because running
+    /// it again could post twice.
+    /// </summary>
+    public static Draft? Recover(WriteContext ctx, string id, string? expectedLease, ExecutorRouteOptions? route, string reason, string eventType)
+    {
+        var d = ctx.ReadDraft(id);
+        if (d is null || d.State != DraftState.Executing || !string.Equals(d.LeaseToken, expectedLease, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var requeue = route is not null && (route.RouteType == RouteType.Pull || route.Idempotent);
+        var exhausted = route is not null && d.ExecAttempts >= route.MaxAttempts;
+        var to = !requeue ? DraftState.Unknown : exhausted ? DraftState.Failed : DraftState.Approved;
+        var action = to switch { DraftState.Approved => "requeued", DraftState.Failed => "failed", _ => "unknown" };
+        var applied = DraftStore.Apply(ctx, new Transition(id, [DraftState.Executing], to, eventType, "executor")
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["lease_token"] = null, ["lease_until"] = null, ["exec_next_at"] = null,
+                ["exec_error"] = reason + (to == DraftState.Unknown ? "; it may or may not have taken effect" : ""),
+            },
+            Details = new JsonObject
+            {
+                ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey, ["lease_until"] = d.LeaseUntil?.ToString("O"),
+                ["route"] = route?.RouteType.ToString().ToLowerInvariant(), ["reason"] = reason, ["action"] = action,
+            },
+        });
+        return applied.Applied ? applied.Draft : null;
+    }
+}

@@ -1,0 +1,49 @@
+using ApprovalBot.Drafts;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Execution;
+
+/// <summary>The execution feature's structured log lines; every one names the draft.</summary>
+internal static partial class ExecutionLog
+{
+    public static void HandoffBlocked(this ILogger logger, Draft d, HandoffProblem problem, string stage) =>
+        HandoffBlocked(logger, "handoff_blocked", d.Id, d.Kind, d.Agent, d.DecidedByName ?? d.DecidedBy?.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            d.DecidedAt, problem.Code, problem.Description, d.Sha256, d.DecisionSha256, d.Text is null ? null : DraftHash.Of(d.Text), stage);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Error, EventName = "HandoffBlocked",
+        Message = "{EventType}: draft {DraftId} ({Kind} from {Agent}, approved by {Approver} at {DecidedAt}) was NOT executed: {Problem} ({ProblemDescription}); stored {StoredSha256}, expected {ExpectedSha256}, actual {ActualSha256}; stage {Stage}")]
+    private static partial void HandoffBlocked(ILogger logger, string eventType, string draftId, string kind, string agent, string? approver,
+        DateTimeOffset? decidedAt, string problem, string problemDescription, string storedSha256, string? expectedSha256, string? actualSha256, string stage);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, EventName = "ExecutionStarted",
+        Message = "Executing draft {DraftId} ({Kind}) via {Route}, attempt {Attempt}, key {IdempotencyKey}")]
+    public static partial void ExecutionStarted(this ILogger logger, string draftId, string kind, string route, int attempt, string idempotencyKey);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Information, EventName = "Executed",
+        Message = "Executed draft {DraftId} ({Kind}) on attempt {Attempt}: {Result}")]
+    public static partial void Executed(this ILogger logger, string draftId, string kind, int attempt, string? result);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, EventName = "ExecutionFailed",
+        Message = "Execution of draft {DraftId} ({Kind}) failed on attempt {Attempt} (now {State}): {Error}")]
+    public static partial void ExecutionFailed(this ILogger logger, string draftId, string kind, int attempt, string state, string? error);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, EventName = "ExecutionRecovered",
+        Message = "Draft {DraftId} ({Kind}) was left executing ({Reason}); now {State} with key {IdempotencyKey}")]
+    public static partial void ExecutionRecovered(this ILogger logger, string draftId, string kind, string reason, string state, string? idempotencyKey);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, EventName = "LeaseLost",
+        Message = "Draft {DraftId}: the outcome of attempt {Attempt} was not recorded because its lease was no longer held (state {State})")]
+    public static partial void LeaseLost(this ILogger logger, string draftId, int attempt, string? state);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Error, EventName = "ExecutorCycleFailed",
+        Message = "Executor cycle failed; the next cycle retries")]
+    public static partial void CycleFailed(this ILogger logger, Exception ex);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
+        Message = "Could not wake the executor job; the interval trigger will pick the work up")]
+    public static partial void WakeFailed(this ILogger logger, Exception ex);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Error, EventName = "CycleListenerFailed",
+        Message = "Executor cycle listener {Listener} failed")]
+    public static partial void ListenerFailed(this ILogger logger, Exception ex, string listener);
+}

@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution.Routes;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Execution;
+
+/// <summary>
+/// One sweep of the executor over the store: recover executions whose holder is gone, then run every due
+/// approved draft of a push route (command, webhook) after its handoff check, then tell the listeners.
+/// Cycles never overlap; the Quartz job is a thin shell around <see cref="RunOnceAsync"/>.
+/// </summary>
+internal sealed class ExecutorCycle(
+    DraftStore store,
+    IOptions<ExecutorRoutesOptions> routes,
+    IOptions<ExecutionOptions> options,
+    CommandRunner commands,
+    WebhookRunner webhooks,
+    TimeProvider time,
+    IHostApplicationLifetime lifetime,
+    IEnumerable<IExecutorCycleListener> listeners,
+    ILogger<ExecutorCycle> logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // Drafts this process is executing right now. The store's writer lock makes this process the only one, so an
+    // executing push draft not in here was left behind by a process that died mid-run.
+    private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+
+    private ExecutorRoutesOptions Routes => routes.Value;
+
+    private ExecutionOptions Options => options.Value;
+
+    /// <summary>Runs one cycle; waits for a running one to end first, so drafts approved before the call have been attempted when it returns.</summary>
+    public async Task<ExecutorCycleResult> RunOnceAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
+            var token = linked.Token;
+            var recovered = await RecoverAsync(token).ConfigureAwait(false);
+            var outcomes = new ConcurrentBag<DraftState?>();
+            var due = DueDrafts(time.GetUtcNow());
+            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = Options.MaxParallel, CancellationToken = token },
+                async (draft, ct) => outcomes.Add(await ExecuteAsync(draft, ct).ConfigureAwait(false))).ConfigureAwait(false);
+            var result = new ExecutorCycleResult(
+                recovered,
+                outcomes.Count(o => o is not null and not DraftState.Blocked),
+                outcomes.Count(o => o == DraftState.Executed),
+                outcomes.Count(o => o is DraftState.Failed or DraftState.Approved),
+                outcomes.Count(o => o == DraftState.Blocked),
+                NextDueAt(time.GetUtcNow()));
+            foreach (var listener in listeners)
+            {
+                try
+                {
+                    await listener.AfterCycleAsync(result, token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    logger.ListenerFailed(ex, listener.GetType().Name);
+                }
+            }
+            return result;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Executing drafts whose holder is gone: a pull lease that expired, or a push run of a process that died.</summary>
+    private async Task<int> RecoverAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        var count = 0;
+        foreach (var d in store.InStates([DraftState.Executing], limit: 10_000))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var hasRoute = Routes.TryGet(d.Kind, out var route);
+            string reason;
+            if (hasRoute && route.RouteType == RouteType.Pull)
+            {
+                if (d.LeaseUntil is { } until && until > now) continue;
+                reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
+            }
+            else
+            {
+                if (_inFlight.ContainsKey(d.Id)) continue;
+                reason = "the service stopped while the attempt was running";
+            }
+            var recovered = await store.WriteAsync(
+                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, "lease_expired"),
+                CancellationToken.None).ConfigureAwait(false);
+            if (recovered is not null)
+            {
+                count++;
+                logger.ExecutionRecovered(d.Id, d.Kind, reason, recovered.State.ToWire(), recovered.ExecKey);
+            }
+        }
+        return count;
+    }
+
+    private async Task<DraftState?> ExecuteAsync(Draft candidate, CancellationToken cancellationToken)
+    {
+        if (!Routes.TryGet(candidate.Kind, out var route) || !_inFlight.TryAdd(candidate.Id, 0))
+        {
+            return null;
+        }
+        try
+        {
+            var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
+            // Lease: the whole attempt plus slack; only a pull lease is ever judged by its time (see RecoverAsync).
+            var lease = route.Timeout * 2 + TimeSpan.FromSeconds(30);
+            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, "execute"), CancellationToken.None)
+                .ConfigureAwait(false);
+            if (begin.Blocked is { } blocked)
+            {
+                logger.HandoffBlocked(blocked, begin.Problem!, "execute");
+                return DraftState.Blocked;
+            }
+            if (begin.Started is not { } request)
+            {
+                return null;
+            }
+            logger.ExecutionStarted(request.Draft.Id, request.Draft.Kind, actor, request.Attempt, request.IdempotencyKey);
+            AttemptOutcome outcome;
+            try
+            {
+                outcome = route.RouteType == RouteType.Webhook
+                    ? await webhooks.RunAsync(route, request, cancellationToken).ConfigureAwait(false)
+                    : await commands.RunAsync(route, request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // Shutdown cut the attempt off: whether it took effect is unknown, so record it like a crash would be.
+                await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, request.Draft.Id, begin.Lease, route,
+                    "the service stopped while the attempt was running", "execution_interrupted"), CancellationToken.None).ConfigureAwait(false);
+                throw;
+            }
+            var finish = await store.WriteAsync(
+                ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor),
+                CancellationToken.None).ConfigureAwait(false);
+            if (finish.LeaseLost)
+            {
+                logger.LeaseLost(request.Draft.Id, request.Attempt, finish.Draft?.State.ToWire());
+                return null;
+            }
+            if (outcome.Succeeded)
+            {
+                logger.Executed(request.Draft.Id, request.Draft.Kind, request.Attempt, outcome.Result);
+            }
+            else
+            {
+                logger.ExecutionFailed(request.Draft.Id, request.Draft.Kind, request.Attempt, finish.Draft!.State.ToWire(), outcome.Error);
+            }
+            return finish.Draft!.State;
+        }
+        finally
+        {
+            _inFlight.TryRemove(candidate.Id, out _);
+        }
+    }
+
+    /// <summary>Approved drafts of push kinds whose retry time has come, oldest first; uses the (kind, state, …) index.</summary>
+    private IReadOnlyList<Draft> DueDrafts(DateTimeOffset now)
+    {
+        var kinds = Routes.PushKinds();
+        if (kinds.Count == 0) return [];
+        return store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            var names = new List<string>();
+            for (var i = 0; i < kinds.Count; i++)
+            {
+                names.Add("$k" + i);
+                cmd.Parameters.AddWithValue("$k" + i, kinds[i]);
+            }
+            cmd.CommandText = DraftColumns.Select +
+                $" WHERE kind IN ({string.Join(", ", names)}) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now)" +
+                " ORDER BY state_since, seq LIMIT $limit";
+            cmd.Parameters.AddWithValue("$now", DraftColumns.ToUnixMs(now));
+            cmd.Parameters.AddWithValue("$limit", Options.BatchSize);
+            using var reader = cmd.ExecuteReader();
+            var drafts = new List<Draft>();
+            while (reader.Read())
+            {
+                drafts.Add(DraftColumns.Read(reader));
+            }
+            return (IReadOnlyList<Draft>)drafts;
+        });
+    }
+
+    private DateTimeOffset? NextDueAt(DateTimeOffset now)
+    {
+        var kinds = Routes.PushKinds();
+        if (kinds.Count == 0) return null;
+        return store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            var names = new List<string>();
+            for (var i = 0; i < kinds.Count; i++)
+            {
+                names.Add("$k" + i);
+                cmd.Parameters.AddWithValue("$k" + i, kinds[i]);
+            }
+            cmd.CommandText = $"SELECT MIN(exec_next_at) FROM drafts WHERE kind IN ({string.Join(", ", names)}) AND state = 'approved' AND exec_next_at IS NOT NULL";
+            return cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+        });
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace ApprovalBot.Execution;
+
+/// <summary>
+/// The Quartz shell around <see cref="ExecutorCycle"/>: fired on each approval commit and on an interval.
+/// A failed cycle is logged and left to the next one; the store is the only state, so nothing is lost.
+/// </summary>
+[DisallowConcurrentExecution]
+internal sealed class ExecutorJob(ExecutorCycle cycle, ExecutorWakeup wakeup, ILogger<ExecutorJob> logger) : IJob
+{
+    public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
+    {
+        wakeup.CycleStarting();
+        try
+        {
+            await cycle.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutdown: interrupted attempts were recorded by the cycle.
+        }
+        catch (Exception ex)
+        {
+            logger.CycleFailed(ex);
+        }
+    }
+}

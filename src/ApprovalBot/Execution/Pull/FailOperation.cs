@@ -1,0 +1,45 @@
+using System.Text.Json;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution.Routes;
+using ApprovalBot.Pipe;
+using ApprovalBot.Pipe.Operations;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Execution.Pull;
+
+/// <summary>
+/// <c>fail</c>: the pull executor could not post. Retryable failures go back to the queue with a backoff while
+/// attempts remain; others (and <c>retryable</c> left out) become failed, for the approver to decide.
+/// </summary>
+internal sealed class FailOperation(
+    DraftStore store,
+    IOptions<ExecutorRoutesOptions> routes,
+    IOptions<ExecutionOptions> options,
+    ILogger<FailOperation> logger) : IPipeOperation
+{
+    public string Name => Ops.Fail;
+
+    public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
+    {
+        var fail = StrictRequest.Read(request, ProtocolJsonContext.Default.FailRequest);
+        PullRoute.RequireText(fail.Id, "id", required: true);
+        PullRoute.RequireText(fail.Lease, "lease", required: true);
+        PullRoute.RequireText(fail.Error, "error", required: true, AttemptOutcome.MaxErrorChars);
+        var outcome = AttemptOutcome.Failure(fail.Error, fail.Retryable ?? false);
+        var finish = await store.WriteAsync(ctx =>
+        {
+            var d = ctx.ReadDraft(fail.Id);
+            return d is null
+                ? null
+                : ExecutionLedger.Finish(ctx, fail.Id, fail.Lease, requireUnexpired: true, outcome,
+                    PullRoute.RouteOrDefault(routes.Value, d.Kind), options.Value, "pull:" + d.Kind);
+        }, cancellationToken).ConfigureAwait(false);
+        if (finish is null) throw GetOperation.NotFound(fail.Id);
+        if (finish.LeaseLost) throw PullRoute.LeaseLost(fail.Id);
+        var draft = finish.Draft!;
+        logger.ExecutionFailed(draft.Id, draft.Kind, draft.ExecAttempts, draft.State.ToWire(), draft.ExecError);
+        return new Response { Ok = true, Draft = draft.ToView() };
+    }
+}

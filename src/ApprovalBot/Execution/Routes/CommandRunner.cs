@@ -1,0 +1,147 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+
+namespace ApprovalBot.Execution.Routes;
+
+/// <summary>
+/// Runs a command route: argv from config (no shell), the draft as JSON on stdin, the id and idempotency key in
+/// the environment. Exit 0 is executed with the first stdout line as the result; anything else is a failed attempt.
+/// </summary>
+internal sealed class CommandRunner(TimeProvider time)
+{
+    private const int MaxCapturedChars = 16 * 1024;
+
+    public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(route.Command[0])
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = new UTF8Encoding(false),
+            StandardErrorEncoding = new UTF8Encoding(false),
+        };
+        foreach (var arg in route.Command.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        info.Environment["APPROVAL_ID"] = request.Draft.Id;
+        info.Environment["APPROVAL_IDEMPOTENCY_KEY"] = request.IdempotencyKey;
+        info.Environment["APPROVAL_ATTEMPT"] = request.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        Process process;
+        try
+        {
+            process = Process.Start(info) ?? throw new InvalidOperationException("Process.Start returned null");
+        }
+        catch (Exception ex) when (ex is Win32Exception or InvalidOperationException)
+        {
+            // A missing or non-executable program will not start on a retry either: a human must fix the route.
+            return AttemptOutcome.Failure($"could not start '{route.Command[0]}': {ex.Message}", retryable: false);
+        }
+        using (process)
+        {
+            var stdout = ReadBoundedAsync(process.StandardOutput);
+            var stderr = ReadBoundedAsync(process.StandardError);
+            using var timeout = new CancellationTokenSource(route.Timeout, time);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+            var stdin = WriteStdinAsync(process, request.ToJson(), linked.Token);
+            try
+            {
+                await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Kill(process);
+                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                var partial = await CollectAsync(stderr).ConfigureAwait(false);
+                return AttemptOutcome.Failure(
+                    $"timed out after {route.TimeoutSeconds}s; the process tree was killed" + Tail(partial), retryable: true);
+            }
+            await stdin.ConfigureAwait(false);
+            var output = await CollectAsync(stdout).ConfigureAwait(false);
+            var errors = await CollectAsync(stderr).ConfigureAwait(false);
+            if (process.ExitCode == 0)
+            {
+                return AttemptOutcome.Success(AttemptOutcome.FirstLine(output));
+            }
+            var how = process.ExitCode > 128 ? $"killed by signal {process.ExitCode - 128} (exit code {process.ExitCode})" : $"exit code {process.ExitCode}";
+            return AttemptOutcome.Failure(how + Tail(errors), retryable: true);
+        }
+    }
+
+    private static string Tail(string? stderr) =>
+        string.IsNullOrWhiteSpace(stderr) ? "" : ": " + stderr.Trim();
+
+    private static async Task WriteStdinAsync(Process process, byte[] payload, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await process.StandardInput.BaseStream.WriteAsync(payload, cancellationToken).ConfigureAwait(false);
+            await process.StandardInput.BaseStream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The program exited or stopped reading without taking its input; its exit code tells the outcome.
+        }
+        finally
+        {
+            try
+            {
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Keeps the first part of a stream and drains the rest, so a chatty child never blocks on a full pipe.</summary>
+    private static async Task<string> ReadBoundedAsync(StreamReader reader)
+    {
+        var kept = new StringBuilder();
+        var buffer = new char[4096];
+        int read;
+        while ((read = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            var room = MaxCapturedChars - kept.Length;
+            if (room > 0)
+            {
+                kept.Append(buffer, 0, Math.Min(room, read));
+            }
+        }
+        return kept.ToString();
+    }
+
+    /// <summary>A grandchild that escaped the kill may hold the pipe open; do not wait on it forever.</summary>
+    private static async Task<string?> CollectAsync(Task<string> reading)
+    {
+        try
+        {
+            return await reading.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+}

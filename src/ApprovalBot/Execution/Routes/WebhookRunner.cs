@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Http.Headers;
+
+namespace ApprovalBot.Execution.Routes;
+
+/// <summary>
+/// Runs a webhook route: POST the draft JSON with an <c>Idempotency-Key</c> header. 2xx is executed;
+/// 408, 429, 5xx and network errors are retryable; any other status is a permanent failure.
+/// </summary>
+internal sealed class WebhookRunner(TimeProvider time) : IDisposable
+{
+    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    {
+        // Each attempt has its own route timeout below.
+        Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+    };
+
+    public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(route.Timeout, time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        using var message = new HttpRequestMessage(HttpMethod.Post, route.Url)
+        {
+            Content = new ByteArrayContent(request.ToJson()),
+        };
+        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        message.Headers.Add("Idempotency-Key", request.IdempotencyKey);
+        message.Headers.Add("X-Approval-Id", request.Draft.Id);
+        try
+        {
+            using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+            var body = await ReadBoundedAsync(response, linked.Token).ConfigureAwait(false);
+            var status = (int)response.StatusCode;
+            if (status is >= 200 and < 300)
+            {
+                return AttemptOutcome.Success(AttemptOutcome.FirstLine(body) ?? $"HTTP {status}");
+            }
+            var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || status >= 500;
+            var detail = AttemptOutcome.FirstLine(body);
+            return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail), retryable);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return AttemptOutcome.Failure($"no response within {route.TimeoutSeconds}s", retryable: true);
+        }
+        catch (HttpRequestException ex)
+        {
+            return AttemptOutcome.Failure("network error: " + ex.Message, retryable: true);
+        }
+    }
+
+    private static async Task<string> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            var buffer = new byte[8 * 1024];
+            var total = 0;
+            int read;
+            while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                total += read;
+            }
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, total);
+        }
+    }
+
+    public void Dispose() => _http.Dispose();
+}
