@@ -1,0 +1,29 @@
+namespace ApprovalBot.Reconciliation;
+
+/// <summary>One gap between two steps of a draft's flow, as found in the store.</summary>
+internal sealed record Gap(string Report, string Name, string? DraftId, long? DraftSeq, string? DraftSha256, string? State, DateTimeOffset Since, string Detail)
+{
+    /// <summary>Identifies the gap across cycles, so it is escalated once and then only reminded.</summary>
+    public required string Key { get; init; }
+
+    public IReadOnlyList<ApproverAction> Actions { get; init; } = [];
+}
+
+/// <summary>The report names and gap classes, as they appear in reports and escalations.</summary>
+internal static class Gaps
+{
+    public const string Orphans = "orphans";
+    public const string Stale = "stale";
+
+    public const string TextMissing = "text_missing";
+    public const string TextChanged = "text_changed";
+    public const string OrphanCallback = "orphan_callback";
+    public const string CardUndelivered = "card_undelivered";
+    public const string NoRoute = "no_route";
+    public const string PullUnclaimed = "pull_unclaimed";
+    public const string LeaseExpired = "lease_expired";
+
+    public const string AwaitingDecision = "awaiting_decision";
+    public const string NotExecuted = "not_executed";
+    public const string AwaitingHuman = "awaiting_human";
+}

@@ -1,0 +1,132 @@
+using ApprovalBot.Drafts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Reconciliation;
+
+/// <summary>
+/// One reconcile cycle: find every gap, escalate each new one once and each open one again after
+/// <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
+/// A gap is marked sent only after the chat accepted the message, so a failed send is retried next cycle.
+/// </summary>
+internal sealed partial class Reconciler(
+    GapFinder finder,
+    DraftStore store,
+    IServiceProvider services,
+    IOptions<ReconciliationOptions> options,
+    TimeProvider time,
+    ILogger<Reconciler> logger)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    /// <summary>Gaps found and messages sent by the last cycle.</summary>
+    public sealed record CycleResult(int Open, int Escalated, int Reminded, int Resolved, int Messages);
+
+    public async Task<CycleResult> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await RunAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<CycleResult> RunAsync(CancellationToken cancellationToken)
+    {
+        var gaps = finder.All();
+        var now = time.GetUtcNow();
+        var open = OpenEscalations();
+        var current = gaps.Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        var resolved = open.Keys.Where(k => !current.Contains(k)).ToList();
+        var remindBefore = (now - options.Value.RemindEvery).ToUnixTimeMilliseconds();
+        var due = gaps.Where(g => !open.TryGetValue(g.Key, out var lastSent) || lastSent is null || lastSent <= remindBefore).ToList();
+
+        await store.WriteAsync(ctx =>
+        {
+            foreach (var key in resolved)
+            {
+                ctx.Execute("UPDATE escalations SET resolved_at = $now WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", key));
+            }
+            foreach (var gap in due.Where(g => !open.ContainsKey(g.Key)))
+            {
+                ctx.Execute(
+                    "INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen) VALUES ($key, $report, $gap, $draft, $now) " +
+                    "ON CONFLICT(gap_key) DO UPDATE SET resolved_at = NULL, last_sent = NULL",
+                    ("$key", gap.Key), ("$report", gap.Report), ("$gap", gap.Name), ("$draft", gap.DraftId), ("$now", ctx.NowMs));
+            }
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+
+        foreach (var gap in due)
+        {
+            LogGap(gap.Report, gap.Name, gap.DraftId, gap.State, gap.Since, gap.Detail);
+        }
+
+        var channel = services.GetService<IEscalationChannel>();
+        var messages = 0;
+        if (channel is not null && due.Count > 0)
+        {
+            foreach (var chunk in due.Chunk(options.Value.MaxGapsPerMessage))
+            {
+                var reminder = chunk.All(g => open.ContainsKey(g.Key));
+                var escalation = new Escalation(
+                    Title(chunk, reminder),
+                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, open.ContainsKey(g.Key)))]);
+                try
+                {
+                    await channel.SendAsync(escalation, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogEscalationFailed(ex, chunk.Length);
+                    continue;
+                }
+                messages++;
+                await store.WriteAsync(ctx =>
+                {
+                    foreach (var gap in chunk)
+                    {
+                        ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", gap.Key));
+                    }
+                    return true;
+                }, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        var escalated = due.Count(g => !open.ContainsKey(g.Key));
+        return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages);
+    }
+
+    private static string Title(IReadOnlyCollection<Gap> gaps, bool reminder)
+    {
+        var orphans = gaps.Count(g => g.Report == Gaps.Orphans);
+        var stale = gaps.Count - orphans;
+        var parts = new List<string>();
+        if (orphans > 0) parts.Add($"{orphans} orphan{(orphans == 1 ? "" : "s")}");
+        if (stale > 0) parts.Add($"{stale} stale");
+        return (reminder ? "Reminder: " : "") + string.Join(" and ", parts) + " need attention";
+    }
+
+    private Dictionary<string, long?> OpenEscalations() => store.Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT gap_key, last_sent FROM escalations WHERE resolved_at IS NULL";
+        using var reader = cmd.ExecuteReader();
+        var open = new Dictionary<string, long?>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            open[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+        }
+        return open;
+    });
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Gap {Report}/{Gap} on {DraftId} ({State}) since {Since}: {Detail}")]
+    private partial void LogGap(string report, string gap, string? draftId, string? state, DateTimeOffset since, string detail);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Escalation of {Count} gap(s) could not be delivered; retried next cycle")]
+    private partial void LogEscalationFailed(Exception ex, int count);
+}

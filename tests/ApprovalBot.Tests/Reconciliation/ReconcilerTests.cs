@@ -1,0 +1,112 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalBot.Tests.Reconciliation;
+
+public sealed class ReconcilerTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
+    private readonly RecordingEscalationChannel _chat = new();
+    private TestHost _host = null!;
+
+    public async Task InitializeAsync() => _host = await TestHost.StartAsync(
+        ["ApprovalBot:Reconciliation:RemindEvery=02:00:00", "ApprovalBot:Reconciliation:MaxGapsPerMessage=20"],
+        services: s =>
+        {
+            s.AddSingleton<TimeProvider>(_clock);
+            s.AddSingleton<IEscalationChannel>(_chat);
+        },
+        compose: b => b.AddReconciliation());
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private Reconciler Reconciler => _host.Services.GetRequiredService<Reconciler>();
+
+    private async Task FailAsync(string id)
+    {
+        await DraftFixtures.ApproveAsync(_host.Store, id);
+        await DraftFixtures.MoveAsync(_host.Store, id, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(_host.Store, id, DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "boom" });
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_NewGap_EscalatedOnceThenRemindedOnSchedule()
+    {
+        await FailAsync("reply:f1");
+
+        await Reconciler.RunOnceAsync(default);
+        await Reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(119));
+        await Reconciler.RunOnceAsync(default);
+
+        var first = Assert.Single(_chat.Sent);
+        Assert.False(first.Gaps[0].Reminder);
+        Assert.Equal("reply:f1", first.Gaps[0].DraftId);
+
+        _clock.Advance(TimeSpan.FromMinutes(2));
+        await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.True(_chat.Sent[1].Gaps[0].Reminder);
+        Assert.StartsWith("Reminder", _chat.Sent[1].Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_BurstOfGaps_GroupedIntoFewMessages()
+    {
+        for (var i = 0; i < 45; i++)
+        {
+            await FailAsync($"reply:burst:{i}");
+        }
+
+        var result = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(3, _chat.Sent.Count);
+        Assert.Equal(45, _chat.Sent.Sum(m => m.Gaps.Count));
+        Assert.Equal(45, result.Escalated);
+        Assert.Equal(45, _chat.Sent.SelectMany(m => m.Gaps).Select(g => g.DraftId).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_ChatUnreachable_EscalatedOnNextCycle()
+    {
+        await FailAsync("reply:retry-send");
+        _chat.FailuresToInject = 1;
+
+        await Reconciler.RunOnceAsync(default);
+        Assert.Empty(_chat.Sent);
+        await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal("reply:retry-send", Assert.Single(_chat.Sent).Gaps[0].DraftId);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_GapResolvedThenReturns_EscalatedAgainAsNew()
+    {
+        await FailAsync("reply:back");
+        await Reconciler.RunOnceAsync(default);
+        await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:back", "user:1001");
+
+        var resolved = await Reconciler.RunOnceAsync(default);
+        await DraftFixtures.MoveAsync(_host.Store, "reply:back", DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(_host.Store, "reply:back", DraftState.Executing, DraftState.Failed);
+        await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(1, resolved.Resolved);
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.False(_chat.Sent[1].Gaps[0].Reminder);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_NoGaps_SendsNothing()
+    {
+        await DraftFixtures.SubmitAsync(_host.Store, "reply:fine");
+
+        var result = await Reconciler.RunOnceAsync(default);
+
+        Assert.Empty(_chat.Sent);
+        Assert.Equal(0, result.Open);
+    }
+}
