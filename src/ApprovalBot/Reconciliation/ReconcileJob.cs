@@ -6,8 +6,6 @@ namespace ApprovalBot.Reconciliation;
 [DisallowConcurrentExecution]
 internal sealed class ReconcileJob(Reconciler reconciler) : IJob
 {
-    public static readonly JobKey Key = new("reconcile", "approvalbot");
-
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken) =>
         await reconciler.RunOnceAsync(cancellationToken).ConfigureAwait(false);
 }

@@ -1,3 +1,4 @@
+using ApprovalBot.Execution;
 using ApprovalBot.Pipe;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,6 +9,8 @@ namespace ApprovalBot.Reconciliation;
 
 internal static class ReconciliationExtensions
 {
+    private static readonly TriggerKey ReconcileIntervalTrigger = new("reconcile-interval", "approvalbot");
+
     /// <summary>Gap reports (pipe op <c>report</c>), escalation of each gap to the chat, and the reconcile job on its interval.</summary>
     public static IHostApplicationBuilder AddReconciliation(this IHostApplicationBuilder builder)
     {
@@ -18,12 +21,17 @@ internal static class ReconciliationExtensions
         services.AddSingleton<GapFinder>();
         services.AddSingleton<Reconciler>();
         services.AddPipeOperation<ReportOperation>();
-        var interval = builder.Configuration.GetValue($"{ReconciliationOptions.Section}:IntervalSeconds", new ReconciliationOptions().IntervalSeconds);
+        // Durable under the key the executor triggers after each of its cycles, and on its own interval.
         services.AddQuartz(q =>
         {
-            q.AddJob<ReconcileJob>(ReconcileJob.Key, j => j.StoreDurably());
-            q.AddTrigger(t => t.ForJob(ReconcileJob.Key).WithIdentity("reconcile-interval", "approvalbot")
-                .StartNow().WithSimpleSchedule(s => s.WithIntervalInSeconds(Math.Max(1, interval)).RepeatForever().WithMisfireHandlingInstructionNextWithRemainingCount()));
+            q.AddJob<ReconcileJob>(j => j.WithIdentity(ApprovalJobKeys.Reconcile).StoreDurably());
+            q.AddTrigger((sp, t) => t
+                .WithIdentity(ReconcileIntervalTrigger)
+                .ForJob(ApprovalJobKeys.Reconcile)
+                .StartNow()
+                .WithSimpleSchedule(s => s
+                    .WithInterval(TimeSpan.FromSeconds(sp.GetRequiredService<IOptions<ReconciliationOptions>>().Value.IntervalSeconds))
+                    .RepeatForever()));
         });
         return builder;
     }
