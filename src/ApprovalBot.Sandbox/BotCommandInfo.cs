@@ -1,0 +1,3 @@
+namespace ApprovalBot.Sandbox;
+
+public sealed record BotCommandInfo(string Command, string Description);

@@ -1,0 +1,3 @@
+namespace ApprovalBot.Sandbox.Formatting;
+
+internal sealed class HtmlParseException(string message) : Exception(message);

@@ -1,0 +1,89 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Sandbox;
+
+/// <summary>
+/// Runs the sandbox on its own: dotnet run --project src/ApprovalBot.Sandbox -- --url http://127.0.0.1:5780 --token 123:abc
+/// (a harness can then restart the host while the fake Telegram keeps its state).
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: ApprovalBot.Sandbox [--url URL] [--token TOKEN] [--approver-id ID] [--approver-name NAME]
+                                   [--stranger-id ID] [--group-chat-id ID] [--no-rate-limits]
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        SandboxSettings settings;
+        try
+        {
+            settings = Parse(args);
+        }
+        catch (FormatException e)
+        {
+            await Console.Error.WriteLineAsync(e.Message + Environment.NewLine + Usage).ConfigureAwait(false);
+            return 2;
+        }
+
+        using var loggerFactory = LoggerFactory.Create(b => b
+            .AddSimpleConsole(o => o.SingleLine = true)
+            .SetMinimumLevel(LogLevel.Information));
+        using var stop = new CancellationTokenSource();
+        // Handling the signals (instead of letting the runtime exit) lets the server stop cleanly, answering pending polls.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stop.Cancel();
+        }
+
+        await using var server = await SandboxServer.StartAsync(settings, loggerFactory, stop.Token).ConfigureAwait(false);
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Ctrl+C or SIGTERM: fall through to a clean stop.
+        }
+
+        return 0;
+    }
+
+    private static SandboxSettings Parse(string[] args)
+    {
+        var settings = new SandboxSettings();
+        for (var i = 0; i < args.Length; i++)
+        {
+            settings = args[i] switch
+            {
+                "--url" => settings with { Url = Value(args, ref i) },
+                "--token" => settings with { Token = Value(args, ref i) },
+                "--approver-id" => settings with { ApproverId = Long(args, ref i) },
+                "--approver-name" => settings with { ApproverName = Value(args, ref i) },
+                "--stranger-id" => settings with { StrangerId = Long(args, ref i) },
+                "--group-chat-id" => settings with { GroupChatId = Long(args, ref i) },
+                "--no-rate-limits" => settings with { RateLimits = false },
+                var unknown => throw new FormatException($"unknown option {unknown}"),
+            };
+        }
+
+        return settings;
+    }
+
+    private static string Value(string[] args, ref int i) =>
+        ++i < args.Length ? args[i] : throw new FormatException($"{args[i - 1]} needs a value");
+
+    private static long Long(string[] args, ref int i)
+    {
+        var text = Value(args, ref i);
+        return long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : throw new FormatException($"{args[i - 1]} needs a number, got \"{text}\"");
+    }
+}

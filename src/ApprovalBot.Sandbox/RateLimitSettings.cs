@@ -1,0 +1,14 @@
+namespace ApprovalBot.Sandbox;
+
+/// <summary>Telegram's documented broadcast limits, as token buckets.</summary>
+public sealed record RateLimitSettings
+{
+    public double PrivateChatPerSecond { get; init; } = 1;
+
+    /// <summary>Telegram tolerates short bursts in a private chat before answering 429.</summary>
+    public int PrivateChatBurst { get; init; } = 3;
+
+    public int GroupPerMinute { get; init; } = 20;
+
+    public int GlobalPerSecond { get; init; } = 30;
+}

@@ -1,0 +1,52 @@
+namespace ApprovalBot.Sandbox;
+
+public enum SandboxFaultKind
+{
+    /// <summary>Answer with an error envelope instead of performing the call.</summary>
+    Error,
+
+    /// <summary>Do not answer for a while (or until the client gives up); the call is performed only if the wait ends first.</summary>
+    Hang,
+
+    /// <summary>Perform the call, then lose the answer, so the client sees a failure for something that happened.</summary>
+    ResponseLost,
+}
+
+public enum ResponseLossMode
+{
+    /// <summary>Reset the connection without an answer.</summary>
+    AbortConnection,
+
+    /// <summary>Answer 502 like a proxy in front of the Bot API would.</summary>
+    BadGateway,
+}
+
+/// <summary>A failure to inject into the next calls of a method.</summary>
+public sealed record SandboxFault
+{
+    public required SandboxFaultKind Kind { get; init; }
+
+    public int ErrorCode { get; init; }
+
+    public string? Description { get; init; }
+
+    public int? RetryAfter { get; init; }
+
+    public long? MigrateToChatId { get; init; }
+
+    /// <summary>For <see cref="SandboxFaultKind.Hang"/>: null hangs until the client disconnects.</summary>
+    public TimeSpan? HangFor { get; init; }
+
+    public ResponseLossMode LossMode { get; init; }
+
+    public static SandboxFault Error(int errorCode, string description, int? retryAfter = null) =>
+        new() { Kind = SandboxFaultKind.Error, ErrorCode = errorCode, Description = description, RetryAfter = retryAfter };
+
+    public static SandboxFault TooManyRequests(int retryAfter) =>
+        Error(429, $"Too Many Requests: retry after {retryAfter}", retryAfter);
+
+    public static SandboxFault Hang(TimeSpan? duration = null) => new() { Kind = SandboxFaultKind.Hang, HangFor = duration };
+
+    public static SandboxFault ResponseLost(ResponseLossMode mode = ResponseLossMode.AbortConnection) =>
+        new() { Kind = SandboxFaultKind.ResponseLost, LossMode = mode };
+}

@@ -1,0 +1,100 @@
+using ApprovalBot.Sandbox.Http;
+using ApprovalBot.Sandbox.Spec;
+using ApprovalBot.Sandbox.State;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Sandbox;
+
+/// <summary>
+/// A fake Telegram Bot API server on Kestrel: the host runs against it when no bot token is configured,
+/// and tests drive it through <see cref="Control"/>.
+/// </summary>
+public sealed class SandboxServer : IAsyncDisposable
+{
+    private const long MaxUploadBytes = 60L * 1024 * 1024; // above Telegram's 50 MB, so a too-big file is the client's test to fail
+
+    private readonly WebApplication _app;
+    private int _stopped;
+
+    private SandboxServer(WebApplication app, SandboxSettings settings, Uri baseUrl, SandboxControl control)
+    {
+        _app = app;
+        Settings = settings;
+        BaseUrl = baseUrl;
+        Control = control;
+    }
+
+    /// <summary>The bound address (the real port when <see cref="SandboxSettings.Url"/> asked for port 0), ending in "/".</summary>
+    public Uri BaseUrl { get; }
+
+    public string Token => Settings.Token;
+
+    public long PrivateChatId => Settings.ApproverId;
+
+    public SandboxSettings Settings { get; }
+
+    public SandboxControl Control { get; }
+
+    public static Task<SandboxServer> StartAsync(SandboxSettings settings, CancellationToken ct = default) =>
+        StartAsync(settings, loggerFactory: null, ct);
+
+    /// <summary>Starts the sandbox, logging through <paramref name="loggerFactory"/> (none when null).</summary>
+    public static async Task<SandboxServer> StartAsync(SandboxSettings settings, ILoggerFactory? loggerFactory, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!BotToken.IsWellFormed(settings.Token))
+        {
+            throw new ArgumentException("SandboxSettings.Token must look like a bot token: \"<digits>:<letters, digits, - or _>\".", nameof(settings));
+        }
+
+        // The empty builder reads no appsettings, environment or command line: an in-process sandbox
+        // must not pick up the host's ASPNETCORE_URLS or configuration by accident.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(SandboxServer).Assembly.GetName().Name });
+        builder.WebHost.UseKestrelCore().UseUrls(settings.Url).ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadBytes);
+        builder.Services.AddRoutingCore();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
+        builder.Logging.ClearProviders();
+        if (loggerFactory is not null)
+        {
+            builder.Logging.AddProvider(new ForwardingLoggerProvider(loggerFactory));
+        }
+
+        // Request and routing logs print URLs, and Bot API URLs carry the token.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalBot.Sandbox");
+        var spec = BotApiSpec.Instance;
+        var state = new SandboxState(settings, TimeProvider.System);
+        var control = new SandboxControl(state, spec, logger);
+        SandboxRoutes.Map(app, state, control, spec, logger);
+
+        await app.StartAsync(ct).ConfigureAwait(false);
+        var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var baseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
+        logger.LogInformation("Telegram sandbox ({SpecVersion}) listening on {BaseUrl}; open it in a browser to act as the approver", spec.Version, baseUrl);
+        return new SandboxServer(app, settings, baseUrl, control);
+    }
+
+    public async Task StopAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            await _app.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

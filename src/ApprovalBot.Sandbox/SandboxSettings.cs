@@ -1,0 +1,34 @@
+namespace ApprovalBot.Sandbox;
+
+/// <summary>How the sandbox listens and who lives in it.</summary>
+public sealed record SandboxSettings
+{
+    /// <summary>Where to listen; port 0 picks a free port (read the result from <see cref="SandboxServer.BaseUrl"/>).</summary>
+    public string Url { get; init; } = "http://127.0.0.1:5780";
+
+    /// <summary>The bot token the sandbox accepts; any string in the bot-token format "&lt;bot id&gt;:&lt;secret&gt;".</summary>
+    public string Token { get; init; } = "123456:SANDBOX-token";
+
+    public long ApproverId { get; init; } = 1001;
+
+    public string ApproverName { get; init; } = "Alice";
+
+    /// <summary>A user who is not an approver but exists in the chats, for authorization tests.</summary>
+    public long StrangerId { get; init; } = 666;
+
+    public string StrangerName { get; init; } = "Mallory";
+
+    public long GroupChatId { get; init; } = -1001;
+
+    public string GroupTitle { get; init; } = "Sandbox group";
+
+    public bool RateLimits { get; init; } = true;
+
+    public RateLimitSettings Limits { get; init; } = new();
+
+    /// <summary>
+    /// First update_id handed out; null derives it from the clock so a restarted sandbox keeps
+    /// issuing ids above those a long-running bot has already confirmed.
+    /// </summary>
+    public long? FirstUpdateId { get; init; }
+}

@@ -1,0 +1,3 @@
+namespace ApprovalBot.Sandbox;
+
+public sealed record SentDocument(string FileId, string FileName, string? MimeType, byte[] Content);

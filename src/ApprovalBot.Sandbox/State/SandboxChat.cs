@@ -1,0 +1,47 @@
+using System.Text.Json.Nodes;
+
+namespace ApprovalBot.Sandbox.State;
+
+/// <summary>A chat and its transcript (the bot's and the users' messages share one id sequence, as in Telegram).</summary>
+internal sealed class SandboxChat(long id, string type, string? title, SandboxUser? peer)
+{
+    private int _lastMessageId;
+
+    public long Id { get; } = id;
+
+    public string Type { get; private set; } = type;
+
+    public string? Title { get; } = title;
+
+    /// <summary>The other party of a private chat.</summary>
+    public SandboxUser? Peer { get; } = peer;
+
+    /// <summary>Set when the group was upgraded to a supergroup: sends must then go to the new id.</summary>
+    public long? MigratedTo { get; set; }
+
+    public List<StoredMessage> Messages { get; } = [];
+
+    public int NextMessageId() => ++_lastMessageId;
+
+    public StoredMessage? Find(long messageId) => Messages.FirstOrDefault(m => m.MessageId == messageId);
+
+    public JsonObject ToJson()
+    {
+        var json = new JsonObject { ["id"] = Id };
+        if (Peer is not null)
+        {
+            json["first_name"] = Peer.FirstName;
+            if (Peer.Username is not null)
+            {
+                json["username"] = Peer.Username;
+            }
+        }
+        else
+        {
+            json["title"] = Title;
+        }
+
+        json["type"] = Type;
+        return json;
+    }
+}

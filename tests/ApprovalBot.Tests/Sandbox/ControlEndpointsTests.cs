@@ -1,0 +1,169 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+
+namespace ApprovalBot.Tests.Sandbox;
+
+public sealed class ControlEndpointsTests : SandboxTestBase
+{
+    private async Task<JsonElement> ControlAsync(HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        using var response = await Http.SendAsync(request);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(expected == response.StatusCode, $"{(int)response.StatusCode} {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    [Fact]
+    public async Task Press_OverHttp_QueuesCallbackAndReturnsQueryId()
+    {
+        var id = await SendCardAsync();
+
+        var pressed = await ControlAsync(HttpMethod.Post, "sandbox/press", new { message_id = id, callback_data = "r:1" });
+
+        var queryId = pressed.GetProperty("query_id").GetString()!;
+        var updates = await CallAsync("getUpdates");
+        Assert.Equal(queryId, updates.Result[0].GetProperty("callback_query").GetProperty("id").GetString());
+        Assert.Equal(pressed.GetProperty("update_id").GetInt64(), updates.Result[0].GetProperty("update_id").GetInt64());
+    }
+
+    [Fact]
+    public async Task Press_NoSuchButton_Answers400WithReason()
+    {
+        var id = await SendCardAsync();
+
+        var error = await ControlAsync(HttpMethod.Post, "sandbox/press", new { message_id = id, callback_data = "zz" }, HttpStatusCode.BadRequest);
+
+        Assert.Contains("zz", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_OverHttp_QueuesMessageUpdate()
+    {
+        var sent = await ControlAsync(HttpMethod.Post, "sandbox/send", new { text = "/orphans", from_user_id = Control.StrangerId, chat_id = Control.GroupChatId });
+
+        var updates = await CallAsync("getUpdates");
+        var message = updates.Result[0].GetProperty("message");
+        Assert.Equal(sent.GetProperty("message_id").GetInt32(), message.GetProperty("message_id").GetInt32());
+        Assert.Equal(Control.StrangerId, message.GetProperty("from").GetProperty("id").GetInt64());
+    }
+
+    [Fact]
+    public async Task Updates_PostRawJson_IsDelivered()
+    {
+        using var content = new StringContent("""{"message":{"text":42}}""", Encoding.UTF8, "application/json");
+        using var response = await Http.PostAsync("sandbox/updates", content);
+        response.EnsureSuccessStatusCode();
+
+        var updates = await CallAsync("getUpdates");
+
+        Assert.Equal(42, updates.Result[0].GetProperty("message").GetProperty("text").GetInt32());
+        var state = await ControlAsync(HttpMethod.Get, "sandbox/updates");
+        Assert.Equal(1, state.GetProperty("pending_count").GetInt32());
+    }
+
+    [Fact]
+    public async Task Messages_OverHttp_ListsBotMessagesWithButtons()
+    {
+        await SendCardAsync("<b>Card</b>");
+
+        var messages = await ControlAsync(HttpMethod.Get, $"sandbox/chats/{ChatId}/messages");
+
+        var message = messages[0];
+        Assert.Equal("Card", message.GetProperty("text").GetString());
+        Assert.Equal("a:1", message.GetProperty("buttons")[0][0].GetProperty("callback_data").GetString());
+    }
+
+    [Fact]
+    public async Task CallbackAnswers_WaitOverHttp_ReturnsTheAnswerOnceGiven()
+    {
+        var id = await SendCardAsync();
+        var press = Control.PressButton(id, "a:1");
+        var waiting = ControlAsync(HttpMethod.Get, $"sandbox/callback-answers/{press.QueryId}?wait_ms=10000");
+
+        await CallAsync("answerCallbackQuery", new { callback_query_id = press.QueryId, text = "Approved" });
+
+        Assert.Equal("Approved", (await waiting).GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task Faults_PostOverHttp_AppliesToNextCall()
+    {
+        await ControlAsync(HttpMethod.Post, "sandbox/faults", new { method = "getMe", kind = "error", error_code = 429, retry_after = 3 });
+
+        var reply = await CallAsync("getMe");
+
+        Assert.Equal(429, reply.ErrorCode);
+        Assert.Equal(3, reply.Parameters!.Value.GetProperty("retry_after").GetInt32());
+    }
+
+    [Fact]
+    public async Task Faults_DeleteOverHttp_ClearsThem()
+    {
+        await ControlAsync(HttpMethod.Post, "sandbox/faults", new { method = "getMe", kind = "response_lost", loss_mode = "bad_gateway" });
+
+        await ControlAsync(HttpMethod.Delete, "sandbox/faults");
+
+        Assert.True((await CallAsync("getMe")).Ok);
+    }
+
+    [Fact]
+    public async Task RateLimits_PutOverHttp_SwitchesThem()
+    {
+        await ControlAsync(HttpMethod.Put, "sandbox/rate-limits", new { enabled = true });
+
+        Assert.True(Control.RateLimitsEnabled);
+    }
+
+    [Fact]
+    public async Task Calls_OverHttp_FilterByMethod()
+    {
+        await CallAsync("getMe");
+        await CallAsync("deleteWebhook");
+
+        var calls = await ControlAsync(HttpMethod.Get, "sandbox/calls?method=getMe");
+
+        Assert.Equal("getMe", Assert.Single(calls.EnumerateArray()).GetProperty("method").GetString());
+    }
+
+    [Fact]
+    public async Task Transcript_AfterCurrentVersion_WaitsForTheNextChange()
+    {
+        var before = await ControlAsync(HttpMethod.Get, $"sandbox/chats/{ChatId}/transcript");
+        var version = before.GetProperty("version").GetInt64();
+        var waiting = ControlAsync(HttpMethod.Get, $"sandbox/chats/{ChatId}/transcript?after_version={version}&wait_ms=10000");
+
+        Control.SendUserMessage("/help");
+
+        var after = await waiting;
+        Assert.True(after.GetProperty("version").GetInt64() > version);
+        Assert.Equal("/help", after.GetProperty("messages")[0].GetProperty("text").GetString());
+        Assert.False(after.GetProperty("messages")[0].GetProperty("from_bot").GetBoolean());
+    }
+
+    [Fact]
+    public async Task WaitConfirmed_OverHttp_TimesOutWith408()
+    {
+        var sent = Control.SendUserMessage("/help");
+
+        await ControlAsync(HttpMethod.Post, $"sandbox/updates/{sent.UpdateId}/wait-confirmed?wait_ms=50", expected: HttpStatusCode.RequestTimeout);
+    }
+
+    [Fact]
+    public async Task Files_OverHttp_DownloadsDocumentBytes()
+    {
+        using var form = new MultipartFormDataContent
+        {
+            { new StringContent("1001"), "chat_id" },
+            { new ByteArrayContent([4, 5, 6]), "document", "d.bin" },
+        };
+        var reply = await SendAsync(new HttpRequestMessage(HttpMethod.Post, MethodPath("sendDocument")) { Content = form });
+        var fileId = reply.Result.GetProperty("document").GetProperty("file_id").GetString();
+
+        var bytes = await Http.GetByteArrayAsync($"sandbox/files/{Uri.EscapeDataString(fileId!)}");
+
+        Assert.Equal([4, 5, 6], bytes);
+    }
+}

@@ -1,0 +1,162 @@
+using System.Text.Json;
+using ApprovalBot.Sandbox;
+
+namespace ApprovalBot.Tests.Sandbox;
+
+public sealed class SandboxControlTests : SandboxTestBase
+{
+    [Fact]
+    public async Task PressButton_AsStrangerFromAnotherChat_UpdateCarriesThatUserAndChat()
+    {
+        var id = await SendCardAsync();
+
+        var press = Control.PressButton(id, "a:1", fromUserId: Control.StrangerId, chatId: Control.GroupChatId);
+        var reply = await CallAsync("getUpdates");
+
+        var query = reply.Result[0].GetProperty("callback_query");
+        Assert.Equal(press.QueryId, query.GetProperty("id").GetString());
+        Assert.Equal(Control.StrangerId, query.GetProperty("from").GetProperty("id").GetInt64());
+        Assert.Equal(Control.GroupChatId, query.GetProperty("message").GetProperty("chat").GetProperty("id").GetInt64());
+    }
+
+    [Fact]
+    public async Task PressButton_DataNoButtonCarries_Throws()
+    {
+        var id = await SendCardAsync();
+
+        Assert.Throws<InvalidOperationException>(() => Control.PressButton(id, "a:2"));
+    }
+
+    [Fact]
+    public async Task PressButton_ForgedData_AllowedWhenButtonNotRequired()
+    {
+        var id = await SendCardAsync();
+
+        var press = Control.PressButton(id, "forged", requireButton: false);
+
+        Assert.False(string.IsNullOrEmpty(press.QueryId));
+        Assert.Equal(1, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public async Task PressButton_MessageThatDoesNotExist_AttachesAnInaccessibleMessage()
+    {
+        Control.PressButton(99, "a:1", requireButton: false);
+
+        var reply = await CallAsync("getUpdates");
+
+        var message = reply.Result[0].GetProperty("callback_query").GetProperty("message");
+        Assert.Equal(0, message.GetProperty("date").GetInt64());
+        Assert.Equal(99, message.GetProperty("message_id").GetInt32());
+    }
+
+    [Fact]
+    public async Task SendUserMessage_Command_GetsBotCommandEntityAtOffsetZero()
+    {
+        var sent = Control.SendUserMessage("/status reply:1");
+
+        var reply = await CallAsync("getUpdates");
+
+        var message = reply.Result[0].GetProperty("message");
+        Assert.Equal(sent.MessageId, message.GetProperty("message_id").GetInt32());
+        Assert.Equal("/status reply:1", message.GetProperty("text").GetString());
+        var entity = message.GetProperty("entities")[0];
+        Assert.Equal("bot_command", entity.GetProperty("type").GetString());
+        Assert.Equal(0, entity.GetProperty("offset").GetInt32());
+        Assert.Equal(7, entity.GetProperty("length").GetInt32());
+        Assert.Equal(Control.ApproverId, message.GetProperty("from").GetProperty("id").GetInt64());
+    }
+
+    [Fact]
+    public async Task SendUserMessage_PlainText_HasNoEntities()
+    {
+        Control.SendUserMessage("hello");
+
+        var reply = await CallAsync("getUpdates");
+
+        Assert.False(reply.Result[0].GetProperty("message").TryGetProperty("entities", out _));
+    }
+
+    [Fact]
+    public async Task EnqueueRawUpdate_HostileJson_IsDeliveredVerbatimWithItsId()
+    {
+        var updateId = Control.EnqueueRawUpdate("""{"callback_query":{"id":"x","data":"a:1"},"surprise":[1,2]}""");
+
+        var reply = await CallAsync("getUpdates");
+
+        var update = Assert.Single(reply.Result.EnumerateArray());
+        Assert.Equal(updateId, update.GetProperty("update_id").GetInt64());
+        Assert.Equal(JsonValueKind.Array, update.GetProperty("surprise").ValueKind);
+    }
+
+    [Fact]
+    public async Task EnqueueRawUpdate_KeepItsOwnId_StillConfirmedByTheAssignedId()
+    {
+        var updateId = Control.EnqueueRawUpdate("""{"update_id":"not-a-number"}""", assignUpdateId: false);
+
+        var reply = await CallAsync("getUpdates");
+        await CallAsync("getUpdates", new { offset = updateId + 1 });
+
+        Assert.Equal("not-a-number", reply.Result[0].GetProperty("update_id").GetString());
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public void EnqueueRawUpdate_InvalidJson_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => Control.EnqueueRawUpdate("{nope"));
+    }
+
+    [Fact]
+    public async Task WaitForMessageAsync_MessageSentLater_CompletesWhenItArrives()
+    {
+        var waiting = Control.WaitForMessageAsync(m => m.Text == "later", Wait);
+        Assert.False(waiting.IsCompleted);
+
+        await CallAsync("sendMessage", new { chat_id = ChatId, text = "later" });
+
+        Assert.Equal("later", (await waiting).Text);
+    }
+
+    [Fact]
+    public async Task WaitForMessageAsync_Nothing_ThrowsTimeoutWithWhatTheBotDid()
+    {
+        await CallAsync("sendMessage", new { chat_id = ChatId, text = "something else" });
+
+        var error = await Assert.ThrowsAsync<TimeoutException>(() => Control.WaitForMessageAsync(m => m.Text == "never", TimeSpan.FromMilliseconds(50)));
+
+        Assert.Contains("something else", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WaitForEditAsync_AfterEditCount_IgnoresEarlierEdits()
+    {
+        var id = await SendCardAsync();
+        await CallAsync("editMessageReplyMarkup", new { chat_id = ChatId, message_id = id });
+        var next = Control.WaitForEditAsync(ChatId, id, Wait, afterEditCount: 1);
+        Assert.False(next.IsCompleted);
+
+        await CallAsync("editMessageText", new { chat_id = ChatId, message_id = id, text = "final" });
+
+        Assert.Equal("final", (await next).Text);
+    }
+
+    [Fact]
+    public async Task WaitForUpdateConfirmedAsync_BotConfirmsWithOffset_Completes()
+    {
+        var sent = Control.SendUserMessage("/pending");
+        var confirmed = Control.WaitForUpdateConfirmedAsync(sent.UpdateId, Wait);
+
+        await CallAsync("getUpdates");
+        Assert.False(confirmed.IsCompleted);
+        await CallAsync("getUpdates", new { offset = sent.UpdateId + 1 });
+
+        await confirmed;
+    }
+
+    [Fact]
+    public void MigrateChat_UnknownChat_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => Control.MigrateChat(-5, -100555));
+    }
+}
