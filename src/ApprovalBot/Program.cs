@@ -2,6 +2,7 @@ using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
 using ApprovalBot.Pipe;
+using ApprovalBot.Telegram;
 using Microsoft.Extensions.Hosting;
 using Serilog;
 
@@ -12,6 +13,7 @@ try
     builder.AddApprovalBotLogging();
     builder.AddApprovalStore();
     builder.AddAgentPipe();
+    builder.AddTelegram();
     builder.AddApprovalJobs();
 
     using var host = builder.Build();

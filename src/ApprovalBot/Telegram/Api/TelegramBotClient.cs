@@ -1,0 +1,224 @@
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Telegram.Api;
+
+/// <summary>
+/// A small typed Bot API client, its methods named like Telegram.Bot's. Each call resends on 429 after
+/// <c>retry_after</c> and on 5xx or network failures with backoff; other errors surface as
+/// <see cref="ApiRequestException"/>. It owns its HttpClient (no IHttpClientFactory logging), because the
+/// request URL carries the token and must never reach a log line.
+/// </summary>
+internal sealed partial class TelegramBotClient : IDisposable
+{
+    // A 429 is an instruction, not a failure: follow it a few more times than a plain retry.
+    private const int Max429Resends = 10;
+    private readonly TelegramEndpoint _endpoint;
+    private readonly OutgoingRateLimiter _limiter;
+    private readonly TimeProvider _time;
+    private readonly ILogger<TelegramBotClient> _logger;
+    private readonly TelegramOptions _options;
+    private readonly HttpClient _http;
+
+    public TelegramBotClient(TelegramEndpoint endpoint, OutgoingRateLimiter limiter, IOptions<TelegramOptions> options, TimeProvider time, ILogger<TelegramBotClient> logger)
+    {
+        _endpoint = endpoint;
+        _limiter = limiter;
+        _time = time;
+        _logger = logger;
+        _options = options.Value;
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+    }
+
+    public async Task<User> GetMe(CancellationToken cancellationToken = default) =>
+        Deserialize(await CallJsonAsync("getMe", new EmptyRequest(), TelegramJsonContext.Default.EmptyRequest, null, cancellationToken).ConfigureAwait(false),
+            TelegramJsonContext.Default.User, "getMe");
+
+    public async Task DeleteWebhook(bool dropPendingUpdates = false, CancellationToken cancellationToken = default) =>
+        await CallJsonAsync("deleteWebhook", new DeleteWebhookRequest { DropPendingUpdates = dropPendingUpdates },
+            TelegramJsonContext.Default.DeleteWebhookRequest, null, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// One long poll. Updates come back raw, so one malformed update can be logged and skipped by the caller
+    /// instead of failing the whole batch. Not retried here: the poller owns its backoff.
+    /// </summary>
+    public async Task<IReadOnlyList<JsonElement>> GetUpdates(long? offset, int timeoutSeconds, IReadOnlyList<string>? allowedUpdates, CancellationToken cancellationToken = default)
+    {
+        var result = await CallAsync("getUpdates",
+            () => Json(new GetUpdatesRequest { Offset = offset, Timeout = timeoutSeconds, AllowedUpdates = allowedUpdates }, TelegramJsonContext.Default.GetUpdatesRequest),
+            rateChatId: null, TimeSpan.FromSeconds(timeoutSeconds + _options.HttpTimeoutSeconds), maxRetries: 0, cancellationToken).ConfigureAwait(false);
+        return result.ValueKind == JsonValueKind.Array
+            ? [.. result.EnumerateArray().Select(e => e.Clone())]
+            : throw new ApiRequestException("getUpdates", 0, "the result is not an array");
+    }
+
+    public async Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
+        Deserialize(await CallJsonAsync("sendMessage", request, TelegramJsonContext.Default.SendMessageRequest, request.ChatId, cancellationToken).ConfigureAwait(false),
+            TelegramJsonContext.Default.Message, "sendMessage");
+
+    public async Task<Message> SendDocument(SendDocumentRequest request, CancellationToken cancellationToken = default)
+    {
+        HttpContent Build()
+        {
+            var form = new MultipartFormDataContent
+            {
+                { new StringContent(request.ChatId.ToString(System.Globalization.CultureInfo.InvariantCulture)), "chat_id" },
+            };
+            var file = new ByteArrayContent(request.Content);
+            file.Headers.ContentType = new MediaTypeHeaderValue("text/plain") { CharSet = "utf-8" };
+            form.Add(file, "document", request.FileName);
+            if (request.Caption is not null) form.Add(new StringContent(request.Caption, Encoding.UTF8), "caption");
+            if (request.ParseMode is not null) form.Add(new StringContent(request.ParseMode), "parse_mode");
+            if (request.ReplyMarkup is not null)
+            {
+                form.Add(new StringContent(JsonSerializer.Serialize(request.ReplyMarkup, TelegramJsonContext.Default.InlineKeyboardMarkup), Encoding.UTF8), "reply_markup");
+            }
+            return form;
+        }
+        var result = await CallAsync("sendDocument", Build, request.ChatId, CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
+        return Deserialize(result, TelegramJsonContext.Default.Message, "sendDocument");
+    }
+
+    /// <summary>Edits a message's text; "message is not modified" counts as success (the edit is already there).</summary>
+    public async Task EditMessageText(EditMessageTextRequest request, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await CallJsonAsync("editMessageText", request, TelegramJsonContext.Default.EditMessageTextRequest, request.ChatId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.IsNotModified)
+        {
+        }
+    }
+
+    public async Task EditMessageReplyMarkup(EditMessageReplyMarkupRequest request, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await CallJsonAsync("editMessageReplyMarkup", request, TelegramJsonContext.Default.EditMessageReplyMarkupRequest, request.ChatId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.IsNotModified)
+        {
+        }
+    }
+
+    public async Task AnswerCallbackQuery(AnswerCallbackQueryRequest request, CancellationToken cancellationToken = default) =>
+        await CallJsonAsync("answerCallbackQuery", request, TelegramJsonContext.Default.AnswerCallbackQueryRequest, null, cancellationToken).ConfigureAwait(false);
+
+    public async Task SetMyCommands(IReadOnlyList<BotCommand> commands, CancellationToken cancellationToken = default) =>
+        await CallJsonAsync("setMyCommands", new SetMyCommandsRequest { Commands = commands }, TelegramJsonContext.Default.SetMyCommandsRequest, null, cancellationToken).ConfigureAwait(false);
+
+    public void Dispose() => _http.Dispose();
+
+    private TimeSpan CallTimeout => TimeSpan.FromSeconds(_options.HttpTimeoutSeconds);
+
+    private Task<JsonElement> CallJsonAsync<T>(string method, T request, JsonTypeInfo<T> type, long? rateChatId, CancellationToken cancellationToken) =>
+        CallAsync(method, () => Json(request, type), rateChatId, CallTimeout, _options.MaxCallRetries, cancellationToken);
+
+    private static ByteArrayContent Json<T>(T request, JsonTypeInfo<T> type)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(request, type));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        return content;
+    }
+
+    private async Task<JsonElement> CallAsync(string method, Func<HttpContent> content, long? rateChatId, TimeSpan timeout, int maxRetries, CancellationToken cancellationToken)
+    {
+        var failures = 0;
+        var throttled = 0;
+        while (true)
+        {
+            if (rateChatId is { } chatId)
+            {
+                await _limiter.WaitAsync(chatId, cancellationToken).ConfigureAwait(false);
+            }
+            try
+            {
+                return await SendOnceAsync(method, content(), timeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex) when (ex.ErrorCode == 429 && throttled < Max429Resends)
+            {
+                throttled++;
+                var wait = TimeSpan.FromSeconds(Math.Max(1, ex.RetryAfter ?? 1));
+                LogThrottled(method, wait.TotalSeconds);
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex) when (ex.IsTransient && ex.ErrorCode != 429 && failures < maxRetries)
+            {
+                var wait = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMs * Math.Pow(2, failures));
+                failures++;
+                LogRetrying(method, ex.ErrorCode, ex.Description, failures, wait.TotalMilliseconds);
+                await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<JsonElement> SendOnceAsync(string method, HttpContent content, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint.MethodUri(method)) { Content = content };
+        HttpResponseMessage response;
+        string body;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, timeoutSource.Token).ConfigureAwait(false);
+            body = await response.Content.ReadAsStringAsync(timeoutSource.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ApiRequestException(method, 0, $"no answer within {timeout.TotalSeconds:0} s");
+        }
+        catch (HttpRequestException ex)
+        {
+            // The inner exception is dropped on purpose: its message may quote the request URL, which holds the token.
+            throw new ApiRequestException(method, 0, "network failure: " + _endpoint.Redact(ex.Message) + $" ({ex.HttpRequestError})");
+        }
+        using (response)
+        {
+            ApiResponse<JsonElement>? envelope = null;
+            try
+            {
+                envelope = JsonSerializer.Deserialize(body, TelegramJsonContext.Default.ApiResponseJsonElement);
+            }
+            catch (JsonException)
+            {
+            }
+            if (envelope is null)
+            {
+                throw new ApiRequestException(method, (int)response.StatusCode, $"HTTP {(int)response.StatusCode} without a Bot API answer");
+            }
+            if (envelope.Ok)
+            {
+                return envelope.Result;
+            }
+            throw new ApiRequestException(method, envelope.ErrorCode ?? (int)response.StatusCode, _endpoint.Redact(envelope.Description ?? "no description"),
+                envelope.Parameters?.RetryAfter, envelope.Parameters?.MigrateToChatId);
+        }
+    }
+
+    private static T Deserialize<T>(JsonElement result, JsonTypeInfo<T> type, string method)
+    {
+        try
+        {
+            return result.Deserialize(type) ?? throw new ApiRequestException(method, 0, "the result is empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new ApiRequestException(method, 0, "the result does not match the Bot API type: " + ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} answered 429; resending after {RetryAfterSeconds} s")]
+    private partial void LogThrottled(string method, double retryAfterSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} failed ({ErrorCode} {Description}); retry {Attempt} in {DelayMs} ms")]
+    private partial void LogRetrying(string method, int errorCode, string description, int attempt, double delayMs);
+}

@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace ApprovalBot.Telegram.Cards;
+
+internal enum CallbackAction
+{
+    Approve,
+    Reject,
+    Retry,
+    Discard,
+    MarkDone,
+}
+
+/// <summary>
+/// What a button carries: an action, the draft's seq (short, unlike its id) and the first 16 hex characters
+/// of the SHA-256 of the text the button was shown with, e.g. <c>a:42:0123456789abcdef</c>. At most
+/// 2 + 1 + 19 + 1 + 16 = 39 bytes, well inside Telegram's 64.
+/// </summary>
+internal sealed record CallbackData(CallbackAction Action, long Seq, string HashPrefix)
+{
+    public const int HashPrefixLength = 16;
+
+    public static CallbackData For(CallbackAction action, long seq, string sha256) => new(action, seq, sha256[..HashPrefixLength]);
+
+    public bool IsDecision => Action is CallbackAction.Approve or CallbackAction.Reject;
+
+    public bool Matches(string sha256) => sha256.StartsWith(HashPrefix, StringComparison.Ordinal);
+
+    public override string ToString() => $"{Code(Action)}:{Seq.ToString(CultureInfo.InvariantCulture)}:{HashPrefix}";
+
+    public static bool TryParse(string? data, out CallbackData parsed)
+    {
+        parsed = null!;
+        if (data is null || data.Length > 64)
+        {
+            return false;
+        }
+        var parts = data.Split(':');
+        if (parts.Length != 3 || ParseAction(parts[0]) is not { } action)
+        {
+            return false;
+        }
+        if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || seq <= 0)
+        {
+            return false;
+        }
+        var hash = parts[2];
+        if (hash.Length != HashPrefixLength || !hash.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f'))
+        {
+            return false;
+        }
+        parsed = new CallbackData(action, seq, hash);
+        return true;
+    }
+
+    private static string Code(CallbackAction action) => action switch
+    {
+        CallbackAction.Approve => "a",
+        CallbackAction.Reject => "r",
+        CallbackAction.Retry => "er",
+        CallbackAction.Discard => "ed",
+        CallbackAction.MarkDone => "em",
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, null),
+    };
+
+    private static CallbackAction? ParseAction(string code) => code switch
+    {
+        "a" => CallbackAction.Approve,
+        "r" => CallbackAction.Reject,
+        "er" => CallbackAction.Retry,
+        "ed" => CallbackAction.Discard,
+        "em" => CallbackAction.MarkDone,
+        _ => null,
+    };
+}

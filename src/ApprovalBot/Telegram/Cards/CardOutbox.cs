@@ -1,0 +1,202 @@
+using System.Text.Json.Nodes;
+using System.Threading.Channels;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Telegram.Cards;
+
+/// <summary>
+/// Owner of <c>pending</c>: gives every pending draft a card and moves it to <c>carded</c> with the message
+/// id. Woken by the store's change signal; a sweep on an interval catches anything the signal could not
+/// (drafts stored before start, retries that came due). A failure is recorded on the draft
+/// (<c>card_attempts</c>, <c>card_error</c>, <c>card_next_at</c>) and retried with backoff; after
+/// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix, the draft
+/// keeps its <c>card_error</c> and no next attempt, for the reconciler to report.
+/// </summary>
+internal sealed partial class CardOutbox(
+    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger) : BackgroundService
+{
+    private const int Batch = 50;
+    private const string Actor = "telegram";
+    private readonly TelegramOptions _options = options.Value;
+    private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        store.Signals.Subscribe(change =>
+        {
+            if (change.To == DraftState.Pending)
+            {
+                _wake.Writer.TryWrite(true);
+            }
+        });
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            TimeSpan wait;
+            try
+            {
+                var due = Due();
+                foreach (var draft in due)
+                {
+                    await DeliverAsync(draft, stoppingToken).ConfigureAwait(false);
+                }
+                if (due.Count == Batch)
+                {
+                    continue;
+                }
+                wait = UntilNextRetry();
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The store is unavailable or something unexpected failed: the drafts stay pending and are tried again.
+                LogOutboxFailed(ex);
+                wait = TimeSpan.FromSeconds(_options.CardRetryBaseDelaySeconds);
+            }
+            await WaitAsync(wait, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    private IReadOnlyList<Draft> Due()
+    {
+        var now = DraftColumns.ToUnixMs(time.GetUtcNow());
+        return store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            // New drafts (never attempted) and retries that came due; a draft given up on has attempts but no next time.
+            cmd.CommandText = DraftColumns.Select +
+                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now) ORDER BY seq LIMIT $limit";
+            cmd.Parameters.AddWithValue("$now", now);
+            cmd.Parameters.AddWithValue("$limit", Batch);
+            using var reader = cmd.ExecuteReader();
+            var drafts = new List<Draft>();
+            while (reader.Read())
+            {
+                drafts.Add(DraftColumns.Read(reader));
+            }
+            return drafts;
+        });
+    }
+
+    private TimeSpan UntilNextRetry()
+    {
+        var sweep = TimeSpan.FromSeconds(_options.CardSweepSeconds);
+        var next = store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL";
+            return cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+        });
+        if (next is null)
+        {
+            return sweep;
+        }
+        var until = next.Value - time.GetUtcNow();
+        return until < TimeSpan.Zero ? TimeSpan.Zero : until < sweep ? until : sweep;
+    }
+
+    private async Task WaitAsync(TimeSpan wait, CancellationToken stoppingToken)
+    {
+        if (wait <= TimeSpan.Zero)
+        {
+            return;
+        }
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var delay = Task.Delay(wait, time, timer.Token);
+        var woken = _wake.Reader.WaitToReadAsync(timer.Token).AsTask();
+        await Task.WhenAny(delay, woken).ConfigureAwait(false);
+        await timer.CancelAsync().ConfigureAwait(false);
+        _wake.Reader.TryRead(out _);
+    }
+
+    private async Task DeliverAsync(Draft draft, CancellationToken stoppingToken)
+    {
+        var attempt = draft.CardAttempts + 1;
+        SentCard sent;
+        try
+        {
+            sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex)
+        {
+            await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
+            return;
+        }
+        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, "card_sent", Actor)
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["card_chat_id"] = sent.ChatId,
+                ["card_message_id"] = sent.MessageId,
+                ["card_attempts"] = attempt,
+                ["card_next_at"] = null,
+                ["card_error"] = null,
+            },
+            Details = new JsonObject { ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt },
+        }, stoppingToken).ConfigureAwait(false);
+        if (result.Applied)
+        {
+            LogCardSent(draft.Id, sent.ChatId, sent.MessageId, attempt);
+            return;
+        }
+        // Decided (or cancelled) while the card was on its way, e.g. a tap on an earlier card whose answer was
+        // lost: this card must not offer buttons for a closed draft.
+        if (result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
+        {
+            LogCardClosedOnArrival(draft.Id, now.State.ToWire());
+            try
+            {
+                await sender.EditAsync(now, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex)
+            {
+                LogCardEditFailed(ex, draft.Id);
+            }
+        }
+    }
+
+    private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)
+    {
+        var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
+        var delay = TimeSpan.FromSeconds(Math.Min(_options.CardRetryMaxDelaySeconds, _options.CardRetryBaseDelaySeconds * Math.Pow(2, attempt - 1)));
+        DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
+        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (giveUp ? $" (gave up after {attempt} attempt{(attempt == 1 ? "" : "s")})" : "");
+        await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = attempt, ["card_next_at"] = next, ["card_error"] = error },
+            Details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp },
+        }, stoppingToken).ConfigureAwait(false);
+        if (giveUp)
+        {
+            LogCardGaveUp(draft.Id, attempt, error);
+        }
+        else
+        {
+            LogCardRetry(draft.Id, attempt, error, delay.TotalSeconds);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card for {DraftId} sent to chat {ChatId} as message {MessageId} (attempt {Attempt})")]
+    private partial void LogCardSent(string draftId, long chatId, long messageId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card for {DraftId} failed (attempt {Attempt}): {CardError}; retrying in {DelaySeconds} s")]
+    private partial void LogCardRetry(string draftId, int attempt, string cardError, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Card for {DraftId} could not be delivered after {Attempt} attempts: {CardError}; left for the reconciler")]
+    private partial void LogCardGaveUp(string draftId, int attempt, string cardError);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draft {DraftId} was {State} before its card arrived; closing the card")]
+    private partial void LogCardClosedOnArrival(string draftId, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not edit the card of {DraftId}")]
+    private partial void LogCardEditFailed(Exception ex, string draftId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Card outbox pass failed; pending drafts are tried again shortly")]
+    private partial void LogOutboxFailed(Exception ex);
+}

@@ -1,0 +1,150 @@
+using System.Globalization;
+using System.Text.Json;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+
+namespace ApprovalBot.Telegram.Cards;
+
+/// <summary>A card as sent: the HTML, its buttons (none once decided), and the full text as a file when it did not fit.</summary>
+internal sealed record RenderedCard(string Html, InlineKeyboardMarkup? Buttons, CardAttachment? Attachment);
+
+internal sealed record CardAttachment(string FileName, byte[] Content, string Caption);
+
+/// <summary>
+/// Renders a draft as its card, for every state: buttons while it awaits a decision, then a status line
+/// ("Approved by … at …", the execution outcome) with the buttons gone. The same draft always renders
+/// the same, so re-editing a card after a redelivered update is a no-op ("message is not modified").
+/// </summary>
+internal static class CardRenderer
+{
+    private const int MaxRationale = 600;
+    private const int MaxUrlLabel = 200;
+    private const int MaxOutcome = 400;
+    private const int MaxPreview = 3000;
+
+    public static RenderedCard Render(Draft draft)
+    {
+        var status = Status(draft);
+        var header = Header(draft);
+        var text = draft.Text ?? "";
+        var separator = "\n\n";
+
+        var card = new HtmlText();
+        if (status is not null)
+        {
+            card.Append(status).Text(separator);
+        }
+        card.Append(header).Text(separator);
+
+        CardAttachment? attachment = null;
+        if (draft.Text is null)
+        {
+            card.Italic("⚠️ The text of this draft is missing from the store.");
+        }
+        else if (card.PlainLength + text.Length <= HtmlText.MaxMessageLength)
+        {
+            card.Text(text);
+        }
+        else
+        {
+            var fileName = FileName(draft);
+            var notice = $"\n\n📎 The full text ({text.Length.ToString(CultureInfo.InvariantCulture)} characters) is in the attached file {fileName}.";
+            var room = Math.Min(MaxPreview, HtmlText.MaxMessageLength - card.PlainLength - notice.Length);
+            card.Text(HtmlText.Shorten(text, Math.Max(1, room))).Text(notice);
+            attachment = new CardAttachment(fileName, System.Text.Encoding.UTF8.GetBytes(text),
+                $"Full text of {HtmlText.Shorten(draft.Id, 200)} · sha256 {draft.Sha256[..CallbackData.HashPrefixLength]}");
+        }
+        return new RenderedCard(card.ToString(), DraftStateMachine.AwaitsDecision(draft.State) ? Buttons(draft) : null, attachment);
+    }
+
+    public static InlineKeyboardMarkup Buttons(Draft draft) => new(
+    [
+        [
+            new InlineKeyboardButton("✅ Approve") { CallbackData = CallbackData.For(CallbackAction.Approve, draft.Seq, draft.Sha256).ToString() },
+            new InlineKeyboardButton("❌ Reject") { CallbackData = CallbackData.For(CallbackAction.Reject, draft.Seq, draft.Sha256).ToString() },
+        ],
+    ]);
+
+    public static string FormatTime(DateTimeOffset at) => at.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+    /// <summary>The line a decided card leads with; null while the draft awaits a decision.</summary>
+    public static HtmlText? Status(Draft d)
+    {
+        if (DraftStateMachine.AwaitsDecision(d.State))
+        {
+            return null;
+        }
+        var line = new HtmlText();
+        var decided = d.Decision is not null;
+        var who = d.DecidedByName ?? d.DecidedBy?.ToString(CultureInfo.InvariantCulture) ?? "?";
+        if (decided)
+        {
+            var approved = string.Equals(d.Decision, "approved", StringComparison.Ordinal);
+            line.Bold(approved ? $"✅ Approved by {who}" : $"❌ Rejected by {who}");
+            if (d.State is DraftState.Approved or DraftState.Rejected && d.ExecAttempts == 0 && d.DecidedAt is { } at)
+            {
+                return line.Text(" at " + FormatTime(at));
+            }
+        }
+        var outcome = d.State switch
+        {
+            DraftState.Executing => "⏳ Executing…",
+            DraftState.Executed => $"📤 Executed {(d.ExecAt ?? d.UpdatedAt).ToUniversalTime().ToString("HH:mm", CultureInfo.InvariantCulture)}" + Detail(d.ExecResult),
+            DraftState.Failed => "⚠️ Execution failed: " + (d.ExecError ?? "no reason recorded"),
+            DraftState.Blocked => "⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded"),
+            DraftState.Unknown => "❓ Outcome unknown, check the target: " + (d.ExecError ?? "no reason recorded"),
+            DraftState.Cancelled => decided ? "🗑 Discarded" : "🗑 Cancelled",
+            DraftState.Expired => "⌛ Expired",
+            DraftState.Approved => "🔁 Waiting for another execution attempt" + Detail(d.ExecError),
+            _ => null,
+        };
+        if (outcome is not null)
+        {
+            line.Text((decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
+        }
+        return line;
+    }
+
+    private static string Detail(string? value) => string.IsNullOrWhiteSpace(value) ? "" : " · " + value;
+
+    private static HtmlText Header(Draft d)
+    {
+        var h = new HtmlText()
+            .Text("📝 ").Bold(d.Kind).Text(" from ").Bold(d.Agent).Line()
+            .Text("ID: ").Code(d.Id).Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)})");
+        var (rationale, source) = Context(d.ContextJson);
+        if (rationale is not null)
+        {
+            h.Line().Text("Why: ").Italic(HtmlText.Shorten(rationale, MaxRationale));
+        }
+        if (source is not null)
+        {
+            h.Line().Text("Source: ").Link(source, HtmlText.Shorten(source, MaxUrlLabel));
+        }
+        return h.Line().Text("SHA-256: ").Code(d.Sha256[..CallbackData.HashPrefixLength] + "…");
+    }
+
+    private static (string? Rationale, string? SourceUrl) Context(string? json)
+    {
+        if (json is null) return (null, null);
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null);
+            return (Str(doc.RootElement, "rationale"), Str(doc.RootElement, "source_url"));
+        }
+        catch (JsonException)
+        {
+            return (null, null);
+        }
+
+        static string? Str(JsonElement e, string name) =>
+            e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String && v.GetString() is { Length: > 0 } s ? s : null;
+    }
+
+    private static string FileName(Draft d)
+    {
+        var safe = new string([.. d.Id.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_')]);
+        return HtmlText.Shorten(safe, 100).TrimEnd('…') + ".txt";
+    }
+}

@@ -1,0 +1,60 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+
+namespace ApprovalBot.Telegram.Cards;
+
+/// <summary>Puts a card in the chat and edits it later. The only place that turns a <see cref="RenderedCard"/> into Bot API calls.</summary>
+internal sealed class CardSender(TelegramBotClient client, TelegramChat chat)
+{
+    private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
+
+    /// <summary>
+    /// Sends the card. A long text's file goes first, so by the time the buttons appear the approver can
+    /// already read everything they would approve.
+    /// </summary>
+    public Task<SentCard> SendAsync(Draft draft, CancellationToken cancellationToken)
+    {
+        var card = CardRenderer.Render(draft);
+        return chat.SendAsync(async chatId =>
+        {
+            long? documentId = null;
+            if (card.Attachment is { } file)
+            {
+                var document = await client.SendDocument(new SendDocumentRequest
+                {
+                    ChatId = chatId,
+                    FileName = file.FileName,
+                    Content = file.Content,
+                    Caption = file.Caption,
+                }, cancellationToken).ConfigureAwait(false);
+                documentId = document.MessageId;
+            }
+            var message = await client.SendMessage(new SendMessageRequest
+            {
+                ChatId = chatId,
+                Text = card.Html,
+                ParseMode = ParseMode.Html,
+                ReplyMarkup = card.Buttons,
+                LinkPreviewOptions = NoPreview,
+            }, cancellationToken).ConfigureAwait(false);
+            return new SentCard(message.Chat.Id, message.MessageId, documentId);
+        }, cancellationToken);
+    }
+
+    /// <summary>Shows the draft's current state on a card already in the chat; an identical edit counts as done.</summary>
+    public Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken)
+    {
+        var card = CardRenderer.Render(draft);
+        return client.EditMessageText(new EditMessageTextRequest
+        {
+            ChatId = chatId,
+            MessageId = messageId,
+            Text = card.Html,
+            ParseMode = ParseMode.Html,
+            ReplyMarkup = card.Buttons,
+            LinkPreviewOptions = NoPreview,
+        }, cancellationToken);
+    }
+}
+
+internal sealed record SentCard(long ChatId, long MessageId, long? DocumentMessageId);

@@ -1,0 +1,31 @@
+using ApprovalBot.Telegram.Api;
+
+namespace ApprovalBot.Telegram.Commands;
+
+/// <summary>
+/// A slash command. Register one with <see cref="TelegramExtensions.AddTelegramCommand{T}"/>: the router,
+/// /help and the bot's command menu (setMyCommands) pick it up without edits elsewhere.
+/// </summary>
+internal interface ITelegramCommand
+{
+    /// <summary>Lowercase, without the slash, e.g. <c>pending</c>.</summary>
+    string Name { get; }
+
+    /// <summary>One line for /help and the command menu.</summary>
+    string Description { get; }
+
+    /// <summary>
+    /// Whether anyone may run it in a private chat with the bot (only /start, which helps set-up). Otherwise only
+    /// approvers, in the approvers' chat.
+    /// </summary>
+    bool AllowAnyoneInPrivateChat => false;
+
+    /// <summary>Returns the reply as Telegram HTML (escape every piece of data with <see cref="Cards.HtmlText"/>).</summary>
+    Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken);
+}
+
+/// <summary>Who ran a command, where, with which arguments (the text after the command).</summary>
+internal sealed record TelegramCommandContext(string Arguments, Message Message, User From, bool IsApprover, IReadOnlyList<ITelegramCommand> Commands)
+{
+    public long ChatId => Message.Chat.Id;
+}

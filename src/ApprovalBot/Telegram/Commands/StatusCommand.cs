@@ -1,0 +1,49 @@
+using System.Globalization;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Cards;
+
+namespace ApprovalBot.Telegram.Commands;
+
+/// <summary>One draft's state, decision and execution, by id (or #seq).</summary>
+internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
+{
+    public string Name => "status";
+
+    public string Description => "Show one draft: /status <id>";
+
+    public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
+    {
+        var key = context.Arguments.Trim();
+        if (key.Length == 0)
+        {
+            return Task.FromResult("Usage: /status &lt;id&gt; (or /status #seq)");
+        }
+        var draft = key.StartsWith('#') && long.TryParse(key[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            ? store.GetBySeq(seq)
+            : store.Get(key);
+        if (draft is null)
+        {
+            return Task.FromResult(new HtmlText().Text("No draft ").Code(HtmlText.Shorten(key, 200)).Text(" in the store.").ToString());
+        }
+        var r = new HtmlText()
+            .Code(HtmlText.Shorten(draft.Id, 200)).Text($" (#{draft.Seq.ToString(CultureInfo.InvariantCulture)})").Line()
+            .Text("State: ").Bold(draft.State.ToWire()).Text(" since " + CardRenderer.FormatTime(draft.StateSince)).Line()
+            .Text($"Kind: {draft.Kind} · agent: {draft.Agent}").Line()
+            .Text("SHA-256: ").Code(draft.Sha256).Line()
+            .Text(draft.Text is null ? "⚠️ Text missing from the store" : $"Text: {draft.Text.Length.ToString(CultureInfo.InvariantCulture)} characters").Line();
+        r.Text(draft.CardMessageId is { } m
+            ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}"
+            : $"Card: not delivered ({draft.CardAttempts.ToString(CultureInfo.InvariantCulture)} attempts{(draft.CardError is null ? "" : ", last error: " + HtmlText.Shorten(draft.CardError, 300))})").Line();
+        if (draft.Decision is not null)
+        {
+            r.Text($"Decision: {draft.Decision} by {draft.DecidedByName ?? "?"}" + (draft.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "")).Line();
+        }
+        if (draft.ExecAttempts > 0 || draft.ExecResult is not null || draft.ExecError is not null)
+        {
+            r.Text($"Execution: {draft.ExecAttempts.ToString(CultureInfo.InvariantCulture)} attempts")
+                .Text(draft.ExecResult is null ? "" : " · result: " + HtmlText.Shorten(draft.ExecResult, 300))
+                .Text(draft.ExecError is null ? "" : " · error: " + HtmlText.Shorten(draft.ExecError, 300)).Line();
+        }
+        return Task.FromResult(r.ToString());
+    }
+}

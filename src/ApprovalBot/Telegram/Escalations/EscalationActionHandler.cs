@@ -1,0 +1,49 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Updates;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Telegram.Escalations;
+
+/// <summary>
+/// Retry / Discard / Mark done on an escalation message. Bound to the draft's seq and text hash like a
+/// decision; the action itself is a compare-and-set in <see cref="ApproverActions"/>, so a second press finds
+/// the draft already moved and is answered with where it is now.
+/// </summary>
+internal sealed partial class EscalationActionHandler(
+    DraftStore store, ApproverActions actions, CallbackReplies replies, OrphanCallbacks orphans, ILogger<EscalationActionHandler> logger)
+{
+    public async Task HandleAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
+    {
+        var draft = store.GetBySeq(data.Seq);
+        if (draft is null || !data.Matches(draft.Sha256))
+        {
+            await orphans.RecordAsync(query, draft?.Id, draft is null ? "unknown_draft" : "hash_mismatch", cancellationToken).ConfigureAwait(false);
+            await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        var actor = CallbackRouter.Actor(query);
+        var result = data.Action switch
+        {
+            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
+            CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
+            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
+            _ => throw new ArgumentOutOfRangeException(nameof(data), data.Action, "not an escalation action"),
+        };
+        var state = (result.Draft ?? draft).State.ToWire();
+        LogAction(draft.Id, data.Action.ToString(), result.Applied, state, query.From.Id);
+        var answer = result.Applied
+            ? data.Action switch
+            {
+                CallbackAction.Retry => $"🔁 Retry requested for {draft.Id}.",
+                CallbackAction.Discard => $"🗑 Discarded {draft.Id}.",
+                _ => $"✔️ Marked {draft.Id} as done.",
+            }
+            : $"Nothing changed: {draft.Id} is {state} now.";
+        await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Escalation action {Action} on {DraftId} by {UserId}: applied {Applied}, state {State}")]
+    private partial void LogAction(string draftId, string action, bool applied, string state, long userId);
+}

@@ -1,0 +1,97 @@
+using System.Globalization;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Cards;
+
+namespace ApprovalBot.Telegram.Escalations;
+
+/// <summary>
+/// Escalations as HTML messages in the approvers' chat: each gap with its draft id, what is wrong, since
+/// when and the detail, and a row of action buttons bound to the draft's seq and text hash. Gaps that do
+/// not fit one message continue in the next; the call returns once all are delivered, and throws if one was not.
+/// </summary>
+internal sealed class TelegramEscalationChannel(TelegramBotClient client, TelegramChat chat) : IEscalationChannel
+{
+    // Room for the title and a continuation marker below Telegram's 4096.
+    private const int Budget = HtmlText.MaxMessageLength - 300;
+    private const int MaxDetail = 800;
+    private const int MaxButtonsPerMessage = 90;
+
+    public async Task SendAsync(Escalation escalation, CancellationToken cancellationToken)
+    {
+        var messages = Render(escalation);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var (html, buttons) = messages[i];
+            await chat.SendAsync(chatId => client.SendMessage(new SendMessageRequest
+            {
+                ChatId = chatId,
+                Text = html,
+                ParseMode = ParseMode.Html,
+                ReplyMarkup = buttons.Count == 0 ? null : new InlineKeyboardMarkup(buttons),
+                LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
+            }, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public static List<(string Html, List<IReadOnlyList<InlineKeyboardButton>> Buttons)> Render(Escalation escalation)
+    {
+        var messages = new List<(string, List<IReadOnlyList<InlineKeyboardButton>>)>();
+        var body = new HtmlText();
+        var buttons = new List<IReadOnlyList<InlineKeyboardButton>>();
+        var part = 1;
+        foreach (var gap in escalation.Gaps)
+        {
+            var block = Block(gap);
+            var row = Buttons(gap);
+            if (body.PlainLength > 0 && (body.PlainLength + block.PlainLength > Budget || buttons.Count + 1 > MaxButtonsPerMessage / 3))
+            {
+                messages.Add((Title(escalation, part++).Append(body).ToString(), buttons));
+                body = new HtmlText();
+                buttons = [];
+            }
+            body.Append(block);
+            if (row.Count > 0)
+            {
+                buttons.Add(row);
+            }
+        }
+        if (body.PlainLength > 0 || messages.Count == 0)
+        {
+            messages.Add((Title(escalation, messages.Count == 0 ? 0 : part).Append(body).ToString(), buttons));
+        }
+        return messages;
+    }
+
+    private static HtmlText Title(Escalation escalation, int part) =>
+        new HtmlText().Bold("🚨 " + HtmlText.Shorten(escalation.Title, 200) + (part > 1 ? $" (part {part.ToString(CultureInfo.InvariantCulture)})" : "")).Line();
+
+    private static HtmlText Block(EscalatedGap gap)
+    {
+        var block = new HtmlText().Line();
+        block.Text(gap.Reminder ? "🔔 Reminder · " : "• ").Bold(gap.Gap);
+        block.Text(" · ").Code(gap.DraftId is null ? "(no draft in the store)" : HtmlText.Shorten(gap.DraftId, 200));
+        if (gap.DraftSeq is { } seq)
+        {
+            block.Text($" (#{seq.ToString(CultureInfo.InvariantCulture)})");
+        }
+        block.Line().Text("since " + CardRenderer.FormatTime(gap.Since)).Line();
+        return block.Text(HtmlText.Shorten(gap.Detail, MaxDetail)).Line();
+    }
+
+    private static List<InlineKeyboardButton> Buttons(EscalatedGap gap)
+    {
+        if (gap.DraftSeq is not { } seq || gap.DraftSha256 is not { Length: >= CallbackData.HashPrefixLength } sha || gap.Actions.Count == 0)
+        {
+            return [];
+        }
+        var label = "#" + seq.ToString(CultureInfo.InvariantCulture);
+        return [.. gap.Actions.Distinct().Select(action => action switch
+        {
+            ApproverAction.Retry => new InlineKeyboardButton($"🔁 Retry {label}") { CallbackData = CallbackData.For(CallbackAction.Retry, seq, sha).ToString() },
+            ApproverAction.Discard => new InlineKeyboardButton($"🗑 Discard {label}") { CallbackData = CallbackData.For(CallbackAction.Discard, seq, sha).ToString() },
+            ApproverAction.MarkDone => new InlineKeyboardButton($"✔️ Mark done {label}") { CallbackData = CallbackData.For(CallbackAction.MarkDone, seq, sha).ToString() },
+            _ => throw new ArgumentOutOfRangeException(nameof(gap), action, null),
+        })];
+    }
+}

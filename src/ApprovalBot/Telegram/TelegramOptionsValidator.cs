@@ -1,0 +1,71 @@
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Telegram;
+
+internal sealed class TelegramOptionsValidator : IValidateOptions<TelegramOptions>
+{
+    private const string P = TelegramOptions.Section + ":";
+
+    public ValidateOptionsResult Validate(string? name, TelegramOptions o)
+    {
+        var errors = new List<string>();
+        if (!o.SandboxMode)
+        {
+            if (o.Token.Any(c => char.IsWhiteSpace(c) || c == '/'))
+            {
+                // Never echo the token: the message would end up in a log line.
+                errors.Add(P + "Token must be a bot token from BotFather (digits, a colon, a secret) without spaces or slashes.");
+            }
+            if (o.ChatId == 0)
+            {
+                errors.Add(P + "ChatId must be set to the chat that receives cards when a Token is set (send /start to the bot to learn it).");
+            }
+            if (o.Approvers.Length == 0)
+            {
+                errors.Add(P + "Approvers must list at least one Telegram user id when a Token is set (send /start to the bot to learn yours).");
+            }
+        }
+        if (o.Approvers.Any(id => id <= 0))
+        {
+            errors.Add(P + $"Approvers must be positive Telegram user ids (got {string.Join(", ", o.Approvers.Where(id => id <= 0))}).");
+        }
+        if (!Uri.TryCreate(o.ApiBaseUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(api.Query))
+        {
+            errors.Add(P + $"ApiBaseUrl must be an absolute http(s) URL such as {TelegramOptions.DefaultApiBaseUrl} (got '{o.ApiBaseUrl}').");
+        }
+        if (o.PollTimeoutSeconds is < 0 or > 50)
+        {
+            errors.Add(P + $"PollTimeoutSeconds must be between 0 and 50 (got {o.PollTimeoutSeconds}).");
+        }
+        if (o.HttpTimeoutSeconds is < 1 or > 600)
+        {
+            errors.Add(P + $"HttpTimeoutSeconds must be between 1 and 600 (got {o.HttpTimeoutSeconds}).");
+        }
+        if (o.MaxCallRetries is < 0 or > 20)
+        {
+            errors.Add(P + $"MaxCallRetries must be between 0 and 20 (got {o.MaxCallRetries}).");
+        }
+        if (o.RetryBaseDelayMs is < 1 or > 60_000)
+        {
+            errors.Add(P + $"RetryBaseDelayMs must be between 1 and 60000 (got {o.RetryBaseDelayMs}).");
+        }
+        if (o.CardMaxAttempts is < 1 or > 1000)
+        {
+            errors.Add(P + $"CardMaxAttempts must be between 1 and 1000 (got {o.CardMaxAttempts}).");
+        }
+        if (o.CardRetryBaseDelaySeconds < 1 || o.CardRetryMaxDelaySeconds < o.CardRetryBaseDelaySeconds)
+        {
+            errors.Add(P + $"CardRetryBaseDelaySeconds must be at least 1 and CardRetryMaxDelaySeconds at least that (got {o.CardRetryBaseDelaySeconds} and {o.CardRetryMaxDelaySeconds}).");
+        }
+        if (o.CardSweepSeconds is < 1 or > 86_400)
+        {
+            errors.Add(P + $"CardSweepSeconds must be between 1 and 86400 (got {o.CardSweepSeconds}).");
+        }
+        var r = o.RateLimits;
+        if (r.PerChatPerSecond <= 0 || r.PerChatBurst < 1 || r.PerGroupPerMinute < 1 || r.GlobalPerSecond < 1)
+        {
+            errors.Add(P + "RateLimits:PerChatPerSecond, PerChatBurst, PerGroupPerMinute and GlobalPerSecond must be positive.");
+        }
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Escalations;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Telegram.Updates;
+
+/// <summary>
+/// The gate every button press passes: only an approver, in the approvers' chat, with callback data this bot
+/// could have written. Anything else is answered, recorded in the ledger, and changes nothing.
+/// </summary>
+internal sealed partial class CallbackRouter(
+    TelegramChat chat, DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, DecisionHandler decisions, EscalationActionHandler escalations,
+    ILogger<CallbackRouter> logger)
+{
+    public const string SecurityEvent = "security";
+
+    public async Task HandleAsync(CallbackQuery query, CancellationToken cancellationToken)
+    {
+        var chatId = query.Message?.Chat.Id;
+        var approver = chat.IsApprover(query.From.Id);
+        if (!approver || chatId != chat.ChatId)
+        {
+            var reason = approver ? "wrong_chat" : "not_approver";
+            LogUnauthorized(query.From.Id, query.From.DisplayName, chatId, reason);
+            await store.AppendEventAsync(null, SecurityEvent, Actor(query), Describe(query, reason).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            await replies.AnswerAsync(query, "⛔ Not authorized.", alert: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (!CallbackData.TryParse(query.Data, out var data))
+        {
+            await orphans.RecordAsync(query, null, "malformed", cancellationToken).ConfigureAwait(false);
+            await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (data.IsDecision)
+        {
+            await decisions.HandleAsync(query, data, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            await escalations.HandleAsync(query, data, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public static string Actor(CallbackQuery query) => "telegram:" + query.From.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>The raw callback as the ledger keeps it: who, where, when, and exactly what the button said.</summary>
+    public static JsonObject Describe(CallbackQuery query, string? reason = null)
+    {
+        var details = new JsonObject
+        {
+            ["query_id"] = query.Id,
+            ["user_id"] = query.From.Id,
+            ["user_name"] = query.From.DisplayName,
+            ["chat_id"] = query.Message?.Chat.Id,
+            ["message_id"] = query.Message?.MessageId,
+            ["data"] = query.Data,
+        };
+        if (reason is not null)
+        {
+            details["reason"] = reason;
+        }
+        return details;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityUnauthorizedTap", Message = "Security: refused a button press by user {UserId} ({UserName}) in chat {ChatId}: {Reason}")]
+    private partial void LogUnauthorized(long userId, string userName, long? chatId, string reason);
+}

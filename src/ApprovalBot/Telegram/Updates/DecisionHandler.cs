@@ -1,0 +1,136 @@
+using System.Text.Json.Nodes;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Cards;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Telegram.Updates;
+
+/// <summary>
+/// Owner of the decision. A tap is first stored (the transition, the raw callback and the hash it was bound
+/// to, in one transaction), then answered, then shown on the card; so the approver never sees "Approved"
+/// for a decision that was not stored. A tap on a decided draft, or the same update delivered again, is
+/// answered with the stored decision and changes nothing.
+/// </summary>
+internal sealed partial class DecisionHandler(
+    DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, TimeProvider time, ILogger<DecisionHandler> logger)
+{
+    public const string DecidedEvent = "decided";
+
+    public async Task HandleAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
+    {
+        var approve = data.Action == CallbackAction.Approve;
+        var outcome = await store.WriteAsync(ctx => Decide(ctx, query, data, approve), cancellationToken).ConfigureAwait(false);
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.Orphan:
+                orphans.LogOrphan(outcome.Draft?.Id, outcome.Reason!, query.Data);
+                await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
+                return;
+            case OutcomeKind.Decided:
+                LogDecided(outcome.Draft!.Id, outcome.Draft.Decision!, query.From.Id, query.From.DisplayName, outcome.Draft.Sha256);
+                await replies.AnswerAsync(query, approve ? "✅ Approved" : "❌ Rejected", alert: false, cancellationToken).ConfigureAwait(false);
+                break;
+            default:
+                LogAlreadyDecided(outcome.Draft!.Id, outcome.Draft.State.ToWire(), query.From.Id);
+                await replies.AnswerAsync(query, Current(outcome.Draft), alert: false, cancellationToken).ConfigureAwait(false);
+                break;
+        }
+        await ShowOnCardsAsync(outcome.Draft!, query, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Outcome Decide(WriteContext ctx, CallbackQuery query, CallbackData data, bool approve)
+    {
+        var draft = ReadBySeq(ctx, data.Seq);
+        if (draft is null)
+        {
+            OrphanCallbacks.Record(ctx, query, null, "unknown_draft");
+            return new Outcome(OutcomeKind.Orphan, null, "unknown_draft");
+        }
+        if (!data.Matches(draft.Sha256))
+        {
+            OrphanCallbacks.Record(ctx, query, draft.Id, "hash_mismatch");
+            return new Outcome(OutcomeKind.Orphan, draft, "hash_mismatch");
+        }
+        if (!DraftStateMachine.AwaitsDecision(draft.State))
+        {
+            return new Outcome(OutcomeKind.AlreadyDecided, draft, null);
+        }
+        var decision = approve ? "approved" : "rejected";
+        var callback = CallbackRouter.Describe(query);
+        callback["bound_sha256_prefix"] = data.HashPrefix;
+        callback["received_at"] = time.GetUtcNow().ToString("O");
+        var result = DraftStore.Apply(ctx, new Transition(draft.Id, [DraftState.Pending, DraftState.Carded],
+            approve ? DraftState.Approved : DraftState.Rejected, DecidedEvent, CallbackRouter.Actor(query))
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["decision"] = decision,
+                ["decided_by"] = query.From.Id,
+                ["decided_by_name"] = query.From.DisplayName,
+                ["decided_at"] = ctx.Now,
+                ["decision_sha256"] = draft.Sha256,
+            },
+            Details = new JsonObject { ["decision"] = decision, ["sha256"] = draft.Sha256, ["callback"] = callback },
+        });
+        return new Outcome(result.Applied ? OutcomeKind.Decided : OutcomeKind.AlreadyDecided, result.Draft ?? draft, null);
+    }
+
+    private async Task ShowOnCardsAsync(Draft draft, CallbackQuery query, CancellationToken cancellationToken)
+    {
+        // The tapped message, and the stored card if that is another message (a card sent twice after a lost answer).
+        var targets = new List<(long ChatId, long MessageId)>();
+        // Only a message that really carries this button: forged data must not make the bot rewrite another message.
+        if (query.Message is { } tapped && tapped.ReplyMarkup?.InlineKeyboard.Any(row => row.Any(b => b.CallbackData == query.Data)) == true)
+        {
+            targets.Add((tapped.Chat.Id, tapped.MessageId));
+        }
+        if (draft.CardChatId is { } cardChat && draft.CardMessageId is { } cardMessage && !targets.Contains((cardChat, cardMessage)))
+        {
+            targets.Add((cardChat, cardMessage));
+        }
+        foreach (var (chatId, messageId) in targets)
+        {
+            try
+            {
+                await cards.EditAsync(draft, chatId, messageId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex)
+            {
+                LogCardEditFailed(ex, draft.Id, messageId);
+            }
+        }
+    }
+
+    private static string Current(Draft d) => d.State switch
+    {
+        _ when d.Decision is not null =>
+            $"Already {d.Decision} by {d.DecidedByName ?? "?"}" + (d.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "") + $" (now {d.State.ToWire()}).",
+        _ => $"Nothing to decide: this draft is {d.State.ToWire()}.",
+    };
+
+    private static Draft? ReadBySeq(WriteContext ctx, long seq)
+    {
+        using var cmd = ctx.Command(DraftColumns.Select + " WHERE seq = $seq", ("$seq", seq));
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? DraftColumns.Read(reader) : null;
+    }
+
+    private enum OutcomeKind
+    {
+        Decided,
+        AlreadyDecided,
+        Orphan,
+    }
+
+    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, string? Reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Draft {DraftId} {Decision} by {UserId} ({UserName}), bound to sha256 {Sha256}")]
+    private partial void LogDecided(string draftId, string decision, long userId, string userName, string sha256);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Tap on {DraftId} by {UserId} changed nothing: the draft is {State}")]
+    private partial void LogAlreadyDecided(string draftId, string state, long userId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Decision on {DraftId} is stored but card message {MessageId} could not be edited")]
+    private partial void LogCardEditFailed(Exception ex, string draftId, long messageId);
+}

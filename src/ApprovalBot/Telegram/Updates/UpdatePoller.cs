@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text.Json;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Commands;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Telegram.Updates;
+
+/// <summary>
+/// Receives updates by long polling. The offset lives in the store and moves past an update only after
+/// its effects are committed, so a crash redelivers instead of losing, and handlers make a redelivery a
+/// no-op. A malformed update is logged and skipped; a store that cannot commit stops the batch, which is
+/// then polled again. 409 (another poller or a webhook) and other failures are logged and backed off.
+/// </summary>
+internal sealed partial class UpdatePoller(
+    TelegramBotClient client, TelegramChat chat, DraftStore store, UpdateDispatcher dispatcher, CommandRouter commands,
+    IOptions<TelegramOptions> options, TimeProvider time, ILogger<UpdatePoller> logger) : BackgroundService
+{
+    public const string OffsetSetting = "telegram.offset";
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
+    private readonly TelegramOptions _options = options.Value;
+    private readonly TaskCompletionSource _polling = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the first getUpdates is about to be sent (start-up calls done).</summary>
+    public Task Polling => _polling.Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        try
+        {
+            await PrepareAsync(stoppingToken).ConfigureAwait(false);
+            var offset = store.GetSetting(OffsetSetting) is { } stored ? long.Parse(stored, CultureInfo.InvariantCulture) : (long?)null;
+            var failures = 0;
+            _polling.TrySetResult();
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                try
+                {
+                    var updates = await client.GetUpdates(offset, _options.PollTimeoutSeconds, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
+                    failures = 0;
+                    foreach (var raw in updates)
+                    {
+                        var next = await HandleAsync(raw, offset, stoppingToken).ConfigureAwait(false);
+                        if (next is null)
+                        {
+                            break; // not committed: poll the same offset again
+                        }
+                        if (next == offset)
+                        {
+                            continue;
+                        }
+                        offset = next;
+                        await store.SetSettingAsync(OffsetSetting, next.Value.ToString(CultureInfo.InvariantCulture), stoppingToken).ConfigureAwait(false);
+                    }
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (ApiRequestException ex) when (ex.ErrorCode == 409)
+                {
+                    LogConflict(ex.Description);
+                    await BackoffAsync(++failures, stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
+                {
+                    LogPollFailed(ex);
+                    await BackoffAsync(++failures, stoppingToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>deleteWebhook (getUpdates is refused while one is set), getMe, setMyCommands; retried until they succeed.</summary>
+    private async Task PrepareAsync(CancellationToken stoppingToken)
+    {
+        for (var failures = 1; ; failures++)
+        {
+            try
+            {
+                await client.DeleteWebhook(dropPendingUpdates: false, stoppingToken).ConfigureAwait(false);
+                var me = await client.GetMe(stoppingToken).ConfigureAwait(false);
+                chat.BotUsername = me.Username;
+                await client.SetMyCommands([.. commands.Commands.Select(c => new BotCommand(c.Name, c.Description))], stoppingToken).ConfigureAwait(false);
+                LogReady(me.Username ?? me.FirstName, chat.ChatId);
+                return;
+            }
+            catch (ApiRequestException ex)
+            {
+                LogPrepareFailed(ex.ErrorCode, ex.Description);
+                await BackoffAsync(failures, stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>The offset after <paramref name="raw"/> once its effects are committed (unchanged for an update without an id); null when they could not be.</summary>
+    private async Task<long?> HandleAsync(JsonElement raw, long? offset, CancellationToken stoppingToken)
+    {
+        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var idElement) || !idElement.TryGetInt64(out var updateId))
+        {
+            // Without an id there is nothing to confirm; later updates' ids move the offset past it.
+            LogMalformed(-1, "no update_id");
+            return offset;
+        }
+        Update? update;
+        try
+        {
+            update = raw.Deserialize(TelegramJsonContext.Default.Update);
+        }
+        catch (JsonException ex)
+        {
+            LogMalformed(updateId, ex.Message);
+            return updateId + 1;
+        }
+        if (update is null)
+        {
+            return updateId + 1;
+        }
+        try
+        {
+            await dispatcher.HandleAsync(update, stoppingToken).ConfigureAwait(false);
+            return updateId + 1;
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // The tap could not be stored: do not confirm it; the same update comes back on the next poll.
+            LogNotCommitted(ex, updateId);
+            await BackoffAsync(1, stoppingToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception ex)
+        {
+            LogHandlerFailed(ex, updateId);
+            return updateId + 1;
+        }
+    }
+
+    private Task BackoffAsync(int failures, CancellationToken stoppingToken)
+    {
+        var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, _options.RetryBaseDelayMs * Math.Pow(2, Math.Min(failures, 16) - 1)));
+        return Task.Delay(delay, time, stoppingToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram bot @{BotUsername} polling for updates; cards go to chat {ChatId}")]
+    private partial void LogReady(string botUsername, long chatId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram start-up calls failed ({ErrorCode} {Description}); retrying")]
+    private partial void LogPrepareFailed(int errorCode, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "getUpdates conflict: another instance is polling this bot or a webhook is set ({Description}); backing off")]
+    private partial void LogConflict(string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "getUpdates failed; backing off")]
+    private partial void LogPollFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped malformed update {UpdateId}: {Reason}")]
+    private partial void LogMalformed(long updateId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Update {UpdateId} could not be committed; it will be delivered again")]
+    private partial void LogNotCommitted(Exception ex, long updateId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling update {UpdateId} failed; skipped")]
+    private partial void LogHandlerFailed(Exception ex, long updateId);
+}
