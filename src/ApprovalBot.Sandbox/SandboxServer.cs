@@ -77,7 +77,16 @@ public sealed class SandboxServer : IAsyncDisposable
         var control = new SandboxControl(state, spec, logger);
         SandboxRoutes.Map(app, state, control, spec, logger);
 
-        await app.StartAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await app.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new InvalidOperationException($"The Telegram sandbox cannot listen on {settings.Url}: {e.Message} (is another sandbox running? use port 0 for any free port)", e);
+        }
+
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         var baseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
         logger.LogInformation("Telegram sandbox ({SpecVersion}) listening on {BaseUrl}; open it in a browser to act as the approver", spec.Version, baseUrl);

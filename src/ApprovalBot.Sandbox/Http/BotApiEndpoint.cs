@@ -73,6 +73,14 @@ internal sealed class BotApiEndpoint(
             Record(methodName, shown, 0, "client disconnected or sandbox stopping before an answer");
             context.Abort();
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A sandbox bug must not look like a Telegram refusal the client could be blamed for.
+            logger.LogError(e, "Sandbox failure while serving {Method}", methodName);
+            var failure = new BotApiException(500, "Internal Server Error: sandbox failure: " + e.Message);
+            Record(methodName, shown, failure.ErrorCode, failure.Description);
+            await BotResponses.WriteErrorAsync(context.Response, failure).ConfigureAwait(false);
+        }
     }
 
     private async Task ApplyPreCallFaultAsync(SandboxFault? fault, string method, CancellationToken ct)

@@ -50,4 +50,15 @@ public sealed class SandboxServerTests
 
         await Assert.ThrowsAnyAsync<Exception>(() => poll);
     }
+
+    [Fact]
+    public async Task StartAsync_PortAlreadyTaken_ThrowsNamingTheUrl()
+    {
+        await using var first = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0" });
+        var url = $"http://127.0.0.1:{first.BaseUrl.Port}";
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => SandboxServer.StartAsync(new SandboxSettings { Url = url }));
+
+        Assert.Contains(url, error.Message, StringComparison.Ordinal);
+    }
 }
