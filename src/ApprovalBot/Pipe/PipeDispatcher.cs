@@ -19,7 +19,21 @@ internal sealed partial class PipeDispatcher
         _logger = logger;
     }
 
+    /// <summary>Always answers: whatever a line contains, the agent gets one response and the connection stays usable.</summary>
     public async Task<Response> DispatchAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await DispatchCoreAsync(line, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogInternal(ex, "?");
+            return Response.Failure(ErrorCodes.Internal, "internal error; see the service log");
+        }
+    }
+
+    private async Task<Response> DispatchCoreAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
     {
         if (!Utf8.IsValid(line.Span))
         {
@@ -49,7 +63,15 @@ internal sealed partial class PipeDispatcher
             {
                 return Response.Failure(ErrorCodes.Invalid, "wrong type: expected a string", "op");
             }
-            var name = op.GetString()!;
+            string name;
+            try
+            {
+                name = op.GetString()!;
+            }
+            catch (InvalidOperationException)
+            {
+                return Response.Failure(ErrorCodes.Invalid, "not valid Unicode text (an unpaired surrogate escape)", "op");
+            }
             if (!_operations.TryGetValue(name, out var operation))
             {
                 return Response.Failure(ErrorCodes.UnknownOp, $"unknown op '{Truncate(name)}'; known: {string.Join(", ", _operations.Keys.Order(StringComparer.Ordinal))}", "op");

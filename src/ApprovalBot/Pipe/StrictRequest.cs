@@ -21,6 +21,43 @@ internal static partial class StrictRequest
         {
             throw Describe(ex);
         }
+        catch (InvalidOperationException) when (FirstUnreadableString(request, null) is { } field)
+        {
+            // A \uD800-style escape without its pair decodes to no valid text; the reader throws rather than guess.
+            throw new ProtocolException(ErrorCodes.Invalid, "not valid Unicode text (an unpaired surrogate escape)", field);
+        }
+    }
+
+    private static string? FirstUnreadableString(JsonElement element, string? path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.String:
+                try
+                {
+                    element.GetString();
+                    return null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return path ?? "$";
+                }
+            case JsonValueKind.Object:
+                foreach (var property in element.EnumerateObject())
+                {
+                    if (FirstUnreadableString(property.Value, path is null ? property.Name : $"{path}.{property.Name}") is { } found) return found;
+                }
+                return null;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    if (FirstUnreadableString(item, $"{path}[{i++}]") is { } found) return found;
+                }
+                return null;
+            default:
+                return null;
+        }
     }
 
     private static ProtocolException Describe(JsonException ex)

@@ -53,6 +53,8 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "list limit fractional", """{"op":"list","limit":1.5}""", ErrorCodes.Invalid, "limit" },
         { "get unknown id", """{"op":"get","id":"reply:none"}""", ErrorCodes.NotFound, "id" },
         { "ping with extra field", """{"op":"ping","x":1}""", ErrorCodes.Invalid, "x" },
+        { "text with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"a\ud800b"}}""", ErrorCodes.Invalid, "draft.text" },
+        { "op with an unpaired surrogate escape", """{"op":"\udc00"}""", ErrorCodes.Invalid, "op" },
         { "deep nesting", new string('[', 200) + new string(']', 200), ErrorCodes.BadRequest, null },
     };
 

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using System.Text.Unicode;
+
+namespace ApprovalBot.Tests.Pipe;
+
+/// <summary>
+/// The submit contract written out independently of the service's validator, as the fuzz test's oracle:
+/// a line is a valid submit exactly when this says so.
+/// </summary>
+internal static partial class SubmitOracle
+{
+    private static readonly Dictionary<string, int> MaxLength = new(StringComparer.Ordinal) { ["reply"] = 280, ["post"] = 3000 };
+
+    public static string? ValidSubmitId(byte[] line)
+    {
+        if (!Utf8.IsValid(line)) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(line, new JsonDocumentOptions { MaxDepth = 64 });
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !HasExactly(root, ["op", "draft"], optional: [])) return null;
+            if (root.GetProperty("op").ValueKind != JsonValueKind.String || root.GetProperty("op").GetString() != "submit") return null;
+            var draft = root.GetProperty("draft");
+            if (draft.ValueKind != JsonValueKind.Object || !HasExactly(draft, ["id", "kind", "agent", "text"], optional: ["context"])) return null;
+            foreach (var name in (string[])["id", "kind", "agent", "text"])
+            {
+                if (draft.GetProperty(name).ValueKind != JsonValueKind.String) return null;
+            }
+            var id = draft.GetProperty("id").GetString()!;
+            var kind = draft.GetProperty("kind").GetString()!;
+            var agent = draft.GetProperty("agent").GetString()!;
+            var text = draft.GetProperty("text").GetString()!;
+            if (!Id().IsMatch(id) || !MaxLength.TryGetValue(kind, out var max)) return null;
+            if (string.IsNullOrWhiteSpace(agent) || agent.Length > 200 || string.IsNullOrWhiteSpace(text)) return null;
+            if (text.EnumerateRunes().Count() > max) return null;
+            if (draft.TryGetProperty("context", out var context) && context.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null)) return null;
+            if (context.ValueKind == JsonValueKind.Object && System.Text.Encoding.UTF8.GetByteCount(context.GetRawText()) > 16 * 1024) return null;
+            return id;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // InvalidOperationException: an unpaired surrogate escape, which is no valid text.
+            return null;
+        }
+    }
+
+    private static bool HasExactly(JsonElement obj, string[] required, string[] optional)
+    {
+        var names = obj.EnumerateObject().Select(p => p.Name).ToList();
+        return names.Count == names.Distinct(StringComparer.Ordinal).Count()
+            && required.All(names.Contains)
+            && names.All(n => required.Contains(n) || optional.Contains(n));
+    }
+
+    [GeneratedRegex("^[A-Za-z0-9:_\\-./@]{1,200}$")]
+    private static partial Regex Id();
+}
