@@ -1,0 +1,138 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Telegram;
+
+public sealed class DecisionHandlerTests
+{
+    [Fact]
+    public async Task Approve_TapOnCard_StoresDecisionBoundToHashThenEditsCard()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var receipt = await h.SubmitAsync("reply:approve-1", "Thanks, that fixed it!", context: new { rationale = "user asked", source_url = "https://example.com/t/1" });
+
+        var card = await h.WaitForCardAsync("reply:approve-1");
+        Assert.Contains("Thanks, that fixed it!", card.Text);
+        await h.WaitForStateAsync("reply:approve-1", DraftState.Carded);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        var draft = h.Host.Store.Get("reply:approve-1")!;
+        Assert.Equal(DraftState.Approved, draft.State);
+        Assert.Equal("approved", draft.Decision);
+        Assert.Equal(h.Sandbox.Settings.ApproverId, draft.DecidedBy);
+        Assert.Equal(Sha.Hex("Thanks, that fixed it!"), draft.DecisionSha256);
+        Assert.Equal(receipt.Sha256, draft.DecisionSha256);
+        Assert.Contains("Approved", answer.Text);
+
+        var decided = Assert.Single(h.Host.Store.Events("reply:approve-1"), e => e.Type == "decided");
+        Assert.Contains(press.QueryId, decided.Details);
+        Assert.Contains(receipt.Sha256[..16], decided.Details);
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName, edited.Text);
+        Assert.Contains(" at ", edited.Text);
+        Assert.Empty(edited.Buttons);
+        Assert.Contains("Thanks, that fixed it!", edited.Text);
+    }
+
+    [Fact]
+    public async Task Reject_TapOnCard_StoresRejectionAndEditsCard()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:reject-1", "No thanks");
+        var card = await h.WaitForCardAsync("reply:reject-1");
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"));
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        var draft = h.Host.Store.Get("reply:reject-1")!;
+        Assert.Equal(DraftState.Rejected, draft.State);
+        Assert.Equal("rejected", draft.Decision);
+        Assert.Contains("Rejected", answer.Text);
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+        Assert.StartsWith("❌ Rejected by", edited.Text);
+        Assert.Empty(edited.Buttons);
+    }
+
+    [Fact]
+    public async Task Tap_SecondTapAfterDecision_AnsweredWithCurrentDecisionNothingChanges()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:twice", "text");
+        var card = await h.WaitForCardAsync("reply:twice");
+        var approve = TelegramHarness.ButtonData(card, "Approve");
+        var reject = TelegramHarness.ButtonData(card, "Reject");
+
+        var first = h.Control.PressButton(card.MessageId, approve);
+        await h.Control.WaitForCallbackAnswerAsync(first.QueryId, TelegramHarness.Wait);
+        // The buttons are gone after the edit; an old client may still send the other one.
+        var second = h.Control.PressButton(card.MessageId, reject, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(second.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("Already approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:twice")!.State);
+        Assert.Single(h.Host.Store.Events("reply:twice"), e => e.Type == "decided");
+    }
+
+    [Fact]
+    public async Task Tap_SameUpdateDeliveredTwice_DecidesOnce()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:dup-update", "text");
+        var card = await h.WaitForCardAsync("reply:dup-update");
+        var data = TelegramHarness.ButtonData(card, "Approve");
+
+        var press = h.Control.PressButton(card.MessageId, data);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        // The same callback query again, as Telegram redelivers it when the offset was not confirmed.
+        var again = h.Control.EnqueueRawUpdate($$$"""
+            {"update_id":0,"callback_query":{"id":"{{{press.QueryId}}}","from":{"id":{{{h.Sandbox.Settings.ApproverId}}},"is_bot":false,"first_name":"Alice"},
+             "message":{"message_id":{{{card.MessageId}}},"date":0,"chat":{"id":{{{h.ChatId}}},"type":"private"}},"chat_instance":"1","data":"{{{data}}}"}}
+            """);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:dup-update")!.State);
+        Assert.Single(h.Host.Store.Events("reply:dup-update"), e => e.Type == "decided");
+    }
+
+    [Fact]
+    public async Task Tap_HostRestartedBetweenCardAndTap_StillDecides()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:restart", "survives a restart");
+        var card = await h.WaitForCardAsync("reply:restart");
+        await h.WaitForStateAsync("reply:restart", DraftState.Carded);
+
+        await h.RestartHostAsync();
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        var draft = h.Host.Store.Get("reply:restart")!;
+        Assert.Equal(DraftState.Approved, draft.State);
+        Assert.Equal(Sha.Hex("survives a restart"), draft.DecisionSha256);
+        // The restarted host did not send a second card.
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains("reply:restart", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Card_ExecutionOutcome_CardEditedWithResult()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:outcome", "text");
+        var card = await h.WaitForCardAsync("reply:outcome");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+
+        await h.Host.Store.TransitionAsync(new Transition("reply:outcome", [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition("reply:outcome", [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
+        });
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName + " · ⚠️ Execution failed: HTTP 500 from sink", edited.Text);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Telegram;
+
+/// <summary>
+/// A test-owned sandbox on a free port and the real host (store, pipe, Telegram) configured against it as
+/// a real bot would be: token, API base URL, chat, approvers. Rate limits are raised on both sides so tests
+/// are fast; the data directory belongs to the harness, so the host can be restarted on it.
+/// </summary>
+internal sealed class TelegramHarness : IAsyncDisposable
+{
+    public static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    private readonly TempDirectory _data = new();
+    private readonly IReadOnlyList<string> _extraSettings;
+
+    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings)
+    {
+        Sandbox = sandbox;
+        _extraSettings = extraSettings;
+    }
+
+    public SandboxServer Sandbox { get; }
+
+    public SandboxControl Control => Sandbox.Control;
+
+    public TestHost Host { get; private set; } = null!;
+
+    public string DataDirectory => _data.Path;
+
+    public long ChatId => Sandbox.PrivateChatId;
+
+    public static async Task<TelegramHarness> StartAsync(IEnumerable<string>? settings = null, bool sandboxRateLimits = false)
+    {
+        var sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits });
+        var harness = new TelegramHarness(sandbox, [.. settings ?? []]);
+        try
+        {
+            harness.Host = await harness.StartHostAsync();
+        }
+        catch
+        {
+            await harness.DisposeAsync();
+            throw;
+        }
+        return harness;
+    }
+
+    public static IEnumerable<string> SettingsFor(SandboxServer sandbox) =>
+    [
+        $"ApprovalBot:Telegram:Token={sandbox.Token}",
+        $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
+        $"ApprovalBot:Telegram:ChatId={sandbox.PrivateChatId.ToString(CultureInfo.InvariantCulture)}",
+        $"ApprovalBot:Telegram:Approvers:0={sandbox.Settings.ApproverId.ToString(CultureInfo.InvariantCulture)}",
+        "ApprovalBot:Telegram:PollTimeoutSeconds=10",
+        "ApprovalBot:Telegram:RetryBaseDelayMs=20",
+        "ApprovalBot:Telegram:CardRetryBaseDelaySeconds=1",
+        "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
+        "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
+        "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
+        "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        "ApprovalBot:Kinds:reply:MaxLength=280",
+        "ApprovalBot:Kinds:long:MaxLength=20000",
+    ];
+
+    public Task<TestHost> StartHostAsync() =>
+        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox), .. _extraSettings], dataDirectory: _data.Path, compose: b => b.AddTelegram());
+
+    /// <summary>Stops the host and starts a new one on the same data directory, like a service restart.</summary>
+    public async Task RestartHostAsync()
+    {
+        await Host.DisposeAsync();
+        Host = await StartHostAsync();
+    }
+
+    public async Task<Receipt> SubmitAsync(string id, string text, string kind = "reply", object? context = null)
+    {
+        await using var client = await Host.ConnectAsync();
+        var response = await client.SubmitAsync(new DraftSubmission
+        {
+            Id = id,
+            Kind = kind,
+            Agent = "test-agent",
+            Text = text,
+            Context = context is null ? null : JsonSerializer.SerializeToElement(context),
+        });
+        Assert.True(response.Ok, response.Error?.Message);
+        return response.Receipt!;
+    }
+
+    /// <summary>The card of <paramref name="draftId"/> once it is in the chat with its buttons.</summary>
+    public Task<SentMessage> WaitForCardAsync(string draftId) =>
+        Control.WaitForMessageAsync(m => m.Document is null && m.Text is { } t && t.Contains(draftId, StringComparison.Ordinal) && m.Versions[0].Buttons.Count > 0, Wait);
+
+    /// <summary>Waits on the store's change signal until the draft is in <paramref name="state"/>.</summary>
+    public async Task<Draft> WaitForStateAsync(string draftId, DraftState state)
+    {
+        var deadline = DateTime.UtcNow + Wait;
+        while (true)
+        {
+            var next = Host.Store.Signals.NextChange(draftId);
+            if (Host.Store.Get(draftId) is { } draft && draft.State == state)
+            {
+                return draft;
+            }
+            await next.WaitAsync(deadline - DateTime.UtcNow);
+        }
+    }
+
+    public static string ButtonData(SentMessage card, string label) =>
+        card.AllButtons.Single(b => b.Text.Contains(label, StringComparison.Ordinal)).CallbackData!;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Host is not null)
+        {
+            await Host.DisposeAsync();
+        }
+        await Sandbox.DisposeAsync();
+        _data.Dispose();
+    }
+}
