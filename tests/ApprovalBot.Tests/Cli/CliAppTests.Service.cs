@@ -1,6 +1,9 @@
 using System.Text;
 using ApprovalBot.Client;
+using ApprovalBot.Pipe;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Cli;
 
@@ -190,5 +193,25 @@ public sealed partial class CliAppTests
 
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.True(PipeClient.ParseResponse(run.Stdout.Trim()).Ok);
+    }
+
+    [Theory]
+    [InlineData("orphans", "No orphans.")]
+    [InlineData("stale", "Nothing stale.")]
+    public async Task Report_FreshService_SaysNothingFound(string report, string expected)
+    {
+        // Only the report op of reconciliation: the full feature also brings Quartz and Telegram, which this CLI test does not need.
+        await using var host = await TestHost.StartAsync(services: services =>
+        {
+            services.AddOptions<ReconciliationOptions>().BindConfiguration(ReconciliationOptions.Section);
+            services.AddSingleton<IRouteLookup, ConfiguredRouteLookup>();
+            services.AddSingleton<GapFinder>();
+            services.AddPipeOperation<ReportOperation>();
+        });
+
+        var run = await CliRunner.RunAsync(report, "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(expected, run.Stdout.Trim());
     }
 }
