@@ -1,0 +1,68 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Updates;
+
+namespace ApprovalBot.Tests.Telegram;
+
+public sealed class CallbackRouterTests
+{
+    [Fact]
+    public async Task Tap_ByNonApprover_RefusedLoggedAsSecurityEventNothingChanges()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:stranger", "text");
+        var card = await h.WaitForCardAsync("reply:stranger");
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), fromUserId: h.Control.StrangerId);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("Not authorized", answer.Text);
+        var draft = await h.WaitForStateAsync("reply:stranger", DraftState.Carded);
+        Assert.Null(draft.Decision);
+        var security = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Null(security.DraftId);
+        Assert.Contains("not_approver", security.Details);
+        Assert.Contains(h.Control.StrangerId.ToString(System.Globalization.CultureInfo.InvariantCulture), security.Details);
+        Assert.Equal(0, h.Control.GetMessage(h.ChatId, card.MessageId)!.EditCount);
+    }
+
+    [Fact]
+    public async Task Tap_ByApproverFromAnotherChat_Refused()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:other-chat", "text");
+        var card = await h.WaitForCardAsync("reply:other-chat");
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: h.Control.GroupChatId, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("Not authorized", answer.Text);
+        Assert.Equal(DraftState.Carded, h.Host.Store.Get("reply:other-chat")!.State);
+        Assert.Contains("wrong_chat", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
+    [Theory]
+    [InlineData("unknown seq", "a:999:{hash}", "unknown_draft", false)]
+    [InlineData("wrong hash", "a:{seq}:0000000000000000", "hash_mismatch", true)]
+    [InlineData("garbage", "approve please", "malformed", false)]
+    [InlineData("uppercase hash", "a:{seq}:{HASH}", "malformed", false)]
+    [InlineData("unknown action", "x:{seq}:{hash}", "malformed", false)]
+    public async Task Tap_ForgedCallbackData_RefusedAndRecordedAsOrphan(string scenario, string template, string reason, bool hasDraft)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var receipt = await h.SubmitAsync("reply:forged", "text");
+        var card = await h.WaitForCardAsync("reply:forged");
+        var data = template.Replace("{seq}", receipt.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{hash}", receipt.Sha256[..16], StringComparison.Ordinal)
+            .Replace("{HASH}", receipt.Sha256[..16].ToUpperInvariant(), StringComparison.Ordinal);
+
+        var press = h.Control.PressButton(card.MessageId, data, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("does not match a stored draft", answer.Text);
+        Assert.Equal(DraftState.Carded, (await h.WaitForStateAsync("reply:forged", DraftState.Carded)).State);
+        var orphan = Assert.Single(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+        Assert.True(hasDraft ? orphan.DraftId == "reply:forged" : orphan.DraftId is null, scenario);
+        Assert.Contains(reason, orphan.Details);
+        Assert.Equal(0, h.Control.GetMessage(h.ChatId, card.MessageId)!.EditCount);
+    }
+}
