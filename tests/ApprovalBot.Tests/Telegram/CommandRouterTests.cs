@@ -1,0 +1,90 @@
+using System.Globalization;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram.Commands;
+using ApprovalBot.Telegram.Updates;
+
+namespace ApprovalBot.Tests.Telegram;
+
+public sealed class CommandRouterTests
+{
+    [Fact]
+    public async Task Start_FromStrangerInPrivateChat_RepliesChatAndUserIdOnly()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:secret-draft", "secret");
+        await h.WaitForCardAsync("reply:secret-draft");
+        var stranger = h.Control.StrangerId;
+
+        h.Control.SendUserMessage("/start", fromUserId: stranger);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == stranger, TelegramHarness.Wait);
+
+        Assert.Contains("Your user id: " + stranger.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.Contains("Chat id: " + stranger.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.DoesNotContain("secret", reply.Text);
+    }
+
+    [Fact]
+    public async Task Pending_FromStranger_RefusedAndRecorded()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId;
+
+        var sent = h.Control.SendUserMessage("/pending", fromUserId: stranger);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == stranger, TelegramHarness.Wait);
+
+        Assert.Contains("Not authorized", reply.Text);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
+    [Fact]
+    public async Task Pending_FromApprover_ListsAwaitingDraftsOldestFirst()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:p1", "one");
+        await h.SubmitAsync("reply:p2", "two");
+        await h.WaitForStateAsync("reply:p2", DraftState.Carded);
+
+        h.Control.SendUserMessage("/pending");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.True(reply.Text!.IndexOf("reply:p1", StringComparison.Ordinal) < reply.Text.IndexOf("reply:p2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Status_FromApprover_ShowsStateAndDecision()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:st", "text");
+        var card = await h.WaitForCardAsync("reply:st");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        h.Control.SendUserMessage("/status reply:st");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("State: rejected", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.Contains("Decision: rejected by " + h.Sandbox.Settings.ApproverName, reply.Text);
+    }
+
+    [Fact]
+    public async Task Start_SetMyCommands_RegisteredCommandsInMenu()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        var names = h.Control.GetCommands().Select(c => c.Command).ToList();
+
+        Assert.Equal(["help", "pending", "start", "status"], names.Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("/status reply:1", "status", null, "reply:1")]
+    [InlineData("/Pending@ApprovalBot", "pending", "ApprovalBot", "")]
+    [InlineData("/help\nmore", "help", null, "more")]
+    public void TryParse_CommandText_SplitsNameBotAndArguments(string text, string name, string? bot, string arguments)
+    {
+        Assert.True(CommandRouter.TryParse(text, out var n, out var b, out var a));
+        Assert.Equal((name, bot, arguments), (n, b, a));
+    }
+}
