@@ -1,0 +1,38 @@
+using System.Text;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Telegram;
+
+public sealed class CallbackDataTests
+{
+    [Theory]
+    [InlineData("Approve")]
+    [InlineData("Reject")]
+    [InlineData("Retry")]
+    [InlineData("Discard")]
+    [InlineData("MarkDone")]
+    public void ToString_LargestSeq_RoundTripsWithin64Bytes(string actionName)
+    {
+        var action = Enum.Parse<CallbackAction>(actionName);
+        var data = CallbackData.For(action, long.MaxValue, Sha.Hex("x")).ToString();
+
+        Assert.True(Encoding.UTF8.GetByteCount(data) <= 64);
+        Assert.True(CallbackData.TryParse(data, out var parsed));
+        Assert.Equal((action, long.MaxValue, Sha.Hex("x")[..16]), (parsed.Action, parsed.Seq, parsed.HashPrefix));
+        Assert.True(parsed.Matches(Sha.Hex("x")));
+        Assert.False(parsed.Matches(Sha.Hex("y")));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("a:1")]
+    [InlineData("a:0:0123456789abcdef")]
+    [InlineData("a:-1:0123456789abcdef")]
+    [InlineData("a:1:0123456789abcde")]
+    [InlineData("a:1:0123456789abcdeg")]
+    [InlineData("a: 1:0123456789abcdef")]
+    [InlineData("a:1:0123456789abcdef:x")]
+    public void TryParse_Malformed_False(string? data) => Assert.False(CallbackData.TryParse(data, out _));
+}
