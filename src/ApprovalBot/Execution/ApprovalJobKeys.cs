@@ -11,6 +11,4 @@ internal static class ApprovalJobKeys
     public static readonly JobKey Reconcile = new("reconcile", "approvalbot");
 
     public static readonly TriggerKey ExecutorInterval = new("executor-interval", "approvalbot");
-
-    public static readonly TriggerKey ExecutorRetry = new("executor-retry", "approvalbot");
 }

@@ -17,7 +17,7 @@ internal sealed class ExecutorJob(ExecutorCycle cycle, ExecutorWakeup wakeup, IL
         {
             await cycle.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException)
         {
             // Shutdown: interrupted attempts were recorded by the cycle.
         }

@@ -19,6 +19,9 @@ internal sealed class ExecutorWakeup(
     TimeProvider time,
     ILogger<ExecutorWakeup> logger) : IHostedService, IExecutorCycleListener
 {
+    private readonly SemaphoreSlim _followUps = new(1, 1);
+    private bool? _reconcileRegistered;
+    private DateTimeOffset? _nextWake;
     private int _wakePending;
     private volatile bool _running;
 
@@ -48,7 +51,8 @@ internal sealed class ExecutorWakeup(
         if (routes.Value.TryGet(change.Kind, out var route) && route.RouteType is RouteType.Command or RouteType.Webhook
             && Interlocked.Exchange(ref _wakePending, 1) == 0)
         {
-            _ = TriggerAsync(ApprovalJobKeys.Executor);
+            // Publish runs on the store's writer thread, and a scheduler call can wait on Quartz's trigger bookkeeping.
+            _ = Task.Run(() => TriggerAsync(ApprovalJobKeys.Executor));
         }
     }
 
@@ -66,25 +70,51 @@ internal sealed class ExecutorWakeup(
         }
     }
 
-    public async Task AfterCycleAsync(ExecutorCycleResult result, CancellationToken cancellationToken)
+    /// <summary>
+    /// Hands the follow-ups to Quartz in the background: a scheduler call can wait on the scheduler's own trigger
+    /// bookkeeping, and the executor cycle must never wait on it.
+    /// </summary>
+    public Task AfterCycleAsync(ExecutorCycleResult result, CancellationToken cancellationToken)
     {
-        if (!_running) return;
-        var scheduler = await schedulers.GetScheduler(cancellationToken).ConfigureAwait(false);
-        if (result.NextDueAt is { } due)
+        if (_running)
         {
-            // The store runs on the injected clock, Quartz on the system clock: hand over a delay, not an instant.
-            var delay = due - time.GetUtcNow();
-            var trigger = TriggerBuilder.Create()
-                .WithIdentity(ApprovalJobKeys.ExecutorRetry)
-                .ForJob(ApprovalJobKeys.Executor)
-                .StartAt(DateTimeOffset.UtcNow + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero))
-                .Build();
-            await scheduler.UnscheduleJob(ApprovalJobKeys.ExecutorRetry, cancellationToken).ConfigureAwait(false);
-            await scheduler.ScheduleJob(trigger, cancellationToken: cancellationToken).ConfigureAwait(false);
+            _ = Task.Run(() => FollowUpAsync(result));
         }
-        if (await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile, cancellationToken).ConfigureAwait(false) is not null)
+        return Task.CompletedTask;
+    }
+
+    private async Task FollowUpAsync(ExecutorCycleResult result)
+    {
+        await _followUps.WaitAsync().ConfigureAwait(false);
+        try
         {
-            await scheduler.TriggerJob(ApprovalJobKeys.Reconcile, cancellationToken).ConfigureAwait(false);
+            var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
+            if (result.NextDueAt is { } due)
+            {
+                // The store runs on the injected clock, Quartz on the system clock: hand over a delay, not an instant.
+                var delay = due - time.GetUtcNow();
+                var at = DateTimeOffset.UtcNow + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+                // One-shot triggers, never unscheduled (Quartz may hold an acquired trigger until it fires); a wake-up
+                // already pending at or before this one covers it, and a spare cycle finds nothing due.
+                if (_nextWake is not { } pending || pending <= DateTimeOffset.UtcNow || at < pending)
+                {
+                    _nextWake = at;
+                    await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(ApprovalJobKeys.Executor).StartAt(at).Build()).ConfigureAwait(false);
+                }
+            }
+            _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
+            if (_reconcileRegistered == true)
+            {
+                await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            logger.WakeFailed(ex);
+        }
+        finally
+        {
+            _followUps.Release();
         }
     }
 }

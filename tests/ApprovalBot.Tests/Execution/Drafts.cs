@@ -1,0 +1,71 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Tests.Execution;
+
+/// <summary>Puts drafts into the states execution starts from, directly through the store (Telegram is not part of these tests).</summary>
+internal static class Drafts
+{
+    public const long ApproverId = 1001;
+    public const string ApproverName = "Ada";
+
+    public static async Task SubmitAsync(DraftStore store, string id, string text, string kind = "reply", string? contextJson = null)
+    {
+        var outcome = await store.SubmitAsync(new NewDraft(id, kind, "outbound-engager", text, Sha.Hex(text), contextJson));
+        Assert.NotNull(outcome.Receipt);
+    }
+
+    public static Transition Approval(string id, string approvedSha256, DateTimeOffset at) =>
+        new(id, [DraftState.Pending, DraftState.Carded], DraftState.Approved, "decided", "telegram:" + ApproverId)
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["decision"] = "approved", ["decided_by"] = ApproverId, ["decided_by_name"] = ApproverName,
+                ["decided_at"] = at, ["decision_sha256"] = approvedSha256,
+            },
+        };
+
+    /// <summary>Submits and approves the exact text, as a tap on the card would.</summary>
+    public static async Task ApproveAsync(DraftStore store, string id, string text, string kind = "reply", string? contextJson = null)
+    {
+        await SubmitAsync(store, id, text, kind, contextJson);
+        var result = await store.TransitionAsync(Approval(id, Sha.Hex(text), DateTimeOffset.UtcNow));
+        Assert.True(result.Applied);
+    }
+
+    /// <summary>
+    /// A draft left executing by a process that died mid-attempt: approved and moved to executing in one commit,
+    /// with the key the dead attempt carried and a lease that has run out.
+    /// </summary>
+    public static async Task LeaveExecutingAsync(DraftStore store, string id, string text, string kind, DateTimeOffset leaseUntil)
+    {
+        await SubmitAsync(store, id, text, kind);
+        var applied = await store.WriteAsync(ctx =>
+            DraftStore.Apply(ctx, Approval(id, Sha.Hex(text), ctx.Now)).Applied &&
+            DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Executing, "execution_started", "executor:command")
+            {
+                Set = new Dictionary<string, object?>
+                {
+                    ["exec_attempts"] = 1, ["exec_key"] = IdempotencyKey.For(id, Sha.Hex(text)),
+                    ["lease_token"] = "lease-of-a-dead-process", ["lease_until"] = leaseUntil,
+                },
+            }).Applied);
+        Assert.True(applied);
+    }
+
+    /// <summary>Plain SQL on the database file, behind the service's back.</summary>
+    public static void Sql(TestHost host, string sql, params (string Name, object? Value)[] parameters)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(host.DataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        cmd.ExecuteNonQuery();
+    }
+}

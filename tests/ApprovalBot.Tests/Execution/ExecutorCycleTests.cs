@@ -1,0 +1,288 @@
+using System.Text.Json;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Tests.Execution;
+
+public sealed class ExecutorCycleTests
+{
+    private static Task<TestHost> StartAsync(IEnumerable<string> settings, TimeProvider? time = null, CapturedLogs? logs = null) =>
+        TestHost.StartAsync(
+            settings: settings,
+            services: s =>
+            {
+                if (time is not null) s.AddSingleton(time);
+                if (logs is not null) s.AddSingleton<ILoggerProvider>(logs);
+            },
+            compose: b => b.AddApprovalJobs());
+
+    private static ExecutorCycle Cycle(TestHost host) => host.Services.GetRequiredService<ExecutorCycle>();
+
+    [Fact]
+    public async Task RunOnce_ApprovedDraft_RouteGetsExactTextAndKeyAndResultIsStored()
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        var text = "Thanks — <b>great</b> point & \"quoted\" 🙂\nsecond line";
+        await Drafts.ApproveAsync(host.Store, "reply:exact", text, contextJson: """{"rationale":"he asked"}""");
+
+        await Cycle(host).RunOnceAsync();
+
+        var run = Assert.Single(route.Runs());
+        var key = IdempotencyKey.For("reply:exact", Sha.Hex(text));
+        Assert.Equal(text, run.Text);
+        Assert.Equal(Sha.Hex(text), run.Payload.GetProperty("sha256").GetString());
+        Assert.Equal(key, run.Key);
+        Assert.Equal(key, run.EnvKey);
+        Assert.Equal("reply:exact", run.EnvId);
+        Assert.Equal(1, run.Attempt);
+        Assert.Equal("he asked", run.Payload.GetProperty("context").GetProperty("rationale").GetString());
+        Assert.Equal(Sha.Hex(text), run.Payload.GetProperty("decision").GetProperty("sha256").GetString());
+        Assert.Equal(Drafts.ApproverName, run.Payload.GetProperty("decision").GetProperty("by_name").GetString());
+        await using var client = await host.ConnectAsync();
+        var view = (await client.WaitAsync("reply:exact", 1000)).Draft!;
+        Assert.Equal(States.Executed, view.State);
+        Assert.Equal("https://example.test/reply:exact", view.Execution!.Result);
+        Assert.Equal(key, view.Execution.IdempotencyKey);
+        var types = host.Store.Events("reply:exact").Select(e => e.Type).ToList();
+        Assert.Equal(["submitted", "decided", "execution_started", "executed"], types);
+    }
+
+    [Fact]
+    public async Task RunOnce_TwentyApprovalsWhoseTextVanished_NoneExecutedAllBlockedAndLogged()
+    {
+        using var route = new RouteScript();
+        var logs = new CapturedLogs();
+        await using var host = await StartAsync(route.Settings("reply"), logs: logs);
+        var ids = Enumerable.Range(1, 20).Select(i => $"reply:seed:{i}").ToList();
+        foreach (var id in ids)
+        {
+            await Drafts.SubmitAsync(host.Store, id, "text of " + id);
+        }
+        // The seed incident: the text disappears from the database without the service knowing.
+        Drafts.Sql(host, "UPDATE drafts SET text = NULL WHERE id LIKE 'reply:seed:%'");
+        foreach (var id in ids)
+        {
+            Assert.True((await host.Store.TransitionAsync(Drafts.Approval(id, Sha.Hex("text of " + id), DateTimeOffset.UtcNow))).Applied);
+        }
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        Assert.Empty(route.Effects());
+        foreach (var id in ids)
+        {
+            Assert.Equal(DraftState.Blocked, host.Store.Get(id)!.State);
+            var blocked = Assert.Single(host.Store.Events(id), e => e.Type == "handoff_blocked");
+            using var details = JsonDocument.Parse(blocked.Details!);
+            var d = details.RootElement;
+            Assert.Equal("text_missing", d.GetProperty("problem").GetString());
+            Assert.Equal("reply", d.GetProperty("kind").GetString());
+            Assert.Equal("outbound-engager", d.GetProperty("agent").GetString());
+            Assert.Equal(Drafts.ApproverName, d.GetProperty("approver").GetString());
+            Assert.Equal(Sha.Hex("text of " + id), d.GetProperty("stored_sha256").GetString());
+            Assert.Equal(Sha.Hex("text of " + id), d.GetProperty("expected_sha256").GetString());
+            Assert.Equal(JsonValueKind.Null, d.GetProperty("actual_sha256").ValueKind);
+            Assert.False(d.GetProperty("text_present").GetBoolean());
+        }
+        Assert.Equal(20, host.Store.EventsOfType("handoff_blocked").Count);
+        var errors = logs.Entries.Where(e => e.EventId.Name == "HandoffBlocked").ToList();
+        Assert.Equal(20, errors.Count);
+        Assert.All(errors, e => Assert.Equal(LogLevel.Error, e.Level));
+        Assert.Equal(ids.Order(StringComparer.Ordinal), errors.Select(e => (string)e.Properties["DraftId"]!).Order(StringComparer.Ordinal));
+        var one = errors[0].Properties;
+        Assert.Equal("text_missing", one["Problem"]);
+        Assert.Equal("reply", one["Kind"]);
+        Assert.Equal("outbound-engager", one["Agent"]);
+        Assert.Equal(Drafts.ApproverName, one["Approver"]);
+        Assert.NotNull(one["DecidedAt"]);
+        Assert.NotNull(one["StoredSha256"]);
+        Assert.NotNull(one["ExpectedSha256"]);
+    }
+
+    [Fact]
+    public async Task RunOnce_TextChangedAfterSubmit_BlockedAndNeverExecuted()
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        await Drafts.SubmitAsync(host.Store, "reply:changed", "what the approver saw");
+        Drafts.Sql(host, "UPDATE drafts SET text = 'something else entirely' WHERE id = 'reply:changed'");
+        await host.Store.TransitionAsync(Drafts.Approval("reply:changed", Sha.Hex("what the approver saw"), DateTimeOffset.UtcNow));
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        Assert.Equal(DraftState.Blocked, host.Store.Get("reply:changed")!.State);
+        var blocked = Assert.Single(host.Store.Events("reply:changed"), e => e.Type == "handoff_blocked");
+        using var details = JsonDocument.Parse(blocked.Details!);
+        Assert.Equal("text_changed", details.RootElement.GetProperty("problem").GetString());
+        Assert.Equal(Sha.Hex("something else entirely"), details.RootElement.GetProperty("actual_sha256").GetString());
+    }
+
+    [Fact]
+    public async Task RunOnce_ApprovalBoundToOtherHash_BlockedAndNeverExecuted()
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        await Drafts.SubmitAsync(host.Store, "reply:otherhash", "stored text");
+        await host.Store.TransitionAsync(Drafts.Approval("reply:otherhash", Sha.Hex("the text on the card"), DateTimeOffset.UtcNow));
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        var blocked = Assert.Single(host.Store.Events("reply:otherhash"), e => e.Type == "handoff_blocked");
+        using var details = JsonDocument.Parse(blocked.Details!);
+        Assert.Equal("hash_mismatch", details.RootElement.GetProperty("problem").GetString());
+        Assert.Equal(Sha.Hex("the text on the card"), details.RootElement.GetProperty("expected_sha256").GetString());
+    }
+
+    [Fact]
+    public async Task RunOnce_FailingRoute_RetriesWithSameKeyThenFailedAndApproverRetryExecutesOnce()
+    {
+        using var route = new RouteScript("fail");
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await StartAsync([.. route.Settings("reply", maxAttempts: 3), "ApprovalBot:Execution:RetryBaseSeconds=10"], time);
+        await Drafts.ApproveAsync(host.Store, "reply:flaky", "try me");
+        var cycle = Cycle(host);
+
+        await cycle.RunOnceAsync();
+        var afterFirst = host.Store.Get("reply:flaky")!;
+        await cycle.RunOnceAsync(); // not due yet: the backoff holds it
+        var notYet = route.Runs().Count;
+        time.Advance(TimeSpan.FromSeconds(10));
+        await cycle.RunOnceAsync();
+        time.Advance(TimeSpan.FromSeconds(20));
+        await cycle.RunOnceAsync();
+
+        Assert.Equal(DraftState.Approved, afterFirst.State);
+        Assert.Equal(time.GetUtcNow() - TimeSpan.FromSeconds(30) + TimeSpan.FromSeconds(10), afterFirst.ExecNextAt);
+        Assert.Equal(1, notYet);
+        var runs = route.Runs();
+        Assert.Equal([1, 2, 3], runs.Select(r => r.Attempt));
+        Assert.Single(runs.Select(r => r.Key).Distinct());
+        var failed = host.Store.Get("reply:flaky")!;
+        Assert.Equal(DraftState.Failed, failed.State);
+        Assert.Contains("exit code 3", failed.ExecError, StringComparison.Ordinal);
+        Assert.Contains("sink said no", failed.ExecError, StringComparison.Ordinal);
+        Assert.Equal(3, host.Store.Events("reply:flaky").Count(e => e.Type == "execution_failed"));
+
+        route.Mode = "ok";
+        await host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:flaky", "telegram:1001");
+        await cycle.RunOnceAsync();
+        await cycle.RunOnceAsync();
+
+        runs = route.Runs();
+        Assert.Equal(4, runs.Count);
+        Assert.Equal(runs[0].Key, runs[3].Key);
+        Assert.Single(route.Effects());
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:flaky")!.State);
+    }
+
+    [Fact]
+    public async Task RunOnce_RouteHangsPastTimeout_KilledAndCountedAsFailedAttempt()
+    {
+        using var route = new RouteScript("hang");
+        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 1, timeoutSeconds: 1));
+        await Drafts.ApproveAsync(host.Store, "reply:hang", "slow one");
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get("reply:hang")!;
+        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.Contains("timed out after 1s", draft.ExecError, StringComparison.Ordinal);
+        Assert.Single(route.Runs());
+        Assert.Empty(route.Effects());
+    }
+
+    [Fact]
+    public async Task RunOnce_RouteKilledMidRun_FailedAttemptWithSignal()
+    {
+        using var route = new RouteScript("sigkill");
+        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 1));
+        await Drafts.ApproveAsync(host.Store, "reply:killed", "doomed");
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get("reply:killed")!;
+        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.Contains("signal 9", draft.ExecError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunOnce_LeftExecutingByDeadProcess_NonIdempotentRoute_UnknownAndNotRun()
+    {
+        using var route = new RouteScript();
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await StartAsync(route.Settings("reply", idempotent: false), time);
+        await Drafts.LeaveExecutingAsync(host.Store, "reply:crashed", "maybe posted", "reply", time.GetUtcNow().AddMinutes(-1));
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        var draft = host.Store.Get("reply:crashed")!;
+        Assert.Equal(DraftState.Unknown, draft.State);
+        var expired = Assert.Single(host.Store.Events("reply:crashed"), e => e.Type == "lease_expired");
+        Assert.Contains("\"action\":\"unknown\"", expired.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunOnce_LeftExecutingByDeadProcess_IdempotentRoute_RerunWithSameKeyAndOneEffect()
+    {
+        using var route = new RouteScript();
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await StartAsync(route.Settings("reply", idempotent: true), time);
+        var key = IdempotencyKey.For("reply:crashed2", Sha.Hex("posted before the crash"));
+        route.RecordEffect(key, "reply:crashed2");
+        await Drafts.LeaveExecutingAsync(host.Store, "reply:crashed2", "posted before the crash", "reply", time.GetUtcNow().AddMinutes(-1));
+
+        await Cycle(host).RunOnceAsync();
+
+        var run = Assert.Single(route.Runs());
+        Assert.Equal(key, run.Key);
+        Assert.Equal(2, run.Attempt);
+        Assert.Single(route.Effects());
+        var draft = host.Store.Get("reply:crashed2")!;
+        Assert.Equal(DraftState.Executed, draft.State);
+        Assert.Equal("duplicate:" + key, draft.ExecResult);
+        Assert.Contains(host.Store.Events("reply:crashed2"), e => e.Type == "lease_expired" && e.Details!.Contains("\"action\":\"requeued\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task RunOnce_KindWithoutRoute_StaysApproved()
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        await Drafts.ApproveAsync(host.Store, "post:noroute", "nobody executes me", kind: "post");
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Approved, host.Store.Get("post:noroute")!.State);
+        Assert.Empty(route.Runs());
+    }
+
+    [Theory]
+    [InlineData(3600)]
+    [InlineData(20)]
+    public async Task Approval_Committed_ExecutorJobRunsWithoutBeingAsked(int intervalSeconds)
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync([.. route.Settings("reply"), $"ApprovalBot:Execution:IntervalSeconds={intervalSeconds}"]);
+        // Let the start-up cycle pass, so the wake-up below competes with a pending interval trigger.
+        await Cycle(host).RunOnceAsync();
+        var executed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.Signals.Subscribe(c =>
+        {
+            if (c.Id == "reply:auto" && c.To == DraftState.Executed) executed.TrySetResult();
+        });
+
+        await Drafts.ApproveAsync(host.Store, "reply:auto", "go");
+
+        // Well within the interval: the approval itself woke the job.
+        await executed.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Single(route.Runs());
+    }
+}

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Execution;
+
+/// <summary>
+/// A command route as a real bash script in a temp folder. Each run leaves a file with its stdin and
+/// environment; its behaviour comes from the <c>mode</c> file, so a test can change it between attempts.
+/// It is also a sink that dedupes by idempotency key: an effect is written once per key.
+/// </summary>
+internal sealed class RouteScript : IDisposable
+{
+    private const string Script = """
+        #!/bin/bash
+        dir="$1"
+        payload=$(cat)
+        mode=$(cat "$dir/mode" 2>/dev/null || echo ok)
+        run="$dir/runs/$(date +%s%N)-$$"
+        printf '%s' "$payload" > "$run.tmp"
+        printf '%s\n%s\n' "$APPROVAL_ID" "$APPROVAL_IDEMPOTENCY_KEY" > "$run.env"
+        mv "$run.tmp" "$run.json"
+        case "$mode" in
+          fail) echo "sink said no" >&2; exit 3 ;;
+          hang) sleep 600 ;;
+          sigkill) kill -9 $$ ;;
+          slow) sleep 60 ;;
+        esac
+        if [ -e "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY" ]; then
+          echo "duplicate:$APPROVAL_IDEMPOTENCY_KEY"
+          exit 0
+        fi
+        echo "$APPROVAL_ID" > "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY"
+        echo "https://example.test/$APPROVAL_ID"
+        echo "second line is not stored"
+        """;
+
+    private readonly TempDirectory _dir = new();
+
+    public RouteScript(string mode = "ok")
+    {
+        Directory.CreateDirectory(_dir.Combine("runs"));
+        Directory.CreateDirectory(_dir.Combine("effects"));
+        File.WriteAllText(_dir.Combine("route.sh"), Script.Replace("\r\n", "\n", StringComparison.Ordinal) + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir.Combine("route.sh"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        Mode = mode;
+    }
+
+    public string Folder => _dir.Path;
+
+    public string Mode
+    {
+        set => File.WriteAllText(_dir.Combine("mode"), value);
+    }
+
+    /// <summary>Settings that make <paramref name="kind"/> run this script.</summary>
+    public IEnumerable<string> Settings(string kind, int maxAttempts = 3, int timeoutSeconds = 30, bool idempotent = false) =>
+    [
+        $"ApprovalBot:Kinds:{kind}:Executor:Type=command",
+        $"ApprovalBot:Kinds:{kind}:Executor:Command:0={_dir.Combine("route.sh")}",
+        $"ApprovalBot:Kinds:{kind}:Executor:Command:1={_dir.Path}",
+        $"ApprovalBot:Kinds:{kind}:Executor:MaxAttempts={maxAttempts}",
+        $"ApprovalBot:Kinds:{kind}:Executor:TimeoutSeconds={timeoutSeconds}",
+        $"ApprovalBot:Kinds:{kind}:Executor:Idempotent={idempotent}",
+    ];
+
+    /// <summary>Every run so far: its stdin JSON and the environment it saw.</summary>
+    public IReadOnlyList<Run> Runs()
+    {
+        var runs = new List<Run>();
+        foreach (var json in Directory.GetFiles(_dir.Combine("runs"), "*.json").Order(StringComparer.Ordinal))
+        {
+            var env = File.ReadAllLines(Path.ChangeExtension(json, ".env"));
+            using var doc = JsonDocument.Parse(File.ReadAllText(json));
+            runs.Add(new Run(doc.RootElement.Clone(), env[0], env[1]));
+        }
+        return runs;
+    }
+
+    /// <summary>Effects at the sink, one per idempotency key.</summary>
+    public IReadOnlyList<string> Effects() => [.. Directory.GetFiles(_dir.Combine("effects")).Select(Path.GetFileName)!];
+
+    /// <summary>As if an earlier run (of a process that then died) had already taken effect for this key.</summary>
+    public void RecordEffect(string key, string id) => File.WriteAllText(Path.Combine(_dir.Combine("effects"), key), id);
+
+    public void Dispose() => _dir.Dispose();
+
+    internal sealed record Run(JsonElement Payload, string EnvId, string EnvKey)
+    {
+        public string Text => Payload.GetProperty("text").GetString()!;
+
+        public string Key => Payload.GetProperty("idempotency_key").GetString()!;
+
+        public int Attempt => Payload.GetProperty("attempt").GetInt32();
+    }
+}
