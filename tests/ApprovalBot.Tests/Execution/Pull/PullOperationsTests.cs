@@ -1,0 +1,209 @@
+using System.Text;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalBot.Tests.Execution.Pull;
+
+/// <summary>claim / complete / fail over the real pipe, with the store's clock under the test's hand.</summary>
+public sealed class PullOperationsTests : IAsyncLifetime
+{
+    private readonly ManualTimeProvider _time = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private TestHost _host = null!;
+    private PipeClient _client = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await TestHost.StartAsync(
+            settings:
+            [
+                "ApprovalBot:Kinds:reply:Executor:Type=pull",
+                "ApprovalBot:Kinds:reply:Executor:MaxAttempts=2",
+                "ApprovalBot:Kinds:post:Executor:Type=webhook",
+                "ApprovalBot:Kinds:post:Executor:Url=http://127.0.0.1:9/never",
+                "ApprovalBot:Execution:RetryBaseSeconds=10",
+            ],
+            services: s => s.AddSingleton<TimeProvider>(_time),
+            compose: b => b.AddApprovalJobs());
+        _client = await _host.ConnectAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync();
+        await _host.DisposeAsync();
+    }
+
+    private Task RunCycleAsync() => _host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+    [Fact]
+    public async Task Claim_ApprovedDrafts_HandedOutWithTextKeyAndLeaseThenCompleteExecutes()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:p1", "first reply", contextJson: """{"rationale":"r"}""");
+        await Drafts.ApproveAsync(_host.Store, "reply:p2", "second reply");
+
+        var claim = await _client.ClaimAsync("reply", max: 10, leaseSeconds: 60);
+
+        Assert.True(claim.Ok, claim.Error?.Message);
+        Assert.Equal(["reply:p1", "reply:p2"], claim.Claimed!.Select(c => c.Id));
+        var first = claim.Claimed![0];
+        Assert.Equal("first reply", first.Text);
+        Assert.Equal(Sha.Hex("first reply"), first.Sha256);
+        Assert.Equal(IdempotencyKey.For("reply:p1", Sha.Hex("first reply")), first.IdempotencyKey);
+        Assert.Equal(1, first.Attempt);
+        Assert.Equal(_time.GetUtcNow().AddSeconds(60), first.LeaseUntil);
+        Assert.Equal("r", first.Context!.Value.GetProperty("rationale").GetString());
+        Assert.Equal(Drafts.ApproverName, first.Decision!.ByName);
+        Assert.Equal(States.Executing, _host.Store.Get("reply:p1")!.State.ToWire());
+        Assert.Empty((await _client.ClaimAsync("reply")).Claimed!);
+
+        var done = await _client.CompleteAsync("reply:p1", first.Lease, "https://x.com/status/1");
+
+        Assert.True(done.Ok, done.Error?.Message);
+        Assert.Equal(States.Executed, done.Draft!.State);
+        Assert.Equal("https://x.com/status/1", done.Draft.Execution!.Result);
+        Assert.Equal(["submitted", "decided", "execution_started", "executed"], _host.Store.Events("reply:p1").Select(e => e.Type));
+    }
+
+    [Fact]
+    public async Task Complete_WrongOrExpiredLease_LeaseLostAndNothingChanged()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:lost", "text");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+
+        var wrong = await _client.CompleteAsync("reply:lost", "not-the-lease", "r");
+        _time.Advance(TimeSpan.FromSeconds(6));
+        var expired = await _client.CompleteAsync("reply:lost", claimed.Lease, "r");
+
+        Assert.Equal(ErrorCodes.LeaseLost, wrong.Error!.Code);
+        Assert.Equal("lease", wrong.Error.Field);
+        Assert.Equal(ErrorCodes.LeaseLost, expired.Error!.Code);
+        Assert.Equal(DraftState.Executing, _host.Store.Get("reply:lost")!.State);
+        Assert.DoesNotContain(_host.Store.Events("reply:lost"), e => e.Type == "executed");
+    }
+
+    [Fact]
+    public async Task LeaseExpired_ReturnedToQueueReportedAndReclaimedWithSameKey()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:expire", "text");
+        var first = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        _time.Advance(TimeSpan.FromSeconds(6));
+
+        await RunCycleAsync();
+        var back = _host.Store.Get("reply:expire")!;
+        var second = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+
+        Assert.Equal(DraftState.Approved, back.State);
+        Assert.Null(back.LeaseToken);
+        Assert.Single(_host.Store.Events("reply:expire"), e => e.Type == "lease_expired");
+        Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
+        Assert.NotEqual(first.Lease, second.Lease);
+        Assert.Equal(2, second.Attempt);
+        Assert.Equal(ErrorCodes.LeaseLost, (await _client.CompleteAsync("reply:expire", first.Lease, "late")).Error!.Code);
+        Assert.True((await _client.CompleteAsync("reply:expire", second.Lease, "ok")).Ok);
+    }
+
+    [Fact]
+    public async Task Fail_RetryableThenFinal_BackoffThenFailed()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:f", "text");
+        var first = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        var retry = await _client.FailAsync("reply:f", first.Lease, "rate limited", retryable: true);
+        var tooEarly = (await _client.ClaimAsync("reply")).Claimed!;
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var second = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+        var final = await _client.FailAsync("reply:f", second.Lease, "still rate limited", retryable: true);
+
+        Assert.Equal(States.Approved, retry.Draft!.State);
+        Assert.Empty(tooEarly);
+        Assert.Equal(States.Failed, final.Draft!.State);
+        Assert.Equal("still rate limited", final.Draft.Execution!.Error);
+        Assert.Equal(2, _host.Store.Events("reply:f").Count(e => e.Type == "execution_failed"));
+    }
+
+    [Fact]
+    public async Task Fail_NotRetryable_FailedAtOnce()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:perm", "text");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        var response = await _client.FailAsync("reply:perm", claimed.Lease, "account suspended", retryable: false);
+
+        Assert.Equal(States.Failed, response.Draft!.State);
+    }
+
+    [Fact]
+    public async Task Claim_TextVanished_BlockedAndNotHandedOut()
+    {
+        await Drafts.SubmitAsync(_host.Store, "reply:gone", "text");
+        Drafts.Sql(_host, "UPDATE drafts SET text = NULL WHERE id = 'reply:gone'");
+        await _host.Store.TransitionAsync(Drafts.Approval("reply:gone", Sha.Hex("text"), DateTimeOffset.UtcNow));
+        await Drafts.ApproveAsync(_host.Store, "reply:fine", "fine");
+
+        var claimed = (await _client.ClaimAsync("reply")).Claimed!;
+
+        Assert.Equal(["reply:fine"], claimed.Select(c => c.Id));
+        Assert.Equal(DraftState.Blocked, _host.Store.Get("reply:gone")!.State);
+        Assert.Contains("\"stage\":\"claim\"", Assert.Single(_host.Store.Events("reply:gone"), e => e.Type == "handoff_blocked").Details, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string, string> BadRequests => new()
+    {
+        { """{"op":"claim"}""", ErrorCodes.Invalid, "kind" },
+        { """{"op":"claim","kind":7}""", ErrorCodes.Invalid, "kind" },
+        { """{"op":"claim","kind":"nope"}""", ErrorCodes.UnknownKind, "kind" },
+        { """{"op":"claim","kind":"post"}""", ErrorCodes.Invalid, "kind" },
+        { """{"op":"claim","kind":"reply","max":0}""", ErrorCodes.Invalid, "max" },
+        { """{"op":"claim","kind":"reply","max":101}""", ErrorCodes.Invalid, "max" },
+        { """{"op":"claim","kind":"reply","max":"5"}""", ErrorCodes.Invalid, "max" },
+        { """{"op":"claim","kind":"reply","lease_seconds":4}""", ErrorCodes.Invalid, "lease_seconds" },
+        { """{"op":"claim","kind":"reply","lease_seconds":3601}""", ErrorCodes.Invalid, "lease_seconds" },
+        { """{"op":"claim","kind":"reply","extra":1}""", ErrorCodes.Invalid, "extra" },
+        { """{"op":"complete","lease":"x"}""", ErrorCodes.Invalid, "id" },
+        { """{"op":"complete","id":"reply:bad"}""", ErrorCodes.Invalid, "lease" },
+        { """{"op":"complete","id":"reply:bad","lease":""}""", ErrorCodes.Invalid, "lease" },
+        { """{"op":"complete","id":"reply:bad","lease":5}""", ErrorCodes.Invalid, "lease" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":"r","more":true}""", ErrorCodes.Invalid, "more" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":{}}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"complete","id":"reply:bad","lease":"not-the-lease"}""", ErrorCodes.LeaseLost, "lease" },
+        { """{"op":"complete","id":"reply:none","lease":"x"}""", ErrorCodes.NotFound, "id" },
+        { """{"op":"fail","id":"reply:bad","lease":"x"}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":""}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","retryable":"yes"}""", ErrorCodes.Invalid, "retryable" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","why":1}""", ErrorCodes.Invalid, "why" },
+        { """{"op":"fail","id":"reply:bad","lease":"not-the-lease","error":"e"}""", ErrorCodes.LeaseLost, "lease" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task PullOps_BadInput_RefusedWithCodeAndFieldAndNothingChanged(string request, string code, string field)
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:bad", "text");
+        Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+        var before = _host.Store.Get("reply:bad")!;
+        var eventsBefore = _host.Store.Events("reply:bad").Count;
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(request)))!);
+
+        Assert.False(response.Ok);
+        Assert.Equal(code, response.Error!.Code);
+        Assert.Equal(field, response.Error.Field);
+        Assert.Equal(before, _host.Store.Get("reply:bad"));
+        Assert.Equal(eventsBefore, _host.Store.Events("reply:bad").Count);
+    }
+
+    [Fact]
+    public async Task Complete_ResultTooLong_InvalidResult()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:long", "text");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        var response = await _client.CompleteAsync("reply:long", claimed.Lease, new string('r', AttemptOutcome.MaxResultChars + 1));
+
+        Assert.Equal("result", response.Error!.Field);
+        Assert.Equal(DraftState.Executing, _host.Store.Get("reply:long")!.State);
+    }
+}
