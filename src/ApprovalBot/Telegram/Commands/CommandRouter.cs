@@ -93,6 +93,12 @@ internal sealed partial class CommandRouter(
                 LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
             }, cancellationToken).ConfigureAwait(false);
         }
+        catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("too long", StringComparison.OrdinalIgnoreCase))
+        {
+            // A command's reply outgrew one message; say so rather than stay silent.
+            LogReplyFailed(ex, to.Chat.Id);
+            await ReplyAsync(to, "⚠️ The reply is too long for one Telegram message; approvalctl shows it in full.", cancellationToken).ConfigureAwait(false);
+        }
         catch (ApiRequestException ex)
         {
             LogReplyFailed(ex, to.Chat.Id);
