@@ -53,15 +53,20 @@ public static class ProtocolJson
             TreatNullObliviousAsNonNullable = true,
             TransformSchemaNode = static (context, node) =>
             {
+                // JsonElement exports as the boolean schema `true`; the contract says an object (or null).
+                if (context.PropertyInfo is { Name: "context" } c && c.DeclaringType == typeof(DraftSubmission))
+                {
+                    return new JsonObject { ["type"] = new JsonArray("object", "null"), ["description"] = "Shown on the card: rationale, source_url." };
+                }
                 if (node is not JsonObject obj) return node;
                 if (context.PropertyInfo is { } property && property.DeclaringType == typeof(DraftSubmission))
                 {
                     switch (property.Name)
                     {
                         case "id": obj["pattern"] = IdPattern; break;
+                        case "kind": obj["minLength"] = 1; obj["description"] = "A kind configured under ApprovalBot:Kinds."; break;
                         case "agent": obj["minLength"] = 1; break;
                         case "text": obj["minLength"] = 1; obj["description"] = "Non-empty; at most the kind's MaxLength characters."; break;
-                        case "context": obj["type"] = new JsonArray("object", "null"); break;
                     }
                 }
                 if (context.PropertyInfo is { Name: "op" } && context.PropertyInfo.DeclaringType == typeof(SubmitRequest))

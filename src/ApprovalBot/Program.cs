@@ -2,6 +2,7 @@ using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
 using ApprovalBot.Pipe;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Telegram;
 using Microsoft.Extensions.Hosting;
 using Serilog;
@@ -15,6 +16,7 @@ try
     builder.AddAgentPipe();
     builder.AddTelegram();
     builder.AddApprovalJobs();
+    builder.AddReconciliation();
 
     using var host = builder.Build();
     await host.RunAsync();

@@ -1,5 +1,7 @@
 using ApprovalBot.Execution;
 using ApprovalBot.Pipe;
+using ApprovalBot.Telegram;
+using ApprovalBot.Telegram.Commands;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -21,6 +23,8 @@ internal static class ReconciliationExtensions
         services.AddSingleton<GapFinder>();
         services.AddSingleton<Reconciler>();
         services.AddPipeOperation<ReportOperation>();
+        services.AddTelegramCommand<OrphansCommand>();
+        services.AddTelegramCommand<StaleCommand>();
         // Durable under the key the executor triggers after each of its cycles, and on its own interval.
         services.AddQuartz(q =>
         {

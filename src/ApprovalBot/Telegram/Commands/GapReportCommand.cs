@@ -1,0 +1,58 @@
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram.Cards;
+
+namespace ApprovalBot.Telegram.Commands;
+
+/// <summary>/orphans and /stale: the reconciler's reports on demand, approvers only. An empty report says so.</summary>
+internal abstract class GapReportCommand(GapFinder finder, string report, string empty) : ITelegramCommand
+{
+    // Below Telegram's 4096 characters, with room for the closing line.
+    private const int Budget = HtmlText.MaxMessageLength - 300;
+
+    public string Name => report;
+
+    public abstract string Description { get; }
+
+    public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
+    {
+        var gaps = finder.Find(report);
+        if (gaps.Count == 0)
+        {
+            return Task.FromResult(empty);
+        }
+        var reply = new HtmlText().Bold($"{gaps.Count} {report}").Line();
+        var shown = 0;
+        foreach (var gap in gaps)
+        {
+            var line = new HtmlText().Text("• ").Bold(gap.Name).Text(" ");
+            if (gap.DraftId is not null)
+            {
+                line.Code(HtmlText.Shorten(gap.DraftId, 120)).Text($" ({gap.State}) ");
+            }
+            line.Text($"since {CardRenderer.FormatTime(gap.Since)}: {HtmlText.Shorten(gap.Detail, 160)}").Line();
+            if (reply.PlainLength + line.PlainLength > Budget)
+            {
+                break;
+            }
+            reply.Append(line);
+            shown++;
+        }
+        if (shown < gaps.Count)
+        {
+            reply.Italic($"…and {gaps.Count - shown} more; approvalctl {report} lists all.");
+        }
+        return Task.FromResult(reply.ToString());
+    }
+}
+
+internal sealed class OrphansCommand(GapFinder finder)
+    : GapReportCommand(finder, Gaps.Orphans, "No orphans: every approval has its text, every card was delivered, every approved draft has a taker.")
+{
+    public override string Description => "Gaps: missing or changed texts, undelivered cards, approvals nobody picks up";
+}
+
+internal sealed class StaleCommand(GapFinder finder)
+    : GapReportCommand(finder, Gaps.Stale, "Nothing stale: no decision waits too long, no approval is stuck, no execution waits for you.")
+{
+    public override string Description => "Decisions waiting too long, stuck approvals, failed executions";
+}
