@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using System.Globalization;
+using ApprovalBot.Client;
+
+namespace ApprovalBot.Benchmarks;
+
+/// <summary>
+/// The real service as a child process (<c>dotnet ApprovalBot.dll</c>, the Release build beside this program)
+/// with its shipped configuration and logging, on a data directory of the benchmark's. Its console output is
+/// drained (and kept only for a failure message).
+/// </summary>
+internal sealed class HostUnderTest : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Queue<string> _tail = new();
+
+    private HostUnderTest(Process process, string socket, long startedAt)
+    {
+        _process = process;
+        Socket = socket;
+        StartedAt = startedAt;
+    }
+
+    public string Socket { get; }
+
+    /// <summary>Stopwatch timestamp taken just before the process was started.</summary>
+    public long StartedAt { get; }
+
+    /// <summary>Milliseconds from process start until the pipe answered its first ping.</summary>
+    public double StartupMs { get; private set; }
+
+    public int Pid => _process.Id;
+
+    public static async Task<HostUnderTest> StartAsync(string dataDirectory, IEnumerable<string>? settings = null)
+    {
+        var socket = Path.Combine(dataDirectory, "p.sock");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = dataDirectory,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"));
+        info.ArgumentList.Add($"--ApprovalBot:DataDirectory={dataDirectory}");
+        info.ArgumentList.Add($"--ApprovalBot:Pipe:Name={socket}");
+        info.ArgumentList.Add("--ApprovalBot:Sandbox:Url=http://127.0.0.1:0");
+        foreach (var s in settings ?? [])
+        {
+            info.ArgumentList.Add("--" + s);
+        }
+        var process = new Process { StartInfo = info, EnableRaisingEvents = true };
+        var started = Stopwatch.GetTimestamp();
+        var host = new HostUnderTest(process, socket, started);
+        process.OutputDataReceived += (_, e) => host.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        await host.WaitUntilAnsweringAsync(TimeSpan.FromSeconds(120));
+        return host;
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null) return;
+        lock (_tail)
+        {
+            _tail.Enqueue(line);
+            if (_tail.Count > 40) _tail.Dequeue();
+        }
+    }
+
+    /// <summary>Polls connect + ping every millisecond or so; the first answer ends the start-up time.</summary>
+    private async Task WaitUntilAnsweringAsync(TimeSpan timeout)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The host exited with {_process.ExitCode}:\n{Tail}");
+            }
+            if (File.Exists(Socket))
+            {
+                try
+                {
+                    await using var client = await PipeClient.ConnectAsync(Socket, TimeSpan.FromMilliseconds(500));
+                    var pong = await client.PingAsync();
+                    if (pong.Ok)
+                    {
+                        StartupMs = Ms.Since(StartedAt);
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
+                {
+                }
+            }
+            await Task.Delay(1);
+        }
+        throw new TimeoutException($"The host did not answer on {Socket}:\n{Tail}");
+    }
+
+    public string Tail
+    {
+        get
+        {
+            lock (_tail)
+            {
+                return string.Join('\n', _tail);
+            }
+        }
+    }
+
+    /// <summary>Peak resident set size so far (VmHWM), in MB.</summary>
+    public double PeakRssMb => Status("VmHWM:") / 1024.0;
+
+    public double RssMb => Status("VmRSS:") / 1024.0;
+
+    private long Status(string key)
+    {
+        var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(key, StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+
+    public Task<PipeClient> ConnectAsync() => PipeClient.ConnectAsync(Socket, TimeSpan.FromSeconds(10));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGTERM-like stop is not needed for a throwaway data directory; kill is immediate and frees the lock.
+            _process.Kill(entireProcessTree: true);
+        }
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+}

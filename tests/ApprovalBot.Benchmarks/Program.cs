@@ -1,0 +1,185 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using ApprovalBot.Benchmarks;
+
+// The issue-6 benchmark: every measurement in one run, printed as a Markdown table and written to
+// docs/PERFORMANCE.md. `--smoke` runs tiny sizes, asserts nothing and writes no document (CI runs it).
+var smoke = args.Contains("--smoke");
+var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',').Select(int.Parse).ToHashSet();
+bool Runs(int n) => only is null || only.Contains(n);
+var repoRoot = FindRepoRoot();
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+// Same disk as the host's data directory: both live under the system temp folder.
+var work = Path.Combine(Path.GetTempPath(), "ab-bench-" + Guid.NewGuid().ToString("N")[..8]);
+Directory.CreateDirectory(work);
+var loadBefore = LoadAverage();
+var clock = Stopwatch.StartNew();
+var report = new Report(smoke);
+Console.WriteLine($"ApprovalBot benchmark{(smoke ? " (smoke)" : "")}: {Environment.ProcessorCount} cores, load {loadBefore}, data under {work}");
+
+try
+{
+    // 1. Floor.
+    SqliteBaselines.FloorResult? floor = null;
+    if (Runs(1))
+    {
+        floor = SqliteBaselines.Floor(work, warmup: smoke ? 2 : 20, count: smoke ? 5 : 500);
+        report.Floor = floor;
+        Progress("1 floor", $"p50 {Ms.F(floor.Latency.P50)} ms, p99 {Ms.F(floor.Latency.P99)} ms, {floor.CommitsPerSecond:0} commits/s");
+    }
+
+    // 2. Naive baseline: one loop (the issue's figure), and 4/16/64 loops for the comparison of item 4.
+    if (Runs(2))
+    {
+        var single = await SqliteBaselines.Naive(work, 1, TimeSpan.Zero, TimeSpan.Zero, countPerClient: smoke ? 5 : 300);
+        report.NaiveSingle = single;
+        Progress("2 naive x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms, {single.PerSecond:0}/s");
+        foreach (var clients in new[] { 4, 16, 64 })
+        {
+            var naive = await SqliteBaselines.Naive(work, clients, TimeSpan.FromSeconds(smoke ? 0.05 : 0.5), TimeSpan.FromSeconds(smoke ? 0.2 : 2.5));
+            report.Naive[clients] = naive;
+            Progress($"2 naive x{clients}", $"{naive.PerSecond:0}/s, p99 {Ms.F(naive.Latency.P99)} ms");
+        }
+    }
+
+    // 3-5. The service as a child process with its shipped configuration.
+    if (Runs(3) || Runs(4) || Runs(5))
+    {
+        var data = Path.Combine(work, "pipe");
+        Directory.CreateDirectory(data);
+        await using var host = await HostUnderTest.StartAsync(data);
+        if (Runs(3))
+        {
+            var single = await PipeLoad.Single(host, warmup: smoke ? 2 : 50, count: smoke ? 10 : 600);
+            report.PipeSingle = single;
+            Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms");
+        }
+        if (Runs(4))
+        {
+            foreach (var clients in new[] { 4, 16, 64 })
+            {
+                var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1), TimeSpan.FromSeconds(smoke ? 0.3 : 4));
+                report.Pipe[clients] = result;
+                Progress($"4 pipe x{clients}", $"{result.PerSecond:0}/s, p50 {Ms.F(result.Latency.P50)} ms, p99 {Ms.F(result.Latency.P99)} ms");
+            }
+        }
+        if (Runs(5))
+        {
+            var built = Path.Combine(AppContext.BaseDirectory, "approvalctl.dll");
+            if (smoke)
+            {
+                report.CliJit = await CliRuns.SubmitAsync(host.Socket, "dotnet", [built], warmup: 0, count: 1, tag: "smoke");
+                Progress("5 approvalctl (build output)", $"{Ms.F(report.CliJit.P50)} ms");
+            }
+            else
+            {
+                var published = await CliRuns.PublishAsync(repoRoot);
+                report.CliPublished = await CliRuns.SubmitAsync(host.Socket, published, [], warmup: 3, count: 25, tag: "r2r");
+                Progress("5 approvalctl (published)", $"median {Ms.F(report.CliPublished.P50)} ms");
+                report.CliJit = await CliRuns.SubmitAsync(host.Socket, "dotnet", [built], warmup: 2, count: 10, tag: "jit");
+                Progress("5 approvalctl (build output)", $"median {Ms.F(report.CliJit.P50)} ms");
+            }
+        }
+        report.PipeHostPeakRssMb = host.PeakRssMb;
+    }
+
+    // 6. Approve -> executor start.
+    if (Runs(6))
+    {
+        var data = Path.Combine(work, "approve");
+        report.Approve = await ApproveToExecute.RunAsync(data, warmup: smoke ? 0 : 3, count: smoke ? 2 : 40);
+        Progress("6 approve -> executor", $"p50 {Ms.F(report.Approve.P50)} ms, p99 {Ms.F(report.Approve.P99)} ms");
+    }
+
+    // 7. A store of 1,000,000 drafts.
+    if (Runs(7))
+    {
+        var total = smoke ? 2_000 : 1_000_000;
+        var data = Path.Combine(work, "big");
+        var seconds = BigStore.Generate(data, total);
+        report.BigStoreDescription = BigStore.Describe(total);
+        report.BigStoreBytes = new FileInfo(Path.Combine(data, "approvals.db")).Length;
+        Progress("7 generated", $"{total:N0} drafts in {seconds:0.0} s, {report.BigStoreBytes / 1e6:0} MB");
+        var starts = new Samples();
+        var startCount = smoke ? 1 : 3;
+        for (var i = 0; i < startCount; i++)
+        {
+            await using var host = await HostUnderTest.StartAsync(data);
+            starts.Add(host.StartupMs);
+            if (i < startCount - 1) continue;
+
+            await using var client = await host.ConnectAsync();
+            var runs = smoke ? 2 : 15;
+            report.Orphans = await TimeAsync(() => client.ReportAsync("orphans"), runs, r => r.Report?.Items.Count);
+            report.Stale = await TimeAsync(() => client.ReportAsync("stale"), runs, r => r.Report?.Items.Count);
+            report.ListNewest = await TimeAsync(() => client.ListAsync(limit: 50), runs, r => r.Drafts?.Count);
+            report.ListCarded = await TimeAsync(() => client.ListAsync(state: "carded", limit: 50), runs, r => r.Drafts?.Count);
+            report.BigPeakRssMb = host.PeakRssMb;
+            Progress("7 reports", $"orphans p50 {Ms.F(report.Orphans.Samples.P50)} ms ({report.Orphans.Items} items), stale p50 {Ms.F(report.Stale.Samples.P50)} ms ({report.Stale.Items} items), list p50 {Ms.F(report.ListNewest.Samples.P50)} ms, list carded p50 {Ms.F(report.ListCarded.Samples.P50)} ms, peak RSS {report.BigPeakRssMb:0} MB");
+        }
+        report.Startup = starts;
+        Progress("7 start-up", $"median {Ms.F(starts.P50)} ms, max {Ms.F(starts.Max)} ms");
+    }
+}
+finally
+{
+    try
+    {
+        Directory.Delete(work, recursive: true);
+    }
+    catch (IOException)
+    {
+    }
+}
+
+report.Cores = Environment.ProcessorCount;
+report.LoadBefore = loadBefore;
+report.LoadAfter = LoadAverage();
+report.Duration = clock.Elapsed;
+var table = report.Table();
+Console.WriteLine();
+Console.WriteLine(table);
+if (!smoke && only is null)
+{
+    var doc = Path.Combine(repoRoot, "docs", "PERFORMANCE.md");
+    report.WriteDocument(doc);
+    Console.WriteLine($"Wrote {doc}");
+}
+Console.WriteLine($"Benchmark finished in {clock.Elapsed.TotalSeconds:0} s.");
+return 0;
+
+static async Task<Timed> TimeAsync(Func<Task<ApprovalBot.Client.Response>> call, int runs, Func<ApprovalBot.Client.Response, int?> items)
+{
+    var warm = await call();
+    if (!warm.Ok) throw new InvalidOperationException($"{warm.Error?.Code}: {warm.Error?.Message}");
+    var samples = new Samples();
+    for (var i = 0; i < runs; i++)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var response = await call();
+        samples.Add(Ms.Since(start));
+        if (!response.Ok) throw new InvalidOperationException($"{response.Error?.Code}: {response.Error?.Message}");
+    }
+    return new Timed(samples, items(warm) ?? 0);
+}
+
+static void Progress(string what, string result) => Console.WriteLine($"  {what,-30} {result}");
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+static string FindRepoRoot()
+{
+    foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ApprovalBot.sln"))) return dir.FullName;
+        }
+    }
+    throw new InvalidOperationException("Run from inside the repository (ApprovalBot.sln not found).");
+}
+
+internal sealed record Timed(Samples Samples, int Items);
