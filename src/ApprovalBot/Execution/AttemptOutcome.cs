@@ -1,7 +1,11 @@
 namespace ApprovalBot.Execution;
 
-/// <summary>How one attempt ended: executed with a result, or failed (retryable or not) with a reason.</summary>
-internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Error, bool Retryable)
+/// <summary>
+/// How one attempt ended: executed with a result, or failed (retryable or not) with a reason.
+/// <see cref="MayHaveTakenEffect"/> marks a failure that does not say whether the effect happened (a timeout,
+/// a kill mid-run): on a route that does not dedupe, running it again could post twice.
+/// </summary>
+internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Error, bool Retryable, bool MayHaveTakenEffect = false)
 {
     /// <summary>Bound on stored results and errors, so a chatty sink cannot bloat the store or the card.</summary>
     public const int MaxResultChars = 1000;
@@ -10,6 +14,9 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
     public static AttemptOutcome Success(string? result) => new(true, Bound(result, MaxResultChars), null, false);
 
     public static AttemptOutcome Failure(string error, bool retryable) => new(false, null, Bound(error, MaxErrorChars), retryable);
+
+    /// <summary>Cut off mid-run: it may have taken effect before it stopped.</summary>
+    public static AttemptOutcome Interrupted(string error) => new(false, null, Bound(error, MaxErrorChars), Retryable: true, MayHaveTakenEffect: true);
 
     public static string? Bound(string? value, int max) =>
         value is null || value.Length <= max ? value : value[..max] + "…";

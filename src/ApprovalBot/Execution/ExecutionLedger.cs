@@ -56,7 +56,8 @@ internal static class ExecutionLedger
 
     /// <summary>
     /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the
-    /// failure is retryable, else failed (a human decides). Only the holder of <paramref name="lease"/> may finish;
+    /// failure is retryable, else failed (a human decides); an attempt cut off mid-run on a route that does not
+    /// dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish;
     /// with <paramref name="requireUnexpired"/> an expired lease counts as lost too (pull executors).
     /// </summary>
     public static FinishResult Finish(WriteContext ctx, string id, string lease, bool requireUnexpired, AttemptOutcome outcome,
@@ -82,6 +83,20 @@ internal static class ExecutionLedger
                 Set = new Dictionary<string, object?>
                 {
                     ["exec_result"] = outcome.Result, ["exec_error"] = null, ["exec_at"] = ctx.Now, ["lease_token"] = null, ["lease_until"] = null,
+                },
+                Details = details,
+            };
+        }
+        else if (outcome.MayHaveTakenEffect && !route.Idempotent && route.RouteType != RouteType.Pull)
+        {
+            // Never a blind second run: a human checks the sink, then marks it done or retries.
+            details["error"] = outcome.Error;
+            transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, "execution_unknown", actor)
+            {
+                Set = new Dictionary<string, object?>
+                {
+                    ["exec_error"] = outcome.Error + "; it may or may not have taken effect", ["exec_at"] = ctx.Now, ["exec_next_at"] = null,
+                    ["lease_token"] = null, ["lease_until"] = null,
                 },
                 Details = details,
             };

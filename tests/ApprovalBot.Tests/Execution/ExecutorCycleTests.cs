@@ -183,33 +183,69 @@ public sealed class ExecutorCycleTests
     }
 
     [Fact]
-    public async Task RunOnce_RouteHangsPastTimeout_KilledAndCountedAsFailedAttempt()
+    public async Task RunOnce_NonIdempotentRouteHangsPastTimeout_KilledAndUnknownNeverRunAgain()
     {
         using var route = new RouteScript("hang");
-        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 1, timeoutSeconds: 1));
+        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 3, timeoutSeconds: 1, idempotent: false));
         await Drafts.ApproveAsync(host.Store, "reply:hang", "slow one");
 
         await Cycle(host).RunOnceAsync();
+        await Cycle(host).RunOnceAsync();
 
         var draft = host.Store.Get("reply:hang")!;
-        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.Equal(DraftState.Unknown, draft.State);
         Assert.Contains("timed out after 1s", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("may or may not have taken effect", draft.ExecError, StringComparison.Ordinal);
         Assert.Single(route.Runs());
-        Assert.Empty(route.Effects());
+        Assert.Single(host.Store.Events("reply:hang"), e => e.Type == "execution_unknown");
     }
 
     [Fact]
-    public async Task RunOnce_RouteKilledMidRun_FailedAttemptWithSignal()
+    public async Task RunOnce_IdempotentRouteHangsPastTimeout_RetriedWithTheSameKey()
+    {
+        using var route = new RouteScript("hang");
+        await using var host = await StartAsync([.. route.Settings("reply", maxAttempts: 3, timeoutSeconds: 1, idempotent: true), "ApprovalBot:Execution:RetryBaseSeconds=0"]);
+        await Drafts.ApproveAsync(host.Store, "reply:hang-idem", "slow one");
+
+        await Cycle(host).RunOnceAsync();
+        route.Mode = "ok";
+        await Cycle(host).RunOnceAsync();
+
+        var runs = route.Runs();
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:hang-idem")!.State);
+        Assert.Equal(2, runs.Count);
+        Assert.Equal(runs[0].Key, runs[1].Key);
+        Assert.Single(route.Effects());
+    }
+
+    [Fact]
+    public async Task RunOnce_NonIdempotentRouteKilledMidRun_UnknownWithSignal()
     {
         using var route = new RouteScript("sigkill");
-        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 1));
+        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 3, idempotent: false));
         await Drafts.ApproveAsync(host.Store, "reply:killed", "doomed");
 
         await Cycle(host).RunOnceAsync();
+        await Cycle(host).RunOnceAsync();
 
         var draft = host.Store.Get("reply:killed")!;
-        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.Equal(DraftState.Unknown, draft.State);
         Assert.Contains("signal 9", draft.ExecError, StringComparison.Ordinal);
+        Assert.Single(route.Runs());
+    }
+
+    [Fact]
+    public async Task RunOnce_RouteExitsNonZero_RetriedNotUnknown()
+    {
+        using var route = new RouteScript("fail");
+        await using var host = await StartAsync([.. route.Settings("reply", maxAttempts: 2, idempotent: false), "ApprovalBot:Execution:RetryBaseSeconds=0"]);
+        await Drafts.ApproveAsync(host.Store, "reply:said-no", "refused");
+
+        await Cycle(host).RunOnceAsync();
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Failed, host.Store.Get("reply:said-no")!.State);
+        Assert.Equal(2, route.Runs().Count);
     }
 
     [Fact]

@@ -58,8 +58,7 @@ internal sealed class CommandRunner(TimeProvider time)
                 await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
                 var partial = await CollectAsync(stderr).ConfigureAwait(false);
-                return AttemptOutcome.Failure(
-                    $"timed out after {route.TimeoutSeconds}s; the process tree was killed" + Tail(partial), retryable: true);
+                return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; the process tree was killed" + Tail(partial));
             }
             await stdin.ConfigureAwait(false);
             var output = await CollectAsync(stdout).ConfigureAwait(false);
@@ -68,8 +67,12 @@ internal sealed class CommandRunner(TimeProvider time)
             {
                 return AttemptOutcome.Success(AttemptOutcome.FirstLine(output));
             }
-            var how = process.ExitCode > 128 ? $"killed by signal {process.ExitCode - 128} (exit code {process.ExitCode})" : $"exit code {process.ExitCode}";
-            return AttemptOutcome.Failure(how + Tail(errors), retryable: true);
+            if (process.ExitCode > 128)
+            {
+                // Killed, not a failure the program reported: it may have posted before it died.
+                return AttemptOutcome.Interrupted($"killed by signal {process.ExitCode - 128} (exit code {process.ExitCode})" + Tail(errors));
+            }
+            return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors), retryable: true);
         }
     }
 
