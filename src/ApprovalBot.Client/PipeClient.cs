@@ -59,6 +59,10 @@ public sealed class PipeClient : IAsyncDisposable
     public Task<Response> WaitAsync(string id, int timeoutMs, CancellationToken cancellationToken = default) =>
         SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJsonContext.Default.WaitRequest, cancellationToken);
 
+    /// <summary>Waits until the draft is decided or, with <see cref="WaitUntil.Final"/>, until its flow has ended.</summary>
+    public Task<Response> WaitAsync(string id, int timeoutMs, string until, CancellationToken cancellationToken = default) =>
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, cancellationToken);
+
     public Task<Response> ListAsync(string? state = null, int? limit = null, string? kind = null, CancellationToken cancellationToken = default) =>
         SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJsonContext.Default.ListRequest, cancellationToken);
 

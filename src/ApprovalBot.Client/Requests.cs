@@ -47,6 +47,19 @@ public sealed record WaitRequest
 
     /// <summary>How long to wait for a decision; 0–600000, default 30000.</summary>
     public int? TimeoutMs { get; init; }
+
+    /// <summary>
+    /// <c>decided</c> (default): answer once the draft leaves pending/carded. <c>final</c>: answer once nothing
+    /// automatic will move it further (executed, rejected, expired, cancelled, failed, blocked, unknown).
+    /// </summary>
+    public string? Until { get; init; }
+}
+
+/// <summary>Values of <see cref="WaitRequest.Until"/>.</summary>
+public static class WaitUntil
+{
+    public const string Decided = "decided";
+    public const string Final = "final";
 }
 
 public sealed record ListRequest

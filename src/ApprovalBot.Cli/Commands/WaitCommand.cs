@@ -20,13 +20,18 @@ internal static class WaitCommand
             // A custom parser rather than a validator: a validator would throw on a non-number instead of reporting it.
             CustomParser = result => IntRange.Parse(result, "--timeout", 0, MaxTimeoutSeconds) ?? 30,
         };
-        var command = new Command("wait", $"Wait until a draft is decided; exit {ExitCodes.WaitTimedOut} if the timeout comes first.") { id, timeout };
+        var until = new Option<bool>("--final")
+        {
+            Description = "Wait until the flow has ended (executed, rejected, failed, blocked, unknown, …), not just the decision.",
+        };
+        var command = new Command("wait", $"Wait until a draft is decided; exit {ExitCodes.WaitTimedOut} if the timeout comes first.") { id, timeout, until };
         command.SetAction(async (result, cancellationToken) =>
         {
             var caller = global.CreateCaller(result, io);
             var seconds = result.GetValue(timeout);
             var draftId = result.GetRequiredValue(id);
-            var response = await caller.SendAsync(new WaitRequest { Id = draftId, TimeoutMs = seconds * 1000 }, cancellationToken).ConfigureAwait(false);
+            var final = result.GetValue(until);
+            var response = await caller.SendAsync(new WaitRequest { Id = draftId, TimeoutMs = seconds * 1000, Until = final ? WaitUntil.Final : null }, cancellationToken).ConfigureAwait(false);
             var draft = response.Draft ?? throw CliException.Internal("the service answered wait without a draft");
             if (!caller.Json)
             {
@@ -35,7 +40,7 @@ internal static class WaitCommand
             if (response.Decided == false)
             {
                 await io.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"timeout: {draftId} not decided within {seconds} s (state {draft.State})")).ConfigureAwait(false);
+                    $"timeout: {draftId} not {(final ? "finished" : "decided")} within {seconds} s (state {draft.State})")).ConfigureAwait(false);
                 return ExitCodes.WaitTimedOut;
             }
             return ExitCodes.Ok;

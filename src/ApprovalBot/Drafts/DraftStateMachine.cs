@@ -29,4 +29,7 @@ internal static class DraftStateMachine
     public static bool AwaitsDecision(DraftState state) => state is DraftState.Pending or DraftState.Carded;
 
     public static bool IsFinal(DraftState state) => Allowed[state].Length == 0;
+
+    /// <summary>States nothing automatic moves on: only an approver's action does.</summary>
+    public static bool AwaitsHuman(DraftState state) => state is DraftState.Failed or DraftState.Blocked or DraftState.Unknown;
 }

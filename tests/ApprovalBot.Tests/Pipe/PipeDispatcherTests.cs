@@ -48,6 +48,7 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "duplicate field", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","text":"u"}}""", ErrorCodes.Invalid, "draft.text" },
         { "wait timeout of wrong type", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms" },
         { "wait timeout out of range", """{"op":"wait","id":"x","timeout_ms":600001}""", ErrorCodes.Invalid, "timeout_ms" },
+        { "wait until unknown value", """{"op":"wait","id":"x","until":"forever"}""", ErrorCodes.Invalid, "until" },
         { "list unknown state", """{"op":"list","state":"done"}""", ErrorCodes.Invalid, "state" },
         { "list limit zero", """{"op":"list","limit":0}""", ErrorCodes.Invalid, "limit" },
         { "list limit fractional", """{"op":"list","limit":1.5}""", ErrorCodes.Invalid, "limit" },

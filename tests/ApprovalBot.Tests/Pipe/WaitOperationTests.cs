@@ -49,4 +49,22 @@ public sealed class WaitOperationTests
 
         Assert.Equal(ErrorCodes.NotFound, response.Error!.Code);
     }
+
+    [Fact]
+    public async Task Wait_UntilFinal_AnswersAtTheEndOfTheFlowNotAtTheDecision()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+        await DraftFixtures.ApproveAsync(host.Store, "reply:wf", "t");
+
+        var waiting = client.WaitAsync("reply:wf", 60_000, WaitUntil.Final);
+        await DraftFixtures.MoveAsync(host.Store, "reply:wf", DraftState.Approved, DraftState.Executing);
+        Assert.False(waiting.IsCompleted);
+        await DraftFixtures.MoveAsync(host.Store, "reply:wf", DraftState.Executing, DraftState.Executed, new Dictionary<string, object?> { ["exec_result"] = "https://example.test/1", ["exec_attempts"] = 1, ["exec_key"] = "ab1-test" });
+        var response = await waiting;
+
+        Assert.True(response.Decided);
+        Assert.Equal(States.Executed, response.Draft!.State);
+        Assert.Equal("https://example.test/1", response.Draft.Execution!.Result);
+    }
 }

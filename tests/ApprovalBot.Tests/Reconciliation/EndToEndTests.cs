@@ -108,14 +108,17 @@ public sealed class EndToEndTests : IAsyncLifetime
         const string text = "Thanks — <that> & \"this\" 👍";
         await agent.SubmitAsync(new DraftSubmission { Id = "reply:e2e:1", Kind = "reply", Agent = "outbound-engager", Text = text });
         var waiting = agent.WaitAsync("reply:e2e:1", 30_000);
+        await using var finalWaiter = await host.ConnectAsync();
+        var finished = finalWaiter.WaitAsync("reply:e2e:1", 30_000, WaitUntil.Final);
 
         var card = await CardOf("reply:e2e:1");
         _sandbox.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), _sandbox.Settings.ApproverId);
         var decided = await waiting;
-        var executed = await WaitForAsync(host, "reply:e2e:1", DraftState.Executed);
+        var executed = (await finished).Draft!;
         var edited = await _sandbox.Control.WaitForEditAsync(_sandbox.PrivateChatId, card.MessageId, TelegramHarness.Wait, m => m.Text?.Contains("Executed", StringComparison.Ordinal) == true);
 
         Assert.Equal(States.Approved, decided.Draft!.State);
+        Assert.Equal(States.Executed, executed.State);
         var run = Assert.Single(_route.Runs());
         Assert.Equal(text, run.Text);
         Assert.Equal(run.Key, run.EnvKey);

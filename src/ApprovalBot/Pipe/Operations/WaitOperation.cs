@@ -4,7 +4,7 @@ using ApprovalBot.Drafts;
 
 namespace ApprovalBot.Pipe.Operations;
 
-/// <summary>Answers once the draft leaves pending/carded, woken by the store's change signal rather than by polling.</summary>
+/// <summary>Answers once the draft is decided (or, with until=final, once its flow has ended), woken by the store's change signal rather than by polling.</summary>
 internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipeOperation
 {
     public const int DefaultTimeoutMs = 30_000;
@@ -20,13 +20,19 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
         {
             throw new ProtocolException(ErrorCodes.Invalid, $"must be between 0 and {MaxTimeoutMs}", "timeout_ms");
         }
+        Func<DraftState, bool> done = wait.Until switch
+        {
+            null or WaitUntil.Decided => static s => !DraftStateMachine.AwaitsDecision(s),
+            WaitUntil.Final => static s => DraftStateMachine.AwaitsHuman(s) || DraftStateMachine.IsFinal(s),
+            _ => throw new ProtocolException(ErrorCodes.Invalid, "must be 'decided' or 'final'", "until"),
+        };
         var deadline = time.GetUtcNow().AddMilliseconds(timeoutMs);
         while (true)
         {
             // Take the signal before reading, so a change committed between the read and the await is not missed.
             var changed = store.Signals.NextChange(wait.Id);
             var draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
-            if (!DraftStateMachine.AwaitsDecision(draft.State))
+            if (done(draft.State))
             {
                 return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
             }
