@@ -211,10 +211,12 @@ public sealed class ExecutorCycleTests
         route.Mode = "ok";
         await Cycle(host).RunOnceAsync();
 
+        // The approval also wakes the background job, which may add a hung attempt of its own; what matters is
+        // that every attempt carried the same key and the sink saw one effect.
         var runs = route.Runs();
         Assert.Equal(DraftState.Executed, host.Store.Get("reply:hang-idem")!.State);
-        Assert.Equal(2, runs.Count);
-        Assert.Equal(runs[0].Key, runs[1].Key);
+        Assert.True(runs.Count >= 2);
+        Assert.All(runs, r => Assert.Equal(runs[0].Key, r.Key));
         Assert.Single(route.Effects());
     }
 

@@ -15,7 +15,8 @@ internal static class DraftFixtures
     public static async Task<Draft> ApproveAsync(DraftStore store, string id, string text = "text", string kind = "reply", DateTimeOffset? at = null)
     {
         await SubmitAsync(store, id, text, kind);
-        var result = await store.TransitionAsync(new Transition(id, [DraftState.Pending], DraftState.Approved, "decided", "user:1001")
+        // From pending or carded: with Telegram composed the card may already be out, as for a real tap.
+        var result = await store.TransitionAsync(new Transition(id, [DraftState.Pending, DraftState.Carded], DraftState.Approved, "decided", "user:1001")
         {
             Set = new Dictionary<string, object?>
             {
