@@ -10,6 +10,24 @@ internal static class CliApp
     public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
     {
         var io = new CliIo(stdin, stdout, stderr);
+        // Agents run `submit` once per draft, so its plain form skips building the command tree (SubmitFastPath).
+        if (SubmitFastPath.TryParse(args) is { } submit)
+        {
+            try
+            {
+                return await SubmitFastPath.RunAsync(submit, io, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (CliException e)
+            {
+                await stderr.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
+                return e.ExitCode;
+            }
+            catch (Exception e)
+            {
+                await stderr.WriteLineAsync($"error internal: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.Internal;
+            }
+        }
         var root = BuildRootCommand(io);
         var parsed = root.Parse(args);
 

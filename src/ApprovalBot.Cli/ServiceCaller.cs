@@ -24,7 +24,13 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         // send is used instead of the typed helpers only so that --json can print the line as received.
         var typeInfo = (JsonTypeInfo<T>)ProtocolJson.Strict.GetTypeInfo(typeof(T));
         var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
+        var responseLine = await ExchangeAsync(line, cancellationToken).ConfigureAwait(false);
+        return await InterpretAsync(responseLine).ConfigureAwait(false);
+    }
 
+    /// <summary>Sends one request line on a fresh connection and returns the response line as received.</summary>
+    public async Task<string> ExchangeAsync(byte[] line, CancellationToken cancellationToken)
+    {
         await using var client = await ConnectAsync(cancellationToken).ConfigureAwait(false);
         string? responseLine;
         try
@@ -39,7 +45,12 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         {
             throw CliException.Unavailable($"the service on '{PipeName}' closed the connection without answering");
         }
+        return responseLine;
+    }
 
+    /// <summary>Reads a response line with the contract, echoes it for --json, and turns an error answer into its exit code.</summary>
+    public async Task<Response> InterpretAsync(string responseLine)
+    {
         Response response;
         try
         {

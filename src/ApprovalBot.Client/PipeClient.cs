@@ -84,11 +84,15 @@ public sealed class PipeClient : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
             if (line.Length == 0 || line.Span[^1] != (byte)'\n')
             {
-                await _stream.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+                // One write for the line and its end: the service reads the request in one go, not in two wake-ups.
+                var terminated = new byte[line.Length + 1];
+                line.Span.CopyTo(terminated);
+                terminated[^1] = (byte)'\n';
+                line = terminated;
             }
+            await _stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
             await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
         }

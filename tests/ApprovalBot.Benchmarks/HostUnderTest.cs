@@ -45,7 +45,9 @@ internal sealed class HostUnderTest : IAsyncDisposable
         info.ArgumentList.Add($"--ApprovalBot:DataDirectory={dataDirectory}");
         info.ArgumentList.Add($"--ApprovalBot:Pipe:Name={socket}");
         info.ArgumentList.Add("--ApprovalBot:Sandbox:Url=http://127.0.0.1:0");
-        foreach (var s in settings ?? [])
+        // For experiments only (e.g. BENCH_HOST_ARGS="Serilog:MinimumLevel:Default=Warning"); the report runs without it.
+        var extra = Environment.GetEnvironmentVariable("BENCH_HOST_ARGS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        foreach (var s in (settings ?? []).Concat(extra))
         {
             info.ArgumentList.Add("--" + s);
         }
@@ -117,6 +119,18 @@ internal sealed class HostUnderTest : IAsyncDisposable
     public double PeakRssMb => Status("VmHWM:") / 1024.0;
 
     public double RssMb => Status("VmRSS:") / 1024.0;
+
+    /// <summary>CPU seconds (user + system) the host has used so far, from /proc/PID/stat (clock ticks of 10 ms).</summary>
+    public double CpuSeconds
+    {
+        get
+        {
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // Fields 14 and 15 of stat (utime, stime) are 11 and 12 here, counted after "pid (comm) ".
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+    }
 
     private long Status(string key)
     {

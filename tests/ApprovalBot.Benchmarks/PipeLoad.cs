@@ -8,25 +8,39 @@ internal static class PipeLoad
 {
     private static int _run;
 
-    public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits);
+    /// <summary>CPU microseconds per submit of the host and of this (client) process, over the measured window.</summary>
+    public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits, double HostCpuUs = double.NaN, double ClientCpuUs = double.NaN);
 
-    /// <summary>One client, <paramref name="count"/> sequential submits after <paramref name="warmup"/> unmeasured ones.</summary>
-    public static async Task<Result> Single(HostUnderTest host, int warmup, int count)
+    /// <summary>
+    /// One client on one persistent connection: <paramref name="warmup"/> unmeasured submits, then
+    /// <paramref name="rounds"/> slices of sequential submits, each slice preceded by a slice of the floor.
+    /// </summary>
+    public static async Task<Result> Single(HostUnderTest host, SqliteBaselines.FloorRunner floor, int warmup, int count, int rounds)
     {
         var run = Interlocked.Increment(ref _run);
         await using var client = await host.ConnectAsync();
         var samples = new Samples();
         var sw = new Stopwatch();
-        for (var i = 0; i < warmup + count; i++)
+        var i = 0;
+        for (; i < warmup; i++)
         {
-            if (i == warmup) sw.Start();
-            var start = Stopwatch.GetTimestamp();
-            var response = await client.SubmitAsync(Draft($"reply:bench{run}:single:{i}"));
-            var elapsed = Ms.Since(start);
-            Check(response);
-            if (i >= warmup) samples.Add(elapsed);
+            Check(await client.SubmitAsync(Draft($"reply:bench{run}:single:{i}")));
         }
-        return new Result(1, samples, count / sw.Elapsed.TotalSeconds, count);
+        for (var round = 0; round < rounds; round++)
+        {
+            floor.Run(count / rounds);
+            sw.Start();
+            for (var k = 0; k < count / rounds; k++, i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                var response = await client.SubmitAsync(Draft($"reply:bench{run}:single:{i}"));
+                var elapsed = Ms.Since(start);
+                Check(response);
+                samples.Add(elapsed);
+            }
+            sw.Stop();
+        }
+        return new Result(1, samples, samples.Count / sw.Elapsed.TotalSeconds, samples.Count);
     }
 
     /// <summary>
@@ -61,11 +75,15 @@ internal static class PipeLoad
             }
         })).ToArray();
         await Task.Delay(warmup);
+        var hostCpu = host.CpuSeconds;
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         Volatile.Write(ref measuring, 1);
         var timer = Stopwatch.StartNew();
         await Task.Delay(duration);
         var measured = Interlocked.Read(ref done);
         var elapsedSeconds = timer.Elapsed.TotalSeconds;
+        hostCpu = host.CpuSeconds - hostCpu;
+        clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu;
         Volatile.Write(ref measuring, 0);
         Volatile.Write(ref stop, 1);
         await Task.WhenAll(loops);
@@ -73,7 +91,7 @@ internal static class PipeLoad
         {
             await client.DisposeAsync();
         }
-        return new Result(clients, samples, measured / elapsedSeconds, measured);
+        return new Result(clients, samples, measured / elapsedSeconds, measured, hostCpu * 1e6 / measured, clientCpu * 1e6 / measured);
     }
 
     public static DraftSubmission Draft(string id) => new()

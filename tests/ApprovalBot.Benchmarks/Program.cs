@@ -20,15 +20,21 @@ var clock = Stopwatch.StartNew();
 var report = new Report(smoke);
 Console.WriteLine($"ApprovalBot benchmark{(smoke ? " (smoke)" : "")}: {Environment.ProcessorCount} cores, load {loadBefore}, data under {work}");
 
+if (args.Contains("--probe"))
+{
+    await Probe.RunAsync(work, 1000);
+    return 0;
+}
+
 try
 {
-    // 1. Floor.
-    SqliteBaselines.FloorResult? floor = null;
-    if (Runs(1))
+    // 1. Floor. Measured in slices interleaved with item 3 (and once more around item 4), so that the floor and
+    // the service see the same background load; it runs alone only when item 3 is not run.
+    var floorRunner = new SqliteBaselines.FloorRunner(work);
+    floorRunner.Run(smoke ? 2 : 50, measure: false);
+    if (Runs(1) && !Runs(3))
     {
-        floor = SqliteBaselines.Floor(work, warmup: smoke ? 2 : 20, count: smoke ? 5 : 500);
-        report.Floor = floor;
-        Progress("1 floor", $"p50 {Ms.F(floor.Latency.P50)} ms, p99 {Ms.F(floor.Latency.P99)} ms, {floor.CommitsPerSecond:0} commits/s");
+        floorRunner.Run(smoke ? 5 : 600);
     }
 
     // 2. Naive baseline: one loop (the issue's figure), and 4/16/64 loops for the comparison of item 4.
@@ -53,7 +59,7 @@ try
         await using var host = await HostUnderTest.StartAsync(data);
         if (Runs(3))
         {
-            var single = await PipeLoad.Single(host, warmup: smoke ? 2 : 50, count: smoke ? 10 : 600);
+            var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 100, count: smoke ? 10 : 1200, rounds: smoke ? 1 : 8);
             report.PipeSingle = single;
             Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms");
         }
@@ -61,9 +67,10 @@ try
         {
             foreach (var clients in new[] { 4, 16, 64 })
             {
+                floorRunner.Run(smoke ? 5 : 150);
                 var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1), TimeSpan.FromSeconds(smoke ? 0.3 : 4));
                 report.Pipe[clients] = result;
-                Progress($"4 pipe x{clients}", $"{result.PerSecond:0}/s, p50 {Ms.F(result.Latency.P50)} ms, p99 {Ms.F(result.Latency.P99)} ms");
+                Progress($"4 pipe x{clients}", $"{result.PerSecond:0}/s, p50 {Ms.F(result.Latency.P50)} ms, p99 {Ms.F(result.Latency.P99)} ms, CPU per submit: host {result.HostCpuUs:0} us, clients {result.ClientCpuUs:0} us");
             }
         }
         if (Runs(5))
@@ -85,6 +92,12 @@ try
         }
         report.PipeHostPeakRssMb = host.PeakRssMb;
     }
+    if (Runs(1))
+    {
+        report.Floor = floorRunner.Result;
+        Progress("1 floor", $"p50 {Ms.F(report.Floor.Latency.P50)} ms, p99 {Ms.F(report.Floor.Latency.P99)} ms, {report.Floor.CommitsPerSecond:0} commits/s ({report.Floor.Latency.Count} commits)");
+    }
+    floorRunner.Dispose();
 
     // 6. Approve -> executor start.
     if (Runs(6))
@@ -111,14 +124,14 @@ try
             starts.Add(host.StartupMs);
             if (i < startCount - 1) continue;
 
-            await using var client = await host.ConnectAsync();
-            var runs = smoke ? 2 : 15;
-            report.Orphans = await TimeAsync(() => client.ReportAsync("orphans"), runs, r => r.Report?.Items.Count);
-            report.Stale = await TimeAsync(() => client.ReportAsync("stale"), runs, r => r.Report?.Items.Count);
-            report.ListNewest = await TimeAsync(() => client.ListAsync(limit: 50), runs, r => r.Drafts?.Count);
-            report.ListCarded = await TimeAsync(() => client.ListAsync(state: "carded", limit: 50), runs, r => r.Drafts?.Count);
-            report.BigPeakRssMb = host.PeakRssMb;
-            Progress("7 reports", $"orphans p50 {Ms.F(report.Orphans.Samples.P50)} ms ({report.Orphans.Items} items), stale p50 {Ms.F(report.Stale.Samples.P50)} ms ({report.Stale.Items} items), list p50 {Ms.F(report.ListNewest.Samples.P50)} ms, list carded p50 {Ms.F(report.ListCarded.Samples.P50)} ms, peak RSS {report.BigPeakRssMb:0} MB");
+            try
+            {
+                await MeasureBigStoreAsync(host, report, smoke);
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException)
+            {
+                throw new InvalidOperationException($"The host failed on the big store: {ex.Message}\n{host.Tail}", ex);
+            }
         }
         report.Startup = starts;
         Progress("7 start-up", $"median {Ms.F(starts.P50)} ms, max {Ms.F(starts.Max)} ms");
@@ -133,6 +146,18 @@ finally
     catch (IOException)
     {
     }
+}
+
+static async Task MeasureBigStoreAsync(HostUnderTest host, Report report, bool smoke)
+{
+    await using var client = await host.ConnectAsync();
+    var runs = smoke ? 2 : 15;
+    report.Orphans = await TimeAsync(() => client.ReportAsync("orphans"), runs, r => r.Report?.Items.Count);
+    report.Stale = await TimeAsync(() => client.ReportAsync("stale"), runs, r => r.Report?.Items.Count);
+    report.ListNewest = await TimeAsync(() => client.ListAsync(limit: 50), runs, r => r.Drafts?.Count);
+    report.ListCarded = await TimeAsync(() => client.ListAsync(state: "carded", limit: 50), runs, r => r.Drafts?.Count);
+    report.BigPeakRssMb = host.PeakRssMb;
+    Progress("7 reports", $"orphans p50 {Ms.F(report.Orphans.Samples.P50)} ms ({report.Orphans.Items} items), stale p50 {Ms.F(report.Stale.Samples.P50)} ms ({report.Stale.Items} items), list p50 {Ms.F(report.ListNewest.Samples.P50)} ms, list carded p50 {Ms.F(report.ListCarded.Samples.P50)} ms, peak RSS {report.BigPeakRssMb:0} MB");
 }
 
 report.Cores = Environment.ProcessorCount;

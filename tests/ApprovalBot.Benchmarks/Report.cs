@@ -73,6 +73,7 @@ internal sealed class Report(bool smoke)
             {
                 Row("4", "Pipe submit, 16 clients: throughput", $"{PerS(p.PerSecond)}{aheadText}", ">= 4x floor commits/s, > naive", X(p.PerSecond / frate), p.PerSecond >= 4 * frate && ahead != false);
                 Row("4", "Pipe submit, 16 clients: p99", $"{Ms.F(p.Latency.P99)} ms (p50 {Ms.F(p.Latency.P50)})", "<= 5x floor p99", X(p.Latency.P99 / fp99), p.Latency.P99 <= 5 * fp99);
+                Row("4", "Pipe submit, 16 clients: CPU per submit (host / benchmark clients)", $"{p.HostCpuUs:0} us / {p.ClientCpuUs:0} us", "(explains the throughput)", "", null);
             }
             else
             {

@@ -46,35 +46,76 @@ internal static class SqliteBaselines
     /// <summary>Single-row INSERT, each in its own transaction, on one kept-open connection with a prepared command.</summary>
     public static FloorResult Floor(string directory, int warmup, int count)
     {
-        var path = Path.Combine(directory, "floor.db");
-        Create(path);
-        using var connection = Open(path, pooling: false);
-        using var insert = connection.CreateCommand();
-        insert.CommandText = "INSERT INTO drafts(id, text, sha256, created_at) VALUES ($id, $text, $sha, $at)";
-        var id = insert.Parameters.Add("$id", SqliteType.Text);
-        insert.Parameters.AddWithValue("$text", Workload.Text);
-        insert.Parameters.AddWithValue("$sha", Workload.Sha256);
-        var at = insert.Parameters.Add("$at", SqliteType.Integer);
-        insert.Prepare();
-        using var begin = connection.CreateCommand();
-        begin.CommandText = "BEGIN IMMEDIATE";
-        using var commit = connection.CreateCommand();
-        commit.CommandText = "COMMIT";
+        using var floor = new FloorRunner(directory);
+        floor.Run(warmup, measure: false);
+        floor.Run(count);
+        return floor.Result;
+    }
 
-        var samples = new Samples();
-        var total = Stopwatch.StartNew();
-        for (var i = 0; i < warmup + count; i++)
+    /// <summary>
+    /// The floor, runnable in slices so that it can be interleaved with the measurement it is the floor of:
+    /// both then see the same background load (other processes sharing the 2 cores and the disk).
+    /// </summary>
+    public sealed class FloorRunner : IDisposable
+    {
+        private readonly SqliteConnection _connection;
+        private readonly SqliteCommand _insert;
+        private readonly SqliteCommand _begin;
+        private readonly SqliteCommand _commit;
+        private readonly SqliteParameter _id;
+        private readonly SqliteParameter _at;
+        private readonly Samples _samples = new();
+        private long _measuredTicks;
+        private int _measured;
+        private int _next;
+
+        public FloorRunner(string directory)
         {
-            if (i == warmup) total.Restart();
-            var start = Stopwatch.GetTimestamp();
-            begin.ExecuteNonQuery();
-            id.Value = "floor:" + i;
-            at.Value = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-            insert.ExecuteNonQuery();
-            commit.ExecuteNonQuery();
-            if (i >= warmup) samples.Add(Ms.Since(start));
+            var path = Path.Combine(directory, "floor.db");
+            Create(path);
+            _connection = Open(path, pooling: false);
+            _insert = _connection.CreateCommand();
+            _insert.CommandText = "INSERT INTO drafts(id, text, sha256, created_at) VALUES ($id, $text, $sha, $at)";
+            _id = _insert.Parameters.Add("$id", SqliteType.Text);
+            _insert.Parameters.AddWithValue("$text", Workload.Text);
+            _insert.Parameters.AddWithValue("$sha", Workload.Sha256);
+            _at = _insert.Parameters.Add("$at", SqliteType.Integer);
+            _insert.Prepare();
+            _begin = _connection.CreateCommand();
+            _begin.CommandText = "BEGIN IMMEDIATE";
+            _commit = _connection.CreateCommand();
+            _commit.CommandText = "COMMIT";
         }
-        return new FloorResult(samples, count / total.Elapsed.TotalSeconds);
+
+        public FloorResult Result => new(_samples, _measured / (_measuredTicks / (double)Stopwatch.Frequency));
+
+        public void Run(int count, bool measure = true)
+        {
+            var slice = Stopwatch.GetTimestamp();
+            for (var i = 0; i < count; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                _begin.ExecuteNonQuery();
+                _id.Value = "floor:" + _next++;
+                _at.Value = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+                _insert.ExecuteNonQuery();
+                _commit.ExecuteNonQuery();
+                if (measure) _samples.Add(Ms.Since(start));
+            }
+            if (measure)
+            {
+                _measuredTicks += Stopwatch.GetTimestamp() - slice;
+                _measured += count;
+            }
+        }
+
+        public void Dispose()
+        {
+            _insert.Dispose();
+            _begin.Dispose();
+            _commit.Dispose();
+            _connection.Dispose();
+        }
     }
 
     public sealed record LoadResult(int Clients, Samples Latency, double PerSecond);

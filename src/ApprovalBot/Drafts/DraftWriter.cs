@@ -19,8 +19,12 @@ internal sealed partial class DraftWriter : IAsyncDisposable
     private readonly int _maxBatch;
     private readonly Channel<IWrite> _queue = Channel.CreateUnbounded<IWrite>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _loop;
+    private readonly Channel<bool> _checkpointWake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly Task _checkpointLoop;
     private SqliteConnection? _connection;
+    private StatementCache? _statements;
     private long _commits;
+    private int _commitsSinceCheckpoint;
 
     /// <summary>Transactions committed so far; with concurrent writers it stays well below the number of writes.</summary>
     public long Commits => Interlocked.Read(ref _commits);
@@ -33,7 +37,11 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         _logger = logger;
         _maxBatch = options.Value.MaxBatch;
         _loop = Task.Factory.StartNew(RunAsync, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _checkpointLoop = Task.Run(CheckpointLoopAsync);
     }
+
+    /// <summary>Commits between two background checkpoints (a submit adds about 8-10 pages to the WAL).</summary>
+    internal const int CheckpointEveryCommits = 100;
 
     /// <summary>Runs <paramref name="work"/> in the next batch; the task completes once its batch is committed.</summary>
     public Task<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken = default)
@@ -65,9 +73,20 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         WriteContext context;
         try
         {
-            _connection ??= _database.Open();
+            if (_connection is null)
+            {
+                _connection = _database.Open();
+                // Checkpoints run beside the writer (CheckpointLoopAsync), not inside the commit that crosses the
+                // threshold: an automatic checkpoint copies and fsyncs the database file on the commit path.
+                using (var pragma = _connection.CreateCommand())
+                {
+                    pragma.CommandText = "PRAGMA wal_autocheckpoint=0;";
+                    pragma.ExecuteNonQuery();
+                }
+                _statements = new StatementCache(_connection);
+            }
             using var transaction = _connection.BeginTransaction();
-            context = new WriteContext(_connection, transaction, _time.GetUtcNow());
+            context = new WriteContext(_connection, transaction, _time.GetUtcNow(), _statements);
             foreach (var write in batch)
             {
                 write.Run(context);
@@ -80,6 +99,8 @@ internal sealed partial class DraftWriter : IAsyncDisposable
             // Disk full, read-only, I/O error: nothing of the batch is kept. Drop the connection so the next
             // batch starts clean, which is how the store recovers by itself once the disk is writable again.
             LogCommitFailed(ex, batch.Count);
+            _statements?.Dispose();
+            _statements = null;
             _connection?.Dispose();
             _connection = null;
             var failure = new StoreUnavailableException("The store could not commit: " + ex.Message, ex);
@@ -94,6 +115,11 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         {
             write.Acknowledge();
         }
+        if (++_commitsSinceCheckpoint >= CheckpointEveryCommits)
+        {
+            _commitsSinceCheckpoint = 0;
+            _checkpointWake.Writer.TryWrite(true);
+        }
         foreach (var change in context.Changes)
         {
             try
@@ -107,12 +133,54 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// PASSIVE checkpoints on a connection of their own: they copy committed WAL frames into the database file
+    /// while the writer goes on committing (WAL allows one checkpointer beside one writer), so the WAL stays short
+    /// without any write waiting for the copy. Failures (disk full) are logged; the next wake-up tries again.
+    /// </summary>
+    private async Task CheckpointLoopAsync()
+    {
+        SqliteConnection? connection = null;
+        try
+        {
+            while (await _checkpointWake.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                _checkpointWake.Reader.TryRead(out _);
+                try
+                {
+                    connection ??= _database.Open();
+                    using var cmd = connection.CreateCommand();
+                    cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
+                    cmd.ExecuteNonQuery();
+                }
+                catch (Exception ex)
+                {
+                    LogCheckpointFailed(ex);
+                    connection?.Dispose();
+                    connection = null;
+                }
+            }
+        }
+        finally
+        {
+            connection?.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
+        _checkpointWake.Writer.TryComplete();
+        await _checkpointLoop.ConfigureAwait(false);
+        _statements?.Dispose();
+        _statements = null;
         _connection?.Dispose();
+        _connection = null;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Background WAL checkpoint failed; retried after the next commits")]
+    private partial void LogCheckpointFailed(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Store commit failed; {Count} writes answered unavailable")]
     private partial void LogCommitFailed(Exception ex, int count);

@@ -6,7 +6,7 @@ namespace ApprovalBot.Drafts;
 /// What a write sees inside the writer's transaction: the connection, the batch's clock reading, and a
 /// place to queue signals that must only fire after the commit is durable.
 /// </summary>
-internal sealed class WriteContext(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now)
+internal sealed class WriteContext(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset now, StatementCache? statements = null)
 {
     private readonly List<DraftChange> _changes = [];
 
@@ -28,16 +28,38 @@ internal sealed class WriteContext(SqliteConnection connection, SqliteTransactio
         return cmd;
     }
 
+    /// <summary>
+    /// A prepared command kept by the writer's connection for reuse, with these parameters bound. The caller must
+    /// not dispose it, and must finish with it (dispose its reader) before the next call for the same SQL.
+    /// Falls back to a fresh command when the context has no cache (it is then never disposed, so tests only).
+    /// </summary>
+    public SqliteCommand Statement(string sql, params (string Name, object? Value)[] parameters)
+    {
+        if (statements is null)
+        {
+            return Command(sql, parameters);
+        }
+        var cmd = statements.Get(sql, transaction);
+        foreach (var (name, value) in parameters)
+        {
+            cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        }
+        return cmd;
+    }
+
     public int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
-        using var cmd = Command(sql, parameters);
-        return cmd.ExecuteNonQuery();
+        if (statements is null)
+        {
+            using var cmd = Command(sql, parameters);
+            return cmd.ExecuteNonQuery();
+        }
+        return Statement(sql, parameters).ExecuteNonQuery();
     }
 
     public Draft? ReadDraft(string id)
     {
-        using var cmd = Command(DraftColumns.Select + " WHERE id = $id", ("$id", id));
-        using var reader = cmd.ExecuteReader();
+        using var reader = Statement(DraftColumns.Select + " WHERE id = $id", ("$id", id)).ExecuteReader();
         return reader.Read() ? DraftColumns.Read(reader) : null;
     }
 

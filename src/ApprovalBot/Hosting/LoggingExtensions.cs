@@ -11,9 +11,9 @@ internal static class LoggingExtensions
     public static IHostApplicationBuilder AddApprovalBotLogging(this IHostApplicationBuilder builder)
     {
         var dataDirectory = builder.Configuration["ApprovalBot:DataDirectory"] is { Length: > 0 } d ? d : "data";
-        var logger = new LoggerConfiguration()
-            .ReadFrom.Configuration(builder.Configuration)
-            .Enrich.FromLogContext()
+        // The sinks run on a background thread (BackgroundLogSink); levels and enrichment stay on the outer logger.
+        var sinks = new LoggerConfiguration()
+            .MinimumLevel.Verbose()
             .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
             .WriteTo.File(
                 new JsonFormatter(renderMessage: true),
@@ -21,6 +21,11 @@ internal static class LoggingExtensions
                 rollingInterval: RollingInterval.Day,
                 retainedFileCountLimit: 14,
                 flushToDiskInterval: TimeSpan.FromSeconds(1))
+            .CreateLogger();
+        var logger = new LoggerConfiguration()
+            .ReadFrom.Configuration(builder.Configuration)
+            .Enrich.FromLogContext()
+            .WriteTo.Sink(new BackgroundLogSink(sinks))
             .CreateLogger();
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);

@@ -180,11 +180,17 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
         }
     }
 
+    /// <summary>
+    /// The response and its newline in one write: two writes were two sends on the socket, waking the agent's
+    /// reader twice (once for a line without its end) for every response.
+    /// </summary>
     private static async Task WriteAsync(Stream stream, Response response, CancellationToken cancellationToken)
     {
-        var bytes = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJsonContext.Default.Response);
-        await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-        await stream.WriteAsync(Newline, cancellationToken).ConfigureAwait(false);
+        var json = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJsonContext.Default.Response);
+        var line = new byte[json.Length + 1];
+        json.CopyTo(line, 0);
+        line[^1] = Newline[0];
+        await stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
 
