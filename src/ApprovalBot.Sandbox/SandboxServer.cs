@@ -59,6 +59,7 @@ public sealed class SandboxServer : IAsyncDisposable
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(SandboxServer).Assembly.GetName().Name });
         builder.WebHost.UseKestrelCore().UseUrls(settings.Url).ConfigureKestrel(k => k.Limits.MaxRequestBodySize = MaxUploadBytes);
         builder.Services.AddRoutingCore();
+        builder.Services.AddSingleton<IHostLifetime, Http.OwnerControlledLifetime>();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(2));
         builder.Logging.ClearProviders();
         if (loggerFactory is not null)

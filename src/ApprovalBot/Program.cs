@@ -22,6 +22,12 @@ try
     await host.RunAsync();
     return 0;
 }
+catch (OperationCanceledException)
+{
+    // SIGTERM while still starting (systemd stop, docker stop): a requested stop, not a failure.
+    Log.Information("ApprovalBot stopped before it finished starting");
+    return 0;
+}
 catch (Exception ex) when (StartupFailure.ConfigurationErrors(ex) is { } errors)
 {
     Log.Fatal("ApprovalBot configuration is invalid:{Errors}", string.Concat(errors.Select(e => Environment.NewLine + "  - " + e)));

@@ -101,4 +101,32 @@ public sealed class ProgramTests
         await using var client = await first.ConnectAsync();
         Assert.True((await client.PingAsync()).Ok);
     }
+
+    [Fact]
+    public async Task Stop_SigtermWithBuiltInSandbox_ExitsZeroWithoutThePollerLosingItsServer()
+    {
+        using var dir = new TempDirectory();
+        var host = await HostProcess.StartAsync(dir.Path);
+        await host.WaitForOutputAsync("polling for updates", TimeSpan.FromSeconds(30));
+
+        await host.TerminateAsync();
+
+        Assert.Equal(0, host.ExitCode);
+        Assert.Contains("Telegram sandbox", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("getUpdates failed", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[ERR]", host.Output, StringComparison.Ordinal);
+        await host.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Stop_SigtermWhileStarting_ExitsZero()
+    {
+        using var dir = new TempDirectory();
+        var host = await HostProcess.StartAsync(dir.Path);
+
+        await host.TerminateAsync();
+
+        Assert.Equal(0, host.ExitCode);
+        await host.DisposeAsync();
+    }
 }

@@ -13,6 +13,7 @@ internal sealed class HostProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<(string Text, TaskCompletionSource Seen)> _awaited = [];
 
     private HostProcess(Process process, string pipeName)
     {
@@ -110,9 +111,39 @@ internal sealed class HostProcess : IAsyncDisposable
         {
             _listening.TrySetResult();
         }
+        lock (_awaited)
+        {
+            foreach (var (text, seen) in _awaited)
+            {
+                if (line.Contains(text, StringComparison.Ordinal)) seen.TrySetResult();
+            }
+        }
+    }
+
+    /// <summary>Completes when the host writes a line containing <paramref name="text"/> (or already has).</summary>
+    public Task WaitForOutputAsync(string text, TimeSpan timeout)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_awaited)
+        {
+            _awaited.Add((text, seen));
+        }
+        if (Output.Contains(text, StringComparison.Ordinal)) seen.TrySetResult();
+        return seen.Task.WaitAsync(timeout);
     }
 
     public Task<PipeClient> ConnectAsync() => PipeClient.ConnectAsync(PipeName, TimeSpan.FromSeconds(10));
+
+    /// <summary>SIGTERM, as systemd or docker stop sends it, then waits for the process to exit.</summary>
+    public async Task TerminateAsync()
+    {
+        using (var kill = Process.Start(new ProcessStartInfo("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]) { UseShellExecute = false })!)
+        {
+            await kill.WaitForExitAsync();
+        }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(timeout.Token);
+    }
 
     /// <summary>SIGKILL: no shutdown code runs, as in a power cut of the process.</summary>
     public async Task KillAsync()
