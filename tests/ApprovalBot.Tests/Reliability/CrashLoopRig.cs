@@ -88,10 +88,11 @@ internal sealed class CrashLoopRig : IAsyncDisposable
             tasks.Add(Traffic.AgentAsync(host, a, Kinds, cycleSeed + a + 1, stop.Token));
         }
         await Task.Delay(killAfter);
-        var unconfirmedTaps = Traffic.Presses.Count(p => Control.ConfirmedOffset <= p.UpdateId);
+        var confirmed = Control.ConfirmedOffset;
+        var unconfirmedTaps = Traffic.Presses.Where(p => confirmed <= p.UpdateId).Select(p => p.QueryId).ToList();
         await host.KillAsync();
         Figures.Kills++;
-        Figures.TapsInFlightAtKill += unconfirmedTaps;
+        Figures.TapsInFlightAtKill.UnionWith(unconfirmedTaps);
         await stop.CancelAsync();
         await Task.WhenAll(tasks);
         await host.DisposeAsync();
@@ -254,7 +255,8 @@ internal sealed class CrashLoopRig : IAsyncDisposable
 internal sealed class Figures
 {
     public int Kills;
-    public int TapsInFlightAtKill;
+    /// <summary>Taps not yet confirmed by the bot when a kill landed (each counted once, however many kills it outlived).</summary>
+    public HashSet<string> TapsInFlightAtKill { get; } = new(StringComparer.Ordinal);
     public int CutOffExecutions;
     public int TooManyRequests;
     public int ServerErrors;
