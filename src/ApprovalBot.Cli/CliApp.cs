@@ -7,7 +7,11 @@ namespace ApprovalBot.Cli;
 /// <summary>The whole of <c>approvalctl</c>, runnable in-process: tests call <see cref="RunAsync"/> with their own streams.</summary>
 internal static class CliApp
 {
-    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr)
+    /// <param name="blockingIo">
+    /// The submit fast path may use blocking pipe I/O: only when this is the whole process (Program.cs), never
+    /// in a process that also serves (an in-process host would wait on its own thread pool).
+    /// </param>
+    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, bool blockingIo = false)
     {
         var io = new CliIo(stdin, stdout, stderr);
         // Agents run `submit` once per draft, so its plain form skips building the command tree (SubmitFastPath).
@@ -15,7 +19,7 @@ internal static class CliApp
         {
             try
             {
-                return await SubmitFastPath.RunAsync(submit, io, CancellationToken.None).ConfigureAwait(false);
+                return await SubmitFastPath.RunAsync(submit, io, blockingIo, CancellationToken.None).ConfigureAwait(false);
             }
             catch (CliException e)
             {
@@ -28,6 +32,18 @@ internal static class CliApp
                 return ExitCodes.Internal;
             }
         }
+        return await RunFullAsync(args, io).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Everything but the submit fast path. A method of its own so that the fast path never loads
+    /// System.CommandLine: its types appear only here, not in <see cref="RunAsync"/>'s state machine.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<int> RunFullAsync(string[] args, CliIo io)
+    {
+        var stderr = io.Error;
+        var stdout = io.Out;
         var root = BuildRootCommand(io);
         var parsed = root.Parse(args);
 

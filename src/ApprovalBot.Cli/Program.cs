@@ -6,4 +6,4 @@ using ApprovalBot.Cli;
 var stdin = Console.IsInputRedirected
     ? new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false))
     : TextReader.Null;
-return await CliApp.RunAsync(args, stdin, Console.Out, Console.Error);
+return await CliApp.RunAsync(args, stdin, Console.Out, Console.Error, blockingIo: true);

@@ -70,4 +70,22 @@ internal static class CliRuns
         }
         return samples;
     }
+
+    /// <summary>`dotnet ApprovalBot.Benchmarks.dll --noop`: a .NET console program that returns at once.</summary>
+    public static async Task<Samples> BareAsync(string dll, int warmup, int count)
+    {
+        var samples = new Samples();
+        for (var i = 0; i < warmup + count; i++)
+        {
+            var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true };
+            info.ArgumentList.Add(dll);
+            info.ArgumentList.Add("--noop");
+            var start = Stopwatch.GetTimestamp();
+            using var process = Process.Start(info)!;
+            await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (i >= warmup) samples.Add(Ms.Since(start));
+        }
+        return samples;
+    }
 }

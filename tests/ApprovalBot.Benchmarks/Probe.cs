@@ -9,12 +9,13 @@ using Microsoft.Extensions.Hosting;
 namespace ApprovalBot.Benchmarks;
 
 /// <summary>
-/// `--probe`: decomposes one submit in an in-process host (store and pipe only): the store write alone, a ping
-/// round trip over the pipe, and a submit over the pipe. For profiling; not part of the report.
+/// Decomposes one submit in an in-process host (store and pipe only, logging at Warning): the floor, the store's
+/// write alone (group-commit writer, two rows, five indexes, one fsync), a ping round trip over the pipe (transport
+/// and dispatch without a write), and a submit over the pipe, interleaved in two rounds.
 /// </summary>
 internal static class Probe
 {
-    public static async Task RunAsync(string work, int count)
+    public static async Task<string> MeasureAsync(string work, int count)
     {
         var data = Path.Combine(work, "probe");
         Directory.CreateDirectory(data);
@@ -28,37 +29,40 @@ internal static class Probe
         await host.Services.GetRequiredService<AgentPipeServer>().Listening;
         var store = host.Services.GetRequiredService<DraftStore>();
 
-        for (var round = 0; round < 2; round++)
+        var floor = new SqliteBaselines.FloorRunner(data);
+        floor.Run(50, measure: false);
+        Samples write = new(), ping = new(), submit = new();
+        for (var round = 0; round < 5; round++) // round 0 warms up (JIT), unmeasured
         {
-            var write = new Samples();
-            for (var i = 0; i < count; i++)
+            var measure = round > 0;
+            floor.Run(count / 4, measure);
+            for (var i = 0; i < count / 4; i++)
             {
                 var id = $"reply:probe:{round}:{i}";
                 var draft = new NewDraft(id, "reply", "probe", Workload.Text, Workload.Sha256, null);
                 var start = Stopwatch.GetTimestamp();
                 await store.SubmitAsync(draft);
-                write.Add(Ms.Since(start));
+                if (measure) write.Add(Ms.Since(start));
             }
             await using var client = await PipeClient.ConnectAsync(socket, TimeSpan.FromSeconds(5));
-            var ping = new Samples();
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < count / 4; i++)
             {
                 var start = Stopwatch.GetTimestamp();
                 await client.PingAsync();
-                ping.Add(Ms.Since(start));
+                if (measure) ping.Add(Ms.Since(start));
             }
-            var submit = new Samples();
-            for (var i = 0; i < count; i++)
+            for (var i = 0; i < count / 4; i++)
             {
                 var start = Stopwatch.GetTimestamp();
                 var r = await client.SubmitAsync(PipeLoad.Draft($"reply:probe:pipe{round}:{i}"));
-                submit.Add(Ms.Since(start));
+                if (measure) submit.Add(Ms.Since(start));
                 if (!r.Ok) throw new InvalidOperationException(r.Error?.Message);
             }
-            var floor = SqliteBaselines.Floor(work, 10, count);
-            Console.WriteLine($"round {round}: floor p50 {Ms.F(floor.Latency.P50)} p99 {Ms.F(floor.Latency.P99)} | store write p50 {Ms.F(write.P50)} p99 {Ms.F(write.P99)} | ping p50 {Ms.F(ping.P50)} p99 {Ms.F(ping.P99)} | pipe submit p50 {Ms.F(submit.P50)} p99 {Ms.F(submit.P99)}");
-            File.Delete(Path.Combine(work, "floor.db"));
         }
         await host.StopAsync();
+        var f = floor.Result.Latency;
+        floor.Dispose();
+        return $"floor p50 {Ms.F(f.P50)} ms; store write alone p50 {Ms.F(write.P50)} ms ({write.P50 / f.P50:0.0}x); " +
+               $"pipe ping round trip p50 {Ms.F(ping.P50)} ms; pipe submit p50 {Ms.F(submit.P50)} ms ({submit.P50 / f.P50:0.0}x)";
     }
 }

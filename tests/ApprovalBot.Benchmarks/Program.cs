@@ -5,6 +5,11 @@ using ApprovalBot.Benchmarks;
 
 // The issue-6 benchmark: every measurement in one run, printed as a Markdown table and written to
 // docs/PERFORMANCE.md. `--smoke` runs tiny sizes, asserts nothing and writes no document (CI runs it).
+if (args is ["--noop"])
+{
+    // A bare .NET console start (runtime init, nothing else): the reference for approvalctl's start-up cost.
+    return 0;
+}
 var smoke = args.Contains("--smoke");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',').Select(int.Parse).ToHashSet();
 bool Runs(int n) => only is null || only.Contains(n);
@@ -20,11 +25,6 @@ var clock = Stopwatch.StartNew();
 var report = new Report(smoke);
 Console.WriteLine($"ApprovalBot benchmark{(smoke ? " (smoke)" : "")}: {Environment.ProcessorCount} cores, load {loadBefore}, data under {work}");
 
-if (args.Contains("--probe"))
-{
-    await Probe.RunAsync(work, 1000);
-    return 0;
-}
 
 try
 {
@@ -40,12 +40,12 @@ try
     // 2. Naive baseline: one loop (the issue's figure), and 4/16/64 loops for the comparison of item 4.
     if (Runs(2))
     {
-        var single = await SqliteBaselines.Naive(work, 1, TimeSpan.Zero, TimeSpan.Zero, countPerClient: smoke ? 5 : 300);
+        var single = await SqliteBaselines.Naive(work, 1, TimeSpan.Zero, TimeSpan.Zero, countPerClient: smoke ? 5 : 500);
         report.NaiveSingle = single;
         Progress("2 naive x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms, {single.PerSecond:0}/s");
         foreach (var clients in new[] { 4, 16, 64 })
         {
-            var naive = await SqliteBaselines.Naive(work, clients, TimeSpan.FromSeconds(smoke ? 0.05 : 0.5), TimeSpan.FromSeconds(smoke ? 0.2 : 2.5));
+            var naive = await SqliteBaselines.Naive(work, clients, TimeSpan.FromSeconds(smoke ? 0.05 : 0.5), TimeSpan.FromSeconds(smoke ? 0.2 : 3));
             report.Naive[clients] = naive;
             Progress($"2 naive x{clients}", $"{naive.PerSecond:0}/s, p99 {Ms.F(naive.Latency.P99)} ms");
         }
@@ -59,7 +59,7 @@ try
         await using var host = await HostUnderTest.StartAsync(data);
         if (Runs(3))
         {
-            var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 100, count: smoke ? 10 : 1200, rounds: smoke ? 1 : 8);
+            var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 200, count: smoke ? 10 : 2400, rounds: smoke ? 1 : 12);
             report.PipeSingle = single;
             Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms");
         }
@@ -67,8 +67,8 @@ try
         {
             foreach (var clients in new[] { 4, 16, 64 })
             {
-                floorRunner.Run(smoke ? 5 : 150);
-                var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1), TimeSpan.FromSeconds(smoke ? 0.3 : 4));
+                floorRunner.Run(smoke ? 5 : 200);
+                var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1.5), TimeSpan.FromSeconds(smoke ? 0.3 : 5));
                 report.Pipe[clients] = result;
                 Progress($"4 pipe x{clients}", $"{result.PerSecond:0}/s, p50 {Ms.F(result.Latency.P50)} ms, p99 {Ms.F(result.Latency.P99)} ms, CPU per submit: host {result.HostCpuUs:0} us, clients {result.ClientCpuUs:0} us");
             }
@@ -84,13 +84,20 @@ try
             else
             {
                 var published = await CliRuns.PublishAsync(repoRoot);
-                report.CliPublished = await CliRuns.SubmitAsync(host.Socket, published, [], warmup: 3, count: 25, tag: "r2r");
+                report.CliPublished = await CliRuns.SubmitAsync(host.Socket, published, [], warmup: 3, count: 40, tag: "r2r");
                 Progress("5 approvalctl (published)", $"median {Ms.F(report.CliPublished.P50)} ms");
-                report.CliJit = await CliRuns.SubmitAsync(host.Socket, "dotnet", [built], warmup: 2, count: 10, tag: "jit");
+                report.CliJit = await CliRuns.SubmitAsync(host.Socket, "dotnet", [built], warmup: 2, count: 15, tag: "jit");
                 Progress("5 approvalctl (build output)", $"median {Ms.F(report.CliJit.P50)} ms");
+                report.BareConsole = await CliRuns.BareAsync(Path.Combine(AppContext.BaseDirectory, "ApprovalBot.Benchmarks.dll"), warmup: 2, count: 25);
+                Progress("5 bare .NET console start", $"median {Ms.F(report.BareConsole.P50)} ms");
             }
         }
         report.PipeHostPeakRssMb = host.PeakRssMb;
+    }
+    if (Runs(3) && !smoke)
+    {
+        report.Decomposition = await Probe.MeasureAsync(work, 1000);
+        Progress("3 decomposition (in-process)", report.Decomposition);
     }
     if (Runs(1))
     {
@@ -103,7 +110,7 @@ try
     if (Runs(6))
     {
         var data = Path.Combine(work, "approve");
-        report.Approve = await ApproveToExecute.RunAsync(data, warmup: smoke ? 0 : 3, count: smoke ? 2 : 40);
+        report.Approve = await ApproveToExecute.RunAsync(data, warmup: smoke ? 0 : 3, count: smoke ? 2 : 60);
         Progress("6 approve -> executor", $"p50 {Ms.F(report.Approve.P50)} ms, p99 {Ms.F(report.Approve.P99)} ms");
     }
 
@@ -151,7 +158,7 @@ finally
 static async Task MeasureBigStoreAsync(HostUnderTest host, Report report, bool smoke)
 {
     await using var client = await host.ConnectAsync();
-    var runs = smoke ? 2 : 15;
+    var runs = smoke ? 2 : 25;
     report.Orphans = await TimeAsync(() => client.ReportAsync("orphans"), runs, r => r.Report?.Items.Count);
     report.Stale = await TimeAsync(() => client.ReportAsync("stale"), runs, r => r.Report?.Items.Count);
     report.ListNewest = await TimeAsync(() => client.ListAsync(limit: 50), runs, r => r.Drafts?.Count);

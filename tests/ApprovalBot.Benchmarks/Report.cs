@@ -13,6 +13,8 @@ internal sealed class Report(bool smoke)
     public Dictionary<int, PipeLoad.Result> Pipe { get; } = [];
     public Samples? CliPublished { get; set; }
     public Samples? CliJit { get; set; }
+    public Samples? BareConsole { get; set; }
+    public string? Decomposition { get; set; }
     public double? PipeHostPeakRssMb { get; set; }
     public Samples? Approve { get; set; }
     public string? BigStoreDescription { get; set; }
@@ -64,6 +66,10 @@ internal sealed class Report(bool smoke)
             Row("3", "Pipe submit, 1 client, until the durable receipt: p50", $"{Ms.F(s.Latency.P50)} ms", "<= 1.5x floor p50", X(s.Latency.P50 / fp50), s.Latency.P50 <= 1.5 * fp50);
             Row("3", "Pipe submit, 1 client: p99", $"{Ms.F(s.Latency.P99)} ms", "<= 3x floor p99", X(s.Latency.P99 / fp99), s.Latency.P99 <= 3 * fp99);
         }
+        if (Decomposition is { } d)
+        {
+            Row("3", "Where a submit's time goes (in-process host, interleaved with the floor)", d, "(explains item 3)", "", null);
+        }
         foreach (var (clients, p) in Pipe.OrderBy(kv => kv.Key))
         {
             var naive = Naive.GetValueOrDefault(clients);
@@ -87,6 +93,10 @@ internal sealed class Report(bool smoke)
         if (CliJit is { } jit)
         {
             Row("5", "`approvalctl submit` from the build output (`dotnet approvalctl.dll`, JIT): median", $"{Ms.F(jit.P50)} ms", "(for comparison)", X(jit.P50 / fp50), null);
+        }
+        if (BareConsole is { } bare)
+        {
+            Row("5", "A bare .NET console program (`dotnet x.dll`, returns at once): median", $"{Ms.F(bare.P50)} ms", "(reference: start-up floor of any .NET CLI)", "", null);
         }
         if (Approve is { } a)
         {
