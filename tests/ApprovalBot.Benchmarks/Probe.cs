@@ -62,7 +62,7 @@ internal static class Probe
         await host.StopAsync();
         var f = floor.Result.Latency;
         floor.Dispose();
-        return $"floor p50 {Ms.F(f.P50)} ms; store write alone p50 {Ms.F(write.P50)} ms ({write.P50 / f.P50:0.0}x); " +
-               $"pipe ping round trip p50 {Ms.F(ping.P50)} ms; pipe submit p50 {Ms.F(submit.P50)} ms ({submit.P50 / f.P50:0.0}x)";
+        return $"floor p50/p99 {Ms.F(f.P50)}/{Ms.F(f.P99)} ms; store write alone {Ms.F(write.P50)}/{Ms.F(write.P99)} ms ({write.P50 / f.P50:0.0}x p50); " +
+               $"pipe ping round trip {Ms.F(ping.P50)}/{Ms.F(ping.P99)} ms; pipe submit {Ms.F(submit.P50)}/{Ms.F(submit.P99)} ms ({submit.P50 / f.P50:0.0}x p50, {submit.P99 / f.P99:0.0}x p99)";
     }
 }

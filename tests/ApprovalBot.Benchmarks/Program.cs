@@ -96,7 +96,7 @@ try
     }
     if (Runs(3) && !smoke)
     {
-        report.Decomposition = await Probe.MeasureAsync(work, 1000);
+        report.Decomposition = await Probe.MeasureAsync(work, 2000);
         Progress("3 decomposition (in-process)", report.Decomposition);
     }
     if (Runs(1))
