@@ -22,6 +22,11 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SemaphoreSlim? _connections;
 
+    // Never accepts. .NET shares one listening socket among a path's server instances and closes it (resetting
+    // every connection still queued on it) when no instance is left; an instance that accepts may let go of it,
+    // so without an anchor a connection arriving right at start-up could close the socket under the others.
+    private NamedPipeServerStream? _anchor;
+
     /// <summary>Completes once the socket accepts connections (or fails if it could not be opened).</summary>
     public Task Listening => _listening.Task;
 
@@ -43,16 +48,19 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _connections = new SemaphoreSlim(_options.MaxConnections);
-        var first = CreateServer();
+        _anchor = CreateServer();
         RestrictToOwner();
+        var servers = Enumerable.Range(0, AcceptLoops).Select(_ => CreateServer()).ToList();
         LogListening(_options.SocketPath);
         _listening.TrySetResult();
-        var loops = new List<Task> { AcceptLoopAsync(first, stoppingToken) };
-        for (var i = 1; i < AcceptLoops; i++)
+        try
         {
-            loops.Add(AcceptLoopAsync(null, stoppingToken));
+            await Task.WhenAll(servers.Select(server => AcceptLoopAsync(server, stoppingToken))).ConfigureAwait(false);
         }
-        await Task.WhenAll(loops).ConfigureAwait(false);
+        finally
+        {
+            await _anchor.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private NamedPipeServerStream CreateServer() => new(

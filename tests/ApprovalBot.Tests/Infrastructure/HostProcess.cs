@@ -62,6 +62,9 @@ internal sealed class HostProcess : IAsyncDisposable
         return host;
     }
 
+    /// <summary>Starts the host and returns at once, for tests that race its start-up.</summary>
+    public static HostProcess Launch(string dataDirectory) => Launch(dataDirectory, null);
+
     /// <summary>Starts the host and waits for it to exit on its own (e.g. refused configuration).</summary>
     public static async Task<HostProcess> RunToExitAsync(string dataDirectory, IEnumerable<string>? settings = null)
     {

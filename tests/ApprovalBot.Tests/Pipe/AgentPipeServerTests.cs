@@ -159,4 +159,37 @@ public sealed class AgentPipeServerTests
         Assert.True((await client.PingAsync()).Ok);
         Assert.Empty(host.Store.List(null, null, 10));
     }
+
+    [Fact]
+    public async Task Start_AgentsConnectingTheMomentTheSocketAppears_NoConnectionReset()
+    {
+        // The race an agent loses when it connects as soon as the socket file exists: the first accepted
+        // connection must not close the shared listening socket under connections still queued on it.
+        for (var round = 0; round < 6; round++)
+        {
+            using var dir = new TempDirectory();
+            await using var host = HostProcess.Launch(dir.Path);
+            var socketPath = Path.Combine(dir.Path, "p.sock");
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!File.Exists(socketPath))
+            {
+                Assert.False(host.HasExited, host.Output);
+                Assert.True(DateTime.UtcNow < deadline, "the socket never appeared");
+                // Polling a file's appearance: the point is to connect before any signal of readiness exists.
+                await Task.Delay(1);
+            }
+            using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await probe.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+                await probe.SendAsync("{\"op\":\"ping\"}\n"u8.ToArray());
+                var buffer = new byte[4096];
+                Assert.True(await probe.ReceiveAsync(buffer) > 0);
+            }
+            await using var agent = await PipeClient.ConnectAsync(socketPath, TimeSpan.FromSeconds(10));
+            for (var i = 0; i < 4; i++)
+            {
+                Assert.True((await agent.ListAsync(limit: 5)).Ok);
+            }
+        }
+    }
 }
