@@ -24,8 +24,9 @@ internal sealed class LedgerSink : IDisposable
         log start
         sleep "0.0$((RANDOM % 10))"
         if [ "$dedupe" = "dedupe" ]; then
-          # The check and the effect are one step under the lock: the sink itself never doubles a key.
-          if ! flock "$dir/lock" -c "[ -e '$dir/effects/$key' ] && exit 1; touch '$dir/effects/$key'; printf '%s %s %s %s\n' effect \"$id\" \"$key\" \"$run\" >> '$dir/ledger.log'"; then
+          # The check and the effect are one step under the lock: the sink itself never doubles a key. The marker is
+          # the effect's record, made whole by a rename, so a SIGKILL cannot leave an effect without its record.
+          if ! flock "$dir/lock" -c "[ -e '$dir/effects/$key' ] && exit 1; printf '%s %s %s %s\n' effect \"$id\" \"$key\" \"$run\" > '$dir/effects/.$key.tmp' && mv '$dir/effects/.$key.tmp' '$dir/effects/$key'"; then
             log end
             echo "duplicate:$key"
             exit 0
@@ -70,10 +71,12 @@ internal sealed class LedgerSink : IDisposable
     ];
 
     /// <summary>Every line of the sink's ledger so far.</summary>
-    public IReadOnlyList<Entry> Entries()
+    public IReadOnlyList<Entry> Entries() => Parse(File.ReadAllLines(_dir.Combine("ledger.log")));
+
+    private static List<Entry> Parse(IEnumerable<string> lines)
     {
         var entries = new List<Entry>();
-        foreach (var line in File.ReadAllLines(_dir.Combine("ledger.log")))
+        foreach (var line in lines)
         {
             var parts = line.Split(' ');
             if (parts.Length == 4)
@@ -84,7 +87,10 @@ internal sealed class LedgerSink : IDisposable
         return entries;
     }
 
-    public IReadOnlyList<Entry> Effects() => [.. Entries().Where(e => e.What == "effect")];
+    /// <summary>A deduping sink's effects are its markers (one per key); the other sink's are its ledger lines.</summary>
+    public IReadOnlyList<Entry> Effects() => Dedupe
+        ? [.. Directory.GetFiles(_dir.Combine("effects")).Where(f => !Path.GetFileName(f).StartsWith('.')).SelectMany(f => Parse(File.ReadAllLines(f)))]
+        : [.. Entries().Where(e => e.What == "effect")];
 
     public IReadOnlyList<Entry> Starts() => [.. Entries().Where(e => e.What == "start")];
 
