@@ -27,11 +27,17 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
             _ => throw new ProtocolException(ErrorCodes.Invalid, "must be 'decided' or 'final'", "until"),
         };
         var deadline = time.GetUtcNow().AddMilliseconds(timeoutMs);
+        var draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
         while (true)
         {
-            // Take the signal before reading, so a change committed between the read and the await is not missed.
+            if (done(draft.State))
+            {
+                return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
+            }
+            // Only a draft that still has to move registers for its next change; reading again after registering
+            // means a change committed in between is not missed.
             var changed = store.Signals.NextChange(wait.Id);
-            var draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
+            draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
             if (done(draft.State))
             {
                 return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
@@ -49,6 +55,7 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
             {
                 // The loop reads once more and answers with the state at the deadline.
             }
+            draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
         }
     }
 }
