@@ -3,7 +3,6 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution.Routes;
 using ApprovalBot.Pipe;
-using ApprovalBot.Pipe.Operations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -25,17 +24,7 @@ internal sealed class CompleteOperation(
         PullRoute.RequireText(complete.Lease, "lease", required: true);
         PullRoute.RequireText(complete.Result, "result", required: false, AttemptOutcome.MaxResultChars);
         var outcome = AttemptOutcome.Success(complete.Result);
-        var finish = await store.WriteAsync(ctx =>
-        {
-            var d = ctx.ReadDraft(complete.Id);
-            return d is null
-                ? null
-                : ExecutionLedger.Finish(ctx, complete.Id, complete.Lease, requireUnexpired: true, outcome,
-                    PullRoute.RouteOrDefault(routes.Value, d.Kind), options.Value, "pull:" + d.Kind);
-        }, cancellationToken).ConfigureAwait(false);
-        if (finish is null) throw GetOperation.NotFound(complete.Id);
-        if (finish.LeaseLost) throw PullRoute.LeaseLost(complete.Id);
-        var draft = finish.Draft!;
+        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, complete.Id, complete.Lease, outcome, cancellationToken).ConfigureAwait(false);
         logger.Executed(draft.Id, draft.Kind, draft.ExecAttempts, draft.ExecResult);
         return new Response { Ok = true, Draft = draft.ToView() };
     }

@@ -3,7 +3,6 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution.Routes;
 using ApprovalBot.Pipe;
-using ApprovalBot.Pipe.Operations;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -28,17 +27,7 @@ internal sealed class FailOperation(
         PullRoute.RequireText(fail.Lease, "lease", required: true);
         PullRoute.RequireText(fail.Error, "error", required: true, AttemptOutcome.MaxErrorChars);
         var outcome = AttemptOutcome.Failure(fail.Error, fail.Retryable ?? false);
-        var finish = await store.WriteAsync(ctx =>
-        {
-            var d = ctx.ReadDraft(fail.Id);
-            return d is null
-                ? null
-                : ExecutionLedger.Finish(ctx, fail.Id, fail.Lease, requireUnexpired: true, outcome,
-                    PullRoute.RouteOrDefault(routes.Value, d.Kind), options.Value, "pull:" + d.Kind);
-        }, cancellationToken).ConfigureAwait(false);
-        if (finish is null) throw GetOperation.NotFound(fail.Id);
-        if (finish.LeaseLost) throw PullRoute.LeaseLost(fail.Id);
-        var draft = finish.Draft!;
+        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, fail.Id, fail.Lease, outcome, cancellationToken).ConfigureAwait(false);
         logger.ExecutionFailed(draft.Id, draft.Kind, draft.ExecAttempts, draft.State.ToWire(), draft.ExecError);
         return new Response { Ok = true, Draft = draft.ToView() };
     }

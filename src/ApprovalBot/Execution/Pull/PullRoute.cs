@@ -1,10 +1,12 @@
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using ApprovalBot.Execution.Routes;
 using ApprovalBot.Pipe;
+using ApprovalBot.Pipe.Operations;
 
 namespace ApprovalBot.Execution.Pull;
 
-/// <summary>Boundary checks shared by the pull ops.</summary>
+/// <summary>Boundary checks and the lease-bound finish shared by the pull ops.</summary>
 internal static class PullRoute
 {
     public const int MaxTextField = 2000;
@@ -32,4 +34,23 @@ internal static class PullRoute
     /// <summary>The route of a claimed draft's kind; the draft kept its kind, but the config may have changed since.</summary>
     public static ExecutorRouteOptions RouteOrDefault(ExecutorRoutesOptions routes, string kind) =>
         routes.TryGet(kind, out var route) ? route : new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
+
+    /// <summary>
+    /// Ends a claimed draft's attempt with <paramref name="outcome"/>, only for the holder of the current,
+    /// unexpired lease; refuses with <c>not_found</c> or <c>lease_lost</c> otherwise.
+    /// </summary>
+    public static async Task<Draft> FinishAsync(DraftStore store, ExecutorRoutesOptions routes, ExecutionOptions options,
+        string id, string lease, AttemptOutcome outcome, CancellationToken cancellationToken)
+    {
+        var finish = await store.WriteAsync(ctx =>
+        {
+            var d = ctx.ReadDraft(id);
+            return d is null
+                ? null
+                : ExecutionLedger.Finish(ctx, id, lease, requireUnexpired: true, outcome, RouteOrDefault(routes, d.Kind), options, "pull:" + d.Kind);
+        }, cancellationToken).ConfigureAwait(false);
+        if (finish is null) throw GetOperation.NotFound(id);
+        if (finish.LeaseLost) throw LeaseLost(id);
+        return finish.Draft!;
+    }
 }
