@@ -109,23 +109,9 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     public Task<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken = default) =>
         writer.WriteAsync(work, cancellationToken);
 
-    public Draft? Get(string id) => Read(connection =>
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = DraftColumns.Select + " WHERE id = $id";
-        cmd.Parameters.AddWithValue("$id", id);
-        using var reader = cmd.ExecuteReader();
-        return reader.Read() ? DraftColumns.Read(reader) : null;
-    });
+    public Draft? Get(string id) => Query(DraftColumns.Select + " WHERE id = $id", ("$id", id)).SingleOrDefault();
 
-    public Draft? GetBySeq(long seq) => Read(connection =>
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = DraftColumns.Select + " WHERE seq = $seq";
-        cmd.Parameters.AddWithValue("$seq", seq);
-        using var reader = cmd.ExecuteReader();
-        return reader.Read() ? DraftColumns.Read(reader) : null;
-    });
+    public Draft? GetBySeq(long seq) => Query(DraftColumns.Select + " WHERE seq = $seq", ("$seq", seq)).SingleOrDefault();
 
     /// <summary>Newest first, optionally filtered by state and kind; uses the (state, …) and (kind, state, …) indexes.</summary>
     public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit) => Query(
@@ -186,7 +172,8 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         }
     }
 
-    private IReadOnlyList<Draft> Query(string sql, params (string Name, object? Value)[] parameters) => Read(connection =>
+    /// <summary>Runs a <see cref="DraftColumns.Select"/> query with its parameters and reads every row.</summary>
+    public IReadOnlyList<Draft> Query(string sql, params (string Name, object? Value)[] parameters) => Read(connection =>
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = sql;

@@ -170,45 +170,34 @@ internal sealed class ExecutorCycle(
     {
         var kinds = Routes.PushKinds();
         if (kinds.Count == 0) return [];
-        return store.Read(connection =>
-        {
-            using var cmd = connection.CreateCommand();
-            var names = new List<string>();
-            for (var i = 0; i < kinds.Count; i++)
-            {
-                names.Add("$k" + i);
-                cmd.Parameters.AddWithValue("$k" + i, kinds[i]);
-            }
-            cmd.CommandText = DraftColumns.Select +
-                $" WHERE kind IN ({string.Join(", ", names)}) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now)" +
-                " ORDER BY state_since, seq LIMIT $limit";
-            cmd.Parameters.AddWithValue("$now", DraftColumns.ToUnixMs(now));
-            cmd.Parameters.AddWithValue("$limit", Options.BatchSize);
-            using var reader = cmd.ExecuteReader();
-            var drafts = new List<Draft>();
-            while (reader.Read())
-            {
-                drafts.Add(DraftColumns.Read(reader));
-            }
-            return (IReadOnlyList<Draft>)drafts;
-        });
+        var (inList, parameters) = KindsIn(kinds);
+        return store.Query(
+            DraftColumns.Select + $" WHERE kind IN ({inList}) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now)" +
+            " ORDER BY state_since, seq LIMIT $limit",
+            [.. parameters, ("$now", DraftColumns.ToUnixMs(now)), ("$limit", Options.BatchSize)]);
     }
 
     private DateTimeOffset? NextDueAt(DateTimeOffset now)
     {
         var kinds = Routes.PushKinds();
         if (kinds.Count == 0) return null;
+        var (inList, parameters) = KindsIn(kinds);
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            var names = new List<string>();
-            for (var i = 0; i < kinds.Count; i++)
+            foreach (var (name, value) in parameters)
             {
-                names.Add("$k" + i);
-                cmd.Parameters.AddWithValue("$k" + i, kinds[i]);
+                cmd.Parameters.AddWithValue(name, value);
             }
-            cmd.CommandText = $"SELECT MIN(exec_next_at) FROM drafts WHERE kind IN ({string.Join(", ", names)}) AND state = 'approved' AND exec_next_at IS NOT NULL";
+            cmd.CommandText = $"SELECT MIN(exec_next_at) FROM drafts WHERE kind IN ({inList}) AND state = 'approved' AND exec_next_at IS NOT NULL";
             return cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         });
+    }
+
+    /// <summary>An <c>IN</c> list of parameters for <paramref name="kinds"/>: kind names come from configuration, never into the SQL text.</summary>
+    private static (string InList, (string Name, object? Value)[] Parameters) KindsIn(IReadOnlyList<string> kinds)
+    {
+        var parameters = kinds.Select((kind, i) => ("$k" + i, (object?)kind)).ToArray();
+        return (string.Join(", ", parameters.Select(p => p.Item1)), parameters);
     }
 }
