@@ -17,20 +17,7 @@ internal static class CliApp
         // Agents run `submit` once per draft, so its plain form skips building the command tree (SubmitFastPath).
         if (SubmitFastPath.TryParse(args) is { } submit)
         {
-            try
-            {
-                return await SubmitFastPath.RunAsync(submit, io, blockingIo, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (CliException e)
-            {
-                await stderr.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
-                return e.ExitCode;
-            }
-            catch (Exception e)
-            {
-                await stderr.WriteLineAsync($"error internal: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
-                return ExitCodes.Internal;
-            }
+            return await ExitCodeOfAsync(() => SubmitFastPath.RunAsync(submit, io, blockingIo, CancellationToken.None), stderr).ConfigureAwait(false);
         }
         return await RunFullAsync(args, io).ConfigureAwait(false);
     }
@@ -66,9 +53,15 @@ internal static class CliApp
             EnableDefaultExceptionHandler = false,
             ProcessTerminationTimeout = null,
         };
+        return await ExitCodeOfAsync(() => parsed.InvokeAsync(invocation), stderr).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a command; a refusal becomes its exit code and one error line, anything else exit 1.</summary>
+    private static async Task<int> ExitCodeOfAsync(Func<Task<int>> run, TextWriter stderr)
+    {
         try
         {
-            return await parsed.InvokeAsync(invocation).ConfigureAwait(false);
+            return await run().ConfigureAwait(false);
         }
         catch (CliException e)
         {
