@@ -178,9 +178,8 @@ public sealed class AgentPipeServerTests
                 // Polling a file's appearance: the point is to connect before any signal of readiness exists.
                 await Task.Delay(1);
             }
-            using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            using (var probe = await ConnectAsSoonAsListeningAsync(socketPath, deadline))
             {
-                await probe.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
                 await probe.SendAsync("{\"op\":\"ping\"}\n"u8.ToArray());
                 var buffer = new byte[4096];
                 Assert.True(await probe.ReceiveAsync(buffer) > 0);
@@ -189,6 +188,28 @@ public sealed class AgentPipeServerTests
             for (var i = 0; i < 4; i++)
             {
                 Assert.True((await agent.ListAsync(limit: 5)).Ok);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The socket file appears at bind, a moment before listen; a connect in between is refused, and agents
+    /// (like .NET's pipe client) retry that. What must never happen once connected is a reset.
+    /// </summary>
+    private static async Task<Socket> ConnectAsSoonAsListeningAsync(string socketPath, DateTime deadline)
+    {
+        while (true)
+        {
+            var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath));
+                return socket;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionRefused && DateTime.UtcNow < deadline)
+            {
+                socket.Dispose();
+                await Task.Delay(1);
             }
         }
     }
