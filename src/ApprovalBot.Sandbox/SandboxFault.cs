@@ -37,6 +37,9 @@ public sealed record SandboxFault
     /// <summary>For <see cref="SandboxFaultKind.Hang"/>: null hangs until the client disconnects.</summary>
     public TimeSpan? HangFor { get; init; }
 
+    /// <summary>For <see cref="SandboxFaultKind.Hang"/>: when set, the call waits at this gate instead of for <see cref="HangFor"/>.</summary>
+    public SandboxGate? Gate { get; init; }
+
     public ResponseLossMode LossMode { get; init; }
 
     public static SandboxFault Error(int errorCode, string description, int? retryAfter = null) =>
@@ -46,6 +49,9 @@ public sealed record SandboxFault
         Error(429, $"Too Many Requests: retry after {retryAfter}", retryAfter);
 
     public static SandboxFault Hang(TimeSpan? duration = null) => new() { Kind = SandboxFaultKind.Hang, HangFor = duration };
+
+    /// <summary>Holds the call at <paramref name="gate"/> until the test releases it, then performs it normally.</summary>
+    public static SandboxFault Hold(SandboxGate gate) => new() { Kind = SandboxFaultKind.Hang, Gate = gate };
 
     public static SandboxFault ResponseLost(ResponseLossMode mode = ResponseLossMode.AbortConnection) =>
         new() { Kind = SandboxFaultKind.ResponseLost, LossMode = mode };

@@ -92,7 +92,14 @@ internal sealed class BotApiEndpoint(
                 throw new BotApiException(fault.ErrorCode, fault.Description ?? "Injected fault", fault.RetryAfter, fault.MigrateToChatId);
             case SandboxFaultKind.Hang:
                 logger.LogInformation("Injected fault: {Method} hangs", method);
-                await Task.Delay(fault.HangFor ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+                if (fault.Gate is { } gate)
+                {
+                    await gate.PassAsync(ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Task.Delay(fault.HangFor ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+                }
                 break;
         }
     }

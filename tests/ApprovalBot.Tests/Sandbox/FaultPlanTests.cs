@@ -63,6 +63,22 @@ public sealed class FaultPlanTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task InjectFault_HoldAtGate_NotPerformedUntilReleasedThenAnsweredNormally()
+    {
+        var gate = new SandboxGate();
+        Control.InjectFault("sendMessage", SandboxFault.Hold(gate));
+
+        var reply = CallAsync("sendMessage", Message("held"));
+        await gate.Reached.WaitAsync(Wait);
+        Assert.Empty(Control.GetMessages());
+        Assert.False(reply.IsCompleted);
+        gate.Release();
+
+        Assert.True((await reply).Ok);
+        Assert.Equal("held", Assert.Single(Control.GetMessages()).Text);
+    }
+
+    [Fact]
     public async Task InjectFault_ResponseLostByAbort_ClientFailsButMessageIsSent()
     {
         Control.InjectFault("sendMessage", SandboxFault.ResponseLost());

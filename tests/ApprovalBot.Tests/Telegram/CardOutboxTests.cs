@@ -157,4 +157,40 @@ public sealed class CardOutboxTests
         Assert.Equal(-100_123, draft.CardChatId);
         Assert.Equal("-100123", h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
     }
+
+    [Fact]
+    public async Task Card_TappedBeforeItsSendWasRecorded_TheLaterCopyBecomesTheCardAndShowsTheOutcome()
+    {
+        const string id = "reply:early-tap";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        // The first card reaches the chat but the bot sees a failure; its resend is held until the tap is decided.
+        var resend = new SandboxGate();
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost());
+        h.Control.InjectFault("sendMessage", SandboxFault.Hold(resend));
+
+        await h.SubmitAsync(id, "text");
+        var first = await h.WaitForCardAsync(id);
+        var press = h.Control.PressButton(first.MessageId, TelegramHarness.ButtonData(first, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await resend.Reached.WaitAsync(TelegramHarness.Wait);
+        Assert.Null(h.Host.Store.Get(id)!.CardMessageId);
+        resend.Release();
+
+        var second = await h.Control.WaitForMessageAsync(m => m.MessageId != first.MessageId && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(h.ChatId, second.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(DraftState.Approved, draft.State);
+        Assert.Equal(second.MessageId, draft.CardMessageId);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"after_decision\":true", StringComparison.Ordinal));
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_result"] = "https://example.test/posted" },
+        });
+
+        var shown = await h.Control.WaitForEditAsync(h.ChatId, second.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Executed", StringComparison.Ordinal));
+        Assert.Contains("https://example.test/posted", shown.Text, StringComparison.Ordinal);
+    }
 }

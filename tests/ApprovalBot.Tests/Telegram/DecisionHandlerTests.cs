@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -134,5 +135,36 @@ public sealed class DecisionHandlerTests
 
         var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
         Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName + " · ⚠️ Execution failed: HTTP 500 from sink", edited.Text);
+    }
+
+    [Fact]
+    public async Task Approve_DraftExecutedBeforeTheHandlerEditsTheCard_CardKeepsShowingTheNewerOutcome()
+    {
+        const string id = "reply:overtaken";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        // Holding the answer holds the handler's card edit too: it comes after the answer, as the approver must
+        // never see "Approved" on a card before the decision is stored and acknowledged.
+        var answer = new SandboxGate();
+        h.Control.InjectFault("answerCallbackQuery", SandboxFault.Hold(answer));
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await answer.Reached.WaitAsync(TelegramHarness.Wait);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_result"] = "https://example.test/posted" },
+        });
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Executed", StringComparison.Ordinal));
+        answer.Release();
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var answered = await h.Control.WaitForCallAsync(c => c.Method == "answerCallbackQuery" && c.StatusCode == 200, TelegramHarness.Wait);
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.Sequence > answered.Sequence, TelegramHarness.Wait);
+
+        var shown = Assert.Single(h.Control.GetMessages(h.ChatId), m => m.MessageId == card.MessageId);
+        Assert.Contains("Executed", shown.Text, StringComparison.Ordinal);
+        Assert.Contains("https://example.test/posted", shown.Text, StringComparison.Ordinal);
     }
 }

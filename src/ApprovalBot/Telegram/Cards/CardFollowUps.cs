@@ -47,13 +47,12 @@ internal sealed partial class CardFollowUps(DraftStore store, CardSender sender,
     {
         try
         {
-            // Read now rather than trusting the change: a burst of changes then renders the latest state once per change, never a stale one.
             var draft = store.Get(id);
             if (draft?.CardChatId is not { } chatId || draft.CardMessageId is not { } messageId)
             {
                 return;
             }
-            await sender.EditAsync(draft, chatId, messageId, stoppingToken).ConfigureAwait(false);
+            await sender.ShowLatestAsync(id, chatId, messageId, stoppingToken).ConfigureAwait(false);
             LogFollowedUp(id, draft.State.ToWire());
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

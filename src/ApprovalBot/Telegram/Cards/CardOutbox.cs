@@ -145,20 +145,40 @@ internal sealed partial class CardOutbox(
             LogCardSent(draft.Id, sent.ChatId, sent.MessageId, attempt);
             return;
         }
-        // Decided (or cancelled) while the card was on its way, e.g. a tap on an earlier card whose answer was
-        // lost: this card must not offer buttons for a closed draft.
+        // Decided (or cancelled) while the card was on its way: the approver tapped this card before its send was
+        // recorded, or tapped an earlier copy whose answer was lost. This card must not offer buttons for a closed
+        // draft, and if the draft has no card on record yet this one becomes it, so the outcome (executed, failed,
+        // ...) is shown on it later instead of leaving it at "Approved" forever.
         if (result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
         {
             LogCardClosedOnArrival(draft.Id, now.State.ToWire());
+            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt), stoppingToken).ConfigureAwait(false);
             try
             {
-                await sender.EditAsync(now, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
+                await sender.ShowLatestAsync(draft.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex)
             {
                 LogCardEditFailed(ex, draft.Id);
             }
         }
+    }
+
+    private static bool RecordLateCard(WriteContext ctx, string id, SentCard sent, int attempt)
+    {
+        var recorded = ctx.Execute(
+            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_attempts = $attempt, card_next_at = NULL, card_error = NULL, " +
+            "updated_at = $now WHERE id = $id AND card_message_id IS NULL",
+            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$attempt", attempt), ("$now", ctx.NowMs), ("$id", id)) == 1;
+        if (recorded)
+        {
+            var details = new JsonObject
+            {
+                ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt, ["after_decision"] = true,
+            };
+            ctx.AppendEvent(id, "card_sent", Actor, details.ToJsonString());
+        }
+        return recorded;
     }
 
     private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)

@@ -4,9 +4,10 @@ using ApprovalBot.Telegram.Api;
 namespace ApprovalBot.Telegram.Cards;
 
 /// <summary>Puts a card in the chat and edits it later. The only place that turns a <see cref="RenderedCard"/> into Bot API calls.</summary>
-internal sealed class CardSender(TelegramBotClient client, TelegramChat chat)
+internal sealed class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store)
 {
     private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
+    private readonly SemaphoreSlim _edits = new(1, 1);
 
     /// <summary>
     /// Sends the card. A long text's file goes first, so by the time the buttons appear the approver can
@@ -41,8 +42,29 @@ internal sealed class CardSender(TelegramBotClient client, TelegramChat chat)
         }, cancellationToken);
     }
 
-    /// <summary>Shows the draft's current state on a card already in the chat; an identical edit counts as done.</summary>
-    public Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken)
+    /// <summary>
+    /// Shows the draft's latest stored state on a card already in the chat; an identical edit counts as done.
+    /// Edits go one at a time and each renders the state read just before it is sent: the decision handler,
+    /// the follow-ups and the outbox all edit the same card, and an edit rendered from an older snapshot must
+    /// never land after, and overwrite, a newer outcome. So whichever edit lands last shows the last change.
+    /// </summary>
+    public async Task ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
+    {
+        await _edits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (store.Get(draftId) is { } draft)
+            {
+                await EditAsync(draft, chatId, messageId, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _edits.Release();
+        }
+    }
+
+    private Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken)
     {
         var card = CardRenderer.Render(draft);
         return client.EditMessageText(new EditMessageTextRequest

@@ -93,9 +93,9 @@ internal sealed partial class DecisionHandler(
         {
             try
             {
-                await cards.EditAsync(draft, chatId, messageId, cancellationToken).ConfigureAwait(false);
+                await cards.ShowLatestAsync(draft.Id, chatId, messageId, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex)
+            catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
                 LogCardEditFailed(ex, draft.Id, messageId);
             }
