@@ -5,7 +5,9 @@ namespace ApprovalBot.Execution.Routes;
 
 /// <summary>
 /// Runs a webhook route: POST the draft JSON with an <c>Idempotency-Key</c> header. 2xx is executed;
-/// 408, 429, 5xx and network errors are retryable; any other status is a permanent failure.
+/// 408, 429, 5xx and failures to connect are retryable; any other status is a permanent failure. No answer in
+/// time, or a connection lost after the request went out, may have taken effect: retried only on a route that
+/// dedupes, otherwise the draft becomes <c>unknown</c> for a human to check.
 /// </summary>
 internal sealed class WebhookRunner(TimeProvider time) : IDisposable
 {
@@ -41,11 +43,18 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return AttemptOutcome.Failure($"no response within {route.TimeoutSeconds}s", retryable: true);
+            // The sink may be posting right now: on a route that does not dedupe this must not be sent again blindly.
+            return AttemptOutcome.Interrupted($"no response within {route.TimeoutSeconds}s");
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            // No connection was made, so the sink never saw the request: retrying cannot post twice.
+            return AttemptOutcome.Failure("network error: " + ex.Message, retryable: true);
         }
         catch (HttpRequestException ex)
         {
-            return AttemptOutcome.Failure("network error: " + ex.Message, retryable: true);
+            // Connected, then reset or cut off: the request may have been received and acted on.
+            return AttemptOutcome.Interrupted("network error after the request may have reached the sink: " + ex.Message);
         }
     }
 

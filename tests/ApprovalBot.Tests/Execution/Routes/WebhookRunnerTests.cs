@@ -16,8 +16,16 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     private readonly HttpListener _listener = new();
     private readonly ConcurrentQueue<(string? Key, JsonElement Body)> _received = new();
     private Task _serving = Task.CompletedTask;
+    private readonly TaskCompletionSource _releaseHung = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _status = 200;
+    private SinkBehaviour _behaviour = SinkBehaviour.Answer;
     private string _url = "";
+
+    private enum SinkBehaviour
+    {
+        Answer,
+        HangUntilDisposed,
+    }
 
     public Task InitializeAsync()
     {
@@ -50,6 +58,11 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
             {
                 _received.Enqueue((context.Request.Headers["Idempotency-Key"], doc.RootElement.Clone()));
             }
+            if (_behaviour == SinkBehaviour.HangUntilDisposed)
+            {
+                _ = AnswerLateAsync(context);
+                continue;
+            }
             context.Response.StatusCode = _status;
             var body = Encoding.UTF8.GetBytes(_status < 300 ? "https://sink.test/posted\nmore" : "sink says " + _status);
             await context.Response.OutputStream.WriteAsync(body);
@@ -57,20 +70,29 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         }
     }
 
+    private async Task AnswerLateAsync(HttpListenerContext context)
+    {
+        await _releaseHung.Task;
+        context.Response.Abort();
+    }
+
     public async Task DisposeAsync()
     {
+        _releaseHung.TrySetResult();
         if (!_listener.IsListening) return;
         _listener.Stop();
         _listener.Close();
         await _serving;
     }
 
-    private Task<TestHost> StartAsync(int maxAttempts = 3) => TestHost.StartAsync(
+    private Task<TestHost> StartAsync(int maxAttempts = 3, bool idempotent = false, string? url = null) => TestHost.StartAsync(
         settings:
         [
             "ApprovalBot:Kinds:post:Executor:Type=webhook",
-            $"ApprovalBot:Kinds:post:Executor:Url={_url}",
+            $"ApprovalBot:Kinds:post:Executor:Url={url ?? _url}",
             $"ApprovalBot:Kinds:post:Executor:MaxAttempts={maxAttempts}",
+            $"ApprovalBot:Kinds:post:Executor:Idempotent={idempotent}",
+            "ApprovalBot:Kinds:post:Executor:TimeoutSeconds=1",
             "ApprovalBot:Execution:RetryBaseSeconds=60",
         ],
         compose: b => b.AddApprovalJobs());
@@ -141,5 +163,133 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         var draft = host.Store.Get("post:down")!;
         Assert.Equal(DraftState.Failed, draft.State);
         Assert.StartsWith("network error", draft.ExecError, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A sink that reads the whole request, then resets the connection without answering: the request may have
+    /// been acted on, and the service cannot know. HttpListener cannot do this, so it is a bare socket.
+    /// </summary>
+    private sealed class ResettingSink : IAsyncDisposable
+    {
+        private readonly TcpListener _tcp = new(IPAddress.Loopback, 0);
+        private readonly Task _serving;
+
+        public ResettingSink()
+        {
+            _tcp.Start();
+            Url = $"http://127.0.0.1:{((IPEndPoint)_tcp.LocalEndpoint).Port}/hook/";
+            _serving = ServeAsync();
+        }
+
+        public string Url { get; }
+
+        public ConcurrentQueue<string> Keys { get; } = new();
+
+        private async Task ServeAsync()
+        {
+            while (true)
+            {
+                Socket socket;
+                try
+                {
+                    socket = await _tcp.AcceptSocketAsync();
+                }
+                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                {
+                    return;
+                }
+                using (socket)
+                {
+                    var request = await ReadRequestAsync(socket);
+                    var key = request.Split("\r\n").FirstOrDefault(l => l.StartsWith("Idempotency-Key:", StringComparison.OrdinalIgnoreCase));
+                    Keys.Enqueue(key?["Idempotency-Key:".Length..].Trim() ?? "");
+                    socket.LingerState = new LingerOption(true, 0);
+                }
+            }
+        }
+
+        private static async Task<string> ReadRequestAsync(Socket socket)
+        {
+            var received = new StringBuilder();
+            var buffer = new byte[8192];
+            while (true)
+            {
+                var text = received.ToString();
+                var headerEnd = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                if (headerEnd >= 0)
+                {
+                    var length = text[..headerEnd].Split("\r\n")
+                        .Where(l => l.StartsWith("Content-Length:", StringComparison.OrdinalIgnoreCase))
+                        .Select(l => int.Parse(l["Content-Length:".Length..].Trim(), System.Globalization.CultureInfo.InvariantCulture))
+                        .FirstOrDefault();
+                    if (Encoding.UTF8.GetByteCount(text[(headerEnd + 4)..]) >= length)
+                    {
+                        return text;
+                    }
+                }
+                var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                if (read == 0)
+                {
+                    return received.ToString();
+                }
+                received.Append(Encoding.UTF8.GetString(buffer, 0, read));
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _tcp.Stop();
+            await _serving;
+        }
+    }
+
+    [Fact]
+    public async Task Post_NoAnswerWithinTheTimeout_NonDedupingRouteUnknownNotSentAgain()
+    {
+        _behaviour = SinkBehaviour.HangUntilDisposed;
+        await using var host = await StartAsync(idempotent: false);
+        await Drafts.ApproveAsync(host.Store, "post:maybe", "posted once at most", kind: "post");
+        var cycle = host.Services.GetRequiredService<ExecutorCycle>();
+
+        await cycle.RunOnceAsync();
+        await cycle.RunOnceAsync();
+
+        var draft = host.Store.Get("post:maybe")!;
+        Assert.Equal(DraftState.Unknown, draft.State);
+        Assert.Contains("no response within 1s", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("may or may not have taken effect", draft.ExecError, StringComparison.Ordinal);
+        Assert.Single(_received);
+    }
+
+    [Fact]
+    public async Task Post_NoAnswerWithinTheTimeout_DedupingRouteRetriedWithTheSameKey()
+    {
+        _behaviour = SinkBehaviour.HangUntilDisposed;
+        await using var host = await StartAsync(idempotent: true);
+        await Drafts.ApproveAsync(host.Store, "post:again", "the sink dedupes", kind: "post");
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        var draft = host.Store.Get("post:again")!;
+        Assert.Equal(DraftState.Approved, draft.State);
+        Assert.NotNull(draft.ExecNextAt);
+        Assert.Equal(IdempotencyKey.For("post:again", Sha.Hex("the sink dedupes")), Assert.Single(_received).Key);
+    }
+
+    [Theory]
+    [InlineData(false, "unknown")]
+    [InlineData(true, "approved")]
+    public async Task Post_ConnectionResetAfterTheRequest_UnknownUnlessTheRouteDedupes(bool idempotent, string expected)
+    {
+        await using var sink = new ResettingSink();
+        await using var host = await StartAsync(idempotent: idempotent, url: sink.Url);
+        await Drafts.ApproveAsync(host.Store, "post:reset", "maybe received", kind: "post");
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        var draft = host.Store.Get("post:reset")!;
+        Assert.Equal(expected, draft.State.ToWire());
+        Assert.Contains("may have reached the sink", draft.ExecError, StringComparison.Ordinal);
+        Assert.Equal(IdempotencyKey.For("post:reset", Sha.Hex("maybe received")), Assert.Single(sink.Keys));
     }
 }
