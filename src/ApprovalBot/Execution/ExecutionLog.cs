@@ -39,6 +39,11 @@ internal static partial class ExecutionLog
         Message = "Executor cycle failed; the next cycle retries")]
     public static partial void CycleFailed(this ILogger logger, Exception ex);
 
+    // No stack trace: the writer already logged the cause once, and a long outage would otherwise repeat it every cycle.
+    [LoggerMessage(EventId = 4011, Level = LogLevel.Warning, EventName = "ExecutorCycleStoreUnavailable",
+        Message = "Executor cycle skipped: {Reason}; the next cycle retries")]
+    public static partial void CycleStoreUnavailable(this ILogger logger, string reason);
+
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
         Message = "Could not wake the executor job; the interval trigger will pick the work up")]
     public static partial void WakeFailed(this ILogger logger, Exception ex);

@@ -1,3 +1,4 @@
+using ApprovalBot.Drafts;
 using Microsoft.Extensions.Logging;
 using Quartz;
 
@@ -20,6 +21,10 @@ internal sealed class ExecutorJob(ExecutorCycle cycle, ExecutorWakeup wakeup, IL
         catch (OperationCanceledException)
         {
             // Shutdown: interrupted attempts were recorded by the cycle.
+        }
+        catch (StoreUnavailableException ex)
+        {
+            logger.CycleStoreUnavailable(ex.Message);
         }
         catch (Exception ex)
         {
