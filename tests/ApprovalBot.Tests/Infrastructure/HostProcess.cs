@@ -37,6 +37,33 @@ internal sealed class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the shared object at <paramref name="path"/> is mapped into the host process.</summary>
+    public bool HasLoaded(string path) =>
+        File.ReadLines($"/proc/{_process.Id}/maps").Any(line => line.EndsWith(path, StringComparison.Ordinal));
+
+    /// <summary>
+    /// How many of the host's open file descriptors on <paramref name="file"/> were opened read-only (O_RDONLY in
+    /// /proc/&lt;pid&gt;/fdinfo): SQLite falls back to that when it opens a connection while the disk is read-only.
+    /// </summary>
+    public int OpenedReadOnly(string file)
+    {
+        var count = 0;
+        foreach (var fd in Directory.EnumerateFiles($"/proc/{_process.Id}/fd"))
+        {
+            try
+            {
+                if (new FileInfo(fd).LinkTarget != file) continue;
+                var flags = File.ReadLines($"/proc/{_process.Id}/fdinfo/{Path.GetFileName(fd)}").First(l => l.StartsWith("flags:", StringComparison.Ordinal));
+                if ((Convert.ToInt32(flags["flags:".Length..].Trim(), 8) & 3) == 0) count++;
+            }
+            catch (IOException)
+            {
+                // The descriptor was closed while we looked.
+            }
+        }
+        return count;
+    }
+
     public string Output
     {
         get
@@ -48,10 +75,14 @@ internal sealed class HostProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts the host and returns once it logs that the pipe is listening.</summary>
-    public static async Task<HostProcess> StartAsync(string dataDirectory, IEnumerable<string>? settings = null)
+    /// <summary>
+    /// Starts the host and returns once it logs that the pipe is listening. <paramref name="environment"/> is added
+    /// to the child's environment (e.g. an LD_PRELOAD fault shim).
+    /// </summary>
+    public static async Task<HostProcess> StartAsync(
+        string dataDirectory, IEnumerable<string>? settings = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var host = Launch(dataDirectory, settings);
+        var host = Launch(dataDirectory, settings, environment);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var exited = host._process.WaitForExitAsync(timeout.Token);
         var first = await Task.WhenAny(host._listening.Task, exited);
@@ -63,18 +94,18 @@ internal sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the host and returns at once, for tests that race its start-up.</summary>
-    public static HostProcess Launch(string dataDirectory) => Launch(dataDirectory, null);
+    public static HostProcess Launch(string dataDirectory) => Launch(dataDirectory, null, null);
 
     /// <summary>Starts the host and waits for it to exit on its own (e.g. refused configuration).</summary>
     public static async Task<HostProcess> RunToExitAsync(string dataDirectory, IEnumerable<string>? settings = null)
     {
-        var host = Launch(dataDirectory, settings);
+        var host = Launch(dataDirectory, settings, null);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await host._process.WaitForExitAsync(timeout.Token);
         return host;
     }
 
-    private static HostProcess Launch(string dataDirectory, IEnumerable<string>? settings)
+    private static HostProcess Launch(string dataDirectory, IEnumerable<string>? settings, IReadOnlyDictionary<string, string>? environment)
     {
         var pipeName = Path.Combine(dataDirectory, "p.sock");
         var info = new ProcessStartInfo("dotnet")
@@ -93,6 +124,10 @@ internal sealed class HostProcess : IAsyncDisposable
             info.ArgumentList.Add("--" + setting);
         }
         info.Environment["DOTNET_gcServer"] = "0";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var host = new HostProcess(process, pipeName);
         process.OutputDataReceived += (_, e) => host.Capture(e.Data);

@@ -32,7 +32,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
         Response resend;
         (TimeSpan Time, int Attempts) recovery;
 
-        await using (var host = await ReadOnlyHost.StartAsync(data.Path, filesystem.Environment))
+        await using (var host = await HostProcess.StartAsync(data.Path, environment: filesystem.Environment))
         {
             Assert.True(host.HasLoaded(filesystem.ShimPath), "the read-only shim is not loaded in the host process");
             await using var client = await host.ConnectAsync();
@@ -104,7 +104,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
         int bursts = 0, readOnlyConnections;
         (TimeSpan Time, int Attempts) recovery;
 
-        await using (var host = await ReadOnlyHost.StartAsync(data.Path, filesystem.Environment))
+        await using (var host = await HostProcess.StartAsync(data.Path, environment: filesystem.Environment))
         {
             Assert.True(host.HasLoaded(filesystem.ShimPath), "the read-only shim is not loaded in the host process");
             await using var client = await host.ConnectAsync();
@@ -150,7 +150,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
             $"and restart: drafts lost 0, refused ids stored 0, integrity_check {integrity}");
     }
 
-    private static async Task<IEnumerable<string>> ReadBurstAsync(ReadOnlyHost host, int agents, int listsEach)
+    private static async Task<IEnumerable<string>> ReadBurstAsync(HostProcess host, int agents, int listsEach)
     {
         var outcomes = await Task.WhenAll(Enumerable.Range(0, agents).Select(async _ =>
         {
@@ -217,7 +217,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
         }
 
         /// <summary>Submits <paramref name="draft"/> until it gets a receipt (each refusal must be <c>unavailable</c>) or the deadline.</summary>
-        public async Task<(TimeSpan Time, int Attempts)> RecoverAsync(PipeClient client, DraftSubmission draft, ReadOnlyHost host)
+        public async Task<(TimeSpan Time, int Attempts)> RecoverAsync(PipeClient client, DraftSubmission draft, HostProcess host)
         {
             var since = Stopwatch.StartNew();
             for (var attempt = 1; ; attempt++)
