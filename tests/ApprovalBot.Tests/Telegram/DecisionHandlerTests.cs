@@ -167,4 +167,28 @@ public sealed class DecisionHandlerTests
         Assert.Contains("Executed", shown.Text, StringComparison.Ordinal);
         Assert.Contains("https://example.test/posted", shown.Text, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Card_OutcomeEditFailsWhileTelegramIsDown_EditedOnceItIsBack()
+    {
+        const string id = "reply:outage";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"]);
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+        // Both calls of the first follow-up (one call, one resend) fail: only the follow-up's own retry can get through.
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 2);
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
+        });
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
+        Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
+        Assert.Equal(2, h.Control.GetCalls("editMessageText").Count(c => c.StatusCode == 502));
+    }
 }

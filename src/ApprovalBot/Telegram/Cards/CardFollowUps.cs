@@ -3,17 +3,22 @@ using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Telegram.Cards;
 
 /// <summary>
 /// Keeps a card telling the truth after the decision: when execution moves a draft on (executed, failed,
 /// blocked, unknown, cancelled, expired, or back to approved for a retry), the card is edited to show it.
-/// Decisions themselves are shown by the decision handler, in the order the issue asks for.
+/// Decisions themselves are shown by the decision handler, in the order the issue asks for. An edit that
+/// fails for a reason that can pass (Telegram down, the store briefly unavailable) is tried again with the
+/// card outbox's backoff and attempt limit, so a card does not keep showing "Approved" after an outage.
 /// </summary>
-internal sealed partial class CardFollowUps(DraftStore store, CardSender sender, ILogger<CardFollowUps> logger) : BackgroundService
+internal sealed partial class CardFollowUps(
+    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger) : BackgroundService
 {
-    private readonly Channel<string> _changed = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<(string Id, int Attempt)> _changed = Channel.CreateUnbounded<(string, int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly TelegramOptions _options = options.Value;
 
     public static bool ShowsOnCard(DraftChange change) => change.To switch
     {
@@ -28,14 +33,14 @@ internal sealed partial class CardFollowUps(DraftStore store, CardSender sender,
         {
             if (ShowsOnCard(change))
             {
-                _changed.Writer.TryWrite(change.Id);
+                _changed.Writer.TryWrite((change.Id, 1));
             }
         });
         try
         {
-            await foreach (var id in _changed.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            await foreach (var (id, attempt) in _changed.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
-                await FollowUpAsync(id, stoppingToken).ConfigureAwait(false);
+                await FollowUpAsync(id, attempt, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -43,7 +48,7 @@ internal sealed partial class CardFollowUps(DraftStore store, CardSender sender,
         }
     }
 
-    private async Task FollowUpAsync(string id, CancellationToken stoppingToken)
+    private async Task FollowUpAsync(string id, int attempt, CancellationToken stoppingToken)
     {
         try
         {
@@ -61,13 +66,37 @@ internal sealed partial class CardFollowUps(DraftStore store, CardSender sender,
         }
         catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
         {
-            LogFollowUpFailed(ex, id);
+            var passing = ex is StoreUnavailableException || (ex is ApiRequestException api && api.IsTransient);
+            if (!passing || attempt >= _options.CardMaxAttempts)
+            {
+                LogFollowUpGaveUp(ex, id, attempt);
+                return;
+            }
+            var delay = TimeSpan.FromSeconds(Math.Min(_options.CardRetryMaxDelaySeconds, _options.CardRetryBaseDelaySeconds * Math.Pow(2, attempt - 1)));
+            LogFollowUpRetry(id, attempt, delay.TotalSeconds, ex.Message);
+            _ = RetryLaterAsync(id, attempt + 1, delay, stoppingToken);
+        }
+    }
+
+    private async Task RetryLaterAsync(string id, int attempt, TimeSpan delay, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+            _changed.Writer.TryWrite((id, attempt));
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutting down: the card keeps its last state until the draft changes again.
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} now shows {State}")]
     private partial void LogFollowedUp(string draftId, string state);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} with its outcome")]
-    private partial void LogFollowUpFailed(Exception ex, string draftId);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} with its outcome (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
+    private partial void LogFollowUpRetry(string draftId, int attempt, double delaySeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} with its outcome after {Attempt} attempt(s); it shows an older state until the draft changes again")]
+    private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt);
 }
