@@ -6,6 +6,8 @@ namespace ApprovalBot.Tests.Drafts;
 
 public sealed class DraftWriterTests
 {
+    private static NewDraft Draft(string id) => new(id, "post", "a", $"text {id}", Sha.Hex($"text {id}"), null);
+
     [Fact]
     public async Task WriteAsync_ManyConcurrentSubmits_AcknowledgedByFarFewerCommits()
     {
@@ -13,12 +15,76 @@ public sealed class DraftWriterTests
         var writer = host.Services.GetRequiredService<DraftWriter>();
         var before = writer.Commits;
 
-        await Task.WhenAll(Enumerable.Range(0, 400).Select(i =>
-            host.Store.SubmitAsync(new NewDraft($"post:g{i}", "post", "a", $"text {i}", Sha.Hex($"text {i}"), null))));
+        // From many threads at once, as many agents' connections arrive: while one commit runs the others queue
+        // and share the next fsyncs.
+        await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => host.Store.SubmitAsync(Draft($"post:g{i}")))));
 
         var commits = writer.Commits - before;
         Assert.InRange(commits, 1, 200);
         Assert.Equal(400, host.Store.List(DraftState.Pending, null, 1000).Count);
+    }
+
+    [Fact]
+    public async Task WriteAsync_WriterIdle_CommittedBeforeItReturns()
+    {
+        await using var host = await TestHost.StartAsync();
+
+        // No commit running: the caller commits on its own thread instead of waking a writer thread and being woken back.
+        var submit = host.Store.SubmitAsync(Draft("post:idle"));
+
+        Assert.True(submit.IsCompletedSuccessfully);
+        Assert.NotNull(host.Store.Get("post:idle"));
+        Assert.False((await submit).Receipt!.Duplicate);
+    }
+
+    [Fact]
+    public async Task WriteAsync_WhileACommitRuns_QueuesThenCommitsInTheNextBatch()
+    {
+        await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var before = writer.Commits;
+
+        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
+        {
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return ctx.Execute("INSERT INTO settings(key, value) VALUES ('slow', 'written')");
+        }));
+        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        var queued = Enumerable.Range(0, 5).Select(i => host.Store.SubmitAsync(Draft($"post:q{i}"))).ToList();
+
+        Assert.All(queued, q => Assert.False(q.IsCompleted));
+        Assert.Null(host.Store.Get("post:q0"));
+        release.Set();
+        await slow;
+        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, writer.Commits - before);
+        Assert.Equal("written", host.Store.GetSetting("slow"));
+        Assert.Equal(5, host.Store.List(DraftState.Pending, null, 100).Count);
+    }
+
+    [Fact]
+    public async Task WriteAsync_SteadyStream_WalStartsOverInsteadOfGrowing()
+    {
+        await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        var wal = new FileInfo(Path.Combine(host.DataDirectory, "approvals.db-wal"));
+        long largest = 0;
+
+        // Back to back, as one busy agent: the background checkpoint always has a commit landing while it copies.
+        for (var i = 0; i < 1000; i++)
+        {
+            await host.Store.SubmitAsync(Draft($"post:s{i}"));
+            wal.Refresh();
+            largest = Math.Max(largest, wal.Length);
+        }
+
+        // About 9 pages a submit: the 100 commits between checkpoints fill ~4 MB before the WAL starts over. Without
+        // the writer's catch-up it grew by every commit, to ~30 MB after these 1000.
+        Assert.True(writer.CatchUps >= 5, $"{writer.CatchUps} catch-up checkpoints");
+        Assert.InRange(largest, 1, 8_000_000);
     }
 
     [Fact]
@@ -37,5 +103,31 @@ public sealed class DraftWriterTests
         await fine;
         Assert.Null(host.Store.GetSetting("half"));
         Assert.Equal("written", host.Store.GetSetting("whole"));
+    }
+
+    [Fact]
+    public async Task DisposeAsync_WritesQueuedBehindACommit_StillCommittedThenNewWritesRefused()
+    {
+        await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
+        {
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        }));
+        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        var queued = host.Store.SubmitAsync(Draft("post:last"));
+
+        var disposing = writer.DisposeAsync().AsTask();
+        release.Set();
+        await disposing.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.False((await queued).Receipt!.Duplicate);
+        Assert.NotNull(host.Store.Get("post:last"));
+        Assert.Throws<StoreUnavailableException>(() => { _ = host.Store.SubmitAsync(Draft("post:late")); });
+        await slow;
     }
 }
