@@ -47,6 +47,65 @@ public sealed class SqliteDatabaseTests
     }
 
     [Fact]
+    public void Initialize_StoreAtVersion2_KindIndexNowHoldsApprovedDraftsOnly()
+    {
+        using var dir = new TempDirectory();
+        using (var db = Database(dir.Path))
+        {
+            db.Initialize();
+            using var connection = db.Open();
+            // Back to the shape of version 2, with a draft in it.
+            Scalar(connection, """
+                DROP INDEX drafts_approved_by_kind;
+                CREATE INDEX drafts_by_kind_state ON drafts(kind, state, state_since);
+                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v2', 'reply', 'a', 'x', 'approved', 1, 1, 1);
+                PRAGMA user_version = 2;
+                """);
+        }
+        using var upgraded = Database(dir.Path);
+
+        upgraded.Initialize();
+
+        using var c = upgraded.Open();
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'drafts_by_kind_state'"));
+        Assert.Equal("reply:v2", Scalar(c, "SELECT id FROM drafts INDEXED BY drafts_approved_by_kind WHERE kind = 'reply' AND state = 'approved'"));
+    }
+
+    /// <summary>
+    /// The product's queries by state and kind (the executor's, the pull claim's, the reports', the card outbox's),
+    /// as they are written there: each must search an index, never scan the drafts table.
+    /// </summary>
+    [Theory]
+    [InlineData("SELECT id FROM drafts WHERE kind = $kind AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now) ORDER BY state_since, seq LIMIT $max", "drafts_approved_by_kind")]
+    [InlineData("SELECT id FROM drafts WHERE kind IN ($k0, $k1) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now) ORDER BY state_since, seq LIMIT $limit", null)]
+    [InlineData("SELECT MIN(exec_next_at) FROM drafts WHERE kind IN ($k0, $k1) AND state = 'approved' AND exec_next_at IS NOT NULL", null)]
+    [InlineData("SELECT id FROM drafts WHERE state IN ('approved', 'carded') AND ($before IS NULL OR state_since < $before) ORDER BY state_since, seq LIMIT $limit", "drafts_by_state")]
+    [InlineData("SELECT id FROM drafts WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now) ORDER BY seq LIMIT $limit", "drafts_by_state")]
+    [InlineData("SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL", "drafts_by_state")]
+    public void Initialize_QueriesByStateAndKind_SearchAnIndex(string sql, string? index)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        foreach (var name in new[] { "$kind", "$k0", "$k1", "$now", "$max", "$limit", "$before" })
+        {
+            cmd.Parameters.AddWithValue(name, name == "$before" ? DBNull.Value : name.StartsWith("$k", StringComparison.Ordinal) ? "reply" : 1);
+        }
+        var plan = new List<string>();
+        using (var reader = cmd.ExecuteReader())
+        {
+            while (reader.Read()) plan.Add(reader.GetString(3));
+        }
+
+        Assert.DoesNotContain(plan, step => step.StartsWith("SCAN drafts", StringComparison.Ordinal));
+        Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX " + (index ?? ""), StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Initialize_SchemaNewerThanThisBuild_RefusedWithMessage()
     {
         using var dir = new TempDirectory();
