@@ -145,8 +145,17 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 {
                     continue;
                 }
-                var response = await dispatcher.DispatchAsync(line, stoppingToken).ConfigureAwait(false);
-                await WriteAsync(stream, response, stoppingToken).ConfigureAwait(false);
+                var afterReply = AfterReply.Begin();
+                try
+                {
+                    var response = await dispatcher.DispatchAsync(line, stoppingToken).ConfigureAwait(false);
+                    await WriteAsync(stream, response, stoppingToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    // Also when the agent went away before its answer: what was stored is still logged.
+                    afterReply.Run();
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)

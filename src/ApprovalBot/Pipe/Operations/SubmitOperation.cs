@@ -26,7 +26,9 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         }
         if (!receipt.Duplicate)
         {
-            LogStored(draft.Id, receipt.Seq, draft.Kind, draft.Agent, draft.Sha256);
+            // After the receipt is on its way: the log sinks run on their own thread, but on 2 cores waking it before
+            // the answer was written delayed the answer.
+            AfterReply.Defer(() => LogStored(draft.Id, receipt.Seq, draft.Kind, draft.Agent, draft.Sha256));
         }
         return new Response { Ok = true, Receipt = receipt };
     }
