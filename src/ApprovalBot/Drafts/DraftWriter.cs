@@ -198,10 +198,10 @@ internal sealed partial class DraftWriter : IAsyncDisposable
             // batch starts clean, which is how the store recovers by itself once the disk is writable again.
             LogCommitFailed(ex, batch.Count);
             DropConnection();
-            var failure = new StoreUnavailableException("The store could not commit: " + ex.Message, ex);
             foreach (var write in batch)
             {
-                write.Abandon(failure);
+                // One exception each: callers rethrow it, and a shared one would collect every caller's stack trace.
+                write.Abandon(new StoreUnavailableException("The store could not commit: " + ex.Message, ex));
             }
             return;
         }
@@ -235,7 +235,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
 
     private SqliteConnection OpenWriterConnection()
     {
-        var connection = _database.Open();
+        var connection = _database.OpenDedicated();
         try
         {
             // Checkpoints run beside the writer (RunCheckpoints), not inside the commit that crosses the
@@ -318,7 +318,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
                 }
                 try
                 {
-                    connection ??= _database.Open();
+                    connection ??= _database.OpenDedicated();
                     using var cmd = connection.CreateCommand();
                     cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
                     cmd.ExecuteNonQuery();

@@ -11,6 +11,7 @@ namespace ApprovalBot.Drafts;
 internal sealed class SqliteDatabase : IDisposable
 {
     private readonly string _connectionString;
+    private readonly string _dedicatedConnectionString;
     private readonly int _busyTimeoutMs;
     private FileStream? _writerLock;
 
@@ -28,6 +29,7 @@ internal sealed class SqliteDatabase : IDisposable
             ForeignKeys = true,
             DefaultTimeout = Math.Max(1, o.BusyTimeoutMs / 1000),
         }.ToString();
+        _dedicatedConnectionString = new SqliteConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
     }
 
     public string DatabasePath { get; }
@@ -64,11 +66,31 @@ internal sealed class SqliteDatabase : IDisposable
             }
         }
         SchemaMigrations.Apply(connection);
+        // A process killed by SIGKILL leaves its WAL behind, and after recovery SQLite no longer knows which of its
+        // frames are already in the database file, so the next checkpoints start from its beginning; killed again
+        // before they finish (a crash loop), the WAL only grew, by hundreds of MB. Nobody else reads yet, so this
+        // copies it all once and truncates it, and every start begins with an empty WAL.
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
+            cmd.ExecuteNonQuery();
+        }
     }
 
-    public SqliteConnection Open()
+    /// <summary>A pooled connection, for reads.</summary>
+    public SqliteConnection Open() => Open(_connectionString);
+
+    /// <summary>
+    /// A connection of its own, really closed when disposed, for the writer and the checkpointer. SQLite opens a
+    /// connection read-only, for good, when the disk is read-only at that moment; from the pool the writer could be
+    /// handed such a connection after the disk recovered and refuse every write until a restart. A fresh one is
+    /// opened read-write as soon as the disk allows it.
+    /// </summary>
+    public SqliteConnection OpenDedicated() => Open(_dedicatedConnectionString);
+
+    private SqliteConnection Open(string connectionString)
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(connectionString);
         connection.Open();
         using var cmd = connection.CreateCommand();
         // synchronous is per connection, not stored in the file: set it on every open.

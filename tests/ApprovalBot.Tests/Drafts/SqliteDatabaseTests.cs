@@ -134,4 +134,36 @@ public sealed class SqliteDatabaseTests
 
         Assert.Contains("Another ApprovalBot process is using the data directory", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Initialize_WalLeftByAKilledProcess_FoldedIntoTheDatabaseAndTruncated()
+    {
+        using var killed = new TempDirectory();
+        using var restarted = new TempDirectory();
+        using (var db = Database(killed.Path))
+        {
+            db.Initialize();
+            using var writer = db.OpenDedicated();
+            Scalar(writer, "PRAGMA wal_autocheckpoint=0");
+            for (var i = 0; i < 300; i++)
+            {
+                Scalar(writer, $"INSERT INTO settings(key, value) VALUES ('k{i}', '{new string('x', 500)}')");
+            }
+            // The files exactly as SIGKILL would leave them: the writer is still open, nothing was checkpointed.
+            foreach (var file in new[] { "approvals.db", "approvals.db-wal" })
+            {
+                File.Copy(Path.Combine(killed.Path, file), Path.Combine(restarted.Path, file));
+            }
+        }
+        var wal = Path.Combine(restarted.Path, "approvals.db-wal");
+        Assert.True(new FileInfo(wal).Length > 100_000, "the copied WAL should hold the uncheckpointed inserts");
+
+        using var again = Database(restarted.Path);
+        again.Initialize();
+
+        Assert.Equal(0, new FileInfo(wal).Length);
+        using var reader = again.Open();
+        Assert.Equal(300L, Scalar(reader, "SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'"));
+        Assert.Equal("ok", Scalar(reader, "PRAGMA integrity_check"));
+    }
 }

@@ -91,9 +91,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
     /// Agents keep reading while the disk is read-only, so the host opens new database connections then; SQLite opens
     /// those read-only, for good. The writer must not end up on one of them once the disk is writable again.
     /// </summary>
-    [Fact(Skip = "Known bug, fails on the current store: a connection SQLite opens while the disk is read-only stays read-only, and " +
-        "DraftWriter takes its writer and checkpoint connections from the pool, so it can get one back after the disk recovers and " +
-        "answers every submit unavailable until a restart. Enable once DraftWriter opens those two outside the pool (Pooling=False).")]
+    [Fact]
     public async Task Submit_ReadsOpenConnectionsWhileReadOnly_WriterStillRecoversWhenWritableAgain()
     {
         using var data = new TempDirectory();
