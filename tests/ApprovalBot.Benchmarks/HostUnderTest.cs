@@ -31,7 +31,8 @@ internal sealed class HostUnderTest : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    public static async Task<HostUnderTest> StartAsync(string dataDirectory, IEnumerable<string>? settings = null)
+    /// <param name="hostDll">Another build of the host (A/B experiments); the one beside this program when null.</param>
+    public static async Task<HostUnderTest> StartAsync(string dataDirectory, IEnumerable<string>? settings = null, string? hostDll = null)
     {
         var socket = Path.Combine(dataDirectory, "p.sock");
         var info = new ProcessStartInfo("dotnet")
@@ -41,7 +42,7 @@ internal sealed class HostUnderTest : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = dataDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"));
+        info.ArgumentList.Add(hostDll ?? Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"));
         info.ArgumentList.Add($"--ApprovalBot:DataDirectory={dataDirectory}");
         info.ArgumentList.Add($"--ApprovalBot:Pipe:Name={socket}");
         info.ArgumentList.Add("--ApprovalBot:Sandbox:Url=http://127.0.0.1:0");
@@ -49,6 +50,12 @@ internal sealed class HostUnderTest : IAsyncDisposable
         var extra = Environment.GetEnvironmentVariable("BENCH_HOST_ARGS")?.Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
         foreach (var s in (settings ?? []).Concat(extra))
         {
+            // "env:NAME=VALUE" sets an environment variable of the host instead (experiments with runtime knobs).
+            if (s.StartsWith("env:", StringComparison.Ordinal) && s.IndexOf('=', StringComparison.Ordinal) is > 4 and var eq)
+            {
+                info.Environment[s[4..eq]] = s[(eq + 1)..];
+                continue;
+            }
             info.ArgumentList.Add("--" + s);
         }
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };

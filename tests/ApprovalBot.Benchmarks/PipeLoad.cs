@@ -8,6 +8,9 @@ internal static class PipeLoad
 {
     private static int _run;
 
+    /// <summary>How long the single client's warm-up ran until the JIT went quiet.</summary>
+    public static TimeSpan WarmupTime { get; private set; }
+
     /// <summary>CPU microseconds per submit of the host and of this (client) process, over the measured window.</summary>
     public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits, double HostCpuUs = double.NaN, double ClientCpuUs = double.NaN);
 
@@ -26,6 +29,9 @@ internal static class PipeLoad
         {
             Check(await client.SubmitAsync(Draft($"reply:bench{run}:single:{i}")));
         }
+        // Steady state, as a long-running service is: until the tiered JIT of the host and of this process is quiet.
+        WarmupTime = await JitWarmup.UntilQuietAsync(async () => Check(await client.SubmitAsync(Draft($"reply:bench{run}:single:{i++}"))),
+            [host.Pid, Environment.ProcessId], TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(warmup < 10 ? 0 : 30));
         for (var round = 0; round < rounds; round++)
         {
             floor.Run(count / rounds);

@@ -10,6 +10,29 @@ if (args is ["--noop"])
     // A bare .NET console start (runtime init, nothing else): the reference for approvalctl's start-up cost.
     return 0;
 }
+if (args.Length > 0 && args[0] == "--probe")
+{
+    // Experiments, not the report: the decomposition of item 3 with extra stages (see ProbeExperiments). `--probe [rounds] [slice]`.
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 6;
+    var slice = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 200;
+    await ProbeExperiments.RunAsync(rounds, slice);
+    return 0;
+}
+if (args.Length > 0 && args[0] == "--threads")
+{
+    // Experiments: `--threads [count] [host setting]...`, the wake-ups and CPU of single-client submits per thread.
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    await ThreadProbe.RunAsync(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3000, args.Skip(2).ToList());
+    return 0;
+}
+if (args.Length > 0 && args[0] == "--load")
+{
+    // Experiments: `--load clients rounds [dll|-]...`, concurrent clients against this build or other builds of the host.
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    await LoadExperiment.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), args[3..]);
+    return 0;
+}
 var smoke = args.Contains("--smoke");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',').Select(int.Parse).ToHashSet();
 bool Runs(int n) => only is null || only.Contains(n);
@@ -61,7 +84,7 @@ try
         {
             var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 200, count: smoke ? 10 : 2400, rounds: smoke ? 1 : 12);
             report.PipeSingle = single;
-            Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms");
+            Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms (warm-up until the JIT was quiet: {PipeLoad.WarmupTime.TotalSeconds:0.0} s)");
         }
         if (Runs(4))
         {

@@ -1,0 +1,43 @@
+using System.Globalization;
+
+namespace ApprovalBot.Benchmarks;
+
+/// <summary>
+/// `--load clients rounds [dll|-]...`: throughput and latency of concurrent clients against one host per build given
+/// ("-" or none: this build), in interleaved rounds of 3 s, so that builds are compared under the same load.
+/// </summary>
+internal static class LoadExperiment
+{
+    public static async Task RunAsync(int clients, int rounds, string[] builds)
+    {
+        var dlls = builds.Length > 0 ? builds.Select(d => d == "-" ? null : d).ToArray() : [null];
+        var root = Path.Combine(Path.GetTempPath(), "ab-load-" + Guid.NewGuid().ToString("N")[..8]);
+        var hosts = new List<HostUnderTest>();
+        try
+        {
+            foreach (var dll in dlls)
+            {
+                var dir = Path.Combine(root, hosts.Count.ToString(CultureInfo.InvariantCulture));
+                Directory.CreateDirectory(dir);
+                hosts.Add(await HostUnderTest.StartAsync(dir, null, dll));
+            }
+            for (var r = 0; r < rounds; r++)
+            {
+                for (var h = 0; h < hosts.Count; h++)
+                {
+                    var res = await PipeLoad.Concurrent(hosts[h], clients, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3));
+                    Console.WriteLine($"round {r} host {dlls[h] ?? "this build"}: {res.PerSecond:0}/s, p50 {res.Latency.P50:0.000} p99 {res.Latency.P99:0.000} ms, " +
+                                      $"host {res.HostCpuUs:0} us, clients {res.ClientCpuUs:0} us per submit; load {File.ReadAllText("/proc/loadavg").Trim()}");
+                }
+            }
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+            try { Directory.Delete(root, recursive: true); } catch (IOException) { }
+        }
+    }
+}
