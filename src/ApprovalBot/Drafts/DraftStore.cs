@@ -113,7 +113,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
 
     public Draft? GetBySeq(long seq) => Query(DraftColumns.Select + " WHERE seq = $seq", ("$seq", seq)).SingleOrDefault();
 
-    /// <summary>Newest first, optionally filtered by state and kind; uses the (state, …) and (kind, state, …) indexes.</summary>
+    /// <summary>Newest first, optionally filtered by state and kind; a state filter searches drafts_by_state.</summary>
     public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit) => Query(
         DraftColumns.Select + " WHERE ($state IS NULL OR state = $state) AND ($kind IS NULL OR kind = $kind) ORDER BY seq DESC LIMIT $limit",
         ("$state", state?.ToWire()), ("$kind", kind), ("$limit", limit));

@@ -165,7 +165,7 @@ internal sealed class ExecutorCycle(
         }
     }
 
-    /// <summary>Approved drafts of push kinds whose retry time has come, oldest first; uses the (kind, state, …) index.</summary>
+    /// <summary>Approved drafts of push kinds whose retry time has come, oldest first (an index search: SqliteDatabaseTests checks the plan).</summary>
     private IReadOnlyList<Draft> DueDrafts(DateTimeOffset now)
     {
         var kinds = Routes.PushKinds();
