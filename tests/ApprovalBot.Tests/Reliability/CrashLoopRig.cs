@@ -158,17 +158,27 @@ internal sealed class CrashLoopRig : IAsyncDisposable
         return host;
     }
 
-    /// <summary>Until nothing moves any more: no draft awaiting a card, a tap or an execution, no update unconfirmed.</summary>
+    /// <summary>
+    /// Until nothing moves any more: no draft awaiting a card, a tap or an execution, no update unconfirmed. Gives up
+    /// only after <paramref name="timeout"/> without progress, so a long loop's backlog may take as long as it needs.
+    /// </summary>
     private async Task<bool> UntilSettledAsync(TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;
+        var least = long.MaxValue;
         while (DateTime.UtcNow < deadline)
         {
             var moving = Scalar<long>("SELECT COUNT(*) FROM drafts WHERE state IN ('carded', 'approved', 'executing') " +
                 "OR (state = 'pending' AND NOT (card_error IS NOT NULL AND card_next_at IS NULL))");
-            if (moving == 0 && Control.PendingUpdateCount == 0 && Traffic.Presses.All(p => Control.ConfirmedOffset > p.UpdateId))
+            var left = moving + Control.PendingUpdateCount + Traffic.Presses.Count(p => Control.ConfirmedOffset <= p.UpdateId);
+            if (left == 0)
             {
                 return true;
+            }
+            if (left < least)
+            {
+                least = left;
+                deadline = DateTime.UtcNow + timeout;
             }
             await Task.Delay(100);
         }

@@ -56,6 +56,8 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
         output.WriteLine($"Bot API faults injected: {f.FaultsInjected} (429: {f.TooManyRequests}, 5xx: {f.ServerErrors}, hangs past the timeout: {f.Hangs}, responses lost: {f.ResponsesLost})");
         output.WriteLine($"left for a human, listed by /orphans or /stale: {check.Reported}; drafts lost: {check.Lost}; double decisions: {check.DoubleDecisions}; double effects: {check.DoubleEffects}; updates applied twice: {check.UpdatesAppliedTwice}; integrity_check: {check.Integrity}");
 
+        Assert.True(f.Settled, "the service did not settle after the last start: drafts, taps or executions were still moving with no progress");
+        Assert.True(check.Violations.Count == 0, $"{check.Violations.Count} invariant violation(s):\n" + string.Join("\n", check.Violations.Take(50)));
         Assert.True(f.Kills == cycles);
         Assert.True(check.Drafts > cycles, "the loop produced too little traffic to prove anything");
         Assert.True(check.Decisions > 0 && check.Executed > 0, "no decision or execution happened");
