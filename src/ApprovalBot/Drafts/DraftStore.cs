@@ -135,10 +135,24 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return ReadEvents(cmd);
     });
 
+    /// <summary>
+    /// The event types the reconciler looks up by type; only these are indexed by type (schema step 4), so that the
+    /// events every submit writes do not pay for an index nobody searches.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ReportedEventTypes = new HashSet<string>(StringComparer.Ordinal) { "orphan_callback", "lease_expired" };
+
+    /// <summary>The query of <see cref="EventsOfType"/> (parameters <c>$type</c>, <c>$since</c>, <c>$limit</c>).</summary>
+    internal static string EventsOfTypeSql(string type) =>
+        "SELECT id, draft_id, at, type, actor, details FROM events WHERE type = $type" +
+        // SQLite uses a partial index only when the query repeats the index's WHERE term.
+        (ReportedEventTypes.Contains(type) ? " AND type IN ('orphan_callback', 'lease_expired')" : "") +
+        " AND at >= $since ORDER BY id LIMIT $limit";
+
+    /// <summary>Events of one type, oldest first. An index search for <see cref="ReportedEventTypes"/>; a scan of the ledger for any other type.</summary>
     public IReadOnlyList<LedgerEvent> EventsOfType(string type, DateTimeOffset? since = null, int limit = 1000) => Read(connection =>
     {
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT id, draft_id, at, type, actor, details FROM events WHERE type = $type AND at >= $since ORDER BY id LIMIT $limit";
+        cmd.CommandText = EventsOfTypeSql(type);
         cmd.Parameters.AddWithValue("$type", type);
         cmd.Parameters.AddWithValue("$since", since is { } s ? DraftColumns.ToUnixMs(s) : 0L);
         cmd.Parameters.AddWithValue("$limit", limit);

@@ -86,6 +86,12 @@ internal static class SchemaMigrations
         DROP INDEX drafts_by_kind_state;
         CREATE INDEX drafts_approved_by_kind ON drafts(kind, state_since) WHERE state = 'approved';
         """,
+        // 4: events_by_type was written by every submit and transition (a WAL page each) but only ever searched for
+        // the two event types the reconciler reports (DraftStore.ReportedEventTypes); it now holds only those.
+        """
+        DROP INDEX events_by_type;
+        CREATE INDEX events_reported_by_type ON events(type, at) WHERE type IN ('orphan_callback', 'lease_expired');
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -58,6 +58,8 @@ public sealed class SqliteDatabaseTests
             Scalar(connection, """
                 DROP INDEX drafts_approved_by_kind;
                 CREATE INDEX drafts_by_kind_state ON drafts(kind, state, state_since);
+                DROP INDEX events_reported_by_type;
+                CREATE INDEX events_by_type ON events(type, at);
                 INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v2', 'reply', 'a', 'x', 'approved', 1, 1, 1);
                 PRAGMA user_version = 2;
                 """);
@@ -103,6 +105,61 @@ public sealed class SqliteDatabaseTests
 
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN drafts", StringComparison.Ordinal));
         Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX " + (index ?? ""), StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("orphan_callback")]
+    [InlineData("lease_expired")]
+    public void EventsOfType_TypesTheReconcilerReports_SearchThePartialIndex(string type)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        // A ledger like a real one: many events of the common types, a few of the reported ones.
+        Scalar(connection, """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+            INSERT INTO events(draft_id, at, type, actor, details) SELECT NULL, i, CASE WHEN i % 1000 = 0 THEN 'orphan_callback' ELSE 'submitted' END, 'a', '{}' FROM n;
+            ANALYZE;
+            """);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + DraftStore.EventsOfTypeSql(type);
+        cmd.Parameters.AddWithValue("$type", type);
+        cmd.Parameters.AddWithValue("$since", 0);
+        cmd.Parameters.AddWithValue("$limit", 1000);
+        var plan = new List<string>();
+        using (var reader = cmd.ExecuteReader())
+        {
+            while (reader.Read()) plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_reported_by_type", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Initialize_StoreAtVersion3_TypeIndexNowHoldsReportedEventsOnly()
+    {
+        using var dir = new TempDirectory();
+        using (var db = Database(dir.Path))
+        {
+            db.Initialize();
+            using var connection = db.Open();
+            Scalar(connection, """
+                DROP INDEX events_reported_by_type;
+                CREATE INDEX events_by_type ON events(type, at);
+                INSERT INTO events(draft_id, at, type, actor, details) VALUES (NULL, 1, 'submitted', 'a', '{}'), (NULL, 2, 'orphan_callback', 'telegram', '{}');
+                PRAGMA user_version = 3;
+                """);
+        }
+        using var upgraded = Database(dir.Path);
+
+        upgraded.Initialize();
+
+        using var c = upgraded.Open();
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_type'"));
+        Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM events INDEXED BY events_reported_by_type WHERE type = 'orphan_callback' AND type IN ('orphan_callback', 'lease_expired')"));
+        Assert.Equal(2L, Scalar(c, "SELECT COUNT(*) FROM events"));
     }
 
     [Fact]
