@@ -21,11 +21,11 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
     {
         using var timeout = new CancellationTokenSource(route.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        var sent = new SentBody(request.ToJson());
         using var message = new HttpRequestMessage(HttpMethod.Post, route.Url)
         {
-            Content = new ByteArrayContent(request.ToJson()),
+            Content = sent,
         };
-        message.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
         message.Headers.Add("Idempotency-Key", request.IdempotencyKey);
         message.Headers.Add("X-Approval-Id", request.Draft.Id);
         try
@@ -41,14 +41,19 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
             var detail = AttemptOutcome.FirstLine(body);
             return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail), retryable);
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !sent.Started)
+        {
+            // Still connecting (a dead host, a full accept backlog): the sink never saw the request.
+            return AttemptOutcome.Failure($"could not reach the sink within {route.TimeoutSeconds}s", retryable: true);
+        }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             // The sink may be posting right now: on a route that does not dedupe this must not be sent again blindly.
             return AttemptOutcome.Interrupted($"no response within {route.TimeoutSeconds}s");
         }
-        catch (HttpRequestException ex) when (ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        catch (HttpRequestException ex) when (!sent.Started)
         {
-            // No connection was made, so the sink never saw the request: retrying cannot post twice.
+            // No request went out (connection refused, DNS, TLS, proxy): retrying cannot post twice.
             return AttemptOutcome.Failure("network error: " + ex.Message, retryable: true);
         }
         catch (HttpRequestException ex)
@@ -75,4 +80,37 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// The request body, noting when HttpClient starts sending it: only then is there a connection and a request the
+    /// sink may act on. Before that, a timeout or a network error cannot have taken effect.
+    /// </summary>
+    private sealed class SentBody : ByteArrayContent
+    {
+        public SentBody(byte[] json)
+            : base(json)
+        {
+            Headers.ContentType = new MediaTypeHeaderValue("application/json") { CharSet = "utf-8" };
+        }
+
+        public bool Started { get; private set; }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            Started = true;
+            return base.SerializeToStreamAsync(stream, context);
+        }
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            Started = true;
+            return base.SerializeToStreamAsync(stream, context, cancellationToken);
+        }
+
+        protected override void SerializeToStream(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            Started = true;
+            base.SerializeToStream(stream, context, cancellationToken);
+        }
+    }
 }

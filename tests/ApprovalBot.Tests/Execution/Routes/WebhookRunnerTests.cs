@@ -292,4 +292,35 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         Assert.Contains("may have reached the sink", draft.ExecError, StringComparison.Ordinal);
         Assert.Equal(IdempotencyKey.For("post:reset", Sha.Hex("maybe received")), Assert.Single(sink.Keys));
     }
+
+    [Fact]
+    public async Task Post_SinkNeverAcceptsTheConnection_RetriedEvenOnANonDedupingRoute()
+    {
+        // A listener that never accepts, its backlog filled: further connects hang in the SYN stage, as with a dead host.
+        using var silent = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        silent.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        silent.Listen(1);
+        var endpoint = (IPEndPoint)silent.LocalEndPoint!;
+        var fillers = Enumerable.Range(0, 4).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToList();
+        try
+        {
+            foreach (var filler in fillers)
+            {
+                _ = filler.ConnectAsync(endpoint);
+            }
+            await using var host = await StartAsync(idempotent: false, url: $"http://127.0.0.1:{endpoint.Port}/hook/");
+            await Drafts.ApproveAsync(host.Store, "post:unreachable", "never reached the sink", kind: "post");
+
+            await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+            var draft = host.Store.Get("post:unreachable")!;
+            Assert.Equal(DraftState.Approved, draft.State);
+            Assert.NotNull(draft.ExecNextAt);
+            Assert.Equal("could not reach the sink within 1s", draft.ExecError);
+        }
+        finally
+        {
+            fillers.ForEach(f => f.Dispose());
+        }
+    }
 }
