@@ -159,7 +159,7 @@ public sealed class CardOutboxTests
     }
 
     [Fact]
-    public async Task Card_TappedBeforeItsSendWasRecorded_TheLaterCopyBecomesTheCardAndShowsTheOutcome()
+    public async Task Card_TappedBeforeItsSendWasRecorded_TheTappedCardShowsTheOutcomeAndTheResendIsClosed()
     {
         const string id = "reply:early-tap";
         await using var h = await TelegramHarness.StartAsync();
@@ -174,15 +174,14 @@ public sealed class CardOutboxTests
         var press = h.Control.PressButton(first.MessageId, TelegramHarness.ButtonData(first, "Approve"));
         await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await resend.Reached.WaitAsync(TelegramHarness.Wait);
-        Assert.Null(h.Host.Store.Get(id)!.CardMessageId);
+        Assert.Equal(first.MessageId, h.Host.Store.Get(id)!.CardMessageId);
         resend.Release();
 
         var second = await h.Control.WaitForMessageAsync(m => m.MessageId != first.MessageId && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
         await h.Control.WaitForEditAsync(h.ChatId, second.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal(DraftState.Approved, draft.State);
-        Assert.Equal(second.MessageId, draft.CardMessageId);
-        Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"after_decision\":true", StringComparison.Ordinal));
+        Assert.Equal(first.MessageId, draft.CardMessageId);
 
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", "test")
@@ -190,7 +189,28 @@ public sealed class CardOutboxTests
             Set = new Dictionary<string, object?> { ["exec_result"] = "https://example.test/posted" },
         });
 
-        var shown = await h.Control.WaitForEditAsync(h.ChatId, second.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Executed", StringComparison.Ordinal));
+        var shown = await h.Control.WaitForEditAsync(h.ChatId, first.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Executed", StringComparison.Ordinal));
         Assert.Contains("https://example.test/posted", shown.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Card_DraftClosedBeforeItsCardWasRecorded_TheArrivingCardBecomesTheCardWithoutButtons()
+    {
+        const string id = "reply:closed-early";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var send = new SandboxGate();
+        h.Control.InjectFault("sendMessage", SandboxFault.Hold(send));
+
+        await h.SubmitAsync(id, "text");
+        await send.Reached.WaitAsync(TelegramHarness.Wait);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Pending], DraftState.Cancelled, "cancelled", "test"));
+        send.Release();
+
+        var card = await h.Control.WaitForMessageAsync(m => m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        var closed = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.Contains("Cancelled", closed.Text, StringComparison.Ordinal);
+        Assert.Equal(card.MessageId, h.Host.Store.Get(id)!.CardMessageId);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"arrived_after\":\"cancelled\"", StringComparison.Ordinal));
     }
 }

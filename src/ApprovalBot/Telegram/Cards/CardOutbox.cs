@@ -152,7 +152,7 @@ internal sealed partial class CardOutbox(
         if (result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
         {
             LogCardClosedOnArrival(draft.Id, now.State.ToWire());
-            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt), stoppingToken).ConfigureAwait(false);
+            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt, now.State), stoppingToken).ConfigureAwait(false);
             try
             {
                 await sender.ShowLatestAsync(draft.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
@@ -164,7 +164,7 @@ internal sealed partial class CardOutbox(
         }
     }
 
-    private static bool RecordLateCard(WriteContext ctx, string id, SentCard sent, int attempt)
+    private static bool RecordLateCard(WriteContext ctx, string id, SentCard sent, int attempt, DraftState arrivedAfter)
     {
         var recorded = ctx.Execute(
             "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_attempts = $attempt, card_next_at = NULL, card_error = NULL, " +
@@ -174,7 +174,7 @@ internal sealed partial class CardOutbox(
         {
             var details = new JsonObject
             {
-                ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt, ["after_decision"] = true,
+                ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt, ["arrived_after"] = arrivedAfter.ToWire(),
             };
             ctx.AppendEvent(id, "card_sent", Actor, details.ToJsonString());
         }

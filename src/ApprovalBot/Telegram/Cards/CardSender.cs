@@ -7,7 +7,11 @@ namespace ApprovalBot.Telegram.Cards;
 internal sealed class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store)
 {
     private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
-    private readonly SemaphoreSlim _edits = new(1, 1);
+    private const int EditLanes = 64;
+
+    // One lane per card (striped): edits of the same card go one at a time, while a card waiting out a 429 does not
+    // hold up the edits of other cards, nor the poller that edits them after a tap.
+    private readonly SemaphoreSlim[] _edits = [.. Enumerable.Range(0, EditLanes).Select(_ => new SemaphoreSlim(1, 1))];
 
     /// <summary>
     /// Sends the card. A long text's file goes first, so by the time the buttons appear the approver can
@@ -44,13 +48,14 @@ internal sealed class CardSender(TelegramBotClient client, TelegramChat chat, Dr
 
     /// <summary>
     /// Shows the draft's latest stored state on a card already in the chat; an identical edit counts as done.
-    /// Edits go one at a time and each renders the state read just before it is sent: the decision handler,
+    /// Edits of one card go one at a time and each renders the state read just before it is sent: the decision handler,
     /// the follow-ups and the outbox all edit the same card, and an edit rendered from an older snapshot must
     /// never land after, and overwrite, a newer outcome. So whichever edit lands last shows the last change.
     /// </summary>
     public async Task ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
     {
-        await _edits.WaitAsync(cancellationToken).ConfigureAwait(false);
+        var lane = _edits[(int)((uint)HashCode.Combine(chatId, messageId) % EditLanes)];
+        await lane.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (store.Get(draftId) is { } draft)
@@ -60,7 +65,7 @@ internal sealed class CardSender(TelegramBotClient client, TelegramChat chat, Dr
         }
         finally
         {
-            _edits.Release();
+            lane.Release();
         }
     }
 

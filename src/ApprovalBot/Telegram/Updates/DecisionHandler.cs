@@ -60,17 +60,25 @@ internal sealed partial class DecisionHandler(
         var callback = CallbackRouter.Describe(query);
         callback["bound_sha256_prefix"] = data.HashPrefix;
         callback["received_at"] = time.GetUtcNow().ToString("O");
+        var set = new Dictionary<string, object?>
+        {
+            ["decision"] = decision,
+            ["decided_by"] = query.From.Id,
+            ["decided_by_name"] = query.From.DisplayName,
+            ["decided_at"] = ctx.Now,
+            ["decision_sha256"] = draft.Sha256,
+        };
+        // Tapped before the outbox recorded the card (or on a card whose send looked failed): the tapped message
+        // becomes the card, so the outcome is shown where the approver decided.
+        if (draft.CardMessageId is null && TappedCard(query) is { } tapped)
+        {
+            set["card_chat_id"] = tapped.Chat.Id;
+            set["card_message_id"] = tapped.MessageId;
+        }
         var result = DraftStore.Apply(ctx, new Transition(draft.Id, [DraftState.Pending, DraftState.Carded],
             approve ? DraftState.Approved : DraftState.Rejected, DecidedEvent, CallbackRouter.Actor(query))
         {
-            Set = new Dictionary<string, object?>
-            {
-                ["decision"] = decision,
-                ["decided_by"] = query.From.Id,
-                ["decided_by_name"] = query.From.DisplayName,
-                ["decided_at"] = ctx.Now,
-                ["decision_sha256"] = draft.Sha256,
-            },
+            Set = set,
             Details = new JsonObject { ["decision"] = decision, ["sha256"] = draft.Sha256, ["callback"] = callback },
         });
         return new Outcome(result.Applied ? OutcomeKind.Decided : OutcomeKind.AlreadyDecided, result.Draft ?? draft, null);
@@ -80,8 +88,7 @@ internal sealed partial class DecisionHandler(
     {
         // The tapped message, and the stored card if that is another message (a card sent twice after a lost answer).
         var targets = new List<(long ChatId, long MessageId)>();
-        // Only a message that really carries this button: forged data must not make the bot rewrite another message.
-        if (query.Message is { } tapped && tapped.ReplyMarkup?.InlineKeyboard.Any(row => row.Any(b => b.CallbackData == query.Data)) == true)
+        if (TappedCard(query) is { } tapped)
         {
             targets.Add((tapped.Chat.Id, tapped.MessageId));
         }
@@ -101,6 +108,10 @@ internal sealed partial class DecisionHandler(
             }
         }
     }
+
+    /// <summary>The tapped message, if it really carries this button: forged data must not make the bot rewrite another message.</summary>
+    private static Message? TappedCard(CallbackQuery query) =>
+        query.Message is { } tapped && tapped.ReplyMarkup?.InlineKeyboard.Any(row => row.Any(b => b.CallbackData == query.Data)) == true ? tapped : null;
 
     private static string Current(Draft d) => d.State switch
     {
