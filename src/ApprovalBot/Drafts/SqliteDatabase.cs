@@ -91,12 +91,21 @@ internal sealed class SqliteDatabase : IDisposable
     private SqliteConnection Open(string connectionString)
     {
         var connection = new SqliteConnection(connectionString);
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        // synchronous is per connection, not stored in the file: set it on every open.
-        cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={_busyTimeoutMs};";
-        cmd.ExecuteNonQuery();
-        return connection;
+        try
+        {
+            connection.Open();
+            using var cmd = connection.CreateCommand();
+            // synchronous is per connection, not stored in the file: set it on every open.
+            cmd.CommandText = $"PRAGMA synchronous=FULL; PRAGMA busy_timeout={_busyTimeoutMs};";
+            cmd.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            // An unpooled connection would otherwise keep its file handles until the finalizer runs.
+            connection.Dispose();
+            throw;
+        }
     }
 
     public void Dispose()

@@ -21,6 +21,7 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
     private readonly Thread _thread;
     private List<LogEvent> _queued = [];
     private bool _completed;
+    private bool _drained;
 
     public BackgroundLogSink(Logger sinks)
     {
@@ -37,18 +38,19 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
             {
                 Monitor.Wait(_gate);
             }
-            if (!_completed)
+            if (_drained)
             {
-                _queued.Add(logEvent);
-                if (_queued.Count == 1)
-                {
-                    Monitor.PulseAll(_gate);
-                }
+                // Logged after the writer thread finished (late shutdown messages): written here, still in order.
+                _sinks.Write(logEvent);
                 return;
             }
+            // While shutting down the queue may exceed its capacity: the writer is draining it for the last time.
+            _queued.Add(logEvent);
+            if (_queued.Count == 1)
+            {
+                Monitor.PulseAll(_gate);
+            }
         }
-        // Logged after disposal (late shutdown messages): write it directly instead of losing it.
-        _sinks.Write(logEvent);
     }
 
     private void Drain()
@@ -64,6 +66,7 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
                 }
                 if (_queued.Count == 0)
                 {
+                    _drained = true;
                     return;
                 }
                 batch = _queued;
@@ -85,7 +88,14 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
             _completed = true;
             Monitor.PulseAll(_gate);
         }
-        _thread.Join(TimeSpan.FromSeconds(10));
+        if (!_thread.Join(TimeSpan.FromSeconds(10)))
+        {
+            lock (_gate)
+            {
+                // A sink hung: whatever is still queued is given up rather than holding up the exit.
+                _drained = true;
+            }
+        }
         _sinks.Dispose();
     }
 }

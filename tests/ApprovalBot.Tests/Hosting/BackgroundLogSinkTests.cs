@@ -22,7 +22,7 @@ public sealed class BackgroundLogSinkTests
         [new LogEventProperty("T", new ScalarValue(thread)), new LogEventProperty("N", new ScalarValue(n))]);
 
     [Fact]
-    public async Task Emit_MoreEventsThanTheQueueHoldsFromManyThreads_EveryOneWrittenInEachThreadsOrder()
+    public async Task Emit_ManyEventsFromManyThreads_EveryOneWrittenInEachThreadsOrder()
     {
         const int threads = 4, perThread = 6_000;
         var collector = new Collector();
@@ -45,7 +45,7 @@ public sealed class BackgroundLogSinkTests
     }
 
     [Fact]
-    public void Emit_AfterDispose_WrittenDirectlyNotLost()
+    public void Emit_AfterTheWriterFinished_WrittenInOrderNotLost()
     {
         var collector = new Collector();
         var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger());
