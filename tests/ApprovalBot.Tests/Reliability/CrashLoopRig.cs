@@ -170,7 +170,9 @@ internal sealed class CrashLoopRig : IAsyncDisposable
         {
             var moving = Scalar<long>("SELECT COUNT(*) FROM drafts WHERE state IN ('carded', 'approved', 'executing') " +
                 "OR (state = 'pending' AND NOT (card_error IS NOT NULL AND card_next_at IS NULL))");
-            var left = moving + Control.PendingUpdateCount + Traffic.Presses.Count(p => Control.ConfirmedOffset <= p.UpdateId);
+            var unconfirmed = Traffic.Presses.Count(p => Control.ConfirmedOffset <= p.UpdateId);
+            var left = moving + Control.PendingUpdateCount + unconfirmed;
+            Figures.SettleLeft = $"{moving} drafts still moving ({MovingByState()}), {Control.PendingUpdateCount} updates pending in the sandbox, {unconfirmed} taps unconfirmed";
             if (left == 0)
             {
                 return true;
@@ -183,6 +185,20 @@ internal sealed class CrashLoopRig : IAsyncDisposable
             await Task.Delay(100);
         }
         return false;
+    }
+
+    private string MovingByState()
+    {
+        using var connection = OpenReadOnly();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT state, COUNT(*) FROM drafts WHERE state IN ('pending', 'carded', 'approved', 'executing') GROUP BY state";
+        using var reader = cmd.ExecuteReader();
+        var parts = new List<string>();
+        while (reader.Read())
+        {
+            parts.Add($"{reader.GetString(0)} {reader.GetInt64(1)}");
+        }
+        return string.Join(", ", parts);
     }
 
     public SqliteConnection OpenReadOnly()
@@ -239,7 +255,11 @@ internal sealed class CrashLoopRig : IAsyncDisposable
         await Sandbox.DisposeAsync();
         PostSink.Dispose();
         DmSink.Dispose();
-        _data.Dispose();
+        // APPROVALBOT_CRASH_KEEP=1 keeps the data directory (database, host logs) for a post-mortem.
+        if (Environment.GetEnvironmentVariable("APPROVALBOT_CRASH_KEEP") != "1")
+        {
+            _data.Dispose();
+        }
     }
 
     internal sealed record StoredDraft(string Id, long Seq, string Kind, string? Text, string Sha256, string State, string? Decision, string? ExecKey);
@@ -273,6 +293,9 @@ internal sealed class Figures
     public int Hangs;
     public int ResponsesLost;
     public bool Settled;
+
+    /// <summary>What was still moving when the settle last looked.</summary>
+    public string SettleLeft = "";
 
     public int FaultsInjected => TooManyRequests + ServerErrors + Hangs + ResponsesLost;
 }

@@ -48,7 +48,12 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
         check.Run();
         var f = rig.Figures;
         var t = rig.Traffic;
-        output.WriteLine($"seed {seed}; {cycles} cycles in {loopTime.TotalSeconds:0.0} s, settled: {f.Settled} ({clock.Elapsed.TotalSeconds:0.0} s in all)");
+        output.WriteLine($"seed {seed}; {cycles} cycles in {loopTime.TotalSeconds:0.0} s, settled: {f.Settled} ({clock.Elapsed.TotalSeconds:0.0} s in all); data directory {rig.DataDirectory}");
+        if (!f.Settled)
+        {
+            output.WriteLine("still moving when the settle gave up: " + f.SettleLeft);
+        }
+        output.WriteLine($"invariant violations: {check.Violations.Count}" + string.Concat(check.Violations.Take(10).Select(v => "\n  " + v)));
         output.WriteLine($"kills survived: {f.Kills}");
         output.WriteLine($"drafts stored: {check.Drafts}; receipts received: {t.Receipts.Count} ({t.Submits} submits answered, {t.ResentAfterKill} resent after a kill swallowed the answer, {t.SubmitErrors} answered unavailable)");
         output.WriteLine($"button presses: {t.Presses.Count} ({f.TapsInFlightAtKill.Count} still unconfirmed when a kill landed, {t.DuplicateCardsSeen} on a second copy of a card); decisions stored: {check.Decisions}; decisions acknowledged to the approver: {check.Acknowledged} (+{check.AcknowledgedAgain} taps answered with the stored decision)");
