@@ -7,6 +7,22 @@ public sealed partial class SandboxControl
     public Task<SentMessage> WaitForMessageAsync(Func<SentMessage, bool> predicate, TimeSpan timeout, CancellationToken ct = default) =>
         WaitAsync(() => AllBotMessages().FirstOrDefault(predicate), timeout, "a bot message matching the predicate", ct);
 
+    /// <summary>
+    /// The first bot message in <paramref name="chatId"/> after <paramref name="afterMessageId"/> that satisfies
+    /// <paramref name="predicate"/>. Messages up to that id are not even looked at, so a long-running client (the
+    /// crash loop's approver, tens of thousands of cards) does not rescan the whole chat under the state lock on
+    /// every change.
+    /// </summary>
+    public Task<SentMessage> WaitForMessageAsync(long chatId, long afterMessageId, Func<SentMessage, bool> predicate, TimeSpan timeout, CancellationToken ct = default) =>
+        WaitAsync(
+            () => _state.Chats.GetValueOrDefault(chatId)?.Messages
+                .Where(m => m.MessageId > afterMessageId && m.From.Id == _state.Bot.Id)
+                .Select(m => m.ToPublic())
+                .FirstOrDefault(predicate),
+            timeout,
+            $"a bot message after {afterMessageId} in chat {chatId} matching the predicate",
+            ct);
+
     /// <summary>A message once it has more than <paramref name="afterEditCount"/> edits and satisfies <paramref name="predicate"/>.</summary>
     public Task<SentMessage> WaitForEditAsync(long chatId, int messageId, TimeSpan timeout, Func<SentMessage, bool>? predicate = null, int afterEditCount = 0, CancellationToken ct = default) =>
         WaitAsync(

@@ -162,12 +162,16 @@ internal sealed class Traffic
     public async Task ApproverAsync(SandboxControl control, int seed, CancellationToken ct)
     {
         var random = new Random(seed);
+        // Cards come in message-id order, and a card without decision buttons (decided, or a document) never gets them
+        // back: everything before the last card found has been looked at for good.
+        long scanned = 0;
         while (!ct.IsCancellationRequested)
         {
             SentMessage card;
             try
             {
-                card = await control.WaitForMessageAsync(m => m.ChatId == control.PrivateChatId && DecisionButtons(m) is not null && !Pressed(m.MessageId), TimeSpan.FromMilliseconds(300), ct);
+                card = await control.WaitForMessageAsync(control.PrivateChatId, scanned, m => DecisionButtons(m) is not null && !Pressed(m.MessageId), TimeSpan.FromMilliseconds(300), ct);
+                scanned = card.MessageId - 1;
             }
             catch (TimeoutException)
             {
