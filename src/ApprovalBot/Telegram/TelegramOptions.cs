@@ -39,6 +39,10 @@ internal sealed class TelegramOptions
 
     public int CardRetryMaxDelaySeconds { get; set; } = 600;
 
+    /// <summary>The wait after failed attempt <paramref name="attempt"/> (1-based) at a card: doubling from the base, capped.</summary>
+    public TimeSpan CardRetryDelay(int attempt) =>
+        TimeSpan.FromSeconds(Math.Min(CardRetryMaxDelaySeconds, CardRetryBaseDelaySeconds * Math.Pow(2, attempt - 1)));
+
     /// <summary>A safety-net sweep for pending drafts the change signal may have missed (e.g. submitted before start).</summary>
     public int CardSweepSeconds { get; set; } = 60;
 

@@ -65,15 +65,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
             }
             Assert.False(host.HasExited, "the host died while its data directory was read-only:\n" + host.Output);
 
-            filesystem.MakeWritable();
-            recovery = await store.RecoverAsync(client, Draft("recovered", 0), host);
-            for (var i = 0; i < 10; i++)
-            {
-                await store.SubmitAcceptedAsync(client, Draft("after", i));
-            }
-            await store.AssertReadableAsync(client);
-            await store.AssertRefusedAbsentAsync(client);
-            await host.KillAsync();
+            recovery = await store.RecoverWhenWritableAsync(filesystem, client, host);
         }
 
         var integrity = await store.AssertSurvivesRestartAsync(data.Path);
@@ -128,15 +120,7 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
             }
             Assert.False(host.HasExited, "the host died while its data directory was read-only:\n" + host.Output);
 
-            filesystem.MakeWritable();
-            recovery = await store.RecoverAsync(client, Draft("recovered", 0), host);
-            for (var i = 0; i < 10; i++)
-            {
-                await store.SubmitAcceptedAsync(client, Draft("after", i));
-            }
-            await store.AssertReadableAsync(client);
-            await store.AssertRefusedAbsentAsync(client);
-            await host.KillAsync();
+            recovery = await store.RecoverWhenWritableAsync(filesystem, client, host);
         }
 
         var integrity = await store.AssertSurvivesRestartAsync(data.Path);
@@ -214,8 +198,26 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
             return "ok";
         }
 
+        /// <summary>
+        /// Makes the disk writable again, then proves the host recovered by itself: a first receipt (timed), ten more,
+        /// every receipt read back, no refused id stored; then kills the host with SIGKILL for the restart check.
+        /// </summary>
+        public async Task<(TimeSpan Time, int Attempts)> RecoverWhenWritableAsync(ReadOnlyFilesystem filesystem, PipeClient client, HostProcess host)
+        {
+            filesystem.MakeWritable();
+            var recovery = await RecoverAsync(client, Draft("recovered", 0), host);
+            for (var i = 0; i < 10; i++)
+            {
+                await SubmitAcceptedAsync(client, Draft("after", i));
+            }
+            await AssertReadableAsync(client);
+            await AssertRefusedAbsentAsync(client);
+            await host.KillAsync();
+            return recovery;
+        }
+
         /// <summary>Submits <paramref name="draft"/> until it gets a receipt (each refusal must be <c>unavailable</c>) or the deadline.</summary>
-        public async Task<(TimeSpan Time, int Attempts)> RecoverAsync(PipeClient client, DraftSubmission draft, HostProcess host)
+        private async Task<(TimeSpan Time, int Attempts)> RecoverAsync(PipeClient client, DraftSubmission draft, HostProcess host)
         {
             var since = Stopwatch.StartNew();
             for (var attempt = 1; ; attempt++)

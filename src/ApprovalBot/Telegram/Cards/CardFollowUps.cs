@@ -72,7 +72,7 @@ internal sealed partial class CardFollowUps(
                 LogFollowUpGaveUp(ex, id, attempt);
                 return;
             }
-            var delay = TimeSpan.FromSeconds(Math.Min(_options.CardRetryMaxDelaySeconds, _options.CardRetryBaseDelaySeconds * Math.Pow(2, attempt - 1)));
+            var delay = _options.CardRetryDelay(attempt);
             LogFollowUpRetry(id, attempt, delay.TotalSeconds, ex.Message);
             _ = RetryLaterAsync(id, attempt + 1, delay, stoppingToken);
         }

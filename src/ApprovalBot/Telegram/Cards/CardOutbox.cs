@@ -184,7 +184,7 @@ internal sealed partial class CardOutbox(
     private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)
     {
         var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
-        var delay = TimeSpan.FromSeconds(Math.Min(_options.CardRetryMaxDelaySeconds, _options.CardRetryBaseDelaySeconds * Math.Pow(2, attempt - 1)));
+        var delay = _options.CardRetryDelay(attempt);
         DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
         var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (giveUp ? $" (gave up after {attempt} attempt{(attempt == 1 ? "" : "s")})" : "");
         await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
