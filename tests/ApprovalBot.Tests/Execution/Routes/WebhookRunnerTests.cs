@@ -154,8 +154,10 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     [Fact]
     public async Task Post_NothingListening_RetryableNetworkError()
     {
-        await DisposeAsync();
-        await using var host = await StartAsync(maxAttempts: 1);
+        // Bound but never listening: the port cannot be taken by anyone else meanwhile, and every connect is refused.
+        using var refusing = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        refusing.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var host = await StartAsync(maxAttempts: 1, url: $"http://127.0.0.1:{((IPEndPoint)refusing.LocalEndPoint!).Port}/hook/");
         await Drafts.ApproveAsync(host.Store, "post:down", "nobody home", kind: "post");
 
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
