@@ -9,7 +9,14 @@ namespace ApprovalBot.Client;
 /// A connection to ApprovalBot's agent pipe speaking protocol v1: one JSON request per line, one JSON
 /// response per line. Requests on one client are sent one at a time; open several clients for parallelism.
 /// </summary>
-public sealed class PipeClient : IAsyncDisposable
+/// <remarks>
+/// Two ways to use it. <see cref="ConnectAsync"/> and the <c>…Async</c> methods suit callers that do other work
+/// while a request is out. <see cref="Connect"/> and the blocking methods (<see cref="Submit"/>, …) suit an agent
+/// that waits for each answer anyway: the calling thread sleeps in the read and the answer wakes it directly,
+/// without the hand-over from the socket event loop to a thread-pool worker that async I/O pays per response
+/// (a third of a submit's round trip here; see docs/PERFORMANCE.md). Both kinds of method work on either client.
+/// </remarks>
+public sealed class PipeClient : IAsyncDisposable, IDisposable
 {
     /// <summary>The pipe name used when neither an option nor <c>APPROVALBOT_PIPE</c> names one.</summary>
     public const string DefaultPipeName = "approvalbot";
@@ -45,6 +52,59 @@ public sealed class PipeClient : IAsyncDisposable
             await stream.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Connects with blocking I/O in mind (see the remarks): same names, same check that only a server running as
+    /// the same OS user is accepted.
+    /// </summary>
+    public static PipeClient Connect(string pipeName, TimeSpan timeout)
+    {
+        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.CurrentUserOnly);
+        try
+        {
+            stream.Connect(timeout);
+            return new PipeClient(stream);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    public Response Ping() => Send(new PingRequest(), ProtocolJsonContext.Default.PingRequest);
+
+    public Response Submit(DraftSubmission draft) =>
+        Send(new SubmitRequest { Draft = draft }, ProtocolJsonContext.Default.SubmitRequest);
+
+    public Response Get(string id) => Send(new GetRequest { Id = id }, ProtocolJsonContext.Default.GetRequest);
+
+    /// <summary>Blocks until the draft is decided (or its flow has ended, with <see cref="WaitUntil.Final"/>) or the timeout.</summary>
+    public Response Wait(string id, int timeoutMs, string? until = null) =>
+        Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest);
+
+    /// <summary>The blocking form of <see cref="SendRawAsync"/>.</summary>
+    public string? SendRaw(ReadOnlyMemory<byte> line)
+    {
+        _gate.Wait();
+        try
+        {
+            _stream.Write(Terminated(line).Span);
+            _stream.Flush();
+            return _reader.ReadLine();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private Response Send<T>(T request, JsonTypeInfo<T> typeInfo)
+    {
+        var responseLine = SendRaw(JsonSerializer.SerializeToUtf8Bytes(request, typeInfo))
+            ?? throw new IOException("The service closed the connection without answering.");
+        return ParseResponse(responseLine);
     }
 
     public Task<Response> PingAsync(CancellationToken cancellationToken = default) =>
@@ -84,15 +144,7 @@ public sealed class PipeClient : IAsyncDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (line.Length == 0 || line.Span[^1] != (byte)'\n')
-            {
-                // One write for the line and its end: the service reads the request in one go, not in two wake-ups.
-                var terminated = new byte[line.Length + 1];
-                line.Span.CopyTo(terminated);
-                terminated[^1] = (byte)'\n';
-                line = terminated;
-            }
-            await _stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
+            await _stream.WriteAsync(Terminated(line), cancellationToken).ConfigureAwait(false);
             await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
             return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -100,6 +152,19 @@ public sealed class PipeClient : IAsyncDisposable
         {
             _gate.Release();
         }
+    }
+
+    /// <summary>One write for the line and its end: the service reads the request in one go, not in two wake-ups.</summary>
+    private static ReadOnlyMemory<byte> Terminated(ReadOnlyMemory<byte> line)
+    {
+        if (line.Length > 0 && line.Span[^1] == (byte)'\n')
+        {
+            return line;
+        }
+        var terminated = new byte[line.Length + 1];
+        line.Span.CopyTo(terminated);
+        terminated[^1] = (byte)'\n';
+        return terminated;
     }
 
     private async Task<Response> SendAsync<T>(T request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
@@ -116,6 +181,13 @@ public sealed class PipeClient : IAsyncDisposable
         ?? throw new JsonException("The service answered with null.");
 
     private static readonly ProtocolJsonContext LenientContext = new(ProtocolJson.Lenient);
+
+    public void Dispose()
+    {
+        _reader.Dispose();
+        _stream.Dispose();
+        _gate.Dispose();
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -25,7 +25,7 @@ internal static class LoadExperiment
             {
                 for (var h = 0; h < hosts.Count; h++)
                 {
-                    var res = await PipeLoad.Concurrent(hosts[h], clients, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3));
+                    var res = await PipeLoad.Concurrent(hosts[h], clients, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), blocking: true);
                     Console.WriteLine($"round {r} host {dlls[h] ?? "this build"}: {res.PerSecond:0}/s, p50 {res.Latency.P50:0.000} p99 {res.Latency.P99:0.000} ms, " +
                                       $"host {res.HostCpuUs:0} us, clients {res.ClientCpuUs:0} us per submit; load {File.ReadAllText("/proc/loadavg").Trim()}");
                 }

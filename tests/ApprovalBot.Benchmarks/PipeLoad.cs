@@ -15,13 +15,29 @@ internal static class PipeLoad
     public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits, double HostCpuUs = double.NaN, double ClientCpuUs = double.NaN);
 
     /// <summary>
+    /// A connection as the benchmark drives it: with <c>blocking</c>, <see cref="PipeClient.Connect"/> and
+    /// <see cref="PipeClient.Submit"/> (the caller's thread waits in the read, as an agent waiting for its receipt
+    /// does); otherwise the async client.
+    /// </summary>
+    private sealed class Connection(PipeClient client, bool blocking) : IAsyncDisposable
+    {
+        public static async Task<Connection> OpenAsync(HostUnderTest host, bool blocking) =>
+            new(blocking ? PipeClient.Connect(host.Socket, TimeSpan.FromSeconds(10)) : await host.ConnectAsync(), blocking);
+
+        public ValueTask<Response> SubmitAsync(DraftSubmission draft) =>
+            blocking ? ValueTask.FromResult(client.Submit(draft)) : new ValueTask<Response>(client.SubmitAsync(draft));
+
+        public ValueTask DisposeAsync() => client.DisposeAsync();
+    }
+
+    /// <summary>
     /// One client on one persistent connection: <paramref name="warmup"/> unmeasured submits, then
     /// <paramref name="rounds"/> slices of sequential submits, each slice preceded by a slice of the floor.
     /// </summary>
-    public static async Task<Result> Single(HostUnderTest host, SqliteBaselines.FloorRunner floor, int warmup, int count, int rounds)
+    public static async Task<Result> Single(HostUnderTest host, SqliteBaselines.FloorRunner floor, int warmup, int count, int rounds, bool blocking)
     {
         var run = Interlocked.Increment(ref _run);
-        await using var client = await host.ConnectAsync();
+        await using var client = await Connection.OpenAsync(host, blocking);
         var samples = new Samples();
         var sw = new Stopwatch();
         var i = 0;
@@ -53,19 +69,20 @@ internal static class PipeLoad
     /// <paramref name="clients"/> connections submitting back to back; measured for <paramref name="duration"/>
     /// after <paramref name="warmup"/>. Throughput counts receipts within the measured window.
     /// </summary>
-    public static async Task<Result> Concurrent(HostUnderTest host, int clients, TimeSpan warmup, TimeSpan duration)
+    public static async Task<Result> Concurrent(HostUnderTest host, int clients, TimeSpan warmup, TimeSpan duration, bool blocking)
     {
         var run = Interlocked.Increment(ref _run);
-        var connections = new List<PipeClient>();
+        var connections = new List<Connection>();
         for (var c = 0; c < clients; c++)
         {
-            connections.Add(await host.ConnectAsync());
+            connections.Add(await Connection.OpenAsync(host, blocking));
         }
         var samples = new Samples();
         var measuring = 0;
         var stop = 0;
         long done = 0;
-        var loops = connections.Select((client, c) => Task.Run(async () =>
+        // Blocking clients each get a thread of their own, as agents in separate processes would have.
+        var loops = connections.Select((client, c) => Task.Factory.StartNew(async () =>
         {
             for (var i = 0; Volatile.Read(ref stop) == 0; i++)
             {
@@ -79,7 +96,7 @@ internal static class PipeLoad
                     Interlocked.Increment(ref done);
                 }
             }
-        })).ToArray();
+        }, CancellationToken.None, blocking ? TaskCreationOptions.LongRunning : TaskCreationOptions.None, TaskScheduler.Default).Unwrap()).ToArray();
         await Task.Delay(warmup);
         var hostCpu = host.CpuSeconds;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;

@@ -82,19 +82,26 @@ try
         await using var host = await HostUnderTest.StartAsync(data);
         if (Runs(3))
         {
-            var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 200, count: smoke ? 10 : 2400, rounds: smoke ? 1 : 12);
+            var single = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 200, count: smoke ? 10 : 2400, rounds: smoke ? 1 : 12, blocking: true);
             report.PipeSingle = single;
             Progress("3 pipe x1", $"p50 {Ms.F(single.Latency.P50)} ms, p99 {Ms.F(single.Latency.P99)} ms (warm-up until the JIT was quiet: {PipeLoad.WarmupTime.TotalSeconds:0.0} s)");
+            var asyncSingle = await PipeLoad.Single(host, floorRunner, warmup: smoke ? 2 : 200, count: smoke ? 10 : 2400, rounds: smoke ? 1 : 12, blocking: false);
+            report.PipeSingleAsync = asyncSingle;
+            Progress("3 pipe x1 (async client)", $"p50 {Ms.F(asyncSingle.Latency.P50)} ms, p99 {Ms.F(asyncSingle.Latency.P99)} ms");
         }
         if (Runs(4))
         {
             foreach (var clients in new[] { 4, 16, 64 })
             {
                 floorRunner.Run(smoke ? 5 : 200);
-                var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1.5), TimeSpan.FromSeconds(smoke ? 0.3 : 5));
+                var result = await PipeLoad.Concurrent(host, clients, TimeSpan.FromSeconds(smoke ? 0.1 : 1.5), TimeSpan.FromSeconds(smoke ? 0.3 : 5), blocking: true);
                 report.Pipe[clients] = result;
                 Progress($"4 pipe x{clients}", $"{result.PerSecond:0}/s, p50 {Ms.F(result.Latency.P50)} ms, p99 {Ms.F(result.Latency.P99)} ms, CPU per submit: host {result.HostCpuUs:0} us, clients {result.ClientCpuUs:0} us");
             }
+            floorRunner.Run(smoke ? 5 : 200);
+            var async16 = await PipeLoad.Concurrent(host, 16, TimeSpan.FromSeconds(smoke ? 0.1 : 1.5), TimeSpan.FromSeconds(smoke ? 0.3 : 5), blocking: false);
+            report.PipeAsync16 = async16;
+            Progress("4 pipe x16 (async clients)", $"{async16.PerSecond:0}/s, p50 {Ms.F(async16.Latency.P50)} ms, p99 {Ms.F(async16.Latency.P99)} ms, CPU per submit: host {async16.HostCpuUs:0} us, clients {async16.ClientCpuUs:0} us");
         }
         if (Runs(5))
         {

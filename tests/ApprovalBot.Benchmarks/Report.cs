@@ -10,6 +10,8 @@ internal sealed class Report(bool smoke)
     public SqliteBaselines.LoadResult? NaiveSingle { get; set; }
     public Dictionary<int, SqliteBaselines.LoadResult> Naive { get; } = [];
     public PipeLoad.Result? PipeSingle { get; set; }
+    public PipeLoad.Result? PipeSingleAsync { get; set; }
+    public PipeLoad.Result? PipeAsync16 { get; set; }
     public Dictionary<int, PipeLoad.Result> Pipe { get; } = [];
     public Samples? CliPublished { get; set; }
     public Samples? CliJit { get; set; }
@@ -64,8 +66,12 @@ internal sealed class Report(bool smoke)
         }
         if (PipeSingle is { } s)
         {
-            Row("3", "Pipe submit, 1 client, until the durable receipt: p50", $"{Ms.F(s.Latency.P50)} ms", "<= 1.5x floor p50", X(s.Latency.P50 / fp50), s.Latency.P50 <= 1.5 * fp50);
+            Row("3", "Pipe submit, 1 client (blocking `PipeClient.Submit`), until the durable receipt: p50", $"{Ms.F(s.Latency.P50)} ms", "<= 1.5x floor p50", X(s.Latency.P50 / fp50), s.Latency.P50 <= 1.5 * fp50);
             Row("3", "Pipe submit, 1 client: p99", $"{Ms.F(s.Latency.P99)} ms", "<= 3x floor p99", X(s.Latency.P99 / fp99), s.Latency.P99 <= 3 * fp99);
+        }
+        if (PipeSingleAsync is { } sa)
+        {
+            Row("3", "Pipe submit, 1 client with the async `PipeClient.SubmitAsync`: p50, p99", $"{Ms.F(sa.Latency.P50)} ms, {Ms.F(sa.Latency.P99)} ms", "(for comparison)", $"{X(sa.Latency.P50 / fp50)}, {X(sa.Latency.P99 / fp99)}", null);
         }
         if (Decomposition is { } d)
         {
@@ -81,6 +87,10 @@ internal sealed class Report(bool smoke)
                 Row("4", "Pipe submit, 16 clients: throughput", $"{PerS(p.PerSecond)}{aheadText}", ">= 4x floor commits/s, > naive", X(p.PerSecond / frate), p.PerSecond >= 4 * frate && ahead != false);
                 Row("4", "Pipe submit, 16 clients: p99", $"{Ms.F(p.Latency.P99)} ms (p50 {Ms.F(p.Latency.P50)})", "<= 5x floor p99", X(p.Latency.P99 / fp99), p.Latency.P99 <= 5 * fp99);
                 Row("4", "Pipe submit, 16 clients: CPU per submit (host / benchmark clients)", $"{p.HostCpuUs:0} us / {p.ClientCpuUs:0} us", "(explains the throughput)", "", null);
+                if (PipeAsync16 is { } a16)
+                {
+                    Row("4", "Pipe submit, 16 async clients: throughput, p99, CPU per submit (host / clients)", $"{PerS(a16.PerSecond)}, p99 {Ms.F(a16.Latency.P99)} ms, {a16.HostCpuUs:0} us / {a16.ClientCpuUs:0} us", "(for comparison)", X(a16.PerSecond / frate), null);
+                }
             }
             else
             {
