@@ -9,12 +9,20 @@ namespace ApprovalBot.Tests.Hosting;
 
 public sealed class BackgroundLogSinkTests
 {
-    private sealed class Collector : ILogEventSink
+    private sealed class Collector(int expected = int.MaxValue) : ILogEventSink
     {
         public ConcurrentQueue<(int Thread, int N)> Written { get; } = new();
 
-        public void Emit(LogEvent logEvent) =>
+        public TaskCompletionSource AllWritten { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Emit(LogEvent logEvent)
+        {
             Written.Enqueue(((int)((ScalarValue)logEvent.Properties["T"]).Value!, (int)((ScalarValue)logEvent.Properties["N"]).Value!));
+            if (Written.Count == expected)
+            {
+                AllWritten.TrySetResult();
+            }
+        }
     }
 
     private static LogEvent Event(int thread, int n) => new(
@@ -55,5 +63,38 @@ public sealed class BackgroundLogSinkTests
         sink.Emit(Event(0, 1));
 
         Assert.Equal([(0, 0), (0, 1)], collector.Written);
+    }
+
+    [Fact]
+    public async Task Emit_EventsAndNoDispose_WrittenAfterTheLingerWithoutFurtherEvents()
+    {
+        var collector = new Collector(expected: 3);
+        using var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger(), TimeSpan.FromMilliseconds(20));
+
+        for (var n = 0; n < 3; n++)
+        {
+            sink.Emit(Event(0, n));
+        }
+
+        await collector.AllWritten.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([(0, 0), (0, 1), (0, 2)], collector.Written);
+    }
+
+    [Fact]
+    public void Emit_StreamOfEvents_WrittenInFarFewerWakeUpsThanEvents()
+    {
+        // A linger far longer than emitting takes: the writer wakes for the first event and then takes the rest
+        // in one go, instead of waking for every event.
+        var collector = new Collector();
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger(), TimeSpan.FromSeconds(30));
+        for (var n = 0; n < 1_000; n++)
+        {
+            sink.Emit(Event(0, n));
+        }
+
+        sink.Dispose();
+
+        Assert.Equal(1_000, collector.Written.Count);
+        Assert.Equal(1, sink.Batches);
     }
 }
