@@ -1,0 +1,123 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using ApprovalBot.Client;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Protocol;
+
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class PipeClientTests
+{
+    private static DraftSubmission Draft(string id, string text) => new() { Id = id, Kind = "reply", Agent = "agent", Text = text };
+
+    private static string Sha256Hex(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+
+    [Fact]
+    public async Task Submit_BlockingClient_ReceiptForTheStoredTextAndReadableBack()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+        const string text = "Thanks — we'll ship it Monday. <b>&</b>";
+
+        var submitted = client.Submit(Draft("reply:blocking:1", text));
+        var read = client.Get("reply:blocking:1");
+
+        Assert.True(submitted.Ok);
+        Assert.Equal(Sha256Hex(text), submitted.Receipt!.Sha256);
+        Assert.False(submitted.Receipt.Duplicate);
+        Assert.Equal(text, read.Draft!.Text);
+        Assert.Equal(text, host.Store.Get("reply:blocking:1")!.Text);
+    }
+
+    [Fact]
+    public async Task Submit_BlockingAndAsyncCallsOnOneConnection_EachAnsweredWithItsOwnResponse()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+
+        var first = client.Submit(Draft("reply:mixed:1", "one"));
+        var second = await client.SubmitAsync(Draft("reply:mixed:2", "two"));
+        var again = client.Submit(Draft("reply:mixed:1", "one"));
+        var ping = client.Ping();
+
+        Assert.Equal("reply:mixed:1", first.Receipt!.Id);
+        Assert.Equal("reply:mixed:2", second.Receipt!.Id);
+        Assert.True(again.Receipt!.Duplicate);
+        Assert.Equal(first.Receipt.Seq, again.Receipt.Seq);
+        Assert.True(ping.Ok);
+    }
+
+    [Fact]
+    public async Task Submit_BlockingClientWithBadDraft_ErrorAnswerAndNothingStored()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+
+        var response = client.Submit(Draft("reply:bad", "") with { Kind = "no-such-kind" });
+
+        Assert.False(response.Ok);
+        Assert.NotNull(response.Error);
+        Assert.Null(host.Store.Get("reply:bad"));
+        Assert.True(client.Ping().Ok);
+    }
+
+    [Fact]
+    public async Task Wait_BlockingClientNothingDecided_ReturnsAtTheTimeoutStillAwaiting()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+        client.Submit(Draft("reply:wait", "text"));
+
+        var response = client.Wait("reply:wait", timeoutMs: 50);
+
+        Assert.True(response.Ok);
+        Assert.Contains(response.Draft!.State, new[] { States.Pending, States.Carded });
+    }
+
+    [Fact]
+    public void Connect_NothingListeningAtThePath_FailsInsteadOfHanging()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "ab-none-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+
+        var error = Record.Exception(() => PipeClient.Connect(path, TimeSpan.FromMilliseconds(300)));
+
+        Assert.True(error is TimeoutException or IOException or SocketException, error?.GetType().FullName);
+    }
+
+    [Fact]
+    public async Task SendRaw_ServiceClosesWithoutAnswering_NullThenIOExceptionOnTheNextCall()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "ab-gone-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        listener.Listen();
+        try
+        {
+            var accepting = listener.AcceptAsync();
+            using var client = PipeClient.Connect(path, TimeSpan.FromSeconds(10));
+            var peer = await accepting;
+            // The peer reads the whole request line, then goes away without a word.
+            var closed = Task.Run(() =>
+            {
+                var buffer = new byte[256];
+                var received = 0;
+                while (received == 0 || buffer[received - 1] != (byte)'\n')
+                {
+                    received += peer.Receive(buffer.AsSpan(received));
+                }
+                peer.Dispose();
+            });
+
+            var answer = client.SendRaw("""{"op":"ping"}"""u8.ToArray());
+            await closed;
+
+            Assert.Null(answer);
+            Assert.Throws<IOException>(() => client.Ping());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
