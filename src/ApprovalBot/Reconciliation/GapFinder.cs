@@ -11,9 +11,12 @@ namespace ApprovalBot.Reconciliation;
 /// approved and executing drafts, to re-check their hash; every other query asks only whether the text is there.
 /// </summary>
 internal sealed class GapFinder(
-    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, GapDismissals dismissals, TimeProvider time)
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time)
 {
     private const int Limit = 10_000;
+
+    // Stateless over the store, so the finder composes wherever it is registered (reports without the reconciler too).
+    private readonly GapDismissals _dismissals = new(store);
 
     /// <summary>
     /// <see cref="DraftColumns.Select"/> with the text replaced by an empty string when present (null when missing):
@@ -81,7 +84,7 @@ internal sealed class GapFinder(
             }
         }
         var since = now - options.Value.EventWindow;
-        var dismissed = dismissals.Dismissed(since);
+        var dismissed = _dismissals.Dismissed(since);
         foreach (var e in store.EventsOfType(Gaps.OrphanCallback, since))
         {
             if (dismissed.Contains(e.Id)) continue;
