@@ -8,17 +8,38 @@ namespace ApprovalBot.Drafts;
 /// </summary>
 internal sealed class ApproverActions(DraftStore store)
 {
-    /// <summary>failed/unknown -> approved: the executor picks it up again with the same idempotency key.</summary>
+    /// <summary>
+    /// failed/unknown -> approved: the executor picks it up again with the same idempotency key. A pending draft whose
+    /// card the outbox gave up on (e.g. a wrong chat id, since fixed) gets its card queued again instead.
+    /// </summary>
     public Task<TransitionResult> RetryAsync(string id, string actor, CancellationToken cancellationToken = default) =>
-        store.TransitionAsync(new Transition(id, [DraftState.Failed, DraftState.Unknown], DraftState.Approved, "retry_requested", actor)
+        store.WriteAsync(ctx =>
         {
-            Set = new Dictionary<string, object?> { ["exec_attempts"] = 0, ["exec_next_at"] = null, ["lease_token"] = null, ["lease_until"] = null },
-            Details = new JsonObject { ["action"] = "retry" },
+            var current = ctx.ReadDraft(id);
+            if (current is { State: DraftState.Pending, CardError: not null, CardNextAt: null })
+            {
+                var requeued = DraftStore.Apply(ctx, new Transition(id, [DraftState.Pending], DraftState.Pending, "card_retry_requested", actor)
+                {
+                    Set = new Dictionary<string, object?> { ["card_attempts"] = 0, ["card_error"] = null, ["card_next_at"] = ctx.Now },
+                    Details = new JsonObject { ["action"] = "retry", ["card_error"] = current.CardError, ["card_attempts"] = current.CardAttempts },
+                });
+                if (requeued.Applied)
+                {
+                    // The state does not move, so nothing else would wake the outbox before its next sweep.
+                    ctx.Publish(new DraftChange(id, current.Kind, DraftState.Pending, DraftState.Pending));
+                }
+                return requeued;
+            }
+            return DraftStore.Apply(ctx, new Transition(id, [DraftState.Failed, DraftState.Unknown], DraftState.Approved, "retry_requested", actor)
+            {
+                Set = new Dictionary<string, object?> { ["exec_attempts"] = 0, ["exec_next_at"] = null, ["lease_token"] = null, ["lease_until"] = null },
+                Details = new JsonObject { ["action"] = "retry" },
+            });
         }, cancellationToken);
 
-    /// <summary>failed/unknown/blocked/approved -> cancelled: nothing will be executed.</summary>
+    /// <summary>failed/unknown/blocked/approved -> cancelled: nothing will be executed; pending (a card never delivered) -> cancelled too.</summary>
     public Task<TransitionResult> DiscardAsync(string id, string actor, CancellationToken cancellationToken = default) =>
-        store.TransitionAsync(new Transition(id, [DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved], DraftState.Cancelled, "discarded", actor)
+        store.TransitionAsync(new Transition(id, [DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved, DraftState.Pending], DraftState.Cancelled, "discarded", actor)
         {
             Details = new JsonObject { ["action"] = "discard" },
         }, cancellationToken);

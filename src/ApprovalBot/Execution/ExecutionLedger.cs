@@ -17,6 +17,12 @@ internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
 /// </summary>
 internal static class ExecutionLedger
 {
+    /// <summary>A pull executor's lease ran out without complete or fail (reported by the reconciler as an orphan).</summary>
+    public const string LeaseExpired = "lease_expired";
+
+    /// <summary>A push attempt cut off by a shutdown or a crash (the draft is requeued, or unknown for a human).</summary>
+    public const string ExecutionInterrupted = "execution_interrupted";
+
     /// <summary>approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails.</summary>
     public static BeginResult Begin(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, TimeSpan lease, string stage)
     {
@@ -29,6 +35,8 @@ internal static class ExecutionLedger
         {
             var blocked = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Blocked, "handoff_blocked", actor)
             {
+                // The reason on the draft itself: the card and the reconciler show it without reading the ledger.
+                Set = new Dictionary<string, object?> { ["exec_error"] = HandoffCheck.Reason(d, problem), ["exec_next_at"] = null },
                 Details = HandoffCheck.Details(d, problem, stage),
             });
             return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);

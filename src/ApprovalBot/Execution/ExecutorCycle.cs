@@ -82,18 +82,23 @@ internal sealed class ExecutorCycle(
             cancellationToken.ThrowIfCancellationRequested();
             var hasRoute = Routes.TryGet(d.Kind, out var route);
             string reason;
+            string eventType;
             if (hasRoute && route.RouteType == RouteType.Pull)
             {
                 if (d.LeaseUntil is { } until && until > now) continue;
                 reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
+                eventType = ExecutionLedger.LeaseExpired;
             }
             else
             {
+                // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
+                // (which the reconciler reports as an orphan of its own).
                 if (_inFlight.ContainsKey(d.Id)) continue;
-                reason = "the service stopped while the attempt was running";
+                reason = "the service stopped while the attempt was running (found after a restart)";
+                eventType = ExecutionLedger.ExecutionInterrupted;
             }
             var recovered = await store.WriteAsync(
-                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, "lease_expired"),
+                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType),
                 CancellationToken.None).ConfigureAwait(false);
             if (recovered is not null)
             {
@@ -138,7 +143,7 @@ internal sealed class ExecutorCycle(
             {
                 // Shutdown cut the attempt off: whether it took effect is unknown, so record it like a crash would be.
                 await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, request.Draft.Id, begin.Lease, route,
-                    "the service stopped while the attempt was running", "execution_interrupted"), CancellationToken.None).ConfigureAwait(false);
+                    "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted), CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
             var finish = await store.WriteAsync(

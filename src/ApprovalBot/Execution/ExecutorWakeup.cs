@@ -10,7 +10,8 @@ namespace ApprovalBot.Execution;
 /// <summary>
 /// Connects the store to the Quartz jobs: an approval commit fires the executor job at once (coalesced, so a
 /// burst of approvals is one extra cycle, not one each); after each cycle it schedules a wake-up for the earliest
-/// pending retry and fires the reconcile job when one is registered.
+/// pending retry and fires the reconcile job when one is registered. A draft that becomes blocked (by a cycle or a
+/// pull claim) fires the reconcile job at once, so the failed handoff is escalated without waiting for its interval.
 /// </summary>
 internal sealed class ExecutorWakeup(
     DraftSignals signals,
@@ -23,6 +24,7 @@ internal sealed class ExecutorWakeup(
     private bool? _reconcileRegistered;
     private DateTimeOffset? _nextWake;
     private int _wakePending;
+    private int _reconcilePending;
     private volatile bool _running;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -43,6 +45,16 @@ internal sealed class ExecutorWakeup(
 
     private void OnChange(DraftChange change)
     {
+        if (change.To == DraftState.Blocked)
+        {
+            // A failed handoff check is escalated at once, wherever it happened (an executor cycle, or a pull claim
+            // that no cycle follows), not at the next reconcile interval. Coalesced: a burst is one extra cycle.
+            if (_running && Interlocked.Exchange(ref _reconcilePending, 1) == 0)
+            {
+                _ = Task.Run(TriggerReconcileAsync);
+            }
+            return;
+        }
         // executing -> approved is a failed attempt waiting out its backoff; the retry wake-up handles it.
         if (!_running || change.To != DraftState.Approved || change.From == DraftState.Executing)
         {
@@ -66,6 +78,26 @@ internal sealed class ExecutorWakeup(
         catch (Exception ex)
         {
             Interlocked.Exchange(ref _wakePending, 0);
+            logger.WakeFailed(ex);
+        }
+    }
+
+    private async Task TriggerReconcileAsync()
+    {
+        try
+        {
+            var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
+            // Cleared before the trigger: a block committed after this point needs (and gets) a cycle of its own.
+            Interlocked.Exchange(ref _reconcilePending, 0);
+            _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
+            if (_reconcileRegistered == true)
+            {
+                await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            Interlocked.Exchange(ref _reconcilePending, 0);
             logger.WakeFailed(ex);
         }
     }

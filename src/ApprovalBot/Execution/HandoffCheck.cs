@@ -35,6 +35,24 @@ internal static class HandoffCheck
         return null;
     }
 
+    /// <summary>The codes of <see cref="HandoffProblem"/>, in the order <see cref="Verify"/> checks them.</summary>
+    public static readonly IReadOnlyList<string> Codes = ["decision_missing", "text_missing", "text_changed", "hash_mismatch"];
+
+    /// <summary>
+    /// The reason stored on a blocked draft (<c>exec_error</c>): the problem code first (the reconciler names the
+    /// gap from it), then what was missing or different, with the hashes.
+    /// </summary>
+    public static string Reason(Draft d, HandoffProblem problem) =>
+        $"{problem.Code}: {problem.Description}; approved sha256 {d.DecisionSha256 ?? "none"}, stored {d.Sha256}, " +
+        $"text now {(d.Text is null ? "missing" : DraftHash.Of(d.Text))}";
+
+    /// <summary>The problem code a <see cref="Reason"/> starts with; null for anything else.</summary>
+    public static string? CodeOf(string? reason)
+    {
+        var colon = reason?.IndexOf(':', StringComparison.Ordinal) ?? -1;
+        return colon > 0 && Codes.Contains(reason![..colon], StringComparer.Ordinal) ? reason[..colon] : null;
+    }
+
     /// <summary>Everything needed to diagnose the gap from the ledger alone.</summary>
     public static JsonObject Details(Draft d, HandoffProblem problem, string stage) => new()
     {

@@ -7,6 +7,9 @@ internal sealed record Gap(string Report, string Name, string? DraftId, long? Dr
     public required string Key { get; init; }
 
     public IReadOnlyList<ApproverAction> Actions { get; init; } = [];
+
+    /// <summary>The ledger event the gap was found from (a stray tap), for gaps that name no draft; what Dismiss closes.</summary>
+    public long? EventId { get; init; }
 }
 
 /// <summary>The report names and gap classes, as they appear in reports and escalations.</summary>
@@ -22,6 +25,7 @@ internal static class Gaps
     public const string NoRoute = "no_route";
     public const string PullUnclaimed = "pull_unclaimed";
     public const string LeaseExpired = "lease_expired";
+    public const string DecisionMissing = "decision_missing";
 
     public const string AwaitingDecision = "awaiting_decision";
     public const string NotExecuted = "not_executed";

@@ -1,17 +1,29 @@
 using System.Globalization;
 using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Reconciliation;
 
 /// <summary>
 /// Finds every gap class of DESIGN.md in the store. Each query is bounded by the state index (or the event
-/// type index), so a report stays fast however many executed drafts the store holds; text is only read for
-/// drafts in a decided-but-unexecuted state, to re-check their hash.
+/// index), so a report stays fast however many executed drafts the store holds. The text column is read only for
+/// approved and executing drafts, to re-check their hash; every other query asks only whether the text is there.
 /// </summary>
-internal sealed class GapFinder(DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time)
+internal sealed class GapFinder(
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time)
 {
     private const int Limit = 10_000;
+
+    // Stateless over the store, so the finder composes wherever it is registered (reports without the reconciler too).
+    private readonly GapDismissals _dismissals = new(store);
+
+    /// <summary>
+    /// <see cref="DraftColumns.Select"/> with the text replaced by an empty string when present (null when missing):
+    /// for states whose gaps never need the text itself.
+    /// </summary>
+    internal static readonly string SelectWithoutText = DraftColumns.Select.Replace(
+        "kind, agent, text, sha256", "kind, agent, CASE WHEN text IS NULL THEN NULL ELSE '' END, sha256", StringComparison.Ordinal);
 
     public IReadOnlyList<Gap> Find(string report) => report switch
     {
@@ -26,48 +38,67 @@ internal sealed class GapFinder(DraftStore store, IOptionsMonitor<KindsOptions> 
         return [.. Orphans(now), .. Stale(now)];
     }
 
+    /// <summary>Drafts in <paramref name="states"/>, oldest first; with the text only when <paramref name="withText"/>.</summary>
+    private IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, bool withText)
+    {
+        var names = string.Join(", ", states.Select(s => "'" + s.ToWire() + "'"));
+        return store.Query(
+            (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY state_since, seq LIMIT $limit",
+            ("$limit", Limit));
+    }
+
     private List<Gap> Orphans(DateTimeOffset now)
     {
         var gaps = new List<Gap>();
 
-        foreach (var d in store.InStates([DraftState.Blocked], limit: Limit))
+        foreach (var d in InStates([DraftState.Blocked], withText: false))
         {
-            gaps.Add(HandoffGap(d, "blocked: never executed"));
+            gaps.Add(BlockedGap(d));
         }
-        // Approvals not yet checked by an executor: the text must still be there and still be the approved text.
-        foreach (var d in store.InStates([DraftState.Approved, DraftState.Executing], limit: Limit))
+        foreach (var d in InStates([DraftState.Approved, DraftState.Executing], withText: true))
         {
-            if (d.Text is null || DraftHash.Of(d.Text) != d.Sha256 || (d.DecisionSha256 is not null && d.DecisionSha256 != d.Sha256))
+            // Approvals not yet checked by an executor: the text must still be there and still be the approved text.
+            if (d.State == DraftState.Approved && HandoffCheck.Verify(d) is { } problem)
             {
-                gaps.Add(HandoffGap(d, "approved, will be blocked before execution"));
+                gaps.Add(HandoffGap(d, problem.Code, "approved, will be blocked before execution"));
+                continue;
             }
-        }
-        foreach (var d in store.InStates([DraftState.Pending], limit: Limit))
-        {
-            if (d.CardError is not null)
+            if (d.State == DraftState.Executing && (d.Text is null || DraftHash.Of(d.Text) != d.Sha256))
             {
-                gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}", [ApproverAction.Discard]));
+                gaps.Add(HandoffGap(d, d.Text is null ? "text_missing" : "text_changed", "vanished or changed while executing"));
+                continue;
             }
-        }
-        foreach (var d in store.InStates([DraftState.Approved], limit: Limit))
-        {
             var route = routes.RouteType(d.Kind);
-            if (route is not (null or "pull") || d.StateSince > now - StuckAfter(d.Kind)) continue;
+            if (d.State != DraftState.Approved || route is not (null or "pull") || d.StateSince > now - StuckAfter(d.Kind)) continue;
             gaps.Add(route is null
                 ? Draft(Gaps.Orphans, Gaps.NoRoute, d, d.StateSince, $"kind '{d.Kind}' has no executor route; nobody picks this up", [ApproverAction.Discard])
                 : Draft(Gaps.Orphans, Gaps.PullUnclaimed, d, d.StateSince, $"no agent claimed it from the pull route of kind '{d.Kind}'", [ApproverAction.Discard]));
         }
-        var since = now - options.Value.EventWindow;
-        foreach (var e in store.EventsOfType("orphan_callback", since))
+        foreach (var d in InStates([DraftState.Pending], withText: false))
         {
+            // Only a card the outbox gave up on: one waiting out a transient error (a 429, a 5xx) has a next attempt.
+            if (d.CardError is not null && d.CardNextAt is null)
+            {
+                gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
+                    [ApproverAction.Retry, ApproverAction.Discard]));
+            }
+        }
+        var since = now - options.Value.EventWindow;
+        var dismissed = _dismissals.Dismissed(since);
+        foreach (var e in store.EventsOfType(Gaps.OrphanCallback, since))
+        {
+            if (dismissed.Contains(e.Id)) continue;
             gaps.Add(new Gap(Gaps.Orphans, Gaps.OrphanCallback, e.DraftId, null, null, null, e.At,
                 $"a button was pressed for a draft not in the store or bound to another text ({e.Actor}): {e.Details}")
-            { Key = $"orphans:orphan_callback:{e.Id}" });
+            { Key = GapDismissals.Key(e.Id), EventId = e.Id, Actions = [ApproverAction.Dismiss] });
         }
-        foreach (var e in store.EventsOfType("lease_expired", since))
+        foreach (var e in store.EventsOfType(Gaps.LeaseExpired, since))
         {
-            var d = e.DraftId is null ? null : store.Get(e.DraftId);
-            if (d is null || DraftStateMachine.IsFinal(d.State)) continue;
+            var d = e.DraftId is null ? null : store.Query(SelectWithoutText + " WHERE id = $id", ("$id", e.DraftId)).SingleOrDefault();
+            // Failed or unknown after the lease: /stale's awaiting_human is that draft's one escalation. A push route's
+            // run cut off by a crash is execution_interrupted, never this (older builds wrote lease_expired for it).
+            if (d is null || DraftStateMachine.IsFinal(d.State) || d.State is DraftState.Failed or DraftState.Unknown or DraftState.Blocked
+                || routes.RouteType(d.Kind) != "pull") continue;
             gaps.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, d.Id, d.Seq, d.Sha256, d.State.ToWire(), e.At,
                 "a pull executor's lease expired without complete or fail; the draft went back to the queue")
             { Key = $"orphans:lease_expired:{e.Id}" });
@@ -78,14 +109,14 @@ internal sealed class GapFinder(DraftStore store, IOptionsMonitor<KindsOptions> 
     private List<Gap> Stale(DateTimeOffset now)
     {
         var gaps = new List<Gap>();
-        foreach (var d in store.InStates([DraftState.Pending, DraftState.Carded], limit: Limit))
+        foreach (var d in InStates([DraftState.Pending, DraftState.Carded], withText: false))
         {
             if (d.StateSince <= now - StaleAfter(d.Kind))
             {
                 gaps.Add(Draft(Gaps.Stale, Gaps.AwaitingDecision, d, d.CreatedAt, $"awaiting a decision for {Age(now - d.CreatedAt)}", []));
             }
         }
-        foreach (var d in store.InStates([DraftState.Approved, DraftState.Executing], limit: Limit))
+        foreach (var d in InStates([DraftState.Approved, DraftState.Executing], withText: false))
         {
             if (routes.RouteType(d.Kind) is "command" or "webhook" && d.DecidedAt is { } decided && decided <= now - StuckAfter(d.Kind))
             {
@@ -93,7 +124,7 @@ internal sealed class GapFinder(DraftStore store, IOptionsMonitor<KindsOptions> 
                     $"approved {Age(now - decided)} ago, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]));
             }
         }
-        foreach (var d in store.InStates([DraftState.Failed, DraftState.Unknown], limit: Limit))
+        foreach (var d in InStates([DraftState.Failed, DraftState.Unknown], withText: false))
         {
             gaps.Add(d.State == DraftState.Failed
                 ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
@@ -102,14 +133,41 @@ internal sealed class GapFinder(DraftStore store, IOptionsMonitor<KindsOptions> 
         return gaps;
     }
 
-    private static Gap HandoffGap(Draft d, string what)
+    /// <summary>A blocked draft, named from the reason the executor recorded (exec_error), not guessed from the text.</summary>
+    private static Gap BlockedGap(Draft d)
     {
-        var missing = d.Text is null;
-        var detail = missing
-            ? $"approval whose text is missing ({what}); approved sha256 {d.DecisionSha256 ?? d.Sha256}"
-            : $"approval whose text changed ({what}); approved sha256 {d.DecisionSha256 ?? "?"}, stored {d.Sha256}, text now {DraftHash.Of(d.Text!)}";
-        return Draft(Gaps.Orphans, missing ? Gaps.TextMissing : Gaps.TextChanged, d, d.DecidedAt ?? d.StateSince, detail, [ApproverAction.Discard]);
+        var code = HandoffCheck.CodeOf(d.ExecError)
+            // Blocked before the reason was recorded on the draft: what the store still shows.
+            ?? (d.Decision != HandoffCheck.Approved || d.DecisionSha256 is null ? "decision_missing" : d.Text is null ? "text_missing" : "text_changed");
+        var detail = d.ExecError is { } reason
+            ? $"{Describe(code)} (blocked: never executed): {reason}"
+            : $"{Describe(code)} (blocked: never executed); approved sha256 {d.DecisionSha256 ?? "none"}, stored {d.Sha256}";
+        return Draft(Gaps.Orphans, GapName(code), d, d.DecidedAt ?? d.StateSince, detail, [ApproverAction.Discard]);
     }
+
+    /// <summary>An approval that will not pass (or did not keep passing) the handoff check; the text is at hand here.</summary>
+    private static Gap HandoffGap(Draft d, string code, string what)
+    {
+        var detail = $"{Describe(code)} ({what}); approved sha256 {d.DecisionSha256 ?? "none"}, stored {d.Sha256}" +
+            (code == "text_missing" ? "" : $", text now {(d.Text is null ? "missing" : DraftHash.Of(d.Text))}");
+        return Draft(Gaps.Orphans, GapName(code), d, d.DecidedAt ?? d.StateSince, detail, [ApproverAction.Discard]);
+    }
+
+    /// <summary>hash_mismatch is a changed text too: the one stored is not the one approved.</summary>
+    private static string GapName(string code) => code switch
+    {
+        "text_missing" => Gaps.TextMissing,
+        "decision_missing" => Gaps.DecisionMissing,
+        _ => Gaps.TextChanged,
+    };
+
+    private static string Describe(string code) => code switch
+    {
+        "text_missing" => "approval whose text is missing",
+        "decision_missing" => "approved without a decision bound to a text hash",
+        "hash_mismatch" => "approval given for a different text than the one stored",
+        _ => "approval whose text changed",
+    };
 
     private static Gap Draft(string report, string name, Draft d, DateTimeOffset since, string detail, IReadOnlyList<ApproverAction> actions) =>
         new(report, name, d.Id, d.Seq, d.Sha256, d.State.ToWire(), since, detail)

@@ -13,7 +13,11 @@ internal interface IEscalationChannel
 internal sealed record Escalation(string Title, IReadOnlyList<EscalatedGap> Gaps);
 
 /// <summary>A gap as the approver sees it, with the action buttons that apply to its draft.</summary>
-internal sealed record EscalatedGap(string? DraftId, long? DraftSeq, string? DraftSha256, string Gap, DateTimeOffset Since, string Detail, IReadOnlyList<ApproverAction> Actions, bool Reminder);
+internal sealed record EscalatedGap(string? DraftId, long? DraftSeq, string? DraftSha256, string Gap, DateTimeOffset Since, string Detail, IReadOnlyList<ApproverAction> Actions, bool Reminder)
+{
+    /// <summary>The ledger event behind a gap that names no draft (a stray tap); its Dismiss button is bound to it.</summary>
+    public long? EventId { get; init; }
+}
 
 /// <summary>A button the approver can press on an escalation.</summary>
 internal enum ApproverAction
@@ -21,4 +25,7 @@ internal enum ApproverAction
     Retry,
     Discard,
     MarkDone,
+
+    /// <summary>Acknowledges a gap that needs no action on a draft (a stray tap): closes it for good.</summary>
+    Dismiss,
 }

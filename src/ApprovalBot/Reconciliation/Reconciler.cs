@@ -45,6 +45,9 @@ internal sealed partial class Reconciler(
         var resolved = open.Keys.Where(k => !current.Contains(k)).ToList();
         var remindBefore = (now - options.Value.RemindEvery).ToUnixTimeMilliseconds();
         var due = gaps.Where(g => !open.TryGetValue(g.Key, out var lastSent) || lastSent is null || lastSent <= remindBefore).ToList();
+        // A gap is a reminder only when the approver has seen it: a row whose first send failed (last_sent NULL) is
+        // still a first escalation.
+        bool Delivered(Gap g) => open.TryGetValue(g.Key, out var lastSent) && lastSent is not null;
 
         await store.WriteAsync(ctx =>
         {
@@ -73,10 +76,10 @@ internal sealed partial class Reconciler(
         {
             foreach (var chunk in due.Chunk(options.Value.MaxGapsPerMessage))
             {
-                var reminder = chunk.All(g => open.ContainsKey(g.Key));
+                var reminder = chunk.All(Delivered);
                 var escalation = new Escalation(
                     Title(chunk, reminder),
-                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, open.ContainsKey(g.Key)))]);
+                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId })]);
                 try
                 {
                     await channel.SendAsync(escalation, cancellationToken).ConfigureAwait(false);
@@ -97,7 +100,7 @@ internal sealed partial class Reconciler(
                 }, cancellationToken).ConfigureAwait(false);
             }
         }
-        var escalated = due.Count(g => !open.ContainsKey(g.Key));
+        var escalated = due.Count(g => !Delivered(g));
         return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages);
     }
 

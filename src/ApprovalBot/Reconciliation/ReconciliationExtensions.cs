@@ -20,6 +20,7 @@ internal static class ReconciliationExtensions
         services.AddOptions<ReconciliationOptions>().BindConfiguration(ReconciliationOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ReconciliationOptions>, ReconciliationOptionsValidator>();
         services.AddSingleton<IRouteLookup, ConfiguredRouteLookup>();
+        services.AddSingleton<GapDismissals>();
         services.AddSingleton<GapFinder>();
         services.AddSingleton<Reconciler>();
         services.AddPipeOperation<ReportOperation>();

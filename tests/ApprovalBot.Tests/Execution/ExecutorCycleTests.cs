@@ -124,6 +124,26 @@ public sealed class ExecutorCycleTests
     }
 
     [Fact]
+    public async Task RunOnce_BlockedDraft_ReasonRecordedOnDraftAndShownOnCard()
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        await Drafts.ApproveAsync(host.Store, "reply:card-reason", "what the approver saw");
+        Drafts.Sql(host, "UPDATE drafts SET text = NULL WHERE id = 'reply:card-reason'");
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get("reply:card-reason")!;
+        Assert.Equal(DraftState.Blocked, draft.State);
+        Assert.StartsWith("text_missing: the draft text is missing from the store", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("approved sha256 " + Sha.Hex("what the approver saw"), draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("text now missing", draft.ExecError, StringComparison.Ordinal);
+        var status = ApprovalBot.Telegram.Cards.CardRenderer.Status(draft)!.ToString();
+        Assert.Contains("⛔ Blocked (handoff check failed): text_missing: the draft text is missing", status, StringComparison.Ordinal);
+        Assert.DoesNotContain("no reason recorded", status, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunOnce_ApprovalBoundToOtherHash_BlockedAndNeverExecuted()
     {
         using var route = new RouteScript();
@@ -237,6 +257,61 @@ public sealed class ExecutorCycleTests
     }
 
     [Fact]
+    public async Task RunOnce_IdempotentRouteKilledMidRun_RetriedWithTheSameKey()
+    {
+        using var route = new RouteScript("sigkill");
+        await using var host = await StartAsync([.. route.Settings("reply", maxAttempts: 3, idempotent: true), "ApprovalBot:Execution:RetryBaseSeconds=0"]);
+        await Drafts.ApproveAsync(host.Store, "reply:killed-idem", "doomed once");
+
+        await Cycle(host).RunOnceAsync();
+        var afterKill = host.Store.Get("reply:killed-idem")!;
+        route.Mode = "ok";
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Contains("signal 9", afterKill.ExecError, StringComparison.Ordinal);
+        var runs = route.Runs();
+        Assert.True(runs.Count >= 2);
+        Assert.All(runs, r => Assert.Equal(IdempotencyKey.For("reply:killed-idem", Sha.Hex("doomed once")), r.Key));
+        Assert.Single(route.Effects());
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:killed-idem")!.State);
+    }
+
+    [Fact]
+    public async Task RunOnce_RouteExits255OnPurpose_FailedAttemptRetriedNotUnknown()
+    {
+        // 255 is above 128 but no signal (signals are 1..64): a plain failed exit, retried, even on a route that does not dedupe.
+        using var route = new RouteScript("exit255");
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await StartAsync([.. route.Settings("reply", maxAttempts: 2, idempotent: false), "ApprovalBot:Execution:RetryBaseSeconds=10"], time);
+        await Drafts.ApproveAsync(host.Store, "reply:exit255", "refused loudly");
+
+        await Cycle(host).RunOnceAsync();
+        var afterFirst = host.Store.Get("reply:exit255")!;
+        time.Advance(TimeSpan.FromSeconds(10));
+        route.Mode = "ok";
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Approved, afterFirst.State);
+        Assert.NotNull(afterFirst.ExecNextAt);
+        Assert.Contains("exit code 255", afterFirst.ExecError, StringComparison.Ordinal);
+        Assert.DoesNotContain("signal", afterFirst.ExecError, StringComparison.Ordinal);
+        Assert.Equal([1, 2], route.Runs().Select(r => r.Attempt));
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:exit255")!.State);
+        Assert.DoesNotContain(host.Store.Events("reply:exit255"), e => e.Type == "execution_unknown");
+    }
+
+    [Theory]
+    [InlineData(129, true)]
+    [InlineData(137, true)]
+    [InlineData(192, true)]
+    [InlineData(193, false)]
+    [InlineData(255, false)]
+    [InlineData(128, false)]
+    [InlineData(1, false)]
+    public void IsSignalExit_OnlyCodesThatCanBeASignal(int exitCode, bool signal) =>
+        Assert.Equal(signal, ApprovalBot.Execution.Routes.CommandRunner.IsSignalExit(exitCode));
+
+    [Fact]
     public async Task RunOnce_RouteExitsNonZero_RetriedNotUnknown()
     {
         using var route = new RouteScript("fail");
@@ -263,8 +338,10 @@ public sealed class ExecutorCycleTests
         Assert.Empty(route.Runs());
         var draft = host.Store.Get("reply:crashed")!;
         Assert.Equal(DraftState.Unknown, draft.State);
-        var expired = Assert.Single(host.Store.Events("reply:crashed"), e => e.Type == "lease_expired");
-        Assert.Contains("\"action\":\"unknown\"", expired.Details, StringComparison.Ordinal);
+        // A push run cut off by a crash is not a pull lease that expired: /orphans must not report it as one.
+        Assert.DoesNotContain(host.Store.Events("reply:crashed"), e => e.Type == "lease_expired");
+        var interrupted = Assert.Single(host.Store.Events("reply:crashed"), e => e.Type == "execution_interrupted");
+        Assert.Contains("\"action\":\"unknown\"", interrupted.Details, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -286,7 +363,7 @@ public sealed class ExecutorCycleTests
         var draft = host.Store.Get("reply:crashed2")!;
         Assert.Equal(DraftState.Executed, draft.State);
         Assert.Equal("duplicate:" + key, draft.ExecResult);
-        Assert.Contains(host.Store.Events("reply:crashed2"), e => e.Type == "lease_expired" && e.Details!.Contains("\"action\":\"requeued\"", StringComparison.Ordinal));
+        Assert.Contains(host.Store.Events("reply:crashed2"), e => e.Type == "execution_interrupted" && e.Details!.Contains("\"action\":\"requeued\"", StringComparison.Ordinal));
     }
 
     [Fact]

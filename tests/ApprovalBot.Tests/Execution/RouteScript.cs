@@ -6,7 +6,8 @@ namespace ApprovalBot.Tests.Execution;
 /// <summary>
 /// A command route as a real bash script in a temp folder. Each run leaves a file with its stdin and
 /// environment; its behaviour comes from the <c>mode</c> file, so a test can change it between attempts.
-/// It is also a sink that dedupes by idempotency key: an effect is written once per key.
+/// It is also a sink that dedupes by idempotency key: an effect is written once per key. Mode <c>exitN</c> exits
+/// with code N on purpose (no effect).
 /// </summary>
 internal sealed class RouteScript : IDisposable
 {
@@ -24,6 +25,7 @@ internal sealed class RouteScript : IDisposable
           hang) sleep 600 ;;
           sigkill) kill -9 $$ ;;
           slow) sleep 60 ;;
+          exit[0-9]*) echo "chose to exit ${mode#exit}" >&2; exit "${mode#exit}" ;;
         esac
         if [ -e "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY" ]; then
           echo "duplicate:$APPROVAL_IDEMPOTENCY_KEY"

@@ -1,4 +1,6 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -74,6 +76,104 @@ public sealed class GapFinderTests : IAsyncLifetime
 
         Assert.Equal(Gaps.CardUndelivered, gap.Name);
         Assert.Contains("chat not found", gap.Detail, StringComparison.Ordinal);
+        Assert.Equal([ApproverAction.Retry, ApproverAction.Discard], gap.Actions);
+    }
+
+    [Fact]
+    public async Task Find_CardWaitingOutTransientError_NotReported()
+    {
+        await DraftFixtures.SubmitAsync(Store, "reply:429");
+        await Store.TransitionAsync(new Transition("reply:429", [DraftState.Pending], DraftState.Pending, "card_failed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = 1, ["card_error"] = "429 Too Many Requests", ["card_next_at"] = _clock.GetUtcNow().AddSeconds(30) },
+        });
+
+        Assert.Empty(Finder.Find(Gaps.Orphans));
+    }
+
+    [Fact]
+    public async Task Find_BlockedForMissingDecision_NamedFromRecordedReason()
+    {
+        await DraftFixtures.ApproveAsync(Store, "reply:nodecision", "words");
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET decision_sha256 = NULL WHERE id = 'reply:nodecision'");
+        await BlockAsync("reply:nodecision");
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.DecisionMissing, "reply:nodecision"), (gap.Name, gap.DraftId));
+        Assert.Contains("decision_missing", gap.Detail, StringComparison.Ordinal);
+        Assert.DoesNotContain("?", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_BlockedForChangedOrMissingText_NamedFromRecordedReason()
+    {
+        await DraftFixtures.ApproveAsync(Store, "reply:b-changed", "approved words");
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET text = 'other words' WHERE id = 'reply:b-changed'");
+        await BlockAsync("reply:b-changed");
+        await DraftFixtures.ApproveAsync(Store, "reply:b-missing", "gone words");
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET text = NULL WHERE id = 'reply:b-missing'");
+        await BlockAsync("reply:b-missing");
+
+        var gaps = Finder.Find(Gaps.Orphans).ToDictionary(g => g.DraftId!);
+
+        Assert.Equal(Gaps.TextChanged, gaps["reply:b-changed"].Name);
+        Assert.Contains(Sha.Hex("other words"), gaps["reply:b-changed"].Detail, StringComparison.Ordinal);
+        Assert.Equal(Gaps.TextMissing, gaps["reply:b-missing"].Name);
+        Assert.Contains(Sha.Hex("gone words"), gaps["reply:b-missing"].Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_PullLeaseExpired_OrphanLeaseExpired()
+    {
+        await DraftFixtures.ApproveAsync(Store, "pulled:lease", kind: "pulled");
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 3 };
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:lease", "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "pulled:lease", begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.LeaseExpired, "pulled:lease", "approved"), (gap.Name, gap.DraftId, gap.State));
+        Assert.Contains("lease expired", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_PullLeaseExpiredOnLastAttempt_OnlyAwaitingHuman()
+    {
+        await DraftFixtures.ApproveAsync(Store, "pulled:last", kind: "pulled");
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:last", "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "pulled:last", begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+
+        // One draft, one escalation: failed after its lease is /stale's awaiting_human, not an orphan as well.
+        var gap = Assert.Single(Finder.All());
+        Assert.Equal((Gaps.AwaitingHuman, "failed"), (gap.Name, gap.State));
+    }
+
+    [Fact]
+    public async Task Find_DismissedOrphanCallback_NotReportedAgain()
+    {
+        await Store.AppendEventAsync(null, "orphan_callback", "telegram:1001", """{"data":"a:999:deadbeef"}""");
+        await Store.AppendEventAsync(null, "orphan_callback", "telegram:1001", """{"data":"a:998:deadbeef"}""");
+        var gaps = Finder.Find(Gaps.Orphans);
+        var dismissals = _host.Services.GetRequiredService<GapDismissals>();
+
+        Assert.True(await dismissals.DismissAsync(gaps[0].EventId!.Value, "telegram:1001"));
+        Assert.False(await dismissals.DismissAsync(gaps[0].EventId!.Value, "telegram:1001"));
+
+        Assert.All(gaps, g => Assert.Equal([ApproverAction.Dismiss], g.Actions));
+        var left = Assert.Single(Finder.Find(Gaps.Orphans));
+        Assert.Equal(gaps[1].EventId, left.EventId);
+        Assert.Single(Store.EventsOfType(GapDismissals.EventType));
+    }
+
+    private async Task BlockAsync(string id)
+    {
+        var route = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", route, TimeSpan.FromMinutes(1), "execute"));
+        Assert.NotNull(begin.Blocked);
     }
 
     [Fact]

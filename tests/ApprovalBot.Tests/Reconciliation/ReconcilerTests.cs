@@ -83,6 +83,27 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunOnceAsync_FirstSendFailed_NextCycleSendsFirstEscalationNotReminder()
+    {
+        await FailAsync("reply:never-seen");
+        _chat.FailuresToInject = 1;
+
+        var failed = await Reconciler.RunOnceAsync(default);
+        var delivered = await Reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(121));
+        await Reconciler.RunOnceAsync(default);
+
+        // The approver never saw the first try: what arrives first is an escalation, and only then a reminder.
+        Assert.Equal((1, 0, 0), (failed.Escalated, failed.Reminded, failed.Messages));
+        Assert.Equal((1, 0, 1), (delivered.Escalated, delivered.Reminded, delivered.Messages));
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.False(_chat.Sent[0].Gaps[0].Reminder);
+        Assert.DoesNotContain("Reminder", _chat.Sent[0].Title, StringComparison.Ordinal);
+        Assert.True(_chat.Sent[1].Gaps[0].Reminder);
+        Assert.StartsWith("Reminder", _chat.Sent[1].Title, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_GapResolvedThenReturns_EscalatedAgainAsNew()
     {
         await FailAsync("reply:back");

@@ -11,6 +11,7 @@ namespace ApprovalBot.Execution.Routes;
 internal sealed class CommandRunner(TimeProvider time)
 {
     private const int MaxCapturedChars = 16 * 1024;
+    private const int MaxSignal = 64;
 
     public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
     {
@@ -67,14 +68,20 @@ internal sealed class CommandRunner(TimeProvider time)
             {
                 return AttemptOutcome.Success(AttemptOutcome.FirstLine(output));
             }
-            if (process.ExitCode > 128)
+            if (IsSignalExit(process.ExitCode))
             {
-                // Killed, not a failure the program reported: it may have posted before it died.
-                return AttemptOutcome.Interrupted($"killed by signal {process.ExitCode - 128} (exit code {process.ExitCode})" + Tail(errors));
+                // .NET reports a child killed by signal N as 128 + N, the same number a program may exit with on
+                // purpose. Read cautiously: a kill is not a failure the program reported, it may have posted before
+                // it died, so on a route that does not dedupe it becomes unknown rather than a blind retry.
+                return AttemptOutcome.Interrupted(
+                    $"killed by signal {process.ExitCode - 128} (or exited with code {process.ExitCode})" + Tail(errors));
             }
             return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors), retryable: true);
         }
     }
+
+    /// <summary>Signals are 1..64 on Linux, so only 129..192 can be a kill; 193..255 is an exit code the program chose.</summary>
+    internal static bool IsSignalExit(int exitCode) => exitCode is > 128 and <= 128 + MaxSignal;
 
     private static string Tail(string? stderr) =>
         string.IsNullOrWhiteSpace(stderr) ? "" : ": " + stderr.Trim();

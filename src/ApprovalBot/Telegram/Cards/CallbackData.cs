@@ -9,6 +9,9 @@ internal enum CallbackAction
     Retry,
     Discard,
     MarkDone,
+
+    /// <summary>Acknowledges a stray-tap gap; its seq is the ledger event's id, its hash <c>GapDismissals.Binding</c>.</summary>
+    Dismiss,
 }
 
 /// <summary>
@@ -60,6 +63,7 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         CallbackAction.Retry => "er",
         CallbackAction.Discard => "ed",
         CallbackAction.MarkDone => "em",
+        CallbackAction.Dismiss => "ex",
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, null),
     };
 
@@ -70,6 +74,7 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         "er" => CallbackAction.Retry,
         "ed" => CallbackAction.Discard,
         "em" => CallbackAction.MarkDone,
+        "ex" => CallbackAction.Dismiss,
         _ => null,
     };
 }

@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Telegram.Api;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Telegram.Updates;
@@ -16,6 +17,11 @@ internal sealed partial class EscalationActionHandler(
 {
     public async Task HandleAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
     {
+        if (data.Action == CallbackAction.Dismiss)
+        {
+            await DismissAsync(query, data, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var draft = store.GetBySeq(data.Seq);
         if (draft is null || !data.Matches(draft.Sha256))
         {
@@ -43,6 +49,25 @@ internal sealed partial class EscalationActionHandler(
             : $"Nothing changed: {draft.Id} is {state} now.";
         await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Dismiss names a ledger event (a stray tap), not a draft: bound to the event id, closed by a ledger event of its own.</summary>
+    private async Task DismissAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
+    {
+        if (!data.Matches(GapDismissals.Binding(data.Seq)))
+        {
+            await orphans.RecordAsync(query, null, "bad_dismiss", cancellationToken).ConfigureAwait(false);
+            await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        // Stateless over the store: no dependency on the reconciler being composed.
+        var applied = await new GapDismissals(store).DismissAsync(data.Seq, CallbackRouter.Actor(query), cancellationToken).ConfigureAwait(false);
+        LogDismiss(data.Seq, applied, query.From.Id);
+        var answer = applied ? "✔️ Dismissed; it will not be reminded again." : "Nothing changed: already dismissed or no such gap.";
+        await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stray-tap gap of event {EventId} dismissed by {UserId}: applied {Applied}")]
+    private partial void LogDismiss(long eventId, bool applied, long userId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Escalation action {Action} on {DraftId} by {UserId}: applied {Applied}, state {State}")]
     private partial void LogAction(string draftId, string action, bool applied, string state, long userId);

@@ -81,6 +81,14 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
 
     private static List<InlineKeyboardButton> Buttons(EscalatedGap gap)
     {
+        if (gap.EventId is { } eventId && gap.Actions.Contains(ApproverAction.Dismiss))
+        {
+            // A stray tap names no draft: its one button acknowledges the event.
+            return [new InlineKeyboardButton($"👌 Dismiss stray tap {eventId.ToString(CultureInfo.InvariantCulture)}")
+            {
+                CallbackData = CallbackData.For(CallbackAction.Dismiss, eventId, GapDismissals.Binding(eventId)).ToString(),
+            }];
+        }
         if (gap.DraftSeq is not { } seq || gap.DraftSha256 is not { Length: >= CallbackData.HashPrefixLength } sha || gap.Actions.Count == 0)
         {
             return [];
@@ -91,6 +99,7 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
             ApproverAction.Retry => new InlineKeyboardButton($"🔁 Retry {label}") { CallbackData = CallbackData.For(CallbackAction.Retry, seq, sha).ToString() },
             ApproverAction.Discard => new InlineKeyboardButton($"🗑 Discard {label}") { CallbackData = CallbackData.For(CallbackAction.Discard, seq, sha).ToString() },
             ApproverAction.MarkDone => new InlineKeyboardButton($"✔️ Mark done {label}") { CallbackData = CallbackData.For(CallbackAction.MarkDone, seq, sha).ToString() },
+            ApproverAction.Dismiss => throw new ArgumentOutOfRangeException(nameof(gap), action, "Dismiss applies to a gap with an event, not a draft"),
             _ => throw new ArgumentOutOfRangeException(nameof(gap), action, null),
         })];
     }

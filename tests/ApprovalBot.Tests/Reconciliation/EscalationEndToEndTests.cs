@@ -1,0 +1,289 @@
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram;
+using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
+using Microsoft.Extensions.DependencyInjection;
+using Quartz;
+
+namespace ApprovalBot.Tests.Reconciliation;
+
+/// <summary>
+/// Escalations end to end: the host composed as in Program.cs (pipe, Telegram against the sandbox over HTTP,
+/// executor and reconcile jobs on Quartz), both job intervals an hour long so that every cycle a test sees was
+/// caused by what the test did; the approver's taps go through the sandbox.
+/// </summary>
+public sealed class EscalationEndToEndTests : IAsyncLifetime
+{
+    private readonly TempDirectory _data = new();
+    private readonly RouteScript _route = new();
+    private readonly JobRuns _jobs = new();
+    private SandboxServer _sandbox = null!;
+
+    public async Task InitializeAsync() =>
+        _sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false });
+
+    public async Task DisposeAsync()
+    {
+        await _sandbox.DisposeAsync();
+        _route.Dispose();
+        _data.Dispose();
+    }
+
+    private Task<TestHost> StartAsync(TimeProvider? time = null) => TestHost.StartAsync(
+        settings:
+        [
+            .. TelegramHarness.SettingsFor(_sandbox), .. _route.Settings("reply", maxAttempts: 2),
+            "ApprovalBot:Kinds:reply:StaleAfter=01:00:00",
+            "ApprovalBot:Kinds:pulled:MaxLength=280", "ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Kinds:pulled:StuckAfter=00:30:00",
+            "ApprovalBot:Kinds:manual:MaxLength=280", "ApprovalBot:Kinds:manual:StuckAfter=00:30:00",
+            "ApprovalBot:Execution:IntervalSeconds=3600", "ApprovalBot:Execution:RetryBaseSeconds=0",
+            "ApprovalBot:Reconciliation:IntervalSeconds=3600", "ApprovalBot:Reconciliation:RemindEvery=02:00:00",
+        ],
+        dataDirectory: _data.Path,
+        services: s =>
+        {
+            if (time is not null) s.AddSingleton(time);
+        },
+        compose: b =>
+        {
+            b.AddTelegram();
+            b.AddApprovalJobs(q => q.AddJobListener(_jobs, [GroupMatcher<JobKey>.AnyGroup()]));
+            b.AddReconciliation();
+        });
+
+    /// <summary>Both jobs fire once at start (the executor's cycle then fires the reconciler once more); after that only what the test causes.</summary>
+    private async Task<TestHost> StartSettledAsync(TimeProvider? time = null)
+    {
+        var host = await StartAsync(time);
+        await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, 2);
+        return host;
+    }
+
+    private static Reconciler Reconciler(TestHost host) => host.Services.GetRequiredService<Reconciler>();
+
+    private Task<SentMessage> EscalationAsync(string draftId, string? button = null, bool reminder = false) =>
+        _sandbox.Control.WaitForMessageAsync(
+            m => m.Text is { } t && t.Contains("need attention", StringComparison.Ordinal) && t.Contains(draftId, StringComparison.Ordinal)
+                && t.StartsWith(reminder ? "🚨 Reminder" : "🚨", StringComparison.Ordinal) && (reminder || !t.StartsWith("🚨 Reminder", StringComparison.Ordinal))
+                && (button is null || m.AllButtons.Any(b => b.Text.Contains(button, StringComparison.Ordinal))),
+            TelegramHarness.Wait);
+
+    private async Task<CallbackAnswer> PressAsync(SentMessage message, string label)
+    {
+        var press = _sandbox.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, label), _sandbox.Settings.ApproverId);
+        return await _sandbox.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+    }
+
+    private async Task<string> CommandAsync(string command, string startsWith)
+    {
+        var sent = _sandbox.Control.SendUserMessage(command, _sandbox.Settings.ApproverId, _sandbox.PrivateChatId);
+        var reply = await _sandbox.Control.WaitForMessageAsync(
+            m => m.MessageId > sent.MessageId && m.Text is { } t && t.StartsWith(startsWith, StringComparison.Ordinal), TelegramHarness.Wait);
+        return reply.Text!;
+    }
+
+    private static async Task<Draft> WaitForStateAsync(TestHost host, string id, DraftState state)
+    {
+        var deadline = DateTime.UtcNow + TelegramHarness.Wait;
+        while (true)
+        {
+            var next = host.Store.Signals.NextChange(id);
+            if (host.Store.Get(id) is { } draft && draft.State == state) return draft;
+            await next.WaitAsync(deadline - DateTime.UtcNow);
+        }
+    }
+
+    private static async Task SubmitAsync(TestHost host, string id, string text, string kind = "reply")
+    {
+        await using var agent = await host.ConnectAsync();
+        Assert.True((await agent.SubmitAsync(new DraftSubmission { Id = id, Kind = kind, Agent = "outbound-engager", Text = text })).Ok);
+    }
+
+    private async Task ApproveByTapAsync(TestHost host, string id)
+    {
+        var card = await _sandbox.Control.WaitForMessageAsync(
+            m => m.Text is { } t && t.Contains(id, StringComparison.Ordinal) && m.Versions[0].Buttons.Count > 0, TelegramHarness.Wait);
+        await PressAsync(card, "Approve");
+        Assert.NotEqual(DraftState.Carded, host.Store.Get(id)!.State);
+    }
+
+    [Fact]
+    public async Task PullClaim_BlockedByHandoffCheck_EscalatedAtOnceNotAtTheInterval()
+    {
+        await using var host = await StartSettledAsync();
+        await DraftFixtures.ApproveAsync(host.Store, "pulled:vanished", "pull me", kind: "pulled");
+        DraftFixtures.Sql(_data.Path, "UPDATE drafts SET text = NULL WHERE id = 'pulled:vanished'");
+
+        await using var agent = await host.ConnectAsync();
+        var claim = await agent.ClaimAsync("pulled");
+
+        Assert.True(claim.Ok);
+        Assert.Empty(claim.Claimed!);
+        Assert.Equal(DraftState.Blocked, host.Store.Get("pulled:vanished")!.State);
+        // The reconcile interval is an hour: only the block itself can have fired the cycle that escalated it.
+        var escalation = await EscalationAsync("pulled:vanished", "Discard");
+        Assert.Contains("text_missing", escalation.Text, StringComparison.Ordinal);
+        Assert.Equal(1, _jobs.Count(ApprovalJobKeys.Executor));
+    }
+
+    [Fact]
+    public async Task ExecutorCycles_EachFollowedByAReconcileCycle()
+    {
+        await using var host = await StartSettledAsync();
+        var scheduler = await host.Services.GetRequiredService<ISchedulerFactory>().GetScheduler();
+
+        for (var cycle = 2; cycle <= 3; cycle++)
+        {
+            var reconciles = _jobs.Count(ApprovalJobKeys.Reconcile);
+            await scheduler.TriggerJob(ApprovalJobKeys.Executor);
+            await _jobs.WaitForAsync(ApprovalJobKeys.Executor, cycle);
+            await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconciles + 1);
+        }
+
+        Assert.Equal(3, _jobs.Count(ApprovalJobKeys.Executor));
+        Assert.Equal(4, _jobs.Count(ApprovalJobKeys.Reconcile));
+    }
+
+    [Fact]
+    public async Task FailingRoute_FailedAndEscalatedWithRetry_TappingRetryExecutesOnce()
+    {
+        _route.Mode = "fail";
+        await using var host = await StartSettledAsync();
+        await SubmitAsync(host, "reply:flaky", "post me once");
+        await ApproveByTapAsync(host, "reply:flaky");
+
+        await WaitForStateAsync(host, "reply:flaky", DraftState.Failed);
+        var escalation = await EscalationAsync("reply:flaky", "Retry");
+        Assert.Contains("awaiting_human", escalation.Text, StringComparison.Ordinal);
+        Assert.Equal(2, _route.Runs().Count);
+        Assert.Empty(_route.Effects());
+
+        _route.Mode = "ok";
+        var answer = await PressAsync(escalation, "Retry");
+        var executed = await WaitForStateAsync(host, "reply:flaky", DraftState.Executed);
+
+        Assert.Contains("Retry requested", answer.Text, StringComparison.Ordinal);
+        var runs = _route.Runs();
+        Assert.Equal(3, runs.Count);
+        Assert.All(runs, r => Assert.Equal(executed.ExecKey, r.Key));
+        Assert.Single(_route.Effects());
+        Assert.Equal("https://example.test/reply:flaky", executed.ExecResult);
+    }
+
+    [Fact]
+    public async Task UndeliveredCard_RetryButtonDeliversItAndDiscardButtonCancelsTheOther()
+    {
+        await using var host = await StartSettledAsync();
+        var chatNotFound = new SandboxFault { Kind = SandboxFaultKind.Error, ErrorCode = 400, Description = "Bad Request: chat not found" };
+        foreach (var id in new[] { "reply:nocard:1", "reply:nocard:2" })
+        {
+            _sandbox.Control.InjectFault("sendMessage", chatNotFound);
+            await SubmitAsync(host, id, "text of " + id);
+            await Eventually.TrueAsync(() => host.Store.Get(id) is { CardError: not null, CardNextAt: null }, "the outbox to give up on " + id);
+        }
+
+        await Reconciler(host).RunOnceAsync(default);
+        var escalation = await EscalationAsync("reply:nocard:2", "Retry");
+        var first = host.Store.Get("reply:nocard:1")!;
+        var second = host.Store.Get("reply:nocard:2")!;
+        Assert.Contains("card_undelivered", escalation.Text, StringComparison.Ordinal);
+
+        var retried = await PressAsync(escalation, $"Retry #{first.Seq}");
+        var carded = await WaitForStateAsync(host, "reply:nocard:1", DraftState.Carded);
+        var discarded = await PressAsync(escalation, $"Discard #{second.Seq}");
+        await WaitForStateAsync(host, "reply:nocard:2", DraftState.Cancelled);
+
+        Assert.Contains("Retry requested", retried.Text, StringComparison.Ordinal);
+        Assert.Contains("Discarded", discarded.Text, StringComparison.Ordinal);
+        Assert.Null(carded.CardError);
+        var card = _sandbox.Control.GetMessage(_sandbox.PrivateChatId, (int)carded.CardMessageId!.Value);
+        Assert.Contains("text of reply:nocard:1", card!.Text, StringComparison.Ordinal);
+        Assert.Empty(host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans));
+    }
+
+    [Fact]
+    public async Task StrayTap_DismissButtonClosesTheGapForGood()
+    {
+        await using var host = await StartSettledAsync();
+        await SubmitAsync(host, "reply:card", "a card to tap on");
+        var card = await _sandbox.Control.WaitForMessageAsync(m => m.Text?.Contains("reply:card", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        var stray = _sandbox.Control.PressButton(card.MessageId, "a:999999:0123456789abcdef", _sandbox.Settings.ApproverId, requireButton: false);
+        await _sandbox.Control.WaitForCallbackAnswerAsync(stray.QueryId, TelegramHarness.Wait);
+
+        await Reconciler(host).RunOnceAsync(default);
+        var escalation = await EscalationAsync("no draft in the store", "Dismiss");
+        var answer = await PressAsync(escalation, "Dismiss");
+        var after = await Reconciler(host).RunOnceAsync(default);
+
+        Assert.Contains("Dismissed", answer.Text, StringComparison.Ordinal);
+        Assert.Equal(0, after.Open);
+        Assert.Empty(host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans));
+        var dismissal = Assert.Single(host.Store.EventsOfType(GapDismissals.EventType));
+        Assert.Equal("telegram:" + _sandbox.Settings.ApproverId, dismissal.Actor);
+        Assert.Contains("Nothing changed", (await PressAsync(escalation, "Dismiss")).Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Reports_EmptyThenEveryGapAfterItsLimit_EscalatedOnceAndRemindedLater()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await StartSettledAsync(clock);
+        Assert.StartsWith("No orphans", await CommandAsync("/orphans", "No orphans"), StringComparison.Ordinal);
+        Assert.StartsWith("Nothing stale", await CommandAsync("/stale", "Nothing stale"), StringComparison.Ordinal);
+
+        await SubmitAsync(host, "reply:waiting", "decide me");
+        await WaitForStateAsync(host, "reply:waiting", DraftState.Carded);
+        await DraftFixtures.ApproveAsync(host.Store, "manual:noroute", kind: "manual", at: clock.GetUtcNow());
+        await DraftFixtures.ApproveAsync(host.Store, "pulled:leased", "leased text", kind: "pulled", at: clock.GetUtcNow());
+        await DraftFixtures.ApproveAsync(host.Store, "pulled:unclaimed", kind: "pulled", at: clock.GetUtcNow());
+        await using (var agent = await host.ConnectAsync())
+        {
+            var claimed = await agent.ClaimAsync("pulled", max: 1, leaseSeconds: 5);
+            Assert.Equal("pulled:leased", Assert.Single(claimed.Claimed!).Id);
+        }
+        // The lease runs out unnoticed; the next executor cycle returns the draft to the queue (and fires a reconcile).
+        clock.Advance(TimeSpan.FromMinutes(25));
+        var reconciles = _jobs.Count(ApprovalJobKeys.Reconcile);
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconciles + 1);
+        await EscalationAsync("pulled:leased");
+
+        // Past StuckAfter (30 min) of the approvals nobody picks up, before the requeued one is stuck too.
+        clock.Advance(TimeSpan.FromMinutes(6));
+        var orphans = await CommandAsync("/orphans", "3 orphans");
+        Assert.StartsWith("Nothing stale", await CommandAsync("/stale", "Nothing stale"), StringComparison.Ordinal);
+        await using (var agent = await host.ConnectAsync())
+        {
+            var report = (await agent.ReportAsync("orphans")).Report!;
+            Assert.Equal(
+                [(Gaps.LeaseExpired, "pulled:leased"), (Gaps.NoRoute, "manual:noroute"), (Gaps.PullUnclaimed, "pulled:unclaimed")],
+                report.Items.Select(i => (i.Gap, i.DraftId!)).Order());
+        }
+        Assert.Contains("no_route manual:noroute", orphans, StringComparison.Ordinal);
+        Assert.Contains("pull_unclaimed pulled:unclaimed", orphans, StringComparison.Ordinal);
+        Assert.Contains("lease_expired pulled:leased", orphans, StringComparison.Ordinal);
+
+        // Past the kind's StaleAfter (1 h) of the draft awaiting a decision.
+        clock.Advance(TimeSpan.FromMinutes(30));
+        var stale = await CommandAsync("/stale", "1 stale");
+        Assert.Contains("awaiting_decision reply:waiting", stale, StringComparison.Ordinal);
+
+        var first = await Reconciler(host).RunOnceAsync(default);
+        await EscalationAsync("reply:waiting");
+        var again = await Reconciler(host).RunOnceAsync(default);
+        clock.Advance(TimeSpan.FromHours(2));
+        var later = await Reconciler(host).RunOnceAsync(default);
+        await EscalationAsync("reply:waiting", reminder: true);
+
+        // lease_expired was escalated by the reconcile after the executor cycle; the requeued draft is now unclaimed too.
+        Assert.Equal((4, 0), (first.Escalated, first.Reminded));
+        Assert.Equal((0, 0, 0), (again.Escalated, again.Reminded, again.Messages));
+        Assert.Equal((0, 5), (later.Escalated, later.Reminded));
+    }
+}
