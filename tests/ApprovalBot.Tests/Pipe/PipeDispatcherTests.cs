@@ -42,6 +42,10 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "illegal id: space", """{"op":"submit","draft":{"id":"reply a","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: empty", """{"op":"submit","draft":{"id":"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: 201 chars", """{"op":"submit","draft":{"id":""" + "\"" + new string('a', 201) + "\"" + ""","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        // .NET's `$` also matches before a final "\n": the id check must anchor at the very end.
+        { "illegal id: trailing newline", """{"op":"submit","draft":{"id":"reply:a\n","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: trailing CRLF", """{"op":"submit","draft":{"id":"reply:a\r\n","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: 200 chars and a newline", """{"op":"submit","draft":{"id":""" + "\"" + new string('a', 200) + "\\n\"" + ""","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: quote and angle", """{"op":"submit","draft":{"id":"a<b>\"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "context not an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":[1,2]}}""", ErrorCodes.Invalid, "draft.context" },
         { "context too large", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":""" + "\"" + new string('r', 20_000) + "\"" + "}}}", ErrorCodes.Invalid, "draft.context" },
