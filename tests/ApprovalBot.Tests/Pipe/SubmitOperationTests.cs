@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Pipe;
@@ -49,6 +50,24 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.True(second.Duplicate);
         Assert.Equal(first with { Duplicate = true }, second);
         Assert.Single(_host.Store.Events("reply:dup"));
+    }
+
+    [Fact]
+    public async Task Submit_SameIdSameTextAfterTheDraftMovedOn_ReturnsTheOriginalPendingReceipt()
+    {
+        var first = (await _client.SubmitAsync(Draft("reply:dup-moved", "same words"))).Receipt!;
+        await DraftFixtures.MoveAsync(_host.Store, "reply:dup-moved", DraftState.Pending, DraftState.Carded);
+        await DraftFixtures.MoveAsync(_host.Store, "reply:dup-moved", DraftState.Carded, DraftState.Approved, new Dictionary<string, object?>
+        {
+            ["decision"] = "approved", ["decided_by"] = 1001L, ["decision_sha256"] = Sha.Hex("same words"),
+        });
+
+        var second = (await _client.SubmitAsync(Draft("reply:dup-moved", "same words"))).Receipt!;
+
+        Assert.Equal(States.Pending, first.State);
+        Assert.Equal(first with { Duplicate = true }, second);
+        Assert.Equal(States.Approved, (await _client.GetAsync("reply:dup-moved")).Draft!.State);
+        Assert.Equal(3, _host.Store.Events("reply:dup-moved").Count);
     }
 
     [Fact]
