@@ -34,6 +34,32 @@ public sealed class AgentPipeServerTests
     }
 
     [Fact]
+    public async Task Serve_DefaultLineLimit_OneMebibyteProcessedOneByteMoreTooLarge()
+    {
+        const int limit = 1024 * 1024;
+        await using var host = await TestHost.StartAsync();
+        Assert.Equal(limit, host.Services.GetRequiredService<IOptions<AgentPipeOptions>>().Value.MaxLineBytes);
+        const string ping = """{"op":"ping"}""";
+        await using var client = await host.ConnectAsync();
+
+        // Exactly the limit (JSON allows the padding): answered as usual.
+        var atLimit = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(ping + new string(' ', limit - ping.Length))))!);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(ping + new string(' ', limit + 1 - ping.Length) + "\n"));
+        using var reader = new StreamReader(stream);
+        var overLimit = PipeClient.ParseResponse((await reader.ReadLineAsync())!);
+        var afterwards = await reader.ReadLineAsync();
+
+        Assert.True(atLimit.Ok, atLimit.Error?.Message);
+        Assert.Equal(ErrorCodes.TooLarge, overLimit.Error!.Code);
+        Assert.Contains("1048576 bytes", overLimit.Error.Message, StringComparison.Ordinal);
+        Assert.Null(afterwards);
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
     public async Task Serve_ManyRequestsOnOneConnection_AnsweredInOrder()
     {
         await using var host = await TestHost.StartAsync();

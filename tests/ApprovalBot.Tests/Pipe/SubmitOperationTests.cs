@@ -111,6 +111,26 @@ public sealed class SubmitOperationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submit_Stored_LogEventInTheJsonLogFileCarriesTheDraftId()
+    {
+        using var dir = new TempDirectory();
+        await using (var host = await TestHost.StartAsync(["Serilog:MinimumLevel:Default=Information"], dataDirectory: dir.Path))
+        {
+            await using var client = await host.ConnectAsync();
+            Assert.True((await client.SubmitAsync(Draft("reply:logged", "hello"))).Ok);
+        }
+
+        // Stopped: the connection's deferred log ran before the pipe server finished, and the sinks were drained.
+        var events = Directory.GetFiles(Path.Combine(dir.Path, "logs"), "approvalbot-*.json")
+            .SelectMany(File.ReadAllLines)
+            .Select(line => JsonDocument.Parse(line).RootElement.Clone())
+            .ToList();
+        var stored = Assert.Single(events, e => e.GetProperty("MessageTemplate").GetString()!.StartsWith("Stored {DraftId}", StringComparison.Ordinal));
+        Assert.Equal("reply:logged", stored.GetProperty("Properties").GetProperty("DraftId").GetString());
+        Assert.Equal(Sha.Hex("hello"), stored.GetProperty("Properties").GetProperty("Sha256").GetString());
+    }
+
+    [Fact]
     public async Task Submit_KindDefinedOnlyOnCommandLine_Accepted()
     {
         await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:thread:MaxLength=10"]);
