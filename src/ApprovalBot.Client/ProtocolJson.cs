@@ -42,8 +42,21 @@ public static class ProtocolJson
         RespectRequiredConstructorParameters = false,
     };
 
-    /// <summary>The characters a draft id may use, 1–200 of them.</summary>
-    public const string IdPattern = "^[A-Za-z0-9:_\\-./@]{1,200}$";
+    /// <summary>The characters a draft id may use, 1–200 of them, without anchors.</summary>
+    public const string IdCharacters = "[A-Za-z0-9:_\\-./@]{1,200}";
+
+    /// <summary>
+    /// The id rule as the JSON Schema publishes it: an ECMA-262 regex, where <c>$</c> (no multiline flag) is the end
+    /// of the input.
+    /// </summary>
+    public const string IdPattern = "^" + IdCharacters + "$";
+
+    /// <summary>
+    /// The same rule for .NET's <see cref="System.Text.RegularExpressions.Regex"/>, which the service checks with.
+    /// There <c>$</c> also matches before a final "\n", so <c>reply:a\n</c> would pass; <c>\z</c> is the end of the
+    /// input, as <c>$</c> is in <see cref="IdPattern"/>.
+    /// </summary>
+    public const string IdPatternDotNet = "^" + IdCharacters + "\\z";
 
     /// <summary>The JSON Schema of the submit request, generated from the contract records.</summary>
     public static JsonNode SubmitRequestSchema()

@@ -15,13 +15,15 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     public Task<SubmitOutcome> SubmitAsync(NewDraft draft, CancellationToken cancellationToken = default) =>
         writer.WriteAsync(ctx =>
         {
-            using (var existing = ctx.Statement("SELECT seq, sha256, state FROM drafts WHERE id = $id", ("$id", draft.Id)).ExecuteReader())
+            using (var existing = ctx.Statement("SELECT seq, sha256 FROM drafts WHERE id = $id", ("$id", draft.Id)).ExecuteReader())
             {
                 if (existing.Read())
                 {
+                    // The original receipt, as principle 4 promises, whatever happened to the draft since: a retrying
+                    // agent sees the answer it missed (state pending, the same seq and sha256). get and wait tell the state now.
                     var sha = existing.GetString(1);
                     return string.Equals(sha, draft.Sha256, StringComparison.Ordinal)
-                        ? new SubmitOutcome(new Receipt(draft.Id, existing.GetInt64(0), sha, existing.GetString(2), Duplicate: true), null)
+                        ? new SubmitOutcome(new Receipt(draft.Id, existing.GetInt64(0), sha, States.Pending, Duplicate: true), null)
                         : new SubmitOutcome(null, sha);
                 }
             }

@@ -21,24 +21,40 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     private AgentPipeOptions _options = null!;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SemaphoreSlim? _connections;
+    private PipeEndpoint? _endpoint;
 
     // Never accepts. .NET shares one listening socket among a path's server instances and closes it (resetting
     // every connection still queued on it) when no instance is left; an instance that accepts may let go of it,
     // so without an anchor a connection arriving right at start-up could close the socket under the others.
     private NamedPipeServerStream? _anchor;
 
+    // Connections being served; at stop the path's lock is let go only after the last of them, since .NET
+    // unlinks the socket file when its last server instance goes and must not unlink a successor's.
+    private int _serving;
+    private int _stopping;
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     /// <summary>Completes once the socket accepts connections (or fails if it could not be opened).</summary>
     public Task Listening => _listening.Task;
 
+    /// <summary>
+    /// Claims the path and binds it before the host goes on: from .NET 10 ExecuteAsync runs after StartAsync
+    /// returns, and a claim checked here but bound there left a window in which a second instance could take
+    /// the path as stale.
+    /// </summary>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         _options = options.Value;
         try
         {
-            PipeEndpoint.Claim(_options.SocketPath);
+            _endpoint = PipeEndpoint.Claim(_options.SocketPath);
+            _connections = new SemaphoreSlim(_options.MaxConnections);
+            _anchor = CreateServer();
+            RestrictToOwner();
         }
         catch (Exception ex)
         {
+            Release();
             _listening.TrySetException(ex);
             throw;
         }
@@ -47,20 +63,41 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        _connections = new SemaphoreSlim(_options.MaxConnections);
-        _anchor = CreateServer();
-        RestrictToOwner();
-        var servers = Enumerable.Range(0, AcceptLoops).Select(_ => CreateServer()).ToList();
-        LogListening(_options.SocketPath);
-        _listening.TrySetResult();
         try
         {
+            var servers = Enumerable.Range(0, AcceptLoops).Select(_ => CreateServer()).ToList();
+            LogListening(_options.SocketPath);
+            _listening.TrySetResult();
             await Task.WhenAll(servers.Select(server => AcceptLoopAsync(server, stoppingToken))).ConfigureAwait(false);
+            // Both sides with full fences, so either this sees the last connection gone or that one sees the stop.
+            Interlocked.Exchange(ref _stopping, 1);
+            if (Volatile.Read(ref _serving) > 0)
+            {
+                await _drained.Task.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            _listening.TrySetException(ex);
+            throw;
         }
         finally
         {
-            await _anchor.DisposeAsync().ConfigureAwait(false);
+            Release();
         }
+    }
+
+    /// <summary>The anchor (the socket file goes with the path's last server instance), then the path's lock.</summary>
+    private void Release()
+    {
+        Interlocked.Exchange(ref _anchor, null)?.Dispose();
+        Interlocked.Exchange(ref _endpoint, null)?.Dispose();
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        Release();
     }
 
     private NamedPipeServerStream CreateServer() => new(
@@ -95,6 +132,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 }
                 var accepted = server;
                 server = null;
+                Interlocked.Increment(ref _serving);
                 _ = ServeAsync(accepted, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -170,6 +208,10 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
         {
             await stream.DisposeAsync().ConfigureAwait(false);
             _connections!.Release();
+            if (Interlocked.Decrement(ref _serving) == 0 && Volatile.Read(ref _stopping) == 1)
+            {
+                _drained.TrySetResult();
+            }
         }
     }
 

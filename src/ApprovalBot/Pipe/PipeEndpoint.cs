@@ -3,16 +3,75 @@ using System.Net.Sockets;
 namespace ApprovalBot.Pipe;
 
 /// <summary>
-/// Decides whether the socket path may be taken: a file left by a killed process is removed, a live
-/// instance answering on it is never displaced.
+/// This process's claim on the socket path: an exclusive lock on <c>&lt;socket&gt;.lock</c>, held until disposed
+/// (the kernel drops it when the process dies, even by kill -9). Whoever holds it owns the path, so a socket file
+/// found there is left by a dead process and is removed; a live instance is never displaced, however close
+/// together two instances start.
 /// </summary>
-internal static class PipeEndpoint
+internal sealed class PipeEndpoint : IDisposable
 {
-    public static void Claim(string socketPath)
+    private readonly FileStream _lock;
+
+    private PipeEndpoint(FileStream lockFile, string lockPath)
+    {
+        _lock = lockFile;
+        LockPath = lockPath;
+    }
+
+    public string LockPath { get; }
+
+    /// <summary>Takes the path's lock and clears a stale socket file; throws with a clear message if another instance holds it.</summary>
+    public static PipeEndpoint Claim(string socketPath)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
+        var lockPath = socketPath + ".lock";
+        var lockFile = OpenLock(socketPath, lockPath);
+        try
+        {
+            RemoveStaleSocket(socketPath);
+            return new PipeEndpoint(lockFile, lockPath);
+        }
+        catch
+        {
+            lockFile.Dispose();
+            throw;
+        }
+    }
+
+    private static FileStream OpenLock(string socketPath, string lockPath)
+    {
+        // FileShare.None takes an exclusive flock on Unix, as SqliteDatabase does for the data directory. Unlike a
+        // connect probe it cannot be fooled by the moment between another instance's check and its bind. The file
+        // stays behind on purpose: deleting a lock file lets two processes lock two different files of one name.
+        var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        try
+        {
+            return new FileStream(lockPath, options);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException(
+                $"Another process is serving the agent pipe at '{socketPath}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:Pipe:Name; refusing to take the pipe over.", ex);
+        }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new InvalidOperationException(
+                $"The agent pipe's lock '{lockPath}' cannot be opened by this OS user (another user's service?). Give this instance its own ApprovalBot:Pipe:Name; refusing to take the pipe over.", ex);
+        }
+    }
+
+    /// <summary>
+    /// With the lock held, a socket file here is stale, unless something that does not take the lock (an older
+    /// build, another program) answers on it: that is refused too.
+    /// </summary>
+    private static void RemoveStaleSocket(string socketPath)
     {
         if (!File.Exists(socketPath))
         {
-            Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
             return;
         }
         using (var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
@@ -30,4 +89,6 @@ internal static class PipeEndpoint
         }
         File.Delete(socketPath);
     }
+
+    public void Dispose() => _lock.Dispose();
 }

@@ -1,5 +1,6 @@
 using System.Text;
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using ApprovalBot.Pipe;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
@@ -182,6 +183,76 @@ public sealed partial class CliAppTests
         Assert.True(run.ExitCode == 0, run.ToString());
         Assert.StartsWith("ID", run.Stdout);
         Assert.Contains(id, run.Stdout);
+    }
+
+    /// <summary>The response line the service gives <paramref name="request"/>, read with a plain client.</summary>
+    private static async Task<string> ServiceLineAsync(TestHost host, string request)
+    {
+        await using var client = await host.ConnectAsync();
+        return (await client.SendRawAsync(Encoding.UTF8.GetBytes(request)))!;
+    }
+
+    [Fact]
+    public async Task Get_Json_PrintsTheServiceLineVerbatim()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "the draft text ✓ <b>");
+
+        var run = await CliRunner.RunAsync("get", id, "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(await ServiceLineAsync(host, $$"""{"op":"get","id":"{{id}}"}""") + Environment.NewLine, run.Stdout);
+        Assert.Empty(run.Stderr);
+    }
+
+    [Fact]
+    public async Task Wait_JsonDecided_PrintsTheServiceLineVerbatim()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "decide me");
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Pending, DraftState.Rejected, new Dictionary<string, object?>
+        {
+            ["decision"] = "rejected", ["decided_by"] = 1001L, ["decision_sha256"] = Sha.Hex("decide me"),
+        });
+
+        var run = await CliRunner.RunAsync("wait", id, "--timeout", "5", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var line = await ServiceLineAsync(host, $$"""{"op":"wait","id":"{{id}}","timeout_ms":5000}""");
+        Assert.Equal(line + Environment.NewLine, run.Stdout);
+        Assert.True(PipeClient.ParseResponse(line).Decided);
+    }
+
+    [Fact]
+    public async Task Wait_JsonTimedOut_PrintsTheServiceLineAndExitsTimedOut()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "nobody decides");
+
+        var run = await CliRunner.RunAsync("wait", id, "--timeout", "0", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 6, run.ToString());
+        var line = await ServiceLineAsync(host, $$"""{"op":"wait","id":"{{id}}","timeout_ms":0}""");
+        Assert.Equal(line + Environment.NewLine, run.Stdout);
+        Assert.False(PipeClient.ParseResponse(line).Decided);
+    }
+
+    [Fact]
+    public async Task List_Json_PrintsTheServiceLineVerbatim()
+    {
+        await using var host = await TestHost.StartAsync();
+        await SubmitAsync(host.PipeName, NewId(), "first");
+        await SubmitAsync(host.PipeName, NewId(), "second");
+
+        var run = await CliRunner.RunAsync("list", "--state", "pending", "--kind", Kind, "--limit", "10", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var line = await ServiceLineAsync(host, """{"op":"list","state":"pending","kind":"reply","limit":10}""");
+        Assert.Equal(line + Environment.NewLine, run.Stdout);
+        Assert.Equal(2, PipeClient.ParseResponse(line).Drafts!.Count);
     }
 
     [Fact]

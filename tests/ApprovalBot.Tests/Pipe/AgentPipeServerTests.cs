@@ -2,7 +2,10 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Text;
 using ApprovalBot.Client;
+using ApprovalBot.Pipe;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Tests.Pipe;
 
@@ -28,6 +31,32 @@ public sealed class AgentPipeServerTests
         Assert.Null(afterwards);
         Assert.Empty(host.Store.List(null, null, 10));
         Assert.True((await bystander.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Serve_DefaultLineLimit_OneMebibyteProcessedOneByteMoreTooLarge()
+    {
+        const int limit = 1024 * 1024;
+        await using var host = await TestHost.StartAsync();
+        Assert.Equal(limit, host.Services.GetRequiredService<IOptions<AgentPipeOptions>>().Value.MaxLineBytes);
+        const string ping = """{"op":"ping"}""";
+        await using var client = await host.ConnectAsync();
+
+        // Exactly the limit (JSON allows the padding): answered as usual.
+        var atLimit = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(ping + new string(' ', limit - ping.Length))))!);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(ping + new string(' ', limit + 1 - ping.Length) + "\n"));
+        using var reader = new StreamReader(stream);
+        var overLimit = PipeClient.ParseResponse((await reader.ReadLineAsync())!);
+        var afterwards = await reader.ReadLineAsync();
+
+        Assert.True(atLimit.Ok, atLimit.Error?.Message);
+        Assert.Equal(ErrorCodes.TooLarge, overLimit.Error!.Code);
+        Assert.Contains("1048576 bytes", overLimit.Error.Message, StringComparison.Ordinal);
+        Assert.Null(afterwards);
+        Assert.True((await client.PingAsync()).Ok);
     }
 
     [Fact]
@@ -132,6 +161,101 @@ public sealed class AgentPipeServerTests
         Assert.Contains("Another process is serving the agent pipe", error.Message, StringComparison.Ordinal);
         await using var client = await first.ConnectAsync();
         Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Start_TwoInstancesRacingForOnePath_ExactlyOneServesTheOtherRefused()
+    {
+        // Different data directories, one Pipe:Name, started at the same moment: the claim and the bind must not
+        // leave a window in which both take the path (in one process they would share the socket; in two, the
+        // second would unlink the first's socket file and serve in its place).
+        for (var round = 0; round < 20; round++)
+        {
+            using var shared = new TempDirectory();
+            using var dirA = new TempDirectory();
+            using var dirB = new TempDirectory();
+            var socketPath = shared.Combine("p.sock");
+            using var go = new ManualResetEventSlim();
+            var starts = new[] { dirA, dirB }.Select(dir => Task.Run(() =>
+            {
+                go.Wait();
+                return TestHost.StartAsync([$"ApprovalBot:Pipe:Name={socketPath}"], dataDirectory: dir.Path);
+            })).ToArray();
+            go.Set();
+            await Task.WhenAll(starts).ContinueWith(_ => { }, TaskScheduler.Default);
+
+            var winner = Assert.Single(starts, t => t.IsCompletedSuccessfully);
+            var loser = Assert.Single(starts, t => t.IsFaulted);
+            await using var host = await winner;
+            var error = Assert.IsType<InvalidOperationException>(loser.Exception!.InnerException);
+            Assert.Contains($"Another process is serving the agent pipe at '{socketPath}'", error.Message, StringComparison.Ordinal);
+            await using var client = await PipeClient.ConnectAsync(socketPath, TimeSpan.FromSeconds(10));
+            Assert.True((await client.SubmitAsync(new DraftSubmission { Id = $"reply:race:{round}", Kind = "reply", Agent = "a", Text = "t" })).Ok);
+            Assert.NotNull(host.Store.Get($"reply:race:{round}"));
+        }
+    }
+
+    [Fact]
+    public async Task Start_TwoHostProcessesRacingForOnePath_ExactlyOneServesTheOtherExitsWithClearError()
+    {
+        for (var round = 0; round < 3; round++)
+        {
+            using var shared = new TempDirectory();
+            using var dirA = new TempDirectory();
+            using var dirB = new TempDirectory();
+            var socketPath = shared.Combine("p.sock");
+            string[] settings = [$"ApprovalBot:Pipe:Name={socketPath}"];
+            var starts = new[] { dirA, dirB }.Select(dir => HostProcess.StartAsync(dir.Path, settings)).ToArray();
+            await Task.WhenAll(starts).ContinueWith(_ => { }, TaskScheduler.Default);
+
+            var winner = Assert.Single(starts, t => t.IsCompletedSuccessfully);
+            var loser = Assert.Single(starts, t => t.IsFaulted);
+            await using var host = await winner;
+            Assert.Contains($"Another process is serving the agent pipe at '{socketPath}'", loser.Exception!.InnerException!.Message, StringComparison.Ordinal);
+            await using var client = await PipeClient.ConnectAsync(socketPath, TimeSpan.FromSeconds(10));
+            Assert.True((await client.PingAsync()).Ok);
+        }
+    }
+
+    [Fact]
+    public async Task Start_AfterThePreviousInstanceStopped_TakesThePathAtOnce()
+    {
+        using var shared = new TempDirectory();
+        var socketPath = shared.Combine("p.sock");
+        await (await TestHost.StartAsync([$"ApprovalBot:Pipe:Name={socketPath}"])).DisposeAsync();
+
+        await using var next = await TestHost.StartAsync([$"ApprovalBot:Pipe:Name={socketPath}"]);
+        await using var client = await PipeClient.ConnectAsync(socketPath, TimeSpan.FromSeconds(10));
+
+        Assert.True((await client.PingAsync()).Ok);
+        Assert.True(File.Exists(socketPath + ".lock"));
+    }
+
+    [Fact]
+    public async Task Start_PlainPipeName_BindsTheComputedSocketPathAndClientsConnectByName()
+    {
+        var name = "ab-test-" + Guid.NewGuid().ToString("N")[..12];
+        // Where .NET puts a plain name's socket: the temp folder as it resolves it ($TMPDIR, else /tmp).
+        var expected = Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + name);
+        try
+        {
+            await using var host = await TestHost.StartAsync([$"ApprovalBot:Pipe:Name={name}"]);
+
+            Assert.Equal(expected, host.Services.GetRequiredService<IOptions<AgentPipeOptions>>().Value.SocketPath);
+            Assert.True(File.Exists(expected));
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(expected));
+            await using (var byName = await PipeClient.ConnectAsync(name, TimeSpan.FromSeconds(10)))
+            {
+                Assert.True((await byName.PingAsync()).Ok);
+            }
+            using var byPath = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await byPath.ConnectAsync(new UnixDomainSocketEndPoint(expected));
+        }
+        finally
+        {
+            File.Delete(expected + ".lock");
+        }
+        Assert.False(File.Exists(expected));
     }
 
     [Fact]

@@ -42,6 +42,10 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "illegal id: space", """{"op":"submit","draft":{"id":"reply a","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: empty", """{"op":"submit","draft":{"id":"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: 201 chars", """{"op":"submit","draft":{"id":""" + "\"" + new string('a', 201) + "\"" + ""","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        // .NET's `$` also matches before a final "\n": the id check must anchor at the very end.
+        { "illegal id: trailing newline", """{"op":"submit","draft":{"id":"reply:a\n","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: trailing CRLF", """{"op":"submit","draft":{"id":"reply:a\r\n","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
+        { "illegal id: 200 chars and a newline", """{"op":"submit","draft":{"id":""" + "\"" + new string('a', 200) + "\\n\"" + ""","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "illegal id: quote and angle", """{"op":"submit","draft":{"id":"a<b>\"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "context not an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":[1,2]}}""", ErrorCodes.Invalid, "draft.context" },
         { "context too large", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":""" + "\"" + new string('r', 20_000) + "\"" + "}}}", ErrorCodes.Invalid, "draft.context" },
@@ -63,6 +67,7 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
     [MemberData(nameof(BadRequests))]
     public async Task Dispatch_BadRequest_AnsweredWithCodeAndFieldAndNothingStored(string name, string line, string code, string? field)
     {
+        await using var bystander = await _host.ConnectAsync();
         await using var client = await _host.ConnectAsync();
 
         var response = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
@@ -72,13 +77,15 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         Assert.Equal(field, response.Error.Field);
         Assert.False(string.IsNullOrWhiteSpace(response.Error.Message));
         Assert.Empty(_host.Store.List(null, null, 10));
-        // The same connection keeps serving after a refusal.
+        // The same connection keeps serving after a refusal, and so do the others.
         Assert.True((await client.PingAsync()).Ok);
+        await AssertOtherConnectionsServedAsync(bystander);
     }
 
     [Fact]
     public async Task Dispatch_InvalidUtf8_BadRequestAndNothingStored()
     {
+        await using var bystander = await _host.ConnectAsync();
         await using var client = await _host.ConnectAsync();
         var prefix = """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"""u8.ToArray();
         byte[] line = [.. prefix, (byte)'"', 0xC3, 0x28, 0xFF, (byte)'"', (byte)'}', (byte)'}'];
@@ -88,6 +95,16 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         Assert.Equal(ErrorCodes.BadRequest, response.Error!.Code);
         Assert.Contains("UTF-8", response.Error.Message, StringComparison.Ordinal);
         Assert.Empty(_host.Store.List(null, null, 10));
+        Assert.True((await client.PingAsync()).Ok);
+        await AssertOtherConnectionsServedAsync(bystander);
+    }
+
+    /// <summary>A connection open before the bad request, and one opened after it, are both still answered.</summary>
+    private async Task AssertOtherConnectionsServedAsync(PipeClient bystander)
+    {
+        Assert.True((await bystander.PingAsync()).Ok);
+        await using var newcomer = await _host.ConnectAsync();
+        Assert.True((await newcomer.PingAsync()).Ok);
     }
 
     [Fact]

@@ -86,12 +86,14 @@ internal sealed class PipeFuzzer(int seed)
         string[] fields = ["\"id\":\"" + id + "\"", "\"kind\":\"reply\"", "\"agent\":\"fuzz\"", "\"text\":\"mutated\""];
         var victim = _random.Next(fields.Length);
         var name = fields[victim][..(fields[victim].IndexOf(':', StringComparison.Ordinal))];
-        switch (_random.Next(5))
+        switch (_random.Next(6))
         {
             case 0: fields[victim] = ""; break;
             case 1: fields[victim] = $"{name}:{Values[_random.Next(Values.Length)]}"; break;
             case 2: fields[victim] += ",\"" + (char)('a' + _random.Next(26)) + "extra\":1"; break;
             case 3: fields[victim] = $"{name}:\"{Kinds[_random.Next(Kinds.Length)]}\""; break;
+            // A trailing escaped newline: .NET's `$` matches before it, so an id check anchored with `$` lets it through.
+            case 4: fields[victim] = fields[victim][..^1] + "\\n\""; break;
             default: fields[victim] = $"{name}:\"{new string(' ', _random.Next(0, 3))}\""; break;
         }
         var body = string.Join(",", fields.Where(f => f.Length > 0));

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Pipe;
@@ -52,6 +53,24 @@ public sealed class SubmitOperationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Submit_SameIdSameTextAfterTheDraftMovedOn_ReturnsTheOriginalPendingReceipt()
+    {
+        var first = (await _client.SubmitAsync(Draft("reply:dup-moved", "same words"))).Receipt!;
+        await DraftFixtures.MoveAsync(_host.Store, "reply:dup-moved", DraftState.Pending, DraftState.Carded);
+        await DraftFixtures.MoveAsync(_host.Store, "reply:dup-moved", DraftState.Carded, DraftState.Approved, new Dictionary<string, object?>
+        {
+            ["decision"] = "approved", ["decided_by"] = 1001L, ["decision_sha256"] = Sha.Hex("same words"),
+        });
+
+        var second = (await _client.SubmitAsync(Draft("reply:dup-moved", "same words"))).Receipt!;
+
+        Assert.Equal(States.Pending, first.State);
+        Assert.Equal(first with { Duplicate = true }, second);
+        Assert.Equal(States.Approved, (await _client.GetAsync("reply:dup-moved")).Draft!.State);
+        Assert.Equal(3, _host.Store.Events("reply:dup-moved").Count);
+    }
+
+    [Fact]
     public async Task Submit_SameIdDifferentText_ConflictAndOriginalUnchanged()
     {
         await _client.SubmitAsync(Draft("reply:conflict", "original words"));
@@ -89,6 +108,26 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Equal("submitted", submitted.Type);
         Assert.Equal("agent:outbound-engager", submitted.Actor);
         Assert.Contains(Sha.Hex("a post"), submitted.Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Submit_Stored_LogEventInTheJsonLogFileCarriesTheDraftId()
+    {
+        using var dir = new TempDirectory();
+        await using (var host = await TestHost.StartAsync(["Serilog:MinimumLevel:Default=Information"], dataDirectory: dir.Path))
+        {
+            await using var client = await host.ConnectAsync();
+            Assert.True((await client.SubmitAsync(Draft("reply:logged", "hello"))).Ok);
+        }
+
+        // Stopped: the connection's deferred log ran before the pipe server finished, and the sinks were drained.
+        var events = Directory.GetFiles(Path.Combine(dir.Path, "logs"), "approvalbot-*.json")
+            .SelectMany(File.ReadAllLines)
+            .Select(line => JsonDocument.Parse(line).RootElement.Clone())
+            .ToList();
+        var stored = Assert.Single(events, e => e.GetProperty("MessageTemplate").GetString()!.StartsWith("Stored {DraftId}", StringComparison.Ordinal));
+        Assert.Equal("reply:logged", stored.GetProperty("Properties").GetProperty("DraftId").GetString());
+        Assert.Equal(Sha.Hex("hello"), stored.GetProperty("Properties").GetProperty("Sha256").GetString());
     }
 
     [Fact]

@@ -53,6 +53,7 @@ internal static partial class SubmitOracle
             && names.All(n => required.Contains(n) || optional.Contains(n));
     }
 
-    [GeneratedRegex("^[A-Za-z0-9:_\\-./@]{1,200}$")]
+    // \z, not $: .NET's $ also matches before a final "\n", which is no id character.
+    [GeneratedRegex("\\A[A-Za-z0-9:_\\-./@]{1,200}\\z")]
     private static partial Regex Id();
 }

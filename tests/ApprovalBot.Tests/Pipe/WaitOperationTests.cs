@@ -12,17 +12,29 @@ public sealed class WaitOperationTests
         await using var host = await TestHost.StartAsync();
         await using var client = await host.ConnectAsync();
         await client.SubmitAsync(new DraftSubmission { Id = "reply:w", Kind = "reply", Agent = "a", Text = "t" });
+        var signals = host.Store.Signals;
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        signals.WaitingChanged += count =>
+        {
+            if (count == 1) registered.TrySetResult();
+        };
 
         var waiting = client.WaitAsync("reply:w", 60_000);
+        // The service has read the draft as pending and is now waiting on the signal: the decision commits after that.
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.False(waiting.IsCompleted);
         await host.Store.TransitionAsync(new Transition("reply:w", [DraftState.Pending], DraftState.Rejected, "decided", "test")
         {
             Set = new Dictionary<string, object?> { ["decision"] = "rejected", ["decided_by"] = 1001L, ["decision_sha256"] = Sha.Hex("t") },
         });
-        var response = await waiting;
+        // Far below the 60 s timeout: only the change signal can answer this soon.
+        var response = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.True(response.Decided);
         Assert.Equal(States.Rejected, response.Draft!.State);
         Assert.Equal("rejected", response.Draft.Decision!.Outcome);
+        Assert.Equal(0, signals.Waiting);
+        Assert.Equal(0, signals.WaitedIds);
     }
 
     [Fact]
@@ -37,6 +49,39 @@ public sealed class WaitOperationTests
         Assert.True(response.Ok);
         Assert.False(response.Decided);
         Assert.Equal(States.Pending, response.Draft!.State);
+    }
+
+    [Fact]
+    public async Task Wait_TimedOutOnADraftThatNeverMoves_LeavesNoWaiterBehind()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+        await client.SubmitAsync(new DraftSubmission { Id = "reply:w-leak", Kind = "reply", Agent = "a", Text = "t" });
+        var signals = host.Store.Signals;
+        var peak = 0;
+        signals.WaitingChanged += count => InterlockedMax(ref peak, count);
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+        {
+            await using var waiter = await host.ConnectAsync();
+            return await waiter.WaitAsync("reply:w-leak", 50);
+        }));
+
+        Assert.All(responses, r => Assert.False(r.Decided));
+        Assert.True(Volatile.Read(ref peak) >= 1, "the waits never registered for the change signal");
+        Assert.Equal(0, signals.Waiting);
+        Assert.Equal(0, signals.WaitedIds);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current) return;
+            current = seen;
+        }
     }
 
     [Fact]

@@ -90,7 +90,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
 
     private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
-    [GeneratedRegex(ProtocolJson.IdPattern)]
+    [GeneratedRegex(ProtocolJson.IdPatternDotNet)]
     private static partial Regex IdPattern();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored {DraftId} seq {Seq} kind {Kind} from {Agent} sha256 {Sha256}")]

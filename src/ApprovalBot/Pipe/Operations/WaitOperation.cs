@@ -35,25 +35,28 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
                 return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
             }
             // Only a draft that still has to move registers for its next change; reading again after registering
-            // means a change committed in between is not missed.
-            var changed = store.Signals.NextChange(wait.Id);
-            draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
-            if (done(draft.State))
+            // means a change committed in between is not missed. The registration is let go at every way out
+            // (answer, timeout, cancellation), so a wait on a draft that never moves leaves nothing behind.
+            using (var registration = store.Signals.NextChange(wait.Id))
             {
-                return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
-            }
-            var remaining = deadline - time.GetUtcNow();
-            if (remaining <= TimeSpan.Zero)
-            {
-                return new Response { Ok = true, Draft = draft.ToView(), Decided = false };
-            }
-            try
-            {
-                await changed.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                // The loop reads once more and answers with the state at the deadline.
+                draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
+                if (done(draft.State))
+                {
+                    return new Response { Ok = true, Draft = draft.ToView(), Decided = true };
+                }
+                var remaining = deadline - time.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
+                {
+                    return new Response { Ok = true, Draft = draft.ToView(), Decided = false };
+                }
+                try
+                {
+                    await registration.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    // The loop reads once more and answers with the state at the deadline.
+                }
             }
             draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
         }
