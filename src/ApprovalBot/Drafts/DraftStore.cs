@@ -120,6 +120,13 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         DraftColumns.Select + " WHERE ($state IS NULL OR state = $state) AND ($kind IS NULL OR kind = $kind) ORDER BY seq DESC LIMIT $limit",
         ("$state", state?.ToWire()), ("$kind", kind), ("$limit", limit));
 
+    /// <summary>
+    /// Drafts awaiting a decision in the order they were submitted: a draft whose card went out late (after retries)
+    /// keeps its place instead of queueing behind younger drafts, as it would by the time it entered its state.
+    /// </summary>
+    public IReadOnlyList<Draft> AwaitingDecision(int limit) => Query(
+        DraftColumns.Select + " WHERE state IN ('pending', 'carded') ORDER BY seq LIMIT $limit", ("$limit", limit));
+
     /// <summary>Drafts in the given states that entered them before <paramref name="before"/>, oldest first.</summary>
     public IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, DateTimeOffset? before = null, int limit = 1000)
     {

@@ -40,6 +40,23 @@ public sealed class DraftStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AwaitingDecision_CardOfTheOldestSentLast_StillListedInSubmissionOrder()
+    {
+        await Submit("reply:a1");
+        await Submit("reply:a2");
+        await Submit("reply:a3");
+        await Submit("reply:a4");
+        await Store.TransitionAsync(new Transition("reply:a2", [DraftState.Pending], DraftState.Carded, "card_sent", "telegram"));
+        await Store.TransitionAsync(new Transition("reply:a1", [DraftState.Pending], DraftState.Carded, "card_sent", "telegram"));
+        await Store.TransitionAsync(new Transition("reply:a4", [DraftState.Pending], DraftState.Cancelled, "cancelled", "test"));
+
+        var awaiting = Store.AwaitingDecision(10);
+
+        Assert.Equal(["reply:a1", "reply:a2", "reply:a3"], awaiting.Select(d => d.Id));
+        Assert.Equal(["reply:a1", "reply:a2"], Store.AwaitingDecision(2).Select(d => d.Id));
+    }
+
+    [Fact]
     public async Task TransitionAsync_DraftInAnotherState_NotAppliedAndNothingWritten()
     {
         await Submit("reply:t2");

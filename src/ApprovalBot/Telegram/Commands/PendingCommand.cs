@@ -15,7 +15,7 @@ internal sealed class PendingCommand(DraftStore store) : ITelegramCommand
 
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {
-        var drafts = store.InStates([DraftState.Pending, DraftState.Carded], limit: Shown + 1);
+        var drafts = store.AwaitingDecision(Shown + 1);
         if (drafts.Count == 0)
         {
             return Task.FromResult("Nothing awaits a decision.");
