@@ -54,6 +54,14 @@ public sealed class SandboxServer : IAsyncDisposable
             throw new ArgumentException("SandboxSettings.Token must look like a bot token: \"<digits>:<letters, digits, - or _>\".", nameof(settings));
         }
 
+        if (!settings.AllowRemote && !SandboxSettings.IsLoopbackUrl(settings.Url))
+        {
+            throw new ArgumentException(
+                $"SandboxSettings.Url must be a loopback address such as http://127.0.0.1:5780 (got \"{settings.Url}\"): anyone who reaches the sandbox " +
+                "can press buttons as the approver, and its control surface has no login. Set AllowRemote (--allow-remote) to listen there anyway.",
+                nameof(settings));
+        }
+
         // The empty builder reads no appsettings, environment or command line: an in-process sandbox
         // must not pick up the host's ASPNETCORE_URLS or configuration by accident.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = typeof(SandboxServer).Assembly.GetName().Name });
