@@ -23,6 +23,53 @@ public sealed class CommandRouterTests
         Assert.DoesNotContain("secret", reply.Text);
     }
 
+    [Theory]
+    [InlineData("/start")]
+    [InlineData("/start@{bot}")]
+    public async Task Start_FromStrangerInGroupThatIsNotChatId_RepliesChatAndUserIdOnlyAndRecorded(string text)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:secret-draft", "secret");
+        await h.WaitForCardAsync("reply:secret-draft");
+        var group = h.Control.GroupChatId;
+        var stranger = h.Control.StrangerId;
+        Assert.NotEqual(h.ChatId, group);
+
+        var sent = h.Control.SendUserMessage(text.Replace("{bot}", h.Control.BotUsername, StringComparison.Ordinal), fromUserId: stranger, chatId: group);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == group, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("Chat id: " + group.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.Contains("Your user id: " + stranger.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.DoesNotContain("secret", reply.Text);
+        Assert.DoesNotContain("reply:", reply.Text);
+        Assert.Single(h.Control.GetMessages(group));
+        var security = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Contains("\"reason\":\"setup_command\"", security.Details);
+        Assert.Contains("\"chat_id\":" + group.ToString(CultureInfo.InvariantCulture), security.Details);
+        Assert.Contains("\"user_id\":" + stranger.ToString(CultureInfo.InvariantCulture), security.Details);
+    }
+
+    [Theory]
+    [InlineData("/pending", true)]
+    [InlineData("/help", true)]
+    [InlineData("/status reply:secret-draft", true)]
+    [InlineData("/pending", false)]
+    [InlineData("/help", false)]
+    public async Task OtherCommands_InGroupThatIsNotChatId_SilentlyRefusedEvenForApprover(string text, bool byApprover)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:secret-draft", "secret");
+        await h.WaitForCardAsync("reply:secret-draft");
+        var group = h.Control.GroupChatId;
+
+        var sent = h.Control.SendUserMessage(text, fromUserId: byApprover ? h.Control.ApproverId : h.Control.StrangerId, chatId: group);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        Assert.Empty(h.Control.GetMessages(group));
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
     [Fact]
     public async Task Pending_FromStranger_RefusedAndRecorded()
     {

@@ -9,11 +9,15 @@ namespace ApprovalBot.Telegram.Commands;
 
 /// <summary>
 /// Routes <c>/name args</c> (or <c>/name@thisbot args</c>) to the registered <see cref="ITelegramCommand"/>.
-/// Only approvers in the approvers' chat may run commands, except those that allow anyone in a private chat.
+/// Only approvers in the approvers' chat may run commands, except those that allow anyone (/start, for set-up),
+/// which answer in any chat and are still recorded as a security event when run by anyone else.
 /// </summary>
 internal sealed partial class CommandRouter(
     IEnumerable<ITelegramCommand> registered, TelegramChat chat, TelegramBotClient client, DraftStore store, ILogger<CommandRouter> logger)
 {
+    public const string NotAuthorizedReason = "command_not_authorized";
+    public const string SetupReason = "setup_command";
+
     private readonly IReadOnlyList<ITelegramCommand> _commands = [.. registered.OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     public IReadOnlyList<ITelegramCommand> Commands => _commands;
@@ -31,18 +35,17 @@ internal sealed partial class CommandRouter(
         var approver = chat.IsApprover(from.Id) && message.Chat.Id == chat.ChatId;
         var command = _commands.FirstOrDefault(c => c.Name == name);
         var isPrivate = message.Chat.Type == "private";
-        if (!approver && !(command is not null && command.AllowAnyoneInPrivateChat && isPrivate))
+        if (!approver && command is { AllowAnyone: true })
+        {
+            // Set-up: whoever sends /start, wherever the bot receives it (the group that is to become ChatId included),
+            // learns that chat's id and their own user id. Answered, but kept in the ledger like any other stranger's command.
+            LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
+            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, Describe(message, from, name, SetupReason).ToJsonString(), cancellationToken).ConfigureAwait(false);
+        }
+        else if (!approver)
         {
             LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
-            var details = new JsonObject
-            {
-                ["reason"] = "command_not_authorized",
-                ["command"] = name,
-                ["user_id"] = from.Id,
-                ["user_name"] = from.DisplayName,
-                ["chat_id"] = message.Chat.Id,
-            };
-            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, details.ToJsonString(), cancellationToken).ConfigureAwait(false);
+            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, Describe(message, from, name, NotAuthorizedReason).ToJsonString(), cancellationToken).ConfigureAwait(false);
             if (isPrivate)
             {
                 await ReplyAsync(message, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
@@ -58,6 +61,17 @@ internal sealed partial class CommandRouter(
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
         await ReplyAsync(message, reply, cancellationToken).ConfigureAwait(false);
     }
+
+    private static JsonObject Describe(Message message, User from, string command, string reason) => new()
+    {
+        ["reason"] = reason,
+        ["command"] = command,
+        ["user_id"] = from.Id,
+        ["user_name"] = from.DisplayName,
+        ["chat_id"] = message.Chat.Id,
+        ["chat_type"] = message.Chat.Type,
+        ["message_id"] = message.MessageId,
+    };
 
     public static bool TryParse(string text, out string name, out string? botName, out string arguments)
     {
@@ -110,6 +124,9 @@ internal sealed partial class CommandRouter(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityUnauthorizedCommand", Message = "Security: refused /{Command} from user {UserId} ({UserName}) in chat {ChatId}")]
     private partial void LogUnauthorized(long userId, string userName, long chatId, string command);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SecuritySetupCommand", Message = "Security: /{Command} (set-up) from user {UserId} ({UserName}), not an approver in the approvers' chat, answered in chat {ChatId}")]
+    private partial void LogSetupCommand(string command, long userId, string userName, long chatId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reply in chat {ChatId}")]
     private partial void LogReplyFailed(Exception ex, long chatId);
