@@ -86,6 +86,21 @@ public sealed class CommandRouterTests
     }
 
     [Fact]
+    public async Task Pending_FromStrangerDeliveredTwice_OneSecurityEvent()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId;
+        var sent = h.Control.SendUserMessage("/pending", fromUserId: stranger);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        var again = h.RedeliverMessage(sent, "/pending", stranger);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
+    [Fact]
     public async Task Pending_FromApprover_ListsAwaitingDraftsOldestFirst()
     {
         await using var h = await TelegramHarness.StartAsync();

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
@@ -112,6 +113,42 @@ internal sealed class TelegramHarness : IAsyncDisposable
             await next.WaitAsync(deadline - DateTime.UtcNow);
         }
     }
+
+    /// <summary>
+    /// The same callback query again under a new update id: what the bot sees when Telegram delivers an update again
+    /// because its offset was not confirmed (same query id, same message, same data).
+    /// </summary>
+    public long RedeliverPress(PressedButton press, int messageId, string data, long fromUserId, long? chatId = null) =>
+        Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["callback_query"] = new JsonObject
+            {
+                ["id"] = press.QueryId,
+                ["from"] = new JsonObject { ["id"] = fromUserId, ["is_bot"] = false, ["first_name"] = "Again" },
+                ["message"] = new JsonObject { ["message_id"] = messageId, ["date"] = 0, ["chat"] = ChatJson(chatId ?? ChatId) },
+                ["chat_instance"] = "1",
+                ["data"] = data,
+            },
+        }.ToJsonString());
+
+    /// <summary>The same user message (a command) again under a new update id, as a redelivery.</summary>
+    public long RedeliverMessage(UserMessage sent, string text, long fromUserId) =>
+        Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["message"] = new JsonObject
+            {
+                ["message_id"] = sent.MessageId,
+                ["from"] = new JsonObject { ["id"] = fromUserId, ["is_bot"] = false, ["first_name"] = "Again" },
+                ["chat"] = ChatJson(sent.ChatId),
+                ["date"] = 0,
+                ["text"] = text,
+                ["entities"] = new JsonArray(new JsonObject { ["type"] = "bot_command", ["offset"] = 0, ["length"] = text.Split(' ')[0].Length }),
+            },
+        }.ToJsonString());
+
+    private static JsonObject ChatJson(long chatId) => new() { ["id"] = chatId, ["type"] = chatId > 0 ? "private" : "group" };
 
     public static string ButtonData(SentMessage card, string label) =>
         card.AllButtons.Single(b => b.Text.Contains(label, StringComparison.Ordinal)).CallbackData!;

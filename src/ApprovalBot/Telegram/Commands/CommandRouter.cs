@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
@@ -39,13 +40,17 @@ internal sealed partial class CommandRouter(
         {
             // Set-up: whoever sends /start, wherever the bot receives it (the group that is to become ChatId included),
             // learns that chat's id and their own user id. Answered, but kept in the ledger like any other stranger's command.
-            LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
-            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, Describe(message, from, name, SetupReason).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            if (await RecordOnceAsync(message, from, name, SetupReason, cancellationToken).ConfigureAwait(false))
+            {
+                LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
+            }
         }
         else if (!approver)
         {
-            LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
-            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, Describe(message, from, name, NotAuthorizedReason).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            if (await RecordOnceAsync(message, from, name, NotAuthorizedReason, cancellationToken).ConfigureAwait(false))
+            {
+                LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
+            }
             if (isPrivate)
             {
                 await ReplyAsync(message, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
@@ -61,6 +66,14 @@ internal sealed partial class CommandRouter(
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
         await ReplyAsync(message, reply, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The security event, once per message: a redelivered update (offset not confirmed) adds nothing to the ledger,
+    /// though its reply is sent again, since the first may never have gone out. True when recorded now.
+    /// </summary>
+    private Task<bool> RecordOnceAsync(Message message, User from, string command, string reason, CancellationToken cancellationToken) =>
+        store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, CallbackRouter.SecurityEvent, "telegram:" + from.Id.ToString(CultureInfo.InvariantCulture),
+            Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)), cancellationToken);
 
     private static JsonObject Describe(Message message, User from, string command, string reason) => new()
     {
