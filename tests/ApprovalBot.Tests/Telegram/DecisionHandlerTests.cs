@@ -1,5 +1,6 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -190,5 +191,39 @@ public sealed class DecisionHandlerTests
         var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
         Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
         Assert.Equal(2, h.Control.GetCalls("editMessageText").Count(c => c.StatusCode == 502));
+    }
+
+    [Theory]
+    [InlineData("text", 4096 - 20)]
+    [InlineData("card", 4096 - 20)]
+    [InlineData("card", 4096 - 60)]
+    [InlineData("card", 4096 - 100)]
+    public async Task Approve_TextNearTheLimit_EditedCardFitsAndClaimsAFileOnlyIfOneWasSent(string measured, int length)
+    {
+        const string id = "long:near-limit";
+        await using var h = await TelegramHarness.StartAsync();
+        // "card": the whole card (header, blank line, text) is this long before the decision adds its status line.
+        var header = CardRenderer.Render(new Draft { Id = id, Seq = 1, Kind = "long", Agent = "test-agent", Text = "", Sha256 = Sha.Hex("") }).Length;
+        var text = new string('x', measured == "text" ? length : length - header);
+        await h.SubmitAsync(id, text, kind: "long");
+        var card = await h.WaitForCardAsync(id);
+        var document = h.Control.GetMessages(h.ChatId).SingleOrDefault(m => m.Document is not null);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName, edited.Text, StringComparison.Ordinal);
+        Assert.True(edited.Text!.Length <= 4096, $"edited card is {edited.Text.Length} characters");
+        Assert.Equal(document is not null, card.Text!.Contains("attached file", StringComparison.Ordinal));
+        Assert.Equal(document is not null, edited.Text.Contains("attached file", StringComparison.Ordinal));
+        if (document is null)
+        {
+            Assert.EndsWith(text, edited.Text, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(text, System.Text.Encoding.UTF8.GetString(document.Document!.Content));
+        }
     }
 }
