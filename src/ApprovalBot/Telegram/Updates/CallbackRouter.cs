@@ -21,7 +21,7 @@ internal sealed partial class CallbackRouter(
     {
         var chatId = query.Message?.Chat.Id;
         var approver = chat.IsApprover(query.From.Id);
-        if (!approver || chatId != chat.ChatId)
+        if (!approver || !chat.IsApproversChat(chatId))
         {
             var reason = approver ? "wrong_chat" : "not_approver";
             // Once per callback query: the same update delivered again (offset not confirmed) adds nothing to the ledger.
