@@ -6,13 +6,14 @@ using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
 
 /// <summary>
 /// A test-owned sandbox on a free port and the real host (store, pipe, Telegram) configured against it as
 /// a real bot would be: token, API base URL, chat, approvers. Rate limits are raised on both sides so tests
-/// are fast; the data directory belongs to the harness, so the host can be restarted on it.
+/// are fast, unless a test is about them; the data directory belongs to the harness, so the host can be restarted on it.
 /// </summary>
 internal sealed class TelegramHarness : IAsyncDisposable
 {
@@ -20,11 +21,15 @@ internal sealed class TelegramHarness : IAsyncDisposable
 
     private readonly TempDirectory _data = new();
     private readonly IReadOnlyList<string> _extraSettings;
+    private readonly bool _defaultRateLimits;
+    private readonly Action<IServiceCollection>? _services;
 
-    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings)
+    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings, bool defaultRateLimits, Action<IServiceCollection>? services)
     {
         Sandbox = sandbox;
         _extraSettings = extraSettings;
+        _defaultRateLimits = defaultRateLimits;
+        _services = services;
     }
 
     public SandboxServer Sandbox { get; }
@@ -37,10 +42,18 @@ internal sealed class TelegramHarness : IAsyncDisposable
 
     public long ChatId => Sandbox.PrivateChatId;
 
-    public static async Task<TelegramHarness> StartAsync(IEnumerable<string>? settings = null, bool sandboxRateLimits = false)
+    /// <param name="settings">Host settings, after the harness's own (so they win).</param>
+    /// <param name="sandboxRateLimits">The sandbox answers 429 like Telegram (off: bursts of test traffic never flake).</param>
+    /// <param name="defaultRateLimits">The bot keeps its real default outgoing limits instead of raised ones.</param>
+    /// <param name="services">Replaces host services, e.g. the rate limiter's clock.</param>
+    /// <param name="sandboxClock">The sandbox's clock (message dates, call log, rate limits); real time when null.</param>
+    public static async Task<TelegramHarness> StartAsync(
+        IEnumerable<string>? settings = null, bool sandboxRateLimits = false, bool defaultRateLimits = false,
+        Action<IServiceCollection>? services = null, TimeProvider? sandboxClock = null)
     {
-        var sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits });
-        var harness = new TelegramHarness(sandbox, [.. settings ?? []]);
+        var sandbox = await SandboxServer.StartAsync(
+            new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits }, loggerFactory: null, sandboxClock ?? TimeProvider.System);
+        var harness = new TelegramHarness(sandbox, [.. settings ?? []], defaultRateLimits, services);
         try
         {
             harness.Host = await harness.StartHostAsync();
@@ -53,7 +66,7 @@ internal sealed class TelegramHarness : IAsyncDisposable
         return harness;
     }
 
-    public static IEnumerable<string> SettingsFor(SandboxServer sandbox) =>
+    public static IEnumerable<string> SettingsFor(SandboxServer sandbox, bool defaultRateLimits = false) =>
     [
         $"ApprovalBot:Telegram:Token={sandbox.Token}",
         $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
@@ -62,16 +75,19 @@ internal sealed class TelegramHarness : IAsyncDisposable
         "ApprovalBot:Telegram:PollTimeoutSeconds=10",
         "ApprovalBot:Telegram:RetryBaseDelayMs=20",
         "ApprovalBot:Telegram:CardRetryBaseDelaySeconds=1",
-        "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
-        "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
-        "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
-        "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        .. defaultRateLimits ? (IEnumerable<string>)[] :
+        [
+            "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
+            "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
+            "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
+            "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        ],
         "ApprovalBot:Kinds:reply:MaxLength=280",
         "ApprovalBot:Kinds:long:MaxLength=20000",
     ];
 
     public Task<TestHost> StartHostAsync() =>
-        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox), .. _extraSettings], dataDirectory: _data.Path, compose: b => b.AddTelegram());
+        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
 
     /// <summary>Stops the host and starts a new one on the same data directory, like a service restart.</summary>
     public async Task RestartHostAsync()
