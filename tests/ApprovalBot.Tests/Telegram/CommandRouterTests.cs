@@ -2,6 +2,7 @@ using System.Globalization;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Commands;
 using ApprovalBot.Telegram.Updates;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -127,6 +128,27 @@ public sealed class CommandRouterTests
         var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("State: rejected", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         Assert.Contains("Decision: rejected by " + h.Sandbox.Settings.ApproverName, reply.Text);
+    }
+
+    [Fact]
+    public async Task Help_FromApprover_ListsEveryCommandWithItsDescriptionAndHowToDecide()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:not-in-help", "secret");
+        await h.WaitForCardAsync("reply:not-in-help");
+
+        h.Control.SendUserMessage("/help");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        var commands = h.Host.Services.GetRequiredService<CommandRouter>().Commands;
+        Assert.Equal(["help", "pending", "start", "status"], commands.Select(c => c.Name));
+        var lines = reply.Text!.Split('\n');
+        Assert.Equal(
+            ["Commands", "/help — List the commands", "/pending — Drafts awaiting a decision, oldest first", "/start — Show this chat's id and your user id",
+             "/status — Show one draft: /status <id>", "", "Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them."],
+            lines);
+        Assert.DoesNotContain("secret", reply.Text);
+        Assert.StartsWith("<b>Commands</b>\n/help — List the commands\n", reply.SourceText, StringComparison.Ordinal);
     }
 
     [Fact]

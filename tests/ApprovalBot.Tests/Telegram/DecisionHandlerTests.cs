@@ -1,7 +1,10 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -225,5 +228,38 @@ public sealed class DecisionHandlerTests
         {
             Assert.Equal(text, System.Text.Encoding.UTF8.GetString(document.Document!.Content));
         }
+    }
+
+    private const string NotModified =
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+
+    [Fact]
+    public async Task CardEdits_MessageIsNotModified_CountedAsDoneNotFailedNotRetried()
+    {
+        const string id = "reply:not-modified";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        // Telegram's answer when the card already shows what the edit would show (e.g. the edit landed but its answer was lost).
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, NotModified), times: 2);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText", TelegramHarness.Wait);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", "test"));
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.Message.StartsWith($"Card of {id} now shows executed", StringComparison.Ordinal)), "the follow-up to count its edit as done");
+
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(DraftState.Executed, draft.State);
+        Assert.Null(draft.CardError);
+        Assert.Equal(card.MessageId, draft.CardMessageId);
+        // One call each, both answered "not modified": nothing resent, nothing retried, no failure logged.
+        Assert.Equal(2, h.Control.GetCalls("editMessageText").Count);
+        Assert.All(h.Control.GetCalls("editMessageText"), c => Assert.Equal(400, c.StatusCode));
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning && e.Category.StartsWith("ApprovalBot.Telegram", StringComparison.Ordinal));
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type.Contains("fail", StringComparison.Ordinal));
     }
 }

@@ -89,10 +89,14 @@ internal sealed class TelegramHarness : IAsyncDisposable
     public Task<TestHost> StartHostAsync() =>
         TestHost.StartAsync(settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
 
-    /// <summary>Stops the host and starts a new one on the same data directory, like a service restart.</summary>
-    public async Task RestartHostAsync()
+    /// <summary>
+    /// Stops the host and starts a new one on the same data directory, like a service restart; <paramref name="whileStopped"/>
+    /// runs in between (e.g. a user writes to the bot while it is down).
+    /// </summary>
+    public async Task RestartHostAsync(Action? whileStopped = null)
     {
         await Host.DisposeAsync();
+        whileStopped?.Invoke();
         Host = await StartHostAsync();
     }
 
