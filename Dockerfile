@@ -11,9 +11,14 @@ RUN dotnet publish src/ApprovalBot/ApprovalBot.csproj -c Release -o /app \
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
+# Without a token the built-in sandbox runs, and its page and /sandbox/ control surface need no login. Inside the
+# container it must listen on 0.0.0.0 for a published port to reach it, so the image opts in with AllowRemote
+# (the service refuses a non-loopback Sandbox:Url otherwise). Publish it to the host's loopback only:
+#   docker run -p 127.0.0.1:5780:5780 ...
 ENV ApprovalBot__DataDirectory=/data \
     ApprovalBot__Pipe__Name=/data/approvalbot.sock \
     ApprovalBot__Sandbox__Url=http://0.0.0.0:5780 \
+    ApprovalBot__Sandbox__AllowRemote=true \
     APPROVALBOT_PIPE=/data/approvalbot.sock
 RUN mkdir -p /data && chown app:app /data
 VOLUME ["/data"]

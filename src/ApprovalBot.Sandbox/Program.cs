@@ -12,7 +12,9 @@ internal static class Program
 {
     private const string Usage = """
         usage: ApprovalBot.Sandbox [--url URL] [--token TOKEN] [--approver-id ID] [--approver-name NAME]
-                                   [--stranger-id ID] [--group-chat-id ID] [--no-rate-limits]
+                                   [--stranger-id ID] [--group-chat-id ID] [--no-rate-limits] [--allow-remote]
+        --url must be a loopback address (127.0.0.1, [::1], localhost) unless --allow-remote is given:
+        the sandbox's control surface has no login, so anyone who reaches it can approve as the approver.
         """;
 
     public static async Task<int> Main(string[] args)
@@ -25,6 +27,12 @@ internal static class Program
         catch (FormatException e)
         {
             await Console.Error.WriteLineAsync(e.Message + Environment.NewLine + Usage).ConfigureAwait(false);
+            return 2;
+        }
+
+        if (!settings.AllowRemote && !SandboxSettings.IsLoopbackUrl(settings.Url))
+        {
+            await Console.Error.WriteLineAsync($"--url {settings.Url} is not a loopback address; add --allow-remote to listen there anyway." + Environment.NewLine + Usage).ConfigureAwait(false);
             return 2;
         }
 
@@ -69,6 +77,7 @@ internal static class Program
                 "--stranger-id" => settings with { StrangerId = Long(args, ref i) },
                 "--group-chat-id" => settings with { GroupChatId = Long(args, ref i) },
                 "--no-rate-limits" => settings with { RateLimits = false },
+                "--allow-remote" => settings with { AllowRemote = true },
                 var unknown => throw new FormatException($"unknown option {unknown}"),
             };
         }

@@ -61,11 +61,52 @@ public sealed partial class SandboxControl
 
     public void ClearFaults() => _state.Gate.Write(() => _state.Faults.Clear());
 
-    /// <summary>Marks a group as upgraded to a supergroup: sends to it now fail with migrate_to_chat_id, like Telegram.</summary>
-    public void MigrateChat(long chatId, long newChatId) => _state.Gate.Write(() =>
+    /// <summary>
+    /// Upgrades a group to a supergroup, like Telegram: calls addressing the old id now fail with migrate_to_chat_id, and
+    /// unless <paramref name="notify"/> is false the bot gets the two service messages Telegram sends, one with
+    /// migrate_to_chat_id in the old group and one with migrate_from_chat_id in the new supergroup. Returns their update
+    /// ids (none without <paramref name="notify"/>).
+    /// </summary>
+    public IReadOnlyList<long> MigrateChat(long chatId, long newChatId, bool notify = true) => _state.Gate.Write(() =>
     {
         var chat = _state.ChatOrThrow(chatId);
+        if (chat.Type != "group" || chat.MigratedTo is not null)
+        {
+            throw new ArgumentException($"Chat {chatId} is not a group that can be upgraded to a supergroup.", nameof(chatId));
+        }
+
+        if (_state.Chats.ContainsKey(newChatId))
+        {
+            throw new ArgumentException($"The sandbox already has a chat {newChatId}.", nameof(newChatId));
+        }
+
         chat.MigratedTo = newChatId;
-        _state.AddChat(new SandboxChat(newChatId, "supergroup", chat.Title, null));
+        var supergroup = new SandboxChat(newChatId, "supergroup", chat.Title, null);
+        _state.AddChat(supergroup);
+        if (!notify)
+        {
+            return (IReadOnlyList<long>)[];
+        }
+
+        return [ServiceMessage(chat, "migrate_to_chat_id", newChatId), ServiceMessage(supergroup, "migrate_from_chat_id", chatId)];
     });
+
+    /// <summary>A service message (no text) from the approver, as the member who upgraded the group; queued as a "message" update.</summary>
+    private long ServiceMessage(SandboxChat chat, string field, long value)
+    {
+        var messageId = chat.NextMessageId();
+        var date = _state.Now.ToUnixTimeSeconds();
+        return _state.Updates.Enqueue("message", id => new System.Text.Json.Nodes.JsonObject
+        {
+            ["update_id"] = id,
+            ["message"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["message_id"] = messageId,
+                ["from"] = _state.Approver.ToJson(),
+                ["chat"] = chat.ToJson(),
+                ["date"] = date,
+                [field] = value,
+            },
+        });
+    }
 }

@@ -46,12 +46,28 @@ public sealed class SandboxServer : IAsyncDisposable
         StartAsync(settings, loggerFactory: null, ct);
 
     /// <summary>Starts the sandbox, logging through <paramref name="loggerFactory"/> (none when null).</summary>
-    public static async Task<SandboxServer> StartAsync(SandboxSettings settings, ILoggerFactory? loggerFactory, CancellationToken ct = default)
+    public static Task<SandboxServer> StartAsync(SandboxSettings settings, ILoggerFactory? loggerFactory, CancellationToken ct = default) =>
+        StartAsync(settings, loggerFactory, TimeProvider.System, ct);
+
+    /// <summary>
+    /// Starts the sandbox on <paramref name="clock"/>: message dates, the call log and the rate limits read it, so a test
+    /// can move the sandbox's minute along with a bot's (long polls and control waits still run in real time).
+    /// </summary>
+    public static async Task<SandboxServer> StartAsync(SandboxSettings settings, ILoggerFactory? loggerFactory, TimeProvider clock, CancellationToken ct = default)
     {
+        ArgumentNullException.ThrowIfNull(clock);
         ArgumentNullException.ThrowIfNull(settings);
         if (!BotToken.IsWellFormed(settings.Token))
         {
             throw new ArgumentException("SandboxSettings.Token must look like a bot token: \"<digits>:<letters, digits, - or _>\".", nameof(settings));
+        }
+
+        if (!settings.AllowRemote && !SandboxSettings.IsLoopbackUrl(settings.Url))
+        {
+            throw new ArgumentException(
+                $"SandboxSettings.Url must be a loopback address such as http://127.0.0.1:5780 (got \"{settings.Url}\"): anyone who reaches the sandbox " +
+                "can press buttons as the approver, and its control surface has no login. Set AllowRemote (--allow-remote) to listen there anyway.",
+                nameof(settings));
         }
 
         // The empty builder reads no appsettings, environment or command line: an in-process sandbox
@@ -74,7 +90,7 @@ public sealed class SandboxServer : IAsyncDisposable
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalBot.Sandbox");
         var spec = BotApiSpec.Instance;
-        var state = new SandboxState(settings, TimeProvider.System);
+        var state = new SandboxState(settings, clock);
         var control = new SandboxControl(state, spec, logger);
         SandboxRoutes.Map(app, state, control, spec, logger);
 

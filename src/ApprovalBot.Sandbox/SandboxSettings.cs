@@ -6,6 +6,12 @@ public sealed record SandboxSettings
     /// <summary>Where to listen; port 0 picks a free port (read the result from <see cref="SandboxServer.BaseUrl"/>).</summary>
     public string Url { get; init; } = "http://127.0.0.1:5780";
 
+    /// <summary>
+    /// Lets <see cref="Url"/> be a non-loopback address. Off by default: the human page and the /sandbox/ control
+    /// surface need no login, so anyone who reaches the sandbox can press buttons as the approver.
+    /// </summary>
+    public bool AllowRemote { get; init; }
+
     /// <summary>The bot token the sandbox accepts; any string in the bot-token format "&lt;bot id&gt;:&lt;secret&gt;".</summary>
     public string Token { get; init; } = "123456:SANDBOX-token";
 
@@ -31,4 +37,10 @@ public sealed record SandboxSettings
     /// issuing ids above those a long-running bot has already confirmed.
     /// </summary>
     public long? FirstUpdateId { get; init; }
+
+    /// <summary>Whether Kestrel binds <paramref name="url"/> to loopback only: "localhost" or a loopback IP (any other name listens everywhere).</summary>
+    public static bool IsLoopbackUrl(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri)
+        && (string.Equals(uri.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || (System.Net.IPAddress.TryParse(uri.Host.Trim('[', ']'), out var ip) && System.Net.IPAddress.IsLoopback(ip)));
 }

@@ -96,8 +96,8 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
     private async Task MigrateAsync(HttpContext context)
     {
         var request = await ControlJson.ReadAsync<MigrateRequest>(context).ConfigureAwait(false);
-        control.MigrateChat(RouteLong(context, "chatId"), request.ToChatId);
-        await ControlJson.WriteAsync(context, new { migrated = true }).ConfigureAwait(false);
+        var updates = control.MigrateChat(RouteLong(context, "chatId"), request.ToChatId, request.Notify);
+        await ControlJson.WriteAsync(context, new { migrated = true, update_ids = updates }).ConfigureAwait(false);
     }
 
     private async Task PressAsync(HttpContext context)

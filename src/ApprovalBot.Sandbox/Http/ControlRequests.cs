@@ -29,4 +29,4 @@ internal sealed record FaultRequest(
 
 internal sealed record RateLimitRequest(bool Enabled);
 
-internal sealed record MigrateRequest(long ToChatId);
+internal sealed record MigrateRequest(long ToChatId, bool Notify = true);

@@ -2,11 +2,11 @@ namespace ApprovalBot.Sandbox.State;
 
 /// <summary>
 /// Telegram's sending limits: about one message a second per private chat (with a small burst),
-/// 20 a minute per group, 30 a second overall. A refused call consumes nothing, as with Telegram.
+/// 20 in any minute per group, 30 a second overall. A refused call consumes nothing, as with Telegram.
 /// </summary>
 internal sealed class RateLimiter(RateLimitSettings settings, bool enabled)
 {
-    private readonly Dictionary<long, TokenBucket> _chats = [];
+    private readonly Dictionary<long, IRateLimit> _chats = [];
     private readonly TokenBucket _global = new(settings.GlobalPerSecond, settings.GlobalPerSecond);
 
     public bool Enabled { get; set; } = enabled;
@@ -23,7 +23,7 @@ internal sealed class RateLimiter(RateLimitSettings settings, bool enabled)
         {
             _chats[chatId] = chat = isPrivate
                 ? new TokenBucket(settings.PrivateChatBurst, settings.PrivateChatPerSecond)
-                : new TokenBucket(settings.GroupPerMinute, settings.GroupPerMinute / 60.0);
+                : new SlidingWindow(settings.GroupPerMinute, TimeSpan.FromMinutes(1));
         }
 
         var wait = Math.Max(chat.SecondsUntilAvailable(now), _global.SecondsUntilAvailable(now));

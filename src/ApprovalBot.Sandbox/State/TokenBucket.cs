@@ -1,6 +1,7 @@
 namespace ApprovalBot.Sandbox.State;
 
-internal sealed class TokenBucket
+/// <summary>A refilling bucket: short bursts up to its capacity, then a steady rate.</summary>
+internal sealed class TokenBucket : IRateLimit
 {
     private readonly double _capacity;
     private readonly double _perSecond;
@@ -36,4 +37,13 @@ internal sealed class TokenBucket
 
         _refilledAt = now;
     }
+}
+
+/// <summary>One of Telegram's sending limits.</summary>
+internal interface IRateLimit
+{
+    /// <summary>Seconds until a send is allowed; 0 when one is allowed now.</summary>
+    double SecondsUntilAvailable(DateTimeOffset now);
+
+    void Take(DateTimeOffset now);
 }

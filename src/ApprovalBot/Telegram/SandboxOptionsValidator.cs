@@ -1,11 +1,33 @@
+using System.Net;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Telegram;
 
 internal sealed class SandboxOptionsValidator : IValidateOptions<SandboxOptions>
 {
-    public ValidateOptionsResult Validate(string? name, SandboxOptions options) =>
-        Uri.TryCreate(options.Url, UriKind.Absolute, out var url) && url.Scheme == "http"
-            ? ValidateOptionsResult.Success
-            : ValidateOptionsResult.Fail($"{SandboxOptions.Section}:Url must be an http URL such as http://127.0.0.1:5780 (port 0 picks a free one; got '{options.Url}').");
+    private const string P = SandboxOptions.Section + ":";
+
+    public ValidateOptionsResult Validate(string? name, SandboxOptions options)
+    {
+        if (!Uri.TryCreate(options.Url, UriKind.Absolute, out var url) || url.Scheme != "http")
+        {
+            return ValidateOptionsResult.Fail(P + $"Url must be an http URL such as http://127.0.0.1:5780 (port 0 picks a free one; got '{options.Url}').");
+        }
+        if (!options.AllowRemote && !IsLoopback(url))
+        {
+            return ValidateOptionsResult.Fail(P +
+                $"Url must be a loopback address (127.0.0.1, [::1] or localhost), because anyone who reaches the sandbox can approve as its approver " +
+                $"(its /sandbox/ control surface has no login); set {P}AllowRemote=true to listen on '{url.Host}' anyway, " +
+                $"e.g. in a container whose port is published to the host's loopback only (got '{options.Url}').");
+        }
+        return ValidateOptionsResult.Success;
+    }
+
+    /// <summary>
+    /// What Kestrel binds to loopback only: "localhost" or a loopback IP. Any other name makes it listen on every
+    /// interface, so it does not count.
+    /// </summary>
+    public static bool IsLoopback(Uri url) =>
+        string.Equals(url.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+        || (IPAddress.TryParse(url.Host.Trim('[', ']'), out var ip) && IPAddress.IsLoopback(ip));
 }

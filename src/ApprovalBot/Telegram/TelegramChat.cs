@@ -7,17 +7,40 @@ namespace ApprovalBot.Telegram;
 
 /// <summary>
 /// The approvers' chat and who may decide in it. The chat id can change under us (a group upgraded to a
-/// supergroup); the new id is stored as a setting, so a restart keeps following it.
+/// supergroup): the bot learns it from the service message in the update stream or from a send that fails with
+/// <c>migrate_to_chat_id</c>, whichever comes first; the new id is stored as a setting, so a restart keeps following it.
 /// </summary>
 internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramChat> logger)
 {
     private const string MigrationKeyPrefix = "telegram.chat_migrated.";
+    private readonly Lock _lock = new();
     private long _chatId;
     private HashSet<long> _approvers = [];
+    private HashSet<long> _formerChatIds = [];
 
     public long ChatId => Interlocked.Read(ref _chatId);
 
     public bool IsApprover(long userId) => _approvers.Contains(userId);
+
+    /// <summary>
+    /// The approvers' chat, or a group it was upgraded from: a card still sitting in the old group is the same chat's
+    /// card, so a tap on it counts as one made in the approvers' chat.
+    /// </summary>
+    public bool IsApproversChat(long? chatId)
+    {
+        if (chatId is not { } id)
+        {
+            return false;
+        }
+        if (id == ChatId)
+        {
+            return true;
+        }
+        lock (_lock)
+        {
+            return _formerChatIds.Contains(id);
+        }
+    }
 
     /// <summary>The bot's @username (from getMe), to tell "/pending@thisbot" from commands meant for another bot.</summary>
     public string? BotUsername { get; set; }
@@ -27,15 +50,21 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
     {
         _approvers = [.. approvers];
         var chatId = configuredChatId;
-        for (var hops = 0; hops < 10 && store.GetSetting(MigrationKeyPrefix + chatId) is { } next; hops++)
+        var former = new HashSet<long>();
+        for (var hops = 0; hops < 10 && store.GetSetting(MigrationKeyPrefix + chatId.ToString(CultureInfo.InvariantCulture)) is { } next; hops++)
         {
+            former.Add(chatId);
             chatId = long.Parse(next, CultureInfo.InvariantCulture);
         }
         if (chatId != configuredChatId)
         {
             LogFollowingMigration(configuredChatId, chatId);
         }
-        Interlocked.Exchange(ref _chatId, chatId);
+        lock (_lock)
+        {
+            _formerChatIds = former;
+            Interlocked.Exchange(ref _chatId, chatId);
+        }
     }
 
     /// <summary>
@@ -51,11 +80,33 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
         }
         catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newId && newId != chatId)
         {
-            await store.SetSettingAsync(MigrationKeyPrefix + chatId.ToString(CultureInfo.InvariantCulture), newId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
-            Interlocked.CompareExchange(ref _chatId, newId, chatId);
-            LogMigrated(chatId, newId);
+            await FollowMigrationAsync(chatId, newId, cancellationToken).ConfigureAwait(false);
             return await send(newId).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// Group <paramref name="oldChatId"/> became supergroup <paramref name="newChatId"/>. When it is the approvers' chat,
+    /// the new id is stored (before it is used, so a crash cannot forget it) and used from now on; a migration already
+    /// followed, or one of another chat the bot is in, changes nothing. True when the approvers' chat moved now.
+    /// </summary>
+    public async Task<bool> FollowMigrationAsync(long oldChatId, long newChatId, CancellationToken cancellationToken)
+    {
+        if (oldChatId == newChatId || oldChatId != ChatId)
+        {
+            return false;
+        }
+        await store.SetSettingAsync(MigrationKeyPrefix + oldChatId.ToString(CultureInfo.InvariantCulture), newChatId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            if (Interlocked.CompareExchange(ref _chatId, newChatId, oldChatId) != oldChatId)
+            {
+                return false; // followed meanwhile by the other path (a failed send and the service message race)
+            }
+            _formerChatIds = [.. _formerChatIds, oldChatId];
+        }
+        LogMigrated(oldChatId, newChatId);
+        return true;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram chat {OldChatId} became supergroup {NewChatId}; the new id is stored and used from now on (update ApprovalBot:Telegram:ChatId when convenient)")]

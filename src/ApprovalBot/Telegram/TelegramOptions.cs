@@ -60,9 +60,9 @@ internal sealed class TelegramRateLimits
     /// <summary>Short burst allowed in a private chat before the per-second rate applies.</summary>
     public int PerChatBurst { get; set; } = 3;
 
-    /// <summary>Messages per minute to one group (Telegram: 20).</summary>
+    /// <summary>Messages to one group in any 60 seconds (Telegram: 20 per minute).</summary>
     public int PerGroupPerMinute { get; set; } = 20;
 
-    /// <summary>Messages per second overall (Telegram: 30).</summary>
+    /// <summary>Messages overall in any second (Telegram: 30).</summary>
     public int GlobalPerSecond { get; set; } = 30;
 }

@@ -44,7 +44,8 @@ internal sealed partial class TelegramStartup(
 
     [LoggerMessage(Level = LogLevel.Warning, Message =
         "No ApprovalBot:Telegram:Token set: running against the built-in Telegram sandbox at {SandboxUrl} (open it in a browser to approve as the sandbox approver). " +
-        "Cards go to sandbox chat {ChatId}, approver {ApproverId}. To use a real bot, set ApprovalBot:Telegram:Token (from BotFather), ChatId and Approvers.")]
+        "Cards go to sandbox chat {ChatId}, approver {ApproverId}. To use a real bot, set ApprovalBot:Telegram:Token (from BotFather), ChatId and Approvers " +
+        "(send /start to the bot to learn them; README: Connecting a real bot).")]
     private partial void LogSandbox(string sandboxUrl, long chatId, long approverId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Telegram Bot API at {ApiBaseUrl}; cards go to chat {ChatId}; {ApproverCount} approver(s)")]

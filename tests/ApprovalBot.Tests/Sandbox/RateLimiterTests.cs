@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Http.Json;
+using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Sandbox;
 
 namespace ApprovalBot.Tests.Sandbox;
@@ -38,7 +40,30 @@ public sealed class RateLimiterTests : SandboxTestBase
         var reply = await CallAsync("sendMessage", new { chat_id = Control.GroupChatId, text = "3" });
 
         Assert.Equal(429, reply.ErrorCode);
-        Assert.InRange(reply.Parameters!.Value.GetProperty("retry_after").GetInt32(), 1, 30);
+        Assert.InRange(reply.Parameters!.Value.GetProperty("retry_after").GetInt32(), 59, 60);
+    }
+
+    [Fact]
+    public async Task SendMessage_GroupLimit_IsAnyMinuteNotARefillingBucket()
+    {
+        var clock = new ManualTimeProvider();
+        await using var server = await SandboxServer.StartAsync(Settings, loggerFactory: null, clock);
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+        async Task<int> SendAsync()
+        {
+            using var response = await http.PostAsJsonAsync($"/bot{server.Token}/sendMessage", new { chat_id = server.Control.GroupChatId, text = "x" });
+            return (int)response.StatusCode;
+        }
+
+        Assert.Equal(200, await SendAsync());
+        clock.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(200, await SendAsync());
+        clock.Advance(TimeSpan.FromSeconds(29));
+        Assert.Equal(429, await SendAsync());
+        clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(200, await SendAsync());
+        Assert.Equal(429, await SendAsync());
+        Assert.Equal(clock.GetUtcNow(), server.Control.GetCalls("sendMessage")[^1].At);
     }
 
     [Fact]

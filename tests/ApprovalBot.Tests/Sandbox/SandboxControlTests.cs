@@ -159,4 +159,36 @@ public sealed class SandboxControlTests : SandboxTestBase
     {
         Assert.Throws<ArgumentException>(() => Control.MigrateChat(-5, -100555));
     }
+
+    [Fact]
+    public async Task MigrateChat_Group_QueuesBothServiceMessagesLikeTelegram()
+    {
+        var updateIds = Control.MigrateChat(Control.GroupChatId, -100555);
+        var reply = await CallAsync("getUpdates");
+
+        Assert.Equal(2, updateIds.Count);
+        var inOld = reply.Result[0].GetProperty("message");
+        var inNew = reply.Result[1].GetProperty("message");
+        Assert.Equal(Control.GroupChatId, inOld.GetProperty("chat").GetProperty("id").GetInt64());
+        Assert.Equal(-100555, inOld.GetProperty("migrate_to_chat_id").GetInt64());
+        Assert.Equal(-100555, inNew.GetProperty("chat").GetProperty("id").GetInt64());
+        Assert.Equal("supergroup", inNew.GetProperty("chat").GetProperty("type").GetString());
+        Assert.Equal(Control.GroupChatId, inNew.GetProperty("migrate_from_chat_id").GetInt64());
+        Assert.False(inOld.TryGetProperty("text", out _));
+    }
+
+    [Fact]
+    public void MigrateChat_WithoutNotify_QueuesNothing()
+    {
+        Assert.Empty(Control.MigrateChat(Control.GroupChatId, -100555, notify: false));
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public void MigrateChat_PrivateChatOrAlreadyUpgraded_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => Control.MigrateChat(ChatId, -100555));
+        Control.MigrateChat(Control.GroupChatId, -100555, notify: false);
+        Assert.Throws<ArgumentException>(() => Control.MigrateChat(Control.GroupChatId, -100556));
+    }
 }

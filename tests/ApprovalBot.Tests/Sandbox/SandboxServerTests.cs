@@ -37,6 +37,28 @@ public sealed class SandboxServerTests
         await Assert.ThrowsAsync<ArgumentException>(() => SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", Token = token }));
     }
 
+    [Theory]
+    [InlineData("http://0.0.0.0:0")]
+    [InlineData("http://[::]:0")]
+    [InlineData("http://sandbox.example:0")]
+    public async Task StartAsync_NonLoopbackUrlWithoutAllowRemote_ThrowsBeforeListening(string url)
+    {
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => SandboxServer.StartAsync(new SandboxSettings { Url = url }));
+
+        Assert.Contains("loopback", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AllowRemote", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:5780", true)]
+    [InlineData("http://localhost:5780", true)]
+    [InlineData("http://[::1]:5780", true)]
+    [InlineData("http://0.0.0.0:5780", false)]
+    [InlineData("http://10.0.0.5:5780", false)]
+    [InlineData("http://*:5780", false)]
+    public void IsLoopbackUrl_Address_OnlyLoopbackCounts(string url, bool loopback) =>
+        Assert.Equal(loopback, SandboxSettings.IsLoopbackUrl(url));
+
     [Fact]
     public async Task StopAsync_WhilePollPending_StopsPromptlyAndTwiceIsHarmless()
     {

@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Updates;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -65,5 +66,66 @@ public sealed class CallbackRouterTests
         Assert.True(hasDraft ? orphan.DraftId == "reply:forged" : orphan.DraftId is null, scenario);
         Assert.Contains(reason, orphan.Details);
         Assert.Equal(0, h.Control.GetMessage(h.ChatId, card.MessageId)!.EditCount);
+    }
+
+    [Fact]
+    public async Task Tap_ByNonApproverDeliveredTwice_OneSecurityEvent()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:stranger-twice", "text");
+        var card = await h.WaitForCardAsync("reply:stranger-twice");
+        var data = TelegramHarness.ButtonData(card, "Approve");
+        var press = h.Control.PressButton(card.MessageId, data, fromUserId: h.Control.StrangerId);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        var again = h.RedeliverPress(press, card.MessageId, data, h.Control.StrangerId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        var security = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Contains(press.QueryId, security.Details);
+        Assert.Equal(DraftState.Carded, h.Host.Store.Get("reply:stranger-twice")!.State);
+    }
+
+    [Theory]
+    [InlineData("a:999:{hash}", "unknown_draft")]
+    [InlineData("a:{seq}:0000000000000000", "hash_mismatch")]
+    [InlineData("approve please", "malformed")]
+    [InlineData("er:999:{hash}", "unknown_draft")]
+    public async Task Tap_ForgedCallbackDeliveredTwice_OneOrphanEvent(string template, string reason)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var receipt = await h.SubmitAsync("reply:forged-twice", "text");
+        var card = await h.WaitForCardAsync("reply:forged-twice");
+        var data = template.Replace("{seq}", receipt.Seq.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("{hash}", receipt.Sha256[..16], StringComparison.Ordinal);
+        var press = h.Control.PressButton(card.MessageId, data, requireButton: false);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        var again = h.RedeliverPress(press, card.MessageId, data, h.Control.ApproverId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        var orphan = Assert.Single(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+        Assert.Contains(reason, orphan.Details);
+        Assert.Contains(press.QueryId, orphan.Details);
+    }
+
+    [Fact]
+    public async Task Tap_TwoDifferentForgedPresses_TwoOrphanEvents()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await SubmitAndWaitAsync(h, "reply:forged-two");
+
+        var first = h.Control.PressButton(card.MessageId, "a:999:0000000000000000", requireButton: false);
+        var second = h.Control.PressButton(card.MessageId, "a:999:0000000000000000", requireButton: false);
+        await h.Control.WaitForUpdateConfirmedAsync(second.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal([first.QueryId, second.QueryId], h.Host.Store.EventsOfType(OrphanCallbacks.EventType)
+            .Select(e => System.Text.Json.JsonDocument.Parse(e.Details!).RootElement.GetProperty("query_id").GetString()));
+    }
+
+    private static async Task<SentMessage> SubmitAndWaitAsync(TelegramHarness h, string id)
+    {
+        await h.SubmitAsync(id, "text");
+        return await h.WaitForCardAsync(id);
     }
 }

@@ -149,7 +149,7 @@ public sealed class CardOutboxTests
     {
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:ChatId=-1001"]);
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
-        h.Control.MigrateChat(-1001, -100_123);
+        h.Control.MigrateChat(-1001, -100_123, notify: false); // no service message: only the failed send tells the bot
 
         await h.SubmitAsync("reply:migrated", "text");
         var draft = await h.WaitForStateAsync("reply:migrated", DraftState.Carded);

@@ -76,4 +76,69 @@ public sealed class CardRendererTests
         Assert.Null(card.Buttons);
         Assert.StartsWith("<b>✅ Approved by Alice</b> · 📤 Executed 10:33 · posted", card.Html);
     }
+
+    private static readonly DateTimeOffset At = new(2026, 1, 1, 10, 33, 0, TimeSpan.Zero);
+
+    /// <summary>What a card can turn into after the decision, the longest status lines included.</summary>
+    private static IEnumerable<Draft> Decided(Draft d)
+    {
+        yield return d with { State = DraftState.Approved, Decision = "approved", DecidedByName = "Alice", DecidedAt = At };
+        yield return d with { State = DraftState.Rejected, Decision = "rejected", DecidedByName = new string('N', 64) + " " + new string('L', 64) + " (@" + new string('u', 32) + ")", DecidedAt = At };
+        yield return d with { State = DraftState.Executed, Decision = "approved", DecidedByName = "Alice", ExecAt = At, ExecAttempts = 1, ExecResult = new string('r', 1000) };
+        yield return d with { State = DraftState.Failed, Decision = "approved", DecidedByName = "Alice", ExecAttempts = 3, ExecError = new string('e', 2000) };
+        yield return d with { State = DraftState.Cancelled };
+    }
+
+    [Fact]
+    public void Render_EveryLengthNearTheLimit_DecidedCardKeepsTheLayoutItWasSentWithAndFits()
+    {
+        for (var length = 4096 - 400; length <= 4096 + 20; length++)
+        {
+            var pending = Draft(new string('x', length));
+            var sent = CardRenderer.Render(pending);
+            Assert.True(sent.Length <= 4096, $"{length}: sent {sent.Length}");
+            foreach (var later in Decided(pending))
+            {
+                var edited = CardRenderer.Render(later);
+
+                Assert.True(edited.Length <= 4096, $"{length} {later.State}: edited {edited.Length}");
+                Assert.Equal(sent.Attachment is null, edited.Attachment is null);
+                Assert.Equal(sent.Html.Contains("attached file", StringComparison.Ordinal), edited.Html.Contains("attached file", StringComparison.Ordinal));
+                if (sent.Attachment is null)
+                {
+                    Assert.EndsWith(pending.Text!, edited.Html, StringComparison.Ordinal);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Render_TextOf4096Minus20Approved_NeverClaimsAFileThatWasNotSent()
+    {
+        var pending = Draft(new string('x', 4096 - 20));
+
+        var sent = CardRenderer.Render(pending);
+        var approved = CardRenderer.Render(pending with { State = DraftState.Approved, Decision = "approved", DecidedByName = "Alice", DecidedAt = At });
+
+        Assert.NotNull(sent.Attachment);
+        Assert.NotNull(approved.Attachment);
+        Assert.StartsWith("<b>✅ Approved by Alice</b> at 2026-01-01 10:33 UTC", approved.Html, StringComparison.Ordinal);
+        Assert.True(approved.Length <= 4096);
+    }
+
+    [Fact]
+    public void Render_FullCardWhoseStatusLineOutgrowsTheRoom_StatusShortenedTextKept()
+    {
+        var header = CardRenderer.Render(Draft("")).Length; // header and separator
+        var pending = Draft(new string('x', 4096 - header - 2 - CardRenderer.StatusRoom));
+        Assert.True(CardRenderer.ShowsFullText(pending));
+
+        var failed = CardRenderer.Render(pending with { State = DraftState.Failed, Decision = "approved", DecidedByName = "Alice", ExecAttempts = 3, ExecError = new string('e', 2000) });
+
+        Assert.Null(failed.Attachment);
+        Assert.Equal(4096, failed.Length);
+        Assert.StartsWith("<b>✅ Approved by Alice</b> · ⚠️ Execution failed: eee", failed.Html, StringComparison.Ordinal);
+        Assert.Contains("e…\n\n", failed.Html, StringComparison.Ordinal);
+        Assert.EndsWith(pending.Text!, failed.Html, StringComparison.Ordinal);
+    }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Commands;
 using ApprovalBot.Telegram.Updates;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -23,6 +24,53 @@ public sealed class CommandRouterTests
         Assert.DoesNotContain("secret", reply.Text);
     }
 
+    [Theory]
+    [InlineData("/start")]
+    [InlineData("/start@{bot}")]
+    public async Task Start_FromStrangerInGroupThatIsNotChatId_RepliesChatAndUserIdOnlyAndRecorded(string text)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:secret-draft", "secret");
+        await h.WaitForCardAsync("reply:secret-draft");
+        var group = h.Control.GroupChatId;
+        var stranger = h.Control.StrangerId;
+        Assert.NotEqual(h.ChatId, group);
+
+        var sent = h.Control.SendUserMessage(text.Replace("{bot}", h.Control.BotUsername, StringComparison.Ordinal), fromUserId: stranger, chatId: group);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == group, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("Chat id: " + group.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.Contains("Your user id: " + stranger.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.DoesNotContain("secret", reply.Text);
+        Assert.DoesNotContain("reply:", reply.Text);
+        Assert.Single(h.Control.GetMessages(group));
+        var security = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Contains("\"reason\":\"setup_command\"", security.Details);
+        Assert.Contains("\"chat_id\":" + group.ToString(CultureInfo.InvariantCulture), security.Details);
+        Assert.Contains("\"user_id\":" + stranger.ToString(CultureInfo.InvariantCulture), security.Details);
+    }
+
+    [Theory]
+    [InlineData("/pending", true)]
+    [InlineData("/help", true)]
+    [InlineData("/status reply:secret-draft", true)]
+    [InlineData("/pending", false)]
+    [InlineData("/help", false)]
+    public async Task OtherCommands_InGroupThatIsNotChatId_SilentlyRefusedEvenForApprover(string text, bool byApprover)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:secret-draft", "secret");
+        await h.WaitForCardAsync("reply:secret-draft");
+        var group = h.Control.GroupChatId;
+
+        var sent = h.Control.SendUserMessage(text, fromUserId: byApprover ? h.Control.ApproverId : h.Control.StrangerId, chatId: group);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        Assert.Empty(h.Control.GetMessages(group));
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
     [Fact]
     public async Task Pending_FromStranger_RefusedAndRecorded()
     {
@@ -35,6 +83,21 @@ public sealed class CommandRouterTests
 
         Assert.Contains("Not authorized", reply.Text);
         await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
+    [Fact]
+    public async Task Pending_FromStrangerDeliveredTwice_OneSecurityEvent()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId;
+        var sent = h.Control.SendUserMessage("/pending", fromUserId: stranger);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        var again = h.RedeliverMessage(sent, "/pending", stranger);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
         Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
     }
 
@@ -65,6 +128,27 @@ public sealed class CommandRouterTests
         var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("State: rejected", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         Assert.Contains("Decision: rejected by " + h.Sandbox.Settings.ApproverName, reply.Text);
+    }
+
+    [Fact]
+    public async Task Help_FromApprover_ListsEveryCommandWithItsDescriptionAndHowToDecide()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:not-in-help", "secret");
+        await h.WaitForCardAsync("reply:not-in-help");
+
+        h.Control.SendUserMessage("/help");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        var commands = h.Host.Services.GetRequiredService<CommandRouter>().Commands;
+        Assert.Equal(["help", "pending", "start", "status"], commands.Select(c => c.Name));
+        var lines = reply.Text!.Split('\n');
+        Assert.Equal(
+            ["Commands", "/help — List the commands", "/pending — Drafts awaiting a decision, oldest first", "/start — Show this chat's id and your user id",
+             "/status — Show one draft: /status <id>", "", "Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them."],
+            lines);
+        Assert.DoesNotContain("secret", reply.Text);
+        Assert.StartsWith("<b>Commands</b>\n/help — List the commands\n", reply.SourceText, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,6 +1,10 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -190,5 +194,72 @@ public sealed class DecisionHandlerTests
         var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
         Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
         Assert.Equal(2, h.Control.GetCalls("editMessageText").Count(c => c.StatusCode == 502));
+    }
+
+    [Theory]
+    [InlineData("text", 4096 - 20)]
+    [InlineData("card", 4096 - 20)]
+    [InlineData("card", 4096 - 60)]
+    [InlineData("card", 4096 - 100)]
+    public async Task Approve_TextNearTheLimit_EditedCardFitsAndClaimsAFileOnlyIfOneWasSent(string measured, int length)
+    {
+        const string id = "long:near-limit";
+        await using var h = await TelegramHarness.StartAsync();
+        // "card": the whole card (header, blank line, text) is this long before the decision adds its status line.
+        var header = CardRenderer.Render(new Draft { Id = id, Seq = 1, Kind = "long", Agent = "test-agent", Text = "", Sha256 = Sha.Hex("") }).Length;
+        var text = new string('x', measured == "text" ? length : length - header);
+        await h.SubmitAsync(id, text, kind: "long");
+        var card = await h.WaitForCardAsync(id);
+        var document = h.Control.GetMessages(h.ChatId).SingleOrDefault(m => m.Document is not null);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName, edited.Text, StringComparison.Ordinal);
+        Assert.True(edited.Text!.Length <= 4096, $"edited card is {edited.Text.Length} characters");
+        Assert.Equal(document is not null, card.Text!.Contains("attached file", StringComparison.Ordinal));
+        Assert.Equal(document is not null, edited.Text.Contains("attached file", StringComparison.Ordinal));
+        if (document is null)
+        {
+            Assert.EndsWith(text, edited.Text, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Equal(text, System.Text.Encoding.UTF8.GetString(document.Document!.Content));
+        }
+    }
+
+    private const string NotModified =
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message";
+
+    [Fact]
+    public async Task CardEdits_MessageIsNotModified_CountedAsDoneNotFailedNotRetried()
+    {
+        const string id = "reply:not-modified";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        // Telegram's answer when the card already shows what the edit would show (e.g. the edit landed but its answer was lost).
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, NotModified), times: 2);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText", TelegramHarness.Wait);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", "test"));
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.Message.StartsWith($"Card of {id} now shows executed", StringComparison.Ordinal)), "the follow-up to count its edit as done");
+
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(DraftState.Executed, draft.State);
+        Assert.Null(draft.CardError);
+        Assert.Equal(card.MessageId, draft.CardMessageId);
+        // One call each, both answered "not modified": nothing resent, nothing retried, no failure logged.
+        Assert.Equal(2, h.Control.GetCalls("editMessageText").Count);
+        Assert.All(h.Control.GetCalls("editMessageText"), c => Assert.Equal(400, c.StatusCode));
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning && e.Category.StartsWith("ApprovalBot.Telegram", StringComparison.Ordinal));
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type.Contains("fail", StringComparison.Ordinal));
     }
 }

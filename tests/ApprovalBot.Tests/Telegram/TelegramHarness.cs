@@ -1,17 +1,19 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
 
 /// <summary>
 /// A test-owned sandbox on a free port and the real host (store, pipe, Telegram) configured against it as
 /// a real bot would be: token, API base URL, chat, approvers. Rate limits are raised on both sides so tests
-/// are fast; the data directory belongs to the harness, so the host can be restarted on it.
+/// are fast, unless a test is about them; the data directory belongs to the harness, so the host can be restarted on it.
 /// </summary>
 internal sealed class TelegramHarness : IAsyncDisposable
 {
@@ -19,11 +21,15 @@ internal sealed class TelegramHarness : IAsyncDisposable
 
     private readonly TempDirectory _data = new();
     private readonly IReadOnlyList<string> _extraSettings;
+    private readonly bool _defaultRateLimits;
+    private readonly Action<IServiceCollection>? _services;
 
-    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings)
+    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings, bool defaultRateLimits, Action<IServiceCollection>? services)
     {
         Sandbox = sandbox;
         _extraSettings = extraSettings;
+        _defaultRateLimits = defaultRateLimits;
+        _services = services;
     }
 
     public SandboxServer Sandbox { get; }
@@ -36,10 +42,18 @@ internal sealed class TelegramHarness : IAsyncDisposable
 
     public long ChatId => Sandbox.PrivateChatId;
 
-    public static async Task<TelegramHarness> StartAsync(IEnumerable<string>? settings = null, bool sandboxRateLimits = false)
+    /// <param name="settings">Host settings, after the harness's own (so they win).</param>
+    /// <param name="sandboxRateLimits">The sandbox answers 429 like Telegram (off: bursts of test traffic never flake).</param>
+    /// <param name="defaultRateLimits">The bot keeps its real default outgoing limits instead of raised ones.</param>
+    /// <param name="services">Replaces host services, e.g. the rate limiter's clock.</param>
+    /// <param name="sandboxClock">The sandbox's clock (message dates, call log, rate limits); real time when null.</param>
+    public static async Task<TelegramHarness> StartAsync(
+        IEnumerable<string>? settings = null, bool sandboxRateLimits = false, bool defaultRateLimits = false,
+        Action<IServiceCollection>? services = null, TimeProvider? sandboxClock = null)
     {
-        var sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits });
-        var harness = new TelegramHarness(sandbox, [.. settings ?? []]);
+        var sandbox = await SandboxServer.StartAsync(
+            new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits }, loggerFactory: null, sandboxClock ?? TimeProvider.System);
+        var harness = new TelegramHarness(sandbox, [.. settings ?? []], defaultRateLimits, services);
         try
         {
             harness.Host = await harness.StartHostAsync();
@@ -52,7 +66,7 @@ internal sealed class TelegramHarness : IAsyncDisposable
         return harness;
     }
 
-    public static IEnumerable<string> SettingsFor(SandboxServer sandbox) =>
+    public static IEnumerable<string> SettingsFor(SandboxServer sandbox, bool defaultRateLimits = false) =>
     [
         $"ApprovalBot:Telegram:Token={sandbox.Token}",
         $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
@@ -61,21 +75,28 @@ internal sealed class TelegramHarness : IAsyncDisposable
         "ApprovalBot:Telegram:PollTimeoutSeconds=10",
         "ApprovalBot:Telegram:RetryBaseDelayMs=20",
         "ApprovalBot:Telegram:CardRetryBaseDelaySeconds=1",
-        "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
-        "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
-        "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
-        "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        .. defaultRateLimits ? (IEnumerable<string>)[] :
+        [
+            "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
+            "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
+            "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
+            "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        ],
         "ApprovalBot:Kinds:reply:MaxLength=280",
         "ApprovalBot:Kinds:long:MaxLength=20000",
     ];
 
     public Task<TestHost> StartHostAsync() =>
-        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox), .. _extraSettings], dataDirectory: _data.Path, compose: b => b.AddTelegram());
+        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
 
-    /// <summary>Stops the host and starts a new one on the same data directory, like a service restart.</summary>
-    public async Task RestartHostAsync()
+    /// <summary>
+    /// Stops the host and starts a new one on the same data directory, like a service restart; <paramref name="whileStopped"/>
+    /// runs in between (e.g. a user writes to the bot while it is down).
+    /// </summary>
+    public async Task RestartHostAsync(Action? whileStopped = null)
     {
         await Host.DisposeAsync();
+        whileStopped?.Invoke();
         Host = await StartHostAsync();
     }
 
@@ -112,6 +133,42 @@ internal sealed class TelegramHarness : IAsyncDisposable
             await next.WaitAsync(deadline - DateTime.UtcNow);
         }
     }
+
+    /// <summary>
+    /// The same callback query again under a new update id: what the bot sees when Telegram delivers an update again
+    /// because its offset was not confirmed (same query id, same message, same data).
+    /// </summary>
+    public long RedeliverPress(PressedButton press, int messageId, string data, long fromUserId, long? chatId = null) =>
+        Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["callback_query"] = new JsonObject
+            {
+                ["id"] = press.QueryId,
+                ["from"] = new JsonObject { ["id"] = fromUserId, ["is_bot"] = false, ["first_name"] = "Again" },
+                ["message"] = new JsonObject { ["message_id"] = messageId, ["date"] = 0, ["chat"] = ChatJson(chatId ?? ChatId) },
+                ["chat_instance"] = "1",
+                ["data"] = data,
+            },
+        }.ToJsonString());
+
+    /// <summary>The same user message (a command) again under a new update id, as a redelivery.</summary>
+    public long RedeliverMessage(UserMessage sent, string text, long fromUserId) =>
+        Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["message"] = new JsonObject
+            {
+                ["message_id"] = sent.MessageId,
+                ["from"] = new JsonObject { ["id"] = fromUserId, ["is_bot"] = false, ["first_name"] = "Again" },
+                ["chat"] = ChatJson(sent.ChatId),
+                ["date"] = 0,
+                ["text"] = text,
+                ["entities"] = new JsonArray(new JsonObject { ["type"] = "bot_command", ["offset"] = 0, ["length"] = text.Split(' ')[0].Length }),
+            },
+        }.ToJsonString());
+
+    private static JsonObject ChatJson(long chatId) => new() { ["id"] = chatId, ["type"] = chatId > 0 ? "private" : "group" };
 
     public static string ButtonData(SentMessage card, string label) =>
         card.AllButtons.Single(b => b.Text.Contains(label, StringComparison.Ordinal)).CallbackData!;

@@ -1,4 +1,9 @@
+using System.Net.Http.Json;
 using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Execution;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ApprovalBot.Telegram.Updates;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -37,5 +42,73 @@ public sealed class UpdatePollerTests
 
         var polls = h.Control.GetCalls("getUpdates");
         Assert.Equal((press.UpdateId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), polls[^1].Parameters["offset"]);
+    }
+
+    [Fact]
+    public async Task Start_DeleteWebhookBeforeTheFirstPoll_UpdatesWaitingAreKept()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        UserMessage? sent = null;
+
+        await h.RestartHostAsync(whileStopped: () => sent = h.Control.SendUserMessage("/pending"));
+        await h.Control.WaitForUpdateConfirmedAsync(sent!.UpdateId, TelegramHarness.Wait);
+
+        var calls = h.Control.GetCalls();
+        var webhooks = calls.Where(c => c.Method == "deleteWebhook").ToList();
+        Assert.Equal(2, webhooks.Count);
+        Assert.All(webhooks, c => Assert.True(c.Ok));
+        Assert.All(webhooks, c => Assert.NotEqual("true", c.Parameters.GetValueOrDefault("drop_pending_updates")));
+        // Each start deletes the webhook first (getUpdates is refused while one is set), then polls.
+        Assert.Equal("deleteWebhook", calls[0].Method);
+        Assert.Contains(calls, c => c.Method == "getUpdates" && c.Sequence > webhooks[1].Sequence && c.Ok);
+        Assert.Contains(h.Control.GetMessages(), m => m.Text?.StartsWith("Nothing awaits", StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Poll_AnotherInstancePollsTheSameBot_409LoggedBackedOffAndTheBotKeepsWorking()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        // A second instance's getUpdates: Telegram ends the one pending with 409 Conflict.
+        using (var http = new HttpClient { BaseAddress = h.Sandbox.BaseUrl })
+        using (var other = await http.PostAsJsonAsync($"/bot{h.Sandbox.Token}/getUpdates", new { timeout = 0 }))
+        {
+            Assert.True(other.IsSuccessStatusCode);
+        }
+        var conflict = await h.Control.WaitForCallAsync(c => c.Method == "getUpdates" && c.StatusCode == 409, TelegramHarness.Wait);
+
+        await h.SubmitAsync("reply:after-409", "text");
+        var card = await h.WaitForCardAsync("reply:after-409");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:after-409")!.State);
+        Assert.Contains(h.Control.GetCalls("getUpdates"), c => c.Sequence > conflict.Sequence && c.Ok);
+        var logged = Assert.Single(logs.Entries, e => e.Category.EndsWith(nameof(UpdatePoller), StringComparison.Ordinal) && e.Message.Contains("getUpdates conflict", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, logged.Level);
+        Assert.Contains("terminated by other getUpdates request", logged.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Poll_409Repeatedly_EachRetryBacksOffLongerNeverFatal()
+    {
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:RetryBaseDelayMs=100"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("getUpdates", SandboxFault.Error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"), times: 3);
+        // Ends the pending poll, so the next three polls meet the faults.
+        h.Control.SendUserMessage("/pending");
+
+        var command = h.Control.SendUserMessage("/pending");
+        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TelegramHarness.Wait);
+
+        // Confirmed, so a poll after the three conflicts went through.
+        var conflicts = h.Control.GetCalls("getUpdates").Where(c => c.StatusCode == 409).ToList();
+        Assert.Equal(3, conflicts.Count);
+        // Backoff 100, 200, then 400 ms (with a little room for clock granularity).
+        Assert.True(conflicts[1].At - conflicts[0].At >= TimeSpan.FromMilliseconds(90), $"{(conflicts[1].At - conflicts[0].At).TotalMilliseconds} ms");
+        Assert.True(conflicts[2].At - conflicts[1].At >= TimeSpan.FromMilliseconds(180), $"{(conflicts[2].At - conflicts[1].At).TotalMilliseconds} ms");
     }
 }

@@ -3,21 +3,28 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Telegram.Api;
 
 /// <summary>
-/// Token buckets for outgoing messages (per private chat, per group, overall), so the bot slows itself
-/// down before Telegram has to answer 429. Waits use the injected <see cref="TimeProvider"/>.
+/// Telegram's sending limits kept on our side, so it rarely has to answer 429: about one message a second per private
+/// chat with a short burst (a token bucket), at most <see cref="TelegramRateLimits.PerGroupPerMinute"/> in any 60 seconds
+/// per group and at most <see cref="TelegramRateLimits.GlobalPerSecond"/> in any second overall (sliding windows: a
+/// bucket of 20 refilling 20 a minute would let 40 through in one minute). Waits use the injected <see cref="TimeProvider"/>.
 /// </summary>
 internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, TimeProvider time)
 {
+    // Above this many chats, those whose limit has fully recovered are forgotten (a bot answering many strangers' /start).
+    private const int MaxChats = 1024;
+    private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan Second = TimeSpan.FromSeconds(1);
+
     private readonly TelegramRateLimits _limits = options.Value.RateLimits;
     private readonly Lock _lock = new();
-    private readonly Dictionary<long, Bucket> _chats = [];
-    private Bucket? _global;
+    private readonly Dictionary<long, ILimit> _chats = [];
+    private Window? _global;
 
     public async Task WaitAsync(long chatId, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var wait = TryTake(chatId);
+            var wait = TryAcquire(chatId);
             if (wait <= TimeSpan.Zero)
             {
                 return;
@@ -26,17 +33,22 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         }
     }
 
-    private TimeSpan TryTake(long chatId)
+    /// <summary>Takes a send slot for the chat now (zero), or says how long until one may be free and takes nothing.</summary>
+    internal TimeSpan TryAcquire(long chatId)
     {
         var now = time.GetTimestamp();
         lock (_lock)
         {
-            _global ??= new Bucket(_limits.GlobalPerSecond, _limits.GlobalPerSecond, now);
+            _global ??= new Window(_limits.GlobalPerSecond, Second);
             if (!_chats.TryGetValue(chatId, out var chat))
             {
+                if (_chats.Count >= MaxChats)
+                {
+                    Forget(now);
+                }
                 // Negative ids are groups and channels; positive ones private chats.
                 chat = chatId < 0
-                    ? new Bucket(_limits.PerGroupPerMinute, _limits.PerGroupPerMinute / 60.0, now)
+                    ? new Window(_limits.PerGroupPerMinute, Minute)
                     : new Bucket(_limits.PerChatBurst, _limits.PerChatPerSecond, now);
                 _chats[chatId] = chat;
             }
@@ -44,15 +56,54 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
             var waitChat = chat.WaitFor(now, time);
             if (waitGlobal <= TimeSpan.Zero && waitChat <= TimeSpan.Zero)
             {
-                _global.Take();
-                chat.Take();
+                _global.Take(now);
+                chat.Take(now);
                 return TimeSpan.Zero;
             }
             return waitGlobal > waitChat ? waitGlobal : waitChat;
         }
     }
 
-    private sealed class Bucket(double capacity, double perSecond, long now)
+    private void Forget(long now)
+    {
+        foreach (var id in _chats.Where(c => c.Value.IsIdle(now, time)).Select(c => c.Key).ToList())
+        {
+            _chats.Remove(id);
+        }
+    }
+
+    private interface ILimit
+    {
+        /// <summary>How long until a send is allowed; zero when one is allowed now.</summary>
+        TimeSpan WaitFor(long now, TimeProvider time);
+
+        void Take(long now);
+
+        /// <summary>Back to its initial state: forgetting it changes nothing.</summary>
+        bool IsIdle(long now, TimeProvider time);
+    }
+
+    /// <summary>At most <paramref name="capacity"/> sends in any <paramref name="window"/>.</summary>
+    private sealed class Window(int capacity, TimeSpan window) : ILimit
+    {
+        private readonly Queue<long> _sent = new();
+
+        public TimeSpan WaitFor(long now, TimeProvider time)
+        {
+            while (_sent.Count > 0 && time.GetElapsedTime(_sent.Peek(), now) >= window)
+            {
+                _sent.Dequeue();
+            }
+            return _sent.Count < capacity ? TimeSpan.Zero : window - time.GetElapsedTime(_sent.Peek(), now);
+        }
+
+        public void Take(long now) => _sent.Enqueue(now);
+
+        public bool IsIdle(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _sent.Count == 0;
+    }
+
+    /// <summary>A burst of <paramref name="capacity"/>, then <paramref name="perSecond"/>.</summary>
+    private sealed class Bucket(double capacity, double perSecond, long now) : ILimit
     {
         private readonly double _capacity = capacity;
         private double _tokens = capacity;
@@ -69,6 +120,8 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
             return _tokens >= 1 ? TimeSpan.Zero : TimeSpan.FromSeconds((1 - _tokens) / perSecond);
         }
 
-        public void Take() => _tokens -= 1;
+        public void Take(long now) => _tokens -= 1;
+
+        public bool IsIdle(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _tokens >= _capacity;
     }
 }

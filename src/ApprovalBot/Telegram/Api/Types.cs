@@ -36,7 +36,11 @@ internal sealed record Message
     public string? Text { get; init; }
     public string? Caption { get; init; }
     public InlineKeyboardMarkup? ReplyMarkup { get; init; }
+    /// <summary>Service message in a group upgraded to a supergroup: the supergroup's id.</summary>
     public long? MigrateToChatId { get; init; }
+
+    /// <summary>Service message in a supergroup upgraded from a group: the group's id.</summary>
+    public long? MigrateFromChatId { get; init; }
 }
 
 internal sealed record CallbackQuery

@@ -5,8 +5,11 @@ using ApprovalBot.Telegram.Api;
 
 namespace ApprovalBot.Telegram.Cards;
 
-/// <summary>A card as sent: the HTML, its buttons (none once decided), and the full text as a file when it did not fit.</summary>
-internal sealed record RenderedCard(string Html, InlineKeyboardMarkup? Buttons, CardAttachment? Attachment);
+/// <summary>
+/// A card as sent: the HTML, its buttons (none once decided), the full text as a file when it did not fit, and its
+/// length as Telegram counts it (at most 4096).
+/// </summary>
+internal sealed record RenderedCard(string Html, InlineKeyboardMarkup? Buttons, CardAttachment? Attachment, int Length);
 
 internal sealed record CardAttachment(string FileName, byte[] Content, string Caption);
 
@@ -17,44 +20,62 @@ internal sealed record CardAttachment(string FileName, byte[] Content, string Ca
 /// </summary>
 internal static class CardRenderer
 {
+    /// <summary>
+    /// The room a card showing the full text keeps for the status line a decided card leads with: a longer status
+    /// line is shortened to what is left, never the text.
+    /// </summary>
+    public const int StatusRoom = 80;
+
+    private const string Separator = "\n\n";
     private const int MaxRationale = 600;
     private const int MaxUrlLabel = 200;
     private const int MaxOutcome = 400;
     private const int MaxPreview = 3000;
 
+    /// <summary>
+    /// Whether the card shows the full text, or a preview with the full text as a file. Decided only from what never
+    /// changes (the header and the text), never from the state: the card is sent with this layout and every later
+    /// edit keeps it, so a decided card never claims a file that was not sent, nor loses text it showed.
+    /// </summary>
+    public static bool ShowsFullText(Draft draft) =>
+        draft.Text is { } text && Header(draft).PlainLength + Separator.Length + text.Length + Separator.Length + StatusRoom <= HtmlText.MaxMessageLength;
+
     public static RenderedCard Render(Draft draft)
     {
-        var status = Status(draft);
         var header = Header(draft);
         var text = draft.Text ?? "";
-        var separator = "\n\n";
-
-        var card = new HtmlText();
-        if (status is not null)
-        {
-            card.Append(status).Text(separator);
-        }
-        card.Append(header).Text(separator);
-
+        var body = new HtmlText().Append(header).Text(Separator);
         CardAttachment? attachment = null;
+        HtmlText? status;
         if (draft.Text is null)
         {
-            card.Italic("⚠️ The text of this draft is missing from the store.");
+            status = Status(draft, int.MaxValue);
+            body.Italic("⚠️ The text of this draft is missing from the store.");
         }
-        else if (card.PlainLength + text.Length <= HtmlText.MaxMessageLength)
+        else if (ShowsFullText(draft))
         {
-            card.Text(text);
+            body.Text(text);
+            // At least StatusRoom is left by the layout rule; a longer status line (a long name, an execution error) is cut to fit.
+            status = Status(draft, HtmlText.MaxMessageLength - body.PlainLength - Separator.Length);
         }
         else
         {
+            status = Status(draft, int.MaxValue);
             var fileName = FileName(draft);
             var notice = $"\n\n📎 The full text ({text.Length.ToString(CultureInfo.InvariantCulture)} characters) is in the attached file {fileName}.";
-            var room = Math.Min(MaxPreview, HtmlText.MaxMessageLength - card.PlainLength - notice.Length);
-            card.Text(HtmlText.Shorten(text, Math.Max(1, room))).Text(notice);
+            var statusLength = status is null ? 0 : status.PlainLength + Separator.Length;
+            var room = Math.Min(MaxPreview, HtmlText.MaxMessageLength - statusLength - body.PlainLength - notice.Length);
+            body.Text(HtmlText.Shorten(text, Math.Max(1, room))).Text(notice);
             attachment = new CardAttachment(fileName, System.Text.Encoding.UTF8.GetBytes(text),
                 $"Full text of {HtmlText.Shorten(draft.Id, 200)} · sha256 {draft.Sha256[..CallbackData.HashPrefixLength]}");
         }
-        return new RenderedCard(card.ToString(), DraftStateMachine.AwaitsDecision(draft.State) ? Buttons(draft) : null, attachment);
+        var card = new HtmlText();
+        if (status is not null)
+        {
+            card.Append(status).Text(Separator);
+        }
+        card.Append(body);
+        return new RenderedCard(card.ToString(), DraftStateMachine.AwaitsDecision(draft.State) ? Buttons(draft) : null, attachment, card.PlainLength);
     }
 
     public static InlineKeyboardMarkup Buttons(Draft draft) => new(
@@ -67,23 +88,43 @@ internal static class CardRenderer
 
     public static string FormatTime(DateTimeOffset at) => at.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
-    /// <summary>The line a decided card leads with; null while the draft awaits a decision.</summary>
-    public static HtmlText? Status(Draft d)
+    /// <summary>The line a decided card leads with, at most <paramref name="max"/> characters; null while the draft awaits a decision.</summary>
+    public static HtmlText? Status(Draft d, int max = int.MaxValue)
+    {
+        if (StatusParts(d) is not { } parts)
+        {
+            return null;
+        }
+        var (lead, rest) = parts;
+        var line = new HtmlText();
+        if (lead.Length >= max)
+        {
+            return line.Bold(HtmlText.Shorten(lead, max));
+        }
+        if (lead.Length > 0)
+        {
+            line.Bold(lead);
+        }
+        return rest.Length > 0 ? line.Text(HtmlText.Shorten(rest, max - lead.Length)) : line;
+    }
+
+    /// <summary>The status line as plain text: the decision (shown bold) and what followed it.</summary>
+    private static (string Lead, string After)? StatusParts(Draft d)
     {
         if (DraftStateMachine.AwaitsDecision(d.State))
         {
             return null;
         }
-        var line = new HtmlText();
         var decided = d.Decision is not null;
-        var who = d.DecidedByName ?? d.DecidedBy?.ToString(CultureInfo.InvariantCulture) ?? "?";
+        var lead = "";
         if (decided)
         {
+            var who = d.DecidedByName ?? d.DecidedBy?.ToString(CultureInfo.InvariantCulture) ?? "?";
             var approved = string.Equals(d.Decision, "approved", StringComparison.Ordinal);
-            line.Bold(approved ? $"✅ Approved by {who}" : $"❌ Rejected by {who}");
+            lead = approved ? $"✅ Approved by {who}" : $"❌ Rejected by {who}";
             if (d.State is DraftState.Approved or DraftState.Rejected && d.ExecAttempts == 0 && d.DecidedAt is { } at)
             {
-                return line.Text(" at " + FormatTime(at));
+                return (lead, " at " + FormatTime(at));
             }
         }
         var outcome = d.State switch
@@ -98,11 +139,7 @@ internal static class CardRenderer
             DraftState.Approved => "🔁 Waiting for another execution attempt" + Detail(d.ExecError),
             _ => null,
         };
-        if (outcome is not null)
-        {
-            line.Text((decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
-        }
-        return line;
+        return (lead, outcome is null ? "" : (decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
     }
 
     private static string Detail(string? value) => string.IsNullOrWhiteSpace(value) ? "" : " · " + value;

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
@@ -9,11 +10,15 @@ namespace ApprovalBot.Telegram.Commands;
 
 /// <summary>
 /// Routes <c>/name args</c> (or <c>/name@thisbot args</c>) to the registered <see cref="ITelegramCommand"/>.
-/// Only approvers in the approvers' chat may run commands, except those that allow anyone in a private chat.
+/// Only approvers in the approvers' chat may run commands, except those that allow anyone (/start, for set-up),
+/// which answer in any chat and are still recorded as a security event when run by anyone else.
 /// </summary>
 internal sealed partial class CommandRouter(
     IEnumerable<ITelegramCommand> registered, TelegramChat chat, TelegramBotClient client, DraftStore store, ILogger<CommandRouter> logger)
 {
+    public const string NotAuthorizedReason = "command_not_authorized";
+    public const string SetupReason = "setup_command";
+
     private readonly IReadOnlyList<ITelegramCommand> _commands = [.. registered.OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     public IReadOnlyList<ITelegramCommand> Commands => _commands;
@@ -31,18 +36,21 @@ internal sealed partial class CommandRouter(
         var approver = chat.IsApprover(from.Id) && message.Chat.Id == chat.ChatId;
         var command = _commands.FirstOrDefault(c => c.Name == name);
         var isPrivate = message.Chat.Type == "private";
-        if (!approver && !(command is not null && command.AllowAnyoneInPrivateChat && isPrivate))
+        if (!approver && command is { AllowAnyone: true })
         {
-            LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
-            var details = new JsonObject
+            // Set-up: whoever sends /start, wherever the bot receives it (the group that is to become ChatId included),
+            // learns that chat's id and their own user id. Answered, but kept in the ledger like any other stranger's command.
+            if (await RecordOnceAsync(message, from, name, SetupReason, cancellationToken).ConfigureAwait(false))
             {
-                ["reason"] = "command_not_authorized",
-                ["command"] = name,
-                ["user_id"] = from.Id,
-                ["user_name"] = from.DisplayName,
-                ["chat_id"] = message.Chat.Id,
-            };
-            await store.AppendEventAsync(null, CallbackRouter.SecurityEvent, "telegram:" + from.Id, details.ToJsonString(), cancellationToken).ConfigureAwait(false);
+                LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
+            }
+        }
+        else if (!approver)
+        {
+            if (await RecordOnceAsync(message, from, name, NotAuthorizedReason, cancellationToken).ConfigureAwait(false))
+            {
+                LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
+            }
             if (isPrivate)
             {
                 await ReplyAsync(message, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
@@ -58,6 +66,25 @@ internal sealed partial class CommandRouter(
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
         await ReplyAsync(message, reply, cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The security event, once per message: a redelivered update (offset not confirmed) adds nothing to the ledger,
+    /// though its reply is sent again, since the first may never have gone out. True when recorded now.
+    /// </summary>
+    private Task<bool> RecordOnceAsync(Message message, User from, string command, string reason, CancellationToken cancellationToken) =>
+        store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, CallbackRouter.SecurityEvent, "telegram:" + from.Id.ToString(CultureInfo.InvariantCulture),
+            Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)), cancellationToken);
+
+    private static JsonObject Describe(Message message, User from, string command, string reason) => new()
+    {
+        ["reason"] = reason,
+        ["command"] = command,
+        ["user_id"] = from.Id,
+        ["user_name"] = from.DisplayName,
+        ["chat_id"] = message.Chat.Id,
+        ["chat_type"] = message.Chat.Type,
+        ["message_id"] = message.MessageId,
+    };
 
     public static bool TryParse(string text, out string name, out string? botName, out string arguments)
     {
@@ -110,6 +137,9 @@ internal sealed partial class CommandRouter(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityUnauthorizedCommand", Message = "Security: refused /{Command} from user {UserId} ({UserName}) in chat {ChatId}")]
     private partial void LogUnauthorized(long userId, string userName, long chatId, string command);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SecuritySetupCommand", Message = "Security: /{Command} (set-up) from user {UserId} ({UserName}), not an approver in the approvers' chat, answered in chat {ChatId}")]
+    private partial void LogSetupCommand(string command, long userId, string userName, long chatId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reply in chat {ChatId}")]
     private partial void LogReplyFailed(Exception ex, long chatId);

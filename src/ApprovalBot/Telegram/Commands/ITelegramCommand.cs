@@ -15,10 +15,11 @@ internal interface ITelegramCommand
     string Description { get; }
 
     /// <summary>
-    /// Whether anyone may run it in a private chat with the bot (only /start, which helps set-up). Otherwise only
-    /// approvers, in the approvers' chat.
+    /// Whether anyone may run it, in any chat the bot receives it in (only /start, which helps set-up: it must work in
+    /// the group that is to become <c>ChatId</c> before that is configured, and it tells nothing about drafts).
+    /// Otherwise only approvers, in the approvers' chat.
     /// </summary>
-    bool AllowAnyoneInPrivateChat => false;
+    bool AllowAnyone => false;
 
     /// <summary>Returns the reply as Telegram HTML (escape every piece of data with <see cref="Cards.HtmlText"/>).</summary>
     Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken);

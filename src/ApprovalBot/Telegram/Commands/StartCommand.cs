@@ -3,14 +3,14 @@ using ApprovalBot.Telegram.Cards;
 
 namespace ApprovalBot.Telegram.Commands;
 
-/// <summary>Tells anyone, in a private chat, the two ids set-up needs; reveals nothing about drafts.</summary>
+/// <summary>Tells anyone, in any chat the bot is in, the two ids set-up needs (this chat's and theirs); reveals nothing about drafts.</summary>
 internal sealed class StartCommand : ITelegramCommand
 {
     public string Name => "start";
 
     public string Description => "Show this chat's id and your user id";
 
-    public bool AllowAnyoneInPrivateChat => true;
+    public bool AllowAnyone => true;
 
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {

@@ -12,7 +12,7 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, ILoggerFa
     public async Task<SandboxEndpoint> StartAsync(CancellationToken cancellationToken)
     {
         var o = options.Value;
-        Server = await SandboxServer.StartAsync(new SandboxSettings { Url = o.Url, RateLimits = o.RateLimits }, loggerFactory, cancellationToken).ConfigureAwait(false);
+        Server = await SandboxServer.StartAsync(new SandboxSettings { Url = o.Url, RateLimits = o.RateLimits, AllowRemote = o.AllowRemote }, loggerFactory, cancellationToken).ConfigureAwait(false);
         return new SandboxEndpoint(Server.BaseUrl.ToString().TrimEnd('/'), Server.Token, Server.PrivateChatId, Server.Settings.ApproverId);
     }
 

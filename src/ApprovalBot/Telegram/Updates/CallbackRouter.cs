@@ -21,11 +21,18 @@ internal sealed partial class CallbackRouter(
     {
         var chatId = query.Message?.Chat.Id;
         var approver = chat.IsApprover(query.From.Id);
-        if (!approver || chatId != chat.ChatId)
+        if (!approver || !chat.IsApproversChat(chatId))
         {
             var reason = approver ? "wrong_chat" : "not_approver";
-            LogUnauthorized(query.From.Id, query.From.DisplayName, chatId, reason);
-            await store.AppendEventAsync(null, SecurityEvent, Actor(query), Describe(query, reason).ToJsonString(), cancellationToken).ConfigureAwait(false);
+            // Once per callback query: the same update delivered again (offset not confirmed) adds nothing to the ledger.
+            if (await store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, SecurityEvent, query, reason), cancellationToken).ConfigureAwait(false))
+            {
+                LogUnauthorized(query.From.Id, query.From.DisplayName, chatId, reason);
+            }
+            else
+            {
+                LogRedelivered(query.Id, reason);
+            }
             await replies.AnswerAsync(query, "⛔ Not authorized.", alert: true, cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -68,4 +75,7 @@ internal sealed partial class CallbackRouter(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityUnauthorizedTap", Message = "Security: refused a button press by user {UserId} ({UserName}) in chat {ChatId}: {Reason}")]
     private partial void LogUnauthorized(long userId, string userName, long? chatId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Refused button press {QueryId} ({Reason}) was delivered again; it is recorded already")]
+    private partial void LogRedelivered(string queryId, string reason);
 }

@@ -24,7 +24,7 @@ internal sealed partial class DecisionHandler(
         switch (outcome.Kind)
         {
             case OutcomeKind.Orphan:
-                orphans.LogOrphan(outcome.Draft?.Id, outcome.Reason!, query.Data);
+                orphans.Log(outcome.Recorded, outcome.Draft?.Id, outcome.Reason!, query);
                 await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
                 return;
             case OutcomeKind.Decided:
@@ -44,13 +44,11 @@ internal sealed partial class DecisionHandler(
         var draft = ReadBySeq(ctx, data.Seq);
         if (draft is null)
         {
-            OrphanCallbacks.Record(ctx, query, null, "unknown_draft");
-            return new Outcome(OutcomeKind.Orphan, null, "unknown_draft");
+            return new Outcome(OutcomeKind.Orphan, null, "unknown_draft", OrphanCallbacks.Record(ctx, query, null, "unknown_draft"));
         }
         if (!data.Matches(draft.Sha256))
         {
-            OrphanCallbacks.Record(ctx, query, draft.Id, "hash_mismatch");
-            return new Outcome(OutcomeKind.Orphan, draft, "hash_mismatch");
+            return new Outcome(OutcomeKind.Orphan, draft, "hash_mismatch", OrphanCallbacks.Record(ctx, query, draft.Id, "hash_mismatch"));
         }
         if (!DraftStateMachine.AwaitsDecision(draft.State))
         {
@@ -134,7 +132,8 @@ internal sealed partial class DecisionHandler(
         Orphan,
     }
 
-    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, string? Reason);
+    /// <param name="Recorded">For an orphan: recorded by this delivery of the update (false when it was delivered before).</param>
+    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, string? Reason, bool Recorded = false);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draft {DraftId} {Decision} by {UserId} ({UserName}), bound to sha256 {Sha256}")]
     private partial void LogDecided(string draftId, string decision, long userId, string userName, string sha256);

@@ -15,16 +15,34 @@ internal sealed partial class OrphanCallbacks(DraftStore store, ILogger<OrphanCa
 
     public const string Answer = "⚠️ This button does not match a stored draft. Nothing changed; it was reported.";
 
-    public Task RecordAsync(CallbackQuery query, string? draftId, string reason, CancellationToken cancellationToken)
+    /// <summary>Records the refused press once per callback query: a redelivered update adds nothing. True when recorded now.</summary>
+    public async Task<bool> RecordAsync(CallbackQuery query, string? draftId, string reason, CancellationToken cancellationToken)
     {
-        LogOrphan(draftId, reason, query.Data);
-        return store.AppendEventAsync(draftId, EventType, CallbackRouter.Actor(query), CallbackRouter.Describe(query, reason).ToJsonString(), cancellationToken);
+        var recorded = await store.WriteAsync(ctx => Record(ctx, query, draftId, reason), cancellationToken).ConfigureAwait(false);
+        Log(recorded, draftId, reason, query);
+        return recorded;
     }
 
     /// <summary>The same, inside a write that is already running (so the check and the record are one transaction).</summary>
-    public static void Record(WriteContext ctx, CallbackQuery query, string? draftId, string reason) =>
-        ctx.AppendEvent(draftId, EventType, CallbackRouter.Actor(query), CallbackRouter.Describe(query, reason).ToJsonString());
+    public static bool Record(WriteContext ctx, CallbackQuery query, string? draftId, string reason) =>
+        RefusalRecords.AppendOnce(ctx, draftId, EventType, query, reason);
+
+    /// <summary>A warning for a new orphan; a redelivered one was reported already.</summary>
+    public void Log(bool recorded, string? draftId, string reason, CallbackQuery query)
+    {
+        if (recorded)
+        {
+            LogOrphan(draftId, reason, query.Data);
+        }
+        else
+        {
+            LogRedelivered(query.Id, draftId, reason);
+        }
+    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Orphan callback for {DraftId}: {Reason} (data {CallbackData})")]
-    public partial void LogOrphan(string? draftId, string reason, string? callbackData);
+    private partial void LogOrphan(string? draftId, string reason, string? callbackData);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Callback query {QueryId} ({Reason}, draft {DraftId}) was delivered again; it is recorded already")]
+    private partial void LogRedelivered(string queryId, string? draftId, string reason);
 }

@@ -3,8 +3,12 @@ using ApprovalBot.Telegram.Commands;
 
 namespace ApprovalBot.Telegram.Updates;
 
-/// <summary>Sends each update to what handles it: button presses to the callback gate, slash commands to the router. Anything else is ignored.</summary>
-internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter commands)
+/// <summary>
+/// Sends each update to what handles it: button presses to the callback gate, slash commands to the router, and the
+/// service messages of a group upgraded to a supergroup to the chat, which follows the new id at once (so taps and
+/// commands from the supergroup are not refused as coming from the wrong chat). Anything else is ignored.
+/// </summary>
+internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter commands, TelegramChat chat)
 {
     public static readonly IReadOnlyList<string> AllowedUpdates = ["message", "callback_query"];
 
@@ -14,9 +18,21 @@ internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter c
         {
             return callbacks.HandleAsync(query, cancellationToken);
         }
-        if (update.Message is { Text: { } text } message && text.StartsWith('/'))
+        if (update.Message is { } message)
         {
-            return commands.HandleAsync(message, cancellationToken);
+            // Telegram sends both: migrate_to_chat_id in the old group, migrate_from_chat_id in the new supergroup.
+            if (message.MigrateToChatId is { } to)
+            {
+                return chat.FollowMigrationAsync(message.Chat.Id, to, cancellationToken);
+            }
+            if (message.MigrateFromChatId is { } from)
+            {
+                return chat.FollowMigrationAsync(from, message.Chat.Id, cancellationToken);
+            }
+            if (message.Text is { } text && text.StartsWith('/'))
+            {
+                return commands.HandleAsync(message, cancellationToken);
+            }
         }
         return Task.CompletedTask;
     }

@@ -1,0 +1,133 @@
+using System.Globalization;
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Updates;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalBot.Tests.Telegram;
+
+/// <summary>The approvers' group upgraded to a supergroup: learnt from the service message, and cards left behind in the old group.</summary>
+public sealed class ChatMigrationTests
+{
+    private const long Group = -1001;
+    private const long Supergroup = -100_123;
+
+    private static Task<TelegramHarness> StartInGroupAsync() =>
+        TelegramHarness.StartAsync([$"ApprovalBot:Telegram:ChatId={Group.ToString(CultureInfo.InvariantCulture)}"]);
+
+    [Fact]
+    public async Task ServiceMessage_GroupUpgraded_FollowedAtOnceAndTapInSupergroupAccepted()
+    {
+        await using var h = await StartInGroupAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        Assert.Equal("-100123", h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
+        await h.SubmitAsync("reply:after-upgrade", "text");
+        var card = await h.WaitForCardAsync("reply:after-upgrade");
+        Assert.Equal(Supergroup, card.ChatId);
+        Assert.DoesNotContain(h.Control.GetCalls(), c => c.StatusCode == 400);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Supergroup);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var command = h.Control.SendUserMessage("/pending", chatId: Supergroup);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.StartsWith("Nothing awaits", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:after-upgrade")!.State);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+    }
+
+    [Theory]
+    [InlineData("migrate_to_chat_id")]
+    [InlineData("migrate_from_chat_id")]
+    public async Task ServiceMessage_EitherOfTheTwo_Followed(string field)
+    {
+        await using var h = await StartInGroupAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.MigrateChat(Group, Supergroup, notify: false);
+        var (chat, type, value) = field == "migrate_to_chat_id" ? (Group, "group", Supergroup) : (Supergroup, "supergroup", Group);
+
+        var update = h.Control.EnqueueRawUpdate($$$"""
+            {"update_id":0,"message":{"message_id":7,"date":0,"from":{"id":{{{h.Control.ApproverId}}},"is_bot":false,"first_name":"Alice"},
+             "chat":{"id":{{{chat}}},"type":"{{{type}}}","title":"g"},"{{{field}}}":{{{value}}}}}
+            """);
+        await h.Control.WaitForUpdateConfirmedAsync(update, TelegramHarness.Wait);
+
+        Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        Assert.Equal("-100123", h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
+    }
+
+    [Fact]
+    public async Task ServiceMessage_AnotherGroupUpgraded_ChatUnchanged()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        Assert.Equal(h.ChatId, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        Assert.Null(h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
+    }
+
+    [Fact]
+    public async Task Card_LeftInTheOldGroup_OutcomeShownOnTheCardSentAgainInTheSupergroup()
+    {
+        const string id = "reply:left-behind";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(Group, card.MessageId, TelegramHarness.Wait);
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink", ["exec_attempts"] = 1 },
+        });
+
+        var moved = await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName + " · ⚠️ Execution failed: HTTP 500 from sink", moved.Text, StringComparison.Ordinal);
+        Assert.Empty(moved.Buttons);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardChatId == Supergroup, "the card recorded in the supergroup");
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(moved.MessageId, draft.CardMessageId);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent);
+
+        // Later edits go to the new card, not to the old group.
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Approved, "retry_requested", "test"));
+        await h.Control.WaitForEditAsync(Supergroup, moved.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Waiting for another execution attempt", StringComparison.Ordinal));
+        Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+    }
+
+    [Fact]
+    public async Task Tap_OnCardLeftInTheOldGroup_DecidesAndTheCardIsSentAgainInTheSupergroup()
+    {
+        const string id = "reply:tap-old-group";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        var moved = await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.StartsWith("✅ Approved by", moved.Text, StringComparison.Ordinal);
+        Assert.Empty(moved.Buttons);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+    }
+}

@@ -1,0 +1,52 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Telegram;
+using ApprovalBot.Telegram.Api;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace ApprovalBot.Tests.Telegram;
+
+/// <summary>The bot with its real default outgoing limits against the sandbox with Telegram's limits on.</summary>
+public sealed class RateLimitTests
+{
+    private const long Group = -1001;
+
+    [Fact]
+    public async Task Cards_BurstOfTwentyFiveToAGroup_PacedToTwentyInAnyMinuteAndNever429()
+    {
+        // One clock for the bot's limiter and the sandbox's limits, moved by the test: a minute passes without a minute of waiting.
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:ChatId=-1001"],
+            sandboxRateLimits: true,
+            defaultRateLimits: true,
+            services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),
+            sandboxClock: clock);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var start = clock.GetUtcNow();
+        var ids = Enumerable.Range(1, 25).Select(i => $"reply:burst:{i:00}").ToList();
+
+        foreach (var id in ids)
+        {
+            await h.SubmitAsync(id, "text of " + id);
+        }
+        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var due = await clock.NextTimerAsync(TelegramHarness.Wait);
+
+        // The 21st waits until the first card leaves the minute, not 3 s as a bucket refilling 20 a minute would allow.
+        Assert.Equal(start + TimeSpan.FromMinutes(1), due);
+        Assert.Equal(DraftState.Pending, h.Host.Store.Get(ids[20])!.State);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        foreach (var id in ids.Skip(20))
+        {
+            await h.WaitForStateAsync(id, DraftState.Carded);
+        }
+
+        var sends = h.Control.GetCalls("sendMessage");
+        Assert.DoesNotContain(sends, c => c.StatusCode == 429);
+        var delivered = sends.Where(c => c.Ok).Select(c => c.At).ToList();
+        Assert.Equal(25, delivered.Count);
+        Assert.All(delivered, from => Assert.True(delivered.Count(at => at >= from && at < from + TimeSpan.FromMinutes(1)) <= 20, $"more than 20 in the minute from {from}"));
+        Assert.Equal(25, h.Control.GetMessages(Group).Count);
+    }
+}
