@@ -78,6 +78,21 @@ internal sealed class TestHost : IAsyncDisposable
 
     public Task<PipeClient> ConnectAsync() => PipeClient.ConnectAsync(PipeName, TimeSpan.FromSeconds(10));
 
+    /// <summary>Waits on the store's change signal (no polling) until the draft is in <paramref name="state"/>.</summary>
+    public async Task<Draft> WaitForStateAsync(string draftId, DraftState state, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            using var next = Store.Signals.NextChange(draftId);
+            if (Store.Get(draftId) is { } draft && draft.State == state)
+            {
+                return draft;
+            }
+            await next.WaitAsync(deadline - DateTime.UtcNow);
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         try

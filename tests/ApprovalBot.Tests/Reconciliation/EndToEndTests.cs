@@ -158,14 +158,6 @@ public sealed class EndToEndTests : IAsyncLifetime
     }
 
     /// <summary>Waits on the store's change signal (no polling) until the draft is in <paramref name="state"/>.</summary>
-    private static async Task<DraftView> WaitForAsync(TestHost host, string id, DraftState state)
-    {
-        var deadline = DateTime.UtcNow + TelegramHarness.Wait;
-        while (true)
-        {
-            var next = host.Store.Signals.NextChange(id);
-            if (host.Store.Get(id) is { } draft && draft.State == state) return draft.ToView();
-            await next.WaitAsync(deadline - DateTime.UtcNow);
-        }
-    }
+    private static async Task<DraftView> WaitForAsync(TestHost host, string id, DraftState state) =>
+        (await host.WaitForStateAsync(id, state, TelegramHarness.Wait)).ToView();
 }

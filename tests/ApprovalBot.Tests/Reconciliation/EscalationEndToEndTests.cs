@@ -88,16 +88,8 @@ public sealed class EscalationEndToEndTests : IAsyncLifetime
         return reply.Text!;
     }
 
-    private static async Task<Draft> WaitForStateAsync(TestHost host, string id, DraftState state)
-    {
-        var deadline = DateTime.UtcNow + TelegramHarness.Wait;
-        while (true)
-        {
-            var next = host.Store.Signals.NextChange(id);
-            if (host.Store.Get(id) is { } draft && draft.State == state) return draft;
-            await next.WaitAsync(deadline - DateTime.UtcNow);
-        }
-    }
+    private static Task<Draft> WaitForStateAsync(TestHost host, string id, DraftState state) =>
+        host.WaitForStateAsync(id, state, TelegramHarness.Wait);
 
     private static async Task SubmitAsync(TestHost host, string id, string text, string kind = "reply")
     {

@@ -24,8 +24,10 @@ public sealed class CommandRouteShellTests
         while (host.Store.Get("post:shell")!.State is not (DraftState.Executed or DraftState.Failed))
         {
             await next.WaitAsync(TimeSpan.FromSeconds(30));
+            next.Dispose();
             next = host.Store.Signals.NextChange("post:shell");
         }
+        next.Dispose();
 
         Assert.Equal(DraftState.Executed, host.Store.Get("post:shell")!.State);
         Assert.Equal(text, Assert.Single(route.Runs()).Text);

@@ -120,19 +120,7 @@ internal sealed class TelegramHarness : IAsyncDisposable
         Control.WaitForMessageAsync(m => m.Document is null && m.Text is { } t && t.Contains(draftId, StringComparison.Ordinal) && m.Versions[0].Buttons.Count > 0, Wait);
 
     /// <summary>Waits on the store's change signal until the draft is in <paramref name="state"/>.</summary>
-    public async Task<Draft> WaitForStateAsync(string draftId, DraftState state)
-    {
-        var deadline = DateTime.UtcNow + Wait;
-        while (true)
-        {
-            var next = Host.Store.Signals.NextChange(draftId);
-            if (Host.Store.Get(draftId) is { } draft && draft.State == state)
-            {
-                return draft;
-            }
-            await next.WaitAsync(deadline - DateTime.UtcNow);
-        }
-    }
+    public Task<Draft> WaitForStateAsync(string draftId, DraftState state) => Host.WaitForStateAsync(draftId, state, Wait);
 
     /// <summary>
     /// The same callback query again under a new update id: what the bot sees when Telegram delivers an update again
