@@ -182,17 +182,17 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     private static readonly ProtocolJsonContext LenientContext = new(ProtocolJson.Lenient);
 
+    // The gate is not disposed: a call still in flight on another thread releases it after the stream is gone, and
+    // must fail with the stream's IOException, not an ObjectDisposedException from the gate (it holds no handle).
     public void Dispose()
     {
         _reader.Dispose();
         _stream.Dispose();
-        _gate.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
         _reader.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
-        _gate.Dispose();
     }
 }

@@ -17,6 +17,39 @@ public sealed class OutgoingRateLimiterTests
         new(Options.Create(new TelegramOptions { RateLimits = limits ?? new TelegramRateLimits() }), _clock);
 
     [Fact]
+    public void TryAcquire_EditInAGroupWhoseMinuteIsSpent_AllowedAtOnceAndTakesNoGroupSlot()
+    {
+        var limiter = Limiter();
+        for (var i = 0; i < 19; i++)
+        {
+            Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Group));
+        }
+
+        // The "Approved by" edit of a tap must not wait for the group's minute (the poller waits for it).
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Group, newMessage: false));
+            _clock.Advance(TimeSpan.FromMilliseconds(200));
+        }
+
+        Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Group));
+        Assert.NotEqual(TimeSpan.Zero, limiter.TryAcquire(Group));
+    }
+
+    [Fact]
+    public void TryAcquire_ThirtyEditsInOneSecond_ThirtyFirstWaitsForTheOverallWindow()
+    {
+        var limiter = Limiter();
+        for (var i = 0; i < 30; i++)
+        {
+            Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Private, newMessage: false));
+        }
+
+        Assert.Equal(TimeSpan.FromSeconds(1), limiter.TryAcquire(Group, newMessage: false));
+        Assert.Equal(TimeSpan.FromSeconds(1), limiter.TryAcquire(Private));
+    }
+
+    [Fact]
     public void TryAcquire_TwentyToAGroup_TwentyFirstWaitsUntilTheFirstLeavesTheMinute()
     {
         var limiter = Limiter();
@@ -124,10 +157,10 @@ public sealed class OutgoingRateLimiterTests
         var limiter = Limiter();
         for (var i = 0; i < 20; i++)
         {
-            Assert.True(limiter.WaitAsync(Group, CancellationToken.None).IsCompletedSuccessfully);
+            Assert.True(limiter.WaitAsync(Group, newMessage: true, CancellationToken.None).IsCompletedSuccessfully);
         }
 
-        var twentyFirst = limiter.WaitAsync(Group, CancellationToken.None);
+        var twentyFirst = limiter.WaitAsync(Group, newMessage: true, CancellationToken.None);
         _clock.Advance(TimeSpan.FromSeconds(59));
         Assert.False(twentyFirst.IsCompleted);
         _clock.Advance(TimeSpan.FromSeconds(1));

@@ -49,4 +49,34 @@ public sealed class RateLimitTests
         Assert.All(delivered, from => Assert.True(delivered.Count(at => at >= from && at < from + TimeSpan.FromMinutes(1)) <= 20, $"more than 20 in the minute from {from}"));
         Assert.Equal(25, h.Control.GetMessages(Group).Count);
     }
+
+    [Fact]
+    public async Task Tap_AfterTheGroupsMinuteIsSpentOnCards_AnsweredAndCardEditedWithoutWaitingForTheMinute()
+    {
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:ChatId=-1001"],
+            sandboxRateLimits: true,
+            defaultRateLimits: true,
+            services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),
+            sandboxClock: clock);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var ids = Enumerable.Range(1, 20).Select(i => $"reply:spent:{i:00}").ToList();
+        foreach (var id in ids)
+        {
+            await h.SubmitAsync(id, "text of " + id);
+        }
+        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var card = await h.WaitForCardAsync(ids[0]);
+
+        // The clock does not move: an edit that waited for the group's minute would never come.
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var edited = await h.Control.WaitForEditAsync(Group, card.MessageId, TelegramHarness.Wait, m => m.Text?.Contains("Approved by", StringComparison.Ordinal) == true);
+
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(ids[0])!.State);
+        Assert.NotNull(answer);
+        Assert.Empty(edited.Current.Buttons);
+        Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.StatusCode == 429);
+    }
 }

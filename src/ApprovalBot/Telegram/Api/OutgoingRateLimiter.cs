@@ -7,6 +7,9 @@ namespace ApprovalBot.Telegram.Api;
 /// chat with a short burst (a token bucket), at most <see cref="TelegramRateLimits.PerGroupPerMinute"/> in any 60 seconds
 /// per group and at most <see cref="TelegramRateLimits.GlobalPerSecond"/> in any second overall (sliding windows: a
 /// bucket of 20 refilling 20 a minute would let 40 through in one minute). Waits use the injected <see cref="TimeProvider"/>.
+/// Edits of a message already in the chat are not new messages: they count only against the overall limit. Charging
+/// them to a group's 20-a-minute window made the "Approved by" edit of a tap wait up to a minute after a burst of cards,
+/// and the update poller, which edits before it handles the next update, with it.
 /// </summary>
 internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, TimeProvider time)
 {
@@ -20,11 +23,11 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
     private readonly Dictionary<long, ILimit> _chats = [];
     private Window? _global;
 
-    public async Task WaitAsync(long chatId, CancellationToken cancellationToken)
+    public async Task WaitAsync(long chatId, bool newMessage, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var wait = TryAcquire(chatId);
+            var wait = TryAcquire(chatId, newMessage);
             if (wait <= TimeSpan.Zero)
             {
                 return;
@@ -33,13 +36,25 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         }
     }
 
-    /// <summary>Takes a send slot for the chat now (zero), or says how long until one may be free and takes nothing.</summary>
-    internal TimeSpan TryAcquire(long chatId)
+    /// <summary>
+    /// Takes a send slot for the chat now (zero), or says how long until one may be free and takes nothing. An edit
+    /// (<paramref name="newMessage"/> false) takes only an overall slot.
+    /// </summary>
+    internal TimeSpan TryAcquire(long chatId, bool newMessage = true)
     {
         var now = time.GetTimestamp();
         lock (_lock)
         {
             _global ??= new Window(_limits.GlobalPerSecond, Second);
+            if (!newMessage)
+            {
+                var waitOverall = _global.WaitFor(now, time);
+                if (waitOverall <= TimeSpan.Zero)
+                {
+                    _global.Take(now);
+                }
+                return waitOverall;
+            }
             if (!_chats.TryGetValue(chatId, out var chat))
             {
                 if (_chats.Count >= MaxChats)

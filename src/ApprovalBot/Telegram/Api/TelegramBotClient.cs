@@ -53,14 +53,14 @@ internal sealed partial class TelegramBotClient : IDisposable
     {
         var result = await CallAsync("getUpdates",
             () => Json(new GetUpdatesRequest { Offset = offset, Timeout = timeoutSeconds, AllowedUpdates = allowedUpdates }, TelegramJsonContext.Default.GetUpdatesRequest),
-            rateChatId: null, TimeSpan.FromSeconds(timeoutSeconds + _options.HttpTimeoutSeconds), maxRetries: 0, cancellationToken).ConfigureAwait(false);
+            rate: null, TimeSpan.FromSeconds(timeoutSeconds + _options.HttpTimeoutSeconds), maxRetries: 0, cancellationToken).ConfigureAwait(false);
         return result.ValueKind == JsonValueKind.Array
             ? [.. result.EnumerateArray().Select(e => e.Clone())]
             : throw new ApiRequestException("getUpdates", 0, "the result is not an array");
     }
 
     public async Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
-        Deserialize(await CallJsonAsync("sendMessage", request, TelegramJsonContext.Default.SendMessageRequest, request.ChatId, cancellationToken).ConfigureAwait(false),
+        Deserialize(await CallJsonAsync("sendMessage", request, TelegramJsonContext.Default.SendMessageRequest, RateScope.Send(request.ChatId), cancellationToken).ConfigureAwait(false),
             TelegramJsonContext.Default.Message, "sendMessage");
 
     public async Task<Message> SendDocument(SendDocumentRequest request, CancellationToken cancellationToken = default)
@@ -82,7 +82,7 @@ internal sealed partial class TelegramBotClient : IDisposable
             }
             return form;
         }
-        var result = await CallAsync("sendDocument", Build, request.ChatId, CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
+        var result = await CallAsync("sendDocument", Build, RateScope.Send(request.ChatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
         return Deserialize(result, TelegramJsonContext.Default.Message, "sendDocument");
     }
 
@@ -91,7 +91,7 @@ internal sealed partial class TelegramBotClient : IDisposable
     {
         try
         {
-            await CallJsonAsync("editMessageText", request, TelegramJsonContext.Default.EditMessageTextRequest, request.ChatId, cancellationToken).ConfigureAwait(false);
+            await CallJsonAsync("editMessageText", request, TelegramJsonContext.Default.EditMessageTextRequest, RateScope.Edit(request.ChatId), cancellationToken).ConfigureAwait(false);
         }
         catch (ApiRequestException ex) when (ex.IsNotModified)
         {
@@ -102,7 +102,7 @@ internal sealed partial class TelegramBotClient : IDisposable
     {
         try
         {
-            await CallJsonAsync("editMessageReplyMarkup", request, TelegramJsonContext.Default.EditMessageReplyMarkupRequest, request.ChatId, cancellationToken).ConfigureAwait(false);
+            await CallJsonAsync("editMessageReplyMarkup", request, TelegramJsonContext.Default.EditMessageReplyMarkupRequest, RateScope.Edit(request.ChatId), cancellationToken).ConfigureAwait(false);
         }
         catch (ApiRequestException ex) when (ex.IsNotModified)
         {
@@ -119,8 +119,8 @@ internal sealed partial class TelegramBotClient : IDisposable
 
     private TimeSpan CallTimeout => TimeSpan.FromSeconds(_options.HttpTimeoutSeconds);
 
-    private Task<JsonElement> CallJsonAsync<T>(string method, T request, JsonTypeInfo<T> type, long? rateChatId, CancellationToken cancellationToken) =>
-        CallAsync(method, () => Json(request, type), rateChatId, CallTimeout, _options.MaxCallRetries, cancellationToken);
+    private Task<JsonElement> CallJsonAsync<T>(string method, T request, JsonTypeInfo<T> type, RateScope? rate, CancellationToken cancellationToken) =>
+        CallAsync(method, () => Json(request, type), rate, CallTimeout, _options.MaxCallRetries, cancellationToken);
 
     private static ByteArrayContent Json<T>(T request, JsonTypeInfo<T> type)
     {
@@ -129,15 +129,23 @@ internal sealed partial class TelegramBotClient : IDisposable
         return content;
     }
 
-    private async Task<JsonElement> CallAsync(string method, Func<HttpContent> content, long? rateChatId, TimeSpan timeout, int maxRetries, CancellationToken cancellationToken)
+    /// <summary>Which outgoing limits a call is subject to: a new message in a chat, or an edit of one already there.</summary>
+    private readonly record struct RateScope(long ChatId, bool NewMessage)
+    {
+        public static RateScope Send(long chatId) => new(chatId, true);
+
+        public static RateScope Edit(long chatId) => new(chatId, false);
+    }
+
+    private async Task<JsonElement> CallAsync(string method, Func<HttpContent> content, RateScope? rate, TimeSpan timeout, int maxRetries, CancellationToken cancellationToken)
     {
         var failures = 0;
         var throttled = 0;
         while (true)
         {
-            if (rateChatId is { } chatId)
+            if (rate is { } scope)
             {
-                await _limiter.WaitAsync(chatId, cancellationToken).ConfigureAwait(false);
+                await _limiter.WaitAsync(scope.ChatId, scope.NewMessage, cancellationToken).ConfigureAwait(false);
             }
             try
             {
