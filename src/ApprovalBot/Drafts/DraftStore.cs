@@ -148,13 +148,19 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     /// The event types the reconciler looks up by type; only these are indexed by type (schema step 4), so that the
     /// events every submit writes do not pay for an index nobody searches.
     /// </summary>
-    public static readonly IReadOnlySet<string> ReportedEventTypes = new HashSet<string>(StringComparer.Ordinal) { "orphan_callback", "lease_expired" };
+    public static readonly IReadOnlySet<string> ReportedEventTypes =
+        new HashSet<string>(StringComparer.Ordinal) { "orphan_callback", "lease_expired", "security", "gap_dismissed" };
+
+    /// <summary>
+    /// The WHERE term of the partial index events_reported_by_type (schema step 5). SQLite uses a partial index only
+    /// when the query repeats its term, so a query for one of <see cref="ReportedEventTypes"/> appends this.
+    /// </summary>
+    internal const string ReportedTypesTerm = " AND type IN ('orphan_callback', 'lease_expired', 'security', 'gap_dismissed')";
 
     /// <summary>The query of <see cref="EventsOfType"/> (parameters <c>$type</c>, <c>$since</c>, <c>$limit</c>).</summary>
     internal static string EventsOfTypeSql(string type) =>
         "SELECT id, draft_id, at, type, actor, details FROM events WHERE type = $type" +
-        // SQLite uses a partial index only when the query repeats the index's WHERE term.
-        (ReportedEventTypes.Contains(type) ? " AND type IN ('orphan_callback', 'lease_expired')" : "") +
+        (ReportedEventTypes.Contains(type) ? ReportedTypesTerm : "") +
         " AND at >= $since ORDER BY id LIMIT $limit";
 
     /// <summary>Events of one type, oldest first. An index search for <see cref="ReportedEventTypes"/>; a scan of the ledger for any other type.</summary>

@@ -30,7 +30,7 @@ internal sealed class GapDismissals(DraftStore store)
                 }
             }
             using (var cmd = ctx.Command(
-                "SELECT COUNT(*) FROM events WHERE draft_id IS NULL AND type = $type AND json_extract(details, '$.event_id') = $id",
+                "SELECT COUNT(*) FROM events WHERE type = $type" + DraftStore.ReportedTypesTerm + " AND draft_id IS NULL AND json_extract(details, '$.event_id') = $id",
                 ("$type", EventType), ("$id", eventId)))
             {
                 if (Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
@@ -48,8 +48,8 @@ internal sealed class GapDismissals(DraftStore store)
     public HashSet<long> Dismissed(DateTimeOffset since) => store.Read(connection =>
     {
         using var cmd = connection.CreateCommand();
-        // events_by_draft: dismissals are filed under no draft, beside the few other draft-less events (stray taps, refusals).
-        cmd.CommandText = "SELECT json_extract(details, '$.event_id') FROM events WHERE draft_id IS NULL AND type = $type AND at >= $since";
+        // events_reported_by_type: not events_by_draft, under which dismissals sit beside every refusal anyone can cause.
+        cmd.CommandText = "SELECT json_extract(details, '$.event_id') FROM events WHERE type = $type" + DraftStore.ReportedTypesTerm + " AND draft_id IS NULL AND at >= $since";
         cmd.Parameters.AddWithValue("$type", EventType);
         cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
         using var reader = cmd.ExecuteReader();

@@ -110,6 +110,8 @@ public sealed class SqliteDatabaseTests
     [Theory]
     [InlineData("orphan_callback")]
     [InlineData("lease_expired")]
+    [InlineData("security")]
+    [InlineData("gap_dismissed")]
     public void EventsOfType_TypesTheReconcilerReports_SearchThePartialIndex(string type)
     {
         using var dir = new TempDirectory();
@@ -147,7 +149,7 @@ public sealed class SqliteDatabaseTests
             Scalar(connection, """
                 DROP INDEX events_reported_by_type;
                 CREATE INDEX events_by_type ON events(type, at);
-                INSERT INTO events(draft_id, at, type, actor, details) VALUES (NULL, 1, 'submitted', 'a', '{}'), (NULL, 2, 'orphan_callback', 'telegram', '{}');
+                INSERT INTO events(draft_id, at, type, actor, details) VALUES (NULL, 1, 'submitted', 'a', '{}'), (NULL, 2, 'orphan_callback', 'telegram', '{}'), (NULL, 3, 'security', 'telegram:9', '{}');
                 PRAGMA user_version = 3;
                 """);
         }
@@ -158,8 +160,9 @@ public sealed class SqliteDatabaseTests
         using var c = upgraded.Open();
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_type'"));
-        Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM events INDEXED BY events_reported_by_type WHERE type = 'orphan_callback' AND type IN ('orphan_callback', 'lease_expired')"));
-        Assert.Equal(2L, Scalar(c, "SELECT COUNT(*) FROM events"));
+        Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM events INDEXED BY events_reported_by_type WHERE type = 'orphan_callback'" + DraftStore.ReportedTypesTerm));
+        Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM events INDEXED BY events_reported_by_type WHERE type = 'security'" + DraftStore.ReportedTypesTerm));
+        Assert.Equal(3L, Scalar(c, "SELECT COUNT(*) FROM events"));
     }
 
     [Fact]
@@ -222,5 +225,35 @@ public sealed class SqliteDatabaseTests
         using var reader = again.Open();
         Assert.Equal(300L, Scalar(reader, "SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'"));
         Assert.Equal("ok", Scalar(reader, "PRAGMA integrity_check"));
+    }
+
+    [Theory]
+    [InlineData("security")]
+    [InlineData("orphan_callback")]
+    public void RefusalLookup_AmongManyDraftlessEvents_SearchesThePartialIndexNotEveryDraftlessEvent(string type)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        // Anyone messaging the bot adds draft-less events: the redelivery check must not walk all of them.
+        Scalar(connection, """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+            INSERT INTO events(draft_id, at, type, actor, details) SELECT NULL, i, CASE WHEN i % 1000 = 0 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
+            ANALYZE;
+            """);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + ApprovalBot.Telegram.Updates.RefusalRecords.LookupSql(draftless: true, type, keyCount: 1);
+        cmd.Parameters.AddWithValue("$type", type);
+        cmd.Parameters.AddWithValue("$since", 0);
+        cmd.Parameters.AddWithValue("$p0", "$.query_id");
+        cmd.Parameters.AddWithValue("$v0", "q");
+        var plan = new List<string>();
+        using (var reader = cmd.ExecuteReader())
+        {
+            while (reader.Read()) plan.Add(reader.GetString(3));
+        }
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_reported_by_type", StringComparison.Ordinal));
     }
 }
