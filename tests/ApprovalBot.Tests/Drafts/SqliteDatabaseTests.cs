@@ -114,28 +114,37 @@ public sealed class SqliteDatabaseTests
     [InlineData("gap_dismissed")]
     public void EventsOfType_TypesTheReconcilerReports_SearchThePartialIndex(string type)
     {
+        var plan = PlanInLedger(DraftStore.EventsOfTypeSql(type), ("$type", type), ("$since", 0), ("$limit", 1000));
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_reported_by_type", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// The query plan of <paramref name="sql"/> over a ledger like a real one: 5,000 events without a draft, nearly all
+    /// of a common type, a few of the reported ones, analysed.
+    /// </summary>
+    private static List<string> PlanInLedger(string sql, params (string Name, object Value)[] parameters)
+    {
         using var dir = new TempDirectory();
         using var db = Database(dir.Path);
         db.Initialize();
         using var connection = db.Open();
-        // A ledger like a real one: many events of the common types, a few of the reported ones.
         Scalar(connection, """
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-            INSERT INTO events(draft_id, at, type, actor, details) SELECT NULL, i, CASE WHEN i % 1000 = 0 THEN 'orphan_callback' ELSE 'submitted' END, 'a', '{}' FROM n;
+            INSERT INTO events(draft_id, at, type, actor, details)
+            SELECT NULL, i, CASE i % 1000 WHEN 0 THEN 'orphan_callback' WHEN 500 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
             ANALYZE;
             """);
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN " + DraftStore.EventsOfTypeSql(type);
-        cmd.Parameters.AddWithValue("$type", type);
-        cmd.Parameters.AddWithValue("$since", 0);
-        cmd.Parameters.AddWithValue("$limit", 1000);
-        var plan = new List<string>();
-        using (var reader = cmd.ExecuteReader())
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        foreach (var (name, value) in parameters)
         {
-            while (reader.Read()) plan.Add(reader.GetString(3));
+            cmd.Parameters.AddWithValue(name, value);
         }
-
-        Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_reported_by_type", StringComparison.Ordinal));
+        var plan = new List<string>();
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read()) plan.Add(reader.GetString(3));
+        return plan;
     }
 
     [Fact]
@@ -232,27 +241,9 @@ public sealed class SqliteDatabaseTests
     [InlineData("orphan_callback")]
     public void RefusalLookup_AmongManyDraftlessEvents_SearchesThePartialIndexNotEveryDraftlessEvent(string type)
     {
-        using var dir = new TempDirectory();
-        using var db = Database(dir.Path);
-        db.Initialize();
-        using var connection = db.Open();
         // Anyone messaging the bot adds draft-less events: the redelivery check must not walk all of them.
-        Scalar(connection, """
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-            INSERT INTO events(draft_id, at, type, actor, details) SELECT NULL, i, CASE WHEN i % 1000 = 0 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
-            ANALYZE;
-            """);
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN " + ApprovalBot.Telegram.Updates.RefusalRecords.LookupSql(draftless: true, type, keyCount: 1);
-        cmd.Parameters.AddWithValue("$type", type);
-        cmd.Parameters.AddWithValue("$since", 0);
-        cmd.Parameters.AddWithValue("$p0", "$.query_id");
-        cmd.Parameters.AddWithValue("$v0", "q");
-        var plan = new List<string>();
-        using (var reader = cmd.ExecuteReader())
-        {
-            while (reader.Read()) plan.Add(reader.GetString(3));
-        }
+        var plan = PlanInLedger(ApprovalBot.Telegram.Updates.RefusalRecords.LookupSql(draftless: true, type, keyCount: 1),
+            ("$type", type), ("$since", 0), ("$p0", "$.query_id"), ("$v0", "q"));
 
         Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_reported_by_type", StringComparison.Ordinal));
     }

@@ -16,13 +16,7 @@ public sealed class RateLimitTests
     {
         // One clock for the bot's limiter and the sandbox's limits, moved by the test: a minute passes without a minute of waiting.
         var clock = new SignallingClock();
-        await using var h = await TelegramHarness.StartAsync(
-            ["ApprovalBot:Telegram:ChatId=-1001"],
-            sandboxRateLimits: true,
-            defaultRateLimits: true,
-            services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),
-            sandboxClock: clock);
-        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        await using var h = await StartInGroupAsync(clock);
         var start = clock.GetUtcNow();
         var ids = Enumerable.Range(1, 25).Select(i => $"reply:burst:{i:00}").ToList();
 
@@ -54,13 +48,7 @@ public sealed class RateLimitTests
     public async Task Tap_AfterTheGroupsMinuteIsSpentOnCards_AnsweredAndCardEditedWithoutWaitingForTheMinute()
     {
         var clock = new SignallingClock();
-        await using var h = await TelegramHarness.StartAsync(
-            ["ApprovalBot:Telegram:ChatId=-1001"],
-            sandboxRateLimits: true,
-            defaultRateLimits: true,
-            services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),
-            sandboxClock: clock);
-        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        await using var h = await StartInGroupAsync(clock);
         var ids = Enumerable.Range(1, 20).Select(i => $"reply:spent:{i:00}").ToList();
         foreach (var id in ids)
         {
@@ -78,5 +66,18 @@ public sealed class RateLimitTests
         Assert.NotNull(answer);
         Assert.Empty(edited.Current.Buttons);
         Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.StatusCode == 429);
+    }
+
+    /// <summary>The bot in a group chat with its default limits, the sandbox with Telegram's, both on <paramref name="clock"/>; polling.</summary>
+    private static async Task<TelegramHarness> StartInGroupAsync(SignallingClock clock)
+    {
+        var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:ChatId=-1001"],
+            sandboxRateLimits: true,
+            defaultRateLimits: true,
+            services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),
+            sandboxClock: clock);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        return h;
     }
 }
