@@ -10,10 +10,15 @@ namespace ApprovalBot.Cli;
 /// <see cref="CliException"/> with the right exit code. With <c>--json</c> the service's response line is
 /// echoed verbatim, so scripts see exactly what the service said, including fields newer than this CLI.
 /// </summary>
-internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout)
+internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout, TimeSpan? responseTimeout = null)
 {
     /// <summary>Short on purpose: a local service accepts at once, and a script should learn quickly that none runs.</summary>
     public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long to wait for an answer, on top of the time a <c>wait</c> asks the service to wait.</summary>
+    public static readonly TimeSpan DefaultResponseTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly TimeSpan _responseTimeout = responseTimeout ?? DefaultResponseTimeout;
 
     public string PipeName { get; } = pipeName;
 
@@ -25,18 +30,25 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         // send is used instead of the typed helpers only so that --json can print the line as received.
         var typeInfo = (JsonTypeInfo<T>)ProtocolJson.Strict.GetTypeInfo(typeof(T));
         var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
-        var responseLine = await ExchangeAsync(line, cancellationToken).ConfigureAwait(false);
+        // The service's default wait is 30 s when the request names none.
+        var serviceWait = request is WaitRequest wait ? TimeSpan.FromMilliseconds(Math.Max(0, wait.TimeoutMs ?? 30_000)) : TimeSpan.Zero;
+        var responseLine = await ExchangeAsync(line, cancellationToken, serviceWait).ConfigureAwait(false);
         return await InterpretAsync(responseLine).ConfigureAwait(false);
     }
 
     /// <summary>Sends one request line on a fresh connection and returns the response line as received.</summary>
-    public async Task<string> ExchangeAsync(byte[] line, CancellationToken cancellationToken)
+    public async Task<string> ExchangeAsync(byte[] line, CancellationToken cancellationToken, TimeSpan serviceWait = default)
     {
         await using var client = await ConnectAsync(cancellationToken).ConfigureAwait(false);
+        client.ResponseTimeout = _responseTimeout + serviceWait;
         string? responseLine;
         try
         {
             responseLine = await client.SendRawAsync(line, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            throw NoAnswer(_responseTimeout + serviceWait);
         }
         catch (IOException e)
         {
@@ -78,7 +90,10 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         {
             throw CliException.Unavailable($"cannot connect to '{PipeName}': {e.Message}");
         }
+        var timedOut = 0;
         using (stream)
+        // Closing the stream ends a read blocked on it: how a blocking read gets a time limit.
+        using (new Timer(_ => { Volatile.Write(ref timedOut, 1); stream.Dispose(); }, null, _responseTimeout, Timeout.InfiniteTimeSpan))
         {
             try
             {
@@ -94,6 +109,10 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
                     var read = stream.Read(buffer);
                     if (read == 0)
                     {
+                        if (Volatile.Read(ref timedOut) == 1)
+                        {
+                            throw NoAnswer(_responseTimeout);
+                        }
                         if (response.Length == 0)
                         {
                             throw CliException.Unavailable($"the service on '{PipeName}' closed the connection without answering");
@@ -110,12 +129,19 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
                 var text = System.Text.Encoding.UTF8.GetString(response.GetBuffer(), 0, (int)response.Length);
                 return text.EndsWith('\r') ? text[..^1] : text;
             }
+            catch (Exception e) when (e is IOException or ObjectDisposedException && Volatile.Read(ref timedOut) == 1)
+            {
+                throw NoAnswer(_responseTimeout);
+            }
             catch (IOException e)
             {
                 throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {e.Message}");
             }
         }
     }
+
+    private CliException NoAnswer(TimeSpan limit) => CliException.Unavailable(
+        $"no answer from the service on '{PipeName}' within {limit.TotalSeconds:0.###} s; it may still carry the request out: run the same command again (a submit with the same id is answered with the original receipt)");
 
     /// <summary>Reads a response line with the contract, echoes it for --json, and turns an error answer into its exit code.</summary>
     public async Task<Response> InterpretAsync(string responseLine)

@@ -24,6 +24,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     private readonly NamedPipeClientStream _stream;
     private readonly StreamReader _reader;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private TimeSpan _responseTimeout = TimeSpan.FromSeconds(30);
+    private string? _closedBecause;
+    private volatile bool _disposed;
 
     private PipeClient(NamedPipeClientStream stream)
     {
@@ -73,6 +76,32 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         }
     }
 
+    /// <summary>
+    /// How long a call waits for its answer, on top of any time the request itself asks the service to wait (the
+    /// <c>timeout_ms</c> of <c>wait</c>). Default 30 s; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever. A call
+    /// that runs out throws <see cref="TimeoutException"/> and closes the connection (see <see cref="IsClosed"/>).
+    /// </summary>
+    public TimeSpan ResponseTimeout
+    {
+        get => _responseTimeout;
+        set
+        {
+            if (value != Timeout.InfiniteTimeSpan && value <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), value, "must be positive, or Timeout.InfiniteTimeSpan");
+            }
+            _responseTimeout = value;
+        }
+    }
+
+    /// <summary>
+    /// True once a call did not complete (it timed out, was cancelled, or the connection failed) or the client was
+    /// disposed. The answer to an abandoned request may still arrive and would be read as the next call's answer, so
+    /// the connection is closed instead and every later call throws <see cref="IOException"/>: connect again and
+    /// repeat the request (a submit with the same id is answered with the original receipt).
+    /// </summary>
+    public bool IsClosed => _closedBecause is not null;
+
     public Response Ping() => Send(new PingRequest(), ProtocolJsonContext.Default.PingRequest);
 
     public Response Submit(DraftSubmission draft) =>
@@ -82,17 +111,34 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     /// <summary>Blocks until the draft is decided (or its flow has ended, with <see cref="WaitUntil.Final"/>) or the timeout.</summary>
     public Response Wait(string id, int timeoutMs, string? until = null) =>
-        Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest);
+        Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, timeoutMs);
 
     /// <summary>The blocking form of <see cref="SendRawAsync"/>.</summary>
-    public string? SendRaw(ReadOnlyMemory<byte> line)
+    public string? SendRaw(ReadOnlyMemory<byte> line) => SendRaw(line, serviceWaitMs: 0);
+
+    private string? SendRaw(ReadOnlyMemory<byte> line, int serviceWaitMs)
     {
         _gate.Wait();
         try
         {
-            _stream.Write(Terminated(line).Span);
-            _stream.Flush();
-            return _reader.ReadLine();
+            ThrowIfClosed();
+            var limit = Limit(serviceWaitMs);
+            using var call = new Call(this, limit);
+            try
+            {
+                _stream.Write(Terminated(line).Span);
+                _stream.Flush();
+                return Finish(call, limit, _reader.ReadLine());
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException && call.Expired)
+            {
+                throw TimedOut(limit, ex);
+            }
+            catch (IOException ex)
+            {
+                Close("the connection failed: " + ex.Message);
+                throw;
+            }
         }
         finally
         {
@@ -100,9 +146,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private Response Send<T>(T request, JsonTypeInfo<T> typeInfo)
+    private Response Send<T>(T request, JsonTypeInfo<T> typeInfo, int serviceWaitMs = 0)
     {
-        var responseLine = SendRaw(JsonSerializer.SerializeToUtf8Bytes(request, typeInfo))
+        var responseLine = SendRaw(JsonSerializer.SerializeToUtf8Bytes(request, typeInfo), serviceWaitMs)
             ?? throw new IOException("The service closed the connection without answering.");
         return ParseResponse(responseLine);
     }
@@ -117,11 +163,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         SendAsync(new GetRequest { Id = id }, ProtocolJsonContext.Default.GetRequest, cancellationToken);
 
     public Task<Response> WaitAsync(string id, int timeoutMs, CancellationToken cancellationToken = default) =>
-        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJsonContext.Default.WaitRequest, cancellationToken);
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJsonContext.Default.WaitRequest, cancellationToken, timeoutMs);
 
     /// <summary>Waits until the draft is decided or, with <see cref="WaitUntil.Final"/>, until its flow has ended.</summary>
     public Task<Response> WaitAsync(string id, int timeoutMs, string until, CancellationToken cancellationToken = default) =>
-        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, cancellationToken);
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, cancellationToken, timeoutMs);
 
     public Task<Response> ListAsync(string? state = null, int? limit = null, string? kind = null, CancellationToken cancellationToken = default) =>
         SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJsonContext.Default.ListRequest, cancellationToken);
@@ -139,19 +185,80 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJsonContext.Default.FailRequest, cancellationToken);
 
     /// <summary>Sends one request line as given and returns the response line, unparsed. For tools and tests.</summary>
-    public async Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken = default)
+    public Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken = default) =>
+        SendRawAsync(line, serviceWaitMs: 0, cancellationToken);
+
+    private async Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, int serviceWaitMs, CancellationToken cancellationToken)
     {
+        // Cancelled while waiting for the gate: nothing was sent, the connection stays usable.
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _stream.WriteAsync(Terminated(line), cancellationToken).ConfigureAwait(false);
-            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+            ThrowIfClosed();
+            var limit = Limit(serviceWaitMs);
+            using var call = new Call(this, limit);
+            try
+            {
+                await _stream.WriteAsync(Terminated(line), cancellationToken).ConfigureAwait(false);
+                await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return Finish(call, limit, await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false));
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException && call.Expired)
+            {
+                throw TimedOut(limit, ex);
+            }
+            catch (OperationCanceledException)
+            {
+                Close("a call was cancelled before its answer arrived");
+                throw;
+            }
+            catch (IOException ex)
+            {
+                Close("the connection failed: " + ex.Message);
+                throw;
+            }
         }
         finally
         {
             _gate.Release();
         }
+    }
+
+    private TimeSpan Limit(int serviceWaitMs) =>
+        _responseTimeout == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : _responseTimeout + TimeSpan.FromMilliseconds(Math.Max(0, serviceWaitMs));
+
+    private string? Finish(Call call, TimeSpan limit, string? responseLine)
+    {
+        if (!call.Complete())
+        {
+            // The limit ran out and closed the connection: at the last moment (this answer is still the right one),
+            // or before anything came (the read saw the connection end).
+            return responseLine ?? throw TimedOut(limit, null);
+        }
+        if (responseLine is null)
+        {
+            Close("the service closed the connection");
+        }
+        return responseLine;
+    }
+
+    private static TimeoutException TimedOut(TimeSpan limit, Exception? inner) => new(
+        $"No answer from the service within {limit.TotalSeconds:0.###} s; the connection is closed. The request may have been carried out: connect again and repeat it (a submit with the same id returns the original receipt).", inner);
+
+    private void ThrowIfClosed()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_closedBecause is { } reason)
+        {
+            throw new IOException($"This connection is closed ({reason}); connect again.");
+        }
+    }
+
+    /// <summary>Closes the connection for good; a read blocked on it returns or throws at once.</summary>
+    private void Close(string reason)
+    {
+        Interlocked.CompareExchange(ref _closedBecause, reason, null);
+        _stream.Dispose();
     }
 
     /// <summary>One write for the line and its end: the service reads the request in one go, not in two wake-ups.</summary>
@@ -167,10 +274,10 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         return terminated;
     }
 
-    private async Task<Response> SendAsync<T>(T request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken)
+    private async Task<Response> SendAsync<T>(T request, JsonTypeInfo<T> typeInfo, CancellationToken cancellationToken, int serviceWaitMs = 0)
     {
         var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
-        var responseLine = await SendRawAsync(line, cancellationToken).ConfigureAwait(false)
+        var responseLine = await SendRawAsync(line, serviceWaitMs, cancellationToken).ConfigureAwait(false)
             ?? throw new IOException("The service closed the connection without answering.");
         return ParseResponse(responseLine);
     }
@@ -186,13 +293,53 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     // must fail with the stream's IOException, not an ObjectDisposedException from the gate (it holds no handle).
     public void Dispose()
     {
+        _disposed = true;
+        Interlocked.CompareExchange(ref _closedBecause, "the client was disposed", null);
         _reader.Dispose();
         _stream.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
+        _disposed = true;
+        Interlocked.CompareExchange(ref _closedBecause, "the client was disposed", null);
         _reader.Dispose();
         await _stream.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One call's time limit: when it runs out first, the connection is closed, which ends a read blocked on it.
+    /// Whichever of the limit and the answer comes first wins; the other then changes nothing.
+    /// </summary>
+    private sealed class Call : IDisposable
+    {
+        private const int Running = 0, Completed = 1, TimedOut = 2;
+        private readonly PipeClient _client;
+        private readonly Timer? _timer;
+        private int _state;
+
+        public Call(PipeClient client, TimeSpan limit)
+        {
+            _client = client;
+            if (limit != Timeout.InfiniteTimeSpan)
+            {
+                _timer = new Timer(static call => ((Call)call!).Expire(), this, limit, Timeout.InfiniteTimeSpan);
+            }
+        }
+
+        public bool Expired => Volatile.Read(ref _state) == TimedOut;
+
+        /// <summary>False when the limit had already run out (and closed the connection).</summary>
+        public bool Complete() => Interlocked.CompareExchange(ref _state, Completed, Running) == Running;
+
+        private void Expire()
+        {
+            if (Interlocked.CompareExchange(ref _state, TimedOut, Running) == Running)
+            {
+                _client.Close("a call got no answer within its time limit");
+            }
+        }
+
+        public void Dispose() => _timer?.Dispose();
     }
 }

@@ -125,4 +125,16 @@ public sealed class SubmitFastPathExchangeTests
 
         Assert.Equal(ExitCodes.Unavailable, error.ExitCode);
     }
+
+    [Fact]
+    public async Task Exchange_Blocking_ServiceNeverAnswers_UnavailableAfterTheResponseTimeout()
+    {
+        await using var peer = ApprovalBot.Tests.Infrastructure.SilentPipePeer.Start();
+        var caller = new ServiceCaller(peer.Path, json: false, TextWriter.Null, responseTimeout: TimeSpan.FromMilliseconds(200));
+
+        var error = await Assert.ThrowsAsync<CliException>(() => Task.Factory.StartNew(() => caller.Exchange("""{"op":"ping"}"""u8.ToArray()), TaskCreationOptions.LongRunning));
+
+        Assert.Equal(ExitCodes.Unavailable, error.ExitCode);
+        Assert.Contains("no answer from the service", error.Message);
+    }
 }

@@ -120,4 +120,100 @@ public sealed class PipeClientTests
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public async Task Ping_BlockingClientAndTheServiceNeverAnswers_TimeoutAndTheConnectionClosed()
+    {
+        await using var peer = SilentPipePeer.Start();
+        using var client = PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10));
+        client.ResponseTimeout = TimeSpan.FromMilliseconds(200);
+
+        var error = Assert.Throws<TimeoutException>(() => client.Ping());
+
+        Assert.Contains("connection is closed", error.Message);
+        Assert.True(client.IsClosed);
+        Assert.Throws<IOException>(() => client.Ping());
+    }
+
+    [Fact]
+    public async Task PingAsync_ServiceNeverAnswers_TimeoutAndTheConnectionClosed()
+    {
+        await using var peer = SilentPipePeer.Start();
+        await using var client = await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        client.ResponseTimeout = TimeSpan.FromMilliseconds(200);
+
+        await Assert.ThrowsAsync<TimeoutException>(() => client.PingAsync());
+
+        Assert.True(client.IsClosed);
+        await Assert.ThrowsAsync<IOException>(() => client.PingAsync());
+    }
+
+    [Fact]
+    public async Task SubmitAsync_CancelledBeforeTheAnswer_LateAnswerNeverReadAsTheNextCallsAnswer()
+    {
+        await using var peer = SilentPipePeer.Start();
+        await using var client = await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        using var cancel = new CancellationTokenSource();
+
+        var submit = client.SubmitAsync(Draft("reply:cancelled", "text"), cancel.Token);
+        await peer.RequestReceived;
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => submit);
+        peer.Answer("""{"ok":true,"receipt":{"id":"reply:cancelled","seq":1,"sha256":"x","state":"pending","duplicate":false}}""");
+
+        Assert.True(client.IsClosed);
+        await Assert.ThrowsAsync<IOException>(() => client.PingAsync());
+    }
+
+    [Fact]
+    public async Task PingAsync_TokenCancelledBeforeTheCall_NothingSentAndTheConnectionStillUsable()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var client = await PipeClient.ConnectAsync(host.PipeName, TimeSpan.FromSeconds(10));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PingAsync(new CancellationToken(canceled: true)));
+
+        Assert.False(client.IsClosed);
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Wait_LongerThanTheResponseTimeout_TheServiceWaitIsAllowedFor()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+        client.ResponseTimeout = TimeSpan.FromSeconds(1);
+        client.Submit(Draft("reply:long-wait", "text"));
+
+        // The service answers after 1.5 s, past the response timeout alone; the limit is the wait plus the timeout.
+        var response = client.Wait("reply:long-wait", timeoutMs: 1500);
+
+        Assert.True(response.Ok);
+        Assert.False(client.IsClosed);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    public async Task ResponseTimeout_NotPositive_Refused(int milliseconds)
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => client.ResponseTimeout = TimeSpan.FromMilliseconds(milliseconds));
+        client.ResponseTimeout = Timeout.InfiniteTimeSpan;
+        Assert.True(client.Ping().Ok);
+    }
+
+    [Fact]
+    public async Task Ping_AfterDispose_ObjectDisposed()
+    {
+        await using var host = await TestHost.StartAsync();
+        var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+
+        client.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => client.Ping());
+        Assert.True(client.IsClosed);
+    }
 }
