@@ -129,6 +129,14 @@ try
         report.Decomposition = await Probe.MeasureAsync(work, 2000);
         Progress("3 decomposition (in-process)", report.Decomposition);
     }
+    if (Runs(4))
+    {
+        // The ceiling under item 4: the store with 16 concurrent writers and no pipe, next to a floor slice.
+        floorRunner.Run(smoke ? 5 : 200);
+        var alone = await StoreConcurrency.MeasureAsync(work, 16, TimeSpan.FromSeconds(smoke ? 0.1 : 1.5), TimeSpan.FromSeconds(smoke ? 0.3 : 5));
+        report.StoreAlone16 = alone;
+        Progress("4 store alone x16", $"{alone.PerSecond:0}/s, {alone.Batch:0.0} per commit, CPU per submit {alone.CpuUs:0} us (writer thread {alone.WriterCpuUs:0} us)");
+    }
     if (Runs(1))
     {
         report.Floor = floorRunner.Result;

@@ -12,6 +12,7 @@ internal sealed class Report(bool smoke)
     public PipeLoad.Result? PipeSingle { get; set; }
     public PipeLoad.Result? PipeSingleAsync { get; set; }
     public PipeLoad.Result? PipeAsync16 { get; set; }
+    public StoreConcurrency.Result? StoreAlone16 { get; set; }
     public Dictionary<int, PipeLoad.Result> Pipe { get; } = [];
     public Samples? CliPublished { get; set; }
     public Samples? CliJit { get; set; }
@@ -90,6 +91,11 @@ internal sealed class Report(bool smoke)
                 if (PipeAsync16 is { } a16)
                 {
                     Row("4", "Pipe submit, 16 async clients: throughput, p99, CPU per submit (host / clients)", $"{PerS(a16.PerSecond)}, p99 {Ms.F(a16.Latency.P99)} ms, {a16.HostCpuUs:0} us / {a16.ClientCpuUs:0} us", "(for comparison)", X(a16.PerSecond / frate), null);
+                }
+                if (StoreAlone16 is { } alone)
+                {
+                    Row("4", "The store alone: 16 concurrent submit loops in-process, no pipe: throughput, submits per commit, CPU per submit (all / the writer thread)",
+                        $"{PerS(alone.PerSecond)}, {alone.Batch:0.0} per commit, {alone.CpuUs:0} us / {alone.WriterCpuUs:0} us", "(the ceiling for the 16-client rows)", X(alone.PerSecond / frate), null);
                 }
             }
             else
