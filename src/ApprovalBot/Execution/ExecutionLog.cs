@@ -44,9 +44,13 @@ internal static partial class ExecutionLog
         Message = "Executor cycle skipped: {Reason}; the next cycle retries")]
     public static partial void CycleStoreUnavailable(this ILogger logger, string reason);
 
+    [LoggerMessage(EventId = 4012, Level = LogLevel.Error, EventName = "ExecutionOutcomeNotRecorded",
+        Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store could not record it: {Reason}; the next cycle's recovery treats it as interrupted")]
+    public static partial void OutcomeNotRecorded(this ILogger logger, string draftId, string kind, int attempt, string outcome, string? detail, string reason);
+
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
-        Message = "Could not wake the executor job; the interval trigger will pick the work up")]
-    public static partial void WakeFailed(this ILogger logger, Exception ex);
+        Message = "Could not wake the {Job} job; its interval trigger will pick the work up")]
+    public static partial void WakeFailed(this ILogger logger, Exception ex, string job);
 
     [LoggerMessage(EventId = 4009, Level = LogLevel.Error, EventName = "CycleListenerFailed",
         Message = "Executor cycle listener {Listener} failed")]

@@ -94,7 +94,7 @@ internal sealed class ExecutorCycle(
                 // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
                 // (which the reconciler reports as an orphan of its own).
                 if (_inFlight.ContainsKey(d.Id)) continue;
-                reason = "the service stopped while the attempt was running (found after a restart)";
+                reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
                 eventType = ExecutionLedger.ExecutionInterrupted;
             }
             var recovered = await store.WriteAsync(
@@ -146,9 +146,20 @@ internal sealed class ExecutorCycle(
                     "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted), CancellationToken.None).ConfigureAwait(false);
                 throw;
             }
-            var finish = await store.WriteAsync(
-                ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor),
-                CancellationToken.None).ConfigureAwait(false);
+            FinishResult finish;
+            try
+            {
+                finish = await store.WriteAsync(
+                    ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor),
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                // The route ran; only this line says how, until recovery finds the draft still executing.
+                logger.OutcomeNotRecorded(request.Draft.Id, request.Draft.Kind, request.Attempt,
+                    outcome.Succeeded ? "succeeded" : "failed", outcome.Succeeded ? outcome.Result : outcome.Error, ex.Message);
+                throw;
+            }
             if (finish.LeaseLost)
             {
                 logger.LeaseLost(request.Draft.Id, request.Attempt, finish.Draft?.State.ToWire());

@@ -78,7 +78,7 @@ internal sealed class ExecutorWakeup(
         catch (Exception ex)
         {
             Interlocked.Exchange(ref _wakePending, 0);
-            logger.WakeFailed(ex);
+            logger.WakeFailed(ex, key.Name);
         }
     }
 
@@ -98,7 +98,7 @@ internal sealed class ExecutorWakeup(
         catch (Exception ex)
         {
             Interlocked.Exchange(ref _reconcilePending, 0);
-            logger.WakeFailed(ex);
+            logger.WakeFailed(ex, ApprovalJobKeys.Reconcile.Name);
         }
     }
 
@@ -142,7 +142,7 @@ internal sealed class ExecutorWakeup(
         }
         catch (Exception ex)
         {
-            logger.WakeFailed(ex);
+            logger.WakeFailed(ex, "executor retry and reconcile");
         }
         finally
         {

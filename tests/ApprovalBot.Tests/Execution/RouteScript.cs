@@ -7,7 +7,7 @@ namespace ApprovalBot.Tests.Execution;
 /// A command route as a real bash script in a temp folder. Each run leaves a file with its stdin and
 /// environment; its behaviour comes from the <c>mode</c> file, so a test can change it between attempts.
 /// It is also a sink that dedupes by idempotency key: an effect is written once per key. Mode <c>exitN</c> exits
-/// with code N on purpose (no effect).
+/// with code N on purpose (no effect); <c>then-touch:PATH</c> succeeds, then creates the file PATH (a fault marker).
 /// </summary>
 internal sealed class RouteScript : IDisposable
 {
@@ -34,6 +34,9 @@ internal sealed class RouteScript : IDisposable
         echo "$APPROVAL_ID" > "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY"
         echo "https://example.test/$APPROVAL_ID"
         echo "second line is not stored"
+        case "$mode" in
+          then-touch:*) touch "${mode#then-touch:}" ;;
+        esac
         """;
 
     private readonly TempDirectory _dir = new();

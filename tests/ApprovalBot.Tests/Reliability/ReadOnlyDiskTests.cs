@@ -132,6 +132,69 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
             $"and restart: drafts lost 0, refused ids stored 0, integrity_check {integrity}");
     }
 
+    /// <summary>
+    /// The route did its work, then the disk turned read-only before the outcome could be written: the outcome is in
+    /// the log with the draft's id, and once the disk is writable the draft ends up unknown (to be checked by a person),
+    /// never executed again.
+    /// </summary>
+    [Fact]
+    public async Task Execute_DiskReadOnlyBeforeTheOutcomeIsWritten_OutcomeLoggedWithTheDraftThenUnknownNotRerun()
+    {
+        using var data = new TempDirectory();
+        using var filesystem = await ReadOnlyFilesystem.CreateAsync(data.Path);
+        using var route = new ApprovalBot.Tests.Execution.RouteScript("then-touch:" + filesystem.Marker);
+        const string id = "reply:ro-exec", text = "posted, then the disk went read-only";
+        string[] settings =
+        [
+            .. route.Settings("reply", idempotent: false),
+            "ApprovalBot:Execution:IntervalSeconds=1",
+            "ApprovalBot:Telegram:Token=1:test", "ApprovalBot:Telegram:ApiBaseUrl=http://127.0.0.1:9",
+            "ApprovalBot:Telegram:ChatId=1", "ApprovalBot:Telegram:Approvers:0=1",
+        ];
+        await using var host = await HostProcess.StartAsync(data.Path, settings, filesystem.Environment);
+        Assert.True(host.HasLoaded(filesystem.ShimPath), "the read-only shim is not loaded in the host process");
+        await using var client = await host.ConnectAsync();
+        Assert.True((await client.SubmitAsync(new DraftSubmission { Id = id, Kind = "reply", Agent = "a", Text = text })).Ok);
+
+        ApproveDirectly(data.Path, id, Sha.Hex(text));
+        await UntilAsync(() => Task.FromResult(host.Output.Contains($"Draft {id} (reply): attempt 1 succeeded", StringComparison.Ordinal)),
+            () => "the unrecorded outcome was never logged:\n" + host.Output);
+        Assert.True(filesystem.IsReadOnly);
+        filesystem.MakeWritable();
+        DraftView? view = null;
+        await UntilAsync(async () => (view = (await client.GetAsync(id)).Draft!).State != States.Executing, () => "the draft stayed executing:\n" + host.Output);
+
+        Assert.Contains($"attempt 1 succeeded (https://example.test/{id}) but the store could not record it", host.Output);
+        Assert.Equal(States.Unknown, view!.State);
+        Assert.Single(route.Runs());
+        Assert.Single(route.Effects());
+    }
+
+    private static void ApproveDirectly(string dataDirectory, string id, string sha)
+    {
+        // The approval as another process would write it; the executor's interval trigger picks it up.
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "UPDATE drafts SET state = 'approved', decision = 'approved', decided_by = 1001, decided_by_name = 'Ada', " +
+            "decided_at = $now, decision_sha256 = $sha, state_since = $now, updated_at = $now WHERE id = $id";
+        cmd.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        cmd.Parameters.AddWithValue("$sha", sha);
+        cmd.Parameters.AddWithValue("$id", id);
+        Assert.Equal(1, cmd.ExecuteNonQuery());
+    }
+
+    // Across processes there is no in-process signal to await; poll with a deadline instead.
+    private static async Task UntilAsync(Func<Task<bool>> condition, Func<string> because)
+    {
+        var deadline = DateTime.UtcNow + RecoverWithin;
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, because());
+            await Task.Delay(100);
+        }
+    }
+
     private static async Task<IEnumerable<string>> ReadBurstAsync(HostProcess host, int agents, int listsEach)
     {
         var outcomes = await Task.WhenAll(Enumerable.Range(0, agents).Select(async _ =>
