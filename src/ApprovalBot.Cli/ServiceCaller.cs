@@ -18,7 +18,9 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     /// <summary>How long to wait for an answer, on top of the time a <c>wait</c> asks the service to wait.</summary>
     public static readonly TimeSpan DefaultResponseTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly TimeSpan _responseTimeout = responseTimeout ?? DefaultResponseTimeout;
+    private readonly TimeSpan _responseTimeout = responseTimeout is { } t && t <= TimeSpan.Zero
+        ? throw new ArgumentOutOfRangeException(nameof(responseTimeout), t, "must be positive")
+        : responseTimeout ?? DefaultResponseTimeout;
 
     public string PipeName { get; } = pipeName;
 

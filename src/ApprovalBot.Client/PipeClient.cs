@@ -86,17 +86,18 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         get => _responseTimeout;
         set
         {
-            if (value != Timeout.InfiniteTimeSpan && value <= TimeSpan.Zero)
+            if (value != Timeout.InfiniteTimeSpan && (value <= TimeSpan.Zero || value > MaxLimit))
             {
-                throw new ArgumentOutOfRangeException(nameof(value), value, "must be positive, or Timeout.InfiniteTimeSpan");
+                throw new ArgumentOutOfRangeException(nameof(value), value, $"must be positive and at most {MaxLimit.TotalDays:0} days, or Timeout.InfiniteTimeSpan");
             }
             _responseTimeout = value;
         }
     }
 
     /// <summary>
-    /// True once a call did not complete (it timed out, was cancelled, or the connection failed) or the client was
-    /// disposed. The answer to an abandoned request may still arrive and would be read as the next call's answer, so
+    /// True once a call did not complete (it timed out, was cancelled after taking its turn on the connection, or the
+    /// connection failed) or the client was disposed. A call cancelled while still waiting for its turn sends nothing
+    /// and leaves the connection open. The answer to an abandoned request may still arrive and would be read as the next call's answer, so
     /// the connection is closed instead and every later call throws <see cref="IOException"/>: connect again and
     /// repeat the request (a submit with the same id is answered with the original receipt).
     /// </summary>
@@ -224,15 +225,27 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private TimeSpan Limit(int serviceWaitMs) =>
-        _responseTimeout == Timeout.InfiniteTimeSpan ? Timeout.InfiniteTimeSpan : _responseTimeout + TimeSpan.FromMilliseconds(Math.Max(0, serviceWaitMs));
+    /// <summary>The longest time a timer can be set to; a longer limit is no limit.</summary>
+    private static readonly TimeSpan MaxLimit = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
+    private TimeSpan Limit(int serviceWaitMs)
+    {
+        if (_responseTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+        var limit = _responseTimeout + TimeSpan.FromMilliseconds(Math.Max(0, serviceWaitMs));
+        return limit > MaxLimit ? Timeout.InfiniteTimeSpan : limit;
+    }
 
     private string? Finish(Call call, TimeSpan limit, string? responseLine)
     {
         if (!call.Complete())
         {
-            // The limit ran out and closed the connection: at the last moment (this answer is still the right one),
-            // or before anything came (the read saw the connection end).
+            // The limit ran out: at the last moment (this answer is still the right one), or before anything came (the
+            // read saw the connection end). Closed here too, before the gate is let go: the timer's own close may not
+            // have run yet, and must not land on the next call.
+            Close("a call got no answer within its time limit");
             return responseLine ?? throw TimedOut(limit, null);
         }
         if (responseLine is null)

@@ -23,13 +23,18 @@ public sealed class ServiceCallerTests
     public async Task SendAsync_WaitLongerThanTheResponseTimeout_TheServiceWaitIsAllowedFor()
     {
         await using var host = await TestHost.StartAsync();
-        var caller = new ServiceCaller(host.PipeName, json: false, TextWriter.Null, responseTimeout: TimeSpan.FromSeconds(1));
-        await caller.SendAsync(new SubmitRequest { Draft = new DraftSubmission { Id = "reply:cli-wait", Kind = "reply", Agent = "a", Text = "t" } }, CancellationToken.None);
+        await new ServiceCaller(host.PipeName, json: false, TextWriter.Null)
+            .SendAsync(new SubmitRequest { Draft = new DraftSubmission { Id = "reply:cli-wait", Kind = "reply", Agent = "a", Text = "t" } }, CancellationToken.None);
+        var caller = new ServiceCaller(host.PipeName, json: false, TextWriter.Null, responseTimeout: TimeSpan.FromSeconds(1.5));
 
-        // The service answers after 1.5 s, past the response timeout alone.
-        var response = await caller.SendAsync(new WaitRequest { Id = "reply:cli-wait", TimeoutMs = 1500 }, CancellationToken.None);
+        // The service answers after 3 s, past the response timeout alone.
+        var response = await caller.SendAsync(new WaitRequest { Id = "reply:cli-wait", TimeoutMs = 3000 }, CancellationToken.None);
 
         Assert.True(response.Ok);
         Assert.Contains(response.Draft!.State, new[] { States.Pending, States.Carded });
     }
+
+    [Fact]
+    public void Constructor_ResponseTimeoutNotPositive_Refused() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ServiceCaller("approvalbot", json: false, TextWriter.Null, responseTimeout: TimeSpan.Zero));
 }

@@ -182,25 +182,29 @@ public sealed class PipeClientTests
     {
         await using var host = await TestHost.StartAsync();
         using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
-        client.ResponseTimeout = TimeSpan.FromSeconds(1);
         client.Submit(Draft("reply:long-wait", "text"));
+        client.ResponseTimeout = TimeSpan.FromSeconds(1.5);
 
-        // The service answers after 1.5 s, past the response timeout alone; the limit is the wait plus the timeout.
-        var response = client.Wait("reply:long-wait", timeoutMs: 1500);
+        // The service answers after 3 s, past the response timeout alone; the limit is the wait plus the timeout.
+        var response = client.Wait("reply:long-wait", timeoutMs: 3000);
 
         Assert.True(response.Ok);
         Assert.False(client.IsClosed);
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(-5)]
-    public async Task ResponseTimeout_NotPositive_Refused(int milliseconds)
+    [InlineData(0.0)]
+    [InlineData(-5.0)]
+    [InlineData(50.0 * 24 * 3600 * 1000)]
+    public async Task ResponseTimeout_NotPositiveOrLongerThanATimerCanWait_Refused(double milliseconds)
     {
         await using var host = await TestHost.StartAsync();
         using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
 
         Assert.Throws<ArgumentOutOfRangeException>(() => client.ResponseTimeout = TimeSpan.FromMilliseconds(milliseconds));
+        // The longest a timer can wait, plus a wait's own time: no limit rather than a timer that refuses to start.
+        client.ResponseTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+        Assert.Equal(ErrorCodes.NotFound, client.Wait("reply:none", timeoutMs: 1).Error!.Code);
         client.ResponseTimeout = Timeout.InfiniteTimeSpan;
         Assert.True(client.Ping().Ok);
     }
