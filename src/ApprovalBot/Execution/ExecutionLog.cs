@@ -45,7 +45,7 @@ internal static partial class ExecutionLog
     public static partial void CycleStoreUnavailable(this ILogger logger, string reason);
 
     [LoggerMessage(EventId = 4012, Level = LogLevel.Error, EventName = "ExecutionOutcomeNotRecorded",
-        Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store could not record it: {Reason}; the next cycle's recovery treats it as interrupted")]
+        Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store could not record it: {Reason}; it is recorded once the store takes writes again (should the service stop first, the draft becomes unknown)")]
     public static partial void OutcomeNotRecorded(this ILogger logger, string draftId, string kind, int attempt, string outcome, string? detail, string reason);
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",

@@ -29,6 +29,13 @@ internal sealed class ExecutorCycle(
     // executing push draft not in here was left behind by a process that died mid-run.
     private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
 
+    // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
+    // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
+    // the draft unknown, the safe side.
+    private readonly ConcurrentDictionary<string, Unrecorded> _unrecorded = new(StringComparer.Ordinal);
+
+    private sealed record Unrecorded(ExecutionRequest Request, string Lease, AttemptOutcome Outcome, ExecutorRouteOptions Route, string Actor);
+
     private ExecutorRoutesOptions Routes => routes.Value;
 
     private ExecutionOptions Options => options.Value;
@@ -41,6 +48,7 @@ internal sealed class ExecutorCycle(
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
             var token = linked.Token;
+            await RecordLateOutcomesAsync().ConfigureAwait(false);
             var recovered = await RecoverAsync(token).ConfigureAwait(false);
             var outcomes = new ConcurrentBag<DraftState?>();
             var due = DueDrafts(time.GetUtcNow());
@@ -93,7 +101,7 @@ internal sealed class ExecutorCycle(
             {
                 // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
                 // (which the reconciler reports as an orphan of its own).
-                if (_inFlight.ContainsKey(d.Id)) continue;
+                if (_inFlight.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) continue;
                 reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
                 eventType = ExecutionLedger.ExecutionInterrupted;
             }
@@ -155,29 +163,48 @@ internal sealed class ExecutorCycle(
             }
             catch (StoreUnavailableException ex)
             {
-                // The route ran; only this line says how, until recovery finds the draft still executing.
+                // The route ran: keep its outcome for the next cycles to record, and say now what it was.
+                _unrecorded[request.Draft.Id] = new Unrecorded(request, begin.Lease!, outcome, route, actor);
                 logger.OutcomeNotRecorded(request.Draft.Id, request.Draft.Kind, request.Attempt,
                     outcome.Succeeded ? "succeeded" : "failed", outcome.Succeeded ? outcome.Result : outcome.Error, ex.Message);
                 throw;
             }
-            if (finish.LeaseLost)
-            {
-                logger.LeaseLost(request.Draft.Id, request.Attempt, finish.Draft?.State.ToWire());
-                return null;
-            }
-            if (outcome.Succeeded)
-            {
-                logger.Executed(request.Draft.Id, request.Draft.Kind, request.Attempt, outcome.Result);
-            }
-            else
-            {
-                logger.ExecutionFailed(request.Draft.Id, request.Draft.Kind, request.Attempt, finish.Draft!.State.ToWire(), outcome.Error);
-            }
-            return finish.Draft!.State;
+            return Finished(request, outcome, finish);
         }
         finally
         {
             _inFlight.TryRemove(candidate.Id, out _);
+        }
+    }
+
+    private DraftState? Finished(ExecutionRequest request, AttemptOutcome outcome, FinishResult finish)
+    {
+        if (finish.LeaseLost)
+        {
+            logger.LeaseLost(request.Draft.Id, request.Attempt, finish.Draft?.State.ToWire());
+            return null;
+        }
+        if (outcome.Succeeded)
+        {
+            logger.Executed(request.Draft.Id, request.Draft.Kind, request.Attempt, outcome.Result);
+        }
+        else
+        {
+            logger.ExecutionFailed(request.Draft.Id, request.Draft.Kind, request.Attempt, finish.Draft!.State.ToWire(), outcome.Error);
+        }
+        return finish.Draft!.State;
+    }
+
+    /// <summary>Records the outcomes the store could not take when their attempts ended; stops at the first that still fails.</summary>
+    private async Task RecordLateOutcomesAsync()
+    {
+        foreach (var (id, late) in _unrecorded)
+        {
+            var finish = await store.WriteAsync(
+                ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor),
+                CancellationToken.None).ConfigureAwait(false);
+            _unrecorded.TryRemove(id, out _);
+            Finished(late.Request, late.Outcome, finish);
         }
     }
 

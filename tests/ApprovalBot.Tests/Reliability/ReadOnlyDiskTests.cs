@@ -134,11 +134,11 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
 
     /// <summary>
     /// The route did its work, then the disk turned read-only before the outcome could be written: the outcome is in
-    /// the log with the draft's id, and once the disk is writable the draft ends up unknown (to be checked by a person),
-    /// never executed again.
+    /// the log with the draft's id at once, and recorded (executed, with the route's result) once the disk is writable
+    /// again, without running the route a second time.
     /// </summary>
     [Fact]
-    public async Task Execute_DiskReadOnlyBeforeTheOutcomeIsWritten_OutcomeLoggedWithTheDraftThenUnknownNotRerun()
+    public async Task Execute_DiskReadOnlyBeforeTheOutcomeIsWritten_OutcomeLoggedThenRecordedOnceWritableNotRerun()
     {
         using var data = new TempDirectory();
         using var filesystem = await ReadOnlyFilesystem.CreateAsync(data.Path);
@@ -165,7 +165,8 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
         await UntilAsync(async () => (view = (await client.GetAsync(id)).Draft!).State != States.Executing, () => "the draft stayed executing:\n" + host.Output);
 
         Assert.Contains($"attempt 1 succeeded (https://example.test/{id}) but the store could not record it", host.Output);
-        Assert.Equal(States.Unknown, view!.State);
+        Assert.Equal(States.Executed, view!.State);
+        Assert.Equal($"https://example.test/{id}", view.Execution!.Result);
         Assert.Single(route.Runs());
         Assert.Single(route.Effects());
     }
