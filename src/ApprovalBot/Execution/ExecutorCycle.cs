@@ -200,9 +200,21 @@ internal sealed class ExecutorCycle(
     {
         foreach (var (id, late) in _unrecorded)
         {
-            var finish = await store.WriteAsync(
-                ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor),
-                CancellationToken.None).ConfigureAwait(false);
+            FinishResult finish;
+            try
+            {
+                finish = await store.WriteAsync(
+                    ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor),
+                    CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not StoreUnavailableException)
+            {
+                // Not the store being away: retrying would fail every cycle and hold the executor up. Recovery takes
+                // the draft (unknown) instead; its outcome is in the log since the attempt ended.
+                _unrecorded.TryRemove(id, out _);
+                logger.CycleFailed(ex);
+                continue;
+            }
             _unrecorded.TryRemove(id, out _);
             Finished(late.Request, late.Outcome, finish);
         }
