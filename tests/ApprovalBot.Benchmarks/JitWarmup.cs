@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace ApprovalBot.Benchmarks;
 
@@ -12,25 +11,7 @@ namespace ApprovalBot.Benchmarks;
 internal static class JitWarmup
 {
     /// <summary>CPU ticks (10 ms) used so far by the tiered-compilation threads of <paramref name="pid"/>.</summary>
-    public static long JitTicks(int pid)
-    {
-        long ticks = 0;
-        foreach (var dir in Directory.GetDirectories($"/proc/{pid}/task"))
-        {
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                if (!name.StartsWith(".NET Tiered", StringComparison.Ordinal)) continue;
-                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                ticks += long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return ticks;
-    }
+    public static long JitTicks(int pid) => ProcThreads.Ticks(pid, name => name.StartsWith(".NET Tiered", StringComparison.Ordinal));
 
     /// <summary>
     /// Runs <paramref name="step"/> for at least <paramref name="min"/>, then until two slices of <paramref name="slice"/>

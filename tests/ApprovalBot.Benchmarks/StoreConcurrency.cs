@@ -65,25 +65,7 @@ internal static class StoreConcurrency
         }
     }
 
-    /// <summary>CPU time of the store's writer thread so far (user + system, from /proc), or 0 where there is no /proc.</summary>
-    private static double WriterThreadCpuSeconds()
-    {
-        var tasks = $"/proc/{Environment.ProcessId}/task";
-        if (!Directory.Exists(tasks)) return 0;
-        foreach (var task in Directory.EnumerateDirectories(tasks))
-        {
-            try
-            {
-                if (File.ReadAllText(Path.Combine(task, "comm")).Trim() != "store-writer") continue;
-                var stat = File.ReadAllText(Path.Combine(task, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-                return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return 0;
-    }
+    /// <summary>CPU time of the store's writer thread so far, in seconds (0 where there is no /proc).</summary>
+    private static double WriterThreadCpuSeconds() =>
+        ProcThreads.Ticks(Environment.ProcessId, name => name == "store-writer") / 100.0;
 }

@@ -72,22 +72,17 @@ internal static class ThreadProbe
     private static Dictionary<int, ThreadStat> Snapshot(int pid)
     {
         var result = new Dictionary<int, ThreadStat>();
-        foreach (var dir in Directory.GetDirectories($"/proc/{pid}/task"))
+        foreach (var thread in ProcThreads.Of(pid))
         {
             try
             {
-                var tid = int.Parse(Path.GetFileName(dir), CultureInfo.InvariantCulture);
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var name = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-                var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                var ticks = long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture);
                 long vol = 0, invol = 0;
-                foreach (var line in File.ReadLines(Path.Combine(dir, "status")))
+                foreach (var line in File.ReadLines(Path.Combine(thread.Directory, "status")))
                 {
                     if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal)) vol = long.Parse(line.Split(':')[1].Trim(), CultureInfo.InvariantCulture);
                     if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal)) invol = long.Parse(line.Split(':')[1].Trim(), CultureInfo.InvariantCulture);
                 }
-                result[tid] = new ThreadStat(name, ticks, vol, invol);
+                result[int.Parse(Path.GetFileName(thread.Directory), CultureInfo.InvariantCulture)] = new ThreadStat(thread.Name, thread.Ticks, vol, invol);
             }
             catch (IOException)
             {
