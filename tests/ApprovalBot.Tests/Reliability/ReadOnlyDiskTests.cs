@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using ApprovalBot.Client;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
 using Microsoft.Data.Sqlite;
 using Xunit.Abstractions;
 
@@ -156,44 +157,20 @@ public sealed class ReadOnlyDiskTests(ITestOutputHelper output)
         await using var client = await host.ConnectAsync();
         Assert.True((await client.SubmitAsync(new DraftSubmission { Id = id, Kind = "reply", Agent = "a", Text = text })).Ok);
 
-        ApproveDirectly(data.Path, id, Sha.Hex(text));
-        await UntilAsync(() => Task.FromResult(host.Output.Contains($"Draft {id} (reply): attempt 1 succeeded", StringComparison.Ordinal)),
-            () => "the unrecorded outcome was never logged:\n" + host.Output);
+        DirectApproval.Approve(data.Path, id, Sha.Hex(text));
+        await Eventually.TrueAsync(() => Task.FromResult(host.Output.Contains($"Draft {id} (reply): attempt 1 succeeded", StringComparison.Ordinal)),
+            () => "the unrecorded outcome to be logged:\n" + host.Output, RecoverWithin);
         Assert.True(filesystem.IsReadOnly);
         filesystem.MakeWritable();
         DraftView? view = null;
-        await UntilAsync(async () => (view = (await client.GetAsync(id)).Draft!).State != States.Executing, () => "the draft stayed executing:\n" + host.Output);
+        await Eventually.TrueAsync(async () => (view = (await client.GetAsync(id)).Draft!).State != States.Executing,
+            () => "the draft to leave executing:\n" + host.Output, RecoverWithin);
 
         Assert.Contains($"attempt 1 succeeded (https://example.test/{id}) but the store could not record it", host.Output);
         Assert.Equal(States.Executed, view!.State);
         Assert.Equal($"https://example.test/{id}", view.Execution!.Result);
         Assert.Single(route.Runs());
         Assert.Single(route.Effects());
-    }
-
-    private static void ApproveDirectly(string dataDirectory, string id, string sha)
-    {
-        // The approval as another process would write it; the executor's interval trigger picks it up.
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(dataDirectory, "approvals.db")};Pooling=False");
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "UPDATE drafts SET state = 'approved', decision = 'approved', decided_by = 1001, decided_by_name = 'Ada', " +
-            "decided_at = $now, decision_sha256 = $sha, state_since = $now, updated_at = $now WHERE id = $id";
-        cmd.Parameters.AddWithValue("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        cmd.Parameters.AddWithValue("$sha", sha);
-        cmd.Parameters.AddWithValue("$id", id);
-        Assert.Equal(1, cmd.ExecuteNonQuery());
-    }
-
-    // Across processes there is no in-process signal to await; poll with a deadline instead.
-    private static async Task UntilAsync(Func<Task<bool>> condition, Func<string> because)
-    {
-        var deadline = DateTime.UtcNow + RecoverWithin;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, because());
-            await Task.Delay(100);
-        }
     }
 
     private static async Task<IEnumerable<string>> ReadBurstAsync(HostProcess host, int agents, int listsEach)
