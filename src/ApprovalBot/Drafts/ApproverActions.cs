@@ -12,7 +12,7 @@ internal sealed class ApproverActions(DraftStore store)
     /// failed/unknown -> approved: the executor picks it up again with the same idempotency key. A pending draft whose
     /// card the outbox gave up on (e.g. a wrong chat id, since fixed) gets its card queued again instead.
     /// </summary>
-    public Task<TransitionResult> RetryAsync(string id, string actor, CancellationToken cancellationToken = default) =>
+    public Task<TransitionResult> RetryAsync(string id, string actor) =>
         store.WriteAsync(ctx =>
         {
             var current = ctx.ReadDraft(id);
@@ -35,19 +35,19 @@ internal sealed class ApproverActions(DraftStore store)
                 Set = new Dictionary<string, object?> { ["exec_attempts"] = 0, ["exec_next_at"] = null, ["lease_token"] = null, ["lease_until"] = null },
                 Details = new JsonObject { ["action"] = "retry" },
             });
-        }, cancellationToken);
+        });
 
     /// <summary>failed/unknown/blocked/approved -> cancelled: nothing will be executed; pending (a card never delivered) -> cancelled too.</summary>
-    public Task<TransitionResult> DiscardAsync(string id, string actor, CancellationToken cancellationToken = default) =>
+    public Task<TransitionResult> DiscardAsync(string id, string actor) =>
         store.TransitionAsync(new Transition(id, [DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved, DraftState.Pending], DraftState.Cancelled, "discarded", actor)
         {
             Details = new JsonObject { ["action"] = "discard" },
-        }, cancellationToken);
+        });
 
     /// <summary>unknown -> executed: the approver checked the sink and the effect is there.</summary>
-    public Task<TransitionResult> MarkDoneAsync(string id, string actor, CancellationToken cancellationToken = default) =>
+    public Task<TransitionResult> MarkDoneAsync(string id, string actor) =>
         store.TransitionAsync(new Transition(id, [DraftState.Unknown], DraftState.Executed, "marked_done", actor)
         {
             Details = new JsonObject { ["action"] = "mark_done" },
-        }, cancellationToken);
+        });
 }

@@ -12,7 +12,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
 {
     public DraftSignals Signals => signals;
 
-    public Task<SubmitOutcome> SubmitAsync(NewDraft draft, CancellationToken cancellationToken = default) =>
+    public Task<SubmitOutcome> SubmitAsync(NewDraft draft) =>
         writer.WriteAsync(ctx =>
         {
             using (var existing = ctx.Statement("SELECT seq, sha256 FROM drafts WHERE id = $id", ("$id", draft.Id)).ExecuteReader())
@@ -36,7 +36,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
             ctx.AppendEvent(draft.Id, "submitted", "agent:" + draft.Agent, SubmittedDetails(draft));
             ctx.Publish(new DraftChange(draft.Id, draft.Kind, null, DraftState.Pending));
             return new SubmitOutcome(new Receipt(draft.Id, seq, draft.Sha256, States.Pending, Duplicate: false), null);
-        }, cancellationToken);
+        });
 
     /// <summary>{"kind":…,"sha256":…,"length":…}, written without reflection (this runs inside the writer for every submit).</summary>
     private static string SubmittedDetails(NewDraft draft)
@@ -53,8 +53,8 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
-    public Task<TransitionResult> TransitionAsync(Transition transition, CancellationToken cancellationToken = default) =>
-        writer.WriteAsync(ctx => Apply(ctx, transition), cancellationToken);
+    public Task<TransitionResult> TransitionAsync(Transition transition) =>
+        writer.WriteAsync(ctx => Apply(ctx, transition));
 
     /// <summary>Applies a transition inside a write that is already running (to combine it with other statements).</summary>
     public static TransitionResult Apply(WriteContext ctx, Transition t)
@@ -100,16 +100,16 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     }
 
     /// <summary>Appends a ledger event that moves no draft (a refused tap, a security event, an orphan callback).</summary>
-    public Task AppendEventAsync(string? draftId, string type, string actor, string? detailsJson, CancellationToken cancellationToken = default) =>
+    public Task AppendEventAsync(string? draftId, string type, string actor, string? detailsJson) =>
         writer.WriteAsync(ctx =>
         {
             ctx.AppendEvent(draftId, type, actor, detailsJson);
             return true;
-        }, cancellationToken);
+        });
 
     /// <summary>Runs arbitrary statements in the next group commit. For features that must combine several writes atomically.</summary>
-    public Task<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken = default) =>
-        writer.WriteAsync(work, cancellationToken);
+    public Task<T> WriteAsync<T>(Func<WriteContext, T> work) =>
+        writer.WriteAsync(work);
 
     public Draft? Get(string id) => Query(DraftColumns.Select + " WHERE id = $id", ("$id", id)).SingleOrDefault();
 
@@ -182,10 +182,10 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return cmd.ExecuteScalar() as string;
     });
 
-    public Task SetSettingAsync(string key, string value, CancellationToken cancellationToken = default) =>
+    public Task SetSettingAsync(string key, string value) =>
         writer.WriteAsync(ctx => ctx.Execute(
             "INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            ("$key", key), ("$value", value)), cancellationToken);
+            ("$key", key), ("$value", value)));
 
     /// <summary>Runs a read on its own pooled connection.</summary>
     public T Read<T>(Func<SqliteConnection, T> read)

@@ -66,8 +66,15 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         _checkpointThread.Start();
     }
 
-    /// <summary>Runs <paramref name="work"/> in the next batch; the task completes once its batch is committed.</summary>
-    public Task<T> WriteAsync<T>(Func<WriteContext, T> work, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs <paramref name="work"/> in the next batch; the task completes once its batch is committed or refused.
+    /// There is no cancellation: a write is over within a commit or two (shutdown drains the queue), and its caller
+    /// must always learn which way it went. Giving up on the answer told callers "cancelled" about writes that were
+    /// stored (an agent answered unavailable for a draft it had submitted, an executor that never ran a route it had
+    /// just claimed), and refusing a write once the service is stopping would lose the record of something already
+    /// done outside (a card sent, a tap answered).
+    /// </summary>
+    public Task<T> WriteAsync<T>(Func<WriteContext, T> work)
     {
         var write = new Write<T>(work);
         bool lead;
@@ -85,8 +92,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         {
             Lead();
         }
-        var task = write.Completion.Task;
-        return task.IsCompleted || !cancellationToken.CanBeCanceled ? task : task.WaitAsync(cancellationToken);
+        return write.Completion.Task;
     }
 
     /// <summary>Commits one batch on the caller's thread, then gives the commit role up, or to the writer thread.</summary>

@@ -106,8 +106,7 @@ internal sealed class ExecutorCycle(
                 eventType = ExecutionLedger.ExecutionInterrupted;
             }
             var recovered = await store.WriteAsync(
-                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType),
-                CancellationToken.None).ConfigureAwait(false);
+                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType)).ConfigureAwait(false);
             if (recovered is not null)
             {
                 count++;
@@ -128,7 +127,7 @@ internal sealed class ExecutorCycle(
             var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
             // Lease: the whole attempt plus slack; only a pull lease is ever judged by its time (see RecoverAsync).
             var lease = route.Timeout * 2 + TimeSpan.FromSeconds(30);
-            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, "execute"), CancellationToken.None)
+            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, "execute"))
                 .ConfigureAwait(false);
             if (begin.Blocked is { } blocked)
             {
@@ -151,15 +150,14 @@ internal sealed class ExecutorCycle(
             {
                 // Shutdown cut the attempt off: whether it took effect is unknown, so record it like a crash would be.
                 await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, request.Draft.Id, begin.Lease, route,
-                    "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted), CancellationToken.None).ConfigureAwait(false);
+                    "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted)).ConfigureAwait(false);
                 throw;
             }
             FinishResult finish;
             try
             {
                 finish = await store.WriteAsync(
-                    ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor),
-                    CancellationToken.None).ConfigureAwait(false);
+                    ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor)).ConfigureAwait(false);
             }
             catch (StoreUnavailableException ex)
             {
@@ -204,8 +202,7 @@ internal sealed class ExecutorCycle(
             try
             {
                 finish = await store.WriteAsync(
-                    ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor),
-                    CancellationToken.None).ConfigureAwait(false);
+                    ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor)).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not StoreUnavailableException)
             {

@@ -16,6 +16,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 {
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
     private const int AcceptLoops = 4;
+    private static readonly TimeSpan AnswerGraceAtStop = TimeSpan.FromSeconds(2);
     private static readonly byte[] Newline = "\n"u8.ToArray();
     // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
     private AgentPipeOptions _options = null!;
@@ -161,6 +162,10 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 
     private async Task ServeAsync(NamedPipeServerStream stream, CancellationToken stoppingToken)
     {
+        // Answers still go out once the service is stopping (a submit's receipt, a wait told the service is shutting
+        // down), but an agent that does not read them cannot hold the stop up for longer than this.
+        using var answering = new CancellationTokenSource();
+        using var stopping = stoppingToken.Register(() => answering.CancelAfter(AnswerGraceAtStop));
         try
         {
             var reader = new LineReader(stream, _options.MaxLineBytes);
@@ -175,7 +180,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 {
                     LogTooLarge(_options.MaxLineBytes);
                     await WriteAsync(stream, Response.Failure(ErrorCodes.TooLarge,
-                        $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
+                        $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), answering.Token).ConfigureAwait(false);
                     await DrainBrieflyAsync(stream, stoppingToken).ConfigureAwait(false);
                     return;
                 }
@@ -187,7 +192,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 try
                 {
                     var response = await dispatcher.DispatchAsync(line, stoppingToken).ConfigureAwait(false);
-                    await WriteAsync(stream, response, stoppingToken).ConfigureAwait(false);
+                    await WriteAsync(stream, response, answering.Token).ConfigureAwait(false);
                 }
                 finally
                 {

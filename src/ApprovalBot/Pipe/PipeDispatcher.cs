@@ -91,7 +91,8 @@ internal sealed partial class PipeDispatcher
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return Response.Failure(ErrorCodes.Unavailable, "the service is shutting down");
+                // Only a request that had changed nothing yet gets here: a write, once queued, is answered by its commit.
+                return Response.Failure(ErrorCodes.Unavailable, "the service is shutting down; nothing was changed by this request, ask again once it is back");
             }
             catch (Exception ex)
             {

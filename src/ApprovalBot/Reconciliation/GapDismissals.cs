@@ -19,7 +19,7 @@ internal sealed class GapDismissals(DraftStore store)
         DraftHash.Of("dismiss:" + Gaps.OrphanCallback + ":" + eventId.ToString(CultureInfo.InvariantCulture));
 
     /// <summary>Dismisses the stray-tap gap of <paramref name="eventId"/>; false when there is no such gap or it was dismissed already.</summary>
-    public Task<bool> DismissAsync(long eventId, string actor, CancellationToken cancellationToken = default) =>
+    public Task<bool> DismissAsync(long eventId, string actor) =>
         store.WriteAsync(ctx =>
         {
             using (var cmd = ctx.Command("SELECT type FROM events WHERE id = $id", ("$id", eventId)))
@@ -42,7 +42,7 @@ internal sealed class GapDismissals(DraftStore store)
             ctx.AppendEvent(null, EventType, actor, new JsonObject { ["event_id"] = eventId, ["gap"] = Gaps.OrphanCallback, ["gap_key"] = key }.ToJsonString());
             ctx.Execute("UPDATE escalations SET resolved_at = $now WHERE gap_key = $key AND resolved_at IS NULL", ("$now", ctx.NowMs), ("$key", key));
             return true;
-        }, cancellationToken);
+        });
 
     /// <summary>Ids of the events whose gaps were dismissed since <paramref name="since"/>.</summary>
     public HashSet<long> Dismissed(DateTimeOffset since) => store.Read(connection =>

@@ -63,7 +63,7 @@ internal sealed partial class Reconciler(
                     ("$key", gap.Key), ("$report", gap.Report), ("$gap", gap.Name), ("$draft", gap.DraftId), ("$now", ctx.NowMs));
             }
             return true;
-        }, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
 
         foreach (var gap in due)
         {
@@ -97,7 +97,7 @@ internal sealed partial class Reconciler(
                         ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", gap.Key));
                     }
                     return true;
-                }, cancellationToken).ConfigureAwait(false);
+                }).ConfigureAwait(false);
             }
         }
         var escalated = due.Count(g => !Delivered(g));

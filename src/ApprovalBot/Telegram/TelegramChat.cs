@@ -96,7 +96,7 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
         {
             return false;
         }
-        await store.SetSettingAsync(MigrationKeyPrefix + oldChatId.ToString(CultureInfo.InvariantCulture), newChatId.ToString(CultureInfo.InvariantCulture), cancellationToken).ConfigureAwait(false);
+        await store.SetSettingAsync(MigrationKeyPrefix + oldChatId.ToString(CultureInfo.InvariantCulture), newChatId.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
         lock (_lock)
         {
             if (Interlocked.CompareExchange(ref _chatId, newChatId, oldChatId) != oldChatId)

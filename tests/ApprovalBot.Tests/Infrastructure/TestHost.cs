@@ -93,6 +93,9 @@ internal sealed class TestHost : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the host as a service manager would (SIGTERM); its services stay readable until disposal.</summary>
+    public Task StopAsync() => _host.StopAsync();
+
     public async ValueTask DisposeAsync()
     {
         try

@@ -337,4 +337,45 @@ public sealed class AgentPipeServerTests
             }
         }
     }
+
+    [Fact]
+    public async Task Stop_WaitInProgress_WaiterToldTheServiceIsShuttingDownAndNothingChanged()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var agent = await host.ConnectAsync();
+        var id = (await agent.SubmitAsync(new DraftSubmission { Id = "reply:waited", Kind = "reply", Agent = "a", Text = "hi" })).Receipt!.Id;
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.Signals.WaitingChanged += count =>
+        {
+            if (count > 0) registered.TrySetResult();
+        };
+        await using var waiter = await host.ConnectAsync();
+        var waiting = waiter.WaitAsync(id, 600_000);
+        await registered.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // The wait asked for ten minutes; the stop must not wait for it, and the agent must be told why it ended.
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.False(answer.Ok);
+        Assert.Equal(ErrorCodes.Unavailable, answer.Error!.Code);
+        Assert.Contains("shutting down", answer.Error.Message, StringComparison.Ordinal);
+        Assert.Equal(ApprovalBot.Drafts.DraftState.Pending, host.Store.Get(id)!.State);
+        await Assert.ThrowsAsync<IOException>(() => waiter.PingAsync());
+    }
+
+    [Fact]
+    public async Task Stop_IdleConnectionOpen_StopsAndTheAgentSeesTheConnectionClosed()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var idle = await host.ConnectAsync();
+        Assert.True((await idle.PingAsync()).Ok);
+
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        // "Broken pipe" or "closed the connection", depending on whether the request's write or its read notices.
+        await Assert.ThrowsAsync<IOException>(() => idle.PingAsync());
+        Assert.True(idle.IsClosed);
+        Assert.False(File.Exists(host.PipeName));
+    }
 }

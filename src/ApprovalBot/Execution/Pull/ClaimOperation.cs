@@ -60,7 +60,7 @@ internal sealed class ClaimOperation(
                 while (reader.Read()) ids.Add(reader.GetString(0));
             }
             return ids.Select(id => ExecutionLedger.Begin(ctx, id, "pull:" + claim.Kind, route, lease, "claim")).ToList();
-        }, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
 
         var claimed = new List<ClaimedDraft>();
         foreach (var r in results)

@@ -24,7 +24,7 @@ internal sealed class CompleteOperation(
         PullRoute.RequireText(complete.Lease, "lease", required: true);
         PullRoute.RequireText(complete.Result, "result", required: false, AttemptOutcome.MaxResultChars);
         var outcome = AttemptOutcome.Success(complete.Result);
-        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, complete.Id, complete.Lease, outcome, cancellationToken).ConfigureAwait(false);
+        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, complete.Id, complete.Lease, outcome).ConfigureAwait(false);
         logger.Executed(draft.Id, draft.Kind, draft.ExecAttempts, draft.ExecResult);
         return new Response { Ok = true, Draft = draft.ToView() };
     }

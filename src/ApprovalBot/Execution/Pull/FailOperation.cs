@@ -27,7 +27,7 @@ internal sealed class FailOperation(
         PullRoute.RequireText(fail.Lease, "lease", required: true);
         PullRoute.RequireText(fail.Error, "error", required: true, AttemptOutcome.MaxErrorChars);
         var outcome = AttemptOutcome.Failure(fail.Error, fail.Retryable ?? false);
-        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, fail.Id, fail.Lease, outcome, cancellationToken).ConfigureAwait(false);
+        var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, fail.Id, fail.Lease, outcome).ConfigureAwait(false);
         logger.ExecutionFailed(draft.Id, draft.Kind, draft.ExecAttempts, draft.State.ToWire(), draft.ExecError);
         return new Response { Ok = true, Draft = draft.ToView() };
     }

@@ -40,7 +40,7 @@ internal static class PullRoute
     /// unexpired lease; refuses with <c>not_found</c> or <c>lease_lost</c> otherwise.
     /// </summary>
     public static async Task<Draft> FinishAsync(DraftStore store, ExecutorRoutesOptions routes, ExecutionOptions options,
-        string id, string lease, AttemptOutcome outcome, CancellationToken cancellationToken)
+        string id, string lease, AttemptOutcome outcome)
     {
         var finish = await store.WriteAsync(ctx =>
         {
@@ -48,7 +48,7 @@ internal static class PullRoute
             return d is null
                 ? null
                 : ExecutionLedger.Finish(ctx, id, lease, requireUnexpired: true, outcome, RouteOrDefault(routes, d.Kind), options, "pull:" + d.Kind);
-        }, cancellationToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         if (finish is null) throw GetOperation.NotFound(id);
         if (finish.LeaseLost) throw LeaseLost(id);
         return finish.Draft!;

@@ -17,7 +17,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
     public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
     {
         var draft = Validate(StrictRequest.Read(request, ProtocolJsonContext.Default.SubmitRequest).Draft);
-        var outcome = await store.SubmitAsync(draft, cancellationToken).ConfigureAwait(false);
+        var outcome = await store.SubmitAsync(draft).ConfigureAwait(false);
         if (outcome.Receipt is not { } receipt)
         {
             LogConflict(draft.Id, outcome.ConflictingSha256!, draft.Sha256);

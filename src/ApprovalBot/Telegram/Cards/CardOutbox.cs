@@ -139,7 +139,7 @@ internal sealed partial class CardOutbox(
                 ["card_error"] = null,
             },
             Details = new JsonObject { ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt },
-        }, stoppingToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         if (result.Applied)
         {
             LogCardSent(draft.Id, sent.ChatId, sent.MessageId, attempt);
@@ -152,7 +152,7 @@ internal sealed partial class CardOutbox(
         if (result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
         {
             LogCardClosedOnArrival(draft.Id, now.State.ToWire());
-            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt, now.State), stoppingToken).ConfigureAwait(false);
+            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt, now.State)).ConfigureAwait(false);
             try
             {
                 await sender.ShowLatestAsync(draft.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
@@ -191,7 +191,7 @@ internal sealed partial class CardOutbox(
         {
             Set = new Dictionary<string, object?> { ["card_attempts"] = attempt, ["card_next_at"] = next, ["card_error"] = error },
             Details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp },
-        }, stoppingToken).ConfigureAwait(false);
+        }).ConfigureAwait(false);
         if (giveUp)
         {
             LogCardGaveUp(draft.Id, attempt, error);

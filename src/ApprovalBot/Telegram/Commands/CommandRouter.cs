@@ -73,7 +73,7 @@ internal sealed partial class CommandRouter(
     /// </summary>
     private Task<bool> RecordOnceAsync(Message message, User from, string command, string reason, CancellationToken cancellationToken) =>
         store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, CallbackRouter.SecurityEvent, "telegram:" + from.Id.ToString(CultureInfo.InvariantCulture),
-            Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)), cancellationToken);
+            Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)));
 
     private static JsonObject Describe(Message message, User from, string command, string reason) => new()
     {

@@ -25,16 +25,16 @@ internal sealed partial class EscalationActionHandler(
         var draft = store.GetBySeq(data.Seq);
         if (draft is null || !data.Matches(draft.Sha256))
         {
-            await orphans.RecordAsync(query, draft?.Id, draft is null ? "unknown_draft" : "hash_mismatch", cancellationToken).ConfigureAwait(false);
+            await orphans.RecordAsync(query, draft?.Id, draft is null ? "unknown_draft" : "hash_mismatch").ConfigureAwait(false);
             await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
             return;
         }
         var actor = CallbackRouter.Actor(query);
         var result = data.Action switch
         {
-            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
-            CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
-            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, cancellationToken).ConfigureAwait(false),
+            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor).ConfigureAwait(false),
+            CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor).ConfigureAwait(false),
+            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor).ConfigureAwait(false),
             _ => throw new ArgumentOutOfRangeException(nameof(data), data.Action, "not an escalation action"),
         };
         var state = (result.Draft ?? draft).State.ToWire();
@@ -55,12 +55,12 @@ internal sealed partial class EscalationActionHandler(
     {
         if (!data.Matches(GapDismissals.Binding(data.Seq)))
         {
-            await orphans.RecordAsync(query, null, "bad_dismiss", cancellationToken).ConfigureAwait(false);
+            await orphans.RecordAsync(query, null, "bad_dismiss").ConfigureAwait(false);
             await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
             return;
         }
         // Stateless over the store: no dependency on the reconciler being composed.
-        var applied = await new GapDismissals(store).DismissAsync(data.Seq, CallbackRouter.Actor(query), cancellationToken).ConfigureAwait(false);
+        var applied = await new GapDismissals(store).DismissAsync(data.Seq, CallbackRouter.Actor(query)).ConfigureAwait(false);
         LogDismiss(data.Seq, applied, query.From.Id);
         var answer = applied ? "✔️ Dismissed; it will not be reminded again." : "Nothing changed: already dismissed or no such gap.";
         await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);

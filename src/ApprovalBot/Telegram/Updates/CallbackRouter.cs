@@ -25,7 +25,7 @@ internal sealed partial class CallbackRouter(
         {
             var reason = approver ? "wrong_chat" : "not_approver";
             // Once per callback query: the same update delivered again (offset not confirmed) adds nothing to the ledger.
-            if (await store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, SecurityEvent, query, reason), cancellationToken).ConfigureAwait(false))
+            if (await store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, SecurityEvent, query, reason)).ConfigureAwait(false))
             {
                 LogUnauthorized(query.From.Id, query.From.DisplayName, chatId, reason);
             }
@@ -38,7 +38,7 @@ internal sealed partial class CallbackRouter(
         }
         if (!CallbackData.TryParse(query.Data, out var data))
         {
-            await orphans.RecordAsync(query, null, "malformed", cancellationToken).ConfigureAwait(false);
+            await orphans.RecordAsync(query, null, "malformed").ConfigureAwait(false);
             await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
             return;
         }

@@ -20,7 +20,7 @@ internal sealed partial class DecisionHandler(
     public async Task HandleAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
     {
         var approve = data.Action == CallbackAction.Approve;
-        var outcome = await store.WriteAsync(ctx => Decide(ctx, query, data, approve), cancellationToken).ConfigureAwait(false);
+        var outcome = await store.WriteAsync(ctx => Decide(ctx, query, data, approve)).ConfigureAwait(false);
         switch (outcome.Kind)
         {
             case OutcomeKind.Orphan:

@@ -16,9 +16,9 @@ internal sealed partial class OrphanCallbacks(DraftStore store, ILogger<OrphanCa
     public const string Answer = "⚠️ This button does not match a stored draft. Nothing changed; it was reported.";
 
     /// <summary>Records the refused press once per callback query: a redelivered update adds nothing. True when recorded now.</summary>
-    public async Task<bool> RecordAsync(CallbackQuery query, string? draftId, string reason, CancellationToken cancellationToken)
+    public async Task<bool> RecordAsync(CallbackQuery query, string? draftId, string reason)
     {
-        var recorded = await store.WriteAsync(ctx => Record(ctx, query, draftId, reason), cancellationToken).ConfigureAwait(false);
+        var recorded = await store.WriteAsync(ctx => Record(ctx, query, draftId, reason)).ConfigureAwait(false);
         Log(recorded, draftId, reason, query);
         return recorded;
     }

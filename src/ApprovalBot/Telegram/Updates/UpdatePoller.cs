@@ -54,7 +54,7 @@ internal sealed partial class UpdatePoller(
                             continue;
                         }
                         offset = next;
-                        await store.SetSettingAsync(OffsetSetting, next.Value.ToString(CultureInfo.InvariantCulture), stoppingToken).ConfigureAwait(false);
+                        await store.SetSettingAsync(OffsetSetting, next.Value.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                     }
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
