@@ -19,8 +19,13 @@ namespace ApprovalBot.Drafts;
 /// </summary>
 internal sealed partial class DraftWriter : IAsyncDisposable
 {
-    /// <summary>Commits between two background checkpoints (a submit adds about 8-10 pages to the WAL).</summary>
-    internal const int CheckpointEveryCommits = 100;
+    /// <summary>
+    /// Commits between two background checkpoints. The first commit after the WAL starts over also syncs the new WAL
+    /// header, a second fsync, so one commit in this many takes about twice as long: at 100 that was 1% of commits,
+    /// exactly the p99 of a steady stream (0.62 against 0.25 ms for the rest's p99 here). At 400 it is 0.25%, and the
+    /// WAL peaks at ~12 MB for single submits (7 pages each) and a few times that under batches of concurrent agents.
+    /// </summary>
+    internal const int CheckpointEveryCommits = 400;
 
     private readonly SqliteDatabase _database;
     private readonly DraftSignals _signals;
