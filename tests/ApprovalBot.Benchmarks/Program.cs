@@ -236,9 +236,10 @@ static async Task MeasureBigStoreAsync(HostUnderTest host, Report report, bool s
     report.Stale = await TimeAsync(() => Call(c => c.ReportAsync("stale")), runs, r => r.Report?.Items.Count);
     report.ListNewest = await TimeAsync(() => Call(c => c.ListAsync(limit: 50)), runs, r => r.Drafts?.Count);
     report.ListCarded = await TimeAsync(() => Call(c => c.ListAsync(state: "carded", limit: 50)), runs, r => r.Drafts?.Count);
+    report.ListRare = await TimeAsync(() => Call(c => c.ListAsync(state: "unknown", limit: 50)), runs, r => r.Drafts?.Count);
     report.BigPeakRssMb = host.PeakRssMb;
     if (client is not null) await client.DisposeAsync();
-    Progress("7 reports", $"orphans p50 {Ms.F(report.Orphans.Samples.P50)} ms ({report.Orphans.Items} items), stale p50 {Ms.F(report.Stale.Samples.P50)} ms ({report.Stale.Items} items), list p50 {Ms.F(report.ListNewest.Samples.P50)} ms, list carded p50 {Ms.F(report.ListCarded.Samples.P50)} ms, peak RSS {report.BigPeakRssMb:0} MB, connection resets {report.ConnectionResets}");
+    Progress("7 reports", $"orphans p50 {Ms.F(report.Orphans.Samples.P50)} ms ({report.Orphans.Items} items), stale p50 {Ms.F(report.Stale.Samples.P50)} ms ({report.Stale.Items} items), list p50 {Ms.F(report.ListNewest.Samples.P50)} ms, list carded p50 {Ms.F(report.ListCarded.Samples.P50)} ms, list unknown p50 {Ms.F(report.ListRare.Samples.P50)} ms ({report.ListRare.Items} drafts), peak RSS {report.BigPeakRssMb:0} MB, connection resets {report.ConnectionResets}");
 }
 
 static async Task<Timed> TimeAsync(Func<Task<ApprovalBot.Client.Response>> call, int runs, Func<ApprovalBot.Client.Response, int?> items)

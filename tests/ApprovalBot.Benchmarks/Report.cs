@@ -27,6 +27,8 @@ internal sealed class Report(bool smoke)
     public Timed? Stale { get; set; }
     public Timed? ListNewest { get; set; }
     public Timed? ListCarded { get; set; }
+
+    public Timed? ListRare { get; set; }
     public double? BigPeakRssMb { get; set; }
     public int ConnectionResets { get; set; }
     public int Cores { get; set; }
@@ -134,6 +136,10 @@ internal sealed class Report(bool smoke)
         if (ListCarded is { } lc)
         {
             Row("7", "1M store: `list --state carded` newest 50", $"p50 {Ms.F(lc.Samples.P50)} ms, max {Ms.F(lc.Samples.Max)} ms", "(no target)", "", null);
+        }
+        if (ListRare is { } lr)
+        {
+            Row("7", $"1M store: `list --state unknown` newest 50 (a rare state: {lr.Items} drafts)", $"p50 {Ms.F(lr.Samples.P50)} ms, max {Ms.F(lr.Samples.Max)} ms", "(no target)", "", null);
         }
         if (Startup is { } up)
         {

@@ -27,6 +27,19 @@ internal sealed partial class DraftWriter : IAsyncDisposable
     /// </summary>
     internal const int CheckpointEveryCommits = 400;
 
+    /// <summary>
+    /// Writes between two background checkpoints, whatever the commits: concurrent agents' commits carry batches of
+    /// writes, and the WAL grows with the writes, not the commits (16 agents: ~8 writes a commit, a checkpoint about
+    /// every 240 commits, still out of the p99).
+    /// </summary>
+    internal const int CheckpointEveryWrites = 2000;
+
+    /// <summary>
+    /// The WAL file is cut back to this size when it starts over: it otherwise keeps the size of its largest burst
+    /// until the next start. Above what a steady stream needs, so the steady state never pays for regrowing it.
+    /// </summary>
+    internal const long WalSizeLimitBytes = 64L * 1024 * 1024;
+
     private readonly SqliteDatabase _database;
     private readonly DraftSignals _signals;
     private readonly TimeProvider _time;
@@ -50,13 +63,27 @@ internal sealed partial class DraftWriter : IAsyncDisposable
     private StatementCache? _statements;
     private long _commits;
     private long _catchUps;
+    private long _checkpoints;
     private int _commitsSinceCheckpoint;
+    private int _writesSinceCheckpoint;
 
     /// <summary>Transactions committed so far; with concurrent writers it stays well below the number of writes.</summary>
     public long Commits => Interlocked.Read(ref _commits);
 
     /// <summary>Catch-up checkpoints the writer has run (see <see cref="CatchUp"/>).</summary>
     internal long CatchUps => Interlocked.Read(ref _catchUps);
+
+    /// <summary>Writes waiting for a commit to take them.</summary>
+    internal int Queued
+    {
+        get
+        {
+            lock (_gate) return _queue.Count;
+        }
+    }
+
+    /// <summary>Background checkpoints run so far (see <see cref="RunCheckpoints"/>).</summary>
+    internal long Checkpoints => Interlocked.Read(ref _checkpoints);
 
     public DraftWriter(SqliteDatabase database, DraftSignals signals, TimeProvider time, IOptions<StoreOptions> options, ILogger<DraftWriter> logger)
     {
@@ -75,8 +102,8 @@ internal sealed partial class DraftWriter : IAsyncDisposable
     /// Runs <paramref name="work"/> in the next batch; the task completes once its batch is committed or refused.
     /// There is no cancellation: a write is over within a commit or two (shutdown drains the queue), and its caller
     /// must always learn which way it went. Giving up on the answer told callers "cancelled" about writes that were
-    /// stored (an agent answered unavailable for a draft it had submitted, an executor that never ran a route it had
-    /// just claimed), and refusing a write once the service is stopping would lose the record of something already
+    /// stored (an agent answered unavailable for a draft it had submitted, a pull executor for drafts it had just
+    /// claimed), and refusing a write once the service is stopping would lose the record of something already
     /// done outside (a card sent, a tap answered).
     /// </summary>
     public Task<T> WriteAsync<T>(Func<WriteContext, T> work)
@@ -207,12 +234,20 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         {
             // Disk full, read-only, I/O error: nothing of the batch is kept. Drop the connection so the next
             // batch starts clean, which is how the store recovers by itself once the disk is writable again.
-            LogCommitFailed(ex, batch.Count);
-            DropConnection();
-            foreach (var write in batch)
+            try
             {
-                // One exception each: callers rethrow it, and a shared one would collect every caller's stack trace.
-                write.Abandon(new StoreUnavailableException("The store could not commit: " + ex.Message, ex));
+                LogCommitFailed(ex, batch.Count);
+                DropConnection();
+            }
+            finally
+            {
+                // Whatever else fails here, every caller gets its answer: writes cannot be cancelled, so an
+                // unanswered one would wait for ever.
+                foreach (var write in batch)
+                {
+                    // One exception each: callers rethrow it, and a shared one would collect every caller's stack trace.
+                    write.Abandon(new StoreUnavailableException("The store could not commit: " + ex.Message, ex));
+                }
             }
             return;
         }
@@ -221,9 +256,11 @@ internal sealed partial class DraftWriter : IAsyncDisposable
         {
             write.Acknowledge();
         }
-        if (++_commitsSinceCheckpoint >= CheckpointEveryCommits)
+        _writesSinceCheckpoint += batch.Count;
+        if (++_commitsSinceCheckpoint >= CheckpointEveryCommits || _writesSinceCheckpoint >= CheckpointEveryWrites)
         {
             _commitsSinceCheckpoint = 0;
+            _writesSinceCheckpoint = 0;
             lock (_checkpointGate)
             {
                 _checkpointDue = true;
@@ -253,7 +290,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
             // threshold: an automatic checkpoint copies and fsyncs the database file on the commit path.
             using (var pragma = connection.CreateCommand())
             {
-                pragma.CommandText = "PRAGMA wal_autocheckpoint=0;";
+                pragma.CommandText = $"PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit={WalSizeLimitBytes};";
                 pragma.ExecuteNonQuery();
             }
             _statements = new StatementCache(connection);
@@ -333,6 +370,7 @@ internal sealed partial class DraftWriter : IAsyncDisposable
                     using var cmd = connection.CreateCommand();
                     cmd.CommandText = "PRAGMA wal_checkpoint(PASSIVE);";
                     cmd.ExecuteNonQuery();
+                    Interlocked.Increment(ref _checkpoints);
                     _catchUpDue = true;
                 }
                 catch (Exception ex)

@@ -162,10 +162,6 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 
     private async Task ServeAsync(NamedPipeServerStream stream, CancellationToken stoppingToken)
     {
-        // Answers still go out once the service is stopping (a submit's receipt, a wait told the service is shutting
-        // down), but an agent that does not read them cannot hold the stop up for longer than this.
-        using var answering = new CancellationTokenSource();
-        using var stopping = stoppingToken.Register(() => answering.CancelAfter(AnswerGraceAtStop));
         try
         {
             var reader = new LineReader(stream, _options.MaxLineBytes);
@@ -179,9 +175,9 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 if (outcome == LineReader.Outcome.TooLarge)
                 {
                     LogTooLarge(_options.MaxLineBytes);
-                    await WriteAsync(stream, Response.Failure(ErrorCodes.TooLarge,
-                        $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), answering.Token).ConfigureAwait(false);
-                    await DrainBrieflyAsync(stream, stoppingToken).ConfigureAwait(false);
+                    await AnswerAsync(stream, Response.Failure(ErrorCodes.TooLarge,
+                        $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
+                    await DrainBrieflyAsync(stream).ConfigureAwait(false);
                     return;
                 }
                 if (line.IsEmpty)
@@ -192,7 +188,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
                 try
                 {
                     var response = await dispatcher.DispatchAsync(line, stoppingToken).ConfigureAwait(false);
-                    await WriteAsync(stream, response, answering.Token).ConfigureAwait(false);
+                    await AnswerAsync(stream, response, stoppingToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -223,11 +219,11 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     /// <summary>
     /// Closing a Unix socket with unread input resets it and the peer loses the answer already sent; so read
     /// and discard a bounded amount for a bounded time first, letting a well-behaved client read its error.
+    /// Not cut short by a stop, which it holds up for at most its own time limit.
     /// </summary>
-    private async Task DrainBrieflyAsync(Stream stream, CancellationToken stoppingToken)
+    private async Task DrainBrieflyAsync(Stream stream)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(2));
+        using var timeout = new CancellationTokenSource(AnswerGraceAtStop);
         var scratch = new byte[64 * 1024];
         long drained = 0;
         try
@@ -242,6 +238,19 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary>
+    /// Answers go out also once the service is stopping (a submit's receipt, a wait told the service is shutting
+    /// down); an agent that does not read its answer holds the stop up for at most <see cref="AnswerGraceAtStop"/>
+    /// from the stop or from the answer, whichever came later.
+    /// </summary>
+    private static async Task AnswerAsync(Stream stream, Response response, CancellationToken stoppingToken)
+    {
+        using var grace = new CancellationTokenSource();
+        // Runs at once if the stop has already come.
+        using var stop = stoppingToken.Register(static g => ((CancellationTokenSource)g!).CancelAfter(AnswerGraceAtStop), grace);
+        await WriteAsync(stream, response, grace.Token).ConfigureAwait(false);
     }
 
     /// <summary>

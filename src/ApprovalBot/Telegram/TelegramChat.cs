@@ -80,7 +80,7 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
         }
         catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newId && newId != chatId)
         {
-            await FollowMigrationAsync(chatId, newId, cancellationToken).ConfigureAwait(false);
+            await FollowMigrationAsync(chatId, newId).ConfigureAwait(false);
             return await send(newId).ConfigureAwait(false);
         }
     }
@@ -90,7 +90,7 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
     /// the new id is stored (before it is used, so a crash cannot forget it) and used from now on; a migration already
     /// followed, or one of another chat the bot is in, changes nothing. True when the approvers' chat moved now.
     /// </summary>
-    public async Task<bool> FollowMigrationAsync(long oldChatId, long newChatId, CancellationToken cancellationToken)
+    public async Task<bool> FollowMigrationAsync(long oldChatId, long newChatId)
     {
         if (oldChatId == newChatId || oldChatId != ChatId)
         {

@@ -1,5 +1,6 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Drafts;
@@ -87,6 +88,33 @@ public sealed class DraftWriterTests
         const long twoIntervals = 2L * DraftWriter.CheckpointEveryCommits * 10 * 4096;
         Assert.True(writer.CatchUps >= 2, $"{writer.CatchUps} catch-up checkpoints");
         Assert.InRange(largest, 1, twoIntervals);
+    }
+
+    [Fact]
+    public async Task WriteAsync_BigBatchesInFewCommits_CheckpointedByTheirNumberOfWrites()
+    {
+        await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
+        {
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        }));
+        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        var before = writer.Commits;
+
+        // As many agents at once: everything queued behind one commit goes in a few big batches.
+        var queued = Enumerable.Range(0, DraftWriter.CheckpointEveryWrites + 10).Select(i => host.Store.SubmitAsync(Draft($"post:b{i}"))).ToList();
+        release.Set();
+        await slow;
+        await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(60));
+
+        // The WAL grows with the writes, not the commits: far fewer commits than the commit rule waits for.
+        Assert.InRange(writer.Commits - before, 1, DraftWriter.CheckpointEveryCommits / 4);
+        await Eventually.TrueAsync(() => writer.Checkpoints >= 1, "a background checkpoint after the writes");
     }
 
     [Fact]

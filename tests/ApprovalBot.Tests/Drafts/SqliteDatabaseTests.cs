@@ -108,6 +108,59 @@ public sealed class SqliteDatabaseTests
     }
 
     [Theory]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public void List_WithAState_ReadsThatStatesNewestEntriesWithoutSorting(bool byState, bool byKind)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "EXPLAIN QUERY PLAN " + DraftStore.ListSql(byState, byKind);
+        cmd.Parameters.AddWithValue("$state", "unknown");
+        cmd.Parameters.AddWithValue("$kind", "reply");
+        cmd.Parameters.AddWithValue("$limit", 50);
+        var plan = new List<string>();
+        using (var reader = cmd.ExecuteReader())
+        {
+            while (reader.Read()) plan.Add(reader.GetString(3));
+        }
+
+        // Backwards through the state's entries, which are in seq order: it stops after the limit, however many
+        // drafts are in other states. A sort would mean reading every draft of the state first.
+        Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=?)", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Initialize_StoreAtVersion5_StateIndexRebuiltInSeqOrderWithItsDrafts()
+    {
+        using var dir = new TempDirectory();
+        using (var db = Database(dir.Path))
+        {
+            db.Initialize();
+            using var connection = db.Open();
+            Scalar(connection, """
+                DROP INDEX drafts_by_state;
+                CREATE INDEX drafts_by_state ON drafts(state, state_since);
+                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5a', 'reply', 'a', 'x', 'unknown', 1, 1, 9);
+                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5b', 'reply', 'a', 'x', 'unknown', 2, 2, 3);
+                PRAGMA user_version = 5;
+                """);
+        }
+        using var upgraded = Database(dir.Path);
+
+        upgraded.Initialize();
+
+        using var c = upgraded.Open();
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM pragma_index_info('drafts_by_state')"));
+        Assert.Equal("state", Scalar(c, "SELECT name FROM pragma_index_info('drafts_by_state')"));
+        Assert.Equal("reply:v5b", Scalar(c, "SELECT id FROM drafts INDEXED BY drafts_by_state WHERE state = 'unknown' ORDER BY seq DESC LIMIT 1"));
+    }
+
+    [Theory]
     [InlineData("orphan_callback")]
     [InlineData("lease_expired")]
     [InlineData("security")]

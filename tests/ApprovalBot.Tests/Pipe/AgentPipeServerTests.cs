@@ -4,6 +4,7 @@ using System.Text;
 using ApprovalBot.Client;
 using ApprovalBot.Pipe;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -362,6 +363,37 @@ public sealed class AgentPipeServerTests
         Assert.Contains("shutting down", answer.Error.Message, StringComparison.Ordinal);
         Assert.Equal(ApprovalBot.Drafts.DraftState.Pending, host.Store.Get(id)!.State);
         await Assert.ThrowsAsync<IOException>(() => waiter.PingAsync());
+    }
+
+    [Fact]
+    public async Task Stop_SubmitWaitingForItsCommit_AgentGetsItsReceipt()
+    {
+        await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<ApprovalBot.Drafts.DraftWriter>();
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var slow = Task.Run(() => host.Store.WriteAsync(_ =>
+        {
+            inside.Set();
+            release.Wait(TimeSpan.FromSeconds(30));
+            return 0;
+        }));
+        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        await using var agent = await host.ConnectAsync();
+        var submitting = agent.SubmitAsync(new DraftSubmission { Id = "reply:at-stop", Kind = "reply", Agent = "a", Text = "stored while stopping" });
+        await Eventually.TrueAsync(() => writer.Queued == 1, "the submit queued behind the running commit");
+
+        // The stop comes while the submit waits for its commit: the draft is stored, so the agent must get its receipt,
+        // not "unavailable" for a draft that is there.
+        var stopping = host.Services.GetRequiredService<AgentPipeServer>().StopAsync(CancellationToken.None);
+        Assert.False(stopping.IsCompleted);
+        release.Set();
+        await slow;
+        var answer = await submitting.WaitAsync(TimeSpan.FromSeconds(30));
+        await stopping.WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(answer.Ok, answer.Error?.Message);
+        Assert.Equal(host.Store.Get("reply:at-stop")!.Seq, answer.Receipt!.Seq);
     }
 
     [Fact]

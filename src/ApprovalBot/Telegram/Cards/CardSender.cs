@@ -49,7 +49,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             }
             catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newChatId && newChatId != chatId)
             {
-                await chat.FollowMigrationAsync(chatId, newChatId, cancellationToken).ConfigureAwait(false);
+                await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
                 await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
             }
         }

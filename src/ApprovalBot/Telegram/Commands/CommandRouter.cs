@@ -40,14 +40,14 @@ internal sealed partial class CommandRouter(
         {
             // Set-up: whoever sends /start, wherever the bot receives it (the group that is to become ChatId included),
             // learns that chat's id and their own user id. Answered, but kept in the ledger like any other stranger's command.
-            if (await RecordOnceAsync(message, from, name, SetupReason, cancellationToken).ConfigureAwait(false))
+            if (await RecordOnceAsync(message, from, name, SetupReason).ConfigureAwait(false))
             {
                 LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
             }
         }
         else if (!approver)
         {
-            if (await RecordOnceAsync(message, from, name, NotAuthorizedReason, cancellationToken).ConfigureAwait(false))
+            if (await RecordOnceAsync(message, from, name, NotAuthorizedReason).ConfigureAwait(false))
             {
                 LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
             }
@@ -71,7 +71,7 @@ internal sealed partial class CommandRouter(
     /// The security event, once per message: a redelivered update (offset not confirmed) adds nothing to the ledger,
     /// though its reply is sent again, since the first may never have gone out. True when recorded now.
     /// </summary>
-    private Task<bool> RecordOnceAsync(Message message, User from, string command, string reason, CancellationToken cancellationToken) =>
+    private Task<bool> RecordOnceAsync(Message message, User from, string command, string reason) =>
         store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, CallbackRouter.SecurityEvent, "telegram:" + from.Id.ToString(CultureInfo.InvariantCulture),
             Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)));
 

@@ -23,11 +23,11 @@ internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter c
             // Telegram sends both: migrate_to_chat_id in the old group, migrate_from_chat_id in the new supergroup.
             if (message.MigrateToChatId is { } to)
             {
-                return chat.FollowMigrationAsync(message.Chat.Id, to, cancellationToken);
+                return chat.FollowMigrationAsync(message.Chat.Id, to);
             }
             if (message.MigrateFromChatId is { } from)
             {
-                return chat.FollowMigrationAsync(from, message.Chat.Id, cancellationToken);
+                return chat.FollowMigrationAsync(from, message.Chat.Id);
             }
             if (message.Text is { } text && text.StartsWith('/'))
             {
