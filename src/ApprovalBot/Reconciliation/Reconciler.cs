@@ -111,7 +111,7 @@ internal sealed partial class Reconciler(
         var parts = new List<string>();
         if (orphans > 0) parts.Add($"{orphans} orphan{(orphans == 1 ? "" : "s")}");
         if (stale > 0) parts.Add($"{stale} stale");
-        return (reminder ? "Reminder: " : "") + string.Join(" and ", parts) + " need attention";
+        return (reminder ? "Reminder: " : "") + string.Join(" and ", parts) + (gaps.Count == 1 ? " needs attention" : " need attention");
     }
 
     private Dictionary<string, long?> OpenEscalations() => store.Read(connection =>

@@ -69,7 +69,7 @@ public sealed class EscalationEndToEndTests : IAsyncLifetime
 
     private Task<SentMessage> EscalationAsync(string draftId, string? button = null, bool reminder = false) =>
         _sandbox.Control.WaitForMessageAsync(
-            m => m.Text is { } t && t.Contains("need attention", StringComparison.Ordinal) && t.Contains(draftId, StringComparison.Ordinal)
+            m => m.Text is { } t && t.Contains("attention", StringComparison.Ordinal) && t.Contains(draftId, StringComparison.Ordinal)
                 && t.StartsWith(reminder ? "🚨 Reminder" : "🚨", StringComparison.Ordinal) && (reminder || !t.StartsWith("🚨 Reminder", StringComparison.Ordinal))
                 && (button is null || m.AllButtons.Any(b => b.Text.Contains(button, StringComparison.Ordinal))),
             TelegramHarness.Wait);

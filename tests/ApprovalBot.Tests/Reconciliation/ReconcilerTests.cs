@@ -54,6 +54,20 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunOnceAsync_OneGapThenTwo_TitlesCountThemInPlainEnglish()
+    {
+        await FailAsync("reply:t1");
+        await Reconciler.RunOnceAsync(default);
+        await FailAsync("reply:t2");
+        await FailAsync("reply:t3");
+        await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.Equal("1 stale needs attention", _chat.Sent[0].Title);
+        Assert.Equal("2 stale need attention", _chat.Sent[1].Title);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_BurstOfGaps_GroupedIntoFewMessages()
     {
         for (var i = 0; i < 45; i++)
