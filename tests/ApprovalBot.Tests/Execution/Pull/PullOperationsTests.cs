@@ -80,8 +80,14 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(ErrorCodes.LeaseLost, wrong.Error!.Code);
         Assert.Equal("lease", wrong.Error.Field);
         Assert.Equal(ErrorCodes.LeaseLost, expired.Error!.Code);
-        Assert.Equal(DraftState.Executing, _host.Store.Get("reply:lost")!.State);
-        Assert.DoesNotContain(_host.Store.Events("reply:lost"), e => e.Type == "executed");
+        // Neither complete changed anything. The executor's cycle (a job woken by the approval, on a busy machine
+        // possibly only after the clock moved) may meanwhile have returned the expired lease to the queue.
+        var after = _host.Store.Get("reply:lost")!;
+        var events = _host.Store.Events("reply:lost").Select(e => e.Type).ToList();
+        Assert.True(after.State == DraftState.Executing || (after.State == DraftState.Approved && events.Contains("lease_expired")),
+            $"{after.State}: {string.Join(", ", events)}");
+        Assert.Null(after.ExecResult);
+        Assert.DoesNotContain("executed", events);
     }
 
     [Fact]
