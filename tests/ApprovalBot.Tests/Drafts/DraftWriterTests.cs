@@ -43,23 +43,15 @@ public sealed class DraftWriterTests
     {
         await using var host = await TestHost.StartAsync();
         var writer = host.Services.GetRequiredService<DraftWriter>();
-        using var inside = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
         var before = writer.Commits;
 
-        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
-        {
-            inside.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-            return ctx.Execute("INSERT INTO settings(key, value) VALUES ('slow', 'written')");
-        }));
-        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        await using var slow = HeldCommit.Start(host.Store, ctx => ctx.Execute("INSERT INTO settings(key, value) VALUES ('slow', 'written')"));
         var queued = Enumerable.Range(0, 5).Select(i => host.Store.SubmitAsync(Draft($"post:q{i}"))).ToList();
 
         Assert.All(queued, q => Assert.False(q.IsCompleted));
         Assert.Null(host.Store.Get("post:q0"));
-        release.Set();
-        await slow;
+        slow.Release();
+        await slow.Written;
         await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(2, writer.Commits - before);
         Assert.Equal("written", host.Store.GetSetting("slow"));
@@ -95,21 +87,13 @@ public sealed class DraftWriterTests
     {
         await using var host = await TestHost.StartAsync();
         var writer = host.Services.GetRequiredService<DraftWriter>();
-        using var inside = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
-        {
-            inside.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-            return 0;
-        }));
-        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        await using var slow = HeldCommit.Start(host.Store);
         var before = writer.Commits;
 
         // As many agents at once: everything queued behind one commit goes in a few big batches.
         var queued = Enumerable.Range(0, DraftWriter.CheckpointEveryWrites + 10).Select(i => host.Store.SubmitAsync(Draft($"post:b{i}"))).ToList();
-        release.Set();
-        await slow;
+        slow.Release();
+        await slow.Written;
         await Task.WhenAll(queued).WaitAsync(TimeSpan.FromSeconds(60));
 
         // The WAL grows with the writes, not the commits: far fewer commits than the commit rule waits for.
@@ -140,24 +124,16 @@ public sealed class DraftWriterTests
     {
         await using var host = await TestHost.StartAsync();
         var writer = host.Services.GetRequiredService<DraftWriter>();
-        using var inside = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var slow = Task.Run(() => host.Store.WriteAsync(ctx =>
-        {
-            inside.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-            return 0;
-        }));
-        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        await using var slow = HeldCommit.Start(host.Store);
         var queued = host.Store.SubmitAsync(Draft("post:last"));
 
         var disposing = writer.DisposeAsync().AsTask();
-        release.Set();
+        slow.Release();
         await disposing.WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.False((await queued).Receipt!.Duplicate);
         Assert.NotNull(host.Store.Get("post:last"));
         Assert.Throws<StoreUnavailableException>(() => { _ = host.Store.SubmitAsync(Draft("post:late")); });
-        await slow;
+        await slow.Written;
     }
 }

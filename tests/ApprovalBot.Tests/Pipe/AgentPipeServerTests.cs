@@ -370,15 +370,7 @@ public sealed class AgentPipeServerTests
     {
         await using var host = await TestHost.StartAsync();
         var writer = host.Services.GetRequiredService<ApprovalBot.Drafts.DraftWriter>();
-        using var inside = new ManualResetEventSlim();
-        using var release = new ManualResetEventSlim();
-        var slow = Task.Run(() => host.Store.WriteAsync(_ =>
-        {
-            inside.Set();
-            release.Wait(TimeSpan.FromSeconds(30));
-            return 0;
-        }));
-        Assert.True(inside.Wait(TimeSpan.FromSeconds(30)));
+        await using var slow = HeldCommit.Start(host.Store);
         await using var agent = await host.ConnectAsync();
         var submitting = agent.SubmitAsync(new DraftSubmission { Id = "reply:at-stop", Kind = "reply", Agent = "a", Text = "stored while stopping" });
         await Eventually.TrueAsync(() => writer.Queued == 1, "the submit queued behind the running commit");
@@ -387,8 +379,8 @@ public sealed class AgentPipeServerTests
         // not "unavailable" for a draft that is there.
         var stopping = host.Services.GetRequiredService<AgentPipeServer>().StopAsync(CancellationToken.None);
         Assert.False(stopping.IsCompleted);
-        release.Set();
-        await slow;
+        slow.Release();
+        await slow.Written;
         var answer = await submitting.WaitAsync(TimeSpan.FromSeconds(30));
         await stopping.WaitAsync(TimeSpan.FromSeconds(30));
 
