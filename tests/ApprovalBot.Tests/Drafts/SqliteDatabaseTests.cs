@@ -50,25 +50,16 @@ public sealed class SqliteDatabaseTests
     public void Initialize_StoreAtVersion2_KindIndexNowHoldsApprovedDraftsOnly()
     {
         using var dir = new TempDirectory();
-        using (var db = Database(dir.Path))
-        {
-            db.Initialize();
-            using var connection = db.Open();
-            // Back to the shape of version 2, with a draft in it.
-            Scalar(connection, """
-                DROP INDEX drafts_approved_by_kind;
-                CREATE INDEX drafts_by_kind_state ON drafts(kind, state, state_since);
-                DROP INDEX events_reported_by_type;
-                CREATE INDEX events_by_type ON events(type, at);
-                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v2', 'reply', 'a', 'x', 'approved', 1, 1, 1);
-                PRAGMA user_version = 2;
-                """);
-        }
-        using var upgraded = Database(dir.Path);
-
-        upgraded.Initialize();
-
-        using var c = upgraded.Open();
+        // Back to the shape of version 2, with a draft in it.
+        using var upgraded = UpgradedFrom(dir, """
+            DROP INDEX drafts_approved_by_kind;
+            CREATE INDEX drafts_by_kind_state ON drafts(kind, state, state_since);
+            DROP INDEX events_reported_by_type;
+            CREATE INDEX events_by_type ON events(type, at);
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v2', 'reply', 'a', 'x', 'approved', 1, 1, 1);
+            PRAGMA user_version = 2;
+            """);
+        var c = upgraded.Connection;
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'drafts_by_kind_state'"));
         Assert.Equal("reply:v2", Scalar(c, "SELECT id FROM drafts INDEXED BY drafts_approved_by_kind WHERE kind = 'reply' AND state = 'approved'"));
@@ -87,21 +78,8 @@ public sealed class SqliteDatabaseTests
     [InlineData("SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL", "drafts_by_state")]
     public void Initialize_QueriesByStateAndKind_SearchAnIndex(string sql, string? index)
     {
-        using var dir = new TempDirectory();
-        using var db = Database(dir.Path);
-        db.Initialize();
-        using var connection = db.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN " + sql;
-        foreach (var name in new[] { "$kind", "$k0", "$k1", "$now", "$max", "$limit", "$before" })
-        {
-            cmd.Parameters.AddWithValue(name, name == "$before" ? DBNull.Value : name.StartsWith("$k", StringComparison.Ordinal) ? "reply" : 1);
-        }
-        var plan = new List<string>();
-        using (var reader = cmd.ExecuteReader())
-        {
-            while (reader.Read()) plan.Add(reader.GetString(3));
-        }
+        var plan = PlanInFreshStore(sql, [.. new[] { "$kind", "$k0", "$k1", "$now", "$max", "$limit", "$before" }
+            .Select(name => (name, name == "$before" ? DBNull.Value : name.StartsWith("$k", StringComparison.Ordinal) ? "reply" : (object)1))]);
 
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN drafts", StringComparison.Ordinal));
         Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX " + (index ?? ""), StringComparison.Ordinal));
@@ -112,20 +90,7 @@ public sealed class SqliteDatabaseTests
     [InlineData(true, true)]
     public void List_WithAState_ReadsThatStatesNewestEntriesWithoutSorting(bool byState, bool byKind)
     {
-        using var dir = new TempDirectory();
-        using var db = Database(dir.Path);
-        db.Initialize();
-        using var connection = db.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "EXPLAIN QUERY PLAN " + DraftStore.ListSql(byState, byKind);
-        cmd.Parameters.AddWithValue("$state", "unknown");
-        cmd.Parameters.AddWithValue("$kind", "reply");
-        cmd.Parameters.AddWithValue("$limit", 50);
-        var plan = new List<string>();
-        using (var reader = cmd.ExecuteReader())
-        {
-            while (reader.Read()) plan.Add(reader.GetString(3));
-        }
+        var plan = PlanInFreshStore(DraftStore.ListSql(byState, byKind), ("$state", "unknown"), ("$kind", "reply"), ("$limit", 50));
 
         // Backwards through the state's entries, which are in seq order: it stops after the limit, however many
         // drafts are in other states. A sort would mean reading every draft of the state first.
@@ -137,23 +102,14 @@ public sealed class SqliteDatabaseTests
     public void Initialize_StoreAtVersion5_StateIndexRebuiltInSeqOrderWithItsDrafts()
     {
         using var dir = new TempDirectory();
-        using (var db = Database(dir.Path))
-        {
-            db.Initialize();
-            using var connection = db.Open();
-            Scalar(connection, """
-                DROP INDEX drafts_by_state;
-                CREATE INDEX drafts_by_state ON drafts(state, state_since);
-                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5a', 'reply', 'a', 'x', 'unknown', 1, 1, 9);
-                INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5b', 'reply', 'a', 'x', 'unknown', 2, 2, 3);
-                PRAGMA user_version = 5;
-                """);
-        }
-        using var upgraded = Database(dir.Path);
-
-        upgraded.Initialize();
-
-        using var c = upgraded.Open();
+        using var upgraded = UpgradedFrom(dir, """
+            DROP INDEX drafts_by_state;
+            CREATE INDEX drafts_by_state ON drafts(state, state_since);
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5a', 'reply', 'a', 'x', 'unknown', 1, 1, 9);
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES ('reply:v5b', 'reply', 'a', 'x', 'unknown', 2, 2, 3);
+            PRAGMA user_version = 5;
+            """);
+        var c = upgraded.Connection;
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM pragma_index_info('drafts_by_state')"));
         Assert.Equal("state", Scalar(c, "SELECT name FROM pragma_index_info('drafts_by_state')"));
@@ -188,6 +144,47 @@ public sealed class SqliteDatabaseTests
             SELECT NULL, i, CASE i % 1000 WHEN 0 THEN 'orphan_callback' WHEN 500 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
             ANALYZE;
             """);
+        return Plan(connection, sql, parameters);
+    }
+
+    /// <summary>
+    /// A store taken back to an older schema by <paramref name="olderShape"/> (which sets <c>user_version</c>), then
+    /// opened by this build, which upgrades it.
+    /// </summary>
+    private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape)
+    {
+        using (var db = Database(dir.Path))
+        {
+            db.Initialize();
+            using var connection = db.Open();
+            Scalar(connection, olderShape);
+        }
+        var upgraded = Database(dir.Path);
+        upgraded.Initialize();
+        return new Upgraded(upgraded, upgraded.Open());
+    }
+
+    private sealed record Upgraded(SqliteDatabase Database, SqliteConnection Connection) : IDisposable
+    {
+        public void Dispose()
+        {
+            Connection.Dispose();
+            Database.Dispose();
+        }
+    }
+
+    /// <summary>The query plan of <paramref name="sql"/> in an empty store at the latest schema.</summary>
+    private static List<string> PlanInFreshStore(string sql, params (string Name, object Value)[] parameters)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        return Plan(connection, sql, parameters);
+    }
+
+    private static List<string> Plan(SqliteConnection connection, string sql, (string Name, object Value)[] parameters)
+    {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "EXPLAIN QUERY PLAN " + sql;
         foreach (var (name, value) in parameters)
@@ -204,22 +201,13 @@ public sealed class SqliteDatabaseTests
     public void Initialize_StoreAtVersion3_TypeIndexNowHoldsReportedEventsOnly()
     {
         using var dir = new TempDirectory();
-        using (var db = Database(dir.Path))
-        {
-            db.Initialize();
-            using var connection = db.Open();
-            Scalar(connection, """
-                DROP INDEX events_reported_by_type;
-                CREATE INDEX events_by_type ON events(type, at);
-                INSERT INTO events(draft_id, at, type, actor, details) VALUES (NULL, 1, 'submitted', 'a', '{}'), (NULL, 2, 'orphan_callback', 'telegram', '{}'), (NULL, 3, 'security', 'telegram:9', '{}');
-                PRAGMA user_version = 3;
-                """);
-        }
-        using var upgraded = Database(dir.Path);
-
-        upgraded.Initialize();
-
-        using var c = upgraded.Open();
+        using var upgraded = UpgradedFrom(dir, """
+            DROP INDEX events_reported_by_type;
+            CREATE INDEX events_by_type ON events(type, at);
+            INSERT INTO events(draft_id, at, type, actor, details) VALUES (NULL, 1, 'submitted', 'a', '{}'), (NULL, 2, 'orphan_callback', 'telegram', '{}'), (NULL, 3, 'security', 'telegram:9', '{}');
+            PRAGMA user_version = 3;
+            """);
+        var c = upgraded.Connection;
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'events_by_type'"));
         Assert.Equal(1L, Scalar(c, "SELECT COUNT(*) FROM events INDEXED BY events_reported_by_type WHERE type = 'orphan_callback'" + DraftStore.ReportedTypesTerm));
