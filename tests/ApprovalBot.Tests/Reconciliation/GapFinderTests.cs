@@ -123,14 +123,20 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains(Sha.Hex("gone words"), gaps["reply:b-missing"].Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>An approved draft of the pull kind, claimed under a 60 s lease that then ran out and was recovered.</summary>
+    private async Task ClaimedThenLeaseExpiredAsync(string id, int maxAttempts)
+    {
+        await DraftFixtures.ApproveAsync(Store, id, kind: "pulled");
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts };
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+    }
+
     [Fact]
     public async Task Find_PullLeaseExpired_OrphanLeaseExpired()
     {
-        await DraftFixtures.ApproveAsync(Store, "pulled:lease", kind: "pulled");
-        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 3 };
-        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:lease", "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
-        _clock.Advance(TimeSpan.FromSeconds(61));
-        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "pulled:lease", begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+        await ClaimedThenLeaseExpiredAsync("pulled:lease", maxAttempts: 3);
 
         var gap = Assert.Single(Finder.Find(Gaps.Orphans));
 
@@ -141,11 +147,7 @@ public sealed class GapFinderTests : IAsyncLifetime
     [Fact]
     public async Task Find_PullLeaseExpiredOnLastAttempt_OnlyAwaitingHuman()
     {
-        await DraftFixtures.ApproveAsync(Store, "pulled:last", kind: "pulled");
-        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
-        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:last", "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
-        _clock.Advance(TimeSpan.FromSeconds(61));
-        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "pulled:last", begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+        await ClaimedThenLeaseExpiredAsync("pulled:last", maxAttempts: 1);
 
         // One draft, one escalation: failed after its lease is /stale's awaiting_human, not an orphan as well.
         var gap = Assert.Single(Finder.All());
