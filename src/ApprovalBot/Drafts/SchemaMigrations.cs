@@ -104,7 +104,7 @@ internal static class SchemaMigrations
         // drafts of a state are kept in seq order in drafts_by_state (an index's entries end with the rowid, which is
         // seq), and a list reads that state's newest entries only. Same writes as before. Its other readers look up
         // states that still await something, a few thousand drafts at most, and sort those by state_since themselves.
-        // Rebuilding the index takes about a second per million drafts, once.
+        // Rebuilding the index takes about 0.6 s per million drafts here, once.
         """
         DROP INDEX drafts_by_state;
         CREATE INDEX drafts_by_state ON drafts(state);
