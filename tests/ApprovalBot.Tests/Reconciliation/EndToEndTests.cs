@@ -15,22 +15,8 @@ namespace ApprovalBot.Tests.Reconciliation;
 /// The whole flow with every feature composed as in Program.cs: the pipe, Telegram against the sandbox over
 /// HTTP, the executor on Quartz with a real command route, and the reconciler escalating to the chat.
 /// </summary>
-public sealed class EndToEndTests : IAsyncLifetime
+public sealed class EndToEndTests : SandboxedFlowTests
 {
-    private readonly TempDirectory _data = new();
-    private readonly RouteScript _route = new();
-    private SandboxServer _sandbox = null!;
-
-    public async Task InitializeAsync() =>
-        _sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false });
-
-    public async Task DisposeAsync()
-    {
-        await _sandbox.DisposeAsync();
-        _route.Dispose();
-        _data.Dispose();
-    }
-
     private Task<TestHost> StartAsync(bool withJobs) => TestHost.StartAsync(
         settings: [.. TelegramHarness.SettingsFor(_sandbox), .. _route.Settings("reply"), "ApprovalBot:Execution:IntervalSeconds=3600"],
         dataDirectory: _data.Path,

@@ -17,22 +17,9 @@ namespace ApprovalBot.Tests.Reconciliation;
 /// executor and reconcile jobs on Quartz), both job intervals an hour long so that every cycle a test sees was
 /// caused by what the test did; the approver's taps go through the sandbox.
 /// </summary>
-public sealed class EscalationEndToEndTests : IAsyncLifetime
+public sealed class EscalationEndToEndTests : SandboxedFlowTests
 {
-    private readonly TempDirectory _data = new();
-    private readonly RouteScript _route = new();
     private readonly JobRuns _jobs = new();
-    private SandboxServer _sandbox = null!;
-
-    public async Task InitializeAsync() =>
-        _sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false });
-
-    public async Task DisposeAsync()
-    {
-        await _sandbox.DisposeAsync();
-        _route.Dispose();
-        _data.Dispose();
-    }
 
     private Task<TestHost> StartAsync(TimeProvider? time = null) => TestHost.StartAsync(
         settings:
