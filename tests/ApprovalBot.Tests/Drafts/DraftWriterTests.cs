@@ -17,8 +17,17 @@ public sealed class DraftWriterTests
         var before = writer.Commits;
 
         // From many threads at once, as many agents' connections arrive: while one commit runs the others queue
-        // and share the next fsyncs.
-        await Task.WhenAll(Enumerable.Range(0, 400).Select(i => Task.Run(() => host.Store.SubmitAsync(Draft($"post:g{i}")))));
+        // and share the next fsyncs. Threads of their own, each waiting for its receipt: thread-pool items on a
+        // machine busy with other tests ran one after another (400 commits for 400 submits), which is no concurrency.
+        var agents = Enumerable.Range(0, 16).Select(t => new Thread(() =>
+        {
+            for (var i = 0; i < 25; i++)
+            {
+                host.Store.SubmitAsync(Draft($"post:g{t}:{i}")).GetAwaiter().GetResult();
+            }
+        })).ToList();
+        agents.ForEach(a => a.Start());
+        await Task.Run(() => agents.ForEach(a => a.Join()));
 
         var commits = writer.Commits - before;
         Assert.InRange(commits, 1, 200);
