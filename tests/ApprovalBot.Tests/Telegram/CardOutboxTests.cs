@@ -69,6 +69,8 @@ public sealed class CardOutboxTests
 
         await h.SubmitAsync("reply:429", "text");
         var card = await h.WaitForCardAsync("reply:429");
+        // The sandbox shows the card before it logs the call that sent it.
+        await h.Control.WaitForCallAsync(c => c.Method == "sendMessage" && c.StatusCode == 200, TelegramHarness.Wait);
 
         var calls = h.Control.GetCalls("sendMessage");
         var throttled = Assert.Single(calls, c => c.StatusCode == 429);
