@@ -28,6 +28,8 @@ internal static class ApprovalJobsExtensions
         services.AddSingleton<CommandRunner>();
         services.AddSingleton<WebhookRunner>();
         services.AddSingleton<ExecutorCycle>();
+        // Stops after Quartz (registered later): no new cycle starts while the runs still going record their ends.
+        services.AddHostedService(sp => sp.GetRequiredService<ExecutorCycle>());
         services.AddSingleton<ExecutorWakeup>();
         services.AddSingleton<IExecutorCycleListener>(sp => sp.GetRequiredService<ExecutorWakeup>());
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorWakeup>());

@@ -48,6 +48,14 @@ internal static partial class ExecutionLog
         Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store could not record it: {Reason}; it is recorded once the store takes writes again (should the service stop first, the draft becomes unknown)")]
     public static partial void OutcomeNotRecorded(this ILogger logger, string draftId, string kind, int attempt, string outcome, string? detail, string reason);
 
+    [LoggerMessage(EventId = 4013, Level = LogLevel.Error, EventName = "ExecutionRunFailed",
+        Message = "The run of draft {DraftId} failed unexpectedly; the draft is left to the next cycles (recovery if it was left executing)")]
+    public static partial void RunFailed(this ILogger logger, Exception ex, string draftId);
+
+    [LoggerMessage(EventId = 4014, Level = LogLevel.Error, EventName = "ExecutionAttemptFailedUnexpectedly",
+        Message = "Attempt {Attempt} of draft {DraftId} ({Kind}) ended with an unexpected error; recorded as cut off (it may have taken effect)")]
+    public static partial void AttemptFailedUnexpectedly(this ILogger logger, Exception ex, string draftId, string kind, int attempt);
+
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
         Message = "Could not wake the {Job} job; its interval trigger will pick the work up")]
     public static partial void WakeFailed(this ILogger logger, Exception ex, string job);

@@ -13,10 +13,10 @@ internal sealed class ExecutionOptions
 
     public int RetryMaxSeconds { get; set; } = 600;
 
-    /// <summary>Executions run at once within one cycle.</summary>
+    /// <summary>Executions running at once, across cycles: a run outlives the cycle that started it.</summary>
     public int MaxParallel { get; set; } = 4;
 
-    /// <summary>Most drafts started per cycle; the rest wait for the next one.</summary>
+    /// <summary>Most drafts queued in memory for a run slot; the rest wait in the store until runs end.</summary>
     public int BatchSize { get; set; } = 100;
 
     public TimeSpan Backoff(int attempt)

@@ -8,9 +8,12 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Execution;
 
 /// <summary>
-/// One sweep of the executor over the store: recover executions whose holder is gone, then run every due
-/// approved draft of a push route (command, webhook) after its handoff check, then tell the listeners.
-/// Cycles never overlap; the Quartz job is a thin shell around <see cref="RunOnceAsync"/>.
+/// One sweep of the executor over the store: recover executions whose holder is gone, then queue every due
+/// approved draft of a push route (command, webhook) for a run slot (<c>MaxParallel</c> at once, across cycles),
+/// each run doing its handoff check first, then tell the listeners. A run outlives the cycle that started it, so
+/// one slow route never holds up the drafts behind it; when a run ends it tells the listeners too if something
+/// follows (a retry to schedule, a gap to reconcile, more drafts due). Cycles never overlap; the Quartz job is a
+/// thin shell around <see cref="StartCycleAsync"/>.
 /// </summary>
 internal sealed class ExecutorCycle(
     DraftStore store,
@@ -21,13 +24,19 @@ internal sealed class ExecutorCycle(
     TimeProvider time,
     IHostApplicationLifetime lifetime,
     IEnumerable<IExecutorCycleListener> listeners,
-    ILogger<ExecutorCycle> logger)
+    ILogger<ExecutorCycle> logger) : IHostedService
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    // Drafts this process is executing right now. The store's writer lock makes this process the only one, so an
-    // executing push draft not in here was left behind by a process that died mid-run.
-    private readonly ConcurrentDictionary<string, byte> _inFlight = new(StringComparer.Ordinal);
+    // Run slots shared by all cycles; made under the gate on first use, after the options were validated on start.
+    private SemaphoreSlim? _slots;
+
+    // Drafts this process has queued for a slot or is executing right now, with their runs. The store's writer lock
+    // makes this process the only one, so an executing push draft not in here was left behind by one that died mid-run.
+    private readonly ConcurrentDictionary<string, Task<DraftState?>> _runs = new(StringComparer.Ordinal);
+
+    // Set when a cycle left due drafts in the store for lack of room: the next run to end asks for a cycle at once.
+    private int _starved;
 
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
     // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
@@ -40,43 +49,169 @@ internal sealed class ExecutorCycle(
 
     private ExecutionOptions Options => options.Value;
 
-    /// <summary>Runs one cycle; waits for a running one to end first, so drafts approved before the call have been attempted when it returns.</summary>
+    /// <summary>
+    /// Runs one cycle and waits for its runs and for every run still going from an earlier cycle, so drafts approved
+    /// before the call have been attempted when it returns (given a free slot).
+    /// </summary>
     public async Task<ExecutorCycleResult> RunOnceAsync(CancellationToken cancellationToken = default)
+    {
+        var (recovered, started, others) = await StartRunsAsync(cancellationToken).ConfigureAwait(false);
+        var outcomes = await Task.WhenAll(started).ConfigureAwait(false);
+        await Task.WhenAll(others).ConfigureAwait(false);
+        var result = new ExecutorCycleResult(
+            recovered,
+            outcomes.Count(o => o is not null and not DraftState.Blocked),
+            outcomes.Count(o => o == DraftState.Executed),
+            outcomes.Count(o => o is DraftState.Failed or DraftState.Approved),
+            outcomes.Count(o => o == DraftState.Blocked),
+            NextDueAt(time.GetUtcNow()));
+        await NotifyAsync(result, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    /// The job's cycle: recovery and the start of every due run, without waiting for the runs; each tells the
+    /// listeners as it ends. <see cref="ExecutorCycleResult.Started"/> counts the runs launched.
+    /// </summary>
+    public async Task<ExecutorCycleResult> StartCycleAsync(CancellationToken cancellationToken)
+    {
+        var (recovered, started, _) = await StartRunsAsync(cancellationToken).ConfigureAwait(false);
+        var result = new ExecutorCycleResult(recovered, started.Count, 0, 0, 0, NextDueAt(time.GetUtcNow()));
+        await NotifyAsync(result, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>At stop, waits for the runs still going: the stop cancels them and each records its interruption.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.WhenAll(_runs.Values).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Cancelled runs recorded themselves (or logged why they could not: recovery takes them after the next
+            // start); the stop goes on either way.
+        }
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// Under the gate: late outcomes, recovery, then a run for each due draft, queued for a slot (oldest first).
+    /// Others are the runs of earlier cycles still queued or going, taken under the gate so that none started before
+    /// this cycle is missed.
+    /// </summary>
+    private async Task<(int Recovered, List<Task<DraftState?>> Started, List<Task<DraftState?>> Others)> StartRunsAsync(
+        CancellationToken cancellationToken)
     {
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
-            var token = linked.Token;
             await RecordLateOutcomesAsync().ConfigureAwait(false);
-            var recovered = await RecoverAsync(token).ConfigureAwait(false);
-            var outcomes = new ConcurrentBag<DraftState?>();
-            var due = DueDrafts(time.GetUtcNow());
-            await Parallel.ForEachAsync(due, new ParallelOptions { MaxDegreeOfParallelism = Options.MaxParallel, CancellationToken = token },
-                async (draft, ct) => outcomes.Add(await ExecuteAsync(draft, ct).ConfigureAwait(false))).ConfigureAwait(false);
-            var result = new ExecutorCycleResult(
-                recovered,
-                outcomes.Count(o => o is not null and not DraftState.Blocked),
-                outcomes.Count(o => o == DraftState.Executed),
-                outcomes.Count(o => o is DraftState.Failed or DraftState.Approved),
-                outcomes.Count(o => o == DraftState.Blocked),
-                NextDueAt(time.GetUtcNow()));
-            foreach (var listener in listeners)
+            var recovered = await RecoverAsync(linked.Token).ConfigureAwait(false);
+            var slots = _slots ??= new SemaphoreSlim(Options.MaxParallel, Options.MaxParallel);
+            var started = new List<Task<DraftState?>>();
+            var others = _runs.Values.ToList();
+            // At most a batch waits for a slot in memory; the rest stay in the store until runs end.
+            var room = Options.BatchSize + Options.MaxParallel - others.Count;
+            if (room <= 0)
             {
-                try
-                {
-                    await listener.AfterCycleAsync(result, token).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    logger.ListenerFailed(ex, listener.GetType().Name);
-                }
+                Interlocked.Exchange(ref _starved, 1);
+                return (recovered, started, others);
             }
-            return result;
+            // Drafts queued here are still approved in the store, so read past them.
+            var limit = Math.Min(room, Options.BatchSize) + others.Count;
+            var due = DueDrafts(time.GetUtcNow(), limit);
+            foreach (var draft in due)
+            {
+                if (_runs.ContainsKey(draft.Id) || !Routes.TryGet(draft.Kind, out var route))
+                {
+                    continue;
+                }
+                var run = new TaskCompletionSource<DraftState?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _runs[draft.Id] = run.Task;
+                started.Add(run.Task);
+                _ = RunAsync(draft, route, run, slots);
+            }
+            if (due.Count == limit)
+            {
+                // More may be due than this cycle read: the next run to end asks for another cycle.
+                Interlocked.Exchange(ref _starved, 1);
+            }
+            return (recovered, started, others);
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// One run, on its own: waits for a slot, executes, frees the slot and its place in <see cref="_runs"/>, then
+    /// tells the listeners when something follows from it: the last run ended, a retry or a human is due, or drafts
+    /// were left in the store for lack of room.
+    /// </summary>
+    private async Task RunAsync(Draft draft, ExecutorRouteOptions route, TaskCompletionSource<DraftState?> run, SemaphoreSlim slots)
+    {
+        DraftState? state = null;
+        Exception? stopped = null;
+        var holding = false;
+        try
+        {
+            await slots.WaitAsync(lifetime.ApplicationStopping).ConfigureAwait(false);
+            holding = true;
+            state = await ExecuteAsync(draft, route, lifetime.ApplicationStopping).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            stopped = ex;
+        }
+        finally
+        {
+            _runs.TryRemove(draft.Id, out _);
+            if (holding)
+            {
+                slots.Release();
+            }
+        }
+        if (stopped is OperationCanceledException cancelled)
+        {
+            run.TrySetCanceled(cancelled.CancellationToken);
+            return;
+        }
+        if (stopped is not null)
+        {
+            run.TrySetException(stopped);
+        }
+        else
+        {
+            run.TrySetResult(state);
+        }
+        if (!_runs.IsEmpty && state is not (DraftState.Approved or DraftState.Failed or DraftState.Unknown) && Volatile.Read(ref _starved) == 0)
+        {
+            return;
+        }
+        var now = time.GetUtcNow();
+        var due = Interlocked.Exchange(ref _starved, 0) == 1 ? now : NextDueAt(now);
+        var outcome = new ExecutorCycleResult(0, state is null or DraftState.Blocked ? 0 : 1, state == DraftState.Executed ? 1 : 0,
+            state is DraftState.Failed or DraftState.Approved ? 1 : 0, state == DraftState.Blocked ? 1 : 0, due);
+        await NotifyAsync(outcome, CancellationToken.None).ConfigureAwait(false);
+    }
+
+    private async Task NotifyAsync(ExecutorCycleResult result, CancellationToken cancellationToken)
+    {
+        foreach (var listener in listeners)
+        {
+            try
+            {
+                await listener.AfterCycleAsync(result, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                logger.ListenerFailed(ex, listener.GetType().Name);
+            }
         }
     }
 
@@ -101,7 +236,7 @@ internal sealed class ExecutorCycle(
             {
                 // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
                 // (which the reconciler reports as an orphan of its own).
-                if (_inFlight.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) continue;
+                if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) continue;
                 reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
                 eventType = ExecutionLedger.ExecutionInterrupted;
             }
@@ -116,12 +251,12 @@ internal sealed class ExecutorCycle(
         return count;
     }
 
-    private async Task<DraftState?> ExecuteAsync(Draft candidate, CancellationToken cancellationToken)
+    /// <summary>
+    /// One draft's attempt. Nothing but a stop escapes: an error in one run must not touch the others, and a run
+    /// whose outcome could not be written is left to the next cycles (or to recovery, the safe side).
+    /// </summary>
+    private async Task<DraftState?> ExecuteAsync(Draft candidate, ExecutorRouteOptions route, CancellationToken stopping)
     {
-        if (!Routes.TryGet(candidate.Kind, out var route) || !_inFlight.TryAdd(candidate.Id, 0))
-        {
-            return null;
-        }
         try
         {
             var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
@@ -143,15 +278,21 @@ internal sealed class ExecutorCycle(
             try
             {
                 outcome = route.RouteType == RouteType.Webhook
-                    ? await webhooks.RunAsync(route, request, cancellationToken).ConfigureAwait(false)
-                    : await commands.RunAsync(route, request, cancellationToken).ConfigureAwait(false);
+                    ? await webhooks.RunAsync(route, request, stopping).ConfigureAwait(false)
+                    : await commands.RunAsync(route, request, stopping).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
                 // Shutdown cut the attempt off: whether it took effect is unknown, so record it like a crash would be.
                 await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, request.Draft.Id, begin.Lease, route,
                     "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted)).ConfigureAwait(false);
                 throw;
+            }
+            catch (Exception ex)
+            {
+                // The route's runner failed in a way it does not expect: the request may have gone out.
+                logger.AttemptFailedUnexpectedly(ex, request.Draft.Id, request.Draft.Kind, request.Attempt);
+                outcome = AttemptOutcome.Interrupted($"the attempt ended with an unexpected error ({ex.GetType().Name}: {ex.Message})");
             }
             FinishResult finish;
             try
@@ -165,13 +306,20 @@ internal sealed class ExecutorCycle(
                 _unrecorded[request.Draft.Id] = new Unrecorded(request, begin.Lease!, outcome, route, actor);
                 logger.OutcomeNotRecorded(request.Draft.Id, request.Draft.Kind, request.Attempt,
                     outcome.Succeeded ? "succeeded" : "failed", outcome.Succeeded ? outcome.Result : outcome.Error, ex.Message);
-                throw;
+                return null;
             }
             return Finished(request, outcome, finish);
         }
-        finally
+        catch (StoreUnavailableException ex)
         {
-            _inFlight.TryRemove(candidate.Id, out _);
+            // Nothing ran (the begin could not be written), or a stop's record could not be: the next cycles retry.
+            logger.CycleStoreUnavailable(ex.Message);
+            return null;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.RunFailed(ex, candidate.Id);
+            return null;
         }
     }
 
@@ -218,7 +366,7 @@ internal sealed class ExecutorCycle(
     }
 
     /// <summary>Approved drafts of push kinds whose retry time has come, oldest first (an index search: SqliteDatabaseTests checks the plan).</summary>
-    private IReadOnlyList<Draft> DueDrafts(DateTimeOffset now)
+    private IReadOnlyList<Draft> DueDrafts(DateTimeOffset now, int limit)
     {
         var kinds = Routes.PushKinds();
         if (kinds.Count == 0) return [];
@@ -226,7 +374,7 @@ internal sealed class ExecutorCycle(
         return store.Query(
             DraftColumns.Select + $" WHERE kind IN ({inList}) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now)" +
             " ORDER BY state_since, seq LIMIT $limit",
-            [.. parameters, ("$now", DraftColumns.ToUnixMs(now)), ("$limit", Options.BatchSize)]);
+            [.. parameters, ("$now", DraftColumns.ToUnixMs(now)), ("$limit", limit)]);
     }
 
     private DateTimeOffset? NextDueAt(DateTimeOffset now)

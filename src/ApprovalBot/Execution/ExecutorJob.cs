@@ -5,7 +5,8 @@ using Quartz;
 namespace ApprovalBot.Execution;
 
 /// <summary>
-/// The Quartz shell around <see cref="ExecutorCycle"/>: fired on each approval commit and on an interval.
+/// The Quartz shell around <see cref="ExecutorCycle"/>: fired on each approval commit, on an interval, and when a
+/// run ends with drafts waiting for its slot. It starts the due runs and returns; they end on their own.
 /// A failed cycle is logged and left to the next one; the store is the only state, so nothing is lost.
 /// </summary>
 [DisallowConcurrentExecution]
@@ -16,7 +17,7 @@ internal sealed class ExecutorJob(ExecutorCycle cycle, ExecutorWakeup wakeup, IL
         wakeup.CycleStarting();
         try
         {
-            await cycle.RunOnceAsync(cancellationToken).ConfigureAwait(false);
+            await cycle.StartCycleAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

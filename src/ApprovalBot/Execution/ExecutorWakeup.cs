@@ -9,8 +9,9 @@ namespace ApprovalBot.Execution;
 
 /// <summary>
 /// Connects the store to the Quartz jobs: an approval commit fires the executor job at once (coalesced, so a
-/// burst of approvals is one extra cycle, not one each); after each cycle it schedules a wake-up for the earliest
-/// pending retry and fires the reconcile job when one is registered. A draft that becomes blocked (by a cycle or a
+/// burst of approvals is one extra cycle, not one each); after each cycle and each run's end it schedules a wake-up
+/// for the earliest pending retry (or at once, for drafts that waited for a run slot) and fires the reconcile job
+/// when one is registered. A draft that becomes blocked (by a cycle or a
 /// pull claim) fires the reconcile job at once, so the failed handoff is escalated without waiting for its interval.
 /// </summary>
 internal sealed class ExecutorWakeup(
@@ -21,6 +22,9 @@ internal sealed class ExecutorWakeup(
     ILogger<ExecutorWakeup> logger) : IHostedService, IExecutorCycleListener
 {
     private readonly SemaphoreSlim _followUps = new(1, 1);
+    private readonly Lock _pending = new();
+    private DateTimeOffset? _pendingDue;
+    private bool _followUpQueued;
     private bool? _reconcileRegistered;
     private DateTimeOffset? _nextWake;
     private int _wakePending;
@@ -108,20 +112,41 @@ internal sealed class ExecutorWakeup(
     /// </summary>
     public Task AfterCycleAsync(ExecutorCycleResult result, CancellationToken cancellationToken)
     {
-        if (_running)
+        if (!_running)
         {
-            _ = Task.Run(() => FollowUpAsync(result));
+            return Task.CompletedTask;
         }
+        // Coalesced (every run's end reports too): one follow-up waiting at most, with the earliest wake-up asked for.
+        lock (_pending)
+        {
+            if (result.NextDueAt is { } at && (_pendingDue is not { } earlier || at < earlier))
+            {
+                _pendingDue = at;
+            }
+            if (_followUpQueued)
+            {
+                return Task.CompletedTask;
+            }
+            _followUpQueued = true;
+        }
+        _ = Task.Run(FollowUpAsync);
         return Task.CompletedTask;
     }
 
-    private async Task FollowUpAsync(ExecutorCycleResult result)
+    private async Task FollowUpAsync()
     {
         await _followUps.WaitAsync().ConfigureAwait(false);
         try
         {
+            DateTimeOffset? next;
+            lock (_pending)
+            {
+                next = _pendingDue;
+                _pendingDue = null;
+                _followUpQueued = false;
+            }
             var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
-            if (result.NextDueAt is { } due)
+            if (next is { } due)
             {
                 // The store runs on the injected clock, Quartz on the system clock: hand over a delay, not an instant.
                 var delay = due - time.GetUtcNow();

@@ -3,6 +3,7 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -50,6 +51,82 @@ public sealed class ExecutorCycleTests
         Assert.Equal(key, view.Execution.IdempotencyKey);
         var types = host.Store.Events("reply:exact").Select(e => e.Type).ToList();
         Assert.Equal(["submitted", "decided", "execution_started", "executed"], types);
+    }
+
+    [Fact]
+    public async Task RunOnce_CommandRoute_GetsTheServiceEnvironmentWithoutItsOwnSettings()
+    {
+        // Unbound by any option, so the hosts of tests running alongside are not changed by it.
+        const string setting = "ApprovalBot__Probe__Secret";
+        const string other = "ROUTE_ENVIRONMENT_PROBE";
+        Environment.SetEnvironmentVariable(setting, "bot-token-like");
+        Environment.SetEnvironmentVariable(other, "kept");
+        try
+        {
+            using var route = new RouteScript();
+            await using var host = await StartAsync(route.Settings("reply"));
+            await Drafts.ApproveAsync(host.Store, "reply:env", "what the route sees");
+
+            await Cycle(host).RunOnceAsync();
+
+            var environment = Assert.Single(route.Environments());
+            Assert.DoesNotContain(environment, line => line.StartsWith("ApprovalBot", StringComparison.OrdinalIgnoreCase));
+            Assert.Contains(other + "=kept", environment);
+            Assert.Contains("APPROVAL_ID=reply:env", environment);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(setting, null);
+            Environment.SetEnvironmentVariable(other, null);
+        }
+    }
+
+    [Fact]
+    public async Task Job_ASlowRunGoing_AnotherApprovalIsExecutedMeanwhile()
+    {
+        using var release = new TempDirectory();
+        var go = release.Combine("go");
+        using var slow = new RouteScript("wait-for:" + go);
+        using var fast = new RouteScript();
+        await using var host = await StartAsync([.. slow.Settings("reply", timeoutSeconds: 600), .. fast.Settings("post")]);
+        await Drafts.ApproveAsync(host.Store, "reply:slow", "takes its time");
+        await Eventually.TrueAsync(() => slow.Runs().Count == 1, "the slow run to start");
+
+        await Drafts.ApproveAsync(host.Store, "post:fast", "should not wait for it", kind: "post");
+
+        // Before runs outlived their cycle, the cycle holding the slow run held every later approval with it.
+        await Eventually.TrueAsync(() => host.Store.Get("post:fast")!.State == DraftState.Executed, "the second approval to be executed");
+        Assert.Equal(DraftState.Executing, host.Store.Get("reply:slow")!.State);
+        File.WriteAllText(go, "");
+        await Eventually.TrueAsync(() => host.Store.Get("reply:slow")!.State == DraftState.Executed, "the slow run to finish once released");
+        Assert.Single(slow.Runs());
+        Assert.Single(fast.Runs());
+    }
+
+    [Fact]
+    public async Task Job_SlotAndQueueFull_DraftsLeftInTheStoreRunOnceTheSlotFrees()
+    {
+        using var release = new TempDirectory();
+        var go = release.Combine("go");
+        using var slow = new RouteScript("wait-for:" + go);
+        using var fast = new RouteScript();
+        await using var host = await StartAsync([.. slow.Settings("reply", timeoutSeconds: 600), .. fast.Settings("post"),
+            "ApprovalBot:Execution:MaxParallel=1", "ApprovalBot:Execution:BatchSize=1", "ApprovalBot:Execution:IntervalSeconds=3600"]);
+        await Drafts.ApproveAsync(host.Store, "reply:holds-the-slot", "takes its time");
+        await Eventually.TrueAsync(() => slow.Runs().Count == 1, "the slow run to start");
+        await Drafts.ApproveAsync(host.Store, "post:queued", "waits in memory for the one slot", kind: "post");
+        await Cycle(host).StartCycleAsync(CancellationToken.None);
+        await Drafts.ApproveAsync(host.Store, "post:in-the-store", "no room to queue it", kind: "post");
+        await Cycle(host).StartCycleAsync(CancellationToken.None);
+        Assert.Empty(fast.Runs());
+
+        File.WriteAllText(go, "");
+
+        // No interval to fall back on (an hour): the runs' ends themselves bring the cycle that takes the last draft.
+        await Eventually.TrueAsync(() => host.Store.Get("post:in-the-store")!.State == DraftState.Executed, "the draft left in the store to run");
+        Assert.Equal(DraftState.Executed, host.Store.Get("post:queued")!.State);
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:holds-the-slot")!.State);
+        Assert.Equal(2, fast.Runs().Count);
     }
 
     [Fact]

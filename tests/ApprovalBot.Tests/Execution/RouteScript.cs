@@ -7,7 +7,8 @@ namespace ApprovalBot.Tests.Execution;
 /// A command route as a real bash script in a temp folder. Each run leaves a file with its stdin and
 /// environment; its behaviour comes from the <c>mode</c> file, so a test can change it between attempts.
 /// It is also a sink that dedupes by idempotency key: an effect is written once per key. Mode <c>exitN</c> exits
-/// with code N on purpose (no effect); <c>then-touch:PATH</c> succeeds, then creates the file PATH (a fault marker).
+/// with code N on purpose (no effect); <c>then-touch:PATH</c> succeeds, then creates the file PATH (a fault marker);
+/// <c>wait-for:PATH</c> succeeds once the file PATH exists (a run the test holds and releases).
 /// </summary>
 internal sealed class RouteScript : IDisposable
 {
@@ -19,12 +20,14 @@ internal sealed class RouteScript : IDisposable
         run="$dir/runs/$(date +%s%N)-$$"
         printf '%s' "$payload" > "$run.tmp"
         printf '%s\n%s\n' "$APPROVAL_ID" "$APPROVAL_IDEMPOTENCY_KEY" > "$run.env"
+        env > "$run.environ"
         mv "$run.tmp" "$run.json"
         case "$mode" in
           fail) echo "sink said no" >&2; exit 3 ;;
           hang) sleep 600 ;;
           sigkill) kill -9 $$ ;;
           slow) sleep 60 ;;
+          wait-for:*) while [ ! -e "${mode#wait-for:}" ]; do sleep 0.02; done ;;
           exit[0-9]*) echo "chose to exit ${mode#exit}" >&2; exit "${mode#exit}" ;;
         esac
         if [ -e "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY" ]; then
@@ -72,6 +75,10 @@ internal sealed class RouteScript : IDisposable
     ];
 
     /// <summary>Every run so far: its stdin JSON and the environment it saw.</summary>
+    /// <summary>The whole environment of every run so far, one NAME=value per line.</summary>
+    public IReadOnlyList<string[]> Environments() =>
+        [.. Directory.GetFiles(_dir.Combine("runs"), "*.environ").Order(StringComparer.Ordinal).Select(File.ReadAllLines)];
+
     public IReadOnlyList<Run> Runs()
     {
         var runs = new List<Run>();

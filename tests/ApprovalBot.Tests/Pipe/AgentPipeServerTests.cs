@@ -389,6 +389,35 @@ public sealed class AgentPipeServerTests
     }
 
     [Fact]
+    public async Task Stop_AgentNeverReadsItsAnswers_StopStillCompletes()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        socket.Blocking = false;
+        var pings = Encoding.UTF8.GetBytes(string.Concat(Enumerable.Repeat("""{"op":"ping"}""" + "\n", 1024)));
+
+        // Until our send buffer is full: the service has filled ours with answers nobody reads and sits in a write.
+        var sent = 0L;
+        while (true)
+        {
+            var count = socket.Send(pings, SocketFlags.None, out var error);
+            if (error == SocketError.WouldBlock)
+            {
+                break;
+            }
+            Assert.Equal(SocketError.Success, error);
+            sent += count;
+        }
+
+        // Without a limit on an answer's write at stop this never completes: the agent holds the service up for good.
+        await host.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.True(sent > pings.Length, "the service never stopped reading, so it was never blocked on this agent");
+        Assert.False(File.Exists(host.PipeName));
+    }
+
+    [Fact]
     public async Task Stop_IdleConnectionOpen_StopsAndTheAgentSeesTheConnectionClosed()
     {
         await using var host = await TestHost.StartAsync();

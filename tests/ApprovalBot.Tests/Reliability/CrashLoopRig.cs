@@ -92,10 +92,18 @@ internal sealed class CrashLoopRig : IAsyncDisposable
         var unconfirmedTaps = Traffic.Presses.Where(p => confirmed <= p.UpdateId).Select(p => p.QueryId).ToList();
         await host.KillAsync();
         Figures.Kills++;
+        Figures.LargestWalAtKill = Math.Max(Figures.LargestWalAtKill, WalBytes());
         Figures.TapsInFlightAtKill.UnionWith(unconfirmedTaps);
         await stop.CancelAsync();
         await Task.WhenAll(tasks);
         await host.DisposeAsync();
+    }
+
+    /// <summary>The WAL a kill leaves behind; the next start folds it into the database and truncates it.</summary>
+    private long WalBytes()
+    {
+        var wal = new FileInfo(Path.Combine(_data.Path, "approvals.db-wal"));
+        return wal.Exists ? wal.Length : 0;
     }
 
     /// <summary>Bot API faults for the next calls: 429 storms, 5xx bursts, hangs past the HTTP timeout, lost answers.</summary>
@@ -293,6 +301,7 @@ internal sealed class Figures
     public int Hangs;
     public int ResponsesLost;
     public bool Settled;
+    public long LargestWalAtKill;
 
     /// <summary>What was still moving when the settle last looked.</summary>
     public string SettleLeft = "";

@@ -54,7 +54,7 @@ public sealed class CrashLoopTests(ITestOutputHelper output)
             output.WriteLine("still moving when the settle gave up: " + f.SettleLeft);
         }
         output.WriteLine($"invariant violations: {check.Violations.Count}" + string.Concat(check.Violations.Take(10).Select(v => "\n  " + v)));
-        output.WriteLine($"kills survived: {f.Kills}");
+        output.WriteLine($"kills survived: {f.Kills}; largest WAL left by a kill: {f.LargestWalAtKill / 1_048_576.0:0.0} MB");
         output.WriteLine($"drafts stored: {check.Drafts}; receipts received: {t.Receipts.Count} ({t.Submits} submits answered, {t.ResentAfterKill} resent after a kill swallowed the answer, {t.SubmitErrors} answered unavailable)");
         output.WriteLine($"button presses: {t.Presses.Count} ({f.TapsInFlightAtKill.Count} still unconfirmed when a kill landed, {t.DuplicateCardsSeen} on a second copy of a card); decisions stored: {check.Decisions}; decisions acknowledged to the approver: {check.Acknowledged} (+{check.AcknowledgedAgain} taps answered with the stored decision)");
         output.WriteLine($"executions: {check.Executed} executed, {check.Unknown} unknown (crashed mid-run on the non-deduping route, reported), {check.Failed} failed; route runs: {check.Runs} ({f.CutOffExecutions} cut off by a kill), repeat runs absorbed by the deduping sink: {check.AbsorbedRepeats}");

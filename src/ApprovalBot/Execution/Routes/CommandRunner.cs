@@ -6,12 +6,15 @@ namespace ApprovalBot.Execution.Routes;
 
 /// <summary>
 /// Runs a command route: argv from config (no shell), the draft as JSON on stdin, the id and idempotency key in
-/// the environment. Exit 0 is executed with the first stdout line as the result; anything else is a failed attempt.
+/// the environment (the service's, without its own <c>ApprovalBot__*</c> settings). Exit 0 is executed with the first stdout line as the result; anything else is a failed attempt.
 /// </summary>
 internal sealed class CommandRunner(TimeProvider time)
 {
     private const int MaxCapturedChars = 16 * 1024;
     private const int MaxSignal = 64;
+
+    private static bool IsServiceSetting(string name) =>
+        name.StartsWith("ApprovalBot__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("ApprovalBot:", StringComparison.OrdinalIgnoreCase);
 
     public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
     {
@@ -27,6 +30,12 @@ internal sealed class CommandRunner(TimeProvider time)
         foreach (var arg in route.Command.Skip(1))
         {
             info.ArgumentList.Add(arg);
+        }
+        // The service's own settings are not the route's business, and ApprovalBot__Telegram__Token is where the
+        // README keeps the bot token: a route script (often an agent's) must not be able to poll or post as the bot.
+        foreach (var name in info.Environment.Keys.Where(IsServiceSetting).ToList())
+        {
+            info.Environment.Remove(name);
         }
         info.Environment["APPROVAL_ID"] = request.Draft.Id;
         info.Environment["APPROVAL_IDEMPOTENCY_KEY"] = request.IdempotencyKey;

@@ -7,11 +7,13 @@ namespace ApprovalBot.Execution.Routes;
 /// Runs a webhook route: POST the draft JSON with an <c>Idempotency-Key</c> header. 2xx is executed;
 /// 408, 429, 5xx and failures to connect are retryable; any other status is a permanent failure. No answer in
 /// time, or a connection lost after the request went out, may have taken effect: retried only on a route that
-/// dedupes, otherwise the draft becomes <c>unknown</c> for a human to check.
+/// dedupes, otherwise the draft becomes <c>unknown</c> for a human to check. Redirects are not followed: .NET
+/// would repeat the POST as a GET without its body, and the GET's 2xx would count as executed though nothing
+/// was posted.
 /// </summary>
 internal sealed class WebhookRunner(TimeProvider time) : IDisposable
 {
-    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+    private readonly HttpClient _http = new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5), AllowAutoRedirect = false })
     {
         // Each attempt has its own route timeout below.
         Timeout = System.Threading.Timeout.InfiniteTimeSpan,
@@ -31,15 +33,25 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
         try
         {
             using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
-            var body = await ReadBoundedAsync(response, linked.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
+            // The status is the sink's answer; a body cut short or late after it changes nothing about that answer.
+            var body = await ReadBoundedOrNullAsync(response, linked.Token, cancellationToken).ConfigureAwait(false);
             if (status is >= 200 and < 300)
             {
                 return AttemptOutcome.Success(AttemptOutcome.FirstLine(body) ?? $"HTTP {status}");
             }
-            var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || status >= 500;
             var detail = AttemptOutcome.FirstLine(body);
-            return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail), retryable);
+            var error = $"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail);
+            if (status is >= 300 and < 400)
+            {
+                // The sink took the request and answered elsewhere (a login page, http -> https, post/redirect/get):
+                // whether it acted is not known, and the route's Url needs a human either way.
+                var location = response.Headers.Location is { } to ? " -> " + to : "";
+                return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}{location}: the sink redirected the POST "
+                    + "(redirects are not followed); point the route's Url at the final address", retryable: false) with { MayHaveTakenEffect = true };
+            }
+            var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || status >= 500;
+            return AttemptOutcome.Failure(error, retryable);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !sent.Started)
         {
@@ -60,6 +72,19 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
         {
             // Connected, then reset or cut off: the request may have been received and acted on.
             return AttemptOutcome.Interrupted("network error after the request may have reached the sink: " + ex.Message);
+        }
+    }
+
+    /// <summary>The body's first 8 KiB, or null if it broke off or did not come in time (a stop still cancels).</summary>
+    private static async Task<string?> ReadBoundedOrNullAsync(HttpResponseMessage response, CancellationToken attempt, CancellationToken stopping)
+    {
+        try
+        {
+            return await ReadBoundedAsync(response, attempt).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
+        {
+            return null;
         }
     }
 

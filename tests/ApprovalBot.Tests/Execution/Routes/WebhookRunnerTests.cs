@@ -168,16 +168,19 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// A sink that reads the whole request, then resets the connection without answering: the request may have
-    /// been acted on, and the service cannot know. HttpListener cannot do this, so it is a bare socket.
+    /// A sink on a bare socket that reads the whole request, then answers with the raw bytes its script gives for
+    /// the request (and closes), or resets the connection without answering when the script gives null: the request
+    /// may have been acted on, and the service cannot know. HttpListener can do neither.
     /// </summary>
-    private sealed class ResettingSink : IAsyncDisposable
+    private sealed class ScriptedSink : IAsyncDisposable
     {
         private readonly TcpListener _tcp = new(IPAddress.Loopback, 0);
+        private readonly Func<string, string?> _answer;
         private readonly Task _serving;
 
-        public ResettingSink()
+        public ScriptedSink(Func<string, string?> answer)
         {
+            _answer = answer;
             _tcp.Start();
             Url = $"http://127.0.0.1:{((IPEndPoint)_tcp.LocalEndpoint).Port}/hook/";
             _serving = ServeAsync();
@@ -186,6 +189,9 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         public string Url { get; }
 
         public ConcurrentQueue<string> Keys { get; } = new();
+
+        /// <summary>The request line of every request received ("POST /hook/ HTTP/1.1").</summary>
+        public ConcurrentQueue<string> RequestLines { get; } = new();
 
         private async Task ServeAsync()
         {
@@ -203,9 +209,18 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
                 using (socket)
                 {
                     var request = await ReadRequestAsync(socket);
+                    RequestLines.Enqueue(request.Split("\r\n")[0]);
                     var key = request.Split("\r\n").FirstOrDefault(l => l.StartsWith("Idempotency-Key:", StringComparison.OrdinalIgnoreCase));
                     Keys.Enqueue(key?["Idempotency-Key:".Length..].Trim() ?? "");
-                    socket.LingerState = new LingerOption(true, 0);
+                    if (_answer(request) is { } answer)
+                    {
+                        await socket.SendAsync(Encoding.UTF8.GetBytes(answer), SocketFlags.None);
+                        socket.Shutdown(SocketShutdown.Send);
+                    }
+                    else
+                    {
+                        socket.LingerState = new LingerOption(true, 0);
+                    }
                 }
             }
         }
@@ -283,7 +298,7 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     [InlineData(true, "approved")]
     public async Task Post_ConnectionResetAfterTheRequest_UnknownUnlessTheRouteDedupes(bool idempotent, string expected)
     {
-        await using var sink = new ResettingSink();
+        await using var sink = new ScriptedSink(_ => null);
         await using var host = await StartAsync(idempotent: idempotent, url: sink.Url);
         await Drafts.ApproveAsync(host.Store, "post:reset", "maybe received", kind: "post");
 
@@ -293,6 +308,46 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         Assert.Equal(expected, draft.State.ToWire());
         Assert.Contains("may have reached the sink", draft.ExecError, StringComparison.Ordinal);
         Assert.Equal(IdempotencyKey.For("post:reset", Sha.Hex("maybe received")), Assert.Single(sink.Keys));
+    }
+
+    [Theory]
+    [InlineData(false, "unknown", 302)]
+    [InlineData(false, "unknown", 303)]
+    [InlineData(false, "unknown", 307)]
+    [InlineData(true, "failed", 301)]
+    public async Task Post_SinkRedirects_NotFollowedNeverExecutedAndAHumanIsAsked(bool idempotent, string expected, int status)
+    {
+        // Behind a login proxy: a followed redirect became a GET without the body, and the login page's 200 counted as executed.
+        await using var sink = new ScriptedSink(request => request.StartsWith("POST", StringComparison.Ordinal)
+            ? $"HTTP/1.1 {status} Moved\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            : "HTTP/1.1 200 OK\r\nContent-Length: 20\r\nConnection: close\r\n\r\n<html>Sign in</html>");
+        await using var host = await StartAsync(idempotent: idempotent, url: sink.Url);
+        await Drafts.ApproveAsync(host.Store, "post:redirected", "never posted", kind: "post");
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        var draft = host.Store.Get("post:redirected")!;
+        Assert.Equal(expected, draft.State.ToWire());
+        Assert.Null(draft.ExecResult);
+        Assert.Contains($"HTTP {status}", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("/login", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains("redirect", draft.ExecError, StringComparison.Ordinal);
+        Assert.Equal(["POST /hook/ HTTP/1.1"], sink.RequestLines);
+    }
+
+    [Fact]
+    public async Task Post_Sink2xxThenBodyCutShort_ExecutedByItsStatus()
+    {
+        await using var sink = new ScriptedSink(_ => "HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\nhttps://sink.test/posted-but-cut\n");
+        await using var host = await StartAsync(idempotent: false, url: sink.Url);
+        await Drafts.ApproveAsync(host.Store, "post:cut", "posted, answer cut short", kind: "post");
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        var draft = host.Store.Get("post:cut")!;
+        Assert.Equal(DraftState.Executed, draft.State);
+        Assert.Equal("HTTP 200", draft.ExecResult);
+        Assert.Single(sink.Keys);
     }
 
     [Fact]
