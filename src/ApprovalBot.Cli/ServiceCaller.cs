@@ -30,7 +30,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     {
         // The request goes through the Client's source-generated contract (no reflection at start-up); the raw
         // send is used instead of the typed helpers only so that --json can print the line as received.
-        var typeInfo = (JsonTypeInfo<T>)ProtocolJson.Strict.GetTypeInfo(typeof(T));
+        var typeInfo = (JsonTypeInfo<T>)ProtocolJson.Requests.GetTypeInfo(typeof(T));
         var line = JsonSerializer.SerializeToUtf8Bytes(request, typeInfo);
         // The service's default wait is 30 s when the request names none.
         var serviceWait = request is WaitRequest wait ? TimeSpan.FromMilliseconds(Math.Max(0, wait.TimeoutMs ?? 30_000)) : TimeSpan.Zero;

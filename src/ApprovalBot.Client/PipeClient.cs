@@ -103,16 +103,16 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// </summary>
     public bool IsClosed => _closedBecause is not null;
 
-    public Response Ping() => Send(new PingRequest(), ProtocolJsonContext.Default.PingRequest);
+    public Response Ping() => Send(new PingRequest(), ProtocolJson.RequestContext.PingRequest);
 
     public Response Submit(DraftSubmission draft) =>
-        Send(new SubmitRequest { Draft = draft }, ProtocolJsonContext.Default.SubmitRequest);
+        Send(new SubmitRequest { Draft = draft }, ProtocolJson.RequestContext.SubmitRequest);
 
-    public Response Get(string id) => Send(new GetRequest { Id = id }, ProtocolJsonContext.Default.GetRequest);
+    public Response Get(string id) => Send(new GetRequest { Id = id }, ProtocolJson.RequestContext.GetRequest);
 
     /// <summary>Blocks until the draft is decided (or its flow has ended, with <see cref="WaitUntil.Final"/>) or the timeout.</summary>
     public Response Wait(string id, int timeoutMs, string? until = null) =>
-        Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, timeoutMs);
+        Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJson.RequestContext.WaitRequest, timeoutMs);
 
     /// <summary>The blocking form of <see cref="SendRawAsync"/>.</summary>
     public string? SendRaw(ReadOnlyMemory<byte> line) => SendRaw(line, serviceWaitMs: 0);
@@ -155,35 +155,35 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     }
 
     public Task<Response> PingAsync(CancellationToken cancellationToken = default) =>
-        SendAsync(new PingRequest(), ProtocolJsonContext.Default.PingRequest, cancellationToken);
+        SendAsync(new PingRequest(), ProtocolJson.RequestContext.PingRequest, cancellationToken);
 
     public Task<Response> SubmitAsync(DraftSubmission draft, CancellationToken cancellationToken = default) =>
-        SendAsync(new SubmitRequest { Draft = draft }, ProtocolJsonContext.Default.SubmitRequest, cancellationToken);
+        SendAsync(new SubmitRequest { Draft = draft }, ProtocolJson.RequestContext.SubmitRequest, cancellationToken);
 
     public Task<Response> GetAsync(string id, CancellationToken cancellationToken = default) =>
-        SendAsync(new GetRequest { Id = id }, ProtocolJsonContext.Default.GetRequest, cancellationToken);
+        SendAsync(new GetRequest { Id = id }, ProtocolJson.RequestContext.GetRequest, cancellationToken);
 
     public Task<Response> WaitAsync(string id, int timeoutMs, CancellationToken cancellationToken = default) =>
-        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJsonContext.Default.WaitRequest, cancellationToken, timeoutMs);
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs }, ProtocolJson.RequestContext.WaitRequest, cancellationToken, timeoutMs);
 
     /// <summary>Waits until the draft is decided or, with <see cref="WaitUntil.Final"/>, until its flow has ended.</summary>
     public Task<Response> WaitAsync(string id, int timeoutMs, string until, CancellationToken cancellationToken = default) =>
-        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJsonContext.Default.WaitRequest, cancellationToken, timeoutMs);
+        SendAsync(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJson.RequestContext.WaitRequest, cancellationToken, timeoutMs);
 
     public Task<Response> ListAsync(string? state = null, int? limit = null, string? kind = null, CancellationToken cancellationToken = default) =>
-        SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJsonContext.Default.ListRequest, cancellationToken);
+        SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJson.RequestContext.ListRequest, cancellationToken);
 
     public Task<Response> ReportAsync(string name, CancellationToken cancellationToken = default) =>
-        SendAsync(new ReportRequest { Name = name }, ProtocolJsonContext.Default.ReportRequest, cancellationToken);
+        SendAsync(new ReportRequest { Name = name }, ProtocolJson.RequestContext.ReportRequest, cancellationToken);
 
     public Task<Response> ClaimAsync(string kind, int? max = null, int? leaseSeconds = null, CancellationToken cancellationToken = default) =>
-        SendAsync(new ClaimRequest { Kind = kind, Max = max, LeaseSeconds = leaseSeconds }, ProtocolJsonContext.Default.ClaimRequest, cancellationToken);
+        SendAsync(new ClaimRequest { Kind = kind, Max = max, LeaseSeconds = leaseSeconds }, ProtocolJson.RequestContext.ClaimRequest, cancellationToken);
 
     public Task<Response> CompleteAsync(string id, string lease, string? result, CancellationToken cancellationToken = default) =>
-        SendAsync(new CompleteRequest { Id = id, Lease = lease, Result = result }, ProtocolJsonContext.Default.CompleteRequest, cancellationToken);
+        SendAsync(new CompleteRequest { Id = id, Lease = lease, Result = result }, ProtocolJson.RequestContext.CompleteRequest, cancellationToken);
 
     public Task<Response> FailAsync(string id, string lease, string error, bool retryable, CancellationToken cancellationToken = default) =>
-        SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJsonContext.Default.FailRequest, cancellationToken);
+        SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJson.RequestContext.FailRequest, cancellationToken);
 
     /// <summary>Sends one request line as given and returns the response line, unparsed. For tools and tests.</summary>
     public Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken = default) =>

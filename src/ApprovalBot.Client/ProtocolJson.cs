@@ -31,8 +31,18 @@ public sealed partial class ProtocolJsonContext : JsonSerializerContext;
 /// </summary>
 public static class ProtocolJson
 {
-    /// <summary>Reading requests on the receiving side, and writing everything.</summary>
+    /// <summary>Reading requests on the receiving side, and writing responses.</summary>
     public static JsonSerializerOptions Strict { get; } = ProtocolJsonContext.Default.Options;
+
+    /// <summary>
+    /// Writing requests: <see cref="Strict"/> with <see cref="JsonLinesEncoder"/>, which escapes only quote, backslash,
+    /// control characters and U+2028/U+2029 and writes every other character as UTF-8 (the service measures text and
+    /// context as received).
+    /// </summary>
+    public static JsonSerializerOptions Requests { get; } = new(ProtocolJsonContext.Default.Options) { Encoder = JsonLinesEncoder.Instance };
+
+    /// <summary>The request contracts bound to <see cref="Requests"/>.</summary>
+    internal static ProtocolJsonContext RequestContext { get; } = new(Requests);
 
     /// <summary>Reading responses in a client.</summary>
     public static JsonSerializerOptions Lenient { get; } = new(ProtocolJsonContext.Default.Options)

@@ -31,6 +31,35 @@ public sealed class PipeClientTests
     }
 
     [Fact]
+    public async Task Submit_ContextOf1500Accents_WithinMaxContextBytesAsTheServiceCountsIt()
+    {
+        // The service counts the context as received: 1500 "é" are 3000 bytes raw, 9000 as \u00e9 escapes.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxContextBytes=4000"]);
+        await using var client = await host.ConnectAsync();
+        var context = System.Text.Json.JsonElement.Parse($$"""{"rationale":"{{new string('é', 1500)}}"}""");
+
+        var response = await client.SubmitAsync(Draft("reply:accents:1", "accents") with { Context = context });
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal($$"""{"rationale":"{{new string('é', 1500)}}"}""", host.Store.Get("reply:accents:1")!.ContextJson);
+    }
+
+    [Fact]
+    public async Task Submit_CyrillicTextWithinMaxLineBytesAsUtf8_Stored()
+    {
+        // 270 "Ж" are 540 bytes as UTF-8 and 1620 as \u0416 escapes: the line fits 1024 bytes only if sent raw.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=1024"]);
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+        var text = new string('Ж', 270);
+
+        var response = client.Submit(Draft("reply:cyrillic:1", text));
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(Sha256Hex(text), response.Receipt!.Sha256);
+        Assert.Equal(text, host.Store.Get("reply:cyrillic:1")!.Text);
+    }
+
+    [Fact]
     public async Task Submit_BlockingAndAsyncCallsOnOneConnection_EachAnsweredWithItsOwnResponse()
     {
         await using var host = await TestHost.StartAsync();
