@@ -11,7 +11,7 @@ internal static class CliApp
     /// The submit fast path may use blocking pipe I/O: only when this is the whole process (Program.cs), never
     /// in a process that also serves (an in-process host would wait on its own thread pool).
     /// </param>
-    public static async Task<int> RunAsync(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, bool blockingIo = false)
+    public static async Task<int> RunAsync(string[] args, Stream stdin, TextWriter stdout, TextWriter stderr, bool blockingIo = false)
     {
         var io = new CliIo(stdin, stdout, stderr);
         // Agents run `submit` once per draft, so its plain form skips building the command tree (SubmitFastPath).
@@ -32,7 +32,11 @@ internal static class CliApp
         var stderr = io.Error;
         var stdout = io.Out;
         var root = BuildRootCommand(io);
-        var parsed = root.Parse(args);
+        // No response files: System.CommandLine would otherwise read any argument starting with '@' as a file of
+        // arguments, so --text "@hwchase17 thanks" would fail ("Response file not found") or, worse, send the words
+        // of a file of that name. Every value is taken as given, as on the submit fast path. (A local, not a static
+        // field: a static of this class would load System.CommandLine on the fast path too.)
+        var parsed = root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
 
         // Usage errors are our exit 2, not the library's default, and go to stderr in our error format.
         if (parsed.Action is ParseErrorAction)

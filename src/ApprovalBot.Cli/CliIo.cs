@@ -1,4 +1,4 @@
 namespace ApprovalBot.Cli;
 
-/// <summary>The standard streams of one run; tests hand in their own instead of the console.</summary>
-internal sealed record CliIo(TextReader In, TextWriter Out, TextWriter Error);
+/// <summary>The standard streams of one run; tests hand in their own instead of the console. Stdin stays bytes: SubmitInput decodes it.</summary>
+internal sealed record CliIo(Stream In, TextWriter Out, TextWriter Error);

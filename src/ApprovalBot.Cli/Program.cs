@@ -1,9 +1,7 @@
-using System.Text;
 using ApprovalBot.Cli;
 
-// Text arrives as UTF-8 whatever the terminal says, so the hash an agent computes matches the one stored.
+// Stdin is handed over as bytes: SubmitInput decodes it as UTF-8 whatever the terminal says (and refuses bytes that
+// are not UTF-8), so the hash an agent computes matches the one stored.
 // A terminal on stdin means "no text piped": reading it would block on a human, so hand over nothing instead.
-var stdin = Console.IsInputRedirected
-    ? new StreamReader(Console.OpenStandardInput(), new UTF8Encoding(false))
-    : TextReader.Null;
+var stdin = Console.IsInputRedirected ? Console.OpenStandardInput() : Stream.Null;
 return await CliApp.RunAsync(args, stdin, Console.Out, Console.Error, blockingIo: true);

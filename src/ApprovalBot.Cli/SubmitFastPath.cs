@@ -21,7 +21,15 @@ internal static class SubmitFastPath
 
     private static readonly string[] ValueOptions = ["--id", "--kind", "--agent", "--text", "--text-file", "--context-json", "--pipe"];
 
-    /// <summary>The arguments when they have the plain shape this path handles; otherwise null (use the full parser).</summary>
+    /// <summary>The options of <see cref="GlobalOptions"/> that take a value (<c>--json</c> takes none): the only ones allowed before <c>submit</c>.</summary>
+    private static readonly string[] GlobalValueOptions = ["--pipe"];
+
+    /// <summary>
+    /// The arguments when they have the plain shape this path handles; otherwise null (use the full parser). Before
+    /// <c>submit</c> only the global options (<c>--json</c>, <c>--pipe</c>) may stand, as the full parser demands; after
+    /// it, any of submit's options. A value is taken as given, also one that starts with <c>@</c> (the full parser
+    /// reads no response files either); a value that starts with <c>-</c> is the full parser's call.
+    /// </summary>
     public static Arguments? TryParse(string[] args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -40,13 +48,13 @@ internal static class SubmitFastPath
                 json = true;
                 continue;
             }
-            if (Array.IndexOf(ValueOptions, token) < 0 || values.ContainsKey(token) || i + 1 >= args.Length)
+            var allowed = sawSubmit ? Array.IndexOf(ValueOptions, token) >= 0 : Array.IndexOf(GlobalValueOptions, token) >= 0;
+            if (!allowed || values.ContainsKey(token) || i + 1 >= args.Length)
             {
                 return null;
             }
             var value = args[++i];
-            // A value that looks like an option (or a response file) is the full parser's call to make.
-            if (value.StartsWith('-') || value.StartsWith('@'))
+            if (value.StartsWith('-'))
             {
                 return null;
             }
@@ -86,8 +94,9 @@ internal static class SubmitFastPath
     /// <summary>
     /// {"op":"submit","draft":{"id","kind","agent","text"[,"context"]}}: the submit contract, field for field.
     /// Written by hand: System.Text.Json's writer costs ~8 ms of start-up (assembly load, encoder set-up) in a
-    /// process that writes one line. Strings are escaped as JSON requires (quote, backslash, control characters);
-    /// any other character goes as UTF-8. The context is the caller's JSON object as it was validated.
+    /// process that writes one line. The bytes are those the Client's serializer writes for the same request
+    /// (<see cref="JsonLinesEncoder"/>): quote, backslash, control characters and U+2028/U+2029 escaped,
+    /// any other character as UTF-8. The context is the caller's JSON object as <see cref="ValidatedContext"/> wrote it.
     /// </summary>
     internal static byte[] Request(Arguments a, string text, string? context)
     {
@@ -123,13 +132,19 @@ internal static class SubmitFastPath
             {
                 return false;
             }
-            else if (ch == '"' || ch == '\\')
+            else if (MustEscape(ch))
             {
-                line.Append('\\').Append(ch);
-            }
-            else if (ch < ' ')
-            {
-                line.Append("\\u").Append(((int)ch).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+                line.Append(ch switch
+                {
+                    '"' => "\\\"",
+                    '\\' => "\\\\",
+                    '\b' => "\\b",
+                    '\f' => "\\f",
+                    '\n' => "\\n",
+                    '\r' => "\\r",
+                    '\t' => "\\t",
+                    _ => "\\u" + ((int)ch).ToString("x4", System.Globalization.CultureInfo.InvariantCulture),
+                });
             }
             else
             {
@@ -140,15 +155,35 @@ internal static class SubmitFastPath
         return true;
     }
 
-    /// <summary>--context-json checked as SubmitCommand checks it; its text as given. Apart, so JSON types load only when used.</summary>
+    /// <summary>
+    /// The characters <see cref="JsonLinesEncoder"/> escapes: JSON's (quote, backslash, U+0000–U+001F), the
+    /// other control characters (U+007F–U+009F) and the line and paragraph separators. A copy of its rule, so that the
+    /// common case does not load System.Text.Encodings.Web; tests keep the two equal.
+    /// </summary>
+    internal static bool MustEscape(char ch) => ch is < ' ' or '"' or '\\' or (>= '\u007f' and <= '\u009f') or '\u2028' or '\u2029';
+
+    /// <summary>
+    /// --context-json checked as SubmitCommand checks it, then written as the Client's serializer writes it: compact
+    /// (a multi-line object becomes one line, as a request line must be) with the same escaping, so the service
+    /// stores the same bytes by either path. Apart, so JSON types load only when used.
+    /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static string ValidatedContext(string json) => SubmitInput.ParseContext(json)!.Value.GetRawText();
+    internal static string ValidatedContext(string json)
+    {
+        var context = SubmitInput.ParseContext(json)!.Value;
+        var buffer = new ArrayBufferWriter<byte>(json.Length + 16);
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JsonLinesEncoder.Instance }))
+        {
+            context.WriteTo(writer);
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static byte[] WriterRequest(Arguments a, string text, string? context)
     {
         var buffer = new ArrayBufferWriter<byte>(256 + Encoding.UTF8.GetMaxByteCount(text.Length));
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JsonLinesEncoder.Instance }))
         {
             json.WriteStartObject();
             json.WriteString("op", Ops.Submit);

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace ApprovalBot.Cli;
@@ -9,8 +8,12 @@ namespace ApprovalBot.Cli;
 /// </summary>
 internal static class SubmitInput
 {
-    /// <summary>The text exactly as given: no trimming, no newline handling, so its SHA-256 is what the caller expects.</summary>
-    public static async Task<string> ReadTextAsync(string? text, string? textFile, TextReader stdin, CancellationToken cancellationToken)
+    /// <summary>
+    /// The text exactly as given: no trimming, no newline handling, so its SHA-256 is what the caller expects. A file
+    /// or stdin must be UTF-8; a leading UTF-8 byte order mark is dropped (it is not part of the text or its hash),
+    /// and bytes that are not UTF-8 are refused, never replaced.
+    /// </summary>
+    public static async Task<string> ReadTextAsync(string? text, string? textFile, Stream stdin, CancellationToken cancellationToken)
     {
         if (text is not null && textFile is not null)
         {
@@ -22,20 +25,40 @@ internal static class SubmitInput
         }
         if (textFile is not null)
         {
+            byte[] bytes;
             try
             {
-                return await File.ReadAllTextAsync(textFile, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
+                bytes = await File.ReadAllBytesAsync(textFile, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw CliException.BadInput($"cannot read --text-file '{textFile}': {e.Message}", "draft.text");
             }
+            return DecodeUtf8(bytes, $"--text-file '{textFile}'");
         }
-        var piped = await stdin.ReadToEndAsync(cancellationToken).ConfigureAwait(false);
+        using var piped = new MemoryStream();
+        await stdin.CopyToAsync(piped, cancellationToken).ConfigureAwait(false);
         return piped.Length > 0
-            ? piped
+            ? DecodeUtf8(piped.GetBuffer().AsSpan(0, (int)piped.Length), "stdin")
             : throw CliException.BadInput("no text: pass --text, --text-file, or pipe the text on stdin", "draft.text");
     }
+
+    /// <summary>
+    /// <paramref name="bytes"/> as UTF-8 without a leading byte order mark (EF BB BF, which some editors write); any
+    /// byte that is not part of a valid UTF-8 character is a usage error naming its offset, not a U+FFFD in the text.
+    /// </summary>
+    internal static string DecodeUtf8(ReadOnlySpan<byte> bytes, string source)
+    {
+        var bom = bytes.StartsWith(Utf8ByteOrderMark) ? Utf8ByteOrderMark.Length : 0;
+        var chars = new char[bytes.Length - bom];
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes[bom..], chars, out var read, out var written, replaceInvalidSequences: false, isFinalBlock: true);
+        return status == System.Buffers.OperationStatus.Done
+            ? new string(chars, 0, written)
+            : throw CliException.BadInput(
+                $"{source} is not valid UTF-8 (byte offset {(read + bom).ToString(System.Globalization.CultureInfo.InvariantCulture)}); the text must be UTF-8", "draft.text");
+    }
+
+    private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>Parses <c>--context-json</c>; it must be one JSON object without duplicate keys, as the service demands.</summary>
     public static JsonElement? ParseContext(string? contextJson)

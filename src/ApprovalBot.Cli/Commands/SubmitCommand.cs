@@ -11,7 +11,7 @@ internal static class SubmitCommand
         var kind = new Option<string>("--kind") { Required = true, Description = "A kind configured in the service." };
         var agent = new Option<string>("--agent") { Required = true, Description = "Who drafted it." };
         var text = new Option<string>("--text") { Description = "The draft text, exactly as it should be stored." };
-        var textFile = new Option<string>("--text-file") { Description = "Read the text from this UTF-8 file.", HelpName = "path" };
+        var textFile = new Option<string>("--text-file") { Description = "Read the text from this UTF-8 file (a leading byte order mark is dropped; bytes that are not UTF-8 are refused).", HelpName = "path" };
         var contextJson = new Option<string>("--context-json") { Description = "A JSON object shown with the draft, e.g. {\"rationale\":\"...\",\"source_url\":\"...\"}.", HelpName = "json" };
 
         var command = new Command("submit", "Store a draft for approval and print the receipt. Text comes from --text, --text-file, or stdin.")

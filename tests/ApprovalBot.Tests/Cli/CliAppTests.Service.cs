@@ -185,6 +185,139 @@ public sealed partial class CliAppTests
         Assert.Contains(id, run.Stdout);
     }
 
+    /// <summary>
+    /// The same submit by the fast path (plain <c>--id value</c>) or the full parser (<c>--id=value</c> is a shape only
+    /// System.CommandLine reads), so a test can show both paths store the same.
+    /// </summary>
+    private static Task<CliRun> SubmitByPathAsync(bool fullPath, string pipe, string id, string text, params string[] extra) =>
+        CliRunner.RunAsync(["submit", "--pipe", pipe, .. fullPath ? new[] { $"--id={id}" } : ["--id", id], "--kind", Kind, "--agent", "cli-test", "--text", text, .. extra]);
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_TextStartingWithAt_StoredAsGivenByEitherPath(bool fullPath)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await SubmitByPathAsync(fullPath, host.PipeName, id, "@hwchase17 thanks");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("@hwchase17 thanks", host.Store.Get(id)!.Text);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_TextNamingAnExistingFileAfterAt_StoredAsGivenNotTheFileWords(bool fullPath)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        // A response file of one word would have replaced the whole text.
+        var file = Path.Combine(host.DataDirectory, "words.rsp");
+        await File.WriteAllTextAsync(file, "replaced");
+
+        var run = await SubmitByPathAsync(fullPath, host.PipeName, id, "@" + file);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("@" + file, host.Store.Get(id)!.Text);
+        Assert.Contains($" sha256 {Sha.Hex("@" + file)} ", run.Stdout);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_MultiLineContextJson_StoredCompactByEitherPath(bool fullPath)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string context = "{\n  \"rationale\": \"asked for ETA\",\n  \"source_url\": \"https://x.com/a\"\n}\n";
+
+        var run = await SubmitByPathAsync(fullPath, host.PipeName, id, "multi-line context", "--context-json", context);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal("""{"rationale":"asked for ETA","source_url":"https://x.com/a"}""", host.Store.Get(id)!.ContextJson);
+    }
+
+    [Fact]
+    public async Task Submit_NonAsciiTextAndContext_BothPathsStoreTheSameBytes()
+    {
+        // 1500 "é" are 3000 bytes of JSON as UTF-8, 9000 as \u00e9 escapes: within 4000 only if sent raw.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxContextBytes=4000"]);
+        var (fast, full) = (NewId(), NewId());
+        const string text = "Спасибо! é ü 漢字 😀 \"quoted\" \u2028 end";
+        var context = $$"""{"rationale":"{{new string('é', 1500)}}","emoji":"😀","escaped":"\u00fc\n"}""";
+
+        var fastRun = await SubmitByPathAsync(false, host.PipeName, fast, text, "--context-json", context);
+        var fullRun = await SubmitByPathAsync(true, host.PipeName, full, text, "--context-json", context);
+        var fastGet = await CliRunner.RunAsync("get", fast, "--json", "--pipe", host.PipeName);
+        var fullGet = await CliRunner.RunAsync("get", full, "--json", "--pipe", host.PipeName);
+
+        Assert.True(fastRun.ExitCode == 0, fastRun.ToString());
+        Assert.True(fullRun.ExitCode == 0, fullRun.ToString());
+        var (fastDraft, fullDraft) = (PipeClient.ParseResponse(fastGet.Stdout.Trim()).Draft!, PipeClient.ParseResponse(fullGet.Stdout.Trim()).Draft!);
+        Assert.Equal(Sha.Hex(text), fastDraft.Sha256);
+        Assert.Equal(fastDraft.Sha256, fullDraft.Sha256);
+        Assert.Equal(fastDraft.Context!.Value.GetRawText(), fullDraft.Context!.Value.GetRawText());
+        var stored = host.Store.Get(fast)!.ContextJson!;
+        Assert.Equal(stored, host.Store.Get(full)!.ContextJson);
+        Assert.Equal($$"""{"rationale":"{{new string('é', 1500)}}","emoji":"😀","escaped":"ü\n"}""", stored);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_SubmitOptionBeforeTheCommand_RefusedByEitherPathAndNothingStored(bool fullPath)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        string[] options = fullPath ? [$"--id={id}"] : ["--id", id];
+
+        var run = await CliRunner.RunAsync([.. options, "submit", "--pipe", host.PipeName, "--kind", Kind, "--agent", "cli-test", "--text", "hi"]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("error usage", run.Stderr);
+        Assert.Null(host.Store.Get(id));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Submit_GlobalOptionsBeforeTheCommand_StoredByEitherPath(bool fullPath)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        string[] options = fullPath ? [$"--id={id}"] : ["--id", id];
+
+        var run = await CliRunner.RunAsync(["--pipe", host.PipeName, "--json", "submit", .. options, "--kind", Kind, "--agent", "cli-test", "--text", "hi"]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(id, PipeClient.ParseResponse(run.Stdout.Trim()).Receipt!.Id);
+        Assert.Equal("hi", host.Store.Get(id)!.Text);
+    }
+
+    [Theory]
+    [InlineData("file")]
+    [InlineData("stdin")]
+    public async Task Submit_TextWithUtf8ByteOrderMark_StoredWithoutIt(string source)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string text = "from Notepad: «ü»\n";
+        byte[] bytes = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(text)];
+        var file = Path.Combine(host.DataDirectory, "bom.txt");
+        await File.WriteAllBytesAsync(file, bytes);
+        string[] args = ["submit", "--pipe", host.PipeName, "--id", id, "--kind", Kind, "--agent", "cli-test"];
+
+        var run = source == "file"
+            ? await CliRunner.RunAsync([.. args, "--text-file", file])
+            : await CliRunner.RunWithStdinBytesAsync(bytes, args);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($" sha256 {Sha.Hex(text)} ", run.Stdout);
+        Assert.Equal(text, host.Store.Get(id)!.Text);
+    }
+
     /// <summary>The response line the service gives <paramref name="request"/>, read with a plain client.</summary>
     private static async Task<string> ServiceLineAsync(TestHost host, string request)
     {

@@ -125,6 +125,59 @@ public sealed partial class CliAppTests
         Assert.Contains("error usage (draft.text): no text", run.Stderr);
     }
 
+    public static TheoryData<byte[], int> NotUtf8 => new()
+    {
+        { [(byte)'a', (byte)'b', 0xFF, (byte)'c'], 2 },
+        { [0xC3, (byte)'(', (byte)'x'], 0 },
+        { [(byte)'o', (byte)'k', 0xE2, 0x82], 2 },
+        { [0xEF, 0xBB, 0xBF, (byte)'x', 0xED, 0xA0, 0x80], 4 },
+        // UTF-16 with its byte order mark is not taken for UTF-8.
+        { [0xFF, 0xFE, (byte)'h', 0, (byte)'i', 0], 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(NotUtf8))]
+    public async Task Submit_TextFileNotUtf8_ExitsBadInputNamingTheOffsetWithoutConnecting(byte[] bytes, int offset)
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var file = dir.Combine("latin1.txt");
+        await File.WriteAllBytesAsync(file, bytes);
+
+        var fast = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text-file", file);
+        var full = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id=x", "--kind", "reply", "--agent", "a", "--text-file", file);
+
+        foreach (var run in new[] { fast, full })
+        {
+            // Exit 2, not 5: the dead pipe proves nothing was sent.
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.text): --text-file '{file}' is not valid UTF-8 (byte offset {offset}); the text must be UTF-8", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(NotUtf8))]
+    public async Task Submit_StdinNotUtf8_ExitsBadInputWithoutConnecting(byte[] bytes, int offset)
+    {
+        var run = await CliRunner.RunWithStdinBytesAsync(bytes, "submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal($"error usage (draft.text): stdin is not valid UTF-8 (byte offset {offset}); the text must be UTF-8", run.Stderr.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Submit_ResponseFileToken_UnexpectedArgumentNotExpanded()
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var file = dir.Combine("args.rsp");
+        await File.WriteAllTextAsync(file, "--text from-the-file");
+
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "@" + file);
+
+        // Expanded, the file would have supplied the text and the run would have tried the (dead) service: exit 5.
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Contains("@" + file, run.Stderr);
+    }
+
     [Theory]
     [InlineData("-1")]
     [InlineData("601")]

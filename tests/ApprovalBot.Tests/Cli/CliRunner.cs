@@ -13,9 +13,14 @@ internal static class CliRunner
 {
     public static Task<CliRun> RunAsync(params string[] args) => RunWithStdinAsync("", args);
 
-    public static async Task<CliRun> RunWithStdinAsync(string stdin, params string[] args)
+    /// <summary>Runs with <paramref name="stdin"/> piped in as UTF-8.</summary>
+    public static Task<CliRun> RunWithStdinAsync(string stdin, params string[] args) =>
+        RunWithStdinBytesAsync(System.Text.Encoding.UTF8.GetBytes(stdin), args);
+
+    /// <summary>Runs with exactly these bytes piped in (stdin is bytes to approvalctl, as to any process).</summary>
+    public static async Task<CliRun> RunWithStdinBytesAsync(byte[] stdin, params string[] args)
     {
-        using var input = new StringReader(stdin);
+        using var input = new MemoryStream(stdin, writable: false);
         using var output = new StringWriter();
         using var error = new StringWriter();
         var exitCode = await CliApp.RunAsync(args, input, output, error);

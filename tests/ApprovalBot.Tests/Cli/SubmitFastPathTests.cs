@@ -74,6 +74,83 @@ public sealed class SubmitFastPathTests
     public void TryReadReceipt_AnythingElse_NullForTheFullPath(string line) =>
         Assert.Null(SubmitFastPath.TryReadReceipt(line));
 
+    /// <summary>The line the Client's serializer (PipeClient, and approvalctl's full path) writes for the same draft.</summary>
+    private static byte[] ClientLine(string text, string? context) =>
+        JsonSerializer.SerializeToUtf8Bytes(new SubmitRequest
+        {
+            Draft = new DraftSubmission
+            {
+                Id = "reply:x:3", Kind = "reply", Agent = "agent é", Text = text,
+                Context = context is null ? null : JsonElement.Parse(context),
+            },
+        }, ProtocolJson.RequestContext.SubmitRequest);
+
+    private static byte[] FastLine(string text, string? context) =>
+        SubmitFastPath.Request(new SubmitFastPath.Arguments("reply:x:3", "reply", "agent é", text, null, null, null, false), text,
+            context is null ? null : SubmitFastPath.ValidatedContext(context));
+
+    [Theory]
+    [InlineData("Hello", null)]
+    [InlineData("quote \" backslash \\ tab \t newline \n cr \r nul \0 bell \a DEL \u007f C1 \u0085 LS \u2028 PS \u2029", """{"r":"line\nbreak \u2028"}""")]
+    [InlineData("Привет, мир! é ü 漢字 😀 <b>&amp;</b> '", """{"rationale":"é😀 <>&'","n":[1,2.50,-3e2,true,null],"o":{"k":"Ж"}}""")]
+    [InlineData("escaped in, raw out", """{"r":"\u00e9\ud83d\ude00\/","\u0041":1}""")]
+    [InlineData("broken \ud800 half", """{"r":"x"}""")]
+    public void Request_SameBytesAsTheClientSerializer(string text, string? context)
+    {
+        Assert.Equal(Encoding.UTF8.GetString(ClientLine(text, context)), Encoding.UTF8.GetString(FastLine(text, context)));
+    }
+
+    [Fact]
+    public void Request_EveryBmpCharacter_SameBytesAsTheClientSerializer()
+    {
+        var text = new StringBuilder();
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (!char.IsSurrogate((char)c)) text.Append((char)c);
+        }
+        text.Append("😀𝄞");
+
+        var fast = FastLine(text.ToString(), null);
+
+        Assert.Equal(ClientLine(text.ToString(), null), fast);
+        Assert.Equal(text.ToString(), JsonDocument.Parse(fast).RootElement.GetProperty("draft").GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public void MustEscape_SameRuleAsTheClientEncoder()
+    {
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (char.IsSurrogate((char)c)) continue;
+            Assert.True(JsonLinesEncoder.MustEscape(c) == SubmitFastPath.MustEscape((char)c), $"U+{c:X4}");
+        }
+    }
+
+    [Fact]
+    public void Request_NonAscii_SentAsUtf8NotEscaped()
+    {
+        const string text = "Привет é 😀";
+
+        var line = Encoding.UTF8.GetString(FastLine(text, """{"r":"\u00e9"}"""));
+
+        Assert.Contains("\"text\":\"Привет é 😀\"", line);
+        Assert.Contains("\"context\":{\"r\":\"é\"}", line);
+        Assert.DoesNotContain("\\u", line);
+    }
+
+    [Fact]
+    public void ValidatedContext_MultiLineObject_OneCompactLine()
+    {
+        const string context = "{\n  \"rationale\": \"asked\\nfor ETA\",\n  \"n\": [ 1, 2 ]\r\n}\n";
+
+        var written = SubmitFastPath.ValidatedContext(context);
+
+        Assert.Equal("""{"rationale":"asked\nfor ETA","n":[1,2]}""", written);
+        var line = FastLine("t", context);
+        Assert.DoesNotContain((byte)'\n', line);
+        Assert.DoesNotContain((byte)'\r', line);
+    }
+
     [Fact]
     public void TryParse_PlainShape_Parsed()
     {
@@ -81,6 +158,33 @@ public sealed class SubmitFastPathTests
 
         Assert.Equal(new SubmitFastPath.Arguments("reply:1", "reply", "a", "t", null, null, "/tmp/x.sock", true), parsed);
     }
+
+    [Theory]
+    [InlineData("@hwchase17 thanks")]
+    [InlineData("@")]
+    [InlineData("@/etc/hostname")]
+    public void TryParse_ValueStartingWithAt_TakenAsGiven(string text)
+    {
+        var parsed = SubmitFastPath.TryParse(["submit", "--id", "reply:1", "--kind", "reply", "--agent", "@agent", "--text", text, "--context-json", "{}"]);
+
+        Assert.Equal(new SubmitFastPath.Arguments("reply:1", "reply", "@agent", text, null, "{}", null, false), parsed);
+    }
+
+    [Fact]
+    public void TryParse_GlobalOptionsBeforeSubmit_Parsed()
+    {
+        var parsed = SubmitFastPath.TryParse(["--pipe", "/tmp/x.sock", "--json", "submit", "--id", "reply:1", "--kind", "reply", "--agent", "a", "--text", "t"]);
+
+        Assert.Equal(new SubmitFastPath.Arguments("reply:1", "reply", "a", "t", null, null, "/tmp/x.sock", true), parsed);
+    }
+
+    [Theory]
+    [InlineData("--id reply:1 submit --kind reply --agent a --text t")]
+    [InlineData("--kind reply submit --id reply:1 --agent a --text t")]
+    [InlineData("--text t submit --id reply:1 --kind reply --agent a")]
+    [InlineData("--json --agent a submit --id reply:1 --kind reply --text t")]
+    public void TryParse_SubmitOptionBeforeSubmit_LeftToTheFullParser(string commandLine) =>
+        Assert.Null(SubmitFastPath.TryParse(commandLine.Split(' ')));
 
     [Theory]
     [InlineData("submit --id=reply:1 --kind reply --agent a --text t")]
