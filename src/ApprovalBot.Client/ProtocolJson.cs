@@ -68,6 +68,16 @@ public static class ProtocolJson
     /// </summary>
     public const string IdPatternDotNet = "^" + IdCharacters + "\\z";
 
+    /// <summary>
+    /// "Not only whitespace" as a JSON Schema pattern (ECMA-262, unanchored: some character outside the class): the
+    /// class is exactly the characters .NET's <see cref="char.IsWhiteSpace(char)"/> counts, which the service refuses
+    /// a whitespace-only <c>agent</c> or <c>text</c> by. (ECMA-262's own <c>\s</c> differs: it has U+FEFF, not U+0085.)
+    /// </summary>
+    public const string NotBlankPattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+    /// <summary>Most UTF-16 code units of <c>agent</c> (an emoji counts two).</summary>
+    public const int MaxAgentLength = 200;
+
     /// <summary>The JSON Schema of the submit request, generated from the contract records.</summary>
     public static JsonNode SubmitRequestSchema()
     {
@@ -79,7 +89,7 @@ public static class ProtocolJson
                 // JsonElement exports as the boolean schema `true`; the contract says an object (or null).
                 if (context.PropertyInfo is { Name: "context" } c && c.DeclaringType == typeof(DraftSubmission))
                 {
-                    return new JsonObject { ["type"] = new JsonArray("object", "null"), ["description"] = "Shown on the card: rationale, source_url." };
+                    return new JsonObject { ["type"] = new JsonArray("object", "null"), ["description"] = "Shown on the card: rationale, source_url. At most Pipe:MaxContextBytes bytes of JSON as sent." };
                 }
                 if (node is not JsonObject obj) return node;
                 if (context.PropertyInfo is { } property && property.DeclaringType == typeof(DraftSubmission))
@@ -88,8 +98,18 @@ public static class ProtocolJson
                     {
                         case "id": obj["pattern"] = IdPattern; break;
                         case "kind": obj["minLength"] = 1; obj["description"] = "A kind configured under ApprovalBot:Kinds."; break;
-                        case "agent": obj["minLength"] = 1; break;
-                        case "text": obj["minLength"] = 1; obj["description"] = "Non-empty; at most the kind's MaxLength characters."; break;
+                        case "agent":
+                            // maxLength counts code points, the service UTF-16 code units: equal but for characters beyond U+FFFF.
+                            obj["minLength"] = 1;
+                            obj["maxLength"] = MaxAgentLength;
+                            obj["pattern"] = NotBlankPattern;
+                            obj["description"] = "Who drafted it: not only whitespace; at most 200 UTF-16 code units (a character beyond U+FFFF, such as an emoji, counts 2).";
+                            break;
+                        case "text":
+                            obj["minLength"] = 1;
+                            obj["pattern"] = NotBlankPattern;
+                            obj["description"] = "Not only whitespace; at most the kind's MaxLength characters (Unicode code points).";
+                            break;
                     }
                 }
                 if (context.PropertyInfo is { Name: "op" } && context.PropertyInfo.DeclaringType == typeof(SubmitRequest))

@@ -22,6 +22,66 @@ public sealed class ProtocolJsonTests
     }
 
     [Fact]
+    public void SubmitRequestSchema_AgentAndText_StateTheServiceRules()
+    {
+        var properties = Draft(ProtocolJson.SubmitRequestSchema())["properties"]!;
+
+        Assert.Equal(200, (int?)properties["agent"]!["maxLength"]);
+        Assert.Equal(ProtocolJson.NotBlankPattern, (string?)properties["agent"]!["pattern"]);
+        Assert.Equal(ProtocolJson.NotBlankPattern, (string?)properties["text"]!["pattern"]);
+        Assert.Null(properties["text"]!["maxLength"]);
+        Assert.Contains("whitespace", (string?)properties["text"]!["description"]);
+    }
+
+    [Fact]
+    public void NotBlankPattern_EveryCharacter_MatchesExactlyTheOnesTheServiceDoesNotCountAsWhitespace()
+    {
+        // The service refuses string.IsNullOrWhiteSpace; the pattern must match a text iff some character is not white space.
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            var ch = (char)c;
+            Assert.True(Regex.IsMatch(ch.ToString(), ProtocolJson.NotBlankPattern) == !char.IsWhiteSpace(ch), $"U+{c:X4}");
+        }
+        Assert.DoesNotMatch(ProtocolJson.NotBlankPattern, " \t\r\n\u00a0\u3000\u2028");
+        Assert.Matches(ProtocolJson.NotBlankPattern, "  x  ");
+        Assert.Matches(ProtocolJson.NotBlankPattern, "😀");
+    }
+
+    public static TheoryData<string, string> RequestStrings => new()
+    {
+        { "plain", "\"plain\"" },
+        { "é Привет 漢字 😀 <b>&</b> '", "\"é Привет 漢字 😀 <b>&</b> '\"" },
+        { "\" \\ /", "\"\\\" \\\\ /\"" },
+        { "\n\r\t\b\f\0\u001f", "\"\\n\\r\\t\\b\\f\\u0000\\u001f\"" },
+        { "\u007f\u0085\u009f\u00a0", "\"\\u007f\\u0085\\u009f\u00a0\"" },
+        { "\u2028\u2029", "\"\\u2028\\u2029\"" },
+        // Not UTF-16: the unpaired half is replaced (raw U+FFFD), as UTF-8 cannot carry it.
+        { "half \ud800 surrogate", "\"half \ufffd surrogate\"" },
+    };
+
+    [Theory]
+    [MemberData(nameof(RequestStrings))]
+    public void Requests_String_EscapesOnlyWhatAJsonLineNeeds(string value, string expected)
+    {
+        var line = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new GetRequest { Id = value }, ProtocolJson.RequestContext.GetRequest);
+
+        Assert.Equal("{\"op\":\"get\",\"id\":" + expected + "}", System.Text.Encoding.UTF8.GetString(line));
+        Assert.DoesNotContain((byte)'\n', line);
+        Assert.DoesNotContain((byte)'\r', line);
+    }
+
+    [Fact]
+    public void Requests_ContextObject_RewrittenWithTheSameEscaping()
+    {
+        var context = System.Text.Json.JsonElement.Parse("""{ "r\u00e9" : "\u00e9\ud83d\ude00\n\u2028\/" }""");
+        var draft = new DraftSubmission { Id = "a", Kind = "k", Agent = "g", Text = "t", Context = context };
+
+        var line = System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new SubmitRequest { Draft = draft }, ProtocolJson.RequestContext.SubmitRequest);
+
+        Assert.EndsWith(""","context":{"ré":"é😀\n\u2028/"}}}""", System.Text.Encoding.UTF8.GetString(line));
+    }
+
+    [Fact]
     public void SubmitRequestSchema_UnknownMembers_RefusedAtEveryLevel()
     {
         var schema = ProtocolJson.SubmitRequestSchema();

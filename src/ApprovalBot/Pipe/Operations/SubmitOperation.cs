@@ -48,7 +48,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         {
             throw new ProtocolException(ErrorCodes.Invalid, "must not be empty", "draft.agent");
         }
-        if (d.Agent.Length > 200)
+        if (d.Agent.Length > ProtocolJson.MaxAgentLength)
         {
             throw new ProtocolException(ErrorCodes.Invalid, "must be at most 200 characters", "draft.agent");
         }
