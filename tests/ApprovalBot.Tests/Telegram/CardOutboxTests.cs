@@ -1,6 +1,11 @@
 using System.Text;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Tests.Execution;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -214,5 +219,52 @@ public sealed class CardOutboxTests
         Assert.Contains("Cancelled", closed.Text, StringComparison.Ordinal);
         Assert.Equal(card.MessageId, h.Host.Store.Get(id)!.CardMessageId);
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"arrived_after\":\"cancelled\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Card_StoreRefusesToRecordTheSentCard_SentOnceOnlyTheWriteIsRetriedUntilRecorded()
+    {
+        const string id = "reply:unrecorded";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        // The database refuses the write that records the card (as the reviewer reproduced it; a full or read-only disk refuses it too).
+        ExecuteOnDatabase(h, "CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
+            "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;");
+
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        // Three passes of the outbox met the refusal (one a second): each used to send the card again.
+        await Eventually.TrueAsync(() => OutboxComplaints(logs).Count >= 3, "three outbox passes to meet the refusal");
+
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        Assert.Equal(DraftState.Pending, h.Host.Store.Get(id)!.State);
+        var logged = OutboxComplaints(logs)[0];
+        Assert.Equal(LogLevel.Error, logged.Level);
+        Assert.Equal(id, logged.Properties["DraftId"]);
+        Assert.Equal(card.MessageId, Convert.ToInt32(logged.Properties["MessageId"], System.Globalization.CultureInfo.InvariantCulture));
+
+        ExecuteOnDatabase(h, "DROP TRIGGER test_refuse_carded;");
+        var draft = await h.WaitForStateAsync(id, DraftState.Carded);
+
+        Assert.Equal(card.MessageId, draft.CardMessageId);
+        Assert.Equal(1, draft.CardAttempts);
+        Assert.Null(draft.CardError);
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        Assert.Single(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 200);
+        Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_sent");
+    }
+
+    private static List<CapturedLogs.Entry> OutboxComplaints(CapturedLogs logs) =>
+        [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && e.Level >= LogLevel.Warning)];
+
+    private static void ExecuteOnDatabase(TelegramHarness h, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 }

@@ -86,18 +86,21 @@ internal sealed class TelegramHarness : IAsyncDisposable
         "ApprovalBot:Kinds:long:MaxLength=20000",
     ];
 
-    public Task<TestHost> StartHostAsync() =>
-        TestHost.StartAsync(settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
+    /// <param name="settings">Settings for this start only, after the harness's (so they win), e.g. a changed ChatId.</param>
+    public Task<TestHost> StartHostAsync(IEnumerable<string>? settings = null) =>
+        TestHost.StartAsync(
+            settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings, .. settings ?? []], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
 
     /// <summary>
     /// Stops the host and starts a new one on the same data directory, like a service restart; <paramref name="whileStopped"/>
-    /// runs in between (e.g. a user writes to the bot while it is down).
+    /// runs in between (e.g. a user writes to the bot while it is down); <paramref name="settings"/> apply to the new host
+    /// only (e.g. the operator updated ChatId).
     /// </summary>
-    public async Task RestartHostAsync(Action? whileStopped = null)
+    public async Task RestartHostAsync(Action? whileStopped = null, IEnumerable<string>? settings = null)
     {
         await Host.DisposeAsync();
         whileStopped?.Invoke();
-        Host = await StartHostAsync();
+        Host = await StartHostAsync(settings);
     }
 
     public async Task<Receipt> SubmitAsync(string id, string text, string kind = "reply", object? context = null)

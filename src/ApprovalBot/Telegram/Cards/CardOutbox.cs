@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -14,15 +15,26 @@ namespace ApprovalBot.Telegram.Cards;
 /// (drafts stored before start, retries that came due). A failure is recorded on the draft
 /// (<c>card_attempts</c>, <c>card_error</c>, <c>card_next_at</c>) and retried with backoff; after
 /// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix, the draft
-/// keeps its <c>card_error</c> and no next attempt, for the reconciler to report.
+/// keeps its <c>card_error</c> and no next attempt, for the reconciler to report. A card that reached the chat
+/// while the store could not record it is never sent again by this process: it is kept in memory and only the write
+/// is retried (see <see cref="_unrecorded"/>).
 /// </summary>
 internal sealed partial class CardOutbox(
-    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger) : BackgroundService
+    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger)
+    : BackgroundService
 {
     private const int Batch = 50;
     private const string Actor = "telegram";
     private readonly TelegramOptions _options = options.Value;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    // Cards in the chat whose sending the store could not record (disk full or read-only, a write refused). Their drafts
+    // stay pending, and due, in the store, so they are left out of the pass and only the write is tried again, with
+    // the card backoff, until the store takes it: sending again would put a new copy in the chat every interval. Only
+    // the outbox's loop touches this. Lost with the process: after a restart the draft gets one more card.
+    private readonly Dictionary<string, UnrecordedCard> _unrecorded = new(StringComparer.Ordinal);
+
+    private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -38,6 +50,7 @@ internal sealed partial class CardOutbox(
             TimeSpan wait;
             try
             {
+                await RecordUnrecordedAsync(stoppingToken).ConfigureAwait(false);
                 var due = Due();
                 foreach (var draft in due)
                 {
@@ -66,14 +79,21 @@ internal sealed partial class CardOutbox(
     private IReadOnlyList<Draft> Due()
     {
         var now = DraftColumns.ToUnixMs(time.GetUtcNow());
+        var sent = _unrecorded.Count == 0 ? null : new JsonArray([.. _unrecorded.Keys.Select(id => JsonValue.Create(id))]).ToJsonString();
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
             // New drafts (never attempted) and retries that came due; a draft given up on has attempts but no next time.
+            // Not the drafts whose card is already in the chat, unrecorded.
             cmd.CommandText = DraftColumns.Select +
-                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now) ORDER BY seq LIMIT $limit";
+                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now)" +
+                (sent is null ? "" : " AND id NOT IN (SELECT value FROM json_each($sent))") + " ORDER BY seq LIMIT $limit";
             cmd.Parameters.AddWithValue("$now", now);
             cmd.Parameters.AddWithValue("$limit", Batch);
+            if (sent is not null)
+            {
+                cmd.Parameters.AddWithValue("$sent", sent);
+            }
             using var reader = cmd.ExecuteReader();
             var drafts = new List<Draft>();
             while (reader.Read())
@@ -93,6 +113,10 @@ internal sealed partial class CardOutbox(
             cmd.CommandText = "SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL";
             return cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         });
+        foreach (var card in _unrecorded.Values)
+        {
+            next = next is null || card.NextAt < next ? card.NextAt : next;
+        }
         if (next is null)
         {
             return sweep;
@@ -128,38 +152,84 @@ internal sealed partial class CardOutbox(
             await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
             return;
         }
-        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, "card_sent", Actor)
+        await RecordSentAsync(draft.Id, sent, attempt, tries: 0, stoppingToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Tries again, once each is due, to record the cards the store could not take when they were sent.</summary>
+    private async Task RecordUnrecordedAsync(CancellationToken stoppingToken)
+    {
+        var now = time.GetUtcNow();
+        foreach (var (id, card) in _unrecorded.Where(u => u.Value.NextAt <= now).ToList())
         {
-            Set = new Dictionary<string, object?>
+            await RecordSentAsync(id, card.Sent, card.Attempt, card.Tries, stoppingToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Records a card that reached the chat (pending → carded). If the store cannot take the write, the card is kept
+    /// in <see cref="_unrecorded"/> for the write alone to be tried again: it is never sent again meanwhile.
+    /// </summary>
+    private async Task RecordSentAsync(string id, SentCard sent, int attempt, int tries, CancellationToken stoppingToken)
+    {
+        TransitionResult result;
+        Draft? closed = null;
+        try
+        {
+            result = await store.TransitionAsync(new Transition(id, [DraftState.Pending], DraftState.Carded, "card_sent", Actor)
             {
-                ["card_chat_id"] = sent.ChatId,
-                ["card_message_id"] = sent.MessageId,
-                ["card_attempts"] = attempt,
-                ["card_next_at"] = null,
-                ["card_error"] = null,
-            },
-            Details = new JsonObject { ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt },
-        }).ConfigureAwait(false);
-        if (result.Applied)
+                Set = new Dictionary<string, object?>
+                {
+                    ["card_chat_id"] = sent.ChatId,
+                    ["card_message_id"] = sent.MessageId,
+                    ["card_attempts"] = attempt,
+                    ["card_next_at"] = null,
+                    ["card_error"] = null,
+                },
+                Details = new JsonObject { ["chat_id"] = sent.ChatId, ["message_id"] = sent.MessageId, ["document_message_id"] = sent.DocumentMessageId, ["attempt"] = attempt },
+            }).ConfigureAwait(false);
+            // Decided (or cancelled) while the card was on its way: the approver tapped this card before its send was
+            // recorded, or tapped an earlier copy whose answer was lost. This card must not offer buttons for a closed
+            // draft, and if the draft has no card on record yet this one becomes it, so the outcome (executed, failed,
+            // ...) is shown on it later instead of leaving it at "Approved" forever.
+            if (!result.Applied && result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
+            {
+                await store.WriteAsync(ctx => RecordLateCard(ctx, id, sent, attempt, now.State)).ConfigureAwait(false);
+                closed = now;
+            }
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
-            LogCardSent(draft.Id, sent.ChatId, sent.MessageId, attempt);
+            var delay = _options.CardRetryDelay(tries + 1);
+            _unrecorded[id] = new UnrecordedCard(sent, attempt, tries + 1, time.GetUtcNow() + delay);
+            if (tries == 0)
+            {
+                LogCardNotRecorded(ex, id, sent.ChatId, sent.MessageId, attempt, delay.TotalSeconds);
+            }
+            else
+            {
+                LogCardStillNotRecorded(id, sent.MessageId, tries + 1, delay.TotalSeconds, ex.Message);
+            }
             return;
         }
-        // Decided (or cancelled) while the card was on its way: the approver tapped this card before its send was
-        // recorded, or tapped an earlier copy whose answer was lost. This card must not offer buttons for a closed
-        // draft, and if the draft has no card on record yet this one becomes it, so the outcome (executed, failed,
-        // ...) is shown on it later instead of leaving it at "Approved" forever.
-        if (result.Draft is { } now && !DraftStateMachine.AwaitsDecision(now.State))
+        if (_unrecorded.Remove(id) && result.Applied)
         {
-            LogCardClosedOnArrival(draft.Id, now.State.ToWire());
-            await store.WriteAsync(ctx => RecordLateCard(ctx, draft.Id, sent, attempt, now.State)).ConfigureAwait(false);
+            LogCardRecordedLate(id, sent.ChatId, sent.MessageId, tries + 1);
+        }
+        if (result.Applied)
+        {
+            LogCardSent(id, sent.ChatId, sent.MessageId, attempt);
+            return;
+        }
+        if (closed is not null)
+        {
+            LogCardClosedOnArrival(id, closed.State.ToWire());
             try
             {
-                await sender.ShowLatestAsync(draft.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
+                await sender.ShowLatestAsync(id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex)
             {
-                LogCardEditFailed(ex, draft.Id);
+                LogCardEditFailed(ex, id);
             }
         }
     }
@@ -216,6 +286,17 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not edit the card of {DraftId}")]
     private partial void LogCardEditFailed(Exception ex, string draftId);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "CardNotRecorded",
+        Message = "Card for {DraftId} was sent to chat {ChatId} as message {MessageId} (attempt {Attempt}) but the store could not record it; " +
+        "it is not sent again, only the write is retried (next in {DelaySeconds} s). If the service stops first, the draft gets a second card after the restart")]
+    private partial void LogCardNotRecorded(Exception ex, string draftId, long chatId, long messageId, int attempt, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} still not recorded ({Tries} tries); next try in {DelaySeconds} s: {Reason}")]
+    private partial void LogCardStillNotRecorded(string draftId, long messageId, int tries, double delaySeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card message {MessageId} in chat {ChatId} of {DraftId} recorded after {Tries} tries")]
+    private partial void LogCardRecordedLate(string draftId, long chatId, long messageId, int tries);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Card outbox pass failed; pending drafts are tried again shortly")]
     private partial void LogOutboxFailed(Exception ex);
