@@ -197,6 +197,32 @@ public sealed class DecisionHandlerTests
     }
 
     [Theory]
+    [InlineData("Reject", "❌ Rejected by")]
+    [InlineData("Approve", "✅ Approved by")] // reply has no executor route here: nothing else edits the card later
+    public async Task Tap_CardEditFailsLongerThanTheClientResends_RetriedWithBackoffUntilTheCardShowsTheDecisionWithoutButtons(string button, string shown)
+    {
+        const string id = "reply:edit-outage";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1", "ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1"]);
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        // The handler's edit (one call, one resend) and the first retry (the same) fail: only a later retry gets through.
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 4);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, button));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+
+        Assert.StartsWith(shown + " " + h.Sandbox.Settings.ApproverName, edited.Text, StringComparison.Ordinal);
+        Assert.Empty(edited.Buttons);
+        var edits = h.Control.GetCalls("editMessageText");
+        Assert.Equal(4, edits.Count(c => c.StatusCode == 502));
+        Assert.Equal(5, edits.Count);
+        // Backoff between the attempts: the retry came at least CardRetryBaseDelaySeconds after the handler's attempt.
+        Assert.True(edits[2].At - edits[1].At >= TimeSpan.FromSeconds(0.9), $"retried after {(edits[2].At - edits[1].At).TotalSeconds} s");
+    }
+
+    [Theory]
     [InlineData("text", 4096 - 20)]
     [InlineData("card", 4096 - 20)]
     [InlineData("card", 4096 - 60)]

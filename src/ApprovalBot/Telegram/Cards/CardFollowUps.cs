@@ -12,13 +12,18 @@ namespace ApprovalBot.Telegram.Cards;
 /// blocked, unknown, cancelled, expired, or back to approved for a retry), the card is edited to show it.
 /// Decisions themselves are shown by the decision handler, in the order the issue asks for. An edit that
 /// fails for a reason that can pass (Telegram down, the store briefly unavailable) is tried again with the
-/// card outbox's backoff and attempt limit, so a card does not keep showing "Approved" after an outage.
+/// card outbox's backoff and attempt limit, so a card does not keep showing "Approved" after an outage; the
+/// decision handler and the outbox hand their own failed edits here (<see cref="RetryEdit"/>) for the same retries.
 /// </summary>
 internal sealed partial class CardFollowUps(
     DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger) : BackgroundService
 {
-    private readonly Channel<(string Id, int Attempt)> _changed = Channel.CreateUnbounded<(string, int)>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Channel<FollowUp> _changed = Channel.CreateUnbounded<FollowUp>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TelegramOptions _options = options.Value;
+    private CancellationToken _stopping;
+
+    /// <summary>An edit to make: of the draft's card on record, or of one given message (a tapped copy, a card that arrived late).</summary>
+    private sealed record FollowUp(string Id, int Attempt, long? ChatId = null, long? MessageId = null);
 
     public static bool ShowsOnCard(DraftChange change) => change.To switch
     {
@@ -27,20 +32,40 @@ internal sealed partial class CardFollowUps(
         _ => false,
     };
 
+    /// <summary>A failed edit worth trying again: Telegram down or throttling, or the store briefly unavailable.</summary>
+    public static bool CanPass(Exception ex) => ex is StoreUnavailableException || (ex is ApiRequestException api && api.IsTransient);
+
+    /// <summary>
+    /// Another component's edit of message <paramref name="messageId"/> (its first attempt) failed with <paramref name="failure"/>:
+    /// if that can pass, the message is shown the draft's latest state again after the backoff, like an outcome's edit.
+    /// </summary>
+    public void RetryEdit(string draftId, long chatId, long messageId, Exception failure)
+    {
+        if (!CanPass(failure) || _options.CardMaxAttempts <= 1)
+        {
+            LogFollowUpGaveUp(failure, draftId, 1);
+            return;
+        }
+        var delay = _options.CardRetryDelay(1);
+        LogFollowUpRetry(draftId, 1, delay.TotalSeconds, failure.Message);
+        _ = RetryLaterAsync(new FollowUp(draftId, 2, chatId, messageId), delay, _stopping);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        _stopping = stoppingToken;
         store.Signals.Subscribe(change =>
         {
             if (ShowsOnCard(change))
             {
-                _changed.Writer.TryWrite((change.Id, 1));
+                _changed.Writer.TryWrite(new FollowUp(change.Id, 1));
             }
         });
         try
         {
-            await foreach (var (id, attempt) in _changed.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            await foreach (var followUp in _changed.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
             {
-                await FollowUpAsync(id, attempt, stoppingToken).ConfigureAwait(false);
+                await FollowUpAsync(followUp, stoppingToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -48,12 +73,26 @@ internal sealed partial class CardFollowUps(
         }
     }
 
-    private async Task FollowUpAsync(string id, int attempt, CancellationToken stoppingToken)
+    private async Task FollowUpAsync(FollowUp followUp, CancellationToken stoppingToken)
     {
+        var (id, attempt, givenChat, givenMessage) = followUp;
         try
         {
             var draft = store.Get(id);
-            if (draft?.CardChatId is not { } chatId || draft.CardMessageId is not { } messageId)
+            if (draft is null)
+            {
+                return;
+            }
+            long chatId, messageId;
+            if (givenChat is { } c && givenMessage is { } m)
+            {
+                (chatId, messageId) = (c, m);
+            }
+            else if (draft is { CardChatId: { } cardChat, CardMessageId: { } cardMessage })
+            {
+                (chatId, messageId) = (cardChat, cardMessage);
+            }
+            else
             {
                 return;
             }
@@ -66,24 +105,23 @@ internal sealed partial class CardFollowUps(
         }
         catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
         {
-            var passing = ex is StoreUnavailableException || (ex is ApiRequestException api && api.IsTransient);
-            if (!passing || attempt >= _options.CardMaxAttempts)
+            if (!CanPass(ex) || attempt >= _options.CardMaxAttempts)
             {
                 LogFollowUpGaveUp(ex, id, attempt);
                 return;
             }
             var delay = _options.CardRetryDelay(attempt);
             LogFollowUpRetry(id, attempt, delay.TotalSeconds, ex.Message);
-            _ = RetryLaterAsync(id, attempt + 1, delay, stoppingToken);
+            _ = RetryLaterAsync(followUp with { Attempt = attempt + 1 }, delay, stoppingToken);
         }
     }
 
-    private async Task RetryLaterAsync(string id, int attempt, TimeSpan delay, CancellationToken stoppingToken)
+    private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)
     {
         try
         {
             await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-            _changed.Writer.TryWrite((id, attempt));
+            _changed.Writer.TryWrite(followUp);
         }
         catch (OperationCanceledException)
         {
@@ -94,9 +132,9 @@ internal sealed partial class CardFollowUps(
     [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} now shows {State}")]
     private partial void LogFollowedUp(string draftId, string state);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} with its outcome (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
     private partial void LogFollowUpRetry(string draftId, int attempt, double delaySeconds, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} with its outcome after {Attempt} attempt(s); it shows an older state until the draft changes again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again")]
     private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt);
 }

@@ -20,7 +20,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// is retried (see <see cref="_unrecorded"/>).
 /// </summary>
 internal sealed partial class CardOutbox(
-    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger)
+    DraftStore store, CardSender sender, CardFollowUps followUps, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger)
     : BackgroundService
 {
     private const int Batch = 50;
@@ -227,9 +227,10 @@ internal sealed partial class CardOutbox(
             {
                 await sender.ShowLatestAsync(id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex)
+            catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
                 LogCardEditFailed(ex, id);
+                followUps.RetryEdit(id, sent.ChatId, sent.MessageId, ex);
             }
         }
     }

@@ -10,10 +10,12 @@ namespace ApprovalBot.Telegram.Updates;
 /// Owner of the decision. A tap is first stored (the transition, the raw callback and the hash it was bound
 /// to, in one transaction), then answered, then shown on the card; so the approver never sees "Approved"
 /// for a decision that was not stored. A tap on a decided draft, or the same update delivered again, is
-/// answered with the stored decision and changes nothing.
+/// answered with the stored decision and changes nothing. An edit that fails (Telegram down longer than the
+/// client's own resends) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff.
 /// </summary>
 internal sealed partial class DecisionHandler(
-    DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, TimeProvider time, ILogger<DecisionHandler> logger)
+    DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, CardFollowUps followUps, TimeProvider time,
+    ILogger<DecisionHandler> logger)
 {
     public const string DecidedEvent = "decided";
 
@@ -103,6 +105,7 @@ internal sealed partial class DecisionHandler(
             catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
                 LogCardEditFailed(ex, draft.Id, messageId);
+                followUps.RetryEdit(draft.Id, chatId, messageId, ex);
             }
         }
     }
@@ -141,6 +144,6 @@ internal sealed partial class DecisionHandler(
     [LoggerMessage(Level = LogLevel.Information, Message = "Tap on {DraftId} by {UserId} changed nothing: the draft is {State}")]
     private partial void LogAlreadyDecided(string draftId, string state, long userId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Decision on {DraftId} is stored but card message {MessageId} could not be edited")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Decision on {DraftId} is stored but card message {MessageId} could not be edited yet")]
     private partial void LogCardEditFailed(Exception ex, string draftId, long messageId);
 }
