@@ -45,27 +45,65 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
     /// <summary>The bot's @username (from getMe), to tell "/pending@thisbot" from commands meant for another bot.</summary>
     public string? BotUsername { get; set; }
 
-    /// <summary>Sets the configured chat and approvers, then follows any migration stored earlier.</summary>
+    /// <summary>
+    /// Sets the configured chat and approvers, then follows any migration stored earlier. Former chats are every chat of
+    /// the configured chat's lineage: those it migrated into on its way to the chat in use, and those that migrated into
+    /// it (the operator updated <c>ChatId</c> to the supergroup, as the README advises), so a tap on a card left in an old
+    /// group still counts.
+    /// </summary>
     public void Initialize(long configuredChatId, IEnumerable<long> approvers)
     {
         _approvers = [.. approvers];
+        var migrations = StoredMigrations();
         var chatId = configuredChatId;
-        var former = new HashSet<long>();
-        for (var hops = 0; hops < 10 && store.GetSetting(MigrationKeyPrefix + chatId.ToString(CultureInfo.InvariantCulture)) is { } next; hops++)
+        var lineage = new HashSet<long> { chatId };
+        for (var hops = 0; hops < 10 && migrations.TryGetValue(chatId, out var next) && lineage.Add(next); hops++)
         {
-            former.Add(chatId);
-            chatId = long.Parse(next, CultureInfo.InvariantCulture);
+            chatId = next;
         }
+        // Backwards: every chat whose migrations lead into the lineage, transitively.
+        var from = migrations.ToLookup(m => m.Value, m => m.Key);
+        var open = new Queue<long>(lineage);
+        while (open.TryDequeue(out var id))
+        {
+            foreach (var older in from[id])
+            {
+                if (lineage.Add(older))
+                {
+                    open.Enqueue(older);
+                }
+            }
+        }
+        lineage.Remove(chatId);
         if (chatId != configuredChatId)
         {
             LogFollowingMigration(configuredChatId, chatId);
         }
         lock (_lock)
         {
-            _formerChatIds = former;
+            _formerChatIds = lineage;
             Interlocked.Exchange(ref _chatId, chatId);
         }
     }
+
+    /// <summary>Every migration stored so far, old chat id → new chat id.</summary>
+    private Dictionary<long, long> StoredMigrations() => store.Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT key, value FROM settings WHERE key GLOB $prefix";
+        cmd.Parameters.AddWithValue("$prefix", MigrationKeyPrefix + "*");
+        using var reader = cmd.ExecuteReader();
+        var migrations = new Dictionary<long, long>();
+        while (reader.Read())
+        {
+            if (long.TryParse(reader.GetString(0).AsSpan(MigrationKeyPrefix.Length), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var old) &&
+                long.TryParse(reader.GetString(1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var target))
+            {
+                migrations[old] = target;
+            }
+        }
+        return migrations;
+    });
 
     /// <summary>
     /// Sends to the chat, following a "group migrated to supergroup" answer once: the new id is stored,

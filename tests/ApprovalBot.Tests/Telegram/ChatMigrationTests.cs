@@ -4,6 +4,7 @@ using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Telegram.Updates;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -129,5 +130,54 @@ public sealed class ChatMigrationTests
         Assert.StartsWith("✅ Approved by", moved.Text, StringComparison.Ordinal);
         Assert.Empty(moved.Buttons);
         Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+    }
+
+    [Fact]
+    public async Task Tap_OnCardLeftInTheOldGroupAfterChatIdWasUpdatedToTheSupergroup_Decides()
+    {
+        const string id = "reply:tap-after-chat-id-update";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        // What the README advises: ChatId updated to the supergroup's id, and a restart.
+        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={Supergroup.ToString(CultureInfo.InvariantCulture)}"]);
+        Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Contains("Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        var moved = await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.StartsWith("✅ Approved by", moved.Text, StringComparison.Ordinal);
+        Assert.Empty(moved.Buttons);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+    }
+
+    [Fact]
+    public async Task Initialize_ConfiguredIdIsAMigrationTarget_EveryChatThatMigratedIntoItIsAFormerChatAndNoOtherIs()
+    {
+        await using var host = await Infrastructure.TestHost.StartAsync();
+        // -1 became -2, which became -3 (the approvers' chat, as configured now); -7 became -8, another lineage.
+        foreach (var (from, to) in new[] { (-1L, -2L), (-2L, -3L), (-7L, -8L) })
+        {
+            await host.Store.SetSettingAsync("telegram.chat_migrated." + from.ToString(CultureInfo.InvariantCulture), to.ToString(CultureInfo.InvariantCulture));
+        }
+
+        foreach (var configured in new[] { -1L, -2L, -3L })
+        {
+            var chat = new TelegramChat(host.Store, NullLogger<TelegramChat>.Instance);
+            chat.Initialize(configured, [42]);
+
+            Assert.Equal(-3, chat.ChatId);
+            Assert.True(chat.IsApproversChat(-1), $"configured {configured}: -1");
+            Assert.True(chat.IsApproversChat(-2), $"configured {configured}: -2");
+            Assert.True(chat.IsApproversChat(-3), $"configured {configured}: -3");
+            Assert.False(chat.IsApproversChat(-7), $"configured {configured}: -7");
+            Assert.False(chat.IsApproversChat(-8), $"configured {configured}: -8");
+        }
     }
 }
