@@ -139,6 +139,14 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     public IReadOnlyList<Draft> AwaitingDecision(int limit) => Query(
         DraftColumns.Select + " WHERE state IN ('pending', 'carded') ORDER BY seq LIMIT $limit", ("$limit", limit));
 
+    /// <summary>How many drafts await a decision (pending or carded).</summary>
+    public int CountAwaitingDecision() => Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COUNT(*) FROM drafts WHERE state IN ('pending', 'carded')";
+        return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    });
+
     /// <summary>Drafts in the given states that entered them before <paramref name="before"/>, oldest first.</summary>
     public IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, DateTimeOffset? before = null, int limit = 1000)
     {

@@ -1,5 +1,9 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
+using ApprovalBot.Client;
 using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Cli;
 using ApprovalBot.Telegram.Commands;
 using ApprovalBot.Telegram.Updates;
 using Microsoft.Extensions.DependencyInjection;
@@ -113,6 +117,61 @@ public sealed class CommandRouterTests
         var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         Assert.True(reply.Text!.IndexOf("reply:p1", StringComparison.Ordinal) < reply.Text.IndexOf("reply:p2", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Pending_ManyDraftsWithLongIdsAgentsAndCardErrors_FitsOneMessageAndSaysHowManyMore()
+    {
+        const int drafts = 30;
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        // Every card fails for good with a long reason, so each line carries an id, an agent and a card error at their longest.
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(403, "Forbidden: " + new string('r', 250)), times: drafts);
+        await using (var client = await h.Host.ConnectAsync())
+        {
+            for (var i = 0; i < drafts; i++)
+            {
+                var response = await client.SubmitAsync(new DraftSubmission
+                {
+                    Id = $"reply:{i:D2}:" + new string('i', 190), Kind = "reply", Agent = new string('a', 200), Text = "text",
+                });
+                Assert.True(response.Ok, response.Error?.Message);
+            }
+        }
+        await Eventually.TrueAsync(() => h.Host.Store.AwaitingDecision(drafts).Count(d => d.CardError is not null) == drafts, "every card to fail");
+
+        h.Control.SendUserMessage("/pending");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.True(reply.Text!.Length <= 4096, $"{reply.Text.Length} characters");
+        var shown = reply.Text.Split('\n').Count(l => l.StartsWith("• ", StringComparison.Ordinal));
+        Assert.InRange(shown, 1, drafts - 1);
+        Assert.StartsWith("• reply:00:", reply.Text.Split('\n')[1], StringComparison.Ordinal);
+        Assert.Contains("card failed: 403 Forbidden", reply.Text, StringComparison.Ordinal);
+        Assert.EndsWith($"…and {drafts - shown} more; approvalctl list --state pending and approvalctl list --state carded list them.", reply.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Pending_ReplyRefusedAsTooLong_FallbackNamesCliCommandsThatListTheDrafts()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync("reply:listed", "text");
+        await h.WaitForStateAsync("reply:listed", DraftState.Carded);
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(400, "Bad Request: message is too long"));
+
+        h.Control.SendUserMessage("/pending");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("too long", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        var named = Regex.Matches(reply.SourceText!, "<code>(approvalctl [^<]+)</code>").Select(m => m.Groups[1].Value).ToList();
+        Assert.Equal(["approvalctl list --state pending", "approvalctl list --state carded"], named);
+        var listed = "";
+        foreach (var command in named)
+        {
+            var run = await CliRunner.RunAsync([.. command.Split(' ').Skip(1), "--pipe", h.Host.PipeName]);
+            Assert.True(run.ExitCode == 0, run.ToString());
+            listed += run.Stdout;
+        }
+        Assert.Contains("reply:listed", listed, StringComparison.Ordinal);
     }
 
     [Fact]

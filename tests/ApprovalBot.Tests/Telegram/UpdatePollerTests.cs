@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using Microsoft.Data.Sqlite;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Tests.Execution;
@@ -110,5 +111,41 @@ public sealed class UpdatePollerTests
         // Backoff 100, 200, then 400 ms (with a little room for clock granularity).
         Assert.True(conflicts[1].At - conflicts[0].At >= TimeSpan.FromMilliseconds(90), $"{(conflicts[1].At - conflicts[0].At).TotalMilliseconds} ms");
         Assert.True(conflicts[2].At - conflicts[1].At >= TimeSpan.FromMilliseconds(180), $"{(conflicts[2].At - conflicts[1].At).TotalMilliseconds} ms");
+    }
+
+    [Fact]
+    public async Task Poll_AnotherProcessHoldsTheWriteLockPastTheBusyTimeout_TapNotSkippedDecidedOnceTheLockIsGone()
+    {
+        const string id = "reply:busy";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:BusyTimeoutMs=1000"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+
+        // Someone else (sqlite3, a backup script) takes the database's write lock and keeps it past BusyTimeoutMs.
+        PressedButton press;
+        await using (var outside = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False"))
+        {
+            outside.Open();
+            using (var begin = outside.CreateCommand())
+            {
+                begin.CommandText = "BEGIN IMMEDIATE;";
+                begin.ExecuteNonQuery();
+            }
+            press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+            await Eventually.TrueAsync(
+                () => logs.Entries.Any(e => e.Category == typeof(UpdatePoller).FullName && e.Level >= LogLevel.Error && Equals(e.Properties.GetValueOrDefault("UpdateId"), press.UpdateId)),
+                "the poller to fail handling the tap");
+            using var rollback = outside.CreateCommand();
+            rollback.CommandText = "ROLLBACK;";
+            rollback.ExecuteNonQuery();
+        }
+
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        Assert.Contains("Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        Assert.Single(h.Host.Store.Events(id), e => e.Type == "decided");
+        Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("skipped", StringComparison.Ordinal));
     }
 }

@@ -64,7 +64,7 @@ internal sealed partial class CommandRouter(
         }
         LogCommand(name, from.Id, message.Chat.Id);
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
-        await ReplyAsync(message, reply, cancellationToken).ConfigureAwait(false);
+        await ReplyAsync(message, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -108,7 +108,7 @@ internal sealed partial class CommandRouter(
         return name.Length > 0;
     }
 
-    private async Task ReplyAsync(Message to, string html, CancellationToken cancellationToken)
+    private async Task ReplyAsync(Message to, string html, CancellationToken cancellationToken, string? fullReplyHint = null)
     {
         try
         {
@@ -124,7 +124,8 @@ internal sealed partial class CommandRouter(
         {
             // A command's reply outgrew one message; say so rather than stay silent.
             LogReplyFailed(ex, to.Chat.Id);
-            await ReplyAsync(to, "⚠️ The reply is too long for one Telegram message; approvalctl shows it in full.", cancellationToken).ConfigureAwait(false);
+            await ReplyAsync(to, "⚠️ The reply is too long for one Telegram message" + (fullReplyHint is null ? "." : "; " + fullReplyHint + "."), cancellationToken)
+                .ConfigureAwait(false);
         }
         catch (ApiRequestException ex)
         {

@@ -13,6 +13,8 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
 
     public abstract string Description { get; }
 
+    public string FullReplyHint => $"<code>approvalctl {report}</code> lists all";
+
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {
         var gaps = finder.Find(report);

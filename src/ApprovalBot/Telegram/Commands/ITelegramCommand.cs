@@ -21,6 +21,12 @@ internal interface ITelegramCommand
     /// </summary>
     bool AllowAnyone => false;
 
+    /// <summary>
+    /// Where the whole reply can be read when Telegram refuses it as too long for one message, as Telegram HTML that names
+    /// an <c>approvalctl</c> command that exists, e.g. <c>&lt;code&gt;approvalctl orphans&lt;/code&gt; lists all</c>; null: none.
+    /// </summary>
+    string? FullReplyHint => null;
+
     /// <summary>Returns the reply as Telegram HTML (escape every piece of data with <see cref="Cards.HtmlText"/>).</summary>
     Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken);
 }

@@ -4,35 +4,54 @@ using ApprovalBot.Telegram.Cards;
 
 namespace ApprovalBot.Telegram.Commands;
 
-/// <summary>Drafts awaiting a decision, oldest first.</summary>
+/// <summary>Drafts awaiting a decision, oldest first: as many as fit one message, then how many more and where to see them all.</summary>
 internal sealed class PendingCommand(DraftStore store) : ITelegramCommand
 {
     private const int Shown = 25;
+
+    // Below Telegram's 4096 characters, with room for the closing line (as GapReportCommand): a line can take 600
+    // (an id shortened to 120, an agent of up to 200, a card error shortened to 200).
+    private const int Budget = HtmlText.MaxMessageLength - 300;
+
+    // The CLI lists one state at a time; a draft awaiting a decision is pending (no card yet) or carded.
+    private const string ListPending = "approvalctl list --state pending";
+    private const string ListCarded = "approvalctl list --state carded";
 
     public string Name => "pending";
 
     public string Description => "Drafts awaiting a decision, oldest first";
 
+    public string FullReplyHint => $"<code>{ListPending}</code> and <code>{ListCarded}</code> list them";
+
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {
-        var drafts = store.AwaitingDecision(Shown + 1);
+        var drafts = store.AwaitingDecision(Shown);
         if (drafts.Count == 0)
         {
             return Task.FromResult("Nothing awaits a decision.");
         }
+        var total = drafts.Count < Shown ? drafts.Count : store.CountAwaitingDecision();
         var reply = new HtmlText().Bold("Awaiting a decision").Line();
-        foreach (var d in drafts.Take(Shown))
+        var shown = 0;
+        foreach (var d in drafts)
         {
-            reply.Text("• ").Code(HtmlText.Shorten(d.Id, 120)).Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)}) {d.Kind} from {d.Agent}, since {CardRenderer.FormatTime(d.StateSince)}");
+            var line = new HtmlText().Text("• ").Code(HtmlText.Shorten(d.Id, 120))
+                .Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)}) {d.Kind} from {d.Agent}, since {CardRenderer.FormatTime(d.StateSince)}");
             if (d.State == DraftState.Pending)
             {
-                reply.Text(d.CardError is null ? " · card not sent yet" : " · card failed: " + HtmlText.Shorten(d.CardError, 200));
+                line.Text(d.CardError is null ? " · card not sent yet" : " · card failed: " + HtmlText.Shorten(d.CardError, 200));
             }
-            reply.Line();
+            line.Line();
+            if (reply.PlainLength + line.PlainLength > Budget)
+            {
+                break;
+            }
+            reply.Append(line);
+            shown++;
         }
-        if (drafts.Count > Shown)
+        if (shown < total)
         {
-            reply.Italic($"…and more; /status <id> shows one.");
+            reply.Italic($"…and {(total - shown).ToString(CultureInfo.InvariantCulture)} more; {ListPending} and {ListCarded} list them.");
         }
         return Task.FromResult(reply.ToString());
     }

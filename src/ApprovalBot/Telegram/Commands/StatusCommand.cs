@@ -11,6 +11,8 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
 
     public string Description => "Show one draft: /status <id>";
 
+    public string FullReplyHint => "<code>approvalctl get &lt;id&gt;</code> shows it in full";
+
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {
         var key = context.Arguments.Trim();
