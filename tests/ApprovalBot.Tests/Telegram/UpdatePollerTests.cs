@@ -113,6 +113,10 @@ public sealed class UpdatePollerTests
         Assert.True(conflicts[2].At - conflicts[1].At >= TimeSpan.FromMilliseconds(180), $"{(conflicts[2].At - conflicts[1].At).TotalMilliseconds} ms");
     }
 
+    /// <summary>
+    /// SQLITE_BUSY reaches the poller as StoreUnavailableException (the writer's BEGIN IMMEDIATE fails and the whole batch is
+    /// answered unavailable), so the update is polled again rather than skipped.
+    /// </summary>
     [Fact]
     public async Task Poll_AnotherProcessHoldsTheWriteLockPastTheBusyTimeout_TapNotSkippedDecidedOnceTheLockIsGone()
     {

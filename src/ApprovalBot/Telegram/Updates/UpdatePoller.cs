@@ -141,6 +141,9 @@ internal sealed partial class UpdatePoller(
         }
         catch (Exception ex)
         {
+            // Not the store being away: the writer answers a commit it could not make (the write lock held past
+            // BusyTimeoutMs, disk full, read-only, I/O) with StoreUnavailableException, above. A SqliteException here
+            // failed this update's own write (a constraint) and would fail again on every poll, holding up every later update.
             LogHandlerFailed(ex, updateId);
             return updateId + 1;
         }
