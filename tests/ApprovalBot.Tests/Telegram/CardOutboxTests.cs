@@ -221,14 +221,20 @@ public sealed class CardOutboxTests
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"arrived_after\":\"cancelled\"", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Card_StoreRefusesToRecordTheSentCard_SentOnceOnlyTheWriteIsRetriedUntilRecorded()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // the draft keeps the past card_next_at of its failed first attempt while its card is unrecorded
+    public async Task Card_StoreRefusesToRecordTheSentCard_SentOnceOnlyTheWriteIsRetriedUntilRecorded(bool afterAFailedAttempt)
     {
         const string id = "reply:unrecorded";
         var logs = new CapturedLogs();
         await using var h = await TelegramHarness.StartAsync(
-            ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+            ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1", "ApprovalBot:Telegram:MaxCallRetries=0"], services: s => s.AddSingleton<ILoggerProvider>(logs));
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        if (afterAFailedAttempt)
+        {
+            h.Control.InjectFault("sendMessage", SandboxFault.Error(500, "Internal Server Error"));
+        }
         // The database refuses the write that records the card (as the reviewer reproduced it; a full or read-only disk refuses it too).
         ExecuteOnDatabase(h, "CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
             "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;");
@@ -249,15 +255,16 @@ public sealed class CardOutboxTests
         var draft = await h.WaitForStateAsync(id, DraftState.Carded);
 
         Assert.Equal(card.MessageId, draft.CardMessageId);
-        Assert.Equal(1, draft.CardAttempts);
+        Assert.Equal(afterAFailedAttempt ? 2 : 1, draft.CardAttempts);
         Assert.Null(draft.CardError);
         Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
         Assert.Single(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 200);
         Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_sent");
     }
 
+    /// <summary>What the outbox logged about the store refusing it (not the failed send of the first attempt).</summary>
     private static List<CapturedLogs.Entry> OutboxComplaints(CapturedLogs logs) =>
-        [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && e.Level >= LogLevel.Warning)];
+        [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && e.Level >= LogLevel.Warning && !e.Message.Contains("failed (attempt", StringComparison.Ordinal))];
 
     private static void ExecuteOnDatabase(TelegramHarness h, string sql)
     {

@@ -79,21 +79,15 @@ internal sealed partial class CardOutbox(
     private IReadOnlyList<Draft> Due()
     {
         var now = DraftColumns.ToUnixMs(time.GetUtcNow());
-        var sent = _unrecorded.Count == 0 ? null : new JsonArray([.. _unrecorded.Keys.Select(id => JsonValue.Create(id))]).ToJsonString();
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
             // New drafts (never attempted) and retries that came due; a draft given up on has attempts but no next time.
-            // Not the drafts whose card is already in the chat, unrecorded.
             cmd.CommandText = DraftColumns.Select +
-                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now)" +
-                (sent is null ? "" : " AND id NOT IN (SELECT value FROM json_each($sent))") + " ORDER BY seq LIMIT $limit";
+                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now)" + NotUnrecorded(cmd) +
+                " ORDER BY seq LIMIT $limit";
             cmd.Parameters.AddWithValue("$now", now);
             cmd.Parameters.AddWithValue("$limit", Batch);
-            if (sent is not null)
-            {
-                cmd.Parameters.AddWithValue("$sent", sent);
-            }
             using var reader = cmd.ExecuteReader();
             var drafts = new List<Draft>();
             while (reader.Read())
@@ -104,13 +98,27 @@ internal sealed partial class CardOutbox(
         });
     }
 
+    /// <summary>
+    /// A condition leaving out the drafts whose card is in the chat but unrecorded: their card_next_at (of an earlier failed
+    /// attempt) may be long past, and they must neither be sent again nor make the loop wake at once, again and again.
+    /// </summary>
+    private string NotUnrecorded(SqliteCommand cmd)
+    {
+        if (_unrecorded.Count == 0)
+        {
+            return "";
+        }
+        cmd.Parameters.AddWithValue("$unrecorded", new JsonArray([.. _unrecorded.Keys.Select(id => JsonValue.Create(id))]).ToJsonString());
+        return " AND id NOT IN (SELECT value FROM json_each($unrecorded))";
+    }
+
     private TimeSpan UntilNextRetry()
     {
         var sweep = TimeSpan.FromSeconds(_options.CardSweepSeconds);
         var next = store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL";
+            cmd.CommandText = "SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL" + NotUnrecorded(cmd);
             return cmd.ExecuteScalar() is long ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         });
         foreach (var card in _unrecorded.Values)
