@@ -8,7 +8,7 @@ namespace ApprovalBot.Reconciliation;
 /// The approver's acknowledgement of a gap that needs nothing done to a draft: a stray tap (<c>orphan_callback</c>).
 /// Without it such a gap would be reminded every <see cref="ReconciliationOptions.RemindEvery"/> for the whole
 /// <see cref="ReconciliationOptions.EventWindow"/>. A dismissal is a ledger event of its own (draft id null, the
-/// dismissed event's id in its details), so it survives restarts and is found through the ledger's draft index.
+/// dismissed event's id in its details), so it survives restarts; the reports leave dismissed taps out by query (<see cref="DismissedIdsSql"/>).
 /// </summary>
 internal sealed class GapDismissals(DraftStore store)
 {
@@ -44,22 +44,14 @@ internal sealed class GapDismissals(DraftStore store)
             return true;
         });
 
-    /// <summary>Ids of the events whose gaps were dismissed since <paramref name="since"/>.</summary>
-    public HashSet<long> Dismissed(DateTimeOffset since) => store.Read(connection =>
-    {
-        using var cmd = connection.CreateCommand();
-        // events_reported_by_type: not events_by_draft, under which dismissals sit beside every refusal anyone can cause.
-        cmd.CommandText = "SELECT json_extract(details, '$.event_id') FROM events WHERE type = $type" + DraftStore.ReportedTypesTerm + " AND draft_id IS NULL AND at >= $since";
-        cmd.Parameters.AddWithValue("$type", EventType);
-        cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
-        using var reader = cmd.ExecuteReader();
-        var ids = new HashSet<long>();
-        while (reader.Read())
-        {
-            if (!reader.IsDBNull(0)) ids.Add(reader.GetInt64(0));
-        }
-        return ids;
-    });
+    /// <summary>
+    /// Ids of the events whose gaps were dismissed since <c>$since</c> (a dismissal comes after its event, so it is in
+    /// the window of any event it closes). A search of events_reported_by_type: not events_by_draft, under which
+    /// dismissals sit beside every refusal anyone can cause. Never NULL, so it can stand in <c>NOT IN (…)</c>.
+    /// </summary>
+    internal const string DismissedIdsSql =
+        "SELECT json_extract(details, '$.event_id') FROM events WHERE type = '" + EventType + "'" + DraftStore.ReportedTypesTerm +
+        " AND draft_id IS NULL AND at >= $since AND json_extract(details, '$.event_id') IS NOT NULL";
 
     public static string Key(long eventId) => $"{Gaps.Orphans}:{Gaps.OrphanCallback}:{eventId.ToString(CultureInfo.InvariantCulture)}";
 }

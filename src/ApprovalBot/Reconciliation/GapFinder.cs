@@ -13,10 +13,8 @@ namespace ApprovalBot.Reconciliation;
 internal sealed class GapFinder(
     DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time)
 {
-    private const int Limit = 10_000;
-
-    // Stateless over the store, so the finder composes wherever it is registered (reports without the reconciler too).
-    private readonly GapDismissals _dismissals = new(store);
+    /// <summary>Most gaps of one query; beyond it an event class says how many more exist (a gap of its own).</summary>
+    internal const int Limit = 10_000;
 
     /// <summary>
     /// <see cref="DraftColumns.Select"/> with the text replaced by an empty string when present (null when missing):
@@ -84,25 +82,8 @@ internal sealed class GapFinder(
             }
         }
         var since = now - options.Value.EventWindow;
-        var dismissed = _dismissals.Dismissed(since);
-        foreach (var e in store.EventsOfType(Gaps.OrphanCallback, since))
-        {
-            if (dismissed.Contains(e.Id)) continue;
-            gaps.Add(new Gap(Gaps.Orphans, Gaps.OrphanCallback, e.DraftId, null, null, null, e.At,
-                $"a button was pressed for a draft not in the store or bound to another text ({e.Actor}): {e.Details}")
-            { Key = GapDismissals.Key(e.Id), EventId = e.Id, Actions = [ApproverAction.Dismiss] });
-        }
-        foreach (var e in store.EventsOfType(Gaps.LeaseExpired, since))
-        {
-            var d = e.DraftId is null ? null : store.Query(SelectWithoutText + " WHERE id = $id", ("$id", e.DraftId)).SingleOrDefault();
-            // Failed or unknown after the lease: /stale's awaiting_human is that draft's one escalation. A push route's
-            // run cut off by a crash is execution_interrupted, never this (older builds wrote lease_expired for it).
-            if (d is null || DraftStateMachine.IsFinal(d.State) || d.State is DraftState.Failed or DraftState.Unknown or DraftState.Blocked
-                || routes.RouteType(d.Kind) != "pull") continue;
-            gaps.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, d.Id, d.Seq, d.Sha256, d.State.ToWire(), e.At,
-                "a pull executor's lease expired without complete or fail; the draft went back to the queue")
-            { Key = $"orphans:lease_expired:{e.Id}" });
-        }
+        OrphanCallbacks(since, gaps);
+        LeaseExpiries(since, gaps);
         return gaps;
     }
 
@@ -132,6 +113,127 @@ internal sealed class GapFinder(
         }
         return gaps;
     }
+
+    /// <summary>
+    /// Stray taps (<c>orphan_callback</c>) in the window that no <c>gap_dismissed</c> event closed, oldest first. The
+    /// dismissed ones are left out by the query itself, so however many were dismissed none of them takes the place of a
+    /// live one under the limit. Both sides are searches of events_reported_by_type (whose term the query repeats); the
+    /// dismissed ids are read once into a temporary index. Parameters <c>$since</c>, <c>$limit</c>.
+    /// </summary>
+    internal static readonly string OrphanCallbacksSql =
+        "SELECT id, draft_id, at, actor, details FROM events" + OrphanCallbacksWhere + " ORDER BY id LIMIT $limit";
+
+    /// <summary>How many <see cref="OrphanCallbacksSql"/> would return without its limit (parameter <c>$since</c>).</summary>
+    internal static readonly string OrphanCallbacksCountSql = "SELECT COUNT(*) FROM events" + OrphanCallbacksWhere;
+
+    private const string OrphanCallbacksWhere =
+        " WHERE type = 'orphan_callback'" + DraftStore.ReportedTypesTerm + " AND at >= $since AND id NOT IN (" + GapDismissals.DismissedIdsSql + ")";
+
+    /// <summary>
+    /// <c>lease_expired</c> events in the window whose draft is still approved or executing, oldest first, from
+    /// <c>$after</c> (an event id) on. A draft executed (or cancelled, failed, …) since no longer has this gap, and the
+    /// query leaves it out itself, so old expiries cannot fill the limit ahead of a live one. The route (pull) is
+    /// checked by the reader, which reads on past <c>$after</c> while a page was all other routes. The id term is
+    /// written <c>+e.id</c> so it never becomes a walk of the ledger by rowid.
+    /// </summary>
+    internal static readonly string LeaseExpiriesSql =
+        "SELECT e.id, e.at, d.id, d.seq, d.kind, d.sha256, d.state FROM events e JOIN drafts d ON d.id = e.draft_id" +
+        " WHERE e.type = 'lease_expired'" + DraftStore.ReportedTypesTerm.Replace(" type ", " e.type ", StringComparison.Ordinal) +
+        " AND e.at >= $since AND +e.id > $after AND d.state IN ('approved', 'executing') ORDER BY e.id LIMIT $limit";
+
+    private void OrphanCallbacks(DateTimeOffset since, List<Gap> gaps)
+    {
+        var events = store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = OrphanCallbacksSql;
+            cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
+            cmd.Parameters.AddWithValue("$limit", Limit + 1);
+            using var reader = cmd.ExecuteReader();
+            var read = new List<LedgerEvent>();
+            while (reader.Read())
+            {
+                read.Add(new LedgerEvent(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                    DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), Gaps.OrphanCallback, reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
+            }
+            return read;
+        });
+        foreach (var e in events.Take(Limit))
+        {
+            gaps.Add(new Gap(Gaps.Orphans, Gaps.OrphanCallback, e.DraftId, null, null, null, e.At,
+                $"a button was pressed for a draft not in the store or bound to another text ({e.Actor}): {e.Details}")
+            { Key = GapDismissals.Key(e.Id), EventId = e.Id, Actions = [ApproverAction.Dismiss] });
+        }
+        if (events.Count > Limit)
+        {
+            var total = store.Read(connection =>
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = OrphanCallbacksCountSql;
+                cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
+                return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
+            });
+            gaps.Add(More(Gaps.OrphanCallback, total - Limit, events[Limit].At));
+        }
+    }
+
+    private void LeaseExpiries(DateTimeOffset since, List<Gap> gaps)
+    {
+        var found = new List<Gap>();
+        var beyond = 0L;
+        DateTimeOffset? firstNotListed = null;
+        for (var after = 0L; ;)
+        {
+            var page = store.Read(connection =>
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = LeaseExpiriesSql;
+                cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
+                cmd.Parameters.AddWithValue("$after", after);
+                cmd.Parameters.AddWithValue("$limit", Limit);
+                using var reader = cmd.ExecuteReader();
+                var rows = new List<(long Event, DateTimeOffset At, string Id, long Seq, string Kind, string Sha256, string State)>();
+                while (reader.Read())
+                {
+                    rows.Add((reader.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2),
+                        reader.GetInt64(3), reader.GetString(4), reader.GetString(5), reader.GetString(6)));
+                }
+                return rows;
+            });
+            foreach (var row in page)
+            {
+                // A push route's run cut off by a crash is execution_interrupted, never this (older builds wrote
+                // lease_expired for it). Failed or unknown after the lease is /stale's awaiting_human, that draft's one
+                // escalation: the query returns only drafts still approved or executing.
+                if (routes.RouteType(row.Kind) != "pull") continue;
+                if (found.Count < Limit)
+                {
+                    found.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, row.Id, row.Seq, row.Sha256, row.State, row.At,
+                        "a pull executor's lease expired without complete or fail; the draft went back to the queue")
+                    { Key = $"orphans:lease_expired:{row.Event.ToString(CultureInfo.InvariantCulture)}" });
+                    continue;
+                }
+                firstNotListed ??= row.At;
+                beyond++;
+            }
+            if (page.Count < Limit) break;
+            after = page[^1].Event;
+        }
+        gaps.AddRange(found);
+        if (firstNotListed is { } at)
+        {
+            gaps.Add(More(Gaps.LeaseExpired, beyond, at));
+        }
+    }
+
+    /// <summary>
+    /// What stands for the gaps of one event class beyond <see cref="Limit"/>: the report says more exist, and how many,
+    /// rather than leaving them out unsaid.
+    /// </summary>
+    private static Gap More(string name, long beyond, DateTimeOffset firstNotListed) =>
+        new(Gaps.Orphans, name, null, null, null, null, firstNotListed,
+            $"{beyond.ToString(CultureInfo.InvariantCulture)} more {name} not listed: only the oldest {Limit.ToString(CultureInfo.InvariantCulture)} are")
+        { Key = $"{Gaps.Orphans}:{name}:more" };
 
     /// <summary>A blocked draft, named from the reason the executor recorded (exec_error), not guessed from the text.</summary>
     private static Gap BlockedGap(Draft d)

@@ -129,6 +129,67 @@ public sealed class SqliteDatabaseTests
     }
 
     /// <summary>
+    /// The stray taps still open: the taps and the dismissals that close them are both searches of the partial type
+    /// index, in an empty store (no statistics, as a service's store is) and in an analysed one.
+    /// </summary>
+    [Fact]
+    public void GapFinderOrphanCallbacks_TapsAndDismissals_SearchThePartialIndex()
+    {
+        var plans = new[]
+        {
+            PlanInFreshStore(ApprovalBot.Reconciliation.GapFinder.OrphanCallbacksSql, ("$since", 0), ("$limit", 10_001)),
+            PlanInLedger(ApprovalBot.Reconciliation.GapFinder.OrphanCallbacksSql, ("$since", 0), ("$limit", 10_001)),
+            PlanInLedger(ApprovalBot.Reconciliation.GapFinder.OrphanCallbacksCountSql, ("$since", 0)),
+        };
+
+        Assert.All(plans, plan =>
+        {
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN events", StringComparison.Ordinal));
+            Assert.Equal(2, plan.Count(step => step.Replace("COVERING ", "", StringComparison.Ordinal)
+                .StartsWith("SEARCH events USING INDEX events_reported_by_type (type=? AND at>?)", StringComparison.Ordinal)));
+        });
+    }
+
+    /// <summary>
+    /// Expired leases of drafts still approved or executing: whichever side the planner starts from, it searches an
+    /// index (the type index and drafts by id, or drafts_by_state and each draft's events) and scans neither table.
+    /// </summary>
+    [Fact]
+    public void GapFinderLeaseExpiries_JoinedWithTheirDrafts_ScanNeitherTable()
+    {
+        var sql = ApprovalBot.Reconciliation.GapFinder.LeaseExpiriesSql;
+        (string, object)[] parameters = [("$since", 0), ("$after", 0), ("$limit", 10_000)];
+
+        foreach (var plan in new[] { PlanInFreshStore(sql, parameters), PlanInLedger(sql, parameters), PlanInStore(sql, parameters) })
+        {
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal) && !step.StartsWith("SCAN CONSTANT", StringComparison.Ordinal));
+            Assert.Contains(plan, step => step.StartsWith("SEARCH e USING INDEX", StringComparison.Ordinal));
+            Assert.Contains(plan, step => step.StartsWith("SEARCH d USING INDEX", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// The query plan of <paramref name="sql"/> in a store like a long-running one, analysed: 5,000 drafts, nearly all
+    /// executed, a few approved or executing or carded, each with its submitted event, and a few expired leases.
+    /// </summary>
+    private static List<string> PlanInStore(string sql, params (string Name, object Value)[] parameters)
+    {
+        using var dir = new TempDirectory();
+        using var db = Database(dir.Path);
+        db.Initialize();
+        using var connection = db.Open();
+        Scalar(connection, """
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since)
+            SELECT 'reply:' || i, 'reply', 'a', 'x', CASE i % 500 WHEN 0 THEN 'approved' WHEN 1 THEN 'executing' WHEN 2 THEN 'carded' ELSE 'executed' END, i, i, i FROM n;
+            INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'submitted', 'a', '{}' FROM drafts;
+            INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'lease_expired', 'a', '{}' FROM drafts WHERE seq % 100 = 0;
+            ANALYZE;
+            """);
+        return Plan(connection, sql, parameters);
+    }
+
+    /// <summary>
     /// The query plan of <paramref name="sql"/> over a ledger like a real one: 5,000 events without a draft, nearly all
     /// of a common type, a few of the reported ones, analysed.
     /// </summary>

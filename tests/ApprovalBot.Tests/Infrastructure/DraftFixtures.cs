@@ -1,4 +1,6 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
 
 namespace ApprovalBot.Tests.Infrastructure;
 
@@ -45,5 +47,33 @@ internal static class DraftFixtures
         using var cmd = connection.CreateCommand();
         cmd.CommandText = sql;
         cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>An approved draft of a pull kind, claimed under a 60 s lease that then ran out and was recovered.</summary>
+    public static async Task ClaimedThenLeaseExpiredAsync(DraftStore store, ManualTimeProvider clock, string id, string kind, int maxAttempts)
+    {
+        await ApproveAsync(store, id, kind: kind);
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts };
+        var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, $"pull:{kind}", route, TimeSpan.FromSeconds(60), "claim"));
+        clock.Advance(TimeSpan.FromSeconds(61));
+        await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> ledger events of <paramref name="type"/> at <paramref name="at"/>, written straight into
+    /// the file, each under a draft of its own of <paramref name="kind"/> in <paramref name="state"/> (its text present and
+    /// matching its hash), or under no draft when <paramref name="state"/> is null: the history a report has to look past.
+    /// </summary>
+    public static void BulkEvents(string dataDirectory, string type, int count, DateTimeOffset at, string? state = null, string kind = "reply")
+    {
+        var ms = at.ToUnixTimeMilliseconds();
+        var draft = state is null ? "NULL" : $"'{kind}:bulk:' || i";
+        Sql(dataDirectory, $"""
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+            INSERT INTO drafts(id, kind, agent, text, sha256, state, created_at, updated_at, state_since)
+            SELECT '{kind}:bulk:' || i, '{kind}', 'agent', 't', '{Sha.Hex("t")}', '{state}', {ms}, {ms}, {ms} FROM n WHERE {(state is null ? "0" : "1")};
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+            INSERT INTO events(draft_id, at, type, actor, details) SELECT {draft}, {ms}, '{type}', 'test', json_object() FROM n;
+            """);
     }
 }

@@ -123,15 +123,11 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains(Sha.Hex("gone words"), gaps["reply:b-missing"].Detail, StringComparison.Ordinal);
     }
 
-    /// <summary>An approved draft of the pull kind, claimed under a 60 s lease that then ran out and was recovered.</summary>
-    private async Task ClaimedThenLeaseExpiredAsync(string id, int maxAttempts)
-    {
-        await DraftFixtures.ApproveAsync(Store, id, kind: "pulled");
-        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts };
-        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
-        _clock.Advance(TimeSpan.FromSeconds(61));
-        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
-    }
+    private Task ClaimedThenLeaseExpiredAsync(string id, int maxAttempts) =>
+        DraftFixtures.ClaimedThenLeaseExpiredAsync(Store, _clock, id, "pulled", maxAttempts);
+
+    private void Filler(string type, int count, string? state = null, string kind = "pulled") =>
+        DraftFixtures.BulkEvents(_host.DataDirectory, type, count, _clock.GetUtcNow(), state, kind);
 
     [Fact]
     public async Task Find_PullLeaseExpired_OrphanLeaseExpired()
@@ -251,5 +247,82 @@ public sealed class GapFinderTests : IAsyncLifetime
         await DraftFixtures.MoveAsync(Store, "reply:rejected-later", DraftState.Approved, DraftState.Cancelled);
 
         Assert.Empty(Finder.All());
+    }
+
+    [Fact]
+    public async Task Find_FreshLeaseExpiryBehindThousandOfDraftsSinceExecuted_StillReported()
+    {
+        Filler(Gaps.LeaseExpired, 1000, "executed");
+        await ClaimedThenLeaseExpiredAsync("pulled:fresh", maxAttempts: 3);
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.LeaseExpired, "pulled:fresh"), (gap.Name, gap.DraftId));
+    }
+
+    [Fact]
+    public async Task Find_FreshLeaseExpiryBehindMoreThanLimitOnOtherRoutes_StillReportedAndNothingMore()
+    {
+        // Executing drafts of a kind without a pull route, with lease_expired events an older build wrote: not this gap,
+        // and more of them than one read of the ledger takes.
+        Filler(Gaps.LeaseExpired, GapFinder.Limit + 5, "executing", kind: "reply");
+        await ClaimedThenLeaseExpiredAsync("pulled:fresh", maxAttempts: 3);
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.LeaseExpired, "pulled:fresh"), (gap.Name, gap.DraftId));
+    }
+
+    [Fact]
+    public async Task Find_FreshOrphanCallbackBehindThousandDismissedOnes_StillReported()
+    {
+        Filler(Gaps.OrphanCallback, 1000);
+        DraftFixtures.Sql(_host.DataDirectory, """
+            INSERT INTO events(draft_id, at, type, actor, details)
+            SELECT NULL, at, 'gap_dismissed', 'telegram:1001', json_object('event_id', id, 'gap', 'orphan_callback') FROM events WHERE type = 'orphan_callback';
+            """);
+        await Store.AppendEventAsync(null, Gaps.OrphanCallback, "telegram:1001", """{"data":"a:999:deadbeef"}""");
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal(Gaps.OrphanCallback, gap.Name);
+        Assert.Contains("a:999:deadbeef", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_DismissalWithoutEventId_HidesNoOrphanCallback()
+    {
+        // NOT IN over a list holding NULL is never true: a malformed dismissal must not hide every stray tap.
+        await Store.AppendEventAsync(null, GapDismissals.EventType, "telegram:1001", "{}");
+        await Store.AppendEventAsync(null, Gaps.OrphanCallback, "telegram:1001", """{"data":"a:999:deadbeef"}""");
+
+        Assert.Equal(Gaps.OrphanCallback, Assert.Single(Finder.Find(Gaps.Orphans)).Name);
+    }
+
+    [Fact]
+    public void Find_MoreLiveOrphanCallbacksThanLimit_ReportSaysMoreExist()
+    {
+        Filler(Gaps.OrphanCallback, GapFinder.Limit + 3);
+
+        var gaps = Finder.Find(Gaps.Orphans);
+
+        Assert.Equal(GapFinder.Limit + 1, gaps.Count);
+        Assert.All(gaps.Take(GapFinder.Limit), g => Assert.NotNull(g.EventId));
+        var more = gaps[^1];
+        Assert.Equal((Gaps.OrphanCallback, "orphans:orphan_callback:more", (long?)null), (more.Name, more.Key, more.EventId));
+        Assert.Contains($"3 more {Gaps.OrphanCallback} not listed", more.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Find_MoreLiveLeaseExpiriesThanLimit_ReportSaysMoreExist()
+    {
+        Filler(Gaps.LeaseExpired, GapFinder.Limit + 2, "executing");
+
+        var gaps = Finder.Find(Gaps.Orphans);
+
+        Assert.Equal(GapFinder.Limit + 1, gaps.Count);
+        Assert.All(gaps.Take(GapFinder.Limit), g => Assert.Equal(Gaps.LeaseExpired, g.Name));
+        Assert.Equal("orphans:lease_expired:more", gaps[^1].Key);
+        Assert.Contains($"2 more {Gaps.LeaseExpired} not listed", gaps[^1].Detail, StringComparison.Ordinal);
     }
 }

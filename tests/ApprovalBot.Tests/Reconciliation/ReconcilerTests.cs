@@ -12,7 +12,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private TestHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TestHost.StartAsync(
-        ["ApprovalBot:Reconciliation:RemindEvery=02:00:00", "ApprovalBot:Reconciliation:MaxGapsPerMessage=20"],
+        ["ApprovalBot:Reconciliation:RemindEvery=02:00:00", "ApprovalBot:Reconciliation:MaxGapsPerMessage=20", "ApprovalBot:Kinds:pulled:Executor:Type=pull"],
         services: s =>
         {
             s.AddSingleton<TimeProvider>(_clock);
@@ -132,6 +132,19 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(1, resolved.Resolved);
         Assert.Equal(2, _chat.Sent.Count);
         Assert.False(_chat.Sent[1].Gaps[0].Reminder);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_FreshLeaseExpiryBehindThousandOfExecutedDrafts_Escalated()
+    {
+        DraftFixtures.BulkEvents(_host.DataDirectory, "lease_expired", 1000, _clock.GetUtcNow(), "executed", "pulled");
+        await DraftFixtures.ClaimedThenLeaseExpiredAsync(_host.Store, _clock, "pulled:fresh", "pulled", maxAttempts: 3);
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 1), (cycle.Open, cycle.Escalated));
+        var gap = Assert.Single(Assert.Single(_chat.Sent).Gaps);
+        Assert.Equal(("orphans/lease_expired", "pulled:fresh"), (gap.Gap, gap.DraftId));
     }
 
     [Fact]
