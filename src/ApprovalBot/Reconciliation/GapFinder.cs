@@ -36,13 +36,21 @@ internal sealed class GapFinder(
         return [.. Orphans(now), .. Stale(now)];
     }
 
-    /// <summary>Drafts in <paramref name="states"/>, oldest first; with the text only when <paramref name="withText"/>.</summary>
-    private IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, bool withText)
+    /// <summary>
+    /// Drafts in <paramref name="states"/>, oldest first (by the time they entered their state, or by
+    /// <paramref name="orderBy"/>); with the text only when <paramref name="withText"/>.
+    /// </summary>
+    private IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, bool withText, string orderBy = "state_since, seq") =>
+        store.Query(InStatesSql(states, withText, orderBy), ("$limit", Limit));
+
+    /// <summary>
+    /// The query of <see cref="InStates"/>: drafts_by_state finds the drafts of the states (which still await
+    /// something, so they are few) and they are sorted after.
+    /// </summary>
+    internal static string InStatesSql(IReadOnlyCollection<DraftState> states, bool withText, string orderBy = "state_since, seq")
     {
         var names = string.Join(", ", states.Select(s => "'" + s.ToWire() + "'"));
-        return store.Query(
-            (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY state_since, seq LIMIT $limit",
-            ("$limit", Limit));
+        return (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY {orderBy} LIMIT $limit";
     }
 
     private List<Gap> Orphans(DateTimeOffset now)
@@ -90,9 +98,11 @@ internal sealed class GapFinder(
     private List<Gap> Stale(DateTimeOffset now)
     {
         var gaps = new List<Gap>();
-        foreach (var d in InStates([DraftState.Pending, DraftState.Carded], withText: false))
+        // The agent has waited since it submitted: a card that went out late (pending -> carded resets state_since)
+        // does not restart the clock. In submission order, as /pending lists them.
+        foreach (var d in InStates([DraftState.Pending, DraftState.Carded], withText: false, orderBy: "seq"))
         {
-            if (d.StateSince <= now - StaleAfter(d.Kind))
+            if (d.CreatedAt <= now - StaleAfter(d.Kind))
             {
                 gaps.Add(Draft(Gaps.Stale, Gaps.AwaitingDecision, d, d.CreatedAt, $"awaiting a decision for {Age(now - d.CreatedAt)}", []));
             }

@@ -129,6 +129,28 @@ public sealed class SqliteDatabaseTests
     }
 
     /// <summary>
+    /// The reconciler's reads of drafts by state (GapFinder.InStates), each as a report builds it: drafts_by_state
+    /// finds the few drafts of states that still await something, which are then sorted; the table is never scanned.
+    /// </summary>
+    [Theory]
+    [InlineData("blocked", "state_since, seq")]
+    [InlineData("approved,executing", "state_since, seq")]
+    [InlineData("pending", "state_since, seq")]
+    [InlineData("pending,carded", "seq")]
+    [InlineData("failed,unknown", "state_since, seq")]
+    public void GapFinderInStates_EveryReportQuery_SearchesTheStateIndex(string states, string orderBy)
+    {
+        var sql = ApprovalBot.Reconciliation.GapFinder.InStatesSql(
+            [.. states.Split(',').Select(DraftStateNames.Parse)], withText: false, orderBy);
+
+        foreach (var plan in new[] { PlanInFreshStore(sql, ("$limit", 10_000)), PlanInStore(sql, ("$limit", 10_000)) })
+        {
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN drafts", StringComparison.Ordinal));
+            Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=?)", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
     /// The stray taps still open: the taps and the dismissals that close them are both searches of the partial type
     /// index, in an empty store (no statistics, as a service's store is) and in an analysed one.
     /// </summary>

@@ -325,4 +325,19 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Equal("orphans:lease_expired:more", gaps[^1].Key);
         Assert.Contains($"2 more {Gaps.LeaseExpired} not listed", gaps[^1].Detail, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Find_CardedLateAfterWaitingPending_StaleTimedFromSubmission()
+    {
+        var submitted = await DraftFixtures.SubmitAsync(Store, "reply:late-card");
+        _clock.Advance(TimeSpan.FromMinutes(50));
+        await DraftFixtures.MoveAsync(Store, "reply:late-card", DraftState.Pending, DraftState.Carded);
+        _clock.Advance(TimeSpan.FromMinutes(20));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+
+        Assert.Equal((Gaps.AwaitingDecision, "reply:late-card", "carded"), (gap.Name, gap.DraftId, gap.State));
+        Assert.Equal(submitted.CreatedAt, gap.Since);
+        Assert.Contains("awaiting a decision for 1h 10m", gap.Detail, StringComparison.Ordinal);
+    }
 }
