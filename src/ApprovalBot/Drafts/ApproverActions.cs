@@ -8,6 +8,9 @@ namespace ApprovalBot.Drafts;
 /// </summary>
 internal sealed class ApproverActions(DraftStore store)
 {
+    /// <summary>The ledger event of a Retry that sent a failed or unknown draft back to be executed.</summary>
+    public const string RetryRequested = "retry_requested";
+
     /// <summary>
     /// failed/unknown -> approved: the executor picks it up again with the same idempotency key. A pending draft whose
     /// card the outbox gave up on (e.g. a wrong chat id, since fixed) gets its card queued again instead.
@@ -30,7 +33,7 @@ internal sealed class ApproverActions(DraftStore store)
                 }
                 return requeued;
             }
-            return DraftStore.Apply(ctx, new Transition(id, [DraftState.Failed, DraftState.Unknown], DraftState.Approved, "retry_requested", actor)
+            return DraftStore.Apply(ctx, new Transition(id, [DraftState.Failed, DraftState.Unknown], DraftState.Approved, RetryRequested, actor)
             {
                 Set = new Dictionary<string, object?> { ["exec_attempts"] = 0, ["exec_next_at"] = null, ["lease_token"] = null, ["lease_until"] = null },
                 Details = new JsonObject { ["action"] = "retry" },

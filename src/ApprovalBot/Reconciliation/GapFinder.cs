@@ -109,11 +109,21 @@ internal sealed class GapFinder(
         }
         foreach (var d in InStates([DraftState.Approved, DraftState.Executing], withText: false))
         {
-            if (routes.RouteType(d.Kind) is "command" or "webhook" && d.DecidedAt is { } decided && decided <= now - StuckAfter(d.Kind))
+            if (routes.RouteType(d.Kind) is not ("command" or "webhook") || d.DecidedAt is not { } decided || decided > now - StuckAfter(d.Kind))
             {
-                gaps.Add(Draft(Gaps.Stale, Gaps.NotExecuted, d, decided,
-                    $"approved {Age(now - decided)} ago, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]));
+                continue;
             }
+            // An approver's Retry (failed/unknown -> approved) starts the wait afresh. Looked up only for drafts already
+            // past StuckAfter since their decision, among that draft's own events (state_since cannot tell: every
+            // failed attempt waiting for its next one re-enters approved too).
+            var retried = store.LastEventAt(d.Id, ApproverActions.RetryRequested) is { } r && r > decided ? r : (DateTimeOffset?)null;
+            if (retried > now - StuckAfter(d.Kind))
+            {
+                continue;
+            }
+            var waiting = retried is { } at ? $"retried {Age(now - at)} ago (approved {Age(now - decided)} ago)" : $"approved {Age(now - decided)} ago";
+            gaps.Add(Draft(Gaps.Stale, Gaps.NotExecuted, d, retried ?? decided,
+                $"{waiting}, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]));
         }
         foreach (var d in InStates([DraftState.Failed, DraftState.Unknown], withText: false))
         {

@@ -190,6 +190,17 @@ public sealed class SqliteDatabaseTests
         }
     }
 
+    [Fact]
+    public void LastEventAt_OfOneDraft_SearchesItsOwnEvents()
+    {
+        (string, object)[] parameters = [("$id", "reply:1"), ("$type", "retry_requested")];
+
+        foreach (var plan in new[] { PlanInFreshStore(DraftStore.LastEventAtSql, parameters), PlanInStore(DraftStore.LastEventAtSql, parameters) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_by_draft (draft_id=?)", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>
     /// The query plan of <paramref name="sql"/> in a store like a long-running one, analysed: 5,000 drafts, nearly all
     /// executed, a few approved or executing or carded, each with its submitted event, and a few expired leases.

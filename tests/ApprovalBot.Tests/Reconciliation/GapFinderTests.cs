@@ -19,6 +19,9 @@ public sealed class GapFinderTests : IAsyncLifetime
             "ApprovalBot:Kinds:pulled:MaxLength=100",
             "ApprovalBot:Kinds:pulled:StuckAfter=00:10:00",
             "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+            "ApprovalBot:Kinds:posted:StuckAfter=00:30:00",
+            "ApprovalBot:Kinds:posted:Executor:Type=command",
+            "ApprovalBot:Kinds:posted:Executor:Command:0=/bin/true",
         ],
         services: s => s.AddSingleton<TimeProvider>(_clock),
         compose: b => b.AddReconciliation());
@@ -339,5 +342,42 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Equal((Gaps.AwaitingDecision, "reply:late-card", "carded"), (gap.Name, gap.DraftId, gap.State));
         Assert.Equal(submitted.CreatedAt, gap.Since);
         Assert.Contains("awaiting a decision for 1h 10m", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_ApprovedOnCommandRoutePastStuckAfter_StaleNotExecuted()
+    {
+        await DraftFixtures.ApproveAsync(Store, "posted:stuck", kind: "posted", at: _clock.GetUtcNow());
+        _clock.Advance(TimeSpan.FromMinutes(29));
+        Assert.Empty(Finder.Find(Gaps.Stale));
+
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+        Assert.Equal((Gaps.NotExecuted, "posted:stuck"), (gap.Name, gap.DraftId));
+        Assert.Contains("approved 31m ago", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Find_FailedDraftRetriedByApprover_NotExecutedTimedFromTheRetry()
+    {
+        await DraftFixtures.ApproveAsync(Store, "posted:retried", kind: "posted", at: _clock.GetUtcNow());
+        await DraftFixtures.MoveAsync(Store, "posted:retried", DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(Store, "posted:retried", DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "exit 1" });
+        _clock.Advance(TimeSpan.FromHours(27));
+        // As the ledger keeps it: to the millisecond.
+        var retriedAt = DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+        Assert.True((await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("posted:retried", "telegram:1001")).Applied);
+        // Its first attempt after the retry failed and waits for the next: still timed from the retry.
+        await DraftFixtures.MoveAsync(Store, "posted:retried", DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(Store, "posted:retried", DraftState.Executing, DraftState.Approved);
+        _clock.Advance(TimeSpan.FromMinutes(29));
+        Assert.Empty(Finder.Find(Gaps.Stale));
+
+        _clock.Advance(TimeSpan.FromMinutes(2));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+        Assert.Equal((Gaps.NotExecuted, "posted:retried", retriedAt), (gap.Name, gap.DraftId, gap.Since));
+        Assert.Contains("retried 31m ago (approved 1d 3h ago)", gap.Detail, StringComparison.Ordinal);
     }
 }
