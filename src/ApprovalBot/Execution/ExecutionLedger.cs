@@ -27,7 +27,8 @@ internal static class ExecutionLedger
     public static BeginResult Begin(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, TimeSpan lease, string stage)
     {
         var d = ctx.ReadDraft(id);
-        if (d is null || d.State != DraftState.Approved)
+        // Not before its retry time, whoever asks: a run queued just before the last attempt failed must wait too.
+        if (d is null || d.State != DraftState.Approved || (d.ExecNextAt is { } next && next > ctx.Now))
         {
             return new BeginResult(null, null, default, null, null);
         }

@@ -113,7 +113,11 @@ internal sealed class ExecutorCycle(
             var recovered = await RecoverAsync(linked.Token).ConfigureAwait(false);
             var slots = _slots ??= new SemaphoreSlim(Options.MaxParallel, Options.MaxParallel);
             var started = new List<Task<DraftState?>>();
-            var others = _runs.Values.ToList();
+            var snapshot = _runs.ToArray();
+            var others = snapshot.Select(r => r.Value).ToList();
+            // Runs are added only here, under the gate: a draft not in this snapshot has no run, and one in it may end
+            // after the query below read it (a retry then waits out its backoff), so it must not be queued again.
+            var known = snapshot.Select(r => r.Key).ToHashSet(StringComparer.Ordinal);
             // At most a batch waits for a slot in memory; the rest stay in the store until runs end.
             var room = Options.BatchSize + Options.MaxParallel - others.Count;
             if (room <= 0)
@@ -126,7 +130,7 @@ internal sealed class ExecutorCycle(
             var due = DueDrafts(time.GetUtcNow(), limit);
             foreach (var draft in due)
             {
-                if (_runs.ContainsKey(draft.Id) || !Routes.TryGet(draft.Kind, out var route))
+                if (known.Contains(draft.Id) || !Routes.TryGet(draft.Kind, out var route))
                 {
                     continue;
                 }
@@ -194,7 +198,17 @@ internal sealed class ExecutorCycle(
             return;
         }
         var now = time.GetUtcNow();
-        var due = Interlocked.Exchange(ref _starved, 0) == 1 ? now : NextDueAt(now);
+        DateTimeOffset? due;
+        try
+        {
+            due = Interlocked.Exchange(ref _starved, 0) == 1 ? now : NextDueAt(now);
+        }
+        catch (StoreUnavailableException ex)
+        {
+            // Nobody awaits this task: say so, and ask for a cycle now rather than lose a retry's wake-up.
+            logger.CycleStoreUnavailable(ex.Message);
+            due = now;
+        }
         var outcome = new ExecutorCycleResult(0, state is null or DraftState.Blocked ? 0 : 1, state == DraftState.Executed ? 1 : 0,
             state is DraftState.Failed or DraftState.Approved ? 1 : 0, state == DraftState.Blocked ? 1 : 0, due);
         await NotifyAsync(outcome, CancellationToken.None).ConfigureAwait(false);
@@ -259,6 +273,8 @@ internal sealed class ExecutorCycle(
     {
         try
         {
+            // A slot that came free as the service stops: nothing has begun, the draft stays approved for the next start.
+            stopping.ThrowIfCancellationRequested();
             var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
             // Lease: the whole attempt plus slack; only a pull lease is ever judged by its time (see RecoverAsync).
             var lease = route.Timeout * 2 + TimeSpan.FromSeconds(30);

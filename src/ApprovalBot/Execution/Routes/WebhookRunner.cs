@@ -35,7 +35,7 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
             using var response = await _http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
             var status = (int)response.StatusCode;
             // The status is the sink's answer; a body cut short or late after it changes nothing about that answer.
-            var body = await ReadBoundedOrNullAsync(response, linked.Token, cancellationToken).ConfigureAwait(false);
+            var body = await ReadBoundedOrNullAsync(response, linked.Token).ConfigureAwait(false);
             if (status is >= 200 and < 300)
             {
                 return AttemptOutcome.Success(AttemptOutcome.FirstLine(body) ?? $"HTTP {status}");
@@ -75,14 +75,17 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
         }
     }
 
-    /// <summary>The body's first 8 KiB, or null if it broke off or did not come in time (a stop still cancels).</summary>
-    private static async Task<string?> ReadBoundedOrNullAsync(HttpResponseMessage response, CancellationToken attempt, CancellationToken stopping)
+    /// <summary>
+    /// The body's first 8 KiB, or null if it broke off or did not come in time, or the service began to stop: the
+    /// status is in, so the outcome is known either way and must be recorded as such.
+    /// </summary>
+    private static async Task<string?> ReadBoundedOrNullAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
         try
         {
-            return await ReadBoundedAsync(response, attempt).ConfigureAwait(false);
+            return await ReadBoundedAsync(response, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or HttpRequestException || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException)
         {
             return null;
         }
