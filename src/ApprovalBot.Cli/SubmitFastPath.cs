@@ -95,7 +95,7 @@ internal static class SubmitFastPath
     /// {"op":"submit","draft":{"id","kind","agent","text"[,"context"]}}: the submit contract, field for field.
     /// Written by hand: System.Text.Json's writer costs ~8 ms of start-up (assembly load, encoder set-up) in a
     /// process that writes one line. The bytes are those the Client's serializer writes for the same request
-    /// (<see cref="JsonLinesEncoder"/>): quote, backslash, control characters and U+2028/U+2029 escaped,
+    /// (<see cref="JsonLinesEscaping"/>): quote, backslash, control characters and U+2028/U+2029 escaped,
     /// any other character as UTF-8. The context is the caller's JSON object as <see cref="ValidatedContext"/> wrote it.
     /// </summary>
     internal static byte[] Request(Arguments a, string text, string? context)
@@ -132,19 +132,9 @@ internal static class SubmitFastPath
             {
                 return false;
             }
-            else if (MustEscape(ch))
+            else if (JsonLinesEscaping.MustEscape(ch))
             {
-                line.Append(ch switch
-                {
-                    '"' => "\\\"",
-                    '\\' => "\\\\",
-                    '\b' => "\\b",
-                    '\f' => "\\f",
-                    '\n' => "\\n",
-                    '\r' => "\\r",
-                    '\t' => "\\t",
-                    _ => "\\u" + ((int)ch).ToString("x4", System.Globalization.CultureInfo.InvariantCulture),
-                });
+                line.Append(JsonLinesEscaping.Escape(ch));
             }
             else
             {
@@ -154,13 +144,6 @@ internal static class SubmitFastPath
         line.Append('"');
         return true;
     }
-
-    /// <summary>
-    /// The characters <see cref="JsonLinesEncoder"/> escapes: JSON's (quote, backslash, U+0000–U+001F), the
-    /// other control characters (U+007F–U+009F) and the line and paragraph separators. A copy of its rule, so that the
-    /// common case does not load System.Text.Encodings.Web; tests keep the two equal.
-    /// </summary>
-    internal static bool MustEscape(char ch) => ch is < ' ' or '"' or '\\' or (>= '\u007f' and <= '\u009f') or '\u2028' or '\u2029';
 
     /// <summary>
     /// --context-json checked as SubmitCommand checks it, then written as the Client's serializer writes it: compact

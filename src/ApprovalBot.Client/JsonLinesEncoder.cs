@@ -12,9 +12,8 @@ namespace ApprovalBot.Client;
 /// instead of 4. Nothing is escaped for HTML: a request line is never embedded in a page.
 /// </summary>
 /// <remarks>
-/// approvalctl's submit fast path writes the same bytes by hand (<c>SubmitFastPath.AppendString</c>); tests keep the
-/// two equal. Short escapes for \b \f \n \r \t, otherwise <c>\u</c> and four lowercase hex digits. An unpaired
-/// surrogate (a string that is not valid UTF-16) goes as U+FFFD.
+/// The rule is <see cref="JsonLinesEscaping"/>, which approvalctl's submit fast path also follows by hand
+/// (<c>SubmitFastPath.AppendString</c>). An unpaired surrogate (a string that is not valid UTF-16) goes as U+FFFD.
 /// </remarks>
 public sealed class JsonLinesEncoder : JavaScriptEncoder
 {
@@ -24,26 +23,9 @@ public sealed class JsonLinesEncoder : JavaScriptEncoder
     {
     }
 
-    /// <summary>True for the characters a request line must not carry raw.</summary>
-    public static bool MustEscape(int scalar) =>
-        scalar is < 0x20 or '"' or '\\' or (>= 0x7F and <= 0x9F) or 0x2028 or 0x2029;
-
-    /// <summary>The escape of <paramref name="ch"/>, one of <see cref="MustEscape"/>'s characters.</summary>
-    public static string Escape(char ch) => ch switch
-    {
-        '"' => "\\\"",
-        '\\' => "\\\\",
-        '\b' => "\\b",
-        '\f' => "\\f",
-        '\n' => "\\n",
-        '\r' => "\\r",
-        '\t' => "\\t",
-        _ => "\\u" + ((int)ch).ToString("x4", System.Globalization.CultureInfo.InvariantCulture),
-    };
-
     public override int MaxOutputCharactersPerInputCharacter => 6;
 
-    public override bool WillEncode(int unicodeScalar) => MustEscape(unicodeScalar);
+    public override bool WillEncode(int unicodeScalar) => JsonLinesEscaping.MustEscape(unicodeScalar);
 
     public override unsafe int FindFirstCharacterToEncode(char* text, int textLength)
     {
@@ -57,7 +39,7 @@ public sealed class JsonLinesEncoder : JavaScriptEncoder
                 continue;
             }
             // An unpaired surrogate is handed to the encoder too, which puts U+FFFD in its place (UTF-8 cannot carry it).
-            if (MustEscape(ch) || char.IsSurrogate(ch))
+            if (JsonLinesEscaping.MustEscape(ch) || char.IsSurrogate(ch))
             {
                 return i;
             }
@@ -73,14 +55,14 @@ public sealed class JsonLinesEncoder : JavaScriptEncoder
             var b = utf8Text[at];
             if (b < 0x80)
             {
-                if (MustEscape(b))
+                if (JsonLinesEscaping.MustEscape(b))
                 {
                     return at;
                 }
                 at++;
                 continue;
             }
-            if (Rune.DecodeFromUtf8(utf8Text[at..], out var rune, out var consumed) != System.Buffers.OperationStatus.Done || MustEscape(rune.Value))
+            if (Rune.DecodeFromUtf8(utf8Text[at..], out var rune, out var consumed) != System.Buffers.OperationStatus.Done || JsonLinesEscaping.MustEscape(rune.Value))
             {
                 return at;
             }
@@ -92,7 +74,7 @@ public sealed class JsonLinesEncoder : JavaScriptEncoder
     public override unsafe bool TryEncodeUnicodeScalar(int unicodeScalar, char* buffer, int bufferLength, out int numberOfCharactersWritten)
     {
         // Called for the characters of MustEscape only (an unpaired surrogate becomes a raw U+FFFD before this).
-        var escape = unicodeScalar <= char.MaxValue ? Escape((char)unicodeScalar) : new Rune(unicodeScalar).ToString();
+        var escape = unicodeScalar <= char.MaxValue ? JsonLinesEscaping.Escape((char)unicodeScalar) : new Rune(unicodeScalar).ToString();
         if (escape.Length > bufferLength)
         {
             numberOfCharactersWritten = 0;

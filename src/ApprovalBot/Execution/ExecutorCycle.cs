@@ -58,13 +58,7 @@ internal sealed class ExecutorCycle(
         var (recovered, started, others) = await StartRunsAsync(cancellationToken).ConfigureAwait(false);
         var outcomes = await Task.WhenAll(started).ConfigureAwait(false);
         await Task.WhenAll(others).ConfigureAwait(false);
-        var result = new ExecutorCycleResult(
-            recovered,
-            outcomes.Count(o => o is not null and not DraftState.Blocked),
-            outcomes.Count(o => o == DraftState.Executed),
-            outcomes.Count(o => o is DraftState.Failed or DraftState.Approved),
-            outcomes.Count(o => o == DraftState.Blocked),
-            NextDueAt(time.GetUtcNow()));
+        var result = ExecutorCycleResult.Of(recovered, outcomes, NextDueAt(time.GetUtcNow()));
         await NotifyAsync(result, cancellationToken).ConfigureAwait(false);
         return result;
     }
@@ -209,9 +203,7 @@ internal sealed class ExecutorCycle(
             logger.CycleStoreUnavailable(ex.Message);
             due = now;
         }
-        var outcome = new ExecutorCycleResult(0, state is null or DraftState.Blocked ? 0 : 1, state == DraftState.Executed ? 1 : 0,
-            state is DraftState.Failed or DraftState.Approved ? 1 : 0, state == DraftState.Blocked ? 1 : 0, due);
-        await NotifyAsync(outcome, CancellationToken.None).ConfigureAwait(false);
+        await NotifyAsync(ExecutorCycleResult.Of(0, [state], due), CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task NotifyAsync(ExecutorCycleResult result, CancellationToken cancellationToken)

@@ -117,16 +117,6 @@ public sealed class SubmitFastPathTests
     }
 
     [Fact]
-    public void MustEscape_SameRuleAsTheClientEncoder()
-    {
-        for (var c = 0; c <= char.MaxValue; c++)
-        {
-            if (char.IsSurrogate((char)c)) continue;
-            Assert.True(JsonLinesEncoder.MustEscape(c) == SubmitFastPath.MustEscape((char)c), $"U+{c:X4}");
-        }
-    }
-
-    [Fact]
     public void Request_NonAscii_SentAsUtf8NotEscaped()
     {
         const string text = "Привет é 😀";

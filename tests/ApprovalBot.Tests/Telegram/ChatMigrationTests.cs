@@ -110,42 +110,25 @@ public sealed class ChatMigrationTests
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
     }
 
-    [Fact]
-    public async Task Tap_OnCardLeftInTheOldGroup_DecidesAndTheCardIsSentAgainInTheSupergroup()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Tap_OnCardLeftInTheOldGroup_DecidesAndTheCardIsSentAgainInTheSupergroup(bool chatIdUpdatedToTheSupergroup)
     {
-        const string id = "reply:tap-old-group";
+        var id = chatIdUpdatedToTheSupergroup ? "reply:tap-after-chat-id-update" : "reply:tap-old-group";
         await using var h = await StartInGroupAsync();
         await h.SubmitAsync(id, "text");
         var card = await h.WaitForCardAsync(id);
         await h.WaitForStateAsync(id, DraftState.Carded);
         var service = h.Control.MigrateChat(Group, Supergroup);
         await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        if (chatIdUpdatedToTheSupergroup)
+        {
+            // What the README advises: ChatId updated to the supergroup's id, and a restart.
+            await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={Supergroup.ToString(CultureInfo.InvariantCulture)}"]);
+            Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        }
 
-        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
-        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
-
-        Assert.Contains("Approved", answer.Text);
-        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
-        var moved = await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
-        Assert.StartsWith("✅ Approved by", moved.Text, StringComparison.Ordinal);
-        Assert.Empty(moved.Buttons);
-        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
-    }
-
-    [Fact]
-    public async Task Tap_OnCardLeftInTheOldGroupAfterChatIdWasUpdatedToTheSupergroup_Decides()
-    {
-        const string id = "reply:tap-after-chat-id-update";
-        await using var h = await StartInGroupAsync();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
-
-        // What the README advises: ChatId updated to the supergroup's id, and a restart.
-        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={Supergroup.ToString(CultureInfo.InvariantCulture)}"]);
-        Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
         var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
 

@@ -40,8 +40,6 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
             {
                 return AttemptOutcome.Success(AttemptOutcome.FirstLine(body) ?? $"HTTP {status}");
             }
-            var detail = AttemptOutcome.FirstLine(body);
-            var error = $"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail);
             if (status is >= 300 and < 400)
             {
                 // The sink took the request and answered elsewhere (a login page, http -> https, post/redirect/get):
@@ -51,7 +49,8 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
                     + "(redirects are not followed); point the route's Url at the final address", retryable: false) with { MayHaveTakenEffect = true };
             }
             var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || status >= 500;
-            return AttemptOutcome.Failure(error, retryable);
+            var detail = AttemptOutcome.FirstLine(body);
+            return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail), retryable);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !sent.Started)
         {

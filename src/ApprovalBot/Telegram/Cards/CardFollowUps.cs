@@ -39,17 +39,8 @@ internal sealed partial class CardFollowUps(
     /// Another component's edit of message <paramref name="messageId"/> (its first attempt) failed with <paramref name="failure"/>:
     /// if that can pass, the message is shown the draft's latest state again after the backoff, like an outcome's edit.
     /// </summary>
-    public void RetryEdit(string draftId, long chatId, long messageId, Exception failure)
-    {
-        if (!CanPass(failure) || _options.CardMaxAttempts <= 1)
-        {
-            LogFollowUpGaveUp(failure, draftId, 1);
-            return;
-        }
-        var delay = _options.CardRetryDelay(1);
-        LogFollowUpRetry(draftId, 1, delay.TotalSeconds, failure.Message);
-        _ = RetryLaterAsync(new FollowUp(draftId, 2, chatId, messageId), delay, _stopping);
-    }
+    public void RetryEdit(string draftId, long chatId, long messageId, Exception failure) =>
+        RetryOrGiveUp(new FollowUp(draftId, 1, chatId, messageId), failure, _stopping);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -75,7 +66,7 @@ internal sealed partial class CardFollowUps(
 
     private async Task FollowUpAsync(FollowUp followUp, CancellationToken stoppingToken)
     {
-        var (id, attempt, givenChat, givenMessage) = followUp;
+        var (id, _, givenChat, givenMessage) = followUp;
         try
         {
             var draft = store.Get(id);
@@ -105,15 +96,21 @@ internal sealed partial class CardFollowUps(
         }
         catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
         {
-            if (!CanPass(ex) || attempt >= _options.CardMaxAttempts)
-            {
-                LogFollowUpGaveUp(ex, id, attempt);
-                return;
-            }
-            var delay = _options.CardRetryDelay(attempt);
-            LogFollowUpRetry(id, attempt, delay.TotalSeconds, ex.Message);
-            _ = RetryLaterAsync(followUp with { Attempt = attempt + 1 }, delay, stoppingToken);
+            RetryOrGiveUp(followUp, ex, stoppingToken);
         }
+    }
+
+    /// <summary>After a failed attempt: the next one after the backoff if the failure can pass and attempts remain, else a warning.</summary>
+    private void RetryOrGiveUp(FollowUp failed, Exception failure, CancellationToken stoppingToken)
+    {
+        if (!CanPass(failure) || failed.Attempt >= _options.CardMaxAttempts)
+        {
+            LogFollowUpGaveUp(failure, failed.Id, failed.Attempt);
+            return;
+        }
+        var delay = _options.CardRetryDelay(failed.Attempt);
+        LogFollowUpRetry(failed.Id, failed.Attempt, delay.TotalSeconds, failure.Message);
+        _ = RetryLaterAsync(failed with { Attempt = failed.Attempt + 1 }, delay, stoppingToken);
     }
 
     private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)

@@ -51,6 +51,26 @@ internal sealed class HtmlText
         return this;
     }
 
+    /// <summary>
+    /// Appends <paramref name="lines"/> in order while the message stays within one Telegram message, less
+    /// <paramref name="closingRoom"/> for a closing line (such as "…and N more"); returns how many fit. Lines are
+    /// taken only as needed.
+    /// </summary>
+    public int AppendWhileFits(IEnumerable<HtmlText> lines, int closingRoom = 300)
+    {
+        var appended = 0;
+        foreach (var line in lines)
+        {
+            if (PlainLength + line.PlainLength > MaxMessageLength - closingRoom)
+            {
+                break;
+            }
+            Append(line);
+            appended++;
+        }
+        return appended;
+    }
+
     public override string ToString() => _html.ToString();
 
     /// <summary>Escapes the characters Telegram's HTML parser treats specially; <c>"</c> too, so the result is also safe inside attributes.</summary>

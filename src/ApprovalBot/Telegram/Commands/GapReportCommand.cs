@@ -6,9 +6,6 @@ namespace ApprovalBot.Telegram.Commands;
 /// <summary>/orphans and /stale: the reconciler's reports on demand, approvers only. An empty report says so.</summary>
 internal abstract class GapReportCommand(GapFinder finder, string report, string empty) : ITelegramCommand
 {
-    // Below Telegram's 4096 characters, with room for the closing line.
-    private const int Budget = HtmlText.MaxMessageLength - 300;
-
     public string Name => report;
 
     public abstract string Description { get; }
@@ -23,27 +20,22 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
             return Task.FromResult(empty);
         }
         var reply = new HtmlText().Bold($"{gaps.Count} {report}").Line();
-        var shown = 0;
-        foreach (var gap in gaps)
-        {
-            var line = new HtmlText().Text("• ").Bold(gap.Name).Text(" ");
-            if (gap.DraftId is not null)
-            {
-                line.Code(HtmlText.Shorten(gap.DraftId, 120)).Text($" ({gap.State}) ");
-            }
-            line.Text($"since {CardRenderer.FormatTime(gap.Since)}: {HtmlText.Shorten(gap.Detail, 160)}").Line();
-            if (reply.PlainLength + line.PlainLength > Budget)
-            {
-                break;
-            }
-            reply.Append(line);
-            shown++;
-        }
+        var shown = reply.AppendWhileFits(gaps.Select(Line));
         if (shown < gaps.Count)
         {
             reply.Italic($"…and {gaps.Count - shown} more; approvalctl {report} lists all.");
         }
         return Task.FromResult(reply.ToString());
+    }
+
+    private static HtmlText Line(Gap gap)
+    {
+        var line = new HtmlText().Text("• ").Bold(gap.Name).Text(" ");
+        if (gap.DraftId is not null)
+        {
+            line.Code(HtmlText.Shorten(gap.DraftId, 120)).Text($" ({gap.State}) ");
+        }
+        return line.Text($"since {CardRenderer.FormatTime(gap.Since)}: {HtmlText.Shorten(gap.Detail, 160)}").Line();
     }
 }
 

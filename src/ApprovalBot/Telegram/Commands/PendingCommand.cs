@@ -9,10 +9,6 @@ internal sealed class PendingCommand(DraftStore store) : ITelegramCommand
 {
     private const int Shown = 25;
 
-    // Below Telegram's 4096 characters, with room for the closing line (as GapReportCommand): a line can take 600
-    // (an id shortened to 120, an agent of up to 200, a card error shortened to 200).
-    private const int Budget = HtmlText.MaxMessageLength - 300;
-
     // The CLI lists one state at a time; a draft awaiting a decision is pending (no card yet) or carded.
     private const string ListPending = "approvalctl list --state pending";
     private const string ListCarded = "approvalctl list --state carded";
@@ -32,27 +28,22 @@ internal sealed class PendingCommand(DraftStore store) : ITelegramCommand
         }
         var total = drafts.Count < Shown ? drafts.Count : store.CountAwaitingDecision();
         var reply = new HtmlText().Bold("Awaiting a decision").Line();
-        var shown = 0;
-        foreach (var d in drafts)
-        {
-            var line = new HtmlText().Text("• ").Code(HtmlText.Shorten(d.Id, 120))
-                .Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)}) {d.Kind} from {d.Agent}, since {CardRenderer.FormatTime(d.StateSince)}");
-            if (d.State == DraftState.Pending)
-            {
-                line.Text(d.CardError is null ? " · card not sent yet" : " · card failed: " + HtmlText.Shorten(d.CardError, 200));
-            }
-            line.Line();
-            if (reply.PlainLength + line.PlainLength > Budget)
-            {
-                break;
-            }
-            reply.Append(line);
-            shown++;
-        }
+        var shown = reply.AppendWhileFits(drafts.Select(Line));
         if (shown < total)
         {
             reply.Italic($"…and {(total - shown).ToString(CultureInfo.InvariantCulture)} more; {ListPending} and {ListCarded} list them.");
         }
         return Task.FromResult(reply.ToString());
+    }
+
+    private static HtmlText Line(Draft d)
+    {
+        var line = new HtmlText().Text("• ").Code(HtmlText.Shorten(d.Id, 120))
+            .Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)}) {d.Kind} from {d.Agent}, since {CardRenderer.FormatTime(d.StateSince)}");
+        if (d.State == DraftState.Pending)
+        {
+            line.Text(d.CardError is null ? " · card not sent yet" : " · card failed: " + HtmlText.Shorten(d.CardError, 200));
+        }
+        return line.Line();
     }
 }
