@@ -19,8 +19,8 @@ try
     builder.AddReconciliation();
 
     using var host = builder.Build();
-    await host.RunAsync();
-    return 0;
+    host.ValidateConfiguration();
+    return await host.RunUntilStoppedAsync();
 }
 catch (OperationCanceledException)
 {

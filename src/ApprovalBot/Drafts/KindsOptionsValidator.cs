@@ -5,6 +5,12 @@ namespace ApprovalBot.Drafts;
 
 internal sealed partial class KindsOptionsValidator : IValidateOptions<KindsOptions>
 {
+    /// <summary>
+    /// The longest duration a report subtracts from now. "Never" is naturally written as TimeSpan.MaxValue, and any
+    /// value over ~2,000 years made that subtraction throw, failing every reconcile cycle and report.
+    /// </summary>
+    internal static readonly TimeSpan MaxDuration = TimeSpan.FromDays(3650);
+
     public ValidateOptionsResult Validate(string? name, KindsOptions options)
     {
         var errors = new List<string>();
@@ -23,13 +29,13 @@ internal sealed partial class KindsOptionsValidator : IValidateOptions<KindsOpti
             {
                 errors.Add($"{key}:MaxLength must be between 1 and 1000000 (got {o.MaxLength}).");
             }
-            if (o.StaleAfter <= TimeSpan.Zero)
+            if (o.StaleAfter <= TimeSpan.Zero || o.StaleAfter > MaxDuration)
             {
-                errors.Add($"{key}:StaleAfter must be a positive duration such as 24:00:00 (got {o.StaleAfter}).");
+                errors.Add($"{key}:StaleAfter must be a positive duration such as 24:00:00, at most {MaxDuration} (ten years) (got {o.StaleAfter}).");
             }
-            if (o.StuckAfter <= TimeSpan.Zero)
+            if (o.StuckAfter <= TimeSpan.Zero || o.StuckAfter > MaxDuration)
             {
-                errors.Add($"{key}:StuckAfter must be a positive duration such as 00:30:00 (got {o.StuckAfter}).");
+                errors.Add($"{key}:StuckAfter must be a positive duration such as 00:30:00, at most {MaxDuration} (ten years) (got {o.StuckAfter}).");
             }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -12,6 +12,8 @@ internal static class StartupFailure
             OptionsValidationException o => o.Failures,
             AggregateException a when a.InnerExceptions.All(e => e is OptionsValidationException) =>
                 a.InnerExceptions.Cast<OptionsValidationException>().SelectMany(o => o.Failures),
+            // The binder's own message names the key, the value and the type; its stack trace says nothing more.
+            InvalidOperationException i when i.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) => [i.Message],
             _ => null,
         };
         return failures?.ToList();

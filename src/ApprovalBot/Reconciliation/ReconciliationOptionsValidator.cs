@@ -1,3 +1,4 @@
+using ApprovalBot.Drafts;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Reconciliation;
@@ -11,17 +12,17 @@ internal sealed class ReconciliationOptionsValidator : IValidateOptions<Reconcil
         {
             errors.Add($"ApprovalBot:Reconciliation:IntervalSeconds must be between 1 and 86400 (got {options.IntervalSeconds}).");
         }
-        if (options.RemindEvery < TimeSpan.FromMinutes(1))
+        if (options.RemindEvery < TimeSpan.FromMinutes(1) || options.RemindEvery > KindsOptionsValidator.MaxDuration)
         {
-            errors.Add($"ApprovalBot:Reconciliation:RemindEvery must be at least 00:01:00 (got {options.RemindEvery}).");
+            errors.Add($"ApprovalBot:Reconciliation:RemindEvery must be between 00:01:00 and {KindsOptionsValidator.MaxDuration} (ten years) (got {options.RemindEvery}).");
         }
         if (options.MaxGapsPerMessage is < 1 or > 50)
         {
             errors.Add($"ApprovalBot:Reconciliation:MaxGapsPerMessage must be between 1 and 50 (got {options.MaxGapsPerMessage}).");
         }
-        if (options.EventWindow <= TimeSpan.Zero)
+        if (options.EventWindow <= TimeSpan.Zero || options.EventWindow > KindsOptionsValidator.MaxDuration)
         {
-            errors.Add($"ApprovalBot:Reconciliation:EventWindow must be a positive duration (got {options.EventWindow}).");
+            errors.Add($"ApprovalBot:Reconciliation:EventWindow must be a positive duration, at most {KindsOptionsValidator.MaxDuration} (ten years) (got {options.EventWindow}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -1,6 +1,9 @@
 using System.Collections.Concurrent;
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Tests.Hosting;
 
@@ -81,11 +84,55 @@ public sealed class ProgramTests
     {
         using var dir = new TempDirectory();
 
-        var host = await HostProcess.RunToExitAsync(dir.Path, ["ApprovalBot:Kinds:reply:MaxLength=0", "ApprovalBot:Pipe:MaxLineBytes=10"]);
+        // The store's and Telegram's settings are read by services the host builds before its own checks: each of
+        // them used to stop the start alone, hiding the others.
+        var host = await HostProcess.RunToExitAsync(dir.Path, [
+            "ApprovalBot:Kinds:reply:MaxLength=0", "ApprovalBot:Pipe:MaxLineBytes=10", "ApprovalBot:MaxBatch=0",
+            "ApprovalBot:Telegram:PollTimeoutSeconds=99", "ApprovalBot:Kinds:post:StaleAfter=10675199.00:00:00"]);
 
         Assert.Equal(1, host.ExitCode);
         Assert.Contains("ApprovalBot:Kinds:reply:MaxLength must be between 1 and 1000000 (got 0)", host.Output, StringComparison.Ordinal);
         Assert.Contains("ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got 10)", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0)", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Telegram:PollTimeoutSeconds", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Kinds:post:StaleAfter must be a positive duration", host.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "approvals.db")), "a refused start must not create the store");
+    }
+
+    [Fact]
+    public async Task Start_SettingOfTheWrongType_ExitsNonZeroNamingItWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, ["ApprovalBot:MaxBatch=lots"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
+        Assert.Contains("'lots' at 'ApprovalBot:MaxBatch'", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_APartFailsWhileRunning_ExitsNonZeroNamingIt()
+    {
+        using var dir = new TempDirectory();
+        using (var database = new SqliteDatabase(Options.Create(new StoreOptions { DataDirectory = dir.Path })))
+        {
+            database.Initialize();
+            using var connection = database.Open();
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = "INSERT INTO settings(key, value) VALUES ('telegram.offset', 'not-a-number')";
+            cmd.ExecuteNonQuery();
+        }
+        SqliteConnection.ClearAllPools();
+
+        // The poller cannot know which updates were handled: it stops the service, which used to exit 0 (so a
+        // supervisor's restart-on-failure never brought it back).
+        var host = await HostProcess.RunToExitAsync(dir.Path);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot stopped because UpdatePoller failed", host.Output, StringComparison.Ordinal);
+        Assert.Contains("The stored Telegram update offset (settings key 'telegram.offset') is not a number: 'not-a-number'", host.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -33,7 +33,7 @@ internal sealed partial class UpdatePoller(
         try
         {
             await PrepareAsync(stoppingToken).ConfigureAwait(false);
-            var offset = store.GetSetting(OffsetSetting) is { } stored ? long.Parse(stored, CultureInfo.InvariantCulture) : (long?)null;
+            var offset = await ReadOffsetAsync(stoppingToken).ConfigureAwait(false);
             var failures = 0;
             _polling.TrySetResult();
             while (!stoppingToken.IsCancellationRequested)
@@ -97,6 +97,39 @@ internal sealed partial class UpdatePoller(
                 LogPrepareFailed(ex.ErrorCode, ex.Description);
                 await BackoffAsync(failures, stoppingToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// The stored offset, read again after a backoff while the store cannot be read. A value that is not a number
+    /// stops the service with the way out: polling from a guessed offset could confirm (and so drop) updates never handled.
+    /// </summary>
+    private async Task<long?> ReadOffsetAsync(CancellationToken stoppingToken)
+    {
+        for (var failures = 1; ; failures++)
+        {
+            string? stored;
+            try
+            {
+                stored = store.GetSetting(OffsetSetting);
+            }
+            catch (StoreUnavailableException ex)
+            {
+                LogOffsetUnreadable(ex);
+                await BackoffAsync(failures, stoppingToken).ConfigureAwait(false);
+                continue;
+            }
+            if (stored is null)
+            {
+                return null;
+            }
+            if (long.TryParse(stored, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var offset))
+            {
+                return offset;
+            }
+            throw new InvalidOperationException(
+                $"The stored Telegram update offset (settings key '{OffsetSetting}') is not a number: '{(stored.Length <= 40 ? stored : stored[..40] + "…")}'. " +
+                $"Delete that row (sqlite3 approvals.db \"DELETE FROM settings WHERE key = '{OffsetSetting}'\") to poll from the oldest update Telegram still keeps.");
         }
     }
 
@@ -166,6 +199,9 @@ internal sealed partial class UpdatePoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "getUpdates failed; backing off")]
     private partial void LogPollFailed(Exception ex);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The stored update offset could not be read; retrying")]
+    private partial void LogOffsetUnreadable(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped malformed update {UpdateId}: {Reason}")]
     private partial void LogMalformed(long updateId, string reason);
