@@ -15,7 +15,16 @@ internal static class DraftsExtensions
         services.AddOptions<StoreOptions>().BindConfiguration(StoreOptions.Section).ValidateOnStart();
         services.AddSingleton<IValidateOptions<StoreOptions>, StoreOptionsValidator>();
         services.AddOptions<KindsOptions>()
-            .Configure<IConfiguration>((o, config) => config.GetSection(KindsOptions.Section).Bind(o.Kinds))
+            .Configure<IConfiguration>((o, config) =>
+            {
+                var bound = new Dictionary<string, KindOptions>(StringComparer.OrdinalIgnoreCase);
+                config.GetSection(KindsOptions.Section).Bind(bound);
+                var spellings = KindNames.Spellings(config);
+                foreach (var (key, kind) in bound)
+                {
+                    o.Kinds[KindNames.Of(spellings, key)] = kind;
+                }
+            })
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<KindsOptions>, KindsOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);

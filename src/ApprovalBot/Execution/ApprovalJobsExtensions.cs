@@ -1,3 +1,4 @@
+using ApprovalBot.Drafts;
 using ApprovalBot.Execution.Pull;
 using ApprovalBot.Execution.Routes;
 using ApprovalBot.Pipe;
@@ -60,7 +61,8 @@ internal static class ApprovalJobsExtensions
     /// <summary>Binds <c>ApprovalBot:Kinds:&lt;kind&gt;:Executor</c> of every kind that has one.</summary>
     private static void BindRoutes(ExecutorRoutesOptions options, IConfiguration configuration)
     {
-        foreach (var kind in configuration.GetSection("ApprovalBot:Kinds").GetChildren())
+        var spellings = KindNames.Spellings(configuration);
+        foreach (var kind in configuration.GetSection(KindsOptions.Section).GetChildren())
         {
             var section = kind.GetSection("Executor");
             if (!section.Exists()) continue;
@@ -68,7 +70,7 @@ internal static class ApprovalJobsExtensions
             var command = section.GetSection("Command");
             route.CommandWasScalar = command.Value is not null;
             section.Bind(route);
-            options.Routes[kind.Key] = route;
+            options.Routes[KindNames.Of(spellings, kind.Key)] = route;
         }
     }
 }
