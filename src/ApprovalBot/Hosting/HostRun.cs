@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -8,12 +9,35 @@ namespace ApprovalBot.Hosting;
 internal static class HostRun
 {
     /// <summary>
-    /// Runs every ValidateOnStart check before any service is built. The host runs them only after it has built its
-    /// hosted services, and a constructor that reads its options (the store's, Telegram's) threw that feature's
-    /// failure alone, hiding every other bad key.
+    /// Refuses keys no setting reads, and runs every ValidateOnStart check, before any service is built; every failure
+    /// is reported at once. The host runs the checks only after it has built its hosted services, and a constructor
+    /// that reads its options (the store's, Telegram's) threw that feature's failure alone, hiding every other bad key.
     /// </summary>
-    public static void ValidateConfiguration(this IHost host) =>
-        host.Services.GetService<IStartupValidator>()?.Validate();
+    public static void ValidateConfiguration(this IHost host)
+    {
+        var failures = new List<OptionsValidationException>();
+        var unknown = UnknownSettings.Find(host.Services.GetRequiredService<IConfiguration>());
+        if (unknown.Count > 0)
+        {
+            failures.Add(new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown));
+        }
+        try
+        {
+            host.Services.GetService<IStartupValidator>()?.Validate();
+        }
+        catch (OptionsValidationException ex)
+        {
+            failures.Add(ex);
+        }
+        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
+        {
+            failures.AddRange(ex.InnerExceptions.Cast<OptionsValidationException>());
+        }
+        if (failures.Count > 0)
+        {
+            throw new AggregateException(failures);
+        }
+    }
 
     /// <summary>
     /// Runs the host until it stops and says how it ended: 1 when a background service failed. .NET 10's host stops

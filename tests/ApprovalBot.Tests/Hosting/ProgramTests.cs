@@ -88,7 +88,8 @@ public sealed class ProgramTests
         // them used to stop the start alone, hiding the others.
         var host = await HostProcess.RunToExitAsync(dir.Path, [
             "ApprovalBot:Kinds:reply:MaxLength=0", "ApprovalBot:Pipe:MaxLineBytes=10", "ApprovalBot:MaxBatch=0",
-            "ApprovalBot:Telegram:PollTimeoutSeconds=99", "ApprovalBot:Kinds:post:StaleAfter=10675199.00:00:00"]);
+            "ApprovalBot:Telegram:PollTimeoutSeconds=99", "ApprovalBot:Kinds:post:StaleAfter=10675199.00:00:00",
+            "ApprovalBot:Kinds:reply:MaxLenght=10"]);
 
         Assert.Equal(1, host.ExitCode);
         Assert.Contains("ApprovalBot:Kinds:reply:MaxLength must be between 1 and 1000000 (got 0)", host.Output, StringComparison.Ordinal);
@@ -96,6 +97,7 @@ public sealed class ProgramTests
         Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0)", host.Output, StringComparison.Ordinal);
         Assert.Contains("ApprovalBot:Telegram:PollTimeoutSeconds", host.Output, StringComparison.Ordinal);
         Assert.Contains("ApprovalBot:Kinds:post:StaleAfter must be a positive duration", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Kinds:reply:MaxLenght is not a setting (did you mean MaxLength?)", host.Output, StringComparison.Ordinal);
         Assert.False(File.Exists(Path.Combine(dir.Path, "approvals.db")), "a refused start must not create the store");
     }
 

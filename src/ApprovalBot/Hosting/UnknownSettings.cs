@@ -1,0 +1,141 @@
+using System.Reflection;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
+using ApprovalBot.Pipe;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram;
+using Microsoft.Extensions.Configuration;
+
+namespace ApprovalBot.Hosting;
+
+/// <summary>
+/// Keys under <c>ApprovalBot</c> that no setting reads. The binder ignores them, so a misspelt key
+/// (<c>Kinds:reply:MaxLenght=10</c>) or a read-only one (<c>Pipe:SocketPath</c>) left the default in force without a
+/// word; each is refused at start like a bad value, with the nearest real key when one is close.
+/// </summary>
+internal static class UnknownSettings
+{
+    private const string Root = "ApprovalBot";
+
+    private static readonly Dictionary<string, Type> Sections = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Pipe"] = typeof(AgentPipeOptions),
+        ["Telegram"] = typeof(TelegramOptions),
+        ["Sandbox"] = typeof(SandboxOptions),
+        ["Execution"] = typeof(ExecutionOptions),
+        ["Reconciliation"] = typeof(ReconciliationOptions),
+    };
+
+    private const string Kinds = "Kinds";
+    private const string Executor = "Executor";
+
+    public static IReadOnlyList<string> Find(IConfiguration configuration)
+    {
+        var errors = new List<string>();
+        var root = configuration.GetSection(Root);
+        var rootNames = Settings(typeof(StoreOptions)).Select(p => p.Name).Concat(Sections.Keys).Append(Kinds).ToList();
+        foreach (var child in root.GetChildren())
+        {
+            if (Sections.TryGetValue(child.Key, out var type))
+            {
+                Check(child, type, errors);
+            }
+            else if (string.Equals(child.Key, Kinds, StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var kind in child.GetChildren())
+                {
+                    Check(kind, typeof(KindOptions), errors, (Executor, typeof(ExecutorRouteOptions)));
+                }
+            }
+            else if (Settings(typeof(StoreOptions)).FirstOrDefault(p => Matches(p.Name, child.Key)) is { } setting)
+            {
+                CheckValue(child, setting, errors);
+            }
+            else
+            {
+                errors.Add(Unknown(child, rootNames));
+            }
+        }
+        return errors;
+    }
+
+    private static void Check(IConfigurationSection section, Type type, List<string> errors, (string Name, Type Type)? extra = null)
+    {
+        var settings = Settings(type);
+        var names = settings.Select(p => p.Name).Concat(extra is { } e ? [e.Name] : []).ToList();
+        foreach (var child in section.GetChildren())
+        {
+            if (extra is { } x && Matches(x.Name, child.Key))
+            {
+                Check(child, x.Type, errors);
+                continue;
+            }
+            var setting = settings.FirstOrDefault(p => Matches(p.Name, child.Key));
+            if (setting is null)
+            {
+                errors.Add(Unknown(child, names));
+            }
+            else if (IsGroup(setting.PropertyType))
+            {
+                Check(child, setting.PropertyType, errors);
+            }
+            else
+            {
+                CheckValue(child, setting, errors);
+            }
+        }
+    }
+
+    /// <summary>Keys below a single value (Sandbox:RateLimits is on or off, unlike Telegram's group of limits).</summary>
+    private static void CheckValue(IConfigurationSection key, PropertyInfo setting, List<string> errors)
+    {
+        if (!setting.PropertyType.IsArray && key.GetChildren().FirstOrDefault() is { } below)
+        {
+            errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
+        }
+    }
+
+    /// <summary>What the binder sets: public properties with a public setter (computed ones such as SocketPath are not settings).</summary>
+    private static List<PropertyInfo> Settings(Type type) =>
+        [.. type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.SetMethod is { IsPublic: true })];
+
+    /// <summary>A nested group of settings (RateLimits), as opposed to a value or a list of values.</summary>
+    private static bool IsGroup(Type type) => type.IsClass && type != typeof(string) && !type.IsArray;
+
+    private static bool Matches(string name, string key) => string.Equals(name, key, StringComparison.OrdinalIgnoreCase);
+
+    private static string Unknown(IConfigurationSection key, IReadOnlyList<string> names)
+    {
+        var nearest = names
+            .Select(n => (Name: n, Distance: Near(n.ToLowerInvariant(), key.Key.ToLowerInvariant())))
+            .Where(n => n.Distance <= 2)
+            .OrderBy(n => n.Distance)
+            .Select(n => n.Name)
+            .FirstOrDefault();
+        var hint = nearest is null ? $"known here: {string.Join(", ", names)}" : $"did you mean {nearest}?";
+        return $"{key.Path} is not a setting ({hint}).";
+    }
+
+    /// <summary>A name that begins the key or is begun by it (MaxBatchSize, MaxBatch) is as near as one typo.</summary>
+    private static int Near(string name, string key) =>
+        Math.Min(Math.Min(name.Length, key.Length) >= 4 && (name.StartsWith(key, StringComparison.Ordinal) || key.StartsWith(name, StringComparison.Ordinal)) ? 1 : int.MaxValue, Distance(name, key));
+
+    /// <summary>Edit distance, for the "did you mean" of a misspelt key.</summary>
+    private static int Distance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (var i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (var j = 1; j <= b.Length; j++)
+            {
+                var substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+            previous = current;
+        }
+        return previous[b.Length];
+    }
+}
