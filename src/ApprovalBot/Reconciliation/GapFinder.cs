@@ -11,10 +11,14 @@ namespace ApprovalBot.Reconciliation;
 /// approved and executing drafts, to re-check their hash; every other query asks only whether the text is there.
 /// </summary>
 internal sealed class GapFinder(
-    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time)
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time,
+    int limit = GapFinder.DefaultLimit)
 {
     /// <summary>Most gaps of one query; beyond it an event class says how many more exist (a gap of its own).</summary>
-    internal const int Limit = 10_000;
+    internal const int DefaultLimit = 10_000;
+
+    /// <summary><see cref="DefaultLimit"/>, or less in tests, which then need a handful of drafts rather than ten thousand.</summary>
+    internal int Limit { get; } = limit;
 
     /// <summary>
     /// <see cref="DraftColumns.Select"/> with the text replaced by an empty string when present (null when missing):
@@ -250,7 +254,7 @@ internal sealed class GapFinder(
     /// What stands for the gaps of one event class beyond <see cref="Limit"/>: the report says more exist, and how many,
     /// rather than leaving them out unsaid.
     /// </summary>
-    private static Gap More(string name, long beyond, DateTimeOffset firstNotListed) =>
+    private Gap More(string name, long beyond, DateTimeOffset firstNotListed) =>
         new(Gaps.Orphans, name, null, null, null, null, firstNotListed,
             $"{beyond.ToString(CultureInfo.InvariantCulture)} more {name} not listed: only the oldest {Limit.ToString(CultureInfo.InvariantCulture)} are")
         { Key = $"{Gaps.Orphans}:{name}:more" };

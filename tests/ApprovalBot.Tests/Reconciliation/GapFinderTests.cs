@@ -268,7 +268,7 @@ public sealed class GapFinderTests : IAsyncLifetime
     {
         // Executing drafts of a kind without a pull route, with lease_expired events an older build wrote: not this gap,
         // and more of them than one read of the ledger takes.
-        Filler(Gaps.LeaseExpired, GapFinder.Limit + 5, "executing", kind: "reply");
+        Filler(Gaps.LeaseExpired, GapFinder.DefaultLimit + 5, "executing", kind: "reply");
         await ClaimedThenLeaseExpiredAsync("pulled:fresh", maxAttempts: 3);
 
         var gap = Assert.Single(Finder.Find(Gaps.Orphans));
@@ -305,12 +305,12 @@ public sealed class GapFinderTests : IAsyncLifetime
     [Fact]
     public void Find_MoreLiveOrphanCallbacksThanLimit_ReportSaysMoreExist()
     {
-        Filler(Gaps.OrphanCallback, GapFinder.Limit + 3);
+        Filler(Gaps.OrphanCallback, GapFinder.DefaultLimit + 3);
 
         var gaps = Finder.Find(Gaps.Orphans);
 
-        Assert.Equal(GapFinder.Limit + 1, gaps.Count);
-        Assert.All(gaps.Take(GapFinder.Limit), g => Assert.NotNull(g.EventId));
+        Assert.Equal(GapFinder.DefaultLimit + 1, gaps.Count);
+        Assert.All(gaps.Take(GapFinder.DefaultLimit), g => Assert.NotNull(g.EventId));
         var more = gaps[^1];
         Assert.Equal((Gaps.OrphanCallback, "orphans:orphan_callback:more", (long?)null), (more.Name, more.Key, more.EventId));
         Assert.Contains($"3 more {Gaps.OrphanCallback} not listed", more.Detail, StringComparison.Ordinal);
@@ -319,12 +319,12 @@ public sealed class GapFinderTests : IAsyncLifetime
     [Fact]
     public void Find_MoreLiveLeaseExpiriesThanLimit_ReportSaysMoreExist()
     {
-        Filler(Gaps.LeaseExpired, GapFinder.Limit + 2, "executing");
+        Filler(Gaps.LeaseExpired, GapFinder.DefaultLimit + 2, "executing");
 
         var gaps = Finder.Find(Gaps.Orphans);
 
-        Assert.Equal(GapFinder.Limit + 1, gaps.Count);
-        Assert.All(gaps.Take(GapFinder.Limit), g => Assert.Equal(Gaps.LeaseExpired, g.Name));
+        Assert.Equal(GapFinder.DefaultLimit + 1, gaps.Count);
+        Assert.All(gaps.Take(GapFinder.DefaultLimit), g => Assert.Equal(Gaps.LeaseExpired, g.Name));
         Assert.Equal("orphans:lease_expired:more", gaps[^1].Key);
         Assert.Contains($"2 more {Gaps.LeaseExpired} not listed", gaps[^1].Detail, StringComparison.Ordinal);
     }
