@@ -197,15 +197,18 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     /// <summary>The query of <see cref="LastEventAt"/> (parameters <c>$id</c>, <c>$type</c>): a search of the draft's own events.</summary>
     internal const string LastEventAtSql = "SELECT MAX(at) FROM events WHERE draft_id = $id AND type = $type";
 
-    /// <summary>When the draft's latest event of <paramref name="type"/> was written; null when it has none.</summary>
-    public DateTimeOffset? LastEventAt(string draftId, string type) => Read(connection =>
+    /// <summary>
+    /// When the draft's latest event of <paramref name="type"/> was written; null when it has none. On a connection the
+    /// caller holds, so a reader going through drafts can ask about each in the snapshot it reads them from.
+    /// </summary>
+    internal static DateTimeOffset? LastEventAt(SqliteConnection connection, string draftId, string type)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = LastEventAtSql;
         cmd.Parameters.AddWithValue("$id", draftId);
         cmd.Parameters.AddWithValue("$type", type);
         return cmd.ExecuteScalar() is long at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : (DateTimeOffset?)null;
-    });
+    }
 
     public string? GetSetting(string key) => Read(connection =>
     {

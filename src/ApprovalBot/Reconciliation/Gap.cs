@@ -10,6 +10,13 @@ internal sealed record Gap(string Report, string Name, string? DraftId, long? Dr
 
     /// <summary>The ledger event the gap was found from (a stray tap), for gaps that name no draft; what Dismiss closes.</summary>
     public long? EventId { get; init; }
+
+    /// <summary>
+    /// Set only on the item that stands for the gaps of its class past the report's limit (<c>&lt;report&gt;:&lt;gap&gt;:more</c>):
+    /// how many it stands for. Its presence says the class was not listed in full, so an open escalation of the class
+    /// missing from the report may still be a gap.
+    /// </summary>
+    public long? NotListed { get; init; }
 }
 
 /// <summary>The report names and gap classes, as they appear in reports and escalations.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Reconciliation;
@@ -9,12 +10,13 @@ namespace ApprovalBot.Reconciliation;
 /// Finds every gap class of DESIGN.md in the store. Each query is bounded by the state index (or the event
 /// index), so a report stays fast however many executed drafts the store holds. The text column is read only for
 /// approved and executing drafts, to re-check their hash; every other query asks only whether the text is there.
+/// A report lists at most <see cref="Limit"/> gaps of each class (<see cref="GapListing"/>) and says how many more exist.
 /// </summary>
 internal sealed class GapFinder(
     DraftStore store, IOptionsMonitor<KindsOptions> kinds, IRouteLookup routes, IOptions<ReconciliationOptions> options, TimeProvider time,
     int limit = GapFinder.DefaultLimit)
 {
-    /// <summary>Most gaps of one query; beyond it an event class says how many more exist (a gap of its own).</summary>
+    /// <summary>Most gaps of one class in one report; beyond it the class's <c>more</c> gap says how many more exist.</summary>
     internal const int DefaultLimit = 10_000;
 
     /// <summary><see cref="DefaultLimit"/>, or less in tests, which then need a handful of drafts rather than ten thousand.</summary>
@@ -41,50 +43,48 @@ internal sealed class GapFinder(
     }
 
     /// <summary>
-    /// Drafts in <paramref name="states"/>, oldest first (by the time they entered their state, or by
-    /// <paramref name="orderBy"/>); with the text only when <paramref name="withText"/>.
+    /// Hands every draft in <paramref name="states"/> to <paramref name="visit"/>, oldest first (by the time it entered its
+    /// state, or by <paramref name="orderBy"/>), with the text only when <paramref name="withText"/>. Every one, not the
+    /// first <see cref="Limit"/>: whether a draft is a gap is decided here (by its kind, route, age, text), so a cap on the
+    /// rows read would drop the gaps behind drafts that are none, unsaid; the cap is on gaps listed (<see cref="GapListing"/>).
+    /// The rows are streamed, not held, and <paramref name="visit"/> may query the same connection, in the same snapshot.
     /// </summary>
-    private IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, bool withText, string orderBy = "state_since, seq") =>
-        store.Query(InStatesSql(states, withText, orderBy), ("$limit", Limit));
+    private void ForEachInStates(
+        IReadOnlyCollection<DraftState> states, bool withText, Action<Draft, SqliteConnection> visit, string orderBy = "state_since, seq") =>
+        store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = InStatesSql(states, withText, orderBy);
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                visit(DraftColumns.Read(reader), connection);
+            }
+            return true;
+        });
 
     /// <summary>
-    /// The query of <see cref="InStates"/>: drafts_by_state finds the drafts of the states (which still await
+    /// The query of <see cref="ForEachInStates"/>: drafts_by_state finds the drafts of the states (which still await
     /// something, so they are few) and they are sorted after.
     /// </summary>
     internal static string InStatesSql(IReadOnlyCollection<DraftState> states, bool withText, string orderBy = "state_since, seq")
     {
         var names = string.Join(", ", states.Select(s => "'" + s.ToWire() + "'"));
-        return (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY {orderBy} LIMIT $limit";
+        return (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY {orderBy}";
     }
 
     private List<Gap> Orphans(DateTimeOffset now)
     {
-        var gaps = new List<Gap>();
-
-        foreach (var d in InStates([DraftState.Blocked], withText: false))
+        var gaps = new GapListing(Gaps.Orphans, Limit);
+        ForEachInStates([DraftState.Blocked], withText: false, (d, _) => gaps.Add(BlockedGap(d)));
+        ForEachInStates([DraftState.Approved, DraftState.Executing], withText: true, (d, _) =>
         {
-            gaps.Add(BlockedGap(d));
-        }
-        foreach (var d in InStates([DraftState.Approved, DraftState.Executing], withText: true))
-        {
-            // Approvals not yet checked by an executor: the text must still be there and still be the approved text.
-            if (d.State == DraftState.Approved && HandoffCheck.Verify(d) is { } problem)
+            if (ApprovalOrphan(d, now) is { } gap)
             {
-                gaps.Add(HandoffGap(d, problem.Code, "approved, will be blocked before execution"));
-                continue;
+                gaps.Add(gap);
             }
-            if (d.State == DraftState.Executing && (d.Text is null || DraftHash.Of(d.Text) != d.Sha256))
-            {
-                gaps.Add(HandoffGap(d, d.Text is null ? "text_missing" : "text_changed", "vanished or changed while executing"));
-                continue;
-            }
-            var route = routes.RouteType(d.Kind);
-            if (d.State != DraftState.Approved || route is not (null or "pull") || d.StateSince > now - StuckAfter(d.Kind)) continue;
-            gaps.Add(route is null
-                ? Draft(Gaps.Orphans, Gaps.NoRoute, d, d.StateSince, $"kind '{d.Kind}' has no executor route; nobody picks this up", [ApproverAction.Discard])
-                : Draft(Gaps.Orphans, Gaps.PullUnclaimed, d, d.StateSince, $"no agent claimed it from the pull route of kind '{d.Kind}'", [ApproverAction.Discard]));
-        }
-        foreach (var d in InStates([DraftState.Pending], withText: false))
+        });
+        ForEachInStates([DraftState.Pending], withText: false, (d, _) =>
         {
             // Only a card the outbox gave up on: one waiting out a transient error (a 429, a 5xx) has a next attempt.
             if (d.CardError is not null && d.CardNextAt is null)
@@ -92,50 +92,78 @@ internal sealed class GapFinder(
                 gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
                     [ApproverAction.Retry, ApproverAction.Discard]));
             }
-        }
+        });
         var since = now - options.Value.EventWindow;
         OrphanCallbacks(since, gaps);
         LeaseExpiries(since, gaps);
-        return gaps;
+        return gaps.ToList();
+    }
+
+    /// <summary>The orphan an approved or executing draft is, if it is one.</summary>
+    private Gap? ApprovalOrphan(Draft d, DateTimeOffset now)
+    {
+        // Approvals not yet checked by an executor: the text must still be there and still be the approved text.
+        if (d.State == DraftState.Approved && HandoffCheck.Verify(d) is { } problem)
+        {
+            return HandoffGap(d, problem.Code, "approved, will be blocked before execution");
+        }
+        if (d.State == DraftState.Executing && (d.Text is null || DraftHash.Of(d.Text) != d.Sha256))
+        {
+            return HandoffGap(d, d.Text is null ? "text_missing" : "text_changed", "vanished or changed while executing");
+        }
+        var route = routes.RouteType(d.Kind);
+        if (d.State != DraftState.Approved || route is not (null or "pull") || d.StateSince > now - StuckAfter(d.Kind))
+        {
+            return null;
+        }
+        return route is null
+            ? Draft(Gaps.Orphans, Gaps.NoRoute, d, d.StateSince, $"kind '{d.Kind}' has no executor route; nobody picks this up", [ApproverAction.Discard])
+            : Draft(Gaps.Orphans, Gaps.PullUnclaimed, d, d.StateSince, $"no agent claimed it from the pull route of kind '{d.Kind}'", [ApproverAction.Discard]);
     }
 
     private List<Gap> Stale(DateTimeOffset now)
     {
-        var gaps = new List<Gap>();
+        var gaps = new GapListing(Gaps.Stale, Limit);
         // The agent has waited since it submitted: a card that went out late (pending -> carded resets state_since)
         // does not restart the clock. In submission order, as /pending lists them.
-        foreach (var d in InStates([DraftState.Pending, DraftState.Carded], withText: false, orderBy: "seq"))
+        ForEachInStates([DraftState.Pending, DraftState.Carded], withText: false, (d, _) =>
         {
             if (d.CreatedAt <= now - StaleAfter(d.Kind))
             {
                 gaps.Add(Draft(Gaps.Stale, Gaps.AwaitingDecision, d, d.CreatedAt, $"awaiting a decision for {Age(now - d.CreatedAt)}", []));
             }
-        }
-        foreach (var d in InStates([DraftState.Approved, DraftState.Executing], withText: false))
+        }, orderBy: "seq");
+        ForEachInStates([DraftState.Approved, DraftState.Executing], withText: false, (d, connection) =>
         {
-            if (routes.RouteType(d.Kind) is not ("command" or "webhook") || d.DecidedAt is not { } decided || decided > now - StuckAfter(d.Kind))
+            if (NotExecuted(d, now, connection) is { } gap)
             {
-                continue;
+                gaps.Add(gap);
             }
-            // An approver's Retry (failed/unknown -> approved) starts the wait afresh. Looked up only for drafts already
-            // past StuckAfter since their decision, among that draft's own events (state_since cannot tell: every
-            // failed attempt waiting for its next one re-enters approved too).
-            var retried = store.LastEventAt(d.Id, ApproverActions.RetryRequested) is { } r && r > decided ? r : (DateTimeOffset?)null;
-            if (retried > now - StuckAfter(d.Kind))
-            {
-                continue;
-            }
-            var waiting = retried is { } at ? $"retried {Age(now - at)} ago (approved {Age(now - decided)} ago)" : $"approved {Age(now - decided)} ago";
-            gaps.Add(Draft(Gaps.Stale, Gaps.NotExecuted, d, retried ?? decided,
-                $"{waiting}, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]));
-        }
-        foreach (var d in InStates([DraftState.Failed, DraftState.Unknown], withText: false))
+        });
+        ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(d.State == DraftState.Failed
+            ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, "crashed mid-execution on a route that does not dedupe; check the sink, then Mark done or Retry", [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
+        return gaps.ToList();
+    }
+
+    /// <summary>The stale gap an approved or executing draft on a command or webhook route is, if it waited too long.</summary>
+    private Gap? NotExecuted(Draft d, DateTimeOffset now, SqliteConnection connection)
+    {
+        if (routes.RouteType(d.Kind) is not ("command" or "webhook") || d.DecidedAt is not { } decided || decided > now - StuckAfter(d.Kind))
         {
-            gaps.Add(d.State == DraftState.Failed
-                ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-                : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, "crashed mid-execution on a route that does not dedupe; check the sink, then Mark done or Retry", [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]));
+            return null;
         }
-        return gaps;
+        // An approver's Retry (failed/unknown -> approved) starts the wait afresh. Looked up only for drafts already
+        // past StuckAfter since their decision, among that draft's own events (state_since cannot tell: every
+        // failed attempt waiting for its next one re-enters approved too).
+        var retried = DraftStore.LastEventAt(connection, d.Id, ApproverActions.RetryRequested) is { } r && r > decided ? r : (DateTimeOffset?)null;
+        if (retried > now - StuckAfter(d.Kind))
+        {
+            return null;
+        }
+        var waiting = retried is { } at ? $"retried {Age(now - at)} ago (approved {Age(now - decided)} ago)" : $"approved {Age(now - decided)} ago";
+        return Draft(Gaps.Stale, Gaps.NotExecuted, d, retried ?? decided,
+            $"{waiting}, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]);
     }
 
     /// <summary>
@@ -165,7 +193,7 @@ internal sealed class GapFinder(
         " WHERE e.type = 'lease_expired'" + DraftStore.ReportedTypesTerm.Replace(" type ", " e.type ", StringComparison.Ordinal) +
         " AND e.at >= $since AND +e.id > $after AND d.state IN ('approved', 'executing') ORDER BY e.id LIMIT $limit";
 
-    private void OrphanCallbacks(DateTimeOffset since, List<Gap> gaps)
+    private void OrphanCallbacks(DateTimeOffset since, GapListing gaps)
     {
         var events = store.Read(connection =>
         {
@@ -197,15 +225,12 @@ internal sealed class GapFinder(
                 cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
                 return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
             });
-            gaps.Add(More(Gaps.OrphanCallback, total - Limit, events[Limit].At));
+            gaps.AddNotListed(Gaps.OrphanCallback, total - Limit, events[Limit].At);
         }
     }
 
-    private void LeaseExpiries(DateTimeOffset since, List<Gap> gaps)
+    private void LeaseExpiries(DateTimeOffset since, GapListing gaps)
     {
-        var found = new List<Gap>();
-        var beyond = 0L;
-        DateTimeOffset? firstNotListed = null;
         for (var after = 0L; ;)
         {
             var page = store.Read(connection =>
@@ -230,34 +255,14 @@ internal sealed class GapFinder(
                 // lease_expired for it). Failed or unknown after the lease is /stale's awaiting_human, that draft's one
                 // escalation: the query returns only drafts still approved or executing.
                 if (routes.RouteType(row.Kind) != "pull") continue;
-                if (found.Count < Limit)
-                {
-                    found.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, row.Id, row.Seq, row.Sha256, row.State, row.At,
-                        "a pull executor's lease expired without complete or fail; the draft went back to the queue")
-                    { Key = $"orphans:lease_expired:{row.Event.ToString(CultureInfo.InvariantCulture)}" });
-                    continue;
-                }
-                firstNotListed ??= row.At;
-                beyond++;
+                gaps.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, row.Id, row.Seq, row.Sha256, row.State, row.At,
+                    "a pull executor's lease expired without complete or fail; the draft went back to the queue")
+                { Key = $"orphans:lease_expired:{row.Event.ToString(CultureInfo.InvariantCulture)}" });
             }
             if (page.Count < Limit) break;
             after = page[^1].Event;
         }
-        gaps.AddRange(found);
-        if (firstNotListed is { } at)
-        {
-            gaps.Add(More(Gaps.LeaseExpired, beyond, at));
-        }
     }
-
-    /// <summary>
-    /// What stands for the gaps of one event class beyond <see cref="Limit"/>: the report says more exist, and how many,
-    /// rather than leaving them out unsaid.
-    /// </summary>
-    private Gap More(string name, long beyond, DateTimeOffset firstNotListed) =>
-        new(Gaps.Orphans, name, null, null, null, null, firstNotListed,
-            $"{beyond.ToString(CultureInfo.InvariantCulture)} more {name} not listed: only the oldest {Limit.ToString(CultureInfo.InvariantCulture)} are")
-        { Key = $"{Gaps.Orphans}:{name}:more" };
 
     /// <summary>A blocked draft, named from the reason the executor recorded (exec_error), not guessed from the text.</summary>
     private static Gap BlockedGap(Draft d)

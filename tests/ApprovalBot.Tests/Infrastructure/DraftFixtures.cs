@@ -60,6 +60,28 @@ internal static class DraftFixtures
     }
 
     /// <summary>
+    /// <paramref name="count"/> drafts <c>&lt;prefix&gt;:1</c>… of <paramref name="kind"/>, written straight into the file in
+    /// one transaction, submitted and in <paramref name="state"/> since <paramref name="at"/>, their text present and
+    /// matching its hash and, unless still awaiting a decision (pending, carded), approved for it at <paramref name="at"/>; <paramref name="set"/> (an SQL
+    /// <c>SET</c> list) then makes of them the gap a test needs, e.g. <c>text = NULL</c>.
+    /// </summary>
+    public static void BulkDrafts(string dataDirectory, string prefix, string kind, string state, int count, DateTimeOffset at, string? set = null)
+    {
+        var ms = at.ToUnixTimeMilliseconds();
+        var decided = state is "pending" or "carded"
+            ? "NULL, NULL, NULL, NULL"
+            : $"'approved', 1001, {ms}, '{Sha.Hex("t")}'";
+        Sql(dataDirectory, $"""
+            BEGIN;
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {count})
+            INSERT INTO drafts(id, kind, agent, text, sha256, state, created_at, updated_at, state_since, decision, decided_by, decided_at, decision_sha256)
+            SELECT '{prefix}:' || i, '{kind}', 'agent', 't', '{Sha.Hex("t")}', '{state}', {ms}, {ms}, {ms}, {decided} FROM n;
+            {(set is null ? "" : $"UPDATE drafts SET {set} WHERE id GLOB '{prefix}:*';")}
+            COMMIT;
+            """);
+    }
+
+    /// <summary>
     /// <paramref name="count"/> ledger events of <paramref name="type"/> at <paramref name="at"/>, written straight into
     /// the file, each under a draft of its own of <paramref name="kind"/> in <paramref name="state"/> (its text present and
     /// matching its hash), or under no draft when <paramref name="state"/> is null: the history a report has to look past.

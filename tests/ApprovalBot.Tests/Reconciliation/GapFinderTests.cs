@@ -30,6 +30,11 @@ public sealed class GapFinderTests : IAsyncLifetime
 
     private GapFinder Finder => _host.Services.GetRequiredService<GapFinder>();
 
+    /// <summary>Small enough that a test goes past it with a handful of drafts.</summary>
+    private const int SmallLimit = 3;
+
+    private GapFinder FinderWithLimit(int limit) => ActivatorUtilities.CreateInstance<GapFinder>(_host.Services, limit);
+
     private DraftStore Store => _host.Store;
 
     [Fact]
@@ -379,5 +384,61 @@ public sealed class GapFinderTests : IAsyncLifetime
         var gap = Assert.Single(Finder.Find(Gaps.Stale));
         Assert.Equal((Gaps.NotExecuted, "posted:retried", retriedAt), (gap.Name, gap.DraftId, gap.Since));
         Assert.Contains("retried 31m ago (approved 1d 3h ago)", gap.Detail, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(Gaps.Orphans, Gaps.TextMissing, "reply", "blocked", "text = NULL")]
+    [InlineData(Gaps.Orphans, Gaps.TextChanged, "posted", "approved", "text = 'other words'")]
+    [InlineData(Gaps.Orphans, Gaps.DecisionMissing, "posted", "approved", "decision_sha256 = NULL")]
+    [InlineData(Gaps.Orphans, Gaps.NoRoute, "reply", "approved", null)]
+    [InlineData(Gaps.Orphans, Gaps.PullUnclaimed, "pulled", "approved", null)]
+    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: chat not found'")]
+    [InlineData(Gaps.Stale, Gaps.AwaitingDecision, "reply", "carded", null)]
+    [InlineData(Gaps.Stale, Gaps.NotExecuted, "posted", "approved", null)]
+    [InlineData(Gaps.Stale, Gaps.AwaitingHuman, "reply", "failed", "exec_error = 'exit 1'")]
+    public void Find_MoreGapsOfAStateClassThanLimit_ReportSaysHowManyMore(string report, string gap, string kind, string state, string? set)
+    {
+        DraftFixtures.BulkDrafts(_host.DataDirectory, $"{kind}:many", kind, state, SmallLimit + 2, _clock.GetUtcNow().AddHours(-2), set);
+
+        var gaps = FinderWithLimit(SmallLimit).Find(report);
+
+        Assert.Equal(SmallLimit, gaps.Count(g => g.Name == gap && g.DraftId is not null));
+        var more = Assert.Single(gaps, g => g.DraftId is null);
+        Assert.Equal((gap, $"{report}:{gap}:more"), (more.Name, more.Key));
+        Assert.StartsWith($"2 more {gap} not listed", more.Detail, StringComparison.Ordinal);
+        Assert.Equal(SmallLimit + 1, gaps.Count);
+    }
+
+    [Theory]
+    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: chat not found'")]
+    [InlineData(Gaps.Orphans, Gaps.TextMissing, "posted", "approved", "posted", "approved", "text = NULL")]
+    [InlineData(Gaps.Stale, Gaps.AwaitingDecision, "posted", "carded", "reply", "carded", null)]
+    [InlineData(Gaps.Stale, Gaps.NotExecuted, "pulled", "approved", "posted", "approved", null)]
+    public void Find_GapBehindMoreDraftsThanLimitWithoutGapsInItsStates_StillReported(
+        string report, string gap, string healthyKind, string healthyState, string kind, string state, string? set)
+    {
+        // Ahead of it in the query's order (submitted and in their state earlier), drafts that are no gap: awaiting a kind's
+        // longer StaleAfter, approved on a route that runs them, on their way to a card.
+        var at = _clock.GetUtcNow().AddHours(-2);
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "healthy", healthyKind, healthyState, SmallLimit + 2, at.AddMinutes(-1));
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "gap", kind, state, 1, at, set);
+
+        var found = Assert.Single(FinderWithLimit(SmallLimit).Find(report));
+
+        Assert.Equal((gap, "gap:1"), (found.Name, found.DraftId));
+    }
+
+    [Fact]
+    public void Find_GapClassFoundInTwoStates_LimitCountsThemTogether()
+    {
+        // text_missing: drafts already blocked for it, and approvals the executor has not reached yet.
+        var at = _clock.GetUtcNow().AddHours(-2);
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "blocked", "reply", "blocked", 2, at, "text = NULL");
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "approved", "posted", "approved", 2, at, "text = NULL");
+
+        var gaps = FinderWithLimit(SmallLimit).Find(Gaps.Orphans);
+
+        Assert.Equal(SmallLimit, gaps.Count(g => g.DraftId is not null));
+        Assert.StartsWith($"1 more {Gaps.TextMissing} not listed", Assert.Single(gaps, g => g.DraftId is null).Detail, StringComparison.Ordinal);
     }
 }
