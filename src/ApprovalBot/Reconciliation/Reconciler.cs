@@ -9,6 +9,7 @@ namespace ApprovalBot.Reconciliation;
 /// One reconcile cycle: find every gap, escalate each new one once and each open one again after
 /// <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
 /// A gap is marked sent only after the chat accepted the message, so a failed send is retried next cycle.
+/// A class the report could not list in full (it says how many more exist) closes only the gaps known to be gone.
 /// </summary>
 internal sealed partial class Reconciler(
     GapFinder finder,
@@ -42,12 +43,15 @@ internal sealed partial class Reconciler(
         var now = time.GetUtcNow();
         var open = OpenEscalations();
         var current = gaps.Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
-        var resolved = open.Keys.Where(k => !current.Contains(k)).ToList();
+        // An open gap of a class listed only in part may be among those not listed: it stays open (its class's "more"
+        // gap stands for it meanwhile) rather than being closed now and escalated as new once it is listed again.
+        var partial = gaps.Where(g => g.NotListed is not null).Select(g => (g.Report, g.Name)).ToHashSet();
+        var resolved = open.Where(e => !current.Contains(e.Key) && !partial.Contains((e.Value.Report, e.Value.Gap))).Select(e => e.Key).ToList();
         var remindBefore = (now - options.Value.RemindEvery).ToUnixTimeMilliseconds();
-        var due = gaps.Where(g => !open.TryGetValue(g.Key, out var lastSent) || lastSent is null || lastSent <= remindBefore).ToList();
+        var due = gaps.Where(g => !open.TryGetValue(g.Key, out var e) || e.LastSent is null || e.LastSent <= remindBefore).ToList();
         // A gap is a reminder only when the approver has seen it: a row whose first send failed (last_sent NULL) is
         // still a first escalation.
-        bool Delivered(Gap g) => open.TryGetValue(g.Key, out var lastSent) && lastSent is not null;
+        bool Delivered(Gap g) => open.TryGetValue(g.Key, out var e) && e.LastSent is not null;
 
         await store.WriteAsync(ctx =>
         {
@@ -114,18 +118,21 @@ internal sealed partial class Reconciler(
         return (reminder ? "Reminder: " : "") + string.Join(" and ", parts) + (gaps.Count == 1 ? " needs attention" : " need attention");
     }
 
-    private Dictionary<string, long?> OpenEscalations() => store.Read(connection =>
+    private Dictionary<string, OpenEscalation> OpenEscalations() => store.Read(connection =>
     {
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT gap_key, last_sent FROM escalations WHERE resolved_at IS NULL";
+        cmd.CommandText = "SELECT gap_key, report, gap, last_sent FROM escalations WHERE resolved_at IS NULL";
         using var reader = cmd.ExecuteReader();
-        var open = new Dictionary<string, long?>(StringComparer.Ordinal);
+        var open = new Dictionary<string, OpenEscalation>(StringComparer.Ordinal);
         while (reader.Read())
         {
-            open[reader.GetString(0)] = reader.IsDBNull(1) ? null : reader.GetInt64(1);
+            open[reader.GetString(0)] = new(reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetInt64(3));
         }
         return open;
     });
+
+    /// <summary>An escalation not resolved yet: its gap's report and class, and when it was last delivered (null: never).</summary>
+    private sealed record OpenEscalation(string Report, string Gap, long? LastSent);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gap {Report}/{Gap} on {DraftId} ({State}) since {Since}: {Detail}")]
     private partial void LogGap(string report, string gap, string? draftId, string? state, DateTimeOffset since, string detail);

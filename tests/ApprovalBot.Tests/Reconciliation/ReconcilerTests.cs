@@ -24,6 +24,10 @@ public sealed class ReconcilerTests : IAsyncLifetime
 
     private Reconciler Reconciler => _host.Services.GetRequiredService<Reconciler>();
 
+    /// <summary>A reconciler whose reports list at most <paramref name="limit"/> gaps of each class.</summary>
+    private Reconciler WithLimit(int limit) => ActivatorUtilities.CreateInstance<Reconciler>(
+        _host.Services, ActivatorUtilities.CreateInstance<GapFinder>(_host.Services, limit));
+
     private async Task FailAsync(string id)
     {
         await DraftFixtures.ApproveAsync(_host.Store, id);
@@ -156,5 +160,63 @@ public sealed class ReconcilerTests : IAsyncLifetime
 
         Assert.Empty(_chat.Sent);
         Assert.Equal(0, result.Open);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_EscalatedGapPushedPastLimit_StaysOpenAndIsNotEscalatedAgain()
+    {
+        var reconciler = WithLimit(2);
+        await FailAsync("reply:a");
+        await FailAsync("reply:b");
+        await reconciler.RunOnceAsync(default);
+        // A draft that failed earlier than both comes first in the report: reply:b is past the limit, and still failed.
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "reply:earlier", "reply", "failed", 1, _clock.GetUtcNow().AddHours(-1), "exec_error = 'boom'");
+
+        var capped = await reconciler.RunOnceAsync(default);
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET state = 'cancelled' WHERE id = 'reply:earlier:1'");
+        var fits = await reconciler.RunOnceAsync(default);
+
+        Assert.Equal((0, 2), (capped.Resolved, capped.Escalated));
+        var second = _chat.Sent[1].Gaps;
+        Assert.Equal(["reply:earlier:1", null], second.Select(g => g.DraftId));
+        Assert.Equal("stale/awaiting_human", second[1].Gap);
+        Assert.StartsWith("1 more awaiting_human not listed", second[1].Detail, StringComparison.Ordinal);
+        // reply:earlier:1 and the "more" gap close; reply:b, delivered less than RemindEvery ago, is not sent again.
+        Assert.Equal((2, 0, 0), (fits.Resolved, fits.Escalated, fits.Messages));
+        Assert.Equal(2, _chat.Sent.Count);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_ClassOverLimit_MoreGapEscalatedOnceRemindedWithItsCountClosedOnceTheClassFits()
+    {
+        var reconciler = WithLimit(2);
+        for (var i = 1; i <= 4; i++)
+        {
+            await FailAsync($"reply:m{i}");
+        }
+
+        var first = await reconciler.RunOnceAsync(default);
+        await FailAsync("reply:m5");
+        var quiet = await reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(121));
+        var reminded = await reconciler.RunOnceAsync(default);
+        foreach (var id in new[] { "reply:m1", "reply:m2", "reply:m5" })
+        {
+            await DraftFixtures.MoveAsync(_host.Store, id, DraftState.Failed, DraftState.Cancelled);
+        }
+        var fits = await reconciler.RunOnceAsync(default);
+
+        Assert.Equal((3, 1), (first.Escalated, first.Messages));
+        Assert.Equal(["reply:m1", "reply:m2", null], _chat.Sent[0].Gaps.Select(g => g.DraftId));
+        Assert.StartsWith("2 more awaiting_human not listed", _chat.Sent[0].Gaps[2].Detail, StringComparison.Ordinal);
+        // One more failed draft changes the count, not what is due: the approver is not messaged for it.
+        Assert.Equal((0, 0, 0), (quiet.Escalated, quiet.Reminded, quiet.Messages));
+        Assert.Equal((0, 3), (reminded.Escalated, reminded.Reminded));
+        Assert.All(_chat.Sent[1].Gaps, g => Assert.True(g.Reminder));
+        Assert.StartsWith("3 more awaiting_human not listed", _chat.Sent[1].Gaps[2].Detail, StringComparison.Ordinal);
+        // m1, m2 and the "more" gap close; m3 and m4, listed now, are escalated for the first time.
+        Assert.Equal((3, 2), (fits.Resolved, fits.Escalated));
+        Assert.Equal(["reply:m3", "reply:m4"], _chat.Sent[2].Gaps.Select(g => g.DraftId));
+        Assert.Equal(3, _chat.Sent.Count);
     }
 }
