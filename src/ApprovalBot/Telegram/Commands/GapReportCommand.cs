@@ -19,11 +19,15 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
         {
             return Task.FromResult(empty);
         }
-        var reply = new HtmlText().Bold($"{gaps.Count} {report}").Line();
-        var shown = reply.AppendWhileFits(gaps.Select(Line));
-        if (shown < gaps.Count)
+        // A class past the report's limit ends in one item saying how many more it has: those count in the total, and
+        // the item goes first, so the message's length cannot cut the only mention of them.
+        var total = gaps.Sum(g => g.NotListed ?? 1);
+        var lines = gaps.Where(g => g.NotListed is not null).Concat(gaps.Where(g => g.NotListed is null)).ToList();
+        var reply = new HtmlText().Bold($"{total} {report}").Line();
+        var shown = reply.AppendWhileFits(lines.Select(Line));
+        if (shown < lines.Count)
         {
-            reply.Italic($"…and {gaps.Count - shown} more; approvalctl {report} lists all.");
+            reply.Italic($"…and {lines.Count - shown} more; approvalctl {report} lists them.");
         }
         return Task.FromResult(reply.ToString());
     }
