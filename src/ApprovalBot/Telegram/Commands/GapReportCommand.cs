@@ -10,7 +10,7 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
 
     public abstract string Description { get; }
 
-    public string FullReplyHint => $"<code>approvalctl {report}</code> lists all";
+    public string FullReplyHint => $"<code>approvalctl {report}</code> lists them";
 
     public Task<string> ExecuteAsync(TelegramCommandContext context, CancellationToken cancellationToken)
     {

@@ -23,7 +23,7 @@ internal interface ITelegramCommand
 
     /// <summary>
     /// Where the whole reply can be read when Telegram refuses it as too long for one message, as Telegram HTML that names
-    /// an <c>approvalctl</c> command that exists, e.g. <c>&lt;code&gt;approvalctl orphans&lt;/code&gt; lists all</c>; null: none.
+    /// an <c>approvalctl</c> command that exists, e.g. <c>&lt;code&gt;approvalctl orphans&lt;/code&gt; lists them</c>; null: none.
     /// </summary>
     string? FullReplyHint => null;
 
