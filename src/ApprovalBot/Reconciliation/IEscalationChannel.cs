@@ -17,6 +17,9 @@ internal sealed record EscalatedGap(string? DraftId, long? DraftSeq, string? Dra
 {
     /// <summary>The ledger event behind a gap that names no draft (a stray tap); its Dismiss button is bound to it.</summary>
     public long? EventId { get; init; }
+
+    /// <summary>Set on the gap that stands for those of its class the report could not list: how many they are.</summary>
+    public long? NotListed { get; init; }
 }
 
 /// <summary>A button the approver can press on an escalation.</summary>

@@ -45,6 +45,22 @@ public sealed class TelegramEscalationChannelTests
     }
 
     [Fact]
+    public async Task SendAsync_GapStandingForThoseNotListed_SaysHowManyNotThatItsDraftIsMissing()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var channel = h.Host.Services.GetRequiredService<IEscalationChannel>();
+        var since = new DateTimeOffset(2026, 1, 2, 3, 4, 0, TimeSpan.Zero);
+
+        await channel.SendAsync(new Escalation("Too many to list", [
+            new EscalatedGap(null, null, null, "orphans/text_missing", since, "12000 more text_missing not listed: only the oldest 10000 are", [], Reminder: false) { NotListed = 12_000 },
+        ]), CancellationToken.None);
+
+        var message = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("Too many to list", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.Contains("(12,000 not listed)", message.Text);
+        Assert.DoesNotContain("no draft in the store", message.Text);
+    }
+
+    [Fact]
     public async Task EscalationButton_PressedByNonApprover_Refused()
     {
         await using var h = await TelegramHarness.StartAsync();

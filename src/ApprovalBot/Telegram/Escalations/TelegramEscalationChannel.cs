@@ -70,7 +70,12 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
     {
         var block = new HtmlText().Line();
         block.Text(gap.Reminder ? "🔔 Reminder · " : "• ").Bold(gap.Gap);
-        block.Text(" · ").Code(gap.DraftId is null ? "(no draft in the store)" : HtmlText.Shorten(gap.DraftId, 200));
+        block.Text(" · ").Code(gap switch
+        {
+            { NotListed: { } more } => $"({more.ToString("N0", CultureInfo.InvariantCulture)} not listed)",
+            { DraftId: null } => "(no draft in the store)",
+            _ => HtmlText.Shorten(gap.DraftId, 200),
+        });
         if (gap.DraftSeq is { } seq)
         {
             block.Text($" (#{seq.ToString(CultureInfo.InvariantCulture)})");
