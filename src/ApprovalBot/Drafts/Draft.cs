@@ -23,6 +23,13 @@ internal sealed record Draft
     public DateTimeOffset? CardNextAt { get; init; }
     public string? CardError { get; init; }
 
+    /// <summary>
+    /// The state (wire name) of the draft when the card on record last showed it (sent, or edited with Telegram's
+    /// acknowledgement), or was left at because Telegram refused its edit for good (a <c>card_edit_refused</c> event).
+    /// Differs from <see cref="State"/> while the card is behind; null for a card recorded before schema 7.
+    /// </summary>
+    public string? CardShownState { get; init; }
+
     public string? Decision { get; init; }
     public long? DecidedBy { get; init; }
     public string? DecidedByName { get; init; }

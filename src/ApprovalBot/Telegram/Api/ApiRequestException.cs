@@ -23,5 +23,12 @@ internal sealed class ApiRequestException(string method, int errorCode, string d
 
     public bool IsNotModified => ErrorCode == 400 && Description.Contains("message is not modified", StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// Telegram will never take an edit of this message: it was deleted, or it cannot be edited. Unlike a refusal for the
+    /// whole chat (the bot blocked or removed, a revoked token), which an operator can undo, this one is for good.
+    /// </summary>
+    public bool IsMessageGone => ErrorCode == 400 &&
+        (Description.Contains("message to edit not found", StringComparison.OrdinalIgnoreCase) || Description.Contains("message can't be edited", StringComparison.OrdinalIgnoreCase));
+
     public bool IsQueryTooOld => ErrorCode == 400 && Description.Contains("query is too old", StringComparison.OrdinalIgnoreCase);
 }

@@ -14,16 +14,38 @@ namespace ApprovalBot.Telegram.Cards;
 /// fails for a reason that can pass (Telegram down, the store briefly unavailable) is tried again with the
 /// card outbox's backoff and attempt limit, so a card does not keep showing "Approved" after an outage; the
 /// decision handler and the outbox hand their own failed edits here (<see cref="RetryEdit"/>) for the same retries.
+/// Those retries live in memory; what survives a stop is the store's record of what each card on record shows
+/// (card_shown_state, see <see cref="CardSender.ShowLatestAsync"/>). At start the cards that show an older state
+/// than their draft's are read from the index that holds only them (<see cref="BehindSql"/>), a page at a time, and
+/// followed up like a change, whenever no change of this run is waiting.
 /// </summary>
 internal sealed partial class CardFollowUps(
     DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger) : BackgroundService
 {
+    /// <summary>
+    /// Cards on record behind their draft, after <c>$after</c> in id order: a search of the partial index
+    /// drafts_card_behind (schema step 7), whose WHERE term this repeats so SQLite can use it. Never a scan of the drafts.
+    /// </summary>
+    internal const string BehindSql = "SELECT id FROM drafts WHERE card_shown_state <> state AND id > $after ORDER BY id LIMIT $limit";
+
+    private const int BehindPage = 100;
+
     private readonly Channel<FollowUp> _changed = Channel.CreateUnbounded<FollowUp>(new UnboundedChannelOptions { SingleReader = true });
     private readonly TelegramOptions _options = options.Value;
     private CancellationToken _stopping;
 
-    /// <summary>An edit to make: of the draft's card on record, or of one given message (a tapped copy, a card that arrived late).</summary>
-    private sealed record FollowUp(string Id, int Attempt, long? ChatId = null, long? MessageId = null);
+    // Only the loop touches these: the page of cards left behind being worked through, and where the next page starts
+    // (null once the index has been read to its end).
+    private readonly Queue<string> _behind = new();
+    private string? _behindAfter = "";
+    private int _behindFound;
+    private int _behindReadFailures;
+
+    /// <summary>
+    /// An edit to make: of the draft's card on record, or of one given message (a tapped copy, a card that arrived late).
+    /// <paramref name="LeftBehind"/>: found at start, behind its draft since an earlier run.
+    /// </summary>
+    private sealed record FollowUp(string Id, int Attempt, long? ChatId = null, long? MessageId = null, bool LeftBehind = false);
 
     public static bool ShowsOnCard(DraftChange change) => change.To switch
     {
@@ -54,8 +76,9 @@ internal sealed partial class CardFollowUps(
         });
         try
         {
-            await foreach (var followUp in _changed.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+            while (true)
             {
+                var followUp = await NextAsync(stoppingToken).ConfigureAwait(false);
                 await FollowUpAsync(followUp, stoppingToken).ConfigureAwait(false);
             }
         }
@@ -64,14 +87,89 @@ internal sealed partial class CardFollowUps(
         }
     }
 
+    /// <summary>
+    /// The next edit: a change of this run first, else a card left behind by an earlier one, else wait for a change.
+    /// So a long backlog after an outage (Telegram paces edits to a group at 20 a minute) never holds up the card of
+    /// a draft decided or executed now, and the backlog is never all in memory.
+    /// </summary>
+    private async Task<FollowUp> NextAsync(CancellationToken stoppingToken)
+    {
+        while (true)
+        {
+            if (_changed.Reader.TryRead(out var changed))
+            {
+                return changed;
+            }
+            if (_behind.Count == 0 && _behindAfter is not null)
+            {
+                await ReadBehindAsync(stoppingToken).ConfigureAwait(false);
+            }
+            if (_behind.TryDequeue(out var id))
+            {
+                return new FollowUp(id, 1, LeftBehind: true);
+            }
+            if (_behindAfter is null)
+            {
+                return await _changed.Reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Reads the next page of cards left behind; the store unreadable, tries again after the card backoff.</summary>
+    private async Task ReadBehindAsync(CancellationToken stoppingToken)
+    {
+        IReadOnlyList<string> page;
+        try
+        {
+            page = store.Read(connection =>
+            {
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = BehindSql;
+                cmd.Parameters.AddWithValue("$after", _behindAfter);
+                cmd.Parameters.AddWithValue("$limit", BehindPage);
+                using var reader = cmd.ExecuteReader();
+                var ids = new List<string>();
+                while (reader.Read())
+                {
+                    ids.Add(reader.GetString(0));
+                }
+                return ids;
+            });
+        }
+        catch (StoreUnavailableException ex)
+        {
+            var delay = _options.CardRetryDelay(++_behindReadFailures);
+            LogBehindReadFailed(ex, delay.TotalSeconds);
+            // A change of this run waiting meanwhile is not held up by more than the delay; it is taken first after it.
+            await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+            return;
+        }
+        _behindReadFailures = 0;
+        foreach (var id in page)
+        {
+            _behind.Enqueue(id);
+        }
+        _behindFound += page.Count;
+        _behindAfter = page.Count == BehindPage ? page[^1] : null;
+        if (_behindAfter is null && _behindFound > 0)
+        {
+            LogBehindFound(_behindFound);
+        }
+    }
+
     private async Task FollowUpAsync(FollowUp followUp, CancellationToken stoppingToken)
     {
-        var (id, _, givenChat, givenMessage) = followUp;
+        var (id, _, givenChat, givenMessage, leftBehind) = followUp;
         try
         {
             var draft = store.Get(id);
             if (draft is null)
             {
+                return;
+            }
+            if (leftBehind && string.Equals(draft.CardShownState, draft.State.ToWire(), StringComparison.Ordinal))
+            {
+                // Shown meanwhile by a change of this run.
                 return;
             }
             long chatId, messageId;
@@ -132,6 +230,12 @@ internal sealed partial class CardFollowUps(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
     private partial void LogFollowUpRetry(string draftId, int attempt, double delaySeconds, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again or the service restarts")]
     private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} card(s) showed an older state than their draft's at start (an earlier run stopped before their edit was taken); each is being shown its draft's latest state")]
+    private partial void LogBehindFound(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read which cards an earlier run left showing an older state; trying again in {DelaySeconds} s")]
+    private partial void LogBehindReadFailed(Exception ex, double delaySeconds);
 }

@@ -189,6 +189,7 @@ internal sealed partial class CardOutbox(
                 {
                     ["card_chat_id"] = sent.ChatId,
                     ["card_message_id"] = sent.MessageId,
+                    ["card_shown_state"] = DraftState.Carded.ToWire(),
                     ["card_attempts"] = attempt,
                     ["card_next_at"] = null,
                     ["card_error"] = null,
@@ -246,9 +247,11 @@ internal sealed partial class CardOutbox(
     private static bool RecordLateCard(WriteContext ctx, string id, SentCard sent, int attempt, DraftState arrivedAfter)
     {
         var recorded = ctx.Execute(
-            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_attempts = $attempt, card_next_at = NULL, card_error = NULL, " +
-            "updated_at = $now WHERE id = $id AND card_message_id IS NULL",
-            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$attempt", attempt), ("$now", ctx.NowMs), ("$id", id)) == 1;
+            // The card arrived with buttons: recorded as showing them, it stays behind its draft until the edit that
+            // closes it is taken, also across a stop before that edit.
+            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_attempts = $attempt, " +
+            "card_next_at = NULL, card_error = NULL, updated_at = $now WHERE id = $id AND card_message_id IS NULL",
+            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", DraftState.Pending.ToWire()), ("$attempt", attempt), ("$now", ctx.NowMs), ("$id", id)) == 1;
         if (recorded)
         {
             var details = new JsonObject

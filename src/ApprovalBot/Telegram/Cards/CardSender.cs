@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Telegram.Cards;
@@ -9,6 +10,7 @@ namespace ApprovalBot.Telegram.Cards;
 internal sealed partial class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store, ILogger<CardSender> logger)
 {
     public const string MovedEvent = "card_moved";
+    public const string EditRefusedEvent = "card_edit_refused";
     private const string Actor = "telegram";
     private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
     private const int EditLanes = 64;
@@ -32,6 +34,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// Edits of one card go one at a time and each renders the state read just before it is sent: the decision handler,
     /// the follow-ups and the outbox all edit the same card, and an edit rendered from an older snapshot must
     /// never land after, and overwrite, a newer outcome. So whichever edit lands last shows the last change.
+    /// Once Telegram has taken the edit of the card on record, the state it shows is recorded (card_shown_state), in
+    /// the same lane, so an older edit's record cannot overwrite a newer one's: a card left behind by a stop is found
+    /// from that at the next start.
     /// </summary>
     public async Task ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
     {
@@ -46,11 +51,17 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             try
             {
                 await EditAsync(draft, chatId, messageId, cancellationToken).ConfigureAwait(false);
+                await RecordShownAsync(draft, chatId, messageId).ConfigureAwait(false);
             }
             catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newChatId && newChatId != chatId)
             {
                 await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
                 await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex) when (ex.IsMessageGone)
+            {
+                await RecordRefusedAsync(draft, chatId, messageId, ex).ConfigureAwait(false);
+                throw;
             }
         }
         finally
@@ -81,21 +92,87 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             if (cardChat == newChatId)
             {
                 await EditAsync(draft, cardChat, cardMessage, cancellationToken).ConfigureAwait(false);
+                await RecordShownAsync(draft, cardChat, cardMessage).ConfigureAwait(false);
             }
             return;
         }
         var sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
-        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent)).ConfigureAwait(false);
+        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft.State)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
     }
 
-    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent)
+    /// <summary>
+    /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
+    /// (only the card on record is followed after a restart) or when the record says so already. A store that cannot
+    /// take the write costs no edit: the card is right, only the record lags, and the next start shows the same state
+    /// once more (Telegram answers "not modified", which counts as done) and records it then.
+    /// </summary>
+    private async Task RecordShownAsync(Draft shown, long chatId, long messageId)
+    {
+        var state = shown.State.ToWire();
+        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || string.Equals(shown.CardShownState, state, StringComparison.Ordinal))
+        {
+            return;
+        }
+        try
+        {
+            // Compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.
+            await store.WriteAsync(ctx => ctx.Execute(
+                "UPDATE drafts SET card_shown_state = $shown WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
+                ("$shown", state), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId))).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+        {
+            LogShownNotRecorded(ex, shown.Id, messageId, state);
+        }
+    }
+
+    /// <summary>
+    /// Telegram refused the edit of the card on record for good (deleted by hand, or no longer editable): recorded in the
+    /// ledger, and as the state the card was left at, so that no start tries that message again until the draft
+    /// changes again; the refused edit is still reported by the caller.
+    /// </summary>
+    private async Task RecordRefusedAsync(Draft shown, long chatId, long messageId, ApiRequestException refusal)
+    {
+        var state = shown.State.ToWire();
+        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || string.Equals(shown.CardShownState, state, StringComparison.Ordinal))
+        {
+            return;
+        }
+        var details = new JsonObject
+        {
+            ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = state, ["shown"] = shown.CardShownState, ["error_code"] = refusal.ErrorCode,
+            ["description"] = refusal.Description,
+        }.ToJsonString();
+        try
+        {
+            await store.WriteAsync(ctx =>
+            {
+                var left = ctx.Execute(
+                    "UPDATE drafts SET card_shown_state = $shown WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
+                    ("$shown", state), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
+                if (left)
+                {
+                    ctx.AppendEvent(shown.Id, EditRefusedEvent, Actor, details);
+                }
+                return left;
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+        {
+            // Unrecorded, the next start tries the message once more and records the refusal then.
+            LogRefusalNotRecorded(ex, shown.Id, messageId);
+        }
+    }
+
+    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, DraftState shown)
     {
         // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
         var recorded = ctx.Execute(
-            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, updated_at = $now " +
+            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, updated_at = $now " +
             "WHERE id = $id AND card_chat_id = $oldChat AND card_message_id = $oldMessage",
-            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$now", ctx.NowMs), ("$id", draftId), ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
+            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.ToWire()), ("$now", ctx.NowMs), ("$id", draftId),
+            ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
         if (recorded)
         {
             var details = new JsonObject
@@ -150,6 +227,14 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram refused for good the edit of card message {MessageId} of {DraftId}, but the store could not record that; " +
+        "the next start tries it once more")]
+    private partial void LogRefusalNotRecorded(Exception ex, string draftId, long messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} now shows {State} but the store could not record that; " +
+        "the next start shows it once more")]
+    private partial void LogShownNotRecorded(Exception ex, string draftId, long messageId, string state);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup and can no longer be edited; " +
         "sent it again as message {MessageId} in chat {ChatId} (recorded as the draft's card: {Recorded})")]

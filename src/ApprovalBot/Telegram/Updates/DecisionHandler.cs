@@ -11,7 +11,8 @@ namespace ApprovalBot.Telegram.Updates;
 /// to, in one transaction), then answered, then shown on the card; so the approver never sees "Approved"
 /// for a decision that was not stored. A tap on a decided draft, or the same update delivered again, is
 /// answered with the stored decision and changes nothing. An edit that fails (Telegram down longer than the
-/// client's own resends) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff.
+/// client's own resends) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff, and after a
+/// restart finds the card still behind its draft in the store.
 /// </summary>
 internal sealed partial class DecisionHandler(
     DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, CardFollowUps followUps, TimeProvider time,
@@ -69,11 +70,13 @@ internal sealed partial class DecisionHandler(
             ["decision_sha256"] = draft.Sha256,
         };
         // Tapped before the outbox recorded the card (or on a card whose send looked failed): the tapped message
-        // becomes the card, so the outcome is shown where the approver decided.
+        // becomes the card, so the outcome is shown where the approver decided. It still shows the buttons it was sent
+        // with: recorded so, a stop before the edit below leaves it behind its draft, and the next start edits it.
         if (draft.CardMessageId is null && TappedCard(query) is { } tapped)
         {
             set["card_chat_id"] = tapped.Chat.Id;
             set["card_message_id"] = tapped.MessageId;
+            set["card_shown_state"] = DraftState.Pending.ToWire();
         }
         var result = DraftStore.Apply(ctx, new Transition(draft.Id, [DraftState.Pending, DraftState.Carded],
             approve ? DraftState.Approved : DraftState.Rejected, DecidedEvent, CallbackRouter.Actor(query))

@@ -1,0 +1,109 @@
+using System.Globalization;
+using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
+
+namespace ApprovalBot.Tests.Telegram;
+
+/// <summary>
+/// A card's edit after a change (a decision, an outcome) that Telegram did not take before the service stopped: the
+/// retries live in memory and end with the process, so the card is found behind its draft in the store at the next start.
+/// </summary>
+public sealed class CardFollowUpsTests
+{
+    [Theory]
+    [InlineData("Approve", "✅ Approved by", "approved")]
+    [InlineData("Reject", "❌ Rejected by", "rejected")]
+    public async Task Tap_CardEditFailsUntilTheServiceRestarts_CardShowsTheDecisionWithoutButtonsAfterTheRestart(string button, string shown, string state)
+    {
+        // Named so that a card wrongly taken for one left behind would be edited before the one that is (ids in order).
+        const string upToDate = "reply:a-up-to-date";
+        const string behind = "reply:b-behind";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"]);
+        await h.SubmitAsync(upToDate, "decided while Telegram was up");
+        var upToDateCard = await h.WaitForCardAsync(upToDate);
+        var pressed = h.Control.PressButton(upToDateCard.MessageId, TelegramHarness.ButtonData(upToDateCard, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(pressed.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(h.ChatId, upToDateCard.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        await h.SubmitAsync(behind, "decided while Telegram refused edits");
+        var card = await h.WaitForCardAsync(behind);
+        await h.WaitForStateAsync(behind, DraftState.Carded);
+        // Telegram refuses every edit for as long as this host runs: none of its retries (in memory) gets through.
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, button));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        // Telegram will not deliver the tap again after the restart (a redelivered tap would edit the card by itself).
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        Assert.Equal(state, h.Host.Store.Get(behind)!.State.ToWire());
+        var stopped = h.Control.GetCalls().Max(c => c.Sequence);
+        await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.StartsWith(shown + " " + h.Sandbox.Settings.ApproverName, edited.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.Sequence > stopped && MessageId(c) == upToDateCard.MessageId);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(behind)!.CardShownState == state, "the edit to be recorded");
+        Assert.Equal("approved", h.Host.Store.Get(upToDate)!.CardShownState);
+    }
+
+    [Fact]
+    public async Task Outcome_CardEditFailsUntilTheServiceRestarts_CardShowsTheOutcomeAfterTheRestart()
+    {
+        const string id = "reply:outcome-behind";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"]);
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        // Not delivered again after the restart, where it would show the latest state by itself.
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
+        });
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
+        Assert.StartsWith("✅ Approved by " + h.Sandbox.Settings.ApproverName + " · ⚠️ Execution failed: HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
+        Assert.Equal(DraftState.Failed, h.Host.Store.Get(id)!.State);
+    }
+
+    [Fact]
+    public async Task Tap_TelegramSaysTheCardIsGone_RefusalRecordedAndNotTriedAgainAtTheNextStart()
+    {
+        // Named so that the card Telegram refuses would be edited first at the next start if it were tried again.
+        const string gone = "reply:a-gone";
+        const string behind = "reply:b-behind";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"]);
+        await h.SubmitAsync(gone, "its card was deleted by hand");
+        await h.SubmitAsync(behind, "its edit waits for Telegram");
+        var goneCard = await h.WaitForCardAsync(gone);
+        var card = await h.WaitForCardAsync(behind);
+        await h.WaitForStateAsync(gone, DraftState.Carded);
+        await h.WaitForStateAsync(behind, DraftState.Carded);
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, "Bad Request: message to edit not found"));
+        var first = h.Control.PressButton(goneCard.MessageId, TelegramHarness.ButtonData(goneCard, "Approve"));
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 400, TelegramHarness.Wait);
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+        var second = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(first.UpdateId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(second.UpdateId, TelegramHarness.Wait);
+        var stopped = h.Control.GetCalls().Max(c => c.Sequence);
+        await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
+
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.Sequence > stopped && MessageId(c) == goneCard.MessageId);
+        var refused = Assert.Single(h.Host.Store.Events(gone), e => e.Type == "card_edit_refused");
+        Assert.Contains("message to edit not found", refused.Details, StringComparison.Ordinal);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(gone)!.State);
+    }
+
+    private static int? MessageId(ApiCall call) =>
+        call.Parameters.TryGetValue("message_id", out var id) ? int.Parse(id, CultureInfo.InvariantCulture) : null;
+}
