@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
@@ -229,7 +230,11 @@ public sealed class CardOutboxTests
         const string id = "reply:unrecorded";
         var logs = new CapturedLogs();
         await using var h = await TelegramHarness.StartAsync(
-            ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1", "ApprovalBot:Telegram:MaxCallRetries=0"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+            ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1", "ApprovalBot:Telegram:MaxCallRetries=0"], services: s =>
+            {
+                s.AddSingleton<ILoggerProvider>(logs);
+                s.AddLogging(b => b.AddFilter<CapturedLogs>(null, LogLevel.Debug));
+            });
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         if (afterAFailedAttempt)
         {
@@ -262,9 +267,82 @@ public sealed class CardOutboxTests
         Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_sent");
     }
 
-    /// <summary>What the outbox logged about the store refusing it (not the failed send of the first attempt).</summary>
+    /// <summary>
+    /// The store keeps refusing to record a card in the chat, for more than an hour: the write is retried with backoff for
+    /// as long as it takes, but the outbox says so at Error once, then in one Warning an hour, not a Warning each retry.
+    /// "statement": the write itself is refused (a SqliteException, the write alone is undone); "commit": the commit is
+    /// refused, as on a full or read-only disk (the store answers StoreUnavailableException for the whole batch).
+    /// </summary>
+    [Theory]
+    [InlineData("statement")]
+    [InlineData("commit")]
+    public async Task Card_StoreRefusesToRecordTheSentCardForAnHour_WriteRetriedWithBackoffErrorOnceThenOneWarningAnHour(string refused)
+    {
+        const string id = "reply:unrecorded-long";
+        var logs = new CapturedLogs();
+        // The outbox alone runs on the test's clock: an hour of its retries passes without an hour of waiting.
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(services: s =>
+        {
+            s.AddSingleton<ILoggerProvider>(logs);
+            s.AddLogging(b => b.AddFilter<CapturedLogs>(null, LogLevel.Debug));
+            s.AddSingleton(sp => ActivatorUtilities.CreateInstance<CardOutbox>(sp, (TimeProvider)clock));
+        });
+        await clock.NextTimerAsync(TelegramHarness.Wait); // the outbox idles until its sweep
+        ExecuteOnDatabase(h, refused == "statement"
+            ? "CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
+              "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;"
+            // A deferred foreign key checked at COMMIT, which then fails: the writer drops the batch, as when the disk is full.
+            : "CREATE TABLE test_parent(id INTEGER PRIMARY KEY); " +
+              "CREATE TABLE test_refused(parent INTEGER REFERENCES test_parent(id) DEFERRABLE INITIALLY DEFERRED); " +
+              "CREATE TRIGGER test_refuse_carded AFTER UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
+              "BEGIN INSERT INTO test_refused VALUES (1); END;");
+
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        var since = clock.GetUtcNow();
+        // Each pass of the outbox ends waiting on the clock: move it to each wait's end, for 70 minutes.
+        while (clock.GetUtcNow() < since + TimeSpan.FromMinutes(70))
+        {
+            var due = await clock.NextTimerAsync(TelegramHarness.Wait);
+            clock.Advance(due > clock.GetUtcNow() ? due - clock.GetUtcNow() : TimeSpan.Zero);
+        }
+
+        var complaints = OutboxComplaints(logs).Where(e => e.Level >= LogLevel.Warning).ToList();
+        var error = Assert.Single(complaints, e => e.Level == LogLevel.Error);
+        Assert.Equal("CardNotRecorded", error.EventId.Name);
+        var reminder = Assert.Single(complaints, e => e.Level == LogLevel.Warning);
+        Assert.Equal("CardsStillNotRecorded", reminder.EventId.Name);
+        Assert.Equal(1, Convert.ToInt32(reminder.Properties["Count"], CultureInfo.InvariantCulture));
+        Assert.Equal(id, reminder.Properties["DraftId"]);
+        Assert.InRange(Convert.ToDouble(reminder.Properties["Minutes"], CultureInfo.InvariantCulture), 60, 61);
+        // Every retry is still made, with the card backoff (1 s doubling, capped at 600 s here), and logged at Debug.
+        var retries = logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && e.Message.Contains("still not recorded (", StringComparison.Ordinal)).ToList();
+        Assert.All(retries, e => Assert.Equal(LogLevel.Debug, e.Level));
+        var delays = retries.Select(e => Convert.ToDouble(e.Properties["DelaySeconds"], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(delays.Count >= 12, $"{delays.Count} retries in 70 minutes");
+        Assert.Equal(delays.Select((_, i) => Math.Min(600, Math.Pow(2, i + 1))), delays);
+        Assert.Equal(refused == "commit", logs.Entries.Any(e => e.Message.StartsWith("Store commit failed", StringComparison.Ordinal)));
+
+        ExecuteOnDatabase(h, "DROP TRIGGER test_refuse_carded;");
+        var recorded = h.WaitForStateAsync(id, DraftState.Carded);
+        while (!recorded.IsCompleted)
+        {
+            var due = await clock.NextTimerAsync(TelegramHarness.Wait);
+            clock.Advance(due > clock.GetUtcNow() ? due - clock.GetUtcNow() : TimeSpan.Zero);
+        }
+        Assert.Equal(card.MessageId, (await recorded).CardMessageId);
+        Assert.Single(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 200);
+        Assert.Contains(logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains($"of {id} recorded after", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// What the outbox logged about the store refusing it (not the failed send of the first attempt): the Error, the
+    /// reminders, and each retry of the write (at Debug).
+    /// </summary>
     private static List<CapturedLogs.Entry> OutboxComplaints(CapturedLogs logs) =>
-        [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && e.Level >= LogLevel.Warning && !e.Message.Contains("failed (attempt", StringComparison.Ordinal))];
+        [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && !e.Message.Contains("failed (attempt", StringComparison.Ordinal)
+            && (e.Level >= LogLevel.Warning || e.Message.Contains("still not recorded (", StringComparison.Ordinal)))];
 
     private static void ExecuteOnDatabase(TelegramHarness h, string sql)
     {

@@ -17,7 +17,8 @@ namespace ApprovalBot.Telegram.Cards;
 /// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix, the draft
 /// keeps its <c>card_error</c> and no next attempt, for the reconciler to report. A card that reached the chat
 /// while the store could not record it is never sent again by this process: it is kept in memory and only the write
-/// is retried (see <see cref="_unrecorded"/>).
+/// is retried, with backoff, until the store takes it (see <see cref="_unrecorded"/>). That is logged at Error once
+/// per card, then, while any such card is left, at Warning once every <see cref="UnrecordedReminder"/> for all of them.
 /// </summary>
 internal sealed partial class CardOutbox(
     DraftStore store, CardSender sender, CardFollowUps followUps, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger)
@@ -25,6 +26,15 @@ internal sealed partial class CardOutbox(
 {
     private const int Batch = 50;
     private const string Actor = "telegram";
+
+    /// <summary>
+    /// How often the cards still unrecorded are brought up again, in one Warning for all of them. The store refusing
+    /// writes lasts until someone acts (frees the disk, remounts it), and every other writer complains meanwhile too:
+    /// the Error each card got when it happened says what is at stake, and an hourly line keeps it in view without
+    /// a Warning for each retry of each card (the retries themselves are logged at Debug).
+    /// </summary>
+    internal static readonly TimeSpan UnrecordedReminder = TimeSpan.FromHours(1);
+
     private readonly TelegramOptions _options = options.Value;
     private readonly Channel<bool> _wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
@@ -34,7 +44,11 @@ internal sealed partial class CardOutbox(
     // the outbox's loop touches this. Lost with the process: after a restart the draft gets one more card.
     private readonly Dictionary<string, UnrecordedCard> _unrecorded = new(StringComparer.Ordinal);
 
-    private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt);
+    // When the cards in _unrecorded were last brought up at Warning; null while there are none.
+    private DateTimeOffset? _remindedAt;
+
+    /// <param name="Since">When the store first refused to record this card.</param>
+    private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt, DateTimeOffset Since);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -160,7 +174,7 @@ internal sealed partial class CardOutbox(
             await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
             return;
         }
-        await RecordSentAsync(draft.Id, sent, attempt, tries: 0, stoppingToken).ConfigureAwait(false);
+        await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
     }
 
     /// <summary>Tries again, once each is due, to record the cards the store could not take when they were sent.</summary>
@@ -169,15 +183,37 @@ internal sealed partial class CardOutbox(
         var now = time.GetUtcNow();
         foreach (var (id, card) in _unrecorded.Where(u => u.Value.NextAt <= now).ToList())
         {
-            await RecordSentAsync(id, card.Sent, card.Attempt, card.Tries, stoppingToken).ConfigureAwait(false);
+            await RecordSentAsync(id, card.Sent, card.Attempt, card, stoppingToken).ConfigureAwait(false);
         }
+        RemindUnrecorded();
+    }
+
+    /// <summary>Brings the cards still unrecorded up at Warning, all in one line, once every <see cref="UnrecordedReminder"/>.</summary>
+    private void RemindUnrecorded()
+    {
+        if (_unrecorded.Count == 0)
+        {
+            _remindedAt = null;
+            return;
+        }
+        var now = time.GetUtcNow();
+        var (oldestId, oldest) = _unrecorded.MinBy(u => u.Value.Since);
+        if (now - (_remindedAt ?? oldest.Since) < UnrecordedReminder)
+        {
+            return;
+        }
+        _remindedAt = now;
+        var nextTry = _unrecorded.Values.Min(c => c.NextAt) - now;
+        LogCardsStillNotRecorded(_unrecorded.Count, oldestId, oldest.Sent.MessageId, (now - oldest.Since).TotalMinutes, oldest.Tries,
+            Math.Max(0, nextTry.TotalSeconds));
     }
 
     /// <summary>
     /// Records a card that reached the chat (pending → carded). If the store cannot take the write, the card is kept
     /// in <see cref="_unrecorded"/> for the write alone to be tried again: it is never sent again meanwhile.
+    /// <paramref name="unrecorded"/>: this card's entry there, when this is a retry of the write.
     /// </summary>
-    private async Task RecordSentAsync(string id, SentCard sent, int attempt, int tries, CancellationToken stoppingToken)
+    private async Task RecordSentAsync(string id, SentCard sent, int attempt, UnrecordedCard? unrecorded, CancellationToken stoppingToken)
     {
         TransitionResult result;
         Draft? closed = null;
@@ -208,21 +244,23 @@ internal sealed partial class CardOutbox(
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
-            var delay = _options.CardRetryDelay(tries + 1);
-            _unrecorded[id] = new UnrecordedCard(sent, attempt, tries + 1, time.GetUtcNow() + delay);
-            if (tries == 0)
+            var now = time.GetUtcNow();
+            var tries = (unrecorded?.Tries ?? 0) + 1;
+            var delay = _options.CardRetryDelay(tries);
+            _unrecorded[id] = new UnrecordedCard(sent, attempt, tries, now + delay, unrecorded?.Since ?? now);
+            if (unrecorded is null)
             {
                 LogCardNotRecorded(ex, id, sent.ChatId, sent.MessageId, attempt, delay.TotalSeconds);
             }
             else
             {
-                LogCardStillNotRecorded(id, sent.MessageId, tries + 1, delay.TotalSeconds, ex.Message);
+                LogCardStillNotRecorded(id, sent.MessageId, tries, delay.TotalSeconds, ex.Message);
             }
             return;
         }
-        if (_unrecorded.Remove(id) && result.Applied)
+        if (_unrecorded.Remove(id, out var waited) && result.Applied)
         {
-            LogCardRecordedLate(id, sent.ChatId, sent.MessageId, tries + 1);
+            LogCardRecordedLate(id, sent.ChatId, sent.MessageId, waited.Tries + 1, (time.GetUtcNow() - waited.Since).TotalMinutes);
         }
         if (result.Applied)
         {
@@ -301,14 +339,21 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Error, EventName = "CardNotRecorded",
         Message = "Card for {DraftId} was sent to chat {ChatId} as message {MessageId} (attempt {Attempt}) but the store could not record it; " +
-        "it is not sent again, only the write is retried (next in {DelaySeconds} s). If the service stops first, the draft gets a second card after the restart")]
+        "it is not sent again, only the write is retried, with backoff (next in {DelaySeconds} s; a reminder at Warning every hour while it lasts). " +
+        "If the service stops first, the draft gets a second card after the restart")]
     private partial void LogCardNotRecorded(Exception ex, string draftId, long chatId, long messageId, int attempt, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} still not recorded ({Tries} tries); next try in {DelaySeconds} s: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Card message {MessageId} of {DraftId} still not recorded ({Tries} tries); next try in {DelaySeconds} s: {Reason}")]
     private partial void LogCardStillNotRecorded(string draftId, long messageId, int tries, double delaySeconds, string reason);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Card message {MessageId} in chat {ChatId} of {DraftId} recorded after {Tries} tries")]
-    private partial void LogCardRecordedLate(string draftId, long chatId, long messageId, int tries);
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardsStillNotRecorded",
+        Message = "{Count} card(s) in the chat are still not recorded in the store; the oldest, message {MessageId} of {DraftId}, for {Minutes:0} min " +
+        "({Tries} tries). Their writes are still retried, with backoff (next in {DelaySeconds:0} s); they are not sent again. " +
+        "If the service stops first, each of these drafts gets a second card after the restart")]
+    private partial void LogCardsStillNotRecorded(int count, string draftId, long messageId, double minutes, int tries, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card message {MessageId} in chat {ChatId} of {DraftId} recorded after {Tries} tries ({Minutes:0.#} min)")]
+    private partial void LogCardRecordedLate(string draftId, long chatId, long messageId, int tries, double minutes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Card outbox pass failed; pending drafts are tried again shortly")]
     private partial void LogOutboxFailed(Exception ex);
