@@ -1,3 +1,9 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
+using ApprovalBot.Pipe;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,9 +15,26 @@ namespace ApprovalBot.Hosting;
 internal static class HostRun
 {
     /// <summary>
-    /// Refuses keys no setting reads, and runs every ValidateOnStart check, before any service is built; every failure
-    /// is reported at once. The host runs the checks only after it has built its hosted services, and a constructor
-    /// that reads its options (the store's, Telegram's) threw that feature's failure alone, hiding every other bad key.
+    /// Every feature's settings, read one by one so that a value of the wrong type (the binder throws at once) hides
+    /// no other feature's failures.
+    /// </summary>
+    private static readonly (Type Type, Func<IServiceProvider, object> Read)[] Settings =
+    [
+        (typeof(StoreOptions), s => s.GetRequiredService<IOptions<StoreOptions>>().Value),
+        (typeof(KindsOptions), s => s.GetRequiredService<IOptions<KindsOptions>>().Value),
+        (typeof(AgentPipeOptions), s => s.GetRequiredService<IOptions<AgentPipeOptions>>().Value),
+        (typeof(TelegramOptions), s => s.GetRequiredService<IOptions<TelegramOptions>>().Value),
+        (typeof(SandboxOptions), s => s.GetRequiredService<IOptions<SandboxOptions>>().Value),
+        (typeof(ExecutionOptions), s => s.GetRequiredService<IOptions<ExecutionOptions>>().Value),
+        (typeof(ExecutorRoutesOptions), s => s.GetRequiredService<IOptions<ExecutorRoutesOptions>>().Value),
+        (typeof(ReconciliationOptions), s => s.GetRequiredService<IOptions<ReconciliationOptions>>().Value),
+    ];
+
+    /// <summary>
+    /// Refuses keys no setting reads, values of the wrong type and values out of range, before any service is built;
+    /// every failure is reported at once. The host runs the checks only after it has built its hosted services, and a
+    /// constructor that reads its options (the store's, Telegram's) threw that feature's failure alone, hiding every
+    /// other bad key; the binder's error for a value of the wrong type did the same.
     /// </summary>
     public static void ValidateConfiguration(this IHost host)
     {
@@ -21,22 +44,27 @@ internal static class HostRun
         {
             failures.Add(new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown));
         }
-        try
+        foreach (var (type, read) in Settings)
         {
-            host.Services.GetService<IStartupValidator>()?.Validate();
-        }
-        catch (OptionsValidationException ex)
-        {
-            failures.Add(ex);
-        }
-        catch (AggregateException ex) when (ex.InnerExceptions.All(e => e is OptionsValidationException))
-        {
-            failures.AddRange(ex.InnerExceptions.Cast<OptionsValidationException>());
+            try
+            {
+                read(host.Services);
+            }
+            catch (OptionsValidationException ex)
+            {
+                failures.Add(ex);
+            }
+            catch (InvalidOperationException ex) when (StartupFailure.IsWrongType(ex))
+            {
+                failures.Add(new OptionsValidationException(Options.DefaultName, type, [ex.Message]));
+            }
         }
         if (failures.Count > 0)
         {
             throw new AggregateException(failures);
         }
+        // Whatever a feature registered beyond the list above.
+        host.Services.GetService<IStartupValidator>()?.Validate();
     }
 
     /// <summary>

@@ -13,9 +13,13 @@ internal static class StartupFailure
             AggregateException a when a.InnerExceptions.All(e => e is OptionsValidationException) =>
                 a.InnerExceptions.Cast<OptionsValidationException>().SelectMany(o => o.Failures),
             // The binder's own message names the key, the value and the type; its stack trace says nothing more.
-            InvalidOperationException i when i.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) => [i.Message],
+            InvalidOperationException i when IsWrongType(i) => [i.Message],
             _ => null,
         };
         return failures?.ToList();
     }
+
+    /// <summary>The binder's failure for a value of the wrong type (MaxBatch=lots): its message names the key and the value.</summary>
+    public static bool IsWrongType(InvalidOperationException ex) =>
+        ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal);
 }

@@ -102,15 +102,19 @@ public sealed class ProgramTests
     }
 
     [Fact]
-    public async Task Start_SettingOfTheWrongType_ExitsNonZeroNamingItWithoutAStackTrace()
+    public async Task Start_SettingsOfTheWrongType_ExitNonZeroNamingThemAndEveryOtherBadKeyWithoutAStackTrace()
     {
         using var dir = new TempDirectory();
 
-        var host = await HostProcess.RunToExitAsync(dir.Path, ["ApprovalBot:MaxBatch=lots"]);
+        var host = await HostProcess.RunToExitAsync(dir.Path, [
+            "ApprovalBot:MaxBatch=lots", "ApprovalBot:Kinds:reply:MaxLenght=10", "ApprovalBot:Pipe:MaxLineBytes=10", "ApprovalBot:Execution:MaxParallel=many"]);
 
         Assert.Equal(1, host.ExitCode);
         Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
         Assert.Contains("'lots' at 'ApprovalBot:MaxBatch'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("'many' at 'ApprovalBot:Execution:MaxParallel'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Kinds:reply:MaxLenght is not a setting", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Pipe:MaxLineBytes must be between", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 
