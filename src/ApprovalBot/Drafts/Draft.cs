@@ -30,6 +30,17 @@ internal sealed record Draft
     /// </summary>
     public string? CardShownState { get; init; }
 
+    /// <summary>
+    /// <see cref="StateSince"/> of the state the card last showed: a draft can come back to a state it left (failed,
+    /// Retry, failed again with another error), and its card must then show the new error. Null where only the state
+    /// is known (a card as sent, or recorded before this was kept).
+    /// </summary>
+    public DateTimeOffset? CardShownSince { get; init; }
+
+    /// <summary>The card on record shows this state of the draft, as far as the record tells.</summary>
+    public bool CardShowsCurrentState =>
+        string.Equals(CardShownState, State.ToWire(), StringComparison.Ordinal) && (CardShownSince is null || CardShownSince == StateSince);
+
     public string? Decision { get; init; }
     public long? DecidedBy { get; init; }
     public string? DecidedByName { get; init; }

@@ -120,9 +120,10 @@ internal static class SchemaMigrations
         // counts as done). Building the index reads the table once: about 1.3 s per million drafts here, once.
         """
         ALTER TABLE drafts ADD COLUMN card_shown_state TEXT;
+        ALTER TABLE drafts ADD COLUMN card_shown_since INTEGER;
         UPDATE drafts SET card_shown_state = 'carded'
             WHERE state IN ('carded', 'approved', 'executing', 'failed', 'blocked', 'unknown') AND card_message_id IS NOT NULL;
-        CREATE INDEX drafts_card_behind ON drafts(id) WHERE card_shown_state <> state;
+        CREATE INDEX drafts_card_behind ON drafts(id) WHERE card_shown_state <> state OR card_shown_since <> state_since;
         """,
     ];
 

@@ -152,7 +152,7 @@ public sealed class SqliteDatabaseTests
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         // Decided since the card went out, and able to change still: assumed to show its buttons, so shown its state once more.
         using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT id FROM drafts INDEXED BY drafts_card_behind WHERE card_shown_state <> state ORDER BY id";
+        cmd.CommandText = "SELECT id FROM drafts INDEXED BY drafts_card_behind WHERE card_shown_state <> state OR card_shown_since <> state_since ORDER BY id";
         using var reader = cmd.ExecuteReader();
         var behind = new List<string>();
         while (reader.Read()) behind.Add(reader.GetString(0));
@@ -298,7 +298,7 @@ public sealed class SqliteDatabaseTests
         {
             db.Initialize();
             using var connection = db.Open();
-            Scalar(connection, "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_state;\n" + olderShape);
+            Scalar(connection, "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n" + olderShape);
         }
         var upgraded = Database(dir.Path);
         upgraded.Initialize();

@@ -74,6 +74,42 @@ public sealed class CardFollowUpsTests
     }
 
     [Fact]
+    public async Task Outcome_DraftFailsAgainWithAnotherErrorWhileEditsFail_CardShowsTheNewErrorAfterTheRestart()
+    {
+        // Back in a state its card was recorded showing (failed, Retry, failed again): only the state was recorded, so
+        // the card kept the first error for good.
+        const string id = "reply:fails-twice";
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"]);
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        var store = h.Host.Store;
+        await store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "FIRST-FAILURE" },
+        });
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("FIRST-FAILURE", StringComparison.Ordinal));
+        await Eventually.TrueAsync(() => store.Get(id)!.CardShowsCurrentState, "the first failure recorded as shown");
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+
+        await store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Approved, "retry_requested", "test"));
+        await store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "SECOND-FAILURE" },
+        });
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("SECOND-FAILURE", StringComparison.Ordinal));
+        Assert.DoesNotContain("FIRST-FAILURE", edited.Text, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShowsCurrentState, "the second failure recorded as shown");
+    }
+
+    [Fact]
     public async Task Tap_TelegramSaysTheCardIsGone_RefusalRecordedAndNotTriedAgainAtTheNextStart()
     {
         // Named so that the card Telegram refuses would be edited first at the next start if it were tried again.

@@ -26,7 +26,7 @@ internal sealed partial class CardFollowUps(
     /// Cards on record behind their draft, after <c>$after</c> in id order: a search of the partial index
     /// drafts_card_behind (schema step 7), whose WHERE term this repeats so SQLite can use it. Never a scan of the drafts.
     /// </summary>
-    internal const string BehindSql = "SELECT id FROM drafts WHERE card_shown_state <> state AND id > $after ORDER BY id LIMIT $limit";
+    internal const string BehindSql = "SELECT id FROM drafts WHERE (card_shown_state <> state OR card_shown_since <> state_since) AND id > $after ORDER BY id LIMIT $limit";
 
     private const int BehindPage = 100;
 
@@ -167,7 +167,7 @@ internal sealed partial class CardFollowUps(
             {
                 return;
             }
-            if (leftBehind && string.Equals(draft.CardShownState, draft.State.ToWire(), StringComparison.Ordinal))
+            if (leftBehind && draft.CardShowsCurrentState)
             {
                 // Shown meanwhile by a change of this run.
                 return;

@@ -97,7 +97,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             return;
         }
         var sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
-        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft.State)).ConfigureAwait(false);
+        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
     }
 
@@ -110,7 +110,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     private async Task RecordShownAsync(Draft shown, long chatId, long messageId)
     {
         var state = shown.State.ToWire();
-        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || string.Equals(shown.CardShownState, state, StringComparison.Ordinal))
+        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || shown.CardShowsCurrentState)
         {
             return;
         }
@@ -118,8 +118,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             // Compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.
             await store.WriteAsync(ctx => ctx.Execute(
-                "UPDATE drafts SET card_shown_state = $shown WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
-                ("$shown", state), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId))).ConfigureAwait(false);
+                "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
+                ("$shown", state), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId))).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
@@ -135,7 +135,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     private async Task RecordRefusedAsync(Draft shown, long chatId, long messageId, ApiRequestException refusal)
     {
         var state = shown.State.ToWire();
-        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || string.Equals(shown.CardShownState, state, StringComparison.Ordinal))
+        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || shown.CardShowsCurrentState)
         {
             return;
         }
@@ -149,8 +149,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             await store.WriteAsync(ctx =>
             {
                 var left = ctx.Execute(
-                    "UPDATE drafts SET card_shown_state = $shown WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
-                    ("$shown", state), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
+                    "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
+                    ("$shown", state), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
                 if (left)
                 {
                     ctx.AppendEvent(shown.Id, EditRefusedEvent, Actor, details);
@@ -165,13 +165,13 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         }
     }
 
-    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, DraftState shown)
+    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, Draft shown)
     {
         // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
         var recorded = ctx.Execute(
-            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, updated_at = $now " +
+            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_shown_since = $since, updated_at = $now " +
             "WHERE id = $id AND card_chat_id = $oldChat AND card_message_id = $oldMessage",
-            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.ToWire()), ("$now", ctx.NowMs), ("$id", draftId),
+            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$now", ctx.NowMs), ("$id", draftId),
             ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
         if (recorded)
         {
