@@ -18,7 +18,11 @@ public sealed partial class SandboxControl
 
     public IReadOnlyList<CallbackAnswer> GetCallbackAnswers() => _state.Gate.Read(() => _state.Callbacks.Answers.ToArray());
 
-    /// <summary>Bot API calls received so far (optionally of one method), oldest first.</summary>
+    /// <summary>
+    /// Bot API calls received so far (optionally of one method), oldest first. A call is logged as it is answered, just
+    /// after its effect: a wait on the effect (<see cref="WaitForEditAsync"/>, <see cref="WaitForMessageAsync(Func{SentMessage, bool}, TimeSpan, CancellationToken)"/>)
+    /// can return before the call that made it is here, so wait for that call with <see cref="WaitForCallAsync"/> before counting calls.
+    /// </summary>
     public IReadOnlyList<ApiCall> GetCalls(string? method = null) => _state.Gate.Read(() =>
         _state.Calls.All.Where(c => method is null || string.Equals(c.Method, method, StringComparison.OrdinalIgnoreCase)).ToArray());
 
