@@ -176,9 +176,14 @@ public sealed class DecisionHandlerTests
     public async Task Card_OutcomeEditFailsWhileTelegramIsDown_EditedOnceItIsBack()
     {
         const string id = "reply:outage";
-        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"]);
+        // The follow-ups wait on a clock the test moves: the retry is seen waiting its backoff, and comes when the test says.
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"], services: s => s.UseClock<CardFollowUps>(clock));
+        var start = clock.GetUtcNow();
         await h.SubmitAsync(id, "text");
         var card = await h.WaitForCardAsync(id);
+        // Recorded first: a tap on a card not yet recorded makes the outbox edit it too, and that edit could meet the faults below.
+        await h.WaitForStateAsync(id, DraftState.Carded);
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
         await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
@@ -191,6 +196,9 @@ public sealed class DecisionHandlerTests
             Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
         });
 
+        Assert.Equal(start + TimeSpan.FromSeconds(1), await clock.NextTimerAsync(TelegramHarness.Wait));
+        Assert.DoesNotContain("Execution failed", h.Control.GetMessage(h.ChatId, card.MessageId)!.Text, StringComparison.Ordinal);
+        clock.Advance(TimeSpan.FromSeconds(1));
         var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
         Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
         Assert.Equal(2, h.Control.GetCalls("editMessageText").Count(c => c.StatusCode == 502));

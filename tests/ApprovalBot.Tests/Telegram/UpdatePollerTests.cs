@@ -96,21 +96,27 @@ public sealed class UpdatePollerTests
     [Fact]
     public async Task Poll_409Repeatedly_EachRetryBacksOffLongerNeverFatal()
     {
-        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:RetryBaseDelayMs=100"]);
+        // The poller waits on a clock the test moves: each backoff is seen as it begins, and ends when the test says.
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:RetryBaseDelayMs=100"], services: s => s.UseClock<UpdatePoller>(clock));
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         h.Control.InjectFault("getUpdates", SandboxFault.Error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"), times: 3);
         // Ends the pending poll, so the next three polls meet the faults.
         h.Control.SendUserMessage("/pending");
-
         var command = h.Control.SendUserMessage("/pending");
-        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TelegramHarness.Wait);
+
+        // Backoff 100, 200, then 400 ms: each conflict waits twice as long as the one before, and the next poll only comes after it.
+        foreach (var (backoff, conflicts) in new[] { (100, 1), (200, 2), (400, 3) })
+        {
+            var waitingSince = clock.GetUtcNow();
+            Assert.Equal(waitingSince + TimeSpan.FromMilliseconds(backoff), await clock.NextTimerAsync(TelegramHarness.Wait));
+            Assert.Equal(conflicts, h.Control.GetCalls("getUpdates").Count(c => c.StatusCode == 409));
+            clock.Advance(TimeSpan.FromMilliseconds(backoff));
+        }
 
         // Confirmed, so a poll after the three conflicts went through.
-        var conflicts = h.Control.GetCalls("getUpdates").Where(c => c.StatusCode == 409).ToList();
-        Assert.Equal(3, conflicts.Count);
-        // Backoff 100, 200, then 400 ms (with a little room for clock granularity).
-        Assert.True(conflicts[1].At - conflicts[0].At >= TimeSpan.FromMilliseconds(90), $"{(conflicts[1].At - conflicts[0].At).TotalMilliseconds} ms");
-        Assert.True(conflicts[2].At - conflicts[1].At >= TimeSpan.FromMilliseconds(180), $"{(conflicts[2].At - conflicts[1].At).TotalMilliseconds} ms");
+        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TelegramHarness.Wait);
+        Assert.Equal(3, h.Control.GetCalls("getUpdates").Count(c => c.StatusCode == 409));
     }
 
     /// <summary>
