@@ -74,12 +74,17 @@ internal static class HostRun
     /// </summary>
     public static async Task<int> RunUntilStoppedAsync(this IHost host)
     {
-        await host.StartAsync().ConfigureAwait(false);
+        try
+        {
+            await host.StartAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (Failed(host).Count > 0)
+        {
+            // A part failed while later ones were still starting: the host stopped because of it, and the start of the
+            // others was cancelled. That is the failure to report, not a stop that was asked for.
+        }
         await host.WaitForShutdownAsync().ConfigureAwait(false);
-        var failed = host.Services.GetServices<IHostedService>()
-            .OfType<BackgroundService>()
-            .Where(s => s.ExecuteTask is { IsFaulted: true })
-            .ToList();
+        var failed = Failed(host);
         foreach (var service in failed)
         {
             var cause = service.ExecuteTask!.Exception!.GetBaseException();
@@ -87,4 +92,7 @@ internal static class HostRun
         }
         return failed.Count == 0 ? 0 : 1;
     }
+
+    private static List<BackgroundService> Failed(IHost host) =>
+        [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Where(s => s.ExecuteTask is { IsFaulted: true })];
 }
