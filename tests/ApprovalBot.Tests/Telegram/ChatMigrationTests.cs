@@ -110,6 +110,31 @@ public sealed class ChatMigrationTests
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
     }
 
+    [Fact]
+    public async Task Edit_OfTheOldCardAfterItMoved_ShowsTheLatestStateOnTheCardInTheSupergroup()
+    {
+        const string id = "reply:moved-twice";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, "text");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        var sender = h.Host.Services.GetRequiredService<CardSender>();
+        await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
+        var moved = h.Host.Store.Get(id)!;
+        Assert.Equal(Supergroup, moved.CardChatId);
+
+        // An edit that was still aimed at the old card (queued before the move) lands on the moved one, and is recorded.
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
+        await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
+
+        var shown = h.Control.GetMessage(Supergroup, (int)moved.CardMessageId!.Value)!;
+        Assert.Empty(shown.Buttons);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShowsCurrentState, "the moved card recorded as showing the latest state");
+        Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -41,6 +41,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     public async Task ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
     {
         var lane = _edits[(int)((uint)HashCode.Combine(chatId, messageId) % EditLanes)];
+        (long Chat, long Message)? movedTo = null;
         await lane.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -56,7 +57,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newChatId && newChatId != chatId)
             {
                 await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
-                await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
+                movedTo = await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex) when (ex.IsMessageGone)
             {
@@ -68,6 +69,12 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             lane.Release();
         }
+        if (movedTo is { } card)
+        {
+            // In the moved card's own lane (after letting go of this one, which may be the same): an edit of it made
+            // from here, beside that lane, could land after a newer edit and leave the card, and its record, behind.
+            await ShowLatestAsync(draftId, card.Chat, card.Message, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -76,29 +83,26 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// card is sent again, as the draft stands now, into the supergroup and recorded as its card there: later edits
     /// go to it, and a card still awaiting a decision can be tapped again. Another copy (a card sent twice) stays behind.
     /// </summary>
-    private async Task ShowInSupergroupAsync(string draftId, long oldChatId, long oldMessageId, long newChatId, CancellationToken cancellationToken)
+    /// <returns>The card in the supergroup when an edit that got here first had moved it already: the caller shows the
+    /// latest state on it, in its own lane.</returns>
+    private async Task<(long Chat, long Message)?> ShowInSupergroupAsync(string draftId, long oldChatId, long oldMessageId, long newChatId, CancellationToken cancellationToken)
     {
         if (store.Get(draftId) is not { } draft)
         {
-            return;
+            return null;
         }
         if (draft.CardChatId is not { } cardChat || draft.CardMessageId is not { } cardMessage)
         {
-            return;
+            return null;
         }
         if ((cardChat, cardMessage) != (oldChatId, oldMessageId))
         {
-            // Already moved (by an edit that got here first): show the latest state on the card where it is now.
-            if (cardChat == newChatId)
-            {
-                await EditAsync(draft, cardChat, cardMessage, cancellationToken).ConfigureAwait(false);
-                await RecordShownAsync(draft, cardChat, cardMessage).ConfigureAwait(false);
-            }
-            return;
+            return cardChat == newChatId ? (cardChat, cardMessage) : null;
         }
         var sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
         var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
+        return null;
     }
 
     /// <summary>
