@@ -4,6 +4,7 @@ using ApprovalBot.Execution.Routes;
 using ApprovalBot.Pipe;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Quartz;
@@ -31,6 +32,7 @@ internal static class ApprovalJobsExtensions
         services.AddSingleton<ExecutorCycle>();
         // Stops after Quartz (registered later): no new cycle starts while the runs still going record their ends.
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorCycle>());
+        services.TryAddSingleton<ReconcileRequests>();
         services.AddSingleton<ExecutorWakeup>();
         services.AddSingleton<IExecutorCycleListener>(sp => sp.GetRequiredService<ExecutorWakeup>());
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorWakeup>());

@@ -11,13 +11,14 @@ namespace ApprovalBot.Execution;
 /// Connects the store to the Quartz jobs: an approval commit fires the executor job at once (coalesced, so a
 /// burst of approvals is one extra cycle, not one each); after each cycle and each run's end it schedules a wake-up
 /// for the earliest pending retry (or at once, for drafts that waited for a run slot) and fires the reconcile job
-/// when one is registered. A draft that becomes blocked (by a cycle or a
+/// when one is registered, unless a pass it fired earlier has yet to begin (<see cref="ReconcileRequests"/>). A draft that becomes blocked (by a cycle or a
 /// pull claim) fires the reconcile job at once, so the failed handoff is escalated without waiting for its interval.
 /// </summary>
 internal sealed class ExecutorWakeup(
     DraftSignals signals,
     ISchedulerFactory schedulers,
     IOptions<ExecutorRoutesOptions> routes,
+    ReconcileRequests reconcileRequests,
     TimeProvider time,
     ILogger<ExecutorWakeup> logger) : IHostedService, IExecutorCycleListener
 {
@@ -28,7 +29,6 @@ internal sealed class ExecutorWakeup(
     private bool? _reconcileRegistered;
     private DateTimeOffset? _nextWake;
     private int _wakePending;
-    private int _reconcilePending;
     private volatile bool _running;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -52,8 +52,8 @@ internal sealed class ExecutorWakeup(
         if (change.To == DraftState.Blocked)
         {
             // A failed handoff check is escalated at once, wherever it happened (an executor cycle, or a pull claim
-            // that no cycle follows), not at the next reconcile interval. Coalesced: a burst is one extra cycle.
-            if (_running && Interlocked.Exchange(ref _reconcilePending, 1) == 0)
+            // that no cycle follows), not at the next reconcile interval. Coalesced: a burst is one extra pass.
+            if (_running)
             {
                 _ = Task.Run(TriggerReconcileAsync);
             }
@@ -91,18 +91,30 @@ internal sealed class ExecutorWakeup(
         try
         {
             var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
-            // Cleared before the trigger: a block committed after this point needs (and gets) a cycle of its own.
-            Interlocked.Exchange(ref _reconcilePending, 0);
-            _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
-            if (_reconcileRegistered == true)
-            {
-                await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
-            }
+            await RequestReconcileAsync(scheduler).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            Interlocked.Exchange(ref _reconcilePending, 0);
             logger.WakeFailed(ex, ApprovalJobKeys.Reconcile.Name);
+        }
+    }
+
+    /// <summary>Fires the reconcile job when one is registered and no pass requested earlier is still waiting to begin.</summary>
+    private async Task RequestReconcileAsync(IScheduler scheduler)
+    {
+        _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
+        if (_reconcileRegistered != true || !reconcileRequests.TryRequest())
+        {
+            return;
+        }
+        try
+        {
+            await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
+        }
+        catch
+        {
+            reconcileRequests.NotTriggered();
+            throw;
         }
     }
 
@@ -159,11 +171,7 @@ internal sealed class ExecutorWakeup(
                     await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(ApprovalJobKeys.Executor).StartAt(at).Build()).ConfigureAwait(false);
                 }
             }
-            _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
-            if (_reconcileRegistered == true)
-            {
-                await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
-            }
+            await RequestReconcileAsync(scheduler).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
 using Microsoft.Extensions.Logging;
 using Quartz;
 
@@ -9,10 +10,11 @@ namespace ApprovalBot.Reconciliation;
 /// idempotent sweep, and a failed one is logged here and left to the next rather than thrown at Quartz.
 /// </summary>
 [DisallowConcurrentExecution]
-internal sealed partial class ReconcileJob(Reconciler reconciler, ILogger<ReconcileJob> logger) : IJob
+internal sealed partial class ReconcileJob(Reconciler reconciler, ReconcileRequests requests, ILogger<ReconcileJob> logger) : IJob
 {
     public async ValueTask Execute(IJobExecutionContext context, CancellationToken cancellationToken)
     {
+        requests.Beginning();
         try
         {
             await reconciler.RunOnceAsync(cancellationToken).ConfigureAwait(false);

@@ -3,6 +3,7 @@ using ApprovalBot.Pipe;
 using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Commands;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Quartz;
@@ -23,6 +24,7 @@ internal static class ReconciliationExtensions
         services.AddSingleton<GapDismissals>();
         services.AddSingleton<GapFinder>();
         services.AddSingleton<Reconciler>();
+        services.TryAddSingleton<ReconcileRequests>();
         services.AddPipeOperation<ReportOperation>();
         services.AddTelegramCommand<OrphansCommand>();
         services.AddTelegramCommand<StaleCommand>();
