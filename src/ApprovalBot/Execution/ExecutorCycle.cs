@@ -11,8 +11,8 @@ namespace ApprovalBot.Execution;
 /// One sweep of the executor over the store: recover executions whose holder is gone, then queue every due
 /// approved draft of a push route (command, webhook) for a run slot (<c>MaxParallel</c> at once, across cycles),
 /// each run doing its handoff check first, then tell the listeners. A run outlives the cycle that started it, so
-/// one slow route never holds up the drafts behind it; when a run ends it tells the listeners too if something
-/// follows (a retry to schedule, a gap to reconcile, more drafts due). Cycles never overlap; the Quartz job is a
+/// one slow route never holds up the drafts behind it; when a run ends it tells the listeners too (a retry to
+/// schedule, a gap to reconcile, more drafts due). Cycles never overlap; the Quartz job is a
 /// thin shell around <see cref="StartCycleAsync"/>.
 /// </summary>
 internal sealed class ExecutorCycle(
@@ -148,8 +148,8 @@ internal sealed class ExecutorCycle(
 
     /// <summary>
     /// One run, on its own: waits for a slot, executes, frees the slot and its place in <see cref="_runs"/>, then
-    /// tells the listeners when something follows from it: the last run ended, a retry or a human is due, or drafts
-    /// were left in the store for lack of room.
+    /// tells the listeners how it ended and when the executor is due next (at once when drafts were left in the store
+    /// for lack of room).
     /// </summary>
     private async Task RunAsync(Draft draft, ExecutorRouteOptions route, TaskCompletionSource<DraftState?> run, SemaphoreSlim slots)
     {
@@ -187,10 +187,8 @@ internal sealed class ExecutorCycle(
         {
             run.TrySetResult(state);
         }
-        if (!_runs.IsEmpty && state is not (DraftState.Approved or DraftState.Failed or DraftState.Unknown) && Volatile.Read(ref _starved) == 0)
-        {
-            return;
-        }
+        // Every end is told, an executed one while others still run too: the reconcile pass it brings closes what the
+        // run settled (a stuck or failed gap) now rather than at the next interval. The listeners coalesce a burst.
         var now = time.GetUtcNow();
         DateTimeOffset? due;
         try

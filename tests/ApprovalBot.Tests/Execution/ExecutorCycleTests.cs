@@ -11,13 +11,14 @@ namespace ApprovalBot.Tests.Execution;
 
 public sealed class ExecutorCycleTests
 {
-    private static Task<TestHost> StartAsync(IEnumerable<string> settings, TimeProvider? time = null, CapturedLogs? logs = null) =>
+    private static Task<TestHost> StartAsync(IEnumerable<string> settings, TimeProvider? time = null, CapturedLogs? logs = null, IExecutorCycleListener? listener = null) =>
         TestHost.StartAsync(
             settings: settings,
             services: s =>
             {
                 if (time is not null) s.AddSingleton(time);
                 if (logs is not null) s.AddSingleton<ILoggerProvider>(logs);
+                if (listener is not null) s.AddSingleton(listener);
             },
             compose: b => b.AddApprovalJobs());
 
@@ -88,7 +89,8 @@ public sealed class ExecutorCycleTests
         var go = release.Combine("go");
         using var slow = new RouteScript("wait-for:" + go);
         using var fast = new RouteScript();
-        await using var host = await StartAsync([.. slow.Settings("reply", timeoutSeconds: 600), .. fast.Settings("post")]);
+        var ends = new RecordingListener();
+        await using var host = await StartAsync([.. slow.Settings("reply", timeoutSeconds: 600), .. fast.Settings("post")], listener: ends);
         await Drafts.ApproveAsync(host.Store, "reply:slow", "takes its time");
         await Eventually.TrueAsync(() => slow.Runs().Count == 1, "the slow run to start");
 
@@ -97,6 +99,8 @@ public sealed class ExecutorCycleTests
         // Before runs outlived their cycle, the cycle holding the slow run held every later approval with it.
         await Eventually.TrueAsync(() => host.Store.Get("post:fast")!.State == DraftState.Executed, "the second approval to be executed");
         Assert.Equal(DraftState.Executing, host.Store.Get("reply:slow")!.State);
+        // Its end is told (so the reconcile pass closes what it settled) though another run still goes.
+        await Eventually.TrueAsync(() => ends.Results.Any(r => r.Executed == 1), "the executed run's end told to the listeners");
         File.WriteAllText(go, "");
         await Eventually.TrueAsync(() => host.Store.Get("reply:slow")!.State == DraftState.Executed, "the slow run to finish once released");
         Assert.Single(slow.Runs());
@@ -476,5 +480,18 @@ public sealed class ExecutorCycleTests
         // Well within the interval: the approval itself woke the job.
         await executed.Task.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Single(route.Runs());
+    }
+
+    private sealed class RecordingListener : IExecutorCycleListener
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<ExecutorCycleResult> _results = new();
+
+        public IReadOnlyCollection<ExecutorCycleResult> Results => _results;
+
+        public Task AfterCycleAsync(ExecutorCycleResult result, CancellationToken cancellationToken)
+        {
+            _results.Enqueue(result);
+            return Task.CompletedTask;
+        }
     }
 }
