@@ -209,8 +209,10 @@ public sealed class ExecutorCycleTests
     {
         using var route = new RouteScript();
         await using var host = await StartAsync(route.Settings("reply"));
-        await Drafts.ApproveAsync(host.Store, "reply:card-reason", "what the approver saw");
+        // The text goes before the approval: an approval wakes the executor at once, which could run the draft first.
+        await Drafts.SubmitAsync(host.Store, "reply:card-reason", "what the approver saw");
         Drafts.Sql(host, "UPDATE drafts SET text = NULL WHERE id = 'reply:card-reason'");
+        await host.Store.TransitionAsync(Drafts.Approval("reply:card-reason", Sha.Hex("what the approver saw"), DateTimeOffset.UtcNow));
 
         await Cycle(host).RunOnceAsync();
 
