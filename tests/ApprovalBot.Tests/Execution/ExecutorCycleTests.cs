@@ -57,10 +57,11 @@ public sealed class ExecutorCycleTests
     [Fact]
     public async Task RunOnce_CommandRoute_GetsTheServiceEnvironmentWithoutItsOwnSettings()
     {
-        // Unbound by any option, so the hosts of tests running alongside are not changed by it.
-        const string setting = "ApprovalBot__Probe__Secret";
+        // A real setting (an unknown key would stop every host starting meanwhile) at its shipped value, so the hosts
+        // of tests running alongside, which read the process's environment too, are not changed by it.
+        const string setting = "ApprovalBot__Execution__RetryMaxSeconds";
         const string other = "ROUTE_ENVIRONMENT_PROBE";
-        Environment.SetEnvironmentVariable(setting, "bot-token-like");
+        Environment.SetEnvironmentVariable(setting, "600");
         Environment.SetEnvironmentVariable(other, "kept");
         try
         {
