@@ -44,6 +44,12 @@ public static class ProtocolJson
     /// <summary>The request contracts bound to <see cref="Requests"/>.</summary>
     internal static ProtocolJsonContext RequestContext { get; } = new(Requests);
 
+    /// <summary>
+    /// How the service writes its responses: escaped as requests are (<see cref="JsonLinesEncoder"/>), so a draft's
+    /// text comes back as it went, "é" as 2 bytes rather than <c>\u00E9</c>, and <c>approvalctl --json</c> prints it readably.
+    /// </summary>
+    public static ProtocolJsonContext Responses => RequestContext;
+
     /// <summary>Reading responses in a client.</summary>
     public static JsonSerializerOptions Lenient { get; } = new(ProtocolJsonContext.Default.Options)
     {

@@ -259,7 +259,7 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
     /// </summary>
     private static async Task WriteAsync(Stream stream, Response response, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJsonContext.Default.Response);
+        var json = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJson.Responses.Response);
         var line = new byte[json.Length + 1];
         json.CopyTo(line, 0);
         line[^1] = Newline[0];

@@ -14,6 +14,22 @@ namespace ApprovalBot.Tests.Pipe;
 public sealed class AgentPipeServerTests
 {
     [Fact]
+    public async Task Serve_DraftWithNonAsciiText_AnsweredAsUtf8AsItWasSent()
+    {
+        const string text = "Привет, café — 👍";
+        await using var host = await TestHost.StartAsync();
+        await using var client = await host.ConnectAsync();
+        Assert.True((await client.SubmitAsync(new DraftSubmission { Id = "reply:utf8", Kind = "reply", Agent = "a", Text = text })).Ok);
+
+        var line = (await client.SendRawAsync(Encoding.UTF8.GetBytes("""{"op":"get","id":"reply:utf8"}""")))!;
+
+        // Escaped, each Cyrillic letter took 6 bytes instead of 2 and the emoji 12 instead of 4.
+        Assert.Contains(text, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("\\u", line, StringComparison.Ordinal);
+        Assert.Equal(text, PipeClient.ParseResponse(line).Draft!.Text);
+    }
+
+    [Fact]
     public async Task Serve_LineOverLimit_TooLargeThenClosedWhileOthersKeepServing()
     {
         await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
