@@ -80,7 +80,8 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     {
         _releaseHung.TrySetResult();
         if (!_listener.IsListening) return;
-        _listener.Stop();
+        // Close alone: after Stop, .NET's managed listener binds the port once more to unregister it on Close, and
+        // failed with "Address already in use" when another test had taken the port meanwhile.
         _listener.Close();
         await _serving;
     }
