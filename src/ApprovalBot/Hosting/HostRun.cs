@@ -20,15 +20,12 @@ internal static class HostRun
     /// </summary>
     private static readonly (Type Type, Func<IServiceProvider, object> Read)[] Settings =
     [
-        (typeof(StoreOptions), s => s.GetRequiredService<IOptions<StoreOptions>>().Value),
-        (typeof(KindsOptions), s => s.GetRequiredService<IOptions<KindsOptions>>().Value),
-        (typeof(AgentPipeOptions), s => s.GetRequiredService<IOptions<AgentPipeOptions>>().Value),
-        (typeof(TelegramOptions), s => s.GetRequiredService<IOptions<TelegramOptions>>().Value),
-        (typeof(SandboxOptions), s => s.GetRequiredService<IOptions<SandboxOptions>>().Value),
-        (typeof(ExecutionOptions), s => s.GetRequiredService<IOptions<ExecutionOptions>>().Value),
-        (typeof(ExecutorRoutesOptions), s => s.GetRequiredService<IOptions<ExecutorRoutesOptions>>().Value),
-        (typeof(ReconciliationOptions), s => s.GetRequiredService<IOptions<ReconciliationOptions>>().Value),
+        Of<StoreOptions>(), Of<KindsOptions>(), Of<AgentPipeOptions>(), Of<TelegramOptions>(), Of<SandboxOptions>(),
+        Of<ExecutionOptions>(), Of<ExecutorRoutesOptions>(), Of<ReconciliationOptions>(),
     ];
+
+    private static (Type, Func<IServiceProvider, object>) Of<T>() where T : class =>
+        (typeof(T), services => services.GetRequiredService<IOptions<T>>().Value);
 
     /// <summary>
     /// Refuses keys no setting reads, values of the wrong type and values out of range, before any service is built;

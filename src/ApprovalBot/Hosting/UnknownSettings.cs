@@ -18,57 +18,47 @@ internal static class UnknownSettings
 {
     private const string Root = "ApprovalBot";
 
-    private static readonly Dictionary<string, Type> Sections = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["Pipe"] = typeof(AgentPipeOptions),
-        ["Telegram"] = typeof(TelegramOptions),
-        ["Sandbox"] = typeof(SandboxOptions),
-        ["Execution"] = typeof(ExecutionOptions),
-        ["Reconciliation"] = typeof(ReconciliationOptions),
-    };
+    /// <summary>A group of settings below a key, and how its own keys are checked.</summary>
+    private sealed record Group(string Name, Action<IConfigurationSection, List<string>> Check);
 
-    private const string Kinds = "Kinds";
-    private const string Executor = "Executor";
+    private static readonly Group[] NoGroups = [];
+
+    /// <summary>The groups below <c>ApprovalBot</c> beside the store's own settings: each feature's options, and the kinds.</summary>
+    private static readonly Group[] RootGroups =
+    [
+        Feature("Pipe", typeof(AgentPipeOptions)),
+        Feature("Telegram", typeof(TelegramOptions)),
+        Feature("Sandbox", typeof(SandboxOptions)),
+        Feature("Execution", typeof(ExecutionOptions)),
+        Feature("Reconciliation", typeof(ReconciliationOptions)),
+        // Any name is a kind; below it, a kind's settings and its executor route.
+        new("Kinds", (kinds, errors) =>
+        {
+            foreach (var kind in kinds.GetChildren())
+            {
+                Check(kind, typeof(KindOptions), errors, [Feature("Executor", typeof(ExecutorRouteOptions))]);
+            }
+        }),
+    ];
 
     public static IReadOnlyList<string> Find(IConfiguration configuration)
     {
         var errors = new List<string>();
-        var root = configuration.GetSection(Root);
-        var rootNames = Settings(typeof(StoreOptions)).Select(p => p.Name).Concat(Sections.Keys).Append(Kinds).ToList();
-        foreach (var child in root.GetChildren())
-        {
-            if (Sections.TryGetValue(child.Key, out var type))
-            {
-                Check(child, type, errors);
-            }
-            else if (string.Equals(child.Key, Kinds, StringComparison.OrdinalIgnoreCase))
-            {
-                foreach (var kind in child.GetChildren())
-                {
-                    Check(kind, typeof(KindOptions), errors, (Executor, typeof(ExecutorRouteOptions)));
-                }
-            }
-            else if (Settings(typeof(StoreOptions)).FirstOrDefault(p => Matches(p.Name, child.Key)) is { } setting)
-            {
-                CheckValue(child, setting, errors);
-            }
-            else
-            {
-                errors.Add(Unknown(child, rootNames));
-            }
-        }
+        Check(configuration.GetSection(Root), typeof(StoreOptions), errors, RootGroups);
         return errors;
     }
 
-    private static void Check(IConfigurationSection section, Type type, List<string> errors, (string Name, Type Type)? extra = null)
+    private static Group Feature(string name, Type type) => new(name, (section, errors) => Check(section, type, errors, NoGroups));
+
+    private static void Check(IConfigurationSection section, Type type, List<string> errors, Group[] groups)
     {
         var settings = Settings(type);
-        var names = settings.Select(p => p.Name).Concat(extra is { } e ? [e.Name] : []).ToList();
+        var names = settings.Select(p => p.Name).Concat(groups.Select(g => g.Name)).ToList();
         foreach (var child in section.GetChildren())
         {
-            if (extra is { } x && Matches(x.Name, child.Key))
+            if (groups.FirstOrDefault(g => Matches(g.Name, child.Key)) is { } group)
             {
-                Check(child, x.Type, errors);
+                group.Check(child, errors);
                 continue;
             }
             var setting = settings.FirstOrDefault(p => Matches(p.Name, child.Key));
@@ -78,7 +68,7 @@ internal static class UnknownSettings
             }
             else if (IsGroup(setting.PropertyType))
             {
-                Check(child, setting.PropertyType, errors);
+                Check(child, setting.PropertyType, errors, NoGroups);
             }
             else
             {

@@ -251,39 +251,34 @@ public sealed class SqliteDatabaseTests
     /// The query plan of <paramref name="sql"/> in a store like a long-running one, analysed: 5,000 drafts, nearly all
     /// executed, a few approved or executing or carded, each with its submitted event, and a few expired leases.
     /// </summary>
-    private static List<string> PlanInStore(string sql, params (string Name, object Value)[] parameters)
-    {
-        using var dir = new TempDirectory();
-        using var db = Database(dir.Path);
-        db.Initialize();
-        using var connection = db.Open();
-        Scalar(connection, """
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since)
-            SELECT 'reply:' || i, 'reply', 'a', 'x', CASE i % 500 WHEN 0 THEN 'approved' WHEN 1 THEN 'executing' WHEN 2 THEN 'carded' ELSE 'executed' END, i, i, i FROM n;
-            INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'submitted', 'a', '{}' FROM drafts;
-            INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'lease_expired', 'a', '{}' FROM drafts WHERE seq % 100 = 0;
-            ANALYZE;
-            """);
-        return Plan(connection, sql, parameters);
-    }
+    private static List<string> PlanInStore(string sql, params (string Name, object Value)[] parameters) => PlanAfter("""
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+        INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since)
+        SELECT 'reply:' || i, 'reply', 'a', 'x', CASE i % 500 WHEN 0 THEN 'approved' WHEN 1 THEN 'executing' WHEN 2 THEN 'carded' ELSE 'executed' END, i, i, i FROM n;
+        INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'submitted', 'a', '{}' FROM drafts;
+        INSERT INTO events(draft_id, at, type, actor, details) SELECT id, seq, 'lease_expired', 'a', '{}' FROM drafts WHERE seq % 100 = 0;
+        ANALYZE;
+        """, sql, parameters);
 
     /// <summary>
     /// The query plan of <paramref name="sql"/> over a ledger like a real one: 5,000 events without a draft, nearly all
     /// of a common type, a few of the reported ones, analysed.
     /// </summary>
-    private static List<string> PlanInLedger(string sql, params (string Name, object Value)[] parameters)
+    private static List<string> PlanInLedger(string sql, params (string Name, object Value)[] parameters) => PlanAfter("""
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+        INSERT INTO events(draft_id, at, type, actor, details)
+        SELECT NULL, i, CASE i % 1000 WHEN 0 THEN 'orphan_callback' WHEN 500 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
+        ANALYZE;
+        """, sql, parameters);
+
+    /// <summary>The query plan of <paramref name="sql"/> in a fresh store after <paramref name="seed"/> has run.</summary>
+    private static List<string> PlanAfter(string seed, string sql, (string Name, object Value)[] parameters)
     {
         using var dir = new TempDirectory();
         using var db = Database(dir.Path);
         db.Initialize();
         using var connection = db.Open();
-        Scalar(connection, """
-            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
-            INSERT INTO events(draft_id, at, type, actor, details)
-            SELECT NULL, i, CASE i % 1000 WHEN 0 THEN 'orphan_callback' WHEN 500 THEN 'security' ELSE 'submitted' END, 'a', '{}' FROM n;
-            ANALYZE;
-            """);
+        Scalar(connection, seed);
         return Plan(connection, sql, parameters);
     }
 

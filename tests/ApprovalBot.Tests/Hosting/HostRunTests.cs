@@ -10,11 +10,7 @@ public sealed class HostRunTests
     [Fact]
     public async Task RunUntilStopped_APartFailsWhileAnotherIsStillStarting_ReturnsOne()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddHostedService<FailsAtOnce>();
-        builder.Services.AddHostedService<StartsUntilCancelled>();
-        using var host = builder.Build();
+        using var host = HostOf(s => s.AddHostedService<FailsAtOnce>().AddHostedService<StartsUntilCancelled>());
 
         var code = await host.RunUntilStoppedAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
@@ -24,10 +20,7 @@ public sealed class HostRunTests
     [Fact]
     public async Task RunUntilStopped_StopAskedFor_ReturnsZero()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddHostedService<RunsUntilStopped>();
-        using var host = builder.Build();
+        using var host = HostOf(s => s.AddHostedService<RunsUntilStopped>());
         var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         lifetime.ApplicationStarted.Register(lifetime.StopApplication);
 
@@ -39,15 +32,19 @@ public sealed class HostRunTests
     [Fact]
     public async Task RunUntilStopped_APartFailsAfterStart_ReturnsOne()
     {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Services.AddHostedService<RunsUntilStopped>();
-        builder.Services.AddHostedService<FailsAtOnce>();
-        using var host = builder.Build();
+        using var host = HostOf(s => s.AddHostedService<RunsUntilStopped>().AddHostedService<FailsAtOnce>());
 
         var code = await host.RunUntilStoppedAsync().WaitAsync(TimeSpan.FromSeconds(30));
 
         Assert.Equal(1, code);
+    }
+
+    private static IHost HostOf(Action<IServiceCollection> services)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        services(builder.Services);
+        return builder.Build();
     }
 
     private sealed class FailsAtOnce : BackgroundService

@@ -30,9 +30,7 @@ public sealed class CallbackRouterTests
     public async Task Tap_ByApproverFromAnotherChat_Refused()
     {
         await using var h = await TelegramHarness.StartAsync();
-        await h.SubmitAsync("reply:other-chat", "text");
-        var card = await h.WaitForCardAsync("reply:other-chat");
-        await h.WaitForStateAsync("reply:other-chat", DraftState.Carded);
+        var card = await h.SubmitCardedAsync("reply:other-chat", "text");
 
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: h.Control.GroupChatId, requireButton: false);
         var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);

@@ -24,9 +24,7 @@ public sealed class CardFollowUpsTests
         var pressed = h.Control.PressButton(upToDateCard.MessageId, TelegramHarness.ButtonData(upToDateCard, "Approve"));
         await h.Control.WaitForCallbackAnswerAsync(pressed.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForEditAsync(h.ChatId, upToDateCard.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
-        await h.SubmitAsync(behind, "decided while Telegram refused edits");
-        var card = await h.WaitForCardAsync(behind);
-        await h.WaitForStateAsync(behind, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(behind, "decided while Telegram refused edits");
         // Telegram refuses every edit for as long as this host runs: none of its retries (in memory) gets through.
         h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
 

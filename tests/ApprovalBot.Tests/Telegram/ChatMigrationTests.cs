@@ -118,9 +118,7 @@ public sealed class ChatMigrationTests
     {
         const string id = "reply:moved-twice";
         await using var h = await StartInGroupAsync();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         var service = h.Control.MigrateChat(Group, Supergroup);
         await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
         var sender = h.Host.Services.GetRequiredService<CardSender>();
@@ -145,9 +143,7 @@ public sealed class ChatMigrationTests
     {
         var id = chatIdUpdatedToTheSupergroup ? "reply:tap-after-chat-id-update" : "reply:tap-old-group";
         await using var h = await StartInGroupAsync();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         var service = h.Control.MigrateChat(Group, Supergroup);
         await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
         if (chatIdUpdatedToTheSupergroup)

@@ -106,9 +106,7 @@ public sealed class DecisionHandlerTests
     public async Task Tap_HostRestartedBetweenCardAndTap_StillDecides()
     {
         await using var h = await TelegramHarness.StartAsync();
-        await h.SubmitAsync("reply:restart", "survives a restart");
-        var card = await h.WaitForCardAsync("reply:restart");
-        await h.WaitForStateAsync("reply:restart", DraftState.Carded);
+        var card = await h.SubmitCardedAsync("reply:restart", "survives a restart");
 
         await h.RestartHostAsync();
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
@@ -146,9 +144,7 @@ public sealed class DecisionHandlerTests
     {
         const string id = "reply:overtaken";
         await using var h = await TelegramHarness.StartAsync();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         // Holding the answer holds the handler's card edit too: it comes after the answer, as the approver must
         // never see "Approved" on a card before the decision is stored and acknowledged.
         var answer = new SandboxGate();
@@ -180,10 +176,8 @@ public sealed class DecisionHandlerTests
         var clock = new SignallingClock();
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"], services: s => s.UseClock<CardFollowUps>(clock));
         var start = clock.GetUtcNow();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
         // Recorded first: a tap on a card not yet recorded makes the outbox edit it too, and that edit could meet the faults below.
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
         await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
@@ -215,9 +209,7 @@ public sealed class DecisionHandlerTests
         var clock = new SignallingClock();
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"], services: s => s.UseClock<CardFollowUps>(clock));
         var start = clock.GetUtcNow();
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         // The handler's edit (one call, one resend) and the first retry (the same) fail: only the second retry gets through.
         h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 4);
 
@@ -285,9 +277,7 @@ public sealed class DecisionHandlerTests
         const string id = "reply:not-modified";
         var logs = new CapturedLogs();
         await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
         // Telegram's answer when the card already shows what the edit would show (e.g. the edit landed but its answer was lost).
         h.Control.InjectFault("editMessageText", SandboxFault.Error(400, NotModified), times: 2);
 

@@ -122,6 +122,18 @@ internal sealed class TelegramHarness : IAsyncDisposable
     public Task<SentMessage> WaitForCardAsync(string draftId) =>
         Control.WaitForMessageAsync(m => m.Document is null && m.Text is { } t && t.Contains(draftId, StringComparison.Ordinal) && m.Versions[0].Buttons.Count > 0, Wait);
 
+    /// <summary>
+    /// Submits a draft and returns its card once the card is in the chat and recorded in the store: a tap on a card the
+    /// outbox has not recorded yet makes the outbox edit that card too.
+    /// </summary>
+    public async Task<SentMessage> SubmitCardedAsync(string id, string text)
+    {
+        await SubmitAsync(id, text);
+        var card = await WaitForCardAsync(id);
+        await WaitForStateAsync(id, DraftState.Carded);
+        return card;
+    }
+
     /// <summary>Waits on the store's change signal until the draft is in <paramref name="state"/>.</summary>
     public Task<Draft> WaitForStateAsync(string draftId, DraftState state) => Host.WaitForStateAsync(draftId, state, Wait);
 

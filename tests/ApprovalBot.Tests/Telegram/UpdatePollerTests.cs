@@ -129,9 +129,7 @@ public sealed class UpdatePollerTests
         const string id = "reply:busy";
         var logs = new CapturedLogs();
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:BusyTimeoutMs=1000"], services: s => s.AddSingleton<ILoggerProvider>(logs));
-        await h.SubmitAsync(id, "text");
-        var card = await h.WaitForCardAsync(id);
-        await h.WaitForStateAsync(id, DraftState.Carded);
+        var card = await h.SubmitCardedAsync(id, "text");
 
         // Someone else (sqlite3, a backup script) takes the database's write lock and keeps it past BusyTimeoutMs.
         PressedButton press;

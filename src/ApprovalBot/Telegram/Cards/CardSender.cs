@@ -113,21 +113,17 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// </summary>
     private async Task RecordShownAsync(Draft shown, long chatId, long messageId)
     {
-        var state = shown.State.ToWire();
-        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || shown.CardShowsCurrentState)
+        if (!RecordLags(shown, chatId, messageId))
         {
             return;
         }
         try
         {
-            // Compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.
-            await store.WriteAsync(ctx => ctx.Execute(
-                "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
-                ("$shown", state), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId))).ConfigureAwait(false);
+            await store.WriteAsync(ctx => SetShown(ctx, shown, chatId, messageId)).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
-            LogShownNotRecorded(ex, shown.Id, messageId, state);
+            LogShownNotRecorded(ex, shown.Id, messageId, shown.State.ToWire());
         }
     }
 
@@ -138,23 +134,20 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// </summary>
     private async Task RecordRefusedAsync(Draft shown, long chatId, long messageId, ApiRequestException refusal)
     {
-        var state = shown.State.ToWire();
-        if (shown.CardChatId != chatId || shown.CardMessageId != messageId || shown.CardShowsCurrentState)
+        if (!RecordLags(shown, chatId, messageId))
         {
             return;
         }
         var details = new JsonObject
         {
-            ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = state, ["shown"] = shown.CardShownState, ["error_code"] = refusal.ErrorCode,
+            ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = shown.State.ToWire(), ["shown"] = shown.CardShownState, ["error_code"] = refusal.ErrorCode,
             ["description"] = refusal.Description,
         }.ToJsonString();
         try
         {
             await store.WriteAsync(ctx =>
             {
-                var left = ctx.Execute(
-                    "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
-                    ("$shown", state), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
+                var left = SetShown(ctx, shown, chatId, messageId);
                 if (left)
                 {
                     ctx.AppendEvent(shown.Id, EditRefusedEvent, Actor, details);
@@ -168,6 +161,15 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LogRefusalNotRecorded(ex, shown.Id, messageId);
         }
     }
+
+    /// <summary>The card on record is the one at <paramref name="chatId"/>/<paramref name="messageId"/>, and its record does not say it shows <paramref name="shown"/> yet.</summary>
+    private static bool RecordLags(Draft shown, long chatId, long messageId) =>
+        shown.CardChatId == chatId && shown.CardMessageId == messageId && !shown.CardShowsCurrentState;
+
+    /// <summary>Records <paramref name="shown"/>'s state as what the card shows; compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.</summary>
+    private static bool SetShown(WriteContext ctx, Draft shown, long chatId, long messageId) => ctx.Execute(
+        "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
+        ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
 
     private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, Draft shown)
     {
