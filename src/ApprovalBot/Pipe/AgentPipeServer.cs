@@ -1,6 +1,7 @@
 using System.IO.Pipes;
 using System.Text.Json;
 using ApprovalBot.Client;
+using ApprovalBot.Drafts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -11,7 +12,8 @@ namespace ApprovalBot.Pipe;
 /// Serves protocol v1 on the local pipe: many connections at once, many requests per connection, only
 /// for the service's own OS user. A refused or broken connection never stops the accept loop.
 /// </summary>
-internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, ILogger<AgentPipeServer> logger)
+internal sealed partial class AgentPipeServer(
+    PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, IOptions<KindsOptions> kinds, ILogger<AgentPipeServer> logger)
     : BackgroundService
 {
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
@@ -59,7 +61,24 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
             _listening.TrySetException(ex);
             throw;
         }
+        WarnOfKindsLongerThanALine();
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A warning, not a refusal to start: such a setting worked before this check, and an agent whose line is too long
+    /// is told so (<c>too_large</c>, nothing stored); but the operator learns it now rather than from a refused draft.
+    /// </summary>
+    private void WarnOfKindsLongerThanALine()
+    {
+        foreach (var (kind, o) in kinds.Value.Kinds)
+        {
+            var longest = LineBudget.LongestSubmit(o.MaxLength, _options.MaxContextBytes);
+            if (longest > _options.MaxLineBytes)
+            {
+                LogKindLongerThanALine(kind, o.MaxLength, longest, _options.MaxLineBytes);
+            }
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -269,6 +288,11 @@ internal sealed partial class AgentPipeServer(PipeDispatcher dispatcher, IOption
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent pipe listening at {SocketPath}")]
     private partial void LogListening(string socketPath);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kind {Kind} allows texts of {MaxLength} characters, whose submit can take {LongestBytes} bytes " +
+        "(12 a character as a JSON encoder may escape it, plus Pipe:MaxContextBytes and 4096 for the rest): over Pipe:MaxLineBytes " +
+        "{MaxLineBytes}, so some texts within MaxLength are refused too_large. Set ApprovalBot:Pipe:MaxLineBytes to at least {LongestBytes}")]
+    private partial void LogKindLongerThanALine(string kind, int maxLength, long longestBytes, int maxLineBytes);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityPipeRefused", Message = "Security: refused a pipe connection from another OS user at {SocketPath}")]
     private partial void LogUnauthorized(Exception ex, string socketPath);

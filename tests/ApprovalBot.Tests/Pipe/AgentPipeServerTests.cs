@@ -3,9 +3,11 @@ using System.Net.Sockets;
 using System.Text;
 using ApprovalBot.Client;
 using ApprovalBot.Pipe;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Tests.Pipe;
@@ -27,6 +29,30 @@ public sealed class AgentPipeServerTests
         Assert.Contains(text, line, StringComparison.Ordinal);
         Assert.DoesNotContain("\\u", line, StringComparison.Ordinal);
         Assert.Equal(text, PipeClient.ParseResponse(line).Draft!.Text);
+    }
+
+    [Fact]
+    public async Task Start_KindWhoseLongestSubmitExceedsTheLine_WarnsNamingTheLineItNeeds()
+    {
+        var logs = new CapturedLogs();
+        // The shipped kinds: reply (280) fits 20,000 bytes with a context of 1,000, post (3,000) does not.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=20000", "ApprovalBot:Pipe:MaxContextBytes=1000"],
+            services: s => s.AddSingleton<ILoggerProvider>(logs));
+
+        var warning = Assert.Single(logs.Entries, e => e.Category == typeof(AgentPipeServer).FullName && e.Level == LogLevel.Warning);
+        Assert.Equal("post", warning.Properties["Kind"]);
+        Assert.Equal(3000L * 12 + 1000 + 4096, warning.Properties["LongestBytes"]);
+        Assert.Contains("Set ApprovalBot:Pipe:MaxLineBytes to at least 41096", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_DefaultSettings_NoKindExceedsTheLine()
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+
+        Assert.DoesNotContain(logs.Entries, e => e.Category == typeof(AgentPipeServer).FullName && e.Level == LogLevel.Warning);
+        Assert.Contains(logs.Entries, e => e.Category == typeof(AgentPipeServer).FullName && e.Message.StartsWith("Agent pipe listening", StringComparison.Ordinal));
     }
 
     [Fact]
