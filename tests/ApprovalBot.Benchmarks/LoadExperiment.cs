@@ -4,7 +4,8 @@ namespace ApprovalBot.Benchmarks;
 
 /// <summary>
 /// `--load clients rounds [dll|-]...`: throughput and latency of concurrent clients against one host per build given
-/// ("-" or none: this build), in interleaved rounds of 3 s, so that builds are compared under the same load.
+/// ("-" or none: this build), in interleaved rounds of 3 s, so that builds are compared under the same load; with the
+/// host's threads' context switches and CPU per submit (which threads a submit keeps busy at that concurrency).
 /// </summary>
 internal static class LoadExperiment
 {
@@ -25,9 +26,10 @@ internal static class LoadExperiment
             {
                 for (var h = 0; h < hosts.Count; h++)
                 {
-                    var res = await PipeLoad.Concurrent(hosts[h], clients, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), blocking: true);
+                    var res = await PipeLoad.Concurrent(hosts[h], clients, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(3), blocking: true, hostThreads: true);
                     Console.WriteLine($"round {r} host {dlls[h] ?? "this build"}: {res.PerSecond:0}/s, p50 {res.Latency.P50:0.000} p99 {res.Latency.P99:0.000} ms, " +
                                       $"host {res.HostCpuUs:0} us, clients {res.ClientCpuUs:0} us per submit; load {File.ReadAllText("/proc/loadavg").Trim()}");
+                    ThreadProbe.Print("host", res.HostThreads!.Value.Before, res.HostThreads.Value.After, (int)res.Submits);
                 }
             }
         }

@@ -12,7 +12,11 @@ internal static class PipeLoad
     public static TimeSpan WarmupTime { get; private set; }
 
     /// <summary>CPU microseconds per submit of the host and of this (client) process, over the measured window.</summary>
-    public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits, double HostCpuUs = double.NaN, double ClientCpuUs = double.NaN);
+    public sealed record Result(int Clients, Samples Latency, double PerSecond, long Submits, double HostCpuUs = double.NaN, double ClientCpuUs = double.NaN)
+    {
+        /// <summary>The host's threads over the measured window (<see cref="ThreadProbe.Snapshot"/>), when asked for.</summary>
+        public (Dictionary<int, ThreadProbe.ThreadStat> Before, Dictionary<int, ThreadProbe.ThreadStat> After)? HostThreads { get; init; }
+    }
 
     /// <summary>
     /// A connection as the benchmark drives it: with <c>blocking</c>, <see cref="PipeClient.Connect"/> and
@@ -69,7 +73,7 @@ internal static class PipeLoad
     /// <paramref name="clients"/> connections submitting back to back; measured for <paramref name="duration"/>
     /// after <paramref name="warmup"/>. Throughput counts receipts within the measured window.
     /// </summary>
-    public static async Task<Result> Concurrent(HostUnderTest host, int clients, TimeSpan warmup, TimeSpan duration, bool blocking)
+    public static async Task<Result> Concurrent(HostUnderTest host, int clients, TimeSpan warmup, TimeSpan duration, bool blocking, bool hostThreads = false)
     {
         var run = Interlocked.Increment(ref _run);
         var connections = new List<Connection>();
@@ -98,6 +102,7 @@ internal static class PipeLoad
             }
         }, CancellationToken.None, blocking ? TaskCreationOptions.LongRunning : TaskCreationOptions.None, TaskScheduler.Default).Unwrap()).ToArray();
         await Task.Delay(warmup);
+        var threadsBefore = hostThreads ? ThreadProbe.Snapshot(host.Pid) : null;
         var hostCpu = host.CpuSeconds;
         var clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         Volatile.Write(ref measuring, 1);
@@ -106,6 +111,7 @@ internal static class PipeLoad
         var measured = Interlocked.Read(ref done);
         var elapsedSeconds = timer.Elapsed.TotalSeconds;
         hostCpu = host.CpuSeconds - hostCpu;
+        var threadsAfter = hostThreads ? ThreadProbe.Snapshot(host.Pid) : null;
         clientCpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds - clientCpu;
         Volatile.Write(ref measuring, 0);
         Volatile.Write(ref stop, 1);
@@ -114,7 +120,10 @@ internal static class PipeLoad
         {
             await client.DisposeAsync();
         }
-        return new Result(clients, samples, measured / elapsedSeconds, measured, hostCpu * 1e6 / measured, clientCpu * 1e6 / measured);
+        return new Result(clients, samples, measured / elapsedSeconds, measured, hostCpu * 1e6 / measured, clientCpu * 1e6 / measured)
+        {
+            HostThreads = threadsBefore is null ? null : (threadsBefore, threadsAfter!),
+        };
     }
 
     public static DraftSubmission Draft(string id) => new()

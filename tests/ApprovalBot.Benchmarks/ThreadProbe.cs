@@ -67,9 +67,9 @@ internal static class ThreadProbe
         }
     }
 
-    private sealed record ThreadStat(string Name, long Ticks, long Voluntary, long Involuntary);
+    internal sealed record ThreadStat(string Name, long Ticks, long Voluntary, long Involuntary);
 
-    private static Dictionary<int, ThreadStat> Snapshot(int pid)
+    internal static Dictionary<int, ThreadStat> Snapshot(int pid)
     {
         var result = new Dictionary<int, ThreadStat>();
         foreach (var thread in ProcThreads.Of(pid))
@@ -91,7 +91,7 @@ internal static class ThreadProbe
         return result;
     }
 
-    private static void Print(string label, Dictionary<int, ThreadStat> before, Dictionary<int, ThreadStat> after, int count)
+    internal static void Print(string label, Dictionary<int, ThreadStat> before, Dictionary<int, ThreadStat> after, int count)
     {
         double totalSw = 0, totalCpu = 0;
         var rows = new List<(string, double, double, double)>();
