@@ -1,6 +1,7 @@
 using System.Globalization;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Cards;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -136,6 +137,35 @@ public sealed class CardFollowUpsTests
         var refused = Assert.Single(h.Host.Store.Events(gone), e => e.Type == "card_edit_refused");
         Assert.Contains("message to edit not found", refused.Details, StringComparison.Ordinal);
         Assert.Equal(DraftState.Approved, h.Host.Store.Get(gone)!.State);
+    }
+
+    [Fact]
+    public async Task Outcome_EditGivenUpWhileTelegramWasDown_CardShowsTheOutcomeAtTheNextLookWithoutARestart()
+    {
+        const string id = "reply:given-up";
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:MaxCallRetries=0", "ApprovalBot:Telegram:CardMaxAttempts=1", "ApprovalBot:Telegram:CardRetryMaxDelaySeconds=300"],
+            services: s => s.UseClock<CardFollowUps>(clock));
+        var card = await h.SubmitCardedAsync(id, "text");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
+        });
+        // Its one attempt (CardMaxAttempts=1) fails; Telegram is back after that, with nothing left to retry the edit.
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        h.Control.ClearFaults();
+
+        clock.Advance(TimeSpan.FromSeconds(300));
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
+        Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShownState == "failed", "the edit to be recorded");
     }
 
     private static int? MessageId(ApiCall call) =>

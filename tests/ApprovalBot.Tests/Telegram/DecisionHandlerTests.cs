@@ -168,12 +168,15 @@ public sealed class DecisionHandlerTests
         Assert.Contains("https://example.test/posted", shown.Text, StringComparison.Ordinal);
     }
 
+    /// <summary>The follow-ups' backoffs in these tests are seconds; their look at the cards behind, minutes away, is not watched.</summary>
+    private static readonly TimeSpan FollowUpBackoffs = TimeSpan.FromMinutes(1);
+
     [Fact]
     public async Task Card_OutcomeEditFailsWhileTelegramIsDown_EditedOnceItIsBack()
     {
         const string id = "reply:outage";
         // The follow-ups wait on a clock the test moves: the retry is seen waiting its backoff, and comes when the test says.
-        var clock = new SignallingClock();
+        var clock = new SignallingClock(FollowUpBackoffs);
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"], services: s => s.UseClock<CardFollowUps>(clock));
         var start = clock.GetUtcNow();
         // Recorded first: a tap on a card not yet recorded makes the outbox edit it too, and that edit could meet the faults below.
@@ -206,7 +209,7 @@ public sealed class DecisionHandlerTests
         const string id = "reply:edit-outage";
         // The follow-ups wait on a clock the test moves, so each retry's backoff is seen as it begins (how long, and that
         // nothing is sent before it is over) instead of measured afterwards on the wall clock.
-        var clock = new SignallingClock();
+        var clock = new SignallingClock(FollowUpBackoffs);
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=1"], services: s => s.UseClock<CardFollowUps>(clock));
         var start = clock.GetUtcNow();
         var card = await h.SubmitCardedAsync(id, "text");

@@ -8,7 +8,9 @@ namespace ApprovalBot.Tests.Telegram;
 /// (a Task.Delay on this clock) is reported with its due time, so a test can see a component pause, check for how long,
 /// and move the clock on, without sleeping or guessing.
 /// </summary>
-internal sealed class SignallingClock : TimeProvider
+/// <param name="reportDueWithin">Reports only timers due within this time of their creation (e.g. a backoff of seconds, not
+/// a component's periodic look minutes away); all when null.</param>
+internal sealed class SignallingClock(TimeSpan? reportDueWithin = null) : TimeProvider
 {
     private readonly ManualTimeProvider _inner = new();
     private readonly Channel<DateTimeOffset> _timers = Channel.CreateUnbounded<DateTimeOffset>();
@@ -25,7 +27,7 @@ internal sealed class SignallingClock : TimeProvider
     {
         var due = GetUtcNow() + dueTime;
         var timer = _inner.CreateTimer(callback, state, dueTime, period);
-        if (dueTime != Timeout.InfiniteTimeSpan)
+        if (dueTime != Timeout.InfiniteTimeSpan && (reportDueWithin is not { } within || dueTime <= within))
         {
             _timers.Writer.TryWrite(due);
         }

@@ -17,7 +17,9 @@ namespace ApprovalBot.Telegram.Cards;
 /// Those retries live in memory; what survives a stop is the store's record of what each card on record shows
 /// (card_shown_state, see <see cref="CardSender.ShowLatestAsync"/>). At start the cards that show an older state
 /// than their draft's are read from the index that holds only them (<see cref="BehindSql"/>), a page at a time, and
-/// followed up like a change, whenever no change of this run is waiting.
+/// followed up like a change, whenever no change of this run is waiting. The index is read again every
+/// <c>CardRetryMaxDelaySeconds</c> while the service runs: an edit that used up its attempts in an outage longer than
+/// its backoff (about 10 minutes by default) left the card showing an older state until the next start or change.
 /// </summary>
 internal sealed partial class CardFollowUps(
     DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger) : BackgroundService
@@ -40,12 +42,16 @@ internal sealed partial class CardFollowUps(
     private string? _behindAfter = "";
     private int _behindFound;
     private int _behindReadFailures;
+    // Whether the reading under way is a later look (not the one at start), and when the next one is due.
+    private bool _sweeping;
+    private DateTimeOffset _nextSweep;
 
     /// <summary>
     /// An edit to make: of the draft's card on record, or of one given message (a tapped copy, a card that arrived late).
-    /// <paramref name="LeftBehind"/>: found at start, behind its draft since an earlier run.
+    /// <paramref name="LeftBehind"/>: found behind its draft in the store, at start (since an earlier run) or by a later look
+    /// (<paramref name="Swept"/>: its edits failed in this run; the next look is its retry, not a backoff of its own).
     /// </summary>
-    private sealed record FollowUp(string Id, int Attempt, long? ChatId = null, long? MessageId = null, bool LeftBehind = false);
+    private sealed record FollowUp(string Id, int Attempt, long? ChatId = null, long? MessageId = null, bool LeftBehind = false, bool Swept = false);
 
     public static bool ShowsOnCard(DraftChange change) => change.To switch
     {
@@ -106,12 +112,38 @@ internal sealed partial class CardFollowUps(
             }
             if (_behind.TryDequeue(out var id))
             {
-                return new FollowUp(id, 1, LeftBehind: true);
+                return new FollowUp(id, 1, LeftBehind: true, Swept: _sweeping);
             }
             if (_behindAfter is null)
             {
-                return await _changed.Reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+                if (await NextChangeBeforeSweepAsync(stoppingToken).ConfigureAwait(false) is { } change)
+                {
+                    return change;
+                }
+                _behindAfter = "";
+                _behindFound = 0;
+                _sweeping = true;
             }
+        }
+    }
+
+    /// <summary>The next change of this run, or null when it is time to look at the cards behind again first.</summary>
+    private async Task<FollowUp?> NextChangeBeforeSweepAsync(CancellationToken stoppingToken)
+    {
+        var wait = _nextSweep - time.GetUtcNow();
+        if (wait <= TimeSpan.Zero)
+        {
+            return null;
+        }
+        using var due = new CancellationTokenSource(wait, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, due.Token);
+        try
+        {
+            return await _changed.Reader.ReadAsync(either.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return null;
         }
     }
 
@@ -151,15 +183,27 @@ internal sealed partial class CardFollowUps(
         }
         _behindFound += page.Count;
         _behindAfter = page.Count == BehindPage ? page[^1] : null;
-        if (_behindAfter is null && _behindFound > 0)
+        if (_behindAfter is not null)
         {
-            LogBehindFound(_behindFound);
+            return;
+        }
+        _nextSweep = time.GetUtcNow() + TimeSpan.FromSeconds(_options.CardRetryMaxDelaySeconds);
+        if (_behindFound > 0)
+        {
+            if (_sweeping)
+            {
+                LogBehindStill(_behindFound);
+            }
+            else
+            {
+                LogBehindFound(_behindFound);
+            }
         }
     }
 
     private async Task FollowUpAsync(FollowUp followUp, CancellationToken stoppingToken)
     {
-        var (id, _, givenChat, givenMessage, leftBehind) = followUp;
+        var (id, _, givenChat, givenMessage, leftBehind, _) = followUp;
         try
         {
             var draft = store.Get(id);
@@ -201,9 +245,14 @@ internal sealed partial class CardFollowUps(
     /// <summary>After a failed attempt: the next one after the backoff if the failure can pass and attempts remain, else a warning.</summary>
     private void RetryOrGiveUp(FollowUp failed, Exception failure, CancellationToken stoppingToken)
     {
+        if (failed.Swept && CanPass(failure))
+        {
+            LogSweptFollowUpFailed(failed.Id, _options.CardRetryMaxDelaySeconds, failure.Message);
+            return;
+        }
         if (!CanPass(failure) || failed.Attempt >= _options.CardMaxAttempts)
         {
-            LogFollowUpGaveUp(failure, failed.Id, failed.Attempt);
+            LogFollowUpGaveUp(failure, failed.Id, failed.Attempt, _options.CardRetryMaxDelaySeconds);
             return;
         }
         var delay = _options.CardRetryDelay(failed.Attempt);
@@ -230,8 +279,14 @@ internal sealed partial class CardFollowUps(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
     private partial void LogFollowUpRetry(string draftId, int attempt, double delaySeconds, string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again or the service restarts")]
-    private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again or the next look at cards behind their draft (within {SweepSeconds} s)")]
+    private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt, int sweepSeconds);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Card of {DraftId} still not updated; next try within {SweepSeconds} s: {Reason}")]
+    private partial void LogSweptFollowUpFailed(string draftId, int sweepSeconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Count} card(s) still showed an older state than their draft's (their edits had failed); each is being shown its draft's latest state")]
+    private partial void LogBehindStill(int count);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Count} card(s) showed an older state than their draft's at start (an earlier run stopped before their edit was taken); each is being shown its draft's latest state")]
     private partial void LogBehindFound(int count);
