@@ -1,3 +1,4 @@
+using ApprovalBot;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
@@ -27,6 +28,11 @@ catch (OperationCanceledException)
     // SIGTERM while still starting (systemd stop, docker stop): a requested stop, not a failure.
     Log.Information("ApprovalBot stopped before it finished starting");
     return 0;
+}
+catch (StartupRefusedException ex)
+{
+    Log.Fatal("ApprovalBot could not start: {Reason}", ex.Message);
+    return 1;
 }
 catch (Exception ex) when (StartupFailure.ConfigurationErrors(ex) is { } errors)
 {

@@ -18,7 +18,9 @@ internal static class DraftsExtensions
             .Configure<IConfiguration>((o, config) =>
             {
                 var bound = new Dictionary<string, KindOptions>(StringComparer.OrdinalIgnoreCase);
-                config.GetSection(KindsOptions.Section).Bind(bound);
+                var section = config.GetSection(KindsOptions.Section);
+                section.Bind(bound);
+                ThrowForKindsDropped(section, bound);
                 var spellings = KindNames.Spellings(config);
                 foreach (var (key, kind) in bound)
                 {
@@ -35,5 +37,22 @@ internal static class DraftsExtensions
         services.AddSingleton<ApproverActions>();
         services.AddHostedService<StoreInitializer>();
         return builder;
+    }
+
+    /// <summary>
+    /// The binder leaves a dictionary entry out when one of its values fails to convert: with <c>MaxLength=abc</c> the
+    /// whole kind was gone, without a word, and every submit of it was refused as an unknown kind. Bound on its own, the
+    /// kind makes the binder throw its usual error naming the key and the value, which the start reports.
+    /// </summary>
+    private static void ThrowForKindsDropped(IConfigurationSection kinds, Dictionary<string, KindOptions> bound)
+    {
+        foreach (var kind in kinds.GetChildren())
+        {
+            if (!bound.ContainsKey(kind.Key) && kind.GetChildren().Any())
+            {
+                kind.Bind(new KindOptions());
+                throw new OptionsValidationException(Options.DefaultName, typeof(KindsOptions), [$"{kind.Path}: the kind's settings could not be read."]);
+            }
+        }
     }
 }

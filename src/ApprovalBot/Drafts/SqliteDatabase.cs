@@ -40,7 +40,15 @@ internal sealed class SqliteDatabase : IDisposable
     /// </summary>
     public void Initialize()
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(DatabasePath)!);
+        var directory = Path.GetDirectoryName(DatabasePath)!;
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: {ex.Message}", ex);
+        }
         if (_writerLock is null)
         {
             var lockPath = DatabasePath + ".lock";
@@ -51,8 +59,12 @@ internal sealed class SqliteDatabase : IDisposable
             }
             catch (IOException ex)
             {
-                throw new InvalidOperationException(
-                    $"Another ApprovalBot process is using the data directory '{Path.GetDirectoryName(DatabasePath)}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.", ex);
+                throw new StartupRefusedException(
+                    $"Another ApprovalBot process is using the data directory '{directory}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.", ex);
+            }
+            catch (UnauthorizedAccessException ex)
+            {
+                throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: this OS user may not write its lock '{lockPath}'.", ex);
             }
         }
         using var connection = Open();

@@ -25,6 +25,8 @@ internal static class LoggingExtensions
         var logger = new LoggerConfiguration()
             .ReadFrom.Configuration(builder.Configuration)
             .Enrich.FromLogContext()
+            // The host logs a failed start with its stack trace; a refused start is said once, in full, by Program.
+            .Filter.ByExcluding(e => e.Exception is StartupRefusedException)
             .WriteTo.Sink(new BackgroundLogSink(sinks))
             .CreateLogger();
         builder.Logging.ClearProviders();

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Reflection;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
@@ -12,7 +13,10 @@ namespace ApprovalBot.Hosting;
 /// <summary>
 /// Keys under <c>ApprovalBot</c> that no setting reads. The binder ignores them, so a misspelt key
 /// (<c>Kinds:reply:MaxLenght=10</c>) or a read-only one (<c>Pipe:SocketPath</c>) left the default in force without a
-/// word; each is refused at start like a bad value, with the nearest real key when one is close.
+/// word; each is refused at start like a bad value, with the nearest real key when one is close. So are the other keys
+/// the binder passes over without an error: a value where a group of settings belongs (<c>Kinds:thread=500</c>), a
+/// list given as one value (<c>Telegram:Approvers=777</c>) and a list item of the wrong type (<c>Approvers:0=l001</c>),
+/// which left an approver out.
 /// </summary>
 internal static class UnknownSettings
 {
@@ -36,6 +40,11 @@ internal static class UnknownSettings
         {
             foreach (var kind in kinds.GetChildren())
             {
+                if (IsValue(kind))
+                {
+                    errors.Add($"{kind.Path} is a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value}), not a value.");
+                    continue;
+                }
                 Check(kind, typeof(KindOptions), errors, [Feature("Executor", typeof(ExecutorRouteOptions))]);
             }
         }),
@@ -58,6 +67,11 @@ internal static class UnknownSettings
         {
             if (groups.FirstOrDefault(g => Matches(g.Name, child.Key)) is { } group)
             {
+                if (IsValue(child))
+                {
+                    errors.Add($"{child.Path} is a group of settings (such as {child.Path}:…), not a value.");
+                    continue;
+                }
                 group.Check(child, errors);
                 continue;
             }
@@ -68,6 +82,11 @@ internal static class UnknownSettings
             }
             else if (IsGroup(setting.PropertyType))
             {
+                if (IsValue(child))
+                {
+                    errors.Add($"{child.Path} is a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))}), not a value.");
+                    continue;
+                }
                 Check(child, setting.PropertyType, errors, NoGroups);
             }
             else
@@ -77,14 +96,58 @@ internal static class UnknownSettings
         }
     }
 
-    /// <summary>Keys below a single value (Sandbox:RateLimits is on or off, unlike Telegram's group of limits).</summary>
+    /// <summary>
+    /// Keys below a single value (Sandbox:RateLimits is on or off, unlike Telegram's group of limits); for a list, a single
+    /// value instead of items and items the binder cannot convert (it leaves them out of the list).
+    /// </summary>
     private static void CheckValue(IConfigurationSection key, PropertyInfo setting, List<string> errors)
     {
-        if (!setting.PropertyType.IsArray && key.GetChildren().FirstOrDefault() is { } below)
+        if (setting.PropertyType.GetElementType() is not { } item)
         {
-            errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
+            if (key.GetChildren().FirstOrDefault() is { } below)
+            {
+                errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
+            }
+            return;
+        }
+        if (IsValue(key) && key.Value!.Length > 0)
+        {
+            var variable = key.Path.Replace(":", "__", StringComparison.Ordinal);
+            errors.Add($"{key.Path} is a list: give each item a key of its own, {key.Path}:0={key.Value}, {key.Path}:1=… (in the environment {variable}__0=…).");
+        }
+        var converter = TypeDescriptor.GetConverter(item);
+        foreach (var entry in key.GetChildren())
+        {
+            if (!Converts(converter, entry.Value))
+            {
+                var (one, many) = Describe(item);
+                errors.Add($"{entry.Path}: '{entry.Value}' is not {one} ({setting.Name} is a list of {many}).");
+            }
         }
     }
+
+    private static (string One, string Many) Describe(Type item) => Type.GetTypeCode(item) switch
+    {
+        TypeCode.Int16 or TypeCode.Int32 or TypeCode.Int64 => ("a whole number", "whole numbers"),
+        TypeCode.Boolean => ("true or false", "true/false values"),
+        _ => ($"a valid {item.Name}", $"{item.Name} values"),
+    };
+
+    private static bool Converts(TypeConverter converter, string? value)
+    {
+        try
+        {
+            converter.ConvertFromInvariantString(value ?? "");
+            return value is not null;
+        }
+        catch (Exception ex) when (ex is FormatException or NotSupportedException or ArgumentException or OverflowException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A key that holds a value and nothing below it.</summary>
+    private static bool IsValue(IConfigurationSection key) => key.Value is not null && !key.GetChildren().Any();
 
     /// <summary>What the binder sets: public properties with a public setter (computed ones such as SocketPath are not settings).</summary>
     private static List<PropertyInfo> Settings(Type type) =>

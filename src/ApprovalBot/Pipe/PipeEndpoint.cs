@@ -54,12 +54,12 @@ internal sealed class PipeEndpoint : IDisposable
         }
         catch (IOException ex)
         {
-            throw new InvalidOperationException(
+            throw new StartupRefusedException(
                 $"Another process is serving the agent pipe at '{socketPath}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:Pipe:Name; refusing to take the pipe over.", ex);
         }
         catch (UnauthorizedAccessException ex)
         {
-            throw new InvalidOperationException(
+            throw new StartupRefusedException(
                 $"The agent pipe's lock '{lockPath}' cannot be opened by this OS user (another user's service?). Give this instance its own ApprovalBot:Pipe:Name; refusing to take the pipe over.", ex);
         }
     }
@@ -79,7 +79,7 @@ internal sealed class PipeEndpoint : IDisposable
             try
             {
                 probe.Connect(new UnixDomainSocketEndPoint(socketPath));
-                throw new InvalidOperationException(
+                throw new StartupRefusedException(
                     $"Another process is serving the agent pipe at '{socketPath}'. Stop it, or give this instance its own ApprovalBot:Pipe:Name; refusing to take the pipe over.");
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)

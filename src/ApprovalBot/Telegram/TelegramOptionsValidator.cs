@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Telegram;
@@ -53,18 +54,24 @@ internal sealed class TelegramOptionsValidator : IValidateOptions<TelegramOption
         {
             errors.Add(P + $"CardMaxAttempts must be between 1 and 1000 (got {o.CardMaxAttempts}).");
         }
-        if (o.CardRetryBaseDelaySeconds < 1 || o.CardRetryMaxDelaySeconds < o.CardRetryBaseDelaySeconds)
+        // At most a day, like the other intervals: a wait beyond ~49 days is more than a timer takes, and the retry waiting it was lost.
+        if (o.CardRetryBaseDelaySeconds < 1 || o.CardRetryMaxDelaySeconds < o.CardRetryBaseDelaySeconds || o.CardRetryMaxDelaySeconds > 86_400)
         {
-            errors.Add(P + $"CardRetryBaseDelaySeconds must be at least 1 and CardRetryMaxDelaySeconds at least that (got {o.CardRetryBaseDelaySeconds} and {o.CardRetryMaxDelaySeconds}).");
+            errors.Add(P + $"CardRetryBaseDelaySeconds must be at least 1 and CardRetryMaxDelaySeconds at least that and at most 86400 (got {o.CardRetryBaseDelaySeconds} and {o.CardRetryMaxDelaySeconds}).");
         }
         if (o.CardSweepSeconds is < 1 or > 86_400)
         {
             errors.Add(P + $"CardSweepSeconds must be between 1 and 86400 (got {o.CardSweepSeconds}).");
         }
         var r = o.RateLimits;
-        if (r.PerChatPerSecond <= 0 || r.PerChatBurst < 1 || r.PerGroupPerMinute < 1 || r.GlobalPerSecond < 1)
+        // NaN passed "<= 0" and made every card after the first fail for good; a tiny rate made its interval overflow.
+        if (!(r.PerChatPerSecond is >= 0.001 and <= 1000))
         {
-            errors.Add(P + "RateLimits:PerChatPerSecond, PerChatBurst, PerGroupPerMinute and GlobalPerSecond must be positive.");
+            errors.Add(P + $"RateLimits:PerChatPerSecond must be a number between 0.001 and 1000 (got {r.PerChatPerSecond.ToString(CultureInfo.InvariantCulture)}).");
+        }
+        if (r.PerChatBurst < 1 || r.PerGroupPerMinute < 1 || r.GlobalPerSecond < 1)
+        {
+            errors.Add(P + "RateLimits:PerChatBurst, PerGroupPerMinute and GlobalPerSecond must be positive.");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

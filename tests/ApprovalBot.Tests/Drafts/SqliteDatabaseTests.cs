@@ -376,7 +376,7 @@ public sealed class SqliteDatabaseTests
         first.Initialize();
         using var second = Database(dir.Path);
 
-        var error = Assert.Throws<InvalidOperationException>(second.Initialize);
+        var error = Assert.Throws<StartupRefusedException>(second.Initialize);
 
         Assert.Contains("Another ApprovalBot process is using the data directory", error.Message, StringComparison.Ordinal);
     }

@@ -107,7 +107,9 @@ public sealed class ProgramTests
         using var dir = new TempDirectory();
 
         var host = await HostProcess.RunToExitAsync(dir.Path, [
-            "ApprovalBot:MaxBatch=lots", "ApprovalBot:Kinds:reply:MaxLenght=10", "ApprovalBot:Pipe:MaxLineBytes=10", "ApprovalBot:Execution:MaxParallel=many"]);
+            "ApprovalBot:MaxBatch=lots", "ApprovalBot:Kinds:reply:MaxLenght=10", "ApprovalBot:Pipe:MaxLineBytes=10", "ApprovalBot:Execution:MaxParallel=many",
+            // The binder left these out without an error: the kind post was gone, and an approver with it.
+            "ApprovalBot:Kinds:post:StaleAfter=soon", "ApprovalBot:Telegram:Approvers:0=l001"]);
 
         Assert.Equal(1, host.ExitCode);
         Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
@@ -115,6 +117,8 @@ public sealed class ProgramTests
         Assert.Contains("'many' at 'ApprovalBot:Execution:MaxParallel'", host.Output, StringComparison.Ordinal);
         Assert.Contains("ApprovalBot:Kinds:reply:MaxLenght is not a setting", host.Output, StringComparison.Ordinal);
         Assert.Contains("ApprovalBot:Pipe:MaxLineBytes must be between", host.Output, StringComparison.Ordinal);
+        Assert.Contains("'soon' at 'ApprovalBot:Kinds:post:StaleAfter'", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Telegram:Approvers:0: 'l001' is not a whole number", host.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 
@@ -151,8 +155,25 @@ public sealed class ProgramTests
 
         Assert.Equal(1, second.ExitCode);
         Assert.Contains("Another ApprovalBot process is using the data directory", second.Output, StringComparison.Ordinal);
+        // Said once, without the two stack traces (the host's and ours) it used to come with.
+        Assert.Single(second.Output.Split('\n'), l => l.Contains("Another ApprovalBot process", StringComparison.Ordinal));
+        Assert.DoesNotContain("   at ", second.Output, StringComparison.Ordinal);
         await using var client = await first.ConnectAsync();
         Assert.True((await client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Start_DataDirectoryIsAFile_ExitNonZeroNamingTheSettingWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "not-a-folder");
+        await File.WriteAllTextAsync(file, "x");
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, [$"ApprovalBot:DataDirectory={file}"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains($"ApprovalBot could not start: ApprovalBot:DataDirectory '{file}' cannot be used", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -21,6 +21,13 @@ public sealed class UnknownSettingsTests
     [InlineData("ApprovalBot:Kinds:reply:Executor:Headers:X=1", "ApprovalBot:Kinds:reply:Executor:Headers is not a setting (known here: Type, Command, Url, TimeoutSeconds, MaxAttempts, Idempotent).")]
     [InlineData("ApprovalBot:Sandbox:RateLimits:GlobalPerSecond=5", "ApprovalBot:Sandbox:RateLimits:GlobalPerSecond is not a setting (RateLimits takes a single value).")]
     [InlineData("ApprovalBot:Reconciliation:RemindEvry=01:00:00", "ApprovalBot:Reconciliation:RemindEvry is not a setting (did you mean RemindEvery?).")]
+    // Keys the binder passes over without an error: each left a setting out, without a word.
+    [InlineData("ApprovalBot:Kinds:thread=500", "ApprovalBot:Kinds:thread is a kind: give its settings below it (e.g. ApprovalBot:Kinds:thread:MaxLength=500), not a value.")]
+    [InlineData("ApprovalBot:Pipe=x", "ApprovalBot:Pipe is a group of settings (such as ApprovalBot:Pipe:…), not a value.")]
+    [InlineData("ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value.")]
+    [InlineData("ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list: give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…).")]
+    [InlineData("ApprovalBot:Telegram:Approvers:0=l001", "ApprovalBot:Telegram:Approvers:0: 'l001' is not a whole number (Approvers is a list of whole numbers).")]
+    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/true", "ApprovalBot:Kinds:post:Executor:Command is a list: give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/true, ApprovalBot:Kinds:post:Executor:Command:1=… (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
     public void Find_KeyNoSettingReads_NamesItWithTheNearestRealKey(string setting, string expected)
     {
         Assert.Equal([expected], Find(setting));
@@ -33,7 +40,7 @@ public sealed class UnknownSettingsTests
             "ApprovalBot:DataDirectory=/data", "ApprovalBot:maxbatch=10", "ApprovalBot:Telegram:Approvers:0=1", "ApprovalBot:Telegram:Approvers:1=2",
             "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=5", "ApprovalBot:Sandbox:RateLimits=false", "ApprovalBot:Kinds:thread:MaxLength=90",
             "ApprovalBot:Kinds:thread:Executor:Type=command", "ApprovalBot:Kinds:thread:Executor:Command:0=/bin/true",
-            "ApprovalBot:Kinds:post:Executor:Command=/bin/true", "Serilog:MinimumLevel:Default=Warning", "Unrelated:Key=1"));
+            "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=0.5", "ApprovalBot:Telegram:Approvers:2=-1001", "Serilog:MinimumLevel:Default=Warning", "Unrelated:Key=1"));
     }
 
     [Fact]

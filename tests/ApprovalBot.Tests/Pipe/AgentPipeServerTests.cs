@@ -198,7 +198,7 @@ public sealed class AgentPipeServerTests
         await using var first = await TestHost.StartAsync();
         using var otherData = new TempDirectory();
 
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+        var error = await Assert.ThrowsAsync<StartupRefusedException>(() =>
             TestHost.StartAsync([$"ApprovalBot:Pipe:Name={first.PipeName}"], dataDirectory: otherData.Path));
 
         Assert.Contains("Another process is serving the agent pipe", error.Message, StringComparison.Ordinal);
@@ -230,7 +230,7 @@ public sealed class AgentPipeServerTests
             var winner = Assert.Single(starts, t => t.IsCompletedSuccessfully);
             var loser = Assert.Single(starts, t => t.IsFaulted);
             await using var host = await winner;
-            var error = Assert.IsType<InvalidOperationException>(loser.Exception!.InnerException);
+            var error = Assert.IsType<StartupRefusedException>(loser.Exception!.InnerException);
             Assert.Contains($"Another process is serving the agent pipe at '{socketPath}'", error.Message, StringComparison.Ordinal);
             await using var client = await PipeClient.ConnectAsync(socketPath, TimeSpan.FromSeconds(10));
             Assert.True((await client.SubmitAsync(new DraftSubmission { Id = $"reply:race:{round}", Kind = "reply", Agent = "a", Text = "t" })).Ok);

@@ -18,6 +18,11 @@ public sealed class TelegramOptionsValidatorTests
         ["poll timeout"] = o => o.PollTimeoutSeconds = 90,
         ["token with space"] = o => o.Token = "123 456",
         ["zero rate"] = o => o.RateLimits.GlobalPerSecond = 0,
+        // NaN passed "<= 0": every card after the first then failed for good.
+        ["NaN chat rate"] = o => o.RateLimits.PerChatPerSecond = double.NaN,
+        ["infinite chat rate"] = o => o.RateLimits.PerChatPerSecond = double.PositiveInfinity,
+        ["tiny chat rate"] = o => o.RateLimits.PerChatPerSecond = 1e-300,
+        ["card retry over a day"] = o => o.CardRetryMaxDelaySeconds = 90 * 86_400,
     };
 
     [Theory]
@@ -29,6 +34,10 @@ public sealed class TelegramOptionsValidatorTests
     [InlineData("poll timeout", "ApprovalBot:Telegram:PollTimeoutSeconds")]
     [InlineData("token with space", "ApprovalBot:Telegram:Token")]
     [InlineData("zero rate", "ApprovalBot:Telegram:RateLimits")]
+    [InlineData("NaN chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond must be a number between 0.001 and 1000 (got NaN)")]
+    [InlineData("infinite chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond")]
+    [InlineData("tiny chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond")]
+    [InlineData("card retry over a day", "ApprovalBot:Telegram:CardRetryBaseDelaySeconds must be at least 1 and CardRetryMaxDelaySeconds at least that and at most 86400")]
     public void Validate_WithTokenAndBadSetting_FailsNamingTheKey(string scenario, string key)
     {
         var options = new TelegramOptions { Token = Token, ChatId = -100_42, Approvers = [1001] };
