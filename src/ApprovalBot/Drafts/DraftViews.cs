@@ -20,7 +20,8 @@ internal static class DraftViews
         UpdatedAt = d.UpdatedAt,
         Card = d.CardMessageId is null && d.CardAttempts == 0 ? null : new CardView(d.CardChatId, d.CardMessageId, d.CardAttempts, d.CardError),
         Decision = d.Decision is null ? null : new DecisionView(d.Decision, d.DecidedBy ?? 0, d.DecidedByName, d.DecidedAt ?? d.UpdatedAt, d.DecisionSha256 ?? ""),
-        Execution = d.ExecAttempts == 0 && d.ExecKey is null ? null : new ExecutionView(d.ExecAttempts, d.ExecKey, d.ExecResult, d.ExecError, d.ExecAt),
+        // A draft blocked by the handoff check never ran, yet its reason (exec_error) is what an agent polling it needs.
+        Execution = d.ExecAttempts == 0 && d.ExecKey is null && d.ExecError is null && d.ExecResult is null ? null : new ExecutionView(d.ExecAttempts, d.ExecKey, d.ExecResult, d.ExecError, d.ExecAt),
     };
 
     public static JsonElement? ParseContext(string? json)

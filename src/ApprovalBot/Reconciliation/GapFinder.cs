@@ -142,7 +142,7 @@ internal sealed class GapFinder(
         });
         ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, "crashed mid-execution on a route that does not dedupe; check the sink, then Mark done or Retry", [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry", [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
         return gaps.ToList();
     }
 

@@ -28,11 +28,11 @@ public sealed partial class ReadmeTests
         Assert.True(script.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length <= 10);
         await using var host = await TestHost.StartAsync();
 
-        var (stdout, _) = await ChildProcess.RunToEndAsync("python3", ["-c", script], environment: new Dictionary<string, string> { ["APPROVALBOT_SOCKET"] = host.PipeName });
+        var (stdout, _) = await ChildProcess.RunToEndAsync("python3", ["-c", script], environment: new Dictionary<string, string> { ["APPROVALBOT_PIPE"] = host.PipeName });
 
         Assert.Contains(Sha.Hex("Hello from Python ✓"), stdout, StringComparison.Ordinal);
         Assert.EndsWith("pending", stdout.TrimEnd(), StringComparison.Ordinal);
-        Assert.Equal("Hello from Python ✓", host.Store.Get("reply:demo:1")!.Text);
+        Assert.Equal("Hello from Python ✓", host.Store.Get("reply:demo:py")!.Text);
     }
 
     [GeneratedRegex(@"<!-- python-client[^>]*-->\s*```python\n(.*?)```", RegexOptions.Singleline)]

@@ -203,6 +203,11 @@ public sealed class ExecutorCycleTests
         using var details = JsonDocument.Parse(blocked.Details!);
         Assert.Equal("text_changed", details.RootElement.GetProperty("problem").GetString());
         Assert.Equal(Sha.Hex("something else entirely"), details.RootElement.GetProperty("actual_sha256").GetString());
+        // An agent polling the draft learns why, though nothing ran: the view's execution carries the reason.
+        await using var client = await host.ConnectAsync();
+        var view = (await client.GetAsync("reply:changed")).Draft!;
+        Assert.Equal(0, view.Execution!.Attempts);
+        Assert.StartsWith("text_changed", view.Execution.Error, StringComparison.Ordinal);
     }
 
     [Fact]
