@@ -70,7 +70,7 @@ internal sealed partial class PipeDispatcher
             }
             catch (InvalidOperationException)
             {
-                return Response.Failure(ErrorCodes.Invalid, "not valid Unicode text (an unpaired surrogate escape)", "op");
+                return Response.Failure(ErrorCodes.Invalid, StrictRequest.NotValidUnicode, "op");
             }
             if (!_operations.TryGetValue(name, out var operation))
             {

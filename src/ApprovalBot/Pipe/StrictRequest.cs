@@ -1,3 +1,5 @@
+using System.Collections;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using System.Text.RegularExpressions;
@@ -11,7 +13,17 @@ namespace ApprovalBot.Pipe;
 /// </summary>
 internal static partial class StrictRequest
 {
-    public static T Read<T>(JsonElement request, JsonTypeInfo<T> typeInfo)
+    /// <summary>
+    /// A \uD800-style escape without its pair decodes to no valid text: the reader throws rather than guess, and so
+    /// would every later write of it (a response, a card), so it is refused wherever it is.
+    /// </summary>
+    public const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
+
+    /// <summary><see cref="NotValidUnicode"/> for an object or array: somewhere inside it, a name or a string.</summary>
+    public const string HoldsNotValidUnicode = "holds a name or string that is " + NotValidUnicode;
+
+    /// <param name="ranges">The integer fields' bounds, named in the message refusing a value of another type.</param>
+    public static T Read<T>(JsonElement request, JsonTypeInfo<T> typeInfo, params ReadOnlySpan<IntegerRange> ranges)
     {
         try
         {
@@ -19,16 +31,22 @@ internal static partial class StrictRequest
         }
         catch (JsonException ex)
         {
-            throw Describe(ex);
+            throw Describe(ex, request, typeInfo, ranges);
         }
-        catch (InvalidOperationException) when (FirstUnreadableString(request, null) is { } field)
+        catch (InvalidOperationException) when (FirstUnreadableText(request, null) is { } field)
         {
-            // A \uD800-style escape without its pair decodes to no valid text; the reader throws rather than guess.
-            throw new ProtocolException(ErrorCodes.Invalid, "not valid Unicode text (an unpaired surrogate escape)", field);
+            throw new ProtocolException(ErrorCodes.Invalid, NotValidUnicode, field);
         }
     }
 
-    private static string? FirstUnreadableString(JsonElement element, string? path)
+    /// <summary>Whether a name or string anywhere in <paramref name="element"/> is not valid Unicode.</summary>
+    public static bool HoldsUnreadableText(JsonElement element) => FirstUnreadableText(element, "") is not null;
+
+    /// <summary>
+    /// Where the first name or string that is not valid Unicode is: a string's own path, or for a name the path of the
+    /// object holding it (the name itself cannot be spelled). Null when there is none.
+    /// </summary>
+    private static string? FirstUnreadableText(JsonElement element, string? path)
     {
         switch (element.ValueKind)
         {
@@ -45,14 +63,23 @@ internal static partial class StrictRequest
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (FirstUnreadableString(property.Value, path is null ? property.Name : $"{path}.{property.Name}") is { } found) return found;
+                    string name;
+                    try
+                    {
+                        name = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        return path ?? "$";
+                    }
+                    if (FirstUnreadableText(property.Value, string.IsNullOrEmpty(path) ? name : $"{path}.{name}") is { } found) return found;
                 }
                 return null;
             case JsonValueKind.Array:
                 var i = 0;
                 foreach (var item in element.EnumerateArray())
                 {
-                    if (FirstUnreadableString(item, $"{path}[{i++}]") is { } found) return found;
+                    if (FirstUnreadableText(item, $"{path}[{i++}]") is { } found) return found;
                 }
                 return null;
             default:
@@ -60,9 +87,15 @@ internal static partial class StrictRequest
         }
     }
 
-    private static ProtocolException Describe(JsonException ex)
+    private static ProtocolException Describe(JsonException ex, JsonElement request, JsonTypeInfo typeInfo, ReadOnlySpan<IntegerRange> ranges)
     {
         var path = FieldOf(ex.Path);
+        var value = path is null ? request : ValueAt(request, path);
+        // Checked first: the reader reports such text as a value it "could not convert", whatever the field's type.
+        if (value is { } v && HoldsUnreadableText(v))
+        {
+            return new ProtocolException(ErrorCodes.Invalid, v.ValueKind == JsonValueKind.String ? NotValidUnicode : HoldsNotValidUnicode, path);
+        }
         var message = ex.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {
@@ -86,8 +119,9 @@ internal static partial class StrictRequest
         }
         if (message.Contains("could not be converted to", StringComparison.Ordinal))
         {
-            var target = ConvertedTo().Match(message).Groups[1].Value;
-            return new ProtocolException(ErrorCodes.Invalid, $"wrong type: expected {Describe(target)}", path);
+            // The type the message names is the record declaring the field (source-generated converters report it so),
+            // not the field's own: that is looked up in the contract instead.
+            return new ProtocolException(ErrorCodes.Invalid, WrongValue(TypeAt(typeInfo, path), value, Range(ranges, path)), path);
         }
         return new ProtocolException(ErrorCodes.Invalid, "does not match the contract", path);
     }
@@ -95,18 +129,82 @@ internal static partial class StrictRequest
     private static string? FieldOf(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? null : jsonPath.StartsWith("$.", StringComparison.Ordinal) ? jsonPath[2..] : jsonPath;
 
-    private static string Describe(string clrType) => clrType switch
+    /// <summary>The value at a field path such as <c>draft.id</c>; null where the path is not plain property names.</summary>
+    private static JsonElement? ValueAt(JsonElement request, string path)
     {
-        _ when clrType.Contains("String", StringComparison.Ordinal) => "a string",
-        _ when clrType.Contains("Int32", StringComparison.Ordinal) || clrType.Contains("Int64", StringComparison.Ordinal) => "an integer",
-        _ when clrType.Contains("Boolean", StringComparison.Ordinal) => "true or false",
-        _ when clrType.Contains("JsonElement", StringComparison.Ordinal) => "a JSON value",
+        var current = request;
+        foreach (var segment in path.Split('.'))
+        {
+            if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(segment, out current))
+            {
+                return null;
+            }
+        }
+        return current;
+    }
+
+    /// <summary>The declared type of the field at <paramref name="path"/>, through the contract's metadata; null if it has none.</summary>
+    private static Type? TypeAt(JsonTypeInfo root, string? path)
+    {
+        if (path is null)
+        {
+            return root.Type;
+        }
+        var info = root;
+        Type? type = null;
+        foreach (var segment in path.Split('.'))
+        {
+            if (type is not null)
+            {
+                info = root.Options.GetTypeInfo(type);
+            }
+            type = info.Properties.FirstOrDefault(p => string.Equals(p.Name, segment, StringComparison.Ordinal))?.PropertyType;
+            if (type is null)
+            {
+                return null;
+            }
+        }
+        return type;
+    }
+
+    private static IntegerRange? Range(ReadOnlySpan<IntegerRange> ranges, string? path)
+    {
+        foreach (var range in ranges)
+        {
+            if (string.Equals(range.Field, path, StringComparison.Ordinal)) return range;
+        }
+        return null;
+    }
+
+    private static string WrongValue(Type? declared, JsonElement? value, IntegerRange? range)
+    {
+        var type = declared is null ? null : Nullable.GetUnderlyingType(declared) ?? declared;
+        if (type == typeof(int) && value is { ValueKind: JsonValueKind.Number } number)
+        {
+            var (min, max) = range is { } r ? (r.Min, r.Max) : (int.MinValue, int.MaxValue);
+            var bounds = $"between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}";
+            // A number, but not one an int holds: written with a fraction or an exponent (1.5, 1e3, 1000.0), or too large
+            // (then the same words as a value out of range).
+            return number.GetRawText().AsSpan().IndexOfAny('.', 'e', 'E') >= 0
+                ? $"must be an integer {bounds} (no fraction or exponent)"
+                : $"must be {bounds}";
+        }
+        return "wrong type: expected " + Expected(type, range);
+    }
+
+    private static string Expected(Type? type, IntegerRange? range) => type switch
+    {
+        null => "another type",
+        _ when type == typeof(string) => "a string",
+        _ when type == typeof(int) || type == typeof(long) => range is { } r
+            ? $"an integer between {r.Min.ToString(CultureInfo.InvariantCulture)} and {r.Max.ToString(CultureInfo.InvariantCulture)}"
+            : "an integer",
+        _ when type == typeof(bool) => "a boolean (true or false)",
+        _ when type == typeof(JsonElement) => "a JSON value",
+        _ when type.IsArray || typeof(IEnumerable).IsAssignableFrom(type) => "an array",
         _ => "an object",
     };
 
     [GeneratedRegex("'([^']+)'")]
     private static partial Regex Quoted();
-
-    [GeneratedRegex(@"converted to ([^\s.]+(?:\.[^\s.]+)*)")]
-    private static partial Regex ConvertedTo();
 }

@@ -63,9 +63,53 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "deep nesting", new string('[', 200) + new string(']', 200), ErrorCodes.BadRequest, null },
     };
 
+    private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
+    private const string HoldsNotValidUnicode = "holds a name or string that is not valid Unicode text (an unpaired surrogate escape)";
+
+    /// <summary>Refusals whose message is the point: it names what the field takes, not only which field it is.</summary>
+    public static TheoryData<string, string, string, string?, string> BadRequestMessages => new()
+    {
+        // name, request line, expected code, expected field, expected message
+        { "id a number", """{"op":"submit","draft":{"id":5,"kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", "wrong type: expected a string" },
+        { "id an object", """{"op":"submit","draft":{"id":{"a":1},"kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", "wrong type: expected a string" },
+        { "text a number", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":42}}""", ErrorCodes.Invalid, "draft.text", "wrong type: expected a string" },
+        { "agent true", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":true,"text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "wrong type: expected a string" },
+        { "draft an array", """{"op":"submit","draft":[]}""", ErrorCodes.Invalid, "draft", "wrong type: expected an object" },
+        { "draft a string", """{"op":"submit","draft":"hello"}""", ErrorCodes.Invalid, "draft", "wrong type: expected an object" },
+        { "get id a number", """{"op":"get","id":1}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "list state true", """{"op":"list","state":true}""", ErrorCodes.Invalid, "state", "wrong type: expected a string" },
+        { "list limit a string", """{"op":"list","limit":"5"}""", ErrorCodes.Invalid, "limit", "wrong type: expected an integer between 1 and 1000" },
+        { "list limit true", """{"op":"list","limit":true}""", ErrorCodes.Invalid, "limit", "wrong type: expected an integer between 1 and 1000" },
+        { "list limit an object", """{"op":"list","limit":{}}""", ErrorCodes.Invalid, "limit", "wrong type: expected an integer between 1 and 1000" },
+        { "list limit beyond an int", """{"op":"list","limit":99999999999}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
+        { "list limit below an int", """{"op":"list","limit":-99999999999}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
+        { "list limit 1e999999", """{"op":"list","limit":1e999999}""", ErrorCodes.Invalid, "limit", "must be an integer between 1 and 1000 (no fraction or exponent)" },
+        { "list limit fractional", """{"op":"list","limit":1.5}""", ErrorCodes.Invalid, "limit", "must be an integer between 1 and 1000 (no fraction or exponent)" },
+        { "wait timeout a string", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
+        { "wait timeout 1000.0", """{"op":"wait","id":"x","timeout_ms":1000.0}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
+        { "wait until a number", """{"op":"wait","id":"x","until":1}""", ErrorCodes.Invalid, "until", "wrong type: expected a string" },
+        { "id with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"\ud800","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", NotValidUnicode },
+        { "kind with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"\ud800","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind", NotValidUnicode },
+        { "agent with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"a\udc00","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", NotValidUnicode },
+        { "text with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"a\ud800b"}}""", ErrorCodes.Invalid, "draft.text", NotValidUnicode },
+        { "get id with an unpaired surrogate escape", """{"op":"get","id":"\udfff"}""", ErrorCodes.Invalid, "id", NotValidUnicode },
+        { "context name with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"\udc00":"x"}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        { "context name nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b\ud800":1}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        { "context name nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,{"\ud800\ud800":1}]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+    };
+
     [Theory]
     [MemberData(nameof(BadRequests))]
-    public async Task Dispatch_BadRequest_AnsweredWithCodeAndFieldAndNothingStored(string name, string line, string code, string? field)
+    public Task Dispatch_BadRequest_AnsweredWithCodeAndFieldAndNothingStored(string name, string line, string code, string? field) =>
+        AssertRefusedAsync(name, line, code, field, message: null);
+
+    [Theory]
+    [MemberData(nameof(BadRequestMessages))]
+    public Task Dispatch_BadRequest_MessageSaysWhatTheFieldTakes(string name, string line, string code, string? field, string message) =>
+        AssertRefusedAsync(name, line, code, field, message);
+
+    /// <param name="message">The exact message; null: any that is not blank.</param>
+    private async Task AssertRefusedAsync(string name, string line, string code, string? field, string? message)
     {
         await using var bystander = await _host.ConnectAsync();
         await using var client = await _host.ConnectAsync();
@@ -76,6 +120,10 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         Assert.Equal(code, response.Error!.Code);
         Assert.Equal(field, response.Error.Field);
         Assert.False(string.IsNullOrWhiteSpace(response.Error.Message));
+        if (message is not null)
+        {
+            Assert.Equal(message, response.Error.Message);
+        }
         Assert.Empty(_host.Store.List(null, null, 10));
         // The same connection keeps serving after a refusal, and so do the others.
         Assert.True((await client.PingAsync()).Ok);

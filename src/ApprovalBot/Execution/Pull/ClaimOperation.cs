@@ -23,12 +23,14 @@ internal sealed class ClaimOperation(
     public const int DefaultLeaseSeconds = 60;
     public const int MinLeaseSeconds = 5;
     public const int MaxLeaseSeconds = 3600;
+    private static readonly IntegerRange MaxRange = new("max", 1, MaxMax);
+    private static readonly IntegerRange LeaseRange = new("lease_seconds", MinLeaseSeconds, MaxLeaseSeconds);
 
     public string Name => Ops.Claim;
 
     public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
     {
-        var claim = StrictRequest.Read(request, ProtocolJsonContext.Default.ClaimRequest);
+        var claim = StrictRequest.Read(request, ProtocolJsonContext.Default.ClaimRequest, MaxRange, LeaseRange);
         if (!kinds.Value.Kinds.ContainsKey(claim.Kind))
         {
             throw new ProtocolException(ErrorCodes.UnknownKind, $"unknown kind '{(claim.Kind.Length <= 64 ? claim.Kind : claim.Kind[..64] + "…")}'", "kind");
@@ -38,16 +40,8 @@ internal sealed class ClaimOperation(
             var has = routes.Value.TryGet(claim.Kind, out var other) ? $"its route is {other.Type}" : "it has no executor route";
             throw new ProtocolException(ErrorCodes.Invalid, $"kind '{claim.Kind}' is not executed by pull ({has})", "kind");
         }
-        var max = claim.Max ?? DefaultMax;
-        if (max is < 1 or > MaxMax)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, $"must be between 1 and {MaxMax}", "max");
-        }
-        var leaseSeconds = claim.LeaseSeconds ?? DefaultLeaseSeconds;
-        if (leaseSeconds is < MinLeaseSeconds or > MaxLeaseSeconds)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, $"must be between {MinLeaseSeconds} and {MaxLeaseSeconds}", "lease_seconds");
-        }
+        var max = MaxRange.ValueOr(claim.Max, DefaultMax);
+        var leaseSeconds = LeaseRange.ValueOr(claim.LeaseSeconds, DefaultLeaseSeconds);
         var lease = TimeSpan.FromSeconds(leaseSeconds);
         var results = await store.WriteAsync(ctx =>
         {

@@ -8,12 +8,13 @@ internal sealed class ListOperation(DraftStore store) : IPipeOperation
 {
     public const int DefaultLimit = 50;
     public const int MaxLimit = 1000;
+    private static readonly IntegerRange LimitRange = new("limit", 1, MaxLimit);
 
     public string Name => Ops.List;
 
     public Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
     {
-        var list = StrictRequest.Read(request, ProtocolJsonContext.Default.ListRequest);
+        var list = StrictRequest.Read(request, ProtocolJsonContext.Default.ListRequest, LimitRange);
         DraftState? state = null;
         if (list.State is not null)
         {
@@ -23,11 +24,7 @@ internal sealed class ListOperation(DraftStore store) : IPipeOperation
             }
             state = parsed;
         }
-        var limit = list.Limit ?? DefaultLimit;
-        if (limit is < 1 or > MaxLimit)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, $"must be between 1 and {MaxLimit}", "limit");
-        }
+        var limit = LimitRange.ValueOr(list.Limit, DefaultLimit);
         var drafts = store.List(state, list.Kind, limit).Select(d => d.ToView()).ToList();
         return Task.FromResult(new Response { Ok = true, Drafts = drafts });
     }

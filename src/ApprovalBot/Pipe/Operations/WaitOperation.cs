@@ -9,17 +9,14 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
 {
     public const int DefaultTimeoutMs = 30_000;
     public const int MaxTimeoutMs = 600_000;
+    private static readonly IntegerRange TimeoutRange = new("timeout_ms", 0, MaxTimeoutMs);
 
     public string Name => Ops.Wait;
 
     public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
     {
-        var wait = StrictRequest.Read(request, ProtocolJsonContext.Default.WaitRequest);
-        var timeoutMs = wait.TimeoutMs ?? DefaultTimeoutMs;
-        if (timeoutMs is < 0 or > MaxTimeoutMs)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, $"must be between 0 and {MaxTimeoutMs}", "timeout_ms");
-        }
+        var wait = StrictRequest.Read(request, ProtocolJsonContext.Default.WaitRequest, TimeoutRange);
+        var timeoutMs = TimeoutRange.ValueOr(wait.TimeoutMs, DefaultTimeoutMs);
         Func<DraftState, bool> done = wait.Until switch
         {
             null or WaitUntil.Decided => static s => !DraftStateMachine.AwaitsDecision(s),

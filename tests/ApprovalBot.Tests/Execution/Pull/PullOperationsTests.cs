@@ -201,6 +201,28 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(eventsBefore, _host.Store.Events("reply:bad").Count);
     }
 
+    public static TheoryData<string, string, string> WrongTypes => new()
+    {
+        // request, expected field, expected message
+        { """{"op":"claim","kind":"reply","max":"5"}""", "max", "wrong type: expected an integer between 1 and 100" },
+        { """{"op":"claim","kind":"reply","lease_seconds":1.5}""", "lease_seconds", "must be an integer between 5 and 3600 (no fraction or exponent)" },
+        { """{"op":"claim","kind":"reply","lease_seconds":99999999999}""", "lease_seconds", "must be between 5 and 3600" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":{}}""", "result", "wrong type: expected a string" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","retryable":"yes"}""", "retryable", "wrong type: expected a boolean (true or false)" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":["e"]}""", "error", "wrong type: expected a string" },
+    };
+
+    [Theory]
+    [MemberData(nameof(WrongTypes))]
+    public async Task PullOps_WrongType_MessageNamesTheTypeTheFieldTakes(string request, string field, string message)
+    {
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(request)))!);
+
+        Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
+        Assert.Equal(field, response.Error.Field);
+        Assert.Equal(message, response.Error.Message);
+    }
+
     [Fact]
     public async Task Complete_ResultTooLong_InvalidResult()
     {
