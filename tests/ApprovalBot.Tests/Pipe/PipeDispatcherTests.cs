@@ -49,6 +49,9 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "illegal id: quote and angle", """{"op":"submit","draft":{"id":"a<b>\"","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id" },
         { "context not an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":[1,2]}}""", ErrorCodes.Invalid, "draft.context" },
         { "context too large", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":""" + "\"" + new string('r', 20_000) + "\"" + "}}}", ErrorCodes.Invalid, "draft.context" },
+        // A context is stored as received: a name twice would leave which value counts to whoever reads it.
+        { "context duplicate name", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":"a","rationale":"b"}}}""", ErrorCodes.Invalid, "draft.context" },
+        { "context duplicate name nested", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"x":[{"a":1,"a":2}]}}}""", ErrorCodes.Invalid, "draft.context" },
         { "duplicate field", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","text":"u"}}""", ErrorCodes.Invalid, "draft.text" },
         { "wait timeout of wrong type", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms" },
         { "wait timeout out of range", """{"op":"wait","id":"x","timeout_ms":600001}""", ErrorCodes.Invalid, "timeout_ms" },
@@ -95,6 +98,9 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "get id with an unpaired surrogate escape", """{"op":"get","id":"\udfff"}""", ErrorCodes.Invalid, "id", NotValidUnicode },
         { "context name with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"\udc00":"x"}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context name nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b\ud800":1}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        { "context value with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"rationale":"a\ud800b"}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        { "context value nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b":"\udc00"}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        { "context value nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,"ok",["\ud83d"]]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context name nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,{"\ud800\ud800":1}]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
     };
 

@@ -98,6 +98,47 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Equal(0.9, stored.Context.Value.GetProperty("score").GetDouble());
     }
 
+    public static TheoryData<string> ContextsNotValidUnicode => new()
+    {
+        """{"rationale":"a\ud800b"}""",
+        """{"source_url":"\udfff"}""",
+        """{"rationale":"fine","more":{"deeper":{"note":"x\ud800"}}}""",
+        """{"list":["ok",{"n":"\ud83d\ud83d"}]}""",
+        """{"\ud800":"x"}""",
+        """{"a":{"b\udc00c":1}}""",
+        """{"a":[{"ok":1},{"\ude00":2}]}""",
+    };
+
+    [Theory]
+    [MemberData(nameof(ContextsNotValidUnicode))]
+    public async Task Submit_ContextHoldsTextThatIsNotValidUnicode_RefusedAtDraftContextAndNothingStored(string context)
+    {
+        var line = """{"op":"submit","draft":{"id":"reply:ctx-bad","kind":"reply","agent":"e","text":"t","context":""" + context + "}}";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(System.Text.Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
+        Assert.Equal("draft.context", response.Error.Field);
+        Assert.Equal("holds a name or string that is not valid Unicode text (an unpaired surrogate escape)", response.Error.Message);
+        Assert.Null(_host.Store.Get("reply:ctx-bad"));
+        Assert.True((await _client.PingAsync()).Ok);
+    }
+
+    [Fact]
+    public async Task Submit_ContextWithEscapedSurrogatePairsAndEscapes_StoredAndReadBack()
+    {
+        // Escapes that do decode to text (a pair, a BMP character, an escaped backslash before a u) are not refused.
+        const string context = """{"rationale":"\ud83d\ude00 caf\u00e9 \\ud800","\ud83d\udc4d":"\u0041"}""";
+        var line = """{"op":"submit","draft":{"id":"reply:ctx-pairs","kind":"reply","agent":"e","text":"t","context":""" + context + "}}";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(System.Text.Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        var stored = (await _client.GetAsync("reply:ctx-pairs")).Draft!;
+        Assert.Equal("😀 café \\ud800", stored.Context!.Value.GetProperty("rationale").GetString());
+        Assert.Equal("A", stored.Context.Value.GetProperty("👍").GetString());
+    }
+
     [Fact]
     public async Task Submit_Stored_LedgerHasSubmittedEventWithHash()
     {

@@ -70,6 +70,13 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
                 throw new ProtocolException(ErrorCodes.Invalid, "wrong type: expected an object", "draft.context");
             }
             context = c.GetRawText();
+            // Stored as received, so checked here: the request's reader takes any JSON for context and leaves its strings
+            // unread, and text that is not valid Unicode would make every later read of the draft (get, list, wait, its
+            // card) fail. Only an escape can write such text (the line is valid UTF-8), hence the cheap test first.
+            if (context.Contains("\\u", StringComparison.Ordinal) && StrictRequest.HoldsUnreadableText(c))
+            {
+                throw new ProtocolException(ErrorCodes.Invalid, StrictRequest.HoldsNotValidUnicode, "draft.context");
+            }
             if (System.Text.Encoding.UTF8.GetByteCount(context) > pipe.Value.MaxContextBytes)
             {
                 throw new ProtocolException(ErrorCodes.Invalid, $"must be at most {pipe.Value.MaxContextBytes} bytes of JSON", "draft.context");
