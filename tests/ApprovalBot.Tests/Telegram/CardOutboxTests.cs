@@ -157,6 +157,26 @@ public sealed class CardOutboxTests
     }
 
     [Fact]
+    public async Task Card_OlderDraftsContextIsNotValidUnicode_ThatCardHasANoteAndLaterDraftsStillGetTheirs()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        // As a build that stored such a context unchecked left it: the oldest pending draft, first in every pass.
+        await h.RestartHostAsync(whileStopped: () => Infrastructure.DraftFixtures.Sql(h.DataDirectory, $$"""
+            INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since)
+            VALUES ('reply:old-context', 'reply', 'old-agent', 'old text', '{{Infrastructure.Sha.Hex("old text")}}', '{"rationale":"a\ud800b"}', 'pending', 1, 1, 1)
+            """));
+
+        await h.SubmitAsync("reply:after-old", "after");
+
+        await h.WaitForCardAsync("reply:after-old");
+        var old = await h.WaitForCardAsync("reply:old-context");
+        Assert.Contains("The context of this draft cannot be shown", old.Text, StringComparison.Ordinal);
+        Assert.EndsWith("old text", old.Text, StringComparison.Ordinal);
+        await h.WaitForStateAsync("reply:old-context", DraftState.Carded);
+        await h.WaitForStateAsync("reply:after-old", DraftState.Carded);
+    }
+
+    [Fact]
     public async Task Card_ChatMigratedToSupergroup_FollowsAndKeepsNewChatId()
     {
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:ChatId=-1001"]);

@@ -77,6 +77,18 @@ public sealed class CardRendererTests
         Assert.StartsWith("<b>✅ Approved by Alice</b> · 📤 Executed 10:33 · posted", card.Html);
     }
 
+    [Fact]
+    public void Render_ContextStoredWithTextThatIsNotValidUnicode_CardWithANoteInstead()
+    {
+        // Such a context can only come from the store as an older build wrote it: submit refuses it now.
+        var card = CardRenderer.Render(Draft("the text") with { ContextJson = """{"rationale":"a\ud800b","source_url":"https://example.com/a"}""" });
+
+        Assert.Contains("<i>⚠️ The context of this draft cannot be shown: it holds text that is not valid Unicode.</i>", card.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Why:", card.Html, StringComparison.Ordinal);
+        Assert.EndsWith("the text", card.Html, StringComparison.Ordinal);
+        Assert.NotNull(card.Buttons);
+    }
+
     private static readonly DateTimeOffset At = new(2026, 1, 1, 10, 33, 0, TimeSpan.Zero);
 
     /// <summary>What a card can turn into after the decision, the longest status lines included.</summary>

@@ -149,7 +149,11 @@ internal static class CardRenderer
         var h = new HtmlText()
             .Text("📝 ").Bold(d.Kind).Text(" from ").Bold(d.Agent).Line()
             .Text("ID: ").Code(d.Id).Text($" (#{d.Seq.ToString(CultureInfo.InvariantCulture)})");
-        var (rationale, source) = Context(d.ContextJson);
+        var (rationale, source, unreadable) = Context(d.ContextJson);
+        if (unreadable)
+        {
+            h.Line().Italic("⚠️ The context of this draft cannot be shown: it holds text that is not valid Unicode.");
+        }
         if (rationale is not null)
         {
             h.Line().Text("Why: ").Italic(HtmlText.Shorten(rationale, MaxRationale));
@@ -161,18 +165,27 @@ internal static class CardRenderer
         return h.Line().Text("SHA-256: ").Code(d.Sha256[..CallbackData.HashPrefixLength] + "…");
     }
 
-    private static (string? Rationale, string? SourceUrl) Context(string? json)
+    /// <summary>
+    /// The context's rationale and source link. One that cannot be read (a string with an unpaired surrogate escape,
+    /// stored before submit refused such text) is left off with a note: a throw here would fail the outbox's whole pass
+    /// at this draft, the oldest pending, and no later draft would get a card.
+    /// </summary>
+    private static (string? Rationale, string? SourceUrl, bool Unreadable) Context(string? json)
     {
-        if (json is null) return (null, null);
+        if (json is null) return (null, null, false);
         try
         {
             using var doc = JsonDocument.Parse(json);
-            if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null);
-            return (Str(doc.RootElement, "rationale"), Str(doc.RootElement, "source_url"));
+            if (doc.RootElement.ValueKind != JsonValueKind.Object) return (null, null, false);
+            return (Str(doc.RootElement, "rationale"), Str(doc.RootElement, "source_url"), false);
         }
         catch (JsonException)
         {
-            return (null, null);
+            return (null, null, false);
+        }
+        catch (InvalidOperationException)
+        {
+            return (null, null, true);
         }
 
         static string? Str(JsonElement e, string name) =>
