@@ -264,7 +264,7 @@ internal sealed partial class AgentPipeServer(
     /// down); an agent that does not read its answer holds the stop up for at most <see cref="AnswerGraceAtStop"/>
     /// from the stop or from the answer, whichever came later.
     /// </summary>
-    private static async Task AnswerAsync(Stream stream, Response response, CancellationToken stoppingToken)
+    private async Task AnswerAsync(Stream stream, Response response, CancellationToken stoppingToken)
     {
         using var grace = new CancellationTokenSource();
         // Runs at once if the stop has already come.
@@ -276,15 +276,38 @@ internal sealed partial class AgentPipeServer(
     /// The response and its newline in one write: two writes were two sends on the socket, waking the agent's
     /// reader twice (once for a line without its end) for every response.
     /// </summary>
-    private static async Task WriteAsync(Stream stream, Response response, CancellationToken cancellationToken)
+    private async Task WriteAsync(Stream stream, Response response, CancellationToken cancellationToken)
     {
-        var json = JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJson.Responses.Response);
+        var json = Serialize(response);
         var line = new byte[json.Length + 1];
         json.CopyTo(line, 0);
         line[^1] = Newline[0];
         await stream.WriteAsync(line, cancellationToken).ConfigureAwait(false);
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// The response as JSON or, when it cannot be written, an <c>internal</c> error in its place: the agent gets an answer
+    /// and the connection goes on serving. A draft stored by an older build can hold a context string that is not valid
+    /// Unicode, which the writer refuses; that failed here, after the dispatcher's error handling, and dropped the
+    /// connection without an answer.
+    /// </summary>
+    private byte[] Serialize(Response response)
+    {
+        try
+        {
+            return JsonSerializer.SerializeToUtf8Bytes(response, ProtocolJson.Responses.Response);
+        }
+        catch (Exception ex)
+        {
+            LogUnwritable(ex);
+            return JsonSerializer.SerializeToUtf8Bytes(
+                Response.Failure(ErrorCodes.Internal, "internal error: the answer could not be written as JSON; see the service log"), ProtocolJson.Responses.Response);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A pipe response could not be written as JSON; answered internal instead")]
+    private partial void LogUnwritable(Exception ex);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Agent pipe listening at {SocketPath}")]
     private partial void LogListening(string socketPath);

@@ -32,6 +32,32 @@ public sealed class AgentPipeServerTests
     }
 
     [Fact]
+    public async Task Serve_AnswerThatCannotBeWrittenAsJson_InternalErrorAndTheConnectionKeepsServing()
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await using var client = await host.ConnectAsync();
+        Assert.True((await client.SubmitAsync(new DraftSubmission { Id = "reply:fine", Kind = "reply", Agent = "a", Text = "fine" })).Ok);
+        // A context an older build stored unchecked: its string is not valid Unicode, which the JSON writer refuses.
+        DraftFixtures.Sql(host.DataDirectory, $$"""
+            INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since)
+            VALUES ('reply:old-context', 'reply', 'old-agent', 'old text', '{{Sha.Hex("old text")}}', '{"rationale":"a\ud800b"}', 'pending', 1, 1, 1)
+            """);
+
+        foreach (var request in new[] { """{"op":"get","id":"reply:old-context"}""", """{"op":"wait","id":"reply:old-context","timeout_ms":0}""", """{"op":"list"}""" })
+        {
+            var response = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(request)))!);
+
+            Assert.Equal(ErrorCodes.Internal, response.Error!.Code);
+            Assert.Equal("internal error: the answer could not be written as JSON; see the service log", response.Error.Message);
+            Assert.True((await client.PingAsync()).Ok, request);
+        }
+        Assert.Equal("fine", (await client.GetAsync("reply:fine")).Draft!.Text);
+        Assert.Equal(3, logs.Entries.Count(e => e.Category == typeof(AgentPipeServer).FullName && e.Level == LogLevel.Error
+            && e.Message.StartsWith("A pipe response could not be written as JSON", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task Start_KindWhoseLongestSubmitExceedsTheLine_WarnsNamingTheLineItNeeds()
     {
         var logs = new CapturedLogs();
