@@ -64,6 +64,15 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "text with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"a\ud800b"}}""", ErrorCodes.Invalid, "draft.text" },
         { "op with an unpaired surrogate escape", """{"op":"\udc00"}""", ErrorCodes.Invalid, "op" },
         { "deep nesting", new string('[', 200) + new string(']', 200), ErrorCodes.BadRequest, null },
+        // A BOM is no part of a JSON text (RFC 8259 forbids sending one); one line is one request.
+        { "BOM before the object", "\uFEFF{\"op\":\"ping\"}", ErrorCodes.BadRequest, null },
+        { "trailing garbage", """{"op":"ping"} x""", ErrorCodes.BadRequest, null },
+        { "two objects on one line", """{"op":"ping"}{"op":"ping"}""", ErrorCodes.BadRequest, null },
+        { "op empty", """{"op":""}""", ErrorCodes.UnknownOp, "op" },
+        // Ops are named in lower case only.
+        { "op upper case", """{"op":"PING"}""", ErrorCodes.UnknownOp, "op" },
+        { "op an object", """{"op":{"x":1}}""", ErrorCodes.Invalid, "op" },
+        { "list limit above the range", """{"op":"list","limit":1001}""", ErrorCodes.Invalid, "limit" },
     };
 
     private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
@@ -91,6 +100,14 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "wait timeout a string", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
         { "wait timeout 1000.0", """{"op":"wait","id":"x","timeout_ms":1000.0}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
         { "wait until a number", """{"op":"wait","id":"x","until":1}""", ErrorCodes.Invalid, "until", "wrong type: expected a string" },
+        // Whichever op the dispatcher takes, that op's reader refuses the second: neither a ping nor a submit is run.
+        { "op twice, ping then submit", """{"op":"ping","op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "op", "duplicate field" },
+        { "op twice, submit then ping", """{"op":"submit","op":"ping","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "op", "duplicate field" },
+        { "op null", """{"op":null}""", ErrorCodes.Invalid, "op", "wrong type: expected a string" },
+        { "draft null", """{"op":"submit","draft":null}""", ErrorCodes.Invalid, "draft", "must not be null" },
+        { "list limit negative", """{"op":"list","limit":-1}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
+        { "wait timeout negative", """{"op":"wait","id":"x","timeout_ms":-1}""", ErrorCodes.Invalid, "timeout_ms", "must be between 0 and 600000" },
+        { "wait timeout 1e3", """{"op":"wait","id":"x","timeout_ms":1e3}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
         { "id with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"\ud800","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", NotValidUnicode },
         { "kind with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"\ud800","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind", NotValidUnicode },
         { "agent with an unpaired surrogate escape", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"a\udc00","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", NotValidUnicode },
