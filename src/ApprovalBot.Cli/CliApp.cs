@@ -43,7 +43,8 @@ internal static class CliApp
         {
             foreach (var error in parsed.Errors)
             {
-                await stderr.WriteLineAsync($"error {CliException.UsageCode}: {error.Message}").ConfigureAwait(false);
+                // The parser's messages quote the tokens as given, line breaks included.
+                await stderr.WriteLineAsync(ErrorText.OneLine($"error {CliException.UsageCode}: {error.Message}")).ConfigureAwait(false);
             }
             await stderr.WriteLineAsync("Run 'approvalctl --help' for usage.").ConfigureAwait(false);
             return ExitCodes.BadInput;
@@ -74,7 +75,7 @@ internal static class CliApp
         }
         catch (Exception e)
         {
-            await stderr.WriteLineAsync($"error internal: {e.GetType().Name}: {e.Message}").ConfigureAwait(false);
+            await stderr.WriteLineAsync(ErrorText.OneLine($"error internal: {e.GetType().Name}: {e.Message}")).ConfigureAwait(false);
             return ExitCodes.Internal;
         }
     }

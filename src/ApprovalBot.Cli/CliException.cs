@@ -30,7 +30,8 @@ internal sealed class CliException(int exitCode, string code, string message, st
         ? Internal("the service refused the request without saying why")
         : new(ExitCodes.FromErrorCode(error.Code), error.Code, error.Message, error.Field);
 
-    public string ToErrorLine() => Field is { Length: > 0 }
+    /// <summary>The error as one line, whatever the message quotes (a service message may quote an id as given).</summary>
+    public string ToErrorLine() => ErrorText.OneLine(Field is { Length: > 0 }
         ? $"error {Code} ({Field}): {Message}"
-        : $"error {Code}: {Message}";
+        : $"error {Code}: {Message}");
 }

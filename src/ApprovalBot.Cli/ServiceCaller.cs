@@ -54,7 +54,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
         catch (IOException e)
         {
-            throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {e.Message}");
+            throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {ErrorText.IoFailure(e)}");
         }
         if (responseLine is null)
         {
@@ -90,7 +90,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw CliException.Unavailable($"cannot connect to '{PipeName}': {e.Message}");
+            throw CannotConnect(e);
         }
         var timedOut = 0;
         using (stream)
@@ -137,10 +137,15 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
             }
             catch (IOException e)
             {
-                throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {e.Message}");
+                throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {ErrorText.IoFailure(e)}");
             }
         }
     }
+
+    // UnauthorizedAccess: no right to the socket, or it belongs to another OS user, so it is not our service.
+    private CliException CannotConnect(Exception e) => CliException.Unavailable(e is UnauthorizedAccessException
+        ? $"cannot connect to '{PipeName}': permission denied, or the service there runs as another OS user"
+        : $"cannot connect to '{PipeName}': {ErrorText.IoFailure(e)}");
 
     private CliException NoAnswer(TimeSpan limit) => CliException.Unavailable(
         $"no answer from the service on '{PipeName}' within {limit.TotalSeconds:0.###} s; it may still carry the request out: run the same command again (a submit with the same id is answered with the original receipt)");
@@ -180,8 +185,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // UnauthorizedAccess: the pipe exists but belongs to another OS user, so it is not our service.
-            throw CliException.Unavailable($"cannot connect to '{PipeName}': {e.Message}");
+            throw CannotConnect(e);
         }
     }
 }

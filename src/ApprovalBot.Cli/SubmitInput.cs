@@ -25,6 +25,10 @@ internal static class SubmitInput
         }
         if (textFile is not null)
         {
+            if (textFile.Length == 0)
+            {
+                throw CliException.BadInput("--text-file is empty: give the path of a file", "draft.text");
+            }
             byte[] bytes;
             try
             {
@@ -32,9 +36,9 @@ internal static class SubmitInput
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw CliException.BadInput($"cannot read --text-file '{textFile}': {e.Message}", "draft.text");
+                throw CliException.BadInput($"cannot read --text-file {ErrorText.Quote(textFile)}: {ErrorText.IoFailure(e, textFile)}", "draft.text");
             }
-            return DecodeUtf8(bytes, $"--text-file '{textFile}'");
+            return DecodeUtf8(bytes, $"--text-file {ErrorText.Quote(textFile)}");
         }
         using var piped = new MemoryStream();
         await stdin.CopyToAsync(piped, cancellationToken).ConfigureAwait(false);

@@ -39,8 +39,8 @@ internal static class WaitCommand
             }
             if (response.Decided == false)
             {
-                await io.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"timeout: {draftId} not {(final ? "finished" : "decided")} within {seconds} s (state {draft.State})")).ConfigureAwait(false);
+                await io.Error.WriteLineAsync(ErrorText.OneLine(string.Create(CultureInfo.InvariantCulture,
+                    $"timeout: {draftId} not {(final ? "finished" : "decided")} within {seconds} s (state {draft.State})"))).ConfigureAwait(false);
                 return ExitCodes.WaitTimedOut;
             }
             return ExitCodes.Ok;

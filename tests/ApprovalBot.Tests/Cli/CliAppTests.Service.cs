@@ -318,6 +318,20 @@ public sealed partial class CliAppTests
         Assert.Equal(text, host.Store.Get(id)!.Text);
     }
 
+    [Theory]
+    [InlineData("get")]
+    [InlineData("wait")]
+    public async Task Get_IdWithLineBreak_ErrorOnOneLine(string command)
+    {
+        await using var host = await TestHost.StartAsync();
+
+        var run = await CliRunner.RunAsync(command, "a\nb\rc", "--pipe", host.PipeName);
+
+        // The service's message quotes the id as given; the error line escapes it.
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Equal("error not_found (id): no draft with id 'a\\nb\\rc'", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
+    }
+
     /// <summary>The response line the service gives <paramref name="request"/>, read with a plain client.</summary>
     private static async Task<string> ServiceLineAsync(TestHost host, string request)
     {

@@ -80,6 +80,16 @@ public sealed partial class CliAppTests
         Assert.Contains($"must be a JSON object, not {kind}", run.Stderr);
     }
 
+    /// <summary>
+    /// The same submit by the fast path (plain <c>--name value</c>) and by the full parser (<c>--id=x</c> is a shape only
+    /// System.CommandLine reads), both against a pipe nothing listens on: an exit other than 5 shows nothing was sent.
+    /// </summary>
+    private static async Task<CliRun[]> SubmitBothPathsAsync(params string[] options) =>
+    [
+        await CliRunner.RunAsync(["submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", .. options]),
+        await CliRunner.RunAsync(["submit", "--pipe", DeadPipe(), "--id=x", "--kind", "reply", "--agent", "a", .. options]),
+    ];
+
     [Fact]
     public async Task Submit_ContextJsonDuplicateKey_ExitsBadInput()
     {
@@ -105,15 +115,65 @@ public sealed partial class CliAppTests
         }
     }
 
-    [Fact]
-    public async Task Submit_MissingTextFile_ExitsBadInput()
+    [Theory]
+    [InlineData("missing.txt", "no such file or directory")]
+    [InlineData("no-dir/missing.txt", "no such file or directory")]
+    [InlineData("file.txt/below", "no such file or directory")]
+    [InlineData("dir", "is a directory")]
+    [InlineData("loop", "too many levels of symbolic links")]
+    [InlineData("socket", "no such device or address")]
+    public async Task Submit_TextFileUnreadable_ExitsBadInputSayingWhyInWords(string name, string why)
     {
-        var missing = Path.Combine(Path.GetTempPath(), $"approvalctl-missing-{Guid.NewGuid():N}.txt");
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        await File.WriteAllTextAsync(dir.Combine("file.txt"), "t");
+        Directory.CreateDirectory(dir.Combine("dir"));
+        File.CreateSymbolicLink(dir.Combine("loop"), dir.Combine("loop"));
+        // Kept open: disposing a bound socket removes its file.
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(dir.Combine("socket")));
+        var path = dir.Combine(name);
 
-        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text-file", missing);
+        foreach (var run in await SubmitBothPathsAsync("--text-file", path))
+        {
+            // Words, not the runtime's resource keys (IO_PathNotFound_Path, UnauthorizedAccess_IODenied_Path).
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.text): cannot read --text-file '{path}': {why}", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_TextFileEmptyPath_ExitsBadInput()
+    {
+        foreach (var run in await SubmitBothPathsAsync("--text-file", ""))
+        {
+            // Was exit 1: "error internal: ArgumentException: Argument_EmptyString".
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal("error usage (draft.text): --text-file is empty: give the path of a file", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_TextFileLongPathWithLineBreak_QuotedOnOneLineAndShortened()
+    {
+        var path = "/nonexistent/" + new string('a', 300) + "\nend";
+
+        foreach (var run in await SubmitBothPathsAsync("--text-file", path))
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            var line = Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+            Assert.EndsWith("aaaa\\nend (317 characters)': no such file or directory", line);
+            Assert.True(line.Length < 300, line);
+        }
+    }
+
+    [Fact]
+    public async Task Run_ParseErrorQuotingALineBreak_EachErrorOnOneLine()
+    {
+        var run = await CliRunner.RunAsync("get", "a", "b\nc\r\u2028d", "--pipe", DeadPipe());
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Contains("cannot read --text-file", run.Stderr);
+        Assert.Equal(["error usage: Unrecognized command or argument 'b\\nc\\r\\u2028d'.", "Run 'approvalctl --help' for usage."],
+            run.Stderr.TrimEnd().Split(Environment.NewLine));
     }
 
     [Fact]
