@@ -64,7 +64,12 @@ internal static class SubmitInput
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
-    /// <summary>Parses <c>--context-json</c>; it must be one JSON object without duplicate keys, as the service demands.</summary>
+    /// <summary>
+    /// Parses <c>--context-json</c>: one JSON object, each key once per object, every string valid Unicode, as the
+    /// service demands. Refused here, not by the service, so that a bad context is named as the option it came from
+    /// and nothing is sent; an escaped lone surrogate (<c>"\ud800"</c>) would otherwise fail as an internal error
+    /// when the request is written, since JSON text may hold one but a .NET string cannot be written back from it.
+    /// </summary>
     public static JsonElement? ParseContext(string? contextJson)
     {
         if (contextJson is null)
@@ -74,15 +79,73 @@ internal static class SubmitInput
         JsonElement context;
         try
         {
-            context = JsonElement.Parse(contextJson, new JsonDocumentOptions { AllowDuplicateProperties = false });
+            // Duplicates are found by CheckStrings, which can name the key; the parser's own check reports only a position.
+            context = JsonElement.Parse(contextJson);
         }
         catch (JsonException e)
         {
             // The exception text is not shown: UseSystemResourceKeys reduces it to a resource key.
             throw CliException.BadInput($"--context-json is not valid JSON (near byte {e.BytePositionInLine ?? 0} of line {(e.LineNumber ?? 0) + 1})", "draft.context");
         }
-        return context.ValueKind == JsonValueKind.Object
-            ? context
-            : throw CliException.BadInput($"--context-json must be a JSON object, not {context.ValueKind.ToString().ToLowerInvariant()}", "draft.context");
+        catch (ArgumentException)
+        {
+            // A lone surrogate in the argument itself (possible where argv is UTF-16): it cannot be made UTF-8.
+            throw CliException.BadInput("--context-json is not valid Unicode text", "draft.context");
+        }
+        if (context.ValueKind != JsonValueKind.Object)
+        {
+            throw CliException.BadInput($"--context-json must be a JSON object, not {context.ValueKind.ToString().ToLowerInvariant()}", "draft.context");
+        }
+        CheckStrings(context, "$");
+        return context;
     }
+
+    /// <summary>Every key and string of <paramref name="element"/> decodes to valid Unicode, and no object repeats a key.</summary>
+    private static void CheckStrings(JsonElement element, string path)
+    {
+        switch (element.ValueKind)
+        {
+            case JsonValueKind.Object:
+                var keys = new HashSet<string>(StringComparer.Ordinal);
+                foreach (var property in element.EnumerateObject())
+                {
+                    string key;
+                    try
+                    {
+                        key = property.Name;
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        throw NotUnicode($"a key in {path}");
+                    }
+                    if (!keys.Add(key))
+                    {
+                        // Compared as decoded: "a" and "\u0061" are the same key to any JSON reader.
+                        throw CliException.BadInput($"--context-json has the key {ErrorText.Quote(key)} twice in {ErrorText.OneLine(path)}; a key may appear once per object", "draft.context");
+                    }
+                    CheckStrings(property.Value, $"{path}.{key}");
+                }
+                break;
+            case JsonValueKind.Array:
+                var index = 0;
+                foreach (var item in element.EnumerateArray())
+                {
+                    CheckStrings(item, $"{path}[{index++}]");
+                }
+                break;
+            case JsonValueKind.String:
+                try
+                {
+                    element.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    throw NotUnicode($"the string at {path}");
+                }
+                break;
+        }
+    }
+
+    private static CliException NotUnicode(string where) => CliException.BadInput(
+        $"--context-json is not valid Unicode text: {ErrorText.OneLine(where)} has an unpaired surrogate escape (\\ud800-\\udfff without its pair)", "draft.context");
 }

@@ -90,12 +90,43 @@ public sealed partial class CliAppTests
         await CliRunner.RunAsync(["submit", "--pipe", DeadPipe(), "--id=x", "--kind", "reply", "--agent", "a", .. options]),
     ];
 
-    [Fact]
-    public async Task Submit_ContextJsonDuplicateKey_ExitsBadInput()
+    [Theory]
+    [InlineData("""{"a":1,"a":2}""", "'a' twice in $")]
+    [InlineData("""{"o":{"k":1,"\u006b":2}}""", "'k' twice in $.o")]
+    [InlineData("""{"list":[{},{"x\ny":1,"x\ny":2}]}""", "'x\\ny' twice in $.list[1]")]
+    public async Task Submit_ContextJsonDuplicateKey_ExitsBadInputNamingTheKeyByEitherPath(string context, string where)
     {
-        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", """{"a":1,"a":2}""");
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", context))
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.context): --context-json has the key {where}; a key may appear once per object", run.Stderr.TrimEnd());
+        }
+    }
 
-        Assert.True(run.ExitCode == 2, run.ToString());
+    [Theory]
+    [InlineData("""{"rationale":"\ud800"}""", "the string at $.rationale")]
+    [InlineData("""{"r":"low first \udc00\ud800"}""", "the string at $.r")]
+    [InlineData("""{"a":[1,{"b":"x\udfff"}]}""", "the string at $.a[1].b")]
+    [InlineData("""{"\ud83d":"a key"}""", "a key in $")]
+    [InlineData("""{"o":{"\ude00x":1}}""", "a key in $.o")]
+    public async Task Submit_ContextJsonUnpairedSurrogateEscape_ExitsBadInputByEitherPathWithoutConnecting(string context, string where)
+    {
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", context))
+        {
+            // Exit 2, not 1 (the request could not be written) nor 5 (sent to the dead pipe).
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.context): --context-json is not valid Unicode text: {where} has an unpaired surrogate escape (\\ud800-\\udfff without its pair)", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_ContextJsonSurrogatePairEscape_Accepted()
+    {
+        // A pair is one character (😀): passes the check and goes on to the (dead) pipe.
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", """{"e":"\ud83d\ude00","\ud83d\ude00":1}"""))
+        {
+            Assert.True(run.ExitCode == 5, run.ToString());
+        }
     }
 
     [Fact]
