@@ -11,8 +11,17 @@ internal static class CliApp
     /// The submit fast path may use blocking pipe I/O: only when this is the whole process (Program.cs), never
     /// in a process that also serves (an in-process host would wait on its own thread pool).
     /// </param>
-    public static async Task<int> RunAsync(string[] args, Stream stdin, TextWriter stdout, TextWriter stderr, bool blockingIo = false)
+    /// <param name="commandLine">
+    /// The process's arguments as bytes (<see cref="ArgumentBytes.ReadOwnCommandLine"/>), read only if an argument
+    /// holds a U+FFFD; null when <paramref name="args"/> are exactly what was given (a test's strings).
+    /// </param>
+    public static async Task<int> RunAsync(string[] args, Stream stdin, TextWriter stdout, TextWriter stderr, bool blockingIo = false, Func<byte[]?>? commandLine = null)
     {
+        if (commandLine is not null && ArgumentBytes.Check(args, commandLine) is { } notUtf8)
+        {
+            await stderr.WriteLineAsync(notUtf8.ToErrorLine()).ConfigureAwait(false);
+            return notUtf8.ExitCode;
+        }
         var io = new CliIo(stdin, stdout, stderr);
         // Agents run `submit` once per draft, so its plain form skips building the command tree (SubmitFastPath).
         if (SubmitFastPath.TryParse(args) is { } submit)

@@ -4,4 +4,5 @@ using ApprovalBot.Cli;
 // are not UTF-8), so the hash an agent computes matches the one stored.
 // A terminal on stdin means "no text piped": reading it would block on a human, so hand over nothing instead.
 var stdin = Console.IsInputRedirected ? Console.OpenStandardInput() : Stream.Null;
-return await CliApp.RunAsync(args, stdin, Console.Out, Console.Error, blockingIo: true);
+// The runtime hands over the arguments decoded, invalid UTF-8 replaced; ArgumentBytes looks at the bytes when that may have happened.
+return await CliApp.RunAsync(args, stdin, Console.Out, Console.Error, blockingIo: true, commandLine: ArgumentBytes.ReadOwnCommandLine);

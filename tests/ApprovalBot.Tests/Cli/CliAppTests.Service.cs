@@ -332,6 +332,22 @@ public sealed partial class CliAppTests
         Assert.Equal("error not_found (id): no draft with id 'a\\nb\\rc'", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
     }
 
+    [Fact]
+    public async Task Submit_ReplacementCharacterGivenAsUtf8_StoredAsGiven()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        const string text = "ab\uFFFDcd";
+
+        // EF BF BD is U+FFFD itself, valid UTF-8: only a replaced byte is refused.
+        var run = await CliRunner.RunWithArgumentBytesAsync([.. new[] { "submit", "--pipe", host.PipeName, "--id", id, "--kind", Kind, "--agent", "cli-test", "--text", text }
+            .Select(arg => Encoding.UTF8.GetBytes(arg))]);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains($" sha256 {Sha.Hex(text)} ", run.Stdout);
+        Assert.Equal(text, host.Store.Get(id)!.Text);
+    }
+
     /// <summary>The response line the service gives <paramref name="request"/>, read with a plain client.</summary>
     private static async Task<string> ServiceLineAsync(TestHost host, string request)
     {

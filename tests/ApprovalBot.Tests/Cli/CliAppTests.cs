@@ -129,6 +129,61 @@ public sealed partial class CliAppTests
         }
     }
 
+    private static byte[] Utf8(string text) => System.Text.Encoding.UTF8.GetBytes(text);
+
+    public static TheoryData<string, byte[], string> ArgumentsNotUtf8 => new()
+    {
+        { "--text", [(byte)'a', (byte)'b', 0xFF, (byte)'c', (byte)'d'], "error usage (draft.text): --text is not valid UTF-8 (byte offset 2); the text must be UTF-8" },
+        // A valid U+FFFD (EF BF BD) before the bad byte: the offset is that of the bad byte.
+        { "--text", [0xEF, 0xBF, 0xBD, (byte)'x', 0xC3, (byte)'('], "error usage (draft.text): --text is not valid UTF-8 (byte offset 4); the text must be UTF-8" },
+        { "--agent", [0xFE], "error usage (draft.agent): --agent is not valid UTF-8 (byte offset 0); command-line values must be UTF-8" },
+        { "--id", [(byte)'r', 0xED, 0xA0, 0x80], "error usage (draft.id): --id is not valid UTF-8 (byte offset 1); command-line values must be UTF-8" },
+        { "--kind", [(byte)'r', (byte)'e', 0x80], "error usage: --kind is not valid UTF-8 (byte offset 2); command-line values must be UTF-8" },
+        { "--context-json", [.. "{\"a\":\""u8, 0xE9, .. "\"}"u8], "error usage (draft.context): --context-json is not valid UTF-8 (byte offset 6); command-line values must be UTF-8" },
+        { "--text-file", [(byte)'/', (byte)'t', 0xE9], "error usage (draft.text): --text-file is not valid UTF-8 (byte offset 2); give a UTF-8 path, or the text on stdin" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ArgumentsNotUtf8))]
+    public async Task Submit_ArgumentNotUtf8_ExitsBadInputNamingTheOptionByEitherPathWithoutConnecting(string option, byte[] value, string error)
+    {
+        var others = new Dictionary<string, string> { ["--id"] = "x", ["--kind"] = "reply", ["--agent"] = "a", ["--text"] = "t" };
+        if (option == "--text-file")
+        {
+            others.Remove("--text");
+        }
+        others.Remove(option);
+        byte[][] rest = [.. others.SelectMany(o => new[] { Utf8(o.Key), Utf8(o.Value) })];
+
+        var fast = await CliRunner.RunWithArgumentBytesAsync([Utf8("submit"), Utf8("--pipe"), Utf8(DeadPipe()), .. rest, Utf8(option), value]);
+        var full = await CliRunner.RunWithArgumentBytesAsync([Utf8("submit"), Utf8("--pipe"), Utf8(DeadPipe()), .. rest, [.. Utf8(option + "="), .. value]]);
+
+        foreach (var run in new[] { fast, full })
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal(error, run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Get_IdNotUtf8_ExitsBadInputNamingTheArgument()
+    {
+        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("get"), [(byte)'i', 0xFF], Utf8("--pipe"), Utf8(DeadPipe()));
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error usage: argument 2 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
+    }
+
+    [Fact]
+    public async Task Submit_ReplacementCharacterGivenAsUtf8_NotRefused()
+    {
+        // EF BF BD is U+FFFD itself, valid UTF-8: the run goes on to the (dead) pipe.
+        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("submit"), Utf8("--pipe"), Utf8(DeadPipe()), Utf8("--id"), Utf8("x"), Utf8("--kind"), Utf8("reply"),
+            Utf8("--agent"), Utf8("a\uFFFD"), Utf8("--text"), Utf8("ab\uFFFDcd"));
+
+        Assert.True(run.ExitCode == 5, run.ToString());
+    }
+
     [Fact]
     public async Task Submit_TextAndTextFile_ExitsBadInput()
     {

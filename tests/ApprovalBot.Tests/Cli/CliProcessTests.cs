@@ -49,6 +49,55 @@ public sealed class CliProcessTests
         Assert.Contains($"Agent pipe listening at {Path.Combine(tmp.Path, "CoreFxPipe_" + name)}", host.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Runs approvalctl through /bin/sh so that an argument can be bytes that are not UTF-8 (a .NET ProcessStartInfo
+    /// takes strings): <paramref name="script"/> sees the dll as $0, and its exit code and output are returned.
+    /// </summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCliInShellAsync(string script)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "-c", script, Path.Combine(AppContext.BaseDirectory, "approvalctl.dll") })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Theory]
+    [InlineData("--id x")]
+    [InlineData("--id=x")]
+    public async Task Run_TextArgumentNotUtf8_RefusedByEitherPathWithoutConnecting(string id)
+    {
+        using var dir = new TempDirectory();
+        var deadPipe = dir.Combine("none.sock");
+
+        // \377 is the byte FF: the runtime would hand it over as U+FFFD and store "ab\uFFFDcd".
+        var (exitCode, stdout, stderr) = await RunCliInShellAsync($"""exec dotnet "$0" submit --pipe '{deadPipe}' {id} --kind reply --agent a --text "$(printf 'ab\377cd')" """);
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stderr}");
+        Assert.Equal("error usage (draft.text): --text is not valid UTF-8 (byte offset 2); the text must be UTF-8", stderr.TrimEnd());
+        Assert.Empty(stdout);
+    }
+
+    [Fact]
+    public async Task Run_ReplacementCharacterGivenAsUtf8_StoredAsGiven()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = $"cli:{Guid.NewGuid():N}";
+
+        // \357\277\275 is EF BF BD, U+FFFD given as such: valid UTF-8, stored as given.
+        var (exitCode, stdout, stderr) = await RunCliInShellAsync($"""exec dotnet "$0" submit --pipe '{host.PipeName}' --id {id} --kind reply --agent a --text "$(printf 'ab\357\277\275cd')" """);
+
+        Assert.True(exitCode == 0, $"exit {exitCode}: {stderr}");
+        Assert.Contains($" sha256 {Sha.Hex("ab\uFFFDcd")} ", stdout);
+        Assert.Equal("ab\uFFFDcd", host.Store.Get(id)!.Text);
+    }
+
     [Fact]
     public async Task Run_JsonWithAnAnswerCarryingUnknownFields_EchoesTheLineAsReceived()
     {
