@@ -19,6 +19,19 @@ internal sealed class GlobalOptions
         Recursive = true,
     };
 
+    public GlobalOptions()
+    {
+        // An empty name would otherwise mean the default pipe: a script whose variable is unset must not reach a
+        // service it did not name.
+        Pipe.Validators.Add(result =>
+        {
+            if (result.Tokens.Any(token => token.Value.Length == 0))
+            {
+                result.AddError("--pipe must not be empty: give a pipe name or an absolute socket path, or leave --pipe out for $APPROVALBOT_PIPE or 'approvalbot'.");
+            }
+        });
+    }
+
     public void AddTo(Command root)
     {
         root.Options.Add(Pipe);

@@ -54,7 +54,8 @@ internal static class SubmitFastPath
                 return null;
             }
             var value = args[++i];
-            if (value.StartsWith('-'))
+            // An empty --pipe is a usage error the full parser reports.
+            if (value.StartsWith('-') || value.Length == 0 && token == "--pipe")
             {
                 return null;
             }

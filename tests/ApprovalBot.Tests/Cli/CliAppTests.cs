@@ -252,6 +252,21 @@ public sealed partial class CliAppTests
         }
     }
 
+    [Theory]
+    [InlineData("submit", "--pipe", "", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("submit", "--id=x", "--pipe", "", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("--pipe", "", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("ping", "--pipe", "")]
+    [InlineData("get", "x", "--pipe", "")]
+    public async Task Run_EmptyPipe_ExitsBadInputNotTheDefaultPipe(params string[] args)
+    {
+        var run = await CliRunner.RunAsync(args);
+
+        // Was the default pipe: exit 5 with none running, or a service the caller did not name.
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("error usage: --pipe must not be empty", run.Stderr);
+    }
+
     [Fact]
     public async Task Run_ParseErrorQuotingALineBreak_EachErrorOnOneLine()
     {
