@@ -332,6 +332,33 @@ public sealed partial class CliAppTests
         Assert.Equal("error not_found (id): no draft with id 'a\\nb\\rc'", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(true, true)]
+    public async Task Submit_TwoMegabyteText_TooLargeExitsBadInputByEitherPath(bool fullPath, bool json)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await SubmitByPathAsync(fullPath, host.PipeName, id, new string('x', 2 * 1024 * 1024), json ? ["--json"] : []);
+
+        Assert.True(run.ExitCode == 2, run.ToString()[..Math.Min(2000, run.ToString().Length)]);
+        Assert.StartsWith("error too_large", run.Stderr);
+        Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+        // --json: the service's answer, as for any error answer.
+        if (json)
+        {
+            Assert.False(PipeClient.ParseResponse(Assert.Single(run.Stdout.TrimEnd().Split('\n'))).Ok);
+        }
+        else
+        {
+            Assert.Empty(run.Stdout);
+        }
+        Assert.Null(host.Store.Get(id));
+    }
+
     [Fact]
     public async Task Submit_ReplacementCharacterGivenAsUtf8_StoredAsGiven()
     {

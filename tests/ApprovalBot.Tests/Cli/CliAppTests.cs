@@ -277,6 +277,22 @@ public sealed partial class CliAppTests
             run.Stderr.TrimEnd().Split(Environment.NewLine));
     }
 
+    [Theory]
+    [InlineData("a repeated option", "expects a single argument", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--text", "u")]
+    [InlineData("an unknown option", "Unrecognized command or argument '--bogus'", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--bogus")]
+    [InlineData("extra arguments", "Unrecognized command or argument 'extra2'", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "extra1", "extra2")]
+    [InlineData("get without an id", "Required argument 'id' missing", "get")]
+    [InlineData("wait without an id", "Required argument 'id' missing", "wait")]
+    public async Task Run_BadShape_ExitsBadInputWithoutConnecting(string what, string error, params string[] args)
+    {
+        var run = await CliRunner.RunAsync([.. args, "--pipe", DeadPipe()]);
+
+        Assert.True(run.ExitCode == 2, $"{what}: {run}");
+        Assert.StartsWith("error usage: ", run.Stderr);
+        Assert.Contains(error, run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
     [Fact]
     public async Task Submit_EmptyStdin_ExitsBadInput()
     {
@@ -341,19 +357,26 @@ public sealed partial class CliAppTests
 
     [Theory]
     [InlineData("-1")]
+    [InlineData("-5")]
     [InlineData("601")]
     [InlineData("soon")]
+    [InlineData("1e3")]
+    [InlineData("99999999999")]
     public async Task Wait_TimeoutOutOfRange_ExitsBadInput(string timeout)
     {
         var run = await CliRunner.RunAsync("wait", "x", "--pipe", DeadPipe(), "--timeout", timeout);
 
         Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith($"error usage: --timeout must be a whole number 0-600, not '{timeout}'.", run.Stderr);
     }
 
     [Theory]
     [InlineData("--state", "bogus")]
     [InlineData("--limit", "0")]
     [InlineData("--limit", "1001")]
+    [InlineData("--limit", "5x")]
+    [InlineData("--limit", "99999999999")]
+    [InlineData("--limit", "-5")]
     public async Task List_BadFilter_ExitsBadInput(string option, string value)
     {
         var run = await CliRunner.RunAsync("list", "--pipe", DeadPipe(), option, value);

@@ -1,0 +1,56 @@
+using System.Net.Sockets;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Cli;
+
+/// <summary>
+/// approvalctl when no service answers at the --pipe path, whatever stands there: exit 5 by either path, one error
+/// line, and nothing on stdout even with --json (there is no response line to echo). A class of its own: each run
+/// waits out the 2 s connect timeout, so these run beside the other CLI tests rather than after them.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class CliUnavailableTests
+{
+    [Theory]
+    [InlineData("missing")]
+    [InlineData("regular file")]
+    [InlineData("directory")]
+    [InlineData("stale socket")]
+    public async Task Run_NoServiceAtThePath_ExitsUnavailableWithNothingOnStdout(string what)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("approvalbot.sock");
+        switch (what)
+        {
+            case "regular file":
+                await File.WriteAllTextAsync(path, "not a socket");
+                break;
+            case "directory":
+                Directory.CreateDirectory(path);
+                break;
+            case "stale socket":
+                // A socket file nothing is bound to, as a service killed with SIGKILL leaves it. Moved away from where
+                // it was bound, since closing the socket removes the file at that path.
+                using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+                {
+                    socket.Bind(new UnixDomainSocketEndPoint(dir.Combine("bound.sock")));
+                    File.Move(dir.Combine("bound.sock"), path);
+                }
+                break;
+        }
+        Assert.Equal(what != "missing", Path.Exists(path));
+
+        var runs = await Task.WhenAll(
+            CliRunner.RunAsync("submit", "--pipe", path, "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--json"),
+            CliRunner.RunAsync("submit", "--pipe", path, "--id=x", "--kind", "reply", "--agent", "a", "--text", "t", "--json"),
+            CliRunner.RunAsync("get", "x", "--pipe", path, "--json"),
+            CliRunner.RunAsync("ping", "--pipe", path));
+
+        foreach (var run in runs)
+        {
+            Assert.True(run.ExitCode == 5, run.ToString());
+            Assert.StartsWith("error unavailable: ", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
+            Assert.Empty(run.Stdout);
+        }
+    }
+}
