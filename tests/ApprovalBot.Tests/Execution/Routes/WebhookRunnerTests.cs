@@ -86,14 +86,16 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         await _serving;
     }
 
-    private Task<TestHost> StartAsync(int maxAttempts = 3, bool idempotent = false, string? url = null) => TestHost.StartAsync(
+    /// <param name="timeoutSeconds">1 where the timeout is the point; otherwise long enough for a loaded machine: at 1 s a
+    /// full run on 2 busy cores saw the route give up before the sink had read the request.</param>
+    private Task<TestHost> StartAsync(int maxAttempts = 3, bool idempotent = false, string? url = null, int timeoutSeconds = 10) => TestHost.StartAsync(
         settings:
         [
             "ApprovalBot:Kinds:post:Executor:Type=webhook",
             $"ApprovalBot:Kinds:post:Executor:Url={url ?? _url}",
             $"ApprovalBot:Kinds:post:Executor:MaxAttempts={maxAttempts}",
             $"ApprovalBot:Kinds:post:Executor:Idempotent={idempotent}",
-            "ApprovalBot:Kinds:post:Executor:TimeoutSeconds=1",
+            $"ApprovalBot:Kinds:post:Executor:TimeoutSeconds={timeoutSeconds}",
             "ApprovalBot:Execution:RetryBaseSeconds=60",
         ],
         compose: b => b.AddApprovalJobs());
@@ -265,7 +267,7 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     public async Task Post_NoAnswerWithinTheTimeout_NonDedupingRouteUnknownNotSentAgain()
     {
         _behaviour = SinkBehaviour.HangUntilDisposed;
-        await using var host = await StartAsync(idempotent: false);
+        await using var host = await StartAsync(idempotent: false, timeoutSeconds: 1);
         await Drafts.ApproveAsync(host.Store, "post:maybe", "posted once at most", kind: "post");
         var cycle = host.Services.GetRequiredService<ExecutorCycle>();
 
@@ -283,7 +285,7 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     public async Task Post_NoAnswerWithinTheTimeout_DedupingRouteRetriedWithTheSameKey()
     {
         _behaviour = SinkBehaviour.HangUntilDisposed;
-        await using var host = await StartAsync(idempotent: true);
+        await using var host = await StartAsync(idempotent: true, timeoutSeconds: 1);
         await Drafts.ApproveAsync(host.Store, "post:again", "the sink dedupes", kind: "post");
 
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
@@ -366,7 +368,7 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
             {
                 _ = filler.ConnectAsync(endpoint);
             }
-            await using var host = await StartAsync(idempotent: false, url: $"http://127.0.0.1:{endpoint.Port}/hook/");
+            await using var host = await StartAsync(idempotent: false, url: $"http://127.0.0.1:{endpoint.Port}/hook/", timeoutSeconds: 1);
             await Drafts.ApproveAsync(host.Store, "post:unreachable", "never reached the sink", kind: "post");
 
             await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
