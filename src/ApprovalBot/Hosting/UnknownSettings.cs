@@ -40,9 +40,8 @@ internal static class UnknownSettings
         {
             foreach (var kind in kinds.GetChildren())
             {
-                if (IsValue(kind))
+                if (RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value})", errors))
                 {
-                    errors.Add($"{kind.Path} is a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value}), not a value.");
                     continue;
                 }
                 Check(kind, typeof(KindOptions), errors, [Feature("Executor", typeof(ExecutorRouteOptions))]);
@@ -67,12 +66,10 @@ internal static class UnknownSettings
         {
             if (groups.FirstOrDefault(g => Matches(g.Name, child.Key)) is { } group)
             {
-                if (IsValue(child))
+                if (!RefusedAsValue(child, $"a group of settings (such as {child.Path}:…)", errors))
                 {
-                    errors.Add($"{child.Path} is a group of settings (such as {child.Path}:…), not a value.");
-                    continue;
+                    group.Check(child, errors);
                 }
-                group.Check(child, errors);
                 continue;
             }
             var setting = settings.FirstOrDefault(p => Matches(p.Name, child.Key));
@@ -82,12 +79,10 @@ internal static class UnknownSettings
             }
             else if (IsGroup(setting.PropertyType))
             {
-                if (IsValue(child))
+                if (!RefusedAsValue(child, $"a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))})", errors))
                 {
-                    errors.Add($"{child.Path} is a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))}), not a value.");
-                    continue;
+                    Check(child, setting.PropertyType, errors, NoGroups);
                 }
-                Check(child, setting.PropertyType, errors, NoGroups);
             }
             else
             {
@@ -144,6 +139,17 @@ internal static class UnknownSettings
         {
             return false;
         }
+    }
+
+    /// <summary>A value where a group of settings belongs (the binder passes over it): refused, saying what belongs there.</summary>
+    private static bool RefusedAsValue(IConfigurationSection key, string belongs, List<string> errors)
+    {
+        if (!IsValue(key))
+        {
+            return false;
+        }
+        errors.Add($"{key.Path} is {belongs}, not a value.");
+        return true;
     }
 
     /// <summary>A key that holds a value and nothing below it.</summary>

@@ -59,11 +59,7 @@ public sealed class CardFollowUpsTests
         await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
         h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
 
-        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
-        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
-        {
-            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
-        });
+        await FailExecutionAsync(h.Host.Store, id, "HTTP 500 from sink");
         await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
         await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
 
@@ -85,21 +81,13 @@ public sealed class CardFollowUpsTests
         await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
         var store = h.Host.Store;
-        await store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
-        await store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
-        {
-            Set = new Dictionary<string, object?> { ["exec_error"] = "FIRST-FAILURE" },
-        });
+        await FailExecutionAsync(store, id, "FIRST-FAILURE");
         await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("FIRST-FAILURE", StringComparison.Ordinal));
         await Eventually.TrueAsync(() => store.Get(id)!.CardShowsCurrentState, "the first failure recorded as shown");
         h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
 
         await store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Approved, "retry_requested", "test"));
-        await store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
-        await store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
-        {
-            Set = new Dictionary<string, object?> { ["exec_error"] = "SECOND-FAILURE" },
-        });
+        await FailExecutionAsync(store, id, "SECOND-FAILURE");
         await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
         await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
 
@@ -152,11 +140,7 @@ public sealed class CardFollowUpsTests
         await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
         await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
         h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
-        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
-        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
-        {
-            Set = new Dictionary<string, object?> { ["exec_error"] = "HTTP 500 from sink" },
-        });
+        await FailExecutionAsync(h.Host.Store, id, "HTTP 500 from sink");
         // Its one attempt (CardMaxAttempts=1) fails; Telegram is back after that, with nothing left to retry the edit.
         await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
         h.Control.ClearFaults();
@@ -166,6 +150,16 @@ public sealed class CardFollowUpsTests
         var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Execution failed", StringComparison.Ordinal));
         Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
         await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShownState == "failed", "the edit to be recorded");
+    }
+
+    /// <summary>An execution of the approved draft starts and fails with <paramref name="error"/>, as the executor records it.</summary>
+    private static async Task FailExecutionAsync(DraftStore store, string id, string error)
+    {
+        await store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
+        await store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = error },
+        });
     }
 
     private static int? MessageId(ApiCall call) =>
