@@ -5,6 +5,11 @@ using ApprovalBot.Benchmarks;
 
 // The issue-6 benchmark: every measurement in one run, printed as a Markdown table and written to
 // docs/PERFORMANCE.md. `--smoke` runs tiny sizes, asserts nothing and writes no document (CI runs it).
+if (IdealServer.Requested)
+{
+    // A child process of `--load ... ideal`: the experiment's lean server, not the report.
+    return IdealServer.Run(args);
+}
 if (args is ["--noop"])
 {
     // A bare .NET console start (runtime init, nothing else): the reference for approvalctl's start-up cost.
