@@ -91,6 +91,36 @@ public sealed class CommandRouterTests
     }
 
     [Fact]
+    public async Task Command_FromStrangerWithNameOfAWholeMessage_RecordedShortened()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId;
+
+        var sent = h.Control.SendUserMessage("/" + new string('x', 4000), fromUserId: stranger);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == stranger, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("Not authorized", reply.Text);
+        var recorded = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        using var details = System.Text.Json.JsonDocument.Parse(recorded.Details!);
+        Assert.Equal(new string('x', CommandRouter.MaxRecordedNameLength - 1) + "…", details.RootElement.GetProperty("command").GetString());
+        Assert.True(recorded.Details!.Length < 1000, recorded.Details);
+    }
+
+    [Fact]
+    public async Task UnknownCommand_FromApproverWithNameOfAWholeMessage_AnsweredWithinTelegramsLimit()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        h.Control.SendUserMessage("/" + new string('<', 4090));
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text is { } t && t.StartsWith("Unknown command", StringComparison.Ordinal), TelegramHarness.Wait);
+
+        Assert.Contains("/" + new string('<', CommandRouter.MaxRecordedNameLength - 1) + "…", reply.Text);
+    }
+
+    [Fact]
     public async Task Pending_FromStrangerDeliveredTwice_OneSecurityEvent()
     {
         await using var h = await TelegramHarness.StartAsync();

@@ -19,6 +19,9 @@ internal sealed partial class CommandRouter(
     public const string NotAuthorizedReason = "command_not_authorized";
     public const string SetupReason = "setup_command";
 
+    /// <summary>A command name longer than this is recorded, logged and answered shortened, with "…".</summary>
+    internal const int MaxRecordedNameLength = 64;
+
     private readonly IReadOnlyList<ITelegramCommand> _commands = [.. registered.OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     public IReadOnlyList<ITelegramCommand> Commands => _commands;
@@ -29,6 +32,9 @@ internal sealed partial class CommandRouter(
         {
             return;
         }
+        // No command's name is this long; a stranger's "/" followed by a whole message went into the ledger, the log and a
+        // reply in full (a message can hold 4096 characters, the reply to an approver then exceeded Telegram's limit).
+        name = HtmlText.Shorten(name, MaxRecordedNameLength);
         if (botName is not null && !string.Equals(botName, chat.BotUsername, StringComparison.OrdinalIgnoreCase))
         {
             return; // addressed to another bot in the same group
