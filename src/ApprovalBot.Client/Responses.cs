@@ -44,6 +44,9 @@ public sealed record DraftView
     public string? Text { get; init; }
     public required string Sha256 { get; init; }
     public JsonElement? Context { get; init; }
+
+    /// <summary>Why <see cref="Context"/> is missing although the draft has one stored (it cannot be written as JSON).</summary>
+    public string? ContextError { get; init; }
     public required string State { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
@@ -72,6 +75,9 @@ public sealed record ClaimedDraft
     public required string Text { get; init; }
     public required string Sha256 { get; init; }
     public JsonElement? Context { get; init; }
+
+    /// <summary>Why <see cref="Context"/> is missing although the draft has one stored; the approver's card left it out too.</summary>
+    public string? ContextError { get; init; }
     public required string IdempotencyKey { get; init; }
     public required string Lease { get; init; }
     public DateTimeOffset LeaseUntil { get; init; }

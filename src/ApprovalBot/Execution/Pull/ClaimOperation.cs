@@ -66,6 +66,7 @@ internal sealed class ClaimOperation(
             else if (r.Started is { } started)
             {
                 logger.ExecutionStarted(started.Draft.Id, started.Draft.Kind, "pull", started.Attempt, started.IdempotencyKey);
+                var (context, contextError) = DraftViews.ReadContext(started.Draft.ContextJson);
                 claimed.Add(new ClaimedDraft
                 {
                     Id = started.Draft.Id,
@@ -73,7 +74,8 @@ internal sealed class ClaimOperation(
                     Agent = started.Draft.Agent,
                     Text = started.Text,
                     Sha256 = started.Draft.Sha256,
-                    Context = DraftViews.ParseContext(started.Draft.ContextJson),
+                    Context = context,
+                    ContextError = contextError,
                     IdempotencyKey = started.IdempotencyKey,
                     Lease = r.Lease!,
                     LeaseUntil = r.LeaseUntil,

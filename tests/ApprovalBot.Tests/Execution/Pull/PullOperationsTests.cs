@@ -68,6 +68,32 @@ public sealed class PullOperationsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_DraftWhoseStoredContextIsNotValidUnicode_HandedOutWithContextLeftOutAndItsNeighboursToo()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:old-context", "old text");
+        // As an older build stored it, unchecked: the JSON text holds the escape \ud800, which no JSON writer will write.
+        DraftFixtures.Sql(_host.DataDirectory, """UPDATE drafts SET context = '{"rationale":"a\ud800b"}' WHERE id = 'reply:old-context'""");
+        await Drafts.ApproveAsync(_host.Store, "reply:fine", "fine text", contextJson: """{"rationale":"fine"}""");
+
+        var claim = await _client.ClaimAsync("reply", max: 10, leaseSeconds: 60);
+
+        Assert.True(claim.Ok, claim.Error?.Message);
+        Assert.Equal(["reply:old-context", "reply:fine"], claim.Claimed!.Select(c => c.Id));
+        var old = claim.Claimed![0];
+        Assert.Equal("old text", old.Text);
+        Assert.Null(old.Context);
+        Assert.Equal(DraftViews.UnreadableContext, old.ContextError);
+        Assert.Equal("fine", claim.Claimed[1].Context!.Value.GetProperty("rationale").GetString());
+        Assert.Null(claim.Claimed[1].ContextError);
+
+        var done = await _client.CompleteAsync("reply:old-context", old.Lease, "https://x.com/status/2");
+
+        Assert.True(done.Ok, done.Error?.Message);
+        Assert.Equal(States.Executed, done.Draft!.State);
+        Assert.Equal(DraftViews.UnreadableContext, done.Draft.ContextError);
+    }
+
+    [Fact]
     public async Task Complete_WrongOrExpiredLease_LeaseLostAndNothingChanged()
     {
         await Drafts.ApproveAsync(_host.Store, "reply:lost", "text");
