@@ -46,6 +46,10 @@ internal static class HumanOutput
         {
             rows.Add(("context", context.GetRawText()));
         }
+        else if (draft.ContextError is { } contextError)
+        {
+            rows.Add(("context", "(" + contextError + ")"));
+        }
 
         var width = rows.Max(r => r.Item1.Length) + 2;
         var text = new StringBuilder();

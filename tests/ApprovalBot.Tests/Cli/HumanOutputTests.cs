@@ -61,4 +61,12 @@ public sealed class HumanOutputTests
         Assert.Contains("(text missing from the store)", text);
         Assert.Matches(@"(?m)^state +blocked$", text);
     }
+
+    [Fact]
+    public void Draft_ContextLeftOut_SaysWhy()
+    {
+        var text = HumanOutput.Draft(new DraftView { Id = "x", Kind = "reply", Agent = "bot", Sha256 = "00", State = "pending", Text = "t", ContextError = "cannot be written; left out" });
+
+        Assert.Matches(@"(?m)^context +\(cannot be written; left out\)$", text);
+    }
 }
