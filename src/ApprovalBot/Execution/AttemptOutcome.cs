@@ -15,6 +15,13 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
 
     public static AttemptOutcome Failure(string error, bool retryable) => new(false, null, Bound(error, MaxErrorChars), retryable);
 
+    /// <summary>
+    /// The draft could not be written as the route's input, so nothing was started or sent. Not retryable: the same
+    /// stored draft fails the same way, so a human looks at it (Retry once the store is fixed, or Discard).
+    /// </summary>
+    public static AttemptOutcome InputNotWritten(string problem) =>
+        Failure("the draft could not be written as the route's input: " + problem, retryable: false);
+
     /// <summary>Cut off mid-run: it may have taken effect before it stopped.</summary>
     public static AttemptOutcome Interrupted(string error) => new(false, null, Bound(error, MaxErrorChars), Retryable: true, MayHaveTakenEffect: true);
 

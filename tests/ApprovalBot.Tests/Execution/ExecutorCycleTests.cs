@@ -366,6 +366,58 @@ public sealed class ExecutorCycleTests
         Assert.Equal(DraftState.Executed, host.Store.Get("reply:killed-idem")!.State);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task RunOnce_StoredContextNotJson_RouteNotStartedDraftFailedOthersExecuted(bool idempotent)
+    {
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply", maxAttempts: 3, idempotent: idempotent));
+        // The context goes bad before the approval: an approval wakes the executor at once, which could run the draft first.
+        await Drafts.SubmitAsync(host.Store, "reply:not-json", "never reaches the route", contextJson: """{"rationale":"fine at submit"}""");
+        Drafts.Sql(host, "UPDATE drafts SET context = 'not json' WHERE id = 'reply:not-json'");
+        Assert.True((await host.Store.TransitionAsync(Drafts.Approval("reply:not-json", Sha.Hex("never reaches the route"), DateTimeOffset.UtcNow))).Applied);
+        await Drafts.ApproveAsync(host.Store, "reply:fine", "runs as usual");
+
+        await Cycle(host).RunOnceAsync();
+
+        // Before the fix the program was started first and ran on an empty stdin, and the draft became unknown (or
+        // was retried on a deduping route) as if the run may have taken effect.
+        var draft = host.Store.Get("reply:not-json")!;
+        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.StartsWith("the draft could not be written as the route's input: the stored context is not one JSON value: ",
+            draft.ExecError, StringComparison.Ordinal);
+        Assert.Equal(1, draft.ExecAttempts);
+        var events = host.Store.Events("reply:not-json");
+        Assert.DoesNotContain(events, e => e.Type == "execution_unknown");
+        using (var failed = JsonDocument.Parse(Assert.Single(events, e => e.Type == "execution_failed").Details!))
+        {
+            Assert.False(failed.RootElement.GetProperty("retryable").GetBoolean());
+            Assert.True(failed.RootElement.GetProperty("final").GetBoolean());
+        }
+        // Every start of the script leaves its environment, an empty stdin included: only the good draft's ever started.
+        Assert.DoesNotContain(route.Environments(), env => env.Contains("APPROVAL_ID=reply:not-json"));
+        Assert.Equal("reply:fine", Assert.Single(route.Runs()).EnvId);
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:fine")!.State);
+    }
+
+    [Fact]
+    public async Task RunOnce_StoredContextWithUnpairedSurrogateEscape_ExecutedWithTheContextAsStored()
+    {
+        // Older builds stored such contexts; the escape is valid JSON text, so building the input first must not fail them.
+        using var route = new RouteScript();
+        await using var host = await StartAsync(route.Settings("reply"));
+        await Drafts.ApproveAsync(host.Store, "reply:lone-surrogate", "stored long ago", contextJson: """{"rationale":"a\ud800b"}""");
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:lone-surrogate")!.State);
+        var payload = File.ReadAllText(Assert.Single(Directory.GetFiles(Path.Combine(route.Folder, "runs"), "*.json")));
+        Assert.Contains("""
+            "context":{"rationale":"a\ud800b"}
+            """, payload, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task RunOnce_RouteExits255OnPurpose_FailedAttemptRetriedNotUnknown()
     {

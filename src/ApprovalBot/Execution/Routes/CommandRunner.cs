@@ -18,6 +18,12 @@ internal sealed class CommandRunner(TimeProvider time)
 
     public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
     {
+        // Before the start: once the program runs, a missing input can no longer be told from a run that acted (it
+        // read empty stdin and may have done something with it).
+        if (!request.TryToJson(out var payload, out var problem))
+        {
+            return AttemptOutcome.InputNotWritten(problem);
+        }
         var info = new ProcessStartInfo(route.Command[0])
         {
             RedirectStandardInput = true,
@@ -57,7 +63,7 @@ internal sealed class CommandRunner(TimeProvider time)
             var stderr = ReadBoundedAsync(process.StandardError);
             using var timeout = new CancellationTokenSource(route.Timeout, time);
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-            var stdin = WriteStdinAsync(process, request.ToJson(), linked.Token);
+            var stdin = WriteStdinAsync(process, payload, linked.Token);
             try
             {
                 await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);

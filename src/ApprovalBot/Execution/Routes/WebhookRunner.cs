@@ -21,9 +21,14 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
 
     public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
     {
+        // Nothing has gone out yet: a draft that cannot be written is a certain failure, not a request that may have reached the sink.
+        if (!request.TryToJson(out var payload, out var problem))
+        {
+            return AttemptOutcome.InputNotWritten(problem);
+        }
         using var timeout = new CancellationTokenSource(route.Timeout, time);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-        var sent = new SentBody(request.ToJson());
+        var sent = new SentBody(payload);
         using var message = new HttpRequestMessage(HttpMethod.Post, route.Url)
         {
             Content = sent,
