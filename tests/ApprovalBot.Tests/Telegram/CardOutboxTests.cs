@@ -177,6 +177,43 @@ public sealed class CardOutboxTests
     }
 
     [Fact]
+    public async Task Card_OldestPendingDraftsCardCannotBeRendered_GivenUpForTheReconcilerAndLaterDraftsStillGetTheirs()
+    {
+        const string id = "reply:unrenderable";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        // A sha256 no build writes makes rendering the card throw (its hash prefix is out of range): it stands for any
+        // failure of one draft's card that is not Telegram's answer. The oldest pending draft, first in every pass.
+        await h.RestartHostAsync(whileStopped: () => Infrastructure.DraftFixtures.Sql(h.DataDirectory, $"""
+            INSERT INTO drafts(id, kind, agent, text, sha256, state, created_at, updated_at, state_since)
+            VALUES ('{id}', 'reply', 'old-agent', 'old text', 'bad', 'pending', 1, 1, 1)
+            """));
+
+        await h.SubmitAsync("reply:after-1", "after one");
+        await h.SubmitAsync("reply:after-2", "after two");
+
+        await h.WaitForStateAsync("reply:after-1", DraftState.Carded);
+        await h.WaitForStateAsync("reply:after-2", DraftState.Carded);
+        // Given up as a card Telegram refused for good is: what the reconciler reports as card_undelivered.
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(DraftState.Pending, draft.State);
+        Assert.StartsWith("could not render or send the card: ArgumentOutOfRangeException: ", draft.CardError, StringComparison.Ordinal);
+        Assert.EndsWith("(gave up after 1 attempt)", draft.CardError, StringComparison.Ordinal);
+        Assert.Null(draft.CardNextAt);
+        Assert.Equal(1, draft.CardAttempts);
+        Assert.Contains("\"gave_up\":true", Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_failed").Details, StringComparison.Ordinal);
+        var error = Assert.Single(logs.Entries, e => e.Category == typeof(CardOutbox).FullName && e.Level == LogLevel.Error);
+        Assert.Equal(id, error.Properties["DraftId"]);
+
+        // The approver's Retry queues it again; failing the same way, it is given up again and holds up nothing.
+        Assert.True((await h.Host.Services.GetRequiredService<ApproverActions>().RetryAsync(id, "test")).Applied);
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Count(e => e.Type == "card_failed") == 2, "the retried card given up again");
+        await h.SubmitCardedAsync("reply:after-retry", "after the retry");
+        Assert.Null(h.Host.Store.Get(id)!.CardNextAt);
+        Assert.DoesNotContain(logs.Entries, e => e.Message.StartsWith("Card outbox pass failed", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Card_ChatMigratedToSupergroup_FollowsAndKeepsNewChatId()
     {
         await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:ChatId=-1001"]);

@@ -14,8 +14,9 @@ namespace ApprovalBot.Telegram.Cards;
 /// id. Woken by the store's change signal; a sweep on an interval catches anything the signal could not
 /// (drafts stored before start, retries that came due). A failure is recorded on the draft
 /// (<c>card_attempts</c>, <c>card_error</c>, <c>card_next_at</c>) and retried with backoff; after
-/// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix, the draft
-/// keeps its <c>card_error</c> and no next attempt, for the reconciler to report. A card that reached the chat
+/// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix (a refusal, or a
+/// failure of the card itself, such as rendering), the draft keeps its <c>card_error</c> and no next attempt, for the
+/// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A card that reached the chat
 /// while the store could not record it is never sent again by this process: it is kept in memory and only the write
 /// is retried, with backoff, until the store takes it (see <see cref="_unrecorded"/>). That is logged at Error once
 /// per card, then, while any such card is left, at Warning once every <see cref="UnrecordedReminder"/> for all of them.
@@ -164,18 +165,36 @@ internal sealed partial class CardOutbox(
     private async Task DeliverAsync(Draft draft, CancellationToken stoppingToken)
     {
         var attempt = draft.CardAttempts + 1;
-        SentCard sent;
         try
         {
-            sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
+            SentCard sent;
+            try
+            {
+                sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex)
+            {
+                await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
+                return;
+            }
+            await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
         }
-        catch (ApiRequestException ex)
+        catch (Exception ex) when (IsDraftFault(ex, stoppingToken))
         {
-            await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
-            return;
+            // Left to the pass, this draft would fail first in every pass, after the same wait, and no later draft would
+            // ever get a card, with nothing on the draft for the reconciler to report.
+            await RecordFaultAsync(draft, attempt, ex).ConfigureAwait(false);
         }
-        await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// A failure of this one draft's card (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
+    /// recorded with its own backoff), of the store (the pass waits and tries every due draft again: that is not the
+    /// draft's fault, and recording it would need the store anyway) or a stop.
+    /// </summary>
+    private static bool IsDraftFault(Exception ex, CancellationToken stoppingToken) =>
+        ex is not (ApiRequestException or StoreUnavailableException or SqliteException)
+        && !(ex is OperationCanceledException && stoppingToken.IsCancellationRequested);
 
     /// <summary>Tries again, once each is due, to record the cards the store could not take when they were sent.</summary>
     private async Task RecordUnrecordedAsync(CancellationToken stoppingToken)
@@ -306,7 +325,7 @@ internal sealed partial class CardOutbox(
         var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
         var delay = _options.CardRetryDelay(attempt);
         DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
-        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (giveUp ? $" (gave up after {attempt} attempt{(attempt == 1 ? "" : "s")})" : "");
+        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (giveUp ? GaveUp(attempt) : "");
         await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
         {
             Set = new Dictionary<string, object?> { ["card_attempts"] = attempt, ["card_next_at"] = next, ["card_error"] = error },
@@ -322,6 +341,33 @@ internal sealed partial class CardOutbox(
         }
     }
 
+    /// <summary>
+    /// Records an unexpected failure of <paramref name="draft"/>'s card (see <see cref="IsDraftFault"/>) as a give-up, like a
+    /// card Telegram refused for good: no next attempt, so the reconciler reports it (<c>card_undelivered</c>) and the
+    /// approver's Retry queues it again (e.g. after an update that fixes the fault). Waiting cannot fix such a failure,
+    /// and trying it again in every pass would only repeat it. A draft no longer pending (the failure came after its card
+    /// was recorded) is left as it is: the compare-and-set applies to a pending draft only.
+    /// </summary>
+    private async Task RecordFaultAsync(Draft draft, int attempt, Exception ex)
+    {
+        var error = $"could not render or send the card: {ex.GetType().Name}: {ex.Message}{GaveUp(attempt)}";
+        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = attempt, ["card_next_at"] = null, ["card_error"] = error },
+            Details = new JsonObject { ["attempt"] = attempt, ["exception"] = ex.GetType().FullName, ["description"] = ex.Message, ["gave_up"] = true },
+        }).ConfigureAwait(false);
+        if (result.Applied)
+        {
+            LogCardFault(ex, draft.Id, attempt, error);
+        }
+        else
+        {
+            LogCardFaultAfterPending(ex, draft.Id, result.Draft?.State.ToWire() ?? "gone");
+        }
+    }
+
+    private static string GaveUp(int attempt) => $" (gave up after {attempt} attempt{(attempt == 1 ? "" : "s")})";
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Card for {DraftId} sent to chat {ChatId} as message {MessageId} (attempt {Attempt})")]
     private partial void LogCardSent(string draftId, long chatId, long messageId, int attempt);
 
@@ -330,6 +376,16 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Card for {DraftId} could not be delivered after {Attempt} attempts: {CardError}; left for the reconciler")]
     private partial void LogCardGaveUp(string draftId, int attempt, string cardError);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "CardFault",
+        Message = "Card for {DraftId} failed unexpectedly (attempt {Attempt}): {CardError}; not tried again, left for the reconciler. " +
+        "The outbox goes on with the next draft")]
+    private partial void LogCardFault(Exception ex, string draftId, int attempt, string cardError);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Card for {DraftId} failed unexpectedly once the draft was no longer pending (now {State}); nothing recorded on the draft. " +
+        "The outbox goes on with the next draft")]
+    private partial void LogCardFaultAfterPending(Exception ex, string draftId, string state);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draft {DraftId} was {State} before its card arrived; closing the card")]
     private partial void LogCardClosedOnArrival(string draftId, string state);
