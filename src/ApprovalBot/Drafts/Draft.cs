@@ -25,7 +25,8 @@ internal sealed record Draft
 
     /// <summary>
     /// The state (wire name) of the draft when the card on record last showed it (sent, or edited with Telegram's
-    /// acknowledgement), or was left at because Telegram refused its edit for good (a <c>card_edit_refused</c> event).
+    /// acknowledgement), or was left at because its edit was given up for good: refused by Telegram (a <c>card_edit_refused</c>
+    /// event) or failing on the card itself, e.g. rendering (a <c>card_edit_failed</c> event).
     /// Differs from <see cref="State"/> while the card is behind; null for a card recorded before schema 7.
     /// </summary>
     public string? CardShownState { get; init; }

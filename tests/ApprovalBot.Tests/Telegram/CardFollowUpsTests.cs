@@ -2,6 +2,11 @@ using System.Globalization;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -151,6 +156,61 @@ public sealed class CardFollowUpsTests
         Assert.Contains("HTTP 500 from sink", edited.Text, StringComparison.Ordinal);
         await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShownState == "failed", "the edit to be recorded");
     }
+
+    [Fact]
+    public async Task Start_CardBehindItsDraftCannotBeRendered_HostKeepsRunningOtherCardsShownAndItIsNotTriedAgainAtTheNextStart()
+    {
+        // Named so that the card that cannot be rendered is followed up first at each start (ids in order).
+        const string broken = "reply:a-unrenderable";
+        const string behind = "reply:b-behind";
+        const string nextBehind = "reply:c-behind";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync(behind, "cancelled while the service was down");
+        var nextCard = await h.SubmitCardedAsync(nextBehind, "cancelled while the service was down again");
+
+        // As an earlier run left them: a failed draft whose card still shows 'carded', with a sha256 no build writes
+        // (rendering its card throws: the hash prefix is out of range; it stands for any failure of one card that is
+        // not Telegram's answer), and a card still showing 'carded' of a draft cancelled since.
+        await h.RestartHostAsync(whileStopped: () => DraftFixtures.Sql(h.DataDirectory, $"""
+            INSERT INTO drafts(id, kind, agent, text, sha256, state, created_at, updated_at, state_since, card_chat_id, card_message_id, card_shown_state, decision, exec_error)
+            VALUES ('{broken}', 'reply', 'old-agent', 'old text', 'bad', 'failed', 1, 1, 1, {h.ChatId}, 999, 'carded', 'approved', 'boom');
+            UPDATE drafts SET state = 'cancelled', state_since = updated_at + 1 WHERE id = '{behind}';
+            """));
+
+        await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Cancelled", StringComparison.Ordinal));
+        Assert.False(h.Host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested);
+        Assert.False(h.Host.Services.GetServices<IHostedService>().OfType<CardFollowUps>().Single().ExecuteTask!.IsCompleted);
+        var failed = Assert.Single(h.Host.Store.Events(broken), e => e.Type == CardSender.EditFailedEvent);
+        Assert.Contains("ArgumentOutOfRangeException", failed.Details, StringComparison.Ordinal);
+        Assert.Equal("failed", h.Host.Store.Get(broken)!.CardShownState);
+        Assert.DoesNotContain(broken, CardsBehind(h.Host.Store));
+        var error = Assert.Single(logs.Entries, e => e.Category == typeof(CardFollowUps).FullName && e.Level == LogLevel.Error);
+        Assert.Equal(broken, error.Properties["DraftId"]);
+
+        // Had it stayed behind, the next start would meet it again before the next card behind.
+        await h.RestartHostAsync(whileStopped: () => DraftFixtures.Sql(h.DataDirectory, $"UPDATE drafts SET state = 'cancelled', state_since = updated_at + 1 WHERE id = '{nextBehind}'"));
+
+        await h.Control.WaitForEditAsync(h.ChatId, nextCard.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Cancelled", StringComparison.Ordinal));
+        Assert.Single(logs.Entries, e => e.Category == typeof(CardFollowUps).FullName && e.Level == LogLevel.Error);
+        Assert.Single(h.Host.Store.Events(broken), e => e.Type == CardSender.EditFailedEvent);
+    }
+
+    /// <summary>The cards on record behind their draft, as the follow-ups read them at start.</summary>
+    private static List<string> CardsBehind(DraftStore store) => store.Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = CardFollowUps.BehindSql;
+        cmd.Parameters.AddWithValue("$after", "");
+        cmd.Parameters.AddWithValue("$limit", 1000);
+        using var reader = cmd.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    });
 
     /// <summary>An execution of the approved draft starts and fails with <paramref name="error"/>, as the executor records it.</summary>
     private static async Task FailExecutionAsync(DraftStore store, string id, string error)

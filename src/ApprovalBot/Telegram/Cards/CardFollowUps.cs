@@ -80,16 +80,32 @@ internal sealed partial class CardFollowUps(
                 _changed.Writer.TryWrite(new FollowUp(change.Id, 1));
             }
         });
-        try
+        while (!stoppingToken.IsCancellationRequested)
         {
-            while (true)
+            try
             {
                 var followUp = await NextAsync(stoppingToken).ConfigureAwait(false);
                 await FollowUpAsync(followUp, stoppingToken).ConfigureAwait(false);
             }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // An exception out of ExecuteAsync stops the host, and what caused it (a card behind its draft) is met
+                // again at the next start: one card must never take the pipe, the cards and the executor down with it.
+                var delay = TimeSpan.FromSeconds(_options.CardRetryBaseDelaySeconds);
+                LogLoopFailed(ex, delay.TotalSeconds);
+                try
+                {
+                    await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    return;
+                }
+            }
         }
     }
 
@@ -240,6 +256,14 @@ internal sealed partial class CardFollowUps(
         {
             RetryOrGiveUp(followUp, ex, stoppingToken);
         }
+        catch (Exception ex)
+        {
+            // The card itself fails (it cannot be rendered, or a bug): every try would fail the same way, so it gets no
+            // retry. A failed edit of the card on record is recorded by the sender as left at its state
+            // (card_edit_failed), which takes it out of the cards behind their draft, for every later look and start,
+            // until the draft changes again.
+            LogFollowUpFault(ex, id);
+        }
     }
 
     /// <summary>After a failed attempt: the next one after the backoff if the failure can pass and attempts remain, else a warning.</summary>
@@ -281,6 +305,14 @@ internal sealed partial class CardFollowUps(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not update the card of {DraftId} after {Attempt} attempt(s); it shows an older state until the draft changes again or the next look at cards behind their draft (within {SweepSeconds} s)")]
     private partial void LogFollowUpGaveUp(Exception ex, string draftId, int attempt, int sweepSeconds);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "CardFollowUpFault",
+        Message = "Could not update the card of {DraftId}: an unexpected failure, not Telegram's answer; not tried again, the card keeps showing an older state " +
+        "until its draft changes. The follow-ups go on with the next card")]
+    private partial void LogFollowUpFault(Exception ex, string draftId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Card follow-ups failed unexpectedly; going on in {DelaySeconds} s")]
+    private partial void LogLoopFailed(Exception ex, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Card of {DraftId} still not updated; next try within {SweepSeconds} s: {Reason}")]
     private partial void LogSweptFollowUpFailed(string draftId, int sweepSeconds, string reason);

@@ -179,22 +179,14 @@ internal sealed partial class CardOutbox(
             }
             await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (IsDraftFault(ex, stoppingToken))
+        catch (Exception ex) when (CardSender.IsCardFault(ex, stoppingToken))
         {
             // Left to the pass, this draft would fail first in every pass, after the same wait, and no later draft would
-            // ever get a card, with nothing on the draft for the reconciler to report.
+            // ever get a card, with nothing on the draft for the reconciler to report. The store failing still goes to
+            // the pass, which waits and tries every due draft again: that is not this draft's fault.
             await RecordFaultAsync(draft, attempt, ex).ConfigureAwait(false);
         }
     }
-
-    /// <summary>
-    /// A failure of this one draft's card (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
-    /// recorded with its own backoff), of the store (the pass waits and tries every due draft again: that is not the
-    /// draft's fault, and recording it would need the store anyway) or a stop.
-    /// </summary>
-    private static bool IsDraftFault(Exception ex, CancellationToken stoppingToken) =>
-        ex is not (ApiRequestException or StoreUnavailableException or SqliteException)
-        && !(ex is OperationCanceledException && stoppingToken.IsCancellationRequested);
 
     /// <summary>Tries again, once each is due, to record the cards the store could not take when they were sent.</summary>
     private async Task RecordUnrecordedAsync(CancellationToken stoppingToken)
@@ -342,7 +334,7 @@ internal sealed partial class CardOutbox(
     }
 
     /// <summary>
-    /// Records an unexpected failure of <paramref name="draft"/>'s card (see <see cref="IsDraftFault"/>) as a give-up, like a
+    /// Records an unexpected failure of <paramref name="draft"/>'s card (see <see cref="CardSender.IsCardFault"/>) as a give-up, like a
     /// card Telegram refused for good: no next attempt, so the reconciler reports it (<c>card_undelivered</c>) and the
     /// approver's Retry queues it again (e.g. after an update that fixes the fault). Waiting cannot fix such a failure,
     /// and trying it again in every pass would only repeat it. A draft no longer pending (the failure came after its card

@@ -11,6 +11,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
 {
     public const string MovedEvent = "card_moved";
     public const string EditRefusedEvent = "card_edit_refused";
+    public const string EditFailedEvent = "card_edit_failed";
     private const string Actor = "telegram";
     private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
     private const int EditLanes = 64;
@@ -18,6 +19,16 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     // One lane per card (striped): edits of the same card go one at a time, while a card waiting out a 429 does not
     // hold up the edits of other cards, nor the poller that edits them after a tap.
     private readonly SemaphoreSlim[] _edits = [.. Enumerable.Range(0, EditLanes).Select(_ => new SemaphoreSlim(1, 1))];
+
+    /// <summary>
+    /// A failure of one card itself (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
+    /// which says whether it can pass), of the store (it comes back by itself, and recording anything needs it) or a stop.
+    /// Trying such a card again fails the same way, so it is given up on that card alone and recorded, never left to
+    /// stop the loop that met it.
+    /// </summary>
+    public static bool IsCardFault(Exception ex, CancellationToken stoppingToken) =>
+        ex is not (ApiRequestException or StoreUnavailableException or SqliteException)
+        && !(ex is OperationCanceledException && stoppingToken.IsCancellationRequested);
 
     /// <summary>
     /// Sends the card. A long text's file goes first, so by the time the buttons appear the approver can
@@ -61,7 +72,16 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             }
             catch (ApiRequestException ex) when (ex.IsMessageGone)
             {
-                await RecordRefusedAsync(draft, chatId, messageId, ex).ConfigureAwait(false);
+                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description })
+                    .ConfigureAwait(false);
+                throw;
+            }
+            catch (Exception ex) when (IsCardFault(ex, cancellationToken))
+            {
+                // Every later try (each start, each look at the cards behind) would fail the same way: for the follow-ups
+                // at start that was an exception out of the loop, the host stopping, and the same again at every restart.
+                await RecordLeftAsync(draft, chatId, messageId, EditFailedEvent, new JsonObject { ["exception"] = ex.GetType().FullName, ["description"] = ex.Message })
+                    .ConfigureAwait(false);
                 throw;
             }
         }
@@ -128,21 +148,24 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     }
 
     /// <summary>
-    /// Telegram refused the edit of the card on record for good (deleted by hand, or no longer editable): recorded in the
-    /// ledger, and as the state the card was left at, so that no start tries that message again until the draft
-    /// changes again; the refused edit is still reported by the caller.
+    /// The edit of the card on record was given up for good: Telegram refused it (deleted by hand, or no longer editable:
+    /// <see cref="EditRefusedEvent"/>) or the card itself failed (<see cref="IsCardFault"/>: <see cref="EditFailedEvent"/>).
+    /// Recorded in the ledger with <paramref name="reason"/>, and as the state the card was left at, so that no start
+    /// and no look at the cards behind tries that message again until the draft changes again; the failure is still
+    /// reported by the caller.
     /// </summary>
-    private async Task RecordRefusedAsync(Draft shown, long chatId, long messageId, ApiRequestException refusal)
+    private async Task RecordLeftAsync(Draft shown, long chatId, long messageId, string eventType, JsonObject reason)
     {
         if (!RecordLags(shown, chatId, messageId))
         {
             return;
         }
-        var details = new JsonObject
+        var details = new JsonObject { ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = shown.State.ToWire(), ["shown"] = shown.CardShownState };
+        foreach (var (name, value) in reason)
         {
-            ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = shown.State.ToWire(), ["shown"] = shown.CardShownState, ["error_code"] = refusal.ErrorCode,
-            ["description"] = refusal.Description,
-        }.ToJsonString();
+            details[name] = value?.DeepClone();
+        }
+        var json = details.ToJsonString();
         try
         {
             await store.WriteAsync(ctx =>
@@ -150,15 +173,15 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 var left = SetShown(ctx, shown, chatId, messageId);
                 if (left)
                 {
-                    ctx.AppendEvent(shown.Id, EditRefusedEvent, Actor, details);
+                    ctx.AppendEvent(shown.Id, eventType, Actor, json);
                 }
                 return left;
             }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
-            // Unrecorded, the next start tries the message once more and records the refusal then.
-            LogRefusalNotRecorded(ex, shown.Id, messageId);
+            // Unrecorded, the next start tries the message once more and records it then.
+            LogLeftNotRecorded(ex, shown.Id, messageId, eventType);
         }
     }
 
@@ -234,9 +257,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         }, cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram refused for good the edit of card message {MessageId} of {DraftId}, but the store could not record that; " +
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The edit of card message {MessageId} of {DraftId} was given up for good ({EventType}), but the store could not record that; " +
         "the next start tries it once more")]
-    private partial void LogRefusalNotRecorded(Exception ex, string draftId, long messageId);
+    private partial void LogLeftNotRecorded(Exception ex, string draftId, long messageId, string eventType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} now shows {State} but the store could not record that; " +
         "the next start shows it once more")]
