@@ -1,3 +1,4 @@
+using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Tests.Infrastructure;
@@ -67,5 +68,31 @@ internal static class Drafts
             cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
         cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// An approved draft whose stored context is not JSON (a database edited by hand). The context goes bad before the
+    /// approval: an approval wakes the executor at once, which could run the draft first.
+    /// </summary>
+    public static async Task ApproveWithContextNotJsonAsync(TestHost host, string id, string text, string kind = "reply")
+    {
+        await SubmitAsync(host.Store, id, text, kind, contextJson: """{"rationale":"fine at submit"}""");
+        Sql(host, "UPDATE drafts SET context = 'not json' WHERE id = $id", ("$id", id));
+        Assert.True((await host.Store.TransitionAsync(Approval(id, Sha.Hex(text), DateTimeOffset.UtcNow))).Applied);
+    }
+
+    /// <summary>The draft failed at its first attempt, for good, because it could not be written as the route's input.</summary>
+    public static void AssertFailedAsInputNotWritten(DraftStore store, string id)
+    {
+        var draft = store.Get(id)!;
+        Assert.Equal(DraftState.Failed, draft.State);
+        Assert.StartsWith("the draft could not be written as the route's input: the stored context is not one JSON value: ",
+            draft.ExecError, StringComparison.Ordinal);
+        Assert.Equal(1, draft.ExecAttempts);
+        var events = store.Events(id);
+        Assert.DoesNotContain(events, e => e.Type == "execution_unknown");
+        using var failed = JsonDocument.Parse(Assert.Single(events, e => e.Type == "execution_failed").Details!);
+        Assert.False(failed.RootElement.GetProperty("retryable").GetBoolean());
+        Assert.True(failed.RootElement.GetProperty("final").GetBoolean());
     }
 }

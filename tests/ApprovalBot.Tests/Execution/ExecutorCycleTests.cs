@@ -373,28 +373,14 @@ public sealed class ExecutorCycleTests
     {
         using var route = new RouteScript();
         await using var host = await StartAsync(route.Settings("reply", maxAttempts: 3, idempotent: idempotent));
-        // The context goes bad before the approval: an approval wakes the executor at once, which could run the draft first.
-        await Drafts.SubmitAsync(host.Store, "reply:not-json", "never reaches the route", contextJson: """{"rationale":"fine at submit"}""");
-        Drafts.Sql(host, "UPDATE drafts SET context = 'not json' WHERE id = 'reply:not-json'");
-        Assert.True((await host.Store.TransitionAsync(Drafts.Approval("reply:not-json", Sha.Hex("never reaches the route"), DateTimeOffset.UtcNow))).Applied);
+        await Drafts.ApproveWithContextNotJsonAsync(host, "reply:not-json", "never reaches the route");
         await Drafts.ApproveAsync(host.Store, "reply:fine", "runs as usual");
 
         await Cycle(host).RunOnceAsync();
 
         // Before the fix the program was started first and ran on an empty stdin, and the draft became unknown (or
         // was retried on a deduping route) as if the run may have taken effect.
-        var draft = host.Store.Get("reply:not-json")!;
-        Assert.Equal(DraftState.Failed, draft.State);
-        Assert.StartsWith("the draft could not be written as the route's input: the stored context is not one JSON value: ",
-            draft.ExecError, StringComparison.Ordinal);
-        Assert.Equal(1, draft.ExecAttempts);
-        var events = host.Store.Events("reply:not-json");
-        Assert.DoesNotContain(events, e => e.Type == "execution_unknown");
-        using (var failed = JsonDocument.Parse(Assert.Single(events, e => e.Type == "execution_failed").Details!))
-        {
-            Assert.False(failed.RootElement.GetProperty("retryable").GetBoolean());
-            Assert.True(failed.RootElement.GetProperty("final").GetBoolean());
-        }
+        Drafts.AssertFailedAsInputNotWritten(host.Store, "reply:not-json");
         // Every start of the script leaves its environment, an empty stdin included: only the good draft's ever started.
         Assert.DoesNotContain(route.Environments(), env => env.Contains("APPROVAL_ID=reply:not-json"));
         Assert.Equal("reply:fine", Assert.Single(route.Runs()).EnvId);

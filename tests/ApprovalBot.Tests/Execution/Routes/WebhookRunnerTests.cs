@@ -123,28 +123,14 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
     public async Task Post_StoredContextNotJson_NothingSentDraftFailedOthersExecuted(bool idempotent)
     {
         await using var host = await StartAsync(maxAttempts: 3, idempotent: idempotent);
-        // The context goes bad before the approval: an approval wakes the executor at once, which could run the draft first.
-        await Drafts.SubmitAsync(host.Store, "post:not-json", "never sent", kind: "post", contextJson: """{"rationale":"fine at submit"}""");
-        Drafts.Sql(host, "UPDATE drafts SET context = 'not json' WHERE id = 'post:not-json'");
-        Assert.True((await host.Store.TransitionAsync(Drafts.Approval("post:not-json", Sha.Hex("never sent"), DateTimeOffset.UtcNow))).Applied);
+        await Drafts.ApproveWithContextNotJsonAsync(host, "post:not-json", "never sent", kind: "post");
         await Drafts.ApproveAsync(host.Store, "post:fine", "sent as usual", kind: "post");
 
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
 
         // Before the fix the body was built after the attempt began, and its error read as "may have reached the
         // sink": unknown, or retried on a deduping route, though nothing was sent.
-        var draft = host.Store.Get("post:not-json")!;
-        Assert.Equal(DraftState.Failed, draft.State);
-        Assert.StartsWith("the draft could not be written as the route's input: the stored context is not one JSON value: ",
-            draft.ExecError, StringComparison.Ordinal);
-        Assert.Equal(1, draft.ExecAttempts);
-        var events = host.Store.Events("post:not-json");
-        Assert.DoesNotContain(events, e => e.Type == "execution_unknown");
-        using (var failed = JsonDocument.Parse(Assert.Single(events, e => e.Type == "execution_failed").Details!))
-        {
-            Assert.False(failed.RootElement.GetProperty("retryable").GetBoolean());
-            Assert.True(failed.RootElement.GetProperty("final").GetBoolean());
-        }
+        Drafts.AssertFailedAsInputNotWritten(host.Store, "post:not-json");
         var (key, body) = Assert.Single(_received);
         Assert.Equal(IdempotencyKey.For("post:fine", Sha.Hex("sent as usual")), key);
         Assert.Equal("post:fine", body.GetProperty("id").GetString());
