@@ -66,7 +66,7 @@ internal sealed class ClaimOperation(
             else if (r.Started is { } started)
             {
                 logger.ExecutionStarted(started.Draft.Id, started.Draft.Kind, "pull", started.Attempt, started.IdempotencyKey);
-                var (context, contextError) = DraftViews.ReadContext(started.Draft.ContextJson);
+                var view = started.Draft.ToView();
                 claimed.Add(new ClaimedDraft
                 {
                     Id = started.Draft.Id,
@@ -74,13 +74,13 @@ internal sealed class ClaimOperation(
                     Agent = started.Draft.Agent,
                     Text = started.Text,
                     Sha256 = started.Draft.Sha256,
-                    Context = context,
-                    ContextError = contextError,
+                    Context = view.Context,
+                    ContextError = view.ContextError,
                     IdempotencyKey = started.IdempotencyKey,
                     Lease = r.Lease!,
                     LeaseUntil = r.LeaseUntil,
                     Attempt = started.Attempt,
-                    Decision = started.Draft.ToView().Decision,
+                    Decision = view.Decision,
                 });
             }
         }
