@@ -275,13 +275,10 @@ internal static class IdealServer
             _connection = connection;
             _savepoint = Command("SAVEPOINT w");
             _release = Command("RELEASE w");
-            _existing = Command("SELECT seq, sha256 FROM drafts WHERE id = $id", "$id");
-            _insert = Command(
-                "INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since) " +
-                "VALUES ($id, $kind, $agent, $text, $sha, $context, 'pending', $now, $now, $now) RETURNING seq",
-                "$id", "$kind", "$agent", "$text", "$sha", "$context", "$now");
-            _event = Command("INSERT INTO events(draft_id, at, type, actor, details) VALUES ($d, $at, $type, $actor, $details)",
-                "$d", "$at", "$type", "$actor", "$details");
+            // The service's own statements, so this stays the same transaction as a submit's.
+            _existing = Command(DraftStore.SubmittedIdSql, "$id");
+            _insert = Command(DraftStore.InsertDraftSql, "$id", "$kind", "$agent", "$text", "$sha", "$context", "$now");
+            _event = Command(WriteContext.AppendEventSql, "$d", "$at", "$type", "$actor", "$details");
         }
 
         private SqliteCommand Command(string sql, params string[] parameters)
@@ -346,7 +343,7 @@ internal static class IdealServer
                     var seq = (long)_insert.ExecuteScalar()!;
                     var es = _event.Parameters;
                     es[0].Value = draft.Id; es[1].Value = now; es[2].Value = "submitted"; es[3].Value = "agent:" + draft.Agent;
-                    es[4].Value = $"{{\"kind\":\"{draft.Kind}\",\"sha256\":\"{draft.Sha256}\",\"length\":{draft.Text.Length}}}";
+                    es[4].Value = DraftStore.SubmittedDetails(draft);
                     _event.ExecuteNonQuery();
                     _release.ExecuteNonQuery();
                     answers.Add((p.Connection, new Response { Ok = true, Receipt = new Receipt(draft.Id, seq, draft.Sha256, States.Pending, Duplicate: false) }));

@@ -12,10 +12,16 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
 {
     public DraftSignals Signals => signals;
 
+    internal const string SubmittedIdSql = "SELECT seq, sha256 FROM drafts WHERE id = $id";
+
+    internal const string InsertDraftSql =
+        "INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since) " +
+        "VALUES ($id, $kind, $agent, $text, $sha, $context, 'pending', $now, $now, $now) RETURNING seq";
+
     public Task<SubmitOutcome> SubmitAsync(NewDraft draft) =>
         writer.WriteAsync(ctx =>
         {
-            using (var existing = ctx.Statement("SELECT seq, sha256 FROM drafts WHERE id = $id", ("$id", draft.Id)).ExecuteReader())
+            using (var existing = ctx.Statement(SubmittedIdSql, ("$id", draft.Id)).ExecuteReader())
             {
                 if (existing.Read())
                 {
@@ -27,9 +33,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
                         : new SubmitOutcome(null, sha);
                 }
             }
-            var insert = ctx.Statement(
-                "INSERT INTO drafts(id, kind, agent, text, sha256, context, state, created_at, updated_at, state_since) " +
-                "VALUES ($id, $kind, $agent, $text, $sha, $context, 'pending', $now, $now, $now) RETURNING seq",
+            var insert = ctx.Statement(InsertDraftSql,
                 ("$id", draft.Id), ("$kind", draft.Kind), ("$agent", draft.Agent), ("$text", draft.Text),
                 ("$sha", draft.Sha256), ("$context", draft.ContextJson), ("$now", ctx.NowMs));
             var seq = (long)insert.ExecuteScalar()!;
@@ -39,7 +43,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         });
 
     /// <summary>{"kind":…,"sha256":…,"length":…}, written without reflection (this runs inside the writer for every submit).</summary>
-    private static string SubmittedDetails(NewDraft draft)
+    internal static string SubmittedDetails(NewDraft draft)
     {
         var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
         using (var json = new Utf8JsonWriter(buffer))

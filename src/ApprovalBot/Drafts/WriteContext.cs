@@ -64,9 +64,10 @@ internal sealed class WriteContext(SqliteConnection connection, SqliteTransactio
     }
 
     /// <summary>Appends to the ledger in this transaction, so an event exists exactly when its transition does.</summary>
+    internal const string AppendEventSql = "INSERT INTO events(draft_id, at, type, actor, details) VALUES ($d, $at, $type, $actor, $details)";
+
     public void AppendEvent(string? draftId, string type, string actor, string? detailsJson) =>
-        Execute(
-            "INSERT INTO events(draft_id, at, type, actor, details) VALUES ($d, $at, $type, $actor, $details)",
+        Execute(AppendEventSql,
             ("$d", draftId), ("$at", NowMs), ("$type", type), ("$actor", actor), ("$details", detailsJson));
 
     public void Publish(DraftChange change) => _changes.Add(change);
