@@ -28,6 +28,50 @@ public sealed class UpdatePollerTests
         Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:after-junk")!.State);
     }
 
+    /// <summary>
+    /// Updates whose id the getUpdates offset (update_id + 1, positive) cannot move past: long.MaxValue wrapped it to
+    /// long.MinValue, and a negative offset asks for the last -offset updates only, forgetting the rest. Each is a stranger's
+    /// command that would be answered and recorded if it were handled.
+    /// </summary>
+    [Theory]
+    [InlineData("\"update_id\":9223372036854775807,", "out of range")]
+    [InlineData("\"update_id\":-10,", "out of range")]
+    [InlineData("\"update_id\":-1,", "out of range")]
+    [InlineData("\"update_id\":1e30,", "no update_id")]
+    [InlineData("\"update_id\":\"7\",", "no update_id")]
+    [InlineData("", "no update_id")]
+    public async Task Poll_UpdateIdTheOffsetCannotMovePast_SkippedNothingStoredBacksOffLaterUpdatesServed(string updateId, string reason)
+    {
+        var clock = new SignallingClock();
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:RetryBaseDelayMs=100"], services: s => s.UseClock<UpdatePoller>(clock).AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        h.Control.EnqueueRawUpdate(
+            "{" + updateId + "\"message\":{\"message_id\":1,\"date\":0,\"from\":{\"id\":" + stranger + ",\"is_bot\":false,\"first_name\":\"S\"}," +
+            "\"chat\":{\"id\":" + stranger + ",\"type\":\"private\"},\"text\":\"/pending\"}}",
+            assignUpdateId: false);
+
+        // Nothing in the batch moved the offset, so the same update would come straight back: the poller backs off first.
+        var waitingSince = clock.GetUtcNow();
+        Assert.Equal(waitingSince + TimeSpan.FromMilliseconds(100), await clock.NextTimerAsync(TelegramHarness.Wait));
+        var later = h.Control.SendUserMessage("/help");
+        clock.Advance(TimeSpan.FromMilliseconds(100));
+        await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(later.UpdateId, TelegramHarness.Wait);
+
+        await Eventually.TrueAsync(
+            () => h.Host.Store.GetSetting(UpdatePoller.OffsetSetting) == (later.UpdateId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), "the stored offset");
+        Assert.All(h.Control.GetCalls("getUpdates"), c => Assert.True(
+            !c.Parameters.TryGetValue("offset", out var offset) || long.Parse(offset, System.Globalization.CultureInfo.InvariantCulture) > 0, offset));
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Empty(h.Control.GetMessages(h.Control.StrangerId));
+        Assert.Contains(logs.Entries, e => e.Category == typeof(UpdatePoller).FullName && e.Level == LogLevel.Warning
+            && e.Message.StartsWith("Skipped malformed update", StringComparison.Ordinal) && e.Message.Contains(reason, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Poll_OffsetStoredAfterEffects_RestartDoesNotRedeliver()
     {

@@ -12,8 +12,10 @@ namespace ApprovalBot.Telegram.Updates;
 /// <summary>
 /// Receives updates by long polling. The offset lives in the store and moves past an update only after
 /// its effects are committed, so a crash redelivers instead of losing, and handlers make a redelivery a
-/// no-op. A malformed update is logged and skipped; a store that cannot commit stops the batch, which is
-/// then polled again. 409 (another poller or a webhook) and other failures are logged and backed off.
+/// no-op. A malformed update is logged and skipped, and so is one whose update_id the offset cannot move past
+/// (none, negative, long.MaxValue); a batch of nothing but those is followed by a backoff, since it would come straight
+/// back. A store that cannot commit stops the batch, which is then polled again. 409 (another poller or a webhook) and
+/// other failures are logged and backed off.
 /// </summary>
 internal sealed partial class UpdatePoller(
     TelegramBotClient client, TelegramChat chat, DraftStore store, UpdateDispatcher dispatcher, CommandRouter commands,
@@ -35,6 +37,7 @@ internal sealed partial class UpdatePoller(
             await PrepareAsync(stoppingToken).ConfigureAwait(false);
             var offset = await ReadOffsetAsync(stoppingToken).ConfigureAwait(false);
             var failures = 0;
+            var unconfirmable = 0;
             _polling.TrySetResult();
             while (!stoppingToken.IsCancellationRequested)
             {
@@ -42,19 +45,32 @@ internal sealed partial class UpdatePoller(
                 {
                     var updates = await client.GetUpdates(offset, _options.PollTimeoutSeconds, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
                     failures = 0;
+                    var polled = offset;
+                    var committed = true;
                     foreach (var raw in updates)
                     {
-                        var next = await HandleAsync(raw, offset, stoppingToken).ConfigureAwait(false);
-                        if (next is null)
+                        (committed, var confirmedBy) = await HandleAsync(raw, stoppingToken).ConfigureAwait(false);
+                        if (!committed)
                         {
-                            break; // not committed: poll the same offset again
+                            break; // poll the same offset again
                         }
-                        if (next == offset)
+                        if (confirmedBy is not { } next || next == offset)
                         {
                             continue;
                         }
                         offset = next;
-                        await store.SetSettingAsync(OffsetSetting, next.Value.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+                        await store.SetSettingAsync(OffsetSetting, next.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+                    }
+                    // A batch of updates only skipped, none of which the offset could move past (no usable update_id):
+                    // getUpdates would hand the same ones straight back, so the next poll waits rather than spins.
+                    if (updates.Count > 0 && committed && offset == polled)
+                    {
+                        LogNothingToConfirm(updates.Count);
+                        await BackoffAsync(++unconfirmable, stoppingToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        unconfirmable = 0;
                     }
                 }
                 catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -133,14 +149,27 @@ internal sealed partial class UpdatePoller(
         }
     }
 
-    /// <summary>The offset after <paramref name="raw"/> once its effects are committed (unchanged for an update without an id); null when they could not be.</summary>
-    private async Task<long?> HandleAsync(JsonElement raw, long? offset, CancellationToken stoppingToken)
+    /// <summary>
+    /// Handles <paramref name="raw"/>. Committed is false when its effects could not be committed (it must come again);
+    /// ConfirmedBy is the offset that confirms it, null for an update skipped without an id the offset can move past.
+    /// </summary>
+    private async Task<(bool Committed, long? ConfirmedBy)> HandleAsync(JsonElement raw, CancellationToken stoppingToken)
     {
-        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var idElement) || !idElement.TryGetInt64(out var updateId))
+        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var idElement)
+            || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt64(out var updateId))
         {
             // Without an id there is nothing to confirm; later updates' ids move the offset past it.
             LogMalformed(-1, "no update_id");
-            return offset;
+            return (true, null);
+        }
+        if (updateId is < 0 or long.MaxValue)
+        {
+            // Bot API ids are positive and far from long.MaxValue. The offset confirming this one, update_id + 1, would be
+            // negative or wrap to long.MinValue; a negative offset asks getUpdates for the last -offset updates and forgets
+            // all the others, handled or not. Not handled either: it could never be confirmed, so it would come back, and
+            // be answered again, on every poll.
+            LogMalformed(updateId, "update_id out of range, the offset cannot move past it");
+            return (true, null);
         }
         Update? update;
         try
@@ -150,23 +179,23 @@ internal sealed partial class UpdatePoller(
         catch (JsonException ex)
         {
             LogMalformed(updateId, ex.Message);
-            return updateId + 1;
+            return (true, updateId + 1);
         }
         if (update is null)
         {
-            return updateId + 1;
+            return (true, updateId + 1);
         }
         try
         {
             await dispatcher.HandleAsync(update, stoppingToken).ConfigureAwait(false);
-            return updateId + 1;
+            return (true, updateId + 1);
         }
         catch (StoreUnavailableException ex)
         {
             // The tap could not be stored: do not confirm it; the same update comes back on the next poll.
             LogNotCommitted(ex, updateId);
             await BackoffAsync(1, stoppingToken).ConfigureAwait(false);
-            return null;
+            return (false, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -178,7 +207,7 @@ internal sealed partial class UpdatePoller(
             // BusyTimeoutMs, disk full, read-only, I/O) with StoreUnavailableException, above. A SqliteException here
             // failed this update's own write (a constraint) and would fail again on every poll, holding up every later update.
             LogHandlerFailed(ex, updateId);
-            return updateId + 1;
+            return (true, updateId + 1);
         }
     }
 
@@ -205,6 +234,9 @@ internal sealed partial class UpdatePoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped malformed update {UpdateId}: {Reason}")]
     private partial void LogMalformed(long updateId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "None of the {Count} update(s) received could be confirmed; backing off before polling again")]
+    private partial void LogNothingToConfirm(int count);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Update {UpdateId} could not be committed; it will be delivered again")]
     private partial void LogNotCommitted(Exception ex, long updateId);
