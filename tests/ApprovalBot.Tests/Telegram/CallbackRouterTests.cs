@@ -1,6 +1,13 @@
+using System.Text.Json;
 using ApprovalBot.Drafts;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Updates;
+using ApprovalBot.Tests.Execution;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -24,6 +31,62 @@ public sealed class CallbackRouterTests
         Assert.Contains("not_approver", security.Details);
         Assert.Contains(h.Control.StrangerId.ToString(System.Globalization.CultureInfo.InvariantCulture), security.Details);
         Assert.Equal(0, h.Control.GetMessage(h.ChatId, card.MessageId)!.EditCount);
+    }
+
+    [Fact]
+    public async Task Tap_ByStrangerWithLongData_RecordBoundedAnsweredServiceServes()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync("reply:long-data", "text");
+        // Telegram allows 64 bytes; emoji, so the bound falls inside a surrogate pair.
+        var data = string.Concat(Enumerable.Repeat("😀", 2000));
+
+        var press = h.Control.PressButton(card.MessageId, data, fromUserId: h.Control.StrangerId, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("Not authorized", answer.Text);
+        var security = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.True(security.Details!.Length < 600, $"{security.Details.Length} characters");
+        var details = JsonDocument.Parse(security.Details).RootElement;
+        // 31 emoji: a 32nd would put half an emoji at the bound.
+        Assert.Equal(string.Concat(Enumerable.Repeat("😀", 31)) + "…", details.GetProperty("data").GetString());
+        Assert.Equal(4000, details.GetProperty("data_length").GetInt32());
+        Assert.Equal("not_approver", details.GetProperty("reason").GetString());
+        Assert.Equal(press.QueryId, details.GetProperty("query_id").GetString());
+        Assert.All(logs.Entries.Where(e => e.Category.StartsWith("ApprovalBot.Telegram", StringComparison.Ordinal)), e => Assert.True(e.Message.Length < 400, e.Message));
+
+        var approve = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        Assert.Contains("Approved", (await h.Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait)).Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:long-data")!.State);
+    }
+
+    [Fact]
+    public async Task Tap_ForgedLongCallbackData_OrphanRecordBoundedStillReported()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync("reply:forged-long", "text");
+
+        var press = h.Control.PressButton(card.MessageId, "a:" + new string('9', 4000), requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.Contains("does not match a stored draft", answer.Text);
+        var orphan = Assert.Single(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+        Assert.True(orphan.Details!.Length < 600, $"{orphan.Details.Length} characters");
+        var details = JsonDocument.Parse(orphan.Details).RootElement;
+        Assert.Equal("a:" + new string('9', 61) + "…", details.GetProperty("data").GetString());
+        Assert.Equal(4002, details.GetProperty("data_length").GetInt32());
+        Assert.Equal("malformed", details.GetProperty("reason").GetString());
+        var logged = Assert.Single(logs.Entries, e => e.Message.StartsWith("Orphan callback", StringComparison.Ordinal));
+        Assert.Equal("a:" + new string('9', 61) + "…", logged.Properties["CallbackData"]);
+        // The approvers' report of stray taps (/orphans, and its escalation) still lists it, the record as its detail.
+        var finder = new GapFinder(h.Host.Store, h.Host.Services.GetRequiredService<IOptionsMonitor<KindsOptions>>(),
+            new ConfiguredRouteLookup(h.Host.Services.GetRequiredService<IConfiguration>()), Options.Create(new ReconciliationOptions()), TimeProvider.System);
+        var gap = Assert.Single(finder.Find(Gaps.Orphans), g => g.Name == Gaps.OrphanCallback);
+        Assert.Contains(orphan.Details, gap.Detail, StringComparison.Ordinal);
     }
 
     [Fact]

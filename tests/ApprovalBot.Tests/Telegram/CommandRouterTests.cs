@@ -1,12 +1,16 @@
 using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Tests.Cli;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Telegram.Commands;
 using ApprovalBot.Telegram.Updates;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -104,8 +108,66 @@ public sealed class CommandRouterTests
         Assert.Contains("Not authorized", reply.Text);
         var recorded = Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
         using var details = System.Text.Json.JsonDocument.Parse(recorded.Details!);
-        Assert.Equal(new string('x', CommandRouter.MaxRecordedNameLength - 1) + "…", details.RootElement.GetProperty("command").GetString());
+        Assert.Equal(new string('x', RecordedText.MaxLength - 1) + "…", details.RootElement.GetProperty("command").GetString());
         Assert.True(recorded.Details!.Length < 1000, recorded.Details);
+    }
+
+    [Fact]
+    public async Task Messages_FromStrangerWithLongNamesTextCaptionAndCommand_EachRecordBoundedRefusalsAnsweredServiceServes()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var stranger = h.Control.StrangerId;
+        // Names far past Telegram's 64, 64 and 32 characters. The first name is a letter and then emoji, so the bound falls
+        // inside a surrogate pair.
+        var firstName = "F" + string.Concat(Enumerable.Repeat("😀", 2000));
+        var displayName = firstName + " " + new string('l', 4000) + " (@" + new string('u', 4000) + ")";
+        var messageId = 100;
+        long Send(string field, string value) => h.Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["message"] = new JsonObject
+            {
+                ["message_id"] = ++messageId,
+                ["date"] = 0,
+                ["from"] = new JsonObject { ["id"] = stranger, ["is_bot"] = false, ["first_name"] = firstName, ["last_name"] = new string('l', 4000), ["username"] = new string('u', 4000) },
+                ["chat"] = new JsonObject { ["id"] = stranger, ["type"] = "private" },
+                [field] = value,
+            },
+        }.ToJsonString());
+
+        Send("text", new string('t', 4000));
+        Send("caption", "/pending " + new string('c', 4000));
+        Send("text", "/pending " + new string('a', 4000));
+        var last = Send("text", "/" + new string('n', 4000));
+        await h.Control.WaitForUpdateConfirmedAsync(last, TelegramHarness.Wait);
+        h.Control.SendUserMessage("/help");
+        await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        // A text or a caption that is not a command is neither answered nor recorded; both commands are, as before.
+        Assert.Equal(2, h.Control.GetMessages(stranger).Count);
+        Assert.All(h.Control.GetMessages(stranger), m => Assert.StartsWith("⛔ Not authorized", m.Text, StringComparison.Ordinal));
+        var records = h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent);
+        Assert.Equal(2, records.Count);
+        foreach (var record in records)
+        {
+            // 81 emoji: an 82nd would put half an emoji at the bound. Non-ASCII is stored escaped, 6 characters a unit.
+            Assert.True(record.Details!.Length < 1500, $"{record.Details.Length} characters");
+            var details = JsonDocument.Parse(record.Details).RootElement;
+            Assert.Equal("F" + string.Concat(Enumerable.Repeat("😀", 81)) + "…", details.GetProperty("user_name").GetString());
+            Assert.Equal(displayName.Length, details.GetProperty("user_name_length").GetInt32());
+            Assert.DoesNotContain("aaaa", record.Details, StringComparison.Ordinal);
+        }
+        var pending = JsonDocument.Parse(records[0].Details!).RootElement;
+        Assert.Equal("pending", pending.GetProperty("command").GetString());
+        Assert.False(pending.TryGetProperty("command_length", out _));
+        var named = JsonDocument.Parse(records[1].Details!).RootElement;
+        Assert.Equal(new string('n', RecordedText.MaxLength - 1) + "…", named.GetProperty("command").GetString());
+        Assert.Equal(4000, named.GetProperty("command_length").GetInt32());
+        var security = logs.Entries.Where(e => e.Message.StartsWith("Security:", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, security.Count);
+        Assert.All(security, e => Assert.True(e.Message.Length < 400, e.Message));
     }
 
     [Fact]
@@ -117,7 +179,7 @@ public sealed class CommandRouterTests
         h.Control.SendUserMessage("/" + new string('<', 4090));
         var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text is { } t && t.StartsWith("Unknown command", StringComparison.Ordinal), TelegramHarness.Wait);
 
-        Assert.Contains("/" + new string('<', CommandRouter.MaxRecordedNameLength - 1) + "…", reply.Text);
+        Assert.Contains("/" + new string('<', RecordedText.MaxLength - 1) + "…", reply.Text);
     }
 
     [Fact]

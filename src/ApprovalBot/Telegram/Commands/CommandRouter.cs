@@ -19,9 +19,6 @@ internal sealed partial class CommandRouter(
     public const string NotAuthorizedReason = "command_not_authorized";
     public const string SetupReason = "setup_command";
 
-    /// <summary>A command name longer than this is recorded, logged and answered shortened, with "…".</summary>
-    internal const int MaxRecordedNameLength = 64;
-
     private readonly IReadOnlyList<ITelegramCommand> _commands = [.. registered.OrderBy(c => c.Name, StringComparer.Ordinal)];
 
     public IReadOnlyList<ITelegramCommand> Commands => _commands;
@@ -33,8 +30,9 @@ internal sealed partial class CommandRouter(
             return;
         }
         // No command's name is this long; a stranger's "/" followed by a whole message went into the ledger, the log and a
-        // reply in full (a message can hold 4096 characters, the reply to an approver then exceeded Telegram's limit).
-        name = HtmlText.Shorten(name, MaxRecordedNameLength);
+        // reply in full (a message can hold 4096 characters, the reply to an approver then exceeded Telegram's limit). Logged
+        // and answered shortened; the record shortens it too, keeping its length.
+        var shown = RecordedText.Shorten(name);
         if (botName is not null && !string.Equals(botName, chat.BotUsername, StringComparison.OrdinalIgnoreCase))
         {
             return; // addressed to another bot in the same group
@@ -48,14 +46,14 @@ internal sealed partial class CommandRouter(
             // learns that chat's id and their own user id. Answered, but kept in the ledger like any other stranger's command.
             if (await RecordOnceAsync(message, from, name, SetupReason).ConfigureAwait(false))
             {
-                LogSetupCommand(name, from.Id, from.DisplayName, message.Chat.Id);
+                LogSetupCommand(shown, from.Id, RecordedText.Name(from), message.Chat.Id);
             }
         }
         else if (!approver)
         {
             if (await RecordOnceAsync(message, from, name, NotAuthorizedReason).ConfigureAwait(false))
             {
-                LogUnauthorized(from.Id, from.DisplayName, message.Chat.Id, name);
+                LogUnauthorized(from.Id, RecordedText.Name(from), message.Chat.Id, shown);
             }
             if (isPrivate)
             {
@@ -65,10 +63,10 @@ internal sealed partial class CommandRouter(
         }
         if (command is null)
         {
-            await ReplyAsync(message, "Unknown command " + HtmlText.Escape("/" + name) + ". /help lists the commands.", cancellationToken).ConfigureAwait(false);
+            await ReplyAsync(message, "Unknown command " + HtmlText.Escape("/" + shown) + ". /help lists the commands.", cancellationToken).ConfigureAwait(false);
             return;
         }
-        LogCommand(name, from.Id, message.Chat.Id);
+        LogCommand(shown, from.Id, message.Chat.Id);
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
         await ReplyAsync(message, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
     }
@@ -81,16 +79,17 @@ internal sealed partial class CommandRouter(
         store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, CallbackRouter.SecurityEvent, "telegram:" + from.Id.ToString(CultureInfo.InvariantCulture),
             Describe(message, from, command, reason).ToJsonString(), ("$.chat_id", message.Chat.Id), ("$.message_id", message.MessageId)));
 
-    private static JsonObject Describe(Message message, User from, string command, string reason) => new()
+    /// <summary>Who sent which command where: never the message's text or arguments, and the free text bounded (<see cref="RecordedText"/>).</summary>
+    private static JsonObject Describe(Message message, User from, string command, string reason)
     {
-        ["reason"] = reason,
-        ["command"] = command,
-        ["user_id"] = from.Id,
-        ["user_name"] = from.DisplayName,
-        ["chat_id"] = message.Chat.Id,
-        ["chat_type"] = message.Chat.Type,
-        ["message_id"] = message.MessageId,
-    };
+        var details = new JsonObject { ["reason"] = reason }.Put("command", command);
+        details["user_id"] = from.Id;
+        details.Put("user_name", from.DisplayName, RecordedText.MaxNameLength);
+        details["chat_id"] = message.Chat.Id;
+        details.Put("chat_type", message.Chat.Type);
+        details["message_id"] = message.MessageId;
+        return details;
+    }
 
     public static bool TryParse(string text, out string name, out string? botName, out string arguments)
     {

@@ -27,7 +27,7 @@ internal sealed partial class CallbackRouter(
             // Once per callback query: the same update delivered again (offset not confirmed) adds nothing to the ledger.
             if (await store.WriteAsync(ctx => RefusalRecords.AppendOnce(ctx, null, SecurityEvent, query, reason)).ConfigureAwait(false))
             {
-                LogUnauthorized(query.From.Id, query.From.DisplayName, chatId, reason);
+                LogUnauthorized(query.From.Id, RecordedText.Name(query.From), chatId, reason);
             }
             else
             {
@@ -54,18 +54,17 @@ internal sealed partial class CallbackRouter(
 
     public static string Actor(CallbackQuery query) => "telegram:" + query.From.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The raw callback as the ledger keeps it: who, where, when, and exactly what the button said.</summary>
+    /// <summary>
+    /// The raw callback as the ledger keeps it: who, where, when, and what the button said (the name and data bounded, see
+    /// <see cref="RecordedText"/>: a forged button can carry any length, and a refused one is recorded).
+    /// </summary>
     public static JsonObject Describe(CallbackQuery query, string? reason = null)
     {
-        var details = new JsonObject
-        {
-            ["query_id"] = query.Id,
-            ["user_id"] = query.From.Id,
-            ["user_name"] = query.From.DisplayName,
-            ["chat_id"] = query.Message?.Chat.Id,
-            ["message_id"] = query.Message?.MessageId,
-            ["data"] = query.Data,
-        };
+        var details = new JsonObject { ["query_id"] = query.Id, ["user_id"] = query.From.Id }
+            .Put("user_name", query.From.DisplayName, RecordedText.MaxNameLength);
+        details["chat_id"] = query.Message?.Chat.Id;
+        details["message_id"] = query.Message?.MessageId;
+        details.Put("data", query.Data);
         if (reason is not null)
         {
             details["reason"] = reason;

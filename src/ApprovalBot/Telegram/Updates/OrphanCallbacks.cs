@@ -32,7 +32,7 @@ internal sealed partial class OrphanCallbacks(DraftStore store, ILogger<OrphanCa
     {
         if (recorded)
         {
-            LogOrphan(draftId, reason, query.Data);
+            LogOrphan(draftId, reason, query.Data is { } data ? RecordedText.Shorten(data) : null);
         }
         else
         {
