@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ApprovalBot.Client;
 
 namespace ApprovalBot.Cli;
 
@@ -103,46 +104,17 @@ internal static class SubmitInput
     /// <summary>Every key and string of <paramref name="element"/> decodes to valid Unicode, and no object repeats a key.</summary>
     private static void CheckStrings(JsonElement element, string path)
     {
-        switch (element.ValueKind)
+        switch (JsonTextCheck.FirstFault(element, path, repeatedNames: true))
         {
-            case JsonValueKind.Object:
-                var keys = new HashSet<string>(StringComparer.Ordinal);
-                foreach (var property in element.EnumerateObject())
-                {
-                    string key;
-                    try
-                    {
-                        key = property.Name;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        throw NotUnicode($"a key in {path}");
-                    }
-                    if (!keys.Add(key))
-                    {
-                        // Compared as decoded: "a" and "\u0061" are the same key to any JSON reader.
-                        throw CliException.BadInput($"--context-json has the key {ErrorText.Quote(key)} twice in {ErrorText.OneLine(path)}; a key may appear once per object", "draft.context");
-                    }
-                    CheckStrings(property.Value, $"{path}.{key}");
-                }
-                break;
-            case JsonValueKind.Array:
-                var index = 0;
-                foreach (var item in element.EnumerateArray())
-                {
-                    CheckStrings(item, $"{path}[{index++}]");
-                }
-                break;
-            case JsonValueKind.String:
-                try
-                {
-                    element.GetString();
-                }
-                catch (InvalidOperationException)
-                {
-                    throw NotUnicode($"the string at {path}");
-                }
-                break;
+            case null:
+                return;
+            case { Kind: JsonTextFaultKind.UnreadableName } fault:
+                throw NotUnicode($"a key in {fault.Path}");
+            case { Kind: JsonTextFaultKind.UnreadableString } fault:
+                throw NotUnicode($"the string at {fault.Path}");
+            case { Kind: JsonTextFaultKind.RepeatedName } fault:
+                // Compared as decoded: "a" and "\u0061" are the same key to any JSON reader.
+                throw CliException.BadInput($"--context-json has the key {ErrorText.Quote(fault.Name!)} twice in {ErrorText.OneLine(fault.Path)}; a key may appear once per object", "draft.context");
         }
     }
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using ApprovalBot.Client;
-using ApprovalBot.Pipe;
 
 namespace ApprovalBot.Drafts;
 
@@ -49,7 +48,7 @@ internal static class DraftViews
         try
         {
             using var doc = JsonDocument.Parse(json);
-            return StrictRequest.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext) : (doc.RootElement.Clone(), null);
+            return JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext) : (doc.RootElement.Clone(), null);
         }
         catch (JsonException)
         {

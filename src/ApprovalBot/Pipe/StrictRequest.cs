@@ -33,57 +33,9 @@ internal static partial class StrictRequest
         {
             throw Describe(ex, request, typeInfo, ranges);
         }
-        catch (InvalidOperationException) when (FirstUnreadableText(request, null) is { } field)
+        catch (InvalidOperationException) when (JsonTextCheck.FirstFault(request, null) is { } fault)
         {
-            throw new ProtocolException(ErrorCodes.Invalid, NotValidUnicode, field);
-        }
-    }
-
-    /// <summary>Whether a name or string anywhere in <paramref name="element"/> is not valid Unicode.</summary>
-    public static bool HoldsUnreadableText(JsonElement element) => FirstUnreadableText(element, "") is not null;
-
-    /// <summary>
-    /// Where the first name or string that is not valid Unicode is: a string's own path, or for a name the path of the
-    /// object holding it (the name itself cannot be spelled). Null when there is none.
-    /// </summary>
-    private static string? FirstUnreadableText(JsonElement element, string? path)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.String:
-                try
-                {
-                    element.GetString();
-                    return null;
-                }
-                catch (InvalidOperationException)
-                {
-                    return path ?? "$";
-                }
-            case JsonValueKind.Object:
-                foreach (var property in element.EnumerateObject())
-                {
-                    string name;
-                    try
-                    {
-                        name = property.Name;
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        return path ?? "$";
-                    }
-                    if (FirstUnreadableText(property.Value, string.IsNullOrEmpty(path) ? name : $"{path}.{name}") is { } found) return found;
-                }
-                return null;
-            case JsonValueKind.Array:
-                var i = 0;
-                foreach (var item in element.EnumerateArray())
-                {
-                    if (FirstUnreadableText(item, $"{path}[{i++}]") is { } found) return found;
-                }
-                return null;
-            default:
-                return null;
+            throw new ProtocolException(ErrorCodes.Invalid, NotValidUnicode, fault.Path);
         }
     }
 
@@ -92,7 +44,7 @@ internal static partial class StrictRequest
         var path = FieldOf(ex.Path);
         var value = path is null ? request : ValueAt(request, path);
         // Checked first: the reader reports such text as a value it "could not convert", whatever the field's type.
-        if (value is { } v && HoldsUnreadableText(v))
+        if (value is { } v && JsonTextCheck.HoldsUnreadableText(v))
         {
             return new ProtocolException(ErrorCodes.Invalid, v.ValueKind == JsonValueKind.String ? NotValidUnicode : HoldsNotValidUnicode, path);
         }

@@ -73,7 +73,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
             // Stored as received, so checked here: the request's reader takes any JSON for context and leaves its strings
             // unread, and text that is not valid Unicode would make every later read of the draft (get, list, wait, its
             // card) fail. Only an escape can write such text (the line is valid UTF-8), hence the cheap test first.
-            if (context.Contains("\\u", StringComparison.Ordinal) && StrictRequest.HoldsUnreadableText(c))
+            if (context.Contains("\\u", StringComparison.Ordinal) && JsonTextCheck.HoldsUnreadableText(c))
             {
                 throw new ProtocolException(ErrorCodes.Invalid, StrictRequest.HoldsNotValidUnicode, "draft.context");
             }
