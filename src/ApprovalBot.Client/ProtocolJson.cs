@@ -75,11 +75,22 @@ public static class ProtocolJson
     public const string IdPatternDotNet = "^" + IdCharacters + "\\z";
 
     /// <summary>
-    /// "Not only whitespace" as a JSON Schema pattern (ECMA-262, unanchored: some character outside the class): the
-    /// class is exactly the characters .NET's <see cref="char.IsWhiteSpace(char)"/> counts, which the service refuses
-    /// a whitespace-only <c>agent</c> or <c>text</c> by. (ECMA-262's own <c>\s</c> differs: it has U+FEFF, not U+0085.)
+    /// "Some visible character" as a JSON Schema pattern (ECMA-262, unanchored: some character outside the class): the
+    /// class is exactly the characters of the Basic Multilingual Plane the service counts as invisible (whitespace as
+    /// .NET's <see cref="char.IsWhiteSpace(char)"/> counts it, control and format characters, the other
+    /// default-ignorable code points, the blank Braille pattern), which it refuses an <c>agent</c> or <c>text</c> made
+    /// only of. Beyond the BMP the pattern is more lenient than the service: there it takes every character as visible
+    /// (a regex without the <c>u</c> flag sees two surrogates), an invisible one too (a tag character, U+E0020..U+E007F).
     /// </summary>
-    public const string NotBlankPattern = "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+    public const string VisiblePattern =
+        "[^\\u0000-\\u0020\\u007f-\\u00a0\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u1680" +
+        "\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb]";
+
+    /// <summary>The control characters the service refuses in a <c>text</c>: C0 but tab, LF and CR, and DEL (a schema's <c>not</c> pattern).</summary>
+    public const string TextControlPattern = "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]";
+
+    /// <summary>The control characters the service refuses in an <c>agent</c>, a one-line name: all of them (Cc).</summary>
+    public const string AgentControlPattern = "[\\u0000-\\u001f\\u007f-\\u009f]";
 
     /// <summary>Most UTF-16 code units of <c>agent</c> (an emoji counts two).</summary>
     public const int MaxAgentLength = 200;
@@ -108,13 +119,15 @@ public static class ProtocolJson
                             // maxLength counts code points, the service UTF-16 code units: equal but for characters beyond U+FFFF.
                             obj["minLength"] = 1;
                             obj["maxLength"] = MaxAgentLength;
-                            obj["pattern"] = NotBlankPattern;
-                            obj["description"] = "Who drafted it: not only whitespace; at most 200 UTF-16 code units (a character beyond U+FFFF, such as an emoji, counts 2).";
+                            obj["pattern"] = VisiblePattern;
+                            obj["not"] = new JsonObject { ["pattern"] = AgentControlPattern };
+                            obj["description"] = "Who drafted it: a one-line name with a visible character and no control characters; at most 200 UTF-16 code units (a character beyond U+FFFF, such as an emoji, counts 2).";
                             break;
                         case "text":
                             obj["minLength"] = 1;
-                            obj["pattern"] = NotBlankPattern;
-                            obj["description"] = "Not only whitespace; at most the kind's MaxLength characters (Unicode code points).";
+                            obj["pattern"] = VisiblePattern;
+                            obj["not"] = new JsonObject { ["pattern"] = TextControlPattern };
+                            obj["description"] = "Not only whitespace and invisible (control or format) characters; no control characters but tab, line feed and carriage return; at most the kind's MaxLength characters (Unicode code points).";
                             break;
                     }
                 }

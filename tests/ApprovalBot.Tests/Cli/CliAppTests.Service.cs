@@ -297,6 +297,44 @@ public sealed partial class CliAppTests
     }
 
     [Theory]
+    [InlineData("file", false)]
+    [InlineData("file", true)]
+    [InlineData("stdin", false)]
+    public async Task Submit_Utf16TextWithoutByteOrderMark_ServiceRefusesTheNulsExitsBadInputAndNothingStored(string source, bool fullPath)
+    {
+        // UTF-16LE without a BOM is valid UTF-8 (a NUL after each ASCII letter), so only the service's check can catch it.
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        var bytes = Encoding.Unicode.GetBytes("Thanks, shipping Friday.\n");
+        var file = Path.Combine(host.DataDirectory, "utf16.txt");
+        await File.WriteAllBytesAsync(file, bytes);
+        string[] args = ["submit", "--pipe", host.PipeName, .. fullPath ? new[] { $"--id={id}" } : ["--id", id], "--kind", Kind, "--agent", "cli-test"];
+
+        var run = source == "file"
+            ? await CliRunner.RunAsync([.. args, "--text-file", file])
+            : await CliRunner.RunWithStdinBytesAsync(bytes, args);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error invalid (draft.text): contains the control character U+0000 (NUL) at index 1: is it UTF-16 text read as UTF-8?", run.Stderr.TrimEnd());
+        Assert.Empty(run.Stdout);
+        Assert.Null(host.Store.Get(id));
+        Assert.Empty(host.Store.List(null, null, 10));
+    }
+
+    [Fact]
+    public async Task Submit_TextOnlyZeroWidthCharacters_ExitsBadInputWithTheServiceMessage()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await SubmitAsync(host.PipeName, id, "\u200b\u2060");
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error invalid (draft.text): has no visible character: only whitespace and invisible characters such as U+200B at index 0", run.Stderr.TrimEnd());
+        Assert.Null(host.Store.Get(id));
+    }
+
+    [Theory]
     [InlineData("file")]
     [InlineData("stdin")]
     public async Task Submit_TextWithUtf8ByteOrderMark_StoredWithoutIt(string source)

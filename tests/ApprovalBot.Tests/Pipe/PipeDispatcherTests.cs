@@ -119,6 +119,19 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "context value nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b":"\udc00"}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context value nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,"ok",["\ud83d"]]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context name nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,{"\ud800\ud800":1}]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        // The approver sees what is executed: no blank card, no text a card cannot show.
+        { "text only a zero-width space", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"\u200b"}}""", ErrorCodes.Invalid, "draft.text", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
+        { "text only format characters sent raw", "{\"op\":\"submit\",\"draft\":{\"id\":\"reply:a:1\",\"kind\":\"reply\",\"agent\":\"e\",\"text\":\" \u2060\ufeff\u200d\"}}", ErrorCodes.Invalid, "draft.text", "has no visible character: only whitespace and invisible characters such as U+2060 at index 1" },
+        { "text only tag characters", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"\udb40\udc20\udb40\udc7f"}}""", ErrorCodes.Invalid, "draft.text", "has no visible character: only whitespace and invisible characters such as U+E0020 at index 0" },
+        { "text UTF-16 read as UTF-8", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"h\u0000i\u0000"}}""", ErrorCodes.Invalid, "draft.text", "contains the control character U+0000 (NUL) at index 1: is it UTF-16 text read as UTF-8?" },
+        { "text only NUL", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"\u0000"}}""", ErrorCodes.Invalid, "draft.text", "contains the control character U+0000 (NUL) at index 0: is it UTF-16 text read as UTF-8?" },
+        { "text with an escape sequence", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"😀 \u001b[2J"}}""", ErrorCodes.Invalid, "draft.text", "contains the control character U+001B at index 2; a text takes only tab, line feed and carriage return" },
+        { "text with DEL", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"ok\u007f"}}""", ErrorCodes.Invalid, "draft.text", "contains the control character U+007F at index 2; a text takes only tab, line feed and carriage return" },
+        { "agent only a zero-width joiner", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"\u200d","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "has no visible character: only whitespace and invisible characters such as U+200D at index 0" },
+        { "agent with a line break", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e\nApproved","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "contains the control character U+000A at index 1; a name takes no control characters" },
+        { "agent with NUL", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e\u0000","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "contains the control character U+0000 (NUL) at index 1; a name takes no control characters" },
+        { "agent blank", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":" \t ","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "must not be empty" },
+        { "text blank", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" \r\n\u3000"}}""", ErrorCodes.Invalid, "draft.text", "must not be empty" },
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
@@ -122,6 +123,50 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Equal("holds a name or string that is not valid Unicode text (an unpaired surrogate escape)", response.Error.Message);
         Assert.Null(_host.Store.Get("reply:ctx-bad"));
         Assert.True((await _client.PingAsync()).Ok);
+    }
+
+    public static TheoryData<string, string, string, string> InvisibleOrControlText => new()
+    {
+        // agent, text, field, message
+        { "e", "\u200b\u200c\u200d\u2060\ufeff", "draft.text", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
+        { "e", "\n\u00ad\n", "draft.text", "has no visible character: only whitespace and invisible characters such as U+00AD at index 1" },
+        { "e", "\u3164\u2800", "draft.text", "has no visible character: only whitespace and invisible characters such as U+3164 at index 0" },
+        { "e", Encoding.UTF8.GetString(Encoding.Unicode.GetBytes("Thanks!")), "draft.text", "contains the control character U+0000 (NUL) at index 1: is it UTF-16 text read as UTF-8?" },
+        { "e", "bell\u0007", "draft.text", "contains the control character U+0007 at index 4; a text takes only tab, line feed and carriage return" },
+        { "\ufeff", "t", "draft.agent", "has no visible character: only whitespace and invisible characters such as U+FEFF at index 0" },
+        { "engager\r\nkind: post", "t", "draft.agent", "contains the control character U+000D at index 7; a name takes no control characters" },
+    };
+
+    [Theory]
+    [MemberData(nameof(InvisibleOrControlText))]
+    public async Task Submit_TextOrAgentTheApproverCannotSee_RefusedNamingTheFieldAndNothingStored(string agent, string text, string field, string message)
+    {
+        await _client.SubmitAsync(Draft("reply:before", "already here"));
+        var before = _host.Store.List(null, null, 10);
+
+        var response = await _client.SubmitAsync(Draft("reply:unseen", text) with { Agent = agent });
+
+        Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
+        Assert.Equal(field, response.Error.Field);
+        Assert.Equal(message, response.Error.Message);
+        Assert.Null(_host.Store.Get("reply:unseen"));
+        Assert.Empty(_host.Store.Events("reply:unseen"));
+        Assert.Equal(before.Select(d => (d.Id, d.Seq, d.State)), _host.Store.List(null, null, 10).Select(d => (d.Id, d.Seq, d.State)));
+        Assert.True((await _client.PingAsync()).Ok);
+    }
+
+    [Theory]
+    [InlineData("line one\r\n\tindented \u00e9\n")]
+    [InlineData("👩‍💻 shipped it 👍🏽")]
+    [InlineData("\u200bzero-width at the start\u2060")]
+    [InlineData("flag 🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F")]
+    public async Task Submit_VisibleTextWithTabsLineBreaksAndJoiners_StoredAsGiven(string text)
+    {
+        var response = await _client.SubmitAsync(Draft("reply:visible", text) with { Agent = "👩‍💻 engager \u200e" });
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(text, _host.Store.Get("reply:visible")!.Text);
+        Assert.Equal(Sha.Hex(text), response.Receipt!.Sha256);
     }
 
     [Fact]

@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using System.Text.Unicode;
@@ -33,6 +35,8 @@ internal static partial class SubmitOracle
             var text = draft.GetProperty("text").GetString()!;
             if (!Id().IsMatch(id) || !MaxLength.TryGetValue(kind, out var max)) return null;
             if (string.IsNullOrWhiteSpace(agent) || agent.Length > 200 || string.IsNullOrWhiteSpace(text)) return null;
+            if (!Shows(agent) || agent.Any(char.IsControl)) return null;
+            if (!Shows(text) || text.Any(c => char.IsControl(c) && c <= '\u007f' && c is not ('\t' or '\n' or '\r'))) return null;
             if (text.EnumerateRunes().Count() > max) return null;
             if (draft.TryGetProperty("context", out var context) && context.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null)) return null;
             if (context.ValueKind == JsonValueKind.Object && System.Text.Encoding.UTF8.GetByteCount(context.GetRawText()) > 16 * 1024) return null;
@@ -44,6 +48,23 @@ internal static partial class SubmitOracle
             return null;
         }
     }
+
+    /// <summary>
+    /// Some character an approver sees: not white space, not a control or format character (Cc, Cf), not one of
+    /// Unicode's other Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt), not the blank Braille pattern.
+    /// </summary>
+    private static bool Shows(string value) => value.EnumerateRunes().Any(r =>
+        !Rune.IsWhiteSpace(r)
+        && Rune.GetUnicodeCategory(r) is not (UnicodeCategory.Control or UnicodeCategory.Format)
+        && !DefaultIgnorable.Any(range => r.Value >= range.First && r.Value <= range.Last)
+        && r.Value != 0x2800);
+
+    private static readonly (int First, int Last)[] DefaultIgnorable =
+    [
+        (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+        (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+        (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+    ];
 
     private static bool HasExactly(JsonElement obj, string[] required, string[] optional)
     {

@@ -27,24 +27,42 @@ public sealed class ProtocolJsonTests
         var properties = Draft(ProtocolJson.SubmitRequestSchema())["properties"]!;
 
         Assert.Equal(200, (int?)properties["agent"]!["maxLength"]);
-        Assert.Equal(ProtocolJson.NotBlankPattern, (string?)properties["agent"]!["pattern"]);
-        Assert.Equal(ProtocolJson.NotBlankPattern, (string?)properties["text"]!["pattern"]);
+        Assert.Equal(ProtocolJson.VisiblePattern, (string?)properties["agent"]!["pattern"]);
+        Assert.Equal(ProtocolJson.AgentControlPattern, (string?)properties["agent"]!["not"]!["pattern"]);
+        Assert.Equal(ProtocolJson.VisiblePattern, (string?)properties["text"]!["pattern"]);
+        Assert.Equal(ProtocolJson.TextControlPattern, (string?)properties["text"]!["not"]!["pattern"]);
         Assert.Null(properties["text"]!["maxLength"]);
         Assert.Contains("whitespace", (string?)properties["text"]!["description"]);
+        Assert.Contains("control", (string?)properties["text"]!["description"]);
     }
 
     [Fact]
-    public void NotBlankPattern_EveryCharacter_MatchesExactlyTheOnesTheServiceDoesNotCountAsWhitespace()
+    public void VisiblePattern_EveryCharacter_MatchesExactlyTheOnesTheServiceCountsAsVisible()
     {
-        // The service refuses string.IsNullOrWhiteSpace; the pattern must match a text iff some character is not white space.
+        // The service refuses a text or agent made only of invisible characters; the pattern must match a text iff one is visible.
         for (var c = 0; c <= char.MaxValue; c++)
         {
-            var ch = (char)c;
-            Assert.True(Regex.IsMatch(ch.ToString(), ProtocolJson.NotBlankPattern) == !char.IsWhiteSpace(ch), $"U+{c:X4}");
+            if (char.IsSurrogate((char)c)) continue;
+            var visible = !ApprovalBot.Pipe.Operations.DraftTextRules.IsInvisible(new System.Text.Rune(c));
+            Assert.True(Regex.IsMatch(((char)c).ToString(), ProtocolJson.VisiblePattern) == visible, $"U+{c:X4}");
         }
-        Assert.DoesNotMatch(ProtocolJson.NotBlankPattern, " \t\r\n\u00a0\u3000\u2028");
-        Assert.Matches(ProtocolJson.NotBlankPattern, "  x  ");
-        Assert.Matches(ProtocolJson.NotBlankPattern, "😀");
+        Assert.DoesNotMatch(ProtocolJson.VisiblePattern, " \t\r\n\u00a0\u3000\u2028\u200b\ufeff\u2060\u00ad\u0000\u2800");
+        Assert.Matches(ProtocolJson.VisiblePattern, "  x  ");
+        Assert.Matches(ProtocolJson.VisiblePattern, "😀");
+    }
+
+    [Fact]
+    public void ControlPatterns_EveryCharacter_MatchExactlyTheOnesTheServiceRefuses()
+    {
+        for (var c = 0; c <= char.MaxValue; c++)
+        {
+            if (char.IsSurrogate((char)c)) continue;
+            var value = "x" + (char)c;
+            var refusedInText = ApprovalBot.Pipe.Operations.DraftTextRules.Problem(value, name: false) is { } t && t.StartsWith("contains", StringComparison.Ordinal);
+            var refusedInAgent = ApprovalBot.Pipe.Operations.DraftTextRules.Problem(value, name: true) is { } a && a.StartsWith("contains", StringComparison.Ordinal);
+            Assert.True(Regex.IsMatch(value, ProtocolJson.TextControlPattern) == refusedInText, $"text U+{c:X4}");
+            Assert.True(Regex.IsMatch(value, ProtocolJson.AgentControlPattern) == refusedInAgent, $"agent U+{c:X4}");
+        }
     }
 
     public static TheoryData<string, string> RequestStrings => new()

@@ -46,15 +46,19 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         }
         if (string.IsNullOrWhiteSpace(d.Agent))
         {
-            throw new ProtocolException(ErrorCodes.Invalid, "must not be empty", "draft.agent");
+            throw new ProtocolException(ErrorCodes.Invalid, DraftTextRules.Empty, "draft.agent");
         }
         if (d.Agent.Length > ProtocolJson.MaxAgentLength)
         {
             throw new ProtocolException(ErrorCodes.Invalid, "must be at most 200 characters", "draft.agent");
         }
-        if (string.IsNullOrWhiteSpace(d.Text))
+        if (DraftTextRules.Problem(d.Agent, name: true) is { } agentProblem)
         {
-            throw new ProtocolException(ErrorCodes.Invalid, "must not be empty", "draft.text");
+            throw new ProtocolException(ErrorCodes.Invalid, agentProblem, "draft.agent");
+        }
+        if (DraftTextRules.Problem(d.Text, name: false) is { } textProblem)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, textProblem, "draft.text");
         }
         var length = CountCodePoints(d.Text);
         if (length > kind.MaxLength)
