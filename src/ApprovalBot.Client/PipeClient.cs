@@ -173,6 +173,13 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     public Task<Response> ListAsync(string? state = null, int? limit = null, string? kind = null, CancellationToken cancellationToken = default) =>
         SendAsync(new ListRequest { State = state, Limit = limit, Kind = kind }, ProtocolJson.RequestContext.ListRequest, cancellationToken);
 
+    /// <summary>
+    /// A list with every option, <see cref="ListRequest.Before"/> included: pass the previous answer's
+    /// <see cref="Response.NextBefore"/> as it to read the next (older) page.
+    /// </summary>
+    public Task<Response> ListAsync(ListRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(request, ProtocolJson.RequestContext.ListRequest, cancellationToken);
+
     public Task<Response> ReportAsync(string name, CancellationToken cancellationToken = default) =>
         SendAsync(new ReportRequest { Name = name }, ProtocolJson.RequestContext.ReportRequest, cancellationToken);
 

@@ -72,6 +72,12 @@ public sealed record ListRequest
 
     /// <summary>1–1000, default 50; newest first.</summary>
     public int? Limit { get; init; }
+
+    /// <summary>
+    /// A draft's <c>seq</c> (1 or more): only drafts with a smaller one, so the next page starts where the last ended
+    /// (<see cref="Response.NextBefore"/>). Null: from the newest.
+    /// </summary>
+    public long? Before { get; init; }
 }
 
 public sealed record ReportRequest

@@ -24,6 +24,12 @@ public sealed record Response
     /// <summary><c>wait</c> only: false when the timeout came before a decision.</summary>
     public bool? Decided { get; init; }
 
+    /// <summary>
+    /// <c>list</c> only, when more drafts match than the page held: the <see cref="ListRequest.Before"/> that lists the
+    /// next (older) page. Absent on the last page.
+    /// </summary>
+    public long? NextBefore { get; init; }
+
     public static Response Failure(string code, string message, string? field = null) =>
         new() { Ok = false, Error = new ProtocolError(code, message, field) };
 }

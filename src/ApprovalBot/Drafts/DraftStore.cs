@@ -120,21 +120,25 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     public Draft? GetBySeq(long seq) => Query(DraftColumns.Select + " WHERE seq = $seq", ("$seq", seq)).SingleOrDefault();
 
     /// <summary>
-    /// Newest first, optionally filtered by state and kind. With a state, drafts_by_state is read backwards from the
-    /// newest draft of that state, so a rare state costs what a common one does; the condition is left out rather
-    /// than written as <c>($state IS NULL OR state = $state)</c>, a form SQLite cannot search an index with.
+    /// Newest first, optionally filtered by state and kind, and with <paramref name="before"/> only drafts of a smaller
+    /// seq (the next page of a list). With a state, drafts_by_state is read backwards from the newest draft of that
+    /// state (below <paramref name="before"/>: its entries end with the rowid, which is seq, so that is where the range
+    /// starts), so a rare state costs what a common one does, and a page deep in a big store what the first page does;
+    /// without one, the table itself is read backwards from there. The conditions are left out rather than written as
+    /// <c>($state IS NULL OR state = $state)</c>, a form SQLite cannot search an index with.
     /// </summary>
-    public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit) => Query(
-        ListSql(state is not null, kind is not null), ("$state", state?.ToWire()), ("$kind", kind), ("$limit", limit));
+    public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit, long? before = null) => Query(
+        ListSql(state is not null, kind is not null, before is not null),
+        ("$state", state?.ToWire()), ("$kind", kind), ("$before", before), ("$limit", limit));
 
-    internal static string ListSql(bool byState, bool byKind) =>
-        DraftColumns.Select + (byState, byKind) switch
-        {
-            (true, true) => " WHERE state = $state AND kind = $kind",
-            (true, false) => " WHERE state = $state",
-            (false, true) => " WHERE kind = $kind",
-            _ => "",
-        } + " ORDER BY seq DESC LIMIT $limit";
+    internal static string ListSql(bool byState, bool byKind, bool byBefore = false)
+    {
+        var conditions = new List<string>(3);
+        if (byState) conditions.Add("state = $state");
+        if (byKind) conditions.Add("kind = $kind");
+        if (byBefore) conditions.Add("seq < $before");
+        return DraftColumns.Select + (conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", conditions)) + " ORDER BY seq DESC LIMIT $limit";
+    }
 
     /// <summary>
     /// Drafts awaiting a decision in the order they were submitted: a draft whose card went out late (after retries)

@@ -5,9 +5,10 @@ namespace ApprovalBot.Pipe;
 
 /// <summary>
 /// The values an integer field of a request accepts. One place for the bounds, so the message refusing a value out of
-/// range and the one refusing a value of another type (<see cref="StrictRequest"/>) name the same ones.
+/// range and the one refusing a value of another type (<see cref="StrictRequest"/>) name the same ones. Bounds are
+/// <c>long</c> for fields that take a draft's <c>seq</c>; an <c>int</c> field's range lies within <c>int</c>.
 /// </summary>
-internal readonly record struct IntegerRange(string Field, int Min, int Max)
+internal readonly record struct IntegerRange(string Field, long Min, long Max)
 {
     public string OutOfRange => $"must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}";
 
@@ -17,4 +18,8 @@ internal readonly record struct IntegerRange(string Field, int Min, int Max)
         var v = value ?? fallback;
         return v >= Min && v <= Max ? v : throw new ProtocolException(ErrorCodes.Invalid, OutOfRange, Field);
     }
+
+    /// <summary>The value, or null when the request left it out; refused when outside the range.</summary>
+    public long? ValueOrNull(long? value) =>
+        value is not { } v || (v >= Min && v <= Max) ? value : throw new ProtocolException(ErrorCodes.Invalid, OutOfRange, Field);
 }

@@ -131,12 +131,12 @@ internal static partial class StrictRequest
     private static string WrongValue(Type? declared, JsonElement? value, IntegerRange? range)
     {
         var type = declared is null ? null : Nullable.GetUnderlyingType(declared) ?? declared;
-        if (type == typeof(int) && value is { ValueKind: JsonValueKind.Number } number)
+        if ((type == typeof(int) || type == typeof(long)) && value is { ValueKind: JsonValueKind.Number } number)
         {
-            var (min, max) = range is { } r ? (r.Min, r.Max) : (int.MinValue, int.MaxValue);
+            var (min, max) = range is { } r ? (r.Min, r.Max) : type == typeof(int) ? (int.MinValue, int.MaxValue) : (long.MinValue, long.MaxValue);
             var bounds = $"between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}";
-            // A number, but not one an int holds: written with a fraction or an exponent (1.5, 1e3, 1000.0), or too large
-            // (then the same words as a value out of range).
+            // A number, but not one the field's type holds: written with a fraction or an exponent (1.5, 1e3, 1000.0), or
+            // too large (then the same words as a value out of range).
             return number.GetRawText().AsSpan().IndexOfAny('.', 'e', 'E') >= 0
                 ? $"must be an integer {bounds} (no fraction or exponent)"
                 : $"must be {bounds}";

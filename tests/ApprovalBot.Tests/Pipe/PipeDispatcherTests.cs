@@ -73,6 +73,10 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "op upper case", """{"op":"PING"}""", ErrorCodes.UnknownOp, "op" },
         { "op an object", """{"op":{"x":1}}""", ErrorCodes.Invalid, "op" },
         { "list limit above the range", """{"op":"list","limit":1001}""", ErrorCodes.Invalid, "limit" },
+        { "list before zero", """{"op":"list","before":0}""", ErrorCodes.Invalid, "before" },
+        { "list before fractional", """{"op":"list","before":10.5}""", ErrorCodes.Invalid, "before" },
+        { "list before null with a bad limit", """{"op":"list","before":null,"limit":0}""", ErrorCodes.Invalid, "limit" },
+        { "list before twice", """{"op":"list","before":5,"before":6}""", ErrorCodes.Invalid, "before" },
     };
 
     private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
@@ -97,6 +101,16 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "list limit below an int", """{"op":"list","limit":-99999999999}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
         { "list limit 1e999999", """{"op":"list","limit":1e999999}""", ErrorCodes.Invalid, "limit", "must be an integer between 1 and 1000 (no fraction or exponent)" },
         { "list limit fractional", """{"op":"list","limit":1.5}""", ErrorCodes.Invalid, "limit", "must be an integer between 1 and 1000 (no fraction or exponent)" },
+        { "list before a string", """{"op":"list","before":"5"}""", ErrorCodes.Invalid, "before", "wrong type: expected an integer between 1 and 9223372036854775807" },
+        { "list before true", """{"op":"list","before":true}""", ErrorCodes.Invalid, "before", "wrong type: expected an integer between 1 and 9223372036854775807" },
+        { "list before an array", """{"op":"list","before":[5]}""", ErrorCodes.Invalid, "before", "wrong type: expected an integer between 1 and 9223372036854775807" },
+        { "list before zero", """{"op":"list","before":0}""", ErrorCodes.Invalid, "before", "must be between 1 and 9223372036854775807" },
+        { "list before negative", """{"op":"list","before":-1}""", ErrorCodes.Invalid, "before", "must be between 1 and 9223372036854775807" },
+        { "list before beyond a long", """{"op":"list","before":9223372036854775808}""", ErrorCodes.Invalid, "before", "must be between 1 and 9223372036854775807" },
+        { "list before below a long", """{"op":"list","before":-9223372036854775809}""", ErrorCodes.Invalid, "before", "must be between 1 and 9223372036854775807" },
+        { "list before fractional", """{"op":"list","before":10.5}""", ErrorCodes.Invalid, "before", "must be an integer between 1 and 9223372036854775807 (no fraction or exponent)" },
+        { "list before 100.0", """{"op":"list","before":100.0}""", ErrorCodes.Invalid, "before", "must be an integer between 1 and 9223372036854775807 (no fraction or exponent)" },
+        { "list before 1e3", """{"op":"list","before":1e3}""", ErrorCodes.Invalid, "before", "must be an integer between 1 and 9223372036854775807 (no fraction or exponent)" },
         { "wait timeout a string", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
         { "wait timeout 1000.0", """{"op":"wait","id":"x","timeout_ms":1000.0}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
         { "wait until a number", """{"op":"wait","id":"x","until":1}""", ErrorCodes.Invalid, "until", "wrong type: expected a string" },

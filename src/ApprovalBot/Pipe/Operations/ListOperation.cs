@@ -10,11 +10,14 @@ internal sealed class ListOperation(DraftStore store) : IPipeOperation
     public const int MaxLimit = 1000;
     private static readonly IntegerRange LimitRange = new("limit", 1, MaxLimit);
 
+    // A seq is a rowid: 1 or more, up to SQLite's largest.
+    private static readonly IntegerRange BeforeRange = new("before", 1, long.MaxValue);
+
     public string Name => Ops.List;
 
     public Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
     {
-        var list = StrictRequest.Read(request, ProtocolJsonContext.Default.ListRequest, LimitRange);
+        var list = StrictRequest.Read(request, ProtocolJsonContext.Default.ListRequest, LimitRange, BeforeRange);
         DraftState? state = null;
         if (list.State is not null)
         {
@@ -25,7 +28,11 @@ internal sealed class ListOperation(DraftStore store) : IPipeOperation
             state = parsed;
         }
         var limit = LimitRange.ValueOr(list.Limit, DefaultLimit);
-        var drafts = store.List(state, list.Kind, limit).Select(d => d.ToView()).ToList();
-        return Task.FromResult(new Response { Ok = true, Drafts = drafts });
+        var before = BeforeRange.ValueOrNull(list.Before);
+        // One draft more than the page tells whether there is a next page, so next_before is never sent for an empty one.
+        var found = store.List(state, list.Kind, limit + 1, before);
+        var page = found.Take(limit).Select(d => d.ToView()).ToList();
+        long? nextBefore = found.Count > limit ? page[^1].Seq : null;
+        return Task.FromResult(new Response { Ok = true, Drafts = page, NextBefore = nextBefore });
     }
 }
