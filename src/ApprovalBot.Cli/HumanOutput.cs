@@ -67,6 +67,22 @@ internal static class HumanOutput
         : Table(["ID", "STATE", "KIND", "AGENT", "CREATED"],
             drafts.Select(d => new[] { d.Id, d.State, d.Kind, d.Agent, Time(d.CreatedAt) }));
 
+    /// <summary>
+    /// The <c>more:</c> line after a full page of <c>list</c>: the command that lists the next one, with this one's
+    /// filters and <c>--before</c> the page's last seq, each word quoted for a POSIX shell so it can be pasted.
+    /// </summary>
+    public static string NextPage(ListRequest request, long nextBefore, string? pipe)
+    {
+        var words = new List<string> { "approvalctl", "list" };
+        if (request.State is { } state) words.AddRange(["--state", state]);
+        if (request.Kind is { } kind) words.AddRange(["--kind", kind]);
+        if (request.Limit is { } limit) words.AddRange(["--limit", limit.ToString(CultureInfo.InvariantCulture)]);
+        words.AddRange(["--before", nextBefore.ToString(CultureInfo.InvariantCulture)]);
+        // A pipe named on the command line is needed again; one from $APPROVALBOT_PIPE is still set.
+        if (pipe is { Length: > 0 }) words.AddRange(["--pipe", pipe]);
+        return "more: " + ErrorText.OneLine(string.Join(' ', words.Select(ShellWord.Quote)));
+    }
+
     public static string ReportTable(Report report) => report.Items.Count == 0
         ? (report.Name == "stale" ? "Nothing stale." : report.Name == "orphans" ? "No orphans." : $"Nothing in {report.Name}.")
         : Table(["DRAFT", "GAP", "STATE", "SINCE", "DETAIL"],

@@ -16,15 +16,26 @@ internal static class ListCommand
             HelpName = "n",
             CustomParser = result => IntRange.Parse(result, "--limit", 1, 1000),
         };
-        var command = new Command("list", "List drafts, newest first.") { state, kind, limit };
+        var before = new Option<long?>("--before")
+        {
+            Description = "Only drafts with a smaller seq (older): the next page, as a full page's 'more:' line says.",
+            HelpName = "seq",
+            CustomParser = result => IntRange.ParseSeq(result, "--before"),
+        };
+        var command = new Command("list", "List drafts, newest first.") { state, kind, limit, before };
         command.SetAction(async (result, cancellationToken) =>
         {
             var caller = global.CreateCaller(result, io);
-            var request = new ListRequest { State = result.GetValue(state), Kind = result.GetValue(kind), Limit = result.GetValue(limit) };
+            var request = new ListRequest { State = result.GetValue(state), Kind = result.GetValue(kind), Limit = result.GetValue(limit), Before = result.GetValue(before) };
             var response = await caller.SendAsync(request, cancellationToken).ConfigureAwait(false);
             if (!caller.Json)
             {
                 await io.Out.WriteLineAsync(HumanOutput.DraftTable(response.Drafts ?? [])).ConfigureAwait(false);
+                if (response.NextBefore is { } next)
+                {
+                    // On stderr, so a script reading the table from stdout sees the same lines as before paging existed.
+                    await io.Error.WriteLineAsync(HumanOutput.NextPage(request, next, result.GetValue(global.Pipe))).ConfigureAwait(false);
+                }
             }
             return ExitCodes.Ok;
         });

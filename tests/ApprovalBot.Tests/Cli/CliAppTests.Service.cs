@@ -484,6 +484,68 @@ public sealed partial class CliAppTests
     }
 
     [Fact]
+    public async Task List_FullPages_EachEndsWithTheCommandForTheNextOnStderr_TheLastDoesNot()
+    {
+        await using var host = await TestHost.StartAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add(NewId());
+            await SubmitAsync(host.PipeName, ids[^1], $"draft {i}");
+        }
+        var seqs = ids.Select(id => host.Store.Get(id)!.Seq).ToList();
+
+        var first = await CliRunner.RunAsync("list", "--state", "pending", "--kind", Kind, "--limit", "2", "--pipe", host.PipeName);
+        var second = await CliRunner.RunAsync("list", "--state", "pending", "--kind", Kind, "--limit", "2", "--before", $"{seqs[3]}", "--pipe", host.PipeName);
+        var last = await CliRunner.RunAsync("list", "--state", "pending", "--kind", Kind, "--limit", "2", "--before", $"{seqs[1]}", "--pipe", host.PipeName);
+
+        Assert.True(first.ExitCode == 0 && second.ExitCode == 0 && last.ExitCode == 0, $"{first}\n{second}\n{last}");
+        // The table on stdout as before; the hint alone on stderr, ready to paste.
+        Assert.Equal([ids[4], ids[3]], TableIds(first.Stdout));
+        Assert.Equal($"more: approvalctl list --state pending --kind {Kind} --limit 2 --before {seqs[3]} --pipe {host.PipeName}\n", first.Stderr);
+        Assert.Equal([ids[2], ids[1]], TableIds(second.Stdout));
+        Assert.Equal($"more: approvalctl list --state pending --kind {Kind} --limit 2 --before {seqs[1]} --pipe {host.PipeName}\n", second.Stderr);
+        Assert.Equal([ids[0]], TableIds(last.Stdout));
+        Assert.Empty(last.Stderr);
+    }
+
+    [Fact]
+    public async Task List_AllThatMatchFitThePage_NoHint()
+    {
+        await using var host = await TestHost.StartAsync();
+        await SubmitAsync(host.PipeName, NewId(), "only one");
+
+        var run = await CliRunner.RunAsync("list", "--limit", "1", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Single(TableIds(run.Stdout));
+        Assert.Empty(run.Stderr);
+    }
+
+    [Fact]
+    public async Task List_BeforeJson_PrintsTheServiceLineVerbatimWithNextBeforeAndNoHint()
+    {
+        await using var host = await TestHost.StartAsync();
+        for (var i = 0; i < 4; i++)
+        {
+            await SubmitAsync(host.PipeName, NewId(), $"draft {i}");
+        }
+
+        var run = await CliRunner.RunAsync("list", "--limit", "2", "--before", "4", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var line = await ServiceLineAsync(host, """{"op":"list","limit":2,"before":4}""");
+        Assert.Equal(line + Environment.NewLine, run.Stdout);
+        Assert.Equal(2, PipeClient.ParseResponse(line).NextBefore);
+        Assert.Equal([3L, 2L], PipeClient.ParseResponse(line).Drafts!.Select(d => d.Seq));
+        Assert.Empty(run.Stderr);
+    }
+
+    /// <summary>The ids of a <c>list</c> table, in its order (the header row left out).</summary>
+    private static List<string> TableIds(string stdout) =>
+        [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(row => row.Split(' ')[0])];
+
+    [Fact]
     public async Task Ping_Service_ExitsOk()
     {
         await using var host = await TestHost.StartAsync();

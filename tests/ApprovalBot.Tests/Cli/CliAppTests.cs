@@ -384,6 +384,23 @@ public sealed partial class CliAppTests
         Assert.True(run.ExitCode == 2, run.ToString());
     }
 
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-5")]
+    [InlineData("soon")]
+    [InlineData("1.5")]
+    [InlineData("1e3")]
+    [InlineData("")]
+    [InlineData("9223372036854775808")]
+    public async Task List_BeforeNotASeq_ExitsBadInputSayingWhatItTakes(string before)
+    {
+        var run = await CliRunner.RunAsync("list", "--pipe", DeadPipe(), "--before", before);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith($"error usage: --before must be a draft seq, a whole number 1 or more, not '{before}'.", run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
     [Fact]
     public async Task Ping_NoServiceOnSocketPath_ExitsUnavailable()
     {

@@ -69,4 +69,34 @@ public sealed class HumanOutputTests
 
         Assert.Matches(@"(?m)^context +\(cannot be written; left out\)$", text);
     }
+
+    [Fact]
+    public void NextPage_FiltersAsGiven_SameCommandFromTheLastSeq()
+    {
+        var line = HumanOutput.NextPage(new ListRequest { State = "carded", Kind = "reply", Limit = 20 }, 1234, pipe: null);
+
+        Assert.Equal("more: approvalctl list --state carded --kind reply --limit 20 --before 1234", line);
+    }
+
+    [Fact]
+    public void NextPage_NoFilters_OnlyBefore()
+    {
+        Assert.Equal("more: approvalctl list --before 7", HumanOutput.NextPage(new ListRequest(), 7, pipe: null));
+    }
+
+    [Fact]
+    public void NextPage_ValuesAShellWouldSplitOrExpand_QuotedToPasteAsOneWordEach()
+    {
+        var line = HumanOutput.NextPage(new ListRequest { Kind = "it's $HOME" }, 9, pipe: "/tmp/my pipes/a.sock");
+
+        Assert.Equal("""more: approvalctl list --kind 'it'\''s $HOME' --before 9 --pipe '/tmp/my pipes/a.sock'""", line);
+    }
+
+    [Fact]
+    public void NextPage_ValueWithALineBreak_StillOneLine()
+    {
+        var line = HumanOutput.NextPage(new ListRequest { Kind = "a\nb" }, 9, pipe: null);
+
+        Assert.Equal("""more: approvalctl list --kind 'a\nb' --before 9""", line);
+    }
 }
