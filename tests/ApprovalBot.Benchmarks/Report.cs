@@ -27,8 +27,9 @@ internal sealed class Report(bool smoke)
     public Timed? Stale { get; set; }
     public Timed? ListNewest { get; set; }
     public Timed? ListCarded { get; set; }
-
     public Timed? ListRare { get; set; }
+    public Timed? ListMiddle { get; set; }
+    public Timed? ListCardedMiddle { get; set; }
     public double? BigPeakRssMb { get; set; }
     public int ConnectionResets { get; set; }
     public int Cores { get; set; }
@@ -140,6 +141,14 @@ internal sealed class Report(bool smoke)
         if (ListRare is { } lr)
         {
             Row("7", $"1M store: `list --state unknown` newest 50 (a rare state: {lr.Items} drafts)", $"p50 {Ms.F(lr.Samples.P50)} ms, max {Ms.F(lr.Samples.Max)} ms", "(no target)", "", null);
+        }
+        if (ListMiddle is { } lm)
+        {
+            Row("7", "1M store: `list --before <the middle seq>` 50 (a page half the store back)", $"p50 {Ms.F(lm.Samples.P50)} ms, max {Ms.F(lm.Samples.Max)} ms", "(no target)", "", null);
+        }
+        if (ListCardedMiddle is { } lcm)
+        {
+            Row("7", "1M store: `list --state carded --before <the middle seq>` 50", $"p50 {Ms.F(lcm.Samples.P50)} ms, max {Ms.F(lcm.Samples.Max)} ms", "(no target)", "", null);
         }
         if (Startup is { } up)
         {
