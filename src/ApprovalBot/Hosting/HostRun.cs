@@ -8,7 +8,6 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Serilog;
 
 namespace ApprovalBot.Hosting;
 
@@ -65,31 +64,24 @@ internal static class HostRun
     }
 
     /// <summary>
-    /// Runs the host until it stops and says how it ended: 1 when a background service failed. .NET 10's host stops
-    /// itself when one throws but returns normally, so the process exited 0 and <c>Restart=on-failure</c> left the
-    /// service down.
+    /// Runs the host until it stops and says how it ended: 1 when a background loop failed, or ended while nobody had
+    /// asked the host to stop (see <see cref="BackgroundLoops"/>). .NET 10's host stops itself when one throws but
+    /// returns normally, so the process exited 0 and <c>Restart=on-failure</c> left the service down.
     /// </summary>
     public static async Task<int> RunUntilStoppedAsync(this IHost host)
     {
+        var loops = new BackgroundLoops(host);
         try
         {
             await host.StartAsync().ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (Failed(host).Count > 0)
+        catch (OperationCanceledException) when (loops.AnyFailed)
         {
-            // A part failed while later ones were still starting: the host stopped because of it, and the start of the
+            // A loop failed while later parts were still starting: the host stopped because of it, and the start of the
             // others was cancelled. That is the failure to report, not a stop that was asked for.
         }
+        loops.StopWhenOneEnds();
         await host.WaitForShutdownAsync().ConfigureAwait(false);
-        var failed = Failed(host);
-        foreach (var service in failed)
-        {
-            var cause = service.ExecuteTask!.Exception!.GetBaseException();
-            Log.Fatal(cause, "ApprovalBot stopped because {Service} failed: {Reason}", service.GetType().Name, cause.Message);
-        }
-        return failed.Count == 0 ? 0 : 1;
+        return loops.ReportFailures() ? 1 : 0;
     }
-
-    private static List<BackgroundService> Failed(IHost host) =>
-        [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>().Where(s => s.ExecuteTask is { IsFaulted: true })];
 }
