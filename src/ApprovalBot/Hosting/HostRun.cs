@@ -1,9 +1,3 @@
-using ApprovalBot.Drafts;
-using ApprovalBot.Execution;
-using ApprovalBot.Execution.Routes;
-using ApprovalBot.Pipe;
-using ApprovalBot.Reconciliation;
-using ApprovalBot.Telegram;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -13,19 +7,6 @@ namespace ApprovalBot.Hosting;
 
 internal static class HostRun
 {
-    /// <summary>
-    /// Every feature's settings, read one by one so that a value of the wrong type (the binder throws at once) hides
-    /// no other feature's failures.
-    /// </summary>
-    private static readonly (Type Type, Func<IServiceProvider, object> Read)[] Settings =
-    [
-        Of<StoreOptions>(), Of<KindsOptions>(), Of<AgentPipeOptions>(), Of<TelegramOptions>(), Of<SandboxOptions>(),
-        Of<ExecutionOptions>(), Of<ExecutorRoutesOptions>(), Of<ReconciliationOptions>(),
-    ];
-
-    private static (Type, Func<IServiceProvider, object>) Of<T>() where T : class =>
-        (typeof(T), services => services.GetRequiredService<IOptions<T>>().Value);
-
     /// <summary>
     /// Refuses keys no setting reads, values of the wrong type and values out of range, before any service is built;
     /// every failure is reported at once. The host runs the checks only after it has built its hosted services, and a
@@ -40,7 +21,8 @@ internal static class HostRun
         {
             failures.Add(new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown));
         }
-        foreach (var (type, read) in Settings)
+        // One by one, so that a value of the wrong type (the binder throws at once) hides no other section's failures.
+        foreach (var (type, read) in FeatureSettings.All.SelectMany(s => s.Validated))
         {
             try
             {
@@ -59,7 +41,7 @@ internal static class HostRun
         {
             throw new AggregateException(failures);
         }
-        // Whatever a feature registered beyond the list above.
+        // Whatever a feature registered beyond FeatureSettings.
         host.Services.GetService<IStartupValidator>()?.Validate();
     }
 

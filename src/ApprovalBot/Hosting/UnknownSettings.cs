@@ -1,11 +1,5 @@
 using System.ComponentModel;
 using System.Reflection;
-using ApprovalBot.Drafts;
-using ApprovalBot.Execution;
-using ApprovalBot.Execution.Routes;
-using ApprovalBot.Pipe;
-using ApprovalBot.Reconciliation;
-using ApprovalBot.Telegram;
 using Microsoft.Extensions.Configuration;
 
 namespace ApprovalBot.Hosting;
@@ -20,40 +14,40 @@ namespace ApprovalBot.Hosting;
 /// </summary>
 internal static class UnknownSettings
 {
-    private const string Root = "ApprovalBot";
-
     /// <summary>A group of settings below a key, and how its own keys are checked.</summary>
     private sealed record Group(string Name, Action<IConfigurationSection, List<string>> Check);
 
     private static readonly Group[] NoGroups = [];
 
-    /// <summary>The groups below <c>ApprovalBot</c> beside the store's own settings: each feature's options, and the kinds.</summary>
-    private static readonly Group[] RootGroups =
-    [
-        Feature("Pipe", typeof(AgentPipeOptions)),
-        Feature("Telegram", typeof(TelegramOptions)),
-        Feature("Sandbox", typeof(SandboxOptions)),
-        Feature("Execution", typeof(ExecutionOptions)),
-        Feature("Reconciliation", typeof(ReconciliationOptions)),
-        // Any name is a kind; below it, a kind's settings and its executor route.
-        new("Kinds", (kinds, errors) =>
-        {
-            foreach (var kind in kinds.GetChildren())
-            {
-                if (RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value})", errors))
-                {
-                    continue;
-                }
-                Check(kind, typeof(KindOptions), errors, [Feature("Executor", typeof(ExecutorRouteOptions))]);
-            }
-        }),
-    ];
+    /// <summary>The groups below <c>ApprovalBot</c> beside the store's own settings: every other section of <see cref="FeatureSettings"/>.</summary>
+    private static readonly Group[] RootGroups = [.. FeatureSettings.All.Where(s => s != FeatureSettings.Store).Select(GroupOf)];
 
     public static IReadOnlyList<string> Find(IConfiguration configuration)
     {
         var errors = new List<string>();
-        Check(configuration.GetSection(Root), typeof(StoreOptions), errors, RootGroups);
+        var store = FeatureSettings.Store;
+        Check(configuration.GetSection(store.Path), store.Keys, errors, RootGroups);
         return errors;
+    }
+
+    private static Group GroupOf(SettingsSection section)
+    {
+        Group[] groups = [.. section.Groups.Select(g => Feature(g.Name, g.Keys))];
+        if (section != FeatureSettings.Kinds)
+        {
+            return new(section.Name, (found, errors) => Check(found, section.Keys, errors, groups));
+        }
+        // Any name is a kind; below it, a kind's settings and its executor route.
+        return new(section.Name, (kinds, errors) =>
+        {
+            foreach (var kind in kinds.GetChildren())
+            {
+                if (!RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value})", errors))
+                {
+                    Check(kind, section.Keys, errors, groups);
+                }
+            }
+        });
     }
 
     private static Group Feature(string name, Type type) => new(name, (section, errors) => Check(section, type, errors, NoGroups));
