@@ -127,11 +127,19 @@ public sealed class CardOutboxTests
     [Fact]
     public async Task Card_TransientErrorsOutlastCallRetries_RetriedByOutboxWithBackoff()
     {
-        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"]);
+        // The outbox waits on a clock the test moves: its backoff is seen beginning, and ends when the test says.
+        var clock = new SignallingClock();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"], services: s => s.UseClock<CardOutbox>(clock));
+        await clock.NextTimerAsync(TelegramHarness.Wait); // the outbox idles until its sweep
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         h.Control.InjectFault("sendMessage", SandboxFault.Error(500, "Internal Server Error"));
+        var start = clock.GetUtcNow();
 
         await h.SubmitAsync("reply:outbox-retry", "text");
+        // CardRetryBaseDelaySeconds=1 (the harness's) after the first failed attempt.
+        Assert.Equal(start + TimeSpan.FromSeconds(1), await clock.NextTimerAsync(TelegramHarness.Wait));
+        Assert.Equal(500, Assert.Single(h.Control.GetCalls("sendMessage")).StatusCode);
+        clock.Advance(TimeSpan.FromSeconds(1));
         await h.WaitForCardAsync("reply:outbox-retry");
 
         var draft = await h.WaitForStateAsync("reply:outbox-retry", DraftState.Carded);
@@ -290,12 +298,16 @@ public sealed class CardOutboxTests
     {
         const string id = "reply:unrecorded";
         var logs = new CapturedLogs();
+        // The outbox alone runs on the test's clock: its retries come when the test moves it, not a second apart.
+        var clock = new SignallingClock();
         await using var h = await TelegramHarness.StartAsync(
             ["ApprovalBot:Telegram:CardRetryMaxDelaySeconds=1", "ApprovalBot:Telegram:MaxCallRetries=0"], services: s =>
             {
                 s.AddSingleton<ILoggerProvider>(logs);
                 s.AddLogging(b => b.AddFilter<CapturedLogs>(null, LogLevel.Debug));
+                s.UseClock<CardOutbox>(clock);
             });
+        await clock.NextTimerAsync(TelegramHarness.Wait); // the outbox idles until its sweep
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         if (afterAFailedAttempt)
         {
@@ -306,9 +318,17 @@ public sealed class CardOutboxTests
             "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;");
 
         await h.SubmitAsync(id, "text");
+        if (afterAFailedAttempt)
+        {
+            await AdvanceToNextWaitAsync(clock); // the backoff after the failed first attempt
+        }
         var card = await h.WaitForCardAsync(id);
-        // Three passes of the outbox met the refusal (one a second): each used to send the card again.
-        await Eventually.TrueAsync(() => OutboxComplaints(logs).Count >= 3, "three outbox passes to meet the refusal");
+        // Three passes of the outbox met the refusal (each ends waiting on the clock, moved to its end): each used to
+        // send the card again.
+        while (OutboxComplaints(logs).Count < 3)
+        {
+            await AdvanceToNextWaitAsync(clock);
+        }
 
         Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
         Assert.Equal(DraftState.Pending, h.Host.Store.Get(id)!.State);
@@ -318,7 +338,12 @@ public sealed class CardOutboxTests
         Assert.Equal(card.MessageId, Convert.ToInt32(logged.Properties["MessageId"], System.Globalization.CultureInfo.InvariantCulture));
 
         ExecuteOnDatabase(h, "DROP TRIGGER test_refuse_carded;");
-        var draft = await h.WaitForStateAsync(id, DraftState.Carded);
+        var recorded = h.WaitForStateAsync(id, DraftState.Carded);
+        while (!recorded.IsCompleted)
+        {
+            await AdvanceToNextWaitAsync(clock);
+        }
+        var draft = await recorded;
 
         Assert.Equal(card.MessageId, draft.CardMessageId);
         Assert.Equal(afterAFailedAttempt ? 2 : 1, draft.CardAttempts);
@@ -395,6 +420,13 @@ public sealed class CardOutboxTests
         Assert.Equal(card.MessageId, (await recorded).CardMessageId);
         Assert.Single(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 200);
         Assert.Contains(logs.Entries, e => e.Level == LogLevel.Information && e.Message.Contains($"of {id} recorded after", StringComparison.Ordinal));
+    }
+
+    /// <summary>Waits for the next wait on <paramref name="clock"/> to begin, and moves the clock to its end.</summary>
+    private static async Task AdvanceToNextWaitAsync(SignallingClock clock)
+    {
+        var due = await clock.NextTimerAsync(TelegramHarness.Wait);
+        clock.Advance(due > clock.GetUtcNow() ? due - clock.GetUtcNow() : TimeSpan.Zero);
     }
 
     /// <summary>
