@@ -155,6 +155,41 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.True((await _client.PingAsync()).Ok);
     }
 
+    public static TheoryData<string, string> StoredBeforeTheTextRules => new()
+    {
+        // agent, text: what an earlier build accepted and the rules now refuse.
+        { "outbound-engager", "old \u001b[1mbold\u001b[0m" },
+        { "outbound-engager", "\u200b\ufeff" },
+        { "engager\tv1", "plain words" },
+    };
+
+    [Theory]
+    [MemberData(nameof(StoredBeforeTheTextRules))]
+    public async Task Submit_RetryOfADraftStoredBeforeTheTextRules_GetsTheOriginalReceipt(string agent, string text)
+    {
+        var original = (await _host.Store.SubmitAsync(new NewDraft("reply:stored-earlier", "reply", agent, text, Sha.Hex(text), null))).Receipt!;
+
+        var retried = await _client.SubmitAsync(Draft("reply:stored-earlier", text) with { Agent = agent });
+
+        Assert.True(retried.Ok, retried.Error?.Message);
+        Assert.Equal(original with { Duplicate = true }, retried.Receipt);
+        Assert.Single(_host.Store.Events("reply:stored-earlier"));
+    }
+
+    [Fact]
+    public async Task Submit_RefusedTextUnderAnIdStoredWithAnotherText_RefusedAndTheStoredDraftUnchanged()
+    {
+        var original = (await _host.Store.SubmitAsync(new NewDraft("reply:stored-other", "reply", "e", "kept words", Sha.Hex("kept words"), null))).Receipt!;
+
+        var response = await _client.SubmitAsync(Draft("reply:stored-other", "bell\u0007"));
+
+        Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
+        Assert.Equal("draft.text", response.Error.Field);
+        var stored = _host.Store.Get("reply:stored-other")!;
+        Assert.Equal(("kept words", original.Seq), (stored.Text, stored.Seq));
+        Assert.Single(_host.Store.Events("reply:stored-other"));
+    }
+
     [Theory]
     [InlineData("line one\r\n\tindented \u00e9\n")]
     [InlineData("👩‍💻 shipped it 👍🏽")]
