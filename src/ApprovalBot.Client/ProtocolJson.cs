@@ -86,11 +86,18 @@ public static class ProtocolJson
         "[^\\u0000-\\u0020\\u007f-\\u00a0\\u00ad\\u034f\\u0600-\\u0605\\u061c\\u06dd\\u070f\\u0890\\u0891\\u08e2\\u115f\\u1160\\u1680" +
         "\\u17b4\\u17b5\\u180b-\\u180f\\u2000-\\u200f\\u2028-\\u202f\\u205f-\\u206f\\u2800\\u3000\\u3164\\ufe00-\\ufe0f\\ufeff\\uffa0\\ufff0-\\ufffb]";
 
-    /// <summary>The control characters the service refuses in a <c>text</c>: C0 but tab, LF and CR, and DEL (a schema's <c>not</c> pattern).</summary>
-    public const string TextControlPattern = "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]";
+    /// <summary>The control characters the service refuses in a <c>text</c>: all of them (Cc: C0, DEL, C1) but tab, LF and CR (a schema's <c>not</c> pattern).</summary>
+    public const string TextControlPattern = "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]";
 
-    /// <summary>The control characters the service refuses in an <c>agent</c>, a one-line name: all of them (Cc).</summary>
-    public const string AgentControlPattern = "[\\u0000-\\u001f\\u007f-\\u009f]";
+    /// <summary>
+    /// What the service refuses in an <c>agent</c>, a one-line name: every control character (Cc), and the bidirectional
+    /// embeddings, overrides and isolates.
+    /// </summary>
+    public const string AgentControlPattern = "[\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]";
+
+    /// <summary>The former name of <see cref="VisiblePattern"/>, which refused only whitespace.</summary>
+    [Obsolete("Use VisiblePattern: the service now also refuses a value made only of invisible characters.")]
+    public const string NotBlankPattern = VisiblePattern;
 
     /// <summary>Most UTF-16 code units of <c>agent</c> (an emoji counts two).</summary>
     public const int MaxAgentLength = 200;

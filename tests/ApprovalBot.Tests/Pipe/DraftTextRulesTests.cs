@@ -15,13 +15,16 @@ public sealed class DraftTextRulesTests
         { "\u00ad\u034f\ufe0f\u3164\u2800", false, "has no visible character: only whitespace and invisible characters such as U+00AD at index 0" },
         // A tag character (beyond U+FFFF): the index counts code points, as MaxLength does.
         { "\U000E0020\U000E0041", false, "has no visible character: only whitespace and invisible characters such as U+E0020 at index 0" },
-        { "\u0085\u009f", false, "has no visible character: only whitespace and invisible characters such as U+009F at index 1" },
+        { "\u0085\u009f", false, "contains the control character U+0085 at index 0; a text takes only tab, line feed and carriage return" },
         // "hi" in UTF-16LE, read as UTF-8.
         { "h\0i\0", false, "contains the control character U+0000 (NUL) at index 1: is it UTF-16 text read as UTF-8?" },
         { "\0", false, "contains the control character U+0000 (NUL) at index 0: is it UTF-16 text read as UTF-8?" },
         { "😀😀\0", false, "contains the control character U+0000 (NUL) at index 2: is it UTF-16 text read as UTF-8?" },
         { "red \u001b[31m", false, "contains the control character U+001B at index 4; a text takes only tab, line feed and carriage return" },
         { "a\u007f", false, "contains the control character U+007F at index 1; a text takes only tab, line feed and carriage return" },
+        // C1: Windows-1252 curly quotes read as Latin-1, and the 8-bit form of ESC [.
+        { "\u0093quoted\u0094", false, "contains the control character U+0093 at index 0; a text takes only tab, line feed and carriage return" },
+        { "red \u009b31m", false, "contains the control character U+009B at index 4; a text takes only tab, line feed and carriage return" },
         { "form\ffeed", false, "contains the control character U+000C at index 4; a text takes only tab, line feed and carriage return" },
         { "\v", false, "must not be empty" },
         { "", true, "must not be empty" },
@@ -29,6 +32,8 @@ public sealed class DraftTextRulesTests
         { "engager\nApproved by boss", true, "contains the control character U+000A at index 7; a name takes no control characters" },
         { "a\tb", true, "contains the control character U+0009 at index 1; a name takes no control characters" },
         { "bot\u0085", true, "contains the control character U+0085 at index 3; a name takes no control characters" },
+        { "bot \u202eevil", true, "contains the bidirectional control U+202E at index 4; a name takes none (it could reorder what the card shows)" },
+        { "😀\u2066bot\u2069", true, "contains the bidirectional control U+2066 at index 1; a name takes none (it could reorder what the card shows)" },
         { "\0bot", true, "contains the control character U+0000 (NUL) at index 0; a name takes no control characters" },
     };
 
@@ -47,6 +52,7 @@ public sealed class DraftTextRulesTests
     [InlineData("flag 🏴\U000E0067\U000E0062\U000E0065\U000E006E\U000E0067\U000E007F", false)]
     [InlineData("\u0301", false)]
     [InlineData("\ue000", false)]
+    [InlineData("\u202bעברית\u202c and English", false)]
     [InlineData("outbound-engager", true)]
     [InlineData("👩‍💻 engager", true)]
     [InlineData("bot \u200e", true)]

@@ -7,21 +7,25 @@ namespace ApprovalBot.Pipe.Operations;
 /// <summary>
 /// What a draft's <c>text</c> and <c>agent</c> must be so that the approver sees what is executed: some visible
 /// character (a text of zero-width or format characters is a blank card), and no control character a card cannot
-/// show (a NUL-laden text is most often UTF-16 read as UTF-8). An <c>agent</c> is a one-line name on the card: it
-/// takes no control character at all, tab and line breaks included.
+/// show (a NUL-laden text is most often UTF-16 read as UTF-8; U+0080..U+009F are what Windows-1252 quotes become when
+/// read as Latin-1, and U+009B is an 8-bit terminal escape). An <c>agent</c> is a one-line name on the card: it takes no
+/// control character at all, tab and line breaks included, and no bidirectional embedding, override or isolate, which
+/// could make the card show the name's neighbours in another order.
 /// </summary>
 internal static class DraftTextRules
 {
     public const string Empty = "must not be empty";
 
-    /// <summary>The C0 controls but tab, LF and CR, and DEL: no text a person writes holds them.</summary>
+    /// <summary>Every control character (Cc: C0, DEL and C1) but tab, LF and CR: no text a person writes holds them.</summary>
     private static readonly SearchValues<char> TextControls = SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000b\u000c\u000e\u000f" +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+        string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7f, 0x21)).Where(c => c is not ('\t' or '\n' or '\r')).Select(c => (char)c)));
 
-    /// <summary>Every control character (Cc): C0, DEL and C1.</summary>
+    /// <summary>Every control character (Cc: C0, DEL and C1).</summary>
     private static readonly SearchValues<char> NameControls = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7f, 0x21)).Select(c => (char)c)));
+
+    /// <summary>The bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069), refused in a name.</summary>
+    private static readonly SearchValues<char> NameBidiControls = SearchValues.Create("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069");
 
     /// <summary>Why <paramref name="value"/> is refused as a text (or, with <paramref name="name"/>, as an agent); null if it is not.</summary>
     public static string? Problem(string value, bool name)
@@ -39,6 +43,11 @@ internal static class DraftTextRules
             return name ? $"contains {where}; a name takes no control characters"
                 : c == '\0' ? $"contains {where}: is it UTF-16 text read as UTF-8?"
                 : $"contains {where}; a text takes only tab, line feed and carriage return";
+        }
+        if (name && value.AsSpan().IndexOfAny(NameBidiControls) is var bidi and >= 0)
+        {
+            return $"contains the bidirectional control {Code(value[bidi])} at index {CodePointIndex(value, bidi).ToString(CultureInfo.InvariantCulture)}; " +
+                "a name takes none (it could reorder what the card shows)";
         }
         var index = 0;
         (Rune Rune, int Index)? firstInvisible = null;
