@@ -2,25 +2,6 @@ using System.Text.Json;
 
 namespace ApprovalBot.Client;
 
-/// <summary>What <see cref="JsonTextCheck.FirstFault"/> found.</summary>
-public enum JsonTextFaultKind
-{
-    /// <summary>An object's name is not valid Unicode.</summary>
-    UnreadableName,
-
-    /// <summary>A string is not valid Unicode.</summary>
-    UnreadableString,
-
-    /// <summary>An object has a name twice (compared as decoded: <c>"a"</c> and <c>"\u0061"</c> are the same).</summary>
-    RepeatedName,
-}
-
-/// <param name="Path">
-/// A string's own path; for a name, the path of the object holding it (an unreadable name cannot be spelled).
-/// </param>
-/// <param name="Name">The repeated name (<see cref="JsonTextFaultKind.RepeatedName"/> only).</param>
-public readonly record struct JsonTextFault(JsonTextFaultKind Kind, string Path, string? Name = null);
-
 /// <summary>
 /// Finds names and strings in a JSON value that are not valid Unicode: a \uD800-style escape without its pair is
 /// valid JSON but decodes to no text, and every later write of it (a response, a request line, a card) fails. One

@@ -175,9 +175,10 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// A list with every option, <see cref="ListRequest.Before"/> included: pass the previous answer's
-    /// <see cref="Response.NextBefore"/> as it to read the next (older) page.
+    /// <see cref="Response.NextBefore"/> as it to read the next (older) page. A name of its own, not a ListAsync
+    /// overload, so that an existing <c>ListAsync(null)</c> still compiles.
     /// </summary>
-    public Task<Response> ListAsync(ListRequest request, CancellationToken cancellationToken = default) =>
+    public Task<Response> ListPageAsync(ListRequest request, CancellationToken cancellationToken = default) =>
         SendAsync(request, ProtocolJson.RequestContext.ListRequest, cancellationToken);
 
     public Task<Response> ReportAsync(string name, CancellationToken cancellationToken = default) =>

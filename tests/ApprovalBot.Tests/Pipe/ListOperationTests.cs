@@ -60,7 +60,7 @@ public sealed class ListOperationTests
         var pages = 0;
         do
         {
-            var response = await client.ListAsync(new ListRequest { State = state, Kind = kind, Limit = limit, Before = before });
+            var response = await client.ListPageAsync(new ListRequest { State = state, Kind = kind, Limit = limit, Before = before });
             Assert.True(response.Ok, response.Error?.Message);
             var page = response.Drafts!;
             listed.AddRange(page.Select(d => d.Id));
@@ -82,7 +82,7 @@ public sealed class ListOperationTests
     {
         await using var host = await StartWithMixAsync();
         await using var client = await host.ConnectAsync();
-        var first = await client.ListAsync(new ListRequest { Limit = 1000 });
+        var first = await client.ListPageAsync(new ListRequest { Limit = 1000 });
 
         var full = await client.SendRawAsync("""{"op":"list","limit":1000}"""u8.ToArray());
         // Exactly the last 500 drafts: a full page, and still nothing after it.
@@ -102,7 +102,7 @@ public sealed class ListOperationTests
         await using var host = await StartWithMixAsync();
         await using var client = await host.ConnectAsync();
 
-        var response = await client.ListAsync(new ListRequest { State = States.Carded, Limit = 2, Before = long.MaxValue });
+        var response = await client.ListPageAsync(new ListRequest { State = States.Carded, Limit = 2, Before = long.MaxValue });
 
         Assert.Equal(["mix:2500", "mix:2496"], response.Drafts!.Select(d => d.Id));
         Assert.Equal(2496, response.NextBefore);
