@@ -37,9 +37,9 @@ public sealed class UpdatePollerTests
     [InlineData("\"update_id\":9223372036854775807,", "out of range")]
     [InlineData("\"update_id\":-10,", "out of range")]
     [InlineData("\"update_id\":-1,", "out of range")]
-    [InlineData("\"update_id\":1e30,", "no update_id")]
-    [InlineData("\"update_id\":\"7\",", "no update_id")]
-    [InlineData("", "no update_id")]
+    [InlineData("\"update_id\":1e30,", "no usable update_id (missing, or not an integer)")]
+    [InlineData("\"update_id\":\"7\",", "no usable update_id (missing, or not an integer)")]
+    [InlineData("", "no usable update_id (missing, or not an integer)")]
     public async Task Poll_UpdateIdTheOffsetCannotMovePast_SkippedNothingStoredBacksOffLaterUpdatesServed(string updateId, string reason)
     {
         var clock = new SignallingClock();

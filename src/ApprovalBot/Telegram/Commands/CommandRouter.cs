@@ -84,7 +84,7 @@ internal sealed partial class CommandRouter(
     {
         var details = new JsonObject { ["reason"] = reason }.Put("command", command);
         details["user_id"] = from.Id;
-        details.Put("user_name", from.DisplayName, RecordedText.MaxNameLength);
+        details.PutUser(from);
         details["chat_id"] = message.Chat.Id;
         details.Put("chat_type", message.Chat.Type);
         details["message_id"] = message.MessageId;

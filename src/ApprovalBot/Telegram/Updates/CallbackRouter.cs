@@ -61,7 +61,7 @@ internal sealed partial class CallbackRouter(
     public static JsonObject Describe(CallbackQuery query, string? reason = null)
     {
         var details = new JsonObject { ["query_id"] = query.Id, ["user_id"] = query.From.Id }
-            .Put("user_name", query.From.DisplayName, RecordedText.MaxNameLength);
+            .PutUser(query.From);
         details["chat_id"] = query.Message?.Chat.Id;
         details["message_id"] = query.Message?.MessageId;
         details.Put("data", query.Data);

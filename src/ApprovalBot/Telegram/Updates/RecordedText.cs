@@ -8,7 +8,7 @@ namespace ApprovalBot.Telegram.Updates;
 /// Free text from an update (a command name, button data, a person's name) as the ledger and the log keep it. Anyone who
 /// can message the bot chooses it, and a refused update is recorded, so it is bounded: a longer value keeps its first
 /// characters and "…" (never half a surrogate pair), and the record also keeps the original length (UTF-16 units, as
-/// Telegram counts). The bounds are Telegram's own, so nothing Telegram lets a user send is cut.
+/// .NET counts). The bounds are sized to Telegram's own limits, so what a real client sends is rarely cut.
 /// </summary>
 internal static class RecordedText
 {
@@ -22,6 +22,9 @@ internal static class RecordedText
 
     /// <summary>The person's display name, bounded.</summary>
     public static string Name(User user) => Shorten(user.DisplayName, MaxNameLength);
+
+    /// <summary>Sets <c>user_name</c> to the person's bounded display name (and <c>user_name_length</c> when it was shortened).</summary>
+    public static JsonObject PutUser(this JsonObject details, User user) => details.Put("user_name", user.DisplayName, MaxNameLength);
 
     /// <summary>Sets <paramref name="key"/> to the bounded value and, when it was shortened, <c>{key}_length</c> to its original length.</summary>
     public static JsonObject Put(this JsonObject details, string key, string? value, int max = MaxLength)

@@ -159,7 +159,7 @@ internal sealed partial class UpdatePoller(
             || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt64(out var updateId))
         {
             // Without an id there is nothing to confirm; later updates' ids move the offset past it.
-            LogMalformed(-1, "no update_id");
+            LogMalformed(-1, "no usable update_id (missing, or not an integer)");
             return (true, null);
         }
         if (updateId is < 0 or long.MaxValue)
