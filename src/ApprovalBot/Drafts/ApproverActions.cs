@@ -13,12 +13,17 @@ internal sealed class ApproverActions(DraftStore store)
 
     /// <summary>
     /// failed/unknown -> approved: the executor picks it up again with the same idempotency key. A pending draft whose
-    /// card the outbox gave up on (e.g. a wrong chat id, since fixed) gets its card queued again instead.
+    /// card the outbox gave up on (e.g. a wrong chat id, since fixed) gets its card queued again instead. With
+    /// <paramref name="stateSince"/>, only while the draft is still in the state it entered then (see <see cref="SameEpisode"/>).
     /// </summary>
-    public Task<TransitionResult> RetryAsync(string id, string actor) =>
+    public Task<TransitionResult> RetryAsync(string id, string actor, DateTimeOffset? stateSince = null) =>
         store.WriteAsync(ctx =>
         {
             var current = ctx.ReadDraft(id);
+            if (!SameEpisode(current, stateSince))
+            {
+                return new TransitionResult(false, current);
+            }
             if (current is { State: DraftState.Pending, CardError: not null, CardNextAt: null })
             {
                 var requeued = DraftStore.Apply(ctx, new Transition(id, [DraftState.Pending], DraftState.Pending, "card_retry_requested", actor)
@@ -47,10 +52,21 @@ internal sealed class ApproverActions(DraftStore store)
             Details = new JsonObject { ["action"] = "discard" },
         });
 
-    /// <summary>unknown -> executed: the approver checked the sink and the effect is there.</summary>
-    public Task<TransitionResult> MarkDoneAsync(string id, string actor) =>
-        store.TransitionAsync(new Transition(id, [DraftState.Unknown], DraftState.Executed, "marked_done", actor)
-        {
-            Details = new JsonObject { ["action"] = "mark_done" },
-        });
+    /// <summary>unknown -> executed: the approver checked the sink and the effect is there. <paramref name="stateSince"/> as for <see cref="RetryAsync"/>.</summary>
+    public Task<TransitionResult> MarkDoneAsync(string id, string actor, DateTimeOffset? stateSince = null) =>
+        store.WriteAsync(ctx => SameEpisode(ctx.ReadDraft(id), stateSince)
+            ? DraftStore.Apply(ctx, new Transition(id, [DraftState.Unknown], DraftState.Executed, "marked_done", actor)
+            {
+                Details = new JsonObject { ["action"] = "mark_done" },
+            })
+            : new TransitionResult(false, ctx.ReadDraft(id)));
+
+    /// <summary>
+    /// Whether <paramref name="current"/> is still in the state it entered at <paramref name="stateSince"/> (always, without
+    /// one). An action answers the outcome the approver was shown: once a Retry ran the draft again and it failed or came
+    /// out unknown again, a tap on the same message (delivered twice, or a second approver's) must not retry or close an
+    /// outcome nobody has seen; running it again could post twice.
+    /// </summary>
+    public static bool SameEpisode(Draft? current, DateTimeOffset? stateSince) =>
+        current is not null && (stateSince is not { } since || current.StateSince.ToUnixTimeMilliseconds() == since.ToUnixTimeMilliseconds());
 }

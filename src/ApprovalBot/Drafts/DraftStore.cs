@@ -74,7 +74,10 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
             throw new InvalidOperationException($"Draft {t.Id}: {current.State.ToWire()} -> {t.To.ToWire()} is not a transition of the state machine.");
         }
         var parameters = new List<(string, object?)> { ("$id", t.Id), ("$from", current.State.ToWire()), ("$to", t.To.ToWire()), ("$now", ctx.NowMs) };
-        var assignments = "state = $to, updated_at = $now" + (moves ? ", state_since = $now" : "");
+        // Each entry into a state gets a state_since of its own, later than the last one even within a millisecond (or
+        // under a stopped test clock): (state, state_since) names one episode, which a card's record of what it shows and an
+        // escalation's Retry / Mark done buttons are bound to.
+        var assignments = "state = $to, updated_at = $now" + (moves ? ", state_since = MAX($now, state_since + 1)" : "");
         foreach (var (column, value) in t.Set)
         {
             if (!DraftColumns.Settable.Contains(column))

@@ -8,6 +8,12 @@ internal sealed record Gap(string Report, string Name, string? DraftId, long? Dr
 
     public IReadOnlyList<ApproverAction> Actions { get; init; } = [];
 
+    /// <summary>
+    /// When the draft entered the state the gap was found in (its state_since then): the episode a Retry or Mark done
+    /// on the escalation is bound to. Null for gaps that name no draft or were not read from the draft row.
+    /// </summary>
+    public DateTimeOffset? StateSince { get; init; }
+
     /// <summary>The ledger event the gap was found from (a stray tap), for gaps that name no draft; what Dismiss closes.</summary>
     public long? EventId { get; init; }
 

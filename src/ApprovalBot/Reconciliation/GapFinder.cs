@@ -305,6 +305,7 @@ internal sealed class GapFinder(
         {
             Key = $"{report}:{name}:{d.Id}",
             Actions = actions,
+            StateSince = d.StateSince,
         };
 
     private TimeSpan StaleAfter(string kind) =>

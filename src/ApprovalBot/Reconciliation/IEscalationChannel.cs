@@ -18,6 +18,9 @@ internal sealed record EscalatedGap(string? DraftId, long? DraftSeq, string? Dra
     /// <summary>The ledger event behind a gap that names no draft (a stray tap); its Dismiss button is bound to it.</summary>
     public long? EventId { get; init; }
 
+    /// <summary>The draft's state_since when the gap was found: its Retry and Mark done buttons apply to that episode only.</summary>
+    public DateTimeOffset? StateSince { get; init; }
+
     /// <summary>Set on the gap that stands for those of its class the report could not list: how many they are.</summary>
     public long? NotListed { get; init; }
 }

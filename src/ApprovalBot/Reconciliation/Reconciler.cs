@@ -83,7 +83,7 @@ internal sealed partial class Reconciler(
                 var reminder = chunk.All(Delivered);
                 var escalation = new Escalation(
                     Title(chunk, reminder),
-                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed })]);
+                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed, StateSince = g.StateSince })]);
                 try
                 {
                     await channel.SendAsync(escalation, cancellationToken).ConfigureAwait(false);

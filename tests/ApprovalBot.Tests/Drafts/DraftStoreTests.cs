@@ -2,6 +2,7 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Drafts;
 
@@ -37,6 +38,27 @@ public sealed class DraftStoreTests : IAsyncLifetime
         var events = Store.Events("reply:t1");
         Assert.Equal(["submitted", "card_sent"], events.Select(e => e.Type));
         Assert.Contains("\"to\":\"carded\"", events[1].Details, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TransitionAsync_BackToAStateWithinTheSameMillisecond_EachEntryHasItsOwnStateSince()
+    {
+        await using var host = await TestHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(new ManualTimeProvider(DateTimeOffset.UtcNow)));
+        var store = host.Store;
+        await DraftFixtures.ApproveAsync(store, "reply:episodes");
+        var entries = new List<DateTimeOffset>();
+        foreach (var (from, to) in new[] { (DraftState.Approved, DraftState.Executing), (DraftState.Executing, DraftState.Failed), (DraftState.Failed, DraftState.Approved), (DraftState.Approved, DraftState.Executing), (DraftState.Executing, DraftState.Failed) })
+        {
+            await DraftFixtures.MoveAsync(store, "reply:episodes", from, to);
+            entries.Add(store.Get("reply:episodes")!.StateSince);
+        }
+        var recorded = await store.TransitionAsync(new Transition("reply:episodes", [DraftState.Failed], DraftState.Failed, "noted", "test"));
+
+        // The clock never moved: still every entry into a state is told apart from the one before (failed twice here).
+        Assert.Equal(entries.Order(), entries);
+        Assert.Equal(entries.Count, entries.Distinct().Count());
+        // Recording facts without a move keeps the entry's time.
+        Assert.Equal(entries[^1], recorded.Draft!.StateSince);
     }
 
     [Fact]

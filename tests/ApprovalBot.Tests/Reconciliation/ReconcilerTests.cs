@@ -136,6 +136,10 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(1, resolved.Resolved);
         Assert.Equal(2, _chat.Sent.Count);
         Assert.False(_chat.Sent[1].Gaps[0].Reminder);
+        // Each escalation names the failure it reports (its Retry is bound to it), apart even under a stopped clock.
+        Assert.Equal(_host.Store.Get("reply:back")!.StateSince, _chat.Sent[1].Gaps[0].StateSince);
+        Assert.NotNull(_chat.Sent[0].Gaps[0].StateSince);
+        Assert.True(_chat.Sent[0].Gaps[0].StateSince < _chat.Sent[1].Gaps[0].StateSince);
     }
 
     [Fact]

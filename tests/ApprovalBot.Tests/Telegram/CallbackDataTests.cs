@@ -34,5 +34,25 @@ public sealed class CallbackDataTests
     [InlineData("a:1:0123456789abcdeg")]
     [InlineData("a: 1:0123456789abcdef")]
     [InlineData("a:1:0123456789abcdef:x")]
+    [InlineData("a:1:0123456789abcdef:5")]
+    [InlineData("ed:1:0123456789abcdef:5")]
+    [InlineData("er:1:0123456789abcdef:-5")]
+    [InlineData("er:1:0123456789abcdef:")]
+    [InlineData("er:1:0123456789abcdef:5:6")]
     public void TryParse_Malformed_False(string? data) => Assert.False(CallbackData.TryParse(data, out _));
+
+    [Theory]
+    [InlineData("Retry")]
+    [InlineData("MarkDone")]
+    public void ToString_EscalationActionWithStateSince_RoundTripsWithin64Bytes(string actionName)
+    {
+        var action = Enum.Parse<CallbackAction>(actionName);
+        var data = (CallbackData.For(action, long.MaxValue, Sha.Hex("x")) with { StateSinceMs = long.MaxValue }).ToString();
+
+        Assert.True(Encoding.UTF8.GetByteCount(data) <= 64, data);
+        Assert.True(CallbackData.TryParse(data, out var parsed));
+        Assert.Equal((action, long.MaxValue, long.MaxValue), (parsed.Action, parsed.Seq, parsed.StateSinceMs));
+        Assert.True(CallbackData.TryParse(CallbackData.For(action, 1, Sha.Hex("x")).ToString(), out var legacy));
+        Assert.Null(legacy.StateSinceMs);
+    }
 }

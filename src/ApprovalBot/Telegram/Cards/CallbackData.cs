@@ -17,7 +17,9 @@ internal enum CallbackAction
 /// <summary>
 /// What a button carries: an action, the draft's seq (short, unlike its id) and the first 16 hex characters
 /// of the SHA-256 of the text the button was shown with, e.g. <c>a:42:0123456789abcdef</c>. At most
-/// 2 + 1 + 19 + 1 + 16 = 39 bytes, well inside Telegram's 64.
+/// 2 + 1 + 19 + 1 + 16 = 39 bytes, well inside Telegram's 64. A Retry or Mark done button of an escalation also
+/// carries when the draft entered the state the escalation is about (<see cref="StateSinceMs"/>, Unix ms), e.g.
+/// <c>er:42:0123456789abcdef:1767225600000</c>: at most 39 + 1 + 19 = 59 bytes.
 /// </summary>
 internal sealed record CallbackData(CallbackAction Action, long Seq, string HashPrefix)
 {
@@ -25,11 +27,21 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
 
     public static CallbackData For(CallbackAction action, long seq, string sha256) => new(action, seq, sha256[..HashPrefixLength]);
 
+    /// <summary>
+    /// The draft's state_since when the escalation was made: the action applies to that failure or unknown outcome only,
+    /// not to a later one the approver has not seen (a tap delivered again, or a second approver's tap on the same message,
+    /// after the draft was retried and failed again). Null on buttons that carry none (decisions, Discard, Dismiss, and
+    /// escalations sent before this was added).
+    /// </summary>
+    public long? StateSinceMs { get; init; }
+
     public bool IsDecision => Action is CallbackAction.Approve or CallbackAction.Reject;
 
     public bool Matches(string sha256) => sha256.StartsWith(HashPrefix, StringComparison.Ordinal);
 
-    public override string ToString() => $"{Code(Action)}:{Seq.ToString(CultureInfo.InvariantCulture)}:{HashPrefix}";
+    public override string ToString() =>
+        $"{Code(Action)}:{Seq.ToString(CultureInfo.InvariantCulture)}:{HashPrefix}" +
+        (StateSinceMs is { } since ? ":" + since.ToString(CultureInfo.InvariantCulture) : "");
 
     public static bool TryParse(string? data, out CallbackData parsed)
     {
@@ -39,9 +51,19 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
             return false;
         }
         var parts = data.Split(':');
-        if (parts.Length != 3 || ParseAction(parts[0]) is not { } action)
+        if (parts.Length is not (3 or 4) || ParseAction(parts[0]) is not { } action)
         {
             return false;
+        }
+        long? since = null;
+        if (parts.Length == 4)
+        {
+            if (action is not (CallbackAction.Retry or CallbackAction.MarkDone)
+                || !long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var sinceMs))
+            {
+                return false;
+            }
+            since = sinceMs;
         }
         if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || seq <= 0)
         {
@@ -52,7 +74,7 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         {
             return false;
         }
-        parsed = new CallbackData(action, seq, hash);
+        parsed = new CallbackData(action, seq, hash) { StateSinceMs = since };
         return true;
     }
 

@@ -30,14 +30,16 @@ internal sealed partial class EscalationActionHandler(
             return;
         }
         var actor = CallbackRouter.Actor(query);
+        var since = data.StateSinceMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
         var result = data.Action switch
         {
-            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor).ConfigureAwait(false),
+            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, since).ConfigureAwait(false),
             CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor).ConfigureAwait(false),
-            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor).ConfigureAwait(false),
+            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, since).ConfigureAwait(false),
             _ => throw new ArgumentOutOfRangeException(nameof(data), data.Action, "not an escalation action"),
         };
-        var state = (result.Draft ?? draft).State.ToWire();
+        var now = result.Draft ?? draft;
+        var state = now.State.ToWire();
         LogAction(draft.Id, data.Action.ToString(), result.Applied, state, query.From.Id);
         var answer = result.Applied
             ? data.Action switch
@@ -46,7 +48,9 @@ internal sealed partial class EscalationActionHandler(
                 CallbackAction.Discard => $"🗑 Discarded {draft.Id}.",
                 _ => $"✔️ Marked {draft.Id} as done.",
             }
-            : $"Nothing changed: {draft.Id} is {state} now.";
+            : !ApproverActions.SameEpisode(now, since)
+                ? $"Nothing changed: {draft.Id} is {state} now, since {CardRenderer.FormatTime(now.StateSince)}: a later outcome than this message reports. Act on its latest escalation."
+                : $"Nothing changed: {draft.Id} is {state} now.";
         await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);
     }
 

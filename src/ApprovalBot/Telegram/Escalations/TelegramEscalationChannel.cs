@@ -99,11 +99,15 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
             return [];
         }
         var label = "#" + seq.ToString(CultureInfo.InvariantCulture);
+        // Retry and Mark done answer the outcome this message reports: bound to when the draft entered its state, so a
+        // tap that arrives after the draft was retried and ended up there again (delivered twice, or a second approver's)
+        // changes nothing. Discard is not bound: it runs nothing, and an approved draft re-enters its state at every attempt.
+        var since = gap.StateSince is { } at ? at.ToUnixTimeMilliseconds() : (long?)null;
         return [.. gap.Actions.Distinct().Select(action => action switch
         {
-            ApproverAction.Retry => new InlineKeyboardButton($"🔁 Retry {label}") { CallbackData = CallbackData.For(CallbackAction.Retry, seq, sha).ToString() },
+            ApproverAction.Retry => new InlineKeyboardButton($"🔁 Retry {label}") { CallbackData = (CallbackData.For(CallbackAction.Retry, seq, sha) with { StateSinceMs = since }).ToString() },
             ApproverAction.Discard => new InlineKeyboardButton($"🗑 Discard {label}") { CallbackData = CallbackData.For(CallbackAction.Discard, seq, sha).ToString() },
-            ApproverAction.MarkDone => new InlineKeyboardButton($"✔️ Mark done {label}") { CallbackData = CallbackData.For(CallbackAction.MarkDone, seq, sha).ToString() },
+            ApproverAction.MarkDone => new InlineKeyboardButton($"✔️ Mark done {label}") { CallbackData = (CallbackData.For(CallbackAction.MarkDone, seq, sha) with { StateSinceMs = since }).ToString() },
             ApproverAction.Dismiss => throw new ArgumentOutOfRangeException(nameof(gap), action, "Dismiss applies to a gap with an event, not a draft"),
             _ => throw new ArgumentOutOfRangeException(nameof(gap), action, null),
         })];

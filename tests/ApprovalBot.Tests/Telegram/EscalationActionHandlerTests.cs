@@ -1,0 +1,95 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalBot.Tests.Telegram;
+
+/// <summary>
+/// Retry / Mark done on an escalation answer the outcome the message reported. A tap that reaches the bot after a Retry
+/// ran the draft again and it came out unknown (or failed) again, whether the same update delivered again or the same
+/// button pressed again (a second approver, a late double tap), must not act on that new outcome nobody has seen.
+/// </summary>
+public sealed class EscalationActionHandlerTests
+{
+    private const string Unknown = "outcome unknown; check the sink";
+
+    /// <summary>Approved, then an attempt cut off mid-run on a route that does not dedupe: unknown, as the executor leaves it.</summary>
+    private static async Task<Draft> RunCutOffAsync(DraftStore store, string id, bool approve)
+    {
+        if (approve)
+        {
+            await DraftFixtures.ApproveAsync(store, id, "post me once");
+        }
+        await DraftFixtures.MoveAsync(store, id, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(store, id, DraftState.Executing, DraftState.Unknown);
+        return store.Get(id)!;
+    }
+
+    /// <summary>The escalation the reconciler sends for an unknown draft: bound to the state it found the draft in.</summary>
+    private static async Task<SentMessage> EscalateAsync(TelegramHarness h, Draft d, int after = 0)
+    {
+        await h.Host.Services.GetRequiredService<IEscalationChannel>().SendAsync(new Escalation("1 stale needs attention", [
+            new EscalatedGap(d.Id, d.Seq, d.Sha256, "stale/awaiting_human", d.StateSince, Unknown,
+                [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard], Reminder: false) { StateSince = d.StateSince },
+        ]), CancellationToken.None);
+        return await h.Control.WaitForMessageAsync(m => m.MessageId > after && m.Text?.Contains(d.Id, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
+    }
+
+    private static int Retries(DraftStore store, string id) => store.Events(id).Count(e => e.Type == ApproverActions.RetryRequested);
+
+    [Fact]
+    public async Task RetryTap_DeliveredAgainAfterTheRetriedDraftCameOutUnknownAgain_ChangesNothing()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var first = await RunCutOffAsync(store, "reply:unknown-twice", approve: true);
+        var message = await EscalateAsync(h, first);
+        var data = TelegramHarness.ButtonData(message, "Retry");
+        var press = h.Control.PressButton(message.MessageId, data);
+        Assert.Contains("Retry requested", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        // The retried run is cut off too: a new unknown outcome, not yet escalated, not yet looked at.
+        var second = await RunCutOffAsync(store, first.Id, approve: false);
+        var again = h.RedeliverPress(press, message.MessageId, data, h.Control.ApproverId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Equal(DraftState.Unknown, store.Get(first.Id)!.State);
+        Assert.Equal(second.StateSince, store.Get(first.Id)!.StateSince);
+        Assert.Equal(1, Retries(store, first.Id));
+    }
+
+    [Fact]
+    public async Task RetryAndMarkDone_PressedAgainOnTheSameMessageAfterANewUnknown_RefusedWithWhy()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var first = await RunCutOffAsync(store, "reply:unknown-again", approve: true);
+        var message = await EscalateAsync(h, first);
+        var retry = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Retry"));
+        Assert.Contains("Retry requested", (await h.Control.WaitForCallbackAnswerAsync(retry.QueryId, TelegramHarness.Wait)).Text);
+        await RunCutOffAsync(store, first.Id, approve: false);
+
+        var secondRetry = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Retry"));
+        var retryAnswer = await h.Control.WaitForCallbackAnswerAsync(secondRetry.QueryId, TelegramHarness.Wait);
+        var markDone = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Mark done"));
+        var markDoneAnswer = await h.Control.WaitForCallbackAnswerAsync(markDone.QueryId, TelegramHarness.Wait);
+
+        Assert.All([retryAnswer.Text, markDoneAnswer.Text], text =>
+        {
+            Assert.StartsWith("Nothing changed: reply:unknown-again is unknown now", text, StringComparison.Ordinal);
+            Assert.Contains("a later outcome than this message reports", text, StringComparison.Ordinal);
+        });
+        Assert.Equal(DraftState.Unknown, store.Get(first.Id)!.State);
+        Assert.Equal(1, Retries(store, first.Id));
+        Assert.DoesNotContain(store.Events(first.Id), e => e.Type == "marked_done");
+
+        // The escalation of the new outcome acts on it.
+        var latest = await EscalateAsync(h, store.Get(first.Id)!, after: message.MessageId);
+        var done = h.Control.PressButton(latest.MessageId, TelegramHarness.ButtonData(latest, "Mark done"));
+        Assert.Contains("Marked", (await h.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
+        Assert.Equal(DraftState.Executed, store.Get(first.Id)!.State);
+    }
+}
