@@ -62,6 +62,31 @@ public sealed partial class SandboxControl
     public void ClearFaults() => _state.Gate.Write(() => _state.Faults.Clear());
 
     /// <summary>
+    /// Ends the answer window of every button press so far, as Telegram does some seconds after a tap: answering one of
+    /// them is refused with "query is too old" from now on, as for a tap the bot receives late (it was down). Returns how many
+    /// were still unanswered.
+    /// </summary>
+    public int ExpireCallbackQueries() => _state.Gate.Write(() => _state.Callbacks.ExpireAll());
+
+    /// <summary>The bot's current token.</summary>
+    public string Token => _state.Gate.Read(() => _state.Token);
+
+    /// <summary>
+    /// Like BotFather's /revoke: the bot gets a new token (same bot id, new secret), returned, and every call with the old
+    /// one is answered 401 Unauthorized from now on; the bot's chats, messages and pending updates stay as they are.
+    /// </summary>
+    public string RevokeToken()
+    {
+        var token = _state.Gate.Write(() =>
+        {
+            _state.Token = $"{_state.Bot.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}:{Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16))}";
+            return _state.Token;
+        });
+        _logger.LogInformation("Bot token revoked; calls with the old token are answered 401");
+        return token;
+    }
+
+    /// <summary>
     /// Upgrades a group to a supergroup, like Telegram: calls addressing the old id now fail with migrate_to_chat_id, and
     /// unless <paramref name="notify"/> is false the bot gets the two service messages Telegram sends, one with
     /// migrate_to_chat_id in the old group and one with migrate_from_chat_id in the new supergroup. Returns their update

@@ -34,7 +34,8 @@ public sealed class SandboxServer : IAsyncDisposable
     /// <summary>The bound address (the real port when <see cref="SandboxSettings.Url"/> asked for port 0), ending in "/".</summary>
     public Uri BaseUrl { get; }
 
-    public string Token => Settings.Token;
+    /// <summary>The bot's current token: <see cref="SandboxSettings.Token"/> until <see cref="SandboxControl.RevokeToken"/> replaces it.</summary>
+    public string Token => Control.Token;
 
     public long PrivateChatId => Settings.ApproverId;
 

@@ -21,8 +21,6 @@ internal sealed class BotApiEndpoint(
     CancellationToken serverStopping,
     ILogger logger)
 {
-    private readonly byte[] _token = Encoding.UTF8.GetBytes(state.Settings.Token);
-
     public async Task HandleAsync(HttpContext context)
     {
         var methodName = context.Request.RouteValues["method"] as string ?? "";
@@ -32,7 +30,7 @@ internal sealed class BotApiEndpoint(
         var shown = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), _token))
+            if (!CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(token), Encoding.UTF8.GetBytes(state.Gate.Read(() => state.Token))))
             {
                 logger.LogWarning("Bot API call to {Method} with a wrong token", methodName);
                 throw BotApiException.Unauthorized();

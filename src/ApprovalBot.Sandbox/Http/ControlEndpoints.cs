@@ -30,6 +30,8 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
         Get(app, "/sandbox/commands", c => ControlJson.WriteAsync(c, control.GetCommands()));
         Get(app, "/sandbox/files/{fileId}", File);
         Post(app, "/sandbox/faults", AddFaultAsync);
+        Post(app, "/sandbox/callback-answers/expire", c => ControlJson.WriteAsync(c, new { expired = control.ExpireCallbackQueries() }));
+        Post(app, "/sandbox/token/revoke", c => ControlJson.WriteAsync(c, new { token = control.RevokeToken() }));
         app.MapDelete("/sandbox/faults", Guarded(c =>
         {
             control.ClearFaults();

@@ -13,7 +13,7 @@ internal sealed class AnswerCallbackQueryMethod(SandboxState state) : StateMetho
     protected override JsonNode Invoke(ValidatedCall call)
     {
         var query = State.Callbacks.Find(call.String("callback_query_id")!);
-        if (query is null || query.Answer is not null)
+        if (query is null || query.Answer is not null || query.Expired)
         {
             throw BotApiException.BadRequest("query is too old and response timeout expired or query ID is invalid");
         }

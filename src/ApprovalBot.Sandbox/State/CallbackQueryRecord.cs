@@ -13,4 +13,7 @@ internal sealed class CallbackQueryRecord(string id, long fromUserId, long chatI
     public string Data { get; } = data;
 
     public CallbackAnswer? Answer { get; set; }
+
+    /// <summary>Its answer window has ended (Telegram gives a query a short time to be answered): answering it is refused.</summary>
+    public bool Expired { get; set; }
 }

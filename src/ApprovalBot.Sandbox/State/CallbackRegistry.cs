@@ -20,5 +20,17 @@ internal sealed class CallbackRegistry
 
     public CallbackQueryRecord? Find(string id) => _queries.GetValueOrDefault(id);
 
+    /// <summary>Ends the answer window of every query so far; returns how many were still unanswered.</summary>
+    public int ExpireAll()
+    {
+        var open = 0;
+        foreach (var query in _queries.Values)
+        {
+            open += query.Answer is null && !query.Expired ? 1 : 0;
+            query.Expired = true;
+        }
+        return open;
+    }
+
     public IEnumerable<CallbackAnswer> Answers => _queries.Values.Select(q => q.Answer).OfType<CallbackAnswer>().OrderBy(a => a.At);
 }

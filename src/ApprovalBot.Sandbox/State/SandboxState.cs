@@ -12,6 +12,7 @@ internal sealed class SandboxState
     {
         Settings = settings;
         Clock = clock;
+        Token = settings.Token;
         Bot = new SandboxUser(BotToken.BotId(settings.Token), "ApprovalBot Sandbox", IsBot: true, "approvalbot_sandbox_bot");
         Approver = new SandboxUser(settings.ApproverId, settings.ApproverName, IsBot: false);
         Stranger = new SandboxUser(settings.StrangerId, settings.StrangerName, IsBot: false);
@@ -26,6 +27,9 @@ internal sealed class SandboxState
     public StateGate Gate { get; } = new();
 
     public SandboxSettings Settings { get; }
+
+    /// <summary>The bot's token now: the configured one until revoked (<see cref="SandboxControl.RevokeToken"/>), as in BotFather.</summary>
+    public string Token { get; set; }
 
     public TimeProvider Clock { get; }
 
