@@ -132,6 +132,46 @@ public sealed class CardFollowUpsTests
         Assert.Equal(DraftState.Approved, h.Host.Store.Get(gone)!.State);
     }
 
+    /// <summary>
+    /// Telegram refuses the edit itself with 400 (an edit we rendered wrong: too long, HTML it cannot parse): the same
+    /// rendering gets the same answer, so it is recorded as card_edit_refused and logged at Error, and neither the next look at
+    /// the cards behind nor the next start sends it again.
+    /// </summary>
+    [Theory]
+    [InlineData("Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 10", "parse entities")]
+    [InlineData("Bad Request: MESSAGE_TOO_LONG", "MESSAGE_TOO_LONG")]
+    [InlineData("Bad Request: message is too long", "message is too long")]
+    public async Task Tap_TelegramRefusesTheEditItself_RefusalRecordedLoggedAtErrorAndNotTriedAgain(string refusal, string recorded)
+    {
+        // Named so that the refused card would be edited first at the next start if it were tried again.
+        const string id = "reply:a-edit-refused";
+        const string behind = "reply:b-behind";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:MaxCallRetries=0"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync(id, "its edit is refused");
+        var behindCard = await h.SubmitCardedAsync(behind, "its edit waits for Telegram");
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, refusal));
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 400, TelegramHarness.Wait);
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+        var second = h.Control.PressButton(behindCard.MessageId, TelegramHarness.ButtonData(behindCard, "Approve"));
+        await h.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(second.UpdateId, TelegramHarness.Wait);
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == "card_edit_refused"), "card_edit_refused in the ledger");
+        var stopped = h.Control.GetCalls().Max(c => c.Sequence);
+
+        await h.RestartHostAsync(whileStopped: h.Control.ClearFaults);
+        await h.Control.WaitForEditAsync(h.ChatId, behindCard.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+
+        Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.Sequence > stopped && MessageId(c) == card.MessageId);
+        var refused = Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_edit_refused");
+        Assert.Contains(recorded, refused.Details, StringComparison.Ordinal);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error && e.EventId.Name == "CardEditRefused");
+        Assert.Contains(id, error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Outcome_EditGivenUpWhileTelegramWasDown_CardShowsTheOutcomeAtTheNextLookWithoutARestart()
     {

@@ -124,6 +124,47 @@ public sealed class CardOutboxTests
         Assert.Contains(h.Host.Store.Events("reply:403"), e => e.Type == "card_failed");
     }
 
+    /// <summary>
+    /// The token revoked in BotFather while drafts arrive: Telegram answers every send 401. That is no card's failure: no
+    /// draft is given up (each would need a Retry tap once the bot works again), the draft says why it waits, one send is tried
+    /// per sweep rather than one per draft, and after a restart with the new token every card goes out by itself.
+    /// </summary>
+    [Fact]
+    public async Task Card_TokenRevokedWhileRunning_DraftsWaitNotGivenUpOneTryPerSweepCardsGoOutAfterRestartWithTheNewToken()
+    {
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:CardSweepSeconds=1"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.RevokeToken();
+        var revokedAt = DateTimeOffset.UtcNow;
+
+        await h.SubmitAsync("reply:tok-a", "first");
+        await h.SubmitAsync("reply:tok-b", "second");
+        await Eventually.TrueAsync(() => RefusedSends(h) >= 3, "three refused sends");
+
+        // Three tries of two drafts took at least two sweeps: not one per draft, not given up after one.
+        Assert.True(DateTimeOffset.UtcNow - revokedAt >= TimeSpan.FromSeconds(2), "sends are paced by the sweep");
+        foreach (var id in new[] { "reply:tok-a", "reply:tok-b" })
+        {
+            var draft = h.Host.Store.Get(id)!;
+            Assert.Equal(DraftState.Pending, draft.State);
+            Assert.Equal(0, draft.CardAttempts);
+            Assert.DoesNotContain("gave up", draft.CardError ?? "", StringComparison.Ordinal);
+        }
+        Assert.Contains("refuses the bot token", h.Host.Store.Get("reply:tok-a")!.CardError, StringComparison.Ordinal);
+        Assert.NotNull(h.Host.Store.Get("reply:tok-a")!.CardNextAt);
+
+        // The operator sets the new token (the harness passes the sandbox's current one) and restarts.
+        await h.RestartHostAsync();
+        await h.WaitForCardAsync("reply:tok-a");
+        await h.WaitForCardAsync("reply:tok-b");
+        Assert.Null((await h.WaitForStateAsync("reply:tok-a", DraftState.Carded)).CardError);
+        await h.WaitForStateAsync("reply:tok-b", DraftState.Carded);
+    }
+
+    // A call with a refused token is answered before its parameters are read, so the sandbox records none: a card and an
+    // escalation look alike here (no gap is escalated while no card is given up).
+    private static int RefusedSends(TelegramHarness h) => h.Control.GetCalls("sendMessage").Count(c => c.StatusCode == 401);
+
     [Fact]
     public async Task Card_TransientErrorsOutlastCallRetries_RetriedByOutboxWithBackoff()
     {

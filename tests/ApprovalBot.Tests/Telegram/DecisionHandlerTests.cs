@@ -119,6 +119,34 @@ public sealed class DecisionHandlerTests
         Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text?.Contains("reply:restart", StringComparison.Ordinal) == true);
     }
 
+    /// <summary>
+    /// The approver tapped while the service was down; after the restart the tap arrives with its answer window long over,
+    /// and Telegram refuses the answer ("query is too old"). The decision still counts: stored, the card edited, the update confirmed.
+    /// </summary>
+    [Fact]
+    public async Task Tap_DeliveredLateAfterADowntime_AnswerRefusedAsTooOldDecisionStoredAndCardEdited()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:late-tap", "tapped while the service was down");
+        PressedButton? press = null;
+
+        await h.RestartHostAsync(whileStopped: () =>
+        {
+            press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+            Assert.Equal(1, h.Control.ExpireCallbackQueries());
+        });
+        await h.Control.WaitForUpdateConfirmedAsync(press!.UpdateId, TelegramHarness.Wait);
+
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.Contains("Approved", edited.Text, StringComparison.Ordinal);
+        var draft = h.Host.Store.Get("reply:late-tap")!;
+        Assert.Equal(DraftState.Approved, draft.State);
+        Assert.Equal(Sha.Hex("tapped while the service was down"), draft.DecisionSha256);
+        var answer = Assert.Single(h.Control.GetCalls("answerCallbackQuery"));
+        Assert.Equal(400, answer.StatusCode);
+        Assert.Contains("query is too old", answer.Description, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Card_ExecutionOutcome_CardEditedWithResult()
     {

@@ -164,6 +164,105 @@ public sealed class UpdatePollerTests
     }
 
     /// <summary>
+    /// A second program polling with the same token (a dev copy) for good: Telegram gives each update to one of the two, so
+    /// taps go missing here. One conflict is only a Warning (a restart can leave one behind); from the third in a row the
+    /// cause is logged at Error and the approvers are told in the chat, once however long it lasts; then polling carries on.
+    /// </summary>
+    [Fact]
+    public async Task Poll_AnotherProgramKeepsPollingTheSameBot_ErrorNamesTheCauseApproversToldOnceBotWorksOnceItStops()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        using var stopOther = new CancellationTokenSource();
+        var other = Task.Run(async () =>
+        {
+            using var http = new HttpClient { BaseAddress = h.Sandbox.BaseUrl };
+            while (!stopOther.IsCancellationRequested)
+            {
+                // Each of its polls ends ours with 409, and each of ours ends its own, as with two real instances.
+                using var reply = await http.PostAsJsonAsync($"/bot{h.Sandbox.Token}/getUpdates", new { timeout = 1 }, CancellationToken.None);
+            }
+        });
+
+        var notice = await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text == PollTrouble.OtherPollerNotice, TelegramHarness.Wait);
+        var reported = CountConflicts(h);
+        await Eventually.TrueAsync(() => CountConflicts(h) >= reported + 6, "more conflicts after the notice");
+        await stopOther.CancelAsync();
+        await other;
+
+        await h.SubmitAsync("reply:after-other-poller", "text");
+        var card = await h.WaitForCardAsync("reply:after-other-poller");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:after-other-poller")!.State);
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == PollTrouble.OtherPollerNotice);
+        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error && e.Category == typeof(UpdatePoller).FullName);
+        Assert.Equal("AnotherPollerForThisBot", error.EventId.Name);
+        Assert.Contains("terminated by other getUpdates request", error.Message, StringComparison.Ordinal);
+        Assert.Contains("same token", error.Message, StringComparison.Ordinal);
+    }
+
+    private static int CountConflicts(TelegramHarness h) => h.Control.GetCalls("getUpdates").Count(c => c.StatusCode == 409);
+
+    /// <summary>
+    /// A webhook set for the bot while it runs (another deployment in webhook mode): its updates go there, and getUpdates is
+    /// refused with 409 until it is deleted. The poller says so at Error, deletes it as at start, tells the approvers once, and polls again.
+    /// </summary>
+    [Fact]
+    public async Task Poll_WebhookSetWhileRunning_DeletedAgainErrorNamesItApproversToldOncePollingResumes()
+    {
+        const string webhookActive = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var before = h.Control.GetCalls("deleteWebhook").Count;
+        h.Control.InjectFault("getUpdates", SandboxFault.Error(409, webhookActive), times: 2);
+        h.Control.SendUserMessage("/pending"); // ends the pending poll, so the next two meet the faults
+
+        var command = h.Control.SendUserMessage("/help");
+        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TelegramHarness.Wait);
+
+        var conflicts = h.Control.GetCalls("getUpdates").Where(c => c.StatusCode == 409).ToList();
+        Assert.Equal(2, conflicts.Count);
+        var deletes = h.Control.GetCalls("deleteWebhook").Skip(before).ToList();
+        Assert.Equal(2, deletes.Count);
+        Assert.All(deletes, d => Assert.NotEqual("true", d.Parameters.GetValueOrDefault("drop_pending_updates")));
+        Assert.True(deletes[0].Sequence > conflicts[0].Sequence && deletes[0].Sequence < conflicts[1].Sequence);
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == PollTrouble.WebhookNotice);
+        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error && e.Category == typeof(UpdatePoller).FullName);
+        Assert.Equal("WebhookSetForThisBot", error.EventId.Name);
+        Assert.Contains("webhook is active", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The token revoked in BotFather while the service runs: every call is answered 401 from then on. The poller says at
+    /// Error, once, that the token is refused and what to do, and keeps backing off instead of logging a warning per poll.
+    /// </summary>
+    [Fact]
+    public async Task Poll_TokenRevokedWhileRunning_ErrorNamesTheTokenOnceAndPollingBacksOff()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        h.Control.RevokeToken();
+        // An update of a kind the bot ignores ends the pending poll; the next ones carry the old token.
+        h.Control.EnqueueRawUpdate("""{"update_id":0,"poll":{"id":"p"}}""");
+        await Eventually.TrueAsync(() => h.Control.GetCalls("getUpdates").Count(c => c.StatusCode == 401) >= 4, "four refused polls");
+
+        var error = Assert.Single(logs.Entries, e => e.Level == LogLevel.Error && e.Category == typeof(UpdatePoller).FullName);
+        Assert.Equal("BotTokenRefused", error.EventId.Name);
+        Assert.Contains("401 Unauthorized", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Telegram:Token", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Sandbox.Settings.Token.Split(':')[1], error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Entries, e => e.Category == typeof(UpdatePoller).FullName && e.Level == LogLevel.Warning);
+        // Backing off: the wait between two refused polls grows (20 ms base, doubling).
+        var refused = h.Control.GetCalls("getUpdates").Where(c => c.StatusCode == 401).Select(c => c.At).ToList();
+        Assert.True(refused[^1] - refused[^2] >= TimeSpan.FromMilliseconds(40), $"{refused[^1] - refused[^2]}");
+    }
+
+    /// <summary>
     /// SQLITE_BUSY reaches the poller as StoreUnavailableException (the writer's BEGIN IMMEDIATE fails and the whole batch is
     /// answered unavailable), so the update is polled again rather than skipped.
     /// </summary>

@@ -30,5 +30,22 @@ internal sealed class ApiRequestException(string method, int errorCode, string d
     public bool IsMessageGone => ErrorCode == 400 &&
         (Description.Contains("message to edit not found", StringComparison.OrdinalIgnoreCase) || Description.Contains("message can't be edited", StringComparison.OrdinalIgnoreCase));
 
+    /// <summary>
+    /// Telegram refuses the bot token itself: 401 (revoked in BotFather, or wrong) or 404 (no bot at that address: a
+    /// mistyped token, or an ApiBaseUrl that is not a Bot API server). Every call fails the same way until the service
+    /// runs with a working token, so it is nobody's failure but the configuration's, and never a reason to give up on one card.
+    /// </summary>
+    public bool IsTokenRefused => ErrorCode is 401 or 404;
+
+    /// <summary>getUpdates refused because a webhook is set for this bot (by another deployment, or a tool).</summary>
+    public bool IsWebhookActive => ErrorCode == 409 && Description.Contains("webhook is active", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Telegram refused an edit with 400 for a reason other than "not modified" or a migration: the message is gone or
+    /// too old, or the edit itself is refused (the text too long, HTML it cannot parse). Sending the same edit again gets
+    /// the same answer; only a change of the draft (a new rendering) can make a difference.
+    /// </summary>
+    public bool IsEditRefused => ErrorCode == 400 && !IsNotModified && MigrateToChatId is null;
+
     public bool IsQueryTooOld => ErrorCode == 400 && Description.Contains("query is too old", StringComparison.OrdinalIgnoreCase);
 }

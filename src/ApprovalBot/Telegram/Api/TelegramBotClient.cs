@@ -115,6 +115,9 @@ internal sealed partial class TelegramBotClient : IDisposable
     public async Task SetMyCommands(IReadOnlyList<BotCommand> commands, CancellationToken cancellationToken = default) =>
         await CallJsonAsync("setMyCommands", new SetMyCommandsRequest { Commands = commands }, TelegramJsonContext.Default.SetMyCommandsRequest, null, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>The Bot API server in use (never the token), for log lines that name where a refusal came from.</summary>
+    public string BaseUrl => _endpoint.BaseUrl;
+
     public void Dispose() => _http.Dispose();
 
     private TimeSpan CallTimeout => TimeSpan.FromSeconds(_options.HttpTimeoutSeconds);

@@ -48,6 +48,9 @@ internal sealed partial class CardOutbox(
     // When the cards in _unrecorded were last brought up at Warning; null while there are none.
     private DateTimeOffset? _remindedAt;
 
+    // Since when Telegram refuses the bot token, as the outbox last saw it; null while cards go out.
+    private DateTimeOffset? _tokenRefusedSince;
+
     /// <param name="Since">When the store first refused to record this card.</param>
     private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt, DateTimeOffset Since);
 
@@ -67,15 +70,28 @@ internal sealed partial class CardOutbox(
             {
                 await RecordUnrecordedAsync(stoppingToken).ConfigureAwait(false);
                 var due = Due();
+                var tokenRefused = false;
                 foreach (var draft in due)
                 {
-                    await DeliverAsync(draft, stoppingToken).ConfigureAwait(false);
+                    if (!await DeliverAsync(draft, stoppingToken).ConfigureAwait(false))
+                    {
+                        // Every other draft would be refused the same way: one call per sweep until the token works.
+                        tokenRefused = true;
+                        break;
+                    }
                 }
-                if (due.Count == Batch)
+                if (tokenRefused)
+                {
+                    wait = TimeSpan.FromSeconds(_options.CardSweepSeconds);
+                }
+                else if (due.Count == Batch)
                 {
                     continue;
                 }
-                wait = UntilNextRetry();
+                else
+                {
+                    wait = UntilNextRetry();
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -162,7 +178,8 @@ internal sealed partial class CardOutbox(
         _wake.Reader.TryRead(out _);
     }
 
-    private async Task DeliverAsync(Draft draft, CancellationToken stoppingToken)
+    /// <summary>Sends <paramref name="draft"/>'s card and records the outcome; false when Telegram refuses the bot token (the pass stops).</summary>
+    private async Task<bool> DeliverAsync(Draft draft, CancellationToken stoppingToken)
     {
         var attempt = draft.CardAttempts + 1;
         try
@@ -172,10 +189,20 @@ internal sealed partial class CardOutbox(
             {
                 sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
             }
+            catch (ApiRequestException ex) when (ex.IsTokenRefused)
+            {
+                await RecordTokenRefusedAsync(draft, ex).ConfigureAwait(false);
+                return false;
+            }
             catch (ApiRequestException ex)
             {
                 await RecordFailureAsync(draft, attempt, ex, stoppingToken).ConfigureAwait(false);
-                return;
+                return true;
+            }
+            if (_tokenRefusedSince is { } since)
+            {
+                LogTokenWorksAgain((time.GetUtcNow() - since).TotalMinutes);
+                _tokenRefusedSince = null;
             }
             await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
         }
@@ -185,6 +212,27 @@ internal sealed partial class CardOutbox(
             // ever get a card, with nothing on the draft for the reconciler to report. The store failing still goes to
             // the pass, which waits and tries every due draft again: that is not this draft's fault.
             await RecordFaultAsync(draft, attempt, ex).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Telegram refuses the bot token (revoked, mistyped): not this card's failure, so it costs no attempt and is never
+    /// given up. The draft shows why it waits (<c>card_error</c>) and is tried again after <see cref="TelegramOptions.CardSweepSeconds"/>;
+    /// the drafts after it are not tried in this pass. The poller names the cause at Error; here it is a Warning once.
+    /// </summary>
+    private async Task RecordTokenRefusedAsync(Draft draft, ApiRequestException ex)
+    {
+        var error = $"{ex.ErrorCode} {ex.Description} (Telegram refuses the bot token; the card waits for a working token)";
+        await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
+        {
+            Set = new Dictionary<string, object?> { ["card_next_at"] = time.GetUtcNow() + TimeSpan.FromSeconds(_options.CardSweepSeconds), ["card_error"] = error },
+            Details = new JsonObject { ["attempt"] = draft.CardAttempts + 1, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = false, ["token_refused"] = true },
+        }).ConfigureAwait(false);
+        if (_tokenRefusedSince is null)
+        {
+            _tokenRefusedSince = time.GetUtcNow();
+            LogCardsWaitForToken(draft.Id, ex.ErrorCode, ex.Description, _options.CardSweepSeconds);
         }
     }
 
@@ -359,6 +407,13 @@ internal sealed partial class CardOutbox(
     }
 
     private static string GaveUp(int attempt) => $" (gave up after {attempt} attempt{(attempt == 1 ? "" : "s")})";
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Cards wait: Telegram refuses the bot token ({ErrorCode} {Description}, card of {DraftId}); " +
+        "no card is given up for it, one is tried again every {SweepSeconds} s")]
+    private partial void LogCardsWaitForToken(string draftId, int errorCode, string description, int sweepSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Telegram takes the bot token again after {Minutes:0.#} min; the cards that waited go out")]
+    private partial void LogTokenWorksAgain(double minutes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Card for {DraftId} sent to chat {ChatId} as message {MessageId} (attempt {Attempt})")]
     private partial void LogCardSent(string draftId, long chatId, long messageId, int attempt);

@@ -70,8 +70,18 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
                 movedTo = await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.IsMessageGone)
+            catch (ApiRequestException ex) when (ex.IsEditRefused)
             {
+                // Gone (deleted by hand, too old to edit) is the chat's doing; any other 400 is an edit we rendered wrong
+                // (too long, HTML Telegram cannot parse), which the same rendering would repeat at every look at the cards behind.
+                if (ex.IsMessageGone)
+                {
+                    LogEditRefusedGone(draftId, messageId, ex.Description);
+                }
+                else
+                {
+                    LogEditRefused(draftId, messageId, draft.State.ToWire(), ex.Description);
+                }
                 await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description })
                     .ConfigureAwait(false);
                 throw;
@@ -256,6 +266,15 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} can no longer be edited ({Description}); " +
+        "recorded as card_edit_refused, not tried again until the draft changes")]
+    private partial void LogEditRefusedGone(string draftId, long messageId, string description);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "CardEditRefused",
+        Message = "Telegram refused the edit of card message {MessageId} of {DraftId} to show {State}: {Description}; recorded as card_edit_refused, " +
+        "not tried again until the draft changes. The card keeps showing an older state")]
+    private partial void LogEditRefused(string draftId, long messageId, string state, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The edit of card message {MessageId} of {DraftId} was given up for good ({EventType}), but the store could not record that; " +
         "the next start tries it once more")]

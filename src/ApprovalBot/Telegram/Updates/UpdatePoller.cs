@@ -14,8 +14,8 @@ namespace ApprovalBot.Telegram.Updates;
 /// its effects are committed, so a crash redelivers instead of losing, and handlers make a redelivery a
 /// no-op. A malformed update is logged and skipped, and so is one whose update_id the offset cannot move past
 /// (none, negative, long.MaxValue); a batch of nothing but those is followed by a backoff, since it would come straight
-/// back. A store that cannot commit stops the batch, which is then polled again. 409 (another poller or a webhook) and
-/// other failures are logged and backed off.
+/// back. A store that cannot commit stops the batch, which is then polled again. 409 (another poller or a webhook) and a
+/// refused token (401/404) are named once per episode at Error by <see cref="PollTrouble"/>; they and other failures are backed off.
 /// </summary>
 internal sealed partial class UpdatePoller(
     TelegramBotClient client, TelegramChat chat, DraftStore store, UpdateDispatcher dispatcher, CommandRouter commands,
@@ -25,6 +25,9 @@ internal sealed partial class UpdatePoller(
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
     private readonly TelegramOptions _options = options.Value;
     private readonly TaskCompletionSource _polling = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private PollTrouble? _troubleState;
+
+    private PollTrouble Trouble => _troubleState ??= new PollTrouble(client, chat, time, logger);
 
     /// <summary>Completes when the first getUpdates is about to be sent (start-up calls done).</summary>
     public Task Polling => _polling.Task;
@@ -45,6 +48,7 @@ internal sealed partial class UpdatePoller(
                 {
                     var updates = await client.GetUpdates(offset, _options.PollTimeoutSeconds, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
                     failures = 0;
+                    Trouble.Polled();
                     var polled = offset;
                     var committed = true;
                     foreach (var raw in updates)
@@ -79,7 +83,12 @@ internal sealed partial class UpdatePoller(
                 }
                 catch (ApiRequestException ex) when (ex.ErrorCode == 409)
                 {
-                    LogConflict(ex.Description);
+                    var conflicts = await Trouble.ConflictAsync(ex, stoppingToken).ConfigureAwait(false);
+                    await BackoffAsync(conflicts, stoppingToken).ConfigureAwait(false);
+                }
+                catch (ApiRequestException ex) when (ex.IsTokenRefused)
+                {
+                    Trouble.TokenRefused(ex, client.BaseUrl);
                     await BackoffAsync(++failures, stoppingToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
@@ -107,6 +116,11 @@ internal sealed partial class UpdatePoller(
                 await client.SetMyCommands([.. commands.Commands.Select(c => new BotCommand(c.Name, c.Description))], stoppingToken).ConfigureAwait(false);
                 LogReady(me.Username ?? me.FirstName, chat.ChatId);
                 return;
+            }
+            catch (ApiRequestException ex) when (ex.IsTokenRefused)
+            {
+                Trouble.TokenRefused(ex, client.BaseUrl);
+                await BackoffAsync(failures, stoppingToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex)
             {
@@ -222,9 +236,6 @@ internal sealed partial class UpdatePoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram start-up calls failed ({ErrorCode} {Description}); retrying")]
     private partial void LogPrepareFailed(int errorCode, string description);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "getUpdates conflict: another instance is polling this bot or a webhook is set ({Description}); backing off")]
-    private partial void LogConflict(string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "getUpdates failed; backing off")]
     private partial void LogPollFailed(Exception ex);
