@@ -16,7 +16,8 @@ namespace ApprovalBot.Telegram.Cards;
 /// (<c>card_attempts</c>, <c>card_error</c>, <c>card_next_at</c>) and retried with backoff; after
 /// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix (a refusal, or a
 /// failure of the card itself, such as rendering), the draft keeps its <c>card_error</c> and no next attempt, for the
-/// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A card that reached the chat
+/// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A refused bot token is
+/// nobody's card failure: it costs no attempt, the pass stops, and one send is tried per sweep until the token works. A card that reached the chat
 /// while the store could not record it is never sent again by this process: it is kept in memory and only the write
 /// is retried, with backoff, until the store takes it (see <see cref="_unrecorded"/>). That is logged at Error once
 /// per card, then, while any such card is left, at Warning once every <see cref="UnrecordedReminder"/> for all of them.
