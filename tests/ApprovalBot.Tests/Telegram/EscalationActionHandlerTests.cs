@@ -34,7 +34,11 @@ public sealed class EscalationActionHandlerTests
             new EscalatedGap(d.Id, d.Seq, d.Sha256, "stale/awaiting_human", d.StateSince, Unknown,
                 [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard], Reminder: false) { StateSince = d.StateSince },
         ]), CancellationToken.None);
-        return await h.Control.WaitForMessageAsync(m => m.MessageId > after && m.Text?.Contains(d.Id, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
+        // The escalation, not the draft's own card (which names the draft too and has Approve/Reject buttons).
+        return await h.Control.WaitForMessageAsync(
+            m => m.MessageId > after && m.Text?.Contains(d.Id, StringComparison.Ordinal) == true
+                && m.AllButtons.Any(b => b.Text.Contains("Retry", StringComparison.Ordinal)),
+            TelegramHarness.Wait);
     }
 
     private static int Retries(DraftStore store, string id) => store.Events(id).Count(e => e.Type == ApproverActions.RetryRequested);
