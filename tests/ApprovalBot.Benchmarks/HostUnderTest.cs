@@ -70,9 +70,15 @@ internal sealed class HostUnderTest : IAsyncDisposable
         return host;
     }
 
+    private long _consoleLines;
+
+    /// <summary>Lines the host wrote to its console (stdout and stderr) so far.</summary>
+    public long ConsoleLines => Interlocked.Read(ref _consoleLines);
+
     private void Keep(string? line)
     {
         if (line is null) return;
+        Interlocked.Increment(ref _consoleLines);
         lock (_tail)
         {
             _tail.Enqueue(line);
@@ -139,10 +145,69 @@ internal sealed class HostUnderTest : IAsyncDisposable
         }
     }
 
+    /// <summary>Threads of the host right now (/proc/PID/status).</summary>
+    public int Threads => (int)Status("Threads:");
+
+    /// <summary>Open file descriptors of the host right now, and how many of them are sockets and pipes.</summary>
+    public (int Total, int Sockets, int Pipes) FileDescriptors()
+    {
+        int total = 0, sockets = 0, pipes = 0;
+        foreach (var fd in Directory.EnumerateFiles($"/proc/{_process.Id}/fd"))
+        {
+            total++;
+            string? target;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget;
+            }
+            catch (IOException)
+            {
+                continue; // closed while we looked
+            }
+            if (target?.StartsWith("socket:", StringComparison.Ordinal) == true) sockets++;
+            else if (target?.StartsWith("pipe:", StringComparison.Ordinal) == true) pipes++;
+        }
+        return (total, sockets, pipes);
+    }
+
+    /// <summary>/proc/PID/io: bytes the host had written to storage (write_bytes) and its write system calls (syscw), files and sockets alike.</summary>
+    public (long StorageBytes, long WriteCalls) Io()
+    {
+        long storage = 0, calls = 0;
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/io"))
+        {
+            var value = line[(line.IndexOf(':') + 1)..].Trim();
+            if (line.StartsWith("write_bytes:", StringComparison.Ordinal)) storage = long.Parse(value, CultureInfo.InvariantCulture);
+            else if (line.StartsWith("syscw:", StringComparison.Ordinal)) calls = long.Parse(value, CultureInfo.InvariantCulture);
+        }
+        return (storage, calls);
+    }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGTERM, as systemd or Docker stop the service, and the wait for its exit (killed after <paramref name="timeout"/>).</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        if (_process.HasExited) return;
+        using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await kill.WaitForExitAsync();
+        }
+        try
+        {
+            await _process.WaitForExitAsync().WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+    }
+
     private long Status(string key)
     {
         var line = File.ReadLines($"/proc/{_process.Id}/status").First(l => l.StartsWith(key, StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        return long.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
     }
 
     public Task<PipeClient> ConnectAsync() => PipeClient.ConnectAsync(Socket, TimeSpan.FromSeconds(10));

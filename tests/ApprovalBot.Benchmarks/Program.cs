@@ -38,6 +38,13 @@ if (args.Length > 0 && args[0] == "--load")
     await LoadExperiment.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), args[3..]);
     return 0;
 }
+if (args.Length > 0 && args[0] == "--soak")
+{
+    // The leak hunt, not the report: `--soak minutes [--sample seconds] [--idle minutes] [--keep]` (see Soak).
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    await Soak.RunAsync(Soak.Parse(args));
+    return 0;
+}
 var smoke = args.Contains("--smoke");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',').Select(int.Parse).ToHashSet();
 bool Runs(int n) => only is null || only.Contains(n);
@@ -185,6 +192,12 @@ try
         }
         report.Startup = starts;
         Progress("7 start-up", $"median {Ms.F(starts.P50)} ms, max {Ms.F(starts.Max)} ms");
+    }
+
+    // The soak (`--soak`), a few seconds of its traffic, so that it cannot rot either.
+    if (smoke && only is null)
+    {
+        await Soak.RunAsync(new Soak.Options(TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(1), TimeSpan.Zero, Keep: false, Smoke: true));
     }
 }
 finally
