@@ -183,6 +183,7 @@ internal sealed partial class AgentPipeServer(
     {
         try
         {
+            AgentHangup.Begin(stream);
             var reader = new LineReader(stream, _options.MaxLineBytes);
             while (!stoppingToken.IsCancellationRequested)
             {

@@ -502,4 +502,72 @@ public sealed class AgentPipeServerTests
         Assert.True(idle.IsClosed);
         Assert.False(File.Exists(host.PipeName));
     }
+    [Fact]
+    public async Task Serve_AgentHangsUpWhileWaiting_WaitAndItsConnectionLetGoLongBeforeItsTimeout()
+    {
+        // Two slots: one for the agent below, one for the waits. A wait kept until its timeout held its slot, its
+        // socket and its registration for ten minutes, so the second wait here could not even be accepted.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxConnections=2"]);
+        await using var agent = await host.ConnectAsync();
+        var id = (await agent.SubmitAsync(new DraftSubmission { Id = "reply:abandoned", Kind = "reply", Agent = "a", Text = "hi" })).Receipt!.Id;
+
+        for (var i = 0; i < 3; i++)
+        {
+            var registered = WaitingReaches(host, 1);
+            using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+            {
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+                await socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"op":"wait","id":"{{id}}","timeout_ms":600000}""" + "\n"));
+                await registered.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+
+            // Killed mid-wait: let go within a few looks at the socket, not at the ten minutes it asked for.
+            await WaitingReaches(host, 0).WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        Assert.Equal(0, host.Store.Signals.WaitedIds);
+        await using var next = await host.ConnectAsync();
+        Assert.True((await next.PingAsync()).Ok);
+        Assert.Equal(DraftState.Pending, host.Store.Get(id)!.State);
+    }
+
+    [Fact]
+    public async Task Serve_AgentShutsOnlyItsSendingSideWhileWaiting_StillGetsItsAnswer()
+    {
+        await using var host = await TestHost.StartAsync();
+        await using var agent = await host.ConnectAsync();
+        var id = (await agent.SubmitAsync(new DraftSubmission { Id = "reply:half-closed", Kind = "reply", Agent = "a", Text = "hi" })).Receipt!.Id;
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+
+        // The last request without its newline, then end of input: as `printf ... | nc -N -U` sends it. Long enough
+        // for the hang-up watch to look several times; it must not take this for an agent that went away.
+        await socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"op":"wait","id":"{{id}}","timeout_ms":2500}"""));
+        socket.Shutdown(SocketShutdown.Send);
+        var answer = new MemoryStream();
+        var buffer = new byte[4096];
+        int read;
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, limit.Token)) > 0)
+        {
+            answer.Write(buffer, 0, read);
+        }
+
+        var response = PipeClient.ParseResponse(Encoding.UTF8.GetString(answer.ToArray()).TrimEnd('\n'));
+        Assert.True(response.Ok);
+        Assert.False(response.Decided);
+        Assert.Equal(id, response.Draft!.Id);
+    }
+
+    /// <summary>Completes once the count of registered waits is <paramref name="count"/> (at once if it is now).</summary>
+    private static Task WaitingReaches(TestHost host, int count)
+    {
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        host.Store.Signals.WaitingChanged += n =>
+        {
+            if (n == count) reached.TrySetResult();
+        };
+        if (host.Store.Signals.Waiting == count) reached.TrySetResult();
+        return reached.Task;
+    }
 }

@@ -46,13 +46,21 @@ internal sealed class WaitOperation(DraftStore store, TimeProvider time) : IPipe
                 {
                     return new Response { Ok = true, Draft = draft.ToView(), Decided = false };
                 }
+                // Watched only when it may outlast a look: an agent that hangs up meanwhile has no use for the answer,
+                // and its connection, socket and registration are let go now rather than at its timeout.
+                using var hangup = remaining > AgentHangup.CheckEvery ? AgentHangup.WatchCurrent(cancellationToken) : null;
                 try
                 {
-                    await registration.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(false);
+                    await registration.WaitAsync(remaining, time, hangup?.Token ?? cancellationToken).ConfigureAwait(false);
                 }
                 catch (TimeoutException)
                 {
                     // The loop reads once more and answers with the state at the deadline.
+                }
+                catch (OperationCanceledException) when (hangup?.HungUp == true && !cancellationToken.IsCancellationRequested)
+                {
+                    // Nobody reads this: its write fails on the closed socket, and the server closes the connection.
+                    return Response.Failure(ErrorCodes.Unavailable, "the agent hung up before the answer; nothing was changed");
                 }
             }
             draft = store.Get(wait.Id) ?? throw GetOperation.NotFound(wait.Id);
