@@ -33,14 +33,7 @@ internal static class ApproveToExecute
         Directory.CreateDirectory(hostData);
         await using var host = await HostUnderTest.StartAsync(hostData,
         [
-            $"ApprovalBot:Telegram:Token={sandbox.Token}",
-            $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
-            $"ApprovalBot:Telegram:ChatId={sandbox.PrivateChatId.ToString(CultureInfo.InvariantCulture)}",
-            $"ApprovalBot:Telegram:Approvers:0={sandbox.Settings.ApproverId.ToString(CultureInfo.InvariantCulture)}",
-            "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
-            "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
-            "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
-            "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+            .. HostUnderTest.SandboxTelegram(sandbox),
             "ApprovalBot:Kinds:reply:Executor:Type=command",
             $"ApprovalBot:Kinds:reply:Executor:Command:0={script}",
             $"ApprovalBot:Kinds:reply:Executor:Command:1={routeDir}",

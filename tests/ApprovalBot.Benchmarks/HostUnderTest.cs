@@ -32,6 +32,19 @@ internal sealed class HostUnderTest : IAsyncDisposable
     public int Pid => _process.Id;
 
     /// <param name="hostDll">Another build of the host (A/B experiments); the one beside this program when null.</param>
+    /// <summary>The settings that point the host at <paramref name="sandbox"/> as its Telegram, with limits no measurement reaches.</summary>
+    public static IEnumerable<string> SandboxTelegram(ApprovalBot.Sandbox.SandboxServer sandbox) =>
+    [
+        $"ApprovalBot:Telegram:Token={sandbox.Token}",
+        $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
+        $"ApprovalBot:Telegram:ChatId={sandbox.PrivateChatId.ToString(CultureInfo.InvariantCulture)}",
+        $"ApprovalBot:Telegram:Approvers:0={sandbox.Settings.ApproverId.ToString(CultureInfo.InvariantCulture)}",
+        "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
+        "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
+        "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
+        "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+    ];
+
     public static async Task<HostUnderTest> StartAsync(string dataDirectory, IEnumerable<string>? settings = null, string? hostDll = null)
     {
         var socket = Path.Combine(dataDirectory, "p.sock");

@@ -97,14 +97,7 @@ internal static class Soak
 
     private static IEnumerable<string> Settings(SandboxServer sandbox, string script) =>
     [
-        $"ApprovalBot:Telegram:Token={sandbox.Token}",
-        $"ApprovalBot:Telegram:ApiBaseUrl={sandbox.BaseUrl}",
-        $"ApprovalBot:Telegram:ChatId={sandbox.PrivateChatId.ToString(CultureInfo.InvariantCulture)}",
-        $"ApprovalBot:Telegram:Approvers:0={sandbox.Settings.ApproverId.ToString(CultureInfo.InvariantCulture)}",
-        "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=1000",
-        "ApprovalBot:Telegram:RateLimits:PerChatBurst=1000",
-        "ApprovalBot:Telegram:RateLimits:PerGroupPerMinute=10000",
-        "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
+        .. HostUnderTest.SandboxTelegram(sandbox),
         $"ApprovalBot:Kinds:{SoakWorkload.ReplyKind}:Executor:Type=command",
         $"ApprovalBot:Kinds:{SoakWorkload.ReplyKind}:Executor:Command:0={script}",
         $"ApprovalBot:Kinds:{SoakWorkload.ReplyKind}:Executor:TimeoutSeconds=1",
