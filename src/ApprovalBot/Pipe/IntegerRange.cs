@@ -13,13 +13,11 @@ internal readonly record struct IntegerRange(string Field, long Min, long Max)
     public string OutOfRange => $"must be between {Min.ToString(CultureInfo.InvariantCulture)} and {Max.ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The value, or <paramref name="fallback"/> when the request left it out; refused when outside the range.</summary>
-    public int ValueOr(int? value, int fallback)
-    {
-        var v = value ?? fallback;
-        return v >= Min && v <= Max ? v : throw new ProtocolException(ErrorCodes.Invalid, OutOfRange, Field);
-    }
+    public int ValueOr(int? value, int fallback) => (int)InRange(value ?? fallback);
 
     /// <summary>The value, or null when the request left it out; refused when outside the range.</summary>
-    public long? ValueOrNull(long? value) =>
-        value is not { } v || (v >= Min && v <= Max) ? value : throw new ProtocolException(ErrorCodes.Invalid, OutOfRange, Field);
+    public long? ValueOrNull(long? value) => value is { } v ? InRange(v) : null;
+
+    private long InRange(long value) =>
+        value >= Min && value <= Max ? value : throw new ProtocolException(ErrorCodes.Invalid, OutOfRange, Field);
 }

@@ -100,9 +100,12 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         return new NewDraft(d.Id, d.Kind, d.Agent, d.Text, DraftHash.Of(d.Text), context);
     }
 
-    /// <summary>The duplicate receipt of a draft already stored under this id with this very text; null if there is none.</summary>
+    /// <summary>
+    /// The duplicate receipt of a draft already stored under this id with this very text; null if there is none. Only
+    /// asked after a refusal of the text or agent, which <see cref="Validate"/> reaches once the id has passed its pattern.
+    /// </summary>
     private Receipt? StoredReceipt(DraftSubmission d) =>
-        IdPattern().IsMatch(d.Id) && store.Get(d.Id) is { } stored && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)
+        store.Get(d.Id) is { } stored && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)
             ? new Receipt(stored.Id, stored.Seq, stored.Sha256, States.Pending, Duplicate: true)
             : null;
 
