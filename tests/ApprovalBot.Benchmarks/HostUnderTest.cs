@@ -31,7 +31,6 @@ internal sealed class HostUnderTest : IAsyncDisposable
 
     public int Pid => _process.Id;
 
-    /// <param name="hostDll">Another build of the host (A/B experiments); the one beside this program when null.</param>
     /// <summary>The settings that point the host at <paramref name="sandbox"/> as its Telegram, with limits no measurement reaches.</summary>
     public static IEnumerable<string> SandboxTelegram(ApprovalBot.Sandbox.SandboxServer sandbox) =>
     [
@@ -45,6 +44,7 @@ internal sealed class HostUnderTest : IAsyncDisposable
         "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=1000",
     ];
 
+    /// <param name="hostDll">Another build of the host (A/B experiments); the one beside this program when null.</param>
     public static async Task<HostUnderTest> StartAsync(string dataDirectory, IEnumerable<string>? settings = null, string? hostDll = null)
     {
         var socket = Path.Combine(dataDirectory, "p.sock");

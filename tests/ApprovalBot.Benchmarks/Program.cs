@@ -55,7 +55,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 // Same disk as the host's data directory: both live under the system temp folder.
 var work = Path.Combine(Path.GetTempPath(), "ab-bench-" + Guid.NewGuid().ToString("N")[..8]);
 Directory.CreateDirectory(work);
-var loadBefore = LoadAverage();
+var loadBefore = MachineLoad.Average();
 var clock = Stopwatch.StartNew();
 var report = new Report(smoke);
 Console.WriteLine($"ApprovalBot benchmark{(smoke ? " (smoke)" : "")}: {Environment.ProcessorCount} cores, load {loadBefore}, data under {work}");
@@ -213,7 +213,7 @@ finally
 
 report.Cores = Environment.ProcessorCount;
 report.LoadBefore = loadBefore;
-report.LoadAfter = LoadAverage();
+report.LoadAfter = MachineLoad.Average();
 report.Duration = clock.Elapsed;
 var table = report.Table();
 Console.WriteLine();
@@ -281,8 +281,6 @@ static async Task<Timed> TimeAsync(Func<Task<ApprovalBot.Client.Response>> call,
 }
 
 static void Progress(string what, string result) => Console.WriteLine($"  {what,-30} {result}");
-
-static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
 static string FindRepoRoot()
 {

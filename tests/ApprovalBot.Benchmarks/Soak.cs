@@ -49,7 +49,7 @@ internal static class Soak
         File.WriteAllText(script, Route.Replace("\r\n", "\n", StringComparison.Ordinal) + "\n");
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         Console.WriteLine($"Soak: {options.Duration.TotalMinutes:0.##} min of traffic, a sample every {options.Sample.TotalSeconds:0.#} s, " +
-                          $"then {options.Idle.TotalMinutes:0.##} min idle; {Environment.ProcessorCount} cores, load {Load()}; data under {data}");
+                          $"then {options.Idle.TotalMinutes:0.##} min idle; {Environment.ProcessorCount} cores, load {MachineLoad.Average()}; data under {data}");
         try
         {
             await using var sandbox = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false });
@@ -134,7 +134,7 @@ internal static class Soak
         using var stop = new CancellationTokenSource();
         var traffic = workload.RunAsync(stop.Token);
         var clock = Stopwatch.StartNew();
-        var samples = new List<SoakSample> { probe.Read(0, 0, workload.TakeSubmitLatencies(), sandbox.Control.GetCalls().Count) };
+        var samples = new List<SoakSample> { probe.Read(0, 0, workload.TakeSubmitLatencies()) };
         try
         {
             for (var n = 1; clock.Elapsed < options.Duration; n++)
@@ -143,12 +143,12 @@ internal static class Soak
                 if (next > clock.Elapsed) await Task.Delay(next - clock.Elapsed);
                 if (host.HasExited) throw new InvalidOperationException($"The host exited during the soak:\n{host.Tail}");
                 if (traffic.IsFaulted) await traffic;
-                var s = probe.Read(clock.Elapsed.TotalSeconds, workload.Requests, workload.TakeSubmitLatencies(), sandbox.Control.GetCalls().Count);
+                var s = probe.Read(clock.Elapsed.TotalSeconds, workload.Requests, workload.TakeSubmitLatencies());
                 samples.Add(s);
                 if (!options.Smoke)
                 {
                     Console.WriteLine($"  {s.Seconds / 60,5:0.0} min  RSS {s.RssMb,6:0.0} MB  fds {s.Fds,4} ({s.Sockets} sockets)  threads {s.Threads,3}  " +
-                                      $"drafts {s.Drafts,6}  events {s.Events,7}  requests {s.Requests,7}  WAL {s.WalUsedMb,4:0.0} / {s.WalMb,4:0.0} MB  logs {s.LogsMb,5:0.0} MB  load {Load()}");
+                                      $"drafts {s.Drafts,6}  events {s.Events,7}  requests {s.Requests,7}  WAL {s.WalUsedMb,4:0.0} / {s.WalMb,4:0.0} MB  logs {s.LogsMb,5:0.0} MB  load {MachineLoad.Average()}");
                 }
             }
         }
@@ -174,9 +174,9 @@ internal static class Soak
             var dt = p is null ? double.NaN : s.Seconds - p.Seconds;
             string Rate(double now, double before, double scale) => p is null ? "" : ((now - before) / dt * scale).ToString("0", CultureInfo.InvariantCulture);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {s.Seconds / 60:0.0} | {s.RssMb:0.0} | {s.Fds} ({s.Sockets}) | {s.Threads} | {(p is null ? "" : Rate(s.CpuSeconds, p.CpuSeconds, 100))} | " +
-                $"{(p is null ? "" : Rate(s.Requests, p.Requests, 1))} | {(double.IsNaN(s.SubmitP50) ? "" : $"{Ms.F(s.SubmitP50)} / {Ms.F(s.SubmitP99)}")} | " +
-                $"{s.Drafts} | {s.Events} | {s.DbMb:0.0} | {s.WalUsedMb:0.0} / {s.WalMb:0.0} | {s.LogsMb:0.00} | {(p is null ? "" : Rate(s.LogLines, p.LogLines, 60))} |");
+                $"| {s.Seconds / 60:0.0} | {s.RssMb:0.0} | {s.Fds} ({s.Sockets}) | {s.Threads} | {Rate(s.CpuSeconds, p?.CpuSeconds ?? 0, 100)} | " +
+                $"{Rate(s.Requests, p?.Requests ?? 0, 1)} | {(double.IsNaN(s.SubmitP50) ? "" : $"{Ms.F(s.SubmitP50)} / {Ms.F(s.SubmitP99)}")} | " +
+                $"{s.Drafts} | {s.Events} | {s.DbMb:0.0} | {s.WalUsedMb:0.0} / {s.WalMb:0.0} | {s.LogsMb:0.00} | {Rate(s.LogLines, p?.LogLines ?? 0, 60)} |");
         }
         return text.ToString().TrimEnd();
     }
@@ -284,7 +284,7 @@ internal static class Soak
         var probe = new SoakProbe(host, data);
         await Task.Delay(TimeSpan.FromSeconds(60));
         var calls = sandbox.Control.GetCalls().Count;
-        var first = probe.Read(0, 0, new Samples(), calls);
+        var first = probe.Read(0, 0, new Samples());
         var samples = new List<SoakSample> { first };
         var clock = Stopwatch.StartNew();
         var step = TimeSpan.FromSeconds(Math.Min(30, idle.TotalSeconds));
@@ -292,7 +292,7 @@ internal static class Soak
         while (clock.Elapsed < idle)
         {
             await Task.Delay(step);
-            var s = probe.Read(clock.Elapsed.TotalSeconds, 0, new Samples(), sandbox.Control.GetCalls().Count);
+            var s = probe.Read(clock.Elapsed.TotalSeconds, 0, new Samples());
             if (s.DbWritten != samples[^1].DbWritten) dbWrites++;
             samples.Add(s);
         }
@@ -339,6 +339,4 @@ internal static class Soak
         }
         return counts.Count == 0 ? "none" : string.Join("; ", counts.OrderByDescending(c => c.Value).Take(top).Select(c => $"{c.Value} × {c.Key}"));
     }
-
-    private static string Load() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 }

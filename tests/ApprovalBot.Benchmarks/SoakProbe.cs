@@ -1,4 +1,3 @@
-using System.Globalization;
 using Microsoft.Data.Sqlite;
 
 namespace ApprovalBot.Benchmarks;
@@ -25,7 +24,6 @@ internal sealed record SoakSample(
     double SubmitP99,
     long StorageBytes,
     long WriteCalls,
-    int BotCalls,
     DateTime DbWritten);
 
 /// <summary>Reads a <see cref="SoakSample"/>; log lines are counted incrementally, so a sample never rereads the logs.</summary>
@@ -35,7 +33,7 @@ internal sealed class SoakProbe(HostUnderTest host, string dataDirectory)
 
     public string Database => Path.Combine(dataDirectory, "approvals.db");
 
-    public SoakSample Read(double seconds, long requests, Samples submits, int botCalls)
+    public SoakSample Read(double seconds, long requests, Samples submits)
     {
         var fds = host.FileDescriptors();
         var io = host.Io();
@@ -46,7 +44,7 @@ internal sealed class SoakProbe(HostUnderTest host, string dataDirectory)
         var written = new[] { db.Exists ? db.LastWriteTimeUtc : DateTime.MinValue, wal.Exists ? wal.LastWriteTimeUtc : DateTime.MinValue }.Max();
         return new SoakSample(seconds, host.RssMb, fds.Total, fds.Sockets, fds.Pipes, host.Threads, host.CpuSeconds,
             db.Exists ? db.Length / 1e6 : 0, wal.Exists ? wal.Length / 1e6 : 0, WalUsedBytes() / 1e6, logBytes / 1e6, logLines, host.ConsoleLines,
-            drafts, events, requests, submits.P50, submits.P99, io.StorageBytes, io.WriteCalls, botCalls, written);
+            drafts, events, requests, submits.P50, submits.P99, io.StorageBytes, io.WriteCalls, written);
     }
 
     private (long Drafts, long Events) Counts()
@@ -89,23 +87,17 @@ internal sealed class SoakProbe(HostUnderTest host, string dataDirectory)
     }
 
     /// <summary>Draft counts by state, for the report.</summary>
-    public string States()
-    {
-        using var connection = OpenReadOnly();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT state, COUNT(*) FROM drafts GROUP BY state ORDER BY 2 DESC";
-        using var reader = cmd.ExecuteReader();
-        var parts = new List<string>();
-        while (reader.Read()) parts.Add($"{reader.GetString(0)} {reader.GetInt64(1)}");
-        return string.Join(", ", parts);
-    }
+    public string States() => CountsBy("SELECT state, COUNT(*) FROM drafts GROUP BY state ORDER BY 2 DESC");
 
     /// <summary>Ledger events by type, for the report.</summary>
-    public string EventTypes()
+    public string EventTypes() => CountsBy("SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY 2 DESC");
+
+    /// <summary>"name count, …" from a query of names and counts.</summary>
+    private string CountsBy(string sql)
     {
         using var connection = OpenReadOnly();
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = "SELECT type, COUNT(*) FROM events GROUP BY type ORDER BY 2 DESC";
+        cmd.CommandText = sql;
         using var reader = cmd.ExecuteReader();
         var parts = new List<string>();
         while (reader.Read()) parts.Add($"{reader.GetString(0)} {reader.GetInt64(1)}");
@@ -142,6 +134,4 @@ internal sealed class SoakProbe(HostUnderTest host, string dataDirectory)
         }
         return (bytes, lines);
     }
-
-    public static string F0(double value) => value.ToString("0", CultureInfo.InvariantCulture);
 }
