@@ -19,6 +19,8 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
         Get(app, "/sandbox/chats/{chatId}/messages", Messages);
         Get(app, "/sandbox/chats/{chatId}/transcript", TranscriptAsync);
         Post(app, "/sandbox/chats/{chatId}/migrate", MigrateAsync);
+        Post(app, "/sandbox/chats/{chatId}/remove-bot", c => ControlJson.WriteAsync(c, new { refused = control.RemoveBotFromChat(RouteLong(c, "chatId")) }));
+        Post(app, "/sandbox/chats/{chatId}/add-bot", c => ControlJson.WriteAsync(c, new { was_removed = control.AddBotToChat(RouteLong(c, "chatId")) }));
         Post(app, "/sandbox/press", PressAsync);
         Post(app, "/sandbox/send", SendAsync);
         Get(app, "/sandbox/updates", Updates);
@@ -77,7 +79,7 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
     });
 
     private Task Chats(HttpContext context) => ControlJson.WriteAsync(context, state.Gate.Read(() =>
-        state.Chats.Values.Select(c => new { id = c.Id, type = c.Type, title = c.Title ?? c.Peer?.FirstName, migrated_to = c.MigratedTo }).ToArray()));
+        state.Chats.Values.Select(c => new { id = c.Id, type = c.Type, title = c.Title ?? c.Peer?.FirstName, migrated_to = c.MigratedTo, bot_refused = c.BotRefused }).ToArray()));
 
     private Task Messages(HttpContext context) => ControlJson.WriteAsync(context, control.GetMessages(RouteLong(context, "chatId")));
 

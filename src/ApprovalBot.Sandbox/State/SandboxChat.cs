@@ -19,6 +19,20 @@ internal sealed class SandboxChat(long id, string type, string? title, SandboxUs
     /// <summary>Set when the group was upgraded to a supergroup: sends must then go to the new id.</summary>
     public long? MigratedTo { get; set; }
 
+    /// <summary>
+    /// Set while the bot may not post here (blocked by the user, removed from the group): Telegram's description of the
+    /// 403 every send and edit into this chat is answered with.
+    /// </summary>
+    public string? BotRefused { get; set; }
+
+    /// <summary>The 403 description Telegram gives a bot that was blocked by the user (private chat) or removed from the group.</summary>
+    public string RemovedBotDescription => Type switch
+    {
+        "private" => "Forbidden: bot was blocked by the user",
+        "channel" => "Forbidden: bot is not a member of the channel chat",
+        _ => $"Forbidden: bot was kicked from the {Type} chat",
+    };
+
     public List<StoredMessage> Messages { get; } = [];
 
     public int NextMessageId() => ++_lastMessageId;

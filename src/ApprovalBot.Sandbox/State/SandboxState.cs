@@ -80,6 +80,11 @@ internal sealed class SandboxState
             throw new BotApiException(400, "Bad Request: group chat was upgraded to a supergroup chat", migrateToChatId: newId);
         }
 
+        if (chat.BotRefused is { } refused)
+        {
+            throw new BotApiException(403, refused);
+        }
+
         return chat;
     }
 

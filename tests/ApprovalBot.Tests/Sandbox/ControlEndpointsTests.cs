@@ -51,6 +51,30 @@ public sealed class ControlEndpointsTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task RemoveBotAndAddBot_OverHttp_RefuseAndAllowSendsIntoThatChat()
+    {
+        var removed = await ControlAsync(HttpMethod.Post, $"sandbox/chats/{Control.GroupChatId}/remove-bot");
+        var chats = await ControlAsync(HttpMethod.Get, "sandbox/chats");
+        var refused = await CallAsync("sendMessage", new { chat_id = Control.GroupChatId, text = "x" });
+        var added = await ControlAsync(HttpMethod.Post, $"sandbox/chats/{Control.GroupChatId}/add-bot");
+
+        Assert.Equal("Forbidden: bot was kicked from the group chat", removed.GetProperty("refused").GetString());
+        Assert.Equal("Forbidden: bot was kicked from the group chat",
+            chats.EnumerateArray().Single(c => c.GetProperty("id").GetInt64() == Control.GroupChatId).GetProperty("bot_refused").GetString());
+        Assert.Equal(403, refused.ErrorCode);
+        Assert.True(added.GetProperty("was_removed").GetBoolean());
+        Assert.True((await CallAsync("sendMessage", new { chat_id = Control.GroupChatId, text = "x" })).Ok);
+    }
+
+    [Fact]
+    public async Task RemoveBot_UnknownChat_Answers400NamingIt()
+    {
+        var error = await ControlAsync(HttpMethod.Post, "sandbox/chats/-424242/remove-bot", expected: HttpStatusCode.BadRequest);
+
+        Assert.Contains("no chat -424242", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Updates_PostRawJson_IsDelivered()
     {
         using var content = new StringContent("""{"message":{"text":42}}""", Encoding.UTF8, "application/json");

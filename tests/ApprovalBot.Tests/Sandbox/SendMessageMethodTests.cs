@@ -70,4 +70,35 @@ public sealed class SendMessageMethodTests : SandboxTestBase
         Assert.Equal(-1009999, reply.Parameters!.Value.GetProperty("migrate_to_chat_id").GetInt64());
         Assert.True((await CallAsync("sendMessage", new { chat_id = -1009999, text = "x" })).Ok);
     }
+
+    [Fact]
+    public async Task SendMessage_BotRemovedFromTheGroup_Answers403LikeTelegramUntilAddedBack()
+    {
+        Control.RemoveBotFromChat(Control.GroupChatId);
+
+        var refused = await CallAsync("sendMessage", new { chat_id = Control.GroupChatId, text = "x" });
+        var elsewhere = await CallAsync("sendMessage", new { chat_id = Control.PrivateChatId, text = "x" });
+        Assert.True(Control.AddBotToChat(Control.GroupChatId));
+        var back = await CallAsync("sendMessage", new { chat_id = Control.GroupChatId, text = "x" });
+
+        Assert.Equal(403, refused.ErrorCode);
+        Assert.Equal("Forbidden: bot was kicked from the group chat", refused.Description);
+        Assert.True(elsewhere.Ok, "other chats are not affected");
+        Assert.True(back.Ok, back.ToString());
+        Assert.Single(Control.GetMessages(Control.GroupChatId));
+    }
+
+    [Fact]
+    public async Task SendMessage_BotBlockedByTheUser_Answers403BlockedAndEditsAreRefusedToo()
+    {
+        var id = await SendCardAsync();
+        Control.RemoveBotFromChat(Control.PrivateChatId);
+
+        var sent = await CallAsync("sendMessage", new { chat_id = Control.PrivateChatId, text = "x" });
+        var edited = await CallAsync("editMessageText", new { chat_id = Control.PrivateChatId, message_id = id, text = "y" });
+
+        Assert.Equal((403, "Forbidden: bot was blocked by the user"), (sent.ErrorCode, sent.Description));
+        Assert.Equal((403, "Forbidden: bot was blocked by the user"), (edited.ErrorCode, edited.Description));
+        Assert.False(Control.AddBotToChat(Control.GroupChatId), "the group never lost the bot");
+    }
 }

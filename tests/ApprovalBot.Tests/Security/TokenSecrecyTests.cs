@@ -12,7 +12,7 @@ public sealed class TokenSecrecyTests
     {
         await using var harness = await TelegramHarness.StartAsync();
         harness.Control.InjectFault("sendMessage", SandboxFault.Error(500, "Internal Server Error"), 2);
-        harness.Control.InjectFault("sendMessage", SandboxFault.Error(403, "Forbidden: bot was blocked by the user"), 1);
+        harness.Control.InjectFault("sendMessage", SandboxFault.Error(400, "Bad Request: message is too long"), 1);
 
         await harness.SubmitAsync("reply:secret:1", "first");
         await harness.SubmitAsync("reply:secret:2", "second");

@@ -105,24 +105,88 @@ public sealed class CardOutboxTests
         Assert.Equal(DraftState.Carded, (await h.WaitForStateAsync("reply:5xx", DraftState.Carded)).State);
     }
 
+    /// <summary>A card Telegram refuses for itself (its HTML, its length): sending it again gets the same answer.</summary>
     [Fact]
-    public async Task Card_PermanentError_RecordedOnDraftNotRetried()
+    public async Task Card_RefusedForItself_GivenUpAtOnceRecordedOnDraftNotRetried()
     {
         await using var h = await TelegramHarness.StartAsync();
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
-        h.Control.InjectFault("sendMessage", SandboxFault.Error(403, "Forbidden: bot was blocked by the user"));
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(400, "Bad Request: can't parse entities: unsupported start tag \"x\" at byte offset 0"));
 
-        await h.SubmitAsync("reply:403", "text");
+        await h.SubmitAsync("reply:400", "text");
 
-        await Eventually.TrueAsync(() => h.Host.Store.Get("reply:403")!.CardError is not null, "card_error on the draft");
-        var draft = h.Host.Store.Get("reply:403")!;
+        await Eventually.TrueAsync(() => h.Host.Store.Get("reply:400")!.CardError is not null, "card_error on the draft");
+        var draft = h.Host.Store.Get("reply:400")!;
         Assert.Equal(DraftState.Pending, draft.State);
-        Assert.Contains("403 Forbidden: bot was blocked by the user", draft.CardError);
+        Assert.Contains("400 Bad Request: can't parse entities", draft.CardError);
         Assert.Contains("gave up", draft.CardError);
         Assert.Null(draft.CardNextAt);
         Assert.Equal(1, draft.CardAttempts);
-        Assert.Contains(h.Host.Store.Events("reply:403"), e => e.Type == "card_failed");
+        Assert.Contains(h.Host.Store.Events("reply:400"), e => e.Type == "card_failed");
     }
+
+    /// <summary>
+    /// The approver blocks the bot (or someone removes it from the group) while drafts arrive: Telegram answers every send
+    /// into the chat 403. No card is at fault: none is given up (each would need a Retry tap, delivered only once the bot is
+    /// back), the draft says why it waits, one send is tried per sweep, the cause is logged at Error once, and once the bot
+    /// may post again every card goes out by itself, without a restart.
+    /// </summary>
+    [Fact]
+    public async Task Card_BotRemovedFromTheChat_DraftsWaitNotGivenUpOneTryPerSweepErrorOnceCardsGoOutWhenTheBotIsBack()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:CardSweepSeconds=1"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        Assert.Equal("Forbidden: bot was blocked by the user", h.Control.RemoveBotFromChat(h.ChatId));
+        var removed = System.Diagnostics.Stopwatch.StartNew();
+
+        await h.SubmitAsync("reply:chat-a", "first");
+        await h.SubmitAsync("reply:chat-b", "second");
+        await Eventually.TrueAsync(() => SendsAnswered(h, 403) >= 4, "four refused sends");
+
+        Assert.True(removed.Elapsed >= TimeSpan.FromSeconds(2), $"sends are paced by the sweep ({removed.Elapsed})");
+        foreach (var id in new[] { "reply:chat-a", "reply:chat-b" })
+        {
+            var draft = h.Host.Store.Get(id)!;
+            Assert.Equal(DraftState.Pending, draft.State);
+            Assert.Equal(0, draft.CardAttempts);
+            Assert.DoesNotContain("gave up", draft.CardError ?? "", StringComparison.Ordinal);
+        }
+        var waiting = h.Host.Store.Get("reply:chat-a")!;
+        Assert.Equal($"403 Forbidden: bot was blocked by the user (chat {h.ChatId} refuses the bot; the card waits until the bot may post there again)", waiting.CardError);
+        Assert.NotNull(waiting.CardNextAt);
+        var error = Assert.Single(OutboxComplaints(logs), e => e.Level == LogLevel.Error);
+        Assert.Equal("ChatRefusesBot", error.EventId.Name);
+        Assert.Equal(h.ChatId, Convert.ToInt64(error.Properties["ChatId"], CultureInfo.InvariantCulture));
+
+        h.Control.AddBotToChat(h.ChatId);
+        await h.WaitForCardAsync("reply:chat-a");
+        await h.WaitForCardAsync("reply:chat-b");
+        var carded = await h.WaitForStateAsync("reply:chat-a", DraftState.Carded);
+        Assert.Null(carded.CardError);
+        Assert.Equal(1, carded.CardAttempts);
+        await h.WaitForStateAsync("reply:chat-b", DraftState.Carded);
+        Assert.Single(OutboxComplaints(logs), e => e.Level == LogLevel.Error);
+        Assert.Single(logs.Entries, e => e.Category == typeof(CardOutbox).FullName && e.Message.Contains("takes the bot's cards again", StringComparison.Ordinal));
+    }
+
+    /// <summary>Every way Telegram refuses the bot in a chat, and only those, keeps the card waiting instead of giving it up.</summary>
+    [Theory]
+    [InlineData(403, "Forbidden: bot was kicked from the group chat", true)]
+    [InlineData(403, "Forbidden: bot is not a member of the channel chat", true)]
+    [InlineData(403, "Forbidden: user is deactivated", true)]
+    [InlineData(400, "Bad Request: chat not found", true)]
+    [InlineData(400, "Bad Request: not enough rights to send text messages to the chat", true)]
+    [InlineData(400, "Bad Request: have no rights to send a message", true)]
+    [InlineData(400, "Bad Request: message is too long", false)]
+    [InlineData(400, "Bad Request: can't parse entities: unexpected end tag", false)]
+    [InlineData(401, "Unauthorized", false)]
+    [InlineData(429, "Too Many Requests: retry after 5", false)]
+    [InlineData(502, "Bad Gateway", false)]
+    public void IsChatRefused_TelegramsAnswer_TrueOnlyForARefusalOfTheBotInTheChat(int code, string description, bool chatRefused) =>
+        Assert.Equal(chatRefused, new ApiRequestException("sendMessage", code, description).IsChatRefused);
+
+    private static int SendsAnswered(TelegramHarness h, int status) => h.Control.GetCalls("sendMessage").Count(c => c.StatusCode == status);
 
     /// <summary>
     /// The token revoked in BotFather while drafts arrive: Telegram answers every send 401. That is no card's failure: no

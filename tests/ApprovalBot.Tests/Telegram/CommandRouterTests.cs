@@ -218,7 +218,7 @@ public sealed class CommandRouterTests
         await using var h = await TelegramHarness.StartAsync();
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         // Every card fails for good with a long reason, so each line carries an id, an agent and a card error at their longest.
-        h.Control.InjectFault("sendMessage", SandboxFault.Error(403, "Forbidden: " + new string('r', 250)), times: drafts);
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(400, "Bad Request: can't parse entities: " + new string('r', 250)), times: drafts);
         await using (var client = await h.Host.ConnectAsync())
         {
             for (var i = 0; i < drafts; i++)
@@ -239,7 +239,7 @@ public sealed class CommandRouterTests
         var shown = reply.Text.Split('\n').Count(l => l.StartsWith("• ", StringComparison.Ordinal));
         Assert.InRange(shown, 1, drafts - 1);
         Assert.StartsWith("• reply:00:", reply.Text.Split('\n')[1], StringComparison.Ordinal);
-        Assert.Contains("card failed: 403 Forbidden", reply.Text, StringComparison.Ordinal);
+        Assert.Contains("card failed: 400 Bad Request: can't parse entities", reply.Text, StringComparison.Ordinal);
         Assert.EndsWith($"…and {drafts - shown} more; approvalctl list --state pending and approvalctl list --state carded list them.", reply.Text, StringComparison.Ordinal);
     }
 

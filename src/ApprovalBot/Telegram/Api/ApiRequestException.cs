@@ -37,6 +37,15 @@ internal sealed class ApiRequestException(string method, int errorCode, string d
     /// </summary>
     public bool IsTokenRefused => ErrorCode is 401 or 404;
 
+    /// <summary>
+    /// Telegram refuses the bot in the chat the call addresses: 403 (the user blocked the bot, it was removed from the
+    /// group, it is not a member) or 400 "chat not found" (a wrong chat id, or a chat the bot was never in) or "... rights
+    /// to send ..." (the group took away its right to post). Every card for that chat fails the same way until someone lets
+    /// the bot back in (or fixes the chat id), so it is no card's failure, and never a reason to give up on one card.
+    /// </summary>
+    public bool IsChatRefused => ErrorCode == 403 || (ErrorCode == 400 &&
+        (Description.Contains("chat not found", StringComparison.OrdinalIgnoreCase) || Description.Contains("rights to send", StringComparison.OrdinalIgnoreCase)));
+
     /// <summary>getUpdates refused because a webhook is set for this bot (by another deployment, or a tool).</summary>
     public bool IsWebhookActive => ErrorCode == 409 && Description.Contains("webhook is active", StringComparison.OrdinalIgnoreCase);
 

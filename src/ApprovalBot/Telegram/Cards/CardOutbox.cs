@@ -16,14 +16,16 @@ namespace ApprovalBot.Telegram.Cards;
 /// (<c>card_attempts</c>, <c>card_error</c>, <c>card_next_at</c>) and retried with backoff; after
 /// <see cref="TelegramOptions.CardMaxAttempts"/>, or at once for an error that retrying cannot fix (a refusal, or a
 /// failure of the card itself, such as rendering), the draft keeps its <c>card_error</c> and no next attempt, for the
-/// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A refused bot token is
-/// nobody's card failure: it costs no attempt, the pass stops, and one send is tried per sweep until the token works. A card that reached the chat
+/// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A refused bot token, or a
+/// chat that refuses the bot (blocked, removed from the group), is nobody's card failure: it costs no attempt, the pass stops,
+/// and one send is tried per sweep until one gets through. A card that reached the chat
 /// while the store could not record it is never sent again by this process: it is kept in memory and only the write
 /// is retried, with backoff, until the store takes it (see <see cref="_unrecorded"/>). That is logged at Error once
 /// per card, then, while any such card is left, at Warning once every <see cref="UnrecordedReminder"/> for all of them.
 /// </summary>
 internal sealed partial class CardOutbox(
-    DraftStore store, CardSender sender, CardFollowUps followUps, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardOutbox> logger)
+    DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, IOptions<TelegramOptions> options, TimeProvider time,
+    ILogger<CardOutbox> logger)
     : BackgroundService
 {
     private const int Batch = 50;
@@ -49,8 +51,9 @@ internal sealed partial class CardOutbox(
     // When the cards in _unrecorded were last brought up at Warning; null while there are none.
     private DateTimeOffset? _remindedAt;
 
-    // Since when Telegram refuses the bot token, as the outbox last saw it; null while cards go out.
+    // Since when Telegram refuses the bot token, or the chat refuses the bot, as the outbox last saw it; null while cards go out.
     private DateTimeOffset? _tokenRefusedSince;
+    private DateTimeOffset? _chatRefusedSince;
 
     /// <param name="Since">When the store first refused to record this card.</param>
     private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt, DateTimeOffset Since);
@@ -71,17 +74,17 @@ internal sealed partial class CardOutbox(
             {
                 await RecordUnrecordedAsync(stoppingToken).ConfigureAwait(false);
                 var due = Due();
-                var tokenRefused = false;
+                var refused = false;
                 foreach (var draft in due)
                 {
                     if (!await DeliverAsync(draft, stoppingToken).ConfigureAwait(false))
                     {
-                        // Every other draft would be refused the same way: one call per sweep until the token works.
-                        tokenRefused = true;
+                        // Every other draft would be refused the same way: one call per sweep until one gets through.
+                        refused = true;
                         break;
                     }
                 }
-                if (tokenRefused)
+                if (refused)
                 {
                     wait = TimeSpan.FromSeconds(_options.CardSweepSeconds);
                 }
@@ -179,7 +182,10 @@ internal sealed partial class CardOutbox(
         _wake.Reader.TryRead(out _);
     }
 
-    /// <summary>Sends <paramref name="draft"/>'s card and records the outcome; false when Telegram refuses the bot token (the pass stops).</summary>
+    /// <summary>
+    /// Sends <paramref name="draft"/>'s card and records the outcome; false when Telegram refuses the bot token or the chat
+    /// refuses the bot (the pass stops).
+    /// </summary>
     private async Task<bool> DeliverAsync(Draft draft, CancellationToken stoppingToken)
     {
         var attempt = draft.CardAttempts + 1;
@@ -190,9 +196,9 @@ internal sealed partial class CardOutbox(
             {
                 sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.IsTokenRefused)
+            catch (ApiRequestException ex) when (ex.IsTokenRefused || ex.IsChatRefused)
             {
-                await RecordTokenRefusedAsync(draft, ex).ConfigureAwait(false);
+                await RecordRefusedForEveryCardAsync(draft, ex).ConfigureAwait(false);
                 return false;
             }
             catch (ApiRequestException ex)
@@ -204,6 +210,11 @@ internal sealed partial class CardOutbox(
             {
                 LogTokenWorksAgain((time.GetUtcNow() - since).TotalMinutes);
                 _tokenRefusedSince = null;
+            }
+            if (_chatRefusedSince is { } chatSince)
+            {
+                LogChatTakesCardsAgain(sent.ChatId, (time.GetUtcNow() - chatSince).TotalMinutes);
+                _chatRefusedSince = null;
             }
             await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
         }
@@ -218,22 +229,41 @@ internal sealed partial class CardOutbox(
     }
 
     /// <summary>
-    /// Telegram refuses the bot token (revoked, mistyped): not this card's failure, so it costs no attempt and is never
-    /// given up. The draft shows why it waits (<c>card_error</c>) and is tried again after <see cref="TelegramOptions.CardSweepSeconds"/>;
-    /// the drafts after it are not tried in this pass. The poller names the cause at Error; here it is a Warning once.
+    /// Telegram refuses the bot token (revoked, mistyped), or the chat refuses the bot (the user blocked it, it was removed
+    /// from the group, a wrong chat id): not this card's failure, so it costs no attempt and is never given up. The draft
+    /// shows why it waits (<c>card_error</c>) and is tried again after <see cref="TelegramOptions.CardSweepSeconds"/>; the
+    /// drafts after it are not tried in this pass. A refused token is named at Error by the poller (every call meets it),
+    /// so here it is a Warning once; a refused chat only the cards meet, so here it is the Error, once per episode.
     /// </summary>
-    private async Task RecordTokenRefusedAsync(Draft draft, ApiRequestException ex)
+    private async Task RecordRefusedForEveryCardAsync(Draft draft, ApiRequestException ex)
     {
-        var error = $"{ex.ErrorCode} {ex.Description} (Telegram refuses the bot token; the card waits for a working token)";
+        var token = ex.IsTokenRefused;
+        var chatId = chat.ChatId;
+        var why = token
+            ? "Telegram refuses the bot token; the card waits for a working token"
+            : $"chat {chatId} refuses the bot; the card waits until the bot may post there again";
         await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
         {
-            Set = new Dictionary<string, object?> { ["card_next_at"] = time.GetUtcNow() + TimeSpan.FromSeconds(_options.CardSweepSeconds), ["card_error"] = error },
-            Details = new JsonObject { ["attempt"] = draft.CardAttempts + 1, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = false, ["token_refused"] = true },
+            Set = new Dictionary<string, object?>
+            {
+                ["card_next_at"] = time.GetUtcNow() + TimeSpan.FromSeconds(_options.CardSweepSeconds),
+                ["card_error"] = $"{ex.ErrorCode} {ex.Description} ({why})",
+            },
+            Details = new JsonObject
+            {
+                ["attempt"] = draft.CardAttempts + 1, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = false,
+                [token ? "token_refused" : "chat_refused"] = true,
+            },
         }).ConfigureAwait(false);
-        if (_tokenRefusedSince is null)
+        if (token && _tokenRefusedSince is null)
         {
             _tokenRefusedSince = time.GetUtcNow();
             LogCardsWaitForToken(draft.Id, ex.ErrorCode, ex.Description, _options.CardSweepSeconds);
+        }
+        else if (!token && _chatRefusedSince is null)
+        {
+            _chatRefusedSince = time.GetUtcNow();
+            LogCardsWaitForChat(chatId, ex.ErrorCode, ex.Description, draft.Id, _options.CardSweepSeconds);
         }
     }
 
@@ -415,6 +445,15 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Telegram takes the bot token again after {Minutes:0.#} min; the cards that waited go out")]
     private partial void LogTokenWorksAgain(double minutes);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "ChatRefusesBot",
+        Message = "Telegram does not let the bot post in chat {ChatId}: {ErrorCode} {Description} (card of {DraftId}). Unblock the bot, add it back to " +
+        "the group with the right to post, or set ApprovalBot:Telegram:ChatId to the right chat and restart. No card is given up for it: one is " +
+        "tried again every {SweepSeconds} s, and the cards that waited go out by themselves once one gets through")]
+    private partial void LogCardsWaitForChat(long chatId, int errorCode, string description, string draftId, int sweepSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Chat {ChatId} takes the bot's cards again after {Minutes:0.#} min; the cards that waited go out")]
+    private partial void LogChatTakesCardsAgain(long chatId, double minutes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Card for {DraftId} sent to chat {ChatId} as message {MessageId} (attempt {Attempt})")]
     private partial void LogCardSent(string draftId, long chatId, long messageId, int attempt);
