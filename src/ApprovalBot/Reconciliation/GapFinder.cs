@@ -19,6 +19,14 @@ internal sealed class GapFinder(
     /// <summary>Most gaps of one class in one report; beyond it the class's <c>more</c> gap says how many more exist.</summary>
     internal const int DefaultLimit = 10_000;
 
+    /// <summary>
+    /// How long a draft whose card has failed, and is still tried, waits before that is a gap too. A card waiting out a 429 or
+    /// a 5xx goes out, or is given up, within about this long (the outbox's default backoff spends its 8 attempts in ~11 min);
+    /// one that waits for a chat or a token Telegram refuses is never given up, and would otherwise show only as stale a
+    /// day later.
+    /// </summary>
+    internal static readonly TimeSpan CardStillTriedReportedAfter = TimeSpan.FromMinutes(10);
+
     /// <summary><see cref="DefaultLimit"/>, or less in tests, which then need a handful of drafts rather than ten thousand.</summary>
     internal int Limit { get; } = limit;
 
@@ -86,11 +94,20 @@ internal sealed class GapFinder(
         });
         ForEachInStates([DraftState.Pending], withText: false, (d, _) =>
         {
-            // Only a card the outbox gave up on: one waiting out a transient error (a 429, a 5xx) has a next attempt.
-            if (d.CardError is not null && d.CardNextAt is null)
+            if (d.CardError is null)
+            {
+                return;
+            }
+            if (d.CardNextAt is null)
             {
                 gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
                     [ApproverAction.Retry, ApproverAction.Discard]));
+            }
+            else if (d.CreatedAt <= now - CardStillTriedReportedAfter)
+            {
+                // Still tried, never given up: a chat or a token Telegram refuses keeps every card waiting until someone acts.
+                gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt,
+                    $"no card for {Age(now - d.CreatedAt)}, still tried: {d.CardError}", [ApproverAction.Discard]));
             }
         });
         var since = now - options.Value.EventWindow;

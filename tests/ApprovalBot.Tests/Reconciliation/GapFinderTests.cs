@@ -87,6 +87,31 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Equal([ApproverAction.Retry, ApproverAction.Discard], gap.Actions);
     }
 
+    /// <summary>
+    /// A card the outbox keeps trying and never gives up (the chat refuses the bot, or Telegram the token): after ten minutes
+    /// without a card it is an orphan too, so `approvalctl orphans` does not answer "No orphans." while every card waits.
+    /// </summary>
+    [Fact]
+    public async Task Find_CardStillTriedTenMinutesAfterSubmission_OrphanCardUndeliveredOfferingDiscard()
+    {
+        const string error = "403 Forbidden: bot was blocked by the user (chat 1001 refuses the bot; the card waits until the bot may post there again)";
+        await DraftFixtures.SubmitAsync(Store, "reply:refused");
+        await Store.TransitionAsync(new Transition("reply:refused", [DraftState.Pending], DraftState.Pending, "card_failed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_error"] = error, ["card_next_at"] = _clock.GetUtcNow().AddSeconds(60) },
+        });
+
+        _clock.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        var early = Finder.Find(Gaps.Orphans);
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Empty(early);
+        Assert.Equal((Gaps.CardUndelivered, "reply:refused"), (gap.Name, gap.DraftId));
+        Assert.Equal($"no card for 10m, still tried: {error}", gap.Detail);
+        Assert.Equal([ApproverAction.Discard], gap.Actions);
+    }
+
     [Fact]
     public async Task Find_CardWaitingOutTransientError_NotReported()
     {
