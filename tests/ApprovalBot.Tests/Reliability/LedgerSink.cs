@@ -8,7 +8,8 @@ namespace ApprovalBot.Tests.Reliability;
 /// <c>flock</c>, so lines of concurrent runs never interleave). With <c>dedupe</c> it is a sink that honours
 /// the idempotency key (an effect once per key, later runs answer "duplicate"); without it, every run that gets
 /// that far is an effect, like a chat post that cannot be taken back. Each run takes a few random milliseconds,
-/// so a SIGKILL of the host can land before, during or after the effect.
+/// so a SIGKILL of the host can land before, during or after the effect. A draft whose id contains <c>:fails-once:</c>
+/// finds the sink down at its first attempt (exit 1, no effect) and is taken at the next.
 /// </summary>
 internal sealed class LedgerSink : IDisposable
 {
@@ -22,6 +23,12 @@ internal sealed class LedgerSink : IDisposable
         cat > /dev/null
         log() { flock "$dir/lock" -c "printf '%s %s %s %s\n' \"$1\" \"$id\" \"$key\" \"$run\" >> '$dir/ledger.log'"; }
         log start
+        # A draft whose id says so finds the sink down at its first attempt (a clean failure: the service retries it).
+        if [ "${id#*:fails-once:}" != "$id" ] && mkdir "$dir/failed-$key" 2>/dev/null; then
+          log end
+          echo "sink unavailable" >&2
+          exit 1
+        fi
         sleep "0.0$((RANDOM % 10))"
         if [ "$dedupe" = "dedupe" ]; then
           # The check and the effect are one step under the lock: the sink itself never doubles a key. The marker is

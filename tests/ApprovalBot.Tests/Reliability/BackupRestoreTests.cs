@@ -1,0 +1,357 @@
+using System.Diagnostics;
+using ApprovalBot.Client;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
+using Microsoft.Data.Sqlite;
+using Xunit.Abstractions;
+
+namespace ApprovalBot.Tests.Reliability;
+
+/// <summary>
+/// README "Backing up and restoring", run as written (<see cref="ReadmeScript"/>): the real host as a child process
+/// against the sandbox Bot API, a backup taken with the documented command while agents submit, the documented restore,
+/// and what a restore does to what happened after the backup began.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class BackupRestoreTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Backup_WhileAgentsSubmit_CopyHoldsEveryEarlierReceipt_AndTheRestoredHostServesIt()
+    {
+        await using var rig = await Rig.StartAsync();
+        var probe = await rig.SubmitAsync("post:backup:probe", "Carded before the backup, approved after the restore.");
+        var probeCard = await rig.WaitForCardAsync(probe.Id);
+
+        Receipt[] before;
+        long backupStarted, backupEnded;
+        (int ExitCode, string Stdout, string Stderr, TimeSpan Took) backup;
+        var copy = rig.Combine("backups", "approvals-1.db");
+        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+        var stream = SubmitStream.Start(rig.Host, agents: 4);
+        try
+        {
+            await stream.ReceivedAsync(1000);
+            before = stream.Receipts();
+            backupStarted = Stopwatch.GetTimestamp();
+            backup = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy });
+            backupEnded = Stopwatch.GetTimestamp();
+            // Submits sent only after the backup had ended: none of them may be in the copy.
+            await stream.ReceivedAsync(stream.Count + 100);
+        }
+        finally
+        {
+            await stream.StopAsync();
+        }
+        Assert.True(backup.ExitCode == 0, $"the README's backup command exited {backup.ExitCode}: {backup.Stderr}");
+        Assert.Contains("backed up to " + copy, backup.Stdout, StringComparison.Ordinal);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(copy));
+
+        var during = stream.All.Count(s => s.ArrivedAt > backupStarted && s.ArrivedAt < backupEnded);
+        var after = stream.All.Where(s => s.SentAt > backupEnded).Select(s => s.Receipt).ToList();
+        Assert.True(during > 0, "no receipt arrived while the backup ran: it did not overlap the writes");
+        Assert.NotEmpty(after);
+        Assert.Equal("ok", Scalar(copy, "PRAGMA integrity_check"));
+        var copied = Drafts(copy);
+        foreach (var receipt in before)
+        {
+            Assert.True(copied.TryGetValue(receipt.Id, out var draft), $"{receipt.Id} had its receipt before the backup began but is not in the copy");
+            Assert.Equal((receipt.Seq, receipt.Sha256, receipt.Sha256), (draft.Seq, draft.Sha256, Sha.Hex(draft.Text)));
+        }
+        Assert.All(after, r => Assert.False(copied.ContainsKey(r.Id), $"{r.Id} was submitted after the backup ended but is in the copy"));
+
+        await rig.Host.TerminateAsync();
+        output.WriteLine("left by the stopped service: " + string.Join(", ", Directory.GetFiles(rig.DataDirectory, "approvals.db*").Select(Path.GetFileName)));
+        var restore = await RestoreAsync(rig, copy);
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(rig.Database));
+        await rig.StartHostAsync();
+
+        await using (var client = await rig.Host.ConnectAsync())
+        {
+            Assert.True((await client.PingAsync()).Ok);
+            foreach (var receipt in before)
+            {
+                var view = (await client.GetAsync(receipt.Id)).Draft!;
+                Assert.Equal((receipt.Seq, receipt.Sha256), (view.Seq, view.Sha256));
+            }
+            Assert.Equal(ErrorCodes.NotFound, (await client.GetAsync(after[^1].Id)).Error!.Code);
+            var listed = await client.ListAsync(limit: 5);
+            Assert.True(listed.Ok);
+            Assert.Equal(5, listed.Drafts!.Count);
+            var fresh = await client.SubmitAsync(new DraftSubmission { Id = "post:backup:fresh", Kind = "post", Agent = "backup-test", Text = "After the restore." });
+            Assert.True(fresh.Receipt!.Seq > stream.All.Max(s => s.Receipt.Seq), "a seq given out before the restore was given out again");
+        }
+        // A draft restored from the copy goes on through the flow: its card, from before the backup, decides it.
+        var answer = await rig.PressAsync(probeCard, "Approve");
+        Assert.Equal("✅ Approved", answer.Text);
+        var executed = await rig.WaitForStateAsync(probe.Id, States.Executed);
+        Assert.Equal(executed.Execution!.IdempotencyKey, Assert.Single(rig.PostSink.Effects(), e => e.DraftId == probe.Id).Key);
+        Assert.Single(Events(rig.Database, "store_restored"));
+        // The replaced store is kept, with what happened after the backup.
+        Assert.Contains(after[^1].Id, Drafts(Path.Combine(restore.Replaced, "approvals.db")).Keys);
+
+        output.WriteLine($"receipts before the backup: {before.Length}, during it: {during}, after it: {after.Count}; " +
+            $"backup took {backup.Took.TotalMilliseconds:F0} ms, copy {new FileInfo(copy).Length / 1024} KB, integrity_check ok; restore took {restore.Took.TotalMilliseconds:F0} ms");
+    }
+
+    [Fact]
+    public async Task Restore_AfterDecisionsExecutionsAndDraftsSinceTheBackup_DoesWhatTheReadmeSays()
+    {
+        await using var rig = await Rig.StartAsync();
+        const string DecidedSince = "dm:restore:decided-since";
+        const string RetriedSince = "dm:restore:fails-once:retried-since";
+        const string StoredSince = "dm:restore:stored-since";
+        const string ExecutedSince = "post:restore:executed-since";
+        const string SameText = "dm:restore:same-text";
+        const string TappedWhileDown = "post:restore:tapped-while-down";
+        const string StoredSinceText = "Stored after the backup; its card still has buttons after the restore.";
+
+        await rig.SubmitAsync(DecidedSince, "Carded at the backup, approved and executed after it.", "dm");
+        var decidedSinceCard = await rig.WaitForCardAsync(DecidedSince);
+        await rig.SubmitAsync(TappedWhileDown, "Carded at the backup, approved while no service ran.");
+        var tappedWhileDownCard = await rig.WaitForCardAsync(TappedWhileDown);
+        await rig.SubmitAsync(RetriedSince, "Approved at the backup, its first attempt failed; executed after it.", "dm");
+        await rig.PressAsync(await rig.WaitForCardAsync(RetriedSince), "Approve");
+        // Back to approved after the failed first attempt, waiting for its retry (RetryBaseSeconds): the backup's moment.
+        await rig.WaitForAsync(RetriedSince, v => v.State == States.Approved && v.Execution?.Attempts == 1);
+
+        var copy = rig.Combine("approvals-backup.db");
+        var backup = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy });
+        Assert.True(backup.ExitCode == 0, $"the README's backup command exited {backup.ExitCode}: {backup.Stderr}");
+        Assert.Equal(States.Approved, Drafts(copy)[RetriedSince].State);
+
+        // After the backup, on the service that is about to be replaced.
+        await rig.PressAsync(decidedSinceCard, "Approve");
+        var storedSince = await rig.SubmitAsync(StoredSince, StoredSinceText, "dm");
+        var storedSinceCard = await rig.WaitForCardAsync(StoredSince);
+        await rig.SubmitAsync(ExecutedSince, "Stored, approved and executed after the backup.", "post");
+        await rig.PressAsync(await rig.WaitForCardAsync(ExecutedSince), "Approve");
+        var firstKeys = new Dictionary<string, string>();
+        foreach (var id in new[] { DecidedSince, RetriedSince, ExecutedSince })
+        {
+            firstKeys[id] = (await rig.WaitForStateAsync(id, States.Executed)).Execution!.IdempotencyKey!;
+        }
+        var decidedSinceShown = await rig.Control.WaitForMessageAsync(m => m.MessageId == decidedSinceCard.MessageId && m.Text!.Contains("Executed", StringComparison.Ordinal), Wait);
+
+        // The service died (the usual reason for a restore): its WAL, with everything since the backup, is left behind.
+        await rig.Host.KillAsync();
+        Assert.True(new FileInfo(rig.Database + "-wal").Length > 0, "the killed service left no WAL to move aside");
+        await RestoreAsync(rig, copy);
+        // A tap Telegram has not handed to any service yet reaches the restored one and applies to the copy.
+        var whileDown = rig.Control.PressButton(tappedWhileDownCard.MessageId, TelegramHarness.ButtonData(tappedWhileDownCard, "Approve"));
+        await rig.StartHostAsync();
+        Assert.Equal("✅ Approved", (await rig.Control.WaitForCallbackAnswerAsync(whileDown.QueryId, Wait)).Text);
+        await rig.WaitForStateAsync(TappedWhileDown, States.Executed);
+
+        await using var client = await rig.Host.ConnectAsync();
+        // Drafts stored since are gone. A new draft with the same text as one of them does not take its seq, so a tap on
+        // that draft's old card, which still has its buttons, is refused and reported instead of deciding the new draft.
+        Assert.Equal(ErrorCodes.NotFound, (await client.GetAsync(StoredSince)).Error!.Code);
+        Assert.Equal(ErrorCodes.NotFound, (await client.GetAsync(ExecutedSince)).Error!.Code);
+        var sameText = (await client.SubmitAsync(new DraftSubmission { Id = SameText, Kind = "dm", Agent = "backup-test", Text = StoredSinceText })).Receipt!;
+        Assert.True(sameText.Seq > storedSince.Seq, $"the restored store gave out seq {sameText.Seq} again (a card from before the restore names it)");
+        await rig.WaitForCardAsync(SameText);
+        var oldCardTap = await rig.PressAsync(storedSinceCard, "Approve");
+        Assert.StartsWith("⚠️ This button does not match a stored draft", oldCardTap.Text, StringComparison.Ordinal);
+        Assert.Contains(Events(rig.Database, "orphan_callback"), e => e.Contains("\"reason\":\"unknown_draft\"", StringComparison.Ordinal) && e.Contains(oldCardTap.QueryId, StringComparison.Ordinal));
+        Assert.Contains((await client.ReportAsync("orphans")).Report!.Items, i => i.Gap == "orphan_callback" && i.Detail.Contains(oldCardTap.QueryId, StringComparison.Ordinal));
+        Assert.Equal(States.Carded, (await client.GetAsync(SameText)).Draft!.State);
+
+        // The agent submits again: a new receipt and a new card, and the same idempotency key as before the restore.
+        var again = (await client.SubmitAsync(new DraftSubmission { Id = ExecutedSince, Kind = "post", Agent = "backup-test", Text = "Stored, approved and executed after the backup." })).Receipt!;
+        Assert.False(again.Duplicate);
+        await rig.PressAsync(await rig.WaitForCardAsync(ExecutedSince, after: again.Seq), "Approve");
+        var rerun = await rig.WaitForStateAsync(ExecutedSince, States.Executed);
+        Assert.Equal(firstKeys[ExecutedSince], rerun.Execution!.IdempotencyKey);
+        Assert.Equal(2, rig.PostSink.Starts().Count(s => s.DraftId == ExecutedSince));
+        Assert.Single(rig.PostSink.Effects(), e => e.DraftId == ExecutedSince);
+
+        // A draft approved in the copy runs again at once, under the same key: a second effect at a sink that does not dedupe.
+        var retried = await rig.WaitForStateAsync(RetriedSince, States.Executed);
+        Assert.Equal(firstKeys[RetriedSince], retried.Execution!.IdempotencyKey);
+        Assert.Equal(2, rig.DmSink.Effects().Count(e => e.DraftId == RetriedSince));
+
+        // A decision taken since is gone: the draft awaits one again, while its card still shows the decision and the
+        // outcome, without buttons. Telegram does not deliver the confirmed tap again, and the card is left as it is.
+        // Every update is handled in order, so once a later tap is answered an earlier one would have been too.
+        var view = (await client.GetAsync(DecidedSince)).Draft!;
+        Assert.Equal((States.Carded, (DecisionView?)null), (view.State, view.Decision));
+        Assert.Contains((await client.ListAsync(States.Carded)).Drafts!, d => d.Id == DecidedSince);
+        var card = rig.Control.GetMessage(decidedSinceCard.ChatId, decidedSinceCard.MessageId)!;
+        Assert.Equal(decidedSinceShown.EditCount, card.EditCount);
+        Assert.DoesNotContain(card.AllButtons, b => b.CallbackData?.StartsWith("a:", StringComparison.Ordinal) == true);
+        Assert.Single(rig.DmSink.Effects(), e => e.DraftId == DecidedSince);
+        Assert.Single(Events(rig.Database, "store_restored"));
+    }
+
+    /// <summary>The README's restore, run on a stopped host's data directory; where it put the files it replaced.</summary>
+    private static async Task<(string Replaced, TimeSpan Took)> RestoreAsync(Rig rig, string copy)
+    {
+        var restore = await ReadmeScript.RunAsync("restore", new Dictionary<string, string>
+        {
+            ["backup"] = copy, ["data"] = rig.DataDirectory, ["user"] = Environment.UserName,
+        });
+        Assert.True(restore.ExitCode == 0, $"the README's restore exited {restore.ExitCode}: {restore.Stderr}");
+        Assert.False(File.Exists(rig.Database + "-wal"), "the replaced store's WAL was left beside the copy");
+        return (Assert.Single(Directory.GetDirectories(rig.DataDirectory, "replaced-*")), restore.Took);
+    }
+
+    private static SqliteConnection OpenReadOnly(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    private static string Scalar(string path, string sql)
+    {
+        using var connection = OpenReadOnly(path);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
+    }
+
+    private static Dictionary<string, (long Seq, string Sha256, string Text, string State)> Drafts(string path)
+    {
+        using var connection = OpenReadOnly(path);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT id, seq, sha256, text, state FROM drafts";
+        using var reader = cmd.ExecuteReader();
+        var drafts = new Dictionary<string, (long, string, string, string)>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            drafts[reader.GetString(0)] = (reader.GetInt64(1), reader.GetString(2), reader.GetString(3), reader.GetString(4));
+        }
+        return drafts;
+    }
+
+    /// <summary>The details of every ledger event of <paramref name="type"/>.</summary>
+    private static List<string> Events(string path, string type)
+    {
+        using var connection = OpenReadOnly(path);
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT COALESCE(details, '') FROM events WHERE type = $type ORDER BY id";
+        cmd.Parameters.AddWithValue("$type", type);
+        using var reader = cmd.ExecuteReader();
+        var events = new List<string>();
+        while (reader.Read())
+        {
+            events.Add(reader.GetString(0));
+        }
+        return events;
+    }
+
+    /// <summary>
+    /// A sandbox in the test process, which outlives the host as Telegram does; the host as a child process, started again
+    /// on the same data directory; <c>post</c> on a sink that dedupes by key, <c>dm</c> on one that does not.
+    /// </summary>
+    private sealed class Rig : IAsyncDisposable
+    {
+        private readonly TempDirectory _data = new();
+
+        private Rig(SandboxServer sandbox) => Sandbox = sandbox;
+
+        public SandboxServer Sandbox { get; }
+
+        public SandboxControl Control => Sandbox.Control;
+
+        public LedgerSink PostSink { get; } = new(dedupe: true);
+
+        public LedgerSink DmSink { get; } = new(dedupe: false);
+
+        public HostProcess Host { get; private set; } = null!;
+
+        public string DataDirectory => _data.Path;
+
+        public string Database => _data.Combine("approvals.db");
+
+        public string Combine(params string[] names) => Path.Combine([_data.Path, .. names]);
+
+        public static async Task<Rig> StartAsync()
+        {
+            var rig = new Rig(await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false }));
+            try
+            {
+                await rig.StartHostAsync();
+            }
+            catch
+            {
+                await rig.DisposeAsync();
+                throw;
+            }
+            return rig;
+        }
+
+        public async Task StartHostAsync()
+        {
+            if (Host is not null)
+            {
+                await Host.DisposeAsync();
+            }
+            Host = await HostProcess.StartAsync(_data.Path,
+            [
+                .. TelegramHarness.SettingsFor(Sandbox),
+                "ApprovalBot:Execution:IntervalSeconds=1",
+                // Long enough to take the backup between a failed attempt and its retry.
+                "ApprovalBot:Execution:RetryBaseSeconds=5",
+                "ApprovalBot:Execution:RetryMaxSeconds=5",
+                .. PostSink.Settings("post", idempotent: true),
+                .. DmSink.Settings("dm", idempotent: false, maxAttempts: 3),
+            ]);
+        }
+
+        public async Task<Receipt> SubmitAsync(string id, string text, string kind = "post")
+        {
+            await using var client = await Host.ConnectAsync();
+            var response = await client.SubmitAsync(new DraftSubmission { Id = id, Kind = kind, Agent = "backup-test", Text = text });
+            Assert.True(response.Ok, response.Error?.Message);
+            return response.Receipt!;
+        }
+
+        /// <summary>The card of <paramref name="id"/> with decision buttons for seq <paramref name="after"/> or later (a card sent for it again after the restore).</summary>
+        public Task<SentMessage> WaitForCardAsync(string id, long after = 0) =>
+            Control.WaitForMessageAsync(m => m.Document is null && m.Text?.Contains(id, StringComparison.Ordinal) == true
+                && m.AllButtons.Any(b => b.CallbackData is { } data && data.StartsWith("a:", StringComparison.Ordinal)
+                    && long.Parse(data.Split(':')[1], System.Globalization.CultureInfo.InvariantCulture) >= after), Wait);
+
+        /// <summary>The approver taps <paramref name="label"/> on <paramref name="card"/>; the bot's answer.</summary>
+        public async Task<CallbackAnswer> PressAsync(SentMessage card, string label)
+        {
+            var pressed = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, label));
+            return await Control.WaitForCallbackAnswerAsync(pressed.QueryId, Wait);
+        }
+
+        public Task<DraftView> WaitForStateAsync(string id, string state) => WaitForAsync(id, v => v.State == state);
+
+        /// <summary>Across processes there is no in-process signal; the pipe's get is polled against a deadline.</summary>
+        public async Task<DraftView> WaitForAsync(string id, Func<DraftView, bool> condition)
+        {
+            var deadline = DateTime.UtcNow + Wait;
+            await using var client = await Host.ConnectAsync();
+            while (true)
+            {
+                var view = (await client.GetAsync(id)).Draft!;
+                if (condition(view))
+                {
+                    return view;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"{id} is still {view.State} after {Wait.TotalSeconds} s");
+                await Task.Delay(50);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (Host is not null)
+            {
+                await Host.DisposeAsync();
+            }
+            await Sandbox.DisposeAsync();
+            PostSink.Dispose();
+            DmSink.Dispose();
+            _data.Dispose();
+        }
+    }
+}
