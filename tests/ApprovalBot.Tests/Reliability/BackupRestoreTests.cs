@@ -186,6 +186,59 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.Single(Events(rig.Database, "store_restored"));
     }
 
+    /// <summary>Each case: where the store is said to be, where the backup should go (relative to a temp folder), what sqlite3 says.</summary>
+    public static TheoryData<string, string, string, string> BadPaths => new()
+    {
+        { "wrong database path", "approval.db", "backup.db", "unable to open database file" },
+        { "an earlier backup has the name", "approvals.db", "earlier.db", "output file already exists" },
+        { "another file has the name", "approvals.db", "notes.txt", "file is not a database" },
+        { "backup folder missing", "approvals.db", "missing/backup.db", "unable to open database" },
+        { "backup folder not writable", "approvals.db", "/proc/approvalbot-backup.db", "unable to open database" },
+        { "quote in the backup path", "approvals.db", "it's.db", "Error" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadPaths))]
+    public async Task Backup_BadPath_FailsAndWritesNothing(string situation, string database, string backupPath, string error)
+    {
+        using var data = new TempDirectory();
+        Execute(data.Combine("approvals.db"), "PRAGMA journal_mode=WAL; CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('a');");
+        Execute(data.Combine("earlier.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('earlier');");
+        File.WriteAllText(data.Combine("notes.txt"), "not a database");
+        var files = Files(data.Path);
+        var backup = Path.IsPathRooted(backupPath) ? backupPath : data.Combine(backupPath);
+
+        var result = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = data.Combine(database), ["backup"] = backup });
+
+        Assert.True(result.ExitCode != 0, $"{situation}: the backup command exited 0");
+        Assert.Contains(error, result.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("backed up", result.Stdout, StringComparison.Ordinal);
+        Assert.Equal(files, Files(data.Path));
+        Assert.False(File.Exists("/proc/approvalbot-backup.db"));
+    }
+
+    [Fact]
+    public async Task Restore_WhileTheServiceRuns_RefusedAndNothingChanged()
+    {
+        await using var rig = await Rig.StartAsync();
+        var receipt = await rig.SubmitAsync("post:restore:running", "Stored before the backup.");
+        var copy = rig.Combine("approvals-backup.db");
+        Assert.Equal(0, (await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy })).ExitCode);
+        var files = Directory.GetFileSystemEntries(rig.DataDirectory).Order(StringComparer.Ordinal).ToList();
+
+        var restore = await ReadmeScript.RunAsync("restore", new Dictionary<string, string>
+        {
+            ["backup"] = copy, ["data"] = rig.DataDirectory, ["user"] = Environment.UserName,
+        });
+
+        Assert.NotEqual(0, restore.ExitCode);
+        Assert.Contains("ApprovalBot still runs", restore.Stderr, StringComparison.Ordinal);
+        Assert.Equal(files, Directory.GetFileSystemEntries(rig.DataDirectory).Order(StringComparer.Ordinal));
+        await using var client = await rig.Host.ConnectAsync();
+        Assert.Equal(receipt.Sha256, (await client.GetAsync(receipt.Id)).Draft!.Sha256);
+        Assert.True((await client.SubmitAsync(new DraftSubmission { Id = "post:restore:running:2", Kind = "post", Agent = "backup-test", Text = "Still served." })).Ok);
+    }
+
     /// <summary>The README's restore, run on a stopped host's data directory; where it put the files it replaced.</summary>
     private static async Task<(string Replaced, TimeSpan Took)> RestoreAsync(Rig rig, string copy)
     {
@@ -196,6 +249,24 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.True(restore.ExitCode == 0, $"the README's restore exited {restore.ExitCode}: {restore.Stderr}");
         Assert.False(File.Exists(rig.Database + "-wal"), "the replaced store's WAL was left beside the copy");
         return (Assert.Single(Directory.GetDirectories(rig.DataDirectory, "replaced-*")), restore.Took);
+    }
+
+    /// <summary>
+    /// Every file under <paramref name="folder"/> with the hash of its bytes, but the store's -wal and -shm: a reader of a
+    /// WAL store that no service holds open creates them (an empty WAL), as the service itself would on its next start.
+    /// </summary>
+    private static Dictionary<string, string> Files(string folder) =>
+        Directory.GetFileSystemEntries(folder, "*", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith("approvals.db-wal", StringComparison.Ordinal) && !f.EndsWith("approvals.db-shm", StringComparison.Ordinal))
+            .ToDictionary(f => f, f => File.Exists(f) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))) : "folder");
+
+    private static void Execute(string path, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 
     private static SqliteConnection OpenReadOnly(string path)
