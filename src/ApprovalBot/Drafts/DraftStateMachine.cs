@@ -11,7 +11,8 @@ internal static class DraftStateMachine
         // A decision may arrive on a card whose delivery the bot saw fail (the response was lost), so pending may be decided.
         [DraftState.Pending] = [DraftState.Carded, DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         [DraftState.Carded] = [DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
-        [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled],
+        // Approved -> Unknown only after a restore from a backup: the copy cannot say whether the approval ran since.
+        [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled, DraftState.Unknown],
         // Executing -> Approved is a failed attempt waiting for its retry.
         [DraftState.Executing] = [DraftState.Executed, DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved],
         [DraftState.Failed] = [DraftState.Approved, DraftState.Cancelled],

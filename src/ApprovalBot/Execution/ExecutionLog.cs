@@ -27,6 +27,11 @@ internal static partial class ExecutionLog
         Message = "Execution of draft {DraftId} ({Kind}) failed on attempt {Attempt} (now {State}): {Error}")]
     public static partial void ExecutionFailed(this ILogger logger, string draftId, string kind, int attempt, string state, string? error);
 
+    [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, EventName = "ApprovalUnsettledByRestore",
+        Message = "Draft {DraftId} ({Kind}) is approved in a store restored from a backup ({Attempts} attempt(s) on record), on a route that does not " +
+        "dedupe: whether it ran after the backup is not known, so it is now unknown and not run. Check the sink, then Mark done or Retry")]
+    public static partial void ApprovalUnsettledByRestore(this ILogger logger, string draftId, string kind, int attempts);
+
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, EventName = "ExecutionRecovered",
         Message = "Draft {DraftId} ({Kind}) was left executing ({Reason}); now {State} with key {IdempotencyKey}")]
     public static partial void ExecutionRecovered(this ILogger logger, string draftId, string kind, string reason, string state, string? idempotencyKey);

@@ -38,6 +38,10 @@ internal sealed class ExecutorCycle(
     // Set when a cycle left due drafts in the store for lack of room: the next run to end asks for a cycle at once.
     private int _starved;
 
+    // Whether this process has settled the approvals of a store restored from a backup (RestoredApprovals), which must
+    // come before its first run. Only touched under the gate.
+    private bool _restoreSettled;
+
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
     // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
     // the draft unknown, the safe side.
@@ -104,6 +108,14 @@ internal sealed class ExecutorCycle(
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
             await RecordLateOutcomesAsync().ConfigureAwait(false);
+            if (!_restoreSettled)
+            {
+                foreach (var d in await RestoredApprovals.SettleAsync(store, Routes).ConfigureAwait(false))
+                {
+                    logger.ApprovalUnsettledByRestore(d.Id, d.Kind, d.ExecAttempts);
+                }
+                _restoreSettled = true;
+            }
             var recovered = await RecoverAsync(linked.Token).ConfigureAwait(false);
             var slots = _slots ??= new SemaphoreSlim(Options.MaxParallel, Options.MaxParallel);
             var started = new List<Task<DraftState?>>();

@@ -159,9 +159,14 @@ internal sealed class GapFinder(
         });
         ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry", [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(d), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
         return gaps.ToList();
     }
+
+    private static string UnknownDetail(Draft d) =>
+        d.ExecError?.StartsWith(RestoredApprovals.Reason, StringComparison.Ordinal) == true
+            ? "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry"
+            : "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
 
     /// <summary>The stale gap an approved or executing draft on a command or webhook route is, if it waited too long.</summary>
     private Gap? NotExecuted(Draft d, DateTimeOffset now, SqliteConnection connection)

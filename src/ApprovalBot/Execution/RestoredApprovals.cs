@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution.Routes;
+
+namespace ApprovalBot.Execution;
+
+/// <summary>
+/// After the store was restored from a backup (the README's restore step leaves <see cref="MarkerKey"/> in the settings
+/// table), no approval the copy holds may run blindly on a route that does not dedupe: it may well have run after the
+/// backup was taken, and the copy cannot say. Each such draft becomes <c>unknown</c>, for a human to check the sink and
+/// Mark done or Retry, as after a run cut off mid-way. Drafts on a deduping or pull route stay approved (a second run has
+/// the same idempotency key); the marker goes in the same write, so a crash midway leaves it for the next start.
+/// </summary>
+internal static class RestoredApprovals
+{
+    public const string MarkerKey = "store.restored";
+    public const string EventType = "restore_unsettled";
+    public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
+
+    /// <summary>Settles the approvals of a restored store, if the store says it was restored; returns the drafts made unknown.</summary>
+    public static async Task<IReadOnlyList<Draft>> SettleAsync(DraftStore store, ExecutorRoutesOptions routes)
+    {
+        if (store.GetSetting(MarkerKey) is null)
+        {
+            return [];
+        }
+        return await store.WriteAsync(ctx =>
+        {
+            var approved = new List<Draft>();
+            using (var cmd = ctx.Command(DraftColumns.Select + " WHERE state = 'approved' ORDER BY seq"))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read())
+                {
+                    approved.Add(DraftColumns.Read(reader));
+                }
+            }
+            var unsettled = new List<Draft>();
+            foreach (var d in approved)
+            {
+                if (!routes.TryGet(d.Kind, out var route) || route.RouteType == RouteType.Pull || route.Idempotent)
+                {
+                    continue;
+                }
+                var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, EventType, "executor")
+                {
+                    Set = new Dictionary<string, object?>
+                    {
+                        ["exec_next_at"] = null, ["exec_error"] = Reason + "; it may or may not have taken effect",
+                    },
+                    Details = new JsonObject
+                    {
+                        ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
+                        ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason, ["action"] = "unknown",
+                    },
+                });
+                if (applied.Applied)
+                {
+                    unsettled.Add(applied.Draft!);
+                }
+            }
+            ctx.Execute("DELETE FROM settings WHERE key = $key", ("$key", MarkerKey));
+            return unsettled;
+        }).ConfigureAwait(false);
+    }
+}

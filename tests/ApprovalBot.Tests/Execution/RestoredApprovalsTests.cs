@@ -1,0 +1,98 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ApprovalBot.Tests.Execution;
+
+/// <summary>
+/// A store restored from a backup holds approvals that may have run after the backup was taken. On a route that does
+/// not dedupe, running them again could post twice, so the first executor cycle makes them unknown for a human instead.
+/// </summary>
+public sealed class RestoredApprovalsTests
+{
+    private static IEnumerable<string> Settings(RouteScript once, RouteScript deduping) =>
+    [
+        .. once.Settings("reply", idempotent: false),
+        .. deduping.Settings("post", idempotent: true),
+        "ApprovalBot:Kinds:pulled:MaxLength=100",
+        "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+    ];
+
+    private static Task<TestHost> StartAsync(RouteScript once, RouteScript deduping, string? dataDirectory = null) =>
+        TestHost.StartAsync(settings: Settings(once, deduping), dataDirectory: dataDirectory, compose: b => b.AddApprovalJobs());
+
+    /// <summary>
+    /// The store as the README's restore step leaves it: the copy's approvals, and the marker, written while no executor
+    /// runs (a host without the executor), as the service is stopped during a restore.
+    /// </summary>
+    private static async Task RestoredStoreAsync(string dataDirectory, RouteScript once, RouteScript deduping, Func<DraftStore, Task> copy)
+    {
+        await using var stopped = await TestHost.StartAsync(settings: Settings(once, deduping), dataDirectory: dataDirectory);
+        await copy(stopped.Store);
+        await stopped.Store.SetSettingAsync(RestoredApprovals.MarkerKey, "restored");
+    }
+
+    private static ExecutorCycle Cycle(TestHost host) => host.Services.GetRequiredService<ExecutorCycle>();
+
+    [Fact]
+    public async Task FirstCycle_StoreMarkedRestored_ApprovalsOnRoutesThatDoNotDedupeBecomeUnknownNotRun()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping, async store =>
+        {
+            await Drafts.ApproveAsync(store, "reply:maybe-posted", "approved in the copy", "reply");
+            await Drafts.ApproveAsync(store, "post:deduped", "approved in the copy too", "post");
+            await Drafts.ApproveAsync(store, "pulled:claimed-by-agent", "for an agent", "pulled");
+        });
+
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Empty(once.Runs());
+        var unknown = host.Store.Get("reply:maybe-posted")!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+        Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
+        var settled = Assert.Single(host.Store.Events("reply:maybe-posted"), e => e.Type == RestoredApprovals.EventType);
+        Assert.Contains(IdempotencyKey.For("reply:maybe-posted", Sha.Hex("approved in the copy")), settled.Details, StringComparison.Ordinal);
+        // A second run of these has the same idempotency key: a deduping sink absorbs it, a pull agent dedupes by it.
+        Assert.Equal(DraftState.Executed, host.Store.Get("post:deduped")!.State);
+        Assert.Single(deduping.Runs());
+        Assert.Equal(DraftState.Approved, host.Store.Get("pulled:claimed-by-agent")!.State);
+        Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
+    }
+
+    [Fact]
+    public async Task FirstCycle_StoreNotMarkedRestored_ApprovalsRunAsUsual()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        await using var host = await StartAsync(once, deduping);
+        await Drafts.ApproveAsync(host.Store, "reply:fresh", "approved here", "reply");
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Single(once.Runs());
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:fresh")!.State);
+        Assert.DoesNotContain(host.Store.Events("reply:fresh"), e => e.Type == RestoredApprovals.EventType);
+    }
+
+    [Fact]
+    public async Task LaterCycles_ApprovalsAfterTheRestoreWasSettled_Run()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping, _ => Task.CompletedTask);
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+
+        await Drafts.ApproveAsync(host.Store, "reply:after-restore", "approved on the restored store", "reply");
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Single(once.Runs());
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:after-restore")!.State);
+    }
+}
