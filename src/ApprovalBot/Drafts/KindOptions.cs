@@ -14,6 +14,12 @@ internal sealed class KindOptions
 
     /// <summary>How long an approved draft may wait for execution before it is reported stuck.</summary>
     public TimeSpan StuckAfter { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// How long after its submission a draft nobody decided on expires (pending or carded -> expired); null, the
+    /// default, never. Left out by default: a draft waiting forever was the behaviour before this setting existed.
+    /// </summary>
+    public TimeSpan? ExpireAfter { get; set; }
 }
 
 /// <summary>All configured kinds, bound from <c>ApprovalBot:Kinds</c>.</summary>

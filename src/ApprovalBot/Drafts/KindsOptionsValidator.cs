@@ -37,6 +37,10 @@ internal sealed partial class KindsOptionsValidator : IValidateOptions<KindsOpti
             {
                 errors.Add($"{key}:StuckAfter must be a positive duration such as 00:30:00, at most {MaxDuration} (ten years) (got {o.StuckAfter}).");
             }
+            if (o.ExpireAfter is { } expire && (expire <= TimeSpan.Zero || expire > MaxDuration))
+            {
+                errors.Add($"{key}:ExpireAfter must be a positive duration such as 2.00:00:00, at most {MaxDuration} (ten years), or left out for never (got {expire}).");
+            }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

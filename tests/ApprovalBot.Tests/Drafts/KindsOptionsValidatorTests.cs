@@ -15,6 +15,11 @@ public sealed class KindsOptionsValidatorTests
         ["stale over ten years"] = o => o.StaleAfter = TimeSpan.FromDays(3651),
         ["zero stuck"] = o => o.StuckAfter = TimeSpan.Zero,
         ["stuck never"] = o => o.StuckAfter = TimeSpan.MaxValue,
+        ["zero expire"] = o => o.ExpireAfter = TimeSpan.Zero,
+        ["negative expire"] = o => o.ExpireAfter = TimeSpan.FromDays(-2),
+        // "Never" is the setting left out; written as the largest TimeSpan, it would make the expiry's cutoff throw.
+        ["expire never"] = o => o.ExpireAfter = TimeSpan.MaxValue,
+        ["expire over ten years"] = o => o.ExpireAfter = TimeSpan.FromDays(3650) + TimeSpan.FromMilliseconds(1),
     };
 
     [Theory]
@@ -26,6 +31,10 @@ public sealed class KindsOptionsValidatorTests
     [InlineData("stale over ten years", "ApprovalBot:Kinds:reply:StaleAfter")]
     [InlineData("zero stuck", "ApprovalBot:Kinds:reply:StuckAfter")]
     [InlineData("stuck never", "ApprovalBot:Kinds:reply:StuckAfter")]
+    [InlineData("zero expire", "ApprovalBot:Kinds:reply:ExpireAfter")]
+    [InlineData("negative expire", "ApprovalBot:Kinds:reply:ExpireAfter")]
+    [InlineData("expire never", "ApprovalBot:Kinds:reply:ExpireAfter")]
+    [InlineData("expire over ten years", "ApprovalBot:Kinds:reply:ExpireAfter")]
     public void Validate_BadSetting_FailsNamingTheKey(string scenario, string key)
     {
         var kind = new KindOptions();
@@ -68,8 +77,35 @@ public sealed class KindsOptionsValidatorTests
     public void Validate_LongestDurations_Accepted()
     {
         var options = new KindsOptions();
-        options.Kinds["reply"] = new KindOptions { MaxLength = 1_000_000, StaleAfter = TimeSpan.FromDays(3650), StuckAfter = TimeSpan.FromDays(3650) };
+        options.Kinds["reply"] = new KindOptions
+        {
+            MaxLength = 1_000_000, StaleAfter = TimeSpan.FromDays(3650), StuckAfter = TimeSpan.FromDays(3650), ExpireAfter = TimeSpan.FromDays(3650),
+        };
 
         Assert.True(new KindsOptionsValidator().Validate(null, options).Succeeded);
+    }
+
+    [Fact]
+    public void Validate_ExpireAfterLeftOutOrShortest_AcceptedAndLeftOutIsNever()
+    {
+        var options = new KindsOptions();
+        options.Kinds["reply"] = new KindOptions();
+        options.Kinds["post"] = new KindOptions { ExpireAfter = TimeSpan.FromMilliseconds(1) };
+
+        Assert.True(new KindsOptionsValidator().Validate(null, options).Succeeded);
+        Assert.Null(options.Kinds["reply"].ExpireAfter);
+    }
+
+    [Fact]
+    public void Validate_BadExpireAfter_MessageSaysWhatItTakesAndWhatItGot()
+    {
+        var options = new KindsOptions();
+        options.Kinds["reply"] = new KindOptions { ExpireAfter = TimeSpan.FromHours(-1) };
+
+        var failure = Assert.Single(new KindsOptionsValidator().Validate(null, options).Failures!);
+
+        Assert.Equal(
+            "ApprovalBot:Kinds:reply:ExpireAfter must be a positive duration such as 2.00:00:00, at most 3650.00:00:00 (ten years), or left out for never (got -01:00:00).",
+            failure);
     }
 }

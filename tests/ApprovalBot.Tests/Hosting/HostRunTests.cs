@@ -1,8 +1,15 @@
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
+using ApprovalBot.Pipe;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram;
 using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Tests.Hosting;
 
@@ -57,6 +64,58 @@ public sealed class HostRunTests
         Assert.Equal(1, code);
         var fatal = AssertStoppedBecauseOf(logs, loop.Name);
         Assert.Contains(reason, fatal.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A kind's ExpireAfter as the start reads it, through the real configuration binder and checks: each bad value stops
+    /// the start with one message naming the key; a value of the wrong type names the value too.
+    /// </summary>
+    [Theory]
+    [InlineData("0", "ApprovalBot:Kinds:reply:ExpireAfter must be a positive duration such as 2.00:00:00, at most 3650.00:00:00 (ten years), or left out for never (got 00:00:00).")]
+    [InlineData("-2.00:00:00", "ApprovalBot:Kinds:reply:ExpireAfter must be a positive duration such as 2.00:00:00, at most 3650.00:00:00 (ten years), or left out for never (got -2.00:00:00).")]
+    [InlineData("3650.00:00:01", "ApprovalBot:Kinds:reply:ExpireAfter must be a positive duration such as 2.00:00:00, at most 3650.00:00:00 (ten years), or left out for never (got 3650.00:00:01).")]
+    [InlineData("10675199.02:48:05.4775807", "ApprovalBot:Kinds:reply:ExpireAfter must be a positive duration such as 2.00:00:00, at most 3650.00:00:00 (ten years), or left out for never (got 10675199.02:48:05.4775807).")]
+    [InlineData("2d", "'2d' at 'ApprovalBot:Kinds:reply:ExpireAfter'")]
+    [InlineData("never", "'never' at 'ApprovalBot:Kinds:reply:ExpireAfter'")]
+    public void ValidateConfiguration_BadExpireAfter_RefusedNamingTheKey(string value, string expected)
+    {
+        using var data = new TempDirectory();
+        using var host = ServiceHost(data.Path, $"ApprovalBot:Kinds:reply:ExpireAfter={value}");
+
+        var failure = Assert.ThrowsAny<Exception>(host.ValidateConfiguration);
+
+        var error = Assert.Single(StartupFailure.ConfigurationErrors(failure) ?? []);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    /// <summary>Left out or empty (an environment variable that clears the file's value) is never; a duration is kept as given.</summary>
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("", null)]
+    [InlineData("2.00:00:00", "2.00:00:00")]
+    [InlineData("00:00:00.001", "00:00:00.0010000")]
+    public void ValidateConfiguration_ExpireAfterLeftOutEmptyOrGiven_Accepted(string? value, string? expected)
+    {
+        using var data = new TempDirectory();
+        using var host = ServiceHost(data.Path, value is null ? [] : [$"ApprovalBot:Kinds:reply:ExpireAfter={value}"]);
+
+        host.ValidateConfiguration();
+
+        var kinds = host.Services.GetRequiredService<IOptions<KindsOptions>>().Value;
+        Assert.Equal(expected, kinds.Kinds["reply"].ExpireAfter?.ToString("c", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Null(kinds.Kinds["post"].ExpireAfter);
+    }
+
+    /// <summary>The service composed as Program.cs composes it, built but not started, on the shipped configuration plus <paramref name="settings"/>.</summary>
+    private static IHost ServiceHost(string dataDirectory, params string[] settings)
+    {
+        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={dataDirectory}", .. settings.Select(s => "--" + s)]);
+        builder.AddApprovalStore();
+        builder.AddAgentPipe();
+        builder.AddTelegram();
+        builder.AddApprovalJobs();
+        builder.AddReconciliation();
+        return builder.Build();
     }
 
     private static CapturedLogs.Entry AssertStoppedBecauseOf(CapturedLogs logs, string service)

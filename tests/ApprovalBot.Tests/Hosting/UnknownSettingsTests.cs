@@ -17,6 +17,9 @@ public sealed class UnknownSettingsTests
     [InlineData("ApprovalBot:Telegramm:Token=1:x", "ApprovalBot:Telegramm is not a setting (did you mean Telegram?).")]
     [InlineData("ApprovalBot:Telegram:RateLimits:PerChatPerSec=2", "ApprovalBot:Telegram:RateLimits:PerChatPerSec is not a setting (did you mean PerChatPerSecond?).")]
     [InlineData("ApprovalBot:Kinds:reply:MaxLenght=10", "ApprovalBot:Kinds:reply:MaxLenght is not a setting (did you mean MaxLength?).")]
+    [InlineData("ApprovalBot:Kinds:reply:ExpiresAfter=2.00:00:00", "ApprovalBot:Kinds:reply:ExpiresAfter is not a setting (did you mean ExpireAfter?).")]
+    [InlineData("ApprovalBot:Kinds:reply:Expire=2.00:00:00", "ApprovalBot:Kinds:reply:Expire is not a setting (did you mean ExpireAfter?).")]
+    [InlineData("ApprovalBot:Kinds:reply:ExpireAfter:Days=2", "ApprovalBot:Kinds:reply:ExpireAfter:Days is not a setting (ExpireAfter takes a single value).")]
     [InlineData("ApprovalBot:Kinds:reply:Executor:Timeout=60", "ApprovalBot:Kinds:reply:Executor:Timeout is not a setting (did you mean TimeoutSeconds?).")]
     [InlineData("ApprovalBot:Kinds:reply:Executor:Headers:X=1", "ApprovalBot:Kinds:reply:Executor:Headers is not a setting (known here: Type, Command, Url, TimeoutSeconds, MaxAttempts, Idempotent).")]
     [InlineData("ApprovalBot:Sandbox:RateLimits:GlobalPerSecond=5", "ApprovalBot:Sandbox:RateLimits:GlobalPerSecond is not a setting (RateLimits takes a single value).")]
@@ -39,6 +42,7 @@ public sealed class UnknownSettingsTests
         Assert.Empty(Find(
             "ApprovalBot:DataDirectory=/data", "ApprovalBot:maxbatch=10", "ApprovalBot:Telegram:Approvers:0=1", "ApprovalBot:Telegram:Approvers:1=2",
             "ApprovalBot:Telegram:RateLimits:GlobalPerSecond=5", "ApprovalBot:Sandbox:RateLimits=false", "ApprovalBot:Kinds:thread:MaxLength=90",
+            "ApprovalBot:Kinds:thread:ExpireAfter=2.00:00:00", "ApprovalBot:Kinds:post:expireafter=",
             "ApprovalBot:Kinds:thread:Executor:Type=command", "ApprovalBot:Kinds:thread:Executor:Command:0=/bin/true",
             "ApprovalBot:Telegram:RateLimits:PerChatPerSecond=0.5", "ApprovalBot:Telegram:Approvers:2=-1001", "Serilog:MinimumLevel:Default=Warning", "Unrelated:Key=1"));
     }
