@@ -6,12 +6,14 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Reconciliation;
 
 /// <summary>
-/// One reconcile cycle: find every gap, escalate each new one once and each open one again after
-/// <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
+/// One reconcile cycle: expire the drafts past their kind's ExpireAfter (<see cref="DraftExpiry"/>) first, so that this
+/// cycle's reports no longer count them as awaiting a decision; then find every gap, escalate each new one once and each
+/// open one again after <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
 /// A gap is marked sent only after the chat accepted the message, so a failed send is retried next cycle.
 /// A class the report could not list in full (it says how many more exist) closes only the gaps known to be gone.
 /// </summary>
 internal sealed partial class Reconciler(
+    DraftExpiry expiry,
     GapFinder finder,
     DraftStore store,
     IServiceProvider services,
@@ -21,8 +23,8 @@ internal sealed partial class Reconciler(
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
 
-    /// <summary>Gaps found and messages sent by the last cycle.</summary>
-    public sealed record CycleResult(int Open, int Escalated, int Reminded, int Resolved, int Messages);
+    /// <summary>Gaps found and messages sent by the last cycle, and the drafts it expired.</summary>
+    public sealed record CycleResult(int Open, int Escalated, int Reminded, int Resolved, int Messages, int Expired);
 
     public async Task<CycleResult> RunOnceAsync(CancellationToken cancellationToken)
     {
@@ -39,6 +41,7 @@ internal sealed partial class Reconciler(
 
     private async Task<CycleResult> RunAsync(CancellationToken cancellationToken)
     {
+        var expired = await expiry.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         var gaps = finder.All();
         var now = time.GetUtcNow();
         var open = OpenEscalations();
@@ -105,7 +108,7 @@ internal sealed partial class Reconciler(
             }
         }
         var escalated = due.Count(g => !Delivered(g));
-        return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages);
+        return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages, expired);
     }
 
     private static string Title(IReadOnlyCollection<Gap> gaps, bool reminder)

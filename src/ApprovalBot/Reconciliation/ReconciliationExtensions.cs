@@ -14,7 +14,10 @@ internal static class ReconciliationExtensions
 {
     private static readonly TriggerKey ReconcileIntervalTrigger = new("reconcile-interval", "approvalbot");
 
-    /// <summary>Gap reports (pipe op <c>report</c>), escalation of each gap to the chat, and the reconcile job on its interval.</summary>
+    /// <summary>
+    /// Gap reports (pipe op <c>report</c>), escalation of each gap to the chat, expiry of drafts past their kind's ExpireAfter,
+    /// and the reconcile job on its interval.
+    /// </summary>
     public static IHostApplicationBuilder AddReconciliation(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -23,6 +26,7 @@ internal static class ReconciliationExtensions
         services.AddSingleton<IRouteLookup, ConfiguredRouteLookup>();
         services.AddSingleton<GapDismissals>();
         services.AddSingleton<GapFinder>();
+        services.AddSingleton<DraftExpiry>();
         services.AddSingleton<Reconciler>();
         services.TryAddSingleton<ReconcileRequests>();
         services.AddPipeOperation<ReportOperation>();

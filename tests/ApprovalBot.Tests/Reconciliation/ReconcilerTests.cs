@@ -12,7 +12,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private TestHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TestHost.StartAsync(
-        ["ApprovalBot:Reconciliation:RemindEvery=02:00:00", "ApprovalBot:Reconciliation:MaxGapsPerMessage=20", "ApprovalBot:Kinds:pulled:Executor:Type=pull"],
+        ["ApprovalBot:Reconciliation:RemindEvery=02:00:00", "ApprovalBot:Reconciliation:MaxGapsPerMessage=20", "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+            "ApprovalBot:Kinds:expiring:StaleAfter=1.00:00:00", "ApprovalBot:Kinds:expiring:ExpireAfter=2.00:00:00"],
         services: s =>
         {
             s.AddSingleton<TimeProvider>(_clock);
@@ -55,6 +56,28 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(2, _chat.Sent.Count);
         Assert.True(_chat.Sent[1].Gaps[0].Reminder);
         Assert.StartsWith("Reminder", _chat.Sent[1].Title, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// The cycle expires first, then reports: a draft past its kind's ExpireAfter is no longer awaiting a decision in the same
+    /// cycle, so its open stale gap closes and nothing about it is sent (an expiry is shown on the card, not escalated).
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_DraftPastItsKindsExpireAfter_ExpiredBeforeTheReportsSoItsStaleGapClosesAndNothingIsSent()
+    {
+        await DraftFixtures.SubmitAsync(_host.Store, "expiring:e1", kind: "expiring");
+        _clock.Advance(TimeSpan.FromDays(1));
+        var stale = await Reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromDays(1));
+        var expiring = await Reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromDays(1));
+        var after = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 1, 0), (stale.Open, stale.Escalated, stale.Expired));
+        Assert.Equal((0, 0, 0, 1, 1), (expiring.Open, expiring.Escalated, expiring.Reminded, expiring.Resolved, expiring.Expired));
+        Assert.Equal((0, 0, 0), (after.Open, after.Messages, after.Expired));
+        Assert.Equal("expiring:e1", Assert.Single(Assert.Single(_chat.Sent).Gaps).DraftId);
+        Assert.Equal(DraftState.Expired, _host.Store.Get("expiring:e1")!.State);
     }
 
     [Fact]

@@ -29,6 +29,19 @@ public sealed class CardRendererTests
         Assert.Equal(["✅ Approve", "❌ Reject"], card.Buttons!.InlineKeyboard.Single().Select(b => b.Text));
     }
 
+    /// <summary>An expired card says when, and that nobody decided: "⌛ Expired" alone read like a decision taken.</summary>
+    [Fact]
+    public void Render_Expired_NoButtonsAndStatusSaysWhenWithoutADecision()
+    {
+        var expired = Draft("too late") with { State = DraftState.Expired, StateSince = new DateTimeOffset(2026, 11, 24, 9, 30, 0, TimeSpan.Zero) };
+
+        var card = CardRenderer.Render(expired);
+
+        Assert.Null(card.Buttons);
+        Assert.StartsWith("⌛ Expired at 2026-11-24 09:30 UTC without a decision\n\n", card.Html, StringComparison.Ordinal);
+        Assert.Contains("too late", card.Html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Render_ExactlyAtLimit_NoAttachmentOneOverGetsOne()
     {

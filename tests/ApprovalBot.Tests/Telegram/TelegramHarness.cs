@@ -7,6 +7,7 @@ using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -23,13 +24,16 @@ internal sealed class TelegramHarness : IAsyncDisposable
     private readonly IReadOnlyList<string> _extraSettings;
     private readonly bool _defaultRateLimits;
     private readonly Action<IServiceCollection>? _services;
+    private readonly Action<HostApplicationBuilder>? _compose;
 
-    private TelegramHarness(SandboxServer sandbox, IReadOnlyList<string> extraSettings, bool defaultRateLimits, Action<IServiceCollection>? services)
+    private TelegramHarness(
+        SandboxServer sandbox, IReadOnlyList<string> extraSettings, bool defaultRateLimits, Action<IServiceCollection>? services, Action<HostApplicationBuilder>? compose)
     {
         Sandbox = sandbox;
         _extraSettings = extraSettings;
         _defaultRateLimits = defaultRateLimits;
         _services = services;
+        _compose = compose;
     }
 
     public SandboxServer Sandbox { get; }
@@ -47,13 +51,14 @@ internal sealed class TelegramHarness : IAsyncDisposable
     /// <param name="defaultRateLimits">The bot keeps its real default outgoing limits instead of raised ones.</param>
     /// <param name="services">Replaces host services, e.g. the rate limiter's clock.</param>
     /// <param name="sandboxClock">The sandbox's clock (message dates, call log, rate limits); real time when null.</param>
+    /// <param name="compose">Features composed after Telegram, at every start (e.g. the reconciler).</param>
     public static async Task<TelegramHarness> StartAsync(
         IEnumerable<string>? settings = null, bool sandboxRateLimits = false, bool defaultRateLimits = false,
-        Action<IServiceCollection>? services = null, TimeProvider? sandboxClock = null)
+        Action<IServiceCollection>? services = null, TimeProvider? sandboxClock = null, Action<HostApplicationBuilder>? compose = null)
     {
         var sandbox = await SandboxServer.StartAsync(
             new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = sandboxRateLimits }, loggerFactory: null, sandboxClock ?? TimeProvider.System);
-        var harness = new TelegramHarness(sandbox, [.. settings ?? []], defaultRateLimits, services);
+        var harness = new TelegramHarness(sandbox, [.. settings ?? []], defaultRateLimits, services, compose);
         try
         {
             harness.Host = await harness.StartHostAsync();
@@ -89,7 +94,12 @@ internal sealed class TelegramHarness : IAsyncDisposable
     /// <param name="settings">Settings for this start only, after the harness's (so they win), e.g. a changed ChatId.</param>
     public Task<TestHost> StartHostAsync(IEnumerable<string>? settings = null) =>
         TestHost.StartAsync(
-            settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings, .. settings ?? []], services: _services, dataDirectory: _data.Path, compose: b => b.AddTelegram());
+            settings: [.. SettingsFor(Sandbox, _defaultRateLimits), .. _extraSettings, .. settings ?? []], services: _services, dataDirectory: _data.Path,
+            compose: b =>
+            {
+                b.AddTelegram();
+                _compose?.Invoke(b);
+            });
 
     /// <summary>
     /// Stops the host and starts a new one on the same data directory, like a service restart; <paramref name="whileStopped"/>

@@ -135,7 +135,7 @@ internal static class CardRenderer
             DraftState.Blocked => "⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded"),
             DraftState.Unknown => "❓ Outcome unknown, check the target: " + (d.ExecError ?? "no reason recorded"),
             DraftState.Cancelled => decided ? "🗑 Discarded" : "🗑 Cancelled",
-            DraftState.Expired => "⌛ Expired",
+            DraftState.Expired => $"⌛ Expired at {FormatTime(d.StateSince)} without a decision",
             DraftState.Approved => "🔁 Waiting for another execution attempt" + Detail(d.ExecError),
             _ => null,
         };

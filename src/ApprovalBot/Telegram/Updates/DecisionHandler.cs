@@ -121,6 +121,7 @@ internal sealed partial class DecisionHandler(
     {
         _ when d.Decision is not null =>
             $"Already {d.Decision} by {d.DecidedByName ?? "?"}" + (d.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "") + $" (now {d.State.ToWire()}).",
+        DraftState.Expired => $"Nothing to decide: this draft expired at {CardRenderer.FormatTime(d.StateSince)} without a decision.",
         _ => $"Nothing to decide: this draft is {d.State.ToWire()}.",
     };
 

@@ -1,0 +1,270 @@
+using System.Text.RegularExpressions;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Reconciliation;
+using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Cli;
+using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
+using Microsoft.Extensions.DependencyInjection;
+using Quartz;
+
+namespace ApprovalBot.Tests.Reconciliation;
+
+/// <summary>
+/// Expiry end to end: the host composed as in Program.cs (pipe, Telegram against the sandbox over HTTP, executor and
+/// reconcile jobs on Quartz, both intervals an hour so every cycle a test sees is one it caused, or the start's) on a
+/// clock the test moves. <c>reply</c> expires two days after its submission (stale after one), <c>brief</c> after 30
+/// seconds, <c>long</c> never. What follows an expiry is checked where the approver and the agent see it: the card,
+/// a tap, <c>wait</c>, <c>approvalctl</c>, <c>/stale</c> and <c>/pending</c>.
+/// </summary>
+public sealed class ExpiryEndToEndTests : IAsyncLifetime
+{
+    private static readonly TimeSpan ExpireAfter = TimeSpan.FromDays(2);
+    private readonly JobRuns _jobs = new();
+    private ManualTimeProvider _clock = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+    private TelegramHarness _harness = null!;
+
+    public async Task InitializeAsync()
+    {
+        _harness = await TelegramHarness.StartAsync(
+            settings:
+            [
+                "ApprovalBot:Kinds:reply:ExpireAfter=2.00:00:00", "ApprovalBot:Kinds:reply:StaleAfter=1.00:00:00",
+                "ApprovalBot:Kinds:brief:ExpireAfter=00:00:30",
+                "ApprovalBot:Telegram:CardSweepSeconds=60",
+                "ApprovalBot:Execution:IntervalSeconds=3600", "ApprovalBot:Reconciliation:IntervalSeconds=3600",
+            ],
+            // Resolved at each start: a restart can begin on a later clock, as a service does after a night down.
+            services: s => s.AddSingleton<TimeProvider>(_ => _clock),
+            compose: b =>
+            {
+                b.AddApprovalJobs(q => q.AddJobListener(_jobs, [GroupMatcher<JobKey>.AnyGroup()]));
+                b.AddReconciliation();
+            });
+        await SettledAsync(0);
+    }
+
+    public async Task DisposeAsync() => await _harness.DisposeAsync();
+
+    private TestHost Host => _harness.Host;
+
+    private SandboxControl Control => _harness.Control;
+
+    private Reconciler Reconciler => Host.Services.GetRequiredService<Reconciler>();
+
+    /// <summary>Both jobs fire once at start (the executor's cycle then fires the reconciler once more); after that only what the test causes.</summary>
+    private async Task SettledAsync(int reconcilesBefore)
+    {
+        await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconcilesBefore + 2);
+    }
+
+    private Task<SentMessage> ExpiredCardAsync(SentMessage card) =>
+        Control.WaitForEditAsync(card.ChatId, card.MessageId, TelegramHarness.Wait,
+            m => m.Buttons.Count == 0 && m.Text!.StartsWith("⌛ Expired at ", StringComparison.Ordinal));
+
+    private async Task<string> CommandAsync(string command, string startsWith)
+    {
+        var sent = Control.SendUserMessage(command, _harness.Sandbox.Settings.ApproverId, _harness.ChatId);
+        var reply = await Control.WaitForMessageAsync(
+            m => m.MessageId > sent.MessageId && m.Text is { } t && t.StartsWith(startsWith, StringComparison.Ordinal), TelegramHarness.Wait);
+        return reply.Text!;
+    }
+
+    [Fact]
+    public async Task CardedDraftPastExpireAfter_ExpiresAtTheNextCycle_CardLosesItsButtonsAndEveryWaitReturnsExpired()
+    {
+        const string id = "reply:stale-post";
+        var card = await _harness.SubmitCardedAsync(id, "Congrats on the launch!");
+        _clock.Advance(ExpireAfter);
+        await using var agent = await Host.ConnectAsync();
+        await using var finalAgent = await Host.ConnectAsync();
+        var decided = agent.WaitAsync(id, 600_000);
+        var final = finalAgent.WaitAsync(id, 600_000, WaitUntil.Final);
+        var cli = CliRunner.RunAsync("wait", id, "--timeout", "600", "--pipe", Host.PipeName);
+        var cliFinal = CliRunner.RunAsync("wait", id, "--final", "--timeout", "600", "--pipe", Host.PipeName);
+        // Every wait is waiting on the draft before it moves: each is answered by the expiry, not by a look at an expired draft.
+        await Eventually.TrueAsync(() => Host.Store.Signals.Waiting == 4, "four waits on the draft");
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(1, cycle.Expired);
+        foreach (var response in new[] { await decided, await final })
+        {
+            Assert.True(response.Ok, response.Error?.Message);
+            Assert.True(response.Decided);
+            Assert.Equal(States.Expired, response.Draft!.State);
+            Assert.Null(response.Draft.Decision);
+        }
+        // As for rejected: the draft left pending/carded, so the wait is over (0); the state says how.
+        foreach (var run in new[] { await cli, await cliFinal })
+        {
+            Assert.True(run.ExitCode == 0, run.ToString());
+            Assert.Matches(new Regex(@"^state\s+expired$", RegexOptions.Multiline), run.Stdout);
+        }
+        var edited = await ExpiredCardAsync(card);
+        Assert.Contains("Congrats on the launch!", edited.Text, StringComparison.Ordinal);
+        Assert.Contains("without a decision", edited.Text, StringComparison.Ordinal);
+        await Eventually.TrueAsync(() => Host.Store.Get(id)!.CardShowsCurrentState, "the card's edit recorded as shown");
+        var expired = Assert.Single(Host.Store.Events(id), e => e.Type == DraftExpiry.EventType);
+        Assert.Equal(DraftExpiry.Actor, expired.Actor);
+    }
+
+    /// <summary>
+    /// Before the cycle the draft is stale and awaits a decision; after it, neither report names it, it is not escalated
+    /// (the expiry is shown on the card), and listing the state expired finds it.
+    /// </summary>
+    [Fact]
+    public async Task AfterExpiry_StaleAndPendingNoLongerListIt_ListStateExpiredFindsIt_NothingEscalated()
+    {
+        const string id = "reply:reported";
+        await _harness.SubmitCardedAsync(id, "Still relevant?");
+        _clock.Advance(ExpireAfter);
+        Assert.Contains(id, await CommandAsync("/stale", "1 stale"), StringComparison.Ordinal);
+        Assert.Contains(id, await CommandAsync("/pending", "Awaiting a decision"), StringComparison.Ordinal);
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 0, 0), (cycle.Expired, cycle.Open, cycle.Messages));
+        Assert.StartsWith("Nothing stale", await CommandAsync("/stale", "Nothing stale"), StringComparison.Ordinal);
+        Assert.StartsWith("Nothing awaits a decision", await CommandAsync("/pending", "Nothing awaits"), StringComparison.Ordinal);
+        await using var agent = await Host.ConnectAsync();
+        Assert.Empty((await agent.ReportAsync("stale")).Report!.Items);
+        Assert.Empty((await agent.ListAsync(States.Carded)).Drafts!);
+        Assert.Equal(id, Assert.Single((await agent.ListAsync(States.Expired)).Drafts!).Id);
+        var list = await CliRunner.RunAsync("list", "--state", "expired", "--pipe", Host.PipeName);
+        Assert.True(list.ExitCode == 0, list.ToString());
+        Assert.Contains(id, list.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(Control.GetMessages(_harness.ChatId), m => m.Text is { } t && t.Contains("attention", StringComparison.Ordinal));
+    }
+
+    /// <summary>An old copy of the card tapped after the expiry, and that tap delivered again: each answered, nothing changes.</summary>
+    [Fact]
+    public async Task TapOnExpiredCard_OldCopyOrRedelivered_AnsweredAndChangesNothing()
+    {
+        const string id = "reply:tapped-late";
+        var card = await _harness.SubmitCardedAsync(id, "Too late to decide");
+        _clock.Advance(ExpireAfter);
+        await Reconciler.RunOnceAsync(default);
+        var expiredCard = await ExpiredCardAsync(card);
+        var events = Host.Store.Events(id);
+
+        var approve = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), requireButton: false);
+        var answer = await Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait);
+        var again = _harness.RedeliverPress(approve, card.MessageId, TelegramHarness.ButtonData(card, "Approve"), _harness.Sandbox.Settings.ApproverId);
+        await Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+        var reject = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"), requireButton: false);
+        var rejectAnswer = await Control.WaitForCallbackAnswerAsync(reject.QueryId, TelegramHarness.Wait);
+        await Control.WaitForUpdateConfirmedAsync(reject.UpdateId, TelegramHarness.Wait);
+
+        Assert.StartsWith("Nothing to decide: this draft expired at ", answer.Text, StringComparison.Ordinal);
+        Assert.Equal(answer.Text, rejectAnswer.Text);
+        var draft = Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Expired, null), (draft.State, draft.Decision));
+        Assert.Equal(events, Host.Store.Events(id));
+        var now = Control.GetMessage(card.ChatId, card.MessageId)!;
+        Assert.Equal((expiredCard.Text, 0), (now.Text, now.Buttons.Count));
+    }
+
+    /// <summary>
+    /// A draft whose card never got out (the chat refused the bot) and expired meanwhile gets no card once the chat takes
+    /// cards again; the draft after it, of a kind that never expires, does, in the same pass that would have sent it first.
+    /// </summary>
+    [Fact]
+    public async Task PendingDraftThatExpired_GetsNoCardOnceTheChatTakesCardsAgain()
+    {
+        Control.RemoveBotFromChat(_harness.ChatId);
+        await _harness.SubmitAsync("brief:never-shown", "No card yet", kind: "brief");
+        await Eventually.TrueAsync(() => Host.Store.Get("brief:never-shown")!.CardError is not null, "the refused card recorded");
+        _clock.Advance(TimeSpan.FromSeconds(30));
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+        Control.AddBotToChat(_harness.ChatId);
+        // Past the refused card's next attempt, so it would be due in the outbox's next pass had it not expired.
+        _clock.Advance(TimeSpan.FromSeconds(31));
+        await _harness.SubmitAsync("long:shown", "Card me", kind: "long");
+        await _harness.WaitForCardAsync("long:shown");
+
+        Assert.Equal(1, cycle.Expired);
+        var draft = Host.Store.Get("brief:never-shown")!;
+        Assert.Equal((DraftState.Expired, null), (draft.State, draft.CardMessageId));
+        Assert.DoesNotContain(Control.GetMessages(_harness.ChatId), m => m.Text is { } t && t.Contains("brief:never-shown", StringComparison.Ordinal));
+        var expired = Assert.Single(Host.Store.Events("brief:never-shown"), e => e.Type == DraftExpiry.EventType);
+        Assert.Contains("\"carded\":false", expired.Details, StringComparison.Ordinal);
+    }
+
+    /// <summary>A draft that came due while the service was down expires at the first reconcile cycle of the next start, and its card follows.</summary>
+    [Fact]
+    public async Task Restart_DraftPastExpireAfterWhileDown_ExpiresAtTheFirstCycleAndItsCardIsEdited()
+    {
+        const string id = "reply:overnight";
+        var card = await _harness.SubmitCardedAsync(id, "Reply while it is fresh");
+        var reconciles = _jobs.Count(ApprovalJobKeys.Reconcile);
+        var restartAt = _clock.GetUtcNow() + ExpireAfter + TimeSpan.FromHours(1);
+
+        await _harness.RestartHostAsync(whileStopped: () => _clock = new ManualTimeProvider(restartAt));
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconciles + 1);
+
+        var draft = Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Expired, restartAt), (draft.State, draft.StateSince));
+        await ExpiredCardAsync(card);
+        await using var agent = await Host.ConnectAsync();
+        var wait = await agent.WaitAsync(id, 0);
+        Assert.Equal((true, States.Expired), (wait.Decided, wait.Draft!.State));
+    }
+
+    /// <summary>
+    /// The approver's tap and the expiry reach the store's writer in the same instant, in either order: whichever commits
+    /// first holds. A decision committed first is never undone by the expiry, and a tap after the expiry changes nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task TapAndExpiryInTheSameInstant_WhicheverCommitsFirstHolds(bool tapFirst)
+    {
+        const string id = "reply:race";
+        var card = await _harness.SubmitCardedAsync(id, "Decide me now");
+        _clock.Advance(ExpireAfter);
+        var writer = Host.Services.GetRequiredService<DraftWriter>();
+        PressedButton? press = null;
+        Task<Reconciler.CycleResult>? cycle = null;
+
+        await using (var held = HeldCommit.Start(Host.Store))
+        {
+            for (var turn = 0; turn < 2; turn++)
+            {
+                if ((turn == 0) == tapFirst)
+                {
+                    press = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+                }
+                else
+                {
+                    cycle = Task.Run(() => Reconciler.RunOnceAsync(default));
+                }
+                await Eventually.TrueAsync(() => writer.Queued == turn + 1, $"{turn + 1} write(s) queued behind the held commit");
+            }
+            held.Release();
+        }
+        var result = await cycle!;
+        var answer = await Control.WaitForCallbackAnswerAsync(press!.QueryId, TelegramHarness.Wait);
+
+        var draft = Host.Store.Get(id)!;
+        var types = Host.Store.Events(id).Select(e => e.Type).ToList();
+        if (tapFirst)
+        {
+            Assert.Equal((DraftState.Approved, "approved", 0), (draft.State, draft.Decision, result.Expired));
+            Assert.Equal("✅ Approved", answer.Text);
+            Assert.DoesNotContain(DraftExpiry.EventType, types);
+            await Control.WaitForEditAsync(card.ChatId, card.MessageId, TelegramHarness.Wait, m => m.Text!.StartsWith("✅ Approved by", StringComparison.Ordinal));
+        }
+        else
+        {
+            Assert.Equal((DraftState.Expired, null, 1), (draft.State, draft.Decision, result.Expired));
+            Assert.StartsWith("Nothing to decide: this draft expired at ", answer.Text, StringComparison.Ordinal);
+            Assert.DoesNotContain("decided", types);
+            await ExpiredCardAsync(card);
+        }
+    }
+}
