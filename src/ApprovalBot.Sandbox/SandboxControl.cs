@@ -137,7 +137,7 @@ public sealed partial class SandboxControl
         }
 
         chat.MigratedTo = newChatId;
-        var supergroup = new SandboxChat(newChatId, "supergroup", chat.Title, null);
+        var supergroup = new SandboxChat(newChatId, "supergroup", chat.Title, null, _state.FirstMessageId);
         _state.AddChat(supergroup);
         if (!notify)
         {

@@ -63,6 +63,11 @@ public sealed class SandboxServer : IAsyncDisposable
             throw new ArgumentException("SandboxSettings.Token must look like a bot token: \"<digits>:<letters, digits, - or _>\".", nameof(settings));
         }
 
+        if (settings.FirstMessageId < 1)
+        {
+            throw new ArgumentException($"SandboxSettings.FirstMessageId must be at least 1 (got {settings.FirstMessageId}): Telegram's message ids are positive.", nameof(settings));
+        }
+
         if (!settings.AllowRemote && !SandboxSettings.IsLoopbackUrl(settings.Url))
         {
             throw new ArgumentException(

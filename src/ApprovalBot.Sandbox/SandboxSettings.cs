@@ -38,6 +38,20 @@ public sealed record SandboxSettings
     /// </summary>
     public long? FirstUpdateId { get; init; }
 
+    /// <summary>
+    /// First message_id in every chat; null derives it from the clock (<see cref="ClockBasedFirstMessageId"/>). A real
+    /// chat keeps its messages and never hands out an id twice, while the sandbox starts empty: a bot that kept the ids
+    /// of its messages across a restart of the sandbox must not find them on other messages.
+    /// </summary>
+    public int? FirstMessageId { get; init; }
+
+    /// <summary>
+    /// Seconds since late 2023: above every id a sandbox started earlier handed out in a chat at up to one message a
+    /// second, the pace Telegram allows a bot in a private chat (a group allows 20 a minute), and below 2^31 until 2091.
+    /// </summary>
+    public static int ClockBasedFirstMessageId(DateTimeOffset now) =>
+        (int)Math.Clamp(now.ToUnixTimeSeconds() - 1_700_000_000, 1, int.MaxValue);
+
     /// <summary>Whether Kestrel binds <paramref name="url"/> to loopback only: "localhost" or a loopback IP (any other name listens everywhere).</summary>
     public static bool IsLoopbackUrl(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri)

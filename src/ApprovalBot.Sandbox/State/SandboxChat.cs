@@ -2,10 +2,13 @@ using System.Text.Json.Nodes;
 
 namespace ApprovalBot.Sandbox.State;
 
-/// <summary>A chat and its transcript (the bot's and the users' messages share one id sequence, as in Telegram).</summary>
-internal sealed class SandboxChat(long id, string type, string? title, SandboxUser? peer)
+/// <summary>
+/// A chat and its transcript (the bot's and the users' messages share one id sequence, as in Telegram), its ids
+/// starting at <paramref name="firstMessageId"/>.
+/// </summary>
+internal sealed class SandboxChat(long id, string type, string? title, SandboxUser? peer, int firstMessageId = 1)
 {
-    private int _lastMessageId;
+    private int _lastMessageId = firstMessageId - 1;
 
     public long Id { get; } = id;
 

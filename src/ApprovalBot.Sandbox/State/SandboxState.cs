@@ -17,9 +17,10 @@ internal sealed class SandboxState
         Approver = new SandboxUser(settings.ApproverId, settings.ApproverName, IsBot: false);
         Stranger = new SandboxUser(settings.StrangerId, settings.StrangerName, IsBot: false);
         Users = new Dictionary<long, SandboxUser> { [Approver.Id] = Approver, [Stranger.Id] = Stranger };
-        AddChat(new SandboxChat(Approver.Id, "private", null, Approver));
-        AddChat(new SandboxChat(Stranger.Id, "private", null, Stranger));
-        AddChat(new SandboxChat(settings.GroupChatId, "group", settings.GroupTitle, null));
+        FirstMessageId = settings.FirstMessageId ?? SandboxSettings.ClockBasedFirstMessageId(clock.GetUtcNow());
+        AddChat(new SandboxChat(Approver.Id, "private", null, Approver, FirstMessageId));
+        AddChat(new SandboxChat(Stranger.Id, "private", null, Stranger, FirstMessageId));
+        AddChat(new SandboxChat(settings.GroupChatId, "group", settings.GroupTitle, null, FirstMessageId));
         Updates = new UpdateQueue(settings.FirstUpdateId ?? ClockBasedFirstUpdateId(clock));
         Limits = new RateLimiter(settings.Limits, settings.RateLimits);
     }
@@ -32,6 +33,9 @@ internal sealed class SandboxState
     public string Token { get; set; }
 
     public TimeProvider Clock { get; }
+
+    /// <summary>Where every chat's message ids start (<see cref="SandboxSettings.FirstMessageId"/>).</summary>
+    public int FirstMessageId { get; }
 
     public DateTimeOffset Now => Clock.GetUtcNow();
 

@@ -1,4 +1,5 @@
 using ApprovalBot.Sandbox;
+using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Sandbox;
 
@@ -26,6 +27,55 @@ public sealed class SandboxServerTests
         var sent = server.Control.SendUserMessage("/help");
         Assert.Equal(42, sent.ChatId);
         Assert.Equal(-77, server.Control.GroupChatId);
+    }
+
+    [Fact]
+    public async Task StartAsync_AgainAfterMessages_NewChatsHandOutIdsAboveTheEarlierSandboxs()
+    {
+        // A bot that keeps the ids of its messages (to edit them later) across a restart of the sandbox must never
+        // find one of them on another message: like Telegram, whose chats never hand out an id twice.
+        var clock = new ManualTimeProvider(DateTimeOffset.Parse("2026-11-22T10:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var settings = new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false };
+        var earlier = new List<int>();
+        await using (var first = await SandboxServer.StartAsync(settings, loggerFactory: null, clock))
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                earlier.Add(first.Control.SendUserMessage("/help").MessageId);
+                clock.Advance(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        await using var second = await SandboxServer.StartAsync(settings, loggerFactory: null, clock);
+        var next = second.Control.SendUserMessage("/help").MessageId;
+        var inGroup = second.Control.SendUserMessage("/help", chatId: second.Control.GroupChatId).MessageId;
+
+        Assert.Equal([earlier[0], earlier[0] + 1, earlier[0] + 2], earlier);
+        Assert.True(earlier[0] > 1_000, $"first id {earlier[0]}");
+        Assert.True(next > earlier[^1], $"{next} after {earlier[^1]}");
+        Assert.True(inGroup > earlier[^1], $"{inGroup} after {earlier[^1]}");
+    }
+
+    [Fact]
+    public async Task StartAsync_FirstMessageId_EveryChatStartsThere()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", FirstMessageId = 5000 });
+
+        Assert.Equal(5000, server.Control.SendUserMessage("/help").MessageId);
+        Assert.Equal(5001, server.Control.SendUserMessage("/help").MessageId);
+        Assert.Equal(5000, server.Control.SendUserMessage("/help", chatId: server.Control.GroupChatId).MessageId);
+        server.Control.MigrateChat(server.Control.GroupChatId, -100_777, notify: false);
+        Assert.Equal(5000, server.Control.SendUserMessage("/help", chatId: -100_777).MessageId);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-3)]
+    public async Task StartAsync_FirstMessageIdNotPositive_Throws(int first)
+    {
+        var ex = await Assert.ThrowsAsync<ArgumentException>(() => SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", FirstMessageId = first }));
+
+        Assert.Contains("FirstMessageId must be at least 1", ex.Message, StringComparison.Ordinal);
     }
 
     [Theory]
