@@ -42,6 +42,13 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
         }
     }
 
+    /// <summary>
+    /// Set when the chat is the built-in sandbox's, which keeps its messages in memory and so starts empty at every start:
+    /// the first message id of its chats. Every card on record below it was sent before this start and went with the
+    /// earlier sandbox (or is in a chat this run does not reach). Null with a real bot: a Telegram chat keeps its messages.
+    /// </summary>
+    public long? FreshSandboxFirstMessageId { get; private set; }
+
     /// <summary>The bot's @username (from getMe), to tell "/pending@thisbot" from commands meant for another bot.</summary>
     public string? BotUsername { get; set; }
 
@@ -51,9 +58,10 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
     /// it (the operator updated <c>ChatId</c> to the supergroup, as the README advises), so a tap on a card left in an old
     /// group still counts.
     /// </summary>
-    public void Initialize(long configuredChatId, IEnumerable<long> approvers)
+    public void Initialize(long configuredChatId, IEnumerable<long> approvers, long? freshSandboxFirstMessageId = null)
     {
         _approvers = [.. approvers];
+        FreshSandboxFirstMessageId = freshSandboxFirstMessageId;
         var migrations = StoredMigrations();
         var chatId = configuredChatId;
         var lineage = new HashSet<long> { chatId };

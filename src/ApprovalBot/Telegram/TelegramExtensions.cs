@@ -55,6 +55,8 @@ internal static class TelegramExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CardOutbox>());
         services.AddSingleton<CardFollowUps>();
         services.AddHostedService(sp => sp.GetRequiredService<CardFollowUps>());
+        services.AddSingleton<VanishedCards>();
+        services.AddHostedService(sp => sp.GetRequiredService<VanishedCards>());
         return builder;
     }
 

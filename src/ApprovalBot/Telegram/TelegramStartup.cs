@@ -30,7 +30,7 @@ internal sealed partial class TelegramStartup(
             ?? throw new InvalidOperationException("No ApprovalBot:Telegram:Token is set and this build has no built-in sandbox. Set a bot token from BotFather.");
         var sandbox = await _sandbox.StartAsync(cancellationToken).ConfigureAwait(false);
         endpoint.Resolve(sandbox.BaseUrl, sandbox.Token);
-        chat.Initialize(o.ChatId != 0 ? o.ChatId : sandbox.ChatId, o.Approvers.Length > 0 ? o.Approvers : [sandbox.ApproverId]);
+        chat.Initialize(o.ChatId != 0 ? o.ChatId : sandbox.ChatId, o.Approvers.Length > 0 ? o.Approvers : [sandbox.ApproverId], sandbox.FirstMessageId);
         LogSandbox(sandbox.BaseUrl + "/", chat.ChatId, sandbox.ApproverId);
     }
 

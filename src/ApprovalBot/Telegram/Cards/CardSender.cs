@@ -10,6 +10,13 @@ namespace ApprovalBot.Telegram.Cards;
 internal sealed partial class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store, ILogger<CardSender> logger)
 {
     public const string MovedEvent = "card_moved";
+
+    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the group it was in became a supergroup.</summary>
+    public const string ChatMigratedReason = "chat_migrated";
+
+    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the built-in sandbox it was in is gone (<see cref="VanishedCards"/>).</summary>
+    public const string SandboxRestartedReason = "sandbox_restarted";
+
     public const string EditRefusedEvent = "card_edit_refused";
     public const string EditFailedEvent = "card_edit_failed";
     private const string Actor = "telegram";
@@ -130,10 +137,19 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             return cardChat == newChatId ? (cardChat, cardMessage) : null;
         }
         var sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
-        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft)).ConfigureAwait(false);
+        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft, ChatMigratedReason)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
         return null;
     }
+
+    /// <summary>
+    /// Records <paramref name="sent"/>, a card sent again (<see cref="SendAsync"/>) showing <paramref name="shown"/>, as
+    /// the draft's card in place of the one at <paramref name="oldChatId"/>/<paramref name="oldMessageId"/>, with a
+    /// <see cref="MovedEvent"/> giving <paramref name="reason"/>. Compare-and-set on the old card: false when the card on
+    /// record is another one by now, and then nothing is written.
+    /// </summary>
+    public Task<bool> RecordMovedAsync(Draft shown, long oldChatId, long oldMessageId, SentCard sent, string reason) =>
+        store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason));
 
     /// <summary>
     /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
@@ -204,7 +220,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
         ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
 
-    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, Draft shown)
+    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, Draft shown, string reason)
     {
         // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
         var recorded = ctx.Execute(
@@ -216,7 +232,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             var details = new JsonObject
             {
-                ["reason"] = "chat_migrated",
+                ["reason"] = reason,
                 ["from_chat_id"] = oldChatId,
                 ["from_message_id"] = oldMessageId,
                 ["chat_id"] = sent.ChatId,
