@@ -43,12 +43,13 @@ internal sealed partial class VanishedCards(
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_pass is null)
+        // Done already, or never started: nothing to stop (a host is stopped again as it is disposed).
+        if (_pass is not { IsCompleted: false } pass)
         {
             return;
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _pass.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await pass.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public void Dispose() => _stopping.Dispose();
@@ -198,12 +199,12 @@ internal sealed partial class VanishedCards(
     /// </summary>
     private async Task CatchUpAsync(Draft sentAs, SentCard sent, bool moved, CancellationToken stoppingToken)
     {
-        if (store.Get(sentAs.Id) is not { } now || (moved && now.State == sentAs.State && now.StateSince == sentAs.StateSince))
-        {
-            return;
-        }
         try
         {
+            if (store.Get(sentAs.Id) is not { } now || (moved && now.State == sentAs.State && now.StateSince == sentAs.StateSince))
+            {
+                return;
+            }
             await sender.ShowLatestAsync(sentAs.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
