@@ -46,6 +46,10 @@ internal static class LoadExperiment
                                       $"host {res.HostCpuUs:0} us, clients {res.ClientCpuUs:0} us per submit; " +
                                       $"{res.PerSecond / floor.CommitsPerSecond:0.00}x the floor's rate, p50 {res.Latency.P50 / floor.Latency.P50:0.00}x, p99 {res.Latency.P99 / floor.Latency.P99:0.00}x; load {File.ReadAllText("/proc/loadavg").Trim()}");
                     ThreadProbe.Print("host", res.HostThreads!.Value.Before, res.HostThreads.Value.After, (int)res.Submits);
+                    if (FlushSweep.ChildOfASweep)
+                    {
+                        Console.WriteLine(FlushSweep.ResultLine(r, clients, floor, res));
+                    }
                 }
             }
         }

@@ -38,6 +38,14 @@ if (args.Length > 0 && args[0] == "--load")
     await LoadExperiment.RunAsync(int.Parse(args[1], CultureInfo.InvariantCulture), int.Parse(args[2], CultureInfo.InvariantCulture), args[3..]);
     return 0;
 }
+if (args.Length > 0 && args[0] == "--flush-sweep")
+{
+    // Experiments: `--flush-sweep [extra us,...] [rounds]`, items 3 and 4 against a disk whose flush is made slower (see FlushSweep).
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    var extras = args.Length > 1 ? args[1].Split(',').Select(a => int.Parse(a, CultureInfo.InvariantCulture)).ToList() : [0, 250, 500, 1000, 2000];
+    await FlushSweep.RunAsync(extras, args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4);
+    return 0;
+}
 if (args.Length > 0 && args[0] == "--soak")
 {
     // The leak hunt, not the report: `--soak minutes [--sample seconds] [--idle minutes] [--keep]` (see Soak).
