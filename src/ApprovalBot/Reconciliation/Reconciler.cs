@@ -21,7 +21,18 @@ internal sealed partial class Reconciler(
     TimeProvider time,
     ILogger<Reconciler> logger)
 {
+    /// <summary>
+    /// How often failing escalations are brought up again while the chat stays out of reach. A chat that refuses the bot,
+    /// or a refused token, lasts until someone acts, and every cycle tries again: an Error each cycle (and a Warning for
+    /// each gap it retries) would bury the log, and the first Error already says what is at stake.
+    /// </summary>
+    internal static readonly TimeSpan FailingReminder = TimeSpan.FromHours(1);
+
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    // Since when escalations fail, and when that was last brought up; null while they reach the chat. Under the gate.
+    private DateTimeOffset? _failingSince;
+    private DateTimeOffset _failingRemindedAt;
 
     /// <summary>Gaps found and messages sent by the last cycle, and the drafts it expired.</summary>
     public sealed record CycleResult(int Open, int Escalated, int Reminded, int Resolved, int Messages, int Expired);
@@ -74,7 +85,15 @@ internal sealed partial class Reconciler(
 
         foreach (var gap in due)
         {
-            LogGap(gap.Report, gap.Name, gap.DraftId, gap.State, gap.Since, gap.Detail);
+            // A gap whose escalation failed before is retried every cycle: its line was logged when it was found.
+            if (open.TryGetValue(gap.Key, out var e) && e.LastSent is null)
+            {
+                LogGapRetried(gap.Report, gap.Name, gap.DraftId);
+            }
+            else
+            {
+                LogGap(gap.Report, gap.Name, gap.DraftId, gap.State, gap.Since, gap.Detail);
+            }
         }
 
         var channel = services.GetService<IEscalationChannel>();
@@ -93,8 +112,13 @@ internal sealed partial class Reconciler(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
                 {
-                    LogEscalationFailed(ex, chunk.Length);
+                    EscalationFailed(ex, chunk.Length, now);
                     continue;
+                }
+                if (_failingSince is { } since)
+                {
+                    LogEscalationsDeliveredAgain((now - since).TotalMinutes);
+                    _failingSince = null;
                 }
                 messages++;
                 await store.WriteAsync(ctx =>
@@ -109,6 +133,24 @@ internal sealed partial class Reconciler(
         }
         var escalated = due.Count(g => !Delivered(g));
         return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages, expired);
+    }
+
+    private void EscalationFailed(Exception ex, int count, DateTimeOffset now)
+    {
+        if (_failingSince is not { } since)
+        {
+            _failingSince = _failingRemindedAt = now;
+            LogEscalationFailed(ex, count);
+        }
+        else if (now - _failingRemindedAt >= FailingReminder)
+        {
+            _failingRemindedAt = now;
+            LogEscalationsStillFailing((now - since).TotalMinutes, count, ex.Message);
+        }
+        else
+        {
+            LogEscalationFailedAgain(count, ex.Message);
+        }
     }
 
     private static string Title(IReadOnlyCollection<Gap> gaps, bool reminder)
@@ -140,6 +182,21 @@ internal sealed partial class Reconciler(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gap {Report}/{Gap} on {DraftId} ({State}) since {Since}: {Detail}")]
     private partial void LogGap(string report, string gap, string? draftId, string? state, DateTimeOffset since, string detail);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Escalation of {Count} gap(s) could not be delivered; retried next cycle")]
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Gap {Report}/{Gap} on {DraftId}: its escalation is sent again")]
+    private partial void LogGapRetried(string report, string gap, string? draftId);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "EscalationFailed",
+        Message = "Escalation of {Count} gap(s) could not be delivered; retried every cycle (brought up again hourly while it fails)")]
     private partial void LogEscalationFailed(Exception ex, int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Escalation of {Count} gap(s) still not delivered: {Reason}")]
+    private partial void LogEscalationFailedAgain(int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "EscalationsStillFailing",
+        Message = "Escalations have not reached the chat for {Minutes:0} min ({Count} gap(s) in the last try: {Reason}); retried every cycle. " +
+        "approvalctl orphans and approvalctl stale list the gaps meanwhile")]
+    private partial void LogEscalationsStillFailing(double minutes, int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Escalations reach the chat again after {Minutes:0.#} min")]
+    private partial void LogEscalationsDeliveredAgain(double minutes);
 }

@@ -1,7 +1,9 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Reconciliation;
 
@@ -9,6 +11,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
 {
     private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private readonly RecordingEscalationChannel _chat = new();
+    private readonly CapturedLogs _logs = new();
     private TestHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TestHost.StartAsync(
@@ -18,6 +21,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         {
             s.AddSingleton<TimeProvider>(_clock);
             s.AddSingleton<IEscalationChannel>(_chat);
+            s.AddSingleton<ILoggerProvider>(_logs);
         },
         compose: b => b.AddReconciliation());
 
@@ -121,6 +125,33 @@ public sealed class ReconcilerTests : IAsyncLifetime
         await Reconciler.RunOnceAsync(default);
 
         Assert.Equal("reply:retry-send", Assert.Single(_chat.Sent).Gaps[0].DraftId);
+    }
+
+    /// <summary>
+    /// The chat out of reach for hours (the bot removed from it, its token refused): every cycle tries again, but the log
+    /// says so once at Error, then once an hour, and the gap's own line once, instead of an Error and a Warning a minute.
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_ChatUnreachableForHours_ErrorOnceThenHourlyGapLoggedOnceAndRecoveryNoted()
+    {
+        await FailAsync("reply:long-outage");
+        _chat.FailuresToInject = int.MaxValue;
+
+        for (var minute = 0; minute < 150; minute++)
+        {
+            await Reconciler.RunOnceAsync(default);
+            _clock.Advance(TimeSpan.FromMinutes(1));
+        }
+        _chat.FailuresToInject = 0;
+        await Reconciler.RunOnceAsync(default);
+
+        var reconciler = _logs.Entries.Where(e => e.Category == typeof(Reconciler).FullName).ToList();
+        Assert.Equal("EscalationFailed", Assert.Single(reconciler, e => e.Level == LogLevel.Error).EventId.Name);
+        var reminders = reconciler.Where(e => e.Level == LogLevel.Warning && e.EventId.Name == "EscalationsStillFailing").ToList();
+        Assert.Equal([60, 120], reminders.Select(e => Convert.ToInt32(e.Properties["Minutes"], System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Single(reconciler, e => e.Level == LogLevel.Warning && e.Message.StartsWith("Gap stale/awaiting_human on reply:long-outage", StringComparison.Ordinal));
+        Assert.Single(reconciler, e => e.Level == LogLevel.Information && e.Message.StartsWith("Escalations reach the chat again after 150", StringComparison.Ordinal));
+        Assert.Equal("reply:long-outage", Assert.Single(_chat.Sent).Gaps[0].DraftId);
     }
 
     [Fact]
