@@ -11,7 +11,8 @@ internal static class DraftStateMachine
         // A decision may arrive on a card whose delivery the bot saw fail (the response was lost), so pending may be decided.
         [DraftState.Pending] = [DraftState.Carded, DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         [DraftState.Carded] = [DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
-        // Approved -> Unknown only after a restore from a backup: the copy cannot say whether the approval ran since.
+        // Approved -> Unknown: the copy's approvals after a restore from a backup, which cannot say whether they ran since
+        // the backup (RestoredApprovals); nothing else moves an approved draft there.
         [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled, DraftState.Unknown],
         // Executing -> Approved is a failed attempt waiting for its retry.
         [DraftState.Executing] = [DraftState.Executed, DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved],

@@ -41,6 +41,7 @@ internal sealed class ExecutorCycle(
     // Whether this process has settled the approvals of a store restored from a backup (RestoredApprovals), which must
     // come before its first run. Only touched under the gate.
     private bool _restoreSettled;
+    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
     // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
@@ -110,7 +111,7 @@ internal sealed class ExecutorCycle(
             await RecordLateOutcomesAsync().ConfigureAwait(false);
             if (!_restoreSettled)
             {
-                foreach (var d in await RestoredApprovals.SettleAsync(store, Routes).ConfigureAwait(false))
+                foreach (var d in await RestoredApprovals.SettleAsync(store, Routes, _started).ConfigureAwait(false))
                 {
                     logger.ApprovalUnsettledByRestore(d.Id, d.Kind, d.ExecAttempts);
                 }

@@ -6,10 +6,13 @@ namespace ApprovalBot.Execution;
 
 /// <summary>
 /// After the store was restored from a backup (the README's restore step leaves <see cref="MarkerKey"/> in the settings
-/// table), no approval the copy holds may run blindly on a route that does not dedupe: it may well have run after the
-/// backup was taken, and the copy cannot say. Each such draft becomes <c>unknown</c>, for a human to check the sink and
-/// Mark done or Retry, as after a run cut off mid-way. Drafts on a deduping or pull route stay approved (a second run has
-/// the same idempotency key); the marker goes in the same write, so a crash midway leaves it for the next start.
+/// table, its value the time of the restore in Unix milliseconds), no approval the copy holds may run blindly on a route
+/// that does not dedupe: it may well have run after the backup was taken, and the copy cannot say. Each such draft
+/// becomes <c>unknown</c>, for a human to check the sink and Mark done or Retry, as after a run cut off mid-way. Only the
+/// copy's approvals: a draft approved since the restore (a tap made while no service ran, delivered when the poller
+/// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
+/// and runs. Drafts on a deduping or pull route stay approved (a second run has the same idempotency key); the marker
+/// goes in the same write, so a crash midway leaves it for the next start.
 /// </summary>
 internal static class RestoredApprovals
 {
@@ -17,17 +20,23 @@ internal static class RestoredApprovals
     public const string EventType = "restore_unsettled";
     public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
 
-    /// <summary>Settles the approvals of a restored store, if the store says it was restored; returns the drafts made unknown.</summary>
-    public static async Task<IReadOnlyList<Draft>> SettleAsync(DraftStore store, ExecutorRoutesOptions routes)
+    /// <summary>
+    /// Settles the approvals of a restored store, if the store says it was restored; returns the drafts made unknown.
+    /// <paramref name="started"/>: when this process started, the restore's time if the marker does not hold one.
+    /// </summary>
+    public static async Task<IReadOnlyList<Draft>> SettleAsync(DraftStore store, ExecutorRoutesOptions routes, DateTimeOffset started)
     {
-        if (store.GetSetting(MarkerKey) is null)
+        if (store.GetSetting(MarkerKey) is not { } marker)
         {
             return [];
         }
+        var restoredAt = long.TryParse(marker, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            ? ms
+            : DraftColumns.ToUnixMs(started);
         return await store.WriteAsync(ctx =>
         {
             var approved = new List<Draft>();
-            using (var cmd = ctx.Command(DraftColumns.Select + " WHERE state = 'approved' ORDER BY seq"))
+            using (var cmd = ctx.Command(DraftColumns.Select + " WHERE state = 'approved' AND state_since <= $restored ORDER BY seq", ("$restored", restoredAt)))
             using (var reader = cmd.ExecuteReader())
             {
                 while (reader.Read())

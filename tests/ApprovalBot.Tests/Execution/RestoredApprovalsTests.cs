@@ -26,11 +26,21 @@ public sealed class RestoredApprovalsTests
     /// The store as the README's restore step leaves it: the copy's approvals, and the marker, written while no executor
     /// runs (a host without the executor), as the service is stopped during a restore.
     /// </summary>
-    private static async Task RestoredStoreAsync(string dataDirectory, RouteScript once, RouteScript deduping, Func<DraftStore, Task> copy)
+    private static async Task RestoredStoreAsync(
+        string dataDirectory, RouteScript once, RouteScript deduping, Func<DraftStore, Task> copy, Func<DraftStore, Task>? afterTheRestore = null)
     {
         await using var stopped = await TestHost.StartAsync(settings: Settings(once, deduping), dataDirectory: dataDirectory);
         await copy(stopped.Store);
-        await stopped.Store.SetSettingAsync(RestoredApprovals.MarkerKey, "restored");
+        var restoredAt = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 1;
+        await stopped.Store.SetSettingAsync(RestoredApprovals.MarkerKey, restoredAt.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        while (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() <= restoredAt)
+        {
+            await Task.Yield();
+        }
+        if (afterTheRestore is not null)
+        {
+            await afterTheRestore(stopped.Store);
+        }
     }
 
     private static ExecutorCycle Cycle(TestHost host) => host.Services.GetRequiredService<ExecutorCycle>();
@@ -62,6 +72,28 @@ public sealed class RestoredApprovalsTests
         Assert.Single(deduping.Runs());
         Assert.Equal(DraftState.Approved, host.Store.Get("pulled:claimed-by-agent")!.State);
         Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
+    }
+
+    /// <summary>
+    /// A tap that reaches the restored service (made while no service ran, or an approver's first tap on it) can be
+    /// handled before the first executor cycle: it was approved after the restore, so it runs.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_DraftApprovedAfterTheRestore_Runs()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping,
+            async store => await Drafts.ApproveAsync(store, "reply:in-the-copy", "approved in the copy", "reply"),
+            async store => await Drafts.ApproveAsync(store, "reply:tapped-after", "approved by a tap after the restore", "reply"));
+
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Unknown, host.Store.Get("reply:in-the-copy")!.State);
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:tapped-after")!.State);
+        Assert.Equal("reply:tapped-after", Assert.Single(once.Runs()).EnvId);
     }
 
     [Fact]

@@ -105,12 +105,13 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         const string StoredSince = "dm:restore:stored-since";
         const string ExecutedSince = "post:restore:executed-since";
         const string SameText = "dm:restore:same-text";
-        const string TappedWhileDown = "post:restore:tapped-while-down";
+        const string TappedWhileDown = "dm:restore:tapped-while-down";
         const string StoredSinceText = "Stored after the backup; its card still has buttons after the restore.";
 
         await rig.SubmitAsync(DecidedSince, "Carded at the backup, approved and executed after it.", "dm");
         var decidedSinceCard = await rig.WaitForCardAsync(DecidedSince);
-        await rig.SubmitAsync(TappedWhileDown, "Carded at the backup, approved while no service ran.");
+        // On the route that does not dedupe: approved after the restore, it must run, not be settled as one of the copy's.
+        await rig.SubmitAsync(TappedWhileDown, "Carded at the backup, approved while no service ran.", "dm");
         var tappedWhileDownCard = await rig.WaitForCardAsync(TappedWhileDown);
         await rig.SubmitAsync(RetriedSince, "Approved at the backup, its first attempt failed; executed after it.", "dm");
         await rig.PressAsync(await rig.WaitForCardAsync(RetriedSince), "Approve");
