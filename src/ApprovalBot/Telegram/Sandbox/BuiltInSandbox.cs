@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Telegram.Sandbox;
 
 /// <summary>Starts <see cref="SandboxServer"/> in this process at <c>Sandbox:Url</c>. Tests reach it through <see cref="Server"/>.</summary>
-internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStore store, ILoggerFactory loggerFactory) : IBuiltInSandbox, IAsyncDisposable
+internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStore store, TimeProvider time, ILoggerFactory loggerFactory)
+    : IBuiltInSandbox, IAsyncDisposable
 {
     public SandboxServer? Server { get; private set; }
 
@@ -20,21 +21,26 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStor
     }
 
     /// <summary>
-    /// Above every card on record: the cards of an earlier run went with its sandbox, and an edit of one of them (its
-    /// draft executed, a card behind its draft at start) must meet no message, never another draft's card. The clock
-    /// alone (the sandbox's default) falls short when the earlier run sent faster than one message a second. One read of
-    /// the drafts at start, in sandbox mode only.
+    /// Above every card that can still be edited: the cards of an earlier run went with its sandbox, and an edit of one
+    /// of them (its draft executed, a card behind its draft at start) must meet no message, never another draft's card.
+    /// The clock alone (the sandbox's default) falls short when the earlier run sent faster than one message a second.
+    /// Only drafts that can still change, or whose card is behind them, can have their card edited: both are read
+    /// through an index (drafts_by_state, drafts_card_behind), so a start does not read a big store's final drafts.
     /// </summary>
     private int FirstMessageId()
     {
         var highest = store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT MAX(card_message_id) FROM drafts";
+            cmd.CommandText = $"SELECT MAX(m) FROM (SELECT MAX(card_message_id) AS m FROM drafts WHERE state IN ({NotFinal}) " +
+                              "UNION ALL SELECT MAX(card_message_id) FROM drafts WHERE card_shown_state <> state OR card_shown_since <> state_since)";
             return cmd.ExecuteScalar() is long id ? id : 0;
         });
-        return (int)Math.Clamp(Math.Max(SandboxSettings.ClockBasedFirstMessageId(DateTimeOffset.UtcNow), highest + 1), 1, int.MaxValue);
+        return (int)Math.Clamp(Math.Max(SandboxSettings.ClockBasedFirstMessageId(time.GetUtcNow()), highest + 1), 1, int.MaxValue);
     }
+
+    private static readonly string NotFinal = string.Join(", ",
+        Enum.GetValues<DraftState>().Where(s => !DraftStateMachine.IsFinal(s)).Select(s => "'" + s.ToWire() + "'"));
 
     public async Task StopAsync()
     {
