@@ -35,6 +35,7 @@ internal static class Gaps
     public const string TextChanged = "text_changed";
     public const string OrphanCallback = "orphan_callback";
     public const string CardUndelivered = "card_undelivered";
+    public const string CardWaiting = "card_waiting";
     public const string NoRoute = "no_route";
     public const string PullUnclaimed = "pull_unclaimed";
     public const string LeaseExpired = "lease_expired";
@@ -43,4 +44,11 @@ internal static class Gaps
     public const string AwaitingDecision = "awaiting_decision";
     public const string NotExecuted = "not_executed";
     public const string AwaitingHuman = "awaiting_human";
+
+    /// <summary>
+    /// Classes listed by the reports but never sent to the chat: a card that has not reached the chat in 10 minutes is
+    /// held up by the chat itself (Telegram down, the bot removed from it, its token refused), where an escalation would
+    /// wait with it, and arrive beside the cards it is about. The card outbox logs the cause.
+    /// </summary>
+    public static bool IsEscalated(string gap) => gap != CardWaiting;
 }

@@ -20,12 +20,11 @@ internal sealed class GapFinder(
     internal const int DefaultLimit = 10_000;
 
     /// <summary>
-    /// How long a draft whose card has failed, and is still tried, waits before that is a gap too. A card waiting out a 429 or
-    /// a 5xx goes out, or is given up, within about this long (the outbox's default backoff spends its 8 attempts in ~11 min);
-    /// one that waits for a chat or a token Telegram refuses is never given up, and would otherwise show only as stale a
-    /// day later.
+    /// How long a pending draft waits for its card before that is a gap (<see cref="Gaps.CardWaiting"/>). A card goes out
+    /// within seconds, or waits out a 429 or a 5xx; one that waits for a chat or a token Telegram refuses is never given up,
+    /// and without this would show only as stale a day later. A card given up is <see cref="Gaps.CardUndelivered"/> at once.
     /// </summary>
-    internal static readonly TimeSpan CardStillTriedReportedAfter = TimeSpan.FromMinutes(10);
+    internal static readonly TimeSpan CardWaitReportedAfter = TimeSpan.FromMinutes(10);
 
     /// <summary><see cref="DefaultLimit"/>, or less in tests, which then need a handful of drafts rather than ten thousand.</summary>
     internal int Limit { get; } = limit;
@@ -94,20 +93,18 @@ internal sealed class GapFinder(
         });
         ForEachInStates([DraftState.Pending], withText: false, (d, _) =>
         {
-            if (d.CardError is null)
-            {
-                return;
-            }
-            if (d.CardNextAt is null)
+            if (d.CardError is not null && d.CardNextAt is null)
             {
                 gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
                     [ApproverAction.Retry, ApproverAction.Discard]));
             }
-            else if (d.CreatedAt <= now - CardStillTriedReportedAfter)
+            else if (d.CreatedAt <= now - CardWaitReportedAfter)
             {
-                // Still tried, never given up: a chat or a token Telegram refuses keeps every card waiting until someone acts.
-                gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt,
-                    $"no card for {Age(now - d.CreatedAt)}, still tried: {d.CardError}", [ApproverAction.Discard]));
+                // Not given up, and no card yet: a chat or a token Telegram refuses keeps every card waiting until someone
+                // acts, and the outbox then tries one card per sweep, so most waiting drafts have no card_error of their own.
+                gaps.Add(Draft(Gaps.Orphans, Gaps.CardWaiting, d, d.CreatedAt, d.CardError is { } error
+                    ? $"no card for {Age(now - d.CreatedAt)}, still tried: {error}"
+                    : $"no card for {Age(now - d.CreatedAt)}, not tried yet (the card outbox is held up; its log says why)", []));
             }
         });
         var since = now - options.Value.EventWindow;

@@ -53,7 +53,7 @@ internal sealed partial class Reconciler(
     private async Task<CycleResult> RunAsync(CancellationToken cancellationToken)
     {
         var expired = await expiry.RunOnceAsync(cancellationToken).ConfigureAwait(false);
-        var gaps = finder.All();
+        var gaps = finder.All().Where(g => Gaps.IsEscalated(g.Name)).ToList();
         var now = time.GetUtcNow();
         var open = OpenEscalations();
         var current = gaps.Select(g => g.Key).ToHashSet(StringComparer.Ordinal);

@@ -89,10 +89,10 @@ public sealed class GapFinderTests : IAsyncLifetime
 
     /// <summary>
     /// A card the outbox keeps trying and never gives up (the chat refuses the bot, or Telegram the token): after ten minutes
-    /// without a card it is an orphan too, so `approvalctl orphans` does not answer "No orphans." while every card waits.
+    /// without a card it is a gap too, so `approvalctl orphans` does not answer "No orphans." while every card waits.
     /// </summary>
     [Fact]
-    public async Task Find_CardStillTriedTenMinutesAfterSubmission_OrphanCardUndeliveredOfferingDiscard()
+    public async Task Find_CardStillTriedTenMinutesAfterSubmission_OrphanCardWaiting()
     {
         const string error = "403 Forbidden: bot was blocked by the user (chat 1001 refuses the bot; the card waits until the bot may post there again)";
         await DraftFixtures.SubmitAsync(Store, "reply:refused");
@@ -107,11 +107,24 @@ public sealed class GapFinderTests : IAsyncLifetime
         var gap = Assert.Single(Finder.Find(Gaps.Orphans));
 
         Assert.Empty(early);
-        Assert.Equal((Gaps.CardUndelivered, "reply:refused"), (gap.Name, gap.DraftId));
+        Assert.Equal((Gaps.CardWaiting, "reply:refused"), (gap.Name, gap.DraftId));
         Assert.Equal($"no card for 10m, still tried: {error}", gap.Detail);
-        Assert.Equal([ApproverAction.Discard], gap.Actions);
     }
 
+    /// <summary>While the chat refuses the bot the outbox tries one card per sweep: the drafts behind it have no card_error of their own.</summary>
+    [Fact]
+    public async Task Find_DraftNeverTriedTenMinutesAfterSubmission_OrphanCardWaitingNotTriedYet()
+    {
+        await DraftFixtures.SubmitAsync(Store, "reply:behind");
+
+        _clock.Advance(TimeSpan.FromMinutes(12));
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.CardWaiting, "reply:behind"), (gap.Name, gap.DraftId));
+        Assert.Equal("no card for 12m, not tried yet (the card outbox is held up; its log says why)", gap.Detail);
+    }
+
+    /// <summary>Within its first ten minutes a card that waits out a 429 or a 5xx is no gap: it goes out, or is given up.</summary>
     [Fact]
     public async Task Find_CardWaitingOutTransientError_NotReported()
     {
@@ -417,7 +430,7 @@ public sealed class GapFinderTests : IAsyncLifetime
     [InlineData(Gaps.Orphans, Gaps.DecisionMissing, "posted", "approved", "decision_sha256 = NULL")]
     [InlineData(Gaps.Orphans, Gaps.NoRoute, "reply", "approved", null)]
     [InlineData(Gaps.Orphans, Gaps.PullUnclaimed, "pulled", "approved", null)]
-    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: chat not found'")]
+    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: message is too long'")]
     [InlineData(Gaps.Stale, Gaps.AwaitingDecision, "reply", "carded", null)]
     [InlineData(Gaps.Stale, Gaps.NotExecuted, "posted", "approved", null)]
     [InlineData(Gaps.Stale, Gaps.AwaitingHuman, "reply", "failed", "exec_error = 'exit 1'")]
@@ -435,16 +448,17 @@ public sealed class GapFinderTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: chat not found'")]
-    [InlineData(Gaps.Orphans, Gaps.TextMissing, "posted", "approved", "posted", "approved", "text = NULL")]
-    [InlineData(Gaps.Stale, Gaps.AwaitingDecision, "posted", "carded", "reply", "carded", null)]
-    [InlineData(Gaps.Stale, Gaps.NotExecuted, "pulled", "approved", "posted", "approved", null)]
+    // Pending drafts are on their way to a card only in their first minutes (after ten they are card_waiting).
+    [InlineData(Gaps.Orphans, Gaps.CardUndelivered, "reply", "pending", "reply", "pending", "card_attempts = 8, card_error = 'Bad Request: message is too long'", 5)]
+    [InlineData(Gaps.Orphans, Gaps.TextMissing, "posted", "approved", "posted", "approved", "text = NULL", 120)]
+    [InlineData(Gaps.Stale, Gaps.AwaitingDecision, "posted", "carded", "reply", "carded", null, 120)]
+    [InlineData(Gaps.Stale, Gaps.NotExecuted, "pulled", "approved", "posted", "approved", null, 120)]
     public void Find_GapBehindMoreDraftsThanLimitWithoutGapsInItsStates_StillReported(
-        string report, string gap, string healthyKind, string healthyState, string kind, string state, string? set)
+        string report, string gap, string healthyKind, string healthyState, string kind, string state, string? set, int minutesAgo)
     {
         // Ahead of it in the query's order (submitted and in their state earlier), drafts that are no gap: awaiting a kind's
         // longer StaleAfter, approved on a route that runs them, on their way to a card.
-        var at = _clock.GetUtcNow().AddHours(-2);
+        var at = _clock.GetUtcNow().AddMinutes(-minutesAgo);
         DraftFixtures.BulkDrafts(_host.DataDirectory, "healthy", healthyKind, healthyState, SmallLimit + 2, at.AddMinutes(-1));
         DraftFixtures.BulkDrafts(_host.DataDirectory, "gap", kind, state, 1, at, set);
 

@@ -154,6 +154,35 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal("reply:long-outage", Assert.Single(_chat.Sent).Gaps[0].DraftId);
     }
 
+    /// <summary>
+    /// A card that has not reached the chat in ten minutes is listed (card_waiting) but not sent to the chat, which is what
+    /// holds it up; once the outbox gives it up, that is a gap of its own, escalated at once with its Retry.
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_CardWaitingThenGivenUp_WaitingNotEscalatedGivingUpEscalatedWithRetry()
+    {
+        await DraftFixtures.SubmitAsync(_host.Store, "reply:slow-card");
+        await _host.Store.TransitionAsync(new Transition("reply:slow-card", [DraftState.Pending], DraftState.Pending, "card_failed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = 7, ["card_error"] = "502 Bad Gateway", ["card_next_at"] = _clock.GetUtcNow().AddMinutes(11) },
+        });
+        _clock.Advance(TimeSpan.FromMinutes(10));
+
+        var waiting = await Reconciler.RunOnceAsync(default);
+        await _host.Store.TransitionAsync(new Transition("reply:slow-card", [DraftState.Pending], DraftState.Pending, "card_failed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = 8, ["card_error"] = "502 Bad Gateway (gave up after 8 attempts)", ["card_next_at"] = null },
+        });
+        var givenUp = await Reconciler.RunOnceAsync(default);
+
+        Assert.Contains(_host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans), g => g.Name == Gaps.CardUndelivered);
+        Assert.Equal((0, 0), (waiting.Open, waiting.Messages));
+        Assert.Equal((1, 1), (givenUp.Escalated, givenUp.Messages));
+        var gap = Assert.Single(Assert.Single(_chat.Sent).Gaps);
+        Assert.Equal("orphans/card_undelivered", gap.Gap);
+        Assert.Contains(ApproverAction.Retry, gap.Actions);
+    }
+
     [Fact]
     public async Task RunOnceAsync_FirstSendFailed_NextCycleSendsFirstEscalationNotReminder()
     {

@@ -178,6 +178,8 @@ public sealed class CardOutboxTests
     [InlineData(400, "Bad Request: chat not found", true)]
     [InlineData(400, "Bad Request: not enough rights to send text messages to the chat", true)]
     [InlineData(400, "Bad Request: have no rights to send a message", true)]
+    [InlineData(400, "Bad Request: need administrator rights in the channel chat", true)]
+    [InlineData(400, "Bad Request: not enough rights to send documents to the chat", false)]
     [InlineData(400, "Bad Request: message is too long", false)]
     [InlineData(400, "Bad Request: can't parse entities: unexpected end tag", false)]
     [InlineData(401, "Unauthorized", false)]

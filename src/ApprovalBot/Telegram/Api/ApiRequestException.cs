@@ -39,22 +39,27 @@ internal sealed class ApiRequestException(string method, int errorCode, string d
 
     /// <summary>
     /// Telegram refuses the bot in the chat the call addresses: 403 (the user blocked the bot, it was removed from the
-    /// group, it is not a member) or 400 "chat not found" (a wrong chat id, or a chat the bot was never in) or "... rights
-    /// to send ..." (the group took away its right to post). Every card for that chat fails the same way until someone lets
-    /// the bot back in (or fixes the chat id), so it is no card's failure, and never a reason to give up on one card.
+    /// group, it is not a member) or 400 "chat not found" (a wrong chat id, or a chat the bot was never in), "have no
+    /// rights to send a message" or "not enough rights to send text messages" (the group took away its right to post), or
+    /// "need administrator rights in the channel chat". Every card for that chat fails the same way until someone lets the
+    /// bot back in (or fixes the chat id), so it is no card's failure, and never a reason to give up on one card. A refusal
+    /// of one kind of message only ("not enough rights to send documents": a long draft's file) is that card's own.
     /// </summary>
-    public bool IsChatRefused => ErrorCode == 403 || (ErrorCode == 400 &&
-        (Description.Contains("chat not found", StringComparison.OrdinalIgnoreCase) || Description.Contains("rights to send", StringComparison.OrdinalIgnoreCase)));
+    public bool IsChatRefused => ErrorCode == 403 || (ErrorCode == 400 && ChatRefusals.Any(r => Description.Contains(r, StringComparison.OrdinalIgnoreCase)));
+
+    private static readonly string[] ChatRefusals =
+        ["chat not found", "have no rights to send a message", "not enough rights to send text messages", "need administrator rights in the channel chat"];
 
     /// <summary>getUpdates refused because a webhook is set for this bot (by another deployment, or a tool).</summary>
     public bool IsWebhookActive => ErrorCode == 409 && Description.Contains("webhook is active", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Telegram refused an edit with 400 for a reason other than "not modified" or a migration: the message is gone or
+    /// Telegram refused an edit with 400 for a reason other than "not modified", a migration or a refusal of the whole chat
+    /// (<see cref="IsChatRefused"/>, which passes once the bot is let back in): the message is gone or
     /// too old, or the edit itself is refused (the text too long, HTML it cannot parse). Sending the same edit again gets
     /// the same answer; only a change of the draft (a new rendering) can make a difference.
     /// </summary>
-    public bool IsEditRefused => ErrorCode == 400 && !IsNotModified && MigrateToChatId is null;
+    public bool IsEditRefused => ErrorCode == 400 && !IsNotModified && MigrateToChatId is null && !IsChatRefused;
 
     public bool IsQueryTooOld => ErrorCode == 400 && Description.Contains("query is too old", StringComparison.OrdinalIgnoreCase);
 }
