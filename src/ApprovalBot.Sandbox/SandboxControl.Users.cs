@@ -66,6 +66,18 @@ public sealed partial class SandboxControl
     }
 
     /// <summary>
+    /// Deletes a message as a chat administrator does in a Telegram client (by hand, by accident, while tidying): it is gone
+    /// from the chat, an edit of it is answered 400 "message to edit not found" and its buttons can no longer be pressed.
+    /// Telegram tells the bot nothing. Throws when the chat has no such message.
+    /// </summary>
+    public void DeleteMessage(long chatId, int messageId) => _state.Gate.Write(() =>
+    {
+        var chat = _state.ChatOrThrow(chatId);
+        var message = chat.Find(messageId) ?? throw new ArgumentException($"Chat {chatId} has no message {messageId}.", nameof(messageId));
+        chat.Messages.Remove(message);
+    });
+
+    /// <summary>
     /// Queues an update exactly as given, for hostile-update tests; it bypasses the bot's allowed_updates.
     /// Its update_id is overwritten with the next id unless <paramref name="assignUpdateId"/> is false;
     /// either way the returned id is what getUpdates' offset confirms it by.

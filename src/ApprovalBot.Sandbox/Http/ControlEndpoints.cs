@@ -21,6 +21,11 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
         Post(app, "/sandbox/chats/{chatId}/migrate", MigrateAsync);
         Post(app, "/sandbox/chats/{chatId}/remove-bot", c => ControlJson.WriteAsync(c, new { refused = control.RemoveBotFromChat(RouteLong(c, "chatId")) }));
         Post(app, "/sandbox/chats/{chatId}/add-bot", c => ControlJson.WriteAsync(c, new { was_removed = control.AddBotToChat(RouteLong(c, "chatId")) }));
+        app.MapDelete("/sandbox/chats/{chatId}/messages/{messageId}", Guarded(c =>
+        {
+            control.DeleteMessage(RouteLong(c, "chatId"), checked((int)RouteLong(c, "messageId")));
+            return ControlJson.WriteAsync(c, new { deleted = true });
+        }));
         Post(app, "/sandbox/press", PressAsync);
         Post(app, "/sandbox/send", SendAsync);
         Get(app, "/sandbox/updates", Updates);
@@ -57,7 +62,7 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
         {
             await handler(context).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
         {
             await ControlJson.WriteErrorAsync(context, 400, e.Message).ConfigureAwait(false);
         }

@@ -35,6 +35,7 @@ internal static class HumanPage
           .msg { background: #fff; border-radius: .6rem; padding: .5rem .7rem; max-width: 85%; white-space: pre-wrap; word-wrap: break-word; }
           .msg.user { align-self: flex-end; background: #d9fdd3; }
           .meta { font-size: .75rem; color: #667; margin-bottom: .2rem; }
+          .meta button { font-size: .7rem; margin-left: .4rem; border: none; background: none; color: #a44; cursor: pointer; padding: 0; }
           .row { display: flex; gap: .3rem; margin-top: .3rem; }
           .row button, .row a { flex: 1; padding: .35rem; border: 1px solid #9ab; border-radius: .4rem; background: #f4f8fb; cursor: pointer; text-align: center; }
           #toast { position: fixed; top: 1rem; left: 50%; transform: translateX(-50%); background: #333; color: #fff; padding: .5rem 1rem; border-radius: .5rem; display: none; }
@@ -67,6 +68,10 @@ internal static class HumanPage
           const a = await fetch(`/sandbox/callback-answers/${pressed.query_id}?wait_ms=15000`);
           if (a.ok) { const answer = await a.json(); if (answer.text) { answer.show_alert ? alert(answer.text) : toast(answer.text); } }
         }
+        async function remove(messageId) {
+          const r = await fetch(`/sandbox/chats/${chatId}/messages/${messageId}`, { method: "DELETE" });
+          if (!r.ok) toast((await r.json()).error);
+        }
         function render(view) {
           const chat = document.getElementById("chat");
           chat.replaceChildren();
@@ -76,6 +81,10 @@ internal static class HumanPage
             const meta = document.createElement("div");
             meta.className = "meta";
             meta.textContent = `${m.from} · #${m.message_id} · ${new Date(m.date).toLocaleTimeString()}${m.edit_count ? " · edited" : ""}`;
+            const del = document.createElement("button");
+            del.textContent = "delete"; del.title = "delete it as a chat admin would (the bot is not told)";
+            del.onclick = () => remove(m.message_id);
+            meta.append(del);
             div.append(meta);
             if (m.document) {
               const link = document.createElement("a");

@@ -67,6 +67,21 @@ public sealed class ControlEndpointsTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task DeleteMessage_OverHttp_RemovesItAndASecondDeleteIsRefused()
+    {
+        var id = await SendCardAsync();
+
+        var deleted = await ControlAsync(HttpMethod.Delete, $"sandbox/chats/{ChatId}/messages/{id}");
+        var again = await ControlAsync(HttpMethod.Delete, $"sandbox/chats/{ChatId}/messages/{id}", expected: HttpStatusCode.BadRequest);
+        var tooBig = await ControlAsync(HttpMethod.Delete, $"sandbox/chats/{ChatId}/messages/99999999999", expected: HttpStatusCode.BadRequest);
+
+        Assert.True(deleted.GetProperty("deleted").GetBoolean());
+        Assert.Contains($"has no message {id}", again.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.NotNull(tooBig.GetProperty("error").GetString());
+        Assert.Equal("Bad Request: message to edit not found", (await CallAsync("editMessageText", new { chat_id = ChatId, message_id = id, text = "x" })).Description);
+    }
+
+    [Fact]
     public async Task RemoveBot_UnknownChat_Answers400NamingIt()
     {
         var error = await ControlAsync(HttpMethod.Post, "sandbox/chats/-424242/remove-bot", expected: HttpStatusCode.BadRequest);

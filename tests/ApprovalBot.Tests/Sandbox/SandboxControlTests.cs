@@ -50,6 +50,32 @@ public sealed class SandboxControlTests : SandboxTestBase
         Assert.Equal(99, message.GetProperty("message_id").GetInt32());
     }
 
+    /// <summary>As when an admin deletes the bot's message in Telegram: gone from the chat, no longer editable, nothing to press.</summary>
+    [Fact]
+    public async Task DeleteMessage_BotsCard_GoneEditAnsweredNotFoundAndItsButtonsCannotBePressed()
+    {
+        var id = await SendCardAsync();
+
+        Control.DeleteMessage(ChatId, id);
+        var edit = await CallAsync("editMessageText", new { chat_id = ChatId, message_id = id, text = "later" });
+
+        Assert.Null(Control.GetMessage(ChatId, id));
+        Assert.Empty(Control.GetMessages(ChatId));
+        Assert.Equal((400, "Bad Request: message to edit not found"), (edit.ErrorCode, edit.Description));
+        Assert.Throws<InvalidOperationException>(() => Control.PressButton(id, "a:1"));
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public async Task DeleteMessage_NoSuchMessageOrChat_ThrowsAndChangesNothing()
+    {
+        var id = await SendCardAsync();
+
+        Assert.Throws<ArgumentException>(() => Control.DeleteMessage(ChatId, id + 1));
+        Assert.Throws<ArgumentException>(() => Control.DeleteMessage(-424242, id));
+        Assert.NotNull(Control.GetMessage(ChatId, id));
+    }
+
     [Fact]
     public async Task SendUserMessage_Command_GetsBotCommandEntityAtOffsetZero()
     {
