@@ -144,7 +144,10 @@ internal sealed class GapFinder(
         {
             if (d.CreatedAt <= now - StaleAfter(d.Kind))
             {
-                gaps.Add(Draft(Gaps.Stale, Gaps.AwaitingDecision, d, d.CreatedAt, $"awaiting a decision for {Age(now - d.CreatedAt)}", []));
+                // A carded draft's card may be gone (deleted in the chat) or out of reach: the escalation offers a fresh one. A
+                // pending draft has none yet; its card is the outbox's (card_waiting, or card_undelivered with its own Retry).
+                gaps.Add(Draft(Gaps.Stale, Gaps.AwaitingDecision, d, d.CreatedAt, $"awaiting a decision for {Age(now - d.CreatedAt)}",
+                    d.State == DraftState.Carded ? [ApproverAction.ResendCard] : []));
             }
         }, orderBy: "seq");
         ForEachInStates([DraftState.Approved, DraftState.Executing], withText: false, (d, connection) =>

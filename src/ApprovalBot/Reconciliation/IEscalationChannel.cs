@@ -34,4 +34,10 @@ internal enum ApproverAction
 
     /// <summary>Acknowledges a gap that needs no action on a draft (a stray tap): closes it for good.</summary>
     Dismiss,
+
+    /// <summary>
+    /// Sends the card of a draft awaiting a decision again, below: its card may be gone from the chat (deleted by an admin)
+    /// or out of reach in a busy one. Changes no state; the new message becomes the card.
+    /// </summary>
+    ResendCard,
 }

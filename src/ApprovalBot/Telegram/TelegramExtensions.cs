@@ -33,6 +33,7 @@ internal static class TelegramExtensions
         services.AddSingleton<TelegramBotClient>();
         services.AddSingleton<TelegramChat>();
         services.AddSingleton<CardSender>();
+        services.AddSingleton<CardResender>();
         services.AddSingleton<CallbackReplies>();
         services.AddSingleton<OrphanCallbacks>();
         services.AddSingleton<DecisionHandler>();
@@ -44,6 +45,7 @@ internal static class TelegramExtensions
         services.AddTelegramCommand<HelpCommand>();
         services.AddTelegramCommand<PendingCommand>();
         services.AddTelegramCommand<StatusCommand>();
+        services.AddTelegramCommand<CardCommand>();
         services.AddSingleton<TelegramEscalationChannel>();
         services.AddSingleton<IEscalationChannel>(sp => sp.GetRequiredService<TelegramEscalationChannel>());
 

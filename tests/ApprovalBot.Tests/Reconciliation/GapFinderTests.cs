@@ -266,6 +266,23 @@ public sealed class GapFinderTests : IAsyncLifetime
 
         var gap = Assert.Single(Finder.Find(Gaps.Stale));
         Assert.Equal((Gaps.AwaitingDecision, "reply:waiting"), (gap.Name, gap.DraftId));
+        // No card yet: the outbox's to send, nothing for an approver to resend.
+        Assert.Empty(gap.Actions);
+    }
+
+    /// <summary>A carded draft's card may be gone from the chat (deleted) or out of reach: its escalation offers a fresh one.</summary>
+    [Fact]
+    public async Task Find_CardedDraftAwaitingDecision_OffersResendCard()
+    {
+        await DraftFixtures.SubmitAsync(Store, "reply:carded");
+        await DraftFixtures.MoveAsync(Store, "reply:carded", DraftState.Pending, DraftState.Carded,
+            new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 5L });
+        _clock.Advance(TimeSpan.FromMinutes(61));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+
+        Assert.Equal((Gaps.AwaitingDecision, "carded"), (gap.Name, gap.State));
+        Assert.Equal([ApproverAction.ResendCard], gap.Actions);
     }
 
     [Fact]

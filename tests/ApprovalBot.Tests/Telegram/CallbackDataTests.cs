@@ -12,6 +12,7 @@ public sealed class CallbackDataTests
     [InlineData("Retry")]
     [InlineData("Discard")]
     [InlineData("MarkDone")]
+    [InlineData("ResendCard")]
     public void ToString_LargestSeq_RoundTripsWithin64Bytes(string actionName)
     {
         var action = Enum.Parse<CallbackAction>(actionName);
@@ -39,6 +40,8 @@ public sealed class CallbackDataTests
     [InlineData("er:1:0123456789abcdef:-5")]
     [InlineData("er:1:0123456789abcdef:")]
     [InlineData("er:1:0123456789abcdef:5:6")]
+    [InlineData("ec:1:0123456789abcdef:5")]
+    [InlineData("ec:1")]
     public void TryParse_Malformed_False(string? data) => Assert.False(CallbackData.TryParse(data, out _));
 
     [Theory]

@@ -42,6 +42,32 @@ public sealed class CardRendererTests
         Assert.Contains("too late", card.Html, StringComparison.Ordinal);
     }
 
+    /// <summary>A card sent again below keeps its text but no buttons, and leads with where to decide now.</summary>
+    [Fact]
+    public void RenderSuperseded_AwaitingDecision_NoButtonsAndPointsToTheNewerCard()
+    {
+        var card = CardRenderer.RenderSuperseded(Draft("still waiting", DraftState.Carded), new DateTimeOffset(2026, 11, 24, 9, 30, 0, TimeSpan.Zero));
+
+        Assert.Null(card.Buttons);
+        Assert.StartsWith("<b>🔁 Sent again below at 2026-11-24 09:30 UTC: decide on the newer card</b>\n\n", card.Html, StringComparison.Ordinal);
+        Assert.EndsWith("still waiting", card.Html, StringComparison.Ordinal);
+    }
+
+    /// <summary>The line fits the room a full-text card keeps for a status line: the text, every character of it, stays.</summary>
+    [Fact]
+    public void RenderSuperseded_FullTextCardAtTheLimit_KeepsTheTextAndFits()
+    {
+        var header = CardRenderer.Render(Draft("")).Length;
+        var pending = Draft(new string('x', 4096 - header - 2 - CardRenderer.StatusRoom), DraftState.Carded);
+        Assert.True(CardRenderer.ShowsFullText(pending));
+
+        var card = CardRenderer.RenderSuperseded(pending, DateTimeOffset.UnixEpoch);
+
+        Assert.True(card.Length <= 4096, card.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Contains("decide on the newer card</b>", card.Html, StringComparison.Ordinal);
+        Assert.EndsWith(pending.Text!, card.Html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Render_ExactlyAtLimit_NoAttachmentOneOverGetsOne()
     {

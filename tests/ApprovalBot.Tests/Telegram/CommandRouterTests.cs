@@ -279,6 +279,20 @@ public sealed class CommandRouterTests
         var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("State: rejected", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         Assert.Contains("Decision: rejected by " + h.Sandbox.Settings.ApproverName, reply.Text);
+        Assert.DoesNotContain("/card", reply.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Status_DraftAwaitingADecision_SaysHowToGetItsCardAgain()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:waiting", "text");
+        var seq = h.Host.Store.Get("reply:waiting")!.Seq;
+
+        h.Control.SendUserMessage("/status reply:waiting");
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("State: carded", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.Contains($"Card: message {card.MessageId} (gone from the chat? /card #{seq} sends it again)", reply.Text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -292,14 +306,14 @@ public sealed class CommandRouterTests
         var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         var commands = h.Host.Services.GetRequiredService<CommandRouter>().Commands;
-        Assert.Equal(["help", "pending", "start", "status"], commands.Select(c => c.Name));
+        Assert.Equal(["card", "help", "pending", "start", "status"], commands.Select(c => c.Name));
         var lines = reply.Text!.Split('\n');
         Assert.Equal(
-            ["Commands", "/help — List the commands", "/pending — Drafts awaiting a decision, oldest first", "/start — Show this chat's id and your user id",
-             "/status — Show one draft: /status <id>", "", "Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them."],
+            ["Commands", "/card — Send a draft's card again: /card <id>", "/help — List the commands", "/pending — Drafts awaiting a decision, oldest first", "/start — Show this chat's id and your user id",
+             "/status — Show one draft: /status <id>", "", "Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them. A card gone from the chat? /card <id> sends it again."],
             lines);
         Assert.DoesNotContain("secret", reply.Text);
-        Assert.StartsWith("<b>Commands</b>\n/help — List the commands\n", reply.SourceText, StringComparison.Ordinal);
+        Assert.StartsWith("<b>Commands</b>\n/card — Send a draft's card again: /card &lt;id&gt;\n/help — List the commands\n", reply.SourceText, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -310,7 +324,7 @@ public sealed class CommandRouterTests
 
         var names = h.Control.GetCommands().Select(c => c.Command).ToList();
 
-        Assert.Equal(["help", "pending", "start", "status"], names.Order(StringComparer.Ordinal));
+        Assert.Equal(["card", "help", "pending", "start", "status"], names.Order(StringComparer.Ordinal));
     }
 
     [Theory]

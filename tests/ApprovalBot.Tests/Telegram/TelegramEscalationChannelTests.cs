@@ -1,5 +1,7 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
+using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Escalations;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -42,6 +44,22 @@ public sealed class TelegramEscalationChannelTests
 
         var again = h.Control.PressButton(message.MessageId, retry.CallbackData!);
         Assert.Contains("Nothing changed", (await h.Control.WaitForCallbackAnswerAsync(again.QueryId, TelegramHarness.Wait)).Text);
+    }
+
+    [Fact]
+    public void Render_AwaitingDecisionWithResendCard_OneButtonBoundToTheDraftsSeqAndHash()
+    {
+        var sha = Infrastructure.Sha.Hex("waiting");
+        var gap = new EscalatedGap("reply:waiting", long.MaxValue, sha, "stale/awaiting_decision", DateTimeOffset.UnixEpoch, "awaiting a decision for 2h 0m",
+            [ApproverAction.ResendCard], Reminder: false) { StateSince = DateTimeOffset.UnixEpoch };
+
+        var (_, buttons) = Assert.Single(TelegramEscalationChannel.Render(new Escalation("1 stale needs attention", [gap])));
+
+        var button = Assert.Single(Assert.Single(buttons));
+        Assert.Equal($"🔁 Resend card #{long.MaxValue}", button.Text);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(button.CallbackData!) <= 64);
+        Assert.True(CallbackData.TryParse(button.CallbackData, out var data));
+        Assert.Equal((CallbackAction.ResendCard, long.MaxValue, sha[..16], (long?)null), (data.Action, data.Seq, data.HashPrefix, data.StateSinceMs));
     }
 
     [Fact]

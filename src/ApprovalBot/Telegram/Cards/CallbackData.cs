@@ -12,6 +12,9 @@ internal enum CallbackAction
 
     /// <summary>Acknowledges a stray-tap gap; its seq is the ledger event's id, its hash <c>GapDismissals.Binding</c>.</summary>
     Dismiss,
+
+    /// <summary>Sends the card of a draft awaiting a decision again (an <c>awaiting_decision</c> escalation's button).</summary>
+    ResendCard,
 }
 
 /// <summary>
@@ -86,6 +89,7 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         CallbackAction.Discard => "ed",
         CallbackAction.MarkDone => "em",
         CallbackAction.Dismiss => "ex",
+        CallbackAction.ResendCard => "ec",
         _ => throw new ArgumentOutOfRangeException(nameof(action), action, null),
     };
 
@@ -97,6 +101,7 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         "ed" => CallbackAction.Discard,
         "em" => CallbackAction.MarkDone,
         "ex" => CallbackAction.Dismiss,
+        "ec" => CallbackAction.ResendCard,
         _ => null,
     };
 }

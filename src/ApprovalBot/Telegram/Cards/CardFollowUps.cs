@@ -70,6 +70,28 @@ internal sealed partial class CardFollowUps(
     public void RetryEdit(string draftId, long chatId, long messageId, Exception failure) =>
         RetryOrGiveUp(new FollowUp(draftId, 1, chatId, messageId), failure, _stopping);
 
+    /// <summary>
+    /// A card was just sent again (<paramref name="sent"/>, rendered from <paramref name="sentAs"/>; <paramref name="recorded"/>:
+    /// it became the card on record). If the draft changed while it was on the way (decided on another copy, cancelled,
+    /// expired), or another card became its card meanwhile, the new card is shown the draft's latest state, so it offers no
+    /// buttons for a draft that no longer awaits a decision. An edit that fails for a reason that can pass is retried here.
+    /// </summary>
+    public async Task CatchUpAsync(Draft sentAs, SentCard sent, bool recorded, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (store.Get(sentAs.Id) is not { } now || (recorded && now.State == sentAs.State && now.StateSince == sentAs.StateSince))
+            {
+                return;
+            }
+            await sender.ShowLatestAsync(sentAs.Id, sent.ChatId, sent.MessageId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
+        {
+            RetryEdit(sentAs.Id, sent.ChatId, sent.MessageId, ex);
+        }
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;

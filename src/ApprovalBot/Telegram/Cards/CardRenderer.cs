@@ -40,7 +40,17 @@ internal static class CardRenderer
     public static bool ShowsFullText(Draft draft) =>
         draft.Text is { } text && Header(draft).PlainLength + Separator.Length + text.Length + Separator.Length + StatusRoom <= HtmlText.MaxMessageLength;
 
-    public static RenderedCard Render(Draft draft)
+    public static RenderedCard Render(Draft draft) => Render(draft, superseded: null);
+
+    /// <summary>
+    /// A card of a draft still awaiting a decision whose card was sent again below at <paramref name="at"/>: the same card
+    /// without its buttons, leading with a line that sends the approver to the newer one, so the chat has one card to tap.
+    /// </summary>
+    public static RenderedCard RenderSuperseded(Draft draft, DateTimeOffset at) =>
+        Render(draft, $"🔁 Sent again below at {FormatTime(at)}: decide on the newer card");
+
+    /// <param name="superseded">The status line of a card replaced by a newer copy (no buttons then); null: the draft's own.</param>
+    private static RenderedCard Render(Draft draft, string? superseded)
     {
         var header = Header(draft);
         var text = draft.Text ?? "";
@@ -49,18 +59,18 @@ internal static class CardRenderer
         HtmlText? status;
         if (draft.Text is null)
         {
-            status = Status(draft, int.MaxValue);
+            status = StatusLine(draft, superseded, int.MaxValue);
             body.Italic("⚠️ The text of this draft is missing from the store.");
         }
         else if (ShowsFullText(draft))
         {
             body.Text(text);
             // At least StatusRoom is left by the layout rule; a longer status line (a long name, an execution error) is cut to fit.
-            status = Status(draft, HtmlText.MaxMessageLength - body.PlainLength - Separator.Length);
+            status = StatusLine(draft, superseded, HtmlText.MaxMessageLength - body.PlainLength - Separator.Length);
         }
         else
         {
-            status = Status(draft, int.MaxValue);
+            status = StatusLine(draft, superseded, int.MaxValue);
             var fileName = FileName(draft);
             var notice = $"\n\n📎 The full text ({text.Length.ToString(CultureInfo.InvariantCulture)} characters) is in the attached file {fileName}.";
             var statusLength = status is null ? 0 : status.PlainLength + Separator.Length;
@@ -75,8 +85,12 @@ internal static class CardRenderer
             card.Append(status).Text(Separator);
         }
         card.Append(body);
-        return new RenderedCard(card.ToString(), DraftStateMachine.AwaitsDecision(draft.State) ? Buttons(draft) : null, attachment, card.PlainLength);
+        var buttons = superseded is null && DraftStateMachine.AwaitsDecision(draft.State) ? Buttons(draft) : null;
+        return new RenderedCard(card.ToString(), buttons, attachment, card.PlainLength);
     }
+
+    private static HtmlText? StatusLine(Draft draft, string? superseded, int max) =>
+        superseded is null ? Status(draft, max) : new HtmlText().Bold(HtmlText.Shorten(superseded, max));
 
     public static InlineKeyboardMarkup Buttons(Draft draft) => new(
     [

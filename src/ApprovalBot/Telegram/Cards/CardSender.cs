@@ -17,6 +17,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the built-in sandbox it was in is gone (<see cref="VanishedCards"/>).</summary>
     public const string SandboxRestartedReason = "sandbox_restarted";
 
+    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because an approver asked for it (<see cref="CardResender"/>).</summary>
+    public const string ResendRequestedReason = "resend_requested";
+
     public const string EditRefusedEvent = "card_edit_refused";
     public const string EditFailedEvent = "card_edit_failed";
     private const string Actor = "telegram";
@@ -148,8 +151,36 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <see cref="MovedEvent"/> giving <paramref name="reason"/>. Compare-and-set on the old card: false when the card on
     /// record is another one by now, and then nothing is written.
     /// </summary>
-    public Task<bool> RecordMovedAsync(Draft shown, long oldChatId, long oldMessageId, SentCard sent, string reason) =>
-        store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason));
+    /// <param name="actor">Who had it sent again (the ledger event's actor); the service itself when null.</param>
+    /// <param name="details">More for the ledger event's details, e.g. who asked and how.</param>
+    public Task<bool> RecordMovedAsync(Draft shown, long? oldChatId, long? oldMessageId, SentCard sent, string reason, string? actor = null, JsonObject? details = null) =>
+        store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason, actor, details));
+
+    /// <summary>
+    /// Takes the buttons off a card the draft has a newer copy of (<see cref="CardResender"/>), so the chat holds one card to
+    /// tap: while the draft awaits a decision the message says where to decide (<see cref="CardRenderer.RenderSuperseded"/>),
+    /// once decided it shows the decision like any card. In the message's own lane, read just before the edit, like
+    /// <see cref="ShowLatestAsync"/>: a tap on this very copy that decided meanwhile is shown, never overwritten. Nothing is
+    /// recorded (the card on record is the newer copy); a message deleted meanwhile is the caller's to report.
+    /// </summary>
+    public async Task ShowSupersededAsync(string draftId, long chatId, long messageId, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var lane = _edits[(int)((uint)HashCode.Combine(chatId, messageId) % EditLanes)];
+        await lane.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (store.Get(draftId) is not { } draft)
+            {
+                return;
+            }
+            var card = DraftStateMachine.AwaitsDecision(draft.State) ? CardRenderer.RenderSuperseded(draft, at) : CardRenderer.Render(draft);
+            await EditAsync(card, chatId, messageId, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lane.Release();
+        }
+    }
 
     /// <summary>
     /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
@@ -220,12 +251,14 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
         ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
 
-    private static bool RecordMove(WriteContext ctx, string draftId, long oldChatId, long oldMessageId, SentCard sent, Draft shown, string reason)
+    private static bool RecordMove(
+        WriteContext ctx, string draftId, long? oldChatId, long? oldMessageId, SentCard sent, Draft shown, string reason, string? actor = null, JsonObject? more = null)
     {
         // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
+        // IS, not =: a draft with no card on record (carded by hand) gets one only while it still has none.
         var recorded = ctx.Execute(
             "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_shown_since = $since, updated_at = $now " +
-            "WHERE id = $id AND card_chat_id = $oldChat AND card_message_id = $oldMessage",
+            "WHERE id = $id AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
             ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$now", ctx.NowMs), ("$id", draftId),
             ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
         if (recorded)
@@ -239,7 +272,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 ["message_id"] = sent.MessageId,
                 ["document_message_id"] = sent.DocumentMessageId,
             };
-            ctx.AppendEvent(draftId, MovedEvent, Actor, details.ToJsonString());
+            foreach (var (name, value) in more ?? [])
+            {
+                details[name] = value?.DeepClone();
+            }
+            ctx.AppendEvent(draftId, MovedEvent, actor ?? Actor, details.ToJsonString());
         }
         return recorded;
     }
@@ -269,9 +306,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         return new SentCard(message.Chat.Id, message.MessageId, documentId);
     }
 
-    private Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken)
+    private Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken) =>
+        EditAsync(CardRenderer.Render(draft), chatId, messageId, cancellationToken);
+
+    private Task EditAsync(RenderedCard card, long chatId, long messageId, CancellationToken cancellationToken)
     {
-        var card = CardRenderer.Render(draft);
         return client.EditMessageText(new EditMessageTextRequest
         {
             ChatId = chatId,

@@ -188,29 +188,8 @@ internal sealed partial class VanishedCards(
             return true;
         }
         LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
-        await CatchUpAsync(draft, sent, moved, stoppingToken).ConfigureAwait(false);
+        await followUps.CatchUpAsync(draft, sent, moved, stoppingToken).ConfigureAwait(false);
         return true;
-    }
-
-    /// <summary>
-    /// The draft changed while its card was on the way (decided on that very card, cancelled, expired), or another card
-    /// became its card meanwhile: the card just sent is shown the draft's latest state, so it offers no buttons for a
-    /// draft that no longer awaits a decision.
-    /// </summary>
-    private async Task CatchUpAsync(Draft sentAs, SentCard sent, bool moved, CancellationToken stoppingToken)
-    {
-        try
-        {
-            if (store.Get(sentAs.Id) is not { } now || (moved && now.State == sentAs.State && now.StateSince == sentAs.StateSince))
-            {
-                return;
-            }
-            await sender.ShowLatestAsync(sentAs.Id, sent.ChatId, sent.MessageId, stoppingToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
-        {
-            followUps.RetryEdit(sentAs.Id, sent.ChatId, sent.MessageId, ex);
-        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} sent again as message {MessageId}: its card (message {OldMessageId}) went with the " +

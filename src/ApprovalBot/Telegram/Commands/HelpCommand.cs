@@ -15,6 +15,6 @@ internal sealed class HelpCommand : ITelegramCommand
         {
             reply.Text("/" + command.Name + " — " + command.Description).Line();
         }
-        return Task.FromResult(reply.Line().Text("Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them.").ToString());
+        return Task.FromResult(reply.Line().Text("Cards come with ✅ Approve / ❌ Reject buttons; only approvers can use them. A card gone from the chat? /card <id> sends it again.").ToString());
     }
 }

@@ -20,9 +20,7 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         {
             return Task.FromResult("Usage: /status &lt;id&gt; (or /status #seq)");
         }
-        var draft = key.StartsWith('#') && long.TryParse(key[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
-            ? store.GetBySeq(seq)
-            : store.Get(key);
+        var draft = Find(store, key);
         if (draft is null)
         {
             return Task.FromResult(new HtmlText().Text("No draft ").Code(HtmlText.Shorten(key, 200)).Text(" in the store.").ToString());
@@ -34,7 +32,8 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
             .Text("SHA-256: ").Code(draft.Sha256).Line()
             .Text(draft.Text is null ? "⚠️ Text missing from the store" : $"Text: {draft.Text.Length.ToString(CultureInfo.InvariantCulture)} characters").Line();
         r.Text(draft.CardMessageId is { } m
-            ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}"
+            ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}" +
+                (draft.State == DraftState.Carded ? $" (gone from the chat? /card #{draft.Seq.ToString(CultureInfo.InvariantCulture)} sends it again)" : "")
             : $"Card: not delivered ({draft.CardAttempts.ToString(CultureInfo.InvariantCulture)} attempts{(draft.CardError is null ? "" : ", last error: " + HtmlText.Shorten(draft.CardError, 300))})").Line();
         if (draft.Decision is not null)
         {
@@ -48,4 +47,10 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         }
         return Task.FromResult(r.ToString());
     }
+
+    /// <summary>A draft named by its id, or by <c>#seq</c> as cards and escalations show it.</summary>
+    public static Draft? Find(DraftStore store, string key) =>
+        key.StartsWith('#') && long.TryParse(key[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
+            ? store.GetBySeq(seq)
+            : store.Get(key);
 }

@@ -8,12 +8,13 @@ using Microsoft.Extensions.Logging;
 namespace ApprovalBot.Telegram.Escalations;
 
 /// <summary>
-/// Retry / Discard / Mark done on an escalation message. Bound to the draft's seq and text hash like a
+/// Retry / Discard / Mark done / Resend card on an escalation message. Bound to the draft's seq and text hash like a
 /// decision; the action itself is a compare-and-set in <see cref="ApproverActions"/>, so a second press finds
-/// the draft already moved and is answered with where it is now.
+/// the draft already moved and is answered with where it is now. Resend card moves no state: <see cref="CardResender"/>
+/// sends a card only while the draft awaits a decision.
 /// </summary>
 internal sealed partial class EscalationActionHandler(
-    DraftStore store, ApproverActions actions, CallbackReplies replies, OrphanCallbacks orphans, ILogger<EscalationActionHandler> logger)
+    DraftStore store, ApproverActions actions, CardResender resender, CallbackReplies replies, OrphanCallbacks orphans, ILogger<EscalationActionHandler> logger)
 {
     public async Task HandleAsync(CallbackQuery query, CallbackData data, CancellationToken cancellationToken)
     {
@@ -27,6 +28,14 @@ internal sealed partial class EscalationActionHandler(
         {
             await orphans.RecordAsync(query, draft?.Id, draft is null ? "unknown_draft" : "hash_mismatch").ConfigureAwait(false);
             await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (data.Action == CallbackAction.ResendCard)
+        {
+            var resent = await resender.ResendAsync(draft, new ResendRequest(query.From, QueryId: query.Id), cancellationToken).ConfigureAwait(false);
+            LogAction(draft.Id, data.Action.ToString(), resent.Result is ResendResult.Sent or ResendResult.SentNotRecorded or ResendResult.Requeued,
+                resent.Draft.State.ToWire(), query.From.Id);
+            await replies.AnswerAsync(query, CardResender.Answer(resent, "below"), alert: resent.Result == ResendResult.Failed, cancellationToken).ConfigureAwait(false);
             return;
         }
         var actor = CallbackRouter.Actor(query);

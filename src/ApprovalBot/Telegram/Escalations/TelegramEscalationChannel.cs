@@ -108,6 +108,7 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
             ApproverAction.Retry => new InlineKeyboardButton($"🔁 Retry {label}") { CallbackData = (CallbackData.For(CallbackAction.Retry, seq, sha) with { StateSinceMs = since }).ToString() },
             ApproverAction.Discard => new InlineKeyboardButton($"🗑 Discard {label}") { CallbackData = CallbackData.For(CallbackAction.Discard, seq, sha).ToString() },
             ApproverAction.MarkDone => new InlineKeyboardButton($"✔️ Mark done {label}") { CallbackData = (CallbackData.For(CallbackAction.MarkDone, seq, sha) with { StateSinceMs = since }).ToString() },
+            ApproverAction.ResendCard => new InlineKeyboardButton($"🔁 Resend card {label}") { CallbackData = CallbackData.For(CallbackAction.ResendCard, seq, sha).ToString() },
             ApproverAction.Dismiss => throw new ArgumentOutOfRangeException(nameof(gap), action, "Dismiss applies to a gap with an event, not a draft"),
             _ => throw new ArgumentOutOfRangeException(nameof(gap), action, null),
         })];
