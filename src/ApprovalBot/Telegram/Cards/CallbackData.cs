@@ -22,7 +22,8 @@ internal enum CallbackAction
 /// of the SHA-256 of the text the button was shown with, e.g. <c>a:42:0123456789abcdef</c>. At most
 /// 2 + 1 + 19 + 1 + 16 = 39 bytes, well inside Telegram's 64. A Retry or Mark done button of an escalation also
 /// carries when the draft entered the state the escalation is about (<see cref="StateSinceMs"/>, Unix ms), e.g.
-/// <c>er:42:0123456789abcdef:1767225600000</c>: at most 39 + 1 + 19 = 59 bytes.
+/// <c>er:42:0123456789abcdef:1767225600000</c>: at most 39 + 1 + 19 = 59 bytes. Resend card (<c>ec</c>) carries none: it
+/// sends a card only while the draft awaits a decision, whenever the escalation was made.
 /// </summary>
 internal sealed record CallbackData(CallbackAction Action, long Seq, string HashPrefix)
 {

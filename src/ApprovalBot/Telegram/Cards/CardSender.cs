@@ -309,9 +309,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     private Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken) =>
         EditAsync(CardRenderer.Render(draft), chatId, messageId, cancellationToken);
 
-    private Task EditAsync(RenderedCard card, long chatId, long messageId, CancellationToken cancellationToken)
-    {
-        return client.EditMessageText(new EditMessageTextRequest
+    private Task EditAsync(RenderedCard card, long chatId, long messageId, CancellationToken cancellationToken) =>
+        client.EditMessageText(new EditMessageTextRequest
         {
             ChatId = chatId,
             MessageId = messageId,
@@ -320,7 +319,6 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             ReplyMarkup = card.Buttons,
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
-    }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} can no longer be edited ({Description}); " +
         "recorded as card_edit_refused, not tried again until the draft changes")]
