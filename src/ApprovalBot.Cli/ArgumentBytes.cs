@@ -16,7 +16,7 @@ internal static class ArgumentBytes
 {
     /// <summary>Options whose value is the next argument: an invalid argument after one of these is named by it.</summary>
     private static readonly string[] ValueOptions =
-        ["--id", "--kind", "--agent", "--text", "--text-file", "--context-json", "--pipe", "--state", "--limit", "--timeout"];
+        ["--id", "--kind", "--agent", "--text", "--text-file", "--context-json", "--pipe", "--state", "--limit", "--timeout", "--reason"];
 
     /// <summary>
     /// A usage error for the first argument whose bytes are not UTF-8, or null. <paramref name="readCommandLine"/>
@@ -114,12 +114,13 @@ internal static class ArgumentBytes
         };
     }
 
-    /// <summary>The draft field an option of submit fills; --kind is left out, as list has one too.</summary>
+    /// <summary>The request field an option fills (submit's draft fields, cancel's reason); --kind is left out, as list has one too.</summary>
     private static string? FieldOf(string? option) => option switch
     {
         "--id" => "draft.id",
         "--agent" => "draft.agent",
         "--context-json" => "draft.context",
+        "--reason" => "reason",
         _ => null,
     };
 }

@@ -97,6 +97,7 @@ internal static class CliApp
             SubmitCommand.Create(global, io),
             GetCommand.Create(global, io),
             WaitCommand.Create(global, io),
+            CancelCommand.Create(global, io),
             ListCommand.Create(global, io),
             ReportCommand.Create("orphans", "Approvals, taps and executions that lost their draft or their route.", global, io),
             ReportCommand.Create("stale", "Drafts waiting too long for a decision or an execution.", global, io),

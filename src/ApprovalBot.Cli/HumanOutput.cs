@@ -42,6 +42,10 @@ internal static class HumanOutput
             if (execution.Error is { } error) line.Append(CultureInfo.InvariantCulture, $", error {error}");
             rows.Add(("execution", line.ToString()));
         }
+        if (draft.Cancellation is { } cancellation)
+        {
+            rows.Add(("cancelled", $"by the {cancellation.By} at {Time(cancellation.At)}" + (cancellation.Reason is { } reason ? $": {reason}" : "")));
+        }
         if (draft.Context is { } context)
         {
             rows.Add(("context", context.GetRawText()));

@@ -114,6 +114,10 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     public Response Wait(string id, int timeoutMs, string? until = null) =>
         Send(new WaitRequest { Id = id, TimeoutMs = timeoutMs, Until = until }, ProtocolJson.RequestContext.WaitRequest, timeoutMs);
 
+    /// <summary>The blocking form of <see cref="CancelAsync"/>.</summary>
+    public Response Cancel(string id, string? reason = null) =>
+        Send(new CancelRequest { Id = id, Reason = reason }, ProtocolJson.RequestContext.CancelRequest);
+
     /// <summary>The blocking form of <see cref="SendRawAsync"/>.</summary>
     public string? SendRaw(ReadOnlyMemory<byte> line) => SendRaw(line, serviceWaitMs: 0);
 
@@ -192,6 +196,14 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     public Task<Response> FailAsync(string id, string lease, string error, bool retryable, CancellationToken cancellationToken = default) =>
         SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJson.RequestContext.FailRequest, cancellationToken);
+
+    /// <summary>
+    /// Withdraws a draft (op <c>cancel</c>): answered with the draft, now <c>cancelled</c>, or an error: <c>conflict</c> once
+    /// it is past withdrawing (executing, executed, rejected, expired, blocked, unknown, or discarded by the approver),
+    /// <c>not_found</c>. A repeat after a lost answer gets the same answer; the first <paramref name="reason"/> stays.
+    /// </summary>
+    public Task<Response> CancelAsync(string id, string? reason = null, CancellationToken cancellationToken = default) =>
+        SendAsync(new CancelRequest { Id = id, Reason = reason }, ProtocolJson.RequestContext.CancelRequest, cancellationToken);
 
     /// <summary>Sends one request line as given and returns the response line, unparsed. For tools and tests.</summary>
     public Task<string?> SendRawAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken = default) =>

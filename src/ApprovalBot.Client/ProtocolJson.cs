@@ -21,6 +21,7 @@ namespace ApprovalBot.Client;
 [JsonSerializable(typeof(ClaimRequest))]
 [JsonSerializable(typeof(CompleteRequest))]
 [JsonSerializable(typeof(FailRequest))]
+[JsonSerializable(typeof(CancelRequest))]
 [JsonSerializable(typeof(Response))]
 public sealed partial class ProtocolJsonContext : JsonSerializerContext;
 
@@ -101,6 +102,9 @@ public static class ProtocolJson
 
     /// <summary>Most UTF-16 code units of <c>agent</c> (an emoji counts two).</summary>
     public const int MaxAgentLength = 200;
+
+    /// <summary>Most UTF-16 code units of a <c>cancel</c>'s <c>reason</c> (an emoji counts two).</summary>
+    public const int MaxReasonLength = 500;
 
     /// <summary>The JSON Schema of the submit request, generated from the contract records.</summary>
     public static JsonNode SubmitRequestSchema()

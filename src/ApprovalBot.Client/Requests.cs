@@ -125,6 +125,20 @@ public sealed record FailRequest
     public bool? Retryable { get; init; }
 }
 
+/// <summary>
+/// Withdraws a draft its agent no longer wants executed: one awaiting a decision (pending, carded), approved but not
+/// running yet, or failed. Repeating it for a draft this op already cancelled answers as the first time did.
+/// </summary>
+public sealed record CancelRequest
+{
+    public string Op { get; init; } = Ops.Cancel;
+
+    public required string Id { get; init; }
+
+    /// <summary>Why, shown on the approver's card and kept in the ledger: one line, at most <see cref="ProtocolJson.MaxReasonLength"/> UTF-16 code units.</summary>
+    public string? Reason { get; init; }
+}
+
 /// <summary>The operation names of protocol v1.</summary>
 public static class Ops
 {
@@ -137,4 +151,5 @@ public static class Ops
     public const string Claim = "claim";
     public const string Complete = "complete";
     public const string Fail = "fail";
+    public const string Cancel = "cancel";
 }

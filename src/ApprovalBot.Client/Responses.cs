@@ -59,12 +59,18 @@ public sealed record DraftView
     public CardView? Card { get; init; }
     public DecisionView? Decision { get; init; }
     public ExecutionView? Execution { get; init; }
+
+    /// <summary>Set once the agent withdrew the draft with <c>cancel</c>: by whom, why and when.</summary>
+    public CancellationView? Cancellation { get; init; }
 }
 
 public sealed record CardView(long? ChatId, long? MessageId, int Attempts, string? Error);
 
 /// <summary>Who decided, when, and the hash of the text they were shown.</summary>
 public sealed record DecisionView(string Outcome, long By, string? ByName, DateTimeOffset At, string Sha256);
+
+/// <summary>A withdrawal: <see cref="By"/> is <c>agent</c> (through the pipe's <c>cancel</c>); <see cref="Reason"/> as given, if any.</summary>
+public sealed record CancellationView(string By, string? Reason, DateTimeOffset At);
 
 public sealed record ExecutionView(int Attempts, string? IdempotencyKey, string? Result, string? Error, DateTimeOffset? At);
 

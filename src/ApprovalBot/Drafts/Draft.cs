@@ -56,4 +56,19 @@ internal sealed record Draft
     public string? ExecResult { get; init; }
     public string? ExecError { get; init; }
     public DateTimeOffset? ExecAt { get; init; }
+
+    /// <summary>
+    /// Who withdrew the draft, for a draft cancelled by its agent (<see cref="CancelledByAgent"/>); null for any other
+    /// way into <c>cancelled</c> (an approver's Discard) and for every other state.
+    /// </summary>
+    public string? CancelledBy { get; init; }
+
+    /// <summary>The agent's reason for withdrawing it, as given; null when it gave none.</summary>
+    public string? CancelReason { get; init; }
+
+    /// <summary>The value of <see cref="CancelledBy"/> for a draft its agent withdrew over the pipe.</summary>
+    public const string CancelledByAgent = "agent";
+
+    /// <summary>Cancelled, and by its agent rather than by an approver.</summary>
+    public bool WithdrawnByAgent => State == DraftState.Cancelled && string.Equals(CancelledBy, CancelledByAgent, StringComparison.Ordinal);
 }

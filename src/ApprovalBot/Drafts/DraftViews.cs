@@ -32,6 +32,7 @@ internal static class DraftViews
             Decision = d.Decision is null ? null : new DecisionView(d.Decision, d.DecidedBy ?? 0, d.DecidedByName, d.DecidedAt ?? d.UpdatedAt, d.DecisionSha256 ?? ""),
             // A draft blocked by the handoff check never ran, yet its reason (exec_error) is what an agent polling it needs.
             Execution = d.ExecAttempts == 0 && d.ExecKey is null && d.ExecError is null && d.ExecResult is null ? null : new ExecutionView(d.ExecAttempts, d.ExecKey, d.ExecResult, d.ExecError, d.ExecAt),
+            Cancellation = d.WithdrawnByAgent ? new CancellationView(d.CancelledBy!, d.CancelReason, d.StateSince) : null,
         };
     }
 

@@ -125,6 +125,13 @@ internal static class SchemaMigrations
             WHERE state IN ('carded', 'approved', 'executing', 'failed', 'blocked', 'unknown') AND card_message_id IS NOT NULL;
         CREATE INDEX drafts_card_behind ON drafts(id) WHERE card_shown_state <> state OR card_shown_since <> state_since;
         """,
+        // 8: who withdrew a cancelled draft and why (the pipe's cancel: cancelled_by 'agent', the reason as given), kept on
+        // the draft so its card renders from the row alone, as every other state does, and the agent's view shows it. NULL
+        // for every draft before this step and for an approver's Discard. Adding nullable columns rewrites no row.
+        """
+        ALTER TABLE drafts ADD COLUMN cancelled_by TEXT;
+        ALTER TABLE drafts ADD COLUMN cancel_reason TEXT;
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -18,6 +18,7 @@ internal static class PipeExtensions
         services.AddPipeOperation<GetOperation>();
         services.AddPipeOperation<WaitOperation>();
         services.AddPipeOperation<ListOperation>();
+        services.AddPipeOperation<CancelOperation>();
         services.AddSingleton<PipeDispatcher>();
         services.AddSingleton<AgentPipeServer>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentPipeServer>());

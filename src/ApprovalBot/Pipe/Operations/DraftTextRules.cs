@@ -28,7 +28,15 @@ internal static class DraftTextRules
     private static readonly SearchValues<char> NameBidiControls = SearchValues.Create("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069");
 
     /// <summary>Why <paramref name="value"/> is refused as a text (or, with <paramref name="name"/>, as an agent); null if it is not.</summary>
-    public static string? Problem(string value, bool name)
+    public static string? Problem(string value, bool name) => Problem(value, name, "name");
+
+    /// <summary>
+    /// Why <paramref name="value"/> is refused as a one-line free text shown on the card, such as a cancel's reason: the
+    /// rules of a name, its messages naming <paramref name="noun"/>; null if it is not refused.
+    /// </summary>
+    public static string? LineProblem(string value, string noun) => Problem(value, name: true, noun);
+
+    private static string? Problem(string value, bool name, string noun)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
@@ -40,14 +48,14 @@ internal static class DraftTextRules
         {
             var c = value[at];
             var where = $"the control character {Code(c)}{(c == '\0' ? " (NUL)" : "")} at index {CodePointIndex(value, at).ToString(CultureInfo.InvariantCulture)}";
-            return name ? $"contains {where}; a name takes no control characters"
+            return name ? $"contains {where}; a {noun} takes no control characters"
                 : c == '\0' ? $"contains {where}: is it UTF-16 text read as UTF-8?"
                 : $"contains {where}; a text takes only tab, line feed and carriage return";
         }
         if (name && value.AsSpan().IndexOfAny(NameBidiControls) is var bidi and >= 0)
         {
             return $"contains the bidirectional control {Code(value[bidi])} at index {CodePointIndex(value, bidi).ToString(CultureInfo.InvariantCulture)}; " +
-                "a name takes none (it could reorder what the card shows)";
+                $"a {noun} takes none (it could reorder what the card shows)";
         }
         var index = 0;
         (Rune Rune, int Index)? firstInvisible = null;

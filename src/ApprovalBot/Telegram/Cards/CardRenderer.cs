@@ -148,6 +148,7 @@ internal static class CardRenderer
             DraftState.Failed => "⚠️ Execution failed: " + (d.ExecError ?? "no reason recorded"),
             DraftState.Blocked => "⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded"),
             DraftState.Unknown => "❓ Outcome unknown, check the target: " + (d.ExecError ?? "no reason recorded"),
+            DraftState.Cancelled when d.WithdrawnByAgent => Withdrawn(d),
             DraftState.Cancelled => decided ? "🗑 Discarded" : "🗑 Cancelled",
             DraftState.Expired => $"⌛ Expired at {FormatTime(d.StateSince)} without a decision",
             DraftState.Approved => "🔁 Waiting for another execution attempt" + Detail(d.ExecError),
@@ -155,6 +156,13 @@ internal static class CardRenderer
         };
         return (lead, outcome is null ? "" : (decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
     }
+
+    /// <summary>
+    /// A draft its agent withdrew (the pipe's <c>cancel</c>), said so in words of its own: the approver did not discard it,
+    /// and an approval it had is not going to be executed.
+    /// </summary>
+    public static string Withdrawn(Draft d) =>
+        $"🚫 Withdrawn by the agent at {FormatTime(d.StateSince)}" + (d.CancelReason is { } reason ? ": " + reason : "");
 
     private static string Detail(string? value) => string.IsNullOrWhiteSpace(value) ? "" : " · " + value;
 

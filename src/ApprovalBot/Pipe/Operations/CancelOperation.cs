@@ -1,0 +1,144 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using Microsoft.Extensions.Logging;
+
+namespace ApprovalBot.Pipe.Operations;
+
+/// <summary>
+/// <c>cancel</c>: the agent withdraws a draft it no longer wants executed (the thread it answered was deleted, a better
+/// draft replaced it). Allowed while nothing has run and nothing will without someone's say: awaiting a decision
+/// (pending, carded), approved but not running yet (also between attempts), or failed (a human's Retry would run it
+/// again). The move is a compare-and-set through the store's single writer, so against the executor's or a pull
+/// claim's approved -> executing, and an approver's tap, whichever commits first holds. Refused (<c>conflict</c>, naming
+/// the state) once a run is under way or done, the approver closed the draft (rejected, discarded), it expired, or it
+/// waits for a human who must look at it (blocked by the handoff check, outcome unknown). A repeat for a draft this op
+/// already cancelled answers as the first time did and writes nothing, so an agent that lost the answer can simply ask again.
+/// </summary>
+internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOperation> logger) : IPipeOperation
+{
+    /// <summary>The ledger event of a withdrawal.</summary>
+    public const string EventType = "cancelled";
+
+    /// <summary>Who withdraws, in the ledger: a request on the agent pipe (any agent of the service's OS user may send it).</summary>
+    public const string Actor = "pipe";
+
+    /// <summary>The states a draft may be withdrawn from.</summary>
+    public static readonly IReadOnlyList<DraftState> Cancellable = [DraftState.Pending, DraftState.Carded, DraftState.Approved, DraftState.Failed];
+
+    public string Name => Ops.Cancel;
+
+    public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
+    {
+        var cancel = StrictRequest.Read(request, ProtocolJsonContext.Default.CancelRequest);
+        if (cancel.Reason is { } reason)
+        {
+            CheckReason(reason);
+        }
+        var outcome = await store.WriteAsync(ctx => Cancel(ctx, cancel.Id, cancel.Reason)).ConfigureAwait(false);
+        switch (outcome.Kind)
+        {
+            case OutcomeKind.NotFound:
+                throw GetOperation.NotFound(cancel.Id);
+            case OutcomeKind.Refused:
+                LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire());
+                throw Refusal(outcome.Draft);
+            case OutcomeKind.Cancelled:
+                var d = outcome.Draft!;
+                LogCancelled(d.Id, d.Seq, d.Kind, outcome.From!.Value.ToWire(), d.CancelReason ?? "(no reason given)");
+                break;
+            default:
+                LogRepeated(outcome.Draft!.Id);
+                break;
+        }
+        return new Response { Ok = true, Draft = outcome.Draft!.ToView() };
+    }
+
+    private static void CheckReason(string reason)
+    {
+        if (string.IsNullOrWhiteSpace(reason))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, DraftTextRules.Empty + " (leave reason out to give none)", "reason");
+        }
+        if (reason.Length > ProtocolJson.MaxReasonLength)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid,
+                $"must be at most {ProtocolJson.MaxReasonLength.ToString(CultureInfo.InvariantCulture)} characters (UTF-16 code units; got {reason.Length.ToString(CultureInfo.InvariantCulture)})", "reason");
+        }
+        // One line on the approver's card: a line break could make the rest look like a line of the card's own.
+        if (DraftTextRules.LineProblem(reason, "reason") is { } problem)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, problem, "reason");
+        }
+    }
+
+    private static Outcome Cancel(WriteContext ctx, string id, string? reason)
+    {
+        var current = ctx.ReadDraft(id);
+        if (current is null)
+        {
+            return new Outcome(OutcomeKind.NotFound, null, null);
+        }
+        if (current.WithdrawnByAgent)
+        {
+            return new Outcome(OutcomeKind.Repeated, current, null);
+        }
+        if (!Cancellable.Contains(current.State))
+        {
+            return new Outcome(OutcomeKind.Refused, current, null);
+        }
+        var details = new JsonObject { ["by"] = Draft.CancelledByAgent };
+        if (reason is not null)
+        {
+            details["reason"] = reason;
+        }
+        var result = DraftStore.Apply(ctx, new Transition(id, [.. Cancellable], DraftState.Cancelled, EventType, Actor)
+        {
+            Set = new Dictionary<string, object?> { ["cancelled_by"] = Draft.CancelledByAgent, ["cancel_reason"] = reason },
+            Details = details,
+        });
+        // Read and moved in the same write, so it applies; were it not, the draft as it is now tells why.
+        return result.Applied
+            ? new Outcome(OutcomeKind.Cancelled, result.Draft, current.State)
+            : new Outcome(OutcomeKind.Refused, result.Draft ?? current, null);
+    }
+
+    private static ProtocolException Refusal(Draft d)
+    {
+        var why = d.State switch
+        {
+            DraftState.Executing => "its execution is under way and cannot be withdrawn; wait with until final for its outcome",
+            DraftState.Executed => "it has been executed",
+            DraftState.Rejected => "the approver rejected it; nothing will execute it",
+            DraftState.Expired => "it expired without a decision; nothing will execute it",
+            DraftState.Cancelled => "the approver discarded it; nothing will execute it",
+            DraftState.Blocked => "its handoff check failed; nothing will execute it, and the approver looks into it",
+            DraftState.Unknown => "the outcome of its execution is not known (it may have taken effect); the approver checks and decides",
+            _ => "it cannot be withdrawn in this state",
+        };
+        var shown = d.Id.Length <= 64 ? d.Id : d.Id[..64] + "…";
+        return new ProtocolException(ErrorCodes.Conflict, $"draft '{shown}' is {d.State.ToWire()}: {why}; nothing changed", "id");
+    }
+
+    private enum OutcomeKind
+    {
+        NotFound,
+        Cancelled,
+        Repeated,
+        Refused,
+    }
+
+    /// <param name="From">For a withdrawal made now: the state it was withdrawn from.</param>
+    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, DraftState? From);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cancelled {DraftId} seq {Seq} kind {Kind} (was {State}): withdrawn by its agent over the pipe: {Reason}")]
+    private partial void LogCancelled(string draftId, long seq, string kind, string state, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Cancel of {DraftId} repeated: its agent withdrew it already; nothing changed")]
+    private partial void LogRepeated(string draftId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Refused to cancel {DraftId}: it is {State}; nothing changed")]
+    private partial void LogRefused(string draftId, string state);
+}

@@ -1,0 +1,384 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Execution;
+using ApprovalBot.Pipe.Operations;
+using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Reconciliation;
+using ApprovalBot.Tests.Telegram;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Quartz;
+
+namespace ApprovalBot.Tests.Pipe;
+
+/// <summary>
+/// The pipe's <c>cancel</c> on the real host over the real socket: which states it withdraws, what it records, what it
+/// refuses, a repeat after a lost answer, the bad-input table, and the race with the executor. The card and a tap on it
+/// are in <see cref="CancelEndToEndTests"/>.
+/// </summary>
+public sealed class CancelOperationTests : IAsyncLifetime
+{
+    private const string Kept = "reply:keep";
+    private readonly CapturedLogs _logs = new();
+    private TestHost _host = null!;
+
+    public async Task InitializeAsync()
+    {
+        _host = await TestHost.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(_logs));
+        await DraftFixtures.SubmitAsync(Store, Kept);
+    }
+
+    public async Task DisposeAsync() => await _host.DisposeAsync();
+
+    private DraftStore Store => _host.Store;
+
+    /// <summary>Puts <paramref name="id"/> into the state named, through the store's own transitions.</summary>
+    private async Task InStateAsync(string id, string state)
+    {
+        switch (state)
+        {
+            case "pending":
+                await DraftFixtures.SubmitAsync(Store, id);
+                break;
+            case "carded":
+                await DraftFixtures.SubmitAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Pending, DraftState.Carded,
+                    new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 7L });
+                break;
+            case "approved":
+                await DraftFixtures.ApproveAsync(Store, id);
+                break;
+            case "approved, waiting for a retry":
+                await DraftFixtures.ApproveAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Executing);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Executing, DraftState.Approved,
+                    new Dictionary<string, object?> { ["exec_attempts"] = 1, ["exec_error"] = "sink said no", ["exec_next_at"] = DateTimeOffset.UtcNow.AddMinutes(5) });
+                break;
+            case "failed":
+                await DraftFixtures.ApproveAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Executing);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "sink said no" });
+                break;
+            case "executing":
+                await DraftFixtures.ApproveAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Executing);
+                break;
+            case "executed":
+                await InStateAsync(id, "executing");
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Executing, DraftState.Executed);
+                break;
+            case "unknown":
+                await InStateAsync(id, "executing");
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Executing, DraftState.Unknown);
+                break;
+            case "blocked":
+                await DraftFixtures.ApproveAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Blocked);
+                break;
+            case "rejected":
+                await DraftFixtures.SubmitAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Pending, DraftState.Rejected);
+                break;
+            case "expired":
+                await DraftFixtures.SubmitAsync(Store, id);
+                await DraftFixtures.MoveAsync(Store, id, DraftState.Pending, DraftState.Expired);
+                break;
+            case "discarded":
+                await DraftFixtures.SubmitAsync(Store, id);
+                Assert.True((await _host.Services.GetRequiredService<ApproverActions>().DiscardAsync(id, "telegram:1001")).Applied);
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(state), state, null);
+        }
+    }
+
+    [Theory]
+    [InlineData("pending")]
+    [InlineData("carded")]
+    [InlineData("approved")]
+    [InlineData("approved, waiting for a retry")]
+    [InlineData("failed")]
+    public async Task Cancel_DraftNothingWillRunWithoutSomeonesSay_CancelledWithItsLedgerEventAndTheDraftInTheAnswer(string state)
+    {
+        const string id = "reply:withdrawn";
+        await InStateAsync(id, state);
+        var from = Store.Get(id)!.State.ToWire();
+        await using var agent = await _host.ConnectAsync();
+
+        var response = await agent.CancelAsync(id, "the thread was deleted");
+
+        Assert.True(response.Ok, response.Error?.Message);
+        var stored = Store.Get(id)!;
+        Assert.Equal((DraftState.Cancelled, Draft.CancelledByAgent, "the thread was deleted"), (stored.State, stored.CancelledBy, stored.CancelReason));
+        Assert.Equal(stored.ToView(), response.Draft);
+        Assert.Equal(States.Cancelled, response.Draft!.State);
+        Assert.Equal(new CancellationView("agent", "the thread was deleted", stored.StateSince), response.Draft.Cancellation);
+        var cancelled = Assert.Single(Store.Events(id), e => e.Type == CancelOperation.EventType);
+        Assert.Equal(CancelOperation.Actor, cancelled.Actor);
+        var details = JsonNode.Parse(cancelled.Details!)!;
+        Assert.Equal(("agent", "the thread was deleted", from, "cancelled"),
+            ((string?)details["by"], (string?)details["reason"], (string?)details["from"], (string?)details["to"]));
+        var line = Assert.Single(_logs.Entries, e => e.Category.EndsWith(nameof(CancelOperation), StringComparison.Ordinal) && e.Level == LogLevel.Information);
+        Assert.Equal((id, from, "the thread was deleted"), ((string?)line.Properties["DraftId"], (string?)line.Properties["State"], (string?)line.Properties["Reason"]));
+    }
+
+    [Fact]
+    public async Task Cancel_WithoutAReason_CancelledAndNoReasonAnywhere()
+    {
+        await using var agent = await _host.ConnectAsync();
+
+        var response = await agent.CancelAsync(Kept);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(new CancellationView("agent", null, Store.Get(Kept)!.StateSince), response.Draft!.Cancellation);
+        var details = JsonNode.Parse(Assert.Single(Store.Events(Kept), e => e.Type == CancelOperation.EventType).Details!)!.AsObject();
+        Assert.False(details.ContainsKey("reason"));
+    }
+
+    /// <summary>An agent that lost the answer asks again (with another reason, even): the same answer, nothing written.</summary>
+    [Fact]
+    public async Task Cancel_RepeatedAfterTheFirstWithdrew_SameAnswerAndNoSecondLedgerEvent()
+    {
+        await using var agent = await _host.ConnectAsync();
+        var first = await agent.SendRawAsync("""{"op":"cancel","id":"reply:keep","reason":"superseded by reply:keep:2"}"""u8.ToArray());
+        var events = Store.Events(Kept);
+        var draft = Store.Get(Kept);
+
+        var again = await agent.SendRawAsync("""{"op":"cancel","id":"reply:keep","reason":"superseded by reply:keep:2"}"""u8.ToArray());
+        await using var other = await _host.ConnectAsync();
+        var otherReason = await other.CancelAsync(Kept, "something else");
+
+        Assert.True(PipeClient.ParseResponse(first!).Ok, first);
+        Assert.Equal(first, again);
+        Assert.Equal("superseded by reply:keep:2", otherReason.Draft!.Cancellation!.Reason);
+        Assert.Equal(PipeClient.ParseResponse(first!).Draft, otherReason.Draft);
+        Assert.Equal(events, Store.Events(Kept));
+        Assert.Equal(draft, Store.Get(Kept));
+        Assert.Single(_logs.Entries, e => e.Category.EndsWith(nameof(CancelOperation), StringComparison.Ordinal) && e.Level == LogLevel.Information);
+    }
+
+    [Theory]
+    [InlineData("executing", "its execution is under way and cannot be withdrawn; wait with until final for its outcome")]
+    [InlineData("executed", "it has been executed")]
+    [InlineData("rejected", "the approver rejected it; nothing will execute it")]
+    [InlineData("expired", "it expired without a decision; nothing will execute it")]
+    [InlineData("discarded", "the approver discarded it; nothing will execute it")]
+    [InlineData("blocked", "its handoff check failed; nothing will execute it, and the approver looks into it")]
+    [InlineData("unknown", "the outcome of its execution is not known (it may have taken effect); the approver checks and decides")]
+    public async Task Cancel_DraftPastWithdrawing_ConflictNamingTheStateAndNothingChanged(string state, string why)
+    {
+        const string id = "reply:too-late";
+        await InStateAsync(id, state);
+        var draft = Store.Get(id);
+        var events = Store.Events(id);
+        await using var agent = await _host.ConnectAsync();
+
+        var response = await agent.CancelAsync(id, "changed my mind");
+
+        Assert.False(response.Ok);
+        var wire = state == "discarded" ? "cancelled" : state;
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict, $"draft '{id}' is {wire}: {why}; nothing changed", "id"), response.Error);
+        Assert.Equal(draft, Store.Get(id));
+        Assert.Equal(events, Store.Events(id));
+        var refused = Assert.Single(_logs.Entries, e => e.Category.EndsWith(nameof(CancelOperation), StringComparison.Ordinal));
+        Assert.Equal((id, wire), ((string?)refused.Properties["DraftId"], (string?)refused.Properties["State"]));
+    }
+
+    [Fact]
+    public async Task Cancel_UnknownId_NotFoundAndNothingStored()
+    {
+        await using var agent = await _host.ConnectAsync();
+
+        var response = await agent.CancelAsync("reply:never-submitted", "gone");
+
+        Assert.Equal(new ProtocolError(ErrorCodes.NotFound, "no draft with id 'reply:never-submitted'", "id"), response.Error);
+        Assert.Null(Store.Get("reply:never-submitted"));
+        Assert.Empty(Store.Events("reply:never-submitted"));
+    }
+
+    /// <summary>Both kinds of wait, waiting on the draft before it moves, are answered by the withdrawal.</summary>
+    [Fact]
+    public async Task Cancel_WhileAgentsWait_EachWaitReturnsCancelled()
+    {
+        await using var decided = await _host.ConnectAsync();
+        await using var final = await _host.ConnectAsync();
+        var decidedWait = decided.WaitAsync(Kept, 600_000);
+        var finalWait = final.WaitAsync(Kept, 600_000, WaitUntil.Final);
+        await Eventually.TrueAsync(() => Store.Signals.Waiting == 2, "two waits on the draft");
+        await using var agent = await _host.ConnectAsync();
+
+        await agent.CancelAsync(Kept, "superseded");
+
+        foreach (var response in new[] { await decidedWait, await finalWait })
+        {
+            Assert.True(response.Ok, response.Error?.Message);
+            Assert.True(response.Decided);
+            Assert.Equal(States.Cancelled, response.Draft!.State);
+            Assert.Equal("superseded", response.Draft.Cancellation!.Reason);
+            Assert.Null(response.Draft.Decision);
+        }
+    }
+
+    private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
+
+    public static TheoryData<string, string, string, string?, string> BadRequests => new()
+    {
+        // name, request line, code, field, message
+        { "id missing", """{"op":"cancel"}""", ErrorCodes.Invalid, "id", "required field 'id' is missing" },
+        { "id missing, a reason given", """{"op":"cancel","reason":"gone"}""", ErrorCodes.Invalid, "id", "required field 'id' is missing" },
+        { "id a number", """{"op":"cancel","id":5}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "id an array", """{"op":"cancel","id":["reply:keep"]}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "id null", """{"op":"cancel","id":null}""", ErrorCodes.Invalid, "id", "must not be null" },
+        { "id twice", """{"op":"cancel","id":"reply:keep","id":"reply:keep"}""", ErrorCodes.Invalid, "id", "duplicate field" },
+        { "id with an unpaired surrogate escape", """{"op":"cancel","id":"reply:\ud800"}""", ErrorCodes.Invalid, "id", NotValidUnicode },
+        { "id unknown", """{"op":"cancel","id":"reply:none","reason":"gone"}""", ErrorCodes.NotFound, "id", "no draft with id 'reply:none'" },
+        { "reason a number", """{"op":"cancel","id":"reply:keep","reason":5}""", ErrorCodes.Invalid, "reason", "wrong type: expected a string" },
+        { "reason true", """{"op":"cancel","id":"reply:keep","reason":true}""", ErrorCodes.Invalid, "reason", "wrong type: expected a string" },
+        { "reason an object", """{"op":"cancel","id":"reply:keep","reason":{"why":"gone"}}""", ErrorCodes.Invalid, "reason", "wrong type: expected a string" },
+        { "reason twice", """{"op":"cancel","id":"reply:keep","reason":"a","reason":"b"}""", ErrorCodes.Invalid, "reason", "duplicate field" },
+        { "reason empty", """{"op":"cancel","id":"reply:keep","reason":""}""", ErrorCodes.Invalid, "reason", "must not be empty (leave reason out to give none)" },
+        { "reason blank", """{"op":"cancel","id":"reply:keep","reason":" \u3000 "}""", ErrorCodes.Invalid, "reason", "must not be empty (leave reason out to give none)" },
+        { "reason 501 characters", """{"op":"cancel","id":"reply:keep","reason":""" + "\"" + new string('x', 501) + "\"}", ErrorCodes.Invalid, "reason", "must be at most 500 characters (UTF-16 code units; got 501)" },
+        // An emoji counts two, as for agent.
+        { "reason 499 characters and an emoji", """{"op":"cancel","id":"reply:keep","reason":""" + "\"" + new string('x', 499) + "😀\"}", ErrorCodes.Invalid, "reason", "must be at most 500 characters (UTF-16 code units; got 501)" },
+        { "reason of invisible characters", """{"op":"cancel","id":"reply:keep","reason":"\u200b\u2060"}""", ErrorCodes.Invalid, "reason", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
+        // One line on the card: a line break could fake a line of the card's own.
+        { "reason with a line break", """{"op":"cancel","id":"reply:keep","reason":"gone\n✅ Approved by Alice"}""", ErrorCodes.Invalid, "reason", "contains the control character U+000A at index 4; a reason takes no control characters" },
+        { "reason with a tab", """{"op":"cancel","id":"reply:keep","reason":"a\tb"}""", ErrorCodes.Invalid, "reason", "contains the control character U+0009 at index 1; a reason takes no control characters" },
+        { "reason with an escape sequence", """{"op":"cancel","id":"reply:keep","reason":"😀 \u001b[2J"}""", ErrorCodes.Invalid, "reason", "contains the control character U+001B at index 2; a reason takes no control characters" },
+        { "reason with NUL", """{"op":"cancel","id":"reply:keep","reason":"g\u0000o"}""", ErrorCodes.Invalid, "reason", "contains the control character U+0000 (NUL) at index 1; a reason takes no control characters" },
+        { "reason with a C1 control", """{"op":"cancel","id":"reply:keep","reason":"gone\u0085"}""", ErrorCodes.Invalid, "reason", "contains the control character U+0085 at index 4; a reason takes no control characters" },
+        { "reason with a bidirectional override", """{"op":"cancel","id":"reply:keep","reason":"a\u202eb"}""", ErrorCodes.Invalid, "reason", "contains the bidirectional control U+202E at index 1; a reason takes none (it could reorder what the card shows)" },
+        { "reason with an unpaired surrogate escape", """{"op":"cancel","id":"reply:keep","reason":"gone \udc00"}""", ErrorCodes.Invalid, "reason", NotValidUnicode },
+        { "unknown field", """{"op":"cancel","id":"reply:keep","force":true}""", ErrorCodes.Invalid, "force", "unknown field 'force'" },
+        { "a draft object instead of the id", """{"op":"cancel","draft":{"id":"reply:keep"}}""", ErrorCodes.Invalid, "draft", "unknown field 'draft'" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Cancel_BadRequest_RefusedWithCodeFieldAndMessageAndNothingChanged(string name, string line, string code, string? field, string message)
+    {
+        var draft = Store.Get(Kept);
+        var events = Store.Events(Kept);
+        await using var agent = await _host.ConnectAsync();
+
+        var response = PipeClient.ParseResponse((await agent.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.False(response.Ok, name);
+        Assert.Equal(new ProtocolError(code, message, field), response.Error);
+        Assert.Equal(draft, Store.Get(Kept));
+        Assert.Equal(events, Store.Events(Kept));
+        Assert.Equal([Kept], Store.List(null, null, 10).Select(d => d.Id));
+        Assert.True((await agent.PingAsync()).Ok);
+    }
+
+    [Theory]
+    [InlineData(500, "")]
+    [InlineData(498, "😀")]
+    [InlineData(0, "\u05d4\u05e9\u05e8\u05e9\u05d5\u05e8 \u05e0\u05de\u05d7\u05e7")]
+    public async Task Cancel_ReasonAtTheLimitOrRightToLeft_Accepted(int letters, string tail)
+    {
+        var reason = new string('x', letters) + tail;
+        await using var agent = await _host.ConnectAsync();
+
+        var response = await agent.CancelAsync(Kept, reason);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(reason, Store.Get(Kept)!.CancelReason);
+    }
+
+    [Fact]
+    public async Task Cancel_ReasonNull_TakenAsNoReason()
+    {
+        await using var agent = await _host.ConnectAsync();
+
+        var response = PipeClient.ParseResponse((await agent.SendRawAsync("""{"op":"cancel","id":"reply:keep","reason":null}"""u8.ToArray()))!);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Null(Store.Get(Kept)!.CancelReason);
+    }
+
+    /// <summary>
+    /// The agent's cancel and the executor's start of the run (approved -> executing) reach the store's writer in the same
+    /// instant, in either order: whichever commits first holds. A cancel committed first means the route never runs; a run
+    /// begun first is not withdrawn (conflict: executing) and ends as it would have.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task CancelAndTheExecutorsStartInTheSameInstant_WhicheverCommitsFirstHolds(bool cancelFirst)
+    {
+        using var route = new RouteScript();
+        var jobs = new JobRuns();
+        await using var host = await TestHost.StartAsync(
+            [.. route.Settings("reply"), "ApprovalBot:Execution:IntervalSeconds=3600"],
+            compose: b => b.AddApprovalJobs(q => q.AddJobListener(jobs, [GroupMatcher<JobKey>.AnyGroup()])));
+        // The start's own cycle is over, and the approval is written behind the service's back, which wakes no cycle: the
+        // only run the draft can get is the one this test starts.
+        await jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
+        const string id = "reply:race";
+        await DraftFixtures.SubmitAsync(host.Store, id, "Post me, or not");
+        DirectApproval.Approve(host.DataDirectory, id, Sha.Hex("Post me, or not"));
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        var cycle = host.Services.GetRequiredService<ExecutorCycle>();
+        await using var agent = await host.ConnectAsync();
+        Task<Response>? cancel = null;
+        Task<ExecutorCycleResult>? run = null;
+
+        await using (var held = HeldCommit.Start(host.Store))
+        {
+            for (var turn = 0; turn < 2; turn++)
+            {
+                if ((turn == 0) == cancelFirst)
+                {
+                    cancel = agent.CancelAsync(id, "the thread was deleted");
+                }
+                else
+                {
+                    run = Task.Run(() => cycle.RunOnceAsync());
+                }
+                await Eventually.TrueAsync(() => writer.Queued == turn + 1, $"{turn + 1} write(s) queued behind the held commit");
+            }
+            held.Release();
+        }
+        var answer = await cancel!;
+        await run!;
+
+        var draft = host.Store.Get(id)!;
+        var types = host.Store.Events(id).Select(e => e.Type).ToList();
+        if (cancelFirst)
+        {
+            Assert.True(answer.Ok, answer.Error?.Message);
+            Assert.Equal(DraftState.Cancelled, draft.State);
+            Assert.Empty(route.Runs());
+            Assert.DoesNotContain("execution_started", types);
+        }
+        else
+        {
+            Assert.Equal(ErrorCodes.Conflict, answer.Error!.Code);
+            Assert.StartsWith($"draft '{id}' is executing: ", answer.Error.Message, StringComparison.Ordinal);
+            Assert.Single(route.Runs());
+            Assert.Equal(DraftState.Executed, draft.State);
+            Assert.DoesNotContain(CancelOperation.EventType, types);
+        }
+    }
+
+    /// <summary>A pull executor claims approved drafts of its kind: one its agent withdrew is handed out no more.</summary>
+    [Fact]
+    public async Task Cancel_ApprovedOnAPullRoute_ClaimHandsItOutNoMore()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:reply:Executor:Type=pull"], compose: b => b.AddApprovalJobs());
+        await DraftFixtures.ApproveAsync(host.Store, "reply:pulled", "withdrawn");
+        await DraftFixtures.ApproveAsync(host.Store, "reply:kept", "still wanted");
+        await using var agent = await host.ConnectAsync();
+
+        Assert.True((await agent.CancelAsync("reply:pulled", "superseded")).Ok);
+        var claimed = await agent.ClaimAsync("reply", max: 10);
+
+        Assert.Equal(["reply:kept"], claimed.Claimed!.Select(c => c.Id));
+        Assert.Equal(DraftState.Cancelled, host.Store.Get("reply:pulled")!.State);
+    }
+}
