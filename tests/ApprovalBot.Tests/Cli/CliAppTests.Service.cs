@@ -172,6 +172,90 @@ public sealed partial class CliAppTests
     }
 
     [Fact]
+    public async Task Cancel_PendingDraft_PrintsTheDraftWithdrawnAndARepeatAnswersTheSame()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "obsolete reply");
+
+        var run = await CliRunner.RunAsync("cancel", id, "--reason", "the thread was deleted", "--pipe", host.PipeName);
+        var again = await CliRunner.RunAsync("cancel", id, "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Matches($"(?m)^id +{id}$", run.Stdout);
+        Assert.Matches("(?m)^state +cancelled$", run.Stdout);
+        Assert.Matches(@"(?m)^cancelled +by the agent at \S+ \S+: the thread was deleted$", run.Stdout);
+        Assert.EndsWith("obsolete reply", run.Stdout.TrimEnd());
+        Assert.Empty(run.Stderr);
+        Assert.Equal((0, run.Stdout, ""), (again.ExitCode, again.Stdout, again.Stderr));
+        Assert.Single(host.Store.Events(id), e => e.Type == "cancelled");
+    }
+
+    [Fact]
+    public async Task Cancel_Json_PrintsTheServiceLineVerbatim()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "obsolete reply");
+
+        var run = await CliRunner.RunAsync("cancel", id, "--reason", "superseded ✓", "--json", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        // Asked again, the service answers the same line: the repeat is the first answer.
+        Assert.Equal(await ServiceLineAsync(host, $$"""{"op":"cancel","id":"{{id}}"}""") + Environment.NewLine, run.Stdout);
+        Assert.Equal("superseded ✓", PipeClient.ParseResponse(run.Stdout).Draft!.Cancellation!.Reason);
+    }
+
+    [Fact]
+    public async Task Cancel_DraftPastWithdrawing_ExitsConflictWithTheErrorLineAndNothingChanged()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "decided already");
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Pending, DraftState.Rejected);
+        var events = host.Store.Events(id);
+
+        var run = await CliRunner.RunAsync("cancel", id, "--reason", "too late", "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 3, run.ToString());
+        Assert.Equal($"error conflict (id): draft '{id}' is rejected: the approver rejected it; nothing will execute it; nothing changed", run.Stderr.TrimEnd());
+        Assert.Empty(run.Stdout);
+        Assert.Equal(events, host.Store.Events(id));
+    }
+
+    [Fact]
+    public async Task Cancel_UnknownId_ExitsNotFound()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await CliRunner.RunAsync("cancel", id, "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 4, run.ToString());
+        Assert.Equal($"error not_found (id): no draft with id '{id}'", run.Stderr.TrimEnd());
+    }
+
+    /// <summary>The service's rules for a reason reach the command line as they are: exit 2 with the service's message, nothing changed.</summary>
+    [Theory]
+    [InlineData("gone\nApproved", "error invalid (reason): contains the control character U+000A at index 4; a reason takes no control characters")]
+    [InlineData("", "error invalid (reason): must not be empty (leave reason out to give none)")]
+    [InlineData("\u200b", "error invalid (reason): has no visible character: only whitespace and invisible characters such as U+200B at index 0")]
+    public async Task Cancel_ReasonTheServiceRefuses_ExitsBadInputAndNothingChanged(string reason, string error)
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+        await SubmitAsync(host.PipeName, id, "still wanted");
+        var events = host.Store.Events(id);
+
+        var run = await CliRunner.RunAsync("cancel", id, "--reason", reason, "--pipe", host.PipeName);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal(error, run.Stderr.TrimEnd());
+        Assert.Equal(DraftState.Pending, host.Store.Get(id)!.State);
+        Assert.Equal(events, host.Store.Events(id));
+    }
+
+    [Fact]
     public async Task List_AfterSubmit_ShowsDraftInTable()
     {
         await using var host = await TestHost.StartAsync();

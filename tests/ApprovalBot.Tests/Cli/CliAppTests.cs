@@ -36,7 +36,7 @@ public sealed partial class CliAppTests
         var run = await CliRunner.RunAsync("--help");
 
         Assert.Equal(0, run.ExitCode);
-        foreach (var command in new[] { "submit", "get", "wait", "list", "orphans", "stale", "ping", "schema" })
+        foreach (var command in new[] { "submit", "get", "wait", "cancel", "list", "orphans", "stale", "ping", "schema" })
         {
             Assert.Contains(command, run.Stdout);
         }
@@ -174,6 +174,32 @@ public sealed partial class CliAppTests
         Assert.Equal("error usage: argument 2 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
     }
 
+    /// <summary>A reason that is not UTF-8 is refused before anything is sent (exit 2, not the dead pipe's 5), given either way.</summary>
+    [Theory]
+    [InlineData(new byte[] { (byte)'g', (byte)'o', 0xFF, (byte)'n', (byte)'e' }, 2)]
+    [InlineData(new byte[] { 0xEF, 0xBF, 0xBD, 0xC3, (byte)'(' }, 3)]
+    public async Task Cancel_ReasonNotUtf8_ExitsBadInputNamingTheOptionWithoutConnecting(byte[] value, int offset)
+    {
+        var apart = await CliRunner.RunWithArgumentBytesAsync(Utf8("cancel"), Utf8("reply:a"), Utf8("--pipe"), Utf8(DeadPipe()), Utf8("--reason"), value);
+        var joined = await CliRunner.RunWithArgumentBytesAsync(Utf8("cancel"), Utf8("reply:a"), Utf8("--pipe"), Utf8(DeadPipe()), [.. Utf8("--reason="), .. value]);
+
+        foreach (var run in new[] { apart, joined })
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (reason): --reason is not valid UTF-8 (byte offset {offset}); command-line values must be UTF-8", run.Stderr.TrimEnd());
+            Assert.Empty(run.Stdout);
+        }
+    }
+
+    [Fact]
+    public async Task Cancel_IdNotUtf8_ExitsBadInputNamingTheArgument()
+    {
+        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("cancel"), [(byte)'r', 0xC0, 0xAF], Utf8("--reason"), Utf8("gone"), Utf8("--pipe"), Utf8(DeadPipe()));
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error usage: argument 2 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
+    }
+
     [Fact]
     public async Task Submit_ReplacementCharacterGivenAsUtf8_NotRefused()
     {
@@ -283,6 +309,11 @@ public sealed partial class CliAppTests
     [InlineData("extra arguments", "Unrecognized command or argument 'extra2'", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "extra1", "extra2")]
     [InlineData("get without an id", "Required argument 'id' missing", "get")]
     [InlineData("wait without an id", "Required argument 'id' missing", "wait")]
+    [InlineData("cancel without an id", "Required argument 'id' missing", "cancel")]
+    [InlineData("cancel without an id, a reason given", "Required argument 'id' missing", "cancel", "--reason", "gone")]
+    [InlineData("cancel with two ids", "Unrecognized command or argument 'reply:b'", "cancel", "reply:a", "reply:b")]
+    [InlineData("cancel with a reason twice", "expects a single argument", "cancel", "reply:a", "--reason", "a", "--reason", "b")]
+    [InlineData("cancel with an unknown option", "Unrecognized command or argument '--force'", "cancel", "reply:a", "--force")]
     public async Task Run_BadShape_ExitsBadInputWithoutConnecting(string what, string error, params string[] args)
     {
         var run = await CliRunner.RunAsync([.. args, "--pipe", DeadPipe()]);

@@ -185,6 +185,29 @@ public sealed class SqliteDatabaseTests
         Assert.Equal(DBNull.Value, Scalar(c, "SELECT card_shown_state FROM drafts WHERE id = 'reply:pending'"));
     }
 
+    /// <summary>Step 8 adds who withdrew a cancelled draft and why: empty for every draft already stored, an approver's Discard included.</summary>
+    [Fact]
+    public void Initialize_StoreAtVersion7_CancellationColumnsAddedEmptyAndDraftsReadAsBefore()
+    {
+        using var dir = new TempDirectory();
+        using var upgraded = UpgradedFrom(dir, """
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES
+                ('reply:discarded', 'reply', 'a', 'x', 'cancelled', 1, 1, 1),
+                ('reply:pending', 'reply', 'a', 'x', 'pending', 1, 1, 1);
+            PRAGMA user_version = 7;
+            """, sinceStep7: true);
+        var c = upgraded.Connection;
+
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(0L, Scalar(c, "SELECT COUNT(*) FROM drafts WHERE cancelled_by IS NOT NULL OR cancel_reason IS NOT NULL"));
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = DraftColumns.Select + " WHERE id = 'reply:discarded'";
+        using var reader = cmd.ExecuteReader();
+        Assert.True(reader.Read());
+        var discarded = DraftColumns.Read(reader);
+        Assert.Equal((DraftState.Cancelled, null, null, false), (discarded.State, discarded.CancelledBy, discarded.CancelReason, discarded.WithdrawnByAgent));
+    }
+
     [Theory]
     [InlineData("orphan_callback")]
     [InlineData("lease_expired")]
@@ -307,16 +330,18 @@ public sealed class SqliteDatabaseTests
 
     /// <summary>
     /// A store taken back to an older schema by <paramref name="olderShape"/> (which sets <c>user_version</c>), then
-    /// opened by this build, which upgrades it. Step 7's column is taken away first for every older shape: adding it
-    /// again is not a no-op.
+    /// opened by this build, which upgrades it. The columns of steps 7 and 8 are taken away first for every older shape
+    /// (<paramref name="sinceStep7"/>: step 8's only): adding a column again is not a no-op.
     /// </summary>
-    private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape)
+    private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape, bool sinceStep7 = false)
     {
         using (var db = Database(dir.Path))
         {
             db.Initialize();
             using var connection = db.Open();
-            Scalar(connection, "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n" + olderShape);
+            var step8 = "ALTER TABLE drafts DROP COLUMN cancel_reason; ALTER TABLE drafts DROP COLUMN cancelled_by;\n";
+            var step7 = "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n";
+            Scalar(connection, step8 + (sinceStep7 ? "" : step7) + olderShape);
         }
         var upgraded = Database(dir.Path);
         upgraded.Initialize();

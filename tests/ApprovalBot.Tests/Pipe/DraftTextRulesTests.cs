@@ -61,6 +61,24 @@ public sealed class DraftTextRulesTests
         Assert.Null(DraftTextRules.Problem(value, name));
     }
 
+    /// <summary>A one-line free text (a cancel's reason) takes a name's rules, and the messages call it what it is.</summary>
+    [Theory]
+    [InlineData("gone\nApproved by boss", "contains the control character U+000A at index 4; a reason takes no control characters")]
+    [InlineData("a\u202eb", "contains the bidirectional control U+202E at index 1; a reason takes none (it could reorder what the card shows)")]
+    [InlineData("\u200b", "has no visible character: only whitespace and invisible characters such as U+200B at index 0")]
+    [InlineData(" ", "must not be empty")]
+    public void LineProblem_RefusedAsANameIsNamedByItsNoun(string value, string message)
+    {
+        Assert.Equal(message, DraftTextRules.LineProblem(value, "reason"));
+        Assert.NotNull(DraftTextRules.Problem(value, name: true));
+    }
+
+    [Theory]
+    [InlineData("the thread was deleted")]
+    [InlineData("\u05d4\u05e9\u05e8\u05e9\u05d5\u05e8 \u05e0\u05de\u05d7\u05e7")]
+    [InlineData("👩‍💻 superseded")]
+    public void LineProblem_OneVisibleLine_None(string value) => Assert.Null(DraftTextRules.LineProblem(value, "reason"));
+
     [Theory]
     [InlineData(0x0000)]
     [InlineData(0x0020)]

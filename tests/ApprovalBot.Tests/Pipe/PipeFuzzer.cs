@@ -14,7 +14,7 @@ internal sealed class PipeFuzzer(int seed)
 
     internal sealed record Case(byte[] Line, string Strategy);
 
-    private static readonly string[] Ops = ["submit", "get", "wait", "list", "report", "ping", "claim", "complete", "fail", "", "SUBMIT", "submit ", "nope"];
+    private static readonly string[] Ops = ["submit", "get", "wait", "list", "report", "ping", "claim", "complete", "fail", "cancel", "", "SUBMIT", "submit ", "nope"];
     private static readonly string[] Kinds = ["reply", "post", "", "REPLY", "unknown", "reply\u0000", "<script>"];
     private static readonly string[] Values =
     [

@@ -104,6 +104,27 @@ public sealed class PipeClientTests
         Assert.Contains(response.Draft!.State, new[] { States.Pending, States.Carded });
     }
 
+    /// <summary>The blocking twin and the async form send the same request: each withdraws its draft, and a repeat answers alike.</summary>
+    [Fact]
+    public async Task Cancel_BlockingAndAsync_WithdrawTheDraftWithTheReason()
+    {
+        await using var host = await TestHost.StartAsync();
+        using var client = PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10));
+        foreach (var id in new[] { "reply:cancel-blocking", "reply:cancel-async" })
+        {
+            Assert.True(client.Submit(new DraftSubmission { Id = id, Kind = "reply", Agent = "a", Text = "t" }).Ok);
+        }
+
+        var blocking = client.Cancel("reply:cancel-blocking", "superseded");
+        var async = await client.CancelAsync("reply:cancel-async");
+        var repeated = client.Cancel("reply:cancel-blocking");
+
+        Assert.Equal((States.Cancelled, "superseded"), (blocking.Draft!.State, blocking.Draft.Cancellation!.Reason));
+        Assert.Equal((States.Cancelled, null), (async.Draft!.State, async.Draft.Cancellation!.Reason));
+        Assert.Equal(blocking.Draft, repeated.Draft);
+        Assert.Equal(ErrorCodes.NotFound, client.Cancel("reply:none").Error!.Code);
+    }
+
     [Fact]
     public void Connect_NothingListeningAtThePath_FailsInsteadOfHanging()
     {

@@ -29,6 +29,61 @@ public sealed class CardRendererTests
         Assert.Equal(["✅ Approve", "❌ Reject"], card.Buttons!.InlineKeyboard.Single().Select(b => b.Text));
     }
 
+    private static readonly DateTimeOffset WithdrawnAt = new(2026, 11, 24, 9, 30, 0, TimeSpan.Zero);
+
+    private static Draft Withdrawn(Draft d, string? reason) =>
+        d with { State = DraftState.Cancelled, StateSince = WithdrawnAt, CancelledBy = ApprovalBot.Drafts.Draft.CancelledByAgent, CancelReason = reason };
+
+    private static Draft Approved(Draft d) =>
+        d with { Decision = "approved", DecidedBy = 1001, DecidedByName = "Alice", DecidedAt = WithdrawnAt.AddHours(-1), DecisionSha256 = d.Sha256 };
+
+    /// <summary>
+    /// Withdrawn by its agent: the card says who and why, in words of its own, never as the approver's Discard; the reason is
+    /// HTML-escaped like every other value.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "the <thread> & all was deleted", "🚫 Withdrawn by the agent at 2026-11-24 09:30 UTC: the &lt;thread&gt; &amp; all was deleted")]
+    [InlineData(false, null, "🚫 Withdrawn by the agent at 2026-11-24 09:30 UTC")]
+    [InlineData(true, "superseded", "<b>✅ Approved by Alice</b> · 🚫 Withdrawn by the agent at 2026-11-24 09:30 UTC: superseded")]
+    public void Render_WithdrawnByTheAgent_NoButtonsAndStatusSaysWhoAndWhy(bool approvedFirst, string? reason, string status)
+    {
+        var draft = Draft("obsolete reply");
+        var card = CardRenderer.Render(Withdrawn(approvedFirst ? Approved(draft) : draft, reason));
+
+        Assert.Null(card.Buttons);
+        Assert.StartsWith(status + "\n\n", card.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("🗑", card.Html, StringComparison.Ordinal);
+        Assert.Contains("obsolete reply", card.Html, StringComparison.Ordinal);
+    }
+
+    /// <summary>The approver's Discard (no one named as withdrawing it) keeps its own words, on a decided and an undecided draft.</summary>
+    [Theory]
+    [InlineData(true, "<b>✅ Approved by Alice</b> · 🗑 Discarded")]
+    [InlineData(false, "🗑 Cancelled")]
+    public void Render_DiscardedByTheApprover_NotShownAsWithdrawn(bool approvedFirst, string status)
+    {
+        var draft = Draft("obsolete reply");
+        var discarded = (approvedFirst ? Approved(draft) : draft) with { State = DraftState.Cancelled, StateSince = WithdrawnAt };
+
+        var card = CardRenderer.Render(discarded);
+
+        Assert.StartsWith(status + "\n\n", card.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Withdrawn", card.Html, StringComparison.Ordinal);
+    }
+
+    /// <summary>A long reason is shortened on the card (the ledger and the draft view keep it whole); the text never is.</summary>
+    [Fact]
+    public void Render_WithdrawnWithTheLongestReason_StatusShortenedTextWhole()
+    {
+        var text = new string('t', 3900);
+        var card = CardRenderer.Render(Withdrawn(Draft(text), new string('r', 500)));
+
+        Assert.True(card.Length <= 4096, $"{card.Length} characters");
+        Assert.Contains(text, card.Html, StringComparison.Ordinal);
+        Assert.Contains("🚫 Withdrawn by the agent at 2026-11-24 09:30 UTC: rrr", card.Html, StringComparison.Ordinal);
+        Assert.Contains("…", card.Html, StringComparison.Ordinal);
+    }
+
     /// <summary>An expired card says when, and that nobody decided: "⌛ Expired" alone read like a decision taken.</summary>
     [Fact]
     public void Render_Expired_NoButtonsAndStatusSaysWhenWithoutADecision()
