@@ -4,6 +4,7 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Pipe.Operations;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Reconciliation;
@@ -364,6 +365,30 @@ public sealed class CancelOperationTests : IAsyncLifetime
             Assert.Equal(DraftState.Executed, draft.State);
             Assert.DoesNotContain(CancelOperation.EventType, types);
         }
+    }
+
+    /// <summary>A failed draft escalated for a human (awaiting_human): once its agent withdrew it, the next cycle closes the escalation.</summary>
+    [Fact]
+    public async Task Cancel_FailedDraftEscalated_TheNextReconcileCycleClosesTheEscalation()
+    {
+        var chat = new RecordingEscalationChannel();
+        await using var host = await TestHost.StartAsync(
+            services: s => s.AddSingleton<IEscalationChannel>(chat),
+            compose: b => b.AddReconciliation());
+        var reconciler = host.Services.GetRequiredService<Reconciler>();
+        const string id = "reply:failed-then-withdrawn";
+        await DraftFixtures.ApproveAsync(host.Store, id);
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "sink said no" });
+        var escalated = await reconciler.RunOnceAsync(default);
+        await using var agent = await host.ConnectAsync();
+
+        Assert.True((await agent.CancelAsync(id, "the thread was deleted")).Ok);
+        var after = await reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 1), (escalated.Open, escalated.Escalated));
+        Assert.Equal((0, 1), (after.Open, after.Resolved));
+        Assert.Empty((await agent.ReportAsync("stale")).Report!.Items);
     }
 
     /// <summary>A pull executor claims approved drafts of its kind: one its agent withdrew is handed out no more.</summary>
