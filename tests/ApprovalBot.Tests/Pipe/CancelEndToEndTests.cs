@@ -58,7 +58,7 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
 
         await CancelAsync(id, "the thread was deleted");
 
-        foreach (var response in new[] { await decided, await final })
+        foreach (var response in new[] { await decided.WaitAsync(TelegramHarness.Wait), await final.WaitAsync(TelegramHarness.Wait) })
         {
             Assert.True(response.Ok, response.Error?.Message);
             Assert.True(response.Decided);
@@ -66,7 +66,7 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
             Assert.Equal("the thread was deleted", response.Draft.Cancellation!.Reason);
         }
         // As for rejected and expired: the draft left pending/carded, so the wait is over (0); the state says how.
-        foreach (var run in new[] { await cli, await cliFinal })
+        foreach (var run in new[] { await cli.WaitAsync(TelegramHarness.Wait), await cliFinal.WaitAsync(TelegramHarness.Wait) })
         {
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.Matches(new Regex(@"^state\s+cancelled$", RegexOptions.Multiline), run.Stdout);

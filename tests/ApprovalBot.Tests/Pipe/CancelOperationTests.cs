@@ -211,9 +211,10 @@ public sealed class CancelOperationTests : IAsyncLifetime
         await Eventually.TrueAsync(() => Store.Signals.Waiting == 2, "two waits on the draft");
         await using var agent = await _host.ConnectAsync();
 
-        await agent.CancelAsync(Kept, "superseded");
+        var cancelled = await agent.CancelAsync(Kept, "superseded");
 
-        foreach (var response in new[] { await decidedWait, await finalWait })
+        Assert.True(cancelled.Ok, cancelled.Error?.Message);
+        foreach (var response in new[] { await decidedWait.WaitAsync(TelegramHarness.Wait), await finalWait.WaitAsync(TelegramHarness.Wait) })
         {
             Assert.True(response.Ok, response.Error?.Message);
             Assert.True(response.Decided);
