@@ -370,9 +370,11 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
             [
                 .. TelegramHarness.SettingsFor(Sandbox),
                 "ApprovalBot:Execution:IntervalSeconds=1",
-                // Long enough to take the backup between a failed attempt and its retry.
-                "ApprovalBot:Execution:RetryBaseSeconds=5",
-                "ApprovalBot:Execution:RetryMaxSeconds=5",
+                // Long enough to take the backup between a failed attempt and its retry, also while the whole suite
+                // loads the 2 cores (with 5 s the test failed once under the suite, 4 s later than it runs: the likeliest
+                // cause is a retry that ran before the copy began).
+                "ApprovalBot:Execution:RetryBaseSeconds=10",
+                "ApprovalBot:Execution:RetryMaxSeconds=10",
                 .. PostSink.Settings("post", idempotent: true),
                 .. DmSink.Settings("dm", idempotent: false, maxAttempts: 3),
             ]);
