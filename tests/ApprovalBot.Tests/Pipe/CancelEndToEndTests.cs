@@ -108,6 +108,23 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
         Assert.Equal((withdrawnCard.Text, 0), (now.Text, now.Buttons.Count));
     }
 
+    /// <summary>/status tells a withdrawal by the agent from an approver's Discard, as the card does. Found by review.</summary>
+    [Fact]
+    public async Task StatusOfWithdrawnDraft_SaysTheAgentWithdrewItAndWhy()
+    {
+        const string id = "reply:status-withdrawn";
+        var card = await _harness.SubmitCardedAsync(id, "Asked about");
+        await CancelAsync(id, "the thread was deleted");
+        await WithdrawnCardAsync(card);
+
+        Control.SendUserMessage("/status " + id);
+        var reply = await Control.WaitForMessageAsync(m => m.Text?.StartsWith(id + " (#", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.Contains("State: cancelled", reply.Text, StringComparison.Ordinal);
+        Assert.Contains("🚫 Withdrawn by the agent at ", reply.Text, StringComparison.Ordinal);
+        Assert.EndsWith(": the thread was deleted", reply.Text!.Split('\n').Single(l => l.StartsWith("🚫", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
     /// <summary>Approved, then withdrawn before any run: the card keeps who approved and says the agent withdrew it, not that it was discarded.</summary>
     [Fact]
     public async Task ApprovedDraftWithdrawn_CardShowsTheApprovalThenTheWithdrawal()

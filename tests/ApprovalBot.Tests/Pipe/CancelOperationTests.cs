@@ -392,6 +392,42 @@ public sealed class CancelOperationTests : IAsyncLifetime
         Assert.Empty((await agent.ReportAsync("stale")).Report!.Items);
     }
 
+    /// <summary>
+    /// A pull lease that expired puts the draft back to approved, but the slow executor may have posted meanwhile: only a
+    /// run under the same idempotency key can still record that, so the draft cannot be withdrawn (a late complete of a
+    /// withdrawn draft would be refused, and the effect never recorded). Found by review.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_ApprovedAgainAfterItsPullLeaseExpired_ConflictTheAttemptMayHaveTakenEffect()
+    {
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=3"],
+            services: s => s.AddSingleton<TimeProvider>(time), compose: b => b.AddApprovalJobs());
+        await using var agent = await host.ConnectAsync();
+        await DraftFixtures.ApproveAsync(host.Store, "reply:slow", "posted late");
+        var claimed = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        time.Advance(TimeSpan.FromSeconds(6));
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        Assert.Equal(DraftState.Approved, host.Store.Get("reply:slow")!.State);
+        var events = host.Store.Events("reply:slow").Count;
+
+        var cancel = await agent.CancelAsync("reply:slow", "superseded");
+
+        Assert.Equal((ErrorCodes.Conflict, "id"), (cancel.Error!.Code, cancel.Error.Field));
+        Assert.Equal("draft 'reply:slow' is approved: its last attempt may have taken effect (its pull lease expired without complete or fail); it cannot be " +
+                     "withdrawn, so that a run under the same idempotency key can still record it; nothing changed", cancel.Error.Message);
+        Assert.Equal(DraftState.Approved, host.Store.Get("reply:slow")!.State);
+        Assert.Equal(events, host.Store.Events("reply:slow").Count);
+        // Claimed again, the same key: the agent's sink finds the effect of the first claim.
+        var again = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 60)).Claimed!);
+        Assert.Equal(claimed.IdempotencyKey, again.IdempotencyKey);
+    }
+
+    [Fact]
+    public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
+        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted), (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted));
+
     /// <summary>A pull executor claims approved drafts of its kind: one its agent withdrew is handed out no more.</summary>
     [Fact]
     public async Task Cancel_ApprovedOnAPullRoute_ClaimHandsItOutNoMore()

@@ -45,6 +45,9 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             case OutcomeKind.Refused:
                 LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire());
                 throw Refusal(outcome.Draft);
+            case OutcomeKind.CutOff:
+                LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire() + " after a cut-off attempt");
+                throw CutOffRefusal(outcome.Draft, outcome.CutOffBy!);
             case OutcomeKind.Cancelled:
                 var d = outcome.Draft!;
                 LogCancelled(d.Id, d.Seq, d.Kind, outcome.From!.Value.ToWire(), d.CancelReason ?? "(no reason given)");
@@ -89,6 +92,13 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         {
             return new Outcome(OutcomeKind.Refused, current, null);
         }
+        // Approved again after a pull lease expired or a run was cut off (or failed once those used up its attempts):
+        // that attempt may have taken effect, and only running it again under the same idempotency key lets the sink or
+        // the pull agent record it; withdrawn, its late outcome would be refused and the effect never recorded.
+        if (current.ExecAttempts > 0 && LastAttemptCutOff(ctx, id) is { } cutOff)
+        {
+            return new Outcome(OutcomeKind.CutOff, current, null) { CutOffBy = cutOff };
+        }
         var details = new JsonObject { ["by"] = Draft.CancelledByAgent };
         if (reason is not null)
         {
@@ -105,6 +115,33 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             : new Outcome(OutcomeKind.Refused, result.Draft ?? current, null);
     }
 
+    /// <summary>
+    /// The ledger events the executor ends an attempt with (ExecutionLedger's; the ledger's names are stored, so they do not
+    /// change, and the pipe reads them from the ledger rather than reaching into the executor). Of those, the two that
+    /// leave its effect unknown: a pull lease that expired, a push run cut off.
+    /// </summary>
+    internal const string LeaseExpired = "lease_expired";
+    internal const string ExecutionInterrupted = "execution_interrupted";
+
+    /// <summary>How the draft's last attempt ended if it was cut off; else null.</summary>
+    private static string? LastAttemptCutOff(WriteContext ctx, string id)
+    {
+        using var cmd = ctx.Command(
+            "SELECT type FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', 'execution_failed', 'execution_unknown', $expired, $interrupted) " +
+            "ORDER BY id DESC LIMIT 1",
+            ("$id", id), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted));
+        return cmd.ExecuteScalar() is string type && type is LeaseExpired or ExecutionInterrupted ? type : null;
+    }
+
+    private static ProtocolException CutOffRefusal(Draft d, string cutOffBy)
+    {
+        var how = cutOffBy == LeaseExpired ? "its pull lease expired without complete or fail" : "its run was cut off (the service stopped while it ran)";
+        return new ProtocolException(ErrorCodes.Conflict,
+            $"draft '{GetOperation.Shown(d.Id)}' is {d.State.ToWire()}: its last attempt may have taken effect ({how}); it cannot be withdrawn, so that a run under " +
+            "the same idempotency key can still record it; nothing changed", "id");
+    }
+
+
     private static ProtocolException Refusal(Draft d)
     {
         var why = d.State switch
@@ -118,8 +155,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             DraftState.Unknown => "the outcome of its execution is not known (it may have taken effect); the approver checks and decides",
             _ => "it cannot be withdrawn in this state",
         };
-        var shown = d.Id.Length <= 64 ? d.Id : d.Id[..64] + "…";
-        return new ProtocolException(ErrorCodes.Conflict, $"draft '{shown}' is {d.State.ToWire()}: {why}; nothing changed", "id");
+        return new ProtocolException(ErrorCodes.Conflict, $"draft '{GetOperation.Shown(d.Id)}' is {d.State.ToWire()}: {why}; nothing changed", "id");
     }
 
     private enum OutcomeKind
@@ -128,10 +164,15 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         Cancelled,
         Repeated,
         Refused,
+        CutOff,
     }
 
     /// <param name="From">For a withdrawal made now: the state it was withdrawn from.</param>
-    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, DraftState? From);
+    private sealed record Outcome(OutcomeKind Kind, Draft? Draft, DraftState? From)
+    {
+        /// <summary>For <see cref="OutcomeKind.CutOff"/>: the ledger event that ended the last attempt.</summary>
+        public string? CutOffBy { get; init; }
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Cancelled {DraftId} seq {Seq} kind {Kind} (was {State}): withdrawn by its agent over the pipe: {Reason}")]
     private partial void LogCancelled(string draftId, long seq, string kind, string state, string reason);

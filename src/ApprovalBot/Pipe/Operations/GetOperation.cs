@@ -15,6 +15,8 @@ internal sealed class GetOperation(DraftStore store) : IPipeOperation
         return Task.FromResult(new Response { Ok = true, Draft = draft.ToView() });
     }
 
-    public static ProtocolException NotFound(string id) =>
-        new(ErrorCodes.NotFound, $"no draft with id '{(id.Length <= 64 ? id : id[..64] + "…")}'", "id");
+    public static ProtocolException NotFound(string id) => new(ErrorCodes.NotFound, $"no draft with id '{Shown(id)}'", "id");
+
+    /// <summary>An id as an error message quotes it: at most 64 characters (an id may have 256).</summary>
+    public static string Shown(string id) => id.Length <= 64 ? id : id[..64] + "…";
 }

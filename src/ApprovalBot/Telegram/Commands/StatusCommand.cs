@@ -39,6 +39,10 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         {
             r.Text($"Decision: {draft.Decision} by {draft.DecidedByName ?? "?"}" + (draft.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "")).Line();
         }
+        if (draft.WithdrawnByAgent)
+        {
+            r.Text(HtmlText.Shorten(CardRenderer.Withdrawn(draft), 700)).Line();
+        }
         if (draft.ExecAttempts > 0 || draft.ExecResult is not null || draft.ExecError is not null)
         {
             r.Text($"Execution: {draft.ExecAttempts.ToString(CultureInfo.InvariantCulture)} attempts")
