@@ -157,6 +157,10 @@ internal static class CardRenderer
         return (lead, outcome is null ? "" : (decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
     }
 
+    /// <summary>"approved by Alice at 2026-11-22 14:03 UTC": a decided draft's decision, for the answers that name it.</summary>
+    public static string DecidedBy(Draft d) =>
+        $"{d.Decision} by {d.DecidedByName ?? "?"}" + (d.DecidedAt is { } at ? " at " + FormatTime(at) : "");
+
     /// <summary>
     /// A draft its agent withdrew (the pipe's <c>cancel</c>), said so in words of its own: the approver did not discard it,
     /// and an approval it had is not going to be executed.

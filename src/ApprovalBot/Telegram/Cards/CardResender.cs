@@ -143,8 +143,7 @@ internal sealed partial class CardResender(
 
     private static string Where(Draft d) => d switch
     {
-        { Decision: { } decision } => $"It was {decision} by {d.DecidedByName ?? "?"}" +
-            (d.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "") + $" and is {d.State.ToWire()} now.",
+        { Decision: not null } => $"It was {CardRenderer.DecidedBy(d)} and is {d.State.ToWire()} now.",
         { State: DraftState.Expired } => $"It expired at {CardRenderer.FormatTime(d.StateSince)} without a decision.",
         _ => $"It is {d.State.ToWire()} since {CardRenderer.FormatTime(d.StateSince)}.",
     };

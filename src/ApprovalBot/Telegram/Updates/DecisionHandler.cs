@@ -120,8 +120,7 @@ internal sealed partial class DecisionHandler(
     private static string Current(Draft d) => d.State switch
     {
         _ when d.Decision is not null =>
-            $"Already {d.Decision} by {d.DecidedByName ?? "?"}" + (d.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "") +
-            (d.WithdrawnByAgent ? ", then withdrawn by the agent." : $" (now {d.State.ToWire()})."),
+            $"Already {CardRenderer.DecidedBy(d)}" + (d.WithdrawnByAgent ? ", then withdrawn by the agent." : $" (now {d.State.ToWire()})."),
         _ when d.WithdrawnByAgent =>
             $"Nothing to decide: the agent withdrew this draft at {CardRenderer.FormatTime(d.StateSince)}" + (d.CancelReason is { } reason ? ": " + reason : "."),
         DraftState.Expired => $"Nothing to decide: this draft expired at {CardRenderer.FormatTime(d.StateSince)} without a decision.",
