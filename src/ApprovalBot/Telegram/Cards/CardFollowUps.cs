@@ -1,6 +1,8 @@
+using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -71,12 +73,35 @@ internal sealed partial class CardFollowUps(
         RetryOrGiveUp(new FollowUp(draftId, 1, chatId, messageId), failure, _stopping);
 
     /// <summary>
+    /// Records <paramref name="sent"/>, a card of <paramref name="sentAs"/> sent again, as its card in place of the old one
+    /// (<see cref="CardSender.RecordMovedAsync"/>) and catches it up (<see cref="CatchUpAsync"/>). Whether it became the card
+    /// on record; null when the store could not take the write, logged here: the card is in the chat and a tap on it decides
+    /// (the tapped message then shows the decision), only the outcomes after that are not shown on it.
+    /// </summary>
+    public async Task<bool?> RecordMovedAsync(
+        Draft sentAs, long? oldChatId, long? oldMessageId, SentCard sent, string reason, CancellationToken cancellationToken, string? actor = null, JsonObject? details = null)
+    {
+        bool moved;
+        try
+        {
+            moved = await sender.RecordMovedAsync(sentAs, oldChatId, oldMessageId, sent, reason, actor, details).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+        {
+            LogMovedNotRecorded(ex, sentAs.Id, sent.MessageId);
+            return null;
+        }
+        await CatchUpAsync(sentAs, sent, moved, cancellationToken).ConfigureAwait(false);
+        return moved;
+    }
+
+    /// <summary>
     /// A card was just sent again (<paramref name="sent"/>, rendered from <paramref name="sentAs"/>; <paramref name="recorded"/>:
     /// it became the card on record). If the draft changed while it was on the way (decided on another copy, cancelled,
     /// expired), or another card became its card meanwhile, the new card is shown the draft's latest state, so it offers no
     /// buttons for a draft that no longer awaits a decision. An edit that fails for a reason that can pass is retried here.
     /// </summary>
-    public async Task CatchUpAsync(Draft sentAs, SentCard sent, bool recorded, CancellationToken cancellationToken)
+    private async Task CatchUpAsync(Draft sentAs, SentCard sent, bool recorded, CancellationToken cancellationToken)
     {
         try
         {
@@ -318,6 +343,10 @@ internal sealed partial class CardFollowUps(
             // Shutting down: the card keeps its last state until the draft changes again.
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The card of {DraftId} was sent again as message {MessageId}, but the store could not record it; " +
+        "a tap on it still decides, later outcomes are not shown on it")]
+    private partial void LogMovedNotRecorded(Exception ex, string draftId, long messageId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} now shows {State}")]
     private partial void LogFollowedUp(string draftId, string state);

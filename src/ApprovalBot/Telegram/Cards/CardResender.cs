@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
 using ApprovalBot.Telegram.Updates;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Telegram.Cards;
@@ -102,19 +101,12 @@ internal sealed partial class CardResender(
             LogSendFailed(ex, draft.Id, request.From.Id);
             return new ResendOutcome(ResendResult.Failed, draft, Error: ex is ApiRequestException api ? api.Description : ex.Message);
         }
-        bool moved;
-        try
+        if (await followUps.RecordMovedAsync(draft, draft.CardChatId, draft.CardMessageId, sent, CardSender.ResendRequestedReason, cancellationToken,
+                request.Actor, request.Details()).ConfigureAwait(false) is not { } moved)
         {
-            moved = await sender.RecordMovedAsync(draft, draft.CardChatId, draft.CardMessageId, sent, CardSender.ResendRequestedReason, request.Actor, request.Details())
-                .ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
-        {
-            LogNotRecorded(ex, draft.Id, sent.MessageId);
             return new ResendOutcome(ResendResult.SentNotRecorded, draft, sent.MessageId);
         }
         LogResent(draft.Id, draft.CardMessageId, sent.MessageId, request.From.Id, moved);
-        await followUps.CatchUpAsync(draft, sent, moved, cancellationToken).ConfigureAwait(false);
         if (moved && draft is { CardChatId: { } oldChat, CardMessageId: { } oldMessage })
         {
             await SupersedeAsync(draft.Id, oldChat, oldMessage, cancellationToken).ConfigureAwait(false);
@@ -222,10 +214,6 @@ internal sealed partial class CardResender(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again at the request of {UserId}; nothing changed")]
     private partial void LogSendFailed(Exception ex, string draftId, long userId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The card of {DraftId} was sent again as message {MessageId}, but the store could not record it; " +
-        "a tap on it still decides, later outcomes are not shown on it")]
-    private partial void LogNotRecorded(Exception ex, string draftId, long messageId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The older card of {DraftId} (message {MessageId}) is gone from the chat; its newer card is the one to tap")]
     private partial void LogOldCardGone(string draftId, long messageId);

@@ -1,6 +1,5 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -120,21 +119,9 @@ internal sealed partial class VanishedCards(
         {
             try
             {
-                return store.Read(connection =>
-                {
-                    using var cmd = connection.CreateCommand();
-                    cmd.CommandText = DraftColumns.Select + " WHERE state = 'carded' AND card_message_id < $first AND seq > $after ORDER BY seq LIMIT $limit";
-                    cmd.Parameters.AddWithValue("$first", first);
-                    cmd.Parameters.AddWithValue("$after", after);
-                    cmd.Parameters.AddWithValue("$limit", Page);
-                    using var reader = cmd.ExecuteReader();
-                    var drafts = new List<Draft>();
-                    while (reader.Read())
-                    {
-                        drafts.Add(DraftColumns.Read(reader));
-                    }
-                    return drafts;
-                });
+                return store.Query(
+                    DraftColumns.Select + " WHERE state = 'carded' AND card_message_id < $first AND seq > $after ORDER BY seq LIMIT $limit",
+                    ("$first", first), ("$after", after), ("$limit", Page));
             }
             catch (StoreUnavailableException ex)
             {
@@ -175,20 +162,11 @@ internal sealed partial class VanishedCards(
                 return false;
             }
         }
-        bool moved;
-        try
+        // Recorded or not, the card is in the chat and a tap on it decides.
+        if (await followUps.RecordMovedAsync(draft, oldChat, oldMessage, sent, CardSender.SandboxRestartedReason, stoppingToken).ConfigureAwait(false) is { } moved)
         {
-            moved = await sender.RecordMovedAsync(draft, oldChat, oldMessage, sent, CardSender.SandboxRestartedReason).ConfigureAwait(false);
+            LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
         }
-        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
-        {
-            // The card is in the chat and a tap on it decides (the tapped message then shows the decision); only
-            // the outcomes after that are not shown on it.
-            LogNotRecorded(ex, draft.Id, sent.MessageId);
-            return true;
-        }
-        LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
-        await followUps.CatchUpAsync(draft, sent, moved, stoppingToken).ConfigureAwait(false);
         return true;
     }
 
@@ -205,10 +183,6 @@ internal sealed partial class VanishedCards(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Could not send the card of {DraftId} again after {Attempt} attempt(s); it has no card to tap in the sandbox until the next start")]
     private partial void LogResendGaveUp(Exception ex, string draftId, int attempt);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The card of {DraftId} was sent again as message {MessageId}, but the store could not record it; " +
-        "a tap on it still decides, later outcomes are not shown on it")]
-    private partial void LogNotRecorded(Exception ex, string draftId, long messageId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read which drafts' cards went with the earlier sandbox; trying again in {DelaySeconds} s")]
     private partial void LogReadFailed(Exception ex, double delaySeconds);
