@@ -92,13 +92,7 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
         var events = Host.Store.Events(id);
         var draft = Host.Store.Get(id);
 
-        var approve = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), requireButton: false);
-        var answer = await Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait);
-        var again = _harness.RedeliverPress(approve, card.MessageId, TelegramHarness.ButtonData(card, "Approve"), _harness.Sandbox.Settings.ApproverId);
-        await Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
-        var reject = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"), requireButton: false);
-        var rejectAnswer = await Control.WaitForCallbackAnswerAsync(reject.QueryId, TelegramHarness.Wait);
-        await Control.WaitForUpdateConfirmedAsync(reject.UpdateId, TelegramHarness.Wait);
+        var (answer, rejectAnswer) = await _harness.TapClosedCardAsync(card);
 
         Assert.Equal($"Nothing to decide: the agent withdrew this draft at {CardRendererTime(draft!.StateSince)}: superseded by reply:tapped-after:2", answer.Text);
         Assert.Equal(answer.Text, rejectAnswer.Text);

@@ -151,13 +151,7 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
         var expiredCard = await ExpiredCardAsync(card);
         var events = Host.Store.Events(id);
 
-        var approve = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), requireButton: false);
-        var answer = await Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait);
-        var again = _harness.RedeliverPress(approve, card.MessageId, TelegramHarness.ButtonData(card, "Approve"), _harness.Sandbox.Settings.ApproverId);
-        await Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
-        var reject = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"), requireButton: false);
-        var rejectAnswer = await Control.WaitForCallbackAnswerAsync(reject.QueryId, TelegramHarness.Wait);
-        await Control.WaitForUpdateConfirmedAsync(reject.UpdateId, TelegramHarness.Wait);
+        var (answer, rejectAnswer) = await _harness.TapClosedCardAsync(card);
 
         Assert.StartsWith("Nothing to decide: this draft expired at ", answer.Text, StringComparison.Ordinal);
         Assert.Equal(answer.Text, rejectAnswer.Text);

@@ -165,6 +165,23 @@ internal sealed class TelegramHarness : IAsyncDisposable
             },
         }.ToJsonString());
 
+    /// <summary>
+    /// Taps at a card whose draft is closed (expired, withdrawn): ✅ Approve on the old copy, the same tap delivered again,
+    /// then ❌ Reject; returns the answers to the two taps once every update is confirmed (the redelivery is answered with no
+    /// new answer of its own).
+    /// </summary>
+    public async Task<(CallbackAnswer Approve, CallbackAnswer Reject)> TapClosedCardAsync(SentMessage card)
+    {
+        var approve = Control.PressButton(card.MessageId, ButtonData(card, "Approve"), requireButton: false);
+        var approveAnswer = await Control.WaitForCallbackAnswerAsync(approve.QueryId, Wait);
+        var again = RedeliverPress(approve, card.MessageId, ButtonData(card, "Approve"), Sandbox.Settings.ApproverId);
+        await Control.WaitForUpdateConfirmedAsync(again, Wait);
+        var reject = Control.PressButton(card.MessageId, ButtonData(card, "Reject"), requireButton: false);
+        var rejectAnswer = await Control.WaitForCallbackAnswerAsync(reject.QueryId, Wait);
+        await Control.WaitForUpdateConfirmedAsync(reject.UpdateId, Wait);
+        return (approveAnswer, rejectAnswer);
+    }
+
     /// <summary>The same user message (a command) again under a new update id, as a redelivery.</summary>
     public long RedeliverMessage(UserMessage sent, string text, long fromUserId) =>
         Control.EnqueueRawUpdate(new JsonObject
