@@ -16,7 +16,7 @@ namespace ApprovalBot.Tests.Reliability;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class BackupRestoreTests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static TimeSpan Wait => SinkRig.Wait;
 
     [Fact]
     public async Task Backup_WhileAgentsSubmit_CopyHoldsEveryEarlierReceipt_AndTheRestoredHostServesIt()
@@ -320,73 +320,29 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// A sandbox in the test process, which outlives the host as Telegram does; the host as a child process, started again
-    /// on the same data directory; <c>post</c> on a sink that dedupes by key, <c>dm</c> on one that does not.
+    /// The shared rig, its host restarted on the same data directory by the tests, with a failed attempt's retry far enough
+    /// off to take a backup between them; and the approver's card and tap.
     /// </summary>
-    private sealed class Rig : IAsyncDisposable
+    private sealed class Rig() : SinkRig("backup-test")
     {
-        private readonly TempDirectory _data = new();
-
-        private Rig(SandboxServer sandbox) => Sandbox = sandbox;
-
-        public SandboxServer Sandbox { get; }
-
-        public SandboxControl Control => Sandbox.Control;
-
-        public LedgerSink PostSink { get; } = new(dedupe: true);
-
-        public LedgerSink DmSink { get; } = new(dedupe: false);
-
-        public HostProcess Host { get; private set; } = null!;
-
-        public string DataDirectory => _data.Path;
-
-        public string Database => _data.Combine("approvals.db");
-
-        public string Combine(params string[] names) => Path.Combine([_data.Path, .. names]);
-
         public static async Task<Rig> StartAsync()
         {
-            var rig = new Rig(await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false }));
-            try
-            {
-                await rig.StartHostAsync();
-            }
-            catch
-            {
-                await rig.DisposeAsync();
-                throw;
-            }
+            var rig = new Rig();
+            await rig.StartSandboxAndHostAsync();
             return rig;
         }
 
-        public async Task StartHostAsync()
-        {
-            if (Host is not null)
-            {
-                await Host.DisposeAsync();
-            }
-            Host = await HostProcess.StartAsync(_data.Path,
-            [
-                .. TelegramHarness.SettingsFor(Sandbox),
-                "ApprovalBot:Execution:IntervalSeconds=1",
-                // Long enough to take the backup between a failed attempt and its retry, also while the whole suite
-                // loads the 2 cores (with 5 s the test failed once under the suite, 4 s later than it runs: the likeliest
-                // cause is a retry that ran before the copy began).
-                "ApprovalBot:Execution:RetryBaseSeconds=10",
-                "ApprovalBot:Execution:RetryMaxSeconds=10",
-                .. PostSink.Settings("post", idempotent: true),
-                .. DmSink.Settings("dm", idempotent: false, maxAttempts: 3),
-            ]);
-        }
-
-        public async Task<Receipt> SubmitAsync(string id, string text, string kind = "post")
-        {
-            await using var client = await Host.ConnectAsync();
-            var response = await client.SubmitAsync(new DraftSubmission { Id = id, Kind = kind, Agent = "backup-test", Text = text });
-            Assert.True(response.Ok, response.Error?.Message);
-            return response.Receipt!;
-        }
+        protected override IEnumerable<string> HostSettings() =>
+        [
+            "ApprovalBot:Execution:IntervalSeconds=1",
+            // Long enough to take the backup between a failed attempt and its retry, also while the whole suite
+            // loads the 2 cores (with 5 s the test failed once under the suite, 4 s later than it runs: the likeliest
+            // cause is a retry that ran before the copy began).
+            "ApprovalBot:Execution:RetryBaseSeconds=10",
+            "ApprovalBot:Execution:RetryMaxSeconds=10",
+            .. PostSink.Settings("post", idempotent: true),
+            .. DmSink.Settings("dm", idempotent: false, maxAttempts: 3),
+        ];
 
         /// <summary>The card of <paramref name="id"/> with decision buttons for seq <paramref name="after"/> or later (a card sent for it again after the restore).</summary>
         public Task<SentMessage> WaitForCardAsync(string id, long after = 0) =>
@@ -399,37 +355,6 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         {
             var pressed = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, label));
             return await Control.WaitForCallbackAnswerAsync(pressed.QueryId, Wait);
-        }
-
-        public Task<DraftView> WaitForStateAsync(string id, string state) => WaitForAsync(id, v => v.State == state);
-
-        /// <summary>Across processes there is no in-process signal; the pipe's get is polled against a deadline.</summary>
-        public async Task<DraftView> WaitForAsync(string id, Func<DraftView, bool> condition)
-        {
-            var deadline = DateTime.UtcNow + Wait;
-            await using var client = await Host.ConnectAsync();
-            while (true)
-            {
-                var view = (await client.GetAsync(id)).Draft!;
-                if (condition(view))
-                {
-                    return view;
-                }
-                Assert.True(DateTime.UtcNow < deadline, $"{id} is still {view.State} after {Wait.TotalSeconds} s");
-                await Task.Delay(50);
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Host is not null)
-            {
-                await Host.DisposeAsync();
-            }
-            await Sandbox.DisposeAsync();
-            PostSink.Dispose();
-            DmSink.Dispose();
-            _data.Dispose();
         }
     }
 }

@@ -14,7 +14,7 @@ namespace ApprovalBot.Tests.Reliability;
 /// </summary>
 public sealed class BotApiFaultTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(30);
+    private static TimeSpan Wait => SinkRig.Wait;
 
     public static TheoryData<string, bool> LostAnswers => new()
     {
@@ -107,44 +107,23 @@ public sealed class BotApiFaultTests
         Assert.True(calls.Count(c => c.StatusCode >= 500) >= 6, "the 5xx bursts did not reach the bot");
     }
 
-    /// <summary>A sandbox in the test process, the host as a child process, and one sink per kind of route.</summary>
-    private sealed class Rig : IAsyncDisposable
+    /// <summary>The shared rig with a 2 s HTTP timeout, and what only these tests look at: a draft's cards, its ledger.</summary>
+    private sealed class Rig() : SinkRig("fault-test")
     {
-        private readonly TempDirectory _data = new();
-
-        private Rig(SandboxServer sandbox) => Sandbox = sandbox;
-
-        public SandboxServer Sandbox { get; }
-
-        public SandboxControl Control => Sandbox.Control;
-
-        public LedgerSink PostSink { get; } = new(dedupe: true);
-
-        public LedgerSink DmSink { get; } = new(dedupe: false);
-
-        public HostProcess Host { get; private set; } = null!;
-
         public static async Task<Rig> StartAsync()
         {
-            var rig = new Rig(await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false }));
-            rig.Host = await HostProcess.StartAsync(rig._data.Path,
-            [
-                .. TelegramHarness.SettingsFor(rig.Sandbox),
-                "ApprovalBot:Telegram:HttpTimeoutSeconds=2",
-                "ApprovalBot:Execution:IntervalSeconds=1",
-                .. rig.PostSink.Settings("post", idempotent: true),
-                .. rig.DmSink.Settings("dm", idempotent: false),
-            ]);
+            var rig = new Rig();
+            await rig.StartSandboxAndHostAsync();
             return rig;
         }
 
-        public async Task<Receipt> SubmitAsync(string id, string text, string kind)
-        {
-            await using var client = await Host.ConnectAsync();
-            var response = await client.SubmitAsync(new DraftSubmission { Id = id, Kind = kind, Agent = "fault-test", Text = text });
-            Assert.True(response.Ok, response.Error?.Message);
-            return response.Receipt!;
-        }
+        protected override IEnumerable<string> HostSettings() =>
+        [
+            "ApprovalBot:Telegram:HttpTimeoutSeconds=2",
+            "ApprovalBot:Execution:IntervalSeconds=1",
+            .. PostSink.Settings("post", idempotent: true),
+            .. DmSink.Settings("dm", idempotent: false),
+        ];
 
         /// <summary>The first <paramref name="count"/> cards of a draft that carry decision buttons, oldest first.</summary>
         public async Task<IReadOnlyList<SentMessage>> WaitForCardsAsync(string id, int count)
@@ -155,26 +134,9 @@ public sealed class BotApiFaultTests
             return [.. Control.GetAllMessages().Where(IsCard).Take(count)];
         }
 
-        /// <summary>Across processes there is no in-process signal; the pipe's get is polled against a deadline.</summary>
-        public async Task<DraftView> WaitForStateAsync(string id, string state)
-        {
-            var deadline = DateTime.UtcNow + Wait;
-            await using var client = await Host.ConnectAsync();
-            while (true)
-            {
-                var view = (await client.GetAsync(id)).Draft!;
-                if (view.State == state)
-                {
-                    return view;
-                }
-                Assert.True(DateTime.UtcNow < deadline, $"{id} is {view.State}, not {state}, after {Wait.TotalSeconds} s");
-                await Task.Delay(50);
-            }
-        }
-
         public IReadOnlyList<string> Events(string draftId, string type)
         {
-            using var connection = new SqliteConnection($"Data Source={Path.Combine(_data.Path, "approvals.db")};Mode=ReadOnly;Pooling=False");
+            using var connection = new SqliteConnection($"Data Source={Database};Mode=ReadOnly;Pooling=False");
             connection.Open();
             using var cmd = connection.CreateCommand();
             cmd.CommandText = "SELECT details FROM events WHERE draft_id = $id AND type = $type ORDER BY id";
@@ -187,18 +149,6 @@ public sealed class BotApiFaultTests
                 events.Add(reader.IsDBNull(0) ? "" : reader.GetString(0));
             }
             return events;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Host is not null)
-            {
-                await Host.DisposeAsync();
-            }
-            await Sandbox.DisposeAsync();
-            PostSink.Dispose();
-            DmSink.Dispose();
-            _data.Dispose();
         }
     }
 }
