@@ -47,18 +47,12 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
     {
         const string id = "reply:thread-deleted";
         var card = await _harness.SubmitCardedAsync(id, "Great thread, thanks!");
-        await using var agent = await Host.ConnectAsync();
-        await using var finalAgent = await Host.ConnectAsync();
-        var decided = agent.WaitAsync(id, 600_000);
-        var final = finalAgent.WaitAsync(id, 600_000, WaitUntil.Final);
-        var cli = CliRunner.RunAsync("wait", id, "--timeout", "600", "--pipe", Host.PipeName);
-        var cliFinal = CliRunner.RunAsync("wait", id, "--final", "--timeout", "600", "--pipe", Host.PipeName);
         // Every wait is waiting on the draft before it moves: each is answered by the withdrawal, not by a look at a withdrawn draft.
-        await Eventually.TrueAsync(() => Host.Store.Signals.Waiting == 4, "four waits on the draft");
+        await using var waits = await DraftWaits.StartAsync(Host, id);
 
         await CancelAsync(id, "the thread was deleted");
 
-        foreach (var response in new[] { await decided.WaitAsync(TelegramHarness.Wait), await final.WaitAsync(TelegramHarness.Wait) })
+        foreach (var response in new[] { await waits.Decided.WaitAsync(TelegramHarness.Wait), await waits.Final.WaitAsync(TelegramHarness.Wait) })
         {
             Assert.True(response.Ok, response.Error?.Message);
             Assert.True(response.Decided);
@@ -66,7 +60,7 @@ public sealed class CancelEndToEndTests : IAsyncLifetime
             Assert.Equal("the thread was deleted", response.Draft.Cancellation!.Reason);
         }
         // As for rejected and expired: the draft left pending/carded, so the wait is over (0); the state says how.
-        foreach (var run in new[] { await cli.WaitAsync(TelegramHarness.Wait), await cliFinal.WaitAsync(TelegramHarness.Wait) })
+        foreach (var run in new[] { await waits.Cli.WaitAsync(TelegramHarness.Wait), await waits.CliFinal.WaitAsync(TelegramHarness.Wait) })
         {
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.Matches(new Regex(@"^state\s+cancelled$", RegexOptions.Multiline), run.Stdout);

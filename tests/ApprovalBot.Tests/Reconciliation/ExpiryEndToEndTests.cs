@@ -79,19 +79,13 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
         const string id = "reply:stale-post";
         var card = await _harness.SubmitCardedAsync(id, "Congrats on the launch!");
         _clock.Advance(ExpireAfter);
-        await using var agent = await Host.ConnectAsync();
-        await using var finalAgent = await Host.ConnectAsync();
-        var decided = agent.WaitAsync(id, 600_000);
-        var final = finalAgent.WaitAsync(id, 600_000, WaitUntil.Final);
-        var cli = CliRunner.RunAsync("wait", id, "--timeout", "600", "--pipe", Host.PipeName);
-        var cliFinal = CliRunner.RunAsync("wait", id, "--final", "--timeout", "600", "--pipe", Host.PipeName);
         // Every wait is waiting on the draft before it moves: each is answered by the expiry, not by a look at an expired draft.
-        await Eventually.TrueAsync(() => Host.Store.Signals.Waiting == 4, "four waits on the draft");
+        await using var waits = await DraftWaits.StartAsync(Host, id);
 
         var cycle = await Reconciler.RunOnceAsync(default);
 
         Assert.Equal(1, cycle.Expired);
-        foreach (var response in new[] { await decided, await final })
+        foreach (var response in new[] { await waits.Decided, await waits.Final })
         {
             Assert.True(response.Ok, response.Error?.Message);
             Assert.True(response.Decided);
@@ -99,7 +93,7 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
             Assert.Null(response.Draft.Decision);
         }
         // As for rejected: the draft left pending/carded, so the wait is over (0); the state says how.
-        foreach (var run in new[] { await cli, await cliFinal })
+        foreach (var run in new[] { await waits.Cli, await waits.CliFinal })
         {
             Assert.True(run.ExitCode == 0, run.ToString());
             Assert.Matches(new Regex(@"^state\s+expired$", RegexOptions.Multiline), run.Stdout);
