@@ -1,4 +1,5 @@
 using ApprovalBot;
+using ApprovalBot.Backups;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Hosting;
@@ -7,6 +8,13 @@ using ApprovalBot.Reconciliation;
 using ApprovalBot.Telegram;
 using Microsoft.Extensions.Hosting;
 using Serilog;
+
+if (!OperatingSystem.IsWindows() && StoreCommand.Parse(args) is { } storeCommand)
+{
+    // backup / restore: an operator's command with its own output and exit code, not the service (Unix only:
+    // it syncs folders with fsync).
+    return storeCommand.Run(Console.Out, Console.Error, TimeProvider.System);
+}
 
 Log.Logger = new LoggerConfiguration().WriteTo.Console().CreateLogger();
 try

@@ -51,21 +51,23 @@ internal sealed class SqliteDatabase : IDisposable
         }
         if (_writerLock is null)
         {
-            var lockPath = DatabasePath + ".lock";
+            var lockPath = StoreLock.PathOf(DatabasePath);
             try
             {
-                // FileShare.None takes an exclusive flock on Unix; the kernel drops it when the process dies, even by kill -9.
-                _writerLock = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException ex)
-            {
-                throw new StartupRefusedException(
-                    $"Another ApprovalBot process is using the data directory '{directory}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.", ex);
+                _writerLock = StoreLock.TryTake(DatabasePath) ?? throw new StartupRefusedException(
+                    $"Another ApprovalBot process is using the data directory '{directory}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.");
             }
             catch (UnauthorizedAccessException ex)
             {
                 throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: this OS user may not write its lock '{lockPath}'.", ex);
             }
+        }
+        var restoring = StoreLock.RestoringPathOf(DatabasePath);
+        if (File.Exists(restoring))
+        {
+            // Opening approvals.db now could create an empty store where the restore had moved the old one aside.
+            throw new StartupRefusedException(
+                $"A restore into '{directory}' did not finish ('{restoring}' is there). Run the restore again (ApprovalBot restore <backup>), or delete that file to keep the store as it is.");
         }
         using var connection = Open();
         using (var cmd = connection.CreateCommand())

@@ -5,7 +5,7 @@ using ApprovalBot.Execution.Routes;
 namespace ApprovalBot.Execution;
 
 /// <summary>
-/// After the store was restored from a backup (the README's restore step leaves <see cref="MarkerKey"/> in the settings
+/// After the store was restored from a backup (<c>ApprovalBot restore</c> leaves <see cref="MarkerKey"/> in the settings
 /// table, its value the time of the restore in Unix milliseconds), no approval the copy holds may run blindly on a route
 /// that does not dedupe: it may well have run after the backup was taken, and the copy cannot say. Each such draft
 /// becomes <c>unknown</c>, for a human to check the sink and Mark done or Retry, as after a run cut off mid-way. Only the

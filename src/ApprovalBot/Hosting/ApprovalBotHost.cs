@@ -19,10 +19,15 @@ internal static class ApprovalBotHost
             ApplicationName = "ApprovalBot",
         });
         builder.Configuration.Sources.Clear();
-        builder.Configuration
-            .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json"), optional: false, reloadOnChange: false)
-            .AddEnvironmentVariables()
-            .AddCommandLine(args);
+        AddSources(builder.Configuration, args);
         return builder;
     }
+
+    /// <summary>The service's configuration without a host: what the store commands (backup, restore) read.</summary>
+    public static IConfigurationRoot Configuration(string[] args) => AddSources(new ConfigurationBuilder(), args).Build();
+
+    private static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args) => configuration
+        .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json"), optional: false, reloadOnChange: false)
+        .AddEnvironmentVariables()
+        .AddCommandLine(args);
 }

@@ -23,7 +23,7 @@ public sealed class RestoredApprovalsTests
         TestHost.StartAsync(settings: Settings(once, deduping), dataDirectory: dataDirectory, compose: b => b.AddApprovalJobs());
 
     /// <summary>
-    /// The store as the README's restore step leaves it: the copy's approvals, and the marker, written while no executor
+    /// The store as <c>ApprovalBot restore</c> leaves it: the copy's approvals, and the marker, written while no executor
     /// runs (a host without the executor), as the service is stopped during a restore.
     /// </summary>
     private static async Task RestoredStoreAsync(

@@ -7,6 +7,16 @@ namespace ApprovalBot.Tests.Infrastructure;
 /// <summary>Puts drafts into a given state through the store's own transitions, as the features would.</summary>
 internal static class DraftFixtures
 {
+    /// <summary>A store in <paramref name="dataDirectory"/> holding a draft with each of <paramref name="ids"/>, no service running on it.</summary>
+    public static async Task CreateStoreAsync(string dataDirectory, params string[] ids)
+    {
+        await using var host = await TestHost.StartAsync(dataDirectory: dataDirectory);
+        foreach (var id in ids)
+        {
+            await SubmitAsync(host.Store, id, "text of " + id);
+        }
+    }
+
     public static async Task<Draft> SubmitAsync(DraftStore store, string id, string text = "text", string kind = "reply")
     {
         var outcome = await store.SubmitAsync(new NewDraft(id, kind, "agent", text, Sha.Hex(text), null));

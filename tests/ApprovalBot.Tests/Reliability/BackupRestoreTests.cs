@@ -36,7 +36,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
             await stream.ReceivedAsync(1000);
             before = stream.Receipts();
             backupStarted = Stopwatch.GetTimestamp();
-            backup = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy });
+            backup = await BackupAsync(rig.DataDirectory, copy);
             backupEnded = Stopwatch.GetTimestamp();
             // Submits sent only after the backup had ended: none of them may be in the copy.
             await stream.ReceivedAsync(stream.Count + 100);
@@ -119,7 +119,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         await rig.WaitForAsync(RetriedSince, v => v.State == States.Approved && v.Execution?.Attempts == 1);
 
         var copy = rig.Combine("approvals-backup.db");
-        var backup = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy });
+        var backup = await BackupAsync(rig.DataDirectory, copy);
         Assert.True(backup.ExitCode == 0, $"the README's backup command exited {backup.ExitCode}: {backup.Stderr}");
         Assert.Equal(States.Approved, Drafts(copy)[RetriedSince].State);
 
@@ -191,35 +191,56 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.Single(Events(rig.Database, "store_restored"));
     }
 
-    /// <summary>Each case: where the store is said to be, where the backup should go (relative to a temp folder), what sqlite3 says.</summary>
+    /// <summary>Each case: the data directory (relative to a temp folder holding a store in <c>data/</c>), where the backup should go, what the command says.</summary>
     public static TheoryData<string, string, string, string> BadPaths => new()
     {
-        { "wrong database path", "approval.db", "backup.db", "unable to open database file" },
-        { "an earlier backup has the name", "approvals.db", "earlier.db", "output file already exists" },
-        { "another file has the name", "approvals.db", "notes.txt", "file is not a database" },
-        { "backup folder missing", "approvals.db", "missing/backup.db", "unable to open database" },
-        { "backup folder not writable", "approvals.db", "/proc/approvalbot-backup.db", "unable to open database" },
-        { "quote in the backup path", "approvals.db", "it's.db", "Error" },
+        { "wrong data directory", "dta", "backup.db", "There is no store at" },
+        { "the data directory holds no ApprovalBot store", "other", "backup.db", "is not an ApprovalBot store" },
+        { "the data directory holds a file that is not a database", "text", "backup.db", "file is not a database" },
+        { "an earlier backup has the name", "data", "earlier.db", "already exists; a backup never replaces a file" },
+        { "another file has the name", "data", "notes.txt", "already exists; a backup never replaces a file" },
+        { "the name is a folder", "data", "data", "is a folder" },
+        { "backup folder missing", "data", "missing/backup.db", "/missing' does not exist" },
+        { "backup folder not writable", "data", "/proc/approvalbot-backup.db", "Could not create '/proc/approvalbot-backup.db'" },
     };
 
     [Theory]
     [MemberData(nameof(BadPaths))]
-    public async Task Backup_BadPath_FailsAndWritesNothing(string situation, string database, string backupPath, string error)
+    public async Task Backup_BadPath_FailsAndWritesNothing(string situation, string dataDirectory, string backupPath, string error)
     {
-        using var data = new TempDirectory();
-        Execute(data.Combine("approvals.db"), "PRAGMA journal_mode=WAL; CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('a');");
-        Execute(data.Combine("earlier.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('earlier');");
-        File.WriteAllText(data.Combine("notes.txt"), "not a database");
-        var files = Files(data.Path);
-        var backup = Path.IsPathRooted(backupPath) ? backupPath : data.Combine(backupPath);
+        using var temp = new TempDirectory();
+        await DraftFixtures.CreateStoreAsync(temp.Combine("data"), "reply:backup:1");
+        Directory.CreateDirectory(temp.Combine("other"));
+        Execute(Path.Combine(temp.Path, "other", "approvals.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('a');");
+        Directory.CreateDirectory(temp.Combine("text"));
+        File.WriteAllText(Path.Combine(temp.Path, "text", "approvals.db"), "not a database, but a text file long enough to be read as one: " + new string('x', 200));
+        Execute(temp.Combine("earlier.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('earlier');");
+        File.WriteAllText(temp.Combine("notes.txt"), "not a database");
+        var files = Files(temp.Path);
+        var backup = Path.IsPathRooted(backupPath) ? backupPath : temp.Combine(backupPath);
 
-        var result = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = data.Combine(database), ["backup"] = backup });
+        var result = await BackupAsync(temp.Combine(dataDirectory), backup);
 
-        Assert.True(result.ExitCode != 0, $"{situation}: the backup command exited 0");
+        Assert.True(result.ExitCode == 1, $"{situation}: the backup command exited {result.ExitCode}: {result.Stderr}");
         Assert.Contains(error, result.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("backed up", result.Stdout, StringComparison.Ordinal);
-        Assert.Equal(files, Files(data.Path));
+        Assert.Equal(files, Files(temp.Path));
         Assert.False(File.Exists("/proc/approvalbot-backup.db"));
+    }
+
+    /// <summary>The shell's single quotes broke the sqlite3 command this replaced; the program takes any file name.</summary>
+    [Fact]
+    public async Task Backup_FileNameWithQuotesAndSpaces_Written()
+    {
+        using var temp = new TempDirectory();
+        await DraftFixtures.CreateStoreAsync(temp.Combine("data"), "reply:backup:1");
+        var backup = temp.Combine("it's a \"backup\" $(date).db");
+
+        var result = await BackupAsync(temp.Combine("data"), backup);
+
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        Assert.Contains("backed up to " + backup, result.Stdout, StringComparison.Ordinal);
+        Assert.Equal("ok", Scalar(backup, "PRAGMA integrity_check"));
     }
 
     [Fact]
@@ -228,12 +249,12 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         await using var rig = await Rig.StartAsync();
         var receipt = await rig.SubmitAsync("post:restore:running", "Stored before the backup.");
         var copy = rig.Combine("approvals-backup.db");
-        Assert.Equal(0, (await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["db"] = rig.Database, ["backup"] = copy })).ExitCode);
+        Assert.Equal(0, (await BackupAsync(rig.DataDirectory, copy)).ExitCode);
         var files = Directory.GetFileSystemEntries(rig.DataDirectory).Order(StringComparer.Ordinal).ToList();
 
         var restore = await ReadmeScript.RunAsync("restore", new Dictionary<string, string>
         {
-            ["backup"] = copy, ["data"] = rig.DataDirectory, ["user"] = Environment.UserName,
+            ["run"] = Program, ["data"] = rig.DataDirectory, ["backup"] = copy,
         });
 
         Assert.NotEqual(0, restore.ExitCode);
@@ -244,12 +265,19 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.True((await client.SubmitAsync(new DraftSubmission { Id = "post:restore:running:2", Kind = "post", Agent = "backup-test", Text = "Still served." })).Ok);
     }
 
+    /// <summary>The README's backup command, as written, with this build's program.</summary>
+    private static Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Took)> BackupAsync(string dataDirectory, string copy) =>
+        ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["run"] = Program, ["data"] = dataDirectory, ["backup"] = copy });
+
+    /// <summary>The service's program as the README's blocks run it (<c>$run backup …</c>): the host this test run built.</summary>
+    private static string Program => "dotnet " + Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll");
+
     /// <summary>The README's restore, run on a stopped host's data directory; where it put the files it replaced.</summary>
     private static async Task<(string Replaced, TimeSpan Took)> RestoreAsync(Rig rig, string copy)
     {
         var restore = await ReadmeScript.RunAsync("restore", new Dictionary<string, string>
         {
-            ["backup"] = copy, ["data"] = rig.DataDirectory, ["user"] = Environment.UserName,
+            ["run"] = Program, ["data"] = rig.DataDirectory, ["backup"] = copy,
         });
         Assert.True(restore.ExitCode == 0, $"the README's restore exited {restore.ExitCode}: {restore.Stderr}");
         Assert.False(File.Exists(rig.Database + "-wal"), "the replaced store's WAL was left beside the copy");

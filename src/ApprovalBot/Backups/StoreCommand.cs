@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using ApprovalBot.Drafts;
+using ApprovalBot.Hosting;
+using Microsoft.Extensions.Configuration;
+
+namespace ApprovalBot.Backups;
+
+/// <summary>
+/// <c>ApprovalBot backup &lt;file&gt;</c> and <c>ApprovalBot restore &lt;file&gt;</c>: the store's two maintenance commands,
+/// reading the service's own configuration (appsettings.json, environment, <c>--ApprovalBot:…</c> arguments) for the data
+/// directory. They print one line to stdout when done, the reason to stderr when not, and exit 0 when done, 1 when
+/// refused or failed (nothing changed), 2 for a wrong command line or configuration.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+internal sealed class StoreCommand
+{
+    public const int Done = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+
+    /// <summary>The time a reader waits on a store another process is recovering or checkpointing.</summary>
+    private static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly string _verb;
+    private readonly string? _file;
+    private readonly string[] _configuration;
+    private readonly string? _usageError;
+    private readonly bool _help;
+
+    private StoreCommand(string verb, string? file, string[] configuration, string? usageError, bool help)
+    {
+        _verb = verb;
+        _file = file;
+        _configuration = configuration;
+        _usageError = usageError;
+        _help = help;
+    }
+
+    public static string UsageText =>
+        """
+        Usage:
+          ApprovalBot backup <file> [--ApprovalBot:<Key>=<value> ...]    copy the store, while the service runs, to a new file
+          ApprovalBot restore <file> [--ApprovalBot:<Key>=<value> ...]   put a backup in place of the store, while it is stopped
+        The data directory is the service's (config/appsettings.json, ApprovalBot__* variables, the arguments).
+        Exit codes: 0 done, 1 refused or failed (nothing changed), 2 wrong command line or configuration.
+        """;
+
+    /// <summary>The command <paramref name="args"/> name, or null when they start the service (settings only).</summary>
+    public static StoreCommand? Parse(string[] args)
+    {
+        if (args is not [var verb, .. var rest] || verb.StartsWith('-') || verb.StartsWith('/') || verb.Contains('=', StringComparison.Ordinal))
+        {
+            return null;
+        }
+        if (verb is not ("backup" or "restore"))
+        {
+            // The configuration's command line skips a bare word: "ApprovalBot bakup x.db" started the service.
+            return new StoreCommand(verb, null, [], $"unknown command '{verb}' (the service starts with settings only; its commands are backup and restore)", help: false);
+        }
+        if (rest is [("--help" or "-h"), ..])
+        {
+            return new StoreCommand(verb, null, [], null, help: true);
+        }
+        if (rest is [] || rest[0].StartsWith('-'))
+        {
+            return new StoreCommand(verb, null, [], $"name the {(verb == "backup" ? "new file to write" : "backup file to restore")}", help: false);
+        }
+        var configuration = rest[1..];
+        for (var i = 0; i < configuration.Length; i++)
+        {
+            var arg = configuration[i];
+            if (!arg.StartsWith("--", StringComparison.Ordinal) || arg.Length == 2)
+            {
+                return new StoreCommand(verb, rest[0], configuration, $"unexpected argument '{arg}' (settings are given as --ApprovalBot:<Key>=<value>)", help: false);
+            }
+            if (!arg.Contains('=', StringComparison.Ordinal))
+            {
+                i++; // --Key value, as the configuration's command line reads it
+            }
+        }
+        return new StoreCommand(verb, rest[0], configuration, null, help: false);
+    }
+
+    public int Run(TextWriter stdout, TextWriter stderr, TimeProvider time)
+    {
+        if (_help)
+        {
+            stdout.WriteLine(UsageText);
+            return Done;
+        }
+        if (_usageError is not null)
+        {
+            stderr.WriteLine($"ApprovalBot {_verb}: {_usageError}.");
+            stderr.WriteLine(UsageText);
+            return Usage;
+        }
+        StoreOptions options;
+        try
+        {
+            options = ReadOptions(ApprovalBotHost.Configuration(_configuration));
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or StoreCommandException)
+        {
+            stderr.WriteLine($"ApprovalBot {_verb}: the configuration is invalid:{Environment.NewLine}  - {ex.Message.Replace(Environment.NewLine, Environment.NewLine + "  - ", StringComparison.Ordinal)}");
+            return Usage;
+        }
+        var file = Path.GetFullPath(_file!);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            if (_verb == "backup")
+            {
+                var copied = StoreBackup.Run(options.DatabasePath, file, BusyTimeout);
+                stdout.WriteLine($"backed up to {file} ({copied}) in {watch.ElapsedMilliseconds} ms");
+            }
+            else
+            {
+                var r = StoreRestore.Run(options.DatabasePath, file, time, BusyTimeout);
+                stdout.WriteLine($"restored {file} ({r.Restored}) into {options.DatabasePath} in {watch.ElapsedMilliseconds} ms; the next draft gets seq {r.NextSeq}");
+                stdout.WriteLine(r.Replaced is null ? "there was no store to replace" : $"the replaced store is kept in {r.Replaced}");
+                if (r.CountersNote is not null)
+                {
+                    stdout.WriteLine("note: " + r.CountersNote);
+                }
+                stdout.WriteLine("start the service to go on from the backup");
+            }
+            return Done;
+        }
+        catch (StoreCommandException ex)
+        {
+            stderr.WriteLine($"ApprovalBot {_verb}: {ex.Message}");
+            return Failed;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"ApprovalBot {_verb}: {ex.Message}");
+            return Failed;
+        }
+    }
+
+    /// <summary>The store's settings, checked as the service checks them at start (unknown keys, wrong types, ranges).</summary>
+    private static StoreOptions ReadOptions(IConfiguration configuration)
+    {
+        var errors = new List<string>(UnknownSettings.Find(configuration));
+        var options = new StoreOptions();
+        configuration.GetSection(StoreOptions.Section).Bind(options);
+        var validated = new StoreOptionsValidator().Validate(null, options);
+        if (validated.Failed)
+        {
+            errors.AddRange(validated.Failures);
+        }
+        if (errors.Count > 0)
+        {
+            throw new StoreCommandException(string.Join(Environment.NewLine, errors));
+        }
+        return options;
+    }
+}

@@ -1,0 +1,116 @@
+using ApprovalBot.Backups;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Backups;
+
+/// <summary>
+/// The command line of <c>ApprovalBot backup|restore</c>, run in-process against real store files: what starts the
+/// service instead, each bad command line and configuration (exit 2, a clear reason, nothing written), and the output of
+/// a backup and a restore. The README's blocks run the real program in Reliability/BackupRestoreTests.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class StoreCommandTests : IDisposable
+{
+    private readonly TempDirectory _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    private (int ExitCode, string Stdout, string Stderr) Run(params string[] args)
+    {
+        var command = StoreCommand.Parse(args);
+        Assert.NotNull(command);
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var exit = command.Run(stdout, stderr, TimeProvider.System);
+        return (exit, stdout.ToString(), stderr.ToString());
+    }
+
+    [Theory]
+    [InlineData]
+    [InlineData("--ApprovalBot:DataDirectory=/var/lib/approvalbot")]
+    [InlineData("--ApprovalBot:DataDirectory", "/var/lib/approvalbot")]
+    [InlineData("ApprovalBot:DataDirectory=/var/lib/approvalbot")]
+    [InlineData("/ApprovalBot:DataDirectory=/var/lib/approvalbot")]
+    public void Parse_SettingsOnly_StartsTheService(params string[] args) => Assert.Null(StoreCommand.Parse(args));
+
+    /// <summary>Each case: the arguments after the program (with <c>{data}</c> for a data directory holding a store), and what stderr says.</summary>
+    public static TheoryData<string, string[], string> BadCommandLines => new()
+    {
+        { "a misspelt command", ["bakup", "{out}"], "unknown command 'bakup'" },
+        { "backup without a file", ["backup"], "name the new file to write" },
+        { "restore without a file", ["restore"], "name the backup file to restore" },
+        { "a setting where the file belongs", ["backup", "--ApprovalBot:DataDirectory={data}"], "name the new file to write" },
+        { "two files", ["backup", "{out}", "{out}.2"], "unexpected argument" },
+        { "a bare --", ["backup", "{out}", "--"], "unexpected argument '--'" },
+        { "an unknown setting", ["backup", "{out}", "--ApprovalBot:DataDirecory={data}"], "ApprovalBot:DataDirecory is not a setting (did you mean DataDirectory?)" },
+        { "a value of the wrong type", ["backup", "{out}", "--ApprovalBot:DataDirectory={data}", "--ApprovalBot:BusyTimeoutMs=lots"], "ApprovalBot:BusyTimeoutMs" },
+        { "a value out of range", ["backup", "{out}", "--ApprovalBot:DataDirectory={data}", "--ApprovalBot:BusyTimeoutMs=-1"], "ApprovalBot:BusyTimeoutMs must be between 0 and 600000 (got -1)" },
+        { "an empty data directory", ["backup", "{out}", "--ApprovalBot:DataDirectory="], "ApprovalBot:DataDirectory must name a folder" },
+        { "a restore with an unknown setting", ["restore", "{out}", "--ApprovalBot:Pipe:Nmae=x", "--ApprovalBot:DataDirectory={data}"], "ApprovalBot:Pipe:Nmae is not a setting" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadCommandLines))]
+    public async Task Run_BadCommandLine_ExitsTwoSaysWhyAndWritesNothing(string situation, string[] args, string error)
+    {
+        var data = _temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:command:a");
+        var output = _temp.Combine("out.db");
+        var before = Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+
+        var (exit, stdout, stderr) = Run([.. args.Select(a => a.Replace("{data}", data, StringComparison.Ordinal).Replace("{out}", output, StringComparison.Ordinal))]);
+
+        Assert.True(exit == StoreCommand.Usage, $"{situation}: exit {exit}, stderr: {stderr}");
+        Assert.Contains(error, stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        Assert.Equal(before, Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("backup")]
+    [InlineData("restore")]
+    public void Run_Help_PrintsTheUsageAndExitsZero(string verb)
+    {
+        var (exit, stdout, stderr) = Run(verb, "--help");
+
+        Assert.Equal((StoreCommand.Done, ""), (exit, stderr));
+        Assert.Contains("ApprovalBot backup <file>", stdout, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot restore <file>", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_BackupThenRestore_SayWhatTheyDidAndExitZero()
+    {
+        var data = _temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:command:a", "reply:command:b");
+        var backup = _temp.Combine("backup.db");
+
+        // The setting as two arguments, as the configuration's command line also reads it.
+        var backedUp = Run("backup", backup, "--ApprovalBot:DataDirectory", data);
+        var restored = Run("restore", backup, $"--ApprovalBot:DataDirectory={data}");
+
+        Assert.Equal((StoreCommand.Done, ""), (backedUp.ExitCode, backedUp.Stderr));
+        Assert.Matches($@"^backed up to {System.Text.RegularExpressions.Regex.Escape(backup)} \(2 drafts, seq up to 2, schema \d+, \d+ KB\) in \d+ ms\n$", backedUp.Stdout);
+        Assert.Equal((StoreCommand.Done, ""), (restored.ExitCode, restored.Stderr));
+        var lines = restored.Stdout.TrimEnd('\n').Split('\n');
+        Assert.StartsWith($"restored {backup} (2 drafts, seq up to 2,", lines[0], StringComparison.Ordinal);
+        Assert.EndsWith($"the next draft gets seq {2 + StoreRestore.CounterJump + 1}", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"the replaced store is kept in {data}/replaced-", lines[1], StringComparison.Ordinal);
+        Assert.Equal("start the service to go on from the backup", lines[^1]);
+    }
+
+    [Fact]
+    public async Task Run_Refused_ExitsOneWithTheReasonOnStderr()
+    {
+        var data = _temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:command:a");
+        var backup = _temp.Combine("backup.db");
+        File.WriteAllText(backup, "an earlier file");
+
+        var (exit, stdout, stderr) = Run("backup", backup, $"--ApprovalBot:DataDirectory={data}");
+
+        Assert.Equal((StoreCommand.Failed, ""), (exit, stdout));
+        Assert.Equal($"ApprovalBot backup: '{backup}' already exists; a backup never replaces a file.\n", stderr);
+        Assert.Equal("an earlier file", File.ReadAllText(backup));
+    }
+}

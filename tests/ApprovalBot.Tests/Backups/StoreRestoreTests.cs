@@ -1,0 +1,278 @@
+using System.Diagnostics;
+using ApprovalBot.Backups;
+using ApprovalBot.Client;
+using ApprovalBot.Drafts;
+using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+
+namespace ApprovalBot.Tests.Backups;
+
+/// <summary>
+/// <c>ApprovalBot restore</c> on real store files: what it refuses (changing nothing), and what it leaves for the service.
+/// The end-to-end restore under the real host, with the chat, is in Reliability/BackupRestoreTests.
+/// </summary>
+[System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+public sealed class StoreRestoreTests : IDisposable
+{
+    private static readonly TimeSpan BusyTimeout = TimeSpan.FromSeconds(10);
+    private readonly TempDirectory _temp = new();
+
+    private string Data => _temp.Combine("data");
+
+    private string Database => Path.Combine(Data, "approvals.db");
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>A store with drafts <paramref name="ids"/> in its own folder, backed up to <c>backup.db</c>; the backup's path.</summary>
+    private async Task<string> BackupOfAsync(params string[] ids)
+    {
+        var source = _temp.Combine("source");
+        await DraftFixtures.CreateStoreAsync(source, ids);
+        var backup = _temp.Combine("backup.db");
+        StoreBackup.Run(Path.Combine(source, "approvals.db"), backup, BusyTimeout);
+        return backup;
+    }
+
+    private StoreRestore.Result Restore(string backup) => StoreRestore.Run(Database, backup, TimeProvider.System, BusyTimeout);
+
+    [Fact]
+    public async Task Run_OverAStore_CopyInPlaceReplacedKeptCountersMovedMarkerSet()
+    {
+        var backup = await BackupOfAsync("reply:restore:a", "reply:restore:b");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:restore:old-1", "reply:restore:old-2", "reply:restore:old-3");
+
+        var result = Restore(backup);
+
+        Assert.Equal((2L, 2L), (result.Restored.Drafts, result.Restored.LastSeq));
+        Assert.Equal(3 + StoreRestore.CounterJump + 1, result.NextSeq);
+        Assert.Null(result.CountersNote);
+        Assert.Equal(["reply:restore:a", "reply:restore:b"], Ids(Database));
+        Assert.Equal(["reply:restore:old-1", "reply:restore:old-2", "reply:restore:old-3"], Ids(Path.Combine(result.Replaced!, "approvals.db")));
+        Assert.False(File.Exists(Database + "-wal"));
+        Assert.False(File.Exists(StoreLock.RestoringPathOf(Database)));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Database));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(result.Replaced!));
+        var restored = Scalar(Database, $"SELECT value FROM settings WHERE key = '{ApprovalBot.Execution.RestoredApprovals.MarkerKey}'");
+        Assert.InRange(long.Parse(restored!, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        var details = Scalar(Database, "SELECT details FROM events WHERE type = 'store_restored'")!;
+        Assert.Contains($"\"backup\":\"{backup}\"", details, StringComparison.Ordinal);
+
+        // The service opens it, and the next draft takes a seq past the replaced store's and the jump.
+        await using var host = await TestHost.StartAsync(dataDirectory: Data);
+        var fresh = await DraftFixtures.SubmitAsync(host.Store, "reply:restore:fresh");
+        Assert.Equal(result.NextSeq, fresh.Seq);
+    }
+
+    [Fact]
+    public async Task Run_TwiceFromOneBackup_SecondStoreGivesOutNoSeqTheFirstRestoredStoreGaveOut()
+    {
+        var backup = await BackupOfAsync("reply:twice:a");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:twice:old");
+        Restore(backup);
+        long firstRestoredSeq;
+        await using (var host = await TestHost.StartAsync(dataDirectory: Data))
+        {
+            firstRestoredSeq = (await DraftFixtures.SubmitAsync(host.Store, "reply:twice:after-the-first")).Seq;
+        }
+
+        var second = Restore(backup);
+
+        Assert.True(second.NextSeq > firstRestoredSeq + StoreRestore.CounterJump - 1, $"next seq {second.NextSeq}, first restored store gave out {firstRestoredSeq}");
+        Assert.Equal(2, Directory.GetDirectories(Data, "replaced-*").Length);
+    }
+
+    [Fact]
+    public async Task Run_NoStoreYet_CreatesItWithNothingToReplace()
+    {
+        var backup = await BackupOfAsync("reply:fresh:a");
+        Directory.CreateDirectory(Data);
+
+        var result = Restore(backup);
+
+        Assert.Null(result.Replaced);
+        Assert.Equal(["reply:fresh:a"], Ids(Database));
+        Assert.Empty(Directory.GetDirectories(Data, "replaced-*"));
+    }
+
+    [Fact]
+    public async Task Run_ReplacedStoreUnreadable_RestoresAndSaysTheCountersMovedPastTheBackupsOnly()
+    {
+        var backup = await BackupOfAsync("reply:damaged:a");
+        Directory.CreateDirectory(Data);
+        File.WriteAllText(Database, "what is left of a store after a disk failure: " + new string('?', 4096));
+
+        var result = Restore(backup);
+
+        Assert.Equal(1 + StoreRestore.CounterJump + 1, result.NextSeq);
+        Assert.Contains("could not be read", result.CountersNote, StringComparison.Ordinal);
+        Assert.StartsWith("what is left", File.ReadAllText(Path.Combine(result.Replaced!, "approvals.db")), StringComparison.Ordinal);
+        Assert.Equal(["reply:damaged:a"], Ids(Database));
+    }
+
+    [Fact]
+    public async Task Run_AnInterruptedRestoreLeftItsFile_TheServiceRefusesToStart_AndARestoreAgainFinishes()
+    {
+        var backup = await BackupOfAsync("reply:interrupted:a");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:interrupted:old");
+        // As a restore cut off after moving the old store aside, before renaming the new one into place.
+        var replaced = Directory.CreateDirectory(Path.Combine(Data, "replaced-cut-off")).FullName;
+        File.Move(Database, Path.Combine(replaced, "approvals.db"));
+        File.WriteAllText(StoreLock.RestoringPathOf(Database), "half a store");
+
+        var refused = await Assert.ThrowsAsync<StartupRefusedException>(() => TestHost.StartAsync(dataDirectory: Data));
+        Assert.Contains("A restore into", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Database), "the refused start created a store");
+
+        Restore(backup);
+
+        Assert.Equal(["reply:interrupted:a"], Ids(Database));
+        Assert.False(File.Exists(StoreLock.RestoringPathOf(Database)));
+        await using var host = await TestHost.StartAsync(dataDirectory: Data);
+        Assert.NotNull(host.Store.Get("reply:interrupted:a"));
+    }
+
+    /// <summary>Each case: what the backup file is, and what the restore says.</summary>
+    public static TheoryData<string, string> BadBackups => new()
+    {
+        { "missing", "There is no backup file at" },
+        { "folder", "There is no backup file at" },
+        { "the store itself", "is the store itself" },
+        { "text", "Could not read the backup" },
+        { "not ApprovalBot", "is not an ApprovalBot store" },
+        { "newer schema", "was written by a newer ApprovalBot (schema 99;" },
+        { "damaged", "is damaged: SQLite's integrity check says" },
+        { "empty", "is not an ApprovalBot store" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadBackups))]
+    public async Task Run_BadBackup_RefusedAndTheStoreUnchanged(string situation, string error)
+    {
+        var good = await BackupOfAsync("reply:bad:a", "reply:bad:b", "reply:bad:c");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:bad:current");
+        var backup = _temp.Combine("bad.db");
+        switch (situation)
+        {
+            case "missing": break;
+            case "folder": Directory.CreateDirectory(backup); break;
+            case "the store itself": backup = Database; break;
+            case "text": File.WriteAllText(backup, "not a database, " + new string('x', 200)); break;
+            case "not ApprovalBot": Execute(backup, "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;"); break;
+            case "newer schema":
+                File.Copy(good, backup);
+                Execute(backup, "PRAGMA user_version = 99;");
+                break;
+            case "damaged": Damage(good, backup); break;
+            case "empty": File.WriteAllBytes(backup, []); break;
+        }
+        var before = Files(Data);
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.Contains(error, ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Files(Data));
+    }
+
+    [Fact]
+    public async Task Run_WhileTheLockIsHeld_RefusedAndNothingChanged()
+    {
+        var backup = await BackupOfAsync("reply:locked:a");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:locked:current");
+        var before = Files(Data);
+        using var held = StoreLock.TryTake(Database);
+        Assert.NotNull(held);
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.StartsWith($"ApprovalBot still runs on '{Data}'", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Files(Data));
+    }
+
+    [Fact]
+    public async Task Run_AsRootOnADataDirectoryOfAnotherUser_TheNewFilesBelongToThatUser()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "needs root to restore for another user (CI runs as root)");
+        var backup = await BackupOfAsync("reply:owner:a");
+        Directory.CreateDirectory(Data);
+        Run("chown", "nobody:nogroup", Data);
+
+        Restore(backup);
+
+        Assert.Equal("nobody:nogroup", Run("stat", "-c", "%U:%G", Database));
+        Assert.Equal("nobody:nogroup", Run("stat", "-c", "%U:%G", StoreLock.PathOf(Database)));
+    }
+
+    [Fact]
+    public async Task Run_AsRootWhereTheDataDirectoryDoesNotExist_Refused()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "needs root (CI runs as root)");
+        var backup = await BackupOfAsync("reply:root:a");
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.Contains("Run the restore as the service's OS user", ex.Message, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Data));
+    }
+
+    /// <summary>A copy of <paramref name="good"/> with one of its later pages overwritten: still a database, no longer intact.</summary>
+    private static void Damage(string good, string copy)
+    {
+        var bytes = File.ReadAllBytes(good);
+        Assert.True(bytes.Length >= 4 * 4096, $"the backup has only {bytes.Length} bytes");
+        for (var i = 2 * 4096; i < 3 * 4096; i++)
+        {
+            bytes[i] = 0x5a;
+        }
+        File.WriteAllBytes(copy, bytes);
+    }
+
+    private static List<string> Ids(string database)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT id FROM drafts ORDER BY seq";
+        using var reader = cmd.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
+    private static string? Scalar(string database, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static void Execute(string database, string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
+    }
+
+    /// <summary>Every file and folder under <paramref name="folder"/> with the hash of its bytes (the lock file's, held, cannot be read).</summary>
+    private static Dictionary<string, string> Files(string folder) =>
+        Directory.GetFileSystemEntries(folder, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => f, f => f.EndsWith(".lock", StringComparison.Ordinal) ? "lock" : File.Exists(f) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))) : "folder");
+
+    private static string Run(string program, params string[] args)
+    {
+        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEnd();
+        var error = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"{program} {string.Join(' ', args)}: {error}");
+        return output.Trim();
+    }
+}
