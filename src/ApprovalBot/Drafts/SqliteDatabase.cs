@@ -124,6 +124,12 @@ internal sealed class SqliteDatabase : IDisposable
 
     public void Dispose()
     {
+        // The pool is process-wide: idle connections would stay open on the files after the lock is released, and a
+        // later instance in this process (after a restore renamed the files, in tests) could be handed them.
+        using (var connection = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
         _writerLock?.Dispose();
         _writerLock = null;
     }

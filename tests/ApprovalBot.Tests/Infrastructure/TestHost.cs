@@ -104,12 +104,6 @@ internal sealed class TestHost : IAsyncDisposable
         }
         finally
         {
-            // The pool is process-wide: a host started later on this data directory (after a restore renamed the store's
-            // files, say) must not be handed this one's idle connections, still open on the old files.
-            using (var connection = Services.GetRequiredService<SqliteDatabase>().Open())
-            {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
-            }
             _host.Dispose();
             _ownedDirectory?.Dispose();
         }
