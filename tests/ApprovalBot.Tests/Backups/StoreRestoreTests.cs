@@ -52,9 +52,9 @@ public sealed class StoreRestoreTests : IDisposable
         Assert.False(File.Exists(StoreLock.RestoringPathOf(Database)));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Database));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(result.Replaced!));
-        var restored = Scalar(Database, $"SELECT value FROM settings WHERE key = '{ApprovalBot.Execution.RestoredApprovals.MarkerKey}'");
+        var restored = SqliteFile.Scalar(Database, $"SELECT value FROM settings WHERE key = '{ApprovalBot.Execution.RestoredApprovals.MarkerKey}'");
         Assert.InRange(long.Parse(restored!, System.Globalization.CultureInfo.InvariantCulture), DateTimeOffset.UtcNow.AddMinutes(-1).ToUnixTimeMilliseconds(), DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
-        var details = Scalar(Database, "SELECT details FROM events WHERE type = 'store_restored'")!;
+        var details = SqliteFile.Scalar(Database, "SELECT details FROM events WHERE type = 'store_restored'")!;
         Assert.Contains($"\"backup\":\"{backup}\"", details, StringComparison.Ordinal);
 
         // The service opens it, and the next draft takes a seq past the replaced store's and the jump.
@@ -157,10 +157,10 @@ public sealed class StoreRestoreTests : IDisposable
             case "folder": Directory.CreateDirectory(backup); break;
             case "the store itself": backup = Database; break;
             case "text": File.WriteAllText(backup, "not a database, " + new string('x', 200)); break;
-            case "not ApprovalBot": Execute(backup, "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;"); break;
+            case "not ApprovalBot": SqliteFile.Execute(backup, "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;"); break;
             case "newer schema":
                 File.Copy(good, backup);
-                Execute(backup, "PRAGMA user_version = 99;");
+                SqliteFile.Execute(backup, "PRAGMA user_version = 99;");
                 break;
             case "damaged": Damage(good, backup); break;
             case "empty": File.WriteAllBytes(backup, []); break;
@@ -228,8 +228,7 @@ public sealed class StoreRestoreTests : IDisposable
 
     private static List<string> Ids(string database)
     {
-        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        connection.Open();
+        using var connection = SqliteFile.OpenReadOnly(database);
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT id FROM drafts ORDER BY seq";
         using var reader = cmd.ExecuteReader();
@@ -239,24 +238,6 @@ public sealed class StoreRestoreTests : IDisposable
             ids.Add(reader.GetString(0));
         }
         return ids;
-    }
-
-    private static string? Scalar(string database, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static void Execute(string database, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={database};Pooling=False");
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
     }
 
     /// <summary>Every file and folder under <paramref name="folder"/> with the hash of its bytes (the lock file's, held, cannot be read).</summary>

@@ -53,7 +53,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         var after = stream.All.Where(s => s.SentAt > backupEnded).Select(s => s.Receipt).ToList();
         Assert.True(during > 0, "no receipt arrived while the backup ran: it did not overlap the writes");
         Assert.NotEmpty(after);
-        Assert.Equal("ok", Scalar(copy, "PRAGMA integrity_check"));
+        Assert.Equal("ok", SqliteFile.Scalar(copy, "PRAGMA integrity_check"));
         var copied = Drafts(copy);
         foreach (var receipt in before)
         {
@@ -211,10 +211,10 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         using var temp = new TempDirectory();
         await DraftFixtures.CreateStoreAsync(temp.Combine("data"), "reply:backup:1");
         Directory.CreateDirectory(temp.Combine("other"));
-        Execute(Path.Combine(temp.Path, "other", "approvals.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('a');");
+        SqliteFile.Execute(Path.Combine(temp.Path, "other", "approvals.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('a');");
         Directory.CreateDirectory(temp.Combine("text"));
         File.WriteAllText(Path.Combine(temp.Path, "text", "approvals.db"), "not a database, but a text file long enough to be read as one: " + new string('x', 200));
-        Execute(temp.Combine("earlier.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('earlier');");
+        SqliteFile.Execute(temp.Combine("earlier.db"), "CREATE TABLE drafts (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT); INSERT INTO drafts (id) VALUES ('earlier');");
         File.WriteAllText(temp.Combine("notes.txt"), "not a database");
         var files = Files(temp.Path);
         var backup = Path.IsPathRooted(backupPath) ? backupPath : temp.Combine(backupPath);
@@ -240,7 +240,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
 
         Assert.True(result.ExitCode == 0, result.Stderr);
         Assert.Contains("backed up to " + backup, result.Stdout, StringComparison.Ordinal);
-        Assert.Equal("ok", Scalar(backup, "PRAGMA integrity_check"));
+        Assert.Equal("ok", SqliteFile.Scalar(backup, "PRAGMA integrity_check"));
     }
 
     [Fact]
@@ -293,33 +293,9 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
             .Where(f => !f.EndsWith("approvals.db-wal", StringComparison.Ordinal) && !f.EndsWith("approvals.db-shm", StringComparison.Ordinal))
             .ToDictionary(f => f, f => File.Exists(f) ? Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))) : "folder");
 
-    private static void Execute(string path, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={path};Pooling=False");
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
-
-    private static SqliteConnection OpenReadOnly(string path)
-    {
-        var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
-        connection.Open();
-        return connection;
-    }
-
-    private static string Scalar(string path, string sql)
-    {
-        using var connection = OpenReadOnly(path);
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture)!;
-    }
-
     private static Dictionary<string, (long Seq, string Sha256, string Text, string State)> Drafts(string path)
     {
-        using var connection = OpenReadOnly(path);
+        using var connection = SqliteFile.OpenReadOnly(path);
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT id, seq, sha256, text, state FROM drafts";
         using var reader = cmd.ExecuteReader();
@@ -334,7 +310,7 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
     /// <summary>The details of every ledger event of <paramref name="type"/>.</summary>
     private static List<string> Events(string path, string type)
     {
-        using var connection = OpenReadOnly(path);
+        using var connection = SqliteFile.OpenReadOnly(path);
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "SELECT COALESCE(details, '') FROM events WHERE type = $type ORDER BY id";
         cmd.Parameters.AddWithValue("$type", type);
