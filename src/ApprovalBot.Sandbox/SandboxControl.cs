@@ -87,37 +87,6 @@ public sealed partial class SandboxControl
     }
 
     /// <summary>
-    /// Like the user blocking the bot (a private chat) or a member removing it from the group: from now on every send and
-    /// edit into the chat is answered 403 with Telegram's description for it (returned), until <see cref="AddBotToChat"/>.
-    /// The chat and its messages stay. (Telegram also sends a my_chat_member update, which ApprovalBot does not ask for.)
-    /// </summary>
-    public string RemoveBotFromChat(long chatId)
-    {
-        var description = _state.Gate.Write(() =>
-        {
-            var chat = _state.ChatOrThrow(chatId);
-            chat.BotRefused = chat.RemovedBotDescription;
-            return chat.BotRefused;
-        });
-        _logger.LogInformation("Bot removed from chat {ChatId}: its sends and edits there are answered 403", chatId);
-        return description;
-    }
-
-    /// <summary>Lets the bot post in the chat again (unblocked, added back to the group). Returns whether it had been removed.</summary>
-    public bool AddBotToChat(long chatId)
-    {
-        var wasRemoved = _state.Gate.Write(() =>
-        {
-            var chat = _state.ChatOrThrow(chatId);
-            var removed = chat.BotRefused is not null;
-            chat.BotRefused = null;
-            return removed;
-        });
-        _logger.LogInformation("Bot back in chat {ChatId}", chatId);
-        return wasRemoved;
-    }
-
-    /// <summary>
     /// Upgrades a group to a supergroup, like Telegram: calls addressing the old id now fail with migrate_to_chat_id, and
     /// unless <paramref name="notify"/> is false the bot gets the two service messages Telegram sends, one with
     /// migrate_to_chat_id in the old group and one with migrate_from_chat_id in the new supergroup. Returns their update

@@ -51,7 +51,8 @@ internal sealed partial class BotApiSpec
             var subtypes = type.Value.TryGetProperty("subtypes", out var s)
                 ? s.EnumerateArray().Select(e => e.GetString()!).ToArray()
                 : [];
-            types[name] = new TypeSpec(name, fields, subtypes, FindDiscriminator(fields));
+            var (field, discriminator) = FindDiscriminator(fields);
+            types[name] = new TypeSpec(name, fields, subtypes, discriminator, field);
         }
 
         var version = root.TryGetProperty("version", out var v) ? v.GetString() ?? "?" : "?";
@@ -67,17 +68,26 @@ internal sealed partial class BotApiSpec
                 f.TryGetProperty("description", out var d) ? d.GetString() ?? "" : "")).ToArray()
             : [];
 
-    private static string? FindDiscriminator(IReadOnlyList<FieldSpec> fields)
+    /// <summary>
+    /// The field whose fixed value ("always …", "must be …") tells a union's subtypes apart, and that value: "type" for most
+    /// unions, "status" for ChatMember's (a my_chat_member update's old and new member).
+    /// </summary>
+    private static (string Field, string? Value) FindDiscriminator(IReadOnlyList<FieldSpec> fields)
     {
-        var type = fields.FirstOrDefault(f => f.Name == "type" && f.Types is ["String"]);
-        if (type is null)
+        foreach (var name in DiscriminatorFields)
         {
-            return null;
+            var field = fields.FirstOrDefault(f => f.Name == name && f.Types is ["String"]);
+            var match = field is null ? null : DiscriminatorPattern().Match(field.Description);
+            if (match is { Success: true })
+            {
+                return (name, match.Groups[1].Value);
+            }
         }
 
-        var match = DiscriminatorPattern().Match(type.Description);
-        return match.Success ? match.Groups[1].Value : null;
+        return ("type", null);
     }
+
+    private static readonly string[] DiscriminatorFields = ["type", "status"];
 
     [GeneratedRegex("""(?:must be|always)\s+["“]?([a-z_]+)""")]
     private static partial Regex DiscriminatorPattern();

@@ -136,9 +136,9 @@ internal sealed class JsonShapeChecker(BotApiSpec spec)
             return $"{path}.{missing.Name} is required in {typeName}";
         }
 
-        if (type.Discriminator is { } expected && (string?)obj["type"] != expected)
+        if (type.Discriminator is { } expected && (obj[type.DiscriminatorField] is not JsonValue tag || !tag.TryGetValue<string>(out var actual) || actual != expected))
         {
-            return $"{path}.type must be \"{expected}\" in {typeName}";
+            return $"{path}.{type.DiscriminatorField} must be \"{expected}\" in {typeName}";
         }
 
         return TypeRules.Check(obj, type, path);
@@ -146,18 +146,18 @@ internal sealed class JsonShapeChecker(BotApiSpec spec)
 
     private string? CheckAbstract(JsonObject obj, TypeSpec type, string path)
     {
-        var discriminator = obj["type"]?.GetValueKind() == JsonValueKind.String ? (string?)obj["type"] : null;
-        var subtype = type.Subtypes
-            .Select(spec.FindType)
-            .FirstOrDefault(t => t is not null && t.Discriminator is not null && t.Discriminator == discriminator);
+        var subtypes = type.Subtypes.Select(spec.FindType).ToArray();
+        var field = subtypes.FirstOrDefault(t => t?.Discriminator is not null)?.DiscriminatorField ?? "type";
+        var discriminator = obj[field]?.GetValueKind() == JsonValueKind.String ? (string?)obj[field] : null;
+        var subtype = subtypes.FirstOrDefault(t => t is not null && t.Discriminator is not null && t.Discriminator == discriminator);
         if (subtype is not null)
         {
             return CheckObject(obj, subtype.Name, path);
         }
 
-        if (type.Subtypes.Select(spec.FindType).All(t => t?.Discriminator is not null))
+        if (subtypes.All(t => t?.Discriminator is not null))
         {
-            return $"{path}.type is not a valid {type.Name} type";
+            return $"{path}.{field} is not a valid {type.Name} {field}";
         }
 
         return Check(obj, type.Subtypes, path);

@@ -1,5 +1,8 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Sandbox.Spec;
+using ApprovalBot.Sandbox.Validation;
 
 namespace ApprovalBot.Tests.Sandbox;
 
@@ -101,6 +104,59 @@ public sealed class SandboxControlTests : SandboxTestBase
         var reply = await CallAsync("getUpdates");
 
         Assert.False(reply.Result[0].GetProperty("message").TryGetProperty("entities", out _));
+    }
+
+    /// <summary>
+    /// Removing the bot and letting it back in queue the my_chat_member updates Telegram sends, each a valid Update of the
+    /// spec (the ChatMember kinds told apart by their status): blocked in a private chat (by its user), removed from a basic
+    /// group ("left", by the approver as a member). A removal or an add-back that changes nothing queues nothing.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "kicked")]
+    [InlineData(true, "left")]
+    public async Task RemoveAndAddBot_QueueTheMyChatMemberUpdatesTelegramSends_ShapedPerTheSpec(bool group, string removedStatus)
+    {
+        await CallAsync("getUpdates", new { allowed_updates = new[] { "message", "callback_query", "my_chat_member" } });
+        var chatId = group ? Control.GroupChatId : ChatId;
+
+        Control.RemoveBotFromChat(chatId);
+        Control.RemoveBotFromChat(chatId);
+        Assert.True(Control.AddBotToChat(chatId));
+        Assert.False(Control.AddBotToChat(chatId));
+        var reply = await CallAsync("getUpdates");
+
+        var updates = reply.Result.EnumerateArray().ToArray();
+        Assert.Equal(2, updates.Length);
+        var checker = new JsonShapeChecker(BotApiSpec.Instance);
+        Assert.All(updates, u => Assert.Null(checker.Check(JsonNode.Parse(u.GetRawText()), ["Update"], "update")));
+        var (removed, back) = (updates[0].GetProperty("my_chat_member"), updates[1].GetProperty("my_chat_member"));
+        Assert.Equal(("member", removedStatus), (Status(removed, "old_chat_member"), Status(removed, "new_chat_member")));
+        Assert.Equal((removedStatus, "member"), (Status(back, "old_chat_member"), Status(back, "new_chat_member")));
+        Assert.All([removed, back], change =>
+        {
+            Assert.Equal(chatId, change.GetProperty("chat").GetProperty("id").GetInt64());
+            Assert.Equal(Control.ApproverId, change.GetProperty("from").GetProperty("id").GetInt64());
+            Assert.Equal(Control.BotId, change.GetProperty("new_chat_member").GetProperty("user").GetProperty("id").GetInt64());
+            Assert.True(change.GetProperty("new_chat_member").GetProperty("user").GetProperty("is_bot").GetBoolean());
+        });
+    }
+
+    private static string? Status(JsonElement change, string member) => change.GetProperty(member).GetProperty("status").GetString();
+
+    /// <summary>As on Telegram, a bot whose allowed_updates leave out my_chat_member is not told; one that never set them is.</summary>
+    [Theory]
+    [InlineData(new[] { "message", "callback_query" }, 0)]
+    [InlineData(null, 1)]
+    public async Task RemoveBotFromChat_MyChatMemberQueuedOnlyIfAllowedUpdatesTakeIt(string[]? allowed, int queued)
+    {
+        if (allowed is not null)
+        {
+            await CallAsync("getUpdates", new { allowed_updates = allowed });
+        }
+
+        Control.RemoveBotFromChat(ChatId);
+
+        Assert.Equal(queued, Control.PendingUpdateCount);
     }
 
     [Fact]
