@@ -52,6 +52,9 @@ internal sealed partial class TelegramChat(DraftStore store, ILogger<TelegramCha
     /// <summary>The bot's @username (from getMe), to tell "/pending@thisbot" from commands meant for another bot.</summary>
     public string? BotUsername { get; set; }
 
+    /// <summary>The bot's user id (from getMe, before the first poll), to tell a my_chat_member update about the bot itself from a forged one.</summary>
+    public long? BotId { get; set; }
+
     /// <summary>
     /// Sets the configured chat and approvers, then follows any migration stored earlier. Former chats are every chat of
     /// the configured chat's lineage: those it migrated into on its way to the chat in use, and those that migrated into

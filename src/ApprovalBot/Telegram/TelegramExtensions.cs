@@ -32,6 +32,7 @@ internal static class TelegramExtensions
         services.AddSingleton<OutgoingRateLimiter>();
         services.AddSingleton<TelegramBotClient>();
         services.AddSingleton<TelegramChat>();
+        services.AddSingleton<ChatReadmission>();
         services.AddSingleton<CardSender>();
         services.AddSingleton<CardResender>();
         services.AddSingleton<CallbackReplies>();
@@ -40,6 +41,7 @@ internal static class TelegramExtensions
         services.AddSingleton<EscalationActionHandler>();
         services.AddSingleton<CallbackRouter>();
         services.AddSingleton<CommandRouter>();
+        services.AddSingleton<BotMembership>();
         services.AddSingleton<UpdateDispatcher>();
         services.AddTelegramCommand<StartCommand>();
         services.AddTelegramCommand<HelpCommand>();

@@ -58,6 +58,44 @@ internal sealed record Update
     public long UpdateId { get; init; }
     public Message? Message { get; init; }
     public CallbackQuery? CallbackQuery { get; init; }
+
+    /// <summary>The bot's own status in a chat changed (asked for in allowed_updates).</summary>
+    public ChatMemberUpdated? MyChatMember { get; init; }
+}
+
+/// <summary>
+/// A change of one member's status in a chat; in a my_chat_member update, the bot's own. Every field is optional here
+/// (the Bot API requires them): the handler names what is missing rather than taking a default for it.
+/// </summary>
+internal sealed record ChatMemberUpdated
+{
+    public Chat? Chat { get; init; }
+
+    /// <summary>Who made the change: whoever added or removed the bot, the user who blocked or unblocked it.</summary>
+    public User? From { get; init; }
+    public long Date { get; init; }
+    public ChatMember? OldChatMember { get; init; }
+    public ChatMember? NewChatMember { get; init; }
+}
+
+/// <summary>
+/// A member of a chat: the Bot API's six kinds (ChatMemberOwner … ChatMemberBanned) in one record, told apart by
+/// <see cref="Status"/> ("creator", "administrator", "member", "restricted", "left", "kicked"), with the fields that
+/// say whether it may post.
+/// </summary>
+internal sealed record ChatMember
+{
+    public string? Status { get; init; }
+    public User? User { get; init; }
+
+    /// <summary>Restricted: still a member of the chat.</summary>
+    public bool? IsMember { get; init; }
+
+    /// <summary>Restricted: may send text messages.</summary>
+    public bool? CanSendMessages { get; init; }
+
+    /// <summary>An administrator of a channel: may post in it.</summary>
+    public bool? CanPostMessages { get; init; }
 }
 
 internal sealed record InlineKeyboardMarkup(IReadOnlyList<IReadOnlyList<InlineKeyboardButton>> InlineKeyboard);

@@ -21,10 +21,13 @@ namespace ApprovalBot.Telegram.Cards;
 /// than their draft's are read from the index that holds only them (<see cref="BehindSql"/>), a page at a time, and
 /// followed up like a change, whenever no change of this run is waiting. The index is read again every
 /// <c>CardRetryMaxDelaySeconds</c> while the service runs: an edit that used up its attempts in an outage longer than
-/// its backoff (about 10 minutes by default) left the card showing an older state until the next start or change.
+/// its backoff (about 10 minutes by default) left the card showing an older state until the next start or change. It is
+/// read at once when Telegram says the bot was let back into the chat (<see cref="ChatReadmission"/>): the edits the
+/// chat refused meanwhile (403, never retried by the backoff) go then.
 /// </summary>
 internal sealed partial class CardFollowUps(
-    DraftStore store, CardSender sender, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger) : BackgroundService
+    DraftStore store, CardSender sender, ChatReadmission readmission, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger)
+    : BackgroundService
 {
     /// <summary>
     /// Cards on record behind their draft, after <c>$after</c> in id order: a search of the partial index
@@ -35,6 +38,9 @@ internal sealed partial class CardFollowUps(
     private const int BehindPage = 100;
 
     private readonly Channel<FollowUp> _changed = Channel.CreateUnbounded<FollowUp>(new UnboundedChannelOptions { SingleReader = true });
+
+    // Set when the bot was let back into the chat: the next look at the cards behind is due now.
+    private readonly Channel<bool> _lookNow = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private readonly TelegramOptions _options = options.Value;
     private CancellationToken _stopping;
 
@@ -127,6 +133,7 @@ internal sealed partial class CardFollowUps(
                 _changed.Writer.TryWrite(new FollowUp(change.Id, 1));
             }
         });
+        readmission.Subscribe(() => _lookNow.Writer.TryWrite(true));
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -190,24 +197,30 @@ internal sealed partial class CardFollowUps(
         }
     }
 
-    /// <summary>The next change of this run, or null when it is time to look at the cards behind again first.</summary>
+    /// <summary>
+    /// The next change of this run, or null when it is time to look at the cards behind again first: the look is due, or
+    /// the bot was let back into the chat.
+    /// </summary>
     private async Task<FollowUp?> NextChangeBeforeSweepAsync(CancellationToken stoppingToken)
     {
         var wait = _nextSweep - time.GetUtcNow();
-        if (wait <= TimeSpan.Zero)
+        if (wait <= TimeSpan.Zero || _lookNow.Reader.TryRead(out _))
         {
             return null;
         }
         using var due = new CancellationTokenSource(wait, time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, due.Token);
-        try
+        var changed = _changed.Reader.WaitToReadAsync(either.Token).AsTask();
+        var lookNow = _lookNow.Reader.WaitToReadAsync(either.Token).AsTask();
+        await Task.WhenAny(changed, lookNow).ConfigureAwait(false);
+        await either.CancelAsync().ConfigureAwait(false);
+        stoppingToken.ThrowIfCancellationRequested();
+        if (_changed.Reader.TryRead(out var change))
         {
-            return await _changed.Reader.ReadAsync(either.Token).ConfigureAwait(false);
+            return change;
         }
-        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-        {
-            return null;
-        }
+        _lookNow.Reader.TryRead(out _);
+        return null;
     }
 
     /// <summary>Reads the next page of cards left behind; the store unreadable, tries again after the card backoff.</summary>

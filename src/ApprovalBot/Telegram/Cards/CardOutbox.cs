@@ -18,14 +18,15 @@ namespace ApprovalBot.Telegram.Cards;
 /// failure of the card itself, such as rendering), the draft keeps its <c>card_error</c> and no next attempt, for the
 /// reconciler to report, and the next draft is taken: one draft's card never holds up another's. A refused bot token, or a
 /// chat that refuses the bot (blocked, removed from the group), is nobody's card failure: it costs no attempt, the pass stops,
-/// and one send is tried per sweep until one gets through. A card that reached the chat
+/// and one send is tried per sweep until one gets through, or at once when Telegram says the bot was let back into the chat
+/// (<see cref="ChatReadmission"/>): then every card that waited on the chat is tried in that pass. A card that reached the chat
 /// while the store could not record it is never sent again by this process: it is kept in memory and only the write
 /// is retried, with backoff, until the store takes it (see <see cref="_unrecorded"/>). That is logged at Error once
 /// per card, then, while any such card is left, at Warning once every <see cref="UnrecordedReminder"/> for all of them.
 /// </summary>
 internal sealed partial class CardOutbox(
-    DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, IOptions<TelegramOptions> options, TimeProvider time,
-    ILogger<CardOutbox> logger)
+    DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, ChatReadmission readmission, IOptions<TelegramOptions> options,
+    TimeProvider time, ILogger<CardOutbox> logger)
     : BackgroundService
 {
     private const int Batch = 50;
@@ -55,6 +56,15 @@ internal sealed partial class CardOutbox(
     private DateTimeOffset? _tokenRefusedSince;
     private DateTimeOffset? _chatRefusedSince;
 
+    // The drafts whose card the chat refused, each put off to the next sweep (card_next_at): when Telegram says the bot is
+    // back in the chat, they are taken in the next pass although not due. Only the loop touches this; lost with the
+    // process, after which they wait out their card_next_at (one sweep at most).
+    private readonly HashSet<string> _waitingOnChat = new(StringComparer.Ordinal);
+
+    // Set (1) by a readmission, taken by the loop; and whether the loop is still working through _waitingOnChat.
+    private int _letBackIn;
+    private bool _catchingUp;
+
     /// <param name="Since">When the store first refused to record this card.</param>
     private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt, DateTimeOffset Since);
 
@@ -67,12 +77,18 @@ internal sealed partial class CardOutbox(
                 _wake.Writer.TryWrite(true);
             }
         });
+        readmission.Subscribe(() =>
+        {
+            Interlocked.Exchange(ref _letBackIn, 1);
+            _wake.Writer.TryWrite(true);
+        });
         while (!stoppingToken.IsCancellationRequested)
         {
             TimeSpan wait;
             try
             {
                 await RecordUnrecordedAsync(stoppingToken).ConfigureAwait(false);
+                _catchingUp |= Interlocked.Exchange(ref _letBackIn, 0) == 1;
                 var due = Due();
                 var refused = false;
                 foreach (var draft in due)
@@ -83,7 +99,15 @@ internal sealed partial class CardOutbox(
                         refused = true;
                         break;
                     }
+                    _waitingOnChat.Remove(draft.Id);
                 }
+                if (_catchingUp && !refused && due.Count < Batch)
+                {
+                    // Every card that waited on the chat was tried (the ids left are of drafts no longer pending).
+                    _waitingOnChat.Clear();
+                }
+                // Refused again, or all tried: the next pass takes only what is due.
+                _catchingUp &= !refused && due.Count == Batch;
                 if (refused)
                 {
                     wait = TimeSpan.FromSeconds(_options.CardSweepSeconds);
@@ -118,9 +142,10 @@ internal sealed partial class CardOutbox(
         {
             using var cmd = connection.CreateCommand();
             // New drafts (never attempted) and retries that came due; a draft given up on has attempts but no next time.
+            // Catching up after the bot was let back into the chat, also those the chat refused, though not due yet.
             cmd.CommandText = DraftColumns.Select +
-                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now)" + NotUnrecorded(cmd) +
-                " ORDER BY seq LIMIT $limit";
+                " WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now" + WaitingOnChat(cmd) + ")" +
+                NotUnrecorded(cmd) + " ORDER BY seq LIMIT $limit";
             cmd.Parameters.AddWithValue("$now", now);
             cmd.Parameters.AddWithValue("$limit", Batch);
             using var reader = cmd.ExecuteReader();
@@ -131,6 +156,17 @@ internal sealed partial class CardOutbox(
             }
             return drafts;
         });
+    }
+
+    /// <summary>While catching up after a readmission: a condition taking in the drafts whose card waits on the chat.</summary>
+    private string WaitingOnChat(SqliteCommand cmd)
+    {
+        if (!_catchingUp || _waitingOnChat.Count == 0)
+        {
+            return "";
+        }
+        cmd.Parameters.AddWithValue("$waiting", new JsonArray([.. _waitingOnChat.Select(id => JsonValue.Create(id))]).ToJsonString());
+        return " OR id IN (SELECT value FROM json_each($waiting))";
     }
 
     /// <summary>
@@ -255,12 +291,17 @@ internal sealed partial class CardOutbox(
                 [token ? "token_refused" : "chat_refused"] = true,
             },
         }).ConfigureAwait(false);
-        if (token && _tokenRefusedSince is null)
+        if (token)
         {
-            _tokenRefusedSince = time.GetUtcNow();
-            LogCardsWaitForToken(draft.Id, ex.ErrorCode, ex.Description, _options.CardSweepSeconds);
+            if (_tokenRefusedSince is null)
+            {
+                _tokenRefusedSince = time.GetUtcNow();
+                LogCardsWaitForToken(draft.Id, ex.ErrorCode, ex.Description, _options.CardSweepSeconds);
+            }
+            return;
         }
-        else if (!token && _chatRefusedSince is null)
+        _waitingOnChat.Add(draft.Id);
+        if (_chatRefusedSince is null)
         {
             _chatRefusedSince = time.GetUtcNow();
             LogCardsWaitForChat(chatId, ex.ErrorCode, ex.Description, draft.Id, _options.CardSweepSeconds);
@@ -449,7 +490,7 @@ internal sealed partial class CardOutbox(
     [LoggerMessage(Level = LogLevel.Error, EventName = "ChatRefusesBot",
         Message = "Telegram does not let the bot post in chat {ChatId}: {ErrorCode} {Description} (card of {DraftId}). Unblock the bot, add it back to " +
         "the group with the right to post, or set ApprovalBot:Telegram:ChatId to the right chat and restart. No card is given up for it: one is " +
-        "tried again every {SweepSeconds} s, and the cards that waited go out by themselves once one gets through")]
+        "tried again every {SweepSeconds} s, or at once when Telegram says the bot is back, and the cards that waited go out by themselves once one gets through")]
     private partial void LogCardsWaitForChat(long chatId, int errorCode, string description, string draftId, int sweepSeconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Chat {ChatId} takes the bot's cards again after {Minutes:0.#} min; the cards that waited go out")]

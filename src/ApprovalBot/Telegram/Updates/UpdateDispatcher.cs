@@ -4,16 +4,21 @@ using ApprovalBot.Telegram.Commands;
 namespace ApprovalBot.Telegram.Updates;
 
 /// <summary>
-/// Sends each update to what handles it: button presses to the callback gate, slash commands to the router, and the
+/// Sends each update to what handles it: button presses to the callback gate, slash commands to the router, the
 /// service messages of a group upgraded to a supergroup to the chat, which follows the new id at once (so taps and
-/// commands from the supergroup are not refused as coming from the wrong chat). Anything else is ignored.
+/// commands from the supergroup are not refused as coming from the wrong chat), and changes of the bot's own status in
+/// a chat (my_chat_member) to <see cref="BotMembership"/>. Anything else is ignored.
 /// </summary>
-internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter commands, TelegramChat chat)
+internal sealed class UpdateDispatcher(CallbackRouter callbacks, CommandRouter commands, BotMembership membership, TelegramChat chat)
 {
-    public static readonly IReadOnlyList<string> AllowedUpdates = ["message", "callback_query"];
+    public static readonly IReadOnlyList<string> AllowedUpdates = ["message", "callback_query", "my_chat_member"];
 
     public Task HandleAsync(Update update, CancellationToken cancellationToken)
     {
+        if (update.MyChatMember is { } change)
+        {
+            return membership.HandleAsync(update.UpdateId, change);
+        }
         if (update.CallbackQuery is { } query)
         {
             return callbacks.HandleAsync(query, cancellationToken);

@@ -113,6 +113,7 @@ internal sealed partial class UpdatePoller(
                 await client.DeleteWebhook(dropPendingUpdates: false, stoppingToken).ConfigureAwait(false);
                 var me = await client.GetMe(stoppingToken).ConfigureAwait(false);
                 chat.BotUsername = me.Username;
+                chat.BotId = me.Id;
                 await client.SetMyCommands([.. commands.Commands.Select(c => new BotCommand(c.Name, c.Description))], stoppingToken).ConfigureAwait(false);
                 LogReady(me.Username ?? me.FirstName, chat.ChatId);
                 return;
