@@ -22,6 +22,7 @@ internal static class SandboxRoutes
             new SendDocumentMethod(state),
             new EditMessageTextMethod(state),
             new EditMessageReplyMarkupMethod(state),
+            new DeleteMessageMethod(state),
             new AnswerCallbackQueryMethod(state),
             new SetMyCommandsMethod(state),
             new GetMyCommandsMethod(state),
