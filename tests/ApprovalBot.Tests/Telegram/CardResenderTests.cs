@@ -206,6 +206,74 @@ public sealed class CardResenderTests : IAsyncLifetime
         Assert.Empty(Control.GetMessage(_h.ChatId, old.MessageId)!.Buttons);
     }
 
+    /// <summary>
+    /// The resend loses a race: while its card is on the way (the send held in the sandbox), another mover (here the host's
+    /// own CardSender, as the pass of a restarted built-in sandbox moves a card) sends the card again and records that copy
+    /// as the card on record, and in one row the draft is decided too. The resend's copy is then a spare: deleted, or its
+    /// buttons taken off when Telegram will not delete it, or, failing both, left and said so. The answer says what happened,
+    /// no resend is recorded, and the card on record stays the other mover's.
+    /// </summary>
+    [Theory]
+    [InlineData(false, "none", ": the copy just sent was deleted. Decide on that card.")]
+    [InlineData(true, "none", ": the copy just sent was deleted. It was rejected by Ada at ")]
+    [InlineData(false, "delete", ": the copy just sent lost its buttons. Decide on that card.")]
+    [InlineData(false, "delete and edit", "; the copy just sent could not be removed, a tap on it still counts once. Decide on that card.")]
+    public async Task ResendLosesTheRaceToAnotherMove_ItsCopyRemovedAndTheAnswerSaysSo(bool decidedMeanwhile, string refused, string ending)
+    {
+        const string id = "reply:moved-meanwhile";
+        var old = await _h.SubmitCardedAsync(id, "Two movers, one card on record");
+        var escalation = await StaleEscalationAsync(id, TimeSpan.FromMinutes(61));
+        var gate = new SandboxGate();
+        Control.InjectFault("sendMessage", SandboxFault.Hold(gate));
+        if (refused.Contains("delete", StringComparison.Ordinal))
+        {
+            Control.InjectFault("deleteMessage", SandboxFault.Error(400, "Bad Request: message can't be deleted"));
+        }
+        if (refused.Contains("edit", StringComparison.Ordinal))
+        {
+            Control.InjectFault("editMessageReplyMarkup", SandboxFault.Error(400, "Bad Request: message can't be edited"));
+        }
+
+        var resend = Control.PressButton(escalation.MessageId, TelegramHarness.ButtonData(escalation, "Resend card"), Control.ApproverId);
+        await gate.Reached.WaitAsync(TelegramHarness.Wait);
+        var sender = _h.Host.Services.GetRequiredService<CardSender>();
+        var draft = Store.Get(id)!;
+        var other = await sender.SendAsync(draft, default);
+        Assert.True(await sender.RecordMovedAsync(draft, old.ChatId, old.MessageId, other, CardSender.SandboxRestartedReason));
+        if (decidedMeanwhile)
+        {
+            Assert.True((await Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Rejected, DecisionHandler.DecidedEvent, "telegram:1001")
+            {
+                Set = new Dictionary<string, object?>
+                {
+                    ["decision"] = "rejected", ["decided_by"] = 1001L, ["decided_by_name"] = "Ada", ["decided_at"] = _clock.GetUtcNow(), ["decision_sha256"] = draft.Sha256,
+                },
+            })).Applied);
+        }
+        gate.Release();
+        var answer = await Control.WaitForCallbackAnswerAsync(resend.QueryId, TelegramHarness.Wait);
+
+        Assert.StartsWith($"⚠️ Meanwhile another card of {id} became its card (message {other.MessageId})", answer.Text, StringComparison.Ordinal);
+        Assert.Contains(ending, answer.Text, StringComparison.Ordinal);
+        Assert.True(answer.ShowAlert);
+        var now = Store.Get(id)!;
+        Assert.Equal(other.MessageId, now.CardMessageId);
+        Assert.Equal(CardSender.SandboxRestartedReason, (string?)JsonNode.Parse(Assert.Single(Moves(id)).Details!)!["reason"]);
+        var copies = Control.GetMessages(_h.ChatId).Where(m => m.MessageId > other.MessageId && m.Text is { } t && t.Contains("ID: " + id, StringComparison.Ordinal)).ToList();
+        switch (refused)
+        {
+            case "none":
+                Assert.Empty(copies);
+                break;
+            case "delete":
+                Assert.Empty(Assert.Single(copies).Buttons);
+                break;
+            default:
+                Assert.NotEmpty(Assert.Single(copies).Buttons);
+                break;
+        }
+    }
+
     [Fact]
     public async Task ResendPressedAfterTheDraftWasDecided_AnsweredSo_NothingSent()
     {

@@ -1,5 +1,7 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Api;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -39,5 +41,27 @@ public sealed class TelegramBotClientTests
         {
             await h.Sandbox.DisposeAsync();
         }
+    }
+
+    /// <summary>
+    /// A message already gone counts as deleted (by hand, or by the same call whose answer was lost before the client sent
+    /// it again); any other refusal is the caller's to handle.
+    /// </summary>
+    [Fact]
+    public async Task DeleteMessage_AlreadyGoneCountsAsDone_OtherRefusalsThrow()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:deleted-twice", "text");
+        var client = h.Host.Services.GetRequiredService<TelegramBotClient>();
+
+        h.Control.InjectFault("deleteMessage", SandboxFault.ResponseLost(ResponseLossMode.BadGateway));
+        await client.DeleteMessage(h.ChatId, card.MessageId);
+        await client.DeleteMessage(h.ChatId, card.MessageId);
+        var own = h.Control.SendUserMessage("/help");
+        h.Control.RemoveBotFromChat(h.ChatId);
+        var refused = await Assert.ThrowsAsync<ApiRequestException>(() => client.DeleteMessage(h.ChatId, own.MessageId));
+
+        Assert.Null(h.Control.GetMessage(h.ChatId, card.MessageId));
+        Assert.True(refused.IsChatRefused);
     }
 }

@@ -43,6 +43,12 @@ internal sealed record EditMessageReplyMarkupRequest
     public InlineKeyboardMarkup? ReplyMarkup { get; init; }
 }
 
+internal sealed record DeleteMessageRequest
+{
+    public required long ChatId { get; init; }
+    public required long MessageId { get; init; }
+}
+
 internal sealed record AnswerCallbackQueryRequest
 {
     public required string CallbackQueryId { get; init; }

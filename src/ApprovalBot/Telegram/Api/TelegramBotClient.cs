@@ -86,6 +86,22 @@ internal sealed partial class TelegramBotClient : IDisposable
         return Deserialize(result, TelegramJsonContext.Default.Message, "sendDocument");
     }
 
+    /// <summary>
+    /// Deletes a message; "message to delete not found" counts as success (it is gone already: deleted by hand, or by
+    /// this very call whose answer was lost before a resend).
+    /// </summary>
+    public async Task DeleteMessage(long chatId, long messageId, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await CallJsonAsync("deleteMessage", new DeleteMessageRequest { ChatId = chatId, MessageId = messageId }, TelegramJsonContext.Default.DeleteMessageRequest,
+                RateScope.Edit(chatId), cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("message to delete not found", StringComparison.OrdinalIgnoreCase))
+        {
+        }
+    }
+
     /// <summary>Edits a message's text; "message is not modified" counts as success (the edit is already there).</summary>
     public async Task EditMessageText(EditMessageTextRequest request, CancellationToken cancellationToken = default)
     {

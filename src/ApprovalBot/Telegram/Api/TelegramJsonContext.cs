@@ -18,6 +18,7 @@ namespace ApprovalBot.Telegram.Api;
 [JsonSerializable(typeof(SendMessageRequest))]
 [JsonSerializable(typeof(EditMessageTextRequest))]
 [JsonSerializable(typeof(EditMessageReplyMarkupRequest))]
+[JsonSerializable(typeof(DeleteMessageRequest))]
 [JsonSerializable(typeof(AnswerCallbackQueryRequest))]
 [JsonSerializable(typeof(SetMyCommandsRequest))]
 [JsonSerializable(typeof(EmptyRequest))]

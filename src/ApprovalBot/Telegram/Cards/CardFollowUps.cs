@@ -80,11 +80,13 @@ internal sealed partial class CardFollowUps(
 
     /// <summary>
     /// Records <paramref name="sent"/>, a card of <paramref name="sentAs"/> sent again, as its card in place of the old one
-    /// (<see cref="CardSender.RecordMovedAsync"/>) and catches it up (<see cref="CatchUpAsync"/>). Whether it became the card
-    /// on record; null when the store could not take the write, logged here: the card is in the chat and a tap on it decides
-    /// (the tapped message then shows the decision), only the outcomes after that are not shown on it.
+    /// (<see cref="CardSender.RecordMovedAsync"/>) and catches it up (<see cref="CatchUpAsync"/>). The store unable to take
+    /// the write is logged here (<see cref="MovedCard.Recorded"/> null): the card is in the chat and a tap on it decides (the
+    /// tapped message then shows the decision), only the outcomes after that are not shown on it. When another card became
+    /// the draft's card while this one was on its way, this one is a spare and is removed (<see cref="CardSender.RemoveSpareAsync"/>),
+    /// so the chat does not hold an unrecorded card to tap.
     /// </summary>
-    public async Task<bool?> RecordMovedAsync(
+    public async Task<MovedCard> RecordMovedAsync(
         Draft sentAs, long? oldChatId, long? oldMessageId, SentCard sent, string reason, CancellationToken cancellationToken, string? actor = null, JsonObject? details = null)
     {
         bool moved;
@@ -95,23 +97,27 @@ internal sealed partial class CardFollowUps(
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
             LogMovedNotRecorded(ex, sentAs.Id, sent.MessageId);
-            return null;
+            return new MovedCard(null);
         }
-        await CatchUpAsync(sentAs, sent, moved, cancellationToken).ConfigureAwait(false);
-        return moved;
+        if (!moved)
+        {
+            return new MovedCard(false, await sender.RemoveSpareAsync(sentAs.Id, sent, cancellationToken).ConfigureAwait(false));
+        }
+        await CatchUpAsync(sentAs, sent, cancellationToken).ConfigureAwait(false);
+        return new MovedCard(true);
     }
 
     /// <summary>
-    /// A card was just sent again (<paramref name="sent"/>, rendered from <paramref name="sentAs"/>; <paramref name="recorded"/>:
-    /// it became the card on record). If the draft changed while it was on the way (decided on another copy, cancelled,
-    /// expired), or another card became its card meanwhile, the new card is shown the draft's latest state, so it offers no
-    /// buttons for a draft that no longer awaits a decision. An edit that fails for a reason that can pass is retried here.
+    /// A card was just sent again (<paramref name="sent"/>, rendered from <paramref name="sentAs"/>) and became the card on
+    /// record. If the draft changed while it was on the way (decided on another copy, cancelled, expired), the new card is
+    /// shown the draft's latest state, so it offers no buttons for a draft that no longer awaits a decision. An edit that
+    /// fails for a reason that can pass is retried here.
     /// </summary>
-    private async Task CatchUpAsync(Draft sentAs, SentCard sent, bool recorded, CancellationToken cancellationToken)
+    private async Task CatchUpAsync(Draft sentAs, SentCard sent, CancellationToken cancellationToken)
     {
         try
         {
-            if (store.Get(sentAs.Id) is not { } now || (recorded && now.State == sentAs.State && now.StateSince == sentAs.StateSince))
+            if (store.Get(sentAs.Id) is not { } now || (now.State == sentAs.State && now.StateSince == sentAs.StateSince))
             {
                 return;
             }
@@ -390,3 +396,9 @@ internal sealed partial class CardFollowUps(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read which cards an earlier run left showing an older state; trying again in {DelaySeconds} s")]
     private partial void LogBehindReadFailed(Exception ex, double delaySeconds);
 }
+
+/// <summary>
+/// How a card sent again was recorded: <paramref name="Recorded"/> whether it became the card on record (null: the store
+/// could not take the write); <paramref name="Spare"/>, when another card became the draft's card first, what became of it.
+/// </summary>
+internal sealed record MovedCard(bool? Recorded, SpareCopy? Spare = null);

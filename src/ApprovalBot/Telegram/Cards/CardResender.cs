@@ -1,67 +1,8 @@
-using System.Globalization;
-using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
-using ApprovalBot.Telegram.Updates;
 using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Telegram.Cards;
-
-/// <summary>Who asked for a card again, and by which update: a button press (its query id) or a command (its message).</summary>
-internal sealed record ResendRequest(User From, string? QueryId = null, Message? Command = null)
-{
-    public string Actor => "telegram:" + From.Id.ToString(CultureInfo.InvariantCulture);
-
-    /// <summary>The ledger details naming the request, so the same update delivered again is recognised (<see cref="Keys"/>).</summary>
-    public JsonObject Details()
-    {
-        var details = new JsonObject { ["requested_by"] = From.Id }.PutUser(From);
-        if (QueryId is not null)
-        {
-            details["via"] = "button";
-            details["query_id"] = QueryId;
-        }
-        else if (Command is not null)
-        {
-            details["via"] = "command";
-            details["request_chat_id"] = Command.Chat.Id;
-            details["request_message_id"] = Command.MessageId;
-        }
-        return details;
-    }
-
-    public (string Path, object Value)[] Keys() => QueryId is not null
-        ? [("$.query_id", QueryId)]
-        : Command is not null ? [("$.request_chat_id", Command.Chat.Id), ("$.request_message_id", Command.MessageId)] : [];
-}
-
-internal enum ResendResult
-{
-    /// <summary>The card went out and is the card on record.</summary>
-    Sent,
-
-    /// <summary>The card went out but the store could not record it: a tap on it decides, later outcomes are not shown on it.</summary>
-    SentNotRecorded,
-
-    /// <summary>This very request (the same update delivered again) sent it already; nothing was sent now.</summary>
-    AlreadySent,
-
-    /// <summary>The draft was decided, or otherwise left the wait for a decision; nothing was sent.</summary>
-    NotAwaiting,
-
-    /// <summary>The draft is pending: its first card is still the outbox's to send; nothing was sent.</summary>
-    NotSentYet,
-
-    /// <summary>The draft is pending and the outbox had given its card up: it is queued again.</summary>
-    Requeued,
-
-    /// <summary>Telegram refused or failed the send (after the client's own resends); nothing changed.</summary>
-    Failed,
-}
-
-/// <param name="MessageId">The new card's message id (sent, or sent already by the same request).</param>
-/// <param name="Error">Why the send failed, or the card error of a card not sent yet.</param>
-internal sealed record ResendOutcome(ResendResult Result, Draft Draft, long? MessageId = null, string? Error = null);
 
 /// <summary>
 /// Sends the card of a draft awaiting a decision again, when an approver asks (the Resend card button of an
@@ -71,7 +12,8 @@ internal sealed record ResendOutcome(ResendResult Result, Draft Draft, long? Mes
 /// draft decided while the card was on the way has it show the decision instead of buttons. The old card, if it still
 /// exists, loses its buttons and says the card was sent again below; a tap made on it before that still decides (one
 /// decision, bound to the text's hash) and is shown on both. Runs on the update poller, one update at a time, so two
-/// requests never move the same card at once.
+/// requests never move the same card at once; another mover (the pass of a restarted built-in sandbox, a card following a
+/// group to its supergroup) can still move it first, and then the copy sent is removed and the answer says so.
 /// </summary>
 internal sealed partial class CardResender(
     DraftStore store, CardSender sender, CardFollowUps followUps, ApproverActions actions, TimeProvider time, ILogger<CardResender> logger)
@@ -101,44 +43,27 @@ internal sealed partial class CardResender(
             LogSendFailed(ex, draft.Id, request.From.Id);
             return new ResendOutcome(ResendResult.Failed, draft, Error: ex is ApiRequestException api ? api.Description : ex.Message);
         }
-        if (await followUps.RecordMovedAsync(draft, draft.CardChatId, draft.CardMessageId, sent, CardSender.ResendRequestedReason, cancellationToken,
-                request.Actor, request.Details()).ConfigureAwait(false) is not { } moved)
+        var moved = await followUps.RecordMovedAsync(draft, draft.CardChatId, draft.CardMessageId, sent, CardSender.ResendRequestedReason, cancellationToken,
+            request.Actor, request.Details()).ConfigureAwait(false);
+        if (moved.Recorded is null)
         {
             return new ResendOutcome(ResendResult.SentNotRecorded, draft, sent.MessageId);
         }
-        LogResent(draft.Id, draft.CardMessageId, sent.MessageId, request.From.Id, moved);
-        if (moved && draft is { CardChatId: { } oldChat, CardMessageId: { } oldMessage })
+        if (moved.Spare is { } spare)
+        {
+            // Another card became the card on record while this one was on its way (the old card was moved meanwhile).
+            var now = store.Get(draft.Id) ?? draft;
+            LogResendLost(draft.Id, sent.MessageId, now.CardMessageId, request.From.Id, spare);
+            return new ResendOutcome(ResendResult.Lost, now, now.CardMessageId, Spare: spare);
+        }
+        LogResent(draft.Id, draft.CardMessageId, sent.MessageId, request.From.Id);
+        if (draft is { CardChatId: { } oldChat, CardMessageId: { } oldMessage })
         {
             await SupersedeAsync(draft.Id, oldChat, oldMessage, cancellationToken).ConfigureAwait(false);
         }
         // Decided, expired or cancelled while the card was on its way: the answer says so, as the new card does.
         return new ResendOutcome(ResendResult.Sent, store.Get(draft.Id) ?? draft, sent.MessageId);
     }
-
-    /// <summary>The answer to the approver, plain text; <paramref name="where"/> is where the new card is from where they asked ("below", "above").</summary>
-    public static string Answer(ResendOutcome outcome, string where)
-    {
-        var d = outcome.Draft;
-        return outcome.Result switch
-        {
-            ResendResult.Sent when DraftStateMachine.AwaitsDecision(d.State) => $"🔁 Sent the card of {d.Id} again {where}: decide there.",
-            ResendResult.Sent => $"🔁 Sent the card of {d.Id} again {where}, but meanwhile it no longer awaits a decision. {Where(d)}",
-            ResendResult.SentNotRecorded => $"🔁 Sent the card of {d.Id} again {where}, but the store could not record it: a tap on it decides, later outcomes are not shown on it.",
-            ResendResult.AlreadySent => $"🔁 The card of {d.Id} was sent again already for this request (message {outcome.MessageId?.ToString(CultureInfo.InvariantCulture)}).",
-            ResendResult.NotAwaiting => $"Nothing sent: {d.Id} no longer awaits a decision. {Where(d)}",
-            ResendResult.NotSentYet => $"Nothing sent: the card of {d.Id} has not reached the chat yet; the card outbox keeps trying" +
-                (outcome.Error is { } error ? $" (last attempt: {error})." : "."),
-            ResendResult.Requeued => $"🔁 The card of {d.Id} had been given up ({outcome.Error}); it is queued again.",
-            _ => $"⚠️ Could not send the card of {d.Id} again: {outcome.Error}. Nothing changed; try again later.",
-        };
-    }
-
-    private static string Where(Draft d) => d switch
-    {
-        { Decision: not null } => $"It was {CardRenderer.DecidedBy(d)} and is {d.State.ToWire()} now.",
-        { State: DraftState.Expired } => $"It expired at {CardRenderer.FormatTime(d.StateSince)} without a decision.",
-        _ => $"It is {d.State.ToWire()} since {CardRenderer.FormatTime(d.StateSince)}.",
-    };
 
     /// <summary>
     /// A pending draft has no card to send again: its first one is the outbox's. One the outbox gave up on is queued again
@@ -208,9 +133,12 @@ internal sealed partial class CardResender(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} sent again as message {MessageId} at the request of {UserId} (was message {OldMessageId}); " +
-        "recorded as its card: {Recorded}")]
-    private partial void LogResent(string draftId, long? oldMessageId, long messageId, long userId, bool recorded);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} sent again as message {MessageId} at the request of {UserId} (was message {OldMessageId})")]
+    private partial void LogResent(string draftId, long? oldMessageId, long messageId, long userId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card of {DraftId} sent again as message {MessageId} at the request of {UserId}, but meanwhile message " +
+        "{CardMessageId} became its card; the copy sent: {Spare}")]
+    private partial void LogResendLost(string draftId, long messageId, long? cardMessageId, long userId, SpareCopy spare);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again at the request of {UserId}; nothing changed")]
     private partial void LogSendFailed(Exception ex, string draftId, long userId);

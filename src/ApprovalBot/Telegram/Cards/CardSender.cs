@@ -183,6 +183,50 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     }
 
     /// <summary>
+    /// Removes <paramref name="spare"/>, a card of <paramref name="draftId"/> sent again that did not become its card on
+    /// record (another card did meanwhile): left as it is, it would be a second card to tap, unrecorded, whose outcome
+    /// nothing would show. It is deleted (with its file, for a long draft); should Telegram not delete it, its buttons are
+    /// taken off; should that fail too, it stays, and a tap on it still decides once, bound to the text's hash, like a
+    /// tap on any copy. Each way is logged here.
+    /// </summary>
+    public async Task<SpareCopy> RemoveSpareAsync(string draftId, SentCard spare, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.DeleteMessage(spare.ChatId, spare.MessageId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException deleteFailed)
+        {
+            try
+            {
+                await client.EditMessageReplyMarkup(new EditMessageReplyMarkupRequest { ChatId = spare.ChatId, MessageId = spare.MessageId }, cancellationToken)
+                    .ConfigureAwait(false);
+                LogSpareButtonsOff(draftId, spare.MessageId, deleteFailed.Description);
+                return SpareCopy.ButtonsTakenOff;
+            }
+            catch (ApiRequestException ex)
+            {
+                LogSpareKept(ex, draftId, spare.MessageId, deleteFailed.Description);
+                return SpareCopy.Kept;
+            }
+        }
+        if (spare.DocumentMessageId is { } file)
+        {
+            try
+            {
+                await client.DeleteMessage(spare.ChatId, file, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex)
+            {
+                // Only the text file is left, which offers nothing to tap.
+                LogSpareFileKept(draftId, file, ex.Description);
+            }
+        }
+        LogSpareDeleted(draftId, spare.MessageId);
+        return SpareCopy.Deleted;
+    }
+
+    /// <summary>
     /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
     /// (only the card on record is followed after a restart) or when the record says so already. A store that cannot
     /// take the write costs no edit: the card is right, only the record lags, and the next start shows the same state
@@ -320,6 +364,20 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
 
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted card message {MessageId} of {DraftId}: sent again, another card became its card meanwhile")]
+    private partial void LogSpareDeleted(string draftId, long messageId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete card message {MessageId} of {DraftId}, sent again while another card became its card ({Description}); " +
+        "took its buttons off instead")]
+    private partial void LogSpareButtonsOff(string draftId, long messageId, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId}, sent again while another card became its card, could neither be deleted " +
+        "({Description}) nor have its buttons taken off; a tap on it still decides once")]
+    private partial void LogSpareKept(Exception ex, string draftId, long messageId, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete file message {MessageId} of {DraftId}, sent with a card that was deleted again ({Description})")]
+    private partial void LogSpareFileKept(string draftId, long messageId, string description);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} can no longer be edited ({Description}); " +
         "recorded as card_edit_refused, not tried again until the draft changes")]
     private partial void LogEditRefusedGone(string draftId, long messageId, string description);
@@ -343,3 +401,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
 }
 
 internal sealed record SentCard(long ChatId, long MessageId, long? DocumentMessageId);
+
+/// <summary>What became of a card sent again that another card beat to being the card on record (<see cref="CardSender.RemoveSpareAsync"/>).</summary>
+internal enum SpareCopy
+{
+    Deleted,
+    ButtonsTakenOff,
+    Kept,
+}

@@ -162,8 +162,9 @@ internal sealed partial class VanishedCards(
                 return false;
             }
         }
-        // Recorded or not, the card is in the chat and a tap on it decides.
-        if (await followUps.RecordMovedAsync(draft, oldChat, oldMessage, sent, CardSender.SandboxRestartedReason, stoppingToken).ConfigureAwait(false) is { } moved)
+        // Recorded or not, the card is in the chat and a tap on it decides; if another card became its card meanwhile, that one.
+        if (await followUps.RecordMovedAsync(draft, oldChat, oldMessage, sent, CardSender.SandboxRestartedReason, stoppingToken).ConfigureAwait(false)
+            is { Recorded: { } moved })
         {
             LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
         }

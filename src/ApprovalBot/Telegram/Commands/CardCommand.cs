@@ -27,6 +27,6 @@ internal sealed class CardCommand(DraftStore store, CardResender resender) : ITe
         }
         // The reply goes out after the card, so the card is above it.
         var outcome = await resender.ResendAsync(draft, new ResendRequest(context.From, Command: context.Message), cancellationToken).ConfigureAwait(false);
-        return HtmlText.Escape(CardResender.Answer(outcome, "above"));
+        return HtmlText.Escape(outcome.Answer("above"));
     }
 }

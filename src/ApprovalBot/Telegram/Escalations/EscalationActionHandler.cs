@@ -35,7 +35,7 @@ internal sealed partial class EscalationActionHandler(
             var resent = await resender.ResendAsync(draft, new ResendRequest(query.From, QueryId: query.Id), cancellationToken).ConfigureAwait(false);
             LogAction(draft.Id, data.Action.ToString(), resent.Result is ResendResult.Sent or ResendResult.SentNotRecorded or ResendResult.Requeued,
                 resent.Draft.State.ToWire(), query.From.Id);
-            await replies.AnswerAsync(query, CardResender.Answer(resent, "below"), alert: resent.Result == ResendResult.Failed, cancellationToken).ConfigureAwait(false);
+            await replies.AnswerAsync(query, resent.Answer("below"), alert: resent.Alert, cancellationToken).ConfigureAwait(false);
             return;
         }
         var actor = CallbackRouter.Actor(query);
