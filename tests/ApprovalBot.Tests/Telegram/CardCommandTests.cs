@@ -56,8 +56,8 @@ public sealed class CardCommandTests
 
     [Theory]
     [InlineData("/card", "Usage: /card <id> (or /card #seq)")]
-    [InlineData("/card reply:nope", "No draft reply:nope in the store; nothing sent.")]
-    [InlineData("/card #424242", "No draft #424242 in the store; nothing sent.")]
+    [InlineData("/card reply:nope", "No draft reply:nope in the store. /pending lists the drafts awaiting a decision.")]
+    [InlineData("/card #424242", "No draft #424242 in the store. /pending lists the drafts awaiting a decision.")]
     public async Task MissingOrUnknownId_AnsweredClearly_NothingSent(string text, string expected)
     {
         await using var h = await TelegramHarness.StartAsync();

@@ -282,6 +282,24 @@ public sealed class CommandRouterTests
         Assert.DoesNotContain("/card", reply.Text, StringComparison.Ordinal);
     }
 
+    /// <summary>/status and /card name a draft the same way, and a name no stored draft has gets the same answer from both.</summary>
+    [Theory]
+    [InlineData("/status reply:nope", "reply:nope")]
+    [InlineData("/card reply:nope", "reply:nope")]
+    [InlineData("/status #424242", "#424242")]
+    [InlineData("/card #424242", "#424242")]
+    public async Task StatusAndCard_NoSuchDraft_TheSameAnswer(string text, string key)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        var sent = h.Control.SendUserMessage(text);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.MessageId > sent.MessageId, TelegramHarness.Wait);
+
+        Assert.Equal($"No draft {key} in the store. /pending lists the drafts awaiting a decision.", reply.Text);
+        Assert.Equal($"No draft <code>{key}</code> in the store. /pending lists the drafts awaiting a decision.", reply.SourceText);
+    }
+
     [Fact]
     public async Task Status_DraftAwaitingADecision_SaysHowToGetItsCardAgain()
     {

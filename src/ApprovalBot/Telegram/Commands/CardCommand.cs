@@ -21,9 +21,9 @@ internal sealed class CardCommand(DraftStore store, CardResender resender) : ITe
         {
             return "Usage: /card &lt;id&gt; (or /card #seq): sends the card of a draft awaiting a decision again. /pending lists them.";
         }
-        if (StatusCommand.Find(store, key) is not { } draft)
+        if (DraftLookup.Find(store, key) is not { } draft)
         {
-            return new HtmlText().Text("No draft ").Code(HtmlText.Shorten(key, 200)).Text(" in the store; nothing sent. /pending lists the drafts awaiting a decision.").ToString();
+            return DraftLookup.NotFound(key);
         }
         // The reply goes out after the card, so the card is above it.
         var outcome = await resender.ResendAsync(draft, new ResendRequest(context.From, Command: context.Message), cancellationToken).ConfigureAwait(false);

@@ -20,10 +20,9 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         {
             return Task.FromResult("Usage: /status &lt;id&gt; (or /status #seq)");
         }
-        var draft = Find(store, key);
-        if (draft is null)
+        if (DraftLookup.Find(store, key) is not { } draft)
         {
-            return Task.FromResult(new HtmlText().Text("No draft ").Code(HtmlText.Shorten(key, 200)).Text(" in the store.").ToString());
+            return Task.FromResult(DraftLookup.NotFound(key));
         }
         var r = new HtmlText()
             .Code(HtmlText.Shorten(draft.Id, 200)).Text($" (#{draft.Seq.ToString(CultureInfo.InvariantCulture)})").Line()
@@ -51,10 +50,4 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         }
         return Task.FromResult(r.ToString());
     }
-
-    /// <summary>A draft named by its id, or by <c>#seq</c> as cards and escalations show it.</summary>
-    public static Draft? Find(DraftStore store, string key) =>
-        key.StartsWith('#') && long.TryParse(key[1..], NumberStyles.None, CultureInfo.InvariantCulture, out var seq)
-            ? store.GetBySeq(seq)
-            : store.Get(key);
 }
