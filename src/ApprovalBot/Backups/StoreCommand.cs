@@ -8,8 +8,8 @@ namespace ApprovalBot.Backups;
 /// <summary>
 /// <c>ApprovalBot backup &lt;file&gt;</c> and <c>ApprovalBot restore &lt;file&gt;</c>: the store's two maintenance commands,
 /// reading the service's own configuration (appsettings.json, environment, <c>--ApprovalBot:…</c> arguments) for the data
-/// directory. They print one line to stdout when done, the reason to stderr when not, and exit 0 when done, 1 when
-/// refused or failed (nothing changed), 2 for a wrong command line or configuration.
+/// directory. They print what they did to stdout when done, the reason to stderr when not, and exit 0 when done, 1 when
+/// refused or failed, 2 for a wrong command line or configuration.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal sealed class StoreCommand
@@ -42,7 +42,8 @@ internal sealed class StoreCommand
           ApprovalBot backup <file> [--ApprovalBot:<Key>=<value> ...]    copy the store, while the service runs, to a new file
           ApprovalBot restore <file> [--ApprovalBot:<Key>=<value> ...]   put a backup in place of the store, while it is stopped
         The data directory is the service's (config/appsettings.json, ApprovalBot__* variables, the arguments).
-        Exit codes: 0 done, 1 refused or failed (nothing changed), 2 wrong command line or configuration.
+        Exit codes: 0 done, 1 refused (nothing changed) or failed (the message says what is left), 2 wrong command line
+        or configuration.
         """;
 
     /// <summary>The command <paramref name="args"/> name, or null when they start the service (settings only).</summary>

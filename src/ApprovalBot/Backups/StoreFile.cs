@@ -103,21 +103,21 @@ internal static class StoreFile
     /// <summary>fsync of a folder, so a file created or renamed in it is still there after a power cut.</summary>
     public static void FlushFolder(string folder)
     {
-        var fd = open(folder, 0 /* O_RDONLY: a folder opens read-only */);
+        var fd = Libc.Open(folder, 0 /* O_RDONLY: a folder opens read-only */);
         if (fd < 0)
         {
             throw new IOException($"Could not open the folder '{folder}' to sync it (errno {Marshal.GetLastPInvokeError()}).");
         }
         try
         {
-            if (fsync(fd) != 0)
+            if (Libc.Fsync(fd) != 0)
             {
                 throw new IOException($"Could not sync the folder '{folder}' (errno {Marshal.GetLastPInvokeError()}).");
             }
         }
         finally
         {
-            _ = close(fd);
+            _ = Libc.Close(fd);
         }
     }
 
@@ -139,14 +139,25 @@ internal static class StoreFile
         cmd.ExecuteNonQuery();
     }
 
-#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in the host for three blittable calls.
-    [DllImport("libc", SetLastError = true)]
-    private static extern int open([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+    /// <summary>
+    /// open, fsync and close as the process itself sees them (the main program's symbol scope), not bound to libc's own
+    /// copies as a DllImport of "libc" is: a test's LD_PRELOAD shim then sees these calls like SQLite's, and can tell a
+    /// rename that was synced from one that was not. Delegates, because function pointers would need unsafe code.
+    /// </summary>
+    private static class Libc
+    {
+        private static readonly nint Process = NativeLibrary.GetMainProgramHandle();
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int fsync(int fd);
+        public static readonly OpenFunction Open = Marshal.GetDelegateForFunctionPointer<OpenFunction>(NativeLibrary.GetExport(Process, "open"));
 
-    [DllImport("libc", SetLastError = true)]
-    private static extern int close(int fd);
-#pragma warning restore SYSLIB1054
+        public static readonly FdFunction Fsync = Marshal.GetDelegateForFunctionPointer<FdFunction>(NativeLibrary.GetExport(Process, "fsync"));
+
+        public static readonly FdFunction Close = Marshal.GetDelegateForFunctionPointer<FdFunction>(NativeLibrary.GetExport(Process, "close"));
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
+        public delegate int OpenFunction([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
+        public delegate int FdFunction(int fd);
+    }
 }

@@ -37,30 +37,63 @@ internal static class StoreRestore
         var restored = ReadBackup(backup, busyTimeout);
 
         var folder = Path.GetDirectoryName(databasePath)!;
-        if (Environment.IsPrivilegedProcess && !Directory.Exists(folder))
+        if (!Directory.Exists(folder))
+        {
+            // Not created here: run from the wrong folder, or without the service's DataDirectory, a restore would put
+            // the store where no service looks; and the folder must be the service user's, with mode 0700.
+            throw new StoreCommandException(
+                $"The data directory '{folder}' does not exist. Check ApprovalBot:DataDirectory, or create it for the service's OS user first: install -d -m 700 -o <user> -g <group> '{folder}'.");
+        }
+        if (new FileInfo(databasePath).LinkTarget is { } target)
         {
             throw new StoreCommandException(
-                $"The data directory '{folder}' does not exist. Run the restore as the service's OS user (sudo -u <user>), so the store it creates belongs to that user.");
+                $"'{databasePath}' is a symbolic link (to '{target}'); the restore would replace the link, not the store it points to. Make the link's folder the data directory (ApprovalBot:DataDirectory) and restore there.");
         }
-        Directory.CreateDirectory(folder);
         using var writerLock = TakeLock(databasePath, folder);
         GiveToFolderOwner(folder, StoreLock.PathOf(databasePath));
 
         var restoring = StoreLock.RestoringPathOf(databasePath);
-        File.Delete(restoring); // left by a restore that did not finish; the lock says none runs now
-        File.Delete(restoring + "-journal");
-        var at = time.GetUtcNow();
-        var replaced = ReplacedFolder(folder, at);
-        var (next, note) = Build(restoring, backup, databasePath, replaced, restored, at, busyTimeout);
-
-        var moved = MoveAside(databasePath, replaced);
-        File.Move(restoring, databasePath);
-        StoreFile.FlushFolder(folder);
-        if (moved)
+        foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" })
         {
-            StoreFile.FlushFolder(replaced);
+            File.Delete(restoring + suffix); // left by a restore that did not finish; the lock says none runs now
         }
-        return new Result(restored, moved ? replaced : null, next, note);
+        var replacing = StoreFiles(databasePath).Count > 0;
+        if (replacing)
+        {
+            Checkpoint(databasePath, busyTimeout);
+        }
+        var (floors, note) = Floors(databasePath, folder, busyTimeout);
+        var replaced = replacing ? ReplacedFolder(folder, time.GetUtcNow()) : null;
+        var next = Build(restoring, backup, replaced, restored, floors, time.GetUtcNow(), busyTimeout);
+
+        try
+        {
+            if (replaced is not null)
+            {
+                // Listed only now: reading the old store (above) can itself leave an empty -wal and a -shm beside it, and
+                // a WAL left beside the new store would be replayed into it.
+                var old = StoreFiles(databasePath);
+                Directory.CreateDirectory(replaced, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                var kept = old.Select(file => Path.Combine(replaced, Path.GetFileName(file))).ToList();
+                for (var i = 0; i < old.Count; i++)
+                {
+                    File.Move(old[i], kept[i]);
+                }
+                GiveToFolderOwner(folder, [replaced, .. kept]);
+            }
+            File.Move(restoring, databasePath);
+            StoreFile.FlushFolder(folder);
+            if (replaced is not null)
+            {
+                StoreFile.FlushFolder(replaced);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreCommandException(
+                $"The restore stopped midway: {ex.Message}. The new store is complete in '{restoring}'; the replaced store's files are in '{replaced}' or still in place. Run the restore again.", ex);
+        }
+        return new Result(restored, replaced, next, note);
     }
 
     private static StoreSummary ReadBackup(string backup, TimeSpan busyTimeout)
@@ -91,8 +124,8 @@ internal static class StoreRestore
     }
 
     /// <summary>The new store, complete and durable, at <paramref name="restoring"/>; the first seq it will give out.</summary>
-    private static (long NextSeq, string? Note) Build(
-        string restoring, string backup, string databasePath, string replaced, StoreSummary restored, DateTimeOffset at, TimeSpan busyTimeout)
+    private static long Build(
+        string restoring, string backup, string? replaced, StoreSummary restored, (long Drafts, long Events) floors, DateTimeOffset now, TimeSpan busyTimeout)
     {
         StoreFile.CreateOwnerOnly(restoring);
         try
@@ -103,7 +136,6 @@ internal static class StoreRestore
                 target.Open();
                 source.BackupDatabase(target);
             }
-            var (floors, note) = ReplacedCounters(databasePath, busyTimeout);
             long next;
             using (var target = new SqliteConnection(ReadWrite(restoring)))
             {
@@ -116,12 +148,16 @@ internal static class StoreRestore
                     UPDATE sqlite_sequence SET seq = max(seq, $drafts) + $jump WHERE name = 'drafts';
                     UPDATE sqlite_sequence SET seq = max(seq, $events) + $jump WHERE name = 'events';
                     """, ("$drafts", floors.Drafts), ("$events", floors.Events), ("$jump", CounterJump));
-                var details = new JsonObject
+                var details = new JsonObject { ["reason"] = "restored from a backup", ["backup"] = backup, ["drafts"] = restored.Drafts };
+                if (replaced is not null)
                 {
-                    ["reason"] = "restored from a backup", ["backup"] = backup,
-                    ["drafts"] = restored.Drafts, ["replaced"] = replaced,
-                };
-                var ms = at.ToUnixTimeMilliseconds();
+                    details["replaced"] = replaced;
+                }
+                // Not before the copy's latest change: with the old host's clock ahead of this one, an approval of the copy
+                // would otherwise count as made after the restore and run on a route that does not dedupe. A clock skewed
+                // the other way makes a tap after the restore count as the copy's: unknown, for a human, never run twice.
+                var ms = Math.Max(now.ToUnixTimeMilliseconds(), Convert.ToInt64(StoreFile.Scalar(target,
+                    "SELECT max(COALESCE((SELECT max(updated_at) FROM drafts), 0), COALESCE((SELECT max(at) FROM events), 0))"), CultureInfo.InvariantCulture));
                 StoreFile.Execute(target,
                     "INSERT INTO events (draft_id, at, type, actor, details) VALUES (NULL, $at, 'store_restored', 'operator', $details)",
                     ("$at", ms), ("$details", details.ToJsonString()));
@@ -133,7 +169,7 @@ internal static class StoreRestore
             }
             GiveToFolderOwner(Path.GetDirectoryName(restoring)!, restoring);
             StoreFile.Flush(restoring);
-            return (next, note);
+            return next;
         }
         catch (Exception ex)
         {
@@ -146,32 +182,58 @@ internal static class StoreRestore
     }
 
     /// <summary>
-    /// The replaced store's counters, so that restoring twice from one backup does not give out again what the first
-    /// restored store gave out. A store too damaged to read (often the reason for the restore) leaves the copy's alone.
+    /// The highest counters given out on this data directory: the store being replaced, and every store an earlier restore
+    /// kept in <c>replaced-*</c> (a restore cut off after moving the store aside, then run again, finds it there; and
+    /// restoring twice from one backup must not give out again what the first restored store gave out). A store too
+    /// damaged to read (often the reason for the restore) is passed over, and the note says so.
     /// </summary>
-    private static ((long Drafts, long Events) Floors, string? Note) ReplacedCounters(string databasePath, TimeSpan busyTimeout)
+    private static ((long Drafts, long Events) Floors, string? Note) Floors(string databasePath, string folder, TimeSpan busyTimeout)
     {
-        if (!File.Exists(databasePath))
+        var stores = Directory.GetDirectories(folder, "replaced-*").Select(d => Path.Combine(d, "approvals.db")).Prepend(databasePath).Where(File.Exists);
+        long drafts = 0, events = 0;
+        var unread = new List<string>();
+        foreach (var store in stores)
         {
-            return ((0, 0), null);
+            try
+            {
+                using var connection = StoreFile.OpenReadOnly(store, busyTimeout);
+                using var cmd = connection.CreateCommand();
+                cmd.CommandText = "SELECT name, seq FROM sqlite_sequence WHERE name IN ('drafts', 'events')";
+                using var reader = cmd.ExecuteReader();
+                while (reader.Read())
+                {
+                    if (reader.GetString(0) == "drafts") drafts = Math.Max(drafts, reader.GetInt64(1));
+                    else events = Math.Max(events, reader.GetInt64(1));
+                }
+            }
+            catch (SqliteException ex)
+            {
+                unread.Add($"'{store}' ({ex.Message})");
+            }
         }
+        return ((drafts, events), unread.Count == 0 ? null
+            : $"{string.Join(", ", unread)} could not be read, so the counters moved past the other stores' and the backup's only");
+    }
+
+    /// <summary>The store's files that exist: the database, its WAL and shared memory, a rollback journal.</summary>
+    private static List<string> StoreFiles(string databasePath) =>
+        new[] { "", "-wal", "-shm", "-journal" }.Select(suffix => databasePath + suffix).Where(File.Exists).ToList();
+
+    /// <summary>
+    /// Copies the replaced store's WAL into its database file first, so the one file moved aside holds it all: a restore
+    /// cut off between moving the database and its WAL would otherwise split them. A store too damaged for that moves as
+    /// it is, WAL and all.
+    /// </summary>
+    private static void Checkpoint(string databasePath, TimeSpan busyTimeout)
+    {
         try
         {
-            using var connection = StoreFile.OpenReadOnly(databasePath, busyTimeout);
-            using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT name, seq FROM sqlite_sequence WHERE name IN ('drafts', 'events')";
-            using var reader = cmd.ExecuteReader();
-            long drafts = 0, events = 0;
-            while (reader.Read())
-            {
-                if (reader.GetString(0) == "drafts") drafts = reader.GetInt64(1);
-                else events = reader.GetInt64(1);
-            }
-            return ((drafts, events), null);
+            using var connection = new SqliteConnection(ReadWrite(databasePath));
+            connection.Open();
+            StoreFile.Execute(connection, $"PRAGMA busy_timeout={(long)busyTimeout.TotalMilliseconds}; PRAGMA wal_checkpoint(TRUNCATE);");
         }
-        catch (SqliteException ex)
+        catch (SqliteException)
         {
-            return ((0, 0), $"the replaced store could not be read ({ex.Message}), so the counters moved past the backup's only");
         }
     }
 
@@ -189,27 +251,11 @@ internal static class StoreRestore
         return candidate;
     }
 
-    /// <summary>Moves the store's files (with its WAL and shared memory) into <paramref name="replaced"/>; false when there were none.</summary>
-    private static bool MoveAside(string databasePath, string replaced)
-    {
-        var files = new[] { "", "-wal", "-shm", "-journal" }.Select(suffix => databasePath + suffix).Where(File.Exists).ToList();
-        if (files.Count == 0)
-        {
-            return false;
-        }
-        Directory.CreateDirectory(replaced, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        foreach (var file in files)
-        {
-            File.Move(file, Path.Combine(replaced, Path.GetFileName(file)));
-        }
-        return true;
-    }
-
     /// <summary>
     /// Run as root, the new files would be root's, and the service's user could not open them: they get the data
     /// directory's owner, as SQLite does for the journal files it creates as root.
     /// </summary>
-    private static void GiveToFolderOwner(string folder, string file)
+    private static void GiveToFolderOwner(string folder, params string[] paths)
     {
         if (!Environment.IsPrivilegedProcess)
         {
@@ -217,13 +263,26 @@ internal static class StoreRestore
         }
         var info = new ProcessStartInfo("chown") { RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add("--reference=" + folder);
-        info.ArgumentList.Add(file);
-        using var chown = Process.Start(info)!;
-        var error = chown.StandardError.ReadToEnd();
-        chown.WaitForExit();
-        if (chown.ExitCode != 0)
+        foreach (var path in paths)
         {
-            throw new StoreCommandException($"Could not give '{file}' the owner of '{folder}': {error.Trim()}");
+            info.ArgumentList.Add(path);
+        }
+        string error;
+        int exit;
+        try
+        {
+            using var chown = Process.Start(info)!;
+            error = chown.StandardError.ReadToEnd();
+            chown.WaitForExit();
+            exit = chown.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception ex)
+        {
+            throw new StoreCommandException($"Could not run chown to give the new files the owner of '{folder}' ({ex.Message}); run the restore as the service's OS user instead of root.", ex);
+        }
+        if (exit != 0)
+        {
+            throw new StoreCommandException($"Could not give {string.Join(", ", paths.Select(p => $"'{p}'"))} the owner of '{folder}': {error.Trim()}");
         }
     }
 }

@@ -66,8 +66,9 @@ internal sealed class SqliteDatabase : IDisposable
         if (File.Exists(restoring))
         {
             // Opening approvals.db now could create an empty store where the restore had moved the old one aside.
-            throw new StartupRefusedException(
-                $"A restore into '{directory}' did not finish ('{restoring}' is there). Run the restore again (ApprovalBot restore <backup>), or delete that file to keep the store as it is.");
+            throw new StartupRefusedException(File.Exists(DatabasePath)
+                ? $"A restore into '{directory}' did not finish ('{restoring}' is there). Run the restore again (ApprovalBot restore <backup>), or delete that file to keep the store as it is."
+                : $"A restore into '{directory}' did not finish: '{restoring}' is there and approvals.db is not (the store it replaced is in a replaced-* folder there). Run the restore again (ApprovalBot restore <backup>).");
         }
         using var connection = Open();
         using (var cmd = connection.CreateCommand())

@@ -92,6 +92,7 @@ public sealed class StoreRestoreTests : IDisposable
         Assert.Null(result.Replaced);
         Assert.Equal(["reply:fresh:a"], Ids(Database));
         Assert.Empty(Directory.GetDirectories(Data, "replaced-*"));
+        Assert.DoesNotContain("replaced", SqliteFile.Scalar(Database, "SELECT details FROM events WHERE type = 'store_restored'"), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -110,25 +111,98 @@ public sealed class StoreRestoreTests : IDisposable
     }
 
     [Fact]
-    public async Task Run_AnInterruptedRestoreLeftItsFile_TheServiceRefusesToStart_AndARestoreAgainFinishes()
+    public async Task Run_AnInterruptedRestoreLeftItsFile_TheServiceRefusesToStart_AndARestoreAgainFinishesPastTheMovedStoresSeqs()
     {
         var backup = await BackupOfAsync("reply:interrupted:a");
-        await DraftFixtures.CreateStoreAsync(Data, "reply:interrupted:old");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:interrupted:old-1", "reply:interrupted:old-2", "reply:interrupted:old-3");
         // As a restore cut off after moving the old store aside, before renaming the new one into place.
-        var replaced = Directory.CreateDirectory(Path.Combine(Data, "replaced-cut-off")).FullName;
+        var replaced = Directory.CreateDirectory(Path.Combine(Data, "replaced-20260101T000000Z")).FullName;
         File.Move(Database, Path.Combine(replaced, "approvals.db"));
         File.WriteAllText(StoreLock.RestoringPathOf(Database), "half a store");
 
         var refused = await Assert.ThrowsAsync<StartupRefusedException>(() => TestHost.StartAsync(dataDirectory: Data));
-        Assert.Contains("A restore into", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("did not finish", refused.Message, StringComparison.Ordinal);
+        Assert.Contains("approvals.db is not (the store it replaced is in a replaced-* folder there). Run the restore again", refused.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(Database), "the refused start created a store");
 
-        Restore(backup);
+        var result = Restore(backup);
 
+        // The cards of old-1..old-3 are in the chat: their seqs are not given out again.
+        Assert.Equal(3 + StoreRestore.CounterJump + 1, result.NextSeq);
+        Assert.Null(result.Replaced);
         Assert.Equal(["reply:interrupted:a"], Ids(Database));
         Assert.False(File.Exists(StoreLock.RestoringPathOf(Database)));
         await using var host = await TestHost.StartAsync(dataDirectory: Data);
         Assert.NotNull(host.Store.Get("reply:interrupted:a"));
+    }
+
+    [Fact]
+    public async Task Run_ReplacedStoreWithItsWal_TheMovedDatabaseHoldsEveryDraftOnItsOwn()
+    {
+        var backup = await BackupOfAsync("reply:wal:a");
+        await using (var running = await TestHost.StartAsync(dataDirectory: Data))
+        {
+            await DraftFixtures.SubmitAsync(running.Store, "reply:wal:in-the-wal");
+            // As a service killed with SIGKILL: its last commits are only in the WAL. A copy of the files, taken while the
+            // connections are open, is what such a service leaves.
+            foreach (var suffix in new[] { "", "-wal" })
+            {
+                File.Copy(Database + suffix, _temp.Combine("killed.db" + suffix));
+            }
+        }
+        Directory.Delete(Data, recursive: true);
+        Directory.CreateDirectory(Data);
+        File.Move(_temp.Combine("killed.db"), Database);
+        File.Move(_temp.Combine("killed.db-wal"), Database + "-wal");
+        Assert.True(new FileInfo(Database + "-wal").Length > 0);
+
+        var result = Restore(backup);
+
+        // Alone, without the WAL beside it: a restore cut off between moving the database and its WAL splits nothing.
+        var alone = _temp.Combine("alone.db");
+        File.Copy(Path.Combine(result.Replaced!, "approvals.db"), alone);
+        Assert.Contains("reply:wal:in-the-wal", Ids(alone));
+    }
+
+    [Fact]
+    public async Task Run_CopyChangedLaterThanThisClockSays_MarkerNotBeforeTheCopysLatestChange()
+    {
+        var backup = await BackupOfAsync("reply:clock:a");
+        var ahead = DateTimeOffset.UtcNow.AddHours(2).ToUnixTimeMilliseconds();
+        SqliteFile.Execute(backup, $"UPDATE drafts SET updated_at = {ahead}, state_since = {ahead}");
+        Directory.CreateDirectory(Data);
+
+        Restore(backup);
+
+        var marker = long.Parse(SqliteFile.Scalar(Database, $"SELECT value FROM settings WHERE key = '{ApprovalBot.Execution.RestoredApprovals.MarkerKey}'")!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(marker >= ahead, $"marker {marker} is before the copy's latest change {ahead}: its approvals would count as made after the restore");
+    }
+
+    [Fact]
+    public async Task Run_DataDirectoryMissing_RefusedAndNotCreated()
+    {
+        var backup = await BackupOfAsync("reply:missing:a");
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.Equal($"The data directory '{Data}' does not exist. Check ApprovalBot:DataDirectory, or create it for the service's OS user first: install -d -m 700 -o <user> -g <group> '{Data}'.", ex.Message);
+        Assert.False(Directory.Exists(Data));
+    }
+
+    [Fact]
+    public async Task Run_StoreIsASymbolicLink_RefusedAndNothingChanged()
+    {
+        var backup = await BackupOfAsync("reply:link:a");
+        var elsewhere = _temp.Combine("elsewhere");
+        await DraftFixtures.CreateStoreAsync(elsewhere, "reply:link:current");
+        Directory.CreateDirectory(Data);
+        File.CreateSymbolicLink(Database, Path.Combine(elsewhere, "approvals.db"));
+        var before = Files(_temp.Path);
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.StartsWith($"'{Database}' is a symbolic link", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Files(_temp.Path));
     }
 
     /// <summary>Each case: what the backup file is, and what the restore says.</summary>
@@ -193,25 +267,16 @@ public sealed class StoreRestoreTests : IDisposable
     {
         Assert.True(Environment.IsPrivilegedProcess, "needs root to restore for another user (CI runs as root)");
         var backup = await BackupOfAsync("reply:owner:a");
-        Directory.CreateDirectory(Data);
-        Run("chown", "nobody:nogroup", Data);
+        await DraftFixtures.CreateStoreAsync(Data, "reply:owner:current");
+        File.Delete(StoreLock.PathOf(Database));
+        Run("chown", "-R", "nobody:nogroup", Data);
 
-        Restore(backup);
+        var result = Restore(backup);
 
-        Assert.Equal("nobody:nogroup", Run("stat", "-c", "%U:%G", Database));
-        Assert.Equal("nobody:nogroup", Run("stat", "-c", "%U:%G", StoreLock.PathOf(Database)));
-    }
-
-    [Fact]
-    public async Task Run_AsRootWhereTheDataDirectoryDoesNotExist_Refused()
-    {
-        Assert.True(Environment.IsPrivilegedProcess, "needs root (CI runs as root)");
-        var backup = await BackupOfAsync("reply:root:a");
-
-        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
-
-        Assert.Contains("Run the restore as the service's OS user", ex.Message, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Data));
+        foreach (var path in new[] { Database, StoreLock.PathOf(Database), result.Replaced!, Path.Combine(result.Replaced!, "approvals.db") })
+        {
+            Assert.Equal($"nobody:nogroup {path}", Run("stat", "-c", "%U:%G %n", path));
+        }
     }
 
     /// <summary>A copy of <paramref name="good"/> with one of its later pages overwritten: still a database, no longer intact.</summary>

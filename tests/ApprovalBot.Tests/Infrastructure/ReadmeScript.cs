@@ -38,8 +38,9 @@ internal static partial class ReadmeScript
         return script;
     }
 
-    /// <summary>Runs the block with <c>bash -e</c>; the exit code, stdout and stderr, and how long it took.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Took)> RunAsync(string name, IReadOnlyDictionary<string, string> variables)
+    /// <summary>Runs the block with <c>bash -e</c> (with <paramref name="environment"/> added); the exit code, stdout and stderr, and how long it took.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr, TimeSpan Took)> RunAsync(
+        string name, IReadOnlyDictionary<string, string> variables, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("bash")
         {
@@ -50,6 +51,10 @@ internal static partial class ReadmeScript
         info.ArgumentList.Add("-e");
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(With(Block(name), variables));
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();

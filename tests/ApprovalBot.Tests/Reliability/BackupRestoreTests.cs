@@ -243,6 +243,39 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.Equal("ok", SqliteFile.Scalar(backup, "PRAGMA integrity_check"));
     }
 
+    /// <summary>
+    /// Durable means fsynced: the copy and its folder; on a restore, every rename followed by a sync of the folder it renamed
+    /// into, before the program exits. Seen from inside the program by an LD_PRELOAD shim (<see cref="SyncLog"/>).
+    /// </summary>
+    [Fact]
+    public async Task BackupAndRestore_TheCopyItsFolderAndEveryRenameSynced()
+    {
+        using var temp = new TempDirectory();
+        var data = temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:sync:a");
+        using var sync = await SyncLog.CreateAsync();
+        var folder = Directory.CreateDirectory(temp.Combine("backups")).FullName;
+        var copy = Path.Combine(folder, "copy.db");
+
+        var backup = await ReadmeScript.RunAsync("backup", new Dictionary<string, string> { ["run"] = Program, ["data"] = data, ["backup"] = copy }, sync.Environment);
+        var backedUp = sync.Take();
+        var restore = await ReadmeScript.RunAsync("restore", new Dictionary<string, string> { ["run"] = Program, ["data"] = data, ["backup"] = copy }, sync.Environment);
+        var restored = sync.Take();
+
+        Assert.True(backup.ExitCode == 0, backup.Stderr);
+        Assert.Contains($"fsync {copy}", backedUp);
+        Assert.Contains($"fsync {folder}", backedUp);
+        Assert.True(restore.ExitCode == 0, restore.Stderr);
+        var renames = restored.Select((line, i) => (Line: line.Split(' '), At: i)).Where(r => r.Line[0] == "rename").ToList();
+        Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db.restoring") && r.Line[2] == Path.Combine(data, "approvals.db"));
+        Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db") && r.Line[2].Contains("/replaced-", StringComparison.Ordinal));
+        foreach (var (line, at) in renames)
+        {
+            var into = Path.GetDirectoryName(line[2]);
+            Assert.True(restored.Skip(at + 1).Contains($"fsync {into}"), $"'{line[1]}' was renamed to '{line[2]}', and '{into}' was not synced after it:\n{string.Join('\n', restored)}");
+        }
+    }
+
     [Fact]
     public async Task Restore_WhileTheServiceRuns_RefusedAndNothingChanged()
     {
