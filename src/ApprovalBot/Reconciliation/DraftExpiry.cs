@@ -11,14 +11,17 @@ namespace ApprovalBot.Reconciliation;
 /// <see cref="KindOptions.ExpireAfter"/> has passed since its submission, as <c>/stale</c> times <c>StaleAfter</c>. It runs
 /// at the start of every reconcile cycle: that cycle already runs at start, on its interval and after every executor
 /// cycle, and measures the same per-kind clocks, so no timer of its own is needed, a draft that came due while the
-/// service was down expires at the first cycle after the start, and the same cycle's reports no longer count it as
-/// awaiting a decision. Each move is a compare-and-set from pending or carded through the single writer, so a decision
-/// committed first stays decided, and an expiry committed first turns the tap into "nothing to decide". Not escalated:
+/// service was down expires at the first cycle after the start once the taps made meanwhile are fetched
+/// (<see cref="IMissedDecisions"/>), and the same cycle's reports no longer count it as awaiting a decision. Each move is
+/// a compare-and-set from pending or carded through the single writer, so a decision committed first stays decided, and an expiry committed first turns the tap into "nothing to decide". Not escalated:
 /// an expiry is the outcome the kind's configuration asked for, not a gap anybody has to close; the card shows it and the
 /// agent's <c>wait</c> returns with it.
 /// </summary>
-internal sealed partial class DraftExpiry(DraftStore store, IOptionsMonitor<KindsOptions> kinds, TimeProvider time, ILogger<DraftExpiry> logger)
+internal sealed partial class DraftExpiry(
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IMissedDecisions missed, TimeProvider time, ILogger<DraftExpiry> logger)
 {
+    private bool _toldWaiting;
+
     /// <summary>The ledger event of an expiry.</summary>
     public const string EventType = "expired";
 
@@ -36,6 +39,16 @@ internal sealed partial class DraftExpiry(DraftStore store, IOptionsMonitor<Kind
     /// <summary>Expires every draft that is due now; returns how many it expired.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
+        if (!missed.TakenIn)
+        {
+            // A tap made while the service was down may still be at Telegram: it must get its chance first.
+            if (!_toldWaiting && kinds.CurrentValue.Kinds.Values.Any(k => k.ExpireAfter is not null))
+            {
+                _toldWaiting = true;
+                LogWaitingForMissedDecisions();
+            }
+            return 0;
+        }
         var now = time.GetUtcNow();
         var expired = 0;
         foreach (var (kind, options) in kinds.CurrentValue.Kinds)
@@ -118,6 +131,9 @@ internal sealed partial class DraftExpiry(DraftStore store, IOptionsMonitor<Kind
 
     /// <param name="HasCard">A card of it is on record: the approver could have seen it.</param>
     private sealed record DueDraft(string Id, long Seq, DraftState State, DateTimeOffset CreatedAt, bool HasCard);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Expiry waits until the taps made while the service was down are fetched from the chat")]
+    private partial void LogWaitingForMissedDecisions();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired {DraftId} seq {Seq} kind {Kind} (was {State}): no decision within {Setting} {ExpireAfter} of its submission at {SubmittedAt:O}")]
     private partial void LogExpired(string draftId, long seq, string kind, string state, string setting, TimeSpan expireAfter, DateTimeOffset submittedAt);

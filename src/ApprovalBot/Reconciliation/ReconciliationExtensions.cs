@@ -26,6 +26,7 @@ internal static class ReconciliationExtensions
         services.AddSingleton<IRouteLookup, ConfiguredRouteLookup>();
         services.AddSingleton<GapDismissals>();
         services.AddSingleton<GapFinder>();
+        services.TryAddSingleton<IMissedDecisions, NoMissedDecisions>();
         services.AddSingleton<DraftExpiry>();
         services.AddSingleton<Reconciler>();
         services.TryAddSingleton<ReconcileRequests>();

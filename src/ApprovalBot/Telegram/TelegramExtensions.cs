@@ -53,6 +53,8 @@ internal static class TelegramExtensions
 
         // Start order matters: the endpoint is resolved before anything calls the Bot API.
         services.AddHostedService<TelegramStartup>();
+        services.AddSingleton<UpdateBacklog>();
+        services.AddSingleton<IMissedDecisions>(sp => sp.GetRequiredService<UpdateBacklog>());
         services.AddSingleton<UpdatePoller>();
         services.AddHostedService(sp => sp.GetRequiredService<UpdatePoller>());
         services.AddSingleton<CardOutbox>();

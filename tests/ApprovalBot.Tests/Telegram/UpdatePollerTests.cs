@@ -72,6 +72,29 @@ public sealed class UpdatePollerTests
             && e.Message.StartsWith("Skipped malformed update", StringComparison.Ordinal) && e.Message.Contains(reason, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The updates that waited at Telegram while the service was down are fetched without a long poll, so an empty answer
+    /// says at once that none is left (expiry waits for it, see <see cref="UpdateBacklog"/>); then polls are long again.
+    /// </summary>
+    [Fact]
+    public async Task Start_BacklogFetchedWithoutALongPoll_ThenLongPolls()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        UserMessage? sent = null;
+
+        var before = h.Control.GetCalls("getUpdates").Count;
+        await h.RestartHostAsync(whileStopped: () => sent = h.Control.SendUserMessage("/help"));
+        await h.Host.Services.GetRequiredService<UpdateBacklog>().Handled.WaitAsync(TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(sent!.UpdateId, TelegramHarness.Wait);
+        // The poll in flight now, which the sandbox holds for its timeout: no call record until it ends.
+        await Eventually.TrueAsync(() => h.Control.LastLongPollTimeout == TimeSpan.FromSeconds(10), "a long poll after the backlog");
+
+        // Answered ones only: the old host's long poll, cut off by the restart, may be recorded late, unanswered.
+        var sinceRestart = h.Control.GetCalls("getUpdates").Skip(before).Where(c => c.StatusCode != 0).ToList();
+        Assert.NotEmpty(sinceRestart);
+        Assert.All(sinceRestart, c => Assert.Equal("0", c.Parameters["timeout"]));
+    }
+
     [Fact]
     public async Task Poll_OffsetStoredAfterEffects_RestartDoesNotRedeliver()
     {

@@ -19,9 +19,12 @@ namespace ApprovalBot.Telegram.Updates;
 /// </summary>
 internal sealed partial class UpdatePoller(
     TelegramBotClient client, TelegramChat chat, DraftStore store, UpdateDispatcher dispatcher, CommandRouter commands,
-    IOptions<TelegramOptions> options, TimeProvider time, ILogger<UpdatePoller> logger) : BackgroundService
+    UpdateBacklog backlog, IOptions<TelegramOptions> options, TimeProvider time, ILogger<UpdatePoller> logger) : BackgroundService
 {
     public const string OffsetSetting = "telegram.offset";
+
+    /// <summary>getUpdates' default limit: a batch this long may have more behind it.</summary>
+    private const int FullBatch = 100;
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
     private readonly TelegramOptions _options = options.Value;
     private readonly TaskCompletionSource _polling = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -46,7 +49,9 @@ internal sealed partial class UpdatePoller(
             {
                 try
                 {
-                    var updates = await client.GetUpdates(offset, _options.PollTimeoutSeconds, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
+                    // Until the backlog is in, no long poll: an empty answer must come at once to say so.
+                    var timeout = backlog.CaughtUp ? _options.PollTimeoutSeconds : 0;
+                    var updates = await client.GetUpdates(offset, timeout, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
                     failures = 0;
                     Trouble.Polled();
                     var polled = offset;
@@ -64,6 +69,11 @@ internal sealed partial class UpdatePoller(
                         }
                         offset = next;
                         await store.SetSettingAsync(OffsetSetting, next.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
+                    }
+                    if (committed && updates.Count < FullBatch && !backlog.CaughtUp)
+                    {
+                        backlog.MarkCaughtUp();
+                        LogBacklogTakenIn();
                     }
                     // A batch of updates only skipped, none of which the offset could move past (no usable update_id):
                     // getUpdates would hand the same ones straight back, so the next poll waits rather than spins.
@@ -231,6 +241,9 @@ internal sealed partial class UpdatePoller(
         var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, _options.RetryBaseDelayMs * Math.Pow(2, Math.Min(failures, 16) - 1)));
         return Task.Delay(delay, time, stoppingToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The updates that waited while the service was down are handled")]
+    private partial void LogBacklogTakenIn();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Telegram bot @{BotUsername} polling for updates; cards go to chat {ChatId}")]
     private partial void LogReady(string botUsername, long chatId);

@@ -1,0 +1,36 @@
+using ApprovalBot.Telegram.Updates;
+using ApprovalBot.Tests.Infrastructure;
+
+namespace ApprovalBot.Tests.Telegram;
+
+public sealed class UpdateBacklogTests
+{
+    private readonly ManualTimeProvider _clock = new(DateTimeOffset.UnixEpoch.AddDays(20_000));
+
+    [Fact]
+    public void TakenIn_AtStart_FalseUntilThePollerSaysTheBacklogIsHandled()
+    {
+        var backlog = new UpdateBacklog(_clock);
+
+        var atStart = backlog.TakenIn;
+        backlog.MarkCaughtUp();
+
+        Assert.False(atStart);
+        Assert.True(backlog.TakenIn);
+        Assert.True(backlog.CaughtUp);
+    }
+
+    [Fact]
+    public void TakenIn_ChatOutOfReach_GivenUpOnAfterTenMinutes()
+    {
+        var backlog = new UpdateBacklog(_clock);
+
+        _clock.Advance(UpdateBacklog.GiveUpAfter - TimeSpan.FromMilliseconds(1));
+        var justBefore = backlog.TakenIn;
+        _clock.Advance(TimeSpan.FromMilliseconds(1));
+
+        Assert.False(justBefore);
+        Assert.True(backlog.TakenIn);
+        Assert.False(backlog.CaughtUp);
+    }
+}
