@@ -21,18 +21,34 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// <summary>The pipe name used when neither an option nor <c>APPROVALBOT_PIPE</c> names one.</summary>
     public const string DefaultPipeName = "approvalbot";
 
-    private readonly NamedPipeClientStream _stream;
-    private readonly StreamReader _reader;
+    /// <summary>
+    /// How many times one call sends its request again on a new connection after the service closed the old one before
+    /// the request reached it. More than once only if a new connection is closed too before its first request is read.
+    /// </summary>
+    private const int MaxResends = 2;
+
+    private readonly string _pipeName;
+    private readonly PipeOptions _pipeOptions;
+    private readonly TimeSpan _connectTimeout;
+    // Replaced (under the gate) when the service closed the connection before a request reached it.
+    private NamedPipeClientStream _stream;
+    private StreamReader _reader;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private TimeSpan _responseTimeout = TimeSpan.FromSeconds(30);
     private string? _closedBecause;
     private volatile bool _disposed;
 
-    private PipeClient(NamedPipeClientStream stream)
+    private PipeClient(NamedPipeClientStream stream, string pipeName, PipeOptions pipeOptions, TimeSpan connectTimeout)
     {
         _stream = stream;
-        _reader = new StreamReader(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false, bufferSize: 64 * 1024, leaveOpen: true);
+        _reader = ReaderOf(stream);
+        _pipeName = pipeName;
+        _pipeOptions = pipeOptions;
+        _connectTimeout = connectTimeout;
     }
+
+    private static StreamReader ReaderOf(Stream stream) =>
+        new(stream, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: false, bufferSize: 64 * 1024, leaveOpen: true);
 
     /// <summary>The pipe name from <c>APPROVALBOT_PIPE</c>, else the default.</summary>
     public static string PipeNameFromEnvironment() =>
@@ -44,17 +60,8 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// </summary>
     public static async Task<PipeClient> ConnectAsync(string pipeName, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
-        try
-        {
-            await stream.ConnectAsync(timeout, cancellationToken).ConfigureAwait(false);
-            return new PipeClient(stream);
-        }
-        catch
-        {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        var options = PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly;
+        return new PipeClient(await OpenAsync(pipeName, options, timeout, cancellationToken).ConfigureAwait(false), pipeName, options, timeout);
     }
 
     /// <summary>
@@ -63,11 +70,32 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// </summary>
     public static PipeClient Connect(string pipeName, TimeSpan timeout)
     {
-        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, PipeOptions.CurrentUserOnly);
+        var options = PipeOptions.CurrentUserOnly;
+        return new PipeClient(Open(pipeName, options, timeout), pipeName, options, timeout);
+    }
+
+    private static async Task<NamedPipeClientStream> OpenAsync(string pipeName, PipeOptions options, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
+        try
+        {
+            await stream.ConnectAsync(timeout, cancellationToken).ConfigureAwait(false);
+            return stream;
+        }
+        catch
+        {
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static NamedPipeClientStream Open(string pipeName, PipeOptions options, TimeSpan timeout)
+    {
+        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
         try
         {
             stream.Connect(timeout);
-            return new PipeClient(stream);
+            return stream;
         }
         catch
         {
@@ -99,7 +127,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// connection failed) or the client was disposed. A call cancelled while still waiting for its turn sends nothing
     /// and leaves the connection open. The answer to an abandoned request may still arrive and would be read as the next call's answer, so
     /// the connection is closed instead and every later call throws <see cref="IOException"/>: connect again and
-    /// repeat the request (a submit with the same id is answered with the original receipt).
+    /// repeat the request (a submit with the same id is answered with the original receipt). A connection the service
+    /// closed as idle to serve another agent does not count: the next call connects again by itself and sends its request
+    /// there, which is safe for every op since the service read none of it.
     /// </summary>
     public bool IsClosed => _closedBecause is not null;
 
@@ -129,20 +159,38 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             ThrowIfClosed();
             var limit = Limit(serviceWaitMs);
             using var call = new Call(this, limit);
-            try
+            var request = Terminated(line);
+            for (var resends = 0; ; resends++)
             {
-                _stream.Write(Terminated(line).Span);
-                _stream.Flush();
-                return Finish(call, limit, _reader.ReadLine());
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException && call.Expired)
-            {
-                throw TimedOut(limit, ex);
-            }
-            catch (IOException ex)
-            {
-                Close("the connection failed: " + ex.Message);
-                throw;
+                try
+                {
+                    try
+                    {
+                        _stream.Write(request.Span);
+                        _stream.Flush();
+                    }
+                    catch (IOException ex) when (!call.Expired && resends < MaxResends)
+                    {
+                        Reconnect(ex);
+                        continue;
+                    }
+                    var responseLine = _reader.ReadLine();
+                    if (resends < MaxResends && !call.Expired && IsClosedUnserved(responseLine))
+                    {
+                        Reconnect(null);
+                        continue;
+                    }
+                    return Finish(call, limit, responseLine);
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException && call.Expired)
+                {
+                    throw TimedOut(limit, ex);
+                }
+                catch (IOException ex)
+                {
+                    Close("the connection failed: " + ex.Message);
+                    throw;
+                }
             }
         }
         finally
@@ -218,30 +266,122 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             ThrowIfClosed();
             var limit = Limit(serviceWaitMs);
             using var call = new Call(this, limit);
-            try
+            var request = Terminated(line);
+            for (var resends = 0; ; resends++)
             {
-                await _stream.WriteAsync(Terminated(line), cancellationToken).ConfigureAwait(false);
-                await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
-                return Finish(call, limit, await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false));
-            }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException && call.Expired)
-            {
-                throw TimedOut(limit, ex);
-            }
-            catch (OperationCanceledException)
-            {
-                Close("a call was cancelled before its answer arrived");
-                throw;
-            }
-            catch (IOException ex)
-            {
-                Close("the connection failed: " + ex.Message);
-                throw;
+                try
+                {
+                    try
+                    {
+                        await _stream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
+                        await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException ex) when (!call.Expired && resends < MaxResends)
+                    {
+                        await ReconnectAsync(ex, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    var responseLine = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                    if (resends < MaxResends && !call.Expired && IsClosedUnserved(responseLine))
+                    {
+                        await ReconnectAsync(null, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+                    return Finish(call, limit, responseLine);
+                }
+                catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException && call.Expired)
+                {
+                    throw TimedOut(limit, ex);
+                }
+                catch (OperationCanceledException)
+                {
+                    Close("a call was cancelled before its answer arrived");
+                    throw;
+                }
+                catch (IOException ex)
+                {
+                    Close("the connection failed: " + ex.Message);
+                    throw;
+                }
             }
         }
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// The line the service writes before it closes an idle connection (<see cref="Response.Closed"/>): the request just
+    /// sent was not carried out. Looked at only when the line starts and ends as that one does, not parsed for every answer.
+    /// </summary>
+    private static bool IsClosedUnserved(string? responseLine)
+    {
+        if (responseLine is null
+            || !responseLine.StartsWith("{\"ok\":false,", StringComparison.Ordinal)
+            || !responseLine.EndsWith("\"closed\":true}", StringComparison.Ordinal))
+        {
+            return false;
+        }
+        try
+        {
+            return ParseResponse(responseLine) is { Closed: true, Error.Code: ErrorCodes.Unavailable };
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The service closed the connection before the request reached it (its write failed: a socket whose peer is gone
+    /// takes no bytes) or answered that it had closed it unserved: either way nothing of the request was carried out, so
+    /// it goes again, whatever its op, on a new connection to the same pipe.
+    /// </summary>
+    private void Reconnect(IOException? cause)
+    {
+        NamedPipeClientStream fresh;
+        try
+        {
+            fresh = Open(_pipeName, _pipeOptions, _connectTimeout);
+        }
+        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
+        {
+            throw CannotReconnect(cause, ex);
+        }
+        Replace(fresh);
+    }
+
+    private async Task ReconnectAsync(IOException? cause, CancellationToken cancellationToken)
+    {
+        NamedPipeClientStream fresh;
+        try
+        {
+            fresh = await OpenAsync(_pipeName, _pipeOptions, _connectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
+        {
+            throw CannotReconnect(cause, ex);
+        }
+        Replace(fresh);
+    }
+
+    private static IOException CannotReconnect(IOException? cause, Exception ex) => new(
+        $"The service closed the connection before this request reached it ({cause?.Message ?? "it closed the connection as idle"}), " +
+        $"and connecting again failed: {ex.Message} The request was not carried out.", ex);
+
+    private void Replace(NamedPipeClientStream fresh)
+    {
+        var oldReader = _reader;
+        _reader = ReaderOf(fresh);
+        // Full fences both here and in Close: either this sees the client closed meanwhile (a time limit, a Dispose), or
+        // that close disposes the new stream.
+        var old = Interlocked.Exchange(ref _stream, fresh);
+        oldReader.Dispose();
+        old.Dispose();
+        if (Volatile.Read(ref _closedBecause) is not null)
+        {
+            fresh.Dispose();
         }
     }
 
@@ -291,7 +431,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     private void Close(string reason)
     {
         Interlocked.CompareExchange(ref _closedBecause, reason, null);
-        _stream.Dispose();
+        Volatile.Read(ref _stream).Dispose();
     }
 
     /// <summary>One write for the line and its end: the service reads the request in one go, not in two wake-ups.</summary>
@@ -329,7 +469,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         _disposed = true;
         Interlocked.CompareExchange(ref _closedBecause, "the client was disposed", null);
         _reader.Dispose();
-        _stream.Dispose();
+        Volatile.Read(ref _stream).Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -337,7 +477,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         _disposed = true;
         Interlocked.CompareExchange(ref _closedBecause, "the client was disposed", null);
         _reader.Dispose();
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        await Volatile.Read(ref _stream).DisposeAsync().ConfigureAwait(false);
     }
 
     /// <summary>

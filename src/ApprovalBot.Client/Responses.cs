@@ -30,6 +30,13 @@ public sealed record Response
     /// </summary>
     public long? NextBefore { get; init; }
 
+    /// <summary>
+    /// True on the line the service writes, unasked, before it closes an idle connection whose slot another agent needs:
+    /// an <c>unavailable</c> error that is the answer to whatever was sent on the connection afterwards, none of which is
+    /// carried out. <see cref="PipeClient"/> connects again and sends the request again by itself.
+    /// </summary>
+    public bool? Closed { get; init; }
+
     public static Response Failure(string code, string message, string? field = null) =>
         new() { Ok = false, Error = new ProtocolError(code, message, field) };
 }

@@ -1,5 +1,4 @@
 using System.IO.Pipes;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace ApprovalBot.Pipe;
@@ -14,10 +13,9 @@ namespace ApprovalBot.Pipe;
 /// Unix socket once both directions are shut (the peer closed it); an agent that shut down only its sending side is
 /// still reading, and gets its answer. A read could not tell the two apart (both end in end-of-input).
 /// </summary>
-internal sealed partial class AgentHangup
+internal sealed class AgentHangup
 {
     private static readonly AsyncLocal<AgentHangup?> Current = new();
-    private const short PollHup = 0x10; // POLLHUP, the same on Linux and macOS
 
     private readonly SafePipeHandle _handle;
 
@@ -38,38 +36,7 @@ internal sealed partial class AgentHangup
     public static Watch WatchCurrent(CancellationToken cancellationToken) => new(Current.Value, cancellationToken);
 
     /// <summary>True once the peer has closed the connection (both ways); false while it may still read.</summary>
-    private bool HungUp()
-    {
-        var added = false;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            // For a named pipe on Unix the handle is the connected socket's descriptor.
-            var fd = new PollFd { Fd = (int)_handle.DangerousGetHandle() };
-            return poll(ref fd, 1, 0) == 1 && (fd.Revents & PollHup) != 0;
-        }
-        catch (ObjectDisposedException)
-        {
-            return true;
-        }
-        finally
-        {
-            if (added) _handle.DangerousRelease();
-        }
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct PollFd
-    {
-        public int Fd;
-        public short Events;
-        public short Revents;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-#pragma warning disable SYSLIB1054 // LibraryImport would need unsafe code in the host for one blittable call.
-    private static extern int poll(ref PollFd fd, nuint count, int timeoutMs);
-#pragma warning restore SYSLIB1054
+    private bool HungUp() => (SocketPoll.Now(_handle, 0) & SocketPoll.PollHup) != 0;
 
     /// <summary>A watch of one operation; dispose it when the operation ends.</summary>
     public sealed class Watch : IDisposable

@@ -14,7 +14,7 @@ internal sealed class AgentPipeOptions
     /// <summary>Largest <c>context</c> object, in bytes of its JSON.</summary>
     public int MaxContextBytes { get; set; } = 16 * 1024;
 
-    /// <summary>Connections served at once; further ones wait to be accepted.</summary>
+    /// <summary>Connections served at once; a further one takes the slot of the one idle the longest, or waits while all are busy.</summary>
     public int MaxConnections { get; set; } = 256;
 
     /// <summary>The socket file this name stands for, as .NET's named pipes place it on Unix.</summary>

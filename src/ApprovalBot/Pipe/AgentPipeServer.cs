@@ -10,10 +10,11 @@ namespace ApprovalBot.Pipe;
 
 /// <summary>
 /// Serves protocol v1 on the local pipe: many connections at once, many requests per connection, only
-/// for the service's own OS user. A refused or broken connection never stops the accept loop.
+/// for the service's own OS user. A refused or broken connection never stops the accept loop. At most
+/// <c>Pipe:MaxConnections</c> are served at once; an idle one makes room for an agent waiting (<see cref="ConnectionSlots"/>).
 /// </summary>
 internal sealed partial class AgentPipeServer(
-    PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, IOptions<KindsOptions> kinds, ILogger<AgentPipeServer> logger)
+    PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, IOptions<KindsOptions> kinds, TimeProvider time, ILogger<AgentPipeServer> logger)
     : BackgroundService
 {
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
@@ -23,7 +24,7 @@ internal sealed partial class AgentPipeServer(
     // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
     private AgentPipeOptions _options = null!;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private SemaphoreSlim? _connections;
+    private ConnectionSlots? _slots;
     private PipeEndpoint? _endpoint;
 
     // Never accepts. .NET shares one listening socket among a path's server instances and closes it (resetting
@@ -51,7 +52,7 @@ internal sealed partial class AgentPipeServer(
         try
         {
             _endpoint = PipeEndpoint.Claim(_options.SocketPath);
-            _connections = new SemaphoreSlim(_options.MaxConnections);
+            _slots = new ConnectionSlots(_options.MaxConnections, time, logger);
             _anchor = CreateServer();
             RestrictToOwner();
         }
@@ -140,20 +141,15 @@ internal sealed partial class AgentPipeServer(
             server ??= CreateServer();
             try
             {
-                await _connections!.WaitAsync(stoppingToken).ConfigureAwait(false);
-                try
-                {
-                    await server.WaitForConnectionAsync(stoppingToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    _connections.Release();
-                    throw;
-                }
+                await server.WaitForConnectionAsync(stoppingToken).ConfigureAwait(false);
+                // Held here while it waits for a slot: this loop accepts no other meanwhile, so at most one connection
+                // per loop waits in the service and the rest in the socket's backlog.
+                var connection = new PipeConnection(server, time);
+                await _slots!.AdmitAsync(connection, stoppingToken).ConfigureAwait(false);
                 var accepted = server;
                 server = null;
                 Interlocked.Increment(ref _serving);
-                _ = ServeAsync(accepted, stoppingToken);
+                _ = ServeAsync(accepted, connection, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -179,15 +175,32 @@ internal sealed partial class AgentPipeServer(
         }
     }
 
-    private async Task ServeAsync(NamedPipeServerStream stream, CancellationToken stoppingToken)
+    private async Task ServeAsync(NamedPipeServerStream stream, PipeConnection connection, CancellationToken stoppingToken)
     {
         try
         {
             AgentHangup.Begin(stream);
-            var reader = new LineReader(stream, _options.MaxLineBytes);
+            // The read for the next request ends at the stop, or once the connection is closed for a waiting agent.
+            using var readEnds = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, connection.ClosedToken);
+            var reader = new LineReader(stream, _options.MaxLineBytes, connection);
             while (!stoppingToken.IsCancellationRequested)
             {
-                var (outcome, line) = await reader.ReadAsync(stoppingToken).ConfigureAwait(false);
+                LineReader.Outcome outcome;
+                ReadOnlyMemory<byte> line;
+                try
+                {
+                    (outcome, line) = await reader.ReadAsync(readEnds.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (connection.IsClosed && !stoppingToken.IsCancellationRequested)
+                {
+                    outcome = LineReader.Outcome.Closed;
+                    line = default;
+                }
+                if (outcome == LineReader.Outcome.Closed)
+                {
+                    await SayClosedAsync(stream).ConfigureAwait(false);
+                    return;
+                }
                 if (outcome == LineReader.Outcome.EndOfStream)
                 {
                     return;
@@ -228,12 +241,28 @@ internal sealed partial class AgentPipeServer(
         finally
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            _connections!.Release();
+            _slots!.Release(connection);
             if (Interlocked.Decrement(ref _serving) == 0 && Volatile.Read(ref _stopping) == 1)
             {
                 _drained.TrySetResult();
             }
         }
+    }
+
+    /// <summary>
+    /// The answer, unasked, to whatever the agent sends on a connection closed for a waiting agent: nothing of it is
+    /// carried out (the connection was idle, and is read no further), so a client may send it again on a new connection.
+    /// The socket is then closed at once: a request that came meanwhile is thrown away unread, which makes the agent's
+    /// next read fail, but only after this line, queued before it.
+    /// </summary>
+    private async Task SayClosedAsync(Stream stream)
+    {
+        // Bounded, also while the service runs: an idle agent that reads nothing must not hold the slot it is giving up.
+        using var limit = new CancellationTokenSource(AnswerGraceAtStop);
+        var closed = Response.Failure(ErrorCodes.Unavailable,
+            $"the service closed this idle connection to serve an agent waiting for one of its {_options.MaxConnections} connections " +
+            "(Pipe:MaxConnections); this request was not carried out: connect again and send it again") with { Closed = true };
+        await WriteAsync(stream, closed, limit.Token).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -2,9 +2,10 @@ namespace ApprovalBot.Pipe;
 
 /// <summary>
 /// Reads newline-terminated lines from a stream without ever buffering more than the line limit, so a
-/// client cannot make the service hold an unbounded request in memory.
+/// client cannot make the service hold an unbounded request in memory. With a <see cref="PipeConnection"/>, it marks the
+/// connection idle while it waits for a request with no byte of one buffered.
 /// </summary>
-internal sealed class LineReader(Stream stream, int maxLineBytes)
+internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection? connection = null)
 {
     private byte[] _buffer = new byte[Math.Min(maxLineBytes + 1, 16 * 1024)];
     private int _start;
@@ -15,6 +16,9 @@ internal sealed class LineReader(Stream stream, int maxLineBytes)
         Line,
         EndOfStream,
         TooLarge,
+
+        /// <summary>The connection was closed for a waiting agent while idle; what came since is not to be served.</summary>
+        Closed,
     }
 
     /// <summary>The next line, without its terminator; valid until the next call.</summary>
@@ -42,7 +46,16 @@ internal sealed class LineReader(Stream stream, int maxLineBytes)
                 return (Outcome.TooLarge, default);
             }
             MakeRoom();
+            var idle = connection is not null && _end == _start;
+            if (idle)
+            {
+                connection!.EnterIdle();
+            }
             var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (idle && read > 0 && !connection!.TryBecomeBusy())
+            {
+                return (Outcome.Closed, default);
+            }
             if (read == 0)
             {
                 if (_end == _start)

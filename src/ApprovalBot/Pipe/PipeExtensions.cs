@@ -1,5 +1,6 @@
 using ApprovalBot.Pipe.Operations;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -19,6 +20,7 @@ internal static class PipeExtensions
         services.AddPipeOperation<WaitOperation>();
         services.AddPipeOperation<ListOperation>();
         services.AddPipeOperation<CancelOperation>();
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<PipeDispatcher>();
         services.AddSingleton<AgentPipeServer>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentPipeServer>());

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Tests.Pipe;
 
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
-public sealed class AgentPipeServerTests
+public sealed partial class AgentPipeServerTests
 {
     [Fact]
     public async Task Serve_DraftWithNonAsciiText_AnsweredAsUtf8AsItWasSent()

@@ -271,4 +271,117 @@ public sealed class PipeClientTests
         Assert.Throws<ObjectDisposedException>(() => client.Ping());
         Assert.True(client.IsClosed);
     }
+
+    /// <summary>The line the service writes before it closes an idle connection for a waiting agent.</summary>
+    private const string ClosedUnserved =
+        """{"ok":false,"error":{"code":"unavailable","message":"the service closed this idle connection …; this request was not carried out"},"closed":true}""";
+
+    private const string Pong = """{"ok":true,"version":"1"}""";
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_ServiceClosedTheIdleConnectionBeforeTheRequest_WriteFailsAndTheRequestGoesOnANewConnection(bool blocking)
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        using (var first = await peer.AcceptAsync())
+        {
+            first.WriteLine(ClosedUnserved);
+        }
+        var next = peer.AcceptAsync();
+
+        var submitting = blocking ? Task.Run(() => client.Submit(Draft("reply:resent", "text"))) : client.SubmitAsync(Draft("reply:resent", "text"));
+        using var second = await next;
+        Assert.Contains("\"id\":\"reply:resent\"", await second.ReadLineAsync());
+        second.WriteLine("""{"ok":true,"receipt":{"id":"reply:resent","seq":7,"sha256":"x","state":"pending","duplicate":false}}""");
+
+        Assert.Equal(7, (await submitting).Receipt!.Seq);
+        Assert.False(client.IsClosed);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_AnsweredThatTheConnectionWasClosedUnserved_SentAgainOnANewConnection(bool blocking)
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        using var first = await peer.AcceptAsync();
+        var next = peer.AcceptAsync();
+
+        // The request reached a connection the service had just closed: the service read none of it and says so.
+        var pinging = blocking ? Task.Run(client.Ping) : client.PingAsync();
+        Assert.Equal("""{"op":"ping"}""", await first.ReadLineAsync());
+        first.WriteLine(ClosedUnserved);
+        first.Dispose();
+        using var second = await next;
+        Assert.Equal("""{"op":"ping"}""", await second.ReadLineAsync());
+        second.WriteLine(Pong);
+
+        Assert.Equal("1", (await pinging).Version);
+        Assert.False(client.IsClosed);
+    }
+
+    [Fact]
+    public async Task Call_EveryNewConnectionClosedUnserved_TwoResendsThenTheServiceAnswerIsReturned()
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        var connections = new List<ScriptedPipePeer.Connection> { await peer.AcceptAsync() };
+
+        var pinging = client.PingAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            var next = peer.AcceptAsync();
+            Assert.Equal("""{"op":"ping"}""", await connections[^1].ReadLineAsync());
+            connections[^1].WriteLine(ClosedUnserved);
+            if (i < 2) connections.Add(await next);
+        }
+        var answer = await pinging;
+
+        Assert.False(answer.Ok);
+        Assert.Equal(ErrorCodes.Unavailable, answer.Error!.Code);
+        Assert.True(answer.Closed);
+        Assert.Equal(3, connections.Count);
+        connections.ForEach(c => c.Dispose());
+    }
+
+    [Fact]
+    public async Task Call_AnUnavailableAnswerWithoutClosed_ReturnedAsIsAndNotSentAgain()
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        using var first = await peer.AcceptAsync();
+
+        var pinging = client.PingAsync();
+        Assert.Equal("""{"op":"ping"}""", await first.ReadLineAsync());
+        first.WriteLine("""{"ok":false,"error":{"code":"unavailable","message":"the store cannot commit"}}""");
+
+        Assert.Equal(ErrorCodes.Unavailable, (await pinging).Error!.Code);
+        Assert.False(client.IsClosed);
+        var again = client.PingAsync();
+        Assert.Equal("""{"op":"ping"}""", await first.ReadLineAsync());
+        first.WriteLine(Pong);
+        Assert.True((await again).Ok);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_ServiceClosedTheConnectionAndIsGone_IOExceptionSayingTheRequestWasNotCarriedOut(bool blocking)
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(2)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(2));
+        using (await peer.AcceptAsync())
+        {
+        }
+        peer.StopListening();
+
+        var error = blocking ? Assert.Throws<IOException>(() => client.Ping()) : await Assert.ThrowsAsync<IOException>(() => client.PingAsync());
+
+        Assert.Contains("connecting again failed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not carried out", error.Message, StringComparison.Ordinal);
+        Assert.True(client.IsClosed);
+    }
 }

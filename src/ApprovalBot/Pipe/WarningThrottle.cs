@@ -1,0 +1,31 @@
+namespace ApprovalBot.Pipe;
+
+/// <summary>
+/// At most one warning of a kind per interval: the first at once, later ones counted and the count told with the next
+/// one logged, so a flood (hundreds of agents at once) is one line a minute rather than one per connection.
+/// </summary>
+internal sealed class WarningThrottle(TimeProvider time, TimeSpan every)
+{
+    private readonly Lock _lock = new();
+    private DateTimeOffset _next = DateTimeOffset.MinValue;
+    private int _suppressed;
+
+    /// <summary>True if this one is to be logged, with how many were not since the last one logged.</summary>
+    public bool ShouldLog(out int suppressed)
+    {
+        lock (_lock)
+        {
+            var now = time.GetUtcNow();
+            if (now < _next)
+            {
+                _suppressed++;
+                suppressed = 0;
+                return false;
+            }
+            _next = now + every;
+            suppressed = _suppressed;
+            _suppressed = 0;
+            return true;
+        }
+    }
+}
