@@ -70,6 +70,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     /// </summary>
     public string Exchange(byte[] line)
     {
+        ThrowIfNoSocket();
         NamedPipeClientStream stream;
         try
         {
@@ -142,6 +143,26 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
     }
 
+    /// <summary>
+    /// With no socket file at the path no service runs there, not even one starting: said at once, where a connect would
+    /// wait out <see cref="ConnectTimeout"/> to say less. A socket file that is there is waited for as before.
+    /// </summary>
+    private void ThrowIfNoSocket()
+    {
+        if (!OperatingSystem.IsWindows() && !Path.Exists(PipeClient.SocketPathOf(PipeName)))
+        {
+            throw NotRunning();
+        }
+    }
+
+    private CliException NotRunning()
+    {
+        var path = PipeClient.SocketPathOf(PipeName);
+        var where = path == PipeName ? $"at '{path}': no socket file there" : $"on pipe '{PipeName}': no socket file at '{path}'";
+        return CliException.Unavailable(
+            $"the service is not running {where}. Start it, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves");
+    }
+
     // UnauthorizedAccess: no right to the socket, or it belongs to another OS user, so it is not our service.
     private CliException CannotConnect(Exception e) => CliException.Unavailable(e is UnauthorizedAccessException
         ? $"cannot connect to '{PipeName}': permission denied, or the service there runs as another OS user"
@@ -175,9 +196,15 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
 
     private async Task<PipeClient> ConnectAsync(CancellationToken cancellationToken)
     {
+        ThrowIfNoSocket();
         try
         {
             return await PipeClient.ConnectAsync(PipeName, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (FileNotFoundException)
+        {
+            // Gone since the look above.
+            throw NotRunning();
         }
         catch (TimeoutException)
         {

@@ -55,8 +55,18 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         Environment.GetEnvironmentVariable("APPROVALBOT_PIPE") is { Length: > 0 } name ? name : DefaultPipeName;
 
     /// <summary>
+    /// The socket path a pipe name stands for on Unix, as .NET's named pipes place it: an absolute path is itself, a plain
+    /// name is <c>CoreFxPipe_&lt;name&gt;</c> in the temporary folder (<c>$TMPDIR</c>, else <c>/tmp</c>).
+    /// </summary>
+    public static string SocketPathOf(string pipeName) =>
+        Path.IsPathRooted(pipeName) ? pipeName : Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + pipeName);
+
+    /// <summary>
     /// Connects to the pipe. A plain name is the .NET named pipe of that name; an absolute path is the Unix
-    /// socket at that path. Only a server running as the same OS user is accepted.
+    /// socket at that path. Only a server running as the same OS user is accepted. Fails at once with
+    /// <see cref="FileNotFoundException"/> when there is no socket file at the path (the service is not running, or
+    /// serves another path); waits up to <paramref name="timeout"/> for one that is there to accept (a service
+    /// starting), then throws <see cref="TimeoutException"/>.
     /// </summary>
     public static async Task<PipeClient> ConnectAsync(string pipeName, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -66,7 +76,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Connects with blocking I/O in mind (see the remarks): same names, same check that only a server running as
-    /// the same OS user is accepted.
+    /// the same OS user is accepted, same failures as <see cref="ConnectAsync"/>.
     /// </summary>
     public static PipeClient Connect(string pipeName, TimeSpan timeout)
     {
@@ -76,6 +86,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     private static async Task<NamedPipeClientStream> OpenAsync(string pipeName, PipeOptions options, TimeSpan timeout, CancellationToken cancellationToken)
     {
+        ThrowIfNoSocket(pipeName);
         var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
         try
         {
@@ -91,6 +102,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
 
     private static NamedPipeClientStream Open(string pipeName, PipeOptions options, TimeSpan timeout)
     {
+        ThrowIfNoSocket(pipeName);
         var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
         try
         {
@@ -101,6 +113,24 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         {
             stream.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// .NET's client retries a socket path that does not exist until its timeout, as it does one that refuses (a service
+    /// between binding and listening); with no file there no service is starting, so waiting would only delay the answer.
+    /// </summary>
+    private static void ThrowIfNoSocket(string pipeName)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return;
+        }
+        var path = SocketPathOf(pipeName);
+        if (!Path.Exists(path))
+        {
+            throw new FileNotFoundException(
+                $"No ApprovalBot service at '{path}': there is no socket file there, so the service is not running, or it serves another path (its Pipe:Name; clients read APPROVALBOT_PIPE).", path);
         }
     }
 

@@ -18,5 +18,5 @@ internal sealed class AgentPipeOptions
     public int MaxConnections { get; set; } = 256;
 
     /// <summary>The socket file this name stands for, as .NET's named pipes place it on Unix.</summary>
-    public string SocketPath => Path.IsPathRooted(Name) ? Name : Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + Name);
+    public string SocketPath => Client.PipeClient.SocketPathOf(Name);
 }

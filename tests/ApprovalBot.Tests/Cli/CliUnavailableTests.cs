@@ -5,8 +5,9 @@ namespace ApprovalBot.Tests.Cli;
 
 /// <summary>
 /// approvalctl when no service answers at the --pipe path, whatever stands there: exit 5 by either path, one error
-/// line, and nothing on stdout even with --json (there is no response line to echo). A class of its own: each run
-/// waits out the 2 s connect timeout, so these run beside the other CLI tests rather than after them.
+/// line, and nothing on stdout even with --json (there is no response line to echo). With no socket file at all that is
+/// said at once; anything else there waits out the 2 s connect timeout (a class of its own, so these run beside the other
+/// CLI tests rather than after them).
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class CliUnavailableTests
@@ -52,5 +53,56 @@ public sealed class CliUnavailableTests
             Assert.StartsWith("error unavailable: ", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
             Assert.Empty(run.Stdout);
         }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Run_NoSocketFile_ExitsUnavailableAtOnceSayingTheServiceIsNotRunningThere(bool plainName)
+    {
+        using var dir = new TempDirectory();
+        var name = "ab-none-" + Guid.NewGuid().ToString("N")[..8];
+        var path = plainName ? Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + name) : dir.Combine("approvalbot.sock");
+        var pipe = plainName ? name : path;
+        var expected = plainName
+            ? $"error unavailable: the service is not running on pipe '{name}': no socket file at '{path}'. Start it, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves"
+            : $"error unavailable: the service is not running at '{path}': no socket file there. Start it, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves";
+
+        var runs = await Task.WhenAll(
+            CliRunner.RunAsync("submit", "--pipe", pipe, "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t"),
+            CliRunner.RunAsync("submit", "--pipe", pipe, "--id=x", "--kind", "reply", "--agent", "a", "--text", "t"),
+            CliRunner.RunAsync("get", "x", "--pipe", pipe, "--json"),
+            CliRunner.RunAsync("ping", "--pipe", pipe));
+
+        foreach (var run in runs)
+        {
+            Assert.True(run.ExitCode == 5, run.ToString());
+            Assert.Equal(expected, run.Stderr.TrimEnd());
+            Assert.Empty(run.Stdout);
+        }
+    }
+
+    [Fact]
+    public async Task Run_SocketFileThereButTheServiceNotListeningYet_WaitsAndGetsItsAnswer()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("starting.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+
+        var run = CliRunner.RunAsync("ping", "--pipe", path);
+        // Within the CLI's 2 s connect timeout: a service that starts meanwhile is reached.
+        await Task.Delay(500);
+        Assert.False(run.IsCompleted);
+        listener.Listen();
+        using var connection = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        using var stream = new NetworkStream(connection);
+        using var reader = new StreamReader(stream);
+        Assert.Equal("""{"op":"ping"}""", await reader.ReadLineAsync());
+        await stream.WriteAsync("""{"ok":true,"version":"9.9"}"""u8.ToArray().Append((byte)'\n').ToArray());
+
+        var done = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(done.ExitCode == 0, done.ToString());
+        Assert.Contains("9.9", done.Stdout);
     }
 }

@@ -221,6 +221,19 @@ public sealed class SubmitFastPathExchangeTests
     }
 
     [Fact]
+    public async Task Exchange_Blocking_NoSocketFile_UnavailableAtOnceSayingTheServiceIsNotRunning()
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var path = dir.Combine("none.sock");
+        var caller = new ServiceCaller(path, json: false, TextWriter.Null);
+
+        var error = await Assert.ThrowsAsync<CliException>(() => Task.Factory.StartNew(() => caller.Exchange("{}"u8.ToArray()), TaskCreationOptions.LongRunning));
+
+        Assert.Equal(ExitCodes.Unavailable, error.ExitCode);
+        Assert.StartsWith($"the service is not running at '{path}': no socket file there.", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exchange_Blocking_ServiceNeverAnswers_UnavailableAfterTheResponseTimeout()
     {
         await using var peer = ApprovalBot.Tests.Infrastructure.SilentPipePeer.Start();

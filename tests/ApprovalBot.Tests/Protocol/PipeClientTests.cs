@@ -135,6 +135,58 @@ public sealed class PipeClientTests
         Assert.True(error is TimeoutException or IOException or SocketException, error?.GetType().FullName);
     }
 
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    public async Task Connect_NoSocketFileAtThePath_FailsAtOnceNamingThePath(bool blocking, bool plainName)
+    {
+        var name = "ab-none-" + Guid.NewGuid().ToString("N")[..8];
+        var path = Path.Combine(Path.GetTempPath(), plainName ? "CoreFxPipe_" + name : name + ".sock");
+        var pipe = plainName ? name : path;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        // A connect timeout far longer than the test's limit: it must not be waited out.
+        var error = blocking
+            ? Assert.Throws<FileNotFoundException>(() => PipeClient.Connect(pipe, TimeSpan.FromSeconds(60)))
+            : await Assert.ThrowsAsync<FileNotFoundException>(() => PipeClient.ConnectAsync(pipe, TimeSpan.FromSeconds(60)));
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), clock.Elapsed.ToString());
+        Assert.Equal(path, error.FileName);
+        Assert.Contains($"'{path}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("the service is not running", error.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Connect_SocketFileThereButNotListeningYet_WaitsForTheServiceToAccept(bool blocking)
+    {
+        // A service starting: its socket is bound (the file is there) but does not listen yet, so connects are refused.
+        var path = Path.Combine(Path.GetTempPath(), "ab-starting-" + Guid.NewGuid().ToString("N")[..8] + ".sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(path));
+        try
+        {
+            var connecting = blocking
+                ? Task.Run(() => PipeClient.Connect(path, TimeSpan.FromSeconds(60)))
+                : PipeClient.ConnectAsync(path, TimeSpan.FromSeconds(60));
+            // Nothing signals a connect that keeps trying; a connect given up on would have ended by now.
+            await Task.Delay(500);
+            Assert.False(connecting.IsCompleted, connecting.Exception?.ToString());
+
+            listener.Listen();
+            using var accepted = await listener.AcceptAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            await using var client = await connecting.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.False(client.IsClosed);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public async Task SendRaw_ServiceClosesWithoutAnswering_NullThenIOExceptionOnTheNextCall()
     {
