@@ -70,7 +70,10 @@ internal static class CliApp
         return await ExitCodeOfAsync(() => parsed.InvokeAsync(invocation), stderr).ConfigureAwait(false);
     }
 
-    /// <summary>Runs a command; a refusal becomes its exit code and one error line, anything else exit 1.</summary>
+    /// <summary>
+    /// Runs a command; a refusal becomes its exit code and one error line on stderr (none when <c>--json</c> printed the
+    /// service's error answer on stdout), anything else exit 1.
+    /// </summary>
     private static async Task<int> ExitCodeOfAsync(Func<Task<int>> run, TextWriter stderr)
     {
         try
@@ -79,7 +82,10 @@ internal static class CliApp
         }
         catch (CliException e)
         {
-            await stderr.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
+            if (!e.AlreadyPrinted)
+            {
+                await stderr.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
+            }
             return e.ExitCode;
         }
         catch (Exception e)

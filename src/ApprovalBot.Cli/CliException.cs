@@ -17,6 +17,12 @@ internal sealed class CliException(int exitCode, string code, string message, st
 
     public string? Field { get; } = field;
 
+    /// <summary>
+    /// True when the service's answer saying it has been printed on stdout (<c>--json</c>): a script reads the error there,
+    /// so it is not said a second time on stderr.
+    /// </summary>
+    public bool AlreadyPrinted { get; private init; }
+
     public static CliException BadInput(string message, string? field = null) =>
         new(ExitCodes.BadInput, UsageCode, message, field);
 
@@ -29,6 +35,13 @@ internal sealed class CliException(int exitCode, string code, string message, st
     public static CliException FromProtocol(ProtocolError? error) => error is null
         ? Internal("the service refused the request without saying why")
         : new(ExitCodes.FromErrorCode(error.Code), error.Code, error.Message, error.Field);
+
+    /// <summary>An error answer whose line has been printed on stdout as it came (<c>--json</c>): its exit code, and nothing on stderr.</summary>
+    public static CliException PrintedAnswer(ProtocolError? error)
+    {
+        var e = FromProtocol(error);
+        return new(e.ExitCode, e.Code, e.Message, e.Field) { AlreadyPrinted = true };
+    }
 
     /// <summary>The error as one line, whatever the message quotes (a service message may quote an id as given).</summary>
     public string ToErrorLine() => ErrorText.OneLine(Field is { Length: > 0 }

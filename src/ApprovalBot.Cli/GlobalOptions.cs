@@ -15,7 +15,7 @@ internal sealed class GlobalOptions
 
     public Option<bool> Json { get; } = new("--json")
     {
-        Description = "Print the service's response object as one JSON line instead of human text.",
+        Description = "Print the service's response object as one JSON line instead of human text; an error answer then goes only there, not to stderr.",
         Recursive = true,
     };
 

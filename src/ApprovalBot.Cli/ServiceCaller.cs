@@ -8,7 +8,8 @@ namespace ApprovalBot.Cli;
 /// <summary>
 /// Sends one request over a fresh <see cref="PipeClient"/> connection and turns every way it can fail into a
 /// <see cref="CliException"/> with the right exit code. With <c>--json</c> the service's response line is
-/// echoed verbatim, so scripts see exactly what the service said, including fields newer than this CLI.
+/// echoed verbatim, so scripts see exactly what the service said, including fields newer than this CLI; an error answer
+/// is then said only there, not on stderr as well.
 /// </summary>
 internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout, TimeSpan? responseTimeout = null)
 {
@@ -189,7 +190,8 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
         if (!response.Ok)
         {
-            throw CliException.FromProtocol(response.Error);
+            // With --json the line just printed is the error, said once: a script reads stdout, and the exit code.
+            throw Json ? CliException.PrintedAnswer(response.Error) : CliException.FromProtocol(response.Error);
         }
         return response;
     }

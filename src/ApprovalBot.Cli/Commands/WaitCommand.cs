@@ -39,6 +39,11 @@ internal static class WaitCommand
             }
             if (response.Decided == false)
             {
+                // With --json the printed line says it ("decided":false); the exit code tells a script.
+                if (caller.Json)
+                {
+                    return ExitCodes.WaitTimedOut;
+                }
                 await io.Error.WriteLineAsync(ErrorText.OneLine(string.Create(CultureInfo.InvariantCulture,
                     $"timeout: {draftId} not {(final ? "finished" : "decided")} within {seconds} s (state {draft.State})"))).ConfigureAwait(false);
                 return ExitCodes.WaitTimedOut;

@@ -467,18 +467,52 @@ public sealed partial class CliAppTests
         var run = await SubmitByPathAsync(fullPath, host.PipeName, id, new string('x', 2 * 1024 * 1024), json ? ["--json"] : []);
 
         Assert.True(run.ExitCode == 2, run.ToString()[..Math.Min(2000, run.ToString().Length)]);
-        Assert.StartsWith("error too_large", run.Stderr);
-        Assert.Single(run.Stderr.TrimEnd().Split('\n'));
-        // --json: the service's answer, as for any error answer.
+        // --json: the service's answer and nothing else, as for any error answer; otherwise one error line.
         if (json)
         {
-            Assert.False(PipeClient.ParseResponse(Assert.Single(run.Stdout.TrimEnd().Split('\n'))).Ok);
+            Assert.Equal(ErrorCodes.TooLarge, PipeClient.ParseResponse(Assert.Single(run.Stdout.TrimEnd().Split('\n'))).Error!.Code);
+            Assert.Empty(run.Stderr);
         }
         else
         {
+            Assert.StartsWith("error too_large", run.Stderr);
+            Assert.Single(run.Stderr.TrimEnd().Split('\n'));
             Assert.Empty(run.Stdout);
         }
         Assert.Null(host.Store.Get(id));
+    }
+
+    /// <summary>Each way the service refuses a command, for the --json table below: the arguments after the pipe, and the exit code.</summary>
+    public static TheoryData<string, string[], int> RefusedByTheService => new()
+    {
+        { "get, unknown id", ["get", "cli:none"], 4 },
+        { "wait, unknown id", ["wait", "cli:none", "--timeout", "0"], 4 },
+        { "cancel, unknown id", ["cancel", "cli:none"], 4 },
+        { "cancel, refused reason", ["cancel", "cli:none", "--reason", "\u200b"], 2 },
+        { "submit fast path, empty text", ["submit", "--id", "cli:empty", "--kind", Kind, "--agent", "a", "--text", " "], 2 },
+        { "submit full parser, empty text", ["submit", "--id=cli:empty", "--kind", Kind, "--agent", "a", "--text", " "], 2 },
+        { "submit fast path, unknown kind", ["submit", "--id", "cli:kind", "--kind", "nokind", "--agent", "a", "--text", "t"], 2 },
+        { "submit full parser, unknown kind", ["submit", "--id=cli:kind", "--kind", "nokind", "--agent", "a", "--text", "t"], 2 },
+        { "submit, same id other text", ["submit", "--id", "cli:taken", "--kind", Kind, "--agent", "a", "--text", "other"], 3 },
+    };
+
+    [Theory]
+    [MemberData(nameof(RefusedByTheService))]
+    public async Task Run_JsonAndTheServiceRefuses_ItsAnswerLineOnStdoutIsTheOnlyOutput(string what, string[] args, int exitCode)
+    {
+        await using var host = await TestHost.StartAsync();
+        Assert.Equal(0, (await SubmitAsync(host.PipeName, "cli:taken", "first")).ExitCode);
+
+        var json = await CliRunner.RunAsync([.. args, "--json", "--pipe", host.PipeName]);
+        var text = await CliRunner.RunAsync([.. args, "--pipe", host.PipeName]);
+
+        Assert.True(json.ExitCode == exitCode, what + ": " + json);
+        var answer = PipeClient.ParseResponse(Assert.Single(json.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.False(answer.Ok);
+        Assert.True(json.Stderr.Length == 0, what + ": " + json);
+        // Without --json the same refusal is the one error line on stderr, naming the same code.
+        Assert.Equal((exitCode, ""), (text.ExitCode, text.Stdout));
+        Assert.StartsWith($"error {answer.Error!.Code}", Assert.Single(text.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -550,6 +584,8 @@ public sealed partial class CliAppTests
         var line = await ServiceLineAsync(host, $$"""{"op":"wait","id":"{{id}}","timeout_ms":0}""");
         Assert.Equal(line + Environment.NewLine, run.Stdout);
         Assert.False(PipeClient.ParseResponse(line).Decided);
+        // The line says it ("decided":false); the exit code tells a script. Without --json, a timeout line on stderr.
+        Assert.Empty(run.Stderr);
     }
 
     [Fact]

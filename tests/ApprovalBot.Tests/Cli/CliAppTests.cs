@@ -91,6 +91,25 @@ public sealed partial class CliAppTests
     ];
 
     [Theory]
+    [InlineData("submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", "not json")]
+    [InlineData("submit", "--id=x", "--kind", "reply", "--agent", "a", "--text", "t", "--context-json", "[1]")]
+    [InlineData("submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t", "--text-file", "/nonexistent/file")]
+    [InlineData("get")]
+    [InlineData("wait", "x", "--timeout", "601")]
+    [InlineData("list", "--limit", "0")]
+    [InlineData("frobnicate")]
+    public async Task Run_JsonWithBadInputCaughtBeforeSending_OneErrorLineOnStderrAndNothingOnStdout(params string[] args)
+    {
+        // No answer from the service to print: stdout stays empty with --json too, and the error is said once, as text.
+        var run = await CliRunner.RunAsync([.. args, "--json", "--pipe", DeadPipe()]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Empty(run.Stdout);
+        Assert.StartsWith("error usage", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("error unavailable", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
     [InlineData("""{"a":1,"a":2}""", "'a' twice in $")]
     [InlineData("""{"o":{"k":1,"\u006b":2}}""", "'k' twice in $.o")]
     [InlineData("""{"list":[{},{"x\ny":1,"x\ny":2}]}""", "'x\\ny' twice in $.list[1]")]
