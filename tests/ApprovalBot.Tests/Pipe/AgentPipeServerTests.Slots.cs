@@ -80,6 +80,9 @@ public sealed partial class AgentPipeServerTests
         Assert.Equal(ErrorCodes.Unavailable, response.Error!.Code);
         Assert.True(response.Closed);
         Assert.Contains("Pipe:MaxConnections", response.Error.Message, StringComparison.Ordinal);
+        // The shape PipeClient looks for before it parses a line as this one.
+        Assert.StartsWith("{\"ok\":false,", farewell, StringComparison.Ordinal);
+        Assert.EndsWith(",\"closed\":true}", farewell, StringComparison.Ordinal);
         Assert.True((await pinging).Ok);
         // A request sent after it is never carried out: the write fails (the service has closed), or its bytes are
         // thrown away with the connection.
