@@ -113,6 +113,38 @@ public sealed class BotMembershipTests
     private static IEnumerable<CapturedLogs.Entry> ShutOuts(CapturedLogs logs) => logs.Entries.Where(e => e.EventId.Name == "BotShutOutOfChat");
 
     /// <summary>
+    /// Which statuses let the bot post, by the kind of chat: only a change from one that did not to one that does lets the
+    /// waiting cards out (a promotion frees nothing), and only one to a status that does not is a shut-out. Each case: the
+    /// chat's type, the old and the new status (with the rights that decide, as Telegram sends them), and the log event.
+    /// </summary>
+    [Theory]
+    [InlineData("private", "kicked", "member", "BotLetBackIntoChat")]
+    [InlineData("group", "left", "administrator", "BotLetBackIntoChat")]
+    [InlineData("supergroup", "kicked", "restricted:member:send", "BotLetBackIntoChat")]
+    [InlineData("channel", "left", "administrator:post", "BotLetBackIntoChat")]
+    [InlineData("group", "member", "administrator", null)]
+    [InlineData("supergroup", "administrator", "restricted:member:send", null)]
+    [InlineData("supergroup", "member", "restricted:member", "BotShutOutOfChat")]
+    [InlineData("supergroup", "member", "restricted:send", "BotShutOutOfChat")]
+    [InlineData("channel", "administrator:post", "administrator", "BotShutOutOfChat")]
+    [InlineData("channel", "left", "member", "BotShutOutOfChat")]
+    [InlineData("private", "member", "kicked", "BotShutOutOfChat")]
+    public async Task StatusChange_LetsTheCardsOutOnlyFromAStatusThatCouldNotPost(string chatType, string oldStatus, string newStatus, string? logged)
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var update = Change(h, oldStatus, newStatus);
+        update["my_chat_member"]!["chat"] = new JsonObject { ["id"] = h.ChatId, ["title"] = "Approvers", ["type"] = chatType };
+
+        await h.Control.WaitForUpdateConfirmedAsync(h.Control.EnqueueRawUpdate(update.ToJsonString()), TelegramHarness.Wait);
+
+        var events = logs.Entries.Where(e => e.EventId.Name is "BotLetBackIntoChat" or "BotShutOutOfChat").Select(e => e.EventId.Name).ToList();
+        Assert.Equal(logged is null ? [] : [logged], events);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+    }
+
+    /// <summary>
     /// my_chat_member updates that must not let the waiting cards out: about another member than the bot, about another
     /// chat, or malformed. Each comes while the chat refuses the bot (a card waits), twice (as a redelivery would), and
     /// changes nothing: the waiting card is not tried again, the next card is. One about someone else or elsewhere is a
@@ -231,12 +263,24 @@ public sealed class BotMembershipTests
         },
     };
 
+    /// <summary>The bot as a chat member; <paramref name="status"/> may carry rights: <c>restricted:member:send</c> (is_member, can_send_messages), <c>administrator:post</c> (can_post_messages).</summary>
     private static JsonObject Member(long botId, string status)
     {
-        var member = new JsonObject { ["status"] = status, ["user"] = new JsonObject { ["id"] = botId, ["is_bot"] = true, ["first_name"] = "Bot" } };
-        if (status == "kicked")
+        var parts = status.Split(':');
+        var member = new JsonObject { ["status"] = parts[0], ["user"] = new JsonObject { ["id"] = botId, ["is_bot"] = true, ["first_name"] = "Bot" } };
+        if (parts[0] == "kicked")
         {
             member["until_date"] = 0;
+        }
+        if (parts[0] == "restricted")
+        {
+            member["is_member"] = parts.Contains("member");
+            member["can_send_messages"] = parts.Contains("send");
+            member["until_date"] = 0;
+        }
+        if (parts[0] == "administrator")
+        {
+            member["can_post_messages"] = parts.Contains("post");
         }
         return member;
     }

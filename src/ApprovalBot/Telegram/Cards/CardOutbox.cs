@@ -251,6 +251,12 @@ internal sealed partial class CardOutbox(
             {
                 LogChatTakesCardsAgain(sent.ChatId, (time.GetUtcNow() - chatSince).TotalMinutes);
                 _chatRefusedSince = null;
+                if (!_catchingUp)
+                {
+                    // Back without a word from Telegram (group rights restored): the rest go at their time, and the ids of
+                    // drafts cancelled or expired meanwhile would otherwise stay until the next readmission.
+                    _waitingOnChat.Clear();
+                }
             }
             await RecordSentAsync(draft.Id, sent, attempt, unrecorded: null, stoppingToken).ConfigureAwait(false);
         }

@@ -8,9 +8,9 @@ namespace ApprovalBot.Telegram.Updates;
 
 /// <summary>
 /// my_chat_member: Telegram saying the bot's own status in a chat changed. In the approvers' chat, a status that lets
-/// the bot post (a member, an administrator; restricted but still allowed to send messages) lets the cards and edits
-/// waiting on the chat's refusal go at once (<see cref="ChatReadmission"/>), logged at Information; one that does not
-/// (left, kicked, restricted) is logged at Warning once until the bot is let back in. Neither decides whether a card is
+/// the bot post (a member, an administrator; restricted but still allowed to send messages), after one that did not,
+/// lets the cards and edits waiting on the chat's refusal go at once (<see cref="ChatReadmission"/>), logged at
+/// Information; one that does not (left, kicked, restricted) is logged at Warning once until the bot is let back in. Neither decides whether a card is
 /// sent: the answer to the send does (the refusal handling of the outbox). An update about another member than the bot
 /// (none Telegram would send) or about another chat (the bot added to some group, a stranger blocking it) changes nothing
 /// and is recorded as a <c>security</c> event, once per update, like a refused tap or command; a malformed one (a part
@@ -53,9 +53,17 @@ internal sealed partial class BotMembership(TelegramChat chat, DraftStore store,
         var by = change.From;
         if (mayPost)
         {
-            Interlocked.Exchange(ref _shutOutLogged, 0);
-            LogLetBackIn(where.Id, now.Status!, by?.Id, by is null ? "" : RecordedText.Name(by));
-            readmission.Announce();
+            // Only a way back in: a promotion, or rights edited while the bot could post all along, frees nothing.
+            var wasShutOut = Interlocked.Exchange(ref _shutOutLogged, 0) == 1;
+            if (wasShutOut || MayPost(change.OldChatMember!, where) != true)
+            {
+                LogLetBackIn(where.Id, now.Status!, by?.Id, by is null ? "" : RecordedText.Name(by));
+                readmission.Announce();
+            }
+            else
+            {
+                LogStillMayPost(where.Id, now.Status!);
+            }
         }
         else if (Interlocked.Exchange(ref _shutOutLogged, 1) == 0)
         {
@@ -121,6 +129,9 @@ internal sealed partial class BotMembership(TelegramChat chat, DraftStore store,
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityMembershipRefused",
         Message = "Security: ignored a my_chat_member update about user {MemberUserId} (now {Status}) in chat {ChatId}, made by user {UserId}: {Reason}")]
     private partial void LogRefused(long chatId, long memberUserId, string status, long? userId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The bot's status in chat {ChatId} is now {Status}; it could post before and still may")]
+    private partial void LogStillMayPost(long chatId, string status);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The bot's status in chat {ChatId}, a group the approvers' chat was upgraded from, is now {Status}; nothing to do")]
     private partial void LogFormerChat(long chatId, string status);
