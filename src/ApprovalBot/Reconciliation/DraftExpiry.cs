@@ -20,8 +20,6 @@ namespace ApprovalBot.Reconciliation;
 internal sealed partial class DraftExpiry(
     DraftStore store, IOptionsMonitor<KindsOptions> kinds, IMissedDecisions missed, TimeProvider time, ILogger<DraftExpiry> logger)
 {
-    private bool _toldWaiting;
-
     /// <summary>The ledger event of an expiry.</summary>
     public const string EventType = "expired";
 
@@ -41,13 +39,7 @@ internal sealed partial class DraftExpiry(
     {
         if (!missed.TakenIn)
         {
-            // A tap made while the service was down may still be at Telegram: it must get its chance first.
-            if (!_toldWaiting && kinds.CurrentValue.Kinds.Values.Any(k => k.ExpireAfter is not null))
-            {
-                _toldWaiting = true;
-                LogWaitingForMissedDecisions();
-            }
-            return 0;
+            return 0; // a tap made while the service was down may still be at Telegram: it gets its chance first
         }
         var now = time.GetUtcNow();
         var expired = 0;
@@ -131,9 +123,6 @@ internal sealed partial class DraftExpiry(
 
     /// <param name="HasCard">A card of it is on record: the approver could have seen it.</param>
     private sealed record DueDraft(string Id, long Seq, DraftState State, DateTimeOffset CreatedAt, bool HasCard);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "Expiry waits until the taps made while the service was down are fetched from the chat")]
-    private partial void LogWaitingForMissedDecisions();
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired {DraftId} seq {Seq} kind {Kind} (was {State}): no decision within {Setting} {ExpireAfter} of its submission at {SubmittedAt:O}")]
     private partial void LogExpired(string draftId, long seq, string kind, string state, string setting, TimeSpan expireAfter, DateTimeOffset submittedAt);

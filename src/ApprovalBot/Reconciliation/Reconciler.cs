@@ -6,7 +6,8 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Reconciliation;
 
 /// <summary>
-/// One reconcile cycle: expire the drafts past their kind's ExpireAfter (<see cref="DraftExpiry"/>) first, so that this
+/// One reconcile cycle, once the taps made while the service was down are in (<see cref="IMissedDecisions"/>; until then a
+/// cycle does nothing): expire the drafts past their kind's ExpireAfter (<see cref="DraftExpiry"/>) first, so that this
 /// cycle's reports no longer count them as awaiting a decision; then find every gap, escalate each new one once and each
 /// open one again after <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
 /// A gap is marked sent only after the chat accepted the message, so a failed send is retried next cycle.
@@ -14,6 +15,7 @@ namespace ApprovalBot.Reconciliation;
 /// </summary>
 internal sealed partial class Reconciler(
     DraftExpiry expiry,
+    IMissedDecisions missed,
     GapFinder finder,
     DraftStore store,
     IServiceProvider services,
@@ -33,9 +35,13 @@ internal sealed partial class Reconciler(
     // Since when escalations fail, and when that was last brought up; null while they reach the chat. Under the gate.
     private DateTimeOffset? _failingSince;
     private DateTimeOffset _failingRemindedAt;
+    private volatile bool _held;
 
     /// <summary>Gaps found and messages sent by the last cycle, and the drafts it expired.</summary>
     public sealed record CycleResult(int Open, int Escalated, int Reminded, int Resolved, int Messages, int Expired);
+
+    /// <summary>True once a cycle did nothing while the taps made while the service was down were not in.</summary>
+    public bool HeldACycle => _held;
 
     public async Task<CycleResult> RunOnceAsync(CancellationToken cancellationToken)
     {
@@ -52,6 +58,17 @@ internal sealed partial class Reconciler(
 
     private async Task<CycleResult> RunAsync(CancellationToken cancellationToken)
     {
+        if (!missed.TakenIn)
+        {
+            // A tap made while the service was down may still be at Telegram: no expiry, and no escalation calling for a
+            // decision that may already be taken, before it is in (a cycle runs as soon as it is).
+            if (!_held)
+            {
+                _held = true;
+                LogHeldForMissedDecisions();
+            }
+            return new CycleResult(0, 0, 0, 0, 0, 0);
+        }
         var expired = await expiry.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         var gaps = finder.All().Where(g => Gaps.IsEscalated(g.Name)).ToList();
         var now = time.GetUtcNow();
@@ -178,6 +195,9 @@ internal sealed partial class Reconciler(
 
     /// <summary>An escalation not resolved yet: its gap's report and class, and when it was last delivered (null: never).</summary>
     private sealed record OpenEscalation(string Report, string Gap, long? LastSent);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Expiry and escalations wait until the taps made while the service was down are fetched from the chat")]
+    private partial void LogHeldForMissedDecisions();
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Gap {Report}/{Gap} on {DraftId} ({State}) since {Since}: {Detail}")]
     private partial void LogGap(string report, string gap, string? draftId, string? state, DateTimeOffset since, string detail);

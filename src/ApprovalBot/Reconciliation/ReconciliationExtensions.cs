@@ -27,6 +27,7 @@ internal static class ReconciliationExtensions
         services.AddSingleton<GapDismissals>();
         services.AddSingleton<GapFinder>();
         services.TryAddSingleton<IMissedDecisions, NoMissedDecisions>();
+        services.AddHostedService<ReconcileWhenDecisionsTakenIn>();
         services.AddSingleton<DraftExpiry>();
         services.AddSingleton<Reconciler>();
         services.TryAddSingleton<ReconcileRequests>();

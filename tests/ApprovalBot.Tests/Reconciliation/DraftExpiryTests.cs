@@ -40,6 +40,8 @@ public sealed class DraftExpiryTests : IAsyncLifetime
     private sealed class MissedDecisions : IMissedDecisions
     {
         public bool TakenIn { get; set; } = true;
+
+        public Task WhenTakenIn => TakenIn ? Task.CompletedTask : Task.Delay(Timeout.Infinite);
     }
 
     [Fact]

@@ -214,6 +214,25 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// An ordinary restart long after a draft's ExpireAfter: the start's cycles are held until the updates that waited at
+    /// Telegram are in, then a cycle runs at once and expires the draft; nobody is asked to decide it in between.
+    /// </summary>
+    [Fact]
+    public async Task Restart_DraftOverdue_ExpiresAsSoonAsTheBacklogIsIn_WithoutAnEscalationAskingForADecision()
+    {
+        const string id = "reply:overdue-plain";
+        var card = await _harness.SubmitCardedAsync(id, "Overdue by the restart");
+        var sentBefore = Control.GetMessages(_harness.ChatId).Count;
+
+        await _harness.RestartHostAsync(whileStopped: () => _clock = new ManualTimeProvider(_clock.GetUtcNow() + ExpireAfter + TimeSpan.FromHours(1)));
+        await ExpiredCardAsync(card);
+
+        Assert.Equal(DraftState.Expired, Host.Store.Get(id)!.State);
+        Assert.DoesNotContain(Control.GetMessages(_harness.ChatId).Skip(sentBefore), m => m.Text is { } t && t.Contains("needs attention", StringComparison.Ordinal));
+        Assert.Equal("0", SqliteFile.Scalar(Path.Combine(Host.DataDirectory, "approvals.db"), "SELECT count(*) FROM escalations"));
+    }
+
+    /// <summary>
     /// The approver tapped Approve while the service was down, in time; the service starts after the draft's ExpireAfter.
     /// Telegram gives no time of the tap, so the start's reconcile cycle must not expire the draft before the poller has
     /// fetched it: here getUpdates is held until that cycle has run. The tap then decides the draft.

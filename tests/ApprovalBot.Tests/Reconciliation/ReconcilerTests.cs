@@ -12,6 +12,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     private readonly ManualTimeProvider _clock = new(DateTimeOffset.UtcNow);
     private readonly RecordingEscalationChannel _chat = new();
     private readonly CapturedLogs _logs = new();
+    private readonly MissedDecisions _missed = new();
     private TestHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TestHost.StartAsync(
@@ -22,8 +23,25 @@ public sealed class ReconcilerTests : IAsyncLifetime
             s.AddSingleton<TimeProvider>(_clock);
             s.AddSingleton<IEscalationChannel>(_chat);
             s.AddSingleton<ILoggerProvider>(_logs);
+            s.AddSingleton<IMissedDecisions>(_missed);
         },
         compose: b => b.AddReconciliation());
+
+    /// <summary>Taps made while the service was down not fetched yet (<see cref="TakenIn"/> false), then fetched.</summary>
+    private sealed class MissedDecisions : IMissedDecisions
+    {
+        private TaskCompletionSource _takenIn = new();
+
+        public MissedDecisions() => _takenIn.SetResult();
+
+        public bool TakenIn => _takenIn.Task.IsCompleted;
+
+        public Task WhenTakenIn => _takenIn.Task;
+
+        public void Waiting() => _takenIn = new TaskCompletionSource();
+
+        public void In() => _takenIn.TrySetResult();
+    }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
@@ -38,6 +56,28 @@ public sealed class ReconcilerTests : IAsyncLifetime
         await DraftFixtures.ApproveAsync(_host.Store, id);
         await DraftFixtures.MoveAsync(_host.Store, id, DraftState.Approved, DraftState.Executing);
         await DraftFixtures.MoveAsync(_host.Store, id, DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "boom" });
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_TapsMadeWhileDownNotFetchedYet_NothingExpiredOrEscalatedUntilTheyAre()
+    {
+        await FailAsync("reply:failed");
+        await DraftFixtures.SubmitAsync(_host.Store, "expiring:overdue", kind: "expiring");
+        _clock.Advance(TimeSpan.FromDays(3));
+        _missed.Waiting();
+
+        var held = await Reconciler.RunOnceAsync(default);
+        var heldState = _host.Store.Get("expiring:overdue")!.State;
+        var sentWhileHeld = _chat.Sent.Count;
+        _missed.In();
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal(new Reconciler.CycleResult(0, 0, 0, 0, 0, 0), held);
+        Assert.Equal((DraftState.Pending, 0), (heldState, sentWhileHeld));
+        Assert.Contains(_logs.Entries, e => e.Message == "Expiry and escalations wait until the taps made while the service was down are fetched from the chat");
+        Assert.Equal(1, cycle.Expired);
+        Assert.Equal(DraftState.Expired, _host.Store.Get("expiring:overdue")!.State);
+        Assert.Equal("reply:failed", Assert.Single(Assert.Single(_chat.Sent).Gaps).DraftId);
     }
 
     [Fact]

@@ -10,20 +10,21 @@ public sealed class UpdateBacklogTests
     [Fact]
     public void TakenIn_AtStart_FalseUntilThePollerSaysTheBacklogIsHandled()
     {
-        var backlog = new UpdateBacklog(_clock);
+        var backlog = new UpdateBacklog(_clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<UpdateBacklog>.Instance);
 
         var atStart = backlog.TakenIn;
         backlog.MarkCaughtUp();
 
         Assert.False(atStart);
         Assert.True(backlog.TakenIn);
+        Assert.True(backlog.WhenTakenIn.IsCompleted);
         Assert.True(backlog.CaughtUp);
     }
 
     [Fact]
     public void TakenIn_ChatOutOfReach_GivenUpOnAfterTenMinutes()
     {
-        var backlog = new UpdateBacklog(_clock);
+        var backlog = new UpdateBacklog(_clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<UpdateBacklog>.Instance);
 
         _clock.Advance(UpdateBacklog.GiveUpAfter - TimeSpan.FromMilliseconds(1));
         var justBefore = backlog.TakenIn;
@@ -31,6 +32,7 @@ public sealed class UpdateBacklogTests
 
         Assert.False(justBefore);
         Assert.True(backlog.TakenIn);
+        Assert.True(backlog.WhenTakenIn.IsCompleted);
         Assert.False(backlog.CaughtUp);
     }
 }
