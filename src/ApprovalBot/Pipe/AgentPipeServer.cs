@@ -162,8 +162,9 @@ internal sealed partial class AgentPipeServer(
                 await server!.DisposeAsync().ConfigureAwait(false);
                 server = null;
             }
-            catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+            catch (Exception ex)
             {
+                // Whatever it was, the connection holds no slot (AdmitAsync leaves none behind) and the loop goes on.
                 LogAcceptFailed(ex);
                 await server!.DisposeAsync().ConfigureAwait(false);
                 server = null;
@@ -240,8 +241,9 @@ internal sealed partial class AgentPipeServer(
         }
         finally
         {
-            await stream.DisposeAsync().ConfigureAwait(false);
+            // The slot first: a connection whose stream is closed must no longer be one a newcomer may close.
             _slots!.Release(connection);
+            await stream.DisposeAsync().ConfigureAwait(false);
             if (Interlocked.Decrement(ref _serving) == 0 && Volatile.Read(ref _stopping) == 1)
             {
                 _drained.TrySetResult();

@@ -27,4 +27,33 @@ public sealed class WarningThrottleTests
         Assert.True(throttle.ShouldLog(out var afterAQuietSpell));
         Assert.Equal(1, afterAQuietSpell);
     }
+
+    [Fact]
+    public void ShouldLog_WallClockSetBackAnHour_NextWarningStillComesAfterTheInterval()
+    {
+        var time = new WallClockApart();
+        var throttle = new WarningThrottle(time, TimeSpan.FromMinutes(1));
+        Assert.True(throttle.ShouldLog(out _));
+
+        // The wall clock goes back an hour (an NTP step, a VM resumed), while time itself moves on past the interval.
+        time.Wall -= TimeSpan.FromHours(1);
+        time.Elapsed += TimeSpan.FromMinutes(2);
+
+        Assert.True(throttle.ShouldLog(out var suppressed));
+        Assert.Equal(0, suppressed);
+    }
+
+    /// <summary>A clock whose wall time and monotonic time are moved apart, as they can be on a real machine.</summary>
+    private sealed class WallClockApart : TimeProvider
+    {
+        public DateTimeOffset Wall { get; set; } = new(2026, 11, 22, 9, 0, 0, TimeSpan.Zero);
+
+        public TimeSpan Elapsed { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => Wall;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Elapsed.Ticks;
+    }
 }
