@@ -21,12 +21,6 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// <summary>The pipe name used when neither an option nor <c>APPROVALBOT_PIPE</c> names one.</summary>
     public const string DefaultPipeName = "approvalbot";
 
-    /// <summary>
-    /// How many times one call sends its request again on a new connection after the service closed the old one before
-    /// the request reached it. More than once only if a new connection is closed too before its first request is read.
-    /// </summary>
-    private const int MaxResends = 2;
-
     private readonly string _pipeName;
     private readonly PipeOptions _pipeOptions;
     private readonly TimeSpan _connectTimeout;
@@ -127,7 +121,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             return;
         }
         var path = SocketPathOf(pipeName);
-        if (!Path.Exists(path))
+        if (NothingAt(path))
         {
             throw new FileNotFoundException(
                 $"No ApprovalBot service at '{path}': there is no socket file there, so the service is not running, or it serves another path (its Pipe:Name; clients read APPROVALBOT_PIPE).", path);
@@ -135,9 +129,31 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
+    /// True only when the path provably names nothing. Not <see cref="Path.Exists"/>, which is false also when the path
+    /// cannot be looked at (a folder on it closed to this OS user): the connect then fails saying so, not "not running".
+    /// </summary>
+    private static bool NothingAt(string path)
+    {
+        try
+        {
+            File.GetAttributes(path);
+            return false;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// How long a call waits for its answer, on top of any time the request itself asks the service to wait (the
     /// <c>timeout_ms</c> of <c>wait</c>). Default 30 s; <see cref="Timeout.InfiniteTimeSpan"/> waits for ever. A call
-    /// that runs out throws <see cref="TimeoutException"/> and closes the connection (see <see cref="IsClosed"/>).
+    /// that runs out throws <see cref="TimeoutException"/> and closes the connection (see <see cref="IsClosed"/>); if it
+    /// ran out while the request provably had not reached the service, <see cref="RequestNotCarriedOutException"/> instead.
     /// </summary>
     public TimeSpan ResponseTimeout
     {
@@ -159,7 +175,8 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// the connection is closed instead and every later call throws <see cref="IOException"/>: connect again and
     /// repeat the request (a submit with the same id is answered with the original receipt). A connection the service
     /// closed as idle to serve another agent does not count: the next call connects again by itself and sends its request
-    /// there, which is safe for every op since the service read none of it.
+    /// there, which is safe for every op since the service read none of it; as often as it takes within the call's time
+    /// limit, after which it throws <see cref="RequestNotCarriedOutException"/>.
     /// </summary>
     public bool IsClosed => _closedBecause is not null;
 
@@ -192,6 +209,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             var request = Terminated(line);
             for (var resends = 0; ; resends++)
             {
+                // Why this attempt was not carried out; null once it was answered.
+                string? unserved = null;
+                string? responseLine = null;
                 try
                 {
                     try
@@ -199,18 +219,15 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                         _stream.Write(request.Span);
                         _stream.Flush();
                     }
-                    catch (IOException ex) when (!call.Expired && resends < MaxResends)
+                    catch (IOException ex) when (!call.Expired)
                     {
-                        Reconnect(ex);
-                        continue;
+                        unserved = "its write failed: " + ex.Message;
                     }
-                    var responseLine = _reader.ReadLine();
-                    if (resends < MaxResends && !call.Expired && IsClosedUnserved(responseLine))
+                    if (unserved is null)
                     {
-                        Reconnect(null);
-                        continue;
+                        responseLine = _reader.ReadLine();
+                        unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
                     }
-                    return Finish(call, limit, responseLine);
                 }
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException && call.Expired)
                 {
@@ -221,6 +238,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                     Close("the connection failed: " + ex.Message);
                     throw;
                 }
+                if (unserved is null)
+                {
+                    return Finish(call, limit, responseLine);
+                }
+                Reconnect(call, unserved, resends);
             }
         }
         finally
@@ -299,6 +321,8 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             var request = Terminated(line);
             for (var resends = 0; ; resends++)
             {
+                string? unserved = null;
+                string? responseLine = null;
                 try
                 {
                     try
@@ -306,18 +330,15 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                         await _stream.WriteAsync(request, cancellationToken).ConfigureAwait(false);
                         await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
                     }
-                    catch (IOException ex) when (!call.Expired && resends < MaxResends)
+                    catch (IOException ex) when (!call.Expired)
                     {
-                        await ReconnectAsync(ex, cancellationToken).ConfigureAwait(false);
-                        continue;
+                        unserved = "its write failed: " + ex.Message;
                     }
-                    var responseLine = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-                    if (resends < MaxResends && !call.Expired && IsClosedUnserved(responseLine))
+                    if (unserved is null)
                     {
-                        await ReconnectAsync(null, cancellationToken).ConfigureAwait(false);
-                        continue;
+                        responseLine = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                        unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
                     }
-                    return Finish(call, limit, responseLine);
                 }
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException && call.Expired)
                 {
@@ -333,6 +354,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                     Close("the connection failed: " + ex.Message);
                     throw;
                 }
+                if (unserved is null)
+                {
+                    return Finish(call, limit, responseLine);
+                }
+                await ReconnectAsync(call, unserved, resends, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -363,42 +389,113 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         }
     }
 
+    private const string ClosedAsIdle = "it closed the connection as idle to serve another agent";
+
+    /// <summary>
+    /// None before the first resend; then a short pause, growing, so that a service that keeps closing new connections
+    /// unread is not asked again in a tight loop. Never past the call's time limit.
+    /// </summary>
+    private static TimeSpan? ResendDelay(Call call, int resends)
+    {
+        if (resends == 0)
+        {
+            return null;
+        }
+        var delay = TimeSpan.FromMilliseconds(Math.Min(1000, 50 << Math.Min(resends - 1, 5)));
+        return call.TimeLeft is { } left && left < delay ? (left > TimeSpan.Zero ? left : null) : delay;
+    }
+
     /// <summary>
     /// The service closed the connection before the request reached it (its write failed: a socket whose peer is gone
     /// takes no bytes) or answered that it had closed it unserved: either way nothing of the request was carried out, so
-    /// it goes again, whatever its op, on a new connection to the same pipe.
+    /// it goes again, whatever its op, on a new connection to the same pipe. Connecting again is bounded by the connect
+    /// timeout and by the time left of the call, whichever is shorter.
     /// </summary>
-    private void Reconnect(IOException? cause)
+    private void Reconnect(Call call, string unserved, int resends)
     {
+        if (ResendDelay(call, resends) is { } delay)
+        {
+            Thread.Sleep(delay);
+        }
+        var timeout = ReconnectTimeout(call, unserved);
         NamedPipeClientStream fresh;
         try
         {
-            fresh = Open(_pipeName, _pipeOptions, _connectTimeout);
+            fresh = Open(_pipeName, _pipeOptions, timeout);
         }
-        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
-            throw CannotReconnect(cause, ex);
+            throw CannotReconnect(call, unserved, timeout, ex);
         }
         Replace(fresh);
+        ThrowIfExpired(call, unserved);
     }
 
-    private async Task ReconnectAsync(IOException? cause, CancellationToken cancellationToken)
+    private async Task ReconnectAsync(Call call, string unserved, int resends, CancellationToken cancellationToken)
     {
         NamedPipeClientStream fresh;
+        TimeSpan timeout = default;
         try
         {
-            fresh = await OpenAsync(_pipeName, _pipeOptions, _connectTimeout, cancellationToken).ConfigureAwait(false);
+            if (ResendDelay(call, resends) is { } delay)
+            {
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            timeout = ReconnectTimeout(call, unserved);
+            fresh = await OpenAsync(_pipeName, _pipeOptions, timeout, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
+        catch (OperationCanceledException)
         {
-            throw CannotReconnect(cause, ex);
+            Close("a call was cancelled before its answer arrived");
+            throw;
+        }
+        catch (Exception ex) when (ex is IOException and not RequestNotCarriedOutException or TimeoutException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            throw CannotReconnect(call, unserved, timeout, ex);
         }
         Replace(fresh);
+        ThrowIfExpired(call, unserved);
     }
 
-    private static IOException CannotReconnect(IOException? cause, Exception ex) => new(
-        $"The service closed the connection before this request reached it ({cause?.Message ?? "it closed the connection as idle"}), " +
-        $"and connecting again failed: {ex.Message} The request was not carried out.", ex);
+    private TimeSpan ReconnectTimeout(Call call, string unserved)
+    {
+        ThrowIfExpired(call, unserved);
+        if (Volatile.Read(ref _closedBecause) is { } reason)
+        {
+            // Disposed meanwhile by another thread.
+            throw GiveUp(unserved, $"this client was closed meanwhile ({reason})", null);
+        }
+        if (call.TimeLeft is not { } left)
+        {
+            return _connectTimeout;
+        }
+        if (left <= TimeSpan.Zero)
+        {
+            throw GiveUp(unserved, $"the call's time limit of {call.Limit.TotalSeconds:0.###} s ran out", null);
+        }
+        return _connectTimeout == Timeout.InfiniteTimeSpan || left < _connectTimeout ? left : _connectTimeout;
+    }
+
+    private void ThrowIfExpired(Call call, string unserved)
+    {
+        if (call.Expired)
+        {
+            throw GiveUp(unserved, $"the call's time limit of {call.Limit.TotalSeconds:0.###} s ran out", null);
+        }
+    }
+
+    private RequestNotCarriedOutException CannotReconnect(Call call, string unserved, TimeSpan timeout, Exception ex) =>
+        (ex is TimeoutException or OperationCanceledException) && timeout != _connectTimeout
+            ? GiveUp(unserved, $"connecting again did not succeed within the {timeout.TotalSeconds:0.###} s left of the call's time limit of {call.Limit.TotalSeconds:0.###} s", ex)
+            : GiveUp(unserved, "connecting again failed: " + ex.Message, ex);
+
+    /// <summary>Closes the client (as after any call that did not complete) and says why the request was not carried out.</summary>
+    private RequestNotCarriedOutException GiveUp(string unserved, string what, Exception? inner)
+    {
+        Close("a request could not be sent again: " + what);
+        return new RequestNotCarriedOutException(
+            $"The service closed the connection before this request reached it ({unserved}), and {what}. The request was not carried out: connect again and send it again.", inner);
+    }
 
     private void Replace(NamedPipeClientStream fresh)
     {
@@ -519,11 +616,13 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         private const int Running = 0, Completed = 1, TimedOut = 2;
         private readonly PipeClient _client;
         private readonly Timer? _timer;
+        private readonly long _started = System.Diagnostics.Stopwatch.GetTimestamp();
         private int _state;
 
         public Call(PipeClient client, TimeSpan limit)
         {
             _client = client;
+            Limit = limit;
             if (limit != Timeout.InfiniteTimeSpan)
             {
                 _timer = new Timer(static call => ((Call)call!).Expire(), this, limit, Timeout.InfiniteTimeSpan);
@@ -531,6 +630,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         }
 
         public bool Expired => Volatile.Read(ref _state) == TimedOut;
+
+        public TimeSpan Limit { get; }
+
+        /// <summary>What is left of the limit (negative once it has run out); null with no limit.</summary>
+        public TimeSpan? TimeLeft => Limit == Timeout.InfiniteTimeSpan ? null : Limit - System.Diagnostics.Stopwatch.GetElapsedTime(_started);
 
         /// <summary>False when the limit had already run out (and closed the connection).</summary>
         public bool Complete() => Interlocked.CompareExchange(ref _state, Completed, Running) == Running;

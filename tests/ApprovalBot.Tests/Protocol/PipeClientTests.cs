@@ -375,28 +375,105 @@ public sealed class PipeClientTests
         Assert.False(client.IsClosed);
     }
 
-    [Fact]
-    public async Task Call_EveryNewConnectionClosedUnserved_TwoResendsThenTheServiceAnswerIsReturned()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_NewConnectionsClosedUnservedTimeAfterTime_SentAgainUntilOneIsServed(bool blocking)
     {
         await using var peer = ScriptedPipePeer.Start();
-        await using var client = await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        client.ResponseTimeout = TimeSpan.FromSeconds(20);
         var connections = new List<ScriptedPipePeer.Connection> { await peer.AcceptAsync() };
 
-        var pinging = client.PingAsync();
-        for (var i = 0; i < 3; i++)
+        // Under churn a new connection can be closed too before its request is read; a count of resends ran out.
+        var pinging = blocking ? Task.Run(client.Ping) : client.PingAsync();
+        for (var i = 0; i < 5; i++)
         {
             var next = peer.AcceptAsync();
             Assert.Equal("""{"op":"ping"}""", await connections[^1].ReadLineAsync());
             connections[^1].WriteLine(ClosedUnserved);
-            if (i < 2) connections.Add(await next);
+            connections.Add(await next);
         }
-        var answer = await pinging;
+        Assert.Equal("""{"op":"ping"}""", await connections[^1].ReadLineAsync());
+        connections[^1].WriteLine(Pong);
 
-        Assert.False(answer.Ok);
-        Assert.Equal(ErrorCodes.Unavailable, answer.Error!.Code);
-        Assert.True(answer.Closed);
-        Assert.Equal(3, connections.Count);
+        Assert.True((await pinging.WaitAsync(TimeSpan.FromSeconds(20))).Ok);
+        Assert.False(client.IsClosed);
         connections.ForEach(c => c.Dispose());
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_EveryNewConnectionClosedUnserved_GivesUpAtItsTimeLimitSayingTheRequestWasNotCarriedOut(bool blocking)
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        client.ResponseTimeout = TimeSpan.FromSeconds(1);
+        using var stop = new CancellationTokenSource();
+        var service = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await peer.AnswerEveryRequestAsync(ClosedUnserved);
+            }
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = blocking
+            ? Assert.Throws<RequestNotCarriedOutException>(() => client.Ping())
+            : await Assert.ThrowsAsync<RequestNotCarriedOutException>(() => client.PingAsync());
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), clock.Elapsed.ToString());
+        Assert.IsAssignableFrom<IOException>(error);
+        Assert.Contains("closed the connection as idle", error.Message, StringComparison.Ordinal);
+        Assert.Contains("time limit of 1 s", error.Message, StringComparison.Ordinal);
+        Assert.Contains("The request was not carried out", error.Message, StringComparison.Ordinal);
+        Assert.True(client.IsClosed);
+        await stop.CancelAsync();
+        peer.StopListening();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_ServiceKilledLeavingItsSocketFile_GivesUpWithinTheCallsTimeLimitNotTheConnectTimeout(bool blocking)
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(60)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(60));
+        client.ResponseTimeout = TimeSpan.FromSeconds(2);
+        using (await peer.AcceptAsync())
+        {
+        }
+        // kill -9: the connection is gone (the write fails: nothing reached the service) and the file stays, refusing.
+        peer.Die();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = blocking
+            ? Assert.Throws<RequestNotCarriedOutException>(() => client.Ping())
+            : await Assert.ThrowsAsync<RequestNotCarriedOutException>(() => client.PingAsync());
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), clock.Elapsed.ToString());
+        Assert.Contains("its write failed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("connecting again did not succeed within the", error.Message, StringComparison.Ordinal);
+        Assert.Contains("The request was not carried out", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("may have been carried out", error.Message, StringComparison.Ordinal);
+        Assert.True(client.IsClosed);
+    }
+
+    [Fact]
+    public async Task CallAsync_CancelledWhileConnectingAgainWithNoTimeLimitAnywhere_EndsAtOnce()
+    {
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = await PipeClient.ConnectAsync(peer.Path, Timeout.InfiniteTimeSpan);
+        client.ResponseTimeout = Timeout.InfiniteTimeSpan;
+        using (await peer.AcceptAsync())
+        {
+        }
+        peer.Die();
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => client.PingAsync(cancel.Token).WaitAsync(TimeSpan.FromSeconds(20)));
     }
 
     [Fact]
@@ -430,8 +507,11 @@ public sealed class PipeClientTests
         }
         peer.StopListening();
 
-        var error = blocking ? Assert.Throws<IOException>(() => client.Ping()) : await Assert.ThrowsAsync<IOException>(() => client.PingAsync());
+        var error = blocking
+            ? Assert.Throws<RequestNotCarriedOutException>(() => client.Ping())
+            : await Assert.ThrowsAsync<RequestNotCarriedOutException>(() => client.PingAsync());
 
+        Assert.IsAssignableFrom<IOException>(error);
         Assert.Contains("connecting again failed", error.Message, StringComparison.Ordinal);
         Assert.Contains("not carried out", error.Message, StringComparison.Ordinal);
         Assert.True(client.IsClosed);
