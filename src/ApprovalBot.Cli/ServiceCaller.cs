@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.IO.Pipes;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using ApprovalBot.Client;
@@ -11,10 +13,12 @@ namespace ApprovalBot.Cli;
 /// echoed verbatim, so scripts see exactly what the service said, including fields newer than this CLI; an error answer
 /// is then said only there, not on stderr as well.
 /// </summary>
-internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout, TimeSpan? responseTimeout = null)
+internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdout, TimeSpan? responseTimeout = null, TimeSpan? connectTimeout = null)
 {
     /// <summary>Short on purpose: a local service accepts at once, and a script should learn quickly that none runs.</summary>
-    public static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(2);
+    public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(2);
+
+    private readonly TimeSpan _connectTimeout = connectTimeout ?? DefaultConnectTimeout;
 
     /// <summary>How long to wait for an answer, on top of the time a <c>wait</c> asks the service to wait.</summary>
     public static readonly TimeSpan DefaultResponseTimeout = TimeSpan.FromSeconds(30);
@@ -53,6 +57,10 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         {
             throw NoAnswer(_responseTimeout + serviceWait);
         }
+        catch (RequestNotCarriedOutException e)
+        {
+            throw NotCarriedOut(e.InnerException);
+        }
         catch (IOException e)
         {
             throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {ErrorText.IoFailure(e)}");
@@ -67,92 +75,196 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     /// <summary>
     /// <see cref="ExchangeAsync"/> with blocking I/O, for the one-request submit fast path: async pipe I/O starts
     /// the thread pool and the socket event loop (a thread of its own), ~15 ms of a CLI process's life, for a
-    /// single request/response nothing overlaps with. Same checks (only a server of our OS user), same errors.
+    /// single request/response nothing overlaps with. Same checks (only a server of our OS user), same errors, and like
+    /// <see cref="PipeClient"/> it sends the request again on a new connection, within the response timeout, when the
+    /// service closed the connection before reading it (the write failed, or the answer is the <c>"closed":true</c> line).
     /// </summary>
     public string Exchange(byte[] line)
     {
         ThrowIfNoSocket();
-        NamedPipeClientStream stream;
+        var request = new byte[line.Length + 1];
+        line.CopyTo(request, 0);
+        request[^1] = (byte)'\n';
+        var current = Connect(_connectTimeout);
+        var started = Stopwatch.GetTimestamp();
+        var timedOut = 0;
+        // Closing the stream ends a read blocked on it: how a blocking read gets a time limit.
+        using var timer = new Timer(_ => { Volatile.Write(ref timedOut, 1); Volatile.Read(ref current).Dispose(); }, null, _responseTimeout, Timeout.InfiniteTimeSpan);
         try
         {
-            stream = new NamedPipeClientStream(".", PipeName, PipeDirection.InOut, PipeOptions.CurrentUserOnly);
-            try
+            for (var resends = 0; ; resends++)
             {
-                stream.Connect((int)ConnectTimeout.TotalMilliseconds);
+                try
+                {
+                    try
+                    {
+                        current.Write(request);
+                        current.Flush();
+                    }
+                    catch (IOException) when (Volatile.Read(ref timedOut) == 0)
+                    {
+                        // The service closed the connection before the request reached it: send it again.
+                        Reconnect(ref current, started, resends, () => Volatile.Read(ref timedOut) == 1);
+                        continue;
+                    }
+                    var response = ReadLine(current, () => Volatile.Read(ref timedOut) == 1);
+                    if (!IsClosedUnserved(response))
+                    {
+                        return response;
+                    }
+                }
+                catch (Exception e) when (e is IOException or ObjectDisposedException && Volatile.Read(ref timedOut) == 1)
+                {
+                    throw NoAnswer(_responseTimeout);
+                }
+                catch (IOException e)
+                {
+                    throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {ErrorText.IoFailure(e)}");
+                }
+                Reconnect(ref current, started, resends, () => Volatile.Read(ref timedOut) == 1);
             }
-            catch
+        }
+        finally
+        {
+            Volatile.Read(ref current).Dispose();
+        }
+    }
+
+    /// <summary>One response line, without its end; a throw (or null-like end) when the connection ends first.</summary>
+    private string ReadLine(NamedPipeClientStream stream, Func<bool> timedOut)
+    {
+        var response = new MemoryStream();
+        var buffer = new byte[16 * 1024];
+        while (true)
+        {
+            var read = stream.Read(buffer);
+            if (read == 0)
             {
-                stream.Dispose();
-                throw;
+                if (timedOut())
+                {
+                    throw NoAnswer(_responseTimeout);
+                }
+                if (response.Length == 0)
+                {
+                    throw CliException.Unavailable($"the service on '{PipeName}' closed the connection without answering");
+                }
+                break;
             }
+            var newline = Array.IndexOf(buffer, (byte)'\n', 0, read);
+            response.Write(buffer, 0, newline >= 0 ? newline : read);
+            if (newline >= 0)
+            {
+                break;
+            }
+        }
+        var text = System.Text.Encoding.UTF8.GetString(response.GetBuffer(), 0, (int)response.Length);
+        return text.EndsWith('\r') ? text[..^1] : text;
+    }
+
+    /// <summary>
+    /// The line the service writes before it closes an idle connection: the request just sent was not read. Told by its
+    /// shape, without a JSON parser (the fast path loads none): the service writes it as exactly this object, and a
+    /// <c>"closed":true</c> that ends a line cannot be inside the message, whose quotes are escaped.
+    /// </summary>
+    internal static bool IsClosedUnserved(string line) =>
+        line.StartsWith("{\"ok\":false,\"error\":{\"code\":\"unavailable\",", StringComparison.Ordinal)
+        && line.EndsWith("},\"closed\":true}", StringComparison.Ordinal);
+
+    /// <summary>
+    /// A new connection for a request the service did not read: after a short pause from the second resend on, within the
+    /// connect timeout and the time left of the response timeout, whichever is shorter. The old one is closed.
+    /// </summary>
+    private void Reconnect(ref NamedPipeClientStream current, long started, int resends, Func<bool> timedOut)
+    {
+        var left = _responseTimeout - Stopwatch.GetElapsedTime(started);
+        if (resends > 0 && left > TimeSpan.Zero)
+        {
+            var pause = TimeSpan.FromMilliseconds(Math.Min(1000, 50 << Math.Min(resends - 1, 5)));
+            Thread.Sleep(pause < left ? pause : left);
+            left = _responseTimeout - Stopwatch.GetElapsedTime(started);
+        }
+        if (timedOut() || left <= TimeSpan.Zero)
+        {
+            throw NotCarriedOut(null);
+        }
+        NamedPipeClientStream fresh;
+        try
+        {
+            ThrowIfNoSocket();
+            fresh = Connect(left < _connectTimeout ? left : _connectTimeout);
+        }
+        catch (CliException e)
+        {
+            throw CliException.Unavailable(
+                $"the service on '{PipeName}' closed the connection before the request reached it, and connecting again failed ({e.Message}); it was not carried out: run the same command again");
+        }
+        var old = Interlocked.Exchange(ref current, fresh);
+        old.Dispose();
+        if (timedOut())
+        {
+            // The time limit closed the old stream meanwhile, not this one.
+            fresh.Dispose();
+            throw NotCarriedOut(null);
+        }
+    }
+
+    /// <summary>A connected stream, or the CLI's error for why there is none.</summary>
+    private NamedPipeClientStream Connect(TimeSpan timeout)
+    {
+        var stream = new NamedPipeClientStream(".", PipeName, PipeDirection.InOut, PipeOptions.CurrentUserOnly);
+        try
+        {
+            stream.Connect(timeout);
+            return stream;
         }
         catch (TimeoutException)
         {
-            throw CliException.Unavailable($"no service answered on '{PipeName}' within {ConnectTimeout.TotalSeconds:0} s");
+            stream.Dispose();
+            throw NoService(timeout);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
         {
+            stream.Dispose();
             throw CannotConnect(e);
         }
-        var timedOut = 0;
-        using (stream)
-        // Closing the stream ends a read blocked on it: how a blocking read gets a time limit.
-        using (new Timer(_ => { Volatile.Write(ref timedOut, 1); stream.Dispose(); }, null, _responseTimeout, Timeout.InfiniteTimeSpan))
+        catch
         {
-            try
-            {
-                var request = new byte[line.Length + 1];
-                line.CopyTo(request, 0);
-                request[^1] = (byte)'\n';
-                stream.Write(request);
-                stream.Flush();
-                var response = new MemoryStream();
-                var buffer = new byte[16 * 1024];
-                while (true)
-                {
-                    var read = stream.Read(buffer);
-                    if (read == 0)
-                    {
-                        if (Volatile.Read(ref timedOut) == 1)
-                        {
-                            throw NoAnswer(_responseTimeout);
-                        }
-                        if (response.Length == 0)
-                        {
-                            throw CliException.Unavailable($"the service on '{PipeName}' closed the connection without answering");
-                        }
-                        break;
-                    }
-                    var newline = Array.IndexOf(buffer, (byte)'\n', 0, read);
-                    response.Write(buffer, 0, newline >= 0 ? newline : read);
-                    if (newline >= 0)
-                    {
-                        break;
-                    }
-                }
-                var text = System.Text.Encoding.UTF8.GetString(response.GetBuffer(), 0, (int)response.Length);
-                return text.EndsWith('\r') ? text[..^1] : text;
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException && Volatile.Read(ref timedOut) == 1)
-            {
-                throw NoAnswer(_responseTimeout);
-            }
-            catch (IOException e)
-            {
-                throw CliException.Unavailable($"connection to '{PipeName}' lost before an answer: {ErrorText.IoFailure(e)}");
-            }
+            stream.Dispose();
+            throw;
         }
     }
 
     /// <summary>
     /// With no socket file at the path no service runs there, not even one starting: said at once, where a connect would
-    /// wait out <see cref="ConnectTimeout"/> to say less. A socket file that is there is waited for as before.
+    /// wait out the connect timeout to say less. A socket file that is there is waited for as before.
     /// </summary>
     private void ThrowIfNoSocket()
     {
-        if (!OperatingSystem.IsWindows() && !Path.Exists(PipeClient.SocketPathOf(PipeName)))
+        if (!OperatingSystem.IsWindows() && NothingAt(PipeClient.SocketPathOf(PipeName)))
         {
             throw NotRunning();
+        }
+    }
+
+    /// <summary>
+    /// True only when the path provably names nothing. Not <see cref="Path.Exists"/>, which is false also when the path
+    /// cannot be looked at (a folder on it closed to this OS user): that is not "not running" but "permission denied",
+    /// which the connect then says.
+    /// </summary>
+    private static bool NothingAt(string path)
+    {
+        try
+        {
+            File.GetAttributes(path);
+            return false;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return true;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return false;
         }
     }
 
@@ -164,13 +276,30 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
             $"the service is not running {where}. Start it, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves");
     }
 
-    // UnauthorizedAccess: no right to the socket, or it belongs to another OS user, so it is not our service.
-    private CliException CannotConnect(Exception e) => CliException.Unavailable(e is UnauthorizedAccessException
-        ? $"cannot connect to '{PipeName}': permission denied, or the service there runs as another OS user"
-        : $"cannot connect to '{PipeName}': {ErrorText.IoFailure(e)}");
+    // UnauthorizedAccess: the service there runs as another OS user (the client checks the peer), so it is not ours. A
+    // socket or a folder on its path closed to this user fails the connect itself, with EACCES.
+    private CliException CannotConnect(Exception e) => CliException.Unavailable(e switch
+    {
+        UnauthorizedAccessException => $"cannot connect to '{PipeName}': permission denied, or the service there runs as another OS user",
+        SocketException { SocketErrorCode: SocketError.AccessDenied } =>
+            $"cannot connect to '{PipeName}': permission denied: the socket, or a folder on its path, is not open to this OS user (the service runs as another user?)",
+        SocketException socket => $"cannot connect to '{PipeName}': {ErrorText.OneLine(socket.Message)}",
+        _ => $"cannot connect to '{PipeName}': {ErrorText.IoFailure(e)}",
+    });
+
+    private CliException NoService(TimeSpan timeout) =>
+        CliException.Unavailable($"no service answered on '{PipeName}' within {timeout.TotalSeconds:0.###} s");
 
     private CliException NoAnswer(TimeSpan limit) => CliException.Unavailable(
         $"no answer from the service on '{PipeName}' within {limit.TotalSeconds:0.###} s; it may still carry the request out: run the same command again (a submit with the same id is answered with the original receipt)");
+
+    /// <summary>A request the service closed its connection on before reading it, with no new connection in time (or none at all).</summary>
+    private CliException NotCarriedOut(Exception? why) => CliException.Unavailable(
+        $"the service on '{PipeName}' closed the connection before the request reached it, and " + why switch
+        {
+            null or TimeoutException => $"no new connection served it within {_responseTimeout.TotalSeconds:0.###} s",
+            _ => $"connecting again failed: {(why is SocketException { SocketErrorCode: SocketError.AccessDenied } ? "permission denied" : ErrorText.IoFailure(why))}",
+        } + "; it was not carried out: run the same command again");
 
     /// <summary>Reads a response line with the contract, echoes it for --json, and turns an error answer into its exit code.</summary>
     public async Task<Response> InterpretAsync(string responseLine)
@@ -201,7 +330,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         ThrowIfNoSocket();
         try
         {
-            return await PipeClient.ConnectAsync(PipeName, ConnectTimeout, cancellationToken).ConfigureAwait(false);
+            return await PipeClient.ConnectAsync(PipeName, _connectTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
@@ -210,9 +339,9 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
         catch (TimeoutException)
         {
-            throw CliException.Unavailable($"no service answered on '{PipeName}' within {ConnectTimeout.TotalSeconds:0} s");
+            throw NoService(_connectTimeout);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
         {
             throw CannotConnect(e);
         }

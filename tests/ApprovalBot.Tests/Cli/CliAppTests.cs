@@ -98,15 +98,33 @@ public sealed partial class CliAppTests
     [InlineData("wait", "x", "--timeout", "601")]
     [InlineData("list", "--limit", "0")]
     [InlineData("frobnicate")]
-    public async Task Run_JsonWithBadInputCaughtBeforeSending_OneErrorLineOnStderrAndNothingOnStdout(params string[] args)
+    public async Task Run_JsonWithBadInputCaughtBeforeSending_TheErrorOnStderrAsWithoutJsonAndNothingOnStdout(params string[] args)
     {
         // No answer from the service to print: stdout stays empty with --json too, and the error is said once, as text.
         var run = await CliRunner.RunAsync([.. args, "--json", "--pipe", DeadPipe()]);
+        var plain = await CliRunner.RunAsync([.. args, "--pipe", DeadPipe()]);
 
         Assert.True(run.ExitCode == 2, run.ToString());
         Assert.Empty(run.Stdout);
-        Assert.StartsWith("error usage", run.Stderr, StringComparison.Ordinal);
+        Assert.Equal(plain.Stderr, run.Stderr);
+        // One error line, or for what the command-line parser finds, a line per problem and the hint (as the README says).
+        var lines = run.Stderr.TrimEnd().Split(Environment.NewLine);
+        Assert.All(lines[..^1], line => Assert.StartsWith("error usage", line, StringComparison.Ordinal));
+        Assert.True(lines.Length == 1 ? lines[0].StartsWith("error usage", StringComparison.Ordinal) : lines[^1] == "Run 'approvalctl --help' for usage.", run.ToString());
         Assert.DoesNotContain("error unavailable", run.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "get" }, new[] { "error usage: Required argument 'id' missing for command: 'get'." })]
+    [InlineData(new[] { "get", "x", "y" }, new[] { "error usage: Unrecognized command or argument 'y'." })]
+    [InlineData(new[] { "frobnicate" }, new[] { "error usage: Required command was not provided.", "error usage: Unrecognized command or argument 'frobnicate'." })]
+    public async Task Run_JsonUsageErrorTheParserFinds_ALinePerProblemThenTheHelpHintAndNothingOnStdout(string[] args, string[] errors)
+    {
+        var run = await CliRunner.RunAsync(["--json", .. args, "--pipe", DeadPipe()]);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Empty(run.Stdout);
+        Assert.Equal([.. errors, "Run 'approvalctl --help' for usage."], run.Stderr.TrimEnd().Split(Environment.NewLine));
     }
 
     [Theory]

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using ApprovalBot.Client;
@@ -83,6 +85,8 @@ public sealed partial class AgentPipeServerTests
         // The shape PipeClient looks for before it parses a line as this one.
         Assert.StartsWith("{\"ok\":false,", farewell, StringComparison.Ordinal);
         Assert.EndsWith(",\"closed\":true}", farewell, StringComparison.Ordinal);
+        // And the shape approvalctl's submit fast path, which parses no JSON, looks for.
+        Assert.True(ApprovalBot.Cli.ServiceCaller.IsClosedUnserved(farewell), farewell);
         Assert.True((await pinging).Ok);
         // A request sent after it is never carried out: the write fails (the service has closed), or its bytes are
         // thrown away with the connection.
@@ -195,5 +199,154 @@ public sealed partial class AgentPipeServerTests
         Assert.Equal(ErrorCodes.Unavailable, (await waiting).Error!.Code);
         await Assert.ThrowsAsync<IOException>(() => pinging);
         Assert.True(newcomer.IsClosed);
+    }
+
+    private static byte[] Line(string json) => Encoding.UTF8.GetBytes(json + "\n");
+
+    /// <summary>A raw agent's next line, within <see cref="Served"/>.</summary>
+    private static async Task<string?> ReadLineAsync(StreamReader reader)
+    {
+        using var limit = new CancellationTokenSource(Served);
+        return await reader.ReadLineAsync(limit.Token);
+    }
+
+    [Fact]
+    public async Task Serve_StormOfShortLivedConnections_EverySlotStillServesAfterwardsAndNoAcceptFailed()
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxConnections=3"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var outcomes = new ConcurrentDictionary<string, int>();
+
+        // Agents that connect, submit and hang up, many at once: connections end while newcomers look for one to close.
+        var storm = Enumerable.Range(0, 12).Select(agent => Task.Run(async () =>
+        {
+            for (var i = 0; i < 150; i++)
+            {
+                using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+                using var stream = new NetworkStream(socket, ownsSocket: false);
+                try
+                {
+                    var connected = Stopwatch.GetTimestamp();
+                    await stream.WriteAsync(Line($$$"""{"op":"submit","draft":{"id":"reply:storm-{{{agent}}}-{{{i}}}","kind":"reply","agent":"a","text":"x"}}"""));
+                    var quick = Stopwatch.GetElapsedTime(connected) < ConnectionSlots.FirstRequestGrace;
+                    // Every third hangs up without reading its answer.
+                    var outcome = i % 3 == 2 ? "left" : await new StreamReader(stream).ReadLineAsync().WaitAsync(Served) switch
+                    {
+                        null => "no answer",
+                        // Closed as idle: wrong for an agent that wrote within the grace (a stalled test thread may not have).
+                        var line when line.Contains("\"closed\":true", StringComparison.Ordinal) => quick ? "closed" : "ok",
+                        var line when line.StartsWith("{\"ok\":true", StringComparison.Ordinal) => "ok",
+                        var line => line,
+                    };
+                    outcomes.AddOrUpdate(outcome, 1, (_, n) => n + 1);
+                }
+                catch (IOException)
+                {
+                    outcomes.AddOrUpdate("reset", 1, (_, n) => n + 1);
+                }
+            }
+        })).ToList();
+        await Task.WhenAll(storm).WaitAsync(TimeSpan.FromMinutes(3));
+
+        // Every slot still serves: as many waits at once as there are slots, then a decision answers them all.
+        var id = (await (await host.ConnectAsync()).SubmitAsync(Draft("reply:after-the-storm"))).Receipt!.Id;
+        var registered = WaitingReaches(host, 3);
+        var clients = new List<PipeClient>();
+        for (var i = 0; i < 3; i++)
+        {
+            clients.Add(await host.ConnectAsync());
+        }
+        var waits = clients.Select(c => c.WaitAsync(id, 600_000)).ToList();
+        await registered.WaitAsync(Served);
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Pending, DraftState.Rejected, new Dictionary<string, object?>
+        {
+            ["decision"] = "rejected", ["decided_by"] = 1001L, ["decision_sha256"] = Sha.Hex("hi"),
+        });
+        Assert.All(await Task.WhenAll(waits).WaitAsync(Served), answer => Assert.True(answer.Decided, answer.Error?.Message));
+        await using var last = await host.ConnectAsync();
+        last.ResponseTimeout = Served;
+        Assert.True((await last.PingAsync()).Ok);
+
+        var outcomesSeen = string.Join(", ", outcomes.Select(o => $"{o.Key}: {o.Value}"));
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning && e.EventId.Name is not ("PipeIdleConnectionClosed" or "PipeConnectionsBusy"));
+        // A one-shot agent is not closed between its connect and its request.
+        Assert.True(outcomes.Keys.All(k => k is "ok" or "left"), outcomesSeen);
+        clients.ForEach(c => c.Dispose());
+    }
+
+    [Fact]
+    public async Task Serve_NewAgentYetToSendItsFirstRequest_NotClosedForAnotherAndItsRequestServed()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxConnections=1"],
+            services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<ILoggerProvider>(logs));
+        var (quiet, quietReader) = await IdleAgentAsync(host);
+        // The slot goes from the idle agent to a new one, which has not written yet.
+        using var fresh = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await fresh.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        Assert.True(PipeClient.ParseResponse((await ReadLineAsync(quietReader))!).Closed);
+        Assert.Null(await ReadLineAsync(quietReader));
+        quiet.Dispose();
+
+        // Another agent comes while the new one still has not written: it waits.
+        await using var newcomer = await host.ConnectAsync();
+        newcomer.ResponseTimeout = Served;
+        var pinging = newcomer.PingAsync();
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventId.Name == "PipeConnectionsBusy"), "the warning that an agent waits");
+
+        Assert.False(pinging.IsCompleted);
+        using var freshStream = new NetworkStream(fresh, ownsSocket: false);
+        using var freshReader = new StreamReader(freshStream);
+        await freshStream.WriteAsync(Line("""{"op":"ping"}"""));
+        var answer = PipeClient.ParseResponse((await ReadLineAsync(freshReader))!);
+        Assert.True(answer.Ok, answer.Error?.Message);
+        Assert.Null(answer.Closed);
+        // Served once, and idle, it makes room for the agent waiting.
+        Assert.True(PipeClient.ParseResponse((await ReadLineAsync(freshReader))!).Closed);
+        Assert.True((await pinging).Ok);
+    }
+
+    [Fact]
+    public async Task Serve_NewAgentThatNeverWrites_ClosedForAnotherOnceItsGraceIsOver()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxConnections=1"],
+            services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<ILoggerProvider>(logs));
+        var (quiet, quietReader) = await IdleAgentAsync(host);
+        using var silent = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await silent.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        Assert.True(PipeClient.ParseResponse((await ReadLineAsync(quietReader))!).Closed);
+        quiet.Dispose();
+        await using var newcomer = await host.ConnectAsync();
+        newcomer.ResponseTimeout = Served;
+        var pinging = newcomer.PingAsync();
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventId.Name == "PipeConnectionsBusy"), "the warning that an agent waits");
+
+        // Advanced until it is over for certain: the new connection may go idle (and look at the clock) only now.
+        await Eventually.TrueAsync(() =>
+        {
+            clock.Advance(ConnectionSlots.FirstRequestGrace);
+            return pinging.IsCompleted;
+        }, "the newcomer's answer");
+
+        Assert.True((await pinging).Ok);
+        using var silentStream = new NetworkStream(silent, ownsSocket: false);
+        Assert.True(PipeClient.ParseResponse((await ReadLineAsync(new StreamReader(silentStream)))!).Closed);
+        Assert.Contains(logs.Entries, e => e.EventId.Name == "PipeIdleConnectionClosed");
+    }
+
+    /// <summary>A raw agent that has made one request and now idles on its connection, holding a slot.</summary>
+    private static async Task<(Socket Socket, StreamReader Reader)> IdleAgentAsync(TestHost host)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        var reader = new StreamReader(stream);
+        await stream.WriteAsync(Line("""{"op":"ping"}"""));
+        Assert.True(PipeClient.ParseResponse((await ReadLineAsync(reader))!).Ok);
+        return (socket, reader);
     }
 }

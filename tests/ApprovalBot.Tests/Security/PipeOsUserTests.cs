@@ -72,4 +72,42 @@ public sealed class PipeOsUserTests
         Assert.True(ping.Ok);
         Assert.Contains("Security: refused a pipe connection from another OS user", host.Output, StringComparison.Ordinal);
     }
+
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunCliAsNobodyAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("runuser") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in (string[])["-u", "nobody", "--", "dotnet", Path.Combine(AppContext.BaseDirectory, "approvalctl.dll"), .. args]) info.ArgumentList.Add(arg);
+        using var process = Process.Start(info)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        using var limit = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(limit.Token);
+        return (process.ExitCode, await output, await error);
+    }
+
+    [Theory]
+    [InlineData(true, "ping")]
+    [InlineData(true, "submit")]
+    [InlineData(false, "ping")]
+    [InlineData(false, "submit")]
+    public async Task Cli_AsAnotherOsUserWithTheServiceRunning_PermissionDeniedNotThatNoServiceRuns(bool folderClosed, string command)
+    {
+        Assert.True(Environment.UserName == "root", "needs root to run a client as another user (CI runs as root)");
+        using var dir = new TempDirectory();
+        // Closed: the socket cannot even be looked at (stat fails with EACCES, which a plain "is it there" takes for no).
+        // Open: it can, but its mode (0600) refuses the connect.
+        File.SetUnixFileMode(dir.Path, folderClosed ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute : (UnixFileMode)0b111_111_111);
+        await using var host = await TestHost.StartAsync(dataDirectory: dir.Path);
+        string[] args = command == "submit"
+            ? ["submit", "--pipe", host.PipeName, "--id", "reply:other-user", "--kind", "reply", "--agent", "a", "--text", "t"]
+            : ["ping", "--pipe", host.PipeName];
+
+        var (exitCode, stdout, stderr) = await RunCliAsNobodyAsync(args);
+
+        Assert.True(exitCode == 5, $"exit {exitCode}: {stderr}");
+        Assert.Empty(stdout);
+        Assert.Equal($"error unavailable: cannot connect to '{host.PipeName}': permission denied: the socket, or a folder on its path, " +
+            "is not open to this OS user (the service runs as another user?)", stderr.TrimEnd());
+        Assert.Null(host.Store.Get("reply:other-user"));
+    }
 }
