@@ -130,7 +130,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
     }
 
-    /// <summary>One response line, without its end; a throw (or null-like end) when the connection ends first.</summary>
+    /// <summary>One response line, without its end; the CLI's error when the connection ends before a byte of it.</summary>
     private string ReadLine(NamedPipeClientStream stream, Func<bool> timedOut)
     {
         var response = new MemoryStream();
