@@ -72,28 +72,24 @@ public sealed class ServiceCallerTests
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public async Task Exchange_EveryConnectionClosedUnserved_UnavailableAtTheResponseTimeoutSayingItWasNotCarriedOut(bool blocking)
+    public async Task Exchange_ClosedUnservedAndNoNewConnectionWithinTheResponseTimeout_UnavailableSayingItWasNotCarriedOut(bool blocking)
     {
         await using var peer = ScriptedPipePeer.Start();
-        var caller = new ServiceCaller(peer.Path, json: false, TextWriter.Null, responseTimeout: TimeSpan.FromSeconds(1));
-        using var stop = new CancellationTokenSource();
-        var service = Task.Run(async () =>
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await peer.AnswerEveryRequestAsync(ClosedUnserved);
-            }
-        });
+        var caller = new ServiceCaller(peer.Path, json: false, TextWriter.Null, responseTimeout: TimeSpan.FromSeconds(3), connectTimeout: TimeSpan.FromSeconds(60));
+        var accepting = peer.AcceptAsync();
 
-        var error = blocking
-            ? Assert.Throws<CliException>(() => caller.Exchange(Submit))
-            : await Assert.ThrowsAsync<CliException>(() => caller.ExchangeAsync(Submit, CancellationToken.None));
+        var exchanging = blocking ? Task.Run(() => caller.Exchange(Submit)) : caller.ExchangeAsync(Submit, CancellationToken.None);
+        using var connection = await accepting;
+        Assert.Contains("reply:x", await connection.ReadLineAsync());
+        // Gone, leaving a socket file that refuses (killed -9): connecting again runs into the response timeout.
+        peer.Die();
+        connection.WriteLine(ClosedUnserved);
 
+        var error = await Assert.ThrowsAsync<CliException>(() => exchanging.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(ExitCodes.Unavailable, error.ExitCode);
         Assert.Contains("closed the connection before the request reached it", error.Message, StringComparison.Ordinal);
         Assert.Contains("it was not carried out: run the same command again", error.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("may still carry", error.Message, StringComparison.Ordinal);
-        await stop.CancelAsync();
     }
 
     [Theory]

@@ -39,16 +39,6 @@ internal sealed class ScriptedPipePeer : IAsyncDisposable
         File.Delete(Path);
     }
 
-    /// <summary>The next connection a client makes, answered with <paramref name="line"/> for each request it sends, until it hangs up.</summary>
-    public async Task AnswerEveryRequestAsync(string line)
-    {
-        using var connection = await AcceptAsync();
-        while (await connection.ReadLineAsync() is not null)
-        {
-            connection.WriteLine(line);
-        }
-    }
-
     /// <summary>
     /// Stops listening but leaves the socket file, as a service killed with SIGKILL does: connects to it are refused, and
     /// a client cannot tell it from a service still starting. (Closing the socket removes the file at the path it was
