@@ -240,31 +240,9 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     /// </summary>
     private void ThrowIfNoSocket()
     {
-        if (!OperatingSystem.IsWindows() && NothingAt(PipeClient.SocketPathOf(PipeName)))
+        if (!OperatingSystem.IsWindows() && PipeClient.NothingAt(PipeClient.SocketPathOf(PipeName)))
         {
             throw NotRunning();
-        }
-    }
-
-    /// <summary>
-    /// True only when the path provably names nothing. Not <see cref="Path.Exists"/>, which is false also when the path
-    /// cannot be looked at (a folder on it closed to this OS user): that is not "not running" but "permission denied",
-    /// which the connect then says.
-    /// </summary>
-    private static bool NothingAt(string path)
-    {
-        try
-        {
-            File.GetAttributes(path);
-            return false;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return true;
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            return false;
         }
     }
 

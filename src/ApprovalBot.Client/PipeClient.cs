@@ -131,8 +131,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// <summary>
     /// True only when the path provably names nothing. Not <see cref="Path.Exists"/>, which is false also when the path
     /// cannot be looked at (a folder on it closed to this OS user): the connect then fails saying so, not "not running".
+    /// approvalctl's blocking fast path asks the same.
     /// </summary>
-    private static bool NothingAt(string path)
+    internal static bool NothingAt(string path)
     {
         try
         {

@@ -17,6 +17,9 @@ internal sealed partial class ReconcileWhenDecisionsTakenIn(
     private readonly CancellationTokenSource _stopping = new();
     private Task _run = Task.CompletedTask;
 
+    /// <summary>Completes once the held cycle ran (or none was held, or the host stopped first).</summary>
+    internal Task Completion => _run;
+
     public Task StartAsync(CancellationToken cancellationToken)
     {
         if (missed is not NoMissedDecisions)

@@ -43,12 +43,16 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
             b.AddReconciliation();
         });
 
-    /// <summary>Both jobs fire once at start (the executor's cycle then fires the reconciler once more); after that only what the test causes.</summary>
+    /// <summary>
+    /// Both jobs fire once at start (the executor's cycle then fires the reconciler once more), and the cycle held for the
+    /// updates that waited at Telegram runs; after that only what the test causes.
+    /// </summary>
     private async Task<TestHost> StartSettledAsync(TimeProvider? time = null)
     {
         var host = await StartAsync(time);
         await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
         await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, 2);
+        await HeldCycle.SettledAsync(host.Services, TelegramHarness.Wait);
         return host;
     }
 

@@ -57,13 +57,13 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
 
     /// <summary>
     /// Both jobs fire once at start (the executor's cycle then fires the reconciler once more); after that only what the
-    /// test causes. And the updates that waited at Telegram are handled, so expiry no longer waits for them.
+    /// test causes. And the updates that waited at Telegram are handled, and the cycle held for them has run.
     /// </summary>
     private async Task SettledAsync(int reconcilesBefore)
     {
         await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
         await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconcilesBefore + 2);
-        await Backlog.Handled.WaitAsync(TelegramHarness.Wait);
+        await HeldCycle.SettledAsync(Host.Services, TelegramHarness.Wait);
     }
 
     private UpdateBacklog Backlog => Host.Services.GetRequiredService<UpdateBacklog>();

@@ -43,9 +43,11 @@ public sealed class CardResenderTests : IAsyncLifetime
                 b.AddApprovalJobs(q => q.AddJobListener(_jobs, [GroupMatcher<JobKey>.AnyGroup()]));
                 b.AddReconciliation();
             });
-        // Both jobs fire once at start (the executor's cycle then fires the reconciler once more); after that only the test's.
+        // Both jobs fire once at start (the executor's cycle then fires the reconciler once more), and the cycle held for the
+        // updates that waited at Telegram runs; after that only the test's.
         await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
         await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, 2);
+        await ApprovalBot.Tests.Reconciliation.HeldCycle.SettledAsync(_h.Host.Services, TelegramHarness.Wait);
     }
 
     public async Task DisposeAsync()
