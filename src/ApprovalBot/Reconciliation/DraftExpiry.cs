@@ -11,14 +11,15 @@ namespace ApprovalBot.Reconciliation;
 /// <see cref="KindOptions.ExpireAfter"/> has passed since its submission, as <c>/stale</c> times <c>StaleAfter</c>. It runs
 /// at the start of every reconcile cycle: that cycle already runs at start, on its interval and after every executor
 /// cycle, and measures the same per-kind clocks, so no timer of its own is needed, a draft that came due while the
-/// service was down expires at the first cycle after the start once the taps made meanwhile are fetched
-/// (<see cref="IMissedDecisions"/>), and the same cycle's reports no longer count it as awaiting a decision. Each move is
-/// a compare-and-set from pending or carded through the single writer, so a decision committed first stays decided, and an expiry committed first turns the tap into "nothing to decide". Not escalated:
-/// an expiry is the outcome the kind's configuration asked for, not a gap anybody has to close; the card shows it and the
-/// agent's <c>wait</c> returns with it.
+/// service was down expires at the first cycle after the start that the <see cref="Reconciler"/> runs (it holds its
+/// cycles until the taps made meanwhile are fetched, <see cref="IMissedDecisions"/>), and the same cycle's reports no
+/// longer count it as awaiting a decision. Each move is a compare-and-set from pending or carded through the single
+/// writer, so a decision committed first stays decided, and an expiry committed first turns the tap into "nothing to
+/// decide". Not escalated: an expiry is the outcome the kind's configuration asked for, not a gap anybody has to close;
+/// the card shows it and the agent's <c>wait</c> returns with it.
 /// </summary>
 internal sealed partial class DraftExpiry(
-    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IMissedDecisions missed, TimeProvider time, ILogger<DraftExpiry> logger)
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, TimeProvider time, ILogger<DraftExpiry> logger)
 {
     /// <summary>The ledger event of an expiry.</summary>
     public const string EventType = "expired";
@@ -37,10 +38,6 @@ internal sealed partial class DraftExpiry(
     /// <summary>Expires every draft that is due now; returns how many it expired.</summary>
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
-        if (!missed.TakenIn)
-        {
-            return 0; // a tap made while the service was down may still be at Telegram: it gets its chance first
-        }
         var now = time.GetUtcNow();
         var expired = 0;
         foreach (var (kind, options) in kinds.CurrentValue.Kinds)

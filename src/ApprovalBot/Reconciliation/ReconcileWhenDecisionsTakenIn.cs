@@ -1,4 +1,3 @@
-using ApprovalBot.Drafts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -50,13 +49,9 @@ internal sealed partial class ReconcileWhenDecisionsTakenIn(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (StoreUnavailableException ex)
-        {
-            LogCycleFailed(ex);
-        }
         catch (Exception ex)
         {
-            // As the reconcile job does: the next cycle on the interval retries, and the host goes on.
+            // The store failing included: the next cycle on the interval retries, and the host goes on.
             LogCycleFailed(ex);
         }
     }

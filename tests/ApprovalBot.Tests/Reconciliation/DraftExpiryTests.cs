@@ -14,7 +14,6 @@ public sealed class DraftExpiryTests : IAsyncLifetime
 {
     private static readonly TimeSpan ExpireAfter = TimeSpan.FromDays(2);
     private readonly ManualTimeProvider _clock = new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
-    private readonly MissedDecisions _missed = new();
     private TestHost _host = null!;
 
     public async Task InitializeAsync() => _host = await TestHost.StartAsync(
@@ -23,7 +22,6 @@ public sealed class DraftExpiryTests : IAsyncLifetime
         {
             s.AddSingleton<TimeProvider>(_clock);
             s.AddSingleton<IEscalationChannel>(new RecordingEscalationChannel());
-            s.AddSingleton<IMissedDecisions>(_missed);
         },
         compose: b => b.AddReconciliation());
 
@@ -35,31 +33,6 @@ public sealed class DraftExpiryTests : IAsyncLifetime
 
     private Task CardAsync(string id) =>
         DraftFixtures.MoveAsync(Store, id, DraftState.Pending, DraftState.Carded, new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 7L });
-
-    /// <summary>Taps made while the service was down not fetched yet, then fetched.</summary>
-    private sealed class MissedDecisions : IMissedDecisions
-    {
-        public bool TakenIn { get; set; } = true;
-
-        public Task WhenTakenIn => TakenIn ? Task.CompletedTask : Task.Delay(Timeout.Infinite);
-    }
-
-    [Fact]
-    public async Task RunOnceAsync_TapsMadeWhileDownNotFetchedYet_NothingExpiresUntilTheyAre()
-    {
-        await DraftFixtures.SubmitAsync(Store, "reply:tapped-while-down");
-        await CardAsync("reply:tapped-while-down");
-        _clock.Advance(ExpireAfter);
-        _missed.TakenIn = false;
-
-        var whileWaiting = await Expiry.RunOnceAsync(default);
-        var stateWhileWaiting = Store.Get("reply:tapped-while-down")!.State;
-        _missed.TakenIn = true;
-        var afterwards = await Expiry.RunOnceAsync(default);
-
-        Assert.Equal((0, DraftState.Carded), (whileWaiting, stateWhileWaiting));
-        Assert.Equal((1, DraftState.Expired), (afterwards, Store.Get("reply:tapped-while-down")!.State));
-    }
 
     [Fact]
     public async Task RunOnceAsync_PendingAndCardedPastExpireAfter_BothExpiredWithTheirLedgerEvent()
