@@ -130,17 +130,15 @@ internal static class StoreRestore
         StoreFile.CreateOwnerOnly(restoring);
         try
         {
-            using (var source = StoreFile.OpenReadOnly(backup, busyTimeout))
-            using (var target = new SqliteConnection(ReadWrite(restoring)))
-            {
-                target.Open();
-                source.BackupDatabase(target);
-            }
             long next;
             using (var target = new SqliteConnection(ReadWrite(restoring)))
             {
                 target.Open();
                 StoreFile.Execute(target, "PRAGMA synchronous=FULL;");
+                using (var source = StoreFile.OpenReadOnly(backup, busyTimeout))
+                {
+                    source.BackupDatabase(target);
+                }
                 using var tx = target.BeginTransaction();
                 StoreFile.Execute(target, """
                     INSERT INTO sqlite_sequence (name, seq) SELECT t.name, 0 FROM (SELECT 'drafts' AS name UNION ALL SELECT 'events') AS t
