@@ -1,4 +1,5 @@
 using Serilog.Core;
+using Serilog.Debugging;
 using Serilog.Events;
 
 namespace ApprovalBot.Hosting;
@@ -15,7 +16,8 @@ namespace ApprovalBot.Hosting;
 /// Once woken, the writer lingers (<see cref="DefaultLinger"/>) before it takes the queue, so a stream of events
 /// costs one wake-up per linger instead of one per event: at 16 agents the log writer's wake-ups (and the waking of
 /// it by the request threads) were ~15% of the host's CPU. A line reaches the console and the file at most that much
-/// later; the ledger, not the log, is the durable record.
+/// later; the ledger, not the log, is the durable record. After each batch it runs <c>afterBatch</c>, which sends
+/// what a buffering sink (<see cref="BatchedConsoleSink"/>) holds.
 /// </summary>
 internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
 {
@@ -25,6 +27,7 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
 
     private readonly object _gate = new();
     private readonly TimeSpan _linger;
+    private readonly Action? _afterBatch;
     private readonly Logger _sinks;
     private readonly Thread _thread;
     private List<LogEvent> _queued = [];
@@ -34,14 +37,15 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
     private bool _completed;
     private bool _drained;
 
-    public BackgroundLogSink(Logger sinks) : this(sinks, DefaultLinger)
+    public BackgroundLogSink(Logger sinks, Action? afterBatch = null) : this(sinks, DefaultLinger, afterBatch)
     {
     }
 
-    internal BackgroundLogSink(Logger sinks, TimeSpan linger)
+    internal BackgroundLogSink(Logger sinks, TimeSpan linger, Action? afterBatch = null)
     {
         _sinks = sinks;
         _linger = linger;
+        _afterBatch = afterBatch;
         _thread = new Thread(Drain) { IsBackground = true, Name = "log-writer" };
         _thread.Start();
     }
@@ -58,6 +62,7 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
             {
                 // Logged after the writer thread finished (late shutdown messages): written here, still in order.
                 _sinks.Write(logEvent);
+                AfterBatch();
                 return;
             }
             // While shutting down the queue may exceed its capacity: the writer is draining it for the last time.
@@ -102,6 +107,20 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
             {
                 _sinks.Write(logEvent);
             }
+            AfterBatch();
+        }
+    }
+
+    private void AfterBatch()
+    {
+        try
+        {
+            _afterBatch?.Invoke();
+        }
+        catch (Exception ex)
+        {
+            // As Serilog does for a failing sink: the writer thread must outlive a console that went away.
+            SelfLog.WriteLine("Writing a batch of log events failed: {0}", ex);
         }
     }
 

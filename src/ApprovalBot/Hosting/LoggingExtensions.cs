@@ -1,20 +1,32 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
+using Serilog.Formatting.Display;
 using Serilog.Formatting.Json;
 
 namespace ApprovalBot.Hosting;
 
 internal static class LoggingExtensions
 {
+    private const string ConsoleTemplate = "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
     /// <summary>Serilog: readable console lines, and a daily rolling JSON file under <c>DataDirectory/logs</c> with every property.</summary>
     public static IHostApplicationBuilder AddApprovalBotLogging(this IHostApplicationBuilder builder)
     {
         var dataDirectory = builder.Configuration["ApprovalBot:DataDirectory"] is { Length: > 0 } d ? d : "data";
         // The sinks run on a background thread (BackgroundLogSink); levels and enrichment stay on the outer logger.
-        var sinks = new LoggerConfiguration()
-            .MinimumLevel.Verbose()
-            .WriteTo.Console(outputTemplate: "[{Timestamp:HH:mm:ss} {Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}")
+        var sinks = new LoggerConfiguration().MinimumLevel.Verbose();
+        BatchedConsoleSink? console = null;
+        if (Console.IsOutputRedirected)
+        {
+            console = new BatchedConsoleSink(new MessageTemplateTextFormatter(ConsoleTemplate), Console.OpenStandardOutput());
+            sinks.WriteTo.Sink(console);
+        }
+        else
+        {
+            sinks.WriteTo.Console(outputTemplate: ConsoleTemplate);
+        }
+        var sinkLogger = sinks
             .WriteTo.File(
                 new JsonFormatter(renderMessage: true),
                 Path.Combine(Path.GetFullPath(dataDirectory), "logs", "approvalbot-.json"),
@@ -27,7 +39,7 @@ internal static class LoggingExtensions
             .Enrich.FromLogContext()
             // The host logs a failed start with its stack trace; a refused start is said once, in full, by Program.
             .Filter.ByExcluding(e => e.Exception is StartupRefusedException)
-            .WriteTo.Sink(new BackgroundLogSink(sinks))
+            .WriteTo.Sink(new BackgroundLogSink(sinkLogger, console is null ? null : console.Flush))
             .CreateLogger();
         builder.Logging.ClearProviders();
         builder.Logging.AddSerilog(logger, dispose: true);

@@ -97,4 +97,62 @@ public sealed class BackgroundLogSinkTests
         Assert.Equal(1_000, collector.Written.Count);
         Assert.Equal(1, sink.Batches);
     }
+
+    [Fact]
+    public void Emit_StreamOfEvents_AfterBatchRunsOnceAfterTheBatchIsWritten()
+    {
+        var collector = new Collector();
+        var writtenAtAfterBatch = new List<int>();
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger(), TimeSpan.FromSeconds(30),
+            () => writtenAtAfterBatch.Add(collector.Written.Count));
+        for (var n = 0; n < 1_000; n++)
+        {
+            sink.Emit(Event(0, n));
+        }
+
+        sink.Dispose();
+
+        Assert.Equal([1_000], writtenAtAfterBatch);
+    }
+
+    [Fact]
+    public void Emit_AfterTheWriterFinished_AfterBatchRunsForEachLateEvent()
+    {
+        var collector = new Collector();
+        var writtenAtAfterBatch = new List<int>();
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger(), TimeSpan.FromSeconds(30),
+            () => writtenAtAfterBatch.Add(collector.Written.Count));
+        sink.Emit(Event(0, 0));
+        sink.Dispose();
+
+        sink.Emit(Event(0, 1));
+        sink.Emit(Event(0, 2));
+
+        Assert.Equal([1, 2, 3], writtenAtAfterBatch);
+    }
+
+    [Fact]
+    public async Task Emit_AfterBatchThrows_LaterEventsStillWritten()
+    {
+        // A console whose reader went away fails every flush; the JSON file beside it must go on being written.
+        var collector = new Collector(expected: 2);
+        var calls = 0;
+        var sink = new BackgroundLogSink(new LoggerConfiguration().WriteTo.Sink(collector).CreateLogger(), TimeSpan.FromMilliseconds(1),
+            () =>
+            {
+                Interlocked.Increment(ref calls);
+                throw new IOException("Broken pipe");
+            });
+        sink.Emit(Event(0, 0));
+        while (Volatile.Read(ref calls) == 0)
+        {
+            await Task.Yield();
+        }
+
+        sink.Emit(Event(0, 1));
+
+        await collector.AllWritten.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        sink.Dispose();
+        Assert.Equal([(0, 0), (0, 1)], collector.Written);
+    }
 }
