@@ -223,10 +223,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                     catch (IOException ex) when (!call.Expired)
                     {
                         unserved = "its write failed: " + ex.Message;
+                        responseLine = AnswerBeforeTheClose(call);
                     }
-                    if (unserved is null)
+                    if (unserved is null || responseLine is not null)
                     {
-                        responseLine = _reader.ReadLine();
+                        responseLine ??= _reader.ReadLine();
                         unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
                     }
                 }
@@ -334,10 +335,11 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
                     catch (IOException ex) when (!call.Expired)
                     {
                         unserved = "its write failed: " + ex.Message;
+                        responseLine = await AnswerBeforeTheCloseAsync(call, cancellationToken).ConfigureAwait(false);
                     }
-                    if (unserved is null)
+                    if (unserved is null || responseLine is not null)
                     {
-                        responseLine = await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+                        responseLine ??= await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
                         unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
                     }
                 }
@@ -365,6 +367,36 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         finally
         {
             _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// A write fails once the service has closed the connection, and what it wrote before closing is still there to read:
+    /// the <c>closed</c> line of an idle close, or, for a request too long to read to its end, its <c>too_large</c>
+    /// answer, which is this request's answer and must not be lost to a resend that would only be refused again. Null
+    /// when nothing came before the close. The peer is gone, so the read does not wait; the call's time limit bounds it anyway.
+    /// </summary>
+    private string? AnswerBeforeTheClose(Call call)
+    {
+        try
+        {
+            return _reader.ReadLine();
+        }
+        catch (IOException) when (!call.Expired)
+        {
+            return null;
+        }
+    }
+
+    private async Task<string?> AnswerBeforeTheCloseAsync(Call call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException) when (!call.Expired)
+        {
+            return null;
         }
     }
 

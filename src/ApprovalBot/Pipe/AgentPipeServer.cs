@@ -20,6 +20,9 @@ internal sealed partial class AgentPipeServer(
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
     private const int AcceptLoops = 4;
     private static readonly TimeSpan AnswerGraceAtStop = TimeSpan.FromSeconds(2);
+
+    /// <summary>Ample for any line a local agent writes in one go (a socket moves a gigabyte a second); bounds a sender that never ends it.</summary>
+    private static readonly TimeSpan RefusedLineReadFor = TimeSpan.FromSeconds(10);
     private static readonly byte[] Newline = "\n"u8.ToArray();
     // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
     private AgentPipeOptions _options = null!;
@@ -211,7 +214,7 @@ internal sealed partial class AgentPipeServer(
                     LogTooLarge(_options.MaxLineBytes);
                     await AnswerAsync(stream, Response.Failure(ErrorCodes.TooLarge,
                         $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
-                    await DrainBrieflyAsync(stream).ConfigureAwait(false);
+                    await SkipRefusedLineAsync(reader, stoppingToken).ConfigureAwait(false);
                     return;
                 }
                 if (line.IsEmpty)
@@ -268,23 +271,18 @@ internal sealed partial class AgentPipeServer(
     }
 
     /// <summary>
-    /// Closing a Unix socket with unread input resets it and the peer loses the answer already sent; so read
-    /// and discard a bounded amount for a bounded time first, letting a well-behaved client read its error.
-    /// Not cut short by a stop, which it holds up for at most its own time limit.
+    /// The agent may still be writing the refused line (a text of many megabytes): closing now would fail its write, and
+    /// an agent that reads only after writing would never see its <c>too_large</c>. So the rest of the line is read and
+    /// thrown away first, however long, for at most <see cref="RefusedLineReadFor"/>, or <see cref="AnswerGraceAtStop"/>
+    /// once the service is stopping.
     /// </summary>
-    private async Task DrainBrieflyAsync(Stream stream)
+    private static async Task SkipRefusedLineAsync(LineReader reader, CancellationToken stoppingToken)
     {
-        using var timeout = new CancellationTokenSource(AnswerGraceAtStop);
-        var scratch = new byte[64 * 1024];
-        long drained = 0;
+        using var timeout = new CancellationTokenSource(RefusedLineReadFor);
+        using var stop = stoppingToken.Register(static t => ((CancellationTokenSource)t!).CancelAfter(AnswerGraceAtStop), timeout);
         try
         {
-            while (drained < 4L * _options.MaxLineBytes)
-            {
-                var read = await stream.ReadAsync(scratch, timeout.Token).ConfigureAwait(false);
-                if (read == 0) return;
-                drained += read;
-            }
+            await reader.SkipRestOfRefusedLineAsync(timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

@@ -11,6 +11,9 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
     private int _start;
     private int _end;
 
+    // The last line was refused as too large before its end was read.
+    private bool _inRefusedLine;
+
     public enum Outcome
     {
         Line,
@@ -43,6 +46,7 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
             scanned = _end - _start;
             if (scanned > maxLineBytes)
             {
+                _inRefusedLine = true;
                 return (Outcome.TooLarge, default);
             }
             MakeRoom();
@@ -68,6 +72,35 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
                 return (Outcome.Line, TrimCarriageReturn(last));
             }
             _end += read;
+        }
+    }
+
+    /// <summary>
+    /// Reads and discards what is left of a line refused as too large, up to its newline or the end of the stream, without
+    /// buffering it: an agent blocked writing a long request can then finish its write and read the answer.
+    /// </summary>
+    public async ValueTask SkipRestOfRefusedLineAsync(CancellationToken cancellationToken)
+    {
+        if (!_inRefusedLine)
+        {
+            return;
+        }
+        _inRefusedLine = false;
+        while (true)
+        {
+            var newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
+            if (newline >= 0)
+            {
+                _start += newline + 1;
+                return;
+            }
+            _start = _end = 0;
+            var read = await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return;
+            }
+            _end = read;
         }
     }
 

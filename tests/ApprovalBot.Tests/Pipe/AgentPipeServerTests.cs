@@ -106,6 +106,26 @@ public sealed partial class AgentPipeServerTests
     }
 
     [Fact]
+    public async Task Serve_LineFarOverLimit_ReadToItsEndSoAnAgentThatWritesThenReadsGetsTooLarge()
+    {
+        // An agent that writes its whole request before it reads (the README's Python client, socat): the service must
+        // not close while the agent is still writing megabytes, or the agent's write fails and it never reads the answer.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+
+        var huge = Encoding.UTF8.GetBytes("""{"op":"submit","draft":{"id":"reply:big","kind":"reply","agent":"a","text":""" + "\"" + new string('x', 8 * 1024 * 1024) + "\"}}\n");
+        await stream.WriteAsync(huge);
+        using var reader = new StreamReader(stream);
+        var response = PipeClient.ParseResponse((await reader.ReadLineAsync())!);
+
+        Assert.Equal(ErrorCodes.TooLarge, response.Error!.Code);
+        Assert.Null(await reader.ReadLineAsync());
+        Assert.Null(host.Store.Get("reply:big"));
+    }
+
+    [Fact]
     public async Task Serve_DefaultLineLimit_OneMebibyteProcessedOneByteMoreTooLarge()
     {
         const int limit = 1024 * 1024;

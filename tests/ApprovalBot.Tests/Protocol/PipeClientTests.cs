@@ -59,6 +59,26 @@ public sealed class PipeClientTests
         Assert.Equal(text, host.Store.Get("reply:cyrillic:1")!.Text);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Submit_TextFarOverTheLineLimit_AnsweredTooLargeAndNothingStored(bool blocking)
+    {
+        // Far more than the service reads of a line it refuses, and than the socket's buffers hold: the service answers
+        // and closes while the client is still writing, so the write fails; the answer must still be what the agent gets.
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
+        var draft = Draft("reply:huge", new string('x', 4 * 1024 * 1024));
+        await using var client = blocking ? PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(host.PipeName, TimeSpan.FromSeconds(10));
+
+        var response = blocking ? await Task.Run(() => client.Submit(draft)) : await client.SubmitAsync(draft);
+
+        Assert.Equal(ErrorCodes.TooLarge, response.Error?.Code);
+        Assert.Contains("4096 bytes", response.Error!.Message, StringComparison.Ordinal);
+        Assert.Null(host.Store.Get("reply:huge"));
+        await using var next = await PipeClient.ConnectAsync(host.PipeName, TimeSpan.FromSeconds(10));
+        Assert.True((await next.SubmitAsync(Draft("reply:small", "fits"))).Ok);
+    }
+
     [Fact]
     public async Task Submit_BlockingAndAsyncCallsOnOneConnection_EachAnsweredWithItsOwnResponse()
     {
@@ -351,6 +371,29 @@ public sealed class PipeClientTests
         Assert.Equal(7, (await submitting).Receipt!.Seq);
         Assert.False(client.IsClosed);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Call_AnsweredAndClosedWhileTheRequestWasStillBeingWritten_ThatAnswerReturnedNotSentAgain(bool blocking)
+    {
+        // A service that gives up reading a request (too_large) answers and closes while the agent is still writing it:
+        // the failed write is not a request that never arrived, and sending it again would only be refused again.
+        await using var peer = ScriptedPipePeer.Start();
+        await using var client = blocking ? PipeClient.Connect(peer.Path, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(peer.Path, TimeSpan.FromSeconds(10));
+        var connection = await peer.AcceptAsync();
+        var next = peer.AcceptAsync();
+        var huge = Encoding.UTF8.GetBytes("""{"op":"ping","pad":" """ + new string(' ', 8 * 1024 * 1024) + "\"}");
+
+        var sending = blocking ? Task.Run(() => client.SendRaw(huge)) : client.SendRawAsync(huge);
+        connection.WriteLine(TooLarge);
+        connection.Dispose();
+
+        Assert.Equal(TooLarge, await sending.WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.False(next.IsCompleted);
+    }
+
+    private const string TooLarge = """{"ok":false,"error":{"code":"too_large","message":"request line exceeds 4096 bytes; the connection is closed"}}""";
 
     [Theory]
     [InlineData(true)]

@@ -1,0 +1,62 @@
+using System.Text;
+using ApprovalBot.Pipe;
+
+namespace ApprovalBot.Tests.Pipe;
+
+public sealed class LineReaderTests
+{
+    private static LineReader Reader(string input, int maxLineBytes) => new(new MemoryStream(Encoding.UTF8.GetBytes(input)), maxLineBytes);
+
+    private static string Text(ReadOnlyMemory<byte> line) => Encoding.UTF8.GetString(line.Span);
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_LineFarOverTheLimit_SkippedToItsNewlineWithoutBufferingIt()
+    {
+        var reader = Reader(new string('x', 1_000_000) + "\nnext\n", maxLineBytes: 1024);
+
+        var (refused, _) = await reader.ReadAsync(CancellationToken.None);
+        await reader.SkipRestOfRefusedLineAsync(CancellationToken.None);
+        var (outcome, line) = await reader.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(LineReader.Outcome.TooLarge, refused);
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal("next", Text(line));
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_RefusedLinesNewlineAlreadyRead_NextLineNotSkipped()
+    {
+        // One byte over a limit above the first read's 16 KB: the second read brings the newline with the line's end.
+        var reader = Reader(new string('x', 20_001) + "\nnext\n", maxLineBytes: 20_000);
+
+        var (refused, _) = await reader.ReadAsync(CancellationToken.None);
+        await reader.SkipRestOfRefusedLineAsync(CancellationToken.None);
+        var (outcome, line) = await reader.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(LineReader.Outcome.TooLarge, refused);
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal("next", Text(line));
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_StreamEndsInsideTheLine_ReturnsAtTheEnd()
+    {
+        var reader = Reader(new string('x', 5_000), maxLineBytes: 1024);
+
+        Assert.Equal(LineReader.Outcome.TooLarge, (await reader.ReadAsync(CancellationToken.None)).Outcome);
+        await reader.SkipRestOfRefusedLineAsync(CancellationToken.None);
+
+        Assert.Equal(LineReader.Outcome.EndOfStream, (await reader.ReadAsync(CancellationToken.None)).Outcome);
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_NoLineRefused_SkipsNothing()
+    {
+        var reader = Reader("first\nsecond\n", maxLineBytes: 1024);
+
+        await reader.ReadAsync(CancellationToken.None);
+        await reader.SkipRestOfRefusedLineAsync(CancellationToken.None);
+
+        Assert.Equal("second", Text((await reader.ReadAsync(CancellationToken.None)).Line));
+    }
+}
