@@ -8,7 +8,8 @@ namespace ApprovalBot.Tests.Execution;
 /// environment; its behaviour comes from the <c>mode</c> file, so a test can change it between attempts.
 /// It is also a sink that dedupes by idempotency key: an effect is written once per key. Mode <c>exitN</c> exits
 /// with code N on purpose (no effect); <c>then-touch:PATH</c> succeeds, then creates the file PATH (a fault marker);
-/// <c>wait-for:PATH</c> succeeds once the file PATH exists (a run the test holds and releases).
+/// <c>wait-for:PATH</c> succeeds once the file PATH exists (a run the test holds and releases); <c>sigkill-once</c> kills
+/// itself on its first run and succeeds from then on, whoever starts the next run (a test's cycle or the background job).
 /// </summary>
 internal sealed class RouteScript : IDisposable
 {
@@ -26,6 +27,7 @@ internal sealed class RouteScript : IDisposable
           fail) echo "sink said no" >&2; exit 3 ;;
           hang) sleep 600 ;;
           sigkill) kill -9 $$ ;;
+          sigkill-once) if [ ! -e "$dir/killed-once" ]; then touch "$dir/killed-once"; kill -9 $$; fi ;;
           slow) sleep 60 ;;
           wait-for:*) while [ ! -e "${mode#wait-for:}" ]; do sleep 0.02; done ;;
           exit[0-9]*) echo "chose to exit ${mode#exit}" >&2; exit "${mode#exit}" ;;
