@@ -157,10 +157,21 @@ internal sealed class GapFinder(
                 gaps.Add(gap);
             }
         });
-        ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(d.State == DraftState.Failed
-            ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(d), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard])));
+        ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(AwaitingHuman(d)));
         return gaps.ToList();
+    }
+
+    /// <summary>
+    /// Keyed by the episode (the draft's state_since) as well: a Retry that failed or came out unknown again before any
+    /// cycle saw the draft leave failed/unknown is a new outcome, and the first message's Retry and Mark done, bound to the
+    /// old one, send the approver to "its latest escalation". Under the draft's key alone that was a reminder, hours later.
+    /// </summary>
+    private static Gap AwaitingHuman(Draft d)
+    {
+        var gap = d.State == DraftState.Failed
+            ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(d), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]);
+        return gap with { Key = gap.Key + ":" + d.StateSince.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) };
     }
 
     private static string UnknownDetail(Draft d) =>

@@ -266,6 +266,31 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunOnceAsync_RetriedAndFailedAgainBetweenTwoCycles_NewFailureEscalatedAsNew()
+    {
+        await FailAsync("reply:quick");
+        await Reconciler.RunOnceAsync(default);
+        await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:quick", "user:1001");
+
+        // No cycle in between (a pull agent's claim and fail, a route failing at once): the gap never looked closed.
+        await DraftFixtures.MoveAsync(_host.Store, "reply:quick", DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(_host.Store, "reply:quick", DraftState.Executing, DraftState.Failed);
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        // Before the fix nothing was sent until RemindEvery, while the first message's Retry answered "a later outcome than
+        // this message reports. Act on its latest escalation": there was none.
+        Assert.Equal((1, 1), (cycle.Escalated, cycle.Resolved));
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.False(_chat.Sent[1].Gaps[0].Reminder);
+        Assert.Equal(_host.Store.Get("reply:quick")!.StateSince, _chat.Sent[1].Gaps[0].StateSince);
+        Assert.True(_chat.Sent[0].Gaps[0].StateSince < _chat.Sent[1].Gaps[0].StateSince);
+
+        // Then reminded on schedule like any gap, not escalated anew every cycle.
+        await Reconciler.RunOnceAsync(default);
+        Assert.Equal(2, _chat.Sent.Count);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_FreshLeaseExpiryBehindThousandOfExecutedDrafts_Escalated()
     {
         DraftFixtures.BulkEvents(_host.DataDirectory, "lease_expired", 1000, _clock.GetUtcNow(), "executed", "pulled");
