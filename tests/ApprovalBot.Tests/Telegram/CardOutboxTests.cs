@@ -67,6 +67,28 @@ public sealed class CardOutboxTests
         Assert.Equal(receipt.Sha256, h.Host.Store.Get("long:1")!.DecisionSha256);
     }
 
+    /// <summary>
+    /// A long draft's file goes out, then Telegram refuses its card: the next attempt sends the file again. Each refused
+    /// attempt left one more copy of the full text in the chat; with the text refused and files allowed (a group that took
+    /// away the bot's right to send text only) one a sweep, for as long as that lasted. The file of a refused card is deleted.
+    /// </summary>
+    [Theory]
+    [InlineData(400, "Bad Request: not enough rights to send text messages to the chat")]
+    [InlineData(403, "Forbidden: bot was kicked from the group chat")]
+    public async Task Card_LongDraftsCardFailsAfterItsFileWentOut_OneFileInTheChatOnceTheCardArrives(int code, string description)
+    {
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:CardSweepSeconds=1", "ApprovalBot:Telegram:MaxCallRetries=0"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(code, description), times: 3);
+
+        await h.SubmitAsync("long:file-once", new string('x', 9_000), kind: "long");
+        await h.WaitForCardAsync("long:file-once");
+        await h.WaitForStateAsync("long:file-once", DraftState.Carded);
+
+        Assert.Equal(3, h.Control.GetCalls("sendMessage").Count(c => c.StatusCode == code));
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Document is not null);
+    }
+
     [Fact]
     public async Task Card_SendMessageAnswers429_ResentAfterRetryAfterNoCardLost()
     {

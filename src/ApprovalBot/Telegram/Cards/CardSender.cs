@@ -339,15 +339,40 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             }, cancellationToken).ConfigureAwait(false);
             documentId = document.MessageId;
         }
-        var message = await client.SendMessage(new SendMessageRequest
+        Message message;
+        try
         {
-            ChatId = chatId,
-            Text = card.Html,
-            ParseMode = ParseMode.Html,
-            ReplyMarkup = card.Buttons,
-            LinkPreviewOptions = NoPreview,
-        }, cancellationToken).ConfigureAwait(false);
+            message = await client.SendMessage(new SendMessageRequest
+            {
+                ChatId = chatId,
+                Text = card.Html,
+                ParseMode = ParseMode.Html,
+                ReplyMarkup = card.Buttons,
+                LinkPreviewOptions = NoPreview,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (documentId is { } sentFile && ex.ErrorCode is >= 400 and < 500)
+        {
+            // Telegram refused the card, so it is not in the chat; its file is, and every later attempt sends another one (one
+            // a sweep while a group lets the bot send files but not text). A 5xx or a lost answer may hide a card that did go
+            // out: its file stays, a card must never point at a file that is gone.
+            await RemoveFileOfRefusedCardAsync(chatId, sentFile, ex, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
         return new SentCard(message.Chat.Id, message.MessageId, documentId);
+    }
+
+    private async Task RemoveFileOfRefusedCardAsync(long chatId, long fileMessageId, ApiRequestException refusal, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await client.DeleteMessage(chatId, fileMessageId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is ApiRequestException or OperationCanceledException)
+        {
+            // The refusal is what the caller records; a file left behind is only one copy more.
+            LogRefusedCardFileKept(fileMessageId, refusal.Description, ex.Message);
+        }
     }
 
     private Task EditAsync(Draft draft, long chatId, long messageId, CancellationToken cancellationToken) =>
@@ -374,6 +399,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId}, sent again while another card became its card, could neither be deleted " +
         "({Description}) nor have its buttons taken off; a tap on it still decides once")]
     private partial void LogSpareKept(Exception ex, string draftId, long messageId, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram refused a card ({Refusal}) whose file went out as message {MessageId}; the file could not be deleted ({Description})")]
+    private partial void LogRefusedCardFileKept(long messageId, string refusal, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete file message {MessageId} of {DraftId}, sent with a card that was deleted again ({Description})")]
     private partial void LogSpareFileKept(string draftId, long messageId, string description);
