@@ -59,6 +59,28 @@ public sealed class CommandRouterTests
         Assert.Contains("\"user_id\":" + stranger.ToString(CultureInfo.InvariantCulture), security.Details);
     }
 
+    /// <summary>
+    /// An approver's /start in a chat that is not ChatId (a private chat with the bot while cards go to a group) said "You
+    /// are an approver. /help lists the commands.", and /help there is refused: the answer names where commands work.
+    /// </summary>
+    [Fact]
+    public async Task Start_FromApproverInChatThatIsNotChatId_SaysCommandsWorkInTheApproversChatOnly()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var group = h.Control.GroupChatId;
+
+        h.Control.SendUserMessage("/start", chatId: group);
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == group, TelegramHarness.Wait);
+
+        Assert.Contains("Chat id: " + group.ToString(CultureInfo.InvariantCulture), reply.Text);
+        Assert.DoesNotContain("/help lists the commands", reply.Text, StringComparison.Ordinal);
+        Assert.Contains("only in the approvers' chat " + h.ChatId.ToString(CultureInfo.InvariantCulture), reply.Text, StringComparison.Ordinal);
+
+        h.Control.SendUserMessage("/start");
+        var here = await h.Control.WaitForMessageAsync(m => m.ChatId == h.ChatId && m.Text?.Contains("Chat id", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.Contains("You are an approver. /help lists the commands.", here.Text, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/pending", true)]
     [InlineData("/help", true)]

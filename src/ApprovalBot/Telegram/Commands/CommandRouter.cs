@@ -67,7 +67,7 @@ internal sealed partial class CommandRouter(
             return;
         }
         LogCommand(shown, from.Id, message.Chat.Id);
-        var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands), cancellationToken).ConfigureAwait(false);
+        var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId }, cancellationToken).ConfigureAwait(false);
         await ReplyAsync(message, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
     }
 

@@ -35,4 +35,7 @@ internal interface ITelegramCommand
 internal sealed record TelegramCommandContext(string Arguments, Message Message, User From, bool IsApprover, IReadOnlyList<ITelegramCommand> Commands)
 {
     public long ChatId => Message.Chat.Id;
+
+    /// <summary>The approvers' chat, the only one where approvers' commands and buttons work.</summary>
+    public long? ApproversChatId { get; init; }
 }
