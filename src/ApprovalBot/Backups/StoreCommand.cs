@@ -62,7 +62,7 @@ internal sealed class StoreCommand
         {
             return new StoreCommand(verb, null, [], null, help: true);
         }
-        if (rest is [] || rest[0].StartsWith('-'))
+        if (rest is [] || rest[0].Length == 0 || rest[0].StartsWith('-'))
         {
             return new StoreCommand(verb, null, [], $"name the {(verb == "backup" ? "new file to write" : "backup file to restore")}", help: false);
         }

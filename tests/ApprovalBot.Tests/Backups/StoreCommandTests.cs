@@ -39,6 +39,8 @@ public sealed class StoreCommandTests : IDisposable
         { "a misspelt command", ["bakup", "{out}"], "unknown command 'bakup'" },
         { "backup without a file", ["backup"], "name the new file to write" },
         { "restore without a file", ["restore"], "name the backup file to restore" },
+        { "an empty file name (a script's unset variable)", ["backup", "", "--ApprovalBot:DataDirectory={data}"], "name the new file to write" },
+        { "an empty backup to restore", ["restore", "", "--ApprovalBot:DataDirectory={data}"], "name the backup file to restore" },
         { "a setting where the file belongs", ["backup", "--ApprovalBot:DataDirectory={data}"], "name the new file to write" },
         { "two files", ["backup", "{out}", "{out}.2"], "unexpected argument" },
         { "a bare --", ["backup", "{out}", "--"], "unexpected argument '--'" },
