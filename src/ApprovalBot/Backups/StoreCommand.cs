@@ -51,7 +51,14 @@ internal sealed class StoreCommand
     {
         if (args is not [var verb, .. var rest] || verb.StartsWith('-') || verb.StartsWith('/') || verb.Contains('=', StringComparison.Ordinal))
         {
-            return null;
+            return SkippedWord(args) switch
+            {
+                null => null,
+                // "ApprovalBot --ApprovalBot:DataDirectory=/x restore b.db" started the service on the store to be replaced.
+                var command when command is "backup" or "restore" => new StoreCommand(command, null, [],
+                    $"the command comes first, before the settings: ApprovalBot {command} <file> --ApprovalBot:<Key>=<value> ...", help: false),
+                var word => new StoreCommand(word, null, [], $"unexpected argument '{word}' (the service starts with settings only, given as --ApprovalBot:<Key>=<value>; its commands, backup and restore, come first)", help: false),
+            };
         }
         if (verb is not ("backup" or "restore"))
         {
@@ -80,6 +87,31 @@ internal sealed class StoreCommand
             }
         }
         return new StoreCommand(verb, rest[0], configuration, null, help: false);
+    }
+
+    /// <summary>
+    /// The first argument the configuration's command line skips without a word: one with no <c>=</c> that neither starts
+    /// with <c>--</c> or <c>/</c> (a key) nor is the value after such a key.
+    /// </summary>
+    private static string? SkippedWord(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg.Contains('=', StringComparison.Ordinal))
+            {
+                continue;
+            }
+            if (arg.StartsWith("--", StringComparison.Ordinal) || arg.StartsWith('/'))
+            {
+                i++; // --Key value
+            }
+            else if (!arg.StartsWith('-'))
+            {
+                return arg;
+            }
+        }
+        return null;
     }
 
     public int Run(TextWriter stdout, TextWriter stderr, TimeProvider time)
