@@ -132,9 +132,11 @@ internal sealed class StoreCommand
         {
             options = ReadOptions(ApprovalBotHost.Configuration(_configuration));
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or StoreCommandException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or InvalidDataException or StoreCommandException)
         {
-            stderr.WriteLine($"ApprovalBot {_verb}: the configuration is invalid:{Environment.NewLine}  - {ex.Message.Replace(Environment.NewLine, Environment.NewLine + "  - ", StringComparison.Ordinal)}");
+            // A config/appsettings.json that is not JSON: the file is named above, where in it below (the parser's words).
+            var message = ex is InvalidDataException && ex.GetBaseException() is var cause && cause != ex ? $"{ex.Message} {cause.Message}" : ex.Message;
+            stderr.WriteLine($"ApprovalBot {_verb}: the configuration is invalid:{Environment.NewLine}  - {message.Replace(Environment.NewLine, Environment.NewLine + "  - ", StringComparison.Ordinal)}");
             return Usage;
         }
         var file = Path.GetFullPath(_file!);

@@ -71,6 +71,55 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Equal(before, Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// The real program, beside a <c>config/appsettings.json</c> of its own that is not JSON: the runtime takes the folder of
+    /// the program's real path as the application's, so the program is copied and the rest of this build linked.
+    /// </summary>
+    [Theory]
+    [InlineData("backup")]
+    [InlineData("restore")]
+    public async Task Run_ConfigurationFileNotJson_ExitsTwoNamingTheFile(string verb)
+    {
+        var data = _temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:command:a");
+        var file = _temp.Combine("file.db");
+        if (verb == "restore")
+        {
+            File.Copy(Path.Combine(data, "approvals.db"), file);
+        }
+        var app = _temp.Combine("app");
+        Directory.CreateDirectory(Path.Combine(app, "config"));
+        foreach (var entry in Directory.GetFileSystemEntries(AppContext.BaseDirectory))
+        {
+            var name = Path.GetFileName(entry);
+            var link = Path.Combine(app, name);
+            if (name == "ApprovalBot.dll") File.Copy(entry, link);
+            else if (Directory.Exists(entry) && name != "config") Directory.CreateSymbolicLink(link, entry);
+            else if (File.Exists(entry)) File.CreateSymbolicLink(link, entry);
+        }
+        var settings = Path.Combine(app, "config", "appsettings.json");
+        File.WriteAllText(settings, """{ "ApprovalBot": { "DataDirectory": "data", } oops""");
+        var before = Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal).ToList();
+
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(app, "ApprovalBot.dll"), verb, verb == "backup" ? _temp.Combine("new.db") : file, $"--ApprovalBot:DataDirectory={data}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(process.ExitCode == StoreCommand.Usage, $"exit {process.ExitCode}, stderr: {stderr}");
+        Assert.StartsWith($"ApprovalBot {verb}: the configuration is invalid:\n  - Failed to load configuration from file '{settings}'.", stderr, StringComparison.Ordinal);
+        Assert.Contains("LineNumber: 0", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
+        Assert.Equal("", await stdout);
+        Assert.False(File.Exists(_temp.Combine("new.db")));
+        Assert.Equal(before, Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal));
+    }
+
     [Theory]
     [InlineData("backup")]
     [InlineData("restore")]
