@@ -34,6 +34,12 @@ internal static class StoreRestore
         {
             throw new StoreCommandException($"'{backup}' is the store itself; name a backup file.");
         }
+        if (string.Equals(Path.GetFullPath(backup), StoreLock.RestoringPathOf(databasePath), StringComparison.Ordinal))
+        {
+            // Removed below before the copy is read: the restore would delete the only copy it was asked to restore.
+            throw new StoreCommandException(
+                $"'{backup}' is the new store an unfinished restore left, which a restore removes first; restore the backup it was made from again, or move this file out of the data directory and restore it from there.");
+        }
         var restored = ReadBackup(backup, busyTimeout);
 
         var folder = Path.GetDirectoryName(databasePath)!;

@@ -211,6 +211,7 @@ public sealed class StoreRestoreTests : IDisposable
         { "missing", "There is no backup file at" },
         { "folder", "There is no backup file at" },
         { "the store itself", "is the store itself" },
+        { "the file an unfinished restore left", "is the new store an unfinished restore left" },
         { "text", "Could not read the backup" },
         { "not ApprovalBot", "is not an ApprovalBot store" },
         { "newer schema", "was written by a newer ApprovalBot (schema 99;" },
@@ -230,6 +231,11 @@ public sealed class StoreRestoreTests : IDisposable
             case "missing": break;
             case "folder": Directory.CreateDirectory(backup); break;
             case "the store itself": backup = Database; break;
+            case "the file an unfinished restore left":
+                // Complete, as the refusal of a cut-off restore says: a restore starts by removing it.
+                backup = StoreLock.RestoringPathOf(Database);
+                File.Copy(good, backup);
+                break;
             case "text": File.WriteAllText(backup, "not a database, " + new string('x', 200)); break;
             case "not ApprovalBot": SqliteFile.Execute(backup, "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;"); break;
             case "newer schema":
