@@ -29,6 +29,10 @@ internal sealed class GlobalOptions
             {
                 result.AddError("--pipe must not be empty: give a pipe name or an absolute socket path, or leave --pipe out for $APPROVALBOT_PIPE or 'approvalbot'.");
             }
+            else if (result.Tokens.FirstOrDefault(token => PipeArgument.IsRelativePath(token.Value)) is { } relative)
+            {
+                result.AddError(PipeArgument.RelativePathError("--pipe", relative.Value) + ".");
+            }
         });
     }
 
@@ -41,5 +45,5 @@ internal sealed class GlobalOptions
     public bool IsJson(ParseResult result) => result.GetValue(Json);
 
     public ServiceCaller CreateCaller(ParseResult result, CliIo io) =>
-        new(result.GetValue(Pipe) is { Length: > 0 } pipe ? pipe : PipeClient.PipeNameFromEnvironment(), IsJson(result), io.Out);
+        new(result.GetValue(Pipe) is { Length: > 0 } pipe ? pipe : PipeArgument.FromEnvironment(), IsJson(result), io.Out);
 }

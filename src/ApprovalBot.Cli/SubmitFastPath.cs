@@ -54,8 +54,8 @@ internal static class SubmitFastPath
                 return null;
             }
             var value = args[++i];
-            // An empty --pipe is a usage error the full parser reports.
-            if (value.StartsWith('-') || value.Length == 0 && token == "--pipe")
+            // An empty --pipe, or a relative path, is a usage error the full parser reports.
+            if (value.StartsWith('-') || token == "--pipe" && (value.Length == 0 || PipeArgument.IsRelativePath(value)))
             {
                 return null;
             }
@@ -74,7 +74,7 @@ internal static class SubmitFastPath
         // Same checks in the same order as SubmitCommand: nothing is sent for bad input.
         var text = await SubmitInput.ReadTextAsync(a.Text, a.TextFile, io.In, cancellationToken).ConfigureAwait(false);
         var context = a.ContextJson is null ? null : ValidatedContext(a.ContextJson);
-        var caller = new ServiceCaller(a.Pipe is { Length: > 0 } pipe ? pipe : PipeClient.PipeNameFromEnvironment(), a.Json, io.Out);
+        var caller = new ServiceCaller(a.Pipe is { Length: > 0 } pipe ? pipe : PipeArgument.FromEnvironment(), a.Json, io.Out);
         var request = Request(a, text, context);
         var responseLine = blockingIo ? caller.Exchange(request) : await caller.ExchangeAsync(request, cancellationToken).ConfigureAwait(false);
         if (TryReadReceipt(responseLine) is not { } receipt)

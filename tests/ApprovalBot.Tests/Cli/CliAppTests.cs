@@ -330,6 +330,23 @@ public sealed partial class CliAppTests
         Assert.StartsWith("error usage: --pipe must not be empty", run.Stderr);
     }
 
+    [Theory]
+    [InlineData("./p.sock", "submit", "--pipe", "./p.sock", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("run/p.sock", "--pipe", "run/p.sock", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("./p.sock", "submit", "--id=x", "--pipe", "./p.sock", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("../p.sock", "ping", "--pipe", "../p.sock")]
+    [InlineData("./p.sock", "get", "x", "--pipe=./p.sock", "--json")]
+    public async Task Run_RelativePipePath_ExitsBadInputNamingTheAbsolutePath(string pipe, params string[] args)
+    {
+        var run = await CliRunner.RunAsync(args);
+
+        // Was exit 5: "the service is not running on pipe './p.sock': no socket file at '/tmp/CoreFxPipe_./p.sock'", also
+        // while a service served ./p.sock. The service refuses such a Pipe:Name too.
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith($"error usage: --pipe '{pipe}' is a relative path: give a pipe name or an absolute socket path (here '{Path.GetFullPath(pipe)}').", run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
     [Fact]
     public async Task Run_ParseErrorQuotingALineBreak_EachErrorOnOneLine()
     {

@@ -84,6 +84,21 @@ public sealed class CliProcessTests
         Assert.Empty(stdout);
     }
 
+    /// <summary>submit takes the fast path, get the full parser: each refuses the variable's relative path before connecting.</summary>
+    [Theory]
+    [InlineData("submit --id x --kind reply --agent a --text t")]
+    [InlineData("get x --json")]
+    public async Task Run_RelativePathInApprovalbotPipe_ExitsBadInputNamingTheAbsolutePath(string command)
+    {
+        using var dir = new TempDirectory();
+
+        var (exitCode, stdout, stderr) = await RunCliInShellAsync($"""cd '{dir.Path}' && APPROVALBOT_PIPE=./p.sock exec dotnet "$0" {command}""");
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stderr}");
+        Assert.Equal($"error usage: APPROVALBOT_PIPE './p.sock' is a relative path: give a pipe name or an absolute socket path (here '{dir.Combine("p.sock")}')", stderr.TrimEnd());
+        Assert.Empty(stdout);
+    }
+
     [Fact]
     public async Task Run_ReplacementCharacterGivenAsUtf8_StoredAsGiven()
     {
