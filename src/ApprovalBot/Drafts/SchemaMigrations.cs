@@ -132,6 +132,15 @@ internal static class SchemaMigrations
         ALTER TABLE drafts ADD COLUMN cancelled_by TEXT;
         ALTER TABLE drafts ADD COLUMN cancel_reason TEXT;
         """,
+        // 9: the stale report's awaiting_human gap is keyed by its episode too (the draft's state_since, GapFinder): a Retry
+        // that failed again before a cycle saw it was taken for the escalation already sent. An open escalation under the
+        // key without it is given its draft's episode, so the upgrade does not send every failed or unknown draft's
+        // escalation again; one whose draft has left those states keeps its key, and the next cycle resolves it.
+        """
+        UPDATE escalations SET gap_key = gap_key || ':' || (SELECT d.state_since FROM drafts d WHERE d.id = escalations.draft_id)
+        WHERE resolved_at IS NULL AND report = 'stale' AND gap = 'awaiting_human' AND gap_key = 'stale:awaiting_human:' || draft_id
+            AND EXISTS (SELECT 1 FROM drafts d WHERE d.id = escalations.draft_id AND d.state IN ('failed', 'unknown'));
+        """,
     ];
 
     public static int Latest => Steps.Length;

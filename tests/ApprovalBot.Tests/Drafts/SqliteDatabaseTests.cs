@@ -195,7 +195,7 @@ public sealed class SqliteDatabaseTests
                 ('reply:discarded', 'reply', 'a', 'x', 'cancelled', 1, 1, 1),
                 ('reply:pending', 'reply', 'a', 'x', 'pending', 1, 1, 1);
             PRAGMA user_version = 7;
-            """, sinceStep7: true);
+            """, version: 7);
         var c = upgraded.Connection;
 
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
@@ -206,6 +206,38 @@ public sealed class SqliteDatabaseTests
         Assert.True(reader.Read());
         var discarded = DraftColumns.Read(reader);
         Assert.Equal((DraftState.Cancelled, null, null, false), (discarded.State, discarded.CancelledBy, discarded.CancelReason, discarded.WithdrawnByAgent));
+    }
+
+    /// <summary>
+    /// Step 9 gives an open awaiting_human escalation the episode its key now carries, so the upgrade sends none of them
+    /// again; every other escalation, and one whose draft has left failed/unknown (the next cycle resolves it), is as it was.
+    /// </summary>
+    [Fact]
+    public void Initialize_StoreAtVersion8_OpenAwaitingHumanEscalationsKeyedByTheirDraftsEpisode()
+    {
+        using var dir = new TempDirectory();
+        using var upgraded = UpgradedFrom(dir, """
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES
+                ('reply:failed', 'reply', 'a', 'x', 'failed', 1, 1, 1700000000123),
+                ('reply:unknown', 'reply', 'a', 'x', 'unknown', 1, 1, 1700000000456),
+                ('reply:executed', 'reply', 'a', 'x', 'executed', 1, 1, 1700000000789),
+                ('reply:old', 'reply', 'a', 'x', 'failed', 1, 1, 1700000000999);
+            INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count, resolved_at) VALUES
+                ('stale:awaiting_human:reply:failed', 'stale', 'awaiting_human', 'reply:failed', 1, 2, 1, NULL),
+                ('stale:awaiting_human:reply:unknown', 'stale', 'awaiting_human', 'reply:unknown', 1, 2, 1, NULL),
+                ('stale:awaiting_human:reply:executed', 'stale', 'awaiting_human', 'reply:executed', 1, 2, 1, NULL),
+                ('stale:awaiting_human:reply:old', 'stale', 'awaiting_human', 'reply:old', 1, 2, 1, 3),
+                ('stale:not_executed:reply:failed', 'stale', 'not_executed', 'reply:failed', 1, 2, 1, NULL);
+            PRAGMA user_version = 8;
+            """, version: 8);
+        var c = upgraded.Connection;
+
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(
+            "stale:awaiting_human:reply:executed|stale:awaiting_human:reply:failed:1700000000123|stale:awaiting_human:reply:old|" +
+            "stale:awaiting_human:reply:unknown:1700000000456|stale:not_executed:reply:failed",
+            Scalar(c, "SELECT group_concat(gap_key, '|') FROM (SELECT gap_key FROM escalations ORDER BY gap_key)"));
+        Assert.Equal(4L, Scalar(c, "SELECT COUNT(*) FROM escalations WHERE last_sent = 2 AND resolved_at IS NULL"));
     }
 
     [Theory]
@@ -330,10 +362,10 @@ public sealed class SqliteDatabaseTests
 
     /// <summary>
     /// A store taken back to an older schema by <paramref name="olderShape"/> (which sets <c>user_version</c>), then
-    /// opened by this build, which upgrades it. The columns of steps 7 and 8 are taken away first for every older shape
-    /// (<paramref name="sinceStep7"/>: step 8's only): adding a column again is not a no-op.
+    /// opened by this build, which upgrades it. The columns the steps after <paramref name="version"/> add are taken away
+    /// first: adding a column again is not a no-op.
     /// </summary>
-    private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape, bool sinceStep7 = false)
+    private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape, int version = 6)
     {
         using (var db = Database(dir.Path))
         {
@@ -341,7 +373,7 @@ public sealed class SqliteDatabaseTests
             using var connection = db.Open();
             var step8 = "ALTER TABLE drafts DROP COLUMN cancel_reason; ALTER TABLE drafts DROP COLUMN cancelled_by;\n";
             var step7 = "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n";
-            Scalar(connection, step8 + (sinceStep7 ? "" : step7) + olderShape);
+            Scalar(connection, (version < 8 ? step8 : "") + (version < 7 ? step7 : "") + olderShape);
         }
         var upgraded = Database(dir.Path);
         upgraded.Initialize();

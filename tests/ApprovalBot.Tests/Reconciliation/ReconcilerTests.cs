@@ -291,6 +291,28 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunOnceAsync_OpenEscalationOfAStoreUpgradedFromSchema8_NotSentAgain()
+    {
+        await FailAsync("reply:upgraded");
+        await Reconciler.RunOnceAsync(default);
+        // The escalation as a build before schema 9 recorded it, under the draft's key alone; then this build's upgrade.
+        DraftFixtures.Sql(_host.DataDirectory, """
+            UPDATE escalations SET gap_key = 'stale:awaiting_human:reply:upgraded' WHERE draft_id = 'reply:upgraded';
+            PRAGMA user_version = 8;
+            """);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
+        {
+            connection.Open();
+            SchemaMigrations.Apply(connection);
+        }
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((0, 0), (cycle.Escalated, cycle.Resolved));
+        Assert.Single(_chat.Sent);
+    }
+
+    [Fact]
     public async Task RunOnceAsync_FreshLeaseExpiryBehindThousandOfExecutedDrafts_Escalated()
     {
         DraftFixtures.BulkEvents(_host.DataDirectory, "lease_expired", 1000, _clock.GetUtcNow(), "executed", "pulled");
