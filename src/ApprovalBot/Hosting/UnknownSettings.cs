@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
 
@@ -97,6 +98,10 @@ internal static class UnknownSettings
             {
                 errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
             }
+            else if (BareNumberDuration(key, setting) is { } error)
+            {
+                errors.Add(error);
+            }
             return;
         }
         if (IsValue(key) && key.Value!.Length > 0)
@@ -133,6 +138,29 @@ internal static class UnknownSettings
         {
             return false;
         }
+    }
+
+    /// <summary>
+    /// A duration written as a bare number (<c>StaleAfter=30</c>): .NET reads it as days, so "30" meant as minutes made a
+    /// draft stale, or an escalation due again, a month later without a word. Refused, showing how to write each reading.
+    /// </summary>
+    private static string? BareNumberDuration(IConfigurationSection key, PropertyInfo setting)
+    {
+        if ((Nullable.GetUnderlyingType(setting.PropertyType) ?? setting.PropertyType) != typeof(TimeSpan)
+            || !IsValue(key) || !int.TryParse(key.Value!.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+        {
+            return null;
+        }
+        var readings = new List<string> { $"{n}.00:00:00 for {n} days" };
+        if (n < 24)
+        {
+            readings.Add($"{n:00}:00:00 for {n} hours");
+        }
+        if (n < 60)
+        {
+            readings.Add($"00:{n:00}:00 for {n} minutes");
+        }
+        return $"{key.Path}: '{key.Value}' is a number without a unit; write the duration as [d.]hh:mm:ss: {string.Join(", ", readings)}.";
     }
 
     /// <summary>A value where a group of settings belongs (the binder passes over it): refused, saying what belongs there.</summary>

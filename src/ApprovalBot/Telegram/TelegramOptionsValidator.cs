@@ -3,19 +3,24 @@ using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Telegram;
 
-internal sealed class TelegramOptionsValidator : IValidateOptions<TelegramOptions>
+internal sealed partial class TelegramOptionsValidator : IValidateOptions<TelegramOptions>
 {
     private const string P = TelegramOptions.Section + ":";
 
     public ValidateOptionsResult Validate(string? name, TelegramOptions o)
     {
         var errors = new List<string>();
+        if (o.SandboxMode && o.Token.Length > 0)
+        {
+            // An environment variable set to a space: taken for "no token", it ran the sandbox while the operator meant the bot.
+            errors.Add(P + "Token is only whitespace: leave it empty to run the built-in sandbox, or give the bot token from BotFather.");
+        }
         if (!o.SandboxMode)
         {
-            if (o.Token.Any(c => char.IsWhiteSpace(c) || c == '/'))
+            if (!BotToken().IsMatch(o.Token))
             {
-                // Never echo the token: the message would end up in a log line.
-                errors.Add(P + "Token must be a bot token from BotFather (digits, a colon, a secret) without spaces or slashes.");
+                // Never echo the token: the message would end up in a log line. '?', '#' or '%' would change the URL it goes in.
+                errors.Add(P + "Token must be a bot token from BotFather: the bot's id (digits), a colon, then the secret (letters, digits, '_' and '-'), without spaces.");
             }
             if (o.ChatId == 0)
             {
@@ -75,4 +80,7 @@ internal sealed class TelegramOptionsValidator : IValidateOptions<TelegramOption
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+:[A-Za-z0-9_-]+$")]
+    private static partial System.Text.RegularExpressions.Regex BotToken();
 }

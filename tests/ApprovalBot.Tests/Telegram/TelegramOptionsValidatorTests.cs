@@ -17,6 +17,10 @@ public sealed class TelegramOptionsValidatorTests
         ["ftp api url"] = o => o.ApiBaseUrl = "ftp://api.telegram.org",
         ["poll timeout"] = o => o.PollTimeoutSeconds = 90,
         ["token with space"] = o => o.Token = "123 456",
+        ["token with a question mark"] = o => o.Token = "123456:REAL-token-secret?x=1",
+        ["token with a percent"] = o => o.Token = "123456:REAL-token%2Fsecret",
+        ["token without the bot id"] = o => o.Token = "REAL-token-secret",
+        ["token of only spaces"] = o => o.Token = "   ",
         ["zero rate"] = o => o.RateLimits.GlobalPerSecond = 0,
         // NaN passed "<= 0": every card after the first then failed for good.
         ["NaN chat rate"] = o => o.RateLimits.PerChatPerSecond = double.NaN,
@@ -32,7 +36,11 @@ public sealed class TelegramOptionsValidatorTests
     [InlineData("relative api url", "ApprovalBot:Telegram:ApiBaseUrl")]
     [InlineData("ftp api url", "ApprovalBot:Telegram:ApiBaseUrl")]
     [InlineData("poll timeout", "ApprovalBot:Telegram:PollTimeoutSeconds")]
-    [InlineData("token with space", "ApprovalBot:Telegram:Token")]
+    [InlineData("token with space", "ApprovalBot:Telegram:Token must be a bot token")]
+    [InlineData("token with a question mark", "ApprovalBot:Telegram:Token must be a bot token")]
+    [InlineData("token with a percent", "ApprovalBot:Telegram:Token must be a bot token")]
+    [InlineData("token without the bot id", "ApprovalBot:Telegram:Token must be a bot token")]
+    [InlineData("token of only spaces", "ApprovalBot:Telegram:Token is only whitespace")]
     [InlineData("zero rate", "ApprovalBot:Telegram:RateLimits")]
     [InlineData("NaN chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond must be a number between 0.001 and 1000 (got NaN)")]
     [InlineData("infinite chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond")]
