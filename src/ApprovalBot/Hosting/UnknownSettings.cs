@@ -142,12 +142,13 @@ internal static class UnknownSettings
 
     /// <summary>
     /// A duration written as a bare number (<c>StaleAfter=30</c>): .NET reads it as days, so "30" meant as minutes made a
-    /// draft stale, or an escalation due again, a month later without a word. Refused, showing how to write each reading.
+    /// draft stale, or an escalation due again, a month later without a word. Refused, showing how to write each reading
+    /// (0 is no duration in any unit: its range check says so).
     /// </summary>
     private static string? BareNumberDuration(IConfigurationSection key, PropertyInfo setting)
     {
         if ((Nullable.GetUnderlyingType(setting.PropertyType) ?? setting.PropertyType) != typeof(TimeSpan)
-            || !IsValue(key) || !int.TryParse(key.Value!.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
+            || !IsValue(key) || !int.TryParse(key.Value!.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n == 0)
         {
             return null;
         }
