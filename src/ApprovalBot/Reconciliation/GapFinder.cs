@@ -38,15 +38,41 @@ internal sealed class GapFinder(
 
     public IReadOnlyList<Gap> Find(string report) => report switch
     {
-        Gaps.Orphans => Orphans(time.GetUtcNow()),
-        Gaps.Stale => Stale(time.GetUtcNow()),
+        Gaps.Orphans => InOneSnapshot(c => Orphans(c, time.GetUtcNow())),
+        Gaps.Stale => InOneSnapshot(c => Stale(c, time.GetUtcNow())),
         _ => throw new ArgumentOutOfRangeException(nameof(report), report, "orphans or stale"),
     };
 
     public IReadOnlyList<Gap> All()
     {
         var now = time.GetUtcNow();
-        return [.. Orphans(now), .. Stale(now)];
+        return InOneSnapshot(c => [.. Orphans(c, now), .. Stale(c, now)]);
+    }
+
+    /// <summary>
+    /// Every query of a report reads the store as of one moment (one read transaction): read one after another, a draft
+    /// that changed state between two of them was reported twice (executing as not_executed, then failed as
+    /// awaiting_human) or not at all, and a cycle that missed a gap for that moment resolved its escalation, to send it
+    /// again as new the next cycle. A read transaction holds no lock in WAL mode; writers go on meanwhile.
+    /// </summary>
+    private List<Gap> InOneSnapshot(Func<SqliteConnection, List<Gap>> report) => store.Read(connection =>
+    {
+        Execute(connection, "BEGIN");
+        try
+        {
+            return report(connection);
+        }
+        finally
+        {
+            Execute(connection, "ROLLBACK");
+        }
+    });
+
+    private static void Execute(SqliteConnection connection, string sql)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>
@@ -54,21 +80,19 @@ internal sealed class GapFinder(
     /// state, or by <paramref name="orderBy"/>), with the text only when <paramref name="withText"/>. Every one, not the
     /// first <see cref="Limit"/>: whether a draft is a gap is decided here (by its kind, route, age, text), so a cap on the
     /// rows read would drop the gaps behind drafts that are none, unsaid; the cap is on gaps listed (<see cref="GapListing"/>).
-    /// The rows are streamed, not held, and <paramref name="visit"/> may query the same connection, in the same snapshot.
+    /// The rows are streamed, not held, and <paramref name="visit"/> may query <paramref name="connection"/>, in the same snapshot.
     /// </summary>
-    private void ForEachInStates(
-        IReadOnlyCollection<DraftState> states, bool withText, Action<Draft, SqliteConnection> visit, string orderBy = "state_since, seq") =>
-        store.Read(connection =>
+    private static void ForEachInStates(SqliteConnection connection,
+        IReadOnlyCollection<DraftState> states, bool withText, Action<Draft> visit, string orderBy = "state_since, seq")
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = InStatesSql(states, withText, orderBy);
+        using var reader = cmd.ExecuteReader();
+        while (reader.Read())
         {
-            using var cmd = connection.CreateCommand();
-            cmd.CommandText = InStatesSql(states, withText, orderBy);
-            using var reader = cmd.ExecuteReader();
-            while (reader.Read())
-            {
-                visit(DraftColumns.Read(reader), connection);
-            }
-            return true;
-        });
+            visit(DraftColumns.Read(reader));
+        }
+    }
 
     /// <summary>
     /// The query of <see cref="ForEachInStates"/>: drafts_by_state finds the drafts of the states (which still await
@@ -80,18 +104,18 @@ internal sealed class GapFinder(
         return (withText ? DraftColumns.Select : SelectWithoutText) + $" WHERE state IN ({names}) ORDER BY {orderBy}";
     }
 
-    private List<Gap> Orphans(DateTimeOffset now)
+    private List<Gap> Orphans(SqliteConnection connection, DateTimeOffset now)
     {
         var gaps = new GapListing(Gaps.Orphans, Limit);
-        ForEachInStates([DraftState.Blocked], withText: false, (d, _) => gaps.Add(BlockedGap(d)));
-        ForEachInStates([DraftState.Approved, DraftState.Executing], withText: true, (d, _) =>
+        ForEachInStates(connection, [DraftState.Blocked], withText: false, d => gaps.Add(BlockedGap(d)));
+        ForEachInStates(connection, [DraftState.Approved, DraftState.Executing], withText: true, d =>
         {
             if (ApprovalOrphan(d, now) is { } gap)
             {
                 gaps.Add(gap);
             }
         });
-        ForEachInStates([DraftState.Pending], withText: false, (d, _) =>
+        ForEachInStates(connection, [DraftState.Pending], withText: false, d =>
         {
             if (d.CardError is not null && d.CardNextAt is null)
             {
@@ -108,8 +132,8 @@ internal sealed class GapFinder(
             }
         });
         var since = now - options.Value.EventWindow;
-        OrphanCallbacks(since, gaps);
-        LeaseExpiries(since, gaps);
+        OrphanCallbacks(connection, since, gaps);
+        LeaseExpiries(connection, since, gaps);
         return gaps.ToList();
     }
 
@@ -135,12 +159,12 @@ internal sealed class GapFinder(
             : Draft(Gaps.Orphans, Gaps.PullUnclaimed, d, d.StateSince, $"no agent claimed it from the pull route of kind '{d.Kind}'", [ApproverAction.Discard]);
     }
 
-    private List<Gap> Stale(DateTimeOffset now)
+    private List<Gap> Stale(SqliteConnection connection, DateTimeOffset now)
     {
         var gaps = new GapListing(Gaps.Stale, Limit);
         // The agent has waited since it submitted: a card that went out late (pending -> carded resets state_since)
         // does not restart the clock. In submission order, as /pending lists them.
-        ForEachInStates([DraftState.Pending, DraftState.Carded], withText: false, (d, _) =>
+        ForEachInStates(connection, [DraftState.Pending, DraftState.Carded], withText: false, d =>
         {
             if (d.CreatedAt <= now - StaleAfter(d.Kind))
             {
@@ -150,14 +174,14 @@ internal sealed class GapFinder(
                     d.State == DraftState.Carded ? [ApproverAction.ResendCard] : []));
             }
         }, orderBy: "seq");
-        ForEachInStates([DraftState.Approved, DraftState.Executing], withText: false, (d, connection) =>
+        ForEachInStates(connection, [DraftState.Approved, DraftState.Executing], withText: false, d =>
         {
             if (NotExecuted(d, now, connection) is { } gap)
             {
                 gaps.Add(gap);
             }
         });
-        ForEachInStates([DraftState.Failed, DraftState.Unknown], withText: false, (d, _) => gaps.Add(AwaitingHuman(d)));
+        ForEachInStates(connection, [DraftState.Failed, DraftState.Unknown], withText: false, d => gaps.Add(AwaitingHuman(d)));
         return gaps.ToList();
     }
 
@@ -226,23 +250,21 @@ internal sealed class GapFinder(
         " WHERE e.type = 'lease_expired'" + DraftStore.ReportedTypesTerm.Replace(" type ", " e.type ", StringComparison.Ordinal) +
         " AND e.at >= $since AND +e.id > $after AND d.state IN ('approved', 'executing') ORDER BY e.id LIMIT $limit";
 
-    private void OrphanCallbacks(DateTimeOffset since, GapListing gaps)
+    private void OrphanCallbacks(SqliteConnection connection, DateTimeOffset since, GapListing gaps)
     {
-        var events = store.Read(connection =>
+        var events = new List<LedgerEvent>();
+        using (var cmd = connection.CreateCommand())
         {
-            using var cmd = connection.CreateCommand();
             cmd.CommandText = OrphanCallbacksSql;
             cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
             cmd.Parameters.AddWithValue("$limit", Limit + 1);
             using var reader = cmd.ExecuteReader();
-            var read = new List<LedgerEvent>();
             while (reader.Read())
             {
-                read.Add(new LedgerEvent(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1),
+                events.Add(new LedgerEvent(reader.GetInt64(0), reader.IsDBNull(1) ? null : reader.GetString(1),
                     DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2)), Gaps.OrphanCallback, reader.GetString(3), reader.IsDBNull(4) ? null : reader.GetString(4)));
             }
-            return read;
-        });
+        }
         foreach (var e in events.Take(Limit))
         {
             gaps.Add(new Gap(Gaps.Orphans, Gaps.OrphanCallback, e.DraftId, null, null, null, e.At,
@@ -251,37 +273,32 @@ internal sealed class GapFinder(
         }
         if (events.Count > Limit)
         {
-            var total = store.Read(connection =>
-            {
-                using var cmd = connection.CreateCommand();
-                cmd.CommandText = OrphanCallbacksCountSql;
-                cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
-                return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
-            });
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = OrphanCallbacksCountSql;
+            cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
+            var total = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
             gaps.AddNotListed(Gaps.OrphanCallback, total - Limit, events[Limit].At);
         }
     }
 
-    private void LeaseExpiries(DateTimeOffset since, GapListing gaps)
+    private void LeaseExpiries(SqliteConnection connection, DateTimeOffset since, GapListing gaps)
     {
         for (var after = 0L; ;)
         {
-            var page = store.Read(connection =>
+            var page = new List<(long Event, DateTimeOffset At, string Id, long Seq, string Kind, string Sha256, string State)>();
+            using (var cmd = connection.CreateCommand())
             {
-                using var cmd = connection.CreateCommand();
                 cmd.CommandText = LeaseExpiriesSql;
                 cmd.Parameters.AddWithValue("$since", DraftColumns.ToUnixMs(since));
                 cmd.Parameters.AddWithValue("$after", after);
                 cmd.Parameters.AddWithValue("$limit", Limit);
                 using var reader = cmd.ExecuteReader();
-                var rows = new List<(long Event, DateTimeOffset At, string Id, long Seq, string Kind, string Sha256, string State)>();
                 while (reader.Read())
                 {
-                    rows.Add((reader.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2),
+                    page.Add((reader.GetInt64(0), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)), reader.GetString(2),
                         reader.GetInt64(3), reader.GetString(4), reader.GetString(5), reader.GetString(6)));
                 }
-                return rows;
-            });
+            }
             foreach (var row in page)
             {
                 // A push route's run cut off by a crash is execution_interrupted, never this (older builds wrote

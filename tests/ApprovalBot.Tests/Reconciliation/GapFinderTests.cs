@@ -404,6 +404,41 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains("awaiting a decision for 1h 10m", gap.Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>Runs <paramref name="meanwhile"/> once, while the report is being read (it asks for a route from within a query).</summary>
+    private sealed class RoutesWithAHook(IRouteLookup routes, Action meanwhile) : IRouteLookup
+    {
+        private int _calls;
+
+        public string? RouteType(string kind)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                meanwhile();
+            }
+            return routes.RouteType(kind);
+        }
+    }
+
+    [Fact]
+    public async Task Find_DraftChangesStateWhileTheReportIsRead_ReportedOnceAsOfOneMoment()
+    {
+        // Executing past StuckAfter is not_executed; it fails while the report reads its approved and executing drafts.
+        // Read query by query, the failed-and-unknown query then saw it failed: one draft, two gaps in one report.
+        await DraftFixtures.ApproveAsync(Store, "posted:racing", kind: "posted", at: _clock.GetUtcNow());
+        await DraftFixtures.MoveAsync(Store, "posted:racing", DraftState.Approved, DraftState.Executing);
+        _clock.Advance(TimeSpan.FromHours(1));
+        var routes = new RoutesWithAHook(_host.Services.GetRequiredService<IRouteLookup>(), () =>
+            DraftFixtures.MoveAsync(Store, "posted:racing", DraftState.Executing, DraftState.Failed,
+                new Dictionary<string, object?> { ["exec_error"] = "exit 1" }).GetAwaiter().GetResult());
+        var finder = ActivatorUtilities.CreateInstance<GapFinder>(_host.Services, routes);
+
+        var during = finder.Find(Gaps.Stale);
+        var after = finder.Find(Gaps.Stale);
+
+        Assert.Equal([(Gaps.NotExecuted, "posted:racing")], during.Select(g => (g.Name, g.DraftId)));
+        Assert.Equal([(Gaps.AwaitingHuman, "posted:racing")], after.Select(g => (g.Name, g.DraftId)));
+    }
+
     [Fact]
     public async Task Find_ApprovedOnCommandRoutePastStuckAfter_StaleNotExecuted()
     {
