@@ -95,6 +95,45 @@ public sealed class UpdatePollerTests
         Assert.All(sinceRestart, c => Assert.Equal("0", c.Parameters["timeout"]));
     }
 
+    /// <summary>
+    /// Telegram out of reach after a restart, back at 9 minutes 55 while the poller waits out a minute's backoff: the end of
+    /// the backlog's 10-minute window wakes it to poll at once, and the taps made while the service was down are taken in
+    /// before expiry goes ahead. It used to give them up at 10 minutes, unasked, and poll again only at 10:50.
+    /// </summary>
+    [Fact]
+    public async Task Poll_TelegramBackJustInsideTheBacklogWindow_PolledWhenTheWindowEndsNotGivenUpOn()
+    {
+        var clock = new SignallingClock(reportDueWithin: TimeSpan.FromMinutes(2));
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Telegram:RetryBaseDelayMs=50000", "ApprovalBot:Telegram:MaxCallRetries=0"],
+            services: s => s.UseClock<UpdatePoller>(clock).UseClock<UpdateBacklog>(clock));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        UserMessage? sent = null;
+        await h.RestartHostAsync(whileStopped: () =>
+        {
+            sent = h.Control.SendUserMessage("/help");
+            h.Control.InjectFault("getUpdates", SandboxFault.Error(502, "Bad Gateway"), times: 1_000);
+        });
+        var started = clock.GetUtcNow();
+        var windowEnds = started + UpdateBacklog.GiveUpAfter;
+        var backlog = h.Host.Services.GetRequiredService<UpdateBacklog>();
+
+        // Each failed poll waits 50 s, then a minute; the one that fails at 9:50 waits until 10:50.
+        DateTimeOffset due;
+        while ((due = await clock.NextTimerAsync(TelegramHarness.Wait)) < windowEnds)
+        {
+            clock.Advance(due - clock.GetUtcNow());
+        }
+        clock.Advance(windowEnds - TimeSpan.FromSeconds(5) - clock.GetUtcNow());
+        h.Control.ClearFaults();
+        clock.Advance(TimeSpan.FromSeconds(5));
+
+        await backlog.Handled.WaitAsync(TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(sent!.UpdateId, TelegramHarness.Wait);
+        Assert.True(due > windowEnds, "the poller was asleep in its backoff when the window ended");
+        Assert.True(clock.GetUtcNow() < due, "taken in before that backoff would have ended");
+    }
+
     [Fact]
     public async Task Poll_OffsetStoredAfterEffects_RestartDoesNotRedeliver()
     {

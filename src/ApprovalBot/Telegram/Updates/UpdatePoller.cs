@@ -236,10 +236,28 @@ internal sealed partial class UpdatePoller(
         }
     }
 
-    private Task BackoffAsync(int failures, CancellationToken stoppingToken)
+    /// <summary>
+    /// The wait after a failure. While the backlog is not in, the failure is reported to it (past its window it is given
+    /// up on), and the end of its window cuts the wait short: a poll then, not a minute later, finds a Telegram that came
+    /// back inside the window, rather than letting expiry go ahead without the taps waiting there.
+    /// </summary>
+    private async Task BackoffAsync(int failures, CancellationToken stoppingToken)
     {
         var delay = TimeSpan.FromMilliseconds(Math.Min(MaxBackoff.TotalMilliseconds, _options.RetryBaseDelayMs * Math.Pow(2, Math.Min(failures, 16) - 1)));
-        return Task.Delay(delay, time, stoppingToken);
+        backlog.PollFailed();
+        if (backlog.TakenIn || backlog.WindowEnded.IsCompleted)
+        {
+            await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
+            return;
+        }
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var sleeping = Task.Delay(delay, time, wait.Token);
+        if (await Task.WhenAny(sleeping, backlog.WindowEnded).ConfigureAwait(false) == sleeping)
+        {
+            await sleeping.ConfigureAwait(false);
+            return;
+        }
+        await wait.CancelAsync().ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "The updates that waited while the service was down are handled")]
