@@ -55,9 +55,18 @@ internal sealed partial class PipeDispatcher
             {
                 return Response.Failure(ErrorCodes.BadRequest, "request must be a JSON object");
             }
-            if (!root.TryGetProperty("op", out var op))
+            JsonElement op;
+            try
             {
-                return Response.Failure(ErrorCodes.Invalid, "required field 'op' is missing", "op");
+                if (!root.TryGetProperty("op", out op))
+                {
+                    return Response.Failure(ErrorCodes.Invalid, "required field 'op' is missing", "op");
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // The lookup decodes the names it passes, and a name that is an unpaired surrogate escape decodes to no text.
+                return Response.Failure(ErrorCodes.Invalid, StrictRequest.HoldsNotValidUnicode, JsonTextCheck.FirstFault(root, null)?.Path ?? "$");
             }
             if (op.ValueKind != JsonValueKind.String)
             {

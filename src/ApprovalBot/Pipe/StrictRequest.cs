@@ -81,13 +81,23 @@ internal static partial class StrictRequest
     private static string? FieldOf(string? jsonPath) =>
         string.IsNullOrEmpty(jsonPath) || jsonPath == "$" ? null : jsonPath.StartsWith("$.", StringComparison.Ordinal) ? jsonPath[2..] : jsonPath;
 
-    /// <summary>The value at a field path such as <c>draft.id</c>; null where the path is not plain property names.</summary>
+    /// <summary>
+    /// The value at a field path such as <c>draft.id</c>; null where the path is not plain property names, or where the
+    /// lookup passed a name that is no valid Unicode (it decodes each name it compares, and such a name decodes to none).
+    /// </summary>
     private static JsonElement? ValueAt(JsonElement request, string path)
     {
         var current = request;
         foreach (var segment in path.Split('.'))
         {
-            if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(segment, out current))
+            try
+            {
+                if (current.ValueKind != JsonValueKind.Object || !current.TryGetProperty(segment, out current))
+                {
+                    return null;
+                }
+            }
+            catch (InvalidOperationException)
             {
                 return null;
             }

@@ -133,6 +133,12 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "context value nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b":"\udc00"}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context value nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,"ok",["\ud83d"]]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context name nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,{"\ud800\ud800":1}]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        // Looking a name up decodes the names it passes: such a name after "op", or after a field the reader refused, was
+        // answered internal.
+        { "name with an unpaired surrogate escape after op", """{"op":"ping","\ud800":1}""", ErrorCodes.Invalid, "$", HoldsNotValidUnicode },
+        { "name with an unpaired surrogate escape after the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"},"\udc00x":1}""", ErrorCodes.Invalid, "$", HoldsNotValidUnicode },
+        { "wrong type before a name with an unpaired surrogate escape", """{"id":5,"\ud800":1,"op":"get"}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "wrong type in the draft before such a name", """{"draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":7,"\ud800":1},"op":"submit"}""", ErrorCodes.Invalid, "draft.text", "wrong type: expected a string" },
         // The approver sees what is executed: no blank card, no text a card cannot show.
         { "text only a zero-width space", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"\u200b"}}""", ErrorCodes.Invalid, "draft.text", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
         { "text only format characters sent raw", "{\"op\":\"submit\",\"draft\":{\"id\":\"reply:a:1\",\"kind\":\"reply\",\"agent\":\"e\",\"text\":\" \u2060\ufeff\u200d\"}}", ErrorCodes.Invalid, "draft.text", "has no visible character: only whitespace and invisible characters such as U+2060 at index 1" },
