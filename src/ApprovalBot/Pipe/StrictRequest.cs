@@ -51,6 +51,12 @@ internal static partial class StrictRequest
         var message = ex.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))
         {
+            // Found in the request: the message and the path quote the name unescaped, so a name with a quote, a space, a
+            // dot or none at all was told as another ("unknown field 'it'" for it's) at a garbled field.
+            if (FirstUnknownField(request, typeInfo, null) is { } unknown)
+            {
+                return new ProtocolException(ErrorCodes.Invalid, $"unknown field '{Shorten(unknown.Name)}'", unknown.Field);
+            }
             var name = Quoted().Match(message).Groups[1].Value;
             var field = path is null ? name : path.EndsWith(name, StringComparison.Ordinal) ? path : $"{path}.{name}";
             return new ProtocolException(ErrorCodes.Invalid, $"unknown field '{name}'", field);
@@ -104,6 +110,44 @@ internal static partial class StrictRequest
         }
         return current;
     }
+
+    /// <summary>
+    /// The first name in document order that the contract does not know, as the reader meets them (into the fields that
+    /// are contracts themselves, such as <c>draft</c>), with its field path; null if there is none or a name before it
+    /// is no valid Unicode.
+    /// </summary>
+    private static (string Name, string Field)? FirstUnknownField(JsonElement value, JsonTypeInfo info, string? path)
+    {
+        if (value.ValueKind != JsonValueKind.Object || info.Kind != JsonTypeInfoKind.Object)
+        {
+            return null;
+        }
+        foreach (var property in value.EnumerateObject())
+        {
+            string name;
+            try
+            {
+                name = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                return null;
+            }
+            var field = path is null ? name : $"{path}.{name}";
+            var known = info.Properties.FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+            if (known is null)
+            {
+                return (name, field);
+            }
+            if (FirstUnknownField(property.Value, info.Options.GetTypeInfo(known.PropertyType), field) is { } inner)
+            {
+                return inner;
+            }
+        }
+        return null;
+    }
+
+    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
     /// <summary>The declared type of the field at <paramref name="path"/>, through the contract's metadata; null if it has none.</summary>
     private static Type? TypeAt(JsonTypeInfo root, string? path)

@@ -133,6 +133,14 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "context value nested in an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":{"b":"\udc00"}}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context value nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,"ok",["\ud83d"]]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
         { "context name nested in an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":{"a":[1,{"\ud800\ud800":1}]}}}""", ErrorCodes.Invalid, "draft.context", HoldsNotValidUnicode },
+        // The name as sent, wherever it is: read from the reader's message and path, a quote, a space, a dot or an empty
+        // name gave another name ("unknown field 'it'") at a garbled field ("$['it's'].it").
+        { "unknown field with a quote", """{"op":"ping","it's":1}""", ErrorCodes.Invalid, "it's", "unknown field 'it's'" },
+        { "unknown field with an empty name", """{"op":"ping","":1}""", ErrorCodes.Invalid, "", "unknown field ''" },
+        { "unknown field with a dot", """{"op":"get","id":"x","a.b":1}""", ErrorCodes.Invalid, "a.b", "unknown field 'a.b'" },
+        { "unknown field with a space in the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","x y":1}}""", ErrorCodes.Invalid, "draft.x y", "unknown field 'x y'" },
+        { "unknown field with a quote first in the draft", """{"op":"submit","draft":{"it's":1,"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.it's", "unknown field 'it's'" },
+        { "unknown field with a long name", """{"op":"ping",""" + "\"" + new string('n', 100) + "\":1}", ErrorCodes.Invalid, new string('n', 100), "unknown field '" + new string('n', 64) + "…'" },
         // Looking a name up decodes the names it passes: such a name after "op", or after a field the reader refused, was
         // answered internal.
         { "name with an unpaired surrogate escape after op", """{"op":"ping","\ud800":1}""", ErrorCodes.Invalid, "$", HoldsNotValidUnicode },
