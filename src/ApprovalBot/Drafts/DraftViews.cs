@@ -12,6 +12,16 @@ internal static class DraftViews
 
     public const string ContextNotJson = "the stored context is not JSON; left out";
 
+    /// <summary>
+    /// Most levels of objects and arrays a context may nest, itself included. The answers nest it deepest in a list or a
+    /// claim (answer, array, draft, context): one level more and their writer's 64 levels (the protocol's reading limit,
+    /// also in <see cref="ProtocolJson.Lenient"/>) are exceeded. The request's 64 levels let a submit store 62.
+    /// </summary>
+    public const int MaxContextDepth = 61;
+
+    public static readonly string ContextTooDeep =
+        $"the stored context nests more than {MaxContextDepth} levels of objects and arrays (stored by an older build); left out";
+
     public static DraftView ToView(this Draft d)
     {
         var (context, contextError) = ReadContext(d.ContextJson);
@@ -49,11 +59,21 @@ internal static class DraftViews
         try
         {
             using var doc = JsonDocument.Parse(json);
-            return JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext) : (doc.RootElement.Clone(), null);
+            return JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext)
+                : DepthOf(doc.RootElement) > MaxContextDepth ? (null, ContextTooDeep)
+                : (doc.RootElement.Clone(), null);
         }
         catch (JsonException)
         {
             return (null, ContextNotJson);
         }
     }
+
+    /// <summary>Levels of objects and arrays in <paramref name="element"/>, itself included; 0 for a scalar.</summary>
+    public static int DepthOf(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => DepthOf(p.Value)).DefaultIfEmpty(0).Max(),
+        JsonValueKind.Array => 1 + element.EnumerateArray().Select(DepthOf).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
 }

@@ -125,6 +125,70 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.True((await _client.PingAsync()).Ok);
     }
 
+    /// <summary>A context of <paramref name="depth"/> levels: an object holding nested arrays.</summary>
+    private static string NestedContext(int depth) => """{"a":""" + new string('[', depth - 1) + new string(']', depth - 1) + "}";
+
+    [Fact]
+    public async Task Submit_ContextNestedDeeperThanAListAnswerCarries_RefusedAtDraftContextAndNothingStored()
+    {
+        // 62 levels fit the request's 64, but not a list or claim answer (answer, array, draft, context): such a draft was
+        // stored, and every list that held it was answered internal.
+        var line = """{"op":"submit","draft":{"id":"reply:ctx-deep","kind":"reply","agent":"e","text":"t","context":""" + NestedContext(62) + "}}";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
+        Assert.Equal("draft.context", response.Error.Field);
+        Assert.Equal("must nest at most 61 levels of objects and arrays, itself included", response.Error.Message);
+        Assert.Null(_host.Store.Get("reply:ctx-deep"));
+        var list = await _client.ListAsync();
+        Assert.True(list.Ok, list.Error?.Message);
+    }
+
+    [Fact]
+    public async Task Submit_ContextNestedAsDeepAsAllowed_StoredAndListedWithIt()
+    {
+        var line = """{"op":"submit","draft":{"id":"reply:ctx-61","kind":"reply","agent":"e","text":"t","context":""" + NestedContext(61) + "}}";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+        var list = await _client.ListAsync();
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.True(list.Ok, list.Error?.Message);
+        var listed = Assert.Single(list.Drafts!);
+        Assert.Equal(61, DraftViews.DepthOf(listed.Context!.Value));
+        Assert.Null(listed.ContextError);
+    }
+
+    [Fact]
+    public async Task List_DraftWhoseStoredContextIsTooDeep_ListedWithTheContextLeftOutAndSaidWhy()
+    {
+        Assert.True((await _client.SubmitAsync(Draft("reply:deep-old", "old"))).Ok);
+        // As this build stored it before the depth was checked.
+        DraftFixtures.Sql(_host.DataDirectory, $"UPDATE drafts SET context = '{NestedContext(62)}' WHERE id = 'reply:deep-old'");
+
+        foreach (var response in new[] { await _client.ListAsync(), await _client.GetAsync("reply:deep-old"), await _client.WaitAsync("reply:deep-old", 0) })
+        {
+            Assert.True(response.Ok, response.Error?.Message);
+            var view = response.Draft ?? Assert.Single(response.Drafts!);
+            Assert.Null(view.Context);
+            Assert.Equal(DraftViews.ContextTooDeep, view.ContextError);
+        }
+    }
+
+    [Fact]
+    public async Task Submit_RetryOfADraftStoredWithATooDeepContext_GetsItsOriginalReceipt()
+    {
+        var first = (await _client.SubmitAsync(Draft("reply:deep-retry", "same text"))).Receipt!;
+        DraftFixtures.Sql(_host.DataDirectory, $"UPDATE drafts SET context = '{NestedContext(62)}' WHERE id = 'reply:deep-retry'");
+        var line = """{"op":"submit","draft":{"id":"reply:deep-retry","kind":"reply","agent":"outbound-engager","text":"same text","context":""" + NestedContext(62) + "}}";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal((first.Seq, first.Sha256, true), (response.Receipt!.Seq, response.Receipt.Sha256, response.Receipt.Duplicate));
+    }
+
     public static TheoryData<string, string, string, string> InvisibleOrControlText => new()
     {
         // agent, text, field, message

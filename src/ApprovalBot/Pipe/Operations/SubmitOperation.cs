@@ -22,7 +22,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         {
             draft = Validate(submission);
         }
-        catch (ProtocolException refused) when (refused.Field is "draft.text" or "draft.agent" && StoredReceipt(submission) is { } stored)
+        catch (ProtocolException refused) when (refused.Field is "draft.text" or "draft.agent" or "draft.context" && StoredReceipt(submission) is { } stored)
         {
             // Stored when the rules (or the kind's MaxLength) still allowed it: the retry of that submit gets the receipt
             // it missed, as principle 4 promises, rather than an error that would read as "not stored".
@@ -96,13 +96,19 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
             {
                 throw new ProtocolException(ErrorCodes.Invalid, $"must be at most {pipe.Value.MaxContextBytes} bytes of JSON", "draft.context");
             }
+            // Stored deeper, it made every list and claim answer that held the draft internal (after a claim's leases were committed).
+            if (DraftViews.DepthOf(c) > DraftViews.MaxContextDepth)
+            {
+                throw new ProtocolException(ErrorCodes.Invalid,
+                    $"must nest at most {DraftViews.MaxContextDepth.ToString(CultureInfo.InvariantCulture)} levels of objects and arrays, itself included", "draft.context");
+            }
         }
         return new NewDraft(d.Id, d.Kind, d.Agent, d.Text, DraftHash.Of(d.Text), context);
     }
 
     /// <summary>
     /// The duplicate receipt of a draft already stored under this id with this very text; null if there is none. Only
-    /// asked after a refusal of the text or agent, which <see cref="Validate"/> reaches once the id has passed its pattern.
+    /// asked after a refusal of the text, agent or context, which <see cref="Validate"/> reaches once the id has passed its pattern.
     /// </summary>
     private Receipt? StoredReceipt(DraftSubmission d) =>
         store.Get(d.Id) is { } stored && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)

@@ -94,6 +94,24 @@ public sealed class PullOperationsTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Claim_DraftWhoseStoredContextIsTooDeep_HandedOutWithContextLeftOutAndItsNeighboursToo()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:deep-context", "deep text");
+        // 62 levels, as a submit stored it before the depth was checked: one too many for the claim answer's writer, which
+        // answered internal after the leases were committed.
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET context = '{\"a\":" + new string('[', 61) + new string(']', 61) + "}' WHERE id = 'reply:deep-context'");
+        await Drafts.ApproveAsync(_host.Store, "reply:fine", "fine text", contextJson: """{"rationale":"fine"}""");
+
+        var claim = await _client.ClaimAsync("reply", max: 10, leaseSeconds: 60);
+
+        Assert.True(claim.Ok, claim.Error?.Message);
+        Assert.Equal(["reply:deep-context", "reply:fine"], claim.Claimed!.Select(c => c.Id));
+        Assert.Null(claim.Claimed![0].Context);
+        Assert.Equal(DraftViews.ContextTooDeep, claim.Claimed[0].ContextError);
+        Assert.Equal("fine", claim.Claimed[1].Context!.Value.GetProperty("rationale").GetString());
+    }
+
+    [Fact]
     public async Task Complete_WrongOrExpiredLease_LeaseLostAndNothingChanged()
     {
         await Drafts.ApproveAsync(_host.Store, "reply:lost", "text");
