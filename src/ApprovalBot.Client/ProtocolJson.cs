@@ -91,10 +91,10 @@ public static class ProtocolJson
     public const string TextControlPattern = "[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]";
 
     /// <summary>
-    /// What the service refuses in an <c>agent</c>, a one-line name: every control character (Cc), and the bidirectional
-    /// embeddings, overrides and isolates.
+    /// What the service refuses in an <c>agent</c>, a one-line name: every control character (Cc), the line and paragraph
+    /// separators (U+2028, U+2029: Telegram shows them as line breaks), and the bidirectional embeddings, overrides and isolates.
     /// </summary>
-    public const string AgentControlPattern = "[\\u0000-\\u001f\\u007f-\\u009f\\u202a-\\u202e\\u2066-\\u2069]";
+    public const string AgentControlPattern = "[\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029\\u202a-\\u202e\\u2066-\\u2069]";
 
     /// <summary>The former name of <see cref="VisiblePattern"/>, which refused only whitespace.</summary>
     [Obsolete("Use VisiblePattern: the service now also refuses a value made only of invisible characters.")]

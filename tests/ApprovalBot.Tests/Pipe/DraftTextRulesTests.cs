@@ -32,6 +32,9 @@ public sealed class DraftTextRulesTests
         { "engager\nApproved by boss", true, "contains the control character U+000A at index 7; a name takes no control characters" },
         { "a\tb", true, "contains the control character U+0009 at index 1; a name takes no control characters" },
         { "bot\u0085", true, "contains the control character U+0085 at index 3; a name takes no control characters" },
+        // Not control characters, but Telegram shows them as line breaks: a second line on the card, as "\n" would make.
+        { "bot\u2028Approved by boss", true, "contains the line separator U+2028 at index 3; a name takes no line breaks" },
+        { "😀bot\u2029", true, "contains the paragraph separator U+2029 at index 4; a name takes no line breaks" },
         { "bot \u202eevil", true, "contains the bidirectional control U+202E at index 4; a name takes none (it could reorder what the card shows)" },
         { "😀\u2066bot\u2069", true, "contains the bidirectional control U+2066 at index 1; a name takes none (it could reorder what the card shows)" },
         { "\0bot", true, "contains the control character U+0000 (NUL) at index 0; a name takes no control characters" },
@@ -65,6 +68,7 @@ public sealed class DraftTextRulesTests
     [Theory]
     [InlineData("gone\nApproved by boss", "contains the control character U+000A at index 4; a reason takes no control characters")]
     [InlineData("a\u202eb", "contains the bidirectional control U+202E at index 1; a reason takes none (it could reorder what the card shows)")]
+    [InlineData("gone\u2028Approved by boss", "contains the line separator U+2028 at index 4; a reason takes no line breaks")]
     [InlineData("\u200b", "has no visible character: only whitespace and invisible characters such as U+200B at index 0")]
     [InlineData(" ", "must not be empty")]
     public void LineProblem_RefusedAsANameIsNamedByItsNoun(string value, string message)

@@ -35,7 +35,7 @@ internal static partial class SubmitOracle
             var text = draft.GetProperty("text").GetString()!;
             if (!Id().IsMatch(id) || !MaxLength.TryGetValue(kind, out var max)) return null;
             if (string.IsNullOrWhiteSpace(agent) || agent.Length > 200 || string.IsNullOrWhiteSpace(text)) return null;
-            if (!Shows(agent) || agent.Any(c => char.IsControl(c) || c is (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069'))) return null;
+            if (!Shows(agent) || agent.Any(c => char.IsControl(c) || c is '\u2028' or '\u2029' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069'))) return null;
             if (!Shows(text) || text.Any(c => char.IsControl(c) && c is not ('\t' or '\n' or '\r'))) return null;
             if (text.EnumerateRunes().Count() > max) return null;
             if (draft.TryGetProperty("context", out var context) && context.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null)) return null;

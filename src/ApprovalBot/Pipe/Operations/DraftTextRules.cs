@@ -24,6 +24,9 @@ internal static class DraftTextRules
     private static readonly SearchValues<char> NameControls = SearchValues.Create(
         string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7f, 0x21)).Select(c => (char)c)));
 
+    /// <summary>The line and paragraph separators, which are no control characters but which Telegram shows as a line break.</summary>
+    private static readonly SearchValues<char> NameLineBreaks = SearchValues.Create("\u2028\u2029");
+
     /// <summary>The bidirectional embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069), refused in a name.</summary>
     private static readonly SearchValues<char> NameBidiControls = SearchValues.Create("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069");
 
@@ -51,6 +54,12 @@ internal static class DraftTextRules
             return name ? $"contains {where}; a {noun} takes no control characters"
                 : c == '\0' ? $"contains {where}: is it UTF-16 text read as UTF-8?"
                 : $"contains {where}; a text takes only tab, line feed and carriage return";
+        }
+        if (name && value.AsSpan().IndexOfAny(NameLineBreaks) is var lineBreak and >= 0)
+        {
+            var what = value[lineBreak] == '\u2028' ? "line separator" : "paragraph separator";
+            return $"contains the {what} {Code(value[lineBreak])} at index {CodePointIndex(value, lineBreak).ToString(CultureInfo.InvariantCulture)}; " +
+                $"a {noun} takes no line breaks";
         }
         if (name && value.AsSpan().IndexOfAny(NameBidiControls) is var bidi and >= 0)
         {
