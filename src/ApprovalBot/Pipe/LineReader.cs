@@ -7,7 +7,12 @@ namespace ApprovalBot.Pipe;
 /// </summary>
 internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection? connection = null)
 {
-    private byte[] _buffer = new byte[Math.Min(maxLineBytes + 1, 16 * 1024)];
+    private static int InitialSize(int maxLineBytes) => Math.Min(maxLineBytes + 1, 16 * 1024);
+
+    private byte[] _buffer = new byte[InitialSize(maxLineBytes)];
+
+    /// <summary>The read buffer's size now: back to its first size whenever nothing is buffered.</summary>
+    internal int BufferSize => _buffer.Length;
     private int _start;
     private int _end;
 
@@ -106,6 +111,14 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
 
     private void MakeRoom()
     {
+        if (_end == _start && _buffer.Length > InitialSize(maxLineBytes))
+        {
+            // Nothing buffered: a buffer grown for one long request is not kept for the connection's lifetime (up to
+            // Pipe:MaxConnections of them at MaxLineBytes each, held by agents idle between drafts).
+            _buffer = new byte[InitialSize(maxLineBytes)];
+            _start = _end = 0;
+            return;
+        }
         if (_start > 0)
         {
             Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);

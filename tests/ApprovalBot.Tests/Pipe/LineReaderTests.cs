@@ -51,4 +51,22 @@ public sealed class LineReaderTests
 
         Assert.Equal("second", Text((await reader.ReadAsync(CancellationToken.None)).Line));
     }
+
+    [Fact]
+    public async Task ReadAsync_AfterALongLine_BufferBackToItsFirstSize()
+    {
+        // An agent idle between drafts keeps its connection: a megabyte buffer kept per connection would add up.
+        var reader = Reader(new string('x', 900_000) + "\nshort\n", maxLineBytes: 1024 * 1024);
+        var first = reader.BufferSize;
+
+        var (_, longLine) = await reader.ReadAsync(CancellationToken.None);
+        var grown = reader.BufferSize;
+        var (_, shortLine) = await reader.ReadAsync(CancellationToken.None);
+        await reader.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(900_000, longLine.Length);
+        Assert.True(grown > 900_000);
+        Assert.Equal("short", Text(shortLine));
+        Assert.Equal(first, reader.BufferSize);
+    }
 }
