@@ -92,6 +92,9 @@ public sealed class SandboxServer : IAsyncDisposable
         // Request and routing logs print URLs, and Bot API URLs carry the token.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         builder.Logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // A failed start or stop is thrown to the owner (a start's with the URL it could not listen on), who reports it; the
+        // host's own line would print the same failure first, with its stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ApprovalBot.Sandbox");

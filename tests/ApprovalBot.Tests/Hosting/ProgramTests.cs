@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Tests.Infrastructure;
@@ -173,6 +175,24 @@ public sealed class ProgramTests
 
         Assert.Equal(1, host.ExitCode);
         Assert.Contains($"ApprovalBot could not start: ApprovalBot:DataDirectory '{file}' cannot be used", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Start_SandboxPortInUse_ExitNonZeroNamingTheSettingWithoutAStackTrace()
+    {
+        // The usual first-run mistake: a second copy started with the default Sandbox:Url while another serves it.
+        using var dir = new TempDirectory();
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, [$"ApprovalBot:Sandbox:Url={url}"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains($"ApprovalBot could not start: The built-in Telegram sandbox cannot listen on {url} (ApprovalBot:Sandbox:Url): ", host.Output, StringComparison.Ordinal);
+        Assert.Contains("give this instance its own ApprovalBot:Sandbox:Url", host.Output, StringComparison.Ordinal);
+        Assert.Single(host.Output.Split('\n'), l => l.Contains("cannot listen on", StringComparison.Ordinal));
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 

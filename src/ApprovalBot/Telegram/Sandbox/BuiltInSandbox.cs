@@ -15,8 +15,18 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStor
     {
         var o = options.Value;
         var first = FirstMessageId();
-        Server = await SandboxServer.StartAsync(
-            new SandboxSettings { Url = o.Url, RateLimits = o.RateLimits, AllowRemote = o.AllowRemote, FirstMessageId = first }, loggerFactory, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Server = await SandboxServer.StartAsync(
+                new SandboxSettings { Url = o.Url, RateLimits = o.RateLimits, AllowRemote = o.AllowRemote, FirstMessageId = first }, loggerFactory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException ex) when (ex.InnerException is IOException bind)
+        {
+            // Most often a second copy on the default port: its cause and the setting to change, said once, not as a crash.
+            throw new StartupRefusedException(
+                $"The built-in Telegram sandbox cannot listen on {o.Url} (ApprovalBot:Sandbox:Url): {bind.Message} " +
+                "Is another ApprovalBot or sandbox running? Stop it, or give this instance its own ApprovalBot:Sandbox:Url (port 0 picks a free port).", ex);
+        }
         return new SandboxEndpoint(Server.BaseUrl.ToString().TrimEnd('/'), Server.Token, Server.PrivateChatId, Server.Settings.ApproverId, first);
     }
 
