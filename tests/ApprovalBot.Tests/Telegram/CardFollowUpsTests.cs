@@ -133,6 +133,35 @@ public sealed class CardFollowUpsTests
     }
 
     /// <summary>
+    /// A change of a draft whose card is gone (deleted by hand, or left in the sandbox of an earlier run) is said once:
+    /// the sender's line that it is recorded as card_edit_refused and not tried again, not followed by a second warning
+    /// with a stack trace that the card "shows an older state until the next look", which the refusal rules out.
+    /// </summary>
+    [Fact]
+    public async Task Change_CardGoneFromTheChat_OneWarningSaysItIsRecordedAndNoGaveUpWarningFollows()
+    {
+        const string id = "reply:card-deleted";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync(id, "its card was deleted by hand");
+        var later = await h.SubmitCardedAsync("reply:later", "withdrawn next: the follow-ups go one at a time");
+        h.Control.DeleteMessage(h.ChatId, card.MessageId);
+
+        await using (var agent = await h.Host.ConnectAsync())
+        {
+            Assert.True((await agent.CancelAsync(id, "changed my mind")).Ok);
+            Assert.True((await agent.CancelAsync("reply:later", "changed my mind")).Ok);
+        }
+        // Its edit comes after the first follow-up was handled, its log lines included.
+        await h.Control.WaitForEditAsync(h.ChatId, later.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_edit_refused");
+
+        var warnings = logs.Entries.Where(e => e.Level >= LogLevel.Warning && e.Message.Contains(id, StringComparison.Ordinal)).ToList();
+        var warning = Assert.Single(warnings);
+        Assert.Contains("recorded as card_edit_refused, not tried again until the draft changes", warning.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// Telegram refuses the edit itself with 400 (an edit we rendered wrong: too long, HTML it cannot parse): the same
     /// rendering gets the same answer, so it is recorded as card_edit_refused and logged at Error, and neither the next look at
     /// the cards behind nor the next start sends it again.

@@ -335,6 +335,12 @@ internal sealed partial class CardFollowUps(
     /// <summary>After a failed attempt: the next one after the backoff if the failure can pass and attempts remain, else a warning.</summary>
     private void RetryOrGiveUp(FollowUp failed, Exception failure, CancellationToken stoppingToken)
     {
+        if (RecordedAsRefused(failure))
+        {
+            // CardSender said it once, naming the card: recorded as card_edit_refused and not tried again until the draft
+            // changes. "Shows an older state until the next look" would contradict that, with a stack trace besides.
+            return;
+        }
         if (failed.Swept && CanPass(failure))
         {
             LogSweptFollowUpFailed(failed.Id, _options.CardRetryMaxDelaySeconds, failure.Message);
@@ -349,6 +355,14 @@ internal sealed partial class CardFollowUps(
         LogFollowUpRetry(failed.Id, failed.Attempt, delay.TotalSeconds, failure.Message);
         _ = RetryLaterAsync(failed with { Attempt = failed.Attempt + 1 }, delay, stoppingToken);
     }
+
+    /// <summary>
+    /// An edit Telegram refused for good: <see cref="CardSender.ShowLatestAsync"/> logs and records every such refusal of its
+    /// edit before it rethrows. A send that fails the same way (a card following its group to a supergroup) is not an
+    /// edit, and nothing else has said it.
+    /// </summary>
+    private static bool RecordedAsRefused(Exception failure) =>
+        failure is ApiRequestException { IsEditRefused: true, Method: "editMessageText" };
 
     private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)
     {
