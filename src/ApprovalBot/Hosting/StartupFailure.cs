@@ -14,6 +14,10 @@ internal static class StartupFailure
                 a.InnerExceptions.Cast<OptionsValidationException>().SelectMany(o => o.Failures),
             // The binder's own message names the key, the value and the type; its stack trace says nothing more.
             InvalidOperationException i when IsWrongType(i) => [i.Message],
+            // A configuration file that is not JSON: the file is named here, where in it by the parser.
+            InvalidDataException d when d.InnerException is FormatException && d.Message.StartsWith("Failed to load configuration", StringComparison.Ordinal) &&
+                                           d.GetBaseException() is var cause && cause != d =>
+                [$"{d.Message} {cause.Message}"],
             _ => null,
         };
         return failures?.ToList();

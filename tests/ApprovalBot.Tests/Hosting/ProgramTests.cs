@@ -178,6 +178,45 @@ public sealed class ProgramTests
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A config/appsettings.json edited into something that is not JSON (a comma left out): the file and the parser's
+    /// position, as a bad setting is said, not a stack trace. The program is copied beside a config folder of its own, as
+    /// the runtime takes the folder of the program's real path as the application's; the rest of the build is linked.
+    /// </summary>
+    [Fact]
+    public async Task Start_ConfigurationFileNotJson_ExitNonZeroNamingTheFileAndWhereWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+        var app = Path.Combine(dir.Path, "app");
+        Directory.CreateDirectory(Path.Combine(app, "config"));
+        foreach (var entry in Directory.GetFileSystemEntries(AppContext.BaseDirectory))
+        {
+            var name = Path.GetFileName(entry);
+            var link = Path.Combine(app, name);
+            if (name == "ApprovalBot.dll") File.Copy(entry, link);
+            else if (Directory.Exists(entry) && name != "config") Directory.CreateSymbolicLink(link, entry);
+            else if (File.Exists(entry)) File.CreateSymbolicLink(link, entry);
+        }
+        var settings = Path.Combine(app, "config", "appsettings.json");
+        await File.WriteAllTextAsync(settings, "{ \"ApprovalBot\": {\n  \"MaxBatch\": 256\n  \"BusyTimeoutMs\": 5000 } }");
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(app, "ApprovalBot.dll"), $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains($"ApprovalBot configuration is invalid:\n  - Failed to load configuration from file '{settings}'.", output, StringComparison.Ordinal);
+        Assert.Contains("LineNumber: 2", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "data")));
+    }
+
     [Fact]
     public async Task Start_SandboxPortInUse_ExitNonZeroNamingTheSettingWithoutAStackTrace()
     {
