@@ -265,8 +265,11 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         _ => $"cannot connect to '{PipeName}': {ErrorText.IoFailure(e)}",
     });
 
+    /// <summary>Something is at the path (a missing one is said at once), but nothing accepted the connection.</summary>
     private CliException NoService(TimeSpan timeout) =>
-        CliException.Unavailable($"no service answered on '{PipeName}' within {timeout.TotalSeconds:0.###} s");
+        CliException.Unavailable($"no service answered on '{PipeName}' within {timeout.TotalSeconds:0.###} s: " +
+            $"'{PipeClient.SocketPathOf(PipeName)}' is there but nothing accepts connections on it (the socket file of a service that was killed, " +
+            "or not a socket at all). Start the service, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves");
 
     private CliException NoAnswer(TimeSpan limit) => CliException.Unavailable(
         $"no answer from the service on '{PipeName}' within {limit.TotalSeconds:0.###} s; it may still carry the request out: run the same command again (a submit with the same id is answered with the original receipt)");

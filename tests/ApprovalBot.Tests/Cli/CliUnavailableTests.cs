@@ -50,7 +50,14 @@ public sealed class CliUnavailableTests
         foreach (var run in runs)
         {
             Assert.True(run.ExitCode == 5, run.ToString());
-            Assert.StartsWith("error unavailable: ", Assert.Single(run.Stderr.TrimEnd().Split('\n')));
+            var error = Assert.Single(run.Stderr.TrimEnd().Split('\n'));
+            Assert.StartsWith("error unavailable: ", error);
+            if (what != "missing")
+            {
+                // What is wrong there, and what to do about it.
+                Assert.Equal($"error unavailable: no service answered on '{path}' within 2 s: '{path}' is there but nothing accepts connections on it " +
+                    "(the socket file of a service that was killed, or not a socket at all). Start the service, or point --pipe or APPROVALBOT_PIPE at the Pipe:Name it serves", error);
+            }
             Assert.Empty(run.Stdout);
         }
     }
