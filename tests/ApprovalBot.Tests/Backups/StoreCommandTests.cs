@@ -87,22 +87,11 @@ public sealed class StoreCommandTests : IDisposable
         {
             File.Copy(Path.Combine(data, "approvals.db"), file);
         }
-        var app = _temp.Combine("app");
-        Directory.CreateDirectory(Path.Combine(app, "config"));
-        foreach (var entry in Directory.GetFileSystemEntries(AppContext.BaseDirectory))
-        {
-            var name = Path.GetFileName(entry);
-            var link = Path.Combine(app, name);
-            if (name == "ApprovalBot.dll") File.Copy(entry, link);
-            else if (Directory.Exists(entry) && name != "config") Directory.CreateSymbolicLink(link, entry);
-            else if (File.Exists(entry)) File.CreateSymbolicLink(link, entry);
-        }
-        var settings = Path.Combine(app, "config", "appsettings.json");
-        File.WriteAllText(settings, """{ "ApprovalBot": { "DataDirectory": "data", } oops""");
+        var (program, settings) = ProgramCopy.Create(_temp.Combine("app"), """{ "ApprovalBot": { "DataDirectory": "data", } oops""");
         var before = Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal).ToList();
 
         var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(app, "ApprovalBot.dll"), verb, verb == "backup" ? _temp.Combine("new.db") : file, $"--ApprovalBot:DataDirectory={data}" })
+        foreach (var arg in new[] { program, verb, verb == "backup" ? _temp.Combine("new.db") : file, $"--ApprovalBot:DataDirectory={data}" })
         {
             info.ArgumentList.Add(arg);
         }

@@ -187,20 +187,9 @@ public sealed class ProgramTests
     public async Task Start_ConfigurationFileNotJson_ExitNonZeroNamingTheFileAndWhereWithoutAStackTrace()
     {
         using var dir = new TempDirectory();
-        var app = Path.Combine(dir.Path, "app");
-        Directory.CreateDirectory(Path.Combine(app, "config"));
-        foreach (var entry in Directory.GetFileSystemEntries(AppContext.BaseDirectory))
-        {
-            var name = Path.GetFileName(entry);
-            var link = Path.Combine(app, name);
-            if (name == "ApprovalBot.dll") File.Copy(entry, link);
-            else if (Directory.Exists(entry) && name != "config") Directory.CreateSymbolicLink(link, entry);
-            else if (File.Exists(entry)) File.CreateSymbolicLink(link, entry);
-        }
-        var settings = Path.Combine(app, "config", "appsettings.json");
-        await File.WriteAllTextAsync(settings, "{ \"ApprovalBot\": {\n  \"MaxBatch\": 256\n  \"BusyTimeoutMs\": 5000 } }");
+        var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), "{ \"ApprovalBot\": {\n  \"MaxBatch\": 256\n  \"BusyTimeoutMs\": 5000 } }");
         var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { Path.Combine(app, "ApprovalBot.dll"), $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
+        foreach (var arg in new[] { program, $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
         {
             info.ArgumentList.Add(arg);
         }
