@@ -135,11 +135,14 @@ internal static class SchemaMigrations
         // 9: the stale report's awaiting_human gap is keyed by its episode too (the draft's state_since, GapFinder): a Retry
         // that failed again before a cycle saw it was taken for the escalation already sent. An open escalation under the
         // key without it is given its draft's episode, so the upgrade does not send every failed or unknown draft's
-        // escalation again; one whose draft has left those states keeps its key, and the next cycle resolves it.
+        // escalation again. One whose draft has left those states, or entered them again since it was last sent (a Retry
+        // that failed again unseen: the very case of the new key), keeps its key; the next cycle resolves it and sends the
+        // new outcome's escalation.
         """
         UPDATE escalations SET gap_key = gap_key || ':' || (SELECT d.state_since FROM drafts d WHERE d.id = escalations.draft_id)
         WHERE resolved_at IS NULL AND report = 'stale' AND gap = 'awaiting_human' AND gap_key = 'stale:awaiting_human:' || draft_id
-            AND EXISTS (SELECT 1 FROM drafts d WHERE d.id = escalations.draft_id AND d.state IN ('failed', 'unknown'));
+            AND EXISTS (SELECT 1 FROM drafts d WHERE d.id = escalations.draft_id AND d.state IN ('failed', 'unknown')
+                AND d.state_since <= escalations.last_sent);
         """,
     ];
 

@@ -19,16 +19,35 @@ internal sealed class BatchedConsoleSink(ITextFormatter formatter, Stream output
         AutoFlush = false,
     };
 
-    /// <summary>Formats the line into the buffer; it reaches the console at the next <see cref="Flush"/> (or when 64 KB have built up).</summary>
-    public void Emit(LogEvent logEvent) => formatter.Format(logEvent, _writer);
+    // Uncontended but for one case: a log writer that hung past BackgroundLogSink's 10 s at shutdown, still writing
+    // while late events are written on the callers' threads.
+    private readonly Lock _gate = new();
 
-    public void Flush() => _writer.Flush();
+    /// <summary>Formats the line into the buffer; it reaches the console at the next <see cref="Flush"/> (or when 64 KB have built up).</summary>
+    public void Emit(LogEvent logEvent)
+    {
+        lock (_gate)
+        {
+            formatter.Format(logEvent, _writer);
+        }
+    }
+
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            _writer.Flush();
+        }
+    }
 
     public void Dispose()
     {
         try
         {
-            _writer.Dispose();
+            lock (_gate)
+            {
+                _writer.Dispose();
+            }
         }
         catch (IOException)
         {

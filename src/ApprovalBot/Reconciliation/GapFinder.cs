@@ -57,23 +57,11 @@ internal sealed class GapFinder(
     /// </summary>
     private List<Gap> InOneSnapshot(Func<SqliteConnection, List<Gap>> report) => store.Read(connection =>
     {
-        Execute(connection, "BEGIN");
-        try
-        {
-            return report(connection);
-        }
-        finally
-        {
-            Execute(connection, "ROLLBACK");
-        }
+        // The connection's commands (CreateCommand) join it; disposing it rolls it back, also after a failure that SQLite
+        // already rolled back itself, so the connection never goes back to the pool inside it.
+        using var snapshot = connection.BeginTransaction(deferred: true);
+        return report(connection);
     });
-
-    private static void Execute(SqliteConnection connection, string sql)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
 
     /// <summary>
     /// Hands every draft in <paramref name="states"/> to <paramref name="visit"/>, oldest first (by the time it entered its

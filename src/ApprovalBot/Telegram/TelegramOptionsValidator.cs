@@ -81,6 +81,7 @@ internal sealed partial class TelegramOptionsValidator : IValidateOptions<Telegr
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+:[A-Za-z0-9_-]+$")]
+    // \z, not $: $ also matches before a final newline, which a token read from a file often has.
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9]+:[A-Za-z0-9_-]+\\z")]
     private static partial System.Text.RegularExpressions.Regex BotToken();
 }

@@ -210,34 +210,38 @@ public sealed class SqliteDatabaseTests
 
     /// <summary>
     /// Step 9 gives an open awaiting_human escalation the episode its key now carries, so the upgrade sends none of them
-    /// again; every other escalation, and one whose draft has left failed/unknown (the next cycle resolves it), is as it was.
+    /// again. Every other escalation keeps its key: one whose draft has left failed/unknown (the next cycle resolves it),
+    /// and one last sent before the draft's current episode began (a Retry that failed again unseen: re-keyed, its new
+    /// outcome would count as already escalated).
     /// </summary>
     [Fact]
-    public void Initialize_StoreAtVersion8_OpenAwaitingHumanEscalationsKeyedByTheirDraftsEpisode()
+    public void Initialize_StoreAtVersion8_OpenAwaitingHumanEscalationsOfTheCurrentEpisodeKeyedByIt()
     {
         using var dir = new TempDirectory();
         using var upgraded = UpgradedFrom(dir, """
             INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES
                 ('reply:failed', 'reply', 'a', 'x', 'failed', 1, 1, 1700000000123),
                 ('reply:unknown', 'reply', 'a', 'x', 'unknown', 1, 1, 1700000000456),
+                ('reply:again', 'reply', 'a', 'x', 'failed', 1, 1, 1700000009000),
                 ('reply:executed', 'reply', 'a', 'x', 'executed', 1, 1, 1700000000789),
                 ('reply:old', 'reply', 'a', 'x', 'failed', 1, 1, 1700000000999);
             INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count, resolved_at) VALUES
-                ('stale:awaiting_human:reply:failed', 'stale', 'awaiting_human', 'reply:failed', 1, 2, 1, NULL),
-                ('stale:awaiting_human:reply:unknown', 'stale', 'awaiting_human', 'reply:unknown', 1, 2, 1, NULL),
-                ('stale:awaiting_human:reply:executed', 'stale', 'awaiting_human', 'reply:executed', 1, 2, 1, NULL),
-                ('stale:awaiting_human:reply:old', 'stale', 'awaiting_human', 'reply:old', 1, 2, 1, 3),
-                ('stale:not_executed:reply:failed', 'stale', 'not_executed', 'reply:failed', 1, 2, 1, NULL);
+                ('stale:awaiting_human:reply:failed', 'stale', 'awaiting_human', 'reply:failed', 1, 1700000005000, 1, NULL),
+                ('stale:awaiting_human:reply:unknown', 'stale', 'awaiting_human', 'reply:unknown', 1, 1700000000456, 1, NULL),
+                ('stale:awaiting_human:reply:again', 'stale', 'awaiting_human', 'reply:again', 1, 1700000005000, 1, NULL),
+                ('stale:awaiting_human:reply:executed', 'stale', 'awaiting_human', 'reply:executed', 1, 1700000005000, 1, NULL),
+                ('stale:awaiting_human:reply:old', 'stale', 'awaiting_human', 'reply:old', 1, 1700000005000, 1, 1700000006000),
+                ('stale:not_executed:reply:failed', 'stale', 'not_executed', 'reply:failed', 1, 1700000005000, 1, NULL);
             PRAGMA user_version = 8;
             """, version: 8);
         var c = upgraded.Connection;
 
         Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
         Assert.Equal(
-            "stale:awaiting_human:reply:executed|stale:awaiting_human:reply:failed:1700000000123|stale:awaiting_human:reply:old|" +
-            "stale:awaiting_human:reply:unknown:1700000000456|stale:not_executed:reply:failed",
+            "stale:awaiting_human:reply:again|stale:awaiting_human:reply:executed|stale:awaiting_human:reply:failed:1700000000123|" +
+            "stale:awaiting_human:reply:old|stale:awaiting_human:reply:unknown:1700000000456|stale:not_executed:reply:failed",
             Scalar(c, "SELECT group_concat(gap_key, '|') FROM (SELECT gap_key FROM escalations ORDER BY gap_key)"));
-        Assert.Equal(4L, Scalar(c, "SELECT COUNT(*) FROM escalations WHERE last_sent = 2 AND resolved_at IS NULL"));
+        Assert.Equal(5L, Scalar(c, "SELECT COUNT(*) FROM escalations WHERE last_sent IS NOT NULL AND resolved_at IS NULL"));
     }
 
     [Theory]

@@ -294,6 +294,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
     public async Task RunOnceAsync_OpenEscalationOfAStoreUpgradedFromSchema8_NotSentAgain()
     {
         await FailAsync("reply:upgraded");
+        // The cycle comes later than the failure, as it does on a running clock (a frozen one would send within its millisecond).
+        _clock.Advance(TimeSpan.FromSeconds(1));
         await Reconciler.RunOnceAsync(default);
         // The escalation as a build before schema 9 recorded it, under the draft's key alone; then this build's upgrade.
         DraftFixtures.Sql(_host.DataDirectory, """

@@ -21,6 +21,7 @@ public sealed class TelegramOptionsValidatorTests
         ["token with a percent"] = o => o.Token = "123456:REAL-token%2Fsecret",
         ["token without the bot id"] = o => o.Token = "REAL-token-secret",
         ["token of only spaces"] = o => o.Token = "   ",
+        ["token ending in a newline"] = o => o.Token = "123456:REAL-token-secret\n",
         ["zero rate"] = o => o.RateLimits.GlobalPerSecond = 0,
         // NaN passed "<= 0": every card after the first then failed for good.
         ["NaN chat rate"] = o => o.RateLimits.PerChatPerSecond = double.NaN,
@@ -41,6 +42,7 @@ public sealed class TelegramOptionsValidatorTests
     [InlineData("token with a percent", "ApprovalBot:Telegram:Token must be a bot token")]
     [InlineData("token without the bot id", "ApprovalBot:Telegram:Token must be a bot token")]
     [InlineData("token of only spaces", "ApprovalBot:Telegram:Token is only whitespace")]
+    [InlineData("token ending in a newline", "ApprovalBot:Telegram:Token must be a bot token")]
     [InlineData("zero rate", "ApprovalBot:Telegram:RateLimits")]
     [InlineData("NaN chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond must be a number between 0.001 and 1000 (got NaN)")]
     [InlineData("infinite chat rate", "ApprovalBot:Telegram:RateLimits:PerChatPerSecond")]

@@ -1,5 +1,7 @@
 using ApprovalBot.Telegram.Updates;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Telegram;
 
@@ -57,15 +59,36 @@ public sealed class UpdateBacklogTests
     }
 
     [Fact]
-    public void TakenIn_CaughtUpAfterTheWindow_NotGivenUpOnByALaterFailure()
+    public void TakenIn_CaughtUpAfterTheWindow_NotGivenUpOnByALaterFailureOrTheLatestLimit()
     {
-        var backlog = new UpdateBacklog(_clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<UpdateBacklog>.Instance);
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var backlog = new UpdateBacklog(_clock, factory.CreateLogger<UpdateBacklog>());
 
         _clock.Advance(UpdateBacklog.GiveUpAfter);
         backlog.MarkCaughtUp();
         backlog.PollFailed();
+        _clock.Advance(UpdateBacklog.GiveUpAtTheLatest);
+        var giveUps = logs.Entries.Count(e => e.Message.Contains("still not fetched", StringComparison.Ordinal));
 
         Assert.True(backlog.CaughtUp);
-        Assert.True(backlog.Handled.IsCompleted);
+        Assert.Equal(0, giveUps);
+    }
+
+    [Fact]
+    public void PollFailed_AfterTheWindow_GiveUpSaidOnceAsAWarning()
+    {
+        var logs = new CapturedLogs();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        var backlog = new UpdateBacklog(_clock, factory.CreateLogger<UpdateBacklog>());
+
+        _clock.Advance(UpdateBacklog.GiveUpAfter);
+        backlog.PollFailed();
+        backlog.PollFailed();
+        _clock.Advance(UpdateBacklog.GiveUpAtTheLatest);
+
+        var giveUp = Assert.Single(logs.Entries, e => e.Message.Contains("still not fetched", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Warning, giveUp.Level);
+        Assert.Contains("after 10 minutes", giveUp.Message, StringComparison.Ordinal);
     }
 }
