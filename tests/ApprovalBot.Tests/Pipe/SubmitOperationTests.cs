@@ -240,6 +240,26 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Single(_host.Store.Events("reply:stored-earlier"));
     }
 
+    /// <summary>
+    /// An agent retries a submit whose answer it missed, after the operator took its kind out of the configuration: the
+    /// draft is stored, and an unknown_kind would read as "not stored". Another kind, or another text, is still refused.
+    /// </summary>
+    [Fact]
+    public async Task Submit_RetryOfADraftWhoseKindWasSinceRemoved_GetsTheOriginalReceipt()
+    {
+        var original = (await _host.Store.SubmitAsync(new NewDraft("retired:stored", "retired", "agent", "words", Sha.Hex("words"), null))).Receipt!;
+
+        var retried = await _client.SubmitAsync(Draft("retired:stored", "words", kind: "retired"));
+        var otherText = await _client.SubmitAsync(Draft("retired:stored", "other words", kind: "retired"));
+        var otherKind = await _client.SubmitAsync(Draft("retired:stored", "words", kind: "retird"));
+
+        Assert.True(retried.Ok, retried.Error?.Message);
+        Assert.Equal(original with { Duplicate = true }, retried.Receipt);
+        Assert.Equal((ErrorCodes.UnknownKind, "draft.kind"), (otherText.Error?.Code, otherText.Error?.Field));
+        Assert.Equal((ErrorCodes.UnknownKind, "draft.kind"), (otherKind.Error?.Code, otherKind.Error?.Field));
+        Assert.Single(_host.Store.Events("retired:stored"));
+    }
+
     [Fact]
     public async Task Submit_RefusedTextUnderAnIdStoredWithAnotherText_RefusedAndTheStoredDraftUnchanged()
     {

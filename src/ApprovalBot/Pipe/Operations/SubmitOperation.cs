@@ -22,10 +22,12 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         {
             draft = Validate(submission);
         }
-        catch (ProtocolException refused) when (refused.Field is "draft.text" or "draft.agent" or "draft.context" && StoredReceipt(submission) is { } stored)
+        catch (ProtocolException refused) when (refused.Field is "draft.text" or "draft.agent" or "draft.context" or "draft.kind"
+            && StoredReceipt(submission) is { } stored)
         {
-            // Stored when the rules (or the kind's MaxLength) still allowed it: the retry of that submit gets the receipt
-            // it missed, as principle 4 promises, rather than an error that would read as "not stored".
+            // Stored when the rules (or the kind's MaxLength, or the kind itself, since removed from the configuration) still
+            // allowed it: the retry of that submit gets the receipt it missed, as principle 4 promises, rather than an error
+            // that would read as "not stored".
             return new Response { Ok = true, Receipt = stored };
         }
         var outcome = await store.SubmitAsync(draft).ConfigureAwait(false);
@@ -107,11 +109,13 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
     }
 
     /// <summary>
-    /// The duplicate receipt of a draft already stored under this id with this very text; null if there is none. Only
-    /// asked after a refusal of the text, agent or context, which <see cref="Validate"/> reaches once the id has passed its pattern.
+    /// The duplicate receipt of a draft already stored under this id, of this kind, with this very text; null if there is
+    /// none. Only asked after a refusal of the kind, text, agent or context, which <see cref="Validate"/> reaches once the id
+    /// has passed its pattern.
     /// </summary>
     private Receipt? StoredReceipt(DraftSubmission d) =>
-        store.Get(d.Id) is { } stored && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)
+        store.Get(d.Id) is { } stored && string.Equals(stored.Kind, d.Kind, StringComparison.Ordinal)
+            && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)
             ? new Receipt(stored.Id, stored.Seq, stored.Sha256, States.Pending, Duplicate: true)
             : null;
 
