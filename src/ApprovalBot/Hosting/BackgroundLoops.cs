@@ -18,7 +18,8 @@ internal sealed partial class BackgroundLoops
     private readonly ILogger _logger;
 
     // The loops that had already ended when the stop was asked for (by a signal, by the host for a failed loop, or by
-    // StopApplication): a loop ends after that only because the stop cancelled it.
+    // StopApplication): a loop ends after that only because the stop cancelled it. Taken after the host's own reactions to
+    // the stop, which can end a loop on the spot: a HostLoop says whether it was stopped.
     private volatile BackgroundService[] _endedBeforeStop = [];
 
     /// <summary>Before the host starts: the stop is watched from its very first moment, a stop during the start included.</summary>
@@ -74,7 +75,7 @@ internal sealed partial class BackgroundLoops
     }
 
     private bool Failed(BackgroundService loop) =>
-        loop.ExecuteTask is { } task && (task.IsFaulted || (task.IsCompleted && _endedBeforeStop.Contains(loop)));
+        loop.ExecuteTask is { } task && (task.IsFaulted || (task.IsCompleted && _endedBeforeStop.Contains(loop) && loop is not HostLoop { EndedOnStop: true }));
 
     private static OperationCanceledException Cancellation(Task task)
     {

@@ -5,6 +5,7 @@ using ApprovalBot.Drafts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Pipe;
 
@@ -15,7 +16,7 @@ namespace ApprovalBot.Pipe;
 /// </summary>
 internal sealed partial class AgentPipeServer(
     PipeDispatcher dispatcher, IOptions<AgentPipeOptions> options, IOptions<KindsOptions> kinds, TimeProvider time, ILogger<AgentPipeServer> logger)
-    : BackgroundService
+    : HostLoop
 {
     // Several pending accepts, so a burst of connecting agents is not served one accept at a time.
     private const int AcceptLoops = 4;
@@ -85,7 +86,7 @@ internal sealed partial class AgentPipeServer(
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         try
         {

@@ -6,6 +6,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Telegram.Cards;
 
@@ -27,7 +28,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// </summary>
 internal sealed partial class CardFollowUps(
     DraftStore store, CardSender sender, ChatReadmission readmission, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger)
-    : BackgroundService
+    : HostLoop
 {
     /// <summary>
     /// Cards on record behind their draft, after <c>$after</c> in id order: a search of the partial index
@@ -129,7 +130,7 @@ internal sealed partial class CardFollowUps(
         }
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         _stopping = stoppingToken;
         store.Signals.Subscribe(change =>

@@ -6,6 +6,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Telegram.Cards;
 
@@ -27,7 +28,7 @@ namespace ApprovalBot.Telegram.Cards;
 internal sealed partial class CardOutbox(
     DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, ChatReadmission readmission, IOptions<TelegramOptions> options,
     TimeProvider time, ILogger<CardOutbox> logger)
-    : BackgroundService
+    : HostLoop
 {
     private const int Batch = 50;
     private const string Actor = "telegram";
@@ -68,7 +69,7 @@ internal sealed partial class CardOutbox(
     /// <param name="Since">When the store first refused to record this card.</param>
     private sealed record UnrecordedCard(SentCard Sent, int Attempt, int Tries, DateTimeOffset NextAt, DateTimeOffset Since);
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         store.Signals.Subscribe(change =>
         {

@@ -6,6 +6,7 @@ using ApprovalBot.Telegram.Commands;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Telegram.Updates;
 
@@ -19,7 +20,7 @@ namespace ApprovalBot.Telegram.Updates;
 /// </summary>
 internal sealed partial class UpdatePoller(
     TelegramBotClient client, TelegramChat chat, DraftStore store, UpdateDispatcher dispatcher, CommandRouter commands,
-    UpdateBacklog backlog, IOptions<TelegramOptions> options, TimeProvider time, ILogger<UpdatePoller> logger) : BackgroundService
+    UpdateBacklog backlog, IOptions<TelegramOptions> options, TimeProvider time, ILogger<UpdatePoller> logger) : HostLoop
 {
     public const string OffsetSetting = "telegram.offset";
 
@@ -35,7 +36,7 @@ internal sealed partial class UpdatePoller(
     /// <summary>Completes when the first getUpdates is about to be sent (start-up calls done).</summary>
     public Task Polling => _polling.Task;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override async Task RunAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
         try
