@@ -134,6 +134,29 @@ public sealed class UpdatePollerTests
         Assert.True(clock.GetUtcNow() < due, "taken in before that backoff would have ended");
     }
 
+    /// <summary>
+    /// Telegram refuses the command menu for good (a 400 that no retry mends: a command name it stopped taking): the start
+    /// used to retry it for ever, never reaching getUpdates, so no tap was ever fetched. The menu is a convenience.
+    /// </summary>
+    [Fact]
+    public async Task Start_CommandMenuRefusedForGood_PollsAnywayWithAWarning()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        await h.RestartHostAsync(whileStopped: () =>
+            h.Control.InjectFault("setMyCommands", SandboxFault.Error(400, "Bad Request: BOT_COMMAND_INVALID"), times: 1_000));
+        await h.SubmitAsync("reply:menu-refused", "text");
+        var card = await h.WaitForCardAsync("reply:menu-refused");
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:menu-refused")!.State);
+        Assert.Contains(logs.Entries, e => e.Category == typeof(UpdatePoller).FullName && e.Level == LogLevel.Warning
+            && e.Message.StartsWith("Telegram did not take the bot's command menu (setMyCommands: 400 Bad Request: BOT_COMMAND_INVALID)", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Poll_OffsetStoredAfterEffects_RestartDoesNotRedeliver()
     {

@@ -114,7 +114,7 @@ internal sealed partial class UpdatePoller(
         }
     }
 
-    /// <summary>deleteWebhook (getUpdates is refused while one is set), getMe, setMyCommands; retried until they succeed.</summary>
+    /// <summary>deleteWebhook (getUpdates is refused while one is set), getMe, setMyCommands; retried until they succeed, but a refused menu.</summary>
     private async Task PrepareAsync(CancellationToken stoppingToken)
     {
         for (var failures = 1; ; failures++)
@@ -125,7 +125,7 @@ internal sealed partial class UpdatePoller(
                 var me = await client.GetMe(stoppingToken).ConfigureAwait(false);
                 chat.BotUsername = me.Username;
                 chat.BotId = me.Id;
-                await client.SetMyCommands([.. commands.Commands.Select(c => new BotCommand(c.Name, c.Description))], stoppingToken).ConfigureAwait(false);
+                await SetCommandMenuAsync(stoppingToken).ConfigureAwait(false);
                 LogReady(me.Username ?? me.FirstName, chat.ChatId);
                 return;
             }
@@ -139,6 +139,23 @@ internal sealed partial class UpdatePoller(
                 LogPrepareFailed(ex.ErrorCode, ex.Description);
                 await BackoffAsync(failures, stoppingToken).ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// The command menu is a convenience (typed commands work without it): a refusal of it, which retrying cannot mend
+    /// (a 400 for a command Telegram no longer takes), must not keep the poller from ever fetching a tap. A refused token
+    /// and a passing failure (5xx, 429, the network) go to the start-up's own retry, as before.
+    /// </summary>
+    private async Task SetCommandMenuAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await client.SetMyCommands([.. commands.Commands.Select(c => new BotCommand(c.Name, c.Description))], stoppingToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (!ex.IsTokenRefused && !ex.IsTransient)
+        {
+            LogCommandMenuRefused(ex.ErrorCode, ex.Description);
         }
     }
 
@@ -266,6 +283,9 @@ internal sealed partial class UpdatePoller(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Telegram bot @{BotUsername} polling for updates; cards go to chat {ChatId}")]
     private partial void LogReady(string botUsername, long chatId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram did not take the bot's command menu (setMyCommands: {ErrorCode} {Description}); polling anyway: the commands work when typed, without the menu")]
+    private partial void LogCommandMenuRefused(int errorCode, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram start-up calls failed ({ErrorCode} {Description}); retrying")]
     private partial void LogPrepareFailed(int errorCode, string description);
