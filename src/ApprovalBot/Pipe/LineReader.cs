@@ -40,16 +40,18 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
             if (newline >= 0)
             {
                 var length = scanned + newline;
-                var line = _buffer.AsMemory(_start, length);
+                ReadOnlyMemory<byte> line = _buffer.AsMemory(_start, length);
                 _start += length + 1;
+                // The limit is on the request, not on its line end: "\r\n" is as good as "\n".
+                line = TrimCarriageReturn(line);
                 if (line.Length > maxLineBytes)
                 {
                     return (Outcome.TooLarge, default);
                 }
-                return (Outcome.Line, TrimCarriageReturn(line));
+                return (Outcome.Line, line);
             }
             scanned = _end - _start;
-            if (scanned > maxLineBytes)
+            if (scanned > maxLineBytes && !(scanned == maxLineBytes + 1 && _buffer[_end - 1] == (byte)'\r'))
             {
                 _inRefusedLine = true;
                 return (Outcome.TooLarge, default);

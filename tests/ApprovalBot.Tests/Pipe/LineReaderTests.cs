@@ -69,4 +69,24 @@ public sealed class LineReaderTests
         Assert.Equal("short", Text(shortLine));
         Assert.Equal(first, reader.BufferSize);
     }
+
+    [Theory]
+    [InlineData("\n", 1024, true)]
+    [InlineData("\r\n", 1024, true)]
+    [InlineData("\r\n", 1025, false)]
+    [InlineData("\n", 1025, false)]
+    public async Task ReadAsync_LineOfTheLimitEndedByCrLf_ReadLikeOneEndedByLf(string end, int length, bool read)
+    {
+        // A client that ends its lines "\r\n" (as many line-oriented tools do) was refused one byte early.
+        var reader = Reader(new string('x', length) + end + "next" + end, maxLineBytes: 1024);
+
+        var (outcome, line) = await reader.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(read ? LineReader.Outcome.Line : LineReader.Outcome.TooLarge, outcome);
+        if (read)
+        {
+            Assert.Equal(length, line.Length);
+            Assert.Equal("next", Text((await reader.ReadAsync(CancellationToken.None)).Line));
+        }
+    }
 }
