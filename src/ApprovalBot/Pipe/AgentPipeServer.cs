@@ -2,10 +2,9 @@ using System.IO.Pipes;
 using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
-using Microsoft.Extensions.Hosting;
+using ApprovalBot.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Pipe;
 

@@ -1,12 +1,11 @@
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using ApprovalBot.Drafts;
+using ApprovalBot.Hosting;
 using ApprovalBot.Telegram.Api;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Telegram.Cards;
 

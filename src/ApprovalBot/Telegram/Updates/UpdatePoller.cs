@@ -1,12 +1,11 @@
 using System.Globalization;
 using System.Text.Json;
 using ApprovalBot.Drafts;
+using ApprovalBot.Hosting;
 using ApprovalBot.Telegram.Api;
 using ApprovalBot.Telegram.Commands;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using ApprovalBot.Hosting;
 
 namespace ApprovalBot.Telegram.Updates;
 
