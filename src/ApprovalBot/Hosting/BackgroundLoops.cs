@@ -5,31 +5,29 @@ using Microsoft.Extensions.Logging;
 namespace ApprovalBot.Hosting;
 
 /// <summary>
-/// The host's background loops (every <see cref="BackgroundService"/>: the pipe server, the card outbox and follow-ups,
-/// the update poller) and whether one ended while nobody had asked the host to stop. .NET 10's host notices only a
-/// loop that ends with an exception: one cancelled by a token of its own (an inner timeout's cancellation escaping)
-/// stops it, but leaves no faulted task behind, so the process exited 0; one that returns is not noticed at all, and
-/// the process ran on without it. Either way a supervisor's restart-on-failure never brought the loop back.
+/// The host's background loops (every <see cref="HostLoop"/>: the pipe server, the card outbox and follow-ups, the update
+/// poller) and whether one ended while nobody had asked the host to stop. .NET 10's host notices only a loop that ends
+/// with an exception: one cancelled by a token of its own (an inner timeout's cancellation escaping) stops it, but leaves
+/// no faulted task behind, so the process exited 0; one that returns is not noticed at all, and the process ran on
+/// without it. Either way a supervisor's restart-on-failure never brought the loop back.
 /// </summary>
 internal sealed partial class BackgroundLoops
 {
-    private readonly List<BackgroundService> _loops;
+    private readonly List<HostLoop> _loops;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
-
-    // The loops that had already ended when the stop was asked for (by a signal, by the host for a failed loop, or by
-    // StopApplication): a loop ends after that only because the stop cancelled it. Taken after the host's own reactions to
-    // the stop, which can end a loop on the spot: a HostLoop says whether it was stopped.
-    private volatile BackgroundService[] _endedBeforeStop = [];
 
     /// <summary>Before the host starts: the stop is watched from its very first moment, a stop during the start included.</summary>
     public BackgroundLoops(IHost host)
     {
         // The host builds these same singletons as it starts.
-        _loops = [.. host.Services.GetServices<IHostedService>().OfType<BackgroundService>()];
+        _loops = [.. host.Services.GetServices<IHostedService>().OfType<HostLoop>()];
         _lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
         _logger = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(HostRun).FullName!);
-        _lifetime.ApplicationStopping.Register(() => _endedBeforeStop = [.. _loops.Where(l => l.ExecuteTask is { IsCompleted: true })]);
+        foreach (var loop in _loops)
+        {
+            loop.WatchStop(_lifetime.ApplicationStopping);
+        }
     }
 
     /// <summary>
@@ -74,8 +72,8 @@ internal sealed partial class BackgroundLoops
         return failed.Count > 0;
     }
 
-    private bool Failed(BackgroundService loop) =>
-        loop.ExecuteTask is { } task && (task.IsFaulted || (task.IsCompleted && _endedBeforeStop.Contains(loop) && loop is not HostLoop { EndedOnStop: true }));
+    private static bool Failed(HostLoop loop) =>
+        loop.ExecuteTask is { } task && (task.IsFaulted || (task.IsCompleted && !loop.EndedOnStop));
 
     private static OperationCanceledException Cancellation(Task task)
     {
