@@ -147,7 +147,8 @@ internal static partial class StrictRequest
         return null;
     }
 
-    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
+    /// <summary>A name from the request as an error message quotes it: at most 64 characters (the field gives it in full).</summary>
+    internal static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
     /// <summary>The declared type of the field at <paramref name="path"/>, through the contract's metadata; null if it has none.</summary>
     private static Type? TypeAt(JsonTypeInfo root, string? path)

@@ -55,7 +55,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         if (!kinds.CurrentValue.Kinds.TryGetValue(d.Kind, out var kind))
         {
             throw new ProtocolException(ErrorCodes.UnknownKind,
-                $"kind '{Shorten(d.Kind)}' is not configured; configured: {string.Join(", ", kinds.CurrentValue.Kinds.Keys.Order(StringComparer.Ordinal))}", "draft.kind");
+                $"kind '{StrictRequest.Shorten(d.Kind)}' is not configured; configured: {string.Join(", ", kinds.CurrentValue.Kinds.Keys.Order(StringComparer.Ordinal))}", "draft.kind");
         }
         if (string.IsNullOrWhiteSpace(d.Agent))
         {
@@ -128,8 +128,6 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         }
         return count;
     }
-
-    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
 
     [GeneratedRegex(ProtocolJson.IdPatternDotNet)]
     private static partial Regex IdPattern();
