@@ -421,6 +421,33 @@ public sealed class CardOutboxTests
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_sent" && e.Details!.Contains("\"arrived_after\":\"cancelled\"", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The draft closed while its card was on the way, and Telegram refuses the edit that closes the arriving card for good:
+    /// the sender says so once, naming the card; the outbox adds no warning of its own.
+    /// </summary>
+    [Fact]
+    public async Task Card_DraftClosedBeforeItsCardWasRecordedAndTheClosingEditRefused_SaidOnceByTheSender()
+    {
+        const string id = "reply:closed-early-refused";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var send = new SandboxGate();
+        h.Control.InjectFault("sendMessage", SandboxFault.Hold(send));
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, "Bad Request: message can't be edited"));
+
+        await h.SubmitAsync(id, "text");
+        await send.Reached.WaitAsync(TelegramHarness.Wait);
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Pending], DraftState.Cancelled, "cancelled", "test"));
+        send.Release();
+
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == "card_edit_refused"), "the refused edit to be recorded");
+        // The outbox takes one draft at a time: once the next draft's card is out, it is done with this one, its log lines included.
+        await h.SubmitCardedAsync("reply:after-closed-early", "text");
+        var warning = Assert.Single(logs.Entries, e => e.Level >= LogLevel.Warning && e.Message.Contains(id, StringComparison.Ordinal));
+        Assert.Contains("recorded as card_edit_refused, not tried again until the draft changes", warning.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)] // the draft keeps the past card_next_at of its failed first attempt while its card is unrecorded

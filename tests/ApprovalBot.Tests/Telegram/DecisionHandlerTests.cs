@@ -329,4 +329,27 @@ public sealed class DecisionHandlerTests
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Warning && e.Category.StartsWith("ApprovalBot.Telegram", StringComparison.Ordinal));
         Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type.Contains("fail", StringComparison.Ordinal));
     }
+    /// <summary>
+    /// Telegram refuses the decision's edit for good (the card was deleted by hand as the tap came in): the sender says so
+    /// once, naming the card and that it is recorded as card_edit_refused; the handler adds no second warning that the card
+    /// "could not be edited yet", which the refusal rules out.
+    /// </summary>
+    [Fact]
+    public async Task Tap_CardEditRefusedForGood_SaidOnceByTheSender()
+    {
+        const string id = "reply:tap-edit-refused";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync(id, "text");
+        h.Control.InjectFault("editMessageText", SandboxFault.Error(400, "Bad Request: message to edit not found"));
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_edit_refused");
+        var warning = Assert.Single(logs.Entries, e => e.Level >= LogLevel.Warning && e.Message.Contains(id, StringComparison.Ordinal));
+        Assert.Contains("recorded as card_edit_refused, not tried again until the draft changes", warning.Message, StringComparison.Ordinal);
+    }
 }

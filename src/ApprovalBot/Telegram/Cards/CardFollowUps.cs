@@ -358,10 +358,10 @@ internal sealed partial class CardFollowUps(
 
     /// <summary>
     /// An edit Telegram refused for good: <see cref="CardSender.ShowLatestAsync"/> logs and records every such refusal of its
-    /// edit before it rethrows. A send that fails the same way (a card following its group to a supergroup) is not an
-    /// edit, and nothing else has said it.
+    /// edit before it rethrows, so whoever catches it says nothing more. A send that fails the same way (a card following
+    /// its group to a supergroup) is not an edit, and nothing else has said it.
     /// </summary>
-    private static bool RecordedAsRefused(Exception failure) =>
+    public static bool RecordedAsRefused(Exception failure) =>
         failure is ApiRequestException { IsEditRefused: true, Method: "editMessageText" };
 
     private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)

@@ -413,7 +413,11 @@ internal sealed partial class CardOutbox(
             }
             catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
-                LogCardEditFailed(ex, id);
+                // A refusal for good was said by the sender, naming the card.
+                if (!CardFollowUps.RecordedAsRefused(ex))
+                {
+                    LogCardEditFailed(ex, id);
+                }
                 followUps.RetryEdit(id, sent.ChatId, sent.MessageId, ex);
             }
         }

@@ -107,7 +107,11 @@ internal sealed partial class DecisionHandler(
             }
             catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
-                LogCardEditFailed(ex, draft.Id, messageId);
+                // A refusal for good was said by the sender, naming the card; "could not be edited yet" would contradict it.
+                if (!CardFollowUps.RecordedAsRefused(ex))
+                {
+                    LogCardEditFailed(ex, draft.Id, messageId);
+                }
                 followUps.RetryEdit(draft.Id, chatId, messageId, ex);
             }
         }
