@@ -384,4 +384,48 @@ public sealed class UpdatePollerTests
         Assert.Single(h.Host.Store.Events(id), e => e.Type == "decided");
         Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("skipped", StringComparison.Ordinal));
     }
+    /// <summary>
+    /// The store stays away (another process holds the write lock past BusyTimeoutMs) while a tap waits: the tap is polled
+    /// again after a backoff that doubles each time it cannot be committed (100, 200, 400, 800 ms on the poller's clock), like the
+    /// poller's other waits on a failure, not at one fixed pace for as long as the outage lasts; once the store is back, it is decided.
+    /// </summary>
+    [Fact]
+    public async Task Poll_StoreAwayWhileATapWaits_PolledAgainWithAGrowingBackoffThenDecided()
+    {
+        const string id = "reply:busy-backoff";
+        var clock = new SignallingClock(reportDueWithin: TimeSpan.FromMinutes(2));
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:BusyTimeoutMs=100", "ApprovalBot:Telegram:RetryBaseDelayMs=100"], services: s => s.UseClock<UpdatePoller>(clock));
+        var card = await h.SubmitCardedAsync(id, "text");
+
+        PressedButton press;
+        await using (var outside = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False"))
+        {
+            outside.Open();
+            using (var begin = outside.CreateCommand())
+            {
+                begin.CommandText = "BEGIN IMMEDIATE;";
+                begin.ExecuteNonQuery();
+            }
+            press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+            foreach (var backoff in new[] { 100, 200, 400, 800 })
+            {
+                var waitingSince = clock.GetUtcNow();
+                Assert.Equal(waitingSince + TimeSpan.FromMilliseconds(backoff), await clock.NextTimerAsync(TelegramHarness.Wait));
+                if (backoff < 800)
+                {
+                    clock.Advance(TimeSpan.FromMilliseconds(backoff));
+                }
+            }
+            // The fourth backoff is under way: the lock goes, and the poll after it commits the tap.
+            using var rollback = outside.CreateCommand();
+            rollback.CommandText = "ROLLBACK;";
+            rollback.ExecuteNonQuery();
+        }
+        clock.Advance(TimeSpan.FromMilliseconds(800));
+
+        Assert.Contains("Approved", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(id)!.State);
+        Assert.Single(h.Host.Store.Events(id), e => e.Type == "decided");
+    }
 }

@@ -44,6 +44,8 @@ internal sealed partial class UpdatePoller(
             var offset = await ReadOffsetAsync(stoppingToken).ConfigureAwait(false);
             var failures = 0;
             var unconfirmable = 0;
+            // Polls in a row whose update could not be committed (the store away): the backoff before polling it again grows.
+            var uncommitted = 0;
             _polling.TrySetResult();
             while (!stoppingToken.IsCancellationRequested)
             {
@@ -61,8 +63,12 @@ internal sealed partial class UpdatePoller(
                         (committed, var confirmedBy) = await HandleAsync(raw, stoppingToken).ConfigureAwait(false);
                         if (!committed)
                         {
-                            break; // poll the same offset again
+                            // Poll the same offset again, after a backoff that grows while the store stays away, like every
+                            // other wait on a failure here: a fixed one polled (and logged) at the same pace through an outage.
+                            await BackoffAsync(++uncommitted, stoppingToken).ConfigureAwait(false);
+                            break;
                         }
+                        uncommitted = 0;
                         if (confirmedBy is not { } next || next == offset)
                         {
                             continue;
@@ -234,9 +240,8 @@ internal sealed partial class UpdatePoller(
         }
         catch (StoreUnavailableException ex)
         {
-            // The tap could not be stored: do not confirm it; the same update comes back on the next poll.
+            // The tap could not be stored: do not confirm it; the same update comes back on the next poll, after the backoff.
             LogNotCommitted(ex, updateId);
-            await BackoffAsync(1, stoppingToken).ConfigureAwait(false);
             return (false, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
