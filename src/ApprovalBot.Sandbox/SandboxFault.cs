@@ -19,6 +19,12 @@ public enum ResponseLossMode
 
     /// <summary>Answer 502 like a proxy in front of the Bot API would.</summary>
     BadGateway,
+
+    /// <summary>Answer 200 with a body that is not a Bot API answer (not JSON), as a proxy that mangles the answer would.</summary>
+    Unreadable,
+
+    /// <summary>Answer 200 <c>{"ok":true}</c> without the result: the call went through, what it made is not said.</summary>
+    NoResult,
 }
 
 /// <summary>A failure to inject into the next calls of a method.</summary>

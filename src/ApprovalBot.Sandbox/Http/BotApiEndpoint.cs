@@ -105,13 +105,24 @@ internal sealed class BotApiEndpoint(
     private async Task LoseResponseAsync(HttpContext context, ResponseLossMode mode)
     {
         logger.LogInformation("Injected fault: response lost ({Mode})", mode);
-        if (mode == ResponseLossMode.BadGateway)
+        switch (mode)
         {
-            await BotResponses.WriteErrorAsync(context.Response, new BotApiException(502, "Bad Gateway")).ConfigureAwait(false);
-        }
-        else
-        {
-            context.Abort();
+            case ResponseLossMode.BadGateway:
+                await BotResponses.WriteErrorAsync(context.Response, new BotApiException(502, "Bad Gateway")).ConfigureAwait(false);
+                break;
+            case ResponseLossMode.Unreadable:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "text/html";
+                await context.Response.WriteAsync("<html><body>200 OK</body></html>").ConfigureAwait(false);
+                break;
+            case ResponseLossMode.NoResult:
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("{\"ok\":true}").ConfigureAwait(false);
+                break;
+            default:
+                context.Abort();
+                break;
         }
     }
 

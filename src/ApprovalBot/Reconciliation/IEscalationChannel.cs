@@ -2,11 +2,20 @@ namespace ApprovalBot.Reconciliation;
 
 /// <summary>
 /// Where escalations go: the approver's chat. Reconciliation decides what is escalated and when; the chat
-/// feature (Telegram) decides how it looks. Returns once the message is delivered; throws if it was not.
+/// feature (Telegram) decides how it looks, and may split one escalation into several messages.
 /// </summary>
 internal interface IEscalationChannel
 {
-    Task SendAsync(Escalation escalation, CancellationToken cancellationToken);
+    /// <summary>
+    /// Sends <paramref name="escalation"/>, in one message or more. After each message the chat took, <paramref name="delivered"/>
+    /// is awaited with the gaps it carried, before the next message goes: the caller records them, so a failure of a later
+    /// message leaves only the gaps not delivered yet to be sent again, also after a restart. Returns once every message is
+    /// delivered; throws if one was not (an exception of <paramref name="delivered"/> included, the messages after it unsent).
+    /// </summary>
+    Task SendAsync(Escalation escalation, Func<IReadOnlyList<EscalatedGap>, Task> delivered, CancellationToken cancellationToken);
+
+    /// <summary>Sends <paramref name="escalation"/> with nothing to record per message.</summary>
+    Task SendAsync(Escalation escalation, CancellationToken cancellationToken) => SendAsync(escalation, _ => Task.CompletedTask, cancellationToken);
 }
 
 /// <summary>One message to the approver naming one or more gaps.</summary>

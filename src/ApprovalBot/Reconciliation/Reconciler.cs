@@ -10,7 +10,8 @@ namespace ApprovalBot.Reconciliation;
 /// cycle does nothing): expire the drafts past their kind's ExpireAfter (<see cref="DraftExpiry"/>) first, so that this
 /// cycle's reports no longer count them as awaiting a decision; then find every gap, escalate each new one once and each
 /// open one again after <see cref="ReconciliationOptions.RemindEvery"/>, grouped into few messages, and close gaps that went away.
-/// A gap is marked sent only after the chat accepted the message, so a failed send is retried next cycle.
+/// A gap is marked sent only after the chat accepted the message carrying it, so a failed send is retried next cycle; an
+/// escalation the chat gets in several messages is marked message by message, so a retry sends only the gaps not delivered.
 /// A class the report could not list in full (it says how many more exist) closes only the gaps known to be gone.
 /// </summary>
 internal sealed partial class Reconciler(
@@ -120,15 +121,37 @@ internal sealed partial class Reconciler(
             foreach (var chunk in due.Chunk(options.Value.MaxGapsPerMessage))
             {
                 var reminder = chunk.All(Delivered);
-                var escalation = new Escalation(
-                    Title(chunk, reminder),
-                    [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed, StateSince = g.StateSince })]);
+                EscalatedGap[] shown = [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed, StateSince = g.StateSince })];
+                var escalation = new Escalation(Title(chunk, reminder), shown);
+                Exception? notRecorded = null;
+                async Task MarkSentAsync(IReadOnlyList<EscalatedGap> part)
+                {
+                    // By reference: two gaps may read the same, each has its own key.
+                    var keys = part.Select(p => chunk[Array.FindIndex(shown, s => ReferenceEquals(s, p))].Key).ToList();
+                    try
+                    {
+                        await store.WriteAsync(ctx =>
+                        {
+                            foreach (var key in keys)
+                            {
+                                ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", key));
+                            }
+                            return true;
+                        }).ConfigureAwait(false);
+                    }
+                    catch (Exception ex)
+                    {
+                        notRecorded = ex;
+                        throw;
+                    }
+                }
                 try
                 {
-                    await channel.SendAsync(escalation, cancellationToken).ConfigureAwait(false);
+                    await channel.SendAsync(escalation, MarkSentAsync, cancellationToken).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (Exception ex) when (ex is not OperationCanceledException && !ReferenceEquals(ex, notRecorded))
                 {
+                    // The store failing to record a delivered message is the cycle's failure, not the chat's.
                     EscalationFailed(ex, chunk.Length, now);
                     continue;
                 }
@@ -138,14 +161,6 @@ internal sealed partial class Reconciler(
                     _failingSince = null;
                 }
                 messages++;
-                await store.WriteAsync(ctx =>
-                {
-                    foreach (var gap in chunk)
-                    {
-                        ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", gap.Key));
-                    }
-                    return true;
-                }).ConfigureAwait(false);
             }
         }
         var escalated = due.Count(g => !Delivered(g));

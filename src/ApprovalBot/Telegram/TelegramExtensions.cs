@@ -50,6 +50,7 @@ internal static class TelegramExtensions
         services.AddTelegramCommand<CardCommand>();
         services.AddSingleton<TelegramEscalationChannel>();
         services.AddSingleton<IEscalationChannel>(sp => sp.GetRequiredService<TelegramEscalationChannel>());
+        services.AddHostedService<EscalationsOnReadmission>();
 
         // Start order matters: the endpoint is resolved before anything calls the Bot API.
         services.AddHostedService<TelegramStartup>();

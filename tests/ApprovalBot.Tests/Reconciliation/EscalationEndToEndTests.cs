@@ -4,6 +4,7 @@ using ApprovalBot.Execution;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
+using ApprovalBot.Telegram.Updates;
 using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Telegram;
@@ -21,7 +22,7 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
 {
     private readonly JobRuns _jobs = new();
 
-    private Task<TestHost> StartAsync(TimeProvider? time = null) => TestHost.StartAsync(
+    private Task<TestHost> StartAsync(TimeProvider? time = null, IEnumerable<string>? settings = null) => TestHost.StartAsync(
         settings:
         [
             .. TelegramHarness.SettingsFor(_sandbox), .. _route.Settings("reply", maxAttempts: 2),
@@ -30,6 +31,7 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
             "ApprovalBot:Kinds:manual:MaxLength=280", "ApprovalBot:Kinds:manual:StuckAfter=00:30:00",
             "ApprovalBot:Execution:IntervalSeconds=3600", "ApprovalBot:Execution:RetryBaseSeconds=0",
             "ApprovalBot:Reconciliation:IntervalSeconds=3600", "ApprovalBot:Reconciliation:RemindEvery=02:00:00",
+            .. settings ?? [],
         ],
         dataDirectory: _data.Path,
         services: s =>
@@ -47,11 +49,12 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
     /// Both jobs fire once at start (the executor's cycle then fires the reconciler once more), and the cycle held for the
     /// updates that waited at Telegram runs; after that only what the test causes.
     /// </summary>
-    private async Task<TestHost> StartSettledAsync(TimeProvider? time = null)
+    private async Task<TestHost> StartSettledAsync(TimeProvider? time = null, IEnumerable<string>? settings = null)
     {
-        var host = await StartAsync(time);
-        await _jobs.WaitForAsync(ApprovalJobKeys.Executor, 1);
-        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, 2);
+        var (executors, reconciles) = (_jobs.Count(ApprovalJobKeys.Executor), _jobs.Count(ApprovalJobKeys.Reconcile));
+        var host = await StartAsync(time, settings);
+        await _jobs.WaitForAsync(ApprovalJobKeys.Executor, executors + 1);
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconciles + 2);
         await HeldCycle.SettledAsync(host.Services, TelegramHarness.Wait);
         return host;
     }
@@ -269,5 +272,117 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
         Assert.Equal((4, 0), (first.Escalated, first.Reminded));
         Assert.Equal((0, 0, 0), (again.Escalated, again.Reminded, again.Messages));
         Assert.Equal((0, 5), (later.Escalated, later.Reminded));
+    }
+    /// <summary>Stray taps (each a gap of its own with a Dismiss button) on <paramref name="card"/>, all handled; their event ids.</summary>
+    private async Task<List<long>> StrayTapsAsync(TestHost host, SentMessage card, int count)
+    {
+        PressedButton last = null!;
+        for (var i = 0; i < count; i++)
+        {
+            last = _sandbox.Control.PressButton(card.MessageId, "a:999999:0123456789abcdef", _sandbox.Settings.ApproverId, requireButton: false);
+        }
+        await _sandbox.Control.WaitForUpdateConfirmedAsync(last.UpdateId, TelegramHarness.Wait);
+        var taps = host.Store.EventsOfType(OrphanCallbacks.EventType).Select(e => e.Id).ToList();
+        Assert.Equal(count, taps.Count);
+        return taps;
+    }
+
+    /// <summary>How many times each stray tap's Dismiss button was sent in an escalation message.</summary>
+    private Dictionary<long, int> DismissButtonsSent() =>
+        _sandbox.Control.GetMessages(_sandbox.PrivateChatId)
+            .SelectMany(m => m.Versions[0].Buttons.SelectMany(row => row))
+            .Select(b => b.Text)
+            .Where(t => t.StartsWith("👌 Dismiss stray tap ", StringComparison.Ordinal))
+            .GroupBy(t => long.Parse(t["👌 Dismiss stray tap ".Length..], System.Globalization.CultureInfo.InvariantCulture))
+            .ToDictionary(g => g.Key, g => g.Count());
+
+    /// <summary>
+    /// An escalation too long for one message goes out in parts; the second is refused. Each part the chat took is recorded
+    /// as delivered before the next goes, so the retry (here the cycles of a restarted service) sends only the gaps of the
+    /// part that failed: the chat sees every gap once, none twice.
+    /// </summary>
+    [Fact]
+    public async Task EscalationInTwoParts_SecondRefused_RetryAfterARestartSendsOnlyTheGapsNotDelivered()
+    {
+        string[] oneMessage = ["ApprovalBot:Reconciliation:MaxGapsPerMessage=50"];
+        var host = await StartSettledAsync(settings: oneMessage);
+        List<long> taps;
+        try
+        {
+            await SubmitAsync(host, "reply:card", "a card to tap on");
+            var card = await _sandbox.Control.WaitForMessageAsync(m => m.Text?.Contains("reply:card", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+            taps = await StrayTapsAsync(host, card, 35);
+            // The first part goes through; the second is refused (a 400 is not resent by the client).
+            _sandbox.Control.InjectFault("sendMessage", SandboxFault.Hang(TimeSpan.Zero));
+            _sandbox.Control.InjectFault("sendMessage", SandboxFault.Error(400, "Bad Request: can't parse entities: test"));
+
+            var failed = await Reconciler(host).RunOnceAsync(default);
+
+            Assert.Equal(0, failed.Messages);
+            var delivered = DismissButtonsSent();
+            Assert.InRange(delivered.Count, 1, taps.Count - 1);
+            Assert.All(delivered.Values, n => Assert.Equal(1, n));
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+
+        await using var restarted = await StartSettledAsync(settings: oneMessage);
+        var retried = await Reconciler(restarted).RunOnceAsync(default);
+
+        Assert.Equal((0, 0), (retried.Escalated, retried.Messages)); // the restart's own cycles sent the rest
+        var sent = DismissButtonsSent();
+        Assert.Equal(taps.Order(), sent.Keys.Order());
+        Assert.All(sent.Values, n => Assert.Equal(1, n));
+    }
+
+    /// <summary>
+    /// Telegram takes a part of an escalation but its answer cannot be read: most likely it is in the chat, so it counts as
+    /// delivered (its gaps recorded as sent) rather than being sent again, which would post it twice; the next part goes on.
+    /// </summary>
+    [Fact]
+    public async Task EscalationPartAnsweredUnreadable_CountedAsDeliveredNotSentAgain()
+    {
+        await using var host = await StartSettledAsync(settings: ["ApprovalBot:Reconciliation:MaxGapsPerMessage=50"]);
+        await SubmitAsync(host, "reply:card", "a card to tap on");
+        var card = await _sandbox.Control.WaitForMessageAsync(m => m.Text?.Contains("reply:card", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        var taps = await StrayTapsAsync(host, card, 35);
+        _sandbox.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        var first = await Reconciler(host).RunOnceAsync(default);
+        var again = await Reconciler(host).RunOnceAsync(default);
+
+        Assert.Equal((taps.Count, 1), (first.Escalated, first.Messages));
+        Assert.Equal((0, 0, 0), (again.Escalated, again.Reminded, again.Messages));
+        var sent = DismissButtonsSent();
+        Assert.Equal(taps.Order(), sent.Keys.Order());
+        Assert.All(sent.Values, n => Assert.Equal(1, n));
+    }
+
+    /// <summary>
+    /// The approvers' chat refuses the bot (blocked): the escalation fails and waits on the chat. When Telegram says the bot
+    /// was let back in, a reconcile cycle is fired at once, as the cards are sent at once: the escalation arrives without
+    /// waiting for the reconcile interval (an hour here).
+    /// </summary>
+    [Fact]
+    public async Task ChatRefusesTheBot_EscalationWaits_SentAtOnceWhenTelegramSaysTheBotIsBack()
+    {
+        await using var host = await StartSettledAsync();
+        await SubmitAsync(host, "reply:card", "a card to tap on");
+        var card = await _sandbox.Control.WaitForMessageAsync(m => m.Text?.Contains("reply:card", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        await StrayTapsAsync(host, card, 1);
+        _sandbox.Control.RemoveBotFromChat(_sandbox.PrivateChatId);
+
+        var refused = await Reconciler(host).RunOnceAsync(default);
+        Assert.Equal((1, 0), (refused.Escalated, refused.Messages));
+        Assert.Empty(DismissButtonsSent());
+        var reconciles = _jobs.Count(ApprovalJobKeys.Reconcile);
+
+        _sandbox.Control.AddBotToChat(_sandbox.PrivateChatId);
+
+        await EscalationAsync("no draft in the store", "Dismiss");
+        await _jobs.WaitForAsync(ApprovalJobKeys.Reconcile, reconciles + 1);
+        Assert.Single(DismissButtonsSent());
     }
 }

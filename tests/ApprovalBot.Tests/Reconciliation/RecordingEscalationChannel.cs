@@ -9,7 +9,7 @@ internal sealed class RecordingEscalationChannel : IEscalationChannel
 
     public int FailuresToInject { get; set; }
 
-    public Task SendAsync(Escalation escalation, CancellationToken cancellationToken)
+    public async Task SendAsync(Escalation escalation, Func<IReadOnlyList<EscalatedGap>, Task> delivered, CancellationToken cancellationToken)
     {
         if (FailuresToInject > 0)
         {
@@ -17,6 +17,6 @@ internal sealed class RecordingEscalationChannel : IEscalationChannel
             throw new HttpRequestException("chat unreachable");
         }
         Sent.Add(escalation);
-        return Task.CompletedTask;
+        await delivered(escalation.Gaps);
     }
 }

@@ -142,4 +142,29 @@ public sealed class CardCommandTests
         Assert.NotNull(carded.CardMessageId);
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_retry_requested" && e.Actor == "telegram:" + h.Control.ApproverId.ToString(CultureInfo.InvariantCulture));
     }
+    /// <summary>
+    /// Telegram takes the card sent again but its answer cannot be read: the card is most likely in the chat, its id unknown,
+    /// so it does not become the card on record, and it is not sent again unasked (a third copy); the reply says so, and
+    /// that a tap on it still counts once. The old card keeps its buttons and stays the card on record.
+    /// </summary>
+    [Fact]
+    public async Task CardSentAgainAnsweredUnreadable_ReplySaysItWasProbablySent_NotRecordedNotSentAgain()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        const string id = "reply:again-unreadable";
+        var old = await h.SubmitCardedAsync(id, "Long scrolled away");
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        var (sent, reply) = await CommandAsync(h, "/card " + id);
+
+        Assert.Equal($"⚠️ The card of {id} was probably sent again above, but Telegram's answer could not be read: a tap on it still counts once. " +
+            "No new card there? Ask again.", reply.Text);
+        Assert.Equal(2, Cards(h, id));
+        Assert.Empty(Moves(h, id));
+        Assert.Equal(old.MessageId, h.Host.Store.Get(id)!.CardMessageId);
+        Assert.NotEmpty(h.Control.GetMessage(h.ChatId, old.MessageId)!.Buttons);
+        var copy = h.Control.GetMessages(h.ChatId).Single(m => m.MessageId > sent.MessageId && m.Text!.Contains("ID: " + id, StringComparison.Ordinal));
+        var press = h.Control.PressButton(copy.MessageId, TelegramHarness.ButtonData(copy, "Approve"));
+        Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text);
+    }
 }

@@ -422,6 +422,43 @@ public sealed class CardOutboxTests
     }
 
     /// <summary>
+    /// Telegram takes the card but its answer cannot be read: the card is most likely in the chat, its message id unknown,
+    /// so it cannot be recorded. The client does not resend it at once; the outbox says at Warning that the card may be in
+    /// the chat already, records the attempt (outcome_unknown in the ledger) and sends it again after the card backoff, as
+    /// for any failed attempt, never giving it up for that. The copy that comes back readable is the card on record; a tap
+    /// on the first copy decides too, once.
+    /// </summary>
+    [Fact]
+    public async Task Card_SendAnsweredUnreadable_NotResentAtOnceSaidAtWarningSentAgainAfterTheBackoffAndBothCopiesDecideOnce()
+    {
+        const string id = "reply:unreadable-card";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        await h.SubmitAsync(id, "text");
+        var draft = await h.WaitForStateAsync(id, DraftState.Carded);
+
+        var copies = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.Contains(id, StringComparison.Ordinal) == true).ToList();
+        Assert.Equal(2, copies.Count);
+        Assert.Equal(copies[1].MessageId, draft.CardMessageId);
+        Assert.Equal(2, h.Control.GetCalls("sendMessage").Count);
+        var failed = Assert.Single(h.Host.Store.Events(id), e => e.Type == "card_failed");
+        Assert.Contains("\"outcome_unknown\":true", failed.Details, StringComparison.Ordinal);
+        Assert.Contains("\"gave_up\":false", failed.Details, StringComparison.Ordinal);
+        var warning = Assert.Single(logs.Entries, e => e.EventId.Name == "CardOutcomeUnknown");
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("may be in the chat already", warning.Message, StringComparison.Ordinal);
+        Assert.Single(logs.Entries, e => e.EventId.Name == "PostOutcomeUnknown");
+
+        var press = h.Control.PressButton(copies[0].MessageId, TelegramHarness.ButtonData(copies[0], "Approve"));
+        Assert.Contains("Approved", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text, StringComparison.Ordinal);
+        await h.Control.WaitForEditAsync(h.ChatId, copies[1].MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.Single(h.Host.Store.Events(id), e => e.Type == "decided");
+    }
+
+    /// <summary>
     /// The draft closed while its card was on the way, and Telegram refuses the edit that closes the arriving card for good:
     /// the sender says so once, naming the card; the outbox adds no warning of its own.
     /// </summary>

@@ -64,4 +64,34 @@ public sealed class TelegramBotClientTests
         Assert.Null(h.Control.GetMessage(h.ChatId, card.MessageId));
         Assert.True(refused.IsChatRefused);
     }
+    /// <summary>
+    /// Telegram answers 200 but the answer cannot be read (not JSON, or ok without a result). The call went through, so an
+    /// edit is resent (again it changes nothing) and succeeds; a message sent is not resent by the client, which would
+    /// post it twice: it fails once, saying its outcome is unknown, and the chat holds the one message.
+    /// </summary>
+    [Theory]
+    [InlineData(ResponseLossMode.Unreadable)]
+    [InlineData(ResponseLossMode.NoResult)]
+    public async Task AnswerUnreadable_EditResentAndDone_SendNotResentOutcomeUnknown(ResponseLossMode mode)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:unreadable", "text");
+        var client = h.Host.Services.GetRequiredService<TelegramBotClient>();
+        var editsBefore = h.Control.GetCalls("editMessageText").Count;
+
+        h.Control.InjectFault("editMessageText", SandboxFault.ResponseLost(mode));
+        await client.EditMessageText(new EditMessageTextRequest { ChatId = h.ChatId, MessageId = card.MessageId, Text = "edited once" });
+
+        Assert.Equal(2, h.Control.GetCalls("editMessageText").Count - editsBefore);
+        Assert.Equal("edited once", h.Control.GetMessages(h.ChatId).Single(m => m.MessageId == card.MessageId).Text);
+
+        var sendsBefore = h.Control.GetCalls("sendMessage").Count;
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(mode));
+        var failed = await Assert.ThrowsAsync<ApiRequestException>(() => client.SendMessage(new SendMessageRequest { ChatId = h.ChatId, Text = "posted once" }));
+
+        Assert.True(failed.OutcomeUnknown);
+        Assert.True(failed.IsTransient);
+        Assert.Equal(1, h.Control.GetCalls("sendMessage").Count - sendsBefore);
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == "posted once");
+    }
 }

@@ -2,9 +2,11 @@ namespace ApprovalBot.Telegram.Api;
 
 /// <summary>
 /// A Bot API call that failed: an error envelope from the server (<see cref="ErrorCode"/> is its HTTP status),
-/// or a network failure or timeout (<see cref="ErrorCode"/> 0). The message never contains the token.
+/// a network failure or timeout (<see cref="ErrorCode"/> 0), or an answer that could not be read
+/// (<see cref="OutcomeUnknown"/>, <see cref="ErrorCode"/> 0). The message never contains the token.
 /// </summary>
-internal sealed class ApiRequestException(string method, int errorCode, string description, int? retryAfter = null, long? migrateToChatId = null)
+internal sealed class ApiRequestException(
+    string method, int errorCode, string description, int? retryAfter = null, long? migrateToChatId = null, bool outcomeUnknown = false)
     : Exception($"Bot API {method} failed: {(errorCode == 0 ? "" : errorCode + " ")}{description}")
 {
     public string Method { get; } = method;
@@ -18,7 +20,18 @@ internal sealed class ApiRequestException(string method, int errorCode, string d
 
     public long? MigrateToChatId { get; } = migrateToChatId;
 
-    /// <summary>Worth resending the same call: the server or the path to it failed, or it asked us to slow down.</summary>
+    /// <summary>
+    /// Telegram answered 200, which it does only for a call it carried out, but the answer could not be read: not JSON, no
+    /// <c>result</c>, or a result not of the type the method returns. An edit or an answer is done; a message sent was
+    /// most likely posted, without the bot learning its id, so sending it again may post a second copy.
+    /// </summary>
+    public bool OutcomeUnknown { get; } = outcomeUnknown;
+
+    /// <summary>
+    /// Worth resending the same call: the server or the path to it failed, or it asked us to slow down. An answer that could
+    /// not be read (<see cref="OutcomeUnknown"/>) counts too: resending is harmless for an edit or an answer, and a message
+    /// sent is only resent by a caller that needs its id (a card), never by the client itself.
+    /// </summary>
     public bool IsTransient => ErrorCode is 0 or 429 or >= 500;
 
     public bool IsNotModified => ErrorCode == 400 && Description.Contains("message is not modified", StringComparison.OrdinalIgnoreCase);

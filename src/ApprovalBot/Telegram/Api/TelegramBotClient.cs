@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
@@ -10,8 +11,12 @@ namespace ApprovalBot.Telegram.Api;
 /// <summary>
 /// A small typed Bot API client, its methods named like Telegram.Bot's. Each call resends on 429 after
 /// <c>retry_after</c> and on 5xx or network failures with backoff; other errors surface as
-/// <see cref="ApiRequestException"/>. It owns its HttpClient (no IHttpClientFactory logging), because the
-/// request URL carries the token and must never reach a log line.
+/// <see cref="ApiRequestException"/>. An answer 200 that cannot be read (<see cref="ApiRequestException.OutcomeUnknown"/>)
+/// is resent for a call that changes nothing when repeated (an edit, a delete, an answer to a tap), but never for one that
+/// posts a message (sendMessage, sendDocument): Telegram carried it out, and a resend would post a second copy. That is
+/// logged here at Warning and thrown to the caller, which knows what a copy costs (the card outbox sends the card again,
+/// needing its message id; an escalation counts as delivered). It owns its HttpClient (no IHttpClientFactory logging),
+/// because the request URL carries the token and must never reach a log line.
 /// </summary>
 internal sealed partial class TelegramBotClient : IDisposable
 {
@@ -59,11 +64,10 @@ internal sealed partial class TelegramBotClient : IDisposable
             : throw new ApiRequestException("getUpdates", 0, "the result is not an array");
     }
 
-    public async Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
-        Deserialize(await CallJsonAsync("sendMessage", request, TelegramJsonContext.Default.SendMessageRequest, RateScope.Send(request.ChatId), cancellationToken).ConfigureAwait(false),
-            TelegramJsonContext.Default.Message, "sendMessage");
+    public Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
+        PostAsync("sendMessage", () => Json(request, TelegramJsonContext.Default.SendMessageRequest), request.ChatId, cancellationToken);
 
-    public async Task<Message> SendDocument(SendDocumentRequest request, CancellationToken cancellationToken = default)
+    public Task<Message> SendDocument(SendDocumentRequest request, CancellationToken cancellationToken = default)
     {
         HttpContent Build()
         {
@@ -82,8 +86,22 @@ internal sealed partial class TelegramBotClient : IDisposable
             }
             return form;
         }
-        var result = await CallAsync("sendDocument", Build, RateScope.Send(request.ChatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
-        return Deserialize(result, TelegramJsonContext.Default.Message, "sendDocument");
+        return PostAsync("sendDocument", Build, request.ChatId, cancellationToken);
+    }
+
+    /// <summary>A call that posts a new message into <paramref name="chatId"/>: an answer that cannot be read is not resent (see the class).</summary>
+    private async Task<Message> PostAsync(string method, Func<HttpContent> content, long chatId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var result = await CallAsync(method, content, RateScope.Send(chatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
+            return Deserialize(result, TelegramJsonContext.Default.Message, method);
+        }
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown)
+        {
+            LogPostOutcomeUnknown(method, chatId, ex.Description);
+            throw;
+        }
     }
 
     /// <summary>
@@ -177,7 +195,7 @@ internal sealed partial class TelegramBotClient : IDisposable
                 LogThrottled(method, wait.TotalSeconds);
                 await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.IsTransient && ex.ErrorCode != 429 && failures < maxRetries)
+            catch (ApiRequestException ex) when (ex.IsTransient && ex.ErrorCode != 429 && failures < maxRetries && !(ex.OutcomeUnknown && rate is { NewMessage: true }))
             {
                 var wait = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMs * Math.Pow(2, failures));
                 failures++;
@@ -218,33 +236,45 @@ internal sealed partial class TelegramBotClient : IDisposable
             catch (JsonException)
             {
             }
+            if (envelope is null && response.StatusCode == HttpStatusCode.OK)
+            {
+                throw new ApiRequestException(method, 0, "HTTP 200 without a readable Bot API answer", outcomeUnknown: true);
+            }
             if (envelope is null)
             {
                 throw new ApiRequestException(method, (int)response.StatusCode, $"HTTP {(int)response.StatusCode} without a Bot API answer");
             }
             if (envelope.Ok)
             {
-                return envelope.Result;
+                return envelope.Result.ValueKind == JsonValueKind.Undefined
+                    ? throw new ApiRequestException(method, 0, "the Bot API answered ok without a result", outcomeUnknown: true)
+                    : envelope.Result;
             }
             throw new ApiRequestException(method, envelope.ErrorCode ?? (int)response.StatusCode, _endpoint.Redact(envelope.Description ?? "no description"),
                 envelope.Parameters?.RetryAfter, envelope.Parameters?.MigrateToChatId);
         }
     }
 
+    /// <summary>The result of a call Telegram answered ok: one that cannot be read leaves what the call made unknown.</summary>
     private static T Deserialize<T>(JsonElement result, JsonTypeInfo<T> type, string method)
     {
         try
         {
-            return result.Deserialize(type) ?? throw new ApiRequestException(method, 0, "the result is empty");
+            return result.Deserialize(type) ?? throw new ApiRequestException(method, 0, "the result is empty", outcomeUnknown: true);
         }
         catch (JsonException ex)
         {
-            throw new ApiRequestException(method, 0, "the result does not match the Bot API type: " + ex.Message);
+            throw new ApiRequestException(method, 0, "the result does not match the Bot API type: " + ex.Message, outcomeUnknown: true);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} answered 429; resending after {RetryAfterSeconds} s")]
     private partial void LogThrottled(string method, double retryAfterSeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "PostOutcomeUnknown",
+        Message = "Bot API {Method} to chat {ChatId} was answered 200 but the answer could not be read ({Description}): the message is most likely in the chat, " +
+        "its id unknown. Not resent here, which could post it twice")]
+    private partial void LogPostOutcomeUnknown(string method, long chatId, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} failed ({ErrorCode} {Description}); retry {Attempt} in {DelayMs} ms")]
     private partial void LogRetrying(string method, int errorCode, string description, int attempt, double delayMs);

@@ -442,26 +442,44 @@ internal sealed partial class CardOutbox(
         return recorded;
     }
 
+    /// <summary>
+    /// Records a failed attempt: tried again after the card backoff while the failure can pass, else given up. A send whose
+    /// answer could not be read (<see cref="ApiRequestException.OutcomeUnknown"/>) most likely put the card in the chat, but
+    /// without its message id it cannot be recorded, edited or followed: it counts as a failed attempt and the card is sent
+    /// again after the backoff (not at once, and never by the client), so the chat may hold two copies. A tap on either
+    /// decides once, and the tapped one shows the decision, as for any card that arrived twice.
+    /// </summary>
     private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)
     {
         var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
         var delay = _options.CardRetryDelay(attempt);
         DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
-        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (giveUp ? GaveUp(attempt) : "");
+        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (ex.OutcomeUnknown ? MayBeInTheChat : "") + (giveUp ? GaveUp(attempt) : "");
+        var details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp };
+        if (ex.OutcomeUnknown)
+        {
+            details["outcome_unknown"] = true;
+        }
         await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
         {
             Set = new Dictionary<string, object?> { ["card_attempts"] = attempt, ["card_next_at"] = next, ["card_error"] = error },
-            Details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp },
+            Details = details,
         }).ConfigureAwait(false);
         if (giveUp)
         {
             LogCardGaveUp(draft.Id, attempt, error);
+        }
+        else if (ex.OutcomeUnknown)
+        {
+            LogCardOutcomeUnknown(draft.Id, attempt, ex.Description, delay.TotalSeconds);
         }
         else
         {
             LogCardRetry(draft.Id, attempt, error, delay.TotalSeconds);
         }
     }
+
+    private const string MayBeInTheChat = " (the card may be in the chat: Telegram took the send but its answer could not be read)";
 
     /// <summary>
     /// Records an unexpected failure of <paramref name="draft"/>'s card (see <see cref="CardSender.IsCardFault"/>) as a give-up, like a
@@ -511,6 +529,11 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card for {DraftId} failed (attempt {Attempt}): {CardError}; retrying in {DelaySeconds} s")]
     private partial void LogCardRetry(string draftId, int attempt, string cardError, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardOutcomeUnknown",
+        Message = "Card for {DraftId} may be in the chat already (attempt {Attempt}): Telegram took the send but its answer could not be read ({Description}), " +
+        "so the card is not recorded; it is sent again in {DelaySeconds} s. If the first one did arrive, the chat shows two copies: a tap on either decides once")]
+    private partial void LogCardOutcomeUnknown(string draftId, int attempt, string description, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Card for {DraftId} could not be delivered after {Attempt} attempts: {CardError}; left for the reconciler")]
     private partial void LogCardGaveUp(string draftId, int attempt, string cardError);

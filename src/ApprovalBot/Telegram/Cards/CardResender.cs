@@ -38,6 +38,11 @@ internal sealed partial class CardResender(
         {
             sent = await sender.SendAsync(draft, cancellationToken).ConfigureAwait(false);
         }
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown)
+        {
+            // The client said it at Warning. Not sent again unasked: that could put another copy in the chat.
+            return new ResendOutcome(ResendResult.OutcomeUnknown, draft, Error: ex.Description);
+        }
         catch (Exception ex) when (ex is ApiRequestException || CardSender.IsCardFault(ex, cancellationToken))
         {
             LogSendFailed(ex, draft.Id, request.From.Id);

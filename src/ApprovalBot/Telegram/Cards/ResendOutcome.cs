@@ -31,6 +31,12 @@ internal enum ResendResult
 
     /// <summary>Telegram refused or failed the send (after the client's own resends); nothing changed.</summary>
     Failed,
+
+    /// <summary>
+    /// Telegram took the send but its answer could not be read: the card is most likely in the chat, its id unknown, so it is
+    /// not the card on record (a tap on it still decides once); nothing else changed. Not sent again: asking again does.
+    /// </summary>
+    OutcomeUnknown,
 }
 
 /// <param name="MessageId">The new card's message id (sent, or sent already by the same request); for <see cref="ResendResult.Lost"/>,
@@ -61,12 +67,14 @@ internal sealed record ResendOutcome(ResendResult Result, Draft Draft, long? Mes
             ResendResult.NotSentYet => $"Nothing sent: the card of {d.Id} has not reached the chat yet; the card outbox keeps trying" +
                 (Error is { } error ? $" (last attempt: {error})." : "."),
             ResendResult.Requeued => $"🔁 The card of {d.Id} had been given up ({Error}); it is queued again.",
+            ResendResult.OutcomeUnknown => $"⚠️ The card of {d.Id} was probably sent again {where}, but Telegram's answer could not be read: a tap on it still " +
+                "counts once. No new card there? Ask again.",
             _ => $"⚠️ Could not send the card of {d.Id} again: {Error}. Nothing changed; try again later.",
         };
     }
 
     /// <summary>Worth an alert rather than a passing note, for a button: nothing was sent, or not as asked.</summary>
-    public bool Alert => Result is ResendResult.Failed or ResendResult.Lost;
+    public bool Alert => Result is ResendResult.Failed or ResendResult.Lost or ResendResult.OutcomeUnknown;
 
     private static string Where(Draft d) => d switch
     {

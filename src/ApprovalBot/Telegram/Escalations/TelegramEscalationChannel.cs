@@ -2,43 +2,76 @@ using System.Globalization;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Telegram.Api;
 using ApprovalBot.Telegram.Cards;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Telegram.Escalations;
 
 /// <summary>
 /// Escalations as HTML messages in the approvers' chat: each gap with its draft id, what is wrong, since
 /// when and the detail, and a row of action buttons bound to the draft's seq and text hash. Gaps that do
-/// not fit one message continue in the next; the call returns once all are delivered, and throws if one was not.
+/// not fit one message continue in the next; each message the chat takes is reported to the caller, which records its
+/// gaps as delivered before the next goes, so a retry after a later message failed sends only what the chat did not get.
+/// A message Telegram took but whose answer could not be read is counted as delivered (it most likely is in the chat, and
+/// sending it again would post it twice): logged at Warning, and its gaps are reminded on the usual schedule. One the chat
+/// refused (the bot blocked or removed) leaves the escalations waiting on the chat (<see cref="WaitsOnChat"/>), and
+/// Telegram's word that the bot is back wakes them (<see cref="EscalationsOnReadmission"/>).
 /// </summary>
-internal sealed class TelegramEscalationChannel(TelegramBotClient client, TelegramChat chat) : IEscalationChannel
+internal sealed partial class TelegramEscalationChannel(TelegramBotClient client, TelegramChat chat, ILogger<TelegramEscalationChannel> logger) : IEscalationChannel
 {
     // Room for the title and a continuation marker below Telegram's 4096.
     private const int Budget = HtmlText.MaxMessageLength - 300;
     private const int MaxDetail = 800;
     private const int MaxButtonsPerMessage = 90;
 
-    public async Task SendAsync(Escalation escalation, CancellationToken cancellationToken)
+    // 1 while the last escalation message the chat answered was refused by it (403, "chat not found", no right to post).
+    private int _waitsOnChat;
+
+    /// <summary>True while escalations failed because the chat refuses the bot, until one gets through.</summary>
+    public bool WaitsOnChat => Volatile.Read(ref _waitsOnChat) == 1;
+
+    /// <summary>One message of an escalation, and the gaps it carries.</summary>
+    internal sealed record Part(string Html, List<IReadOnlyList<InlineKeyboardButton>> Buttons, IReadOnlyList<EscalatedGap> Gaps);
+
+    public async Task SendAsync(Escalation escalation, Func<IReadOnlyList<EscalatedGap>, Task> delivered, CancellationToken cancellationToken)
     {
-        var messages = Render(escalation);
-        for (var i = 0; i < messages.Count; i++)
+        var parts = RenderParts(escalation);
+        for (var i = 0; i < parts.Count; i++)
         {
-            var (html, buttons) = messages[i];
-            await chat.SendAsync(chatId => client.SendMessage(new SendMessageRequest
+            var part = parts[i];
+            try
             {
-                ChatId = chatId,
-                Text = html,
-                ParseMode = ParseMode.Html,
-                ReplyMarkup = buttons.Count == 0 ? null : new InlineKeyboardMarkup(buttons),
-                LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
-            }, cancellationToken), cancellationToken).ConfigureAwait(false);
+                await chat.SendAsync(chatId => client.SendMessage(new SendMessageRequest
+                {
+                    ChatId = chatId,
+                    Text = part.Html,
+                    ParseMode = ParseMode.Html,
+                    ReplyMarkup = part.Buttons.Count == 0 ? null : new InlineKeyboardMarkup(part.Buttons),
+                    LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
+                }, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex) when (ex.OutcomeUnknown)
+            {
+                LogDeliveredUnread(i + 1, parts.Count, part.Gaps.Count, ex.Description);
+            }
+            catch (ApiRequestException ex) when (ex.IsChatRefused)
+            {
+                Volatile.Write(ref _waitsOnChat, 1);
+                throw;
+            }
+            Volatile.Write(ref _waitsOnChat, 0);
+            await delivered(part.Gaps).ConfigureAwait(false);
         }
     }
 
-    public static List<(string Html, List<IReadOnlyList<InlineKeyboardButton>> Buttons)> Render(Escalation escalation)
+    public static List<(string Html, List<IReadOnlyList<InlineKeyboardButton>> Buttons)> Render(Escalation escalation) =>
+        [.. RenderParts(escalation).Select(p => (p.Html, p.Buttons))];
+
+    public static List<Part> RenderParts(Escalation escalation)
     {
-        var messages = new List<(string, List<IReadOnlyList<InlineKeyboardButton>>)>();
+        var messages = new List<Part>();
         var body = new HtmlText();
         var buttons = new List<IReadOnlyList<InlineKeyboardButton>>();
+        var gaps = new List<EscalatedGap>();
         var part = 1;
         foreach (var gap in escalation.Gaps)
         {
@@ -46,11 +79,13 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
             var row = Buttons(gap);
             if (body.PlainLength > 0 && (body.PlainLength + block.PlainLength > Budget || buttons.Count + 1 > MaxButtonsPerMessage / 3))
             {
-                messages.Add((Title(escalation, part++).Append(body).ToString(), buttons));
+                messages.Add(new Part(Title(escalation, part++).Append(body).ToString(), buttons, gaps));
                 body = new HtmlText();
                 buttons = [];
+                gaps = [];
             }
             body.Append(block);
+            gaps.Add(gap);
             if (row.Count > 0)
             {
                 buttons.Add(row);
@@ -58,7 +93,7 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
         }
         if (body.PlainLength > 0 || messages.Count == 0)
         {
-            messages.Add((Title(escalation, messages.Count == 0 ? 0 : part).Append(body).ToString(), buttons));
+            messages.Add(new Part(Title(escalation, messages.Count == 0 ? 0 : part).Append(body).ToString(), buttons, gaps));
         }
         return messages;
     }
@@ -113,4 +148,10 @@ internal sealed class TelegramEscalationChannel(TelegramBotClient client, Telegr
             _ => throw new ArgumentOutOfRangeException(nameof(gap), action, null),
         })];
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "EscalationAnswerUnreadable",
+        Message = "Escalation message {Part} of {Parts} ({Gaps} gap(s)) was taken by Telegram but its answer could not be read ({Description}); " +
+        "counted as delivered rather than sent again, which could post it twice. Its gaps are reminded on the usual schedule while open; " +
+        "approvalctl orphans and approvalctl stale list them meanwhile")]
+    private partial void LogDeliveredUnread(int part, int parts, int gaps, string description);
 }

@@ -9,7 +9,7 @@ namespace ApprovalBot.Telegram.Updates;
 /// <summary>
 /// my_chat_member: Telegram saying the bot's own status in a chat changed. In the approvers' chat, a status that lets
 /// the bot post (a member, an administrator; restricted but still allowed to send messages), after one that did not,
-/// lets the cards and edits waiting on the chat's refusal go at once (<see cref="ChatReadmission"/>), logged at
+/// lets the cards, edits and escalations waiting on the chat's refusal go at once (<see cref="ChatReadmission"/>), logged at
 /// Information; one that does not (left, kicked, restricted) is logged at Warning once until the bot is let back in. Neither decides whether a card is
 /// sent: the answer to the send does (the refusal handling of the outbox). An update about another member than the bot
 /// (none Telegram would send) or about another chat (the bot added to some group, a stranger blocking it) changes nothing
@@ -118,7 +118,7 @@ internal sealed partial class BotMembership(TelegramChat chat, DraftStore store,
     }
 
     [LoggerMessage(Level = LogLevel.Information, EventName = "BotLetBackIntoChat",
-        Message = "Telegram says the bot may post in chat {ChatId} again (now {Status}, changed by user {UserId} {UserName}); the cards and edits waiting for it go out now")]
+        Message = "Telegram says the bot may post in chat {ChatId} again (now {Status}, changed by user {UserId} {UserName}); the cards, edits and escalations waiting for it go out now")]
     private partial void LogLetBackIn(long chatId, string status, long? userId, string userName);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "BotShutOutOfChat",
