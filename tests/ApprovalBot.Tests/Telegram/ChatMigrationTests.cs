@@ -1,9 +1,13 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
+using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Telegram.Updates;
+using ApprovalBot.Tests.Execution;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -186,5 +190,50 @@ public sealed class ChatMigrationTests
             Assert.False(chat.IsApproversChat(-7), $"configured {configured}: -7");
             Assert.False(chat.IsApproversChat(-8), $"configured {configured}: -8");
         }
+    }
+    /// <summary>
+    /// Telegram sends the bot's my_chat_member for the upgrade in no set order with the two service messages: the bot
+    /// "joining" the new supergroup (left → member), and possibly it leaving the old group. Coming first in the same batch,
+    /// neither may be taken for what it is not: the supergroup's is not a stranger's chat (no security event), the old
+    /// group's is not the bot shut out of the approvers' chat (no warning). The migration is followed, and the bot's
+    /// arrival in the supergroup counts as being let back in there (what waited on the chat goes).
+    /// </summary>
+    [Theory]
+    [InlineData(Supergroup, "supergroup", "left", "member", "BotLetBackIntoChat")]
+    [InlineData(Group, "group", "member", "left", null)]
+    public async Task MyChatMemberBeforeTheServiceMessagesInOneBatch_FollowedNotRefusedNotTakenForAShutOut(
+        long memberChat, string type, string oldStatus, string newStatus, string? logged)
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(
+            [$"ApprovalBot:Telegram:ChatId={Group.ToString(CultureInfo.InvariantCulture)}"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        // The next poll waits until every update of the upgrade is queued, so they come in one batch, as from Telegram.
+        var poll = new SandboxGate();
+        h.Control.InjectFault("getUpdates", SandboxFault.Hold(poll));
+        h.Control.SendUserMessage("ends the poll under way", chatId: Group);
+        await poll.Reached.WaitAsync(TelegramHarness.Wait);
+
+        var member = h.Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 0,
+            ["my_chat_member"] = new JsonObject
+            {
+                ["chat"] = new JsonObject { ["id"] = memberChat, ["title"] = "Approvers", ["type"] = type },
+                ["from"] = new JsonObject { ["id"] = h.Control.ApproverId, ["is_bot"] = false, ["first_name"] = "Alice" },
+                ["date"] = 1_800_000_000,
+                ["old_chat_member"] = new JsonObject { ["status"] = oldStatus, ["user"] = new JsonObject { ["id"] = h.Control.BotId, ["is_bot"] = true, ["first_name"] = "Bot" } },
+                ["new_chat_member"] = new JsonObject { ["status"] = newStatus, ["user"] = new JsonObject { ["id"] = h.Control.BotId, ["is_bot"] = true, ["first_name"] = "Bot" } },
+            },
+        }.ToJsonString());
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        poll.Release();
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+
+        Assert.True(member < service[0]);
+        Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.DoesNotContain(logs.Entries, e => e.EventId.Name is "SecurityMembershipRefused" or "BotShutOutOfChat");
+        Assert.Equal(logged is null ? [] : [logged], logs.Entries.Where(e => e.EventId.Name is "BotLetBackIntoChat").Select(e => e.EventId.Name));
     }
 }

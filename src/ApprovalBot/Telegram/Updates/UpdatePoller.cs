@@ -58,6 +58,7 @@ internal sealed partial class UpdatePoller(
                     Trouble.Polled();
                     var polled = offset;
                     var committed = true;
+                    await FollowMigrationsAsync(updates).ConfigureAwait(false);
                     foreach (var raw in updates)
                     {
                         (committed, var confirmedBy) = await HandleAsync(raw, stoppingToken).ConfigureAwait(false);
@@ -194,6 +195,57 @@ internal sealed partial class UpdatePoller(
             throw new InvalidOperationException(
                 $"The stored Telegram update offset (settings key '{OffsetSetting}') is not a number: '{(stored.Length <= 40 ? stored : stored[..40] + "…")}'. " +
                 $"Delete that row (sqlite3 approvals.db \"DELETE FROM settings WHERE key = '{OffsetSetting}'\") to poll from the oldest update Telegram still keeps.");
+        }
+    }
+
+    /// <summary>
+    /// Follows an upgrade of the approvers' group to a supergroup that a service message anywhere in the batch names,
+    /// before any update of the batch is handled. Telegram sends the bot's my_chat_member in the new supergroup (the bot
+    /// "joined" it) in no set order with the two service messages: handled first, in the order given, it was about a chat
+    /// that was not the approvers' yet, and was refused as a security event (membership_other_chat); a my_chat_member
+    /// saying the bot left the old group was taken for the bot being shut out of the approvers' chat. The service messages
+    /// are still handled in their turn (then nothing more happens); a store that cannot take the new id leaves it to them.
+    /// </summary>
+    private async Task FollowMigrationsAsync(IReadOnlyList<JsonElement> updates)
+    {
+        foreach (var raw in updates)
+        {
+            if (Migration(raw) is not { } migration)
+            {
+                continue;
+            }
+            try
+            {
+                await chat.FollowMigrationAsync(migration.From, migration.To).ConfigureAwait(false);
+            }
+            catch (StoreUnavailableException)
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>The group and supergroup a service message of <paramref name="raw"/> names, if it is one the poller would handle.</summary>
+    private static (long From, long To)? Migration(JsonElement raw)
+    {
+        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var id) || id.ValueKind != JsonValueKind.Number
+            || !id.TryGetInt64(out var updateId) || updateId is < 0 or long.MaxValue || !raw.TryGetProperty("message", out var message)
+            || message.ValueKind != JsonValueKind.Object || !(message.TryGetProperty("migrate_to_chat_id", out _) || message.TryGetProperty("migrate_from_chat_id", out _)))
+        {
+            return null;
+        }
+        try
+        {
+            return raw.Deserialize(TelegramJsonContext.Default.Update)?.Message switch
+            {
+                { MigrateToChatId: { } to } m => (m.Chat.Id, to),
+                { MigrateFromChatId: { } from } m => (from, m.Chat.Id),
+                _ => null,
+            };
+        }
+        catch (JsonException)
+        {
+            return null; // skipped as malformed in its turn
         }
     }
 
