@@ -14,8 +14,8 @@ namespace ApprovalBot.Telegram.Api;
 /// <see cref="ApiRequestException"/>. An answer 200 that cannot be read (<see cref="ApiRequestException.OutcomeUnknown"/>)
 /// is resent for a call that changes nothing when repeated (an edit, a delete, an answer to a tap), but never for one that
 /// posts a message (sendMessage, sendDocument): Telegram carried it out, and a resend would post a second copy. That is
-/// logged here at Warning and thrown to the caller, which knows what a copy costs (the card outbox sends the card again,
-/// needing its message id; an escalation counts as delivered). It owns its HttpClient (no IHttpClientFactory logging),
+/// thrown to the caller, which knows what a copy costs and says so once (the card outbox sends the card again, needing its
+/// message id; an escalation counts as delivered). It owns its HttpClient (no IHttpClientFactory logging),
 /// because the request URL carries the token and must never reach a log line.
 /// </summary>
 internal sealed partial class TelegramBotClient : IDisposable
@@ -90,19 +90,9 @@ internal sealed partial class TelegramBotClient : IDisposable
     }
 
     /// <summary>A call that posts a new message into <paramref name="chatId"/>: an answer that cannot be read is not resent (see the class).</summary>
-    private async Task<Message> PostAsync(string method, Func<HttpContent> content, long chatId, CancellationToken cancellationToken)
-    {
-        try
-        {
-            var result = await CallAsync(method, content, RateScope.Send(chatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false);
-            return Deserialize(result, TelegramJsonContext.Default.Message, method);
-        }
-        catch (ApiRequestException ex) when (ex.OutcomeUnknown)
-        {
-            LogPostOutcomeUnknown(method, chatId, ex.Description);
-            throw;
-        }
-    }
+    private async Task<Message> PostAsync(string method, Func<HttpContent> content, long chatId, CancellationToken cancellationToken) =>
+        Deserialize(await CallAsync(method, content, RateScope.Send(chatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false),
+            TelegramJsonContext.Default.Message, method);
 
     /// <summary>
     /// Deletes a message; "message to delete not found" counts as success (it is gone already: deleted by hand, or by
@@ -270,11 +260,6 @@ internal sealed partial class TelegramBotClient : IDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} answered 429; resending after {RetryAfterSeconds} s")]
     private partial void LogThrottled(string method, double retryAfterSeconds);
-
-    [LoggerMessage(Level = LogLevel.Warning, EventName = "PostOutcomeUnknown",
-        Message = "Bot API {Method} to chat {ChatId} was answered 200 but the answer could not be read ({Description}): the message is most likely in the chat, " +
-        "its id unknown. Not resent here, which could post it twice")]
-    private partial void LogPostOutcomeUnknown(string method, long chatId, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Bot API {Method} failed ({ErrorCode} {Description}); retry {Attempt} in {DelayMs} ms")]
     private partial void LogRetrying(string method, int errorCode, string description, int attempt, double delayMs);

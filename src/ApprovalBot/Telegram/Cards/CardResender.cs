@@ -40,7 +40,8 @@ internal sealed partial class CardResender(
         }
         catch (ApiRequestException ex) when (ex.OutcomeUnknown)
         {
-            // The client said it at Warning. Not sent again unasked: that could put another copy in the chat.
+            // Not sent again unasked: that could put another copy in the chat.
+            LogSendOutcomeUnknown(draft.Id, request.From.Id, ex.Description);
             return new ResendOutcome(ResendResult.OutcomeUnknown, draft, Error: ex.Description);
         }
         catch (Exception ex) when (ex is ApiRequestException || CardSender.IsCardFault(ex, cancellationToken))
@@ -144,6 +145,11 @@ internal sealed partial class CardResender(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card of {DraftId} sent again as message {MessageId} at the request of {UserId}, but meanwhile message " +
         "{CardMessageId} became its card; the copy sent: {Spare}")]
     private partial void LogResendLost(string draftId, long messageId, long? cardMessageId, long userId, SpareCopy spare);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "ResendOutcomeUnknown",
+        Message = "The card of {DraftId} sent again at the request of {UserId} is most likely in the chat, but Telegram's answer could not be read ({Description}); " +
+        "not recorded as its card, not sent again unasked. A tap on it still decides once")]
+    private partial void LogSendOutcomeUnknown(string draftId, long userId, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again at the request of {UserId}; nothing changed")]
     private partial void LogSendFailed(Exception ex, string draftId, long userId);
