@@ -12,8 +12,9 @@ internal static class DraftStateMachine
         [DraftState.Pending] = [DraftState.Carded, DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         [DraftState.Carded] = [DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         // Approved -> Unknown: the copy's approvals after a restore from a backup, which cannot say whether they ran since
-        // the backup (RestoredApprovals); nothing else moves an approved draft there.
-        [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled, DraftState.Unknown],
+        // the backup (RestoredApprovals); nothing else moves an approved draft there. Approved -> Failed: a draft waiting for
+        // its retry that has used up the attempts its route allows now (MaxAttempts lowered meanwhile), never run again.
+        [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled, DraftState.Unknown, DraftState.Failed],
         // Executing -> Approved is a failed attempt waiting for its retry.
         [DraftState.Executing] = [DraftState.Executed, DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved],
         [DraftState.Failed] = [DraftState.Approved, DraftState.Cancelled],

@@ -6,7 +6,11 @@ using ApprovalBot.Execution.Routes;
 namespace ApprovalBot.Execution;
 
 /// <summary>What <see cref="ExecutionLedger.Begin"/> found: started (with the verified request), blocked, or nothing to do.</summary>
-internal sealed record BeginResult(ExecutionRequest? Started, string? Lease, DateTimeOffset LeaseUntil, Draft? Blocked, HandoffProblem? Problem);
+internal sealed record BeginResult(ExecutionRequest? Started, string? Lease, DateTimeOffset LeaseUntil, Draft? Blocked, HandoffProblem? Problem)
+{
+    /// <summary>The draft as made failed instead of run: it had used every attempt its route allows now.</summary>
+    public Draft? Exhausted { get; init; }
+}
 
 /// <summary>What <see cref="ExecutionLedger.Finish"/> did, or that the lease was no longer the caller's.</summary>
 internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
@@ -23,7 +27,17 @@ internal static class ExecutionLedger
     /// <summary>A push attempt cut off by a shutdown or a crash (the draft is requeued, or unknown for a human).</summary>
     public const string ExecutionInterrupted = "execution_interrupted";
 
-    /// <summary>approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails.</summary>
+    /// <summary>
+    /// A draft waiting for its retry was made failed instead of run: it had used as many attempts as its route allows now
+    /// (MaxAttempts lowered meanwhile). Not an attempt's outcome, so not <c>execution_failed</c>: the pipe's cancel reads
+    /// the last attempt's own event to tell whether it may have taken effect.
+    /// </summary>
+    public const string AttemptsExhausted = "attempts_exhausted";
+
+    /// <summary>
+    /// approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails; approved ->
+    /// failed when the draft has no attempt left under the route as configured now.
+    /// </summary>
     public static BeginResult Begin(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, TimeSpan lease, string stage)
     {
         var d = ctx.ReadDraft(id);
@@ -41,6 +55,22 @@ internal static class ExecutionLedger
                 Details = HandoffCheck.Details(d, problem, stage),
             });
             return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
+        }
+        if (d.ExecAttempts >= route.MaxAttempts)
+        {
+            // Its attempts were counted against the MaxAttempts of the time, since lowered: the last one it was allowed has
+            // run, so it ends as that attempt would have under the new limit, for the approver to Retry or Discard.
+            var note = $"not retried: {d.ExecAttempts} attempt(s) made, and its route allows {route.MaxAttempts} now";
+            var failed = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Failed, AttemptsExhausted, actor)
+            {
+                Set = new Dictionary<string, object?> { ["exec_error"] = d.ExecError is null ? note : d.ExecError + "; " + note, ["exec_next_at"] = null },
+                Details = new JsonObject
+                {
+                    ["attempt"] = d.ExecAttempts, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = d.ExecKey,
+                    ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["final"] = true,
+                },
+            });
+            return new BeginResult(null, null, default, null, null) { Exhausted = failed.Applied ? failed.Draft : null };
         }
         var key = IdempotencyKey.For(d.Id, d.DecisionSha256!);
         var attempt = d.ExecAttempts + 1;

@@ -27,6 +27,11 @@ internal static partial class ExecutionLog
         Message = "Execution of draft {DraftId} ({Kind}) failed on attempt {Attempt} (now {State}): {Error}")]
     public static partial void ExecutionFailed(this ILogger logger, string draftId, string kind, int attempt, string state, string? error);
 
+    [LoggerMessage(EventId = 4016, Level = LogLevel.Warning, EventName = "AttemptsExhausted",
+        Message = "Draft {DraftId} ({Kind}) was not run again: {Attempts} attempt(s) made, and its route allows {MaxAttempts} now " +
+        "(MaxAttempts was lowered while it waited for its retry); it is failed, for the approver to Retry or Discard")]
+    public static partial void AttemptsExhausted(this ILogger logger, string draftId, string kind, int attempts, int maxAttempts);
+
     [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, EventName = "ApprovalUnsettledByRestore",
         Message = "Draft {DraftId} ({Kind}) is approved in a store restored from a backup ({Attempts} attempt(s) on record), on a route that does not " +
         "dedupe: whether it ran after the backup is not known, so it is now unknown and not run. Check the sink, then Mark done or Retry")]

@@ -288,6 +288,11 @@ internal sealed class ExecutorCycle(
                 logger.HandoffBlocked(blocked, begin.Problem!, "execute");
                 return DraftState.Blocked;
             }
+            if (begin.Exhausted is { } exhausted)
+            {
+                logger.AttemptsExhausted(exhausted.Id, exhausted.Kind, exhausted.ExecAttempts, route.MaxAttempts);
+                return DraftState.Failed;
+            }
             if (begin.Started is not { } request)
             {
                 return null;

@@ -8,6 +8,7 @@ public sealed class DraftStateMachineTests
     [InlineData("pending", "carded", true)]
     [InlineData("carded", "approved", true)]
     [InlineData("approved", "executing", true)]
+    [InlineData("approved", "failed", true)]
     [InlineData("executing", "unknown", true)]
     [InlineData("unknown", "executed", true)]
     [InlineData("pending", "executed", false)]

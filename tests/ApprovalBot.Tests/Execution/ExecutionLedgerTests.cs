@@ -36,4 +36,39 @@ public sealed class ExecutionLedgerTests
         Assert.NotNull(begin.Started);
         Assert.Equal(DraftState.Executing, host.Store.Get("reply:due")!.State);
     }
+
+    [Fact]
+    public async Task Begin_AttemptsUsedUpUnderALoweredMaxAttempts_FailedWithoutARun()
+    {
+        // Three attempts made under a MaxAttempts of 5, the last one waiting for its retry; the route now allows 3.
+        await using var host = await TestHost.StartAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:lowered", "the limit came down");
+        Drafts.Sql(host, "UPDATE drafts SET exec_attempts = 3, exec_error = 'HTTP 503', exec_next_at = $at WHERE id = 'reply:lowered'",
+            ("$at", DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeMilliseconds()));
+
+        var begin = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:lowered", "executor:command", Route, TimeSpan.FromMinutes(1), "execute"));
+
+        Assert.Null(begin.Started);
+        var draft = host.Store.Get("reply:lowered")!;
+        Assert.Equal(draft, begin.Exhausted);
+        Assert.Equal((DraftState.Failed, 3, null), (draft.State, draft.ExecAttempts, draft.ExecNextAt));
+        Assert.Equal("HTTP 503; not retried: 3 attempt(s) made, and its route allows 3 now", draft.ExecError);
+        var events = host.Store.Events("reply:lowered");
+        Assert.DoesNotContain(events, e => e.Type == "execution_started");
+        using var details = System.Text.Json.JsonDocument.Parse(Assert.Single(events, e => e.Type == ExecutionLedger.AttemptsExhausted).Details!);
+        Assert.Equal((3, 3), (details.RootElement.GetProperty("attempt").GetInt32(), details.RootElement.GetProperty("max_attempts").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Begin_AnAttemptLeftUnderTheLimit_Started()
+    {
+        await using var host = await TestHost.StartAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:one-left", "one more try");
+        Drafts.Sql(host, "UPDATE drafts SET exec_attempts = 2 WHERE id = 'reply:one-left'");
+
+        var begin = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:one-left", "executor:command", Route, TimeSpan.FromMinutes(1), "execute"));
+
+        Assert.Equal(3, begin.Started!.Attempt);
+        Assert.Null(begin.Exhausted);
+    }
 }

@@ -292,6 +292,43 @@ public sealed class ExecutorCycleTests
     }
 
     [Fact]
+    public async Task RunOnce_MaxAttemptsLoweredWhileADraftWaitsForItsRetry_NotRunAgainButFailedAndLogged()
+    {
+        using var route = new RouteScript("fail");
+        using var data = new TempDirectory();
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using (var before = await TestHost.StartAsync([.. route.Settings("reply", maxAttempts: 5), "ApprovalBot:Execution:RetryBaseSeconds=10"],
+            s => s.AddSingleton<TimeProvider>(time), data.Path, b => b.AddApprovalJobs()))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:lowered", "try me");
+            await Cycle(before).RunOnceAsync();
+            time.Advance(TimeSpan.FromSeconds(10));
+            await Cycle(before).RunOnceAsync();
+            Assert.Equal((DraftState.Approved, 2), (before.Store.Get("reply:lowered")!.State, before.Store.Get("reply:lowered")!.ExecAttempts));
+        }
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync([.. route.Settings("reply", maxAttempts: 2), "ApprovalBot:Execution:RetryBaseSeconds=10"],
+            s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddSingleton<ILoggerProvider>(logs);
+            },
+            data.Path, b => b.AddApprovalJobs());
+        time.Advance(TimeSpan.FromSeconds(20));
+
+        var result = await Cycle(host).RunOnceAsync();
+
+        // Before the fix the route ran a third time, one attempt beyond the limit it has now.
+        Assert.Equal(2, route.Runs().Count);
+        var failed = host.Store.Get("reply:lowered")!;
+        Assert.Equal((DraftState.Failed, 2), (failed.State, failed.ExecAttempts));
+        Assert.Contains("sink said no", failed.ExecError, StringComparison.Ordinal);
+        Assert.EndsWith("not retried: 2 attempt(s) made, and its route allows 2 now", failed.ExecError, StringComparison.Ordinal);
+        Assert.Equal(1, result.Failed);
+        Assert.Contains(logs.Entries, e => e.Message.StartsWith("Draft reply:lowered (reply) was not run again: 2 attempt(s) made", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task RunOnce_NonIdempotentRouteHangsPastTimeout_KilledAndUnknownNeverRunAgain()
     {
         using var route = new RouteScript("hang");

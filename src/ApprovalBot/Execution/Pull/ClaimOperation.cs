@@ -63,6 +63,10 @@ internal sealed class ClaimOperation(
             {
                 logger.HandoffBlocked(blocked, r.Problem!, "claim");
             }
+            else if (r.Exhausted is { } exhausted)
+            {
+                logger.AttemptsExhausted(exhausted.Id, exhausted.Kind, exhausted.ExecAttempts, route.MaxAttempts);
+            }
             else if (r.Started is { } started)
             {
                 logger.ExecutionStarted(started.Draft.Id, started.Draft.Kind, "pull", started.Attempt, started.IdempotencyKey);

@@ -39,6 +39,24 @@ public sealed class PullOperationsTests : IAsyncLifetime
     private Task RunCycleAsync() => _host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
 
     [Fact]
+    public async Task Claim_DraftWithAsManyAttemptsAsTheRouteAllowsNow_NotHandedOutButFailed()
+    {
+        // Two attempts made under a larger MaxAttempts, waiting for the third; the route allows 2 now.
+        await Drafts.SubmitAsync(_host.Store, "reply:spent", "no attempt left");
+        Drafts.Sql(_host, "UPDATE drafts SET exec_attempts = 2, exec_error = 'the agent said: rate limited' WHERE id = 'reply:spent'");
+        await _host.Store.TransitionAsync(Drafts.Approval("reply:spent", Sha.Hex("no attempt left"), _time.GetUtcNow()));
+        await Drafts.ApproveAsync(_host.Store, "reply:fresh", "first attempt");
+
+        var claim = await _client.ClaimAsync("reply", max: 10, leaseSeconds: 60);
+
+        Assert.Equal(["reply:fresh"], claim.Claimed!.Select(c => c.Id));
+        var spent = _host.Store.Get("reply:spent")!;
+        Assert.Equal((DraftState.Failed, 2), (spent.State, spent.ExecAttempts));
+        Assert.Equal("the agent said: rate limited; not retried: 2 attempt(s) made, and its route allows 2 now", spent.ExecError);
+        Assert.DoesNotContain(_host.Store.Events("reply:spent"), e => e.Type == "execution_started");
+    }
+
+    [Fact]
     public async Task Claim_ApprovedDrafts_HandedOutWithTextKeyAndLeaseThenCompleteExecutes()
     {
         await Drafts.ApproveAsync(_host.Store, "reply:p1", "first reply", contextJson: """{"rationale":"r"}""");
