@@ -232,40 +232,101 @@ internal sealed class ExecutorCycle(
         }
     }
 
-    /// <summary>Executing drafts whose holder is gone: a pull lease that expired, or a push run of a process that died.</summary>
+    /// <summary>Executing drafts read by recovery per query; the next page is read from where this one ended.</summary>
+    internal const int RecoveryPage = 256;
+
+    /// <summary>
+    /// Executing drafts whose holder may be gone, in seq order from <c>$after</c> on, at most <c>$limit</c>: every one but a
+    /// pull draft whose lease still runs (<c>$k…</c>: the pull kinds, when there are any; a lease with no end has run out). Only the columns recovery needs,
+    /// not the text: drafts_by_state finds the executing ones, and the seq term pages through them.
+    /// </summary>
+    internal static string HeldSql(int pullKinds) =>
+        "SELECT seq, id, kind, lease_token, lease_until FROM drafts WHERE state = 'executing' AND seq > $after" +
+        (pullKinds == 0 ? "" : $" AND NOT (kind IN ({string.Join(", ", Enumerable.Range(0, pullKinds).Select(i => "$k" + i))}) AND IFNULL(lease_until, 0) > $now)") +
+        " ORDER BY seq LIMIT $limit";
+
+    /// <summary>What recovery reads of an executing draft.</summary>
+    private sealed record Held(long Seq, string Id, string Kind, string? LeaseToken, DateTimeOffset? LeaseUntil);
+
+    /// <summary>
+    /// Executing drafts whose holder is gone: a pull lease that expired, or a push run of a process that died. Read page by
+    /// page, so that however many leases still run ahead of it (a pull agent holding thousands), none is left unread.
+    /// </summary>
     private async Task<int> RecoverAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         var count = 0;
-        foreach (var d in store.InStates([DraftState.Executing], limit: 10_000))
+        for (var after = 0L; ;)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var hasRoute = Routes.TryGet(d.Kind, out var route);
-            string reason;
-            string eventType;
-            if (hasRoute && route.RouteType == RouteType.Pull)
+            var page = HeldExecutions(now, after);
+            foreach (var d in page)
             {
-                if (d.LeaseUntil is { } until && until > now) continue;
-                reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
-                eventType = ExecutionLedger.LeaseExpired;
+                cancellationToken.ThrowIfCancellationRequested();
+                if (await RecoverOneAsync(d, now).ConfigureAwait(false))
+                {
+                    count++;
+                }
             }
-            else
+            if (page.Count < RecoveryPage)
             {
-                // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
-                // (which the reconciler reports as an orphan of its own).
-                if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) continue;
-                reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
-                eventType = ExecutionLedger.ExecutionInterrupted;
+                return count;
             }
-            var recovered = await store.WriteAsync(
-                ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType)).ConfigureAwait(false);
-            if (recovered is not null)
-            {
-                count++;
-                logger.ExecutionRecovered(d.Id, d.Kind, reason, recovered.State.ToWire(), recovered.ExecKey);
-            }
+            after = page[^1].Seq;
         }
-        return count;
+    }
+
+    private async Task<bool> RecoverOneAsync(Held d, DateTimeOffset now)
+    {
+        var hasRoute = Routes.TryGet(d.Kind, out var route);
+        string reason;
+        string eventType;
+        if (hasRoute && route.RouteType == RouteType.Pull)
+        {
+            if (d.LeaseUntil is { } until && until > now) return false;
+            reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
+            eventType = ExecutionLedger.LeaseExpired;
+        }
+        else
+        {
+            // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
+            // (which the reconciler reports as an orphan of its own).
+            if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) return false;
+            reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
+            eventType = ExecutionLedger.ExecutionInterrupted;
+        }
+        var recovered = await store.WriteAsync(
+            ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType)).ConfigureAwait(false);
+        if (recovered is null)
+        {
+            return false;
+        }
+        logger.ExecutionRecovered(d.Id, d.Kind, reason, recovered.State.ToWire(), recovered.ExecKey);
+        return true;
+    }
+
+    private List<Held> HeldExecutions(DateTimeOffset now, long after)
+    {
+        var pull = Routes.Routes.Where(r => r.Value.RouteType == RouteType.Pull).Select(r => r.Key).Order(StringComparer.Ordinal).ToList();
+        return store.Read(connection =>
+        {
+            using var cmd = connection.CreateCommand();
+            cmd.CommandText = HeldSql(pull.Count);
+            for (var i = 0; i < pull.Count; i++)
+            {
+                cmd.Parameters.AddWithValue("$k" + i, pull[i]);
+            }
+            cmd.Parameters.AddWithValue("$now", DraftColumns.ToUnixMs(now));
+            cmd.Parameters.AddWithValue("$after", after);
+            cmd.Parameters.AddWithValue("$limit", RecoveryPage);
+            using var reader = cmd.ExecuteReader();
+            var page = new List<Held>();
+            while (reader.Read())
+            {
+                page.Add(new Held(reader.GetInt64(0), reader.GetString(1), reader.GetString(2), reader.IsDBNull(3) ? null : reader.GetString(3),
+                    reader.IsDBNull(4) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(4))));
+            }
+            return page;
+        });
     }
 
     /// <summary>

@@ -257,6 +257,25 @@ public sealed class SqliteDatabaseTests
     }
 
     /// <summary>
+    /// The executor's recovery reads executing drafts a page at a time, from the seq the last page ended at: a search of
+    /// drafts_by_state by state and seq, in seq order, however many executing drafts come before the page.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public void ExecutorRecovery_APage_SearchesTheStateIndexFromTheLastSeq(int pullKinds)
+    {
+        var sql = ApprovalBot.Execution.ExecutorCycle.HeldSql(pullKinds);
+        (string, object)[] parameters = [("$after", 100L), ("$now", 1L), ("$limit", 256), .. Enumerable.Range(0, pullKinds).Select(i => ("$k" + i, (object)("k" + i)))];
+
+        foreach (var plan in new[] { PlanInFreshStore(sql, parameters), PlanInStore(sql, parameters) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=? AND rowid>?)", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
     /// The reconciler's reads of drafts by state (GapFinder.InStates), each as a report builds it: drafts_by_state
     /// finds the few drafts of states that still await something, which are then sorted; the table is never scanned.
     /// </summary>

@@ -534,6 +534,35 @@ public sealed class ExecutorCycleTests
     }
 
     [Fact]
+    public async Task RunOnce_ExpiredPullLeasesBehindTenThousandLiveOnes_EveryPageRecovered()
+    {
+        // A pull agent holding 10,000 leases that still run, claimed before the ones whose agent went away. Recovery read the
+        // first 10,000 executing drafts and never got to those behind them, cycle after cycle.
+        await using var host = await StartAsync(["ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Execution:IntervalSeconds=3600"]);
+        var now = DateTimeOffset.UtcNow;
+        var expired = ExecutorCycle.RecoveryPage + 1;
+        DraftFixtures.BulkDrafts(host.DataDirectory, "pulled:live", "pulled", "executing", 10_000, now,
+            $"exec_attempts = 1, lease_token = 'live', lease_until = {now.AddHours(1).ToUnixTimeMilliseconds()}");
+        DraftFixtures.BulkDrafts(host.DataDirectory, "pulled:gone", "pulled", "executing", expired, now,
+            $"exec_attempts = 1, lease_token = 'gone', lease_until = {now.AddMinutes(-1).ToUnixTimeMilliseconds()}");
+
+        await Cycle(host).RunOnceAsync();
+
+        // Counted in the store: a background cycle may have recovered some of them first.
+        var states = host.Store.Read(c =>
+        {
+            using var cmd = c.CreateCommand();
+            cmd.CommandText = "SELECT substr(id, 1, 11), state, COUNT(*) FROM drafts GROUP BY 1, 2 ORDER BY 1, 2";
+            using var reader = cmd.ExecuteReader();
+            var rows = new List<string>();
+            while (reader.Read()) rows.Add($"{reader.GetString(0)} {reader.GetString(1)} {reader.GetInt64(2)}");
+            return rows;
+        });
+        Assert.Equal([$"pulled:gone approved {expired}", "pulled:live executing 10000"], states);
+        Assert.Single(host.Store.Events("pulled:gone:" + expired), e => e.Type == ExecutionLedger.LeaseExpired);
+    }
+
+    [Fact]
     public async Task RunOnce_KindWithoutRoute_StaysApproved()
     {
         using var route = new RouteScript();
