@@ -144,6 +144,23 @@ internal static class SchemaMigrations
             AND EXISTS (SELECT 1 FROM drafts d WHERE d.id = escalations.draft_id AND d.state IN ('failed', 'unknown')
                 AND d.state_since <= escalations.last_sent);
         """,
+        // 10: the orphans report's lease_expired gap is keyed by its draft, no longer by each expiry's event (GapFinder): a
+        // draft whose lease expired three times was three gaps and three escalations. Of the open escalations under the
+        // old keys ('orphans:lease_expired:' and an event id), the one of each draft delivered last is given the draft's
+        // key, so the upgrade sends none of them again and reminds on that one's schedule; the draft's others are resolved.
+        // A key already taken (a closed escalation of an event whose id is the draft's id, digits only) is left as it was:
+        // the next cycle resolves it and escalates the draft under its key.
+        """
+        UPDATE escalations SET resolved_at = CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)
+        WHERE resolved_at IS NULL AND gap = 'lease_expired' AND draft_id IS NOT NULL
+            AND substr(gap_key, 1, 22) = 'orphans:lease_expired:' AND substr(gap_key, 23) <> '' AND substr(gap_key, 23) NOT GLOB '*[^0-9]*'
+            AND EXISTS (SELECT 1 FROM escalations k WHERE k.resolved_at IS NULL AND k.gap = 'lease_expired' AND k.draft_id = escalations.draft_id
+                AND substr(k.gap_key, 1, 22) = 'orphans:lease_expired:' AND substr(k.gap_key, 23) <> '' AND substr(k.gap_key, 23) NOT GLOB '*[^0-9]*'
+                AND (IFNULL(k.last_sent, -1), k.gap_key) > (IFNULL(escalations.last_sent, -1), escalations.gap_key));
+        UPDATE OR IGNORE escalations SET gap_key = 'orphans:lease_expired:' || draft_id
+        WHERE resolved_at IS NULL AND gap = 'lease_expired' AND draft_id IS NOT NULL
+            AND substr(gap_key, 1, 22) = 'orphans:lease_expired:' AND substr(gap_key, 23) <> '' AND substr(gap_key, 23) NOT GLOB '*[^0-9]*';
+        """,
     ];
 
     public static int Latest => Steps.Length;

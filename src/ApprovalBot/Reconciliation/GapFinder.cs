@@ -269,8 +269,15 @@ internal sealed class GapFinder(
         }
     }
 
+    /// <summary>
+    /// One gap per draft, however often its lease expired in the window: keyed by the draft (as every gap that names one
+    /// is), since the first of those expiries, with the count and the last in its detail. Keyed by the event, each expiry
+    /// was a gap and an escalation of its own, so /orphans listed a draft claimed and abandoned three times three times.
+    /// </summary>
     private void LeaseExpiries(SqliteConnection connection, DateTimeOffset since, GapListing gaps)
     {
+        var drafts = new List<LeaseExpiry>();
+        var byId = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var after = 0L; ;)
         {
             var page = new List<(long Event, DateTimeOffset At, string Id, long Seq, string Kind, string Sha256, string State)>();
@@ -293,14 +300,30 @@ internal sealed class GapFinder(
                 // lease_expired for it). Failed or unknown after the lease is /stale's awaiting_human, that draft's one
                 // escalation: the query returns only drafts still approved or executing.
                 if (routes.RouteType(row.Kind) != "pull") continue;
-                gaps.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, row.Id, row.Seq, row.Sha256, row.State, row.At,
-                    "a pull executor's lease expired without complete or fail; the draft went back to the queue")
-                { Key = $"orphans:lease_expired:{row.Event.ToString(CultureInfo.InvariantCulture)}" });
+                if (byId.TryGetValue(row.Id, out var i))
+                {
+                    drafts[i] = drafts[i] with { Last = row.At, Count = drafts[i].Count + 1 };
+                    continue;
+                }
+                byId[row.Id] = drafts.Count;
+                drafts.Add(new LeaseExpiry(row.Id, row.Seq, row.Sha256, row.State, row.At, row.At, 1));
             }
             if (page.Count < Limit) break;
             after = page[^1].Event;
         }
+        foreach (var d in drafts)
+        {
+            var detail = "a pull executor's lease expired without complete or fail; the draft went back to the queue" + (d.Count == 1
+                ? ""
+                : $" (its lease expired {d.Count.ToString(CultureInfo.InvariantCulture)} times in the window, the last at {d.Last:O})");
+            gaps.Add(new Gap(Gaps.Orphans, Gaps.LeaseExpired, d.Id, d.Seq, d.Sha256, d.State, d.First, detail) { Key = LeaseExpiredKey(d.Id) });
+        }
     }
+
+    /// <summary>The escalation key of a draft's lease_expired gap (schema 10 re-keyed the open ones of earlier builds, which were per expiry).</summary>
+    internal static string LeaseExpiredKey(string draftId) => $"{Gaps.Orphans}:{Gaps.LeaseExpired}:{draftId}";
+
+    private sealed record LeaseExpiry(string Id, long Seq, string Sha256, string State, DateTimeOffset First, DateTimeOffset Last, int Count);
 
     /// <summary>A blocked draft, named from the reason the executor recorded (exec_error), not guessed from the text.</summary>
     private static Gap BlockedGap(Draft d)

@@ -244,6 +244,40 @@ public sealed class SqliteDatabaseTests
         Assert.Equal(5L, Scalar(c, "SELECT COUNT(*) FROM escalations WHERE last_sent IS NOT NULL AND resolved_at IS NULL"));
     }
 
+    /// <summary>
+    /// Step 10 keys the open lease_expired escalations by their draft, no longer by each expiry's event: of a draft's open
+    /// ones, the one delivered last takes the draft's key and the others are resolved, so the upgrade sends none again.
+    /// Closed ones, the "more" item and other gaps keep their keys; so does one whose draft's key is taken already.
+    /// </summary>
+    [Fact]
+    public void Initialize_StoreAtVersion9_OpenLeaseExpiredEscalationsOneOpenPerDraftUnderItsKey()
+    {
+        using var dir = new TempDirectory();
+        using var upgraded = UpgradedFrom(dir, """
+            INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count, resolved_at) VALUES
+                ('orphans:lease_expired:11', 'orphans', 'lease_expired', 'pulled:a', 1, 1000, 1, NULL),
+                ('orphans:lease_expired:12', 'orphans', 'lease_expired', 'pulled:a', 2, 3000, 2, NULL),
+                ('orphans:lease_expired:13', 'orphans', 'lease_expired', 'pulled:a', 3, NULL, 0, NULL),
+                ('orphans:lease_expired:14', 'orphans', 'lease_expired', 'pulled:b', 4, NULL, 0, NULL),
+                ('orphans:lease_expired:5', 'orphans', 'lease_expired', 'pulled:c', 1, 900, 1, 950),
+                ('orphans:lease_expired:57', 'orphans', 'lease_expired', 'pulled:d', 1, 900, 1, 950),
+                ('orphans:lease_expired:60', 'orphans', 'lease_expired', '57', 6, 1000, 1, NULL),
+                ('orphans:lease_expired:more', 'orphans', 'lease_expired', NULL, 1, 1000, 1, NULL),
+                ('stale:awaiting_human:reply:x:1700000000000', 'stale', 'awaiting_human', 'reply:x', 1, 1000, 1, NULL);
+            PRAGMA user_version = 9;
+            """, version: 9);
+        var c = upgraded.Connection;
+
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal(
+            "orphans:lease_expired:60 57 1000|orphans:lease_expired:more  1000|orphans:lease_expired:pulled:a pulled:a 3000|" +
+            "orphans:lease_expired:pulled:b pulled:b|stale:awaiting_human:reply:x:1700000000000 reply:x 1000",
+            Scalar(c, "SELECT group_concat(row, '|') FROM (SELECT gap_key || ' ' || IFNULL(draft_id, '') || IFNULL(' ' || last_sent, '') AS row " +
+                "FROM escalations WHERE resolved_at IS NULL ORDER BY gap_key)"));
+        Assert.Equal("orphans:lease_expired:11|orphans:lease_expired:13|orphans:lease_expired:5|orphans:lease_expired:57",
+            Scalar(c, "SELECT group_concat(gap_key, '|') FROM (SELECT gap_key FROM escalations WHERE resolved_at IS NOT NULL ORDER BY gap_key)"));
+    }
+
     [Theory]
     [InlineData("orphan_callback")]
     [InlineData("lease_expired")]

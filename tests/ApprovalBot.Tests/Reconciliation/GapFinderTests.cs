@@ -175,6 +175,35 @@ public sealed class GapFinderTests : IAsyncLifetime
     private void Filler(string type, int count, string? state = null, string kind = "pulled") =>
         DraftFixtures.BulkEvents(_host.DataDirectory, type, count, _clock.GetUtcNow(), state, kind);
 
+    /// <summary>The approved draft claimed once more, and its lease left to expire again.</summary>
+    private async Task LeaseExpiresAgainAsync(string id)
+    {
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
+        Assert.NotNull(begin.Started);
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+    }
+
+    [Fact]
+    public async Task Find_LeaseExpiredThreeTimes_OneGapForTheDraftSinceTheFirst()
+    {
+        await ClaimedThenLeaseExpiredAsync("pulled:thrice", maxAttempts: 5);
+        var first = DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().ToUnixTimeMilliseconds());
+        await LeaseExpiresAgainAsync("pulled:thrice");
+        await LeaseExpiresAgainAsync("pulled:thrice");
+        await ClaimedThenLeaseExpiredAsync("pulled:once", maxAttempts: 5);
+
+        var gaps = Finder.Find(Gaps.Orphans);
+
+        Assert.Equal(["pulled:thrice", "pulled:once"], gaps.Select(g => g.DraftId));
+        var thrice = gaps[0];
+        Assert.Equal(("orphans:lease_expired:pulled:thrice", first), (thrice.Key, thrice.Since));
+        Assert.EndsWith($"(its lease expired 3 times in the window, the last at {DateTimeOffset.FromUnixTimeMilliseconds(_clock.GetUtcNow().AddSeconds(-61).ToUnixTimeMilliseconds()):O})", thrice.Detail, StringComparison.Ordinal);
+        Assert.Equal("orphans:lease_expired:pulled:once", gaps[1].Key);
+        Assert.EndsWith("the draft went back to the queue", gaps[1].Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Find_PullLeaseExpired_OrphanLeaseExpired()
     {

@@ -314,6 +314,62 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Single(_chat.Sent);
     }
 
+    /// <summary>The approved pull draft claimed once more, and its lease left to expire again.</summary>
+    private async Task LeaseExpiresAgainAsync(string id)
+    {
+        var route = new ApprovalBot.Execution.Routes.ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
+        var begin = await _host.Store.WriteAsync(ctx => ApprovalBot.Execution.ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
+        _clock.Advance(TimeSpan.FromSeconds(61));
+        await _host.Store.WriteAsync(ctx => ApprovalBot.Execution.ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", "lease_expired"));
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_LeaseExpiresAgainAfterItsGapWasEscalated_NotEscalatedAgainButRemindedAsOne()
+    {
+        await DraftFixtures.ClaimedThenLeaseExpiredAsync(_host.Store, _clock, "pulled:again", "pulled", maxAttempts: 5);
+        var first = await Reconciler.RunOnceAsync(default);
+
+        await LeaseExpiresAgainAsync("pulled:again");
+        var second = await Reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(121));
+        var reminded = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 1), (first.Open, first.Escalated));
+        // Before, each expiry was a gap of its own: the second one escalated anew, and both were reminded, as two.
+        Assert.Equal((1, 0, 0), (second.Open, second.Escalated, second.Messages));
+        var sent = _chat.Sent.SelectMany(m => m.Gaps).Where(g => g.Gap == "orphans/lease_expired").ToList();
+        Assert.Equal([("pulled:again", false), ("pulled:again", true)], sent.Select(g => (g.DraftId, g.Reminder)));
+        Assert.Contains("expired 2 times", sent[1].Detail, StringComparison.Ordinal);
+        Assert.Equal(1, reminded.Reminded);
+    }
+
+    [Fact]
+    public async Task RunOnceAsync_LeaseExpiryEscalationsOfAStoreUpgradedFromSchema9_NotSentAgain()
+    {
+        await DraftFixtures.ClaimedThenLeaseExpiredAsync(_host.Store, _clock, "pulled:upgraded", "pulled", maxAttempts: 5);
+        await LeaseExpiresAgainAsync("pulled:upgraded");
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        await Reconciler.RunOnceAsync(default);
+        // The escalations as a build before schema 10 recorded them: one per expiry, under its event's id; both sent.
+        var expiries = _host.Store.Events("pulled:upgraded").Where(e => e.Type == "lease_expired").Select(e => e.Id).ToList();
+        DraftFixtures.Sql(_host.DataDirectory, $"""
+            UPDATE escalations SET gap_key = 'orphans:lease_expired:{expiries[0]}' WHERE draft_id = 'pulled:upgraded';
+            INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count)
+                SELECT 'orphans:lease_expired:{expiries[1]}', report, gap, draft_id, first_seen, last_sent, 1 FROM escalations WHERE draft_id = 'pulled:upgraded';
+            PRAGMA user_version = 9;
+            """);
+        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
+        {
+            connection.Open();
+            SchemaMigrations.Apply(connection);
+        }
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+
+        Assert.Equal((1, 0, 0), (cycle.Open, cycle.Escalated, cycle.Resolved));
+        Assert.Single(_chat.Sent);
+    }
+
     [Fact]
     public async Task RunOnceAsync_FreshLeaseExpiryBehindThousandOfExecutedDrafts_Escalated()
     {
