@@ -21,6 +21,9 @@ internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
 /// </summary>
 internal static class ExecutionLedger
 {
+    /// <summary>An attempt cut off mid-run on a route that does not dedupe: it may or may not have taken effect.</summary>
+    public const string ExecutionUnknown = "execution_unknown";
+
     /// <summary>A pull executor's lease ran out without complete or fail (reported by the reconciler as an orphan).</summary>
     public const string LeaseExpired = "lease_expired";
 
@@ -130,7 +133,7 @@ internal static class ExecutionLedger
         {
             // Never a blind second run: a human checks the sink, then marks it done or retries.
             details["error"] = outcome.Error;
-            transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, "execution_unknown", actor)
+            transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, ExecutionUnknown, actor)
             {
                 Set = new Dictionary<string, object?>
                 {

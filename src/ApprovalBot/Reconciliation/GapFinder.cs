@@ -169,7 +169,8 @@ internal sealed class GapFinder(
                 gaps.Add(gap);
             }
         });
-        ForEachInStates(connection, [DraftState.Failed, DraftState.Unknown], withText: false, d => gaps.Add(AwaitingHuman(d)));
+        ForEachInStates(connection, [DraftState.Failed, DraftState.Unknown], withText: false,
+            d => gaps.Add(AwaitingHuman(d, d.State == DraftState.Unknown ? HowUnknown(connection, d.Id) : null)));
         return gaps.ToList();
     }
 
@@ -178,18 +179,37 @@ internal sealed class GapFinder(
     /// cycle saw the draft leave failed/unknown is a new outcome, and the first message's Retry and Mark done, bound to the
     /// old one, send the approver to "its latest escalation". Under the draft's key alone that was a reminder, hours later.
     /// </summary>
-    private static Gap AwaitingHuman(Draft d)
+    private static Gap AwaitingHuman(Draft d, string? howUnknown)
     {
         var gap = d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(d), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]);
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(howUnknown), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]);
         return gap with { Key = gap.Key + ":" + d.StateSince.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) };
     }
 
-    private static string UnknownDetail(Draft d) =>
-        d.ExecError?.StartsWith(RestoredApprovals.Reason, StringComparison.Ordinal) == true
-            ? "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry"
-            : "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
+    /// <summary>
+    /// The ledger event that made the draft unknown: the latest of the events that move a draft there (each entry into
+    /// unknown writes one, and any later move out of it comes after). Parameter <c>$id</c>; a search of the draft's own events.
+    /// </summary>
+    internal static readonly string HowUnknownSql =
+        "SELECT type FROM events WHERE draft_id = $id AND type IN ('" + ExecutionLedger.ExecutionUnknown + "', '" + ExecutionLedger.ExecutionInterrupted +
+        "', '" + ExecutionLedger.LeaseExpired + "', '" + RestoredApprovals.EventType + "') ORDER BY id DESC LIMIT 1";
+
+    private static string? HowUnknown(SqliteConnection connection, string id)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = HowUnknownSql;
+        cmd.Parameters.AddWithValue("$id", id);
+        return cmd.ExecuteScalar() as string;
+    }
+
+    /// <summary>
+    /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
+    /// build that settles a restored store has written it), else a run cut off.
+    /// </summary>
+    private static string UnknownDetail(string? howUnknown) => howUnknown == RestoredApprovals.EventType
+        ? "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry"
+        : "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
 
     /// <summary>The stale gap an approved or executing draft on a command or webhook route is, if it waited too long.</summary>
     private Gap? NotExecuted(Draft d, DateTimeOffset now, SqliteConnection connection)

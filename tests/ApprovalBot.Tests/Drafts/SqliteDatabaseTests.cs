@@ -382,6 +382,18 @@ public sealed class SqliteDatabaseTests
         }
     }
 
+    [Fact]
+    public void GapFinderHowUnknown_OfOneDraft_SearchesItsOwnEvents()
+    {
+        (string, object)[] parameters = [("$id", "reply:1")];
+
+        foreach (var plan in new[] { PlanInFreshStore(ApprovalBot.Reconciliation.GapFinder.HowUnknownSql, parameters), PlanInStore(ApprovalBot.Reconciliation.GapFinder.HowUnknownSql, parameters) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_by_draft (draft_id=?)", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>
     /// The query plan of <paramref name="sql"/> in a store like a long-running one, analysed: 5,000 drafts, nearly all
     /// executed, a few approved or executing or carded, each with its submitted event, and a few expired leases.

@@ -331,6 +331,32 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains("exit 1", gaps["reply:failed"].Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Which way a draft became unknown is read from the ledger event that made it so, not from the wording of its error:
+    /// a restore's reason in words of an older build (or none) is still a restore, and a run cut off whose error happens to
+    /// begin with the restore's reason (a route's stderr quoting it) is still a run cut off.
+    /// </summary>
+    [Fact]
+    public async Task Find_UnknownByARestoreOrByARunCutOff_ToldFromTheLedgerNotTheErrorText()
+    {
+        var route = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        await DraftFixtures.ApproveAsync(Store, "posted:restored");
+        await Store.WriteAsync(ctx => DraftStore.Apply(ctx, new Transition("posted:restored", [DraftState.Approved], DraftState.Unknown, RestoredApprovals.EventType, "executor")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "approved before the restore (as an older build put it)" },
+        }));
+        await DraftFixtures.ApproveAsync(Store, "posted:cut-off");
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "posted:cut-off", "executor:command", route, TimeSpan.FromMinutes(1), "execute"));
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "posted:cut-off", begin.Lease!, requireUnexpired: false,
+            AttemptOutcome.Interrupted(RestoredApprovals.Reason + ", said the route's stderr; then it was killed"), route, new ExecutionOptions(), "executor:command"));
+
+        var gaps = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!);
+
+        Assert.StartsWith(RestoredApprovals.Reason, Store.Get("posted:cut-off")!.ExecError, StringComparison.Ordinal);
+        Assert.StartsWith("outcome unknown (approved in a store restored from a backup", gaps["posted:restored"].Detail, StringComparison.Ordinal);
+        Assert.StartsWith("outcome unknown (cut off mid-run", gaps["posted:cut-off"].Detail, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Find_HealthyStore_BothReportsEmpty()
     {
