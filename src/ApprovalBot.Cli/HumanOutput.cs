@@ -41,6 +41,11 @@ internal static class HumanOutput
             if (execution.Result is { } result) line.Append(CultureInfo.InvariantCulture, $", result {result}");
             if (execution.Error is { } error) line.Append(CultureInfo.InvariantCulture, $", error {error}");
             rows.Add(("execution", line.ToString()));
+            if (execution.MarkedDone is { } done)
+            {
+                var by = done.ByName is { Length: > 0 } name ? $"{name} ({done.By})" : done.By.ToString(CultureInfo.InvariantCulture);
+                rows.Add(("marked done", $"by {by} at {Time(done.At)}: the approver checked the target; no run recorded it"));
+            }
         }
         if (draft.Cancellation is { } cancellation)
         {

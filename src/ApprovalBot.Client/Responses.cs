@@ -79,7 +79,21 @@ public sealed record DecisionView(string Outcome, long By, string? ByName, DateT
 /// <summary>A withdrawal: <see cref="By"/> is <c>agent</c> (through the pipe's <c>cancel</c>); <see cref="Reason"/> as given, if any.</summary>
 public sealed record CancellationView(string By, string? Reason, DateTimeOffset At);
 
-public sealed record ExecutionView(int Attempts, string? IdempotencyKey, string? Result, string? Error, DateTimeOffset? At);
+/// <summary>
+/// The attempts and the last one's outcome: <see cref="Result"/> and <see cref="Error"/> are what the last attempt recorded,
+/// also once a person settled the draft (<see cref="MarkedDone"/>).
+/// </summary>
+public sealed record ExecutionView(int Attempts, string? IdempotencyKey, string? Result, string? Error, DateTimeOffset? At)
+{
+    /// <summary>
+    /// Set when the draft is executed because an approver marked it done (its outcome was unknown, and they checked the
+    /// sink), not because a run succeeded; null otherwise.
+    /// </summary>
+    public MarkedDoneView? MarkedDone { get; init; }
+}
+
+/// <summary>An approver's Mark done: their Telegram user id (0 if the ledger did not name one), name when known, and when.</summary>
+public sealed record MarkedDoneView(long By, string? ByName, DateTimeOffset At);
 
 public sealed record Report(string Name, IReadOnlyList<ReportItem> Items);
 

@@ -52,11 +52,16 @@ internal sealed class ApproverActions(DraftStore store)
             Details = new JsonObject { ["action"] = "discard" },
         });
 
-    /// <summary>unknown -> executed: the approver checked the sink and the effect is there. <paramref name="stateSince"/> as for <see cref="RetryAsync"/>.</summary>
-    public Task<TransitionResult> MarkDoneAsync(string id, string actor, DateTimeOffset? stateSince = null) =>
+    /// <summary>
+    /// unknown -> executed: the approver (<paramref name="byUserId"/>, <paramref name="byName"/>) checked the sink and the
+    /// effect is there; who did is kept on the draft, so its view says a person settled it, not a run.
+    /// <paramref name="stateSince"/> as for <see cref="RetryAsync"/>.
+    /// </summary>
+    public Task<TransitionResult> MarkDoneAsync(string id, string actor, long byUserId, string? byName, DateTimeOffset? stateSince = null) =>
         store.WriteAsync(ctx => SameEpisode(ctx.ReadDraft(id), stateSince)
             ? DraftStore.Apply(ctx, new Transition(id, [DraftState.Unknown], DraftState.Executed, "marked_done", actor)
             {
+                Set = new Dictionary<string, object?> { ["marked_done_by"] = byUserId, ["marked_done_by_name"] = byName },
                 Details = new JsonObject { ["action"] = "mark_done" },
             })
             : new TransitionResult(false, ctx.ReadDraft(id)));

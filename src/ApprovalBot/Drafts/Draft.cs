@@ -66,6 +66,16 @@ internal sealed record Draft
     /// <summary>The agent's reason for withdrawing it, as given; null when it gave none.</summary>
     public string? CancelReason { get; init; }
 
+    /// <summary>
+    /// The Telegram user id of the approver who marked the draft done (Mark done on an unknown draft: they checked the sink
+    /// and the effect is there); null for a draft executed by a run, and for every other state. 0 when the ledger of a
+    /// draft marked done before this was kept did not name a Telegram user.
+    /// </summary>
+    public long? MarkedDoneBy { get; init; }
+
+    /// <summary>Their name as Telegram gave it then; null when not known (marked done before this was kept).</summary>
+    public string? MarkedDoneByName { get; init; }
+
     /// <summary>The value of <see cref="CancelledBy"/> for a draft its agent withdrew over the pipe.</summary>
     public const string CancelledByAgent = "agent";
 

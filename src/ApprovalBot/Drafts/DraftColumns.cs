@@ -10,7 +10,7 @@ internal static class DraftColumns
         "card_chat_id, card_message_id, card_attempts, card_next_at, card_error, " +
         "decision, decided_by, decided_by_name, decided_at, decision_sha256, " +
         "exec_attempts, exec_next_at, exec_key, lease_token, lease_until, exec_result, exec_error, exec_at, card_shown_state, card_shown_since, " +
-        "cancelled_by, cancel_reason FROM drafts";
+        "cancelled_by, cancel_reason, marked_done_by, marked_done_by_name FROM drafts";
 
     /// <summary>Columns an owner may set alongside a transition.</summary>
     public static readonly IReadOnlySet<string> Settable = new HashSet<string>(StringComparer.Ordinal)
@@ -18,7 +18,7 @@ internal static class DraftColumns
         "card_chat_id", "card_message_id", "card_attempts", "card_next_at", "card_error", "card_shown_state", "card_shown_since",
         "decision", "decided_by", "decided_by_name", "decided_at", "decision_sha256",
         "exec_attempts", "exec_next_at", "exec_key", "lease_token", "lease_until", "exec_result", "exec_error", "exec_at",
-        "cancelled_by", "cancel_reason",
+        "cancelled_by", "cancel_reason", "marked_done_by", "marked_done_by_name",
     };
 
     public static Draft Read(SqliteDataReader r) => new()
@@ -56,6 +56,8 @@ internal static class DraftColumns
         CardShownSince = Time(r, 30),
         CancelledBy = Str(r, 31),
         CancelReason = Str(r, 32),
+        MarkedDoneBy = Long(r, 33),
+        MarkedDoneByName = Str(r, 34),
     };
 
     public static long ToUnixMs(DateTimeOffset at) => at.ToUnixTimeMilliseconds();

@@ -41,7 +41,11 @@ internal static class DraftViews
             Card = d.CardMessageId is null && d.CardAttempts == 0 ? null : new CardView(d.CardChatId, d.CardMessageId, d.CardAttempts, d.CardError),
             Decision = d.Decision is null ? null : new DecisionView(d.Decision, d.DecidedBy ?? 0, d.DecidedByName, d.DecidedAt ?? d.UpdatedAt, d.DecisionSha256 ?? ""),
             // A draft blocked by the handoff check never ran, yet its reason (exec_error) is what an agent polling it needs.
-            Execution = d.ExecAttempts == 0 && d.ExecKey is null && d.ExecError is null && d.ExecResult is null ? null : new ExecutionView(d.ExecAttempts, d.ExecKey, d.ExecResult, d.ExecError, d.ExecAt),
+            Execution = d.ExecAttempts == 0 && d.ExecKey is null && d.ExecError is null && d.ExecResult is null ? null : new ExecutionView(d.ExecAttempts, d.ExecKey, d.ExecResult, d.ExecError, d.ExecAt)
+            {
+                // Executed by an approver's word, not by a run: result and error stay the last attempt's.
+                MarkedDone = d.State == DraftState.Executed && d.MarkedDoneBy is { } by ? new MarkedDoneView(by, d.MarkedDoneByName, d.StateSince) : null,
+            },
             Cancellation = d.WithdrawnByAgent ? new CancellationView(d.CancelledBy!, d.CancelReason, d.StateSince) : null,
         };
     }

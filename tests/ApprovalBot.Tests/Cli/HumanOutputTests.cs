@@ -54,6 +54,19 @@ public sealed class HumanOutputTests
     }
 
     [Fact]
+    public void Draft_MarkedDone_RowSaysByWhomBesideTheExecution()
+    {
+        var text = HumanOutput.Draft(new DraftView
+        {
+            Id = "x", Kind = "reply", Agent = "bot", Sha256 = "00", State = "executed", Text = "t",
+            Execution = new ExecutionView(1, "ab1-k", null, "timed out", At) { MarkedDone = new MarkedDoneView(1001, "Alice", At.AddMinutes(5)) },
+        });
+
+        Assert.Matches(@"(?m)^execution +1 attempt\(s\), last 2025-01-02 03:04:05Z, error timed out$", text);
+        Assert.Matches(@"(?m)^marked done +by Alice \(1001\) at 2025-01-02 03:09:05Z: the approver checked the target; no run recorded it$", text);
+    }
+
+    [Fact]
     public void Draft_MissingText_SaysSo()
     {
         var text = HumanOutput.Draft(new DraftView { Id = "x", Kind = "reply", Agent = "bot", Sha256 = "00", State = "blocked", Text = null });

@@ -278,6 +278,36 @@ public sealed class SqliteDatabaseTests
             Scalar(c, "SELECT group_concat(gap_key, '|') FROM (SELECT gap_key FROM escalations WHERE resolved_at IS NOT NULL ORDER BY gap_key)"));
     }
 
+    /// <summary>
+    /// Step 11 keeps who marked a draft done on the draft; the drafts marked done before it are found in the ledger (their
+    /// marked_done event names the approver), their name unknown. A draft executed by a run, or marked done and retried
+    /// since (not executed), gets nothing.
+    /// </summary>
+    [Fact]
+    public void Initialize_StoreAtVersion10_DraftsMarkedDoneFoundInTheLedger()
+    {
+        using var dir = new TempDirectory();
+        using var upgraded = UpgradedFrom(dir, """
+            INSERT INTO drafts(id, kind, agent, sha256, state, created_at, updated_at, state_since) VALUES
+                ('reply:marked', 'reply', 'a', 'x', 'executed', 1, 1, 1),
+                ('reply:ran', 'reply', 'a', 'x', 'executed', 1, 1, 1),
+                ('reply:odd-actor', 'reply', 'a', 'x', 'executed', 1, 1, 1),
+                ('reply:unknown', 'reply', 'a', 'x', 'unknown', 1, 1, 1);
+            INSERT INTO events(draft_id, at, type, actor, details) VALUES
+                ('reply:marked', 1, 'execution_unknown', 'executor:command', '{}'),
+                ('reply:marked', 2, 'marked_done', 'telegram:1001', '{"action":"mark_done"}'),
+                ('reply:ran', 2, 'executed', 'executor:command', '{}'),
+                ('reply:odd-actor', 2, 'marked_done', 'someone', '{}'),
+                ('reply:unknown', 2, 'marked_done', 'telegram:7', '{}');
+            PRAGMA user_version = 10;
+            """, version: 10);
+        var c = upgraded.Connection;
+
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(c, "PRAGMA user_version"));
+        Assert.Equal("reply:marked 1001|reply:odd-actor 0|reply:ran -|reply:unknown -",
+            Scalar(c, "SELECT group_concat(row, '|') FROM (SELECT id || ' ' || IFNULL(marked_done_by, '-') || IFNULL(marked_done_by_name, '') AS row FROM drafts ORDER BY id)"));
+    }
+
     [Theory]
     [InlineData("orphan_callback")]
     [InlineData("lease_expired")]
@@ -440,9 +470,10 @@ public sealed class SqliteDatabaseTests
         {
             db.Initialize();
             using var connection = db.Open();
+            var step11 = "ALTER TABLE drafts DROP COLUMN marked_done_by_name; ALTER TABLE drafts DROP COLUMN marked_done_by;\n";
             var step8 = "ALTER TABLE drafts DROP COLUMN cancel_reason; ALTER TABLE drafts DROP COLUMN cancelled_by;\n";
             var step7 = "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n";
-            Scalar(connection, (version < 8 ? step8 : "") + (version < 7 ? step7 : "") + olderShape);
+            Scalar(connection, (version < 11 ? step11 : "") + (version < 8 ? step8 : "") + (version < 7 ? step7 : "") + olderShape);
         }
         var upgraded = Database(dir.Path);
         upgraded.Initialize();

@@ -300,6 +300,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
         // The escalation as a build before schema 9 recorded it, under the draft's key alone; then this build's upgrade.
         DraftFixtures.Sql(_host.DataDirectory, """
             UPDATE escalations SET gap_key = 'stale:awaiting_human:reply:upgraded' WHERE draft_id = 'reply:upgraded';
+            ALTER TABLE drafts DROP COLUMN marked_done_by_name;
+            ALTER TABLE drafts DROP COLUMN marked_done_by;
             PRAGMA user_version = 8;
             """);
         using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
@@ -356,6 +358,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
             UPDATE escalations SET gap_key = 'orphans:lease_expired:{expiries[0]}' WHERE draft_id = 'pulled:upgraded';
             INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count)
                 SELECT 'orphans:lease_expired:{expiries[1]}', report, gap, draft_id, first_seen, last_sent, 1 FROM escalations WHERE draft_id = 'pulled:upgraded';
+            ALTER TABLE drafts DROP COLUMN marked_done_by_name;
+            ALTER TABLE drafts DROP COLUMN marked_done_by;
             PRAGMA user_version = 9;
             """);
         using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))

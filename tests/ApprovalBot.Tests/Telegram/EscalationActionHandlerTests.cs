@@ -1,3 +1,4 @@
+using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
@@ -95,5 +96,28 @@ public sealed class EscalationActionHandlerTests
         var done = h.Control.PressButton(latest.MessageId, TelegramHarness.ButtonData(latest, "Mark done"));
         Assert.Contains("Marked", (await h.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
         Assert.Equal(DraftState.Executed, store.Get(first.Id)!.State);
+    }
+
+    [Fact]
+    public async Task MarkDone_OnAnUnknownDraft_ItsViewSaysWhoMarkedItDoneBesideTheLastAttemptsError()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        await DraftFixtures.ApproveAsync(store, "reply:checked", "post me once");
+        await DraftFixtures.MoveAsync(store, "reply:checked", DraftState.Approved, DraftState.Executing,
+            new Dictionary<string, object?> { ["exec_attempts"] = 1 });
+        await DraftFixtures.MoveAsync(store, "reply:checked", DraftState.Executing, DraftState.Unknown,
+            new Dictionary<string, object?> { ["exec_error"] = "timed out after 30 s; it may or may not have taken effect" });
+        var message = await EscalateAsync(h, store.Get("reply:checked")!);
+
+        var done = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Mark done"));
+        Assert.Contains("Marked", (await h.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
+        await using var client = await h.Host.ConnectAsync();
+        var view = (await client.GetAsync("reply:checked")).Draft!;
+
+        Assert.Equal("executed", view.State);
+        // The last attempt's error keeps its meaning; before, nothing beside it said that a person, not a run, settled it.
+        Assert.Equal("timed out after 30 s; it may or may not have taken effect", view.Execution!.Error);
+        Assert.Equal(new MarkedDoneView(h.Control.ApproverId, "Alice", store.Get("reply:checked")!.StateSince), view.Execution.MarkedDone);
     }
 }

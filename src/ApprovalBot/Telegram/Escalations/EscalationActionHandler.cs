@@ -44,7 +44,7 @@ internal sealed partial class EscalationActionHandler(
         {
             CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, since).ConfigureAwait(false),
             CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor).ConfigureAwait(false),
-            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, since).ConfigureAwait(false),
+            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, query.From.Id, query.From.DisplayName, since).ConfigureAwait(false),
             _ => throw new ArgumentOutOfRangeException(nameof(data), data.Action, "not an escalation action"),
         };
         var now = result.Draft ?? draft;
