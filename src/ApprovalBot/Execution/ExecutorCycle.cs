@@ -237,8 +237,8 @@ internal sealed class ExecutorCycle(
 
     /// <summary>
     /// Executing drafts whose holder may be gone, in seq order from <c>$after</c> on, at most <c>$limit</c>: every one but a
-    /// pull draft whose lease still runs (<c>$k…</c>: the pull kinds, when there are any; a lease with no end has run out). Only the columns recovery needs,
-    /// not the text: drafts_by_state finds the executing ones, and the seq term pages through them.
+    /// pull draft whose lease still runs (<c>$k…</c>: the pull kinds, when there are any; a lease with no end has run out).
+    /// Only the columns recovery needs, not the text: drafts_by_state finds the executing ones, the seq term pages through them.
     /// </summary>
     internal static string HeldSql(int pullKinds) =>
         "SELECT seq, id, kind, lease_token, lease_until FROM drafts WHERE state = 'executing' AND seq > $after" +
