@@ -1,3 +1,4 @@
+using ApprovalBot.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -31,6 +32,11 @@ internal static class DraftsExtensions
         services.AddSingleton<IValidateOptions<KindsOptions>, KindsOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<SqliteDatabase>();
+        services.AddSingleton(sp =>
+        {
+            var database = sp.GetRequiredService<SqliteDatabase>();
+            return new StartupLock(StoreLock.PathOf(database.DatabasePath), database.TakeLock);
+        });
         services.AddSingleton<DraftSignals>();
         services.AddSingleton<DraftWriter>();
         services.AddSingleton<DraftStore>();

@@ -35,11 +35,16 @@ internal sealed class SqliteDatabase : IDisposable
     public string DatabasePath { get; }
 
     /// <summary>
-    /// Takes the single-writer lock, creates the folder and brings the schema up to date. A second live
-    /// instance on the same data directory is refused here instead of writing beside the first.
+    /// Takes the single-writer lock (creating the folder for it), unless held already: a second live instance on the
+    /// same data directory is refused here instead of writing beside the first. Taken on its own before the host starts
+    /// (a <see cref="Hosting.StartupLock"/>), so no approvals.db is created for a start that another lock refuses.
     /// </summary>
-    public void Initialize()
+    public void TakeLock()
     {
+        if (_writerLock is not null)
+        {
+            return;
+        }
         var directory = Path.GetDirectoryName(DatabasePath)!;
         try
         {
@@ -49,19 +54,23 @@ internal sealed class SqliteDatabase : IDisposable
         {
             throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: {ex.Message}", ex);
         }
-        if (_writerLock is null)
+        var lockPath = StoreLock.PathOf(DatabasePath);
+        try
         {
-            var lockPath = StoreLock.PathOf(DatabasePath);
-            try
-            {
-                _writerLock = StoreLock.TryTake(DatabasePath) ?? throw new StartupRefusedException(
-                    $"Another ApprovalBot process is using the data directory '{directory}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.");
-            }
-            catch (UnauthorizedAccessException ex)
-            {
-                throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: this OS user may not write its lock '{lockPath}'.", ex);
-            }
+            _writerLock = StoreLock.TryTake(DatabasePath) ?? throw new StartupRefusedException(
+                $"Another ApprovalBot process is using the data directory '{directory}' (lock '{lockPath}' is held). Stop it, or give this instance its own ApprovalBot:DataDirectory.");
         }
+        catch (UnauthorizedAccessException ex)
+        {
+            throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: this OS user may not write its lock '{lockPath}'.", ex);
+        }
+    }
+
+    /// <summary>Takes the single-writer lock (<see cref="TakeLock"/>) if not held yet and brings the schema up to date.</summary>
+    public void Initialize()
+    {
+        TakeLock();
+        var directory = Path.GetDirectoryName(DatabasePath)!;
         var restoring = StoreLock.RestoringPathOf(DatabasePath);
         if (File.Exists(restoring))
         {

@@ -48,10 +48,12 @@ internal static class HostRun
     /// <summary>
     /// Runs the host until it stops and says how it ended: 1 when a background loop failed, or ended while nobody had
     /// asked the host to stop (see <see cref="BackgroundLoops"/>). .NET 10's host stops itself when one throws but
-    /// returns normally, so the process exited 0 and <c>Restart=on-failure</c> left the service down.
+    /// returns normally, so the process exited 0 and <c>Restart=on-failure</c> left the service down. Every
+    /// <see cref="StartupLock"/> is taken first, so a start refused for a lock another process holds creates nothing.
     /// </summary>
     public static async Task<int> RunUntilStoppedAsync(this IHost host)
     {
+        StartupLock.TakeAll(host.Services);
         var loops = new BackgroundLoops(host);
         try
         {

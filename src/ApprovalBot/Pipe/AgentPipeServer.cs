@@ -54,7 +54,7 @@ internal sealed partial class AgentPipeServer(
         _options = options.Value;
         try
         {
-            _endpoint = PipeEndpoint.Claim(_options.SocketPath);
+            Claim();
             _slots = new ConnectionSlots(_options.MaxConnections, time, logger);
             _anchor = CreateServer();
             RestrictToOwner();
@@ -68,6 +68,9 @@ internal sealed partial class AgentPipeServer(
         WarnOfKindsLongerThanALine();
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>Takes the path's lock, unless held already: before the host starts (a <see cref="StartupLock"/>), or at start.</summary>
+    public void Claim() => _endpoint ??= PipeEndpoint.Claim(options.Value.SocketPath);
 
     /// <summary>
     /// A warning, not a refusal to start: such a setting worked before this check, and an agent whose line is too long

@@ -20,11 +20,13 @@ internal sealed class PipeEndpoint : IDisposable
 
     public string LockPath { get; }
 
+    public static string LockPathOf(string socketPath) => socketPath + ".lock";
+
     /// <summary>Takes the path's lock and clears a stale socket file; throws with a clear message if another instance holds it.</summary>
     public static PipeEndpoint Claim(string socketPath)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
-        var lockPath = socketPath + ".lock";
+        var lockPath = LockPathOf(socketPath);
         var lockFile = OpenLock(socketPath, lockPath);
         try
         {

@@ -1,3 +1,4 @@
+using ApprovalBot.Hosting;
 using ApprovalBot.Pipe.Operations;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -24,6 +25,8 @@ internal static class PipeExtensions
         services.AddSingleton<PipeDispatcher>();
         services.AddSingleton<AgentPipeServer>();
         services.AddHostedService(sp => sp.GetRequiredService<AgentPipeServer>());
+        services.AddSingleton(sp => new StartupLock(
+            PipeEndpoint.LockPathOf(sp.GetRequiredService<IOptions<AgentPipeOptions>>().Value.SocketPath), sp.GetRequiredService<AgentPipeServer>().Claim));
         return builder;
     }
 

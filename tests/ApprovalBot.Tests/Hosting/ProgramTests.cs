@@ -164,6 +164,43 @@ public sealed class ProgramTests
         Assert.True((await client.PingAsync()).Ok);
     }
 
+    /// <summary>
+    /// A second instance given a data directory of its own but the pipe of a running one: refused for the pipe, and
+    /// refused before anything is created in its data directory (it used to open the store first and leave an empty
+    /// approvals.db and a log folder there).
+    /// </summary>
+    [Fact]
+    public async Task Start_SecondInstanceOnAPipeInUse_RefusedWithoutCreatingAnythingInItsDataDirectory()
+    {
+        using var dir = new TempDirectory();
+        await using var first = await HostProcess.StartAsync(dir.Path);
+        var second = Path.Combine(dir.Path, "second");
+        Directory.CreateDirectory(second);
+
+        var host = await HostProcess.RunToExitAsync(second, [$"ApprovalBot:Pipe:Name={first.PipeName}"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains($"Another process is serving the agent pipe at '{first.PipeName}'", host.Output, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(second));
+        await using var client = await first.ConnectAsync();
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
+    /// <summary>The other way round: a new pipe path beside the data directory of a running instance gets no lock file.</summary>
+    [Fact]
+    public async Task Start_SecondInstanceOnADataDirectoryInUse_RefusedWithoutCreatingItsPipeFolder()
+    {
+        using var dir = new TempDirectory();
+        await using var first = await HostProcess.StartAsync(dir.Path);
+        var pipeFolder = Path.Combine(dir.Path, "other-run");
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, [$"ApprovalBot:Pipe:Name={Path.Combine(pipeFolder, "p.sock")}"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("Another ApprovalBot process is using the data directory", host.Output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(pipeFolder));
+    }
+
     [Fact]
     public async Task Start_DataDirectoryIsAFile_ExitNonZeroNamingTheSettingWithoutAStackTrace()
     {
