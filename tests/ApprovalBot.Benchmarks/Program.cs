@@ -53,6 +53,13 @@ if (args.Length > 0 && args[0] == "--soak")
     await Soak.RunAsync(Soak.Parse(args));
     return 0;
 }
+if (args.Length > 0 && args[0] == "--upgrade-timing")
+{
+    // Not the report: `--upgrade-timing [drafts]`, the newest schema step's upgrade of a big store (see SchemaUpgradeTiming).
+    CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+    SchemaUpgradeTiming.Run(args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1_000_000);
+    return 0;
+}
 var smoke = args.Contains("--smoke");
 var only = args.SkipWhile(a => a != "--only").Skip(1).FirstOrDefault()?.Split(',').Select(int.Parse).ToHashSet();
 bool Runs(int n) => only is null || only.Contains(n);

@@ -127,8 +127,9 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     /// seq (the next page of a list). With a state, drafts_by_state is read backwards from the newest draft of that
     /// state (below <paramref name="before"/>: its entries end with the rowid, which is seq, so that is where the range
     /// starts), so a rare state costs what a common one does, and a page deep in a big store what the first page does;
-    /// without one, the table itself is read backwards from there. The conditions are left out rather than written as
-    /// <c>($state IS NULL OR state = $state)</c>, a form SQLite cannot search an index with.
+    /// with a kind alone, drafts_by_kind the same way; with neither, the table itself is read backwards from there. The
+    /// conditions are left out rather than written as <c>($state IS NULL OR state = $state)</c>, a form SQLite cannot
+    /// search an index with.
     /// </summary>
     public IReadOnlyList<Draft> List(DraftState? state, string? kind, int limit, long? before = null) => Query(
         ListSql(state is not null, kind is not null, before is not null),
@@ -138,7 +139,10 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     {
         var conditions = new List<string>(3);
         if (byState) conditions.Add("state = $state");
-        if (byKind) conditions.Add("kind = $kind");
+        // With a state, the kind is checked on the state's entries (+ keeps SQLite off drafts_by_kind, which it would pick
+        // in a store without statistics): the states asked for are mostly rare ones, and a kind's entries read until
+        // enough of them are in a rare state would be nearly all of that kind.
+        if (byKind) conditions.Add(byState ? "+kind = $kind" : "kind = $kind");
         if (byBefore) conditions.Add("seq < $before");
         return DraftColumns.Select + (conditions.Count == 0 ? "" : " WHERE " + string.Join(" AND ", conditions)) + " ORDER BY seq DESC LIMIT $limit";
     }
