@@ -17,6 +17,12 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the built-in sandbox it was in is gone (<see cref="VanishedCards"/>).</summary>
     public const string SandboxRestartedReason = "sandbox_restarted";
 
+    /// <summary>
+    /// <see cref="MovedEvent"/>'s reason for a card sent again because it is in a chat that is no longer the approvers'
+    /// (ChatId changed, or a real bot took over from the built-in sandbox) (<see cref="VanishedCards"/>).
+    /// </summary>
+    public const string ChatChangedReason = "chat_changed";
+
     /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because an approver asked for it (<see cref="CardResender"/>).</summary>
     public const string ResendRequestedReason = "resend_requested";
 

@@ -7,14 +7,21 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Telegram.Cards;
 
 /// <summary>
-/// Built-in sandbox only: its chats live in memory, so after a restart the cards of drafts still awaiting a decision
-/// are gone, and nothing else would ever give the approver a button to tap. Once at start, each such draft (carded, its
-/// card on record below the fresh sandbox's first message id, see <see cref="TelegramChat.FreshSandboxFirstMessageId"/>)
-/// gets its card sent again, oldest first, recorded as its card like a card moved to a supergroup (<c>card_moved</c>,
-/// reason <c>sandbox_restarted</c>). Drafts decided before the restart get nothing: their outcome is in the store
-/// (<c>/status</c>), and an edit of their old card meets no message of the new sandbox (its ids start above every card
-/// on record), which is recorded as <c>card_edit_refused</c> like a card deleted by hand. With a real bot this does
-/// nothing: a Telegram chat keeps its messages.
+/// Cards of drafts awaiting a decision that the approvers cannot reach in this run, and nothing else would ever give the
+/// approver a button to tap for. Once at start, each such draft (carded, oldest first) gets its card sent into the
+/// approvers' chat again and recorded as its card like a card moved to a supergroup (<c>card_moved</c>), when:
+/// <list type="bullet">
+/// <item>its card is in a chat that is not the approvers' (<c>ChatId</c> changed, or a real bot took over from the built-in
+/// sandbox, whose chat it was): reason <c>chat_changed</c>. A chat the approvers' chat was migrated from still counts as
+/// theirs: those cards are followed to the supergroup when they change (<c>chat_migrated</c>);</item>
+/// <item>with the built-in sandbox, its card is below the fresh sandbox's first message id (see
+/// <see cref="TelegramChat.FreshSandboxFirstMessageId"/>): its chats live in memory, so it went with the earlier run's
+/// sandbox: reason <c>sandbox_restarted</c>.</item>
+/// </list>
+/// Drafts decided before get nothing: their outcome is in the store (<c>/status</c>), and an edit of their old card meets
+/// no message of a new sandbox (its ids start above every card on record), which is recorded as <c>card_edit_refused</c>
+/// like a card deleted by hand, or goes to the former chat. A real bot whose chat did not change sends nothing again: a
+/// Telegram chat keeps its messages.
 /// </summary>
 internal sealed partial class VanishedCards(
     DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, IOptions<TelegramOptions> options, TimeProvider time,
@@ -27,7 +34,7 @@ internal sealed partial class VanishedCards(
     private readonly CancellationTokenSource _stopping = new();
     private Task? _pass;
 
-    /// <summary>How many cards were sent again, once every draft was looked at (0 with a real bot); for tests.</summary>
+    /// <summary>How many cards were sent again, once every draft was looked at; for tests.</summary>
     public Task<int> Done => _done.Task;
 
     /// <summary>
@@ -58,10 +65,7 @@ internal sealed partial class VanishedCards(
         var resent = 0;
         try
         {
-            if (chat.FreshSandboxFirstMessageId is { } first)
-            {
-                resent = await ResendAllAsync(first, stoppingToken).ConfigureAwait(false);
-            }
+            resent = await ResendAllAsync(chat.FreshSandboxFirstMessageId, stoppingToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -76,7 +80,7 @@ internal sealed partial class VanishedCards(
         _done.TrySetResult(resent);
     }
 
-    private async Task<int> ResendAllAsync(long first, CancellationToken stoppingToken)
+    private async Task<int> ResendAllAsync(long? first, CancellationToken stoppingToken)
     {
         var resent = 0;
         var lost = 0;
@@ -86,7 +90,11 @@ internal sealed partial class VanishedCards(
             var page = await ReadPageAsync(first, after, stoppingToken).ConfigureAwait(false);
             foreach (var draft in page)
             {
-                if (await ResendAsync(draft, stoppingToken).ConfigureAwait(false))
+                if (ReasonToResend(draft, first) is not { } reason)
+                {
+                    continue;
+                }
+                if (await ResendAsync(draft, reason, stoppingToken).ConfigureAwait(false))
                 {
                     resent++;
                 }
@@ -109,19 +117,30 @@ internal sealed partial class VanishedCards(
     }
 
     /// <summary>
-    /// The next drafts awaiting a decision whose card was sent before this start, in seq order: read from
-    /// drafts_by_state, whose entries of a state are in seq order. Cards sent by this run have ids from
-    /// <paramref name="first"/> on, so this pass never sends one of them again.
+    /// Why the draft's card is out of the approvers' reach, or null when it is not: in another chat than theirs, or (with
+    /// the built-in sandbox) sent before this start. Cards sent by this run are in the approvers' chat and, with the
+    /// sandbox, have ids from <paramref name="first"/> on, so this pass never sends one of them again.
     /// </summary>
-    private async Task<IReadOnlyList<Draft>> ReadPageAsync(long first, long after, CancellationToken stoppingToken)
+    private string? ReasonToResend(Draft draft, long? first) => draft switch
+    {
+        { CardChatId: { } cardChat } when !chat.IsApproversChat(cardChat) => CardSender.ChatChangedReason,
+        { CardMessageId: { } message } when message < first => CardSender.SandboxRestartedReason,
+        _ => null,
+    };
+
+    /// <summary>
+    /// The next drafts awaiting a decision with a card, in seq order: read from drafts_by_state, whose entries of a state
+    /// are in seq order (every carded draft: a few thousand at most, however big the store).
+    /// </summary>
+    private async Task<IReadOnlyList<Draft>> ReadPageAsync(long? first, long after, CancellationToken stoppingToken)
     {
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return store.Query(
-                    DraftColumns.Select + " WHERE state = 'carded' AND card_message_id < $first AND seq > $after ORDER BY seq LIMIT $limit",
-                    ("$first", first), ("$after", after), ("$limit", Page));
+                    DraftColumns.Select + " WHERE state = 'carded' AND card_message_id IS NOT NULL AND seq > $after ORDER BY seq LIMIT $limit",
+                    ("$after", after), ("$limit", Page));
             }
             catch (StoreUnavailableException ex)
             {
@@ -136,7 +155,7 @@ internal sealed partial class VanishedCards(
     /// Sends the draft's card again and records it as its card; true once the approver has a card to tap. A failure
     /// that can pass is tried again with the card backoff, up to <see cref="TelegramOptions.CardMaxAttempts"/>.
     /// </summary>
-    private async Task<bool> ResendAsync(Draft draft, CancellationToken stoppingToken)
+    private async Task<bool> ResendAsync(Draft draft, string reason, CancellationToken stoppingToken)
     {
         if (draft is not { CardChatId: { } oldChat, CardMessageId: { } oldMessage })
         {
@@ -163,10 +182,17 @@ internal sealed partial class VanishedCards(
             }
         }
         // Recorded or not, the card is in the chat and a tap on it decides; if another card became its card meanwhile, that one.
-        if (await followUps.RecordMovedAsync(draft, oldChat, oldMessage, sent, CardSender.SandboxRestartedReason, stoppingToken).ConfigureAwait(false)
+        if (await followUps.RecordMovedAsync(draft, oldChat, oldMessage, sent, reason, stoppingToken).ConfigureAwait(false)
             is { Recorded: { } moved })
         {
-            LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
+            if (reason == CardSender.ChatChangedReason)
+            {
+                LogCardMovedToChat(draft.Id, oldMessage, oldChat, sent.MessageId, sent.ChatId, moved);
+            }
+            else
+            {
+                LogCardResent(draft.Id, oldMessage, sent.MessageId, moved);
+            }
         }
         return true;
     }
@@ -175,19 +201,24 @@ internal sealed partial class VanishedCards(
         "built-in sandbox of an earlier run; recorded as its card: {Recorded}")]
     private partial void LogCardResent(string draftId, long oldMessageId, long messageId, bool recorded);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "The built-in sandbox starts empty: {Resent} draft(s) awaiting a decision got their card again " +
-        "(their cards went with the earlier run's sandbox); {Lost} could not be sent (see above) and have no card to tap until the next start")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} sent again as message {MessageId} in chat {ChatId}: its card (message {OldMessageId} " +
+        "in chat {OldChatId}) is in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the built-in sandbox); recorded as its card: {Recorded}")]
+    private partial void LogCardMovedToChat(string draftId, long oldMessageId, long oldChatId, long messageId, long chatId, bool recorded);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Resent} draft(s) awaiting a decision got their card again in the approvers' chat " +
+        "(their cards went with an earlier run's built-in sandbox, or are in a chat that is no longer the approvers'); {Lost} could not be sent " +
+        "(see above) and have no card to tap until the next start (or /card <id>)")]
     private partial void LogResent(int resent, int lost);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
     private partial void LogResendRetry(string draftId, int attempt, double delaySeconds, string reason);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Could not send the card of {DraftId} again after {Attempt} attempt(s); it has no card to tap in the sandbox until the next start")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not send the card of {DraftId} again after {Attempt} attempt(s); it has no card to tap until the next start (or /card <id>)")]
     private partial void LogResendGaveUp(Exception ex, string draftId, int attempt);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read which drafts' cards went with the earlier sandbox; trying again in {DelaySeconds} s")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not read which drafts' cards are out of the approvers' reach; trying again in {DelaySeconds} s")]
     private partial void LogReadFailed(Exception ex, double delaySeconds);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Sending the cards of the earlier sandbox again failed unexpectedly; the drafts left have no card to tap until the next start")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Sending the cards out of the approvers' reach again failed unexpectedly; the drafts left have no card to tap until the next start")]
     private partial void LogPassFailed(Exception ex);
 }
