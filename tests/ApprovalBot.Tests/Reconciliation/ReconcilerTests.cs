@@ -300,6 +300,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         // The escalation as a build before schema 9 recorded it, under the draft's key alone; then this build's upgrade.
         DraftFixtures.Sql(_host.DataDirectory, """
             UPDATE escalations SET gap_key = 'stale:awaiting_human:reply:upgraded' WHERE draft_id = 'reply:upgraded';
+            DROP INDEX drafts_by_kind;
             ALTER TABLE drafts DROP COLUMN marked_done_by_name;
             ALTER TABLE drafts DROP COLUMN marked_done_by;
             PRAGMA user_version = 8;
@@ -358,6 +359,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
             UPDATE escalations SET gap_key = 'orphans:lease_expired:{expiries[0]}' WHERE draft_id = 'pulled:upgraded';
             INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count)
                 SELECT 'orphans:lease_expired:{expiries[1]}', report, gap, draft_id, first_seen, last_sent, 1 FROM escalations WHERE draft_id = 'pulled:upgraded';
+            DROP INDEX drafts_by_kind;
             ALTER TABLE drafts DROP COLUMN marked_done_by_name;
             ALTER TABLE drafts DROP COLUMN marked_done_by;
             PRAGMA user_version = 9;
