@@ -158,7 +158,8 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.StartsWith("⚠️ This button does not match a stored draft", oldCardTap.Text, StringComparison.Ordinal);
         Assert.Contains(Events(rig.Database, "orphan_callback"), e => e.Contains("\"reason\":\"unknown_draft\"", StringComparison.Ordinal) && e.Contains(oldCardTap.QueryId, StringComparison.Ordinal));
         Assert.Contains((await client.ReportAsync("orphans")).Report!.Items, i => i.Gap == "orphan_callback" && i.Detail.Contains(oldCardTap.QueryId, StringComparison.Ordinal));
-        Assert.Equal(States.Carded, (await client.GetAsync(SameText)).Draft!.State);
+        // The card is in the chat a moment before the store records it: the service commits `carded` on Telegram's answer.
+        await rig.WaitForStateAsync(SameText, States.Carded);
 
         // The agent submits again: a new receipt and a new card, and the same idempotency key as before the restore.
         var again = (await client.SubmitAsync(new DraftSubmission { Id = ExecutedSince, Kind = "post", Agent = "backup-test", Text = "Stored, approved and executed after the backup." })).Receipt!;
