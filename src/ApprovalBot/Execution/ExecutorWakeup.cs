@@ -26,7 +26,6 @@ internal sealed class ExecutorWakeup(
     private readonly Lock _pending = new();
     private DateTimeOffset? _pendingDue;
     private bool _followUpQueued;
-    private bool? _reconcileRegistered;
     private DateTimeOffset? _nextWake;
     private int _wakePending;
     private volatile bool _running;
@@ -91,30 +90,11 @@ internal sealed class ExecutorWakeup(
         try
         {
             var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
-            await RequestReconcileAsync(scheduler).ConfigureAwait(false);
+            await reconcileRequests.RequestAsync(scheduler).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             logger.WakeFailed(ex, ApprovalJobKeys.Reconcile.Name);
-        }
-    }
-
-    /// <summary>Fires the reconcile job when one is registered and no pass requested earlier is still waiting to begin.</summary>
-    private async Task RequestReconcileAsync(IScheduler scheduler)
-    {
-        _reconcileRegistered ??= await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is not null;
-        if (_reconcileRegistered != true || !reconcileRequests.TryRequest())
-        {
-            return;
-        }
-        try
-        {
-            await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
-        }
-        catch
-        {
-            reconcileRequests.NotTriggered();
-            throw;
         }
     }
 
@@ -171,7 +151,7 @@ internal sealed class ExecutorWakeup(
                     await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(ApprovalJobKeys.Executor).StartAt(at).Build()).ConfigureAwait(false);
                 }
             }
-            await RequestReconcileAsync(scheduler).ConfigureAwait(false);
+            await reconcileRequests.RequestAsync(scheduler).ConfigureAwait(false);
         }
         catch (Exception ex)
         {

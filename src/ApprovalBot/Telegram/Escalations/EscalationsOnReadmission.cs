@@ -47,20 +47,9 @@ internal sealed partial class EscalationsOnReadmission(
         }
         try
         {
-            var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
-            if (await scheduler.GetJobDetail(ApprovalJobKeys.Reconcile).ConfigureAwait(false) is null || !requests.TryRequest())
+            if (await requests.RequestAsync(await schedulers.GetScheduler().ConfigureAwait(false)).ConfigureAwait(false))
             {
-                return;
-            }
-            try
-            {
-                await scheduler.TriggerJob(ApprovalJobKeys.Reconcile).ConfigureAwait(false);
                 LogWoken();
-            }
-            catch
-            {
-                requests.NotTriggered();
-                throw;
             }
         }
         catch (Exception ex)
