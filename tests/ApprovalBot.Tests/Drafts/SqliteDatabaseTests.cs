@@ -534,7 +534,7 @@ public sealed class SqliteDatabaseTests
     /// <summary>
     /// A store taken back to an older schema by <paramref name="olderShape"/> (which sets <c>user_version</c>), then
     /// opened by this build, which upgrades it. The columns and indexes the steps after <paramref name="version"/> add are
-    /// taken away first: adding one again is not a no-op.
+    /// taken away first (<see cref="DraftFixtures.UndoStepsAfter"/>).
     /// </summary>
     private static Upgraded UpgradedFrom(TempDirectory dir, string olderShape, int version = 6)
     {
@@ -542,11 +542,7 @@ public sealed class SqliteDatabaseTests
         {
             db.Initialize();
             using var connection = db.Open();
-            var step12 = "DROP INDEX drafts_by_kind;\n";
-            var step11 = "ALTER TABLE drafts DROP COLUMN marked_done_by_name; ALTER TABLE drafts DROP COLUMN marked_done_by;\n";
-            var step8 = "ALTER TABLE drafts DROP COLUMN cancel_reason; ALTER TABLE drafts DROP COLUMN cancelled_by;\n";
-            var step7 = "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;\n";
-            Scalar(connection, (version < 12 ? step12 : "") + (version < 11 ? step11 : "") + (version < 8 ? step8 : "") + (version < 7 ? step7 : "") + olderShape);
+            Scalar(connection, DraftFixtures.UndoStepsAfter(version) + olderShape);
         }
         var upgraded = Database(dir.Path);
         upgraded.Initialize();

@@ -59,6 +59,34 @@ internal static class DraftFixtures
         cmd.ExecuteNonQuery();
     }
 
+    /// <summary>
+    /// The SQL that takes a store at the latest schema back to <paramref name="version"/>'s shape: the columns and indexes
+    /// the later steps add, taken away, since adding one again is not a no-op. A new step that adds one adds its undo here.
+    /// </summary>
+    public static string UndoStepsAfter(int version)
+    {
+        (int Step, string Undo)[] undo =
+        [
+            (12, "DROP INDEX drafts_by_kind;"),
+            (11, "ALTER TABLE drafts DROP COLUMN marked_done_by_name; ALTER TABLE drafts DROP COLUMN marked_done_by;"),
+            (8, "ALTER TABLE drafts DROP COLUMN cancel_reason; ALTER TABLE drafts DROP COLUMN cancelled_by;"),
+            (7, "DROP INDEX drafts_card_behind; ALTER TABLE drafts DROP COLUMN card_shown_since; ALTER TABLE drafts DROP COLUMN card_shown_state;"),
+        ];
+        return string.Concat(undo.Where(u => u.Step > version).Select(u => u.Undo + "\n"));
+    }
+
+    /// <summary>
+    /// The store in <paramref name="dataDirectory"/> (no service writing to it) as a build at schema <paramref name="version"/>
+    /// left it, with <paramref name="olderRows"/> written as that build would have, then upgraded by this build.
+    /// </summary>
+    public static void UpgradeFrom(string dataDirectory, int version, string olderRows)
+    {
+        Sql(dataDirectory, olderRows + "\n" + UndoStepsAfter(version) + $"PRAGMA user_version = {version};");
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        SchemaMigrations.Apply(connection);
+    }
+
     /// <summary>An approved draft of a pull kind, claimed under a 60 s lease that then ran out and was recovered.</summary>
     public static async Task ClaimedThenLeaseExpiredAsync(DraftStore store, ManualTimeProvider clock, string id, string kind, int maxAttempts)
     {

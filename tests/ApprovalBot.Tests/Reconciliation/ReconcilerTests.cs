@@ -298,18 +298,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
         _clock.Advance(TimeSpan.FromSeconds(1));
         await Reconciler.RunOnceAsync(default);
         // The escalation as a build before schema 9 recorded it, under the draft's key alone; then this build's upgrade.
-        DraftFixtures.Sql(_host.DataDirectory, """
-            UPDATE escalations SET gap_key = 'stale:awaiting_human:reply:upgraded' WHERE draft_id = 'reply:upgraded';
-            DROP INDEX drafts_by_kind;
-            ALTER TABLE drafts DROP COLUMN marked_done_by_name;
-            ALTER TABLE drafts DROP COLUMN marked_done_by;
-            PRAGMA user_version = 8;
-            """);
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
-        {
-            connection.Open();
-            SchemaMigrations.Apply(connection);
-        }
+        DraftFixtures.UpgradeFrom(_host.DataDirectory, 8, "UPDATE escalations SET gap_key = 'stale:awaiting_human:reply:upgraded' WHERE draft_id = 'reply:upgraded';");
 
         var cycle = await Reconciler.RunOnceAsync(default);
 
@@ -355,20 +344,11 @@ public sealed class ReconcilerTests : IAsyncLifetime
         await Reconciler.RunOnceAsync(default);
         // The escalations as a build before schema 10 recorded them: one per expiry, under its event's id; both sent.
         var expiries = _host.Store.Events("pulled:upgraded").Where(e => e.Type == "lease_expired").Select(e => e.Id).ToList();
-        DraftFixtures.Sql(_host.DataDirectory, $"""
+        DraftFixtures.UpgradeFrom(_host.DataDirectory, 9, $"""
             UPDATE escalations SET gap_key = 'orphans:lease_expired:{expiries[0]}' WHERE draft_id = 'pulled:upgraded';
             INSERT INTO escalations(gap_key, report, gap, draft_id, first_seen, last_sent, sent_count)
                 SELECT 'orphans:lease_expired:{expiries[1]}', report, gap, draft_id, first_seen, last_sent, 1 FROM escalations WHERE draft_id = 'pulled:upgraded';
-            DROP INDEX drafts_by_kind;
-            ALTER TABLE drafts DROP COLUMN marked_done_by_name;
-            ALTER TABLE drafts DROP COLUMN marked_done_by;
-            PRAGMA user_version = 9;
             """);
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataDirectory, "approvals.db")};Pooling=False"))
-        {
-            connection.Open();
-            SchemaMigrations.Apply(connection);
-        }
 
         var cycle = await Reconciler.RunOnceAsync(default);
 
