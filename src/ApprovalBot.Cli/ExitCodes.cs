@@ -19,7 +19,9 @@ internal static class ExitCodes
         ErrorCodes.BadRequest or ErrorCodes.TooLarge or ErrorCodes.UnknownOp or ErrorCodes.Invalid or ErrorCodes.UnknownKind => BadInput,
         ErrorCodes.Conflict => Conflict,
         ErrorCodes.NotFound => NotFound,
-        ErrorCodes.Unavailable => Unavailable,
+        // Nothing was carried out and the same command may well go through: approvalctl writes its line in one go, so
+        // only a stalled machine or process misses the service's Pipe:LineTimeout.
+        ErrorCodes.Unavailable or ErrorCodes.LineTimeout => Unavailable,
         _ => Internal,
     };
 }

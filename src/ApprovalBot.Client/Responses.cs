@@ -123,6 +123,9 @@ public static class ErrorCodes
 {
     public const string BadRequest = "bad_request";
     public const string TooLarge = "too_large";
+
+    /// <summary>Part of a request line came but not its end within the service's <c>Pipe:LineTimeout</c>; nothing was carried out.</summary>
+    public const string LineTimeout = "line_timeout";
     public const string UnknownOp = "unknown_op";
     public const string Invalid = "invalid";
     public const string UnknownKind = "unknown_kind";

@@ -17,6 +17,12 @@ internal sealed class AgentPipeOptions
     /// <summary>Connections served at once; a further one takes the slot of the one idle the longest, or waits while all are busy.</summary>
     public int MaxConnections { get; set; } = 256;
 
+    /// <summary>
+    /// How long the rest of a request line may take once part of it has come; then it is answered <c>line_timeout</c> and
+    /// the connection closed. Waiting for a line's first byte (an idle connection) has no limit.
+    /// </summary>
+    public TimeSpan LineTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The socket file this name stands for, as .NET's named pipes place it on Unix.</summary>
     public string SocketPath => Client.PipeClient.SocketPathOf(Name);
 }

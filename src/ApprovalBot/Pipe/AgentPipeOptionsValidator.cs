@@ -7,6 +7,9 @@ internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOpti
     // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
     private const int MaxSocketPathBytes = 107;
 
+    /// <summary>A local agent writes a line of the largest size in far less; an hour bounds how long a stalled one holds a slot.</summary>
+    internal static readonly TimeSpan MinLineTimeout = TimeSpan.FromSeconds(1), MaxLineTimeout = TimeSpan.FromHours(1);
+
     public ValidateOptionsResult Validate(string? name, AgentPipeOptions options)
     {
         var errors = new List<string>();
@@ -36,6 +39,10 @@ internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOpti
         if (options.MaxConnections is < 1 or > 10_000)
         {
             errors.Add($"ApprovalBot:Pipe:MaxConnections must be between 1 and 10000 (got {options.MaxConnections}).");
+        }
+        if (options.LineTimeout < MinLineTimeout || options.LineTimeout > MaxLineTimeout)
+        {
+            errors.Add($"ApprovalBot:Pipe:LineTimeout must be between {MinLineTimeout} and {MaxLineTimeout}, written [d.]hh:mm:ss (got {options.LineTimeout}).");
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Pipes;
 using System.Text.Json;
 using ApprovalBot.Client;
@@ -24,6 +25,7 @@ internal sealed partial class AgentPipeServer(
     /// <summary>Ample for any line a local agent writes in one go (a socket moves a gigabyte a second); bounds a sender that never ends it.</summary>
     private static readonly TimeSpan RefusedLineReadFor = TimeSpan.FromSeconds(10);
     private static readonly byte[] Newline = "\n"u8.ToArray();
+    private readonly WarningThrottle _lineTimeoutWarnings = new(time, TimeSpan.FromMinutes(1));
     // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
     private AgentPipeOptions _options = null!;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -189,7 +191,7 @@ internal sealed partial class AgentPipeServer(
             AgentHangup.Begin(stream);
             // The read for the next request ends at the stop, or once the connection is closed for a waiting agent.
             using var readEnds = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, connection.ClosedToken);
-            var reader = new LineReader(stream, _options.MaxLineBytes, connection);
+            var reader = new LineReader(stream, _options.MaxLineBytes, connection, _options.LineTimeout, time);
             while (!stoppingToken.IsCancellationRequested)
             {
                 LineReader.Outcome outcome;
@@ -210,6 +212,11 @@ internal sealed partial class AgentPipeServer(
                 }
                 if (outcome == LineReader.Outcome.EndOfStream)
                 {
+                    return;
+                }
+                if (outcome == LineReader.Outcome.TimedOut)
+                {
+                    await SayLineTimedOutAsync(stream, reader.Buffered).ConfigureAwait(false);
                     return;
                 }
                 if (outcome == LineReader.Outcome.TooLarge)
@@ -271,6 +278,26 @@ internal sealed partial class AgentPipeServer(
             $"the service closed this idle connection to serve an agent waiting for one of its {_options.MaxConnections} connections " +
             "(Pipe:MaxConnections); this request was not carried out: connect again and send it again") with { Closed = true };
         await WriteAsync(stream, closed, limit.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The agent sent part of a request line and not its end within <c>Pipe:LineTimeout</c>: a connection mid-line is busy,
+    /// never closed for a waiting agent, so a stuck or hostile one held its slot for as long as it stayed connected. The
+    /// partial line is dropped unread (nothing of it is carried out) and the connection closed once this is written,
+    /// bounded as <see cref="SayClosedAsync"/> is.
+    /// </summary>
+    private async Task SayLineTimedOutAsync(Stream stream, int received)
+    {
+        var timeout = _options.LineTimeout;
+        if (_lineTimeoutWarnings.ShouldLog(out var suppressed))
+        {
+            LogLineTimedOut(timeout.TotalSeconds, received, suppressed);
+        }
+        using var limit = new CancellationTokenSource(AnswerGraceAtStop);
+        var answer = Response.Failure(ErrorCodes.LineTimeout,
+            $"the request line did not end within {timeout.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)} s (Pipe:LineTimeout): {received} bytes of it came but no \\n; " +
+            "nothing of it was carried out and the connection is closed: connect again and send the whole request, ended by \\n");
+        await WriteAsync(stream, answer, limit.Token).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -358,6 +385,12 @@ internal sealed partial class AgentPipeServer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request line over {MaxLineBytes} bytes; connection closed")]
     private partial void LogTooLarge(int maxLineBytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "PipeLineTimedOut", Message =
+        "Closed an agent connection whose request line did not end within {LineTimeoutSeconds} s of Pipe:LineTimeout: " +
+        "{ReceivedBytes} bytes of it came but no newline; answered line_timeout, nothing carried out. An agent stuck or " +
+        "stopped mid-write held a connection slot meanwhile. {Suppressed} more since the last such warning")]
+    private partial void LogLineTimedOut(double lineTimeoutSeconds, int receivedBytes, int suppressed);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A pipe connection failed unexpectedly")]
     private partial void LogConnectionFailed(Exception ex);

@@ -3,9 +3,14 @@ namespace ApprovalBot.Pipe;
 /// <summary>
 /// Reads newline-terminated lines from a stream without ever buffering more than the line limit, so a
 /// client cannot make the service hold an unbounded request in memory. With a <see cref="PipeConnection"/>, it marks the
-/// connection idle while it waits for a request with no byte of one buffered.
+/// connection idle while it waits for a request with no byte of one buffered. With a <paramref name="lineTimeout"/>, the
+/// rest of a line it has part of must come within that time (<c>Pipe:LineTimeout</c>): a connection holding half a
+/// line is busy, never closed for a waiting agent, so an agent that stopped mid-line held its slot until it hung up.
+/// Waiting for a line's first byte has no limit: an idle connection between requests is a feature.
 /// </summary>
-internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection? connection = null)
+/// <param name="time">The clock of <paramref name="lineTimeout"/>.</param>
+internal sealed class LineReader(
+    Stream stream, int maxLineBytes, PipeConnection? connection = null, TimeSpan? lineTimeout = null, TimeProvider? time = null)
 {
     private static int InitialSize(int maxLineBytes) => Math.Min(maxLineBytes + 1, 16 * 1024);
 
@@ -19,6 +24,12 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
     // The last line was refused as too large before its end was read.
     private bool _inRefusedLine;
 
+    // Cancelled once the line being read is overdue; null while no part of a line waits for its rest.
+    private CancellationTokenSource? _lineDeadline;
+
+    /// <summary>Bytes of the unfinished line buffered: after <see cref="Outcome.TimedOut"/>, how much of it had come.</summary>
+    public int Buffered => _end - _start;
+
     public enum Outcome
     {
         Line,
@@ -27,10 +38,27 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
 
         /// <summary>The connection was closed for a waiting agent while idle; what came since is not to be served.</summary>
         Closed,
+
+        /// <summary>Part of a line came, but not its end within the line timeout; the line is not to be served.</summary>
+        TimedOut,
     }
 
     /// <summary>The next line, without its terminator; valid until the next call.</summary>
     public async ValueTask<(Outcome Outcome, ReadOnlyMemory<byte> Line)> ReadAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadLineAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // Whatever ended this read, the next line's time starts when a part of it waits for its rest.
+            _lineDeadline?.Dispose();
+            _lineDeadline = null;
+        }
+    }
+
+    private async ValueTask<(Outcome Outcome, ReadOnlyMemory<byte> Line)> ReadLineAsync(CancellationToken cancellationToken)
     {
         var scanned = 0;
         while (true)
@@ -62,7 +90,26 @@ internal sealed class LineReader(Stream stream, int maxLineBytes, PipeConnection
             {
                 connection!.EnterIdle();
             }
-            var read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            int read;
+            if (_end > _start && lineTimeout is { } timeout)
+            {
+                // From when the reader first holds part of this line and waits for the rest: at its first byte, or, for
+                // a line that came behind another, once that one is answered (a wait may take ten minutes).
+                var deadline = _lineDeadline ??= new CancellationTokenSource(timeout, time ?? TimeProvider.System);
+                using var readEnds = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+                try
+                {
+                    read = await stream.ReadAsync(_buffer.AsMemory(_end), readEnds.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    return (Outcome.TimedOut, default);
+                }
+            }
+            else
+            {
+                read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            }
             if (idle && read > 0 && !connection!.TryBecomeBusy())
             {
                 return (Outcome.Closed, default);

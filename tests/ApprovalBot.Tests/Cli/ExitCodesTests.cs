@@ -14,6 +14,7 @@ public sealed class ExitCodesTests
     [InlineData(ErrorCodes.Conflict, 3)]
     [InlineData(ErrorCodes.NotFound, 4)]
     [InlineData(ErrorCodes.Unavailable, 5)]
+    [InlineData(ErrorCodes.LineTimeout, 5)]
     [InlineData(ErrorCodes.Internal, 1)]
     [InlineData("something_new", 1)]
     [InlineData(null, 1)]

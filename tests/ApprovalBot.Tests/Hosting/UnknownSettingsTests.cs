@@ -13,7 +13,7 @@ public sealed class UnknownSettingsTests
     [Theory]
     [InlineData("ApprovalBot:MaxBatchSize=10", "ApprovalBot:MaxBatchSize is not a setting (did you mean MaxBatch?).")]
     [InlineData("ApprovalBot:Pipe:MaxLineByte=2048", "ApprovalBot:Pipe:MaxLineByte is not a setting (did you mean MaxLineBytes?).")]
-    [InlineData("ApprovalBot:Pipe:SocketPath=/tmp/x.sock", "ApprovalBot:Pipe:SocketPath is not a setting (known here: Name, MaxLineBytes, MaxContextBytes, MaxConnections).")]
+    [InlineData("ApprovalBot:Pipe:SocketPath=/tmp/x.sock", "ApprovalBot:Pipe:SocketPath is not a setting (known here: Name, MaxLineBytes, MaxContextBytes, MaxConnections, LineTimeout).")]
     [InlineData("ApprovalBot:Telegramm:Token=1:x", "ApprovalBot:Telegramm is not a setting (did you mean Telegram?).")]
     [InlineData("ApprovalBot:Telegram:RateLimits:PerChatPerSec=2", "ApprovalBot:Telegram:RateLimits:PerChatPerSec is not a setting (did you mean PerChatPerSecond?).")]
     [InlineData("ApprovalBot:Kinds:reply:MaxLenght=10", "ApprovalBot:Kinds:reply:MaxLenght is not a setting (did you mean MaxLength?).")]

@@ -1,5 +1,7 @@
+using System.IO.Pipelines;
 using System.Text;
 using ApprovalBot.Pipe;
+using ApprovalBot.Tests.Telegram;
 
 namespace ApprovalBot.Tests.Pipe;
 
@@ -88,5 +90,114 @@ public sealed class LineReaderTests
             Assert.Equal(length, line.Length);
             Assert.Equal("next", Text((await reader.ReadAsync(CancellationToken.None)).Line));
         }
+    }
+
+    private static readonly TimeSpan LineTimeout = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Signalled = TimeSpan.FromSeconds(20);
+
+    /// <summary>A reader over an in-memory pipe the test writes to piece by piece, with the line timeout on <paramref name="clock"/>.</summary>
+    private static (LineReader Reader, PipeWriter Agent) Connected(SignallingClock clock)
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        return (new LineReader(pipe.Reader.AsStream(), 1024 * 1024, lineTimeout: LineTimeout, time: clock), pipe.Writer);
+    }
+
+    private static async Task SendAsync(PipeWriter agent, string text) => await agent.WriteAsync(Encoding.UTF8.GetBytes(text));
+
+    [Fact]
+    public async Task ReadAsync_PartOfALineAndNotItsEndWithinTheLineTimeout_TimedOutSayingHowMuchCame()
+    {
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+        await SendAsync(agent, """{"op":"pi""");
+
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        var due = await clock.NextTimerAsync(Signalled);
+        clock.Advance(LineTimeout - TimeSpan.FromTicks(1));
+        Assert.False(reading.IsCompleted);
+        clock.Advance(TimeSpan.FromTicks(1));
+        var (outcome, _) = await reading.WaitAsync(Signalled);
+
+        Assert.Equal(clock.GetUtcNow(), due);
+        Assert.Equal(LineReader.Outcome.TimedOut, outcome);
+        Assert.Equal(9, reader.Buffered);
+    }
+
+    [Fact]
+    public async Task ReadAsync_NoByteOfALineYet_WaitsWithoutLimit()
+    {
+        // An agent idle between requests keeps its connection for as long as it likes.
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        clock.Advance(TimeSpan.FromDays(1));
+        await SendAsync(agent, "{\"op\":\"ping\"}\n");
+        var (outcome, line) = await reading.WaitAsync(Signalled);
+
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal("""{"op":"ping"}""", Text(line));
+    }
+
+    [Fact]
+    public async Task ReadAsync_BigLineTrickledInPiecesWithinTheLineTimeout_ReadWhole()
+    {
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+        var piece = new string('x', 10_000);
+
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        for (var i = 0; i < 100; i++)
+        {
+            await SendAsync(agent, piece);
+            // 99 pauses of 0.3 s: 29.7 s from the first piece to the last.
+            clock.Advance(TimeSpan.FromSeconds(0.3));
+        }
+        await SendAsync(agent, "\n");
+        var (outcome, line) = await reading.WaitAsync(Signalled);
+
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal(1_000_000, line.Length);
+    }
+
+    [Fact]
+    public async Task ReadAsync_LineStillComingWhenTheLineTimeoutRunsOut_TimedOutAllTheSame()
+    {
+        // The limit is on the line, not on each pause: a byte every 29 s would otherwise hold the connection for ever.
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+        await SendAsync(agent, "{");
+
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        await clock.NextTimerAsync(Signalled);
+        for (var i = 0; i < 3 && !reading.IsCompleted; i++)
+        {
+            clock.Advance(TimeSpan.FromSeconds(10));
+            await SendAsync(agent, "x");
+        }
+        var (outcome, _) = await reading.WaitAsync(Signalled);
+
+        Assert.Equal(LineReader.Outcome.TimedOut, outcome);
+    }
+
+    [Fact]
+    public async Task ReadAsync_PartOfALineCameBehindAnother_ItsTimeStartsWhenTheReaderComesBackForIt()
+    {
+        // The first request may be a wait of ten minutes: the line behind it is not overdue when that one is answered.
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+        await SendAsync(agent, "{\"op\":\"wait\"}\n{\"op\":");
+
+        var (_, first) = await reader.ReadAsync(CancellationToken.None);
+        Assert.Equal("""{"op":"wait"}""", Text(first));
+        clock.Advance(TimeSpan.FromMinutes(10));
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        await clock.NextTimerAsync(Signalled);
+        clock.Advance(LineTimeout - TimeSpan.FromSeconds(1));
+        await SendAsync(agent, "\"ping\"}\n");
+        var (outcome, line) = await reading.WaitAsync(Signalled);
+
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal("""{"op":"ping"}""", Text(line));
     }
 }
