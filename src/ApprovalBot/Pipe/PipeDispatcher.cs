@@ -65,8 +65,9 @@ internal sealed partial class PipeDispatcher
             }
             catch (InvalidOperationException)
             {
-                // The lookup decodes the names it passes, and a name that is an unpaired surrogate escape decodes to no text.
-                return Response.Failure(ErrorCodes.Invalid, StrictRequest.HoldsNotValidUnicode, JsonTextCheck.FirstFault(root, null)?.Path ?? "$");
+                // The lookup decodes the request's own names it passes, and a name that is an unpaired surrogate escape
+                // decodes to no text: worded as the op's reader words it, which meets such a name before "op".
+                return Response.Failure(ErrorCodes.Invalid, StrictRequest.NameNotValidUnicode, "$");
             }
             if (op.ValueKind != JsonValueKind.String)
             {

@@ -22,6 +22,12 @@ internal static partial class StrictRequest
     /// <summary><see cref="NotValidUnicode"/> for an object or array: somewhere inside it, a name or a string.</summary>
     public const string HoldsNotValidUnicode = "holds a name or string that is " + NotValidUnicode;
 
+    /// <summary>
+    /// <see cref="NotValidUnicode"/> for a field name of the request or of an object of its contract (<c>draft</c>), told
+    /// at that object (<c>$</c> for the request): a name that decodes to no text cannot be spelled in a field path.
+    /// </summary>
+    public const string NameNotValidUnicode = "has a field name that is " + NotValidUnicode;
+
     /// <param name="ranges">The integer fields' bounds, named in the message refusing a value of another type.</param>
     public static T Read<T>(JsonElement request, JsonTypeInfo<T> typeInfo, params ReadOnlySpan<IntegerRange> ranges)
     {
@@ -35,8 +41,47 @@ internal static partial class StrictRequest
         }
         catch (InvalidOperationException) when (JsonTextCheck.FirstFault(request, null) is { } fault)
         {
-            throw new ProtocolException(ErrorCodes.Invalid, NotValidUnicode, fault.Path);
+            var path = FieldOf(fault.Path);
+            throw (path is null ? request : ValueAt(request, path)) is { } value
+                ? Unreadable(value, path, typeInfo)
+                : new ProtocolException(ErrorCodes.Invalid, fault.Kind == JsonTextFaultKind.UnreadableString ? NotValidUnicode : HoldsNotValidUnicode, path);
         }
+    }
+
+    /// <summary>
+    /// The refusal of <paramref name="value"/> (at <paramref name="path"/>, null for the request itself) holding text that
+    /// is not valid Unicode, worded by where it is: the string itself; a field name of the request or of an object of its
+    /// contract, told at that object whichever step of the reading met it; anything else inside a value.
+    /// </summary>
+    internal static ProtocolException Unreadable(JsonElement value, string? path, JsonTypeInfo root)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return new ProtocolException(ErrorCodes.Invalid, NotValidUnicode, path);
+        }
+        if (value.ValueKind == JsonValueKind.Object && HasUnreadableName(value) && TypeAt(root, path) is { } type
+            && type != typeof(JsonElement) && root.Options.GetTypeInfo(type).Kind == JsonTypeInfoKind.Object)
+        {
+            return new ProtocolException(ErrorCodes.Invalid, NameNotValidUnicode, path ?? "$");
+        }
+        return new ProtocolException(ErrorCodes.Invalid, HoldsNotValidUnicode, path);
+    }
+
+    /// <summary>Whether a name of <paramref name="value"/> itself (not of an object inside it) is not valid Unicode.</summary>
+    private static bool HasUnreadableName(JsonElement value)
+    {
+        foreach (var property in value.EnumerateObject())
+        {
+            try
+            {
+                _ = property.Name;
+            }
+            catch (InvalidOperationException)
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static ProtocolException Describe(JsonException ex, JsonElement request, JsonTypeInfo typeInfo, ReadOnlySpan<IntegerRange> ranges)
@@ -46,7 +91,7 @@ internal static partial class StrictRequest
         // Checked first: the reader reports such text as a value it "could not convert", whatever the field's type.
         if (value is { } v && JsonTextCheck.HoldsUnreadableText(v))
         {
-            return new ProtocolException(ErrorCodes.Invalid, v.ValueKind == JsonValueKind.String ? NotValidUnicode : HoldsNotValidUnicode, path);
+            return Unreadable(v, path, typeInfo);
         }
         var message = ex.Message;
         if (message.Contains("could not be mapped to any .NET member", StringComparison.Ordinal))

@@ -81,6 +81,7 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
 
     private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
     private const string HoldsNotValidUnicode = "holds a name or string that is not valid Unicode text (an unpaired surrogate escape)";
+    private const string NameNotValidUnicode = "has a field name that is not valid Unicode text (an unpaired surrogate escape)";
 
     /// <summary>Refusals whose message is the point: it names what the field takes, not only which field it is.</summary>
     public static TheoryData<string, string, string, string?, string> BadRequestMessages => new()
@@ -142,9 +143,17 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "unknown field with a quote first in the draft", """{"op":"submit","draft":{"it's":1,"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.it's", "unknown field 'it's'" },
         { "unknown field with a long name", """{"op":"ping",""" + "\"" + new string('n', 100) + "\":1}", ErrorCodes.Invalid, new string('n', 100), "unknown field '" + new string('n', 64) + "…'" },
         // Looking a name up decodes the names it passes: such a name after "op", or after a field the reader refused, was
-        // answered internal.
-        { "name with an unpaired surrogate escape after op", """{"op":"ping","\ud800":1}""", ErrorCodes.Invalid, "$", HoldsNotValidUnicode },
-        { "name with an unpaired surrogate escape after the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"},"\udc00x":1}""", ErrorCodes.Invalid, "$", HoldsNotValidUnicode },
+        // answered internal. Wherever such a name is met (looking "op" up, or by the op's reader), one wording, at the object
+        // holding it: before "op" it was told without a field, after it at "$".
+        { "name with an unpaired surrogate escape after op", """{"op":"ping","\ud800":1}""", ErrorCodes.Invalid, "$", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape before op", """{"\ud800":1,"op":"ping"}""", ErrorCodes.Invalid, "$", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape between fields", """{"op":"get","\udc00":1,"id":"x"}""", ErrorCodes.Invalid, "$", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape before a submit's op", """{"\ud800":1,"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "$", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape after the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"},"\udc00x":1}""", ErrorCodes.Invalid, "$", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape first in the draft", """{"op":"submit","draft":{"\ud800":1,"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft", NameNotValidUnicode },
+        { "name with an unpaired surrogate escape last in the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","a\udc00":1}}""", ErrorCodes.Invalid, "draft", NameNotValidUnicode },
+        // Inside a value, not a name of the contract's: the value holds it.
+        { "name with an unpaired surrogate escape in a string field's value", """{"op":"get","id":{"\ud800":1}}""", ErrorCodes.Invalid, "id", HoldsNotValidUnicode },
         { "wrong type before a name with an unpaired surrogate escape", """{"id":5,"\ud800":1,"op":"get"}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
         { "wrong type in the draft before such a name", """{"draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":7,"\ud800":1},"op":"submit"}""", ErrorCodes.Invalid, "draft.text", "wrong type: expected a string" },
         // The approver sees what is executed: no blank card, no text a card cannot show.
