@@ -66,8 +66,8 @@ internal static class SubmitInput
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];
 
     /// <summary>
-    /// Parses <c>--context-json</c>: one JSON object, each key once per object, every string valid Unicode, as the
-    /// service demands. Refused here, not by the service, so that a bad context is named as the option it came from
+    /// Parses <c>--context-json</c>: one JSON object, each key once per object, every string valid Unicode, nesting at
+    /// most <see cref="ProtocolJson.MaxContextDepth"/> levels, as the service demands. Refused here, not by the service, so that a bad context is named as the option it came from
     /// and nothing is sent; an escaped lone surrogate (<c>"\ud800"</c>) would otherwise fail as an internal error
     /// when the request is written, since JSON text may hold one but a .NET string cannot be written back from it.
     /// </summary>
@@ -80,6 +80,11 @@ internal static class SubmitInput
         JsonElement context;
         try
         {
+            if (NestingOf(StrictUtf8.GetBytes(contextJson)) is var nesting && nesting > ProtocolJson.MaxContextDepth)
+            {
+                throw CliException.BadInput(
+                    $"--context-json must nest at most {ProtocolJson.MaxContextDepth} levels of objects and arrays, itself included (it nests {nesting})", "draft.context");
+            }
             // Duplicates are found by CheckStrings, which can name the key; the parser's own check reports only a position.
             context = JsonElement.Parse(contextJson);
         }
@@ -99,6 +104,26 @@ internal static class SubmitInput
         }
         CheckStrings(context, "$");
         return context;
+    }
+
+    private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// Levels of objects and arrays in <paramref name="json"/>, itself included, counted as the service counts them. Read
+    /// without the parser's limit of 64 levels, which would call a deeper object not JSON rather than too deep.
+    /// </summary>
+    private static int NestingOf(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = int.MaxValue });
+        var deepest = 0;
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+            {
+                deepest = Math.Max(deepest, reader.CurrentDepth + 1);
+            }
+        }
+        return deepest;
     }
 
     /// <summary>Every key and string of <paramref name="element"/> decodes to valid Unicode, and no object repeats a key.</summary>

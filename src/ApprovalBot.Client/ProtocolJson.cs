@@ -106,6 +106,13 @@ public static class ProtocolJson
     /// <summary>Most UTF-16 code units of a <c>cancel</c>'s <c>reason</c> (an emoji counts two).</summary>
     public const int MaxReasonLength = 500;
 
+    /// <summary>
+    /// Most levels of objects and arrays a submit's <c>context</c> may nest, itself included; a deeper one is refused
+    /// <c>invalid</c>. The answers nest it deepest in a list or a claim (answer, array, draft, context): one level more
+    /// and the protocol's 64 levels, its reading limit (also in <see cref="Lenient"/>), are exceeded.
+    /// </summary>
+    public const int MaxContextDepth = 61;
+
     /// <summary>The JSON Schema of the submit request, generated from the contract records.</summary>
     public static JsonNode SubmitRequestSchema()
     {

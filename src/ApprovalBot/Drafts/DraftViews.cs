@@ -13,11 +13,10 @@ internal static class DraftViews
     public const string ContextNotJson = "the stored context is not JSON; left out";
 
     /// <summary>
-    /// Most levels of objects and arrays a context may nest, itself included. The answers nest it deepest in a list or a
-    /// claim (answer, array, draft, context): one level more and their writer's 64 levels (the protocol's reading limit,
-    /// also in <see cref="ProtocolJson.Lenient"/>) are exceeded. The request's 64 levels let a submit store 62.
+    /// Most levels of objects and arrays a context may nest, itself included (<see cref="ProtocolJson.MaxContextDepth"/>,
+    /// where approvalctl checks it too). The request's 64 levels let a submit store 62.
     /// </summary>
-    public const int MaxContextDepth = 61;
+    public const int MaxContextDepth = ProtocolJson.MaxContextDepth;
 
     public static readonly string ContextTooDeep =
         $"the stored context nests more than {MaxContextDepth} levels of objects and arrays (stored by an older build); left out";

@@ -51,6 +51,18 @@ public sealed partial class CliAppTests
     }
 
     [Fact]
+    public async Task Submit_ContextJsonOfTheMostLevelsTheServiceTakes_StoredAsTheServiceCountsThem()
+    {
+        await using var host = await TestHost.StartAsync();
+        var id = NewId();
+
+        var run = await SubmitAsync(host.PipeName, id, "deep", "--context-json", NestedContext(61));
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Equal(61, DraftViews.DepthOf(System.Text.Json.JsonElement.Parse(host.Store.Get(id)!.ContextJson!)));
+    }
+
+    [Fact]
     public async Task Submit_SameIdSameText_ReportsDuplicateWithSameReceipt()
     {
         await using var host = await TestHost.StartAsync();

@@ -156,6 +156,44 @@ public sealed partial class CliAppTests
         }
     }
 
+    /// <summary>A context of <paramref name="depth"/> levels: an object holding nested arrays, the innermost holding 1.</summary>
+    private static string NestedContext(int depth) => "{\"a\":" + new string('[', depth - 1) + "1" + new string(']', depth - 1) + "}";
+
+    [Theory]
+    [InlineData(62)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(5000)]
+    public async Task Submit_ContextJsonNestedDeeperThanTheServiceTakes_ExitsBadInputByEitherPathWithoutConnecting(int depth)
+    {
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", NestedContext(depth)))
+        {
+            // Exit 2 against a pipe nothing listens on: refused before connecting, in the service's words (beyond 64
+            // levels the parser's own limit called it not JSON).
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.context): --context-json must nest at most 61 levels of objects and arrays, itself included (it nests {depth})", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_ContextJsonNested61Levels_PassesTheCheck()
+    {
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", NestedContext(61)))
+        {
+            Assert.True(run.ExitCode == 5, run.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_ContextJsonNotJsonAndDeep_SaidNotJson()
+    {
+        foreach (var run in await SubmitBothPathsAsync("--text", "t", "--context-json", NestedContext(70)[..^3]))
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.StartsWith("error usage (draft.context): --context-json is not valid JSON", run.Stderr, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Submit_ContextJsonSurrogatePairEscape_Accepted()
     {
