@@ -53,6 +53,9 @@ internal static class ErrorText
     /// </summary>
     public static string IoFailure(Exception e, string? path = null) => e switch
     {
+        // The client's words for a refused connect, the OS's reason in them (its SocketException says "Unknown socket
+        // error" for some).
+        Client.PipeConnectException refused => refused.Reason,
         FileNotFoundException or DirectoryNotFoundException => "no such file or directory",
         PathTooLongException => "the path is too long",
         UnauthorizedAccessException when path is not null && Directory.Exists(path) => "is a directory",

@@ -81,7 +81,6 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     /// </summary>
     public string Exchange(byte[] line)
     {
-        ThrowIfNoSocket();
         var request = new byte[line.Length + 1];
         line.CopyTo(request, 0);
         request[^1] = (byte)'\n';
@@ -190,7 +189,6 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         NamedPipeClientStream fresh;
         try
         {
-            ThrowIfNoSocket();
             fresh = Connect(left < _connectTimeout ? left : _connectTimeout);
         }
         catch (CliException e)
@@ -208,41 +206,28 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         }
     }
 
-    /// <summary>A connected stream, or the CLI's error for why there is none.</summary>
+    /// <summary>
+    /// A connected stream, or the CLI's error for why there is none. The client's own connect, with its checks: no socket
+    /// file at the path is said at once (no service runs there, not even one starting), where a connect would wait out the
+    /// connect timeout to say less; a socket file that is there is waited for.
+    /// </summary>
     private NamedPipeClientStream Connect(TimeSpan timeout)
     {
-        var stream = new NamedPipeClientStream(".", PipeName, PipeDirection.InOut, PipeOptions.CurrentUserOnly);
         try
         {
-            stream.Connect(timeout);
-            return stream;
+            return PipeClient.Open(PipeName, PipeOptions.CurrentUserOnly, timeout);
+        }
+        catch (FileNotFoundException)
+        {
+            throw NotRunning();
         }
         catch (TimeoutException)
         {
-            stream.Dispose();
             throw NoService(timeout);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stream.Dispose();
             throw CannotConnect(e);
-        }
-        catch
-        {
-            stream.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// With no socket file at the path no service runs there, not even one starting: said at once, where a connect would
-    /// wait out the connect timeout to say less. A socket file that is there is waited for as before.
-    /// </summary>
-    private void ThrowIfNoSocket()
-    {
-        if (!OperatingSystem.IsWindows() && PipeClient.NothingAt(PipeClient.SocketPathOf(PipeName)))
-        {
-            throw NotRunning();
         }
     }
 
@@ -255,15 +240,19 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
     }
 
     // UnauthorizedAccess: the service there runs as another OS user (the client checks the peer), so it is not ours. A
-    // socket or a folder on its path closed to this user fails the connect itself, with EACCES.
+    // socket or a folder on its path closed to this user fails the connect itself, with EACCES. Any other refused connect
+    // (a file where the path needs a folder, a path too long for a socket) means the path is wrong.
     private CliException CannotConnect(Exception e) => CliException.Unavailable(e switch
     {
         UnauthorizedAccessException => $"cannot connect to '{PipeName}': permission denied, or the service there runs as another OS user",
-        SocketException { SocketErrorCode: SocketError.AccessDenied } =>
+        PipeConnectException { InnerException: SocketException { SocketErrorCode: SocketError.AccessDenied } } =>
             $"cannot connect to '{PipeName}': permission denied: the socket, or a folder on its path, is not open to this OS user (the service runs as another user?)",
-        SocketException socket => $"cannot connect to '{PipeName}': {ErrorText.OneLine(socket.Message)}",
+        PipeConnectException refused => $"cannot connect to {Where(refused.SocketPath)}: {refused.Reason}; point --pipe or APPROVALBOT_PIPE at the Pipe:Name the service serves",
         _ => $"cannot connect to '{PipeName}': {ErrorText.IoFailure(e)}",
     });
+
+    /// <summary>The socket path, with the pipe name it came from when that is a plain name.</summary>
+    private string Where(string path) => path == PipeName ? $"'{path}'" : $"pipe '{PipeName}' at '{path}'";
 
     /// <summary>Something is at the path (a missing one is said at once), but nothing accepted the connection.</summary>
     private CliException NoService(TimeSpan timeout) =>
@@ -279,7 +268,7 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
         $"the service on '{PipeName}' closed the connection before the request reached it, and " + why switch
         {
             null or TimeoutException => $"no new connection served it within {_responseTimeout.TotalSeconds:0.###} s",
-            _ => $"connecting again failed: {(why is SocketException { SocketErrorCode: SocketError.AccessDenied } ? "permission denied" : ErrorText.IoFailure(why))}",
+            _ => $"connecting again failed: {ErrorText.IoFailure(why)}",
         } + "; it was not carried out: run the same command again");
 
     /// <summary>Reads a response line with the contract, echoes it for --json, and turns an error answer into its exit code.</summary>
@@ -308,21 +297,19 @@ internal sealed class ServiceCaller(string pipeName, bool json, TextWriter stdou
 
     private async Task<PipeClient> ConnectAsync(CancellationToken cancellationToken)
     {
-        ThrowIfNoSocket();
         try
         {
             return await PipeClient.ConnectAsync(PipeName, _connectTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
-            // Gone since the look above.
             throw NotRunning();
         }
         catch (TimeoutException)
         {
             throw NoService(_connectTimeout);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or SocketException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             throw CannotConnect(e);
         }

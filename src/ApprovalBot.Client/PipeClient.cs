@@ -60,7 +60,9 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// socket at that path. Only a server running as the same OS user is accepted. Fails at once with
     /// <see cref="FileNotFoundException"/> when there is no socket file at the path (the service is not running, or
     /// serves another path); waits up to <paramref name="timeout"/> for one that is there to accept (a service
-    /// starting), then throws <see cref="TimeoutException"/>.
+    /// starting), then throws <see cref="TimeoutException"/>. A connect the OS refuses otherwise (permission denied, a
+    /// file where the path needs a folder), or a path too long for a socket, is a <see cref="PipeConnectException"/>
+    /// naming the path and the reason.
     /// </summary>
     public static async Task<PipeClient> ConnectAsync(string pipeName, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -87,14 +89,19 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             await stream.ConnectAsync(timeout, cancellationToken).ConfigureAwait(false);
             return stream;
         }
-        catch
+        catch (Exception e)
         {
             await stream.DisposeAsync().ConfigureAwait(false);
+            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is var failed && failed != e)
+            {
+                throw failed;
+            }
             throw;
         }
     }
 
-    private static NamedPipeClientStream Open(string pipeName, PipeOptions options, TimeSpan timeout)
+    /// <summary>A connected stream (blocking I/O unless <paramref name="options"/> say otherwise); approvalctl's blocking path opens its own with it.</summary>
+    internal static NamedPipeClientStream Open(string pipeName, PipeOptions options, TimeSpan timeout)
     {
         ThrowIfNoSocket(pipeName);
         var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
@@ -103,9 +110,13 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             stream.Connect(timeout);
             return stream;
         }
-        catch
+        catch (Exception e)
         {
             stream.Dispose();
+            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is var failed && failed != e)
+            {
+                throw failed;
+            }
             throw;
         }
     }
@@ -113,6 +124,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
     /// <summary>
     /// .NET's client retries a socket path that does not exist until its timeout, as it does one that refuses (a service
     /// between binding and listening); with no file there no service is starting, so waiting would only delay the answer.
+    /// A path too long for any socket is said first: no service can be there either.
     /// </summary>
     private static void ThrowIfNoSocket(string pipeName)
     {
@@ -121,32 +133,14 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             return;
         }
         var path = SocketPathOf(pipeName);
-        if (NothingAt(path))
+        if (SocketPaths.Unusable(path) is { } unusable)
+        {
+            throw unusable;
+        }
+        if (SocketPaths.NothingAt(path))
         {
             throw new FileNotFoundException(
                 $"No ApprovalBot service at '{path}': there is no socket file there, so the service is not running, or it serves another path (its Pipe:Name; clients read APPROVALBOT_PIPE).", path);
-        }
-    }
-
-    /// <summary>
-    /// True only when the path provably names nothing. Not <see cref="Path.Exists"/>, which is false also when the path
-    /// cannot be looked at (a folder on it closed to this OS user): the connect then fails saying so, not "not running".
-    /// approvalctl's blocking fast path asks the same.
-    /// </summary>
-    internal static bool NothingAt(string path)
-    {
-        try
-        {
-            File.GetAttributes(path);
-            return false;
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return true;
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
-        {
-            return false;
         }
     }
 
@@ -456,7 +450,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         {
             fresh = Open(_pipeName, _pipeOptions, timeout);
         }
-        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException or TimeoutException or UnauthorizedAccessException)
         {
             throw CannotReconnect(call, unserved, timeout, ex);
         }
@@ -482,7 +476,7 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
             Close("a call was cancelled before its answer arrived");
             throw;
         }
-        catch (Exception ex) when (ex is IOException and not RequestNotCarriedOutException or TimeoutException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException and not RequestNotCarriedOutException or TimeoutException or UnauthorizedAccessException)
         {
             throw CannotReconnect(call, unserved, timeout, ex);
         }

@@ -23,6 +23,16 @@ public sealed class ErrorTextTests
     }
 
     [Fact]
+    public void IoFailure_RefusedConnect_TheClientsReasonNotTheSocketErrorText()
+    {
+        // ENOTDIR's SocketException says only "Unknown socket error": a reconnect that failed so said that.
+        var refused = new ApprovalBot.Client.PipeConnectException("/srv/app/p.sock", "not a directory: '/srv/app' on the path is a file, not a folder",
+            new System.Net.Sockets.SocketException(-131074));
+
+        Assert.Equal("not a directory: '/srv/app' on the path is a file, not a folder", ErrorText.IoFailure(refused));
+    }
+
+    [Fact]
     public void IoFailure_ExceptionTypesAndErrno_InWords()
     {
         using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();

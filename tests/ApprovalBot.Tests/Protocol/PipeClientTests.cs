@@ -179,6 +179,48 @@ public sealed class PipeClientTests
     }
 
     [Theory]
+    [InlineData(true, "under a regular file")]
+    [InlineData(false, "under a regular file")]
+    [InlineData(true, "through a symbolic link loop")]
+    [InlineData(false, "through a symbolic link loop")]
+    [InlineData(true, "too long for a socket")]
+    [InlineData(false, "too long for a socket")]
+    public async Task Connect_PathTheOsRefusesAConnectTo_PipeConnectExceptionNamingThePathAndWhy(bool blocking, string what)
+    {
+        using var dir = new TempDirectory();
+        string path, why;
+        switch (what)
+        {
+            case "under a regular file":
+                // ENOTDIR: was taken for a missing socket ("the service is not running").
+                await File.WriteAllTextAsync(dir.Combine("run"), "a file, not a folder");
+                path = Path.Combine(dir.Combine("run"), "approvalbot.sock");
+                why = $"not a directory: '{dir.Combine("run")}' on the path is a file, not a folder";
+                break;
+            case "through a symbolic link loop":
+                // ELOOP: was a bare SocketException, "Unknown socket error".
+                path = dir.Combine("loop.sock");
+                File.CreateSymbolicLink(path, path);
+                why = "too many levels of symbolic links: a symbolic link on the path leads back to itself";
+                break;
+            default:
+                // Was an ArgumentOutOfRangeException from deep inside the connect (or "not running" with nothing there).
+                path = dir.Combine(new string('s', 120) + ".sock");
+                why = $"the path is {Encoding.UTF8.GetByteCount(path)} bytes long, and a Unix socket path takes at most 107";
+                break;
+        }
+
+        var error = blocking
+            ? Assert.Throws<PipeConnectException>(() => PipeClient.Connect(path, TimeSpan.FromSeconds(60)))
+            : await Assert.ThrowsAsync<PipeConnectException>(() => PipeClient.ConnectAsync(path, TimeSpan.FromSeconds(60)));
+
+        Assert.Equal(path, error.SocketPath);
+        Assert.Equal(why, error.Reason);
+        Assert.Equal($"Cannot connect to the ApprovalBot service at '{path}': {why}.", error.Message);
+        Assert.IsAssignableFrom<IOException>(error);
+    }
+
+    [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public async Task Connect_SocketFileThereButNotListeningYet_WaitsForTheServiceToAccept(bool blocking)
