@@ -161,6 +161,11 @@ internal static class UnknownSettings
         {
             readings.Add($"00:{n:00}:00 for {n} minutes");
         }
+        if (n < 86_400)
+        {
+            // Pipe:LineTimeout is meant in seconds.
+            readings.Add($"{TimeSpan.FromSeconds(n).ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)} for {n} seconds");
+        }
         return $"{key.Path}: '{key.Value}' is a number without a unit; write the duration as [d.]hh:mm:ss: {string.Join(", ", readings)}.";
     }
 

@@ -56,11 +56,13 @@ public sealed class UnknownSettingsTests
     }
 
     [Theory]
-    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=30", "ApprovalBot:Kinds:reply:StaleAfter: '30' is a number without a unit; write the duration as [d.]hh:mm:ss: 30.00:00:00 for 30 days, 00:30:00 for 30 minutes.")]
-    [InlineData("ApprovalBot:Kinds:reply:ExpireAfter=2", "ApprovalBot:Kinds:reply:ExpireAfter: '2' is a number without a unit; write the duration as [d.]hh:mm:ss: 2.00:00:00 for 2 days, 02:00:00 for 2 hours, 00:02:00 for 2 minutes.")]
-    [InlineData("ApprovalBot:Kinds:reply:StuckAfter= 90 ", "ApprovalBot:Kinds:reply:StuckAfter: ' 90 ' is a number without a unit; write the duration as [d.]hh:mm:ss: 90.00:00:00 for 90 days.")]
-    [InlineData("ApprovalBot:Reconciliation:RemindEvery=6", "ApprovalBot:Reconciliation:RemindEvery: '6' is a number without a unit; write the duration as [d.]hh:mm:ss: 6.00:00:00 for 6 days, 06:00:00 for 6 hours, 00:06:00 for 6 minutes.")]
-    [InlineData("ApprovalBot:Reconciliation:EventWindow=7", "ApprovalBot:Reconciliation:EventWindow: '7' is a number without a unit; write the duration as [d.]hh:mm:ss: 7.00:00:00 for 7 days, 07:00:00 for 7 hours, 00:07:00 for 7 minutes.")]
+    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=30", "ApprovalBot:Kinds:reply:StaleAfter: '30' is a number without a unit; write the duration as [d.]hh:mm:ss: 30.00:00:00 for 30 days, 00:30:00 for 30 minutes, 00:00:30 for 30 seconds.")]
+    [InlineData("ApprovalBot:Kinds:reply:ExpireAfter=2", "ApprovalBot:Kinds:reply:ExpireAfter: '2' is a number without a unit; write the duration as [d.]hh:mm:ss: 2.00:00:00 for 2 days, 02:00:00 for 2 hours, 00:02:00 for 2 minutes, 00:00:02 for 2 seconds.")]
+    [InlineData("ApprovalBot:Kinds:reply:StuckAfter= 90 ", "ApprovalBot:Kinds:reply:StuckAfter: ' 90 ' is a number without a unit; write the duration as [d.]hh:mm:ss: 90.00:00:00 for 90 days, 00:01:30 for 90 seconds.")]
+    [InlineData("ApprovalBot:Reconciliation:RemindEvery=6", "ApprovalBot:Reconciliation:RemindEvery: '6' is a number without a unit; write the duration as [d.]hh:mm:ss: 6.00:00:00 for 6 days, 06:00:00 for 6 hours, 00:06:00 for 6 minutes, 00:00:06 for 6 seconds.")]
+    [InlineData("ApprovalBot:Reconciliation:EventWindow=7", "ApprovalBot:Reconciliation:EventWindow: '7' is a number without a unit; write the duration as [d.]hh:mm:ss: 7.00:00:00 for 7 days, 07:00:00 for 7 hours, 00:07:00 for 7 minutes, 00:00:07 for 7 seconds.")]
+    [InlineData("ApprovalBot:Pipe:LineTimeout=45", "ApprovalBot:Pipe:LineTimeout: '45' is a number without a unit; write the duration as [d.]hh:mm:ss: 45.00:00:00 for 45 days, 00:45:00 for 45 minutes, 00:00:45 for 45 seconds.")]
+    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=100000", "ApprovalBot:Kinds:reply:StaleAfter: '100000' is a number without a unit; write the duration as [d.]hh:mm:ss: 100000.00:00:00 for 100000 days.")]
     public void Find_DurationAsABareNumber_RefusedShowingEachReading(string setting, string expected)
     {
         // .NET reads "30" as 30 days: meant as minutes, a draft went stale a month later without a word.
