@@ -26,6 +26,7 @@ internal sealed partial class AgentPipeServer(
     private static readonly TimeSpan RefusedLineReadFor = TimeSpan.FromSeconds(10);
     private static readonly byte[] Newline = "\n"u8.ToArray();
     private readonly WarningThrottle _lineTimeoutWarnings = new(time, TimeSpan.FromMinutes(1));
+    private readonly WarningThrottle _tooLargeWarnings = new(time, TimeSpan.FromMinutes(1));
     // Read on start, not in the constructor, so ValidateOnStart reports every bad key at once first.
     private AgentPipeOptions _options = null!;
     private readonly TaskCompletionSource _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -221,7 +222,10 @@ internal sealed partial class AgentPipeServer(
                 }
                 if (outcome == LineReader.Outcome.TooLarge)
                 {
-                    LogTooLarge(_options.MaxLineBytes);
+                    if (_tooLargeWarnings.ShouldLog(out var suppressed))
+                    {
+                        LogTooLarge(_options.MaxLineBytes, suppressed);
+                    }
                     await AnswerAsync(stream, Response.Failure(ErrorCodes.TooLarge,
                         $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
                     await SkipRefusedLineAsync(reader, stoppingToken).ConfigureAwait(false);
@@ -383,8 +387,9 @@ internal sealed partial class AgentPipeServer(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Pipe accept failed; still serving")]
     private partial void LogAcceptFailed(Exception ex);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused a request line over {MaxLineBytes} bytes; connection closed")]
-    private partial void LogTooLarge(int maxLineBytes);
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "PipeLineTooLarge", Message =
+        "Refused a request line over {MaxLineBytes} bytes; connection closed. {Suppressed} more since the last such warning")]
+    private partial void LogTooLarge(int maxLineBytes, int suppressed);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "PipeLineTimedOut", Message =
         "Closed an agent connection whose request line did not end within {LineTimeoutSeconds} s of Pipe:LineTimeout: " +

@@ -105,6 +105,36 @@ public sealed partial class AgentPipeServerTests
         Assert.True((await bystander.PingAsync()).Ok);
     }
 
+    /// <summary>An agent in a loop sending lines over the limit is one warning a minute, with the count of the others, like the other pipe warnings.</summary>
+    [Fact]
+    public async Task Serve_ManyLinesOverLimit_OneWarningAMinuteCountingTheOthers()
+    {
+        var clock = new ManualTimeProvider();
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=1024"],
+            services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<ILoggerProvider>(logs));
+        var huge = Encoding.UTF8.GetBytes("""{"op":"ping","pad":" """ + new string('x', 2000) + "\"}\n");
+
+        for (var i = 0; i < 4; i++)
+        {
+            if (i == 3)
+            {
+                clock.Advance(TimeSpan.FromMinutes(1));
+            }
+            using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(host.PipeName));
+            using var stream = new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(huge);
+            using var reader = new StreamReader(stream);
+            Assert.Equal(ErrorCodes.TooLarge, PipeClient.ParseResponse((await reader.ReadLineAsync())!).Error!.Code);
+            Assert.Null(await reader.ReadLineAsync());
+        }
+
+        var warnings = logs.Entries.Where(e => e.EventId.Name == "PipeLineTooLarge").ToList();
+        Assert.Equal([0, 2], warnings.Select(w => w.Properties["Suppressed"]));
+        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
+    }
+
     [Fact]
     public async Task Serve_LineFarOverLimit_ReadToItsEndSoAnAgentThatWritesThenReadsGetsTooLarge()
     {
