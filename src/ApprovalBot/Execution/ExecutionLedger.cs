@@ -30,6 +30,18 @@ internal static class ExecutionLedger
     /// <summary>A push attempt cut off by a shutdown or a crash (the draft is requeued, or unknown for a human).</summary>
     public const string ExecutionInterrupted = "execution_interrupted";
 
+    /// <summary>A failed attempt (approved again for its retry, or failed for a human).</summary>
+    public const string ExecutionFailed = "execution_failed";
+
+    /// <summary>
+    /// In an <c>execution_failed</c> event's details: whether the attempt may have taken effect at the sink (a command that
+    /// timed out or was killed, a webhook request that went out and got no answer, a reset or a redirect) rather than
+    /// failed for certain (a non-zero exit, a refused connection, an HTTP error status, a pull executor's <c>fail</c>). The
+    /// pipe's cancel refuses to withdraw a draft whose last attempt may have: only a run under the same idempotency key can
+    /// still record its effect. Events of builds before it have no such field, and are read as before (not set).
+    /// </summary>
+    public const string MayHaveTakenEffect = "may_have_taken_effect";
+
     /// <summary>
     /// A draft waiting for its retry was made failed instead of run: it had used as many attempts as its route allows now
     /// (MaxAttempts lowered meanwhile). Not an attempt's outcome, so not <c>execution_failed</c>: the pipe's cancel reads
@@ -147,11 +159,14 @@ internal static class ExecutionLedger
         {
             details["error"] = outcome.Error;
             details["retryable"] = outcome.Retryable;
+            // Reaches here on a route that dedupes (or a pull route) too: retried under the same key, that is safe for the
+            // sink, but the draft must not be withdrawn meanwhile, or the effect could never be recorded.
+            details[MayHaveTakenEffect] = outcome.MayHaveTakenEffect;
             var retry = outcome.Retryable && d.ExecAttempts < route.MaxAttempts;
             DateTimeOffset? next = retry ? ctx.Now + options.Backoff(d.ExecAttempts) : null;
             details["retry_at"] = next?.ToString("O");
             details["final"] = !retry;
-            transition = new Transition(id, [DraftState.Executing], retry ? DraftState.Approved : DraftState.Failed, "execution_failed", actor)
+            transition = new Transition(id, [DraftState.Executing], retry ? DraftState.Approved : DraftState.Failed, ExecutionFailed, actor)
             {
                 Set = new Dictionary<string, object?>
                 {

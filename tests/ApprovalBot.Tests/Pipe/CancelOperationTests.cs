@@ -1,4 +1,7 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
@@ -6,6 +9,7 @@ using ApprovalBot.Execution;
 using ApprovalBot.Pipe.Operations;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Execution.Routes;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Reconciliation;
 using ApprovalBot.Tests.Telegram;
@@ -426,7 +430,187 @@ public sealed class CancelOperationTests : IAsyncLifetime
 
     [Fact]
     public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
-        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted), (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted));
+        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect),
+            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect));
+
+    private static string MayHaveTakenEffectRefusal(string id, string state) =>
+        $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +
+        "cut off after the request went out); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
+
+    /// <summary>
+    /// Runs the draft's first attempt on <paramref name="settings"/>' route (its retry, if any, far off), then has its agent
+    /// cancel it: refused, with nothing changed, when the attempt's <c>execution_failed</c> says it may have taken effect;
+    /// withdrawn when it failed for certain.
+    /// </summary>
+    private static async Task FirstAttemptThenCancelAsync(IEnumerable<string> settings, string id, string state, bool mayHaveTakenEffect)
+    {
+        await using var host = await TestHost.StartAsync(
+            [.. settings, "ApprovalBot:Execution:RetryBaseSeconds=600", "ApprovalBot:Execution:IntervalSeconds=3600"],
+            compose: b => b.AddApprovalJobs());
+        await DraftFixtures.ApproveAsync(host.Store, id, "maybe posted");
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        var before = host.Store.Get(id)!;
+        Assert.Equal(state, before.State.ToWire());
+        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(id), e => e.Type == ExecutionLedger.ExecutionFailed).Details!))
+        {
+            Assert.Equal(mayHaveTakenEffect, failed.RootElement.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        }
+        var events = host.Store.Events(id).Count;
+        await using var agent = await host.ConnectAsync();
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        if (mayHaveTakenEffect)
+        {
+            Assert.Equal(new ProtocolError(ErrorCodes.Conflict, MayHaveTakenEffectRefusal(id, state), "id"), cancel.Error);
+            Assert.Equal(before, host.Store.Get(id));
+            Assert.Equal(events, host.Store.Events(id).Count);
+        }
+        else
+        {
+            Assert.True(cancel.Ok, cancel.Error?.Message);
+            Assert.Equal(DraftState.Cancelled, host.Store.Get(id)!.State);
+        }
+    }
+
+    /// <summary>
+    /// A command route that dedupes: a run that timed out (its process tree killed) or was killed by a signal may have
+    /// posted, and is retried under the same key; its agent cannot withdraw it meanwhile, nor once it failed for good. Before
+    /// the fix such an attempt was a plain execution_failed and the cancel was accepted: the agent was told the draft was
+    /// withdrawn while its post may have been live. A run that exited non-zero on its own said it did not post.
+    /// </summary>
+    [Theory]
+    [InlineData("hang", 3, "approved", true)]
+    [InlineData("hang", 1, "failed", true)]
+    [InlineData("sigkill", 3, "approved", true)]
+    [InlineData("sigkill", 1, "failed", true)]
+    [InlineData("fail", 3, "approved", false)]
+    [InlineData("fail", 1, "failed", false)]
+    public async Task Cancel_AfterACommandAttemptOnADedupingRoute_RefusedOnlyIfItMayHaveTakenEffect(string mode, int maxAttempts, string state, bool refused)
+    {
+        using var route = new RouteScript(mode);
+
+        await FirstAttemptThenCancelAsync(route.Settings("reply", maxAttempts, timeoutSeconds: mode == "hang" ? 1 : 30, idempotent: true),
+            "reply:command-" + mode, state, refused);
+
+        Assert.Single(route.Runs());
+    }
+
+    public static TheoryData<string, int, string, bool> WebhookAttempts => new()
+    {
+        // sink, MaxAttempts, state after the attempt, may have taken effect
+        { "no answer", 3, "approved", true },
+        { "reset after the request", 3, "approved", true },
+        { "redirect", 3, "failed", true },
+        { "503", 3, "approved", false },
+        { "400", 3, "failed", false },
+        { "connection refused", 3, "approved", false },
+        { "reset after the request", 1, "failed", true },
+        { "503", 1, "failed", false },
+    };
+
+    /// <summary>
+    /// A webhook route that dedupes: a request that went out and got no answer in time, a reset, or a redirect may have been
+    /// acted on; an HTTP error status is the sink's own answer, and a refused connection sent nothing.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WebhookAttempts))]
+    public async Task Cancel_AfterAWebhookAttemptOnADedupingRoute_RefusedOnlyIfItMayHaveTakenEffect(string sinkDoes, int maxAttempts, string state, bool refused)
+    {
+        using var refusing = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        refusing.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        await using var sink = new ScriptedSink(_ => sinkDoes switch
+        {
+            "no answer" => ScriptedSink.Hold,
+            "reset after the request" => null,
+            "redirect" => "HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            "503" => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
+            "400" => "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno.",
+            _ => throw new ArgumentOutOfRangeException(nameof(sinkDoes), sinkDoes, null),
+        });
+        var url = sinkDoes == "connection refused" ? $"http://127.0.0.1:{((IPEndPoint)refusing.LocalEndPoint!).Port}/hook/" : sink.Url;
+
+        await FirstAttemptThenCancelAsync(
+            [
+                "ApprovalBot:Kinds:reply:Executor:Type=webhook", $"ApprovalBot:Kinds:reply:Executor:Url={url}",
+                $"ApprovalBot:Kinds:reply:Executor:MaxAttempts={maxAttempts}", "ApprovalBot:Kinds:reply:Executor:Idempotent=true",
+                $"ApprovalBot:Kinds:reply:Executor:TimeoutSeconds={(sinkDoes == "no answer" ? 1 : 10)}",
+            ],
+            "reply:webhook", state, refused);
+
+        Assert.Equal(sinkDoes == "connection refused" ? 0 : 1, sink.Keys.Count);
+    }
+
+    /// <summary>
+    /// MaxAttempts lowered while a draft waits for the retry of an attempt that may have taken effect: attempts_exhausted
+    /// makes it failed without a run, and the cancel still reads the last attempt's own event, so it stays refused.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_FailedByAttemptsExhaustedAfterAKilledRun_StillRefused()
+    {
+        using var route = new RouteScript("sigkill");
+        using var data = new TempDirectory();
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        const string id = "reply:killed-then-lowered";
+        await using (var before = await TestHost.StartAsync([.. route.Settings("reply", maxAttempts: 3, idempotent: true), "ApprovalBot:Execution:RetryBaseSeconds=10"],
+            s => s.AddSingleton<TimeProvider>(time), data.Path, b => b.AddApprovalJobs()))
+        {
+            await DraftFixtures.ApproveAsync(before.Store, id, "maybe posted");
+            await before.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+            Assert.Equal(DraftState.Approved, before.Store.Get(id)!.State);
+        }
+        await using var host = await TestHost.StartAsync([.. route.Settings("reply", maxAttempts: 1, idempotent: true), "ApprovalBot:Execution:RetryBaseSeconds=10"],
+            s => s.AddSingleton<TimeProvider>(time), data.Path, b => b.AddApprovalJobs());
+        time.Advance(TimeSpan.FromSeconds(20));
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        Assert.Equal(DraftState.Failed, host.Store.Get(id)!.State);
+        Assert.Equal(ExecutionLedger.AttemptsExhausted, host.Store.Events(id)[^1].Type);
+        await using var agent = await host.ConnectAsync();
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict, MayHaveTakenEffectRefusal(id, "failed"), "id"), cancel.Error);
+        Assert.Equal(DraftState.Failed, host.Store.Get(id)!.State);
+        Assert.Single(route.Runs());
+    }
+
+    /// <summary>
+    /// A store written by an older build: its execution_failed events carry no may_have_taken_effect, even for a timeout on a
+    /// route that dedupes. Read as that build did, the draft stays withdrawable.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_FailedAttemptRecordedByAnOlderBuild_WithdrawnAsBefore()
+    {
+        const string id = "reply:old-store";
+        await DraftFixtures.ApproveAsync(Store, id);
+        await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Executing, new Dictionary<string, object?> { ["exec_attempts"] = 1 });
+        var applied = await Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Approved, ExecutionLedger.ExecutionFailed, "executor:command")
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = "timed out after 30s; the process tree was killed", ["exec_next_at"] = DateTimeOffset.UtcNow.AddMinutes(5) },
+            Details = new JsonObject
+            {
+                ["attempt"] = 1, ["idempotency_key"] = "ab1-old", ["error"] = "timed out after 30s; the process tree was killed",
+                ["retryable"] = true, ["retry_at"] = DateTimeOffset.UtcNow.AddMinutes(5).ToString("O"), ["final"] = false,
+            },
+        });
+        Assert.True(applied.Applied);
+        await using var agent = await _host.ConnectAsync();
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        Assert.True(cancel.Ok, cancel.Error?.Message);
+        Assert.Equal(DraftState.Cancelled, Store.Get(id)!.State);
+    }
+
+    [Theory]
+    [InlineData("""{"attempt":1,"may_have_taken_effect":true}""", true)]
+    [InlineData("""{"attempt":1,"may_have_taken_effect":false}""", false)]
+    [InlineData("""{"attempt":1}""", false)]
+    [InlineData("""{"may_have_taken_effect":"true"}""", false)]
+    [InlineData("""[{"may_have_taken_effect":true}]""", false)]
+    [InlineData("not json", false)]
+    public void SaysMayHaveTakenEffect_OnlyAnExplicitTrue(string details, bool expected) =>
+        Assert.Equal(expected, CancelOperation.SaysMayHaveTakenEffect(details));
 
     /// <summary>A pull executor claims approved drafts of its kind: one its agent withdrew is handed out no more.</summary>
     [Fact]

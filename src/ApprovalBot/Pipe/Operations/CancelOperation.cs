@@ -14,8 +14,10 @@ namespace ApprovalBot.Pipe.Operations;
 /// again). The move is a compare-and-set through the store's single writer, so against the executor's or a pull
 /// claim's approved -> executing, and an approver's tap, whichever commits first holds. Refused (<c>conflict</c>, naming
 /// the state) once a run is under way or done, the approver closed the draft (rejected, discarded), it expired, or it
-/// waits for a human who must look at it (blocked by the handoff check, outcome unknown). A repeat for a draft this op
-/// already cancelled answers as the first time did and writes nothing, so an agent that lost the answer can simply ask again.
+/// waits for a human who must look at it (blocked by the handoff check, outcome unknown); also an approved or failed draft
+/// whose last attempt may have taken effect (read from the ledger), which only a run under its idempotency key can record.
+/// A repeat for a draft this op already cancelled answers as the first time did and writes nothing, so an agent that lost
+/// the answer can simply ask again.
 /// </summary>
 internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOperation> logger) : IPipeOperation
 {
@@ -46,7 +48,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
                 LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire());
                 throw Refusal(outcome.Draft);
             case OutcomeKind.CutOff:
-                LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire() + " after a cut-off attempt");
+                LogRefused(outcome.Draft!.Id, outcome.Draft.State.ToWire() + " after an attempt that may have taken effect");
                 throw CutOffRefusal(outcome.Draft, outcome.CutOffBy!);
             case OutcomeKind.Cancelled:
                 var d = outcome.Draft!;
@@ -92,9 +94,10 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         {
             return new Outcome(OutcomeKind.Refused, current, null);
         }
-        // Approved again after a pull lease expired or a run was cut off (or failed once those used up its attempts):
-        // that attempt may have taken effect, and only running it again under the same idempotency key lets the sink or
-        // the pull agent record it; withdrawn, its late outcome would be refused and the effect never recorded.
+        // Approved again after a pull lease expired, a run was cut off, or an attempt failed without a definite answer on a
+        // route that dedupes (or failed once those used up its attempts): that attempt may have taken effect, and only
+        // running it again under the same idempotency key lets the sink or the pull agent record it; withdrawn, its late
+        // outcome would be refused and the effect never recorded.
         if (current.ExecAttempts > 0 && LastAttemptCutOff(ctx, id) is { } cutOff)
         {
             return new Outcome(OutcomeKind.CutOff, current, null) { CutOffBy = cutOff };
@@ -118,24 +121,63 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     /// <summary>
     /// The ledger events the executor ends an attempt with (ExecutionLedger's; the ledger's names are stored, so they do not
     /// change, and the pipe reads them from the ledger rather than reaching into the executor). Of those, the two that
-    /// leave its effect unknown: a pull lease that expired, a push run cut off.
+    /// leave its effect unknown: a pull lease that expired, a push run cut off; and a failed attempt whose details say it
+    /// may have taken effect (timed out, killed, redirected, or cut off after the request went out, on a route that
+    /// dedupes: one that does not makes the draft unknown instead).
     /// </summary>
     internal const string LeaseExpired = "lease_expired";
     internal const string ExecutionInterrupted = "execution_interrupted";
+    internal const string ExecutionFailed = "execution_failed";
+    internal const string MayHaveTakenEffect = "may_have_taken_effect";
 
-    /// <summary>How the draft's last attempt ended if it was cut off; else null.</summary>
+    /// <summary>How the draft's last attempt ended if it may have taken effect (its ledger event's type); else null.</summary>
     private static string? LastAttemptCutOff(WriteContext ctx, string id)
     {
         using var cmd = ctx.Command(
-            "SELECT type FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', 'execution_failed', 'execution_unknown', $expired, $interrupted) " +
+            "SELECT type, details FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted) " +
             "ORDER BY id DESC LIMIT 1",
-            ("$id", id), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted));
-        return cmd.ExecuteScalar() is string type && type is LeaseExpired or ExecutionInterrupted ? type : null;
+            ("$id", id), ("$failed", ExecutionFailed), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted));
+        using var reader = cmd.ExecuteReader();
+        if (!reader.Read())
+        {
+            return null;
+        }
+        var type = reader.GetString(0);
+        return type switch
+        {
+            LeaseExpired or ExecutionInterrupted => type,
+            ExecutionFailed when !reader.IsDBNull(1) && SaysMayHaveTakenEffect(reader.GetString(1)) => type,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Whether a failed attempt's details hold <c>may_have_taken_effect: true</c>. Older builds did not write it, and their
+    /// failed attempts stay withdrawable as they were; so do details that are not JSON (a ledger edited by hand).
+    /// </summary>
+    internal static bool SaysMayHaveTakenEffect(string details)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(details);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                && doc.RootElement.TryGetProperty(MayHaveTakenEffect, out var value)
+                && value.ValueKind == JsonValueKind.True;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private static ProtocolException CutOffRefusal(Draft d, string cutOffBy)
     {
-        var how = cutOffBy == LeaseExpired ? "its pull lease expired without complete or fail" : "its run was cut off (the service stopped while it ran)";
+        var how = cutOffBy switch
+        {
+            LeaseExpired => "its pull lease expired without complete or fail",
+            ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
+            _ => "it failed without a definite answer: timed out, killed, redirected, or cut off after the request went out",
+        };
         return new ProtocolException(ErrorCodes.Conflict,
             $"draft '{GetOperation.Shown(d.Id)}' is {d.State.ToWire()}: its last attempt may have taken effect ({how}); it cannot be withdrawn, so that a run under " +
             "the same idempotency key can still record it; nothing changed", "id");
