@@ -542,6 +542,30 @@ public sealed class CancelOperationTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// A pull executor's <c>fail</c> is its own answer that it did not post (one that cannot tell lets its lease run out,
+    /// which the cancel refuses after): recorded as not having taken effect, and the draft stays withdrawable.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_AfterAPullExecutorsFail_Withdrawn()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:reply:Executor:Type=pull"], compose: b => b.AddApprovalJobs());
+        await DraftFixtures.ApproveAsync(host.Store, "reply:pull-failed", "could not post");
+        await using var agent = await host.ConnectAsync();
+        var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+        Assert.True((await agent.FailAsync(claimed.Id, claimed.Lease, "the site said no", retryable: true)).Ok);
+        Assert.Equal(DraftState.Approved, host.Store.Get(claimed.Id)!.State);
+        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(claimed.Id), e => e.Type == ExecutionLedger.ExecutionFailed).Details!))
+        {
+            Assert.False(failed.RootElement.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        }
+
+        var cancel = await agent.CancelAsync(claimed.Id, "superseded");
+
+        Assert.True(cancel.Ok, cancel.Error?.Message);
+        Assert.Equal(DraftState.Cancelled, host.Store.Get(claimed.Id)!.State);
+    }
+
+    /// <summary>
     /// MaxAttempts lowered while a draft waits for the retry of an attempt that may have taken effect: attempts_exhausted
     /// makes it failed without a run, and the cancel still reads the last attempt's own event, so it stays refused.
     /// </summary>
