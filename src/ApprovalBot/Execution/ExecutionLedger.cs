@@ -159,8 +159,8 @@ internal static class ExecutionLedger
         {
             details["error"] = outcome.Error;
             details["retryable"] = outcome.Retryable;
-            // Reaches here on a route that dedupes (or a pull route) too: retried under the same key, that is safe for the
-            // sink, but the draft must not be withdrawn meanwhile, or the effect could never be recorded.
+            // An attempt that may have taken effect gets here only on a route that dedupes: a retry under the same key is
+            // safe for the sink, but the draft must not be withdrawn meanwhile, or its effect could never be recorded.
             details[MayHaveTakenEffect] = outcome.MayHaveTakenEffect;
             var retry = outcome.Retryable && d.ExecAttempts < route.MaxAttempts;
             DateTimeOffset? next = retry ? ctx.Now + options.Backoff(d.ExecAttempts) : null;
