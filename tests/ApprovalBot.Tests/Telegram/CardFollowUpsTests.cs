@@ -1,6 +1,9 @@
 using System.Globalization;
+using ApprovalBot.Client;
 using ApprovalBot.Drafts;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
@@ -263,6 +266,54 @@ public sealed class CardFollowUpsTests
         await h.Control.WaitForEditAsync(h.ChatId, nextCard.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Cancelled", StringComparison.Ordinal));
         Assert.Single(logs.Entries, e => e.Category == typeof(CardFollowUps).FullName && e.Level == LogLevel.Error);
         Assert.Single(h.Host.Store.Events(broken), e => e.Type == CardSender.EditFailedEvent);
+    }
+
+    /// <summary>
+    /// ✔️ Mark done on an unknown outcome's escalation: the draft is executed by an approver's word, not by a run, and its
+    /// card says so, who and when, instead of "📤 Executed" with the time of the attempt that was cut off. The approver's
+    /// name is escaped like every other value: the chat shows it as Telegram gave it (unescaped, Telegram refuses the edit).
+    /// </summary>
+    [Fact]
+    public async Task Outcome_UnknownMarkedDoneOnItsEscalation_CardSaysWhoMarkedItDoneAndWhen()
+    {
+        const string id = "reply:marked-done";
+        const string name = "Bob <ops> & \"co\"";
+        using var data = new TempDirectory();
+        await using var sandbox = await SandboxServer.StartAsync(
+            new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false, ApproverName = name }, loggerFactory: null, TimeProvider.System);
+        await using var host = await TestHost.StartAsync(settings: TelegramHarness.SettingsFor(sandbox), dataDirectory: data.Path, compose: b => b.AddTelegram());
+        var chat = sandbox.PrivateChatId;
+        await using (var agent = await host.ConnectAsync())
+        {
+            Assert.True((await agent.SubmitAsync(new DraftSubmission { Id = id, Kind = "reply", Agent = "a", Text = "post me once" })).Ok);
+        }
+        var card = await sandbox.Control.WaitForMessageAsync(m => m.Text?.Contains(id, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
+        await host.WaitForStateAsync(id, DraftState.Carded, TelegramHarness.Wait);
+        sandbox.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        await host.WaitForStateAsync(id, DraftState.Approved, TelegramHarness.Wait);
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Approved, DraftState.Executing,
+            new Dictionary<string, object?> { ["exec_attempts"] = 1, ["exec_at"] = DraftColumns.ToUnixMs(DateTimeOffset.UtcNow.AddHours(-3)) });
+        await DraftFixtures.MoveAsync(host.Store, id, DraftState.Executing, DraftState.Unknown,
+            new Dictionary<string, object?> { ["exec_error"] = "timed out after 30 s; it may or may not have taken effect" });
+        await sandbox.Control.WaitForEditAsync(chat, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Outcome unknown", StringComparison.Ordinal));
+        var unknown = host.Store.Get(id)!;
+        await host.Services.GetRequiredService<IEscalationChannel>().SendAsync(new Escalation("1 stale needs attention", [
+            new EscalatedGap(unknown.Id, unknown.Seq, unknown.Sha256, "stale/awaiting_human", unknown.StateSince, "outcome unknown; check the sink",
+                [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard], Reminder: false) { StateSince = unknown.StateSince },
+        ]), CancellationToken.None);
+        var escalation = await sandbox.Control.WaitForMessageAsync(
+            m => m.MessageId > card.MessageId && m.AllButtons.Any(b => b.Text.Contains("Mark done", StringComparison.Ordinal)), TelegramHarness.Wait);
+
+        var done = sandbox.Control.PressButton(escalation.MessageId, TelegramHarness.ButtonData(escalation, "Mark done"));
+        Assert.Contains("Marked", (await sandbox.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
+
+        var edited = await sandbox.Control.WaitForEditAsync(chat, card.MessageId, TelegramHarness.Wait, m => m.Text!.Contains("Marked done", StringComparison.Ordinal));
+        var markedDone = host.Store.Get(id)!;
+        Assert.Equal(DraftState.Executed, markedDone.State);
+        Assert.StartsWith($"✅ Approved by {name} · ✔️ Marked done by {name} at {CardRenderer.FormatTime(markedDone.StateSince)}\n\n", edited.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Executed", edited.Text, StringComparison.Ordinal);
+        Assert.Empty(edited.Buttons);
+        await Eventually.TrueAsync(() => host.Store.Get(id)!.CardShownState == "executed", "the edit to be recorded");
     }
 
     /// <summary>The cards on record behind their draft, as the follow-ups read them at start.</summary>

@@ -171,6 +171,36 @@ public sealed class CardRendererTests
         Assert.StartsWith("<b>✅ Approved by Alice</b> · 📤 Executed 10:33 · posted", card.Html);
     }
 
+    /// <summary>
+    /// An unknown outcome an approver marked done: no run succeeded, so the card says who settled it and when (the time it
+    /// was marked done, not the attempt that was cut off), the name escaped like every other value. A draft marked done
+    /// before the name was kept names the approver by id, or nobody in particular when the ledger named no one (0).
+    /// </summary>
+    [Theory]
+    [InlineData(1002L, "Bob <ops> & \"co\"", "✔️ Marked done by Bob &lt;ops&gt; &amp; &quot;co&quot; at 2026-01-01 11:05 UTC")]
+    [InlineData(1002L, null, "✔️ Marked done by 1002 at 2026-01-01 11:05 UTC")]
+    [InlineData(0L, null, "✔️ Marked done by an approver at 2026-01-01 11:05 UTC")]
+    public void Render_MarkedDoneByAnApprover_SaysWhoAndWhenNotExecuted(long by, string? name, string markedDone)
+    {
+        var draft = Draft("t", DraftState.Executed) with
+        {
+            Decision = "approved",
+            DecidedByName = "Alice",
+            ExecAttempts = 1,
+            ExecAt = At,
+            ExecError = "timed out after 30 s",
+            StateSince = At.AddMinutes(32),
+            MarkedDoneBy = by,
+            MarkedDoneByName = name,
+        };
+
+        var card = CardRenderer.Render(draft);
+
+        Assert.Null(card.Buttons);
+        Assert.StartsWith("<b>✅ Approved by Alice</b> · " + markedDone + "\n\n", card.Html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Executed", card.Html, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Render_ContextStoredWithTextThatIsNotValidUnicode_CardWithANoteInstead()
     {
@@ -192,6 +222,11 @@ public sealed class CardRendererTests
         yield return d with { State = DraftState.Rejected, Decision = "rejected", DecidedByName = new string('N', 64) + " " + new string('L', 64) + " (@" + new string('u', 32) + ")", DecidedAt = At };
         yield return d with { State = DraftState.Executed, Decision = "approved", DecidedByName = "Alice", ExecAt = At, ExecAttempts = 1, ExecResult = new string('r', 1000) };
         yield return d with { State = DraftState.Failed, Decision = "approved", DecidedByName = "Alice", ExecAttempts = 3, ExecError = new string('e', 2000) };
+        yield return d with
+        {
+            State = DraftState.Executed, Decision = "approved", DecidedByName = "Alice", ExecAttempts = 1, ExecError = new string('e', 2000),
+            MarkedDoneBy = 1002, MarkedDoneByName = new string('N', 64) + " " + new string('L', 64) + " (@" + new string('u', 32) + ")",
+        };
         yield return d with { State = DraftState.Cancelled };
     }
 

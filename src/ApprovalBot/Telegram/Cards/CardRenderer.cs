@@ -144,6 +144,7 @@ internal static class CardRenderer
         var outcome = d.State switch
         {
             DraftState.Executing => "⏳ Executing…",
+            DraftState.Executed when d.MarkedDoneBy is { } by => MarkedDone(d, by),
             DraftState.Executed => $"📤 Executed {(d.ExecAt ?? d.UpdatedAt).ToUniversalTime().ToString("HH:mm", CultureInfo.InvariantCulture)}" + Detail(d.ExecResult),
             DraftState.Failed => "⚠️ Execution failed: " + (d.ExecError ?? "no reason recorded"),
             DraftState.Blocked => "⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded"),
@@ -167,6 +168,17 @@ internal static class CardRenderer
     /// </summary>
     public static string Withdrawn(Draft d) =>
         $"🚫 Withdrawn by the agent at {FormatTime(d.StateSince)}" + (d.CancelReason is { } reason ? ": " + reason : "");
+
+    /// <summary>
+    /// A draft an approver marked done (✔️ Mark done on its unknown outcome): a person checked the target, no run
+    /// succeeded, so the card says who and when rather than "Executed" with the time of the attempt that was cut off.
+    /// A draft marked done before who did was kept names the approver by id, or nobody when the ledger named none (0).
+    /// </summary>
+    private static string MarkedDone(Draft d, long by)
+    {
+        var who = d.MarkedDoneByName ?? (by == 0 ? "an approver" : by.ToString(CultureInfo.InvariantCulture));
+        return $"✔️ Marked done by {who} at {FormatTime(d.StateSince)}";
+    }
 
     private static string Detail(string? value) => string.IsNullOrWhiteSpace(value) ? "" : " · " + value;
 
