@@ -1,10 +1,12 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Sandbox;
 using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -314,6 +316,85 @@ public sealed class CardFollowUpsTests
         Assert.DoesNotContain("Executed", edited.Text, StringComparison.Ordinal);
         Assert.Empty(edited.Buttons);
         await Eventually.TrueAsync(() => host.Store.Get(id)!.CardShownState == "executed", "the edit to be recorded");
+    }
+
+    /// <summary>
+    /// Tried out with the built-in sandbox, then given a real bot: a draft decided in the sandbox's chat keeps its card there,
+    /// and when it changes later (executed) the edit of that card goes to a chat the real Bot API does not know ("chat not
+    /// found"). That was a Warning at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever; it is a
+    /// refusal for good, said once and recorded as card_edit_refused, like a card deleted by hand.
+    /// </summary>
+    [Fact]
+    public async Task Outcome_CardInTheBuiltInSandboxThenARealBot_EditRefusedOnceRecordedAndNotTriedAgainAtTheNextLook()
+    {
+        // Named so that the sandbox's card would be tried first at the next look if it were tried again (ids in order).
+        const string old = "reply:a-decided-in-the-sandbox";
+        const string behind = "reply:b-behind";
+        using var data = new TempDirectory();
+        long sandboxChat;
+        await using (var sandboxRun = await TestHost.StartAsync(
+            settings: ["ApprovalBot:Sandbox:Url=http://127.0.0.1:0", "ApprovalBot:Sandbox:RateLimits=false"], dataDirectory: data.Path, compose: b => b.AddTelegram()))
+        {
+            var builtIn = sandboxRun.Services.GetRequiredService<BuiltInSandbox>().Server!;
+            await using (var agent = await sandboxRun.ConnectAsync())
+            {
+                Assert.True((await agent.SubmitAsync(new DraftSubmission { Id = old, Kind = "reply", Agent = "a", Text = "approved in the sandbox" })).Ok);
+            }
+            var sandboxCard = await builtIn.Control.WaitForMessageAsync(m => m.Text?.Contains(old, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
+            await sandboxRun.WaitForStateAsync(old, DraftState.Carded, TelegramHarness.Wait);
+            builtIn.Control.PressButton(sandboxCard.MessageId, TelegramHarness.ButtonData(sandboxCard, "Approve"));
+            await sandboxRun.WaitForStateAsync(old, DraftState.Approved, TelegramHarness.Wait);
+            await Eventually.TrueAsync(() => sandboxRun.Store.Get(old)!.CardShowsCurrentState, "the approval shown on the sandbox's card");
+            sandboxChat = builtIn.PrivateChatId;
+        }
+        await using var real = await SandboxServer.StartAsync(
+            new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false, ApproverId = 4242 }, loggerFactory: null, TimeProvider.System);
+        Assert.NotEqual(sandboxChat, real.PrivateChatId);
+        var logs = new CapturedLogs();
+        var clock = new SignallingClock();
+        await using var host = await TestHost.StartAsync(
+            settings: [.. TelegramHarness.SettingsFor(real),
+                "ApprovalBot:Telegram:MaxCallRetries=0", "ApprovalBot:Telegram:CardMaxAttempts=1", "ApprovalBot:Telegram:CardRetryMaxDelaySeconds=300"],
+            services: s =>
+            {
+                s.AddSingleton<ILoggerProvider>(logs);
+                s.UseClock<CardFollowUps>(clock);
+            },
+            dataDirectory: data.Path, compose: b => b.AddTelegram());
+        Assert.Equal(0, await host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait));
+
+        await DraftFixtures.MoveAsync(host.Store, old, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(host.Store, old, DraftState.Executing, DraftState.Executed, new Dictionary<string, object?> { ["exec_result"] = "posted" });
+
+        await real.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 400, TelegramHarness.Wait);
+        await Eventually.TrueAsync(() => host.Store.Events(old).Any(e => e.Type == CardSender.EditRefusedEvent), "card_edit_refused in the ledger");
+        var refused = JsonNode.Parse(host.Store.Events(old).Single(e => e.Type == CardSender.EditRefusedEvent).Details!)!;
+        Assert.Equal((sandboxChat, "executed", true), ((long)refused["chat_id"]!, (string?)refused["state"], (bool?)refused["former_chat"]));
+        Assert.Contains("chat not found", (string?)refused["description"], StringComparison.Ordinal);
+        Assert.DoesNotContain(old, CardsBehind(host.Store));
+
+        // A card in the real chat whose edit is given up while Telegram is down: the next look at the cards behind shows it.
+        await using (var agent = await host.ConnectAsync())
+        {
+            Assert.True((await agent.SubmitAsync(new DraftSubmission { Id = behind, Kind = "reply", Agent = "a", Text = "approved while edits fail" })).Ok);
+        }
+        var card = await real.Control.WaitForMessageAsync(m => m.Text?.Contains(behind, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
+        await host.WaitForStateAsync(behind, DraftState.Carded, TelegramHarness.Wait);
+        real.Control.InjectFault("editMessageText", SandboxFault.Error(502, "Bad Gateway"), times: 10_000);
+        var press = real.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), fromUserId: 4242, chatId: 4242);
+        await real.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 502, TelegramHarness.Wait);
+        await real.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        real.Control.ClearFaults();
+        var before = real.Control.GetCalls().Max(c => c.Sequence);
+
+        clock.Advance(TimeSpan.FromSeconds(300));
+
+        await real.Control.WaitForEditAsync(4242, card.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.DoesNotContain(real.Control.GetCalls("editMessageText"), c => c.Sequence > before && c.Parameters["chat_id"] == sandboxChat.ToString(CultureInfo.InvariantCulture));
+        Assert.Single(host.Store.Events(old), e => e.Type == CardSender.EditRefusedEvent);
+        var warning = Assert.Single(logs.Entries, e => e.Level >= LogLevel.Warning && e.Message.Contains(old, StringComparison.Ordinal));
+        Assert.Contains("no longer the approvers' chat", warning.Message, StringComparison.Ordinal);
+        Assert.Contains("recorded as card_edit_refused, not tried again until the draft changes", warning.Message, StringComparison.Ordinal);
     }
 
     /// <summary>The cards on record behind their draft, as the follow-ups read them at start.</summary>

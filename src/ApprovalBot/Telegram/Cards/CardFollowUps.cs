@@ -357,12 +357,12 @@ internal sealed partial class CardFollowUps(
     }
 
     /// <summary>
-    /// An edit Telegram refused for good: <see cref="CardSender.ShowLatestAsync"/> logs and records every such refusal of its
-    /// edit before it rethrows, so whoever catches it says nothing more. A send that fails the same way (a card following
-    /// its group to a supergroup) is not an edit, and nothing else has said it.
+    /// An edit Telegram refused for good (the message is gone or the edit itself is refused, or the card is in a chat that
+    /// is no longer the approvers' and Telegram refuses the bot there): <see cref="CardSender.ShowLatestAsync"/> logs and
+    /// records every such refusal of its edit before it rethrows, so whoever catches it says nothing more. A send that
+    /// fails the same way (a card following its group to a supergroup) is not an edit, and nothing else has said it.
     /// </summary>
-    public static bool RecordedAsRefused(Exception failure) =>
-        failure is ApiRequestException { IsEditRefused: true, Method: "editMessageText" };
+    public static bool RecordedAsRefused(Exception failure) => CardSender.IsRefusalRecorded(failure);
 
     private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)
     {

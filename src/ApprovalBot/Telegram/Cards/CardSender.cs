@@ -100,6 +100,19 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 }
                 await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description })
                     .ConfigureAwait(false);
+                MarkRefusalRecorded(ex);
+                throw;
+            }
+            catch (ApiRequestException ex) when (ex.IsChatRefused && !chat.IsApproversChat(chatId))
+            {
+                // A card left in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the
+                // built-in sandbox, whose chat Telegram does not know): unlike the approvers' chat, nobody lets the bot back
+                // in there for this service, and a readmission wakes the cards behind of the approvers' chat only. Tried
+                // again, it was refused at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever.
+                LogEditRefusedFormerChat(draftId, messageId, chatId, ex.Description);
+                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent,
+                    new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["former_chat"] = true }).ConfigureAwait(false);
+                MarkRefusalRecorded(ex);
                 throw;
             }
             catch (Exception ex) when (IsCardFault(ex, cancellationToken))
@@ -231,6 +244,17 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         LogSpareDeleted(draftId, spare.MessageId);
         return SpareCopy.Deleted;
     }
+
+    /// <summary>
+    /// Whether <paramref name="failure"/> is an edit refusal <see cref="ShowLatestAsync"/> took for good: it logged it,
+    /// naming the card, and recorded it as <see cref="EditRefusedEvent"/> (when the card is the one on record) before it
+    /// rethrew it, so whoever catches it says nothing more and does not try that edit again.
+    /// </summary>
+    public static bool IsRefusalRecorded(Exception failure) => failure.Data.Contains(RefusalRecordedKey);
+
+    private const string RefusalRecordedKey = "ApprovalBot.CardEditRefusalRecorded";
+
+    private static void MarkRefusalRecorded(ApiRequestException refusal) => refusal.Data[RefusalRecordedKey] = true;
 
     /// <summary>
     /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
@@ -415,6 +439,12 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} can no longer be edited ({Description}); " +
         "recorded as card_edit_refused, not tried again until the draft changes")]
     private partial void LogEditRefusedGone(string draftId, long messageId, string description);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardEditRefusedFormerChat",
+        Message = "Card message {MessageId} of {DraftId} is in chat {ChatId}, which is no longer the approvers' chat (ChatId changed, or a real bot took over " +
+        "from the built-in sandbox), and Telegram refused its edit ({Description}); recorded as card_edit_refused, not tried again until the draft changes. " +
+        "/status shows the draft's state")]
+    private partial void LogEditRefusedFormerChat(string draftId, long messageId, long chatId, string description);
 
     [LoggerMessage(Level = LogLevel.Error, EventName = "CardEditRefused",
         Message = "Telegram refused the edit of card message {MessageId} of {DraftId} to show {State}: {Description}; recorded as card_edit_refused, " +

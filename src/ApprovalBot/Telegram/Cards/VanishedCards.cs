@@ -20,8 +20,9 @@ namespace ApprovalBot.Telegram.Cards;
 /// </list>
 /// Drafts decided before get nothing: their outcome is in the store (<c>/status</c>), and an edit of their old card meets
 /// no message of a new sandbox (its ids start above every card on record), which is recorded as <c>card_edit_refused</c>
-/// like a card deleted by hand, or goes to the former chat. A real bot whose chat did not change sends nothing again: a
-/// Telegram chat keeps its messages.
+/// like a card deleted by hand, or goes to the former chat, where a refusal of the bot ("chat not found" for the sandbox's
+/// chat, 403 for a group the bot left) is recorded the same way (<see cref="CardSender.ShowLatestAsync"/>). A real bot
+/// whose chat did not change sends nothing again: a Telegram chat keeps its messages.
 /// </summary>
 internal sealed partial class VanishedCards(
     DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, IOptions<TelegramOptions> options, TimeProvider time,
