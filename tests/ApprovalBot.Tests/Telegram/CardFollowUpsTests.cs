@@ -316,6 +316,12 @@ public sealed class CardFollowUpsTests
         Assert.DoesNotContain("Executed", edited.Text, StringComparison.Ordinal);
         Assert.Empty(edited.Buttons);
         await Eventually.TrueAsync(() => host.Store.Get(id)!.CardShownState == "executed", "the edit to be recorded");
+
+        // /status says it too, beside the attempt that was cut off.
+        sandbox.Control.SendUserMessage("/status " + id);
+        var status = await sandbox.Control.WaitForMessageAsync(m => m.Text?.StartsWith(id + " (#", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.Contains($"\n✔️ Marked done by {name} at {CardRenderer.FormatTime(markedDone.StateSince)}\n", status.Text, StringComparison.Ordinal);
+        Assert.Contains("error: timed out after 30 s", status.Text, StringComparison.Ordinal);
     }
 
     /// <summary>

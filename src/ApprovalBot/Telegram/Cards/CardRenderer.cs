@@ -174,7 +174,7 @@ internal static class CardRenderer
     /// succeeded, so the card says who and when rather than "Executed" with the time of the attempt that was cut off.
     /// A draft marked done before who did was kept names the approver by id, or nobody when the ledger named none (0).
     /// </summary>
-    private static string MarkedDone(Draft d, long by)
+    internal static string MarkedDone(Draft d, long by)
     {
         var who = d.MarkedDoneByName ?? (by == 0 ? "an approver" : by.ToString(CultureInfo.InvariantCulture));
         return $"✔️ Marked done by {who} at {FormatTime(d.StateSince)}";

@@ -42,6 +42,11 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         {
             r.Text(HtmlText.Shorten(CardRenderer.Withdrawn(draft), 700)).Line();
         }
+        if (draft.MarkedDoneBy is { } by)
+        {
+            // No run succeeded: the execution line below is the attempt that was cut off, and a person settled it.
+            r.Text(HtmlText.Shorten(CardRenderer.MarkedDone(draft, by), 300)).Line();
+        }
         if (draft.ExecAttempts > 0 || draft.ExecResult is not null || draft.ExecError is not null)
         {
             r.Text($"Execution: {draft.ExecAttempts.ToString(CultureInfo.InvariantCulture)} attempts")
