@@ -382,6 +382,21 @@ public sealed class SqliteDatabaseTests
     }
 
     /// <summary>
+    /// The expiry reads the due drafts of each kind with an ExpireAfter every reconcile cycle: the few pending and carded
+    /// ones, through drafts_by_state. Not drafts_by_kind (schema 12), which SQLite picks for <c>kind = $kind</c> in a store
+    /// without statistics, as a service's own store is: that reads every draft of the kind, executed ones included, from
+    /// <c>$after</c> on, each cycle.
+    /// </summary>
+    [Fact]
+    public void DraftExpiry_DueDrafts_SearchTheStateIndexNotTheKinds()
+    {
+        var plan = PlanInFreshStore(ApprovalBot.Reconciliation.DraftExpiry.DueSql, ("$kind", "reply"), ("$cutoff", 1L), ("$after", 0L), ("$limit", 200));
+
+        Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=? AND rowid>?)", StringComparison.Ordinal));
+        Assert.DoesNotContain(plan, step => step.Contains("drafts_by_kind", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// The executor's recovery reads executing drafts a page at a time, from the seq the last page ended at: a search of
     /// drafts_by_state by state and seq, in seq order, however many executing drafts come before the page.
     /// </summary>
