@@ -124,6 +124,7 @@ internal sealed partial class Reconciler(
                 EscalatedGap[] shown = [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed, StateSince = g.StateSince })];
                 var escalation = new Escalation(Title(chunk, reminder), shown);
                 Exception? notRecorded = null;
+                var recorded = 0;
                 async Task MarkSentAsync(IReadOnlyList<EscalatedGap> part)
                 {
                     // By reference: two gaps may read the same, each has its own key.
@@ -144,6 +145,7 @@ internal sealed partial class Reconciler(
                         notRecorded = ex;
                         throw;
                     }
+                    recorded += keys.Count;
                 }
                 try
                 {
@@ -151,8 +153,9 @@ internal sealed partial class Reconciler(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && !ReferenceEquals(ex, notRecorded))
                 {
-                    // The store failing to record a delivered message is the cycle's failure, not the chat's.
-                    EscalationFailed(ex, chunk.Length, now);
+                    // The store failing to record a delivered message is the cycle's failure, not the chat's. The parts the chat
+                    // took are recorded: only the gaps after them were not delivered.
+                    EscalationFailed(ex, chunk.Length - recorded, now);
                     continue;
                 }
                 if (_failingSince is { } since)

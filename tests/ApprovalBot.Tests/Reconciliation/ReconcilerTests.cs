@@ -195,6 +195,29 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// An escalation the chat takes in parts, the first taken and the second not: the failure names the gaps not
+    /// delivered, not every gap of the escalation (the first part's are recorded as sent and not sent again).
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_ALaterPartOfAnEscalationFails_TheFailureCountsOnlyTheGapsNotDelivered()
+    {
+        foreach (var id in new[] { "reply:part-a", "reply:part-b", "reply:part-c" })
+        {
+            await FailAsync(id);
+        }
+        _chat.FirstPartOnly = 2;
+
+        var failed = await Reconciler.RunOnceAsync(default);
+        var retried = await Reconciler.RunOnceAsync(default);
+
+        var error = Assert.Single(_logs.Entries, e => e.Category == typeof(Reconciler).FullName && e.Level == LogLevel.Error);
+        Assert.Equal("EscalationFailed", error.EventId.Name);
+        Assert.Equal(1, Convert.ToInt32(error.Properties["Count"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal((3, 1), (failed.Open, retried.Escalated));
+        Assert.Equal([2, 1], _chat.Sent.Select(m => m.Gaps.Count));
+    }
+
+    /// <summary>
     /// A card that has not reached the chat in ten minutes is listed (card_waiting) but not sent to the chat, which is what
     /// holds it up; once the outbox gives it up, that is a gap of its own, escalated at once with its Retry.
     /// </summary>
