@@ -71,18 +71,34 @@ public sealed class SqliteDatabaseTests
     /// </summary>
     [Theory]
     [InlineData("SELECT id FROM drafts WHERE kind = $kind AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now) ORDER BY state_since, seq LIMIT $max", "drafts_approved_by_kind")]
-    [InlineData("SELECT id FROM drafts WHERE kind IN ($k0, $k1) AND state = 'approved' AND (exec_next_at IS NULL OR exec_next_at <= $now) ORDER BY state_since, seq LIMIT $limit", null)]
-    [InlineData("SELECT MIN(exec_next_at) FROM drafts WHERE kind IN ($k0, $k1) AND state = 'approved' AND exec_next_at IS NOT NULL", null)]
     [InlineData("SELECT id FROM drafts WHERE state IN ('approved', 'carded') AND ($before IS NULL OR state_since < $before) ORDER BY state_since, seq LIMIT $limit", "drafts_by_state")]
     [InlineData("SELECT id FROM drafts WHERE state = 'pending' AND ((card_attempts = 0 AND card_next_at IS NULL) OR card_next_at <= $now) ORDER BY seq LIMIT $limit", "drafts_by_state")]
     [InlineData("SELECT MIN(card_next_at) FROM drafts WHERE state = 'pending' AND card_next_at IS NOT NULL", "drafts_by_state")]
-    public void Initialize_QueriesByStateAndKind_SearchAnIndex(string sql, string? index)
+    public void Initialize_QueriesByStateAndKind_SearchAnIndex(string sql, string index)
     {
         var plan = PlanInFreshStore(sql, [.. new[] { "$kind", "$k0", "$k1", "$now", "$max", "$limit", "$before" }
             .Select(name => (name, name == "$before" ? DBNull.Value : name.StartsWith("$k", StringComparison.Ordinal) ? "reply" : (object)1))]);
 
         Assert.DoesNotContain(plan, step => step.StartsWith("SCAN drafts", StringComparison.Ordinal));
-        Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX " + (index ?? ""), StringComparison.Ordinal));
+        Assert.True(plan.Any(step => step.StartsWith("SEARCH drafts USING INDEX " + index, StringComparison.Ordinal)), string.Join(" | ", plan));
+    }
+
+    /// <summary>
+    /// The executor's due drafts and its next retry time, for one push kind and for two: an index of approved drafts
+    /// (the state's, or the approved drafts' by kind), never drafts_by_kind, which holds every draft of a kind ever stored.
+    /// </summary>
+    [Theory]
+    [InlineData("$k0", "drafts_approved_by_kind", "drafts_by_state")]
+    [InlineData("$k0, $k1", "drafts_by_state", "drafts_by_state")]
+    public void ExecutorCycle_DueDraftsAndNextRetry_SearchAnIndexOfApprovedDrafts(string inList, string dueIndex, string nextIndex)
+    {
+        (string, object)[] parameters = [("$k0", "reply"), ("$k1", "post"), ("$now", 1L), ("$limit", 50)];
+
+        var due = PlanInFreshStore("SELECT id FROM drafts" + ApprovalBot.Execution.ExecutorCycle.DueWhere(inList), parameters);
+        var next = PlanInFreshStore(ApprovalBot.Execution.ExecutorCycle.NextDueSql(inList), parameters);
+
+        Assert.True(due.Any(step => step.StartsWith("SEARCH drafts USING INDEX " + dueIndex, StringComparison.Ordinal)), string.Join(" | ", due));
+        Assert.True(next.Any(step => step.StartsWith("SEARCH drafts USING INDEX " + nextIndex, StringComparison.Ordinal)), string.Join(" | ", next));
     }
 
     [Theory]
