@@ -294,6 +294,13 @@ public sealed class PipeClient : IAsyncDisposable, IDisposable
         SendAsync(new FailRequest { Id = id, Lease = lease, Error = error, Retryable = retryable }, ProtocolJson.RequestContext.FailRequest, cancellationToken);
 
     /// <summary>
+    /// A <c>fail</c> with every option, <see cref="FailRequest.MayHaveTakenEffect"/> included: set it when the attempt may
+    /// have posted after all (the target did not answer in time).
+    /// </summary>
+    public Task<Response> FailAsync(FailRequest request, CancellationToken cancellationToken = default) =>
+        SendAsync(request, ProtocolJson.RequestContext.FailRequest, cancellationToken);
+
+    /// <summary>
     /// Withdraws a draft (op <c>cancel</c>): answered with the draft, now <c>cancelled</c>, or an error: <c>conflict</c> once
     /// it is past withdrawing (executing, executed, rejected, expired, blocked, unknown, or discarded by the approver),
     /// <c>not_found</c>. A repeat after a lost answer gets the same answer; the first <paramref name="reason"/> stays.

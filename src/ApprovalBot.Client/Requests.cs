@@ -123,6 +123,14 @@ public sealed record FailRequest
     public required string Error { get; init; }
 
     public bool? Retryable { get; init; }
+
+    /// <summary>
+    /// True when the executor cannot tell whether its attempt took effect (its own call to the target timed out or was
+    /// cut off after the request went out); left out or false, the failure is a definite answer that nothing was posted.
+    /// On a route that dedupes (<c>Idempotent</c>) the draft is retried per <see cref="Retryable"/> under the same key and
+    /// cannot be withdrawn meanwhile; on one that does not it becomes <c>unknown</c>, for the approver to check and decide.
+    /// </summary>
+    public bool? MayHaveTakenEffect { get; init; }
 }
 
 /// <summary>

@@ -3,7 +3,7 @@ namespace ApprovalBot.Execution;
 /// <summary>
 /// How one attempt ended: executed with a result, or failed (retryable or not) with a reason.
 /// <see cref="MayHaveTakenEffect"/> marks a failure that does not say whether the effect happened (a timeout,
-/// a kill mid-run): on a route that does not dedupe, running it again could post twice.
+/// a kill mid-run, a pull executor's <c>fail</c> that says so): on a route that does not dedupe, running it again could post twice.
 /// </summary>
 internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Error, bool Retryable, bool MayHaveTakenEffect = false)
 {
@@ -13,7 +13,8 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
 
     public static AttemptOutcome Success(string? result) => new(true, Bound(result, MaxResultChars), null, false);
 
-    public static AttemptOutcome Failure(string error, bool retryable) => new(false, null, Bound(error, MaxErrorChars), retryable);
+    public static AttemptOutcome Failure(string error, bool retryable, bool mayHaveTakenEffect = false) =>
+        new(false, null, Bound(error, MaxErrorChars), retryable, mayHaveTakenEffect);
 
     /// <summary>
     /// The draft could not be written as the route's input, so nothing was started or sent. Not retryable: the same

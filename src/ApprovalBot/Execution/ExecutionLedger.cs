@@ -21,8 +21,14 @@ internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
 /// </summary>
 internal static class ExecutionLedger
 {
-    /// <summary>An attempt cut off mid-run on a route that does not dedupe: it may or may not have taken effect.</summary>
+    /// <summary>
+    /// An attempt cut off mid-run on a route that does not dedupe, or one its pull executor's <c>fail</c> said may have
+    /// taken effect there: it may or may not have taken effect.
+    /// </summary>
     public const string ExecutionUnknown = "execution_unknown";
+
+    /// <summary>The actor of a pull executor's claim, complete and fail in the ledger: this, then the kind.</summary>
+    public const string PullActorPrefix = "pull:";
 
     /// <summary>A pull executor's lease ran out without complete or fail (reported by the reconciler as an orphan).</summary>
     public const string LeaseExpired = "lease_expired";
@@ -35,8 +41,9 @@ internal static class ExecutionLedger
 
     /// <summary>
     /// In an <c>execution_failed</c> event's details: whether the attempt may have taken effect at the sink (a command that
-    /// timed out or was killed, a webhook request that went out and got no answer, a reset or a redirect) rather than
-    /// failed for certain (a non-zero exit, a refused connection, an HTTP error status, a pull executor's <c>fail</c>). The
+    /// timed out or was killed, a webhook request that went out and got no answer, a reset or a redirect, a pull executor's
+    /// <c>fail</c> with <c>may_have_taken_effect</c>) rather than failed for certain (a non-zero exit, a refused connection, an
+    /// HTTP error status, a pull executor's plain <c>fail</c>). The
     /// pipe's cancel refuses to withdraw a draft whose last attempt may have: only a run under the same idempotency key can
     /// still record its effect. Events of builds before it have no such field, and are read as before (not set).
     /// </summary>
@@ -110,8 +117,8 @@ internal static class ExecutionLedger
 
     /// <summary>
     /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the
-    /// failure is retryable, else failed (a human decides); an attempt cut off mid-run on a route that does not
-    /// dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish;
+    /// failure is retryable, else failed (a human decides); an attempt that may have taken effect (cut off mid-run, or
+    /// so said by a pull executor's fail) on a route that does not dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish;
     /// with <paramref name="requireUnexpired"/> an expired lease counts as lost too (pull executors).
     /// </summary>
     public static FinishResult Finish(WriteContext ctx, string id, string lease, bool requireUnexpired, AttemptOutcome outcome,
@@ -141,9 +148,9 @@ internal static class ExecutionLedger
                 Details = details,
             };
         }
-        else if (outcome.MayHaveTakenEffect && !route.Idempotent && route.RouteType != RouteType.Pull)
+        else if (outcome.MayHaveTakenEffect && !route.Idempotent)
         {
-            // Never a blind second run: a human checks the sink, then marks it done or retries.
+            // Never a blind second run (nor a second claim): a human checks the sink, then marks it done or retries.
             details["error"] = outcome.Error;
             transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, ExecutionUnknown, actor)
             {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using Microsoft.Data.Sqlite;
@@ -179,7 +180,7 @@ internal sealed class GapFinder(
     /// cycle saw the draft leave failed/unknown is a new outcome, and the first message's Retry and Mark done, bound to the
     /// old one, send the approver to "its latest escalation". Under the draft's key alone that was a reminder, hours later.
     /// </summary>
-    private static Gap AwaitingHuman(Draft d, string? howUnknown)
+    private static Gap AwaitingHuman(Draft d, UnknownCause? howUnknown)
     {
         var gap = d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
@@ -192,24 +193,51 @@ internal sealed class GapFinder(
     /// unknown writes one, and any later move out of it comes after). Parameter <c>$id</c>; a search of the draft's own events.
     /// </summary>
     internal static readonly string HowUnknownSql =
-        "SELECT type FROM events WHERE draft_id = $id AND type IN ('" + ExecutionLedger.ExecutionUnknown + "', '" + ExecutionLedger.ExecutionInterrupted +
+        "SELECT type, actor, details FROM events WHERE draft_id = $id AND type IN ('" + ExecutionLedger.ExecutionUnknown + "', '" + ExecutionLedger.ExecutionInterrupted +
         "', '" + ExecutionLedger.LeaseExpired + "', '" + RestoredApprovals.EventType + "') ORDER BY id DESC LIMIT 1";
 
-    private static string? HowUnknown(SqliteConnection connection, string id)
+    /// <summary>The event that made a draft unknown: its type, who wrote it, and its details.</summary>
+    private sealed record UnknownCause(string Type, string Actor, string? Details);
+
+    private static UnknownCause? HowUnknown(SqliteConnection connection, string id)
     {
         using var cmd = connection.CreateCommand();
         cmd.CommandText = HowUnknownSql;
         cmd.Parameters.AddWithValue("$id", id);
-        return cmd.ExecuteScalar() as string;
+        using var reader = cmd.ExecuteReader();
+        return reader.Read() ? new UnknownCause(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)) : null;
     }
 
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
-    /// build that settles a restored store has written it), else a run cut off.
+    /// build that settles a restored store has written it); a pull executor's fail that said it may have taken effect (its
+    /// actor is the pull route's), with the executor's own error; else a run cut off.
     /// </summary>
-    private static string UnknownDetail(string? howUnknown) => howUnknown == RestoredApprovals.EventType
-        ? "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry"
-        : "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
+    private static string UnknownDetail(UnknownCause? cause) => cause switch
+    {
+        { Type: RestoredApprovals.EventType } =>
+            "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
+        { Type: ExecutionLedger.ExecutionUnknown } when cause.Actor.StartsWith(ExecutionLedger.PullActorPrefix, StringComparison.Ordinal) =>
+            $"outcome unknown (its pull executor could not tell whether it took effect: {ErrorOf(cause.Details) ?? "no reason given"}) on a route that does not dedupe; " +
+            "check the target, then Mark done or Retry",
+        _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
+    };
+
+    /// <summary>The <c>error</c> of an event's details; null when there is none (or the details are not JSON: a ledger edited by hand).</summary>
+    private static string? ErrorOf(string? details)
+    {
+        if (details is null) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(details);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var error)
+                && error.ValueKind == JsonValueKind.String ? error.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>The stale gap an approved or executing draft on a command or webhook route is, if it waited too long.</summary>
     private Gap? NotExecuted(Draft d, DateTimeOffset now, SqliteConnection connection)

@@ -430,8 +430,8 @@ public sealed class CancelOperationTests : IAsyncLifetime
 
     [Fact]
     public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
-        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect),
-            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect));
+        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect, ExecutionLedger.PullActorPrefix),
+            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect, CancelOperation.PullActorPrefix));
 
     private static string MayHaveTakenEffectRefusal(string id, string state) =>
         $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +
@@ -542,8 +542,8 @@ public sealed class CancelOperationTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// A pull executor's <c>fail</c> is its own answer that it did not post (one that cannot tell lets its lease run out,
-    /// which the cancel refuses after): recorded as not having taken effect, and the draft stays withdrawable.
+    /// A pull executor's plain <c>fail</c> is its own answer that it did not post (one that cannot tell says so with
+    /// <c>may_have_taken_effect</c>, see PullOperationsTests): recorded as not having taken effect, and the draft stays withdrawable.
     /// </summary>
     [Fact]
     public async Task Cancel_AfterAPullExecutorsFail_Withdrawn()

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using ApprovalBot.Client;
@@ -150,5 +151,19 @@ public sealed class ProtocolJsonTests
 
         Assert.True(response.Ok);
         Assert.Equal("9.9", response.Version);
+    }
+
+    /// <summary>
+    /// A fail left at its defaults is written as before: a service older than may_have_taken_effect refuses the field as
+    /// unknown, so only an agent that sets it sends it.
+    /// </summary>
+    [Fact]
+    public void FailRequest_MayHaveTakenEffectOnlyWrittenWhenSet()
+    {
+        var plain = JsonSerializer.Serialize(new FailRequest { Id = "reply:1", Lease = "l", Error = "e", Retryable = true }, ProtocolJson.RequestContext.FailRequest);
+        var maybe = JsonSerializer.Serialize(new FailRequest { Id = "reply:1", Lease = "l", Error = "e", MayHaveTakenEffect = true }, ProtocolJson.RequestContext.FailRequest);
+
+        Assert.Equal("""{"op":"fail","id":"reply:1","lease":"l","error":"e","retryable":true}""", plain);
+        Assert.Equal("""{"op":"fail","id":"reply:1","lease":"l","error":"e","may_have_taken_effect":true}""", maybe);
     }
 }

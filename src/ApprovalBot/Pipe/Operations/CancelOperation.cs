@@ -122,19 +122,25 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     /// The ledger events the executor ends an attempt with (ExecutionLedger's; the ledger's names are stored, so they do not
     /// change, and the pipe reads them from the ledger rather than reaching into the executor). Of those, the two that
     /// leave its effect unknown: a pull lease that expired, a push run cut off; and a failed attempt whose details say it
-    /// may have taken effect (timed out, killed, redirected, or cut off after the request went out, on a route that
-    /// dedupes: one that does not makes the draft unknown instead).
+    /// may have taken effect (timed out, killed, redirected, or cut off after the request went out, or a pull executor's
+    /// fail said so, on a route that dedupes: one that does not makes the draft unknown instead).
     /// </summary>
     internal const string LeaseExpired = "lease_expired";
     internal const string ExecutionInterrupted = "execution_interrupted";
     internal const string ExecutionFailed = "execution_failed";
     internal const string MayHaveTakenEffect = "may_have_taken_effect";
 
+    /// <summary>The actor of a pull executor's events: a failed attempt of its is one its <c>fail</c> said may have taken effect.</summary>
+    internal const string PullActorPrefix = "pull:";
+
+    /// <summary>What <see cref="LastAttemptCutOff"/> answers for such a pull <c>fail</c>, to tell it apart in the refusal.</summary>
+    private const string PullFailed = "execution_failed by a pull executor";
+
     /// <summary>How the draft's last attempt ended if it may have taken effect (its ledger event's type); else null.</summary>
     private static string? LastAttemptCutOff(WriteContext ctx, string id)
     {
         using var cmd = ctx.Command(
-            "SELECT type, details FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted) " +
+            "SELECT type, details, actor FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted) " +
             "ORDER BY id DESC LIMIT 1",
             ("$id", id), ("$failed", ExecutionFailed), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted));
         using var reader = cmd.ExecuteReader();
@@ -146,7 +152,8 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         return type switch
         {
             LeaseExpired or ExecutionInterrupted => type,
-            ExecutionFailed when !reader.IsDBNull(1) && SaysMayHaveTakenEffect(reader.GetString(1)) => type,
+            ExecutionFailed when !reader.IsDBNull(1) && SaysMayHaveTakenEffect(reader.GetString(1)) =>
+                reader.GetString(2).StartsWith(PullActorPrefix, StringComparison.Ordinal) ? PullFailed : type,
             _ => null,
         };
     }
@@ -176,6 +183,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         {
             LeaseExpired => "its pull lease expired without complete or fail",
             ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
+            PullFailed => "its pull executor's fail said it may have taken effect",
             _ => "it failed without a definite answer: timed out, killed, redirected, or cut off after the request went out",
         };
         return new ProtocolException(ErrorCodes.Conflict,

@@ -1,8 +1,12 @@
+using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
+using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace ApprovalBot.Tests.Execution.Pull;
@@ -203,6 +207,205 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(States.Failed, response.Draft!.State);
     }
 
+    /// <summary>A pull route that dedupes (<c>Idempotent</c>): the agent's target honours the idempotency key.</summary>
+    private async Task<TestHost> DedupingHostAsync(int maxAttempts) => await TestHost.StartAsync(
+        [
+            "ApprovalBot:Kinds:reply:Executor:Type=pull", $"ApprovalBot:Kinds:reply:Executor:MaxAttempts={maxAttempts}",
+            "ApprovalBot:Kinds:reply:Executor:Idempotent=true", "ApprovalBot:Execution:RetryBaseSeconds=10",
+        ],
+        services: s => s.AddSingleton<TimeProvider>(_time),
+        compose: b => b.AddApprovalJobs());
+
+    private static JsonElement LastEventDetails(TestHost host, string id, string type)
+    {
+        using var doc = JsonDocument.Parse(host.Store.Events(id).Last(e => e.Type == type).Details!);
+        return doc.RootElement.Clone();
+    }
+
+    private const string PullFailRefusal = "draft 'reply:maybe' is {0}: its last attempt may have taken effect (its pull executor's fail said it may have " +
+        "taken effect); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
+
+    /// <summary>
+    /// A pull agent whose own call to the target timed out cannot tell whether it posted. On a route that dedupes the draft
+    /// goes back to the queue as for any retryable failure, and is claimed again under the same key, but its agent cannot
+    /// withdraw it meanwhile, nor once its attempts are spent: only a run under that key can still record the post. Before,
+    /// the field was refused as unknown and the agent's only way to say so was to let its lease run out.
+    /// </summary>
+    [Fact]
+    public async Task Fail_MayHaveTakenEffectOnADedupingRoute_RetriedUnderTheSameKeyAndNeverWithdrawn()
+    {
+        await using var host = await DedupingHostAsync(maxAttempts: 2);
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
+        var first = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+
+        var failed = await agent.FailAsync(new FailRequest
+        {
+            Id = first.Id, Lease = first.Lease, Error = "the target did not answer within 10 s", Retryable = true, MayHaveTakenEffect = true,
+        });
+        var cancelWhileQueued = await agent.CancelAsync("reply:maybe", "superseded");
+        _time.Advance(TimeSpan.FromSeconds(10));
+        var second = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+        var final = await agent.FailAsync(new FailRequest
+        {
+            Id = second.Id, Lease = second.Lease, Error = "no answer again", Retryable = true, MayHaveTakenEffect = true,
+        });
+        var eventsBefore = host.Store.Events("reply:maybe").Count;
+        var cancelOnceFailed = await agent.CancelAsync("reply:maybe", "superseded");
+
+        Assert.True(failed.Ok, failed.Error?.Message);
+        Assert.Equal(States.Approved, failed.Draft!.State);
+        Assert.Equal("the target did not answer within 10 s", failed.Draft.Execution!.Error);
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict, string.Format(CultureInfo.InvariantCulture, PullFailRefusal, "approved"), "id"), cancelWhileQueued.Error);
+        Assert.Equal((first.IdempotencyKey, 2), (second.IdempotencyKey, second.Attempt));
+        Assert.Equal(States.Failed, final.Draft!.State);
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict, string.Format(CultureInfo.InvariantCulture, PullFailRefusal, "failed"), "id"), cancelOnceFailed.Error);
+        Assert.Equal(DraftState.Failed, host.Store.Get("reply:maybe")!.State);
+        Assert.Equal(eventsBefore, host.Store.Events("reply:maybe").Count);
+        var events = host.Store.Events("reply:maybe").Where(e => e.Type == ExecutionLedger.ExecutionFailed).ToList();
+        Assert.Equal(2, events.Count);
+        Assert.All(events, e => Assert.Equal("pull:reply", e.Actor));
+        var last = LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionFailed);
+        Assert.True(last.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        Assert.True(last.GetProperty("final").GetBoolean());
+    }
+
+    /// <summary>Not retryable on a route that dedupes: failed at once, as a push route's redirect, and still never withdrawn.</summary>
+    [Fact]
+    public async Task Fail_MayHaveTakenEffectNotRetryableOnADedupingRoute_FailedAtOnceAndNotWithdrawn()
+    {
+        await using var host = await DedupingHostAsync(maxAttempts: 3);
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
+        var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+
+        var failed = await agent.FailAsync(new FailRequest { Id = claimed.Id, Lease = claimed.Lease, Error = "the target answered 302", MayHaveTakenEffect = true });
+        var cancel = await agent.CancelAsync("reply:maybe");
+
+        Assert.Equal(States.Failed, failed.Draft!.State);
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict, string.Format(CultureInfo.InvariantCulture, PullFailRefusal, "failed"), "id"), cancel.Error);
+        var details = LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionFailed);
+        Assert.True(details.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        Assert.False(details.GetProperty("retryable").GetBoolean());
+    }
+
+    /// <summary>
+    /// On a route that does not dedupe (this class's <c>reply</c>), claiming it again could post twice: the draft becomes
+    /// unknown, as a push route's run cut off does, whatever <c>retryable</c> says; it is handed out no more, not requeued by
+    /// the executor after the backoff, and escalated for a human with Retry / Mark done / Discard and the agent's own words.
+    /// </summary>
+    [Fact]
+    public async Task Fail_MayHaveTakenEffectOnARouteThatDoesNotDedupe_UnknownAndEscalatedForAHuman()
+    {
+        var chat = new RecordingEscalationChannel();
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=3", "ApprovalBot:Execution:RetryBaseSeconds=10"],
+            services: s => s.AddSingleton<TimeProvider>(_time).AddSingleton<IEscalationChannel>(chat),
+            compose: b =>
+            {
+                b.AddApprovalJobs();
+                b.AddReconciliation();
+            });
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
+        var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+
+        var failed = await agent.FailAsync(new FailRequest
+        {
+            Id = claimed.Id, Lease = claimed.Lease, Error = "the target did not answer within 10 s", Retryable = true, MayHaveTakenEffect = true,
+        });
+        _time.Advance(TimeSpan.FromMinutes(5));
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        var claimedAgain = (await agent.ClaimAsync("reply")).Claimed!;
+        await host.Services.GetRequiredService<Reconciler>().RunOnceAsync(default);
+        var cancel = await agent.CancelAsync("reply:maybe");
+
+        Assert.True(failed.Ok, failed.Error?.Message);
+        Assert.Equal(States.Unknown, failed.Draft!.State);
+        Assert.Equal("the target did not answer within 10 s; it may or may not have taken effect", failed.Draft.Execution!.Error);
+        Assert.Empty(claimedAgain);
+        var stored = host.Store.Get("reply:maybe")!;
+        Assert.Equal((DraftState.Unknown, 1, null), (stored.State, stored.ExecAttempts, stored.LeaseToken));
+        var unknown = Assert.Single(host.Store.Events("reply:maybe"), e => e.Type == ExecutionLedger.ExecutionUnknown);
+        Assert.Equal("pull:reply", unknown.Actor);
+        Assert.Equal("the target did not answer within 10 s", LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionUnknown).GetProperty("error").GetString());
+        Assert.DoesNotContain(host.Store.Events("reply:maybe"), e => e.Type == ExecutionLedger.ExecutionFailed);
+        const string detail = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer within 10 s) " +
+                              "on a route that does not dedupe; check the target, then Mark done or Retry";
+        var gap = Assert.Single(chat.Sent.SelectMany(m => m.Gaps), g => g.DraftId == "reply:maybe");
+        Assert.Equal(($"{Gaps.Stale}/{Gaps.AwaitingHuman}", detail), (gap.Gap, gap.Detail));
+        Assert.Equal([ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard], gap.Actions);
+        var item = Assert.Single((await agent.ReportAsync("stale")).Report!.Items, i => i.DraftId == "reply:maybe");
+        Assert.Equal((Gaps.AwaitingHuman, States.Unknown, detail), (item.Gap, item.State, item.Detail));
+        Assert.Equal((ErrorCodes.Conflict, "id"), (cancel.Error!.Code, cancel.Error.Field));
+    }
+
+    /// <summary>The approver's Retry on such an unknown draft hands it out again, under the same key.</summary>
+    [Fact]
+    public async Task Fail_MayHaveTakenEffectOnARouteThatDoesNotDedupe_ApproversRetryHandsItOutAgainUnderTheSameKey()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:maybe", "posted, perhaps");
+        var first = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+        Assert.True((await _client.FailAsync(new FailRequest { Id = first.Id, Lease = first.Lease, Error = "timed out", MayHaveTakenEffect = true })).Ok);
+        var unknownSince = _host.Store.Get("reply:maybe")!.StateSince;
+
+        var retried = await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:maybe", "telegram:1001", unknownSince);
+        var second = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        Assert.True(retried.Applied);
+        Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
+    }
+
+    public static TheoryData<string, string> DefiniteFailures => new()
+    {
+        // may_have_taken_effect as sent: left out, false, or null (as retryable takes null: left out)
+        { "left out", "" },
+        { "false", ""","may_have_taken_effect":false""" },
+        { "null", ""","may_have_taken_effect":null""" },
+    };
+
+    /// <summary>Without the field, or with it false, a fail is the definite answer it always was: retried, and withdrawable.</summary>
+    [Theory]
+    [MemberData(nameof(DefiniteFailures))]
+    public async Task Fail_MayHaveTakenEffectFalseOrLeftOut_RetriedAsBeforeAndRecordedAsNotTakenEffect(string name, string field)
+    {
+        _ = name;
+        await Drafts.ApproveAsync(_host.Store, "reply:definite", "not posted");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(
+            $$"""{"op":"fail","id":"reply:definite","lease":"{{claimed.Lease}}","error":"the site said no","retryable":true{{field}}}""")))!);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Equal(States.Approved, response.Draft!.State);
+        var details = LastEventDetails(_host, "reply:definite", ExecutionLedger.ExecutionFailed);
+        Assert.False(details.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        Assert.False(details.GetProperty("final").GetBoolean());
+        Assert.True((await _client.CancelAsync("reply:definite")).Ok);
+    }
+
+    /// <summary>A may_have_taken_effect that is not a boolean, sent under the real lease: refused, and the lease still holds.</summary>
+    [Theory]
+    [InlineData("\"true\"")]
+    [InlineData("1")]
+    [InlineData("[]")]
+    [InlineData("{}")]
+    public async Task Fail_MayHaveTakenEffectNotABoolean_InvalidNamingItAndNothingChanged(string value)
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:typed", "text");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+        var before = _host.Store.Get("reply:typed")!;
+        var eventsBefore = _host.Store.Events("reply:typed").Count;
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(
+            $$"""{"op":"fail","id":"reply:typed","lease":"{{claimed.Lease}}","error":"e","may_have_taken_effect":{{value}}}""")))!);
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Invalid, "wrong type: expected a boolean (true or false)", "may_have_taken_effect"), response.Error);
+        Assert.Equal(before, _host.Store.Get("reply:typed"));
+        Assert.Equal(eventsBefore, _host.Store.Events("reply:typed").Count);
+        Assert.True((await _client.CompleteAsync("reply:typed", claimed.Lease, "posted")).Ok);
+    }
+
     [Fact]
     public async Task Claim_TextVanished_BlockedAndNotHandedOut()
     {
@@ -242,6 +445,8 @@ public sealed class PullOperationsTests : IAsyncLifetime
         { """{"op":"fail","id":"reply:bad","lease":"x","error":""}""", ErrorCodes.Invalid, "error" },
         { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","retryable":"yes"}""", ErrorCodes.Invalid, "retryable" },
         { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","why":1}""", ErrorCodes.Invalid, "why" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":"true"}""", ErrorCodes.Invalid, "may_have_taken_effect" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":1}""", ErrorCodes.Invalid, "may_have_taken_effect" },
         { """{"op":"fail","id":"reply:bad","lease":"not-the-lease","error":"e"}""", ErrorCodes.LeaseLost, "lease" },
     };
 
@@ -272,6 +477,8 @@ public sealed class PullOperationsTests : IAsyncLifetime
         { """{"op":"complete","id":"reply:bad","lease":"x","result":{}}""", "result", "wrong type: expected a string" },
         { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","retryable":"yes"}""", "retryable", "wrong type: expected a boolean (true or false)" },
         { """{"op":"fail","id":"reply:bad","lease":"x","error":["e"]}""", "error", "wrong type: expected a string" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":"yes"}""", "may_have_taken_effect", "wrong type: expected a boolean (true or false)" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":0}""", "may_have_taken_effect", "wrong type: expected a boolean (true or false)" },
     };
 
     [Theory]
