@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
@@ -222,6 +223,21 @@ public sealed class PullOperationsTests : IAsyncLifetime
         return doc.RootElement.Clone();
     }
 
+    /// <summary>
+    /// A <c>fail</c> with <c>"may_have_taken_effect":true</c>, as any agent writes it on the pipe (the .NET client's
+    /// <see cref="FailRequest"/> writes the same line: <see cref="Fail_FromTheDotNetClientWithMayHaveTakenEffect_ReachesTheService"/>).
+    /// </summary>
+    private static async Task<Response> FailMayHaveTakenEffectAsync(PipeClient agent, ClaimedDraft claimed, string error, bool? retryable)
+    {
+        var request = new JsonObject { ["op"] = "fail", ["id"] = claimed.Id, ["lease"] = claimed.Lease, ["error"] = error };
+        if (retryable is { } r)
+        {
+            request["retryable"] = r;
+        }
+        request["may_have_taken_effect"] = true;
+        return PipeClient.ParseResponse((await agent.SendRawAsync(Encoding.UTF8.GetBytes(request.ToJsonString())))!);
+    }
+
     private const string PullFailRefusal = "draft 'reply:maybe' is {0}: its last attempt may have taken effect (its pull executor's fail said it may have " +
         "taken effect); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
 
@@ -239,17 +255,11 @@ public sealed class PullOperationsTests : IAsyncLifetime
         await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
         var first = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
 
-        var failed = await agent.FailAsync(new FailRequest
-        {
-            Id = first.Id, Lease = first.Lease, Error = "the target did not answer within 10 s", Retryable = true, MayHaveTakenEffect = true,
-        });
+        var failed = await FailMayHaveTakenEffectAsync(agent, first, "the target did not answer within 10 s", retryable: true);
         var cancelWhileQueued = await agent.CancelAsync("reply:maybe", "superseded");
         _time.Advance(TimeSpan.FromSeconds(10));
         var second = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
-        var final = await agent.FailAsync(new FailRequest
-        {
-            Id = second.Id, Lease = second.Lease, Error = "no answer again", Retryable = true, MayHaveTakenEffect = true,
-        });
+        var final = await FailMayHaveTakenEffectAsync(agent, second, "no answer again", retryable: true);
         var eventsBefore = host.Store.Events("reply:maybe").Count;
         var cancelOnceFailed = await agent.CancelAsync("reply:maybe", "superseded");
 
@@ -279,7 +289,7 @@ public sealed class PullOperationsTests : IAsyncLifetime
         await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
         var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
 
-        var failed = await agent.FailAsync(new FailRequest { Id = claimed.Id, Lease = claimed.Lease, Error = "the target answered 302", MayHaveTakenEffect = true });
+        var failed = await FailMayHaveTakenEffectAsync(agent, claimed, "the target answered 302", retryable: null);
         var cancel = await agent.CancelAsync("reply:maybe");
 
         Assert.Equal(States.Failed, failed.Draft!.State);
@@ -310,10 +320,7 @@ public sealed class PullOperationsTests : IAsyncLifetime
         await Drafts.ApproveAsync(host.Store, "reply:maybe", "posted, perhaps");
         var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
 
-        var failed = await agent.FailAsync(new FailRequest
-        {
-            Id = claimed.Id, Lease = claimed.Lease, Error = "the target did not answer within 10 s", Retryable = true, MayHaveTakenEffect = true,
-        });
+        var failed = await FailMayHaveTakenEffectAsync(agent, claimed, "the target did not answer within 10 s", retryable: true);
         _time.Advance(TimeSpan.FromMinutes(5));
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
         var claimedAgain = (await agent.ClaimAsync("reply")).Claimed!;
@@ -346,7 +353,7 @@ public sealed class PullOperationsTests : IAsyncLifetime
     {
         await Drafts.ApproveAsync(_host.Store, "reply:maybe", "posted, perhaps");
         var first = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
-        Assert.True((await _client.FailAsync(new FailRequest { Id = first.Id, Lease = first.Lease, Error = "timed out", MayHaveTakenEffect = true })).Ok);
+        Assert.True((await FailMayHaveTakenEffectAsync(_client, first, "timed out", retryable: null)).Ok);
         var unknownSince = _host.Store.Get("reply:maybe")!.StateSince;
 
         var retried = await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:maybe", "telegram:1001", unknownSince);
@@ -354,6 +361,17 @@ public sealed class PullOperationsTests : IAsyncLifetime
 
         Assert.True(retried.Applied);
         Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
+    }
+
+    [Fact]
+    public async Task Fail_FromTheDotNetClientWithMayHaveTakenEffect_ReachesTheService()
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:typed-client", "posted, perhaps");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+
+        var failed = await _client.FailAsync(new FailRequest { Id = claimed.Id, Lease = claimed.Lease, Error = "timed out", Retryable = true, MayHaveTakenEffect = true });
+
+        Assert.Equal(States.Unknown, failed.Draft!.State);
     }
 
     public static TheoryData<string, string> DefiniteFailures => new()
