@@ -48,10 +48,11 @@ internal sealed class ExecutorWakeup(
 
     private void OnChange(DraftChange change)
     {
-        if (change.To == DraftState.Blocked)
+        if (change.To == DraftState.Blocked || (change.To is DraftState.Failed or DraftState.Unknown && IsPull(change.Kind)))
         {
             // A failed handoff check is escalated at once, wherever it happened (an executor cycle, or a pull claim
-            // that no cycle follows), not at the next reconcile interval. Coalesced: a burst is one extra pass.
+            // that no cycle follows), not at the next reconcile interval; so is a pull executor's fail that left the draft
+            // for a human (a push run's end asks for a pass after its cycle). Coalesced: a burst is one extra pass.
             if (_running)
             {
                 _ = Task.Run(TriggerReconcileAsync);
@@ -70,6 +71,8 @@ internal sealed class ExecutorWakeup(
             _ = Task.Run(() => TriggerAsync(ApprovalJobKeys.Executor));
         }
     }
+
+    private bool IsPull(string kind) => routes.Value.TryGet(kind, out var route) && route.RouteType == RouteType.Pull;
 
     private async Task TriggerAsync(JobKey key)
     {

@@ -63,6 +63,46 @@ public sealed class ExecutorWakeupTests
         Assert.Equal(2, Volatile.Read(ref _reconcileTriggers));
     }
 
+    /// <summary>
+    /// A pull executor's fail that leaves the draft failed or unknown has no executor cycle after it to ask for a reconcile
+    /// pass: it asks at once, as a blocked draft does, so the human hears of it without waiting for the interval. A push
+    /// kind's failure does not (its run's end asks after the cycle), nor does a pull kind's retry waiting in approved.
+    /// </summary>
+    [Theory]
+    [InlineData("pulled", "failed", 1)]
+    [InlineData("pulled", "unknown", 1)]
+    [InlineData("pulled", "approved", 0)]
+    [InlineData("reply", "failed", 0)]
+    [InlineData("reply", "blocked", 1)]
+    public async Task Change_PullDraftLeftForAHuman_ReconcilePassRequestedAtOnce(string kind, string to, int passes)
+    {
+        var signals = new DraftSignals();
+        var routes = new ExecutorRoutesOptions();
+        routes.Routes["pulled"] = new ExecutorRouteOptions { Type = "pull" };
+        routes.Routes["reply"] = new ExecutorRouteOptions { Type = "command", Command = ["true"] };
+        // Each request for a pass starts by asking for the scheduler (coalescing comes after): counted here.
+        var asked = new SemaphoreSlim(0);
+        var schedulers = Substitute.For<ISchedulerFactory>();
+        schedulers.GetScheduler(Arg.Any<CancellationToken>()).Returns(_ =>
+        {
+            asked.Release();
+            return new ValueTask<IScheduler>(_scheduler);
+        });
+        var wakeup = new ExecutorWakeup(signals, schedulers, Options.Create(routes), new ReconcileRequests(), TimeProvider.System, NullLogger<ExecutorWakeup>.Instance);
+        await wakeup.StartAsync(CancellationToken.None);
+
+        signals.Publish(new DraftChange(kind + ":1", kind, DraftState.Executing, DraftStateNames.Parse(to)));
+        // The sentinel: a blocked draft always asks.
+        signals.Publish(new DraftChange("sentinel", "reply", DraftState.Executing, DraftState.Blocked));
+        for (var i = 0; i < 1 + passes; i++)
+        {
+            Assert.True(await asked.WaitAsync(TimeSpan.FromSeconds(30)), $"request {i + 1} of {1 + passes}");
+        }
+
+        // Bounded, not a sleep for a signal: the change's request, had it been made, was queued before the sentinel's.
+        Assert.False(await asked.WaitAsync(TimeSpan.FromMilliseconds(200)), "no further request");
+    }
+
     private async Task<ExecutorWakeup> StartAsync(ReconcileRequests requests)
     {
         var schedulers = Substitute.For<ISchedulerFactory>();
