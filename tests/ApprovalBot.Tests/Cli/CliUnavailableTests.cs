@@ -63,30 +63,13 @@ public sealed class CliUnavailableTests
     }
 
     [Theory]
-    [InlineData("under a regular file")]
-    [InlineData("through a symbolic link loop")]
-    [InlineData("too long for a socket")]
+    [InlineData(RefusedSocketPath.UnderAFile)]
+    [InlineData(RefusedSocketPath.LinkLoop)]
+    [InlineData(RefusedSocketPath.TooLong)]
     public async Task Run_PathTheOsRefusesAConnectTo_ExitsUnavailableNamingThePathAndWhyByEitherPath(string what)
     {
         using var dir = new TempDirectory();
-        string path, why;
-        switch (what)
-        {
-            case "under a regular file":
-                await File.WriteAllTextAsync(dir.Combine("run"), "a file, not a folder");
-                path = Path.Combine(dir.Combine("run"), "approvalbot.sock");
-                why = $"not a directory: '{dir.Combine("run")}' on the path is a file, not a folder";
-                break;
-            case "through a symbolic link loop":
-                path = dir.Combine("loop.sock");
-                File.CreateSymbolicLink(path, path);
-                why = "too many levels of symbolic links: a symbolic link on the path leads back to itself";
-                break;
-            default:
-                path = dir.Combine(new string('s', 120) + ".sock");
-                why = $"the path is {System.Text.Encoding.UTF8.GetByteCount(path)} bytes long, and a Unix socket path takes at most 107";
-                break;
-        }
+        var (path, why) = await RefusedSocketPath.MakeAsync(dir, what);
 
         var runs = await Task.WhenAll(
             CliRunner.RunAsync("submit", "--pipe", path, "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t"),

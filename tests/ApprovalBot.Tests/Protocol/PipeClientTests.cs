@@ -179,36 +179,16 @@ public sealed class PipeClientTests
     }
 
     [Theory]
-    [InlineData(true, "under a regular file")]
-    [InlineData(false, "under a regular file")]
-    [InlineData(true, "through a symbolic link loop")]
-    [InlineData(false, "through a symbolic link loop")]
-    [InlineData(true, "too long for a socket")]
-    [InlineData(false, "too long for a socket")]
+    [InlineData(true, RefusedSocketPath.UnderAFile)]
+    [InlineData(false, RefusedSocketPath.UnderAFile)]
+    [InlineData(true, RefusedSocketPath.LinkLoop)]
+    [InlineData(false, RefusedSocketPath.LinkLoop)]
+    [InlineData(true, RefusedSocketPath.TooLong)]
+    [InlineData(false, RefusedSocketPath.TooLong)]
     public async Task Connect_PathTheOsRefusesAConnectTo_PipeConnectExceptionNamingThePathAndWhy(bool blocking, string what)
     {
         using var dir = new TempDirectory();
-        string path, why;
-        switch (what)
-        {
-            case "under a regular file":
-                // ENOTDIR: was taken for a missing socket ("the service is not running").
-                await File.WriteAllTextAsync(dir.Combine("run"), "a file, not a folder");
-                path = Path.Combine(dir.Combine("run"), "approvalbot.sock");
-                why = $"not a directory: '{dir.Combine("run")}' on the path is a file, not a folder";
-                break;
-            case "through a symbolic link loop":
-                // ELOOP: was a bare SocketException, "Unknown socket error".
-                path = dir.Combine("loop.sock");
-                File.CreateSymbolicLink(path, path);
-                why = "too many levels of symbolic links: a symbolic link on the path leads back to itself";
-                break;
-            default:
-                // Was an ArgumentOutOfRangeException from deep inside the connect (or "not running" with nothing there).
-                path = dir.Combine(new string('s', 120) + ".sock");
-                why = $"the path is {Encoding.UTF8.GetByteCount(path)} bytes long, and a Unix socket path takes at most 107";
-                break;
-        }
+        var (path, why) = await RefusedSocketPath.MakeAsync(dir, what);
 
         var error = blocking
             ? Assert.Throws<PipeConnectException>(() => PipeClient.Connect(path, TimeSpan.FromSeconds(60)))
