@@ -30,4 +30,24 @@ internal static class SqliteFile
         cmd.CommandText = sql;
         return Convert.ToString(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// The store's write lock taken from outside, as sqlite3 or a backup script takes it (BEGIN IMMEDIATE), and held until
+    /// the returned lock is disposed, which rolls back and closes.
+    /// </summary>
+    public static IDisposable HoldWriteLock(string path)
+    {
+        var connection = new SqliteConnection($"Data Source={path};Pooling=False");
+        connection.Open();
+        return new WriteLock(connection, connection.BeginTransaction(deferred: false));
+    }
+
+    private sealed class WriteLock(SqliteConnection connection, SqliteTransaction transaction) : IDisposable
+    {
+        public void Dispose()
+        {
+            transaction.Dispose();
+            connection.Dispose();
+        }
+    }
 }

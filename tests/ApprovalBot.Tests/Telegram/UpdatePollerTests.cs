@@ -1,10 +1,10 @@
 using System.Net.Http.Json;
-using Microsoft.Data.Sqlite;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Tests.Execution;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Telegram.Updates;
 
 namespace ApprovalBot.Tests.Telegram;
@@ -361,21 +361,12 @@ public sealed class UpdatePollerTests
 
         // Someone else (sqlite3, a backup script) takes the database's write lock and keeps it past BusyTimeoutMs.
         PressedButton press;
-        await using (var outside = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False"))
+        using (SqliteFile.HoldWriteLock(Path.Combine(h.DataDirectory, "approvals.db")))
         {
-            outside.Open();
-            using (var begin = outside.CreateCommand())
-            {
-                begin.CommandText = "BEGIN IMMEDIATE;";
-                begin.ExecuteNonQuery();
-            }
             press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
             await Eventually.TrueAsync(
                 () => logs.Entries.Any(e => e.Category == typeof(UpdatePoller).FullName && e.Level >= LogLevel.Error && Equals(e.Properties.GetValueOrDefault("UpdateId"), press.UpdateId)),
                 "the poller to fail handling the tap");
-            using var rollback = outside.CreateCommand();
-            rollback.CommandText = "ROLLBACK;";
-            rollback.ExecuteNonQuery();
         }
 
         var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
@@ -384,6 +375,7 @@ public sealed class UpdatePollerTests
         Assert.Single(h.Host.Store.Events(id), e => e.Type == "decided");
         Assert.DoesNotContain(logs.Entries, e => e.Message.Contains("skipped", StringComparison.Ordinal));
     }
+
     /// <summary>
     /// The store stays away (another process holds the write lock past BusyTimeoutMs) while a tap waits: the tap is polled
     /// again after a backoff that doubles each time it cannot be committed (100, 200, 400, 800 ms on the poller's clock), like the
@@ -399,14 +391,8 @@ public sealed class UpdatePollerTests
         var card = await h.SubmitCardedAsync(id, "text");
 
         PressedButton press;
-        await using (var outside = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False"))
+        using (SqliteFile.HoldWriteLock(Path.Combine(h.DataDirectory, "approvals.db")))
         {
-            outside.Open();
-            using (var begin = outside.CreateCommand())
-            {
-                begin.CommandText = "BEGIN IMMEDIATE;";
-                begin.ExecuteNonQuery();
-            }
             press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
             foreach (var backoff in new[] { 100, 200, 400, 800 })
             {
@@ -418,9 +404,6 @@ public sealed class UpdatePollerTests
                 }
             }
             // The fourth backoff is under way: the lock goes, and the poll after it commits the tap.
-            using var rollback = outside.CreateCommand();
-            rollback.CommandText = "ROLLBACK;";
-            rollback.ExecuteNonQuery();
         }
         clock.Advance(TimeSpan.FromMilliseconds(800));
 
