@@ -36,6 +36,7 @@ internal static class Gaps
     public const string OrphanCallback = "orphan_callback";
     public const string CardUndelivered = "card_undelivered";
     public const string CardWaiting = "card_waiting";
+    public const string CardUnconfirmed = "card_unconfirmed";
     public const string NoRoute = "no_route";
     public const string PullUnclaimed = "pull_unclaimed";
     public const string LeaseExpired = "lease_expired";

@@ -104,9 +104,19 @@ internal sealed class GapFinder(
                 gaps.Add(gap);
             }
         });
-        ForEachInStates(connection, [DraftState.Pending], withText: false, d =>
+        ForEachInStates(connection, [DraftState.Pending, DraftState.Carded], withText: false, d =>
         {
-            if (d.CardError is not null && d.CardNextAt is null)
+            if (d.State == DraftState.Carded)
+            {
+                // Sent, but Telegram's answer could not be read (the card outbox's card_unconfirmed): most likely in the chat,
+                // with no message on record for the outcome to be shown on; card_error says so. Resend card sends one that is
+                // recorded (a carded draft cannot be discarded: Reject on the card does that).
+                if (d is { CardMessageId: null, CardError: { } error })
+                {
+                    gaps.Add(Draft(Gaps.Orphans, Gaps.CardUnconfirmed, d, d.StateSince, "card sent unconfirmed: " + error, [ApproverAction.ResendCard]));
+                }
+            }
+            else if (d.CardError is not null && d.CardNextAt is null)
             {
                 gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
                     [ApproverAction.Retry, ApproverAction.Discard]));

@@ -438,7 +438,7 @@ public sealed class SqliteDatabaseTests
     [Theory]
     [InlineData("blocked", "state_since, seq")]
     [InlineData("approved,executing", "state_since, seq")]
-    [InlineData("pending", "state_since, seq")]
+    [InlineData("pending,carded", "state_since, seq")]
     [InlineData("pending,carded", "seq")]
     [InlineData("failed,unknown", "state_since, seq")]
     public void GapFinderInStates_EveryReportQuery_SearchesTheStateIndex(string states, string orderBy)

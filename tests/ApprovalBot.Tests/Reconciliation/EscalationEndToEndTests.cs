@@ -194,6 +194,35 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
         Assert.Empty(host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans));
     }
 
+    /// <summary>
+    /// A card whose sends Telegram took but answered unreadably (twice) is carded with no message on record: escalated as
+    /// card_unconfirmed, most likely in the chat (not as undelivered), with Resend card, which sends one that is recorded and
+    /// so closes the gap.
+    /// </summary>
+    [Fact]
+    public async Task UnconfirmedCard_EscalatedAsMostLikelyInTheChat_ResendCardRecordsOne()
+    {
+        await using var host = await StartSettledAsync();
+        _sandbox.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
+        await SubmitAsync(host, "reply:unconfirmed", "text of reply:unconfirmed");
+        var unconfirmed = await WaitForStateAsync(host, "reply:unconfirmed", DraftState.Carded);
+        Assert.Null(unconfirmed.CardMessageId);
+
+        await Reconciler(host).RunOnceAsync(default);
+        var escalation = await EscalationAsync("reply:unconfirmed", "Resend card");
+
+        Assert.Contains("card_unconfirmed", escalation.Text, StringComparison.Ordinal);
+        Assert.Contains("most likely in chat", escalation.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("card_undelivered", escalation.Text, StringComparison.Ordinal);
+        var answer = await PressAsync(escalation, "Resend card");
+        Assert.Contains("Sent the card of reply:unconfirmed again", answer.Text, StringComparison.Ordinal);
+        var carded = host.Store.Get("reply:unconfirmed")!;
+        Assert.NotNull(carded.CardMessageId);
+        Assert.Null(carded.CardError);
+        Assert.NotEmpty(_sandbox.Control.GetMessage(_sandbox.PrivateChatId, (int)carded.CardMessageId.Value)!.AllButtons);
+        Assert.Empty(host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans));
+    }
+
     [Fact]
     public async Task StrayTap_DismissButtonClosesTheGapForGood()
     {

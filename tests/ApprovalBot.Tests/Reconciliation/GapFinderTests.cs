@@ -88,6 +88,33 @@ public sealed class GapFinderTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// A card sent with answers that could not be read (card_unconfirmed): carded with no message on record. It is most likely
+    /// in the chat, so it is no card_undelivered, but the outcome has no card to be shown on: an orphan offering Resend card,
+    /// whose detail is the draft's card_error. A carded draft with its card on record is none.
+    /// </summary>
+    [Fact]
+    public async Task Find_CardSentUnconfirmed_OrphanCardUnconfirmedWithResendCard()
+    {
+        const string error = "HTTP 200 without a readable Bot API answer: the card is most likely in chat 1001 (sent 2 times with an answer that could not be read)";
+        await DraftFixtures.SubmitAsync(Store, "reply:unconfirmed");
+        await DraftFixtures.SubmitAsync(Store, "reply:carded");
+        await Store.TransitionAsync(new Transition("reply:unconfirmed", [DraftState.Pending], DraftState.Carded, "card_unconfirmed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_attempts"] = 2, ["card_error"] = error },
+        });
+        await Store.TransitionAsync(new Transition("reply:carded", [DraftState.Pending], DraftState.Carded, "card_sent", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 7L },
+        });
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.CardUnconfirmed, "reply:unconfirmed"), (gap.Name, gap.DraftId));
+        Assert.Equal("card sent unconfirmed: " + error, gap.Detail);
+        Assert.Equal([ApproverAction.ResendCard], gap.Actions);
+    }
+
+    /// <summary>
     /// A card the outbox keeps trying and never gives up (the chat refuses the bot, or Telegram the token): after ten minutes
     /// without a card it is a gap too, so `approvalctl orphans` does not answer "No orphans." while every card waits.
     /// </summary>

@@ -459,6 +459,82 @@ public sealed class CardOutboxTests
     }
 
     /// <summary>
+    /// Every answer to the card's send is unreadable (a proxy that always mangles them): each send most likely posted a copy.
+    /// The card is sent once more after the first such answer, then not again: the draft is recorded as carded with no message
+    /// on record (card_unconfirmed), not given up as card_undelivered while it is in the chat. /status says so, a tap on a copy
+    /// decides, and /card sends one that is recorded. It sent a copy at every attempt, CardMaxAttempts copies, then gave it up.
+    /// </summary>
+    [Fact]
+    public async Task Card_EverySendAnsweredUnreadable_SentTwiceThenRecordedUnconfirmedNotUndelivered()
+    {
+        const string id = "reply:unreadable-always";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 10);
+
+        await h.SubmitAsync(id, "text");
+        var draft = await h.WaitForStateAsync(id, DraftState.Carded);
+
+        Assert.Equal(2, h.Control.GetCalls("sendMessage").Count);
+        var copies = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.Contains(id, StringComparison.Ordinal) == true).ToList();
+        Assert.Equal(2, copies.Count);
+        Assert.Equal((h.ChatId, (long?)null, (DateTimeOffset?)null, 2), (draft.CardChatId!.Value, draft.CardMessageId, draft.CardNextAt, draft.CardAttempts));
+        Assert.Contains($"the card is most likely in chat {h.ChatId} (sent 2 times", draft.CardError, StringComparison.Ordinal);
+        var events = h.Host.Store.Events(id);
+        Assert.Contains("\"gave_up\":false", Assert.Single(events, e => e.Type == "card_failed").Details, StringComparison.Ordinal);
+        var unconfirmed = Assert.Single(events, e => e.Type == CardSender.UnconfirmedEvent);
+        Assert.Contains("\"unreadable_card_sends\":2", unconfirmed.Details, StringComparison.Ordinal);
+        Assert.Equal(LogLevel.Warning, Assert.Single(logs.Entries, e => e.EventId.Name == "CardUnconfirmed").Level);
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error && e.Category == typeof(CardOutbox).FullName);
+
+        var status = h.Control.SendUserMessage("/status " + id, h.Control.ApproverId, h.ChatId);
+        var reply = await h.Control.WaitForMessageAsync(m => m.MessageId > status.MessageId && m.Text?.StartsWith(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        Assert.Contains("Card: no message on record: ", reply.Text, StringComparison.Ordinal);
+
+        h.Control.ClearFaults();
+        var ask = h.Control.SendUserMessage("/card " + id, h.Control.ApproverId, h.ChatId);
+        var card = await h.Control.WaitForMessageAsync(
+            m => m.MessageId > ask.MessageId && m.Text?.Contains("ID: " + id, StringComparison.Ordinal) == true && m.Buttons.Count > 0, TelegramHarness.Wait);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardMessageId == card.MessageId, "the card sent on request to be recorded");
+        Assert.Null(h.Host.Store.Get(id)!.CardError);
+        h.Control.PressButton(copies[0].MessageId, TelegramHarness.ButtonData(copies[0], "Approve"));
+        await h.WaitForStateAsync(id, DraftState.Approved);
+    }
+
+    /// <summary>
+    /// A long draft's file (sent before its card) gets answers that cannot be read: the file most likely went out, the card
+    /// itself never did, and the draft's error says just that (it said "the card may be in the chat"). After the second such
+    /// answer nothing is sent again (each try posted another copy of the file): the card is given up as undelivered, which it
+    /// is, for the approver's Retry.
+    /// </summary>
+    [Fact]
+    public async Task Card_LongDraftsFileAnsweredUnreadableTwice_ErrorSaysOnlyTheFileWentAndItIsNotSentAgain()
+    {
+        const string id = "long:unreadable-file";
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 10);
+
+        await h.SubmitAsync(id, new string('x', 9_000), kind: "long");
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id) is { CardError: not null, CardNextAt: null }, "the outbox to stop sending");
+
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Pending, (long?)null, 2), (draft.State, draft.CardMessageId, draft.CardAttempts));
+        Assert.Contains("the card's text file may be in the chat", draft.CardError, StringComparison.Ordinal);
+        Assert.Contains("the card itself, with its buttons, was not sent", draft.CardError, StringComparison.Ordinal);
+        Assert.Contains("its file was sent 2 times", draft.CardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("the card may be in the chat", draft.CardError, StringComparison.Ordinal);
+        Assert.Equal(2, h.Control.GetCalls("sendDocument").Count);
+        Assert.Empty(h.Control.GetCalls("sendMessage"));
+        Assert.Equal(2, h.Control.GetMessages(h.ChatId).Count(m => m.Document is not null));
+        Assert.Equal([false, true], h.Host.Store.Events(id).Where(e => e.Type == "card_failed")
+            .Select(e => e.Details!.Contains("\"gave_up\":true", StringComparison.Ordinal)));
+        Assert.Single(logs.Entries, e => e.EventId.Name == "CardFileOutcomeUnknown");
+    }
+
+    /// <summary>
     /// The draft closed while its card was on the way, and Telegram refuses the edit that closes the arriving card for good:
     /// the sender says so once, naming the card; the outbox adds no warning of its own.
     /// </summary>

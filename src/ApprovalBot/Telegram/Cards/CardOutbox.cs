@@ -443,22 +443,49 @@ internal sealed partial class CardOutbox(
     }
 
     /// <summary>
+    /// How many sends whose answer could not be read (<see cref="ApiRequestException.OutcomeUnknown"/>) the outbox makes for one
+    /// card before it stops sending: Telegram carried each out, so each most likely put a copy in the chat (of the card, or of a
+    /// long draft's file), and a proxy that mangles one answer mostly mangles the next. One more send after the first such answer
+    /// still gets a readable one through a passing fault; after the second, sending on would only add copies.
+    /// </summary>
+    internal const int MaxUnreadableSends = 2;
+
+    /// <summary>
     /// Records a failed attempt: tried again after the card backoff while the failure can pass, else given up. A send whose
-    /// answer could not be read (<see cref="ApiRequestException.OutcomeUnknown"/>) most likely put the card in the chat, but
-    /// without its message id it cannot be recorded, edited or followed: it counts as a failed attempt and the card is sent
-    /// again after the backoff (not at once, and never by the client), so the chat may hold two copies. A tap on either
-    /// decides once, and the tapped one shows the decision, as for any card that arrived twice.
+    /// answer could not be read most likely put the card in the chat, but without its message id it cannot be recorded, edited
+    /// or followed: it counts as a failed attempt and the card is sent once more after the backoff (not at once, and never by
+    /// the client), so the chat may hold two copies; a tap on either decides once, and the tapped one shows the decision, as
+    /// for any card that arrived twice. After <see cref="MaxUnreadableSends"/> such answers, or when the card is given up after
+    /// one, it is not sent again: the draft is recorded as carded without a message on record (<see cref="CardSender.UnconfirmedEvent"/>),
+    /// since a copy is most likely in the chat (<see cref="RecordUnconfirmedAsync"/>). When only a long draft's file got an
+    /// unreadable answer (<c>sendDocument</c>, before the card), the card itself was never sent: its error says so, and a
+    /// card given up then is <c>card_undelivered</c>.
     /// </summary>
     private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)
     {
+        var file = ex.Method == "sendDocument";
         var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
+        var unreadable = ex.OutcomeUnknown || giveUp ? UnreadableSends(draft.Id) : default;
+        if (ex.OutcomeUnknown)
+        {
+            unreadable = file ? unreadable with { Files = unreadable.Files + 1 } : unreadable with { Cards = unreadable.Cards + 1 };
+        }
+        var stopped = ex.OutcomeUnknown && unreadable.Total >= MaxUnreadableSends;
+        giveUp |= stopped;
+        if (giveUp && unreadable.Cards > 0)
+        {
+            await RecordUnconfirmedAsync(draft, attempt, ex, unreadable).ConfigureAwait(false);
+            return;
+        }
         var delay = _options.CardRetryDelay(attempt);
         DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
-        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (ex.OutcomeUnknown ? MayBeInTheChat : "") + (giveUp ? GaveUp(attempt) : "");
+        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (ex.OutcomeUnknown ? file ? FileMayBeInTheChat : MayBeInTheChat : "") +
+            (stopped ? FilesStopped(unreadable.Files) : "") + (giveUp ? GaveUp(attempt) : "");
         var details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp };
         if (ex.OutcomeUnknown)
         {
             details["outcome_unknown"] = true;
+            details["method"] = ex.Method;
         }
         await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Pending, "card_failed", Actor)
         {
@@ -468,6 +495,10 @@ internal sealed partial class CardOutbox(
         if (giveUp)
         {
             LogCardGaveUp(draft.Id, attempt, error);
+        }
+        else if (ex.OutcomeUnknown && file)
+        {
+            LogFileOutcomeUnknown(draft.Id, attempt, ex.Description, delay.TotalSeconds);
         }
         else if (ex.OutcomeUnknown)
         {
@@ -480,6 +511,76 @@ internal sealed partial class CardOutbox(
     }
 
     private const string MayBeInTheChat = " (the card may be in the chat: Telegram took the send but its answer could not be read)";
+
+    private const string FileMayBeInTheChat =
+        " (the card's text file may be in the chat: Telegram took it but its answer could not be read; the card itself, with its buttons, was not sent)";
+
+    private static string FilesStopped(int files) =>
+        $"; not sent again: its file was sent {files} times with an answer that could not be read, each most likely posting a copy of it";
+
+    /// <summary>Sends of the card (<c>sendMessage</c>) and of its file (<c>sendDocument</c>) answered unreadably so far.</summary>
+    private readonly record struct UnreadableCount(int Cards, int Files)
+    {
+        public int Total => Cards + Files;
+    }
+
+    /// <summary>
+    /// The draft's sends answered unreadably since an approver last queued its card again (Retry: a new ask), from the ledger
+    /// (its <c>card_failed</c> events with <c>outcome_unknown</c>; one without <c>method</c>, of an earlier build, was the card's).
+    /// A search of the draft's own events.
+    /// </summary>
+    private UnreadableCount UnreadableSends(string draftId) => store.Read(connection =>
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText =
+            "SELECT COALESCE(json_extract(details, '$.method'), 'sendMessage'), COUNT(*) FROM events WHERE draft_id = $id AND type = 'card_failed' " +
+            "AND json_extract(details, '$.outcome_unknown') = 1 " +
+            "AND id > COALESCE((SELECT MAX(id) FROM events WHERE draft_id = $id AND type = 'card_retry_requested'), 0) GROUP BY 1";
+        cmd.Parameters.AddWithValue("$id", draftId);
+        using var reader = cmd.ExecuteReader();
+        var count = new UnreadableCount();
+        while (reader.Read())
+        {
+            count = reader.GetString(0) == "sendDocument"
+                ? count with { Files = count.Files + reader.GetInt32(1) }
+                : count with { Cards = count.Cards + reader.GetInt32(1) };
+        }
+        return count;
+    });
+
+    /// <summary>
+    /// The card was sent with an answer that could not be read, and is given up now (a second such answer, or the attempts
+    /// spent): a copy is most likely in the chat, whose message id nobody knows. The draft goes to <c>carded</c> with no
+    /// message on record and a <c>card_error</c> that says so (<see cref="CardSender.UnconfirmedEvent"/>): not sent again, not
+    /// <c>card_undelivered</c>. A tap on a copy decides once and makes it the card on record; the reconciler reports it as
+    /// <c>card_unconfirmed</c> with Resend card, which sends one that is recorded. A draft no longer pending (a tap on a copy
+    /// decided it meanwhile) is left as it is.
+    /// </summary>
+    private async Task RecordUnconfirmedAsync(Draft draft, int attempt, ApiRequestException ex, UnreadableCount unreadable)
+    {
+        var chatId = chat.ChatId;
+        var copies = unreadable.Cards == 1 ? "once" : $"{unreadable.Cards} times";
+        var error = $"{(ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ")}{ex.Description}: the card is most likely in chat {chatId} (sent {copies} with an answer that " +
+            $"could not be read{(unreadable.Files > 0 ? $"; its file {unreadable.Files} time(s) so" : "")}), but has no message on record; not sent again " +
+            $"(after {attempt} attempt{(attempt == 1 ? "" : "s")}). A tap on a copy decides once; Resend card (/card) sends one that is recorded";
+        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, CardSender.UnconfirmedEvent, Actor)
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["card_chat_id"] = chatId, ["card_message_id"] = null, ["card_shown_state"] = null, ["card_attempts"] = attempt, ["card_next_at"] = null,
+                ["card_error"] = error,
+            },
+            Details = new JsonObject
+            {
+                ["chat_id"] = chatId, ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["method"] = ex.Method,
+                ["outcome_unknown"] = ex.OutcomeUnknown, ["unreadable_card_sends"] = unreadable.Cards, ["unreadable_file_sends"] = unreadable.Files,
+            },
+        }).ConfigureAwait(false);
+        if (result.Applied)
+        {
+            LogCardUnconfirmed(draft.Id, chatId, unreadable.Cards, attempt, ex.Description);
+        }
+    }
 
     /// <summary>
     /// Records an unexpected failure of <paramref name="draft"/>'s card (see <see cref="CardSender.IsCardFault"/>) as a give-up, like a
@@ -532,8 +633,20 @@ internal sealed partial class CardOutbox(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "CardOutcomeUnknown",
         Message = "Card for {DraftId} may be in the chat already (attempt {Attempt}): Telegram took the send but its answer could not be read ({Description}), " +
-        "so the card is not recorded; it is sent again in {DelaySeconds} s. If the first one did arrive, the chat shows two copies: a tap on either decides once")]
+        "so the card is not recorded; it is sent once more in {DelaySeconds} s. If the first one did arrive, the chat shows two copies: a tap on either decides once. " +
+        "Should that answer be unreadable too, it is not sent again (CardUnconfirmed)")]
     private partial void LogCardOutcomeUnknown(string draftId, int attempt, string description, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardFileOutcomeUnknown",
+        Message = "The text file of the card for {DraftId} may be in the chat (attempt {Attempt}): Telegram took it but its answer could not be read ({Description}); " +
+        "the card itself was not sent. File and card are sent once more in {DelaySeconds} s, so the chat may show the file twice")]
+    private partial void LogFileOutcomeUnknown(string draftId, int attempt, string description, double delaySeconds);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardUnconfirmed",
+        Message = "Card for {DraftId} is most likely in chat {ChatId} ({Copies} send(s) of it taken by Telegram with an answer that could not be read, last: " +
+        "{Description}; {Attempt} attempt(s)), with no message on record: recorded as carded, unconfirmed (card_unconfirmed), and not sent again. " +
+        "A tap on a copy decides once; /orphans lists it with Resend card, as /card <id> does")]
+    private partial void LogCardUnconfirmed(string draftId, long chatId, int copies, int attempt, string description);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Card for {DraftId} could not be delivered after {Attempt} attempts: {CardError}; left for the reconciler")]
     private partial void LogCardGaveUp(string draftId, int attempt, string cardError);

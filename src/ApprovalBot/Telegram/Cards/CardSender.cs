@@ -23,8 +23,23 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// </summary>
     public const string ChatChangedReason = "chat_changed";
 
+    /// <summary>
+    /// <see cref="MovedEvent"/>'s reason for a card sent again because the card on record was posted by another bot than this
+    /// run's (a new token, or a real bot after the built-in sandbox in the same chat id): its buttons reach that bot only
+    /// (<see cref="RecordedBot"/>, <see cref="VanishedCards"/>).
+    /// </summary>
+    public const string BotChangedReason = "bot_changed";
+
     /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because an approver asked for it (<see cref="CardResender"/>).</summary>
     public const string ResendRequestedReason = "resend_requested";
+
+    /// <summary>
+    /// A card most likely in the approvers' chat whose message id is unknown: Telegram took the send (HTTP 200) but its answer
+    /// could not be read. The draft is <c>carded</c> with no message on record (<c>card_chat_id</c> the chat it went to,
+    /// <c>card_message_id</c> null, <c>card_error</c> saying so): a tap on the copy decides and makes it the card on record,
+    /// and the reconciler reports it (<c>card_unconfirmed</c>) with Resend card, which sends one that is recorded.
+    /// </summary>
+    public const string UnconfirmedEvent = "card_unconfirmed";
 
     public const string EditRefusedEvent = "card_edit_refused";
     public const string EditFailedEvent = "card_edit_failed";
@@ -174,6 +189,31 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <param name="details">More for the ledger event's details, e.g. who asked and how.</param>
     public Task<bool> RecordMovedAsync(Draft shown, long? oldChatId, long? oldMessageId, SentCard sent, string reason, string? actor = null, JsonObject? details = null) =>
         store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason, actor, details));
+
+    /// <summary>
+    /// Records that the card of <paramref name="draftId"/> was sent again into <paramref name="chatId"/> in place of the one at
+    /// <paramref name="oldChatId"/>/<paramref name="oldMessageId"/>, but Telegram's answer could not be read: the draft keeps no
+    /// message on record (<see cref="UnconfirmedEvent"/>, with <paramref name="details"/>). Compare-and-set on the old card and
+    /// on the draft still awaiting a decision with its card: false when either changed meanwhile, and then nothing is written.
+    /// </summary>
+    public Task<bool> RecordUnconfirmedAsync(string draftId, long? oldChatId, long? oldMessageId, long chatId, string error, JsonObject details) =>
+        store.WriteAsync(ctx =>
+        {
+            var recorded = ctx.Execute(
+                "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, card_error = $error, updated_at = $now " +
+                "WHERE id = $id AND state = 'carded' AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
+                ("$chat", chatId), ("$error", error), ("$now", ctx.NowMs), ("$id", draftId), ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
+            if (recorded)
+            {
+                var json = new JsonObject { ["chat_id"] = chatId, ["from_chat_id"] = oldChatId, ["from_message_id"] = oldMessageId };
+                foreach (var (name, value) in details)
+                {
+                    json[name] = value?.DeepClone();
+                }
+                ctx.AppendEvent(draftId, UnconfirmedEvent, Actor, json.ToJsonString());
+            }
+            return recorded;
+        });
 
     /// <summary>
     /// Takes the buttons off a card the draft has a newer copy of (<see cref="CardResender"/>), so the chat holds one card to
@@ -331,7 +371,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
         // IS, not =: a draft with no card on record (carded by hand) gets one only while it still has none.
         var recorded = ctx.Execute(
-            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_shown_since = $since, updated_at = $now " +
+            // card_error goes: a card sent unconfirmed (card_unconfirmed) said there why it had no message on record.
+            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_shown_since = $since, card_error = NULL, updated_at = $now " +
             "WHERE id = $id AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
             ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$now", ctx.NowMs), ("$id", draftId),
             ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;

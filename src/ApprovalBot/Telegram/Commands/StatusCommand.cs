@@ -30,10 +30,13 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
             .Text($"Kind: {draft.Kind} · agent: {draft.Agent}").Line()
             .Text("SHA-256: ").Code(draft.Sha256).Line()
             .Text(draft.Text is null ? "⚠️ Text missing from the store" : $"Text: {draft.Text.Length.ToString(CultureInfo.InvariantCulture)} characters").Line();
+        var seq = draft.Seq.ToString(CultureInfo.InvariantCulture);
         r.Text(draft.CardMessageId is { } m
-            ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}" +
-                (draft.State == DraftState.Carded ? $" (gone from the chat? /card #{draft.Seq.ToString(CultureInfo.InvariantCulture)} sends it again)" : "")
-            : $"Card: not delivered ({draft.CardAttempts.ToString(CultureInfo.InvariantCulture)} attempts{(draft.CardError is null ? "" : ", last error: " + HtmlText.Shorten(draft.CardError, 300))})").Line();
+            ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}" + (draft.State == DraftState.Carded ? $" (gone from the chat? /card #{seq} sends it again)" : "")
+            : draft.State == DraftState.Carded
+                // Sent, but Telegram's answer could not be read (card_unconfirmed): most likely in the chat, its message id unknown.
+                ? $"Card: no message on record{(draft.CardError is null ? "" : ": " + HtmlText.Shorten(draft.CardError, 400))} (/card #{seq} sends one that is recorded)"
+                : $"Card: not delivered ({draft.CardAttempts.ToString(CultureInfo.InvariantCulture)} attempts{(draft.CardError is null ? "" : ", last error: " + HtmlText.Shorten(draft.CardError, 300))})").Line();
         if (draft.Decision is not null)
         {
             r.Text($"Decision: {draft.Decision} by {draft.DecidedByName ?? "?"}" + (draft.DecidedAt is { } at ? " at " + CardRenderer.FormatTime(at) : "")).Line();

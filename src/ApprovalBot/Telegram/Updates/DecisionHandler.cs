@@ -77,6 +77,8 @@ internal sealed partial class DecisionHandler(
             set["card_chat_id"] = tapped.Chat.Id;
             set["card_message_id"] = tapped.MessageId;
             set["card_shown_state"] = DraftState.Pending.ToWire();
+            // Why it had none (an unreadable answer to its send: card_unconfirmed, card_failed) no longer holds.
+            set["card_error"] = null;
         }
         var result = DraftStore.Apply(ctx, new Transition(draft.Id, [DraftState.Pending, DraftState.Carded],
             approve ? DraftState.Approved : DraftState.Rejected, DecidedEvent, CallbackRouter.Actor(query))
