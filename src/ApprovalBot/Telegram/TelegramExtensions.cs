@@ -34,6 +34,7 @@ internal static class TelegramExtensions
         services.AddSingleton<TelegramChat>();
         services.AddSingleton<ChatReadmission>();
         services.AddSingleton<CardSender>();
+        services.AddSingleton<RecordedBot>();
         services.AddSingleton<CardResender>();
         services.AddSingleton<CallbackReplies>();
         services.AddSingleton<OrphanCallbacks>();

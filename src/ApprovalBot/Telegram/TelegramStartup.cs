@@ -9,10 +9,12 @@ namespace ApprovalBot.Telegram;
 /// <summary>
 /// Runs before the poller and the outbox (hosted services start in registration order): resolves which Bot
 /// API server to talk to (the configured one, or the in-process sandbox when no token is set) and the chat
-/// and approvers. Stops last, so the sandbox outlives everything that talks to it.
+/// and approvers, and which bot posts the cards (<see cref="RecordedBot"/>), before anything sends one. Stops last, so the
+/// sandbox outlives everything that talks to it.
 /// </summary>
 internal sealed partial class TelegramStartup(
-    IOptions<TelegramOptions> options, TelegramEndpoint endpoint, TelegramChat chat, IServiceProvider services, ILogger<TelegramStartup> logger) : IHostedService
+    IOptions<TelegramOptions> options, TelegramEndpoint endpoint, TelegramChat chat, RecordedBot recordedBot, IServiceProvider services, ILogger<TelegramStartup> logger)
+    : IHostedService
 {
     private IBuiltInSandbox? _sandbox;
 
@@ -24,6 +26,7 @@ internal sealed partial class TelegramStartup(
             endpoint.Resolve(o.ApiBaseUrl, o.Token);
             chat.Initialize(o.ChatId, o.Approvers);
             LogRealBot(endpoint.BaseUrl, chat.ChatId, o.Approvers.Length);
+            await recordedBot.StartAsync(RecordedBot.IdOf(o.Token)).ConfigureAwait(false);
             return;
         }
         _sandbox = services.GetService<IBuiltInSandbox>()
@@ -32,6 +35,8 @@ internal sealed partial class TelegramStartup(
         endpoint.Resolve(sandbox.BaseUrl, sandbox.Token);
         chat.Initialize(o.ChatId != 0 ? o.ChatId : sandbox.ChatId, o.Approvers.Length > 0 ? o.Approvers : [sandbox.ApproverId], sandbox.FirstMessageId);
         LogSandbox(sandbox.BaseUrl + "/", chat.ChatId, sandbox.ApproverId);
+        // A configured ChatId is the sandbox's chat too: the bot, not the chat, tells its cards from a real bot's.
+        await recordedBot.StartAsync(RecordedBot.Sandbox).ConfigureAwait(false);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
