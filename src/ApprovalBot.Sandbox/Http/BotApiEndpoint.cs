@@ -24,7 +24,12 @@ internal sealed class BotApiEndpoint(
     public async Task HandleAsync(HttpContext context)
     {
         var methodName = context.Request.RouteValues["method"] as string ?? "";
-        var token = context.Request.RouteValues["token"] as string ?? "";
+        if (context.Request.RouteValues["botToken"] is not string botToken || !botToken.StartsWith("bot", StringComparison.Ordinal))
+        {
+            await BotResponses.WriteErrorAsync(context.Response, BotApiException.NotFound()).ConfigureAwait(false);
+            return;
+        }
+        var token = botToken["bot".Length..];
         using var aborted = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, serverStopping);
         var ct = aborted.Token;
         var shown = new Dictionary<string, string>(StringComparer.Ordinal);

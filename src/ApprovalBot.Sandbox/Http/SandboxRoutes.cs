@@ -32,7 +32,9 @@ internal static class SandboxRoutes
         var validator = new CallValidator(new JsonShapeChecker(spec));
         var botApi = new BotApiEndpoint(state, spec, validator, methods, app.Lifetime.ApplicationStopping, logger);
 
-        app.MapMethods("/bot{token}/{method}", ["GET", "POST"], botApi.HandleAsync);
+        // Not "/bot{token}": ASP.NET matches a complex segment's literal at its last occurrence, so a token whose secret
+        // holds "bot" (a real one may) was a 404 for every method. The endpoint answers 404 for a segment without "bot".
+        app.MapMethods("/{botToken}/{method}", ["GET", "POST"], botApi.HandleAsync);
         new ControlEndpoints(control, state).Map(app);
         app.MapGet("/", context => HumanPage.WriteAsync(context, control));
         app.MapFallback(context => BotResponses.WriteErrorAsync(context.Response, BotApiException.NotFound()));

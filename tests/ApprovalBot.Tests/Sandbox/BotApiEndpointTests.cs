@@ -27,6 +27,34 @@ public sealed class BotApiEndpointTests : SandboxTestBase
         Assert.DoesNotContain(call.Parameters.Values, v => v.Contains("wrong-token", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A token whose secret holds "bot" (a real one may) reaches the Bot API: ASP.NET's complex segment "bot{token}" looked
+    /// for the last "bot" in the segment, so such a token was a 404 for every method, its own bot's included.
+    /// </summary>
+    [Theory]
+    [InlineData("/bot999:AAbot-wrong/getMe", HttpStatusCode.Unauthorized)]
+    [InlineData("/botbot/getMe", HttpStatusCode.Unauthorized)]
+    [InlineData("/bo999:x/getMe", HttpStatusCode.NotFound)]
+    [InlineData("/999:x/getMe", HttpStatusCode.NotFound)]
+    public async Task Call_TokenHoldingTheWordBot_RoutedToTheBotApi(string path, HttpStatusCode expected)
+    {
+        var reply = await SendAsync(new HttpRequestMessage(HttpMethod.Post, path));
+
+        Assert.Equal(expected, reply.Status);
+    }
+
+    [Fact]
+    public async Task Call_OwnTokenHoldingTheWordBot_Answered()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxSettings { Url = "http://127.0.0.1:0", RateLimits = false, Token = "123:AAbotBOTbot_x" });
+        using var http = new HttpClient { BaseAddress = server.BaseUrl };
+
+        var answer = await http.PostAsync(new Uri("/bot123:AAbotBOTbot_x/getMe", UriKind.Relative), null);
+
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Contains("\"ok\":true", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Call_MethodNotInSpec_Answers404NotFound()
     {
