@@ -428,6 +428,72 @@ public sealed class CancelOperationTests : IAsyncLifetime
         Assert.Equal(claimed.IdempotencyKey, again.IdempotencyKey);
     }
 
+    /// <summary>
+    /// An attempt that may have taken effect used up the draft's attempts (failed), and an approver's Retry sends it back to
+    /// approved with its attempts counted from zero: the next claim runs under the same idempotency key, the one that can still
+    /// record the first attempt's effect, so the draft stays unwithdrawable. Before the fix the cancel looked at the ledger only
+    /// while the draft counted attempts, and after the Retry it was withdrawn: the agent told so while its post may have been live.
+    /// </summary>
+    [Theory]
+    [InlineData("fail with may_have_taken_effect", "its pull executor's fail said it may have taken effect")]
+    [InlineData("lease expired", "its pull lease expired without complete or fail")]
+    public async Task Cancel_RetriedByAnApproverAfterAnAttemptThatMayHaveTakenEffect_StillRefused(string attempt, string how)
+    {
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=1", "ApprovalBot:Kinds:reply:Executor:Idempotent=true"],
+            services: s => s.AddSingleton<TimeProvider>(time), compose: b => b.AddApprovalJobs());
+        await using var agent = await host.ConnectAsync();
+        const string id = "reply:retried";
+        await DraftFixtures.ApproveAsync(host.Store, id, "posted, perhaps");
+        var claimed = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        if (attempt == "lease expired")
+        {
+            time.Advance(TimeSpan.FromSeconds(6));
+            await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        }
+        else
+        {
+            Assert.True((await agent.FailAsync(new FailRequest { Id = id, Lease = claimed.Lease, Error = "no answer", MayHaveTakenEffect = true })).Ok);
+        }
+        var failed = host.Store.Get(id)!;
+        Assert.Equal(DraftState.Failed, failed.State);
+        Assert.True((await host.Services.GetRequiredService<ApproverActions>().RetryAsync(id, "telegram:1001", failed.StateSince)).Applied);
+        var retried = host.Store.Get(id)!;
+        Assert.Equal((DraftState.Approved, 0), (retried.State, retried.ExecAttempts));
+        var events = host.Store.Events(id).Count;
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Conflict,
+            $"draft '{id}' is approved: its last attempt may have taken effect ({how}); it cannot be withdrawn, so that a run under the same idempotency key " +
+            "can still record it; nothing changed", "id"), cancel.Error);
+        Assert.Equal(retried, host.Store.Get(id));
+        Assert.Equal(events, host.Store.Events(id).Count);
+        var again = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+        Assert.Equal(claimed.IdempotencyKey, again.IdempotencyKey);
+    }
+
+    /// <summary>An approver's Retry of an unknown outcome says the approver checked the target and found nothing: withdrawable, as before.</summary>
+    [Fact]
+    public async Task Cancel_RetriedByAnApproverAfterAnUnknownOutcome_Withdrawn()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:reply:Executor:Type=pull"], compose: b => b.AddApprovalJobs());
+        await using var agent = await host.ConnectAsync();
+        const string id = "reply:checked";
+        await DraftFixtures.ApproveAsync(host.Store, id, "not posted, the approver found");
+        var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+        Assert.True((await agent.FailAsync(new FailRequest { Id = id, Lease = claimed.Lease, Error = "no answer", MayHaveTakenEffect = true })).Ok);
+        var unknown = host.Store.Get(id)!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+        Assert.True((await host.Services.GetRequiredService<ApproverActions>().RetryAsync(id, "telegram:1001", unknown.StateSince)).Applied);
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        Assert.True(cancel.Ok, cancel.Error?.Message);
+        Assert.Equal(DraftState.Cancelled, host.Store.Get(id)!.State);
+    }
+
     [Fact]
     public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
         Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect, ExecutionLedger.PullActorPrefix),

@@ -97,8 +97,9 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         // Approved again after a pull lease expired, a run was cut off, or an attempt failed without a definite answer on a
         // route that dedupes (or failed once those used up its attempts): that attempt may have taken effect, and only
         // running it again under the same idempotency key lets the sink or the pull agent record it; withdrawn, its late
-        // outcome would be refused and the effect never recorded.
-        if (current.ExecAttempts > 0 && LastAttemptCutOff(ctx, id) is { } cutOff)
+        // outcome would be refused and the effect never recorded. Read whatever the draft's attempt count says: an approver's
+        // Retry counts attempts from zero again, yet the next run is under the same key as the one that may have taken effect.
+        if (LastAttemptCutOff(ctx, id) is { } cutOff)
         {
             return new Outcome(OutcomeKind.CutOff, current, null) { CutOffBy = cutOff };
         }
