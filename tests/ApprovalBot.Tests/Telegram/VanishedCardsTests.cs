@@ -169,6 +169,38 @@ public sealed class VanishedCardsTests
     }
 
     /// <summary>
+    /// ChatId changed, and a long draft's file, sent before its card, gets an answer that cannot be read: the file most likely
+    /// went out, the card with its buttons never did. So the card is sent (file and card once more, as the outbox does) and
+    /// recorded; before the fix the pass took the file's answer for the card's, recorded the draft as sent unconfirmed ("most
+    /// likely in chat …") with no card on record, and no start ever sent it: the approvers had a file and nothing to tap.
+    /// </summary>
+    [Fact]
+    public async Task ChatIdChanged_LongDraftsFileAnsweredUnreadable_CardStillSentAndRecorded()
+    {
+        const string id = "long:file-unreadable-move";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.SubmitAsync(id, new string('x', 9_000), kind: "long");
+        await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        var group = h.Sandbox.Settings.GroupChatId;
+        h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={group}"]);
+        var resent = await h.Host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait);
+
+        Assert.Equal(1, resent);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Carded, group, (string?)null), (draft.State, draft.CardChatId, draft.CardError));
+        var card = h.Control.GetMessage(group, (int)draft.CardMessageId!.Value);
+        Assert.NotNull(card);
+        Assert.NotEmpty(card.AllButtons);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent).Details!)!;
+        Assert.Equal(CardSender.ChatChangedReason, (string?)moved["reason"]);
+        Assert.Equal(2, h.Control.GetMessages(group).Count(m => m.Document is not null));
+    }
+
+    /// <summary>
     /// The token changed to another bot, the chat id did not: the old bot's card is still in that chat, but its buttons reach
     /// the old bot only, and only it can edit the card. The draft still awaiting a decision gets its card from the new bot
     /// (bot_changed); a draft decided before keeps its card; a plain restart after that sends nothing again.

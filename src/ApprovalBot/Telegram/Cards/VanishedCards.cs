@@ -181,13 +181,15 @@ internal sealed partial class VanishedCards(
 
     /// <summary>
     /// Sends the draft's card again and records it as its card. A failure that can pass is tried again with the card
-    /// backoff, up to <see cref="TelegramOptions.CardMaxAttempts"/>; an answer that cannot be read is not: the card most
-    /// likely went out, and another try would post another copy.
+    /// backoff, up to <see cref="TelegramOptions.CardMaxAttempts"/>; an answer to the card that cannot be read is not: the card
+    /// most likely went out, and another try would post another copy. One to a long draft's file (sent first) says the card
+    /// was not sent: file and card go once more, as in the outbox.
     /// </summary>
     private async Task<Resent> ResendAsync(Draft draft, string reason, CancellationToken stoppingToken)
     {
         var (oldChat, oldMessage) = (draft.CardChatId, draft.CardMessageId);
         SentCard sent;
+        var unreadableFiles = 0;
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -195,9 +197,16 @@ internal sealed partial class VanishedCards(
                 sent = await sender.SendAsync(draft, stoppingToken).ConfigureAwait(false);
                 break;
             }
-            catch (ApiRequestException ex) when (ex.OutcomeUnknown)
+            catch (ApiRequestException ex) when (ex.OutcomeUnknown && ex.Method != "sendDocument")
             {
                 return await RecordUnconfirmedAsync(draft, reason, attempt, ex).ConfigureAwait(false);
+            }
+            catch (ApiRequestException ex) when (ex.OutcomeUnknown && ++unreadableFiles >= CardOutbox.MaxUnreadableSends)
+            {
+                // Only a long draft's file went out (most likely), each time: the card itself never did, so it is not recorded as
+                // in the chat; sending on would only post more copies of the file, as the outbox stops after as many.
+                LogResendGaveUp(ex, draft.Id, attempt);
+                return Resent.Lost;
             }
             catch (ApiRequestException ex) when (ex.IsTransient && attempt < _options.CardMaxAttempts)
             {
