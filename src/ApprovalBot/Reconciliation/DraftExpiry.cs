@@ -33,10 +33,11 @@ internal sealed partial class DraftExpiry(
     /// <summary>
     /// Due drafts of one kind after <c>$after</c> (a seq), in submission order: pending and carded drafts are few, and
     /// drafts_by_state finds them. <c>+kind</c> keeps SQLite off drafts_by_kind, which it picks in a store without
-    /// statistics and which would read every draft of the kind, executed ones included, each cycle.
+    /// statistics and which would read every draft of the kind, executed ones included, each cycle. <c>card_chat_id</c> tells
+    /// whether a card went out: a card sent unconfirmed (card_unconfirmed) is most likely in the chat with no message id on record.
     /// </summary>
     internal const string DueSql =
-        "SELECT id, seq, state, created_at, card_message_id FROM drafts WHERE state IN ('pending', 'carded') AND +kind = $kind AND created_at <= $cutoff AND seq > $after " +
+        "SELECT id, seq, state, created_at, card_chat_id FROM drafts WHERE state IN ('pending', 'carded') AND +kind = $kind AND created_at <= $cutoff AND seq > $after " +
         "ORDER BY seq LIMIT $limit";
 
     /// <summary>Expires every draft that is due now; returns how many it expired.</summary>
@@ -122,7 +123,7 @@ internal sealed partial class DraftExpiry(
         }
     }
 
-    /// <param name="HasCard">A card of it is on record: the approver could have seen it.</param>
+    /// <param name="HasCard">A card of it went out (on record, or sent unconfirmed): the approver could have seen it.</param>
     private sealed record DueDraft(string Id, long Seq, DraftState State, DateTimeOffset CreatedAt, bool HasCard);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Expired {DraftId} seq {Seq} kind {Kind} (was {State}): no decision within {Setting} {ExpireAfter} of its submission at {SubmittedAt:O}")]

@@ -1,8 +1,10 @@
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Reconciliation;
 
@@ -60,6 +62,40 @@ public sealed class DraftExpiryTests : IAsyncLifetime
             Assert.Equal("no decision within ApprovalBot:Kinds:reply:ExpireAfter (2.00:00:00) of its submission", (string?)details["reason"]);
             Assert.Equal(draft.CreatedAt, DateTimeOffset.Parse((string)details["submitted_at"]!, System.Globalization.CultureInfo.InvariantCulture));
         }
+    }
+
+    /// <summary>
+    /// A card sent unconfirmed (Telegram took it, its answer could not be read: card_unconfirmed) is most likely in the chat,
+    /// only its message id is unknown: the approver could have seen it, and the expiry says so. It said "expired before any
+    /// card of it reached the chat", at Warning, with <c>carded: false</c> in the ledger.
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_CardSentUnconfirmed_ExpiredAsCarded()
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:ExpireAfter=2.00:00:00"],
+            services: s =>
+            {
+                s.AddSingleton<TimeProvider>(_clock);
+                s.AddSingleton<IEscalationChannel>(new RecordingEscalationChannel());
+                s.AddSingleton<ILoggerProvider>(logs);
+            },
+            compose: b => b.AddReconciliation());
+        await DraftFixtures.SubmitAsync(host.Store, "reply:unconfirmed");
+        await DraftFixtures.MoveAsync(host.Store, "reply:unconfirmed", DraftState.Pending, DraftState.Carded, new Dictionary<string, object?>
+        {
+            ["card_chat_id"] = 1001L, ["card_message_id"] = null, ["card_attempts"] = 2,
+            ["card_error"] = "HTTP 200 without a readable Bot API answer: the card is most likely in chat 1001",
+        });
+        _clock.Advance(ExpireAfter);
+
+        Assert.Equal(1, await host.Services.GetRequiredService<DraftExpiry>().RunOnceAsync(default));
+
+        var details = JsonNode.Parse(Assert.Single(host.Store.Events("reply:unconfirmed"), e => e.Type == DraftExpiry.EventType).Details!)!;
+        Assert.True((bool?)details["carded"]);
+        var line = Assert.Single(logs.Entries, e => e.Message.Contains("Expired reply:unconfirmed", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Information, line.Level);
     }
 
     [Fact]
