@@ -11,13 +11,16 @@ namespace ApprovalBot.Execution;
 /// becomes <c>unknown</c>, for a human to check the sink and Mark done or Retry, as after a run cut off mid-way. Only the
 /// copy's approvals: a draft approved since the restore (a tap made while no service ran, delivered when the poller
 /// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
-/// and runs. Drafts on a deduping or pull route stay approved (a second run has the same idempotency key); the marker
-/// goes in the same write, so a crash midway leaves it for the next start.
+/// and runs. Drafts on a deduping or pull route stay approved (a second run has the same idempotency key), each with a
+/// <see cref="KeptEventType"/> event saying that it may have run after the backup: the pipe's <c>cancel</c> reads it as an
+/// attempt that may have taken effect and refuses to withdraw such a draft, whose next run is what records that effect.
+/// The marker goes in the same write, so a crash midway leaves it for the next start.
 /// </summary>
 internal static class RestoredApprovals
 {
     public const string MarkerKey = "store.restored";
     public const string EventType = "restore_unsettled";
+    public const string KeptEventType = "restore_kept";
     public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
 
     /// <summary>
@@ -47,8 +50,18 @@ internal static class RestoredApprovals
             var unsettled = new List<Draft>();
             foreach (var d in approved)
             {
-                if (!routes.TryGet(d.Kind, out var route) || route.RouteType == RouteType.Pull || route.Idempotent)
+                if (!routes.TryGet(d.Kind, out var route))
                 {
+                    continue;
+                }
+                if (route.RouteType == RouteType.Pull || route.Idempotent)
+                {
+                    ctx.AppendEvent(d.Id, KeptEventType, "executor", new JsonObject
+                    {
+                        ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
+                        ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason,
+                        ["action"] = "run again under the same key", ["may_have_taken_effect"] = true,
+                    }.ToJsonString());
                     continue;
                 }
                 var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, EventType, "executor")

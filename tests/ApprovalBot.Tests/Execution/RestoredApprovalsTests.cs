@@ -75,6 +75,39 @@ public sealed class RestoredApprovalsTests
     }
 
     /// <summary>
+    /// An approval the restore keeps (a pull route's, or a deduping one's before its run) may have run after the backup was
+    /// taken: it is marked so in the ledger, and the agent's cancel is refused as after any attempt that may have taken
+    /// effect, since only its next run, under the same key, records that effect. Before, the agent was told it was
+    /// withdrawn. An approval made after the restore is still withdrawn.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_ApprovalKeptOnAPullRoute_MarkedAndTheAgentsCancelRefused()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping,
+            async store => await Drafts.ApproveAsync(store, "pulled:in-the-copy", "for an agent", "pulled"),
+            async store => await Drafts.ApproveAsync(store, "pulled:after", "approved after the restore", "pulled"));
+
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+        await using var agent = await host.ConnectAsync();
+        var kept = await agent.CancelAsync("pulled:in-the-copy", "no longer needed");
+        var after = await agent.CancelAsync("pulled:after");
+
+        var mark = Assert.Single(host.Store.Events("pulled:in-the-copy"), e => e.Type == RestoredApprovals.KeptEventType);
+        Assert.Contains("\"may_have_taken_effect\":true", mark.Details, StringComparison.Ordinal);
+        Assert.Equal(ApprovalBot.Client.ErrorCodes.Conflict, kept.Error!.Code);
+        Assert.Equal("draft 'pulled:in-the-copy' is approved: its last attempt may have taken effect (the store was restored from a backup, and it may " +
+            "have run after the backup was taken); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed",
+            kept.Error.Message);
+        Assert.Equal(DraftState.Approved, host.Store.Get("pulled:in-the-copy")!.State);
+        Assert.True(after.Ok);
+        Assert.DoesNotContain(host.Store.Events("pulled:after"), e => e.Type == RestoredApprovals.KeptEventType);
+    }
+
+    /// <summary>
     /// A tap that reaches the restored service (made while no service ran, or an approver's first tap on it) can be
     /// handled before the first executor cycle: it was approved after the restore, so it runs.
     /// </summary>

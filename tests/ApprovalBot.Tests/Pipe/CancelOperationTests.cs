@@ -496,8 +496,8 @@ public sealed class CancelOperationTests : IAsyncLifetime
 
     [Fact]
     public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
-        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect, ExecutionLedger.PullActorPrefix),
-            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect, CancelOperation.PullActorPrefix));
+        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect, ExecutionLedger.PullActorPrefix, RestoredApprovals.KeptEventType),
+            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect, CancelOperation.PullActorPrefix, CancelOperation.RestoreKept));
 
     private static string MayHaveTakenEffectRefusal(string id, string state) =>
         $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +

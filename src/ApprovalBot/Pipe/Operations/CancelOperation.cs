@@ -131,6 +131,9 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     internal const string ExecutionFailed = "execution_failed";
     internal const string MayHaveTakenEffect = "may_have_taken_effect";
 
+    /// <summary>A restore's mark on an approval it kept on a route that dedupes or a pull route: it may have run after the backup.</summary>
+    internal const string RestoreKept = "restore_kept";
+
     /// <summary>The actor of a pull executor's events: a failed attempt of its is one its <c>fail</c> said may have taken effect.</summary>
     internal const string PullActorPrefix = "pull:";
 
@@ -141,9 +144,9 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     private static string? LastAttemptCutOff(WriteContext ctx, string id)
     {
         using var cmd = ctx.Command(
-            "SELECT type, details, actor FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted) " +
+            "SELECT type, details, actor FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted, $kept) " +
             "ORDER BY id DESC LIMIT 1",
-            ("$id", id), ("$failed", ExecutionFailed), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted));
+            ("$id", id), ("$failed", ExecutionFailed), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted), ("$kept", RestoreKept));
         using var reader = cmd.ExecuteReader();
         if (!reader.Read())
         {
@@ -152,7 +155,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         var type = reader.GetString(0);
         return type switch
         {
-            LeaseExpired or ExecutionInterrupted => type,
+            LeaseExpired or ExecutionInterrupted or RestoreKept => type,
             ExecutionFailed when !reader.IsDBNull(1) && SaysMayHaveTakenEffect(reader.GetString(1)) =>
                 reader.GetString(2).StartsWith(PullActorPrefix, StringComparison.Ordinal) ? PullFailed : type,
             _ => null,
@@ -185,6 +188,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             LeaseExpired => "its pull lease expired without complete or fail",
             ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
             PullFailed => "its pull executor's fail said it may have taken effect",
+            RestoreKept => "the store was restored from a backup, and it may have run after the backup was taken",
             _ => "it failed without a definite answer: timed out, killed, redirected, or cut off after the request went out",
         };
         return new ProtocolException(ErrorCodes.Conflict,
