@@ -454,6 +454,35 @@ public sealed class VanishedCardsTests
     }
 
     /// <summary>
+    /// A burst of words that the bot may post again (Telegram's, and more at once) while cards wait on the chat: one pass,
+    /// never two side by side, so each card is sent once.
+    /// </summary>
+    [Fact]
+    public async Task CardsWaitingOnTheChat_ABurstOfReadmissions_OnePassEachCardSentOnce()
+    {
+        string[] ids = ["reply:burst-a", "reply:burst-b", "reply:burst-c"];
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        foreach (var id in ids)
+        {
+            await h.SubmitCardedAsync(id, "waits on the new chat");
+        }
+        var group = h.Sandbox.Settings.GroupChatId;
+        await h.RestartHostAsync(whileStopped: () => h.Control.RemoveBotFromChat(group), settings: [$"ApprovalBot:Telegram:ChatId={group}"]);
+        Assert.Equal(0, await h.Host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait));
+
+        h.Control.AddBotToChat(group);
+        var readmission = h.Host.Services.GetRequiredService<ChatReadmission>();
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(readmission.Announce)));
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventId.Name == "BotLetBackIntoChat"), "Telegram's word");
+        await Eventually.TrueAsync(() => ids.All(id => h.Host.Store.Get(id)!.CardChatId == group), "every card in the group");
+
+        Assert.Single(logs.Entries, e => e.EventId.Name == "VanishedCardsSentOnReadmission");
+        Assert.Equal(ids.Length, h.Control.GetMessages(group).Count);
+        Assert.All(ids, id => Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent));
+    }
+
+    /// <summary>
     /// A store an earlier build ran records no bot: the first start records this one and takes the cards on record for its
     /// own, sending nothing again (a switch of bots made in the same upgrade is not told apart; README).
     /// </summary>

@@ -38,8 +38,8 @@ namespace ApprovalBot.Telegram.Cards;
 /// logged once at Error, and those drafts wait on the chat, in memory. When Telegram says the bot may post there again
 /// (<see cref="ChatReadmission"/>), the same pass runs again for them only (each looked at afresh: one decided or given a
 /// card meanwhile needs none), after the start's pass and never beside it; a burst of readmissions is one pass, and a
-/// refusal again waits for the next. A card lost for another reason is left for the next start, as is a switch of bots
-/// while one is (<see cref="RecordedBot.SwitchDoneAsync"/>, done by whichever pass sends the last card).
+/// refusal again waits for the next. A card lost for another reason is left for the next start, and so is a switch of bots
+/// while any such card is left (<see cref="RecordedBot.SwitchDoneAsync"/>: done by whichever pass sends the last card).
 /// </para>
 /// </summary>
 internal sealed partial class VanishedCards(
@@ -70,7 +70,8 @@ internal sealed partial class VanishedCards(
 
     /// <summary>
     /// Starts the pass beside the other services. Not a <see cref="BackgroundService"/>: those are the host's loops, and
-    /// one that ends while the service runs stops it (<see cref="Hosting.BackgroundLoops"/>), while this pass ends once done.
+    /// one that ends while the service runs stops it (<see cref="Hosting.BackgroundLoops"/>), while this pass ends once done
+    /// (once no card waits on the chat, or at the stop).
     /// </summary>
     public Task StartAsync(CancellationToken cancellationToken)
     {
