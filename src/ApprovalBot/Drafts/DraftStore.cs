@@ -233,10 +233,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return cmd.ExecuteScalar() as string;
     });
 
-    public Task SetSettingAsync(string key, string value) =>
-        writer.WriteAsync(ctx => ctx.Execute(
-            "INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            ("$key", key), ("$value", value)));
+    public Task SetSettingAsync(string key, string value) => writer.WriteAsync(ctx => ctx.SetSetting(key, value));
 
     /// <summary>Runs a read on its own pooled connection.</summary>
     public T Read<T>(Func<SqliteConnection, T> read)

@@ -70,6 +70,10 @@ internal sealed class WriteContext(SqliteConnection connection, SqliteTransactio
         Execute(AppendEventSql,
             ("$d", draftId), ("$at", NowMs), ("$type", type), ("$actor", actor), ("$details", detailsJson));
 
+    /// <summary>Sets a row of the settings table in this transaction, replacing its value; the rows written, as <see cref="Execute"/>.</summary>
+    public int SetSetting(string key, string value) =>
+        Execute("INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$key", key), ("$value", value));
+
     public void Publish(DraftChange change) => _changes.Add(change);
 
     internal void ResetChanges(int count) => _changes.RemoveRange(count, _changes.Count - count);

@@ -98,9 +98,8 @@ internal sealed partial class RecordedBot(DraftStore store, ILogger<RecordedBot>
             last = Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
         var change = new BotSwitch(from, to, last);
-        ctx.Execute("INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value", ("$key", BotKey), ("$value", to));
-        ctx.Execute("INSERT INTO settings(key, value) VALUES ($key, $value) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            ("$key", SwitchKey), ("$value", change.ToJson()));
+        ctx.SetSetting(BotKey, to);
+        ctx.SetSetting(SwitchKey, change.ToJson());
         // The new bot's first poll then takes every update Telegram kept for it, from its oldest.
         ctx.Execute("DELETE FROM settings WHERE key = $key", ("$key", UpdatePoller.OffsetSetting));
         ctx.AppendEvent(null, ChangedEvent, "telegram", change.ToJson());

@@ -271,35 +271,25 @@ internal sealed partial class VanishedCards(
     /// The next drafts awaiting a decision, in seq order: read from drafts_by_state, whose entries of a state are in seq
     /// order (every carded draft: a few thousand at most, however big the store).
     /// </summary>
-    private async Task<IReadOnlyList<Draft>> ReadPageAsync(long after, CancellationToken stoppingToken)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                return store.Query(DraftColumns.Select + " WHERE state = 'carded' AND seq > $after ORDER BY seq LIMIT $limit", ("$after", after), ("$limit", Page));
-            }
-            catch (StoreUnavailableException ex)
-            {
-                var delay = _options.CardRetryDelay(attempt);
-                LogReadFailed(ex, delay.TotalSeconds);
-                await Task.Delay(delay, time, stoppingToken).ConfigureAwait(false);
-            }
-        }
-    }
+    private Task<IReadOnlyList<Draft>> ReadPageAsync(long after, CancellationToken stoppingToken) =>
+        QueryAsync(DraftColumns.Select + " WHERE state = 'carded' AND seq > $after ORDER BY seq LIMIT $limit", stoppingToken, ("$after", after), ("$limit", Page));
 
     /// <summary>
     /// The drafts waiting on the chat that still await a decision, in seq order (a few thousand at most: those the chat
     /// refused at start).
     /// </summary>
-    private async Task<IReadOnlyList<Draft>> ReadWaitingAsync(CancellationToken stoppingToken)
+    private Task<IReadOnlyList<Draft>> ReadWaitingAsync(CancellationToken stoppingToken) =>
+        QueryAsync(DraftColumns.Select + " WHERE state = 'carded' AND id IN (SELECT value FROM json_each($ids)) ORDER BY seq", stoppingToken,
+            ("$ids", new JsonArray([.. _waitingOnChat.Select(id => JsonValue.Create(id))]).ToJsonString()));
+
+    /// <summary>Reads drafts, waiting out a store that is away with the card backoff (the pass has nothing else to do meanwhile).</summary>
+    private async Task<IReadOnlyList<Draft>> QueryAsync(string sql, CancellationToken stoppingToken, params (string Name, object? Value)[] parameters)
     {
-        var ids = new JsonArray([.. _waitingOnChat.Select(id => JsonValue.Create(id))]).ToJsonString();
         for (var attempt = 1; ; attempt++)
         {
             try
             {
-                return store.Query(DraftColumns.Select + " WHERE state = 'carded' AND id IN (SELECT value FROM json_each($ids)) ORDER BY seq", ("$ids", ids));
+                return store.Query(sql, parameters);
             }
             catch (StoreUnavailableException ex)
             {
