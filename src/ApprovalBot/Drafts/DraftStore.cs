@@ -162,15 +162,6 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return Convert.ToInt32(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     });
 
-    /// <summary>Drafts in the given states that entered them before <paramref name="before"/>, oldest first.</summary>
-    public IReadOnlyList<Draft> InStates(IReadOnlyCollection<DraftState> states, DateTimeOffset? before = null, int limit = 1000)
-    {
-        var names = string.Join(", ", states.Select(s => "'" + s.ToWire() + "'"));
-        return Query(
-            DraftColumns.Select + $" WHERE state IN ({names}) AND ($before IS NULL OR state_since < $before) ORDER BY state_since, seq LIMIT $limit",
-            ("$before", before is { } b ? DraftColumns.ToUnixMs(b) : null), ("$limit", limit));
-    }
-
     public IReadOnlyList<LedgerEvent> Events(string draftId) => Read(connection =>
     {
         using var cmd = connection.CreateCommand();

@@ -53,7 +53,7 @@ public sealed class TelegramEscalationChannelTests
         var gap = new EscalatedGap("reply:waiting", long.MaxValue, sha, "stale/awaiting_decision", DateTimeOffset.UnixEpoch, "awaiting a decision for 2h 0m",
             [ApproverAction.ResendCard], Reminder: false) { StateSince = DateTimeOffset.UnixEpoch };
 
-        var (_, buttons) = Assert.Single(TelegramEscalationChannel.Render(new Escalation("1 stale needs attention", [gap])));
+        var buttons = Assert.Single(TelegramEscalationChannel.RenderParts(new Escalation("1 stale needs attention", [gap]))).Buttons;
 
         var button = Assert.Single(Assert.Single(buttons));
         Assert.Equal($"🔁 Resend card #{long.MaxValue}", button.Text);

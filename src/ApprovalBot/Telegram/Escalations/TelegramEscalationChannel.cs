@@ -63,9 +63,6 @@ internal sealed partial class TelegramEscalationChannel(TelegramBotClient client
         }
     }
 
-    public static List<(string Html, List<IReadOnlyList<InlineKeyboardButton>> Buttons)> Render(Escalation escalation) =>
-        [.. RenderParts(escalation).Select(p => (p.Html, p.Buttons))];
-
     public static List<Part> RenderParts(Escalation escalation)
     {
         var messages = new List<Part>();
