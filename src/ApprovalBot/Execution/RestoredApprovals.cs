@@ -54,27 +54,26 @@ internal static class RestoredApprovals
                 {
                     continue;
                 }
+                var details = new JsonObject
+                {
+                    ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
+                    ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason,
+                };
                 if (route.RouteType == RouteType.Pull || route.Idempotent)
                 {
-                    ctx.AppendEvent(d.Id, KeptEventType, "executor", new JsonObject
-                    {
-                        ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
-                        ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason,
-                        ["action"] = "run again under the same key", ["may_have_taken_effect"] = true,
-                    }.ToJsonString());
+                    details["action"] = "run again under the same key";
+                    details[ExecutionLedger.MayHaveTakenEffect] = true;
+                    ctx.AppendEvent(d.Id, KeptEventType, "executor", details.ToJsonString());
                     continue;
                 }
+                details["action"] = "unknown";
                 var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, EventType, "executor")
                 {
                     Set = new Dictionary<string, object?>
                     {
                         ["exec_next_at"] = null, ["exec_error"] = Reason + "; it may or may not have taken effect",
                     },
-                    Details = new JsonObject
-                    {
-                        ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
-                        ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason, ["action"] = "unknown",
-                    },
+                    Details = details,
                 });
                 if (applied.Applied)
                 {

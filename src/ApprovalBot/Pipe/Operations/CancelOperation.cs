@@ -99,7 +99,8 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
         // running it again under the same idempotency key lets the sink or the pull agent record it; withdrawn, its late
         // outcome would be refused and the effect never recorded. Read whatever the draft's attempt count says: an approver's
         // Retry counts attempts from zero again, yet the next run is under the same key as the one that may have taken effect.
-        if (LastAttemptCutOff(ctx, id) is { } cutOff)
+        // A pending or carded draft was never approved, so it has no attempt to read.
+        if (current.State is DraftState.Approved or DraftState.Failed && LastAttemptCutOff(ctx, id) is { } cutOff)
         {
             return new Outcome(OutcomeKind.CutOff, current, null) { CutOffBy = cutOff };
         }
