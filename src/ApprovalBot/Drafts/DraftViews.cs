@@ -61,16 +61,26 @@ internal static class DraftViews
         if (json is null) return (null, null);
         try
         {
-            using var doc = JsonDocument.Parse(json);
-            return JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext)
-                : DepthOf(doc.RootElement) > MaxContextDepth ? (null, ContextTooDeep)
-                : (doc.RootElement.Clone(), null);
+            // Read with the depth limit, so that a context within it (every one a submit stores) is walked once, for its text.
+            using var doc = JsonDocument.Parse(json, WithinDepth);
+            return JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? (null, UnreadableContext) : (doc.RootElement.Clone(), null);
         }
         catch (JsonException)
         {
-            return (null, ContextNotJson);
+            // Too deep, or not JSON: read again without the limit to tell which (and its text first, as for any context).
+            try
+            {
+                using var doc = JsonDocument.Parse(json);
+                return (null, JsonTextCheck.HoldsUnreadableText(doc.RootElement) ? UnreadableContext : ContextTooDeep);
+            }
+            catch (JsonException)
+            {
+                return (null, ContextNotJson);
+            }
         }
     }
+
+    private static readonly JsonDocumentOptions WithinDepth = new() { MaxDepth = MaxContextDepth };
 
     /// <summary>Levels of objects and arrays in <paramref name="element"/>, itself included; 0 for a scalar.</summary>
     public static int DepthOf(JsonElement element) => element.ValueKind switch
