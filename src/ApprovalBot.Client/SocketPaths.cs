@@ -7,7 +7,8 @@ namespace ApprovalBot.Client;
 /// A socket path as a connect sees it: whether it provably names nothing (no service there, said at once), and why a
 /// connect to it failed, in words. .NET reports a connect error it has no <see cref="SocketError"/> for (ENOTDIR: a file
 /// where the path needs a folder; ELOOP) as "Unknown socket error", and a path too long for a socket as an
-/// <see cref="ArgumentOutOfRangeException"/>; both reached callers as they were, and ENOTDIR was taken for no socket.
+/// <see cref="ArgumentOutOfRangeException"/> (now refused before any connect: <see cref="Unusable"/>); both reached callers
+/// as they were, and ENOTDIR was taken for no socket.
 /// </summary>
 internal static class SocketPaths
 {
@@ -49,7 +50,6 @@ internal static class SocketPaths
     public static Exception ConnectFailed(string path, Exception e) => e switch
     {
         SocketException socket => new PipeConnectException(path, Reason(path, socket), socket),
-        ArgumentOutOfRangeException when Unusable(path) is { } tooLong => tooLong,
         _ => e,
     };
 
