@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Hosting;
 using ApprovalBot.Telegram.Api;
@@ -58,10 +57,11 @@ internal sealed partial class UpdatePoller(
                     Trouble.Polled();
                     var polled = offset;
                     var committed = true;
-                    await FollowMigrationsAsync(updates).ConfigureAwait(false);
-                    foreach (var raw in updates)
+                    var polledUpdates = updates.Select(PolledUpdate.Read).ToList();
+                    await FollowMigrationsAsync(polledUpdates).ConfigureAwait(false);
+                    foreach (var update in polledUpdates)
                     {
-                        (committed, var confirmedBy) = await HandleAsync(raw, stoppingToken).ConfigureAwait(false);
+                        (committed, var confirmedBy) = await HandleAsync(update, stoppingToken).ConfigureAwait(false);
                         if (!committed)
                         {
                             // Poll the same offset again, after a backoff that grows while the store stays away, like every
@@ -206,11 +206,11 @@ internal sealed partial class UpdatePoller(
     /// saying the bot left the old group was taken for the bot being shut out of the approvers' chat. The service messages
     /// are still handled in their turn (then nothing more happens); a store that cannot take the new id leaves it to them.
     /// </summary>
-    private async Task FollowMigrationsAsync(IReadOnlyList<JsonElement> updates)
+    private async Task FollowMigrationsAsync(IReadOnlyList<PolledUpdate> updates)
     {
-        foreach (var raw in updates)
+        foreach (var update in updates)
         {
-            if (Migration(raw) is not { } migration)
+            if (update.Migration is not { } migration)
             {
                 continue;
             }
@@ -225,75 +225,30 @@ internal sealed partial class UpdatePoller(
         }
     }
 
-    /// <summary>The group and supergroup a service message of <paramref name="raw"/> names, if it is one the poller would handle.</summary>
-    private static (long From, long To)? Migration(JsonElement raw)
-    {
-        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var id) || id.ValueKind != JsonValueKind.Number
-            || !id.TryGetInt64(out var updateId) || updateId is < 0 or long.MaxValue || !raw.TryGetProperty("message", out var message)
-            || message.ValueKind != JsonValueKind.Object || !(message.TryGetProperty("migrate_to_chat_id", out _) || message.TryGetProperty("migrate_from_chat_id", out _)))
-        {
-            return null;
-        }
-        try
-        {
-            return raw.Deserialize(TelegramJsonContext.Default.Update)?.Message switch
-            {
-                { MigrateToChatId: { } to } m => (m.Chat.Id, to),
-                { MigrateFromChatId: { } from } m => (from, m.Chat.Id),
-                _ => null,
-            };
-        }
-        catch (JsonException)
-        {
-            return null; // skipped as malformed in its turn
-        }
-    }
-
     /// <summary>
-    /// Handles <paramref name="raw"/>. Committed is false when its effects could not be committed (it must come again);
+    /// Handles <paramref name="polled"/>. Committed is false when its effects could not be committed (it must come again);
     /// ConfirmedBy is the offset that confirms it, null for an update skipped without an id the offset can move past.
     /// </summary>
-    private async Task<(bool Committed, long? ConfirmedBy)> HandleAsync(JsonElement raw, CancellationToken stoppingToken)
+    private async Task<(bool Committed, long? ConfirmedBy)> HandleAsync(PolledUpdate polled, CancellationToken stoppingToken)
     {
-        if (raw.ValueKind != JsonValueKind.Object || !raw.TryGetProperty("update_id", out var idElement)
-            || idElement.ValueKind != JsonValueKind.Number || !idElement.TryGetInt64(out var updateId))
+        if (polled.Malformed is { } reason)
         {
-            // Without an id there is nothing to confirm; later updates' ids move the offset past it.
-            LogMalformed(-1, "no usable update_id (missing, or not an integer)");
-            return (true, null);
+            LogMalformed(polled.UpdateId, reason);
+            return (true, polled.ConfirmedBy);
         }
-        if (updateId is < 0 or long.MaxValue)
+        if (polled.Update is not { } update)
         {
-            // Bot API ids are positive and far from long.MaxValue. The offset confirming this one, update_id + 1, would be
-            // negative or wrap to long.MinValue; a negative offset asks getUpdates for the last -offset updates and forgets
-            // all the others, handled or not. Not handled either: it could never be confirmed, so it would come back, and
-            // be answered again, on every poll.
-            LogMalformed(updateId, "update_id out of range, the offset cannot move past it");
-            return (true, null);
-        }
-        Update? update;
-        try
-        {
-            update = raw.Deserialize(TelegramJsonContext.Default.Update);
-        }
-        catch (JsonException ex)
-        {
-            LogMalformed(updateId, ex.Message);
-            return (true, updateId + 1);
-        }
-        if (update is null)
-        {
-            return (true, updateId + 1);
+            return (true, polled.ConfirmedBy);
         }
         try
         {
             await dispatcher.HandleAsync(update, stoppingToken).ConfigureAwait(false);
-            return (true, updateId + 1);
+            return (true, polled.ConfirmedBy);
         }
         catch (StoreUnavailableException ex)
         {
             // The tap could not be stored: do not confirm it; the same update comes back on the next poll, after the backoff.
-            LogNotCommitted(ex, updateId);
+            LogNotCommitted(ex, polled.UpdateId);
             return (false, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -305,8 +260,8 @@ internal sealed partial class UpdatePoller(
             // Not the store being away: the writer answers a commit it could not make (the write lock held past
             // BusyTimeoutMs, disk full, read-only, I/O) with StoreUnavailableException, above. A SqliteException here
             // failed this update's own write (a constraint) and would fail again on every poll, holding up every later update.
-            LogHandlerFailed(ex, updateId);
-            return (true, updateId + 1);
+            LogHandlerFailed(ex, polled.UpdateId);
+            return (true, polled.ConfirmedBy);
         }
     }
 
