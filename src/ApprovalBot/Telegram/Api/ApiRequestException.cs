@@ -7,7 +7,7 @@ namespace ApprovalBot.Telegram.Api;
 /// </summary>
 internal sealed class ApiRequestException(
     string method, int errorCode, string description, int? retryAfter = null, long? migrateToChatId = null, bool outcomeUnknown = false)
-    : Exception($"Bot API {method} failed: {(errorCode == 0 ? "" : errorCode + " ")}{description}")
+    : Exception($"Bot API {method} failed: {Describe(errorCode, description)}")
 {
     public string Method { get; } = method;
 
@@ -15,6 +15,12 @@ internal sealed class ApiRequestException(
     public int ErrorCode { get; } = errorCode;
 
     public string Description { get; } = description;
+
+    /// <summary>The error code (none for a network failure, a timeout or an answer that could not be read) and the description.</summary>
+    public string Reason => Describe(ErrorCode, Description);
+
+    /// <summary>The call was <c>sendDocument</c> (a long draft's file, sent before its card): the card itself was not sent yet.</summary>
+    public bool IsDocumentSend => Method == TelegramBotClient.SendDocumentMethod;
 
     public int? RetryAfter { get; } = retryAfter;
 
@@ -73,6 +79,8 @@ internal sealed class ApiRequestException(
     /// the same answer; only a change of the draft (a new rendering) can make a difference.
     /// </summary>
     public bool IsEditRefused => ErrorCode == 400 && !IsNotModified && MigrateToChatId is null && !IsChatRefused;
+
+    private static string Describe(int errorCode, string description) => (errorCode == 0 ? "" : errorCode + " ") + description;
 
     public bool IsQueryTooOld => ErrorCode == 400 && Description.Contains("query is too old", StringComparison.OrdinalIgnoreCase);
 }

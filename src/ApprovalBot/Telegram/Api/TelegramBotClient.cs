@@ -20,6 +20,8 @@ namespace ApprovalBot.Telegram.Api;
 /// </summary>
 internal sealed partial class TelegramBotClient : IDisposable
 {
+    public const string SendDocumentMethod = "sendDocument";
+
     // A 429 is an instruction, not a failure: follow it a few more times than a plain retry.
     private const int Max429Resends = 10;
     private readonly TelegramEndpoint _endpoint;
@@ -86,7 +88,7 @@ internal sealed partial class TelegramBotClient : IDisposable
             }
             return form;
         }
-        return PostAsync("sendDocument", Build, request.ChatId, cancellationToken);
+        return PostAsync(SendDocumentMethod, Build, request.ChatId, cancellationToken);
     }
 
     /// <summary>A call that posts a new message into <paramref name="chatId"/>: an answer that cannot be read is not resent (see the class).</summary>

@@ -335,7 +335,7 @@ internal sealed partial class CardFollowUps(
     /// <summary>After a failed attempt: the next one after the backoff if the failure can pass and attempts remain, else a warning.</summary>
     private void RetryOrGiveUp(FollowUp failed, Exception failure, CancellationToken stoppingToken)
     {
-        if (RecordedAsRefused(failure))
+        if (CardSender.IsRefusalRecorded(failure))
         {
             // CardSender said it once, naming the card: recorded as card_edit_refused and not tried again until the draft
             // changes. "Shows an older state until the next look" would contradict that, with a stack trace besides.
@@ -355,14 +355,6 @@ internal sealed partial class CardFollowUps(
         LogFollowUpRetry(failed.Id, failed.Attempt, delay.TotalSeconds, failure.Message);
         _ = RetryLaterAsync(failed with { Attempt = failed.Attempt + 1 }, delay, stoppingToken);
     }
-
-    /// <summary>
-    /// An edit Telegram refused for good (the message is gone or the edit itself is refused, or the card is in a chat that
-    /// is no longer the approvers' and Telegram refuses the bot there): <see cref="CardSender.ShowLatestAsync"/> logs and
-    /// records every such refusal of its edit before it rethrows, so whoever catches it says nothing more. A send that
-    /// fails the same way (a card following its group to a supergroup) is not an edit, and nothing else has said it.
-    /// </summary>
-    public static bool RecordedAsRefused(Exception failure) => CardSender.IsRefusalRecorded(failure);
 
     private async Task RetryLaterAsync(FollowUp followUp, TimeSpan delay, CancellationToken stoppingToken)
     {

@@ -414,7 +414,7 @@ internal sealed partial class CardOutbox(
             catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
                 // A refusal for good was said by the sender, naming the card.
-                if (!CardFollowUps.RecordedAsRefused(ex))
+                if (!CardSender.IsRefusalRecorded(ex))
                 {
                     LogCardEditFailed(ex, id);
                 }
@@ -463,7 +463,7 @@ internal sealed partial class CardOutbox(
     /// </summary>
     private async Task RecordFailureAsync(Draft draft, int attempt, ApiRequestException ex, CancellationToken stoppingToken)
     {
-        var file = ex.Method == "sendDocument";
+        var file = ex.IsDocumentSend;
         var giveUp = !ex.IsTransient || attempt >= _options.CardMaxAttempts;
         var unreadable = ex.OutcomeUnknown || giveUp ? UnreadableSends(draft.Id) : default;
         if (ex.OutcomeUnknown)
@@ -479,7 +479,7 @@ internal sealed partial class CardOutbox(
         }
         var delay = _options.CardRetryDelay(attempt);
         DateTimeOffset? next = giveUp ? null : time.GetUtcNow() + delay;
-        var error = (ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ") + ex.Description + (ex.OutcomeUnknown ? file ? FileMayBeInTheChat : MayBeInTheChat : "") +
+        var error = ex.Reason + (ex.OutcomeUnknown ? file ? FileMayBeInTheChat : MayBeInTheChat : "") +
             (stopped ? FilesStopped(unreadable.Files) : "") + (giveUp ? GaveUp(attempt) : "");
         var details = new JsonObject { ["attempt"] = attempt, ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["gave_up"] = giveUp };
         if (ex.OutcomeUnknown)
@@ -541,7 +541,7 @@ internal sealed partial class CardOutbox(
         var count = new UnreadableCount();
         while (reader.Read())
         {
-            count = reader.GetString(0) == "sendDocument"
+            count = reader.GetString(0) == TelegramBotClient.SendDocumentMethod
                 ? count with { Files = count.Files + reader.GetInt32(1) }
                 : count with { Cards = count.Cards + reader.GetInt32(1) };
         }
@@ -560,7 +560,7 @@ internal sealed partial class CardOutbox(
     {
         var chatId = chat.ChatId;
         var copies = unreadable.Cards == 1 ? "once" : $"{unreadable.Cards} times";
-        var error = $"{(ex.ErrorCode == 0 ? "" : ex.ErrorCode + " ")}{ex.Description}: the card is most likely in chat {chatId} (sent {copies} with an answer that " +
+        var error = $"{ex.Reason}: the card is most likely in chat {chatId} (sent {copies} with an answer that " +
             $"could not be read{(unreadable.Files > 0 ? $"; its file {unreadable.Files} time(s) so" : "")}), but has no message on record; not sent again " +
             $"(after {attempt} attempt{(attempt == 1 ? "" : "s")}). A tap on a copy decides once; Resend card (/card) sends one that is recorded";
         var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, CardSender.UnconfirmedEvent, Actor)

@@ -101,32 +101,29 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
                 movedTo = await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.IsEditRefused)
+            catch (ApiRequestException ex) when (ex.IsEditRefused || (ex.IsChatRefused && !chat.IsApproversChat(chatId)))
             {
-                // Gone (deleted by hand, too old to edit) is the chat's doing; any other 400 is an edit we rendered wrong
-                // (too long, HTML Telegram cannot parse), which the same rendering would repeat at every look at the cards behind.
-                if (ex.IsMessageGone)
+                var reason = new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description };
+                if (ex.IsChatRefused)
                 {
+                    // A card left in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the
+                    // built-in sandbox, whose chat Telegram does not know): unlike the approvers' chat, nobody lets the bot back
+                    // in there for this service, and a readmission wakes the cards behind of the approvers' chat only. Tried
+                    // again, it was refused at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever.
+                    LogEditRefusedFormerChat(draftId, messageId, chatId, ex.Description);
+                    reason["former_chat"] = true;
+                }
+                else if (ex.IsMessageGone)
+                {
+                    // Gone (deleted by hand, too old to edit) is the chat's doing; any other 400 is an edit we rendered wrong
+                    // (too long, HTML Telegram cannot parse), which the same rendering would repeat at every look at the cards behind.
                     LogEditRefusedGone(draftId, messageId, ex.Description);
                 }
                 else
                 {
                     LogEditRefused(draftId, messageId, draft.State.ToWire(), ex.Description);
                 }
-                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description })
-                    .ConfigureAwait(false);
-                MarkRefusalRecorded(ex);
-                throw;
-            }
-            catch (ApiRequestException ex) when (ex.IsChatRefused && !chat.IsApproversChat(chatId))
-            {
-                // A card left in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the
-                // built-in sandbox, whose chat Telegram does not know): unlike the approvers' chat, nobody lets the bot back
-                // in there for this service, and a readmission wakes the cards behind of the approvers' chat only. Tried
-                // again, it was refused at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever.
-                LogEditRefusedFormerChat(draftId, messageId, chatId, ex.Description);
-                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent,
-                    new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description, ["former_chat"] = true }).ConfigureAwait(false);
+                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, reason).ConfigureAwait(false);
                 MarkRefusalRecorded(ex);
                 throw;
             }
@@ -286,9 +283,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     }
 
     /// <summary>
-    /// Whether <paramref name="failure"/> is an edit refusal <see cref="ShowLatestAsync"/> took for good: it logged it,
-    /// naming the card, and recorded it as <see cref="EditRefusedEvent"/> (when the card is the one on record) before it
-    /// rethrew it, so whoever catches it says nothing more and does not try that edit again.
+    /// Whether <paramref name="failure"/> is an edit refusal <see cref="ShowLatestAsync"/> took for good (the message is gone
+    /// or the edit itself is refused, or the card is in a chat that is no longer the approvers' and Telegram refuses the bot
+    /// there): it logged it, naming the card, and recorded it as <see cref="EditRefusedEvent"/> (when the card is the one on
+    /// record) before it rethrew it, so whoever catches it says nothing more and does not try that edit again. A send that
+    /// fails the same way (a card following its group to a supergroup) is not an edit, and nothing else has said it.
     /// </summary>
     public static bool IsRefusalRecorded(Exception failure) => failure.Data.Contains(RefusalRecordedKey);
 

@@ -345,7 +345,7 @@ internal sealed partial class VanishedCards(
             {
                 return new Outcome(Resent.ChatRefused, ex);
             }
-            catch (ApiRequestException ex) when (ex.OutcomeUnknown && ex.Method != "sendDocument")
+            catch (ApiRequestException ex) when (ex.OutcomeUnknown && !ex.IsDocumentSend)
             {
                 return await RecordUnconfirmedAsync(draft, reason, attempt, ex).ConfigureAwait(false);
             }

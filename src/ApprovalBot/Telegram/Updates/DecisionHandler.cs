@@ -110,7 +110,7 @@ internal sealed partial class DecisionHandler(
             catch (Exception ex) when (ex is ApiRequestException or StoreUnavailableException)
             {
                 // A refusal for good was said by the sender, naming the card; "could not be edited yet" would contradict it.
-                if (!CardFollowUps.RecordedAsRefused(ex))
+                if (!CardSender.IsRefusalRecorded(ex))
                 {
                     LogCardEditFailed(ex, draft.Id, messageId);
                 }
