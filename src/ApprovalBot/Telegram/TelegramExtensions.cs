@@ -63,6 +63,8 @@ internal static class TelegramExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CardOutbox>());
         services.AddSingleton<CardFollowUps>();
         services.AddHostedService(sp => sp.GetRequiredService<CardFollowUps>());
+        services.AddSingleton<VanishedCardResender>();
+        services.AddSingleton<VanishedCardsOnReadmission>();
         services.AddSingleton<VanishedCards>();
         services.AddHostedService(sp => sp.GetRequiredService<VanishedCards>());
         return builder;
