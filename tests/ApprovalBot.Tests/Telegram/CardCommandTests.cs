@@ -142,13 +142,15 @@ public sealed class CardCommandTests
         Assert.NotNull(carded.CardMessageId);
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_retry_requested" && e.Actor == "telegram:" + h.Control.ApproverId.ToString(CultureInfo.InvariantCulture));
     }
+
     /// <summary>
     /// Telegram takes the card sent again but its answer cannot be read: the card is most likely in the chat, its id unknown,
-    /// so it does not become the card on record, and it is not sent again unasked (a third copy); the reply says so, and
-    /// that a tap on it still counts once. The old card keeps its buttons and stays the card on record.
+    /// so it is recorded as sent unconfirmed (no message on record, as the outbox records its own) and not sent again unasked,
+    /// not even by the same command delivered again; the reply says so, and that a tap on it still counts once. The old card
+    /// keeps its buttons; a tap on the copy decides and makes it the card on record.
     /// </summary>
     [Fact]
-    public async Task CardSentAgainAnsweredUnreadable_ReplySaysItWasProbablySent_NotRecordedNotSentAgain()
+    public async Task CardSentAgainAnsweredUnreadable_ReplySaysItWasProbablySent_RecordedUnconfirmedNotSentAgain()
     {
         await using var h = await TelegramHarness.StartAsync();
         const string id = "reply:again-unreadable";
@@ -161,10 +163,20 @@ public sealed class CardCommandTests
             "No new card there? Ask again.", reply.Text);
         Assert.Equal(2, Cards(h, id));
         Assert.Empty(Moves(h, id));
-        Assert.Equal(old.MessageId, h.Host.Store.Get(id)!.CardMessageId);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Carded, (long?)h.ChatId, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        Assert.Equal(("command", (long?)sent.MessageId, (long?)old.MessageId),
+            ((string?)unconfirmed["via"], (long?)unconfirmed["request_message_id"], (long?)unconfirmed["from_message_id"]));
         Assert.NotEmpty(h.Control.GetMessage(h.ChatId, old.MessageId)!.Buttons);
+
+        var again = h.RedeliverMessage(sent, "/card " + id, h.Control.ApproverId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+        Assert.Equal(2, Cards(h, id));
+
         var copy = h.Control.GetMessages(h.ChatId).Single(m => m.MessageId > sent.MessageId && m.Text!.Contains("ID: " + id, StringComparison.Ordinal));
         var press = h.Control.PressButton(copy.MessageId, TelegramHarness.ButtonData(copy, "Approve"));
         Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text);
+        Assert.Equal((long?)copy.MessageId, (await h.WaitForStateAsync(id, DraftState.Approved)).CardMessageId);
     }
 }

@@ -311,6 +311,74 @@ public sealed class CardResenderTests : IAsyncLifetime
         Assert.Equal(card.MessageId, Store.Get(id)!.CardMessageId);
     }
 
+    /// <summary>
+    /// Telegram takes the card sent again but its answer cannot be read (a proxy mangling it): the card is most likely in the
+    /// chat, so it is recorded as sent unconfirmed, as the outbox records its own (<c>card_unconfirmed</c>: no message on record,
+    /// the chat it went to, who asked), and <c>/orphans</c> lists it with Resend card. The same press delivered again sends no
+    /// second copy, and a tap on the copy decides and makes it the card on record. Before the fix nothing was recorded: the
+    /// old card stayed the card on record, and the press delivered again sent another copy.
+    /// </summary>
+    [Fact]
+    public async Task CardSendAnsweredUnreadable_RecordedUnconfirmed_ThePressDeliveredAgainSendsNoCopy_ATapOnTheCopyDecides()
+    {
+        const string id = "reply:resend-unreadable";
+        var old = await _h.SubmitCardedAsync(id, "Answered unreadably");
+        var escalation = await StaleEscalationAsync(id, TimeSpan.FromMinutes(61));
+        var data = TelegramHarness.ButtonData(escalation, "Resend card");
+        Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        var (press, answer) = await PressAsync(escalation, "Resend card");
+        var copy = await NewCardAsync(id, escalation.MessageId);
+        await Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.StartsWith($"⚠️ The card of {id} was probably sent again below", answer.Text, StringComparison.Ordinal);
+        Assert.True(answer.ShowAlert);
+        var draft = Store.Get(id)!;
+        Assert.Equal((DraftState.Carded, _h.ChatId, (long?)null), (draft.State, draft.CardChatId!.Value, draft.CardMessageId));
+        Assert.Contains($"most likely in chat {_h.ChatId.ToString(CultureInfo.InvariantCulture)}", draft.CardError, StringComparison.Ordinal);
+        var unconfirmed = Assert.Single(Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
+        Assert.Equal("telegram:" + Control.ApproverId.ToString(CultureInfo.InvariantCulture), unconfirmed.Actor);
+        var details = JsonNode.Parse(unconfirmed.Details!)!;
+        Assert.Equal((CardSender.ResendRequestedReason, (long?)old.MessageId, (long?)Control.ApproverId, "button"),
+            ((string?)details["reason"], (long?)details["from_message_id"], (long?)details["requested_by"], (string?)details["via"]));
+        Assert.Contains(_h.Host.Services.GetRequiredService<GapFinder>().Find(Gaps.Orphans), g => g.Name == Gaps.CardUnconfirmed && g.DraftId == id);
+
+        var again = _h.RedeliverPress(press, escalation.MessageId, data, Control.ApproverId);
+        await Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Equal(2, Cards(id));
+        Assert.Empty(Moves(id));
+        var (_, approved) = await PressAsync(copy, "Approve");
+        Assert.Equal("✅ Approved", approved.Text);
+        var decided = await _h.WaitForStateAsync(id, DraftState.Approved);
+        Assert.Equal((copy.MessageId, (string?)null), (decided.CardMessageId!.Value, decided.CardError));
+    }
+
+    /// <summary>
+    /// A long draft's file, sent before its card, gets an answer that cannot be read: the file most likely went out, the card
+    /// with its buttons never did. The answer says the card was not sent, and nothing is recorded: the old card stays the card
+    /// on record, nothing is taken for sent unconfirmed. Before the fix the answer said the card was probably sent again.
+    /// </summary>
+    [Fact]
+    public async Task LongDraftsFileAnsweredUnreadable_AnsweredThatTheCardWasNotSent_TheOldCardStaysOnRecord()
+    {
+        const string id = "long:resend-file-unreadable";
+        await _h.SubmitAsync(id, new string('x', 9_000), kind: "long");
+        await _h.WaitForCardAsync(id);
+        var old = await _h.WaitForStateAsync(id, DraftState.Carded);
+        Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        var command = Control.SendUserMessage("/card " + id, Control.ApproverId, _h.ChatId);
+        var reply = await Control.WaitForMessageAsync(
+            m => m.MessageId > command.MessageId && m.Document is null && m.Text is { } t && !t.Contains("ID: ", StringComparison.Ordinal), TelegramHarness.Wait);
+
+        Assert.StartsWith($"⚠️ Could not send the card of {id} again", reply.Text, StringComparison.Ordinal);
+        Assert.Contains("the card itself was not sent", reply.Text, StringComparison.Ordinal);
+        var draft = Store.Get(id)!;
+        Assert.Equal((old.CardChatId, old.CardMessageId, (string?)null), (draft.CardChatId, draft.CardMessageId, draft.CardError));
+        Assert.DoesNotContain(Store.Events(id), e => e.Type is CardSender.UnconfirmedEvent or CardSender.MovedEvent);
+    }
+
     [Fact]
     public async Task StrangerPressesResend_RefusedAndRecorded_NothingSent()
     {

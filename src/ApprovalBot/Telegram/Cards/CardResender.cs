@@ -23,7 +23,7 @@ internal sealed partial class CardResender(
         var draft = store.Get(found.Id) ?? found;
         if (SentBefore(draft.Id, request) is { } earlier)
         {
-            return new ResendOutcome(ResendResult.AlreadySent, draft, earlier);
+            return new ResendOutcome(ResendResult.AlreadySent, draft, earlier.MessageId);
         }
         if (!DraftStateMachine.AwaitsDecision(draft.State))
         {
@@ -38,16 +38,25 @@ internal sealed partial class CardResender(
         {
             sent = await sender.SendAsync(draft, cancellationToken).ConfigureAwait(false);
         }
-        catch (ApiRequestException ex) when (ex.OutcomeUnknown)
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown && !ex.IsDocumentSend)
         {
-            // Not sent again unasked: that could put another copy in the chat.
-            LogSendOutcomeUnknown(draft.Id, request.From.Id, ex.Description);
-            return new ResendOutcome(ResendResult.OutcomeUnknown, draft, Error: ex.Description);
+            // Most likely in the chat, its message id unknown: recorded so, as the outbox records a card of its own, with the
+            // request (so the same update delivered again sends no other copy); not sent again unasked.
+            var recorded = await sender.RecordUnconfirmedAsync(draft, CardSender.ResendRequestedReason, ex, request.Details(), actor: request.Actor)
+                .ConfigureAwait(false);
+            LogSendOutcomeUnknown(draft.Id, request.From.Id, ex.Description, recorded);
+            return new ResendOutcome(ResendResult.OutcomeUnknown, store.Get(draft.Id) ?? draft, Error: ex.Description);
         }
         catch (Exception ex) when (ex is ApiRequestException || CardSender.IsCardFault(ex, cancellationToken))
         {
             LogSendFailed(ex, draft.Id, request.From.Id);
-            return new ResendOutcome(ResendResult.Failed, draft, Error: ex is ApiRequestException api ? api.Description : ex.Message);
+            return new ResendOutcome(ResendResult.Failed, draft, Error: ex switch
+            {
+                // A long draft's file goes first: an unreadable answer to it means the card itself was not sent. Short, for a button's answer.
+                ApiRequestException { OutcomeUnknown: true } => "Telegram's answer to its text file could not be read (the file may be in the chat); the card itself was not sent",
+                ApiRequestException api => api.Description,
+                _ => ex.Message,
+            });
         }
         var moved = await followUps.RecordMovedAsync(draft, draft.CardChatId, draft.CardMessageId, sent, CardSender.ResendRequestedReason, cancellationToken,
             request.Actor, request.Details()).ConfigureAwait(false);
@@ -93,8 +102,11 @@ internal sealed partial class CardResender(
         return new ResendOutcome(ResendResult.NotSentYet, draft, Error: draft.CardError);
     }
 
-    /// <summary>The message id this request already sent the card as, if the same update was handled before.</summary>
-    private long? SentBefore(string draftId, ResendRequest request)
+    /// <summary>What this request already sent, if the same update was handled before: a card (its message id), or one sent unconfirmed (none).</summary>
+    private readonly record struct EarlierSend(long? MessageId);
+
+    /// <summary>The card this request already sent, if the same update was handled before.</summary>
+    private EarlierSend? SentBefore(string draftId, ResendRequest request)
     {
         var keys = request.Keys();
         if (keys.Length == 0)
@@ -104,16 +116,18 @@ internal sealed partial class CardResender(
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = "SELECT json_extract(details, '$.message_id') FROM events WHERE draft_id = $draft AND type = $type" +
+            cmd.CommandText = "SELECT json_extract(details, '$.message_id') FROM events WHERE draft_id = $draft AND type IN ($moved, $unconfirmed)" +
                 string.Concat(Enumerable.Range(0, keys.Length).Select(i => $" AND json_extract(details, $p{i}) = $v{i}")) + " LIMIT 1";
             cmd.Parameters.AddWithValue("$draft", draftId);
-            cmd.Parameters.AddWithValue("$type", CardSender.MovedEvent);
+            cmd.Parameters.AddWithValue("$moved", CardSender.MovedEvent);
+            cmd.Parameters.AddWithValue("$unconfirmed", CardSender.UnconfirmedEvent);
             for (var i = 0; i < keys.Length; i++)
             {
                 cmd.Parameters.AddWithValue($"$p{i}", keys[i].Path);
                 cmd.Parameters.AddWithValue($"$v{i}", keys[i].Value);
             }
-            return cmd.ExecuteScalar() is long id ? id : (long?)null;
+            using var reader = cmd.ExecuteReader();
+            return reader.Read() ? new EarlierSend(reader.IsDBNull(0) ? null : reader.GetInt64(0)) : (EarlierSend?)null;
         });
     }
 
@@ -148,8 +162,9 @@ internal sealed partial class CardResender(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "ResendOutcomeUnknown",
         Message = "The card of {DraftId} sent again at the request of {UserId} is most likely in the chat, but Telegram's answer could not be read ({Description}); " +
-        "not recorded as its card, not sent again unasked. A tap on it still decides once")]
-    private partial void LogSendOutcomeUnknown(string draftId, long userId, string description);
+        "not sent again unasked, recorded as sent unconfirmed, with no message on record: {Recorded}. A tap on it decides once; /orphans lists it " +
+        "(card_unconfirmed) with Resend card, as /card <id> does")]
+    private partial void LogSendOutcomeUnknown(string draftId, long userId, string description, bool recorded);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again at the request of {UserId}; nothing changed")]
     private partial void LogSendFailed(Exception ex, string draftId, long userId);

@@ -188,29 +188,52 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason, actor, details));
 
     /// <summary>
-    /// Records that the card of <paramref name="draftId"/> was sent again into <paramref name="chatId"/> in place of the one at
-    /// <paramref name="oldChatId"/>/<paramref name="oldMessageId"/>, but Telegram's answer could not be read: the draft keeps no
-    /// message on record (<see cref="UnconfirmedEvent"/>, with <paramref name="details"/>). Compare-and-set on the old card and
-    /// on the draft still awaiting a decision with its card: false when either changed meanwhile, and then nothing is written.
+    /// Records that the card of <paramref name="draft"/>, sent again (<paramref name="reason"/>) into <paramref name="chatId"/>
+    /// (the approvers' chat when null) in place of its card on record, most likely went out, but <paramref name="unreadable"/>:
+    /// Telegram's answer could not be read. The draft keeps no message on record (<see cref="UnconfirmedEvent"/>, with
+    /// <paramref name="details"/>; <c>card_error</c> says so), so nothing sends that card again unasked, and a tap on the copy
+    /// decides and makes it the card on record. Compare-and-set on the old card, and, unless <paramref name="anyState"/>, on
+    /// the draft still awaiting a decision with its card: false when that changed meanwhile (nothing is written), or when the
+    /// store could not take the write (logged here); the old card stays on record then.
     /// </summary>
-    public Task<bool> RecordUnconfirmedAsync(string draftId, long? oldChatId, long? oldMessageId, long chatId, string error, JsonObject details) =>
-        store.WriteAsync(ctx =>
+    /// <param name="actor">Who had it sent again (the ledger event's actor); the service itself when null.</param>
+    public async Task<bool> RecordUnconfirmedAsync(
+        Draft draft, string reason, ApiRequestException unreadable, JsonObject? details = null, long? chatId = null, string? actor = null, bool anyState = false)
+    {
+        var to = chatId ?? chat.ChatId;
+        var error = $"{unreadable.Description} ({unreadable.Method}): the card sent again ({reason}) is most likely in chat {to}, but Telegram's answer could " +
+            "not be read, so it has no message on record; not sent again unasked. A tap on it decides once; Resend card (/card) sends one that is recorded";
+        var json = new JsonObject
         {
-            var recorded = ctx.Execute(
-                "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, card_error = $error, updated_at = $now " +
-                "WHERE id = $id AND state = 'carded' AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
-                ("$chat", chatId), ("$error", error), ("$now", ctx.NowMs), ("$id", draftId), ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
-            if (recorded)
+            ["chat_id"] = to, ["from_chat_id"] = draft.CardChatId, ["from_message_id"] = draft.CardMessageId, ["reason"] = reason, ["method"] = unreadable.Method,
+            ["description"] = unreadable.Description,
+        };
+        foreach (var (name, value) in details ?? [])
+        {
+            json[name] = value?.DeepClone();
+        }
+        try
+        {
+            return await store.WriteAsync(ctx =>
             {
-                var json = new JsonObject { ["chat_id"] = chatId, ["from_chat_id"] = oldChatId, ["from_message_id"] = oldMessageId };
-                foreach (var (name, value) in details)
+                var recorded = ctx.Execute(
+                    "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, card_error = $error, " +
+                    "updated_at = $now WHERE id = $id AND (state = 'carded' OR $anyState) AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
+                    ("$chat", to), ("$error", error), ("$now", ctx.NowMs), ("$id", draft.Id), ("$anyState", anyState), ("$oldChat", draft.CardChatId),
+                    ("$oldMessage", draft.CardMessageId)) == 1;
+                if (recorded)
                 {
-                    json[name] = value?.DeepClone();
+                    ctx.AppendEvent(draft.Id, UnconfirmedEvent, actor ?? Actor, json.ToJsonString());
                 }
-                ctx.AppendEvent(draftId, UnconfirmedEvent, Actor, json.ToJsonString());
-            }
-            return recorded;
-        });
+                return recorded;
+            }).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+        {
+            LogUnconfirmedNotRecorded(ex, draft.Id);
+            return false;
+        }
+    }
 
     /// <summary>
     /// Takes the buttons off a card the draft has a newer copy of (<see cref="CardResender"/>), so the chat holds one card to
@@ -458,6 +481,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             ReplyMarkup = card.Buttons,
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record that the card of {DraftId} was sent again unconfirmed; its old card stays on record")]
+    private partial void LogUnconfirmedNotRecorded(Exception ex, string draftId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted card message {MessageId} of {DraftId}: sent again, another card became its card meanwhile")]
     private partial void LogSpareDeleted(string draftId, long messageId);

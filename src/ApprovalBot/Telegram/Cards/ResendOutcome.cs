@@ -33,14 +33,15 @@ internal enum ResendResult
     Failed,
 
     /// <summary>
-    /// Telegram took the send but its answer could not be read: the card is most likely in the chat, its id unknown, so it is
-    /// not the card on record (a tap on it still decides once); nothing else changed. Not sent again: asking again does.
+    /// Telegram took the send but its answer could not be read: the card is most likely in the chat, its id unknown. The
+    /// draft is recorded as sent unconfirmed (<see cref="CardSender.UnconfirmedEvent"/>: no message on record), and a tap on
+    /// the copy decides once and makes it the card on record. Not sent again: asking again does, and records the card it sends.
     /// </summary>
     OutcomeUnknown,
 }
 
-/// <param name="MessageId">The new card's message id (sent, or sent already by the same request); for <see cref="ResendResult.Lost"/>,
-/// the card on record's.</param>
+/// <param name="MessageId">The new card's message id (sent, or sent already by the same request: null when that one was sent
+/// unconfirmed); for <see cref="ResendResult.Lost"/>, the card on record's.</param>
 /// <param name="Error">Why the send failed, or the card error of a card not sent yet.</param>
 /// <param name="Spare">For <see cref="ResendResult.Lost"/>: what became of the copy sent.</param>
 internal sealed record ResendOutcome(ResendResult Result, Draft Draft, long? MessageId = null, string? Error = null, SpareCopy? Spare = null)
@@ -62,7 +63,8 @@ internal sealed record ResendOutcome(ResendResult Result, Draft Draft, long? Mes
                     SpareCopy.ButtonsTakenOff => ": the copy just sent lost its buttons.",
                     _ => "; the copy just sent could not be removed, a tap on it still counts once.",
                 } + (DraftStateMachine.AwaitsDecision(d.State) ? " Decide on that card." : " " + Where(d)),
-            ResendResult.AlreadySent => $"🔁 The card of {d.Id} was sent again already for this request (message {MessageId?.ToString(CultureInfo.InvariantCulture)}).",
+            ResendResult.AlreadySent => $"🔁 The card of {d.Id} was sent again already for this request " +
+                (MessageId is { } sent ? $"(message {sent.ToString(CultureInfo.InvariantCulture)})." : "(Telegram's answer could not be read)."),
             ResendResult.NotAwaiting => $"Nothing sent: {d.Id} no longer awaits a decision. {Where(d)}",
             ResendResult.NotSentYet => $"Nothing sent: the card of {d.Id} has not reached the chat yet; the card outbox keeps trying" +
                 (Error is { } error ? $" (last attempt: {error})." : "."),

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -174,21 +173,8 @@ internal sealed partial class VanishedCardResender(
     /// </summary>
     private async Task<Outcome> RecordUnconfirmedAsync(Draft draft, string reason, int attempt, ApiRequestException ex)
     {
-        var chatId = chat.ChatId;
-        var error = $"{ex.Description} ({ex.Method}): the card sent again ({reason}) is most likely in chat {chatId}, but Telegram's answer could not be read, " +
-            "so it has no message on record; not sent again unasked. A tap on it decides once; Resend card (/card) sends one that is recorded";
-        bool recorded;
-        try
-        {
-            recorded = await sender.RecordUnconfirmedAsync(draft.Id, draft.CardChatId, draft.CardMessageId, chatId, error,
-                new JsonObject { ["reason"] = reason, ["attempt"] = attempt, ["method"] = ex.Method, ["description"] = ex.Description }).ConfigureAwait(false);
-        }
-        catch (Exception write) when (write is StoreUnavailableException or SqliteException)
-        {
-            LogUnconfirmedNotRecorded(write, draft.Id);
-            recorded = false;
-        }
-        LogResendUnconfirmed(draft.Id, reason, chatId, ex.Method, ex.Description, recorded);
+        var recorded = await sender.RecordUnconfirmedAsync(draft, reason, ex, new JsonObject { ["attempt"] = attempt }).ConfigureAwait(false);
+        LogResendUnconfirmed(draft.Id, reason, chat.ChatId, ex.Method, ex.Description, recorded);
         return new Outcome(Resent.Unconfirmed);
     }
 
@@ -206,9 +192,6 @@ internal sealed partial class VanishedCardResender(
         "not sent again (another try would post another copy), recorded as sent unconfirmed, with no message on record: {Recorded}. A tap on it decides once; " +
         "/orphans lists it (card_unconfirmed) with Resend card, as /card <id> does")]
     private partial void LogResendUnconfirmed(string draftId, string reason, long chatId, string method, string description, bool recorded);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record that the card of {DraftId} was sent again unconfirmed; its old card stays on record")]
-    private partial void LogUnconfirmedNotRecorded(Exception ex, string draftId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not send the card of {DraftId} again (attempt {Attempt}); trying again in {DelaySeconds} s: {Reason}")]
     private partial void LogResendRetry(string draftId, int attempt, double delaySeconds, string reason);
