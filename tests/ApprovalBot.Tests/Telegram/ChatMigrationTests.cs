@@ -168,6 +168,72 @@ public sealed class ChatMigrationTests
         Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
     }
 
+    /// <summary>
+    /// A card left in the old group is sent into the supergroup when its draft changes, and Telegram takes it but its answer
+    /// cannot be read: the card is most likely there, so it is recorded as sent unconfirmed (no message on record, the
+    /// supergroup, reason chat_migrated), as the outbox records a card of its own, and not sent again, neither by a retry nor by
+    /// a later edit still aimed at the old card; /status says so. Before the fix the failure went back to the follow-ups,
+    /// whose every retry (and every later look at the cards behind) posted another copy.
+    /// </summary>
+    [Fact]
+    public async Task Card_SentIntoTheSupergroupAnsweredUnreadable_RecordedUnconfirmed_NotSentAgain()
+    {
+        const string id = "reply:moved-unreadable";
+        await using var h = await StartInGroupAsync();
+        var card = await h.SubmitCardedAsync(id, "text");
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Cancelled, (long?)Supergroup, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
+        Assert.Contains("most likely in chat -100123", draft.CardError, StringComparison.Ordinal);
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        Assert.Equal((CardSender.ChatMigratedReason, (long?)Group, (long?)card.MessageId),
+            ((string?)unconfirmed["reason"], (long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"]));
+        await h.Host.Services.GetRequiredService<CardSender>().ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
+        Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent);
+
+        var status = h.Control.SendUserMessage("/status " + id, chatId: Supergroup);
+        var reply = await h.Control.WaitForMessageAsync(m => m.MessageId > status.MessageId && m.ChatId == Supergroup, TelegramHarness.Wait);
+        Assert.Contains("Card: no message on record: ", reply.Text, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A long draft's card left in the old group: its file goes into the supergroup first, and Telegram's answers to it cannot
+    /// be read. The card itself was not sent, so it is not taken for sent: file and card go once more (the follow-ups' retry),
+    /// as the outbox does, and after the second such answer the move is given up until the draft changes again
+    /// (card_edit_failed, the old card on record). Before the fix every retry of the edit posted another copy of the file.
+    /// </summary>
+    [Fact]
+    public async Task LongDraftsCard_FileSentIntoTheSupergroupAnsweredUnreadableTwice_GivenUpUntilTheDraftChanges()
+    {
+        const string id = "long:moved-file-unreadable";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, new string('x', 9_000), kind: "long");
+        var card = await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.EditFailedEvent), "the move given up");
+
+        var left = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.EditFailedEvent).Details!)!;
+        Assert.Equal(("sendDocument", true, 2, (long?)Supergroup),
+            ((string?)left["method"], (bool?)left["outcome_unknown"], (int?)left["unreadable_file_sends"], (long?)left["migrate_to_chat_id"]));
+        Assert.Equal(2, h.Control.GetMessages(Supergroup).Count(m => m.Document is not null));
+        Assert.DoesNotContain(h.Control.GetMessages(Supergroup), m => m.Document is null && m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(((long?)Group, (long?)card.MessageId, true), (draft.CardChatId, draft.CardMessageId, draft.CardShowsCurrentState));
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type is CardSender.UnconfirmedEvent or CardSender.MovedEvent);
+    }
+
     [Fact]
     public async Task Initialize_ConfiguredIdIsAMigrationTarget_EveryChatThatMigratedIntoItIsAFormerChatAndNoOtherIs()
     {

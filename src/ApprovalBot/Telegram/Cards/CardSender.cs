@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram.Api;
@@ -50,6 +51,10 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     // One lane per card (striped): edits of the same card go one at a time, while a card waiting out a 429 does not
     // hold up the edits of other cards, nor the poller that edits them after a tap.
     private readonly SemaphoreSlim[] _edits = [.. Enumerable.Range(0, EditLanes).Select(_ => new SemaphoreSlim(1, 1))];
+
+    // Per draft, the sends of a long draft's file into a supergroup answered unreadably since its card last moved there or was
+    // given up on (ShowInSupergroupAsync). In memory: a restart allows as many again, as a readmission of the draft would.
+    private readonly ConcurrentDictionary<string, int> _unreadableFilesInMove = new(StringComparer.Ordinal);
 
     /// <summary>
     /// A failure of one card itself (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
@@ -153,6 +158,12 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// edits (every call to it answers migrate_to_chat_id), and the supergroup holds no copy to edit. So the draft's
     /// card is sent again, as the draft stands now, into the supergroup and recorded as its card there: later edits
     /// go to it, and a card still awaiting a decision can be tapped again. Another copy (a card sent twice) stays behind.
+    /// A send whose answer cannot be read is handled as the outbox handles its own: the card most likely went out, so it is
+    /// recorded as sent unconfirmed (<see cref="UnconfirmedEvent"/>, reason <see cref="ChatMigratedReason"/>) and not sent
+    /// again; rethrown, every retry of the edit, and every later look at the cards behind, posted another copy. One to a long
+    /// draft's file (sent first) says the card was not sent: it fails the edit, whose retry sends file and card once more, and
+    /// after <see cref="CardOutbox.MaxUnreadableSends"/> such answers the move is given up until the draft changes again
+    /// (<see cref="EditFailedEvent"/>, the old card left on record).
     /// </summary>
     /// <returns>The card in the supergroup when an edit that got here first had moved it already: the caller shows the
     /// latest state on it, in its own lane.</returns>
@@ -170,7 +181,31 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             return cardChat == newChatId ? (cardChat, cardMessage) : null;
         }
-        var sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
+        SentCard sent;
+        try
+        {
+            sent = await SendToAsync(CardRenderer.Render(draft), newChatId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown && !ex.IsDocumentSend)
+        {
+            _unreadableFilesInMove.TryRemove(draftId, out _);
+            var recorded = await RecordUnconfirmedAsync(draft, ChatMigratedReason, ex, chatId: newChatId, anyState: true).ConfigureAwait(false);
+            LogMoveUnconfirmed(draftId, oldChatId, oldMessageId, newChatId, ex.Description, recorded);
+            return null;
+        }
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown && _unreadableFilesInMove.AddOrUpdate(draftId, 1, (_, n) => n + 1) >= CardOutbox.MaxUnreadableSends)
+        {
+            _unreadableFilesInMove.TryRemove(draftId, out _);
+            LogMoveFileUnreadable(draftId, oldChatId, oldMessageId, newChatId, CardOutbox.MaxUnreadableSends, ex.Description);
+            await RecordLeftAsync(draft, oldChatId, oldMessageId, EditFailedEvent, new JsonObject
+            {
+                ["migrate_to_chat_id"] = newChatId, ["method"] = ex.Method, ["description"] = ex.Description, ["outcome_unknown"] = true,
+                ["unreadable_file_sends"] = CardOutbox.MaxUnreadableSends,
+            }).ConfigureAwait(false);
+            MarkRefusalRecorded(ex);
+            throw;
+        }
+        _unreadableFilesInMove.TryRemove(draftId, out _);
         var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft, ChatMigratedReason)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
         return null;
@@ -308,9 +343,10 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <summary>
     /// Whether <paramref name="failure"/> is an edit refusal <see cref="ShowLatestAsync"/> took for good (the message is gone
     /// or the edit itself is refused, or the card is in a chat that is no longer the approvers' and Telegram refuses the bot
-    /// there): it logged it, naming the card, and recorded it as <see cref="EditRefusedEvent"/> (when the card is the one on
-    /// record) before it rethrew it, so whoever catches it says nothing more and does not try that edit again. A send that
-    /// fails the same way (a card following its group to a supergroup) is not an edit, and nothing else has said it.
+    /// there), or a card following its group to a supergroup given up after unreadable answers to its file: it logged it,
+    /// naming the card, and recorded it (<see cref="EditRefusedEvent"/>, <see cref="EditFailedEvent"/>; when the card is the one
+    /// on record) before it rethrew it, so whoever catches it says nothing more and does not try that edit again. A send that
+    /// is refused (a card following its group to a supergroup) is not an edit, and nothing else has said it.
     /// </summary>
     public static bool IsRefusalRecorded(Exception failure) => failure.Data.Contains(RefusalRecordedKey);
 
@@ -342,7 +378,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
 
     /// <summary>
     /// The edit of the card on record was given up for good: Telegram refused it (deleted by hand, or no longer editable:
-    /// <see cref="EditRefusedEvent"/>) or the card itself failed (<see cref="IsCardFault"/>: <see cref="EditFailedEvent"/>).
+    /// <see cref="EditRefusedEvent"/>) or the card itself failed (<see cref="IsCardFault"/>, or it could not follow its group
+    /// to a supergroup: <see cref="EditFailedEvent"/>).
     /// Recorded in the ledger with <paramref name="reason"/>, and as the state the card was left at, so that no start
     /// and no look at the cards behind tries that message again until the draft changes again; the failure is still
     /// reported by the caller.
@@ -524,6 +561,18 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} now shows {State} but the store could not record that; " +
         "the next start shows it once more")]
     private partial void LogShownNotRecorded(Exception ex, string draftId, long messageId, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "CardMoveOutcomeUnknown",
+        Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup; sent again into chat {ChatId}, it is " +
+        "most likely there, but Telegram's answer could not be read ({Description}): not sent again (another try would post another copy), recorded as sent " +
+        "unconfirmed, with no message on record: {Recorded}. Its later outcomes are not shown on a card")]
+    private partial void LogMoveUnconfirmed(string draftId, long oldChatId, long oldMessageId, long chatId, string description, bool recorded);
+
+    [LoggerMessage(Level = LogLevel.Error, EventName = "CardMoveFileUnreadable",
+        Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup; its text file, sent first into chat " +
+        "{ChatId}, got {Sends} answers that could not be read ({Description}), each most likely posting a copy of it, and the card itself was not sent. " +
+        "Not sent again until the draft changes (card_edit_failed); /status shows the draft's state")]
+    private partial void LogMoveFileUnreadable(string draftId, long oldChatId, long oldMessageId, long chatId, int sends, string description);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup and can no longer be edited; " +
         "sent it again as message {MessageId} in chat {ChatId} (recorded as the draft's card: {Recorded})")]

@@ -33,9 +33,11 @@ internal sealed class StatusCommand(DraftStore store) : ITelegramCommand
         var seq = draft.Seq.ToString(CultureInfo.InvariantCulture);
         r.Text(draft.CardMessageId is { } m
             ? $"Card: message {m.ToString(CultureInfo.InvariantCulture)}" + (draft.State == DraftState.Carded ? $" (gone from the chat? /card #{seq} sends it again)" : "")
-            : draft.State == DraftState.Carded
+            : draft.State == DraftState.Carded || draft.CardChatId is not null
                 // Sent, but Telegram's answer could not be read (card_unconfirmed): most likely in the chat, its message id unknown.
-                ? $"Card: no message on record{(draft.CardError is null ? "" : ": " + HtmlText.Shorten(draft.CardError, 400))} (/card #{seq} sends one that is recorded)"
+                // Also after a decision: a card following its group to a supergroup, or a draft that left carded so.
+                ? $"Card: no message on record{(draft.CardError is null ? "" : ": " + HtmlText.Shorten(draft.CardError, 400))}" +
+                    (draft.State == DraftState.Carded ? $" (/card #{seq} sends one that is recorded)" : "")
                 : $"Card: not delivered ({draft.CardAttempts.ToString(CultureInfo.InvariantCulture)} attempts{(draft.CardError is null ? "" : ", last error: " + HtmlText.Shorten(draft.CardError, 300))})").Line();
         if (draft.Decision is not null)
         {
