@@ -21,14 +21,20 @@ public sealed class ChatMigrationTests
     private static Task<TelegramHarness> StartInGroupAsync() =>
         TelegramHarness.StartAsync([$"ApprovalBot:Telegram:ChatId={Group.ToString(CultureInfo.InvariantCulture)}"]);
 
+    /// <summary>Upgrades the group to the supergroup, and waits until the bot confirmed the service messages.</summary>
+    private static async Task MigrateAsync(TelegramHarness h)
+    {
+        var service = h.Control.MigrateChat(Group, Supergroup);
+        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+    }
+
     [Fact]
     public async Task ServiceMessage_GroupUpgraded_FollowedAtOnceAndTapInSupergroupAccepted()
     {
         await using var h = await StartInGroupAsync();
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
 
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
 
         Assert.Equal(Supergroup, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
         Assert.Equal("-100123", h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
@@ -74,8 +80,7 @@ public sealed class ChatMigrationTests
         await using var h = await TelegramHarness.StartAsync();
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
 
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
 
         Assert.Equal(h.ChatId, h.Host.Services.GetRequiredService<TelegramChat>().ChatId);
         Assert.Null(h.Host.Store.GetSetting("telegram.chat_migrated.-1001"));
@@ -91,8 +96,7 @@ public sealed class ChatMigrationTests
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
         await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForEditAsync(Group, card.MessageId, TelegramHarness.Wait);
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
 
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Executing, "exec_started", "test"));
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Failed, "exec_failed", "test")
@@ -123,8 +127,7 @@ public sealed class ChatMigrationTests
         const string id = "reply:moved-twice";
         await using var h = await StartInGroupAsync();
         var card = await h.SubmitCardedAsync(id, "text");
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
         var sender = h.Host.Services.GetRequiredService<CardSender>();
         await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
         var moved = h.Host.Store.Get(id)!;
@@ -148,8 +151,7 @@ public sealed class ChatMigrationTests
         var id = chatIdUpdatedToTheSupergroup ? "reply:tap-after-chat-id-update" : "reply:tap-old-group";
         await using var h = await StartInGroupAsync();
         var card = await h.SubmitCardedAsync(id, "text");
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
         if (chatIdUpdatedToTheSupergroup)
         {
             // What the README advises: ChatId updated to the supergroup's id, and a restart.
@@ -181,8 +183,7 @@ public sealed class ChatMigrationTests
         const string id = "reply:moved-unreadable";
         await using var h = await StartInGroupAsync();
         var card = await h.SubmitCardedAsync(id, "text");
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
         h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
 
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
@@ -217,8 +218,7 @@ public sealed class ChatMigrationTests
         await h.SubmitAsync(id, new string('x', 9_000), kind: "long");
         var card = await h.WaitForCardAsync(id);
         await h.WaitForStateAsync(id, DraftState.Carded);
-        var service = h.Control.MigrateChat(Group, Supergroup);
-        await h.Control.WaitForUpdateConfirmedAsync(service[^1], TelegramHarness.Wait);
+        await MigrateAsync(h);
         h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
 
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
