@@ -193,8 +193,13 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LogMoveUnconfirmed(draftId, oldChatId, oldMessageId, newChatId, ex.Description, recorded);
             return null;
         }
-        catch (ApiRequestException ex) when (ex.OutcomeUnknown && _unreadableFilesInMove.AddOrUpdate(draftId, 1, (_, n) => n + 1) >= CardOutbox.MaxUnreadableSends)
+        catch (ApiRequestException ex) when (ex.OutcomeUnknown)
         {
+            if (_unreadableFilesInMove.AddOrUpdate(draftId, 1, (_, n) => n + 1) < CardOutbox.MaxUnreadableSends)
+            {
+                // The edit's retry (the follow-ups' backoff) sends file and card once more, as the outbox does.
+                throw;
+            }
             _unreadableFilesInMove.TryRemove(draftId, out _);
             LogMoveFileUnreadable(draftId, oldChatId, oldMessageId, newChatId, CardOutbox.MaxUnreadableSends, ex.Description);
             await RecordLeftAsync(draft, oldChatId, oldMessageId, EditFailedEvent, new JsonObject
