@@ -43,8 +43,8 @@ internal static class StoreFile
     public static StoreSummary Describe(SqliteConnection connection, string path, bool refuseNewer)
     {
         var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), CultureInfo.InvariantCulture);
-        var tables = Convert.ToInt64(Scalar(connection, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('drafts', 'events', 'settings')"), CultureInfo.InvariantCulture);
-        if (version < 1 || tables < 3)
+        // An empty file passes the service's check (it would become a store), but there is nothing in it to back up or restore.
+        if (version < 1 || SchemaMigrations.NotAStoreBecause(connection) is not null)
         {
             throw new StoreCommandException($"'{path}' is not an ApprovalBot store (it has no drafts, events and settings tables).");
         }

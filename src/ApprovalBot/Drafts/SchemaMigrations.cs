@@ -184,6 +184,32 @@ internal static class SchemaMigrations
 
     public static int Latest => Steps.Length;
 
+    /// <summary>
+    /// Why the open file is not an ApprovalBot store, or null when it is one: a new, empty file counts (step 1 makes
+    /// it one). Another program's database must not have our tables written into it, nor fail midway through a step.
+    /// </summary>
+    public static string? NotAStoreBecause(SqliteConnection connection)
+    {
+        var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), System.Globalization.CultureInfo.InvariantCulture);
+        var ours = Convert.ToInt64(Scalar(connection,
+            "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('drafts', 'events', 'settings')"), System.Globalization.CultureInfo.InvariantCulture);
+        if (version >= 1)
+        {
+            return ours == 3 ? null : "it has no drafts, events and settings tables";
+        }
+        var tables = new List<string>();
+        using (var cmd = connection.CreateCommand())
+        {
+            cmd.CommandText = "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name LIMIT 6";
+            using var reader = cmd.ExecuteReader();
+            while (reader.Read())
+            {
+                tables.Add(reader.GetString(0));
+            }
+        }
+        return tables.Count == 0 ? null : $"it is another program's SQLite database, with tables {string.Join(", ", tables.Take(5))}{(tables.Count > 5 ? ", …" : "")}";
+    }
+
     public static void Apply(SqliteConnection connection)
     {
         var version = Convert.ToInt32(Scalar(connection, "PRAGMA user_version"), System.Globalization.CultureInfo.InvariantCulture);

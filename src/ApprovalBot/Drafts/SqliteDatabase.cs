@@ -64,6 +64,10 @@ internal sealed class SqliteDatabase : IDisposable
         {
             throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: this OS user may not write its lock '{lockPath}'.", ex);
         }
+        catch (IOException ex)
+        {
+            throw new StartupRefusedException($"ApprovalBot:DataDirectory '{directory}' cannot be used: its lock '{lockPath}' cannot be opened: {ex.Message}", ex);
+        }
     }
 
     /// <summary>Takes the single-writer lock (<see cref="TakeLock"/>) if not held yet and brings the schema up to date.</summary>
@@ -79,7 +83,7 @@ internal sealed class SqliteDatabase : IDisposable
                 ? $"A restore into '{directory}' did not finish ('{restoring}' is there). Run the restore again (ApprovalBot restore <backup>), or delete that file to keep the store as it is."
                 : $"A restore into '{directory}' did not finish: '{restoring}' is there and approvals.db is not (the store it replaced is in a replaced-* folder there). Run the restore again (ApprovalBot restore <backup>).");
         }
-        using var connection = Open();
+        using var connection = OpenOwnFile();
         using (var cmd = connection.CreateCommand())
         {
             cmd.CommandText = "PRAGMA journal_mode=WAL;";
@@ -99,6 +103,37 @@ internal sealed class SqliteDatabase : IDisposable
             cmd.CommandText = "PRAGMA wal_checkpoint(TRUNCATE);";
             cmd.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>
+    /// A connection to approvals.db once it is known to be a store or a new file, checked before WAL mode is set:
+    /// switching would already change another program's file.
+    /// </summary>
+    private SqliteConnection OpenOwnFile()
+    {
+        string? reason;
+        SqliteConnection? connection = null;
+        try
+        {
+            connection = Open();
+            reason = SchemaMigrations.NotAStoreBecause(connection);
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is 26 /* SQLITE_NOTADB */)
+        {
+            reason = "it is not an SQLite database";
+        }
+        catch
+        {
+            connection?.Dispose();
+            throw;
+        }
+        if (reason is null)
+        {
+            return connection!;
+        }
+        connection?.Dispose();
+        throw new StartupRefusedException(
+            $"'{DatabasePath}' is not an ApprovalBot store ({reason}); it was left as it is. Move it out of the data directory, or set ApprovalBot:DataDirectory to the store's folder.");
     }
 
     /// <summary>A pooled connection, for reads.</summary>

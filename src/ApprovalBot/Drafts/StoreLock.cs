@@ -13,17 +13,28 @@ internal static class StoreLock
     /// the kernel drops it when the process dies, even by kill -9.
     /// </summary>
     /// <exception cref="UnauthorizedAccessException">This OS user may not write the lock file.</exception>
+    /// <exception cref="IOException">The OS refused the lock file itself: a read-only file system, a full disk, an I/O error.</exception>
     public static FileStream? TryTake(string databasePath)
     {
         try
         {
             return new FileStream(PathOf(databasePath), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
-        catch (IOException)
+        catch (IOException ex) when (IsHeldElsewhere(ex))
         {
             return null;
         }
     }
+
+    // .NET gives a flock that would block as an IOException whose HResult is the errno; any other IOException is the OS
+    // refusing the file (a data directory remounted read-only after disk errors), which "another process holds it"
+    // would send the operator looking for a process that does not exist.
+    private static bool IsHeldElsewhere(IOException ex) => ex.HResult == (OperatingSystem.IsMacOS() ? MacWouldBlock : LinuxWouldBlock)
+        || (OperatingSystem.IsWindows() && ex.HResult == WindowsSharingViolation);
+
+    private const int LinuxWouldBlock = 11;
+    private const int MacWouldBlock = 35;
+    private const int WindowsSharingViolation = unchecked((int)0x80070020);
 
     /// <summary>The file a restore builds the new store in; left behind only by a restore that did not finish.</summary>
     public static string RestoringPathOf(string databasePath) => databasePath + ".restoring";

@@ -661,6 +661,73 @@ public sealed class SqliteDatabaseTests
         Assert.Contains("Another ApprovalBot process is using the data directory", error.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The OS refusing the lock file (here a symbolic-link loop; in life a data directory remounted read-only after disk
+    /// errors) is said as that: "another process is using it" would send the operator looking for one that does not exist.
+    /// </summary>
+    [Fact]
+    public void Initialize_LockFileUnopenable_RefusedWithTheOsReasonNotAnotherProcess()
+    {
+        using var dir = new TempDirectory();
+        var lockPath = StoreLock.PathOf(Path.Combine(dir.Path, "approvals.db"));
+        File.CreateSymbolicLink(lockPath, lockPath);
+        using var db = Database(dir.Path);
+
+        var error = Assert.Throws<StartupRefusedException>(db.Initialize);
+
+        Assert.StartsWith($"ApprovalBot:DataDirectory '{dir.Path}' cannot be used: its lock '{lockPath}' cannot be opened: ", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "approvals.db")));
+    }
+
+    /// <summary>Each case: what approvals.db is before the start, and what the refusal says it is.</summary>
+    public static TheoryData<string, string> ForeignFiles => new()
+    {
+        { "CREATE TABLE customers (id INTEGER); CREATE TABLE orders (id INTEGER);", "it is another program's SQLite database, with tables customers, orders" },
+        { "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;", "it has no drafts, events and settings tables" },
+        { "text", "it is not an SQLite database" },
+    };
+
+    /// <summary>
+    /// Another program's file where the store should be: the service writes nothing into it (before, version 0 got our
+    /// tables and WAL mode, and other versions failed midway through a migration step with a raw SQLite error).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(ForeignFiles))]
+    public void Initialize_AnotherProgramsFile_RefusedAndLeftAsItWas(string content, string reason)
+    {
+        using var dir = new TempDirectory();
+        var path = Path.Combine(dir.Path, "approvals.db");
+        if (content == "text")
+        {
+            File.WriteAllText(path, "not a database, " + new string('x', 200));
+        }
+        else
+        {
+            SqliteFile.Execute(path, content);
+        }
+        var before = File.ReadAllBytes(path);
+        using var db = Database(dir.Path);
+
+        var error = Assert.Throws<StartupRefusedException>(db.Initialize);
+
+        Assert.Equal($"'{path}' is not an ApprovalBot store ({reason}); it was left as it is. Move it out of the data directory, or set ApprovalBot:DataDirectory to the store's folder.", error.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.False(File.Exists(path + "-wal"));
+    }
+
+    [Fact]
+    public void Initialize_EmptyFile_BecomesAStore()
+    {
+        using var dir = new TempDirectory();
+        File.WriteAllBytes(Path.Combine(dir.Path, "approvals.db"), []);
+        using var db = Database(dir.Path);
+
+        db.Initialize();
+
+        using var connection = db.Open();
+        Assert.Equal((long)SchemaMigrations.Latest, Scalar(connection, "PRAGMA user_version"));
+    }
+
     [Fact]
     public void Initialize_WalLeftByAKilledProcess_FoldedIntoTheDatabaseAndTruncated()
     {
