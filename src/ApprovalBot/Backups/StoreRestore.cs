@@ -86,13 +86,11 @@ internal static class StoreRestore
                     File.Move(old[i], kept[i]);
                 }
                 GiveToFolderOwner(folder, [replaced, .. kept]);
+                // Before the data folder: its entries for the old store may only go once replaced-* durably holds them.
+                StoreFile.FlushFolder(replaced);
             }
             File.Move(restoring, databasePath);
             StoreFile.FlushFolder(folder);
-            if (replaced is not null)
-            {
-                StoreFile.FlushFolder(replaced);
-            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -127,6 +125,10 @@ internal static class StoreRestore
         {
             throw new StoreCommandException($"This OS user may not write '{StoreLock.PathOf(databasePath)}': run the restore as the service's user.", ex);
         }
+        catch (IOException ex)
+        {
+            throw new StoreCommandException($"The lock '{StoreLock.PathOf(databasePath)}' cannot be opened: {ex.Message}", ex);
+        }
     }
 
     /// <summary>The new store, complete and durable, at <paramref name="restoring"/>; the first seq it will give out.</summary>
@@ -144,6 +146,14 @@ internal static class StoreRestore
                 using (var source = StoreFile.OpenReadOnly(backup, busyTimeout))
                 {
                     source.BackupDatabase(target);
+                }
+                // A copy of a WAL-mode file (a stopped store copied with cp, a replaced-* store) would carry WAL mode over,
+                // and the marker and the counter jump below would then sit in a -wal beside this file, reaching it only by
+                // the checkpoint at close, whose failure nobody hears of; the rename would then put a store in place
+                // without them. In rollback mode the commit below writes this file itself.
+                if (!string.Equals(StoreFile.Scalar(target, "PRAGMA journal_mode=DELETE") as string, "delete", StringComparison.Ordinal))
+                {
+                    throw new IOException($"SQLite would not take '{restoring}' out of WAL mode.");
                 }
                 using var tx = target.BeginTransaction();
                 StoreFile.Execute(target, """

@@ -268,6 +268,48 @@ public sealed class StoreRestoreTests : IDisposable
         Assert.Equal(before, Files(Data));
     }
 
+    /// <summary>
+    /// The OS refusing the lock file itself (here a symbolic-link loop; in life a data directory remounted read-only after
+    /// disk errors) is said as that, not as a service still running.
+    /// </summary>
+    [Fact]
+    public async Task Run_LockFileUnopenable_RefusedWithTheOsReasonAndNothingChanged()
+    {
+        var backup = await BackupOfAsync("reply:lock-loop:a");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:lock-loop:current");
+        File.Delete(StoreLock.PathOf(Database));
+        File.CreateSymbolicLink(StoreLock.PathOf(Database), StoreLock.PathOf(Database));
+        var before = Files(Data);
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.StartsWith($"The lock '{StoreLock.PathOf(Database)}' cannot be opened: ", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("still runs", ex.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Files(Data));
+    }
+
+    /// <summary>
+    /// A copy of a WAL-mode file (a stopped store copied with cp) would carry WAL mode into the new store, and the marker and
+    /// the counter jump would reach the file only through a checkpoint at close, whose failure nobody hears of. The restored
+    /// file holds them itself, in rollback mode (the service makes it WAL again when it opens it).
+    /// </summary>
+    [Fact]
+    public async Task Run_FromACopyOfAWalModeStore_TheRestoredFileNeedsNoWalBesideIt()
+    {
+        var source = _temp.Combine("stopped");
+        await DraftFixtures.CreateStoreAsync(source, "reply:wal-copy:a");
+        var copy = _temp.Combine("copied-with-cp.db");
+        File.Copy(Path.Combine(source, "approvals.db"), copy);
+        Assert.Equal([2, 2], File.ReadAllBytes(copy)[18..20]);
+        Directory.CreateDirectory(Data);
+
+        Restore(copy);
+
+        Assert.Equal([1, 1], File.ReadAllBytes(Database)[18..20]);
+        Assert.Equal(["reply:wal-copy:a"], Ids(Database));
+        Assert.NotNull(SqliteFile.Scalar(Database, $"SELECT value FROM settings WHERE key = '{ApprovalBot.Execution.RestoredApprovals.MarkerKey}'"));
+    }
+
     [Fact]
     public async Task Run_AsRootOnADataDirectoryOfAnotherUser_TheNewFilesBelongToThatUser()
     {

@@ -275,6 +275,10 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
             var into = Path.GetDirectoryName(line[2]);
             Assert.True(restored.Skip(at + 1).Contains($"fsync {into}"), $"'{line[1]}' was renamed to '{line[2]}', and '{into}' was not synced after it:\n{string.Join('\n', restored)}");
         }
+        // The replaced store is durably in replaced-* before the data folder's sync makes its old entries' removal durable.
+        var replacedFolder = Path.GetDirectoryName(renames.First(r => r.Line[2].Contains("/replaced-", StringComparison.Ordinal)).Line[2]);
+        var inPlace = renames.Single(r => r.Line[2] == Path.Combine(data, "approvals.db")).At;
+        Assert.True(restored.Take(inPlace).Contains($"fsync {replacedFolder}"), $"'{replacedFolder}' was not synced before the copy took the store's place:\n{string.Join('\n', restored)}");
     }
 
     [Fact]
