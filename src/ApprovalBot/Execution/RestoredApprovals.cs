@@ -11,7 +11,8 @@ namespace ApprovalBot.Execution;
 /// becomes <c>unknown</c>, for a human to check the sink and Mark done or Retry, as after a run cut off mid-way. Only the
 /// copy's approvals: a draft approved since the restore (a tap made while no service ran, delivered when the poller
 /// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
-/// and runs. Drafts on a deduping or pull route stay approved (a second run has the same idempotency key), each with a
+/// and runs. An approval of a kind without a route now becomes unknown too: it may have had one where the copy was made.
+/// Drafts on a deduping or pull route stay approved (a second run has the same idempotency key), each with a
 /// <see cref="KeptEventType"/> event saying that it may have run after the backup: the pipe's <c>cancel</c> reads it as an
 /// attempt that may have taken effect and refuses to withdraw such a draft, whose next run is what records that effect.
 /// The marker goes in the same write, so a crash midway leaves it for the next start.
@@ -50,16 +51,16 @@ internal static class RestoredApprovals
             var unsettled = new List<Draft>();
             foreach (var d in approved)
             {
-                if (!routes.TryGet(d.Kind, out var route))
-                {
-                    continue;
-                }
+                // A kind without a route here may well have had one where the copy came from (a restore onto a new
+                // machine before its configuration is copied over): kept approved, it would run blindly on whatever route
+                // the kind gets later, when the marker is long gone.
+                var routed = routes.TryGet(d.Kind, out var route);
                 var details = new JsonObject
                 {
                     ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
-                    ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["reason"] = Reason,
+                    ["route"] = routed ? route.RouteType.ToString().ToLowerInvariant() : "none", ["reason"] = Reason,
                 };
-                if (route.RouteType == RouteType.Pull || route.Idempotent)
+                if (routed && (route.RouteType == RouteType.Pull || route.Idempotent))
                 {
                     details["action"] = "run again under the same key";
                     details[ExecutionLedger.MayHaveTakenEffect] = true;

@@ -17,6 +17,7 @@ public sealed class RestoredApprovalsTests
         .. deduping.Settings("post", idempotent: true),
         "ApprovalBot:Kinds:pulled:MaxLength=100",
         "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+        "ApprovalBot:Kinds:memo:MaxLength=100",
     ];
 
     private static Task<TestHost> StartAsync(RouteScript once, RouteScript deduping, string? dataDirectory = null) =>
@@ -105,6 +106,30 @@ public sealed class RestoredApprovalsTests
         Assert.Equal(DraftState.Approved, host.Store.Get("pulled:in-the-copy")!.State);
         Assert.True(after.Ok);
         Assert.DoesNotContain(host.Store.Events("pulled:after"), e => e.Type == RestoredApprovals.KeptEventType);
+    }
+
+    /// <summary>
+    /// A kind with no route here may have had one where the copy was made (restored onto a new machine before its
+    /// configuration was copied): kept approved, it would run blindly on the route the kind gets later, long after the
+    /// marker is gone. Before, it was passed over and the marker removed all the same.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_ApprovalOfAKindWithoutARoute_BecomesUnknown()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping, async store => await Drafts.ApproveAsync(store, "memo:from-the-copy", "approved in the copy", "memo"));
+
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+
+        var unknown = host.Store.Get("memo:from-the-copy")!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+        Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
+        var settled = Assert.Single(host.Store.Events("memo:from-the-copy"), e => e.Type == RestoredApprovals.EventType);
+        Assert.Contains("\"route\":\"none\"", settled.Details, StringComparison.Ordinal);
+        Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
     }
 
     /// <summary>
