@@ -110,22 +110,32 @@ public sealed class DraftWriterTests
         await Eventually.TrueAsync(() => writer.Checkpoints >= 1, "a background checkpoint after the writes");
     }
 
+    /// <summary>One commit acknowledges a batch: a member that throws is rolled back alone, and the others of its batch commit.</summary>
     [Fact]
-    public async Task WriteAsync_WorkThrows_OnlyThatWriteFails()
+    public async Task WriteAsync_WorkThrowsInsideABatch_OnlyThatWriteFails()
     {
         await using var host = await TestHost.StartAsync();
+        var writer = host.Services.GetRequiredService<DraftWriter>();
+        await using var slow = HeldCommit.Start(host.Store);
+        var before = writer.Commits;
 
+        // Queued behind the held commit, so the three go in one batch.
+        var first = host.Store.SetSettingAsync("before", "written");
         var failing = host.Store.WriteAsync<int>(ctx =>
         {
             ctx.Execute("INSERT INTO settings(key, value) VALUES ('half', 'written')");
             throw new InvalidOperationException("refused");
         });
-        var fine = host.Store.SetSettingAsync("whole", "written");
+        var last = host.Store.SetSettingAsync("after", "written");
+        slow.Release();
+        await slow.Written;
 
         await Assert.ThrowsAsync<InvalidOperationException>(() => failing);
-        await fine;
+        await Task.WhenAll(first, last);
+        Assert.Equal(before + 2, writer.Commits);
         Assert.Null(host.Store.GetSetting("half"));
-        Assert.Equal("written", host.Store.GetSetting("whole"));
+        Assert.Equal("written", host.Store.GetSetting("before"));
+        Assert.Equal("written", host.Store.GetSetting("after"));
     }
 
     [Fact]
