@@ -12,7 +12,7 @@ namespace ApprovalBot.Client;
 /// </summary>
 internal static class SocketPaths
 {
-    /// <summary>sockaddr_un.sun_path is 108 bytes on Linux, the terminating NUL included; the service refuses a longer <c>Pipe:Name</c>.</summary>
+    /// <summary>sockaddr_un.sun_path is 108 bytes on Linux, the terminating NUL included; the service refuses a <c>Pipe:Name</c> whose path is longer by this same limit.</summary>
     public const int MaxBytes = 107;
 
     /// <summary>

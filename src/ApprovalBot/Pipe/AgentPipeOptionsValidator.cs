@@ -1,12 +1,10 @@
+using ApprovalBot.Client;
 using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Pipe;
 
 internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOptions>
 {
-    // sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
-    private const int MaxSocketPathBytes = 107;
-
     /// <summary>A local agent writes a line of the largest size in far less; an hour bounds how long a stalled one holds a slot.</summary>
     internal static readonly TimeSpan MinLineTimeout = TimeSpan.FromSeconds(1), MaxLineTimeout = TimeSpan.FromHours(1);
 
@@ -23,9 +21,9 @@ internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOpti
             {
                 errors.Add($"ApprovalBot:Pipe:Name '{options.Name}' must be a plain name or an absolute path, not a relative path.");
             }
-            if (System.Text.Encoding.UTF8.GetByteCount(options.SocketPath) > MaxSocketPathBytes)
+            if (System.Text.Encoding.UTF8.GetByteCount(options.SocketPath) > SocketPaths.MaxBytes)
             {
-                errors.Add($"ApprovalBot:Pipe:Name gives the socket path '{options.SocketPath}', longer than the {MaxSocketPathBytes} bytes a Unix socket allows.");
+                errors.Add($"ApprovalBot:Pipe:Name gives the socket path '{options.SocketPath}', longer than the {SocketPaths.MaxBytes} bytes a Unix socket allows.");
             }
         }
         if (options.MaxLineBytes is < 1024 or > 64 * 1024 * 1024)

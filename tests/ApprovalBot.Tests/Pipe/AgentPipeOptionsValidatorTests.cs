@@ -1,3 +1,4 @@
+using ApprovalBot.Client;
 using ApprovalBot.Pipe;
 
 namespace ApprovalBot.Tests.Pipe;
@@ -36,5 +37,24 @@ public sealed class AgentPipeOptionsValidatorTests
     public void Validate_LineTimeoutInRange_Passes(string value)
     {
         Assert.Empty(Errors(new AgentPipeOptions { LineTimeout = TimeSpan.Parse(value, System.Globalization.CultureInfo.InvariantCulture) }));
+    }
+
+    /// <summary>
+    /// The service refuses a Pipe:Name whose socket path a client could not connect to, at the same byte count (one
+    /// limit, <see cref="SocketPaths.MaxBytes"/>): bytes of UTF-8, not characters.
+    /// </summary>
+    [Fact]
+    public void Validate_SocketPathOneByteLongerThanAClientConnectsTo_RefusedNamingTheLimit()
+    {
+        var fits = "/" + new string('é', 53);
+        var over = fits + "s";
+
+        var error = Assert.Single(Errors(new AgentPipeOptions { Name = over }));
+
+        Assert.Equal(107, System.Text.Encoding.UTF8.GetByteCount(fits));
+        Assert.Empty(Errors(new AgentPipeOptions { Name = fits }));
+        Assert.Null(SocketPaths.Unusable(fits));
+        Assert.Equal($"ApprovalBot:Pipe:Name gives the socket path '{over}', longer than the 107 bytes a Unix socket allows.", error);
+        Assert.NotNull(SocketPaths.Unusable(over));
     }
 }
