@@ -80,7 +80,7 @@ internal static class SubmitInput
         JsonElement context;
         try
         {
-            if (NestingOf(StrictUtf8.GetBytes(contextJson)) is var nesting && nesting > ProtocolJson.MaxContextDepth)
+            if (JsonDepth.Of(StrictUtf8.GetBytes(contextJson)) is var nesting && nesting > ProtocolJson.MaxContextDepth)
             {
                 throw CliException.BadInput(
                     $"--context-json must nest at most {ProtocolJson.MaxContextDepth} levels of objects and arrays, itself included (it nests {nesting})", "draft.context");
@@ -107,24 +107,6 @@ internal static class SubmitInput
     }
 
     private static readonly System.Text.UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
-
-    /// <summary>
-    /// Levels of objects and arrays in <paramref name="json"/>, itself included, counted as the service counts them. Read
-    /// without the parser's limit of 64 levels, which would call a deeper object not JSON rather than too deep.
-    /// </summary>
-    private static int NestingOf(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = int.MaxValue });
-        var deepest = 0;
-        while (reader.Read())
-        {
-            if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
-            {
-                deepest = Math.Max(deepest, reader.CurrentDepth + 1);
-            }
-        }
-        return deepest;
-    }
 
     /// <summary>Every key and string of <paramref name="element"/> decodes to valid Unicode, and no object repeats a key.</summary>
     private static void CheckStrings(JsonElement element, string path)

@@ -81,12 +81,4 @@ internal static class DraftViews
     }
 
     private static readonly JsonDocumentOptions WithinDepth = new() { MaxDepth = MaxContextDepth };
-
-    /// <summary>Levels of objects and arrays in <paramref name="element"/>, itself included; 0 for a scalar.</summary>
-    public static int DepthOf(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => DepthOf(p.Value)).DefaultIfEmpty(0).Max(),
-        JsonValueKind.Array => 1 + element.EnumerateArray().Select(DepthOf).DefaultIfEmpty(0).Max(),
-        _ => 0,
-    };
 }

@@ -59,7 +59,7 @@ public sealed partial class CliAppTests
         var run = await SubmitAsync(host.PipeName, id, "deep", "--context-json", NestedContext(61));
 
         Assert.True(run.ExitCode == 0, run.ToString());
-        Assert.Equal(61, DraftViews.DepthOf(System.Text.Json.JsonElement.Parse(host.Store.Get(id)!.ContextJson!)));
+        Assert.Equal(61, JsonDepth.Of(System.Text.Json.JsonElement.Parse(host.Store.Get(id)!.ContextJson!)));
     }
 
     [Fact]

@@ -156,7 +156,7 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.True(response.Ok, response.Error?.Message);
         Assert.True(list.Ok, list.Error?.Message);
         var listed = Assert.Single(list.Drafts!);
-        Assert.Equal(61, DraftViews.DepthOf(listed.Context!.Value));
+        Assert.Equal(61, JsonDepth.Of(listed.Context!.Value));
         Assert.Null(listed.ContextError);
     }
 

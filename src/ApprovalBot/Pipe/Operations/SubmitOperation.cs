@@ -99,7 +99,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
                 throw new ProtocolException(ErrorCodes.Invalid, $"must be at most {pipe.Value.MaxContextBytes} bytes of JSON", "draft.context");
             }
             // Stored deeper, it made every list and claim answer that held the draft internal (after a claim's leases were committed).
-            if (DraftViews.DepthOf(c) > DraftViews.MaxContextDepth)
+            if (JsonDepth.Of(c) > DraftViews.MaxContextDepth)
             {
                 throw new ProtocolException(ErrorCodes.Invalid,
                     $"must nest at most {DraftViews.MaxContextDepth.ToString(CultureInfo.InvariantCulture)} levels of objects and arrays, itself included", "draft.context");
