@@ -44,7 +44,7 @@ catch (StartupRefusedException ex)
 }
 catch (Exception ex) when (StartupFailure.ConfigurationErrors(ex) is { } errors)
 {
-    Log.Fatal("ApprovalBot configuration is invalid:{Errors}", string.Concat(errors.Select(e => Environment.NewLine + "  - " + e)));
+    Log.Fatal("ApprovalBot configuration is invalid:{Errors}", StartupFailure.AsList(errors));
     return 1;
 }
 catch (Exception ex)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ApprovalBot.Drafts;
 using ApprovalBot.Hosting;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Backups;
 
@@ -132,11 +133,10 @@ internal sealed class StoreCommand
         {
             options = ReadOptions(ApprovalBotHost.Configuration(_configuration));
         }
-        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or InvalidDataException or StoreCommandException)
+        catch (Exception ex) when (ex is InvalidOperationException or FormatException or IOException or InvalidDataException or OptionsValidationException)
         {
-            // A config/appsettings.json that is not JSON: the file is named above, where in it below (the parser's words).
-            var message = ex is InvalidDataException && ex.GetBaseException() is var cause && cause != ex ? $"{ex.Message} {cause.Message}" : ex.Message;
-            stderr.WriteLine($"ApprovalBot {_verb}: the configuration is invalid:{Environment.NewLine}  - {message.Replace(Environment.NewLine, Environment.NewLine + "  - ", StringComparison.Ordinal)}");
+            // Said as the service's start says it (a file that is not JSON: the file, then where in it).
+            stderr.WriteLine($"ApprovalBot {_verb}: the configuration is invalid:{StartupFailure.AsList(StartupFailure.ConfigurationErrors(ex) ?? [ex.Message])}");
             return Usage;
         }
         var file = Path.GetFullPath(_file!);
@@ -186,7 +186,7 @@ internal sealed class StoreCommand
         }
         if (errors.Count > 0)
         {
-            throw new StoreCommandException(string.Join(Environment.NewLine, errors));
+            throw new OptionsValidationException(StoreOptions.Section, typeof(StoreOptions), errors);
         }
         return options;
     }

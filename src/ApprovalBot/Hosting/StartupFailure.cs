@@ -23,6 +23,9 @@ internal static class StartupFailure
         return failures?.ToList();
     }
 
+    /// <summary>Errors as the start and the store commands print them after their heading: each on a line of its own, as "  - error".</summary>
+    public static string AsList(IEnumerable<string> errors) => string.Concat(errors.Select(e => Environment.NewLine + "  - " + e));
+
     /// <summary>The binder's failure for a value of the wrong type (MaxBatch=lots): its message names the key and the value.</summary>
     public static bool IsWrongType(InvalidOperationException ex) =>
         ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal);

@@ -71,6 +71,21 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Equal(before, Directory.GetFileSystemEntries(_temp.Path, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>Every bad setting at once, one a line, as the service's start lists them (<see cref="Hosting.StartupFailure.AsList"/>).</summary>
+    [Fact]
+    public void Run_SeveralBadSettings_ListsEachOnALineOfItsOwn()
+    {
+        var (exit, stdout, stderr) = Run("backup", _temp.Combine("out.db"), $"--ApprovalBot:DataDirectory={_temp.Combine("data")}",
+            "--ApprovalBot:DataDirecory=x", "--ApprovalBot:BusyTimeoutMs=-1");
+
+        Assert.Equal((StoreCommand.Usage, ""), (exit, stdout));
+        var lines = stderr.TrimEnd('\n').Split('\n');
+        Assert.Equal("ApprovalBot backup: the configuration is invalid:", lines[0]);
+        Assert.Equal(2, lines.Length - 1);
+        Assert.StartsWith("  - ApprovalBot:DataDirecory is not a setting", lines[1], StringComparison.Ordinal);
+        Assert.Equal("  - ApprovalBot:BusyTimeoutMs must be between 0 and 600000 (got -1).", lines[2]);
+    }
+
     /// <summary>
     /// The real program, beside a <c>config/appsettings.json</c> of its own that is not JSON: the runtime takes the folder of
     /// the program's real path as the application's, so the program is copied and the rest of this build linked.
