@@ -24,6 +24,13 @@ internal sealed partial class AgentPipeServer(
 
     /// <summary>Ample for any line a local agent writes in one go (a socket moves a gigabyte a second); bounds a sender that never ends it.</summary>
     private static readonly TimeSpan RefusedLineReadFor = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// After a <c>line_timeout</c>, how long the rest of the line may pause before the connection is closed anyway: an agent
+    /// still writing it gets through, one that stays stalled (the usual case) does not hold its slot for long.
+    /// </summary>
+    private static readonly TimeSpan TimedOutLineQuietFor = TimeSpan.FromSeconds(1);
+
     private static readonly byte[] Newline = "\n"u8.ToArray();
     private readonly WarningThrottle _lineTimeoutWarnings = new(time, TimeSpan.FromMinutes(1));
     private readonly WarningThrottle _tooLargeWarnings = new(time, TimeSpan.FromMinutes(1));
@@ -218,6 +225,7 @@ internal sealed partial class AgentPipeServer(
                 if (outcome == LineReader.Outcome.TimedOut)
                 {
                     await SayLineTimedOutAsync(stream, reader.Buffered).ConfigureAwait(false);
+                    await SkipRefusedLineAsync(stream, reader, TimedOutLineQuietFor, _options.MaxLineBytes, stoppingToken).ConfigureAwait(false);
                     return;
                 }
                 if (outcome == LineReader.Outcome.TooLarge)
@@ -228,7 +236,7 @@ internal sealed partial class AgentPipeServer(
                     }
                     await AnswerAsync(stream, Response.Failure(ErrorCodes.TooLarge,
                         $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
-                    await SkipRefusedLineAsync(reader, stoppingToken).ConfigureAwait(false);
+                    await SkipRefusedLineAsync(stream, reader, quietFor: null, maxBytes: long.MaxValue, stoppingToken).ConfigureAwait(false);
                     return;
                 }
                 if (line.IsEmpty)
@@ -287,8 +295,8 @@ internal sealed partial class AgentPipeServer(
     /// <summary>
     /// The agent sent part of a request line and not its end within <c>Pipe:LineTimeout</c>: a connection mid-line is busy,
     /// never closed for a waiting agent, so a stuck or hostile one held its slot for as long as it stayed connected. The
-    /// partial line is dropped unread (nothing of it is carried out) and the connection closed once this is written,
-    /// bounded as <see cref="SayClosedAsync"/> is.
+    /// partial line is dropped unread (nothing of it is carried out), and the connection closed once this is written
+    /// (bounded as <see cref="SayClosedAsync"/> is) and what more of the line still comes is dropped too (<see cref="SkipRefusedLineAsync"/>).
     /// </summary>
     private async Task SayLineTimedOutAsync(Stream stream, int received)
     {
@@ -305,18 +313,21 @@ internal sealed partial class AgentPipeServer(
     }
 
     /// <summary>
-    /// The agent may still be writing the refused line (a text of many megabytes): closing now would fail its write, and
-    /// an agent that reads only after writing would never see its <c>too_large</c>. So the rest of the line is read and
-    /// thrown away first, however long, for at most <see cref="RefusedLineReadFor"/>, or <see cref="AnswerGraceAtStop"/>
-    /// once the service is stopping.
+    /// The agent may still be writing the refused line (a text of many megabytes; the rest of a line that timed out): closing
+    /// now, with its bytes unread, would fail its write (EPIPE), and an agent that reads only after writing would never see
+    /// its answer; one that read would meet a reset after it. So sending ends first (the agent reads the answer, then the
+    /// end), and the rest of the line is read and thrown away, for at most <see cref="RefusedLineReadFor"/>, or
+    /// <see cref="AnswerGraceAtStop"/> once the service is stopping, and within <paramref name="quietFor"/> and
+    /// <paramref name="maxBytes"/> when given.
     /// </summary>
-    private static async Task SkipRefusedLineAsync(LineReader reader, CancellationToken stoppingToken)
+    private static async Task SkipRefusedLineAsync(PipeStream stream, LineReader reader, TimeSpan? quietFor, long maxBytes, CancellationToken stoppingToken)
     {
+        SocketSending.End(stream);
         using var timeout = new CancellationTokenSource(RefusedLineReadFor);
         using var stop = stoppingToken.Register(static t => ((CancellationTokenSource)t!).CancelAfter(AnswerGraceAtStop), timeout);
         try
         {
-            await reader.SkipRestOfRefusedLineAsync(timeout.Token).ConfigureAwait(false);
+            await reader.SkipRestOfRefusedLineAsync(timeout.Token, quietFor, maxBytes).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {

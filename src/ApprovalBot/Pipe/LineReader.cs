@@ -21,7 +21,7 @@ internal sealed class LineReader(
     private int _start;
     private int _end;
 
-    // The last line was refused as too large before its end was read.
+    // The last line was refused (too large, or timed out) before its end was read.
     private bool _inRefusedLine;
 
     // Cancelled once the line being read is overdue; null while no part of a line waits for its rest.
@@ -103,6 +103,7 @@ internal sealed class LineReader(
                 }
                 catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
                 {
+                    _inRefusedLine = true;
                     return (Outcome.TimedOut, default);
                 }
             }
@@ -130,16 +131,20 @@ internal sealed class LineReader(
     }
 
     /// <summary>
-    /// Reads and discards what is left of a line refused as too large, up to its newline or the end of the stream, without
-    /// buffering it: an agent blocked writing a long request can then finish its write and read the answer.
+    /// Reads and discards what is left of a line refused (too large, or timed out), up to its newline or the end of the
+    /// stream, without buffering it: an agent blocked writing a long request can then finish its write and read the answer.
+    /// It also stops once nothing has come for <paramref name="quietFor"/>, if given (real time: a stalled agent is not
+    /// waited for), and once <paramref name="maxBytes"/> of the line, those already read included, are dropped.
     /// </summary>
-    public async ValueTask SkipRestOfRefusedLineAsync(CancellationToken cancellationToken)
+    public async ValueTask SkipRestOfRefusedLineAsync(CancellationToken cancellationToken, TimeSpan? quietFor = null, long maxBytes = long.MaxValue)
     {
         if (!_inRefusedLine)
         {
             return;
         }
         _inRefusedLine = false;
+        using var quiet = quietFor is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var dropped = 0L;
         while (true)
         {
             var newline = _buffer.AsSpan(_start, _end - _start).IndexOf((byte)'\n');
@@ -148,8 +153,22 @@ internal sealed class LineReader(
                 _start += newline + 1;
                 return;
             }
+            dropped += _end - _start;
             _start = _end = 0;
-            var read = await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false);
+            if (dropped >= maxBytes)
+            {
+                return;
+            }
+            quiet?.CancelAfter(quietFor!.Value);
+            int read;
+            try
+            {
+                read = await stream.ReadAsync(_buffer, quiet?.Token ?? cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (quiet is not null && !cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
             if (read == 0)
             {
                 return;

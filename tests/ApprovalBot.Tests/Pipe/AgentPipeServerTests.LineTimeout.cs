@@ -80,6 +80,36 @@ public sealed partial class AgentPipeServerTests
         Assert.Equal(0, warning.Properties["Suppressed"]);
     }
 
+    /// <summary>
+    /// An agent that paused mid-line past the timeout and then goes on writing (a slow producer; one that writes its whole
+    /// request before it reads, as the README's Python client does). The service used to close right after its answer with
+    /// the agent's bytes unread: the agent's write then failed (EPIPE) and it never read the answer, and a read after the
+    /// answer met a reset. Now the rest of the line is read and dropped first, and the answer is followed by the end.
+    /// </summary>
+    [Fact]
+    public async Task Serve_AgentGoesOnWritingTheLineAfterItTimedOut_ItsWriteCompletesThenItReadsLineTimeoutAndTheEnd()
+    {
+        var clock = new SignallingClock();
+        await using var host = await TestHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock));
+        var (socket, stream, agentReader) = await RawAgentAsync(host);
+        using var agent = agentReader;
+        await stream.WriteAsync(Encoding.UTF8.GetBytes("""{"op":"submit","draft":{"id":"reply:late","kind":"reply","agent":"a","text":"slow"""));
+        await LineDeadlinesArmedAsync(clock, TimeSpan.FromSeconds(30));
+
+        clock.Advance(TimeSpan.FromSeconds(30));
+        // The answer has come (unread: this agent reads once it has written its request).
+        Assert.True(socket.Poll(Served, SelectMode.SelectRead));
+        // Far more than a socket holds unread: the write completes only if the service reads it.
+        var rest = Encoding.UTF8.GetBytes(new string('x', 900_000) + "\"}}\n");
+        var writing = stream.WriteAsync(rest).AsTask();
+
+        await writing.WaitAsync(Served);
+        var answer = PipeClient.ParseResponse((await ReadLineAsync(agent))!);
+        Assert.Equal(ErrorCodes.LineTimeout, answer.Error!.Code);
+        Assert.Null(await ReadLineAsync(agent));
+        Assert.Null(host.Store.Get("reply:late"));
+    }
+
     [Fact]
     public async Task Serve_EverySlotHeldByAnAgentStuckMidLine_WaitingAgentServedOnceTheLineTimesOut()
     {

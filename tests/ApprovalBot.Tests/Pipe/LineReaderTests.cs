@@ -123,6 +123,53 @@ public sealed class LineReaderTests
         Assert.Equal(9, reader.Buffered);
     }
 
+    /// <summary>Reads a line that times out after <c>{"op":"pi</c>: the reader is then in the refused line.</summary>
+    private static async Task<(LineReader Reader, PipeWriter Agent)> TimedOutAsync()
+    {
+        var clock = new SignallingClock();
+        var (reader, agent) = Connected(clock);
+        await SendAsync(agent, """{"op":"pi""");
+        var reading = reader.ReadAsync(CancellationToken.None).AsTask();
+        await clock.NextTimerAsync(Signalled);
+        clock.Advance(LineTimeout);
+        Assert.Equal(LineReader.Outcome.TimedOut, (await reading.WaitAsync(Signalled)).Outcome);
+        return (reader, agent);
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_AfterALineTimedOut_SkipsTheRestOfThatLineToItsNewline()
+    {
+        var (reader, agent) = await TimedOutAsync();
+
+        var skipping = reader.SkipRestOfRefusedLineAsync(CancellationToken.None, quietFor: Signalled).AsTask();
+        await SendAsync(agent, "ng\"," + new string(' ', 100_000) + "}\nnext\n").WaitAsync(Signalled);
+        await skipping.WaitAsync(Signalled);
+        var (outcome, line) = await reader.ReadAsync(CancellationToken.None);
+
+        Assert.Equal(LineReader.Outcome.Line, outcome);
+        Assert.Equal("next", Text(line));
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_NothingMoreComesWithinTheQuietTime_ReturnsWithoutTheLinesEnd()
+    {
+        var (reader, _) = await TimedOutAsync();
+
+        var skipping = reader.SkipRestOfRefusedLineAsync(CancellationToken.None, quietFor: TimeSpan.FromMilliseconds(50)).AsTask();
+
+        await skipping.WaitAsync(Signalled);
+    }
+
+    [Fact]
+    public async Task SkipRestOfRefusedLine_MoreThanMaxBytesWithoutANewline_StopsThere()
+    {
+        var (reader, agent) = await TimedOutAsync();
+        await SendAsync(agent, new string('x', 3_000)).WaitAsync(Signalled);
+
+        // 9 bytes before the timeout and 3,000 since: past 2,000 the rest is not waited for, however long the quiet time.
+        await reader.SkipRestOfRefusedLineAsync(CancellationToken.None, quietFor: TimeSpan.FromDays(1), maxBytes: 2_000).AsTask().WaitAsync(Signalled);
+    }
+
     [Fact]
     public async Task ReadAsync_NoByteOfALineYet_WaitsWithoutLimit()
     {
