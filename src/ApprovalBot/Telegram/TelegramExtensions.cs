@@ -27,6 +27,13 @@ internal static class TelegramExtensions
 #if !NO_SANDBOX
         services.AddSingleton<Sandbox.BuiltInSandbox>();
         services.AddSingleton<IBuiltInSandbox>(sp => sp.GetRequiredService<Sandbox.BuiltInSandbox>());
+        services.AddSingleton(sp => new Hosting.StartupLock(null, () =>
+        {
+            if (sp.GetRequiredService<IOptions<TelegramOptions>>().Value.SandboxMode)
+            {
+                Sandbox.BuiltInSandbox.ThrowIfUrlInUse(sp.GetRequiredService<IOptions<SandboxOptions>>().Value.Url);
+            }
+        }));
 #endif
         services.AddSingleton<TelegramEndpoint>();
         services.AddSingleton<OutgoingRateLimiter>();

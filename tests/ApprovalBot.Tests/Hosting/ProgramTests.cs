@@ -243,17 +243,25 @@ public sealed class ProgramTests
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "data")));
     }
 
+    /// <summary>
+    /// Refused before anything is created: the sandbox's address is looked at before the locks and the store (it used to
+    /// be bound only after the store was opened, which left an approvals.db, its lock and the pipe's lock in a new data
+    /// directory on the way out).
+    /// </summary>
     [Fact]
-    public async Task Start_SandboxPortInUse_ExitNonZeroNamingTheSettingWithoutAStackTrace()
+    public async Task Start_SandboxPortInUse_ExitNonZeroNamingTheSettingWithoutAStackTraceOrCreatingAnything()
     {
         // The usual first-run mistake: a second copy started with the default Sandbox:Url while another serves it.
         using var dir = new TempDirectory();
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var url = $"http://127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}";
+        var data = Path.Combine(dir.Path, "new");
+        Directory.CreateDirectory(data);
 
-        var host = await HostProcess.RunToExitAsync(dir.Path, [$"ApprovalBot:Sandbox:Url={url}"]);
+        var host = await HostProcess.RunToExitAsync(data, [$"ApprovalBot:Sandbox:Url={url}"]);
 
+        Assert.Empty(Directory.GetFileSystemEntries(data));
         Assert.Equal(1, host.ExitCode);
         Assert.Contains($"ApprovalBot could not start: The built-in Telegram sandbox cannot listen on {url} (ApprovalBot:Sandbox:Url): ", host.Output, StringComparison.Ordinal);
         Assert.Contains("give this instance its own ApprovalBot:Sandbox:Url", host.Output, StringComparison.Ordinal);

@@ -38,4 +38,20 @@ public sealed class StartupLockTests
 
         Assert.Equal(["store", "pipe"], taken);
     }
+
+    [Fact]
+    public void TakeAll_ALockWithoutAFileHeldElsewhere_RefusedBeforeANewLockIsTaken()
+    {
+        using var dir = new TempDirectory();
+        var taken = new List<string>();
+        using var services = new ServiceCollection()
+            .AddSingleton(new StartupLock(Path.Combine(dir.Path, "new", "a.lock"), () => taken.Add("new")))
+            .AddSingleton(new StartupLock(null, () => throw new StartupRefusedException("port in use")))
+            .BuildServiceProvider();
+
+        var refused = Assert.Throws<StartupRefusedException>(() => StartupLock.TakeAll(services));
+
+        Assert.Equal("port in use", refused.Message);
+        Assert.Empty(taken);
+    }
 }

@@ -270,4 +270,37 @@ public sealed class BuiltInSandboxTests
             }
         }
     }
+
+    /// <summary>The start's look at Sandbox:Url before anything is created (see ProgramTests for the whole start).</summary>
+    [Theory]
+    [InlineData("http://127.0.0.1:{0}")]
+    [InlineData("http://localhost:{0}")]
+    public void ThrowIfUrlInUse_AnotherProcessListensThere_RefusedNamingTheSetting(string url)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var held = string.Format(CultureInfo.InvariantCulture, url, ((System.Net.IPEndPoint)taken.LocalEndpoint).Port);
+
+        var refused = Assert.Throws<StartupRefusedException>(() => BuiltInSandbox.ThrowIfUrlInUse(held));
+
+        Assert.StartsWith($"The built-in Telegram sandbox cannot listen on {held} (ApprovalBot:Sandbox:Url): 127.0.0.1:", refused.Message, StringComparison.Ordinal);
+        Assert.Contains(" is in use. Is another ApprovalBot or sandbox running?", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ThrowIfUrlInUse_FreeOrAnyPort_PassesAndLeavesThePortFree()
+    {
+        int port;
+        using (var probe = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((System.Net.IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        BuiltInSandbox.ThrowIfUrlInUse($"http://127.0.0.1:{port}");
+        BuiltInSandbox.ThrowIfUrlInUse("http://127.0.0.1:0");
+
+        using var after = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, port);
+        after.Start();
+    }
 }

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using Microsoft.Extensions.Logging;
@@ -22,13 +24,62 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStor
         }
         catch (InvalidOperationException ex) when (ex.InnerException is IOException bind)
         {
-            // Most often a second copy on the default port: its cause and the setting to change, said once, not as a crash.
-            throw new StartupRefusedException(
-                $"The built-in Telegram sandbox cannot listen on {o.Url} (ApprovalBot:Sandbox:Url): {bind.Message} " +
-                "Is another ApprovalBot or sandbox running? Stop it, or give this instance its own ApprovalBot:Sandbox:Url (port 0 picks a free port).", ex);
+            throw CannotListen(o.Url, bind.Message, ex);
         }
         return new SandboxEndpoint(Server.BaseUrl.ToString().TrimEnd('/'), Server.Token, Server.PrivateChatId, Server.Settings.ApproverId, first);
     }
+
+    /// <summary>
+    /// Refuses the start while another process listens where the sandbox would (a <see cref="Hosting.StartupLock"/> without
+    /// a file): looked at before the store is opened, which the sandbox needs for its first message id, so that a refused
+    /// start leaves no approvals.db behind in a new data directory. Each address Kestrel would bind for the URL is bound and
+    /// let go at once; one taken in between still refuses the start, in <see cref="StartAsync"/>.
+    /// </summary>
+    public static void ThrowIfUrlInUse(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Port == 0)
+        {
+            return; // port 0 is any free port; a URL that is not one was refused by the settings' check already
+        }
+        foreach (var endPoint in EndPointsOf(uri))
+        {
+            using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            if (endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                socket.DualMode = true;
+            }
+            try
+            {
+                socket.Bind(endPoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                throw CannotListen(url, $"{endPoint} is in use.", ex);
+            }
+            catch (SocketException)
+            {
+                // Not this check's to say (an address this machine lacks): the start's own bind reports it.
+            }
+        }
+    }
+
+    /// <summary>What Kestrel binds for <paramref name="url"/>: both loopbacks for localhost, the address given, else every interface.</summary>
+    private static IEnumerable<IPEndPoint> EndPointsOf(Uri url)
+    {
+        var host = url.Host.Trim('[', ']');
+        if (string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return Socket.OSSupportsIPv6 ? [new(IPAddress.Loopback, url.Port), new(IPAddress.IPv6Loopback, url.Port)] : [new(IPAddress.Loopback, url.Port)];
+        }
+        return IPAddress.TryParse(host, out var ip)
+            ? [new(ip, url.Port)]
+            : [new(Socket.OSSupportsIPv6 ? IPAddress.IPv6Any : IPAddress.Any, url.Port)];
+    }
+
+    /// <summary>Most often a second copy on the default port: its cause and the setting to change, said once, not as a crash.</summary>
+    private static StartupRefusedException CannotListen(string url, string reason, Exception inner) => new(
+        $"The built-in Telegram sandbox cannot listen on {url} (ApprovalBot:Sandbox:Url): {reason} " +
+        "Is another ApprovalBot or sandbox running? Stop it, or give this instance its own ApprovalBot:Sandbox:Url (port 0 picks a free port).", inner);
 
     /// <summary>
     /// Above every card that can still be edited: the cards of an earlier run went with its sandbox, and an edit of one
