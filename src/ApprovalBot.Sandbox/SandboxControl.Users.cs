@@ -78,6 +78,19 @@ public sealed partial class SandboxControl
     });
 
     /// <summary>
+    /// Hands a queued update over after every update queued behind it, so a batch comes out of update_id order; an offset
+    /// past the later ones confirms it too, as with Telegram. Throws when the update is not queued (never queued, or
+    /// confirmed already).
+    /// </summary>
+    public void DeliverLast(long updateId)
+    {
+        if (!_state.Gate.Write(() => _state.Updates.MoveToEnd(updateId)))
+        {
+            throw new ArgumentException($"Update {updateId} is not queued.", nameof(updateId));
+        }
+    }
+
+    /// <summary>
     /// Queues an update exactly as given, for hostile-update tests; it bypasses the bot's allowed_updates.
     /// Its update_id is overwritten with the next id unless <paramref name="assignUpdateId"/> is false;
     /// either way the returned id is what getUpdates' offset confirms it by.

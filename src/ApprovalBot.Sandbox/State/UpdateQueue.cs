@@ -72,6 +72,21 @@ internal sealed class UpdateQueue(long firstUpdateId)
         }
     }
 
+    /// <summary>Moves a queued update behind every other one; false when it is not queued.</summary>
+    public bool MoveToEnd(long id)
+    {
+        var index = _pending.FindIndex(u => u.Id == id);
+        if (index < 0)
+        {
+            return false;
+        }
+
+        var update = _pending[index];
+        _pending.RemoveAt(index);
+        _pending.Add(update);
+        return true;
+    }
+
     public void DropAll()
     {
         _pending.Clear();

@@ -172,6 +172,21 @@ public sealed class SandboxControlTests : SandboxTestBase
     }
 
     [Fact]
+    public async Task DeliverLast_QueuedUpdate_HandedOverAfterTheLaterOnesAndConfirmedByAnOffsetPastThem()
+    {
+        var older = Control.SendUserMessage("/older");
+        var later = Control.SendUserMessage("/later");
+
+        Control.DeliverLast(older.UpdateId);
+        var reply = await CallAsync("getUpdates");
+        await CallAsync("getUpdates", new { offset = later.UpdateId + 1 });
+
+        Assert.Equal([later.UpdateId, older.UpdateId], reply.Result.EnumerateArray().Select(u => u.GetProperty("update_id").GetInt64()));
+        Assert.Equal(0, Control.PendingUpdateCount);
+        Assert.Throws<ArgumentException>(() => Control.DeliverLast(older.UpdateId));
+    }
+
+    [Fact]
     public async Task EnqueueRawUpdate_KeepItsOwnId_StillConfirmedByTheAssignedId()
     {
         var updateId = Control.EnqueueRawUpdate("""{"update_id":"not-a-number"}""", assignUpdateId: false);

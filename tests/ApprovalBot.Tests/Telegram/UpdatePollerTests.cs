@@ -174,6 +174,36 @@ public sealed class UpdatePollerTests
         Assert.Equal((press.UpdateId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), polls[^1].Parameters["offset"]);
     }
 
+    /// <summary>
+    /// A batch whose ids are not ascending: the offset moves past the highest id handled, never back to the last one's. Taken
+    /// from the last (an older id), it moved back, and the updates after it in id order came again and were handled twice.
+    /// </summary>
+    [Fact]
+    public async Task Poll_BatchOutOfIdOrder_OffsetMovesPastTheHighestEachHandledOnce()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        UserMessage? older = null, first = null, second = null;
+
+        // While the service is down, so the three come in one batch: the oldest handed over last.
+        await h.RestartHostAsync(whileStopped: () =>
+        {
+            older = h.Control.SendUserMessage("/status reply:older");
+            first = h.Control.SendUserMessage("/status reply:first");
+            second = h.Control.SendUserMessage("/status reply:second");
+            h.Control.DeliverLast(older.UpdateId);
+        });
+        await h.Control.WaitForUpdateConfirmedAsync(second!.UpdateId, TelegramHarness.Wait);
+        var next = h.Control.SendUserMessage("/status reply:next");
+        await h.Control.WaitForUpdateConfirmedAsync(next.UpdateId, TelegramHarness.Wait);
+
+        var answered = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.StartsWith("No draft", StringComparison.Ordinal) == true).Select(m => m.Text!.Split(' ')[2]);
+        Assert.Equal(["reply:first", "reply:second", "reply:older", "reply:next"], answered);
+        Assert.Equal((next.UpdateId + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), h.Host.Store.GetSetting(UpdatePoller.OffsetSetting));
+        Assert.DoesNotContain(h.Control.GetCalls("getUpdates"), c => c.Parameters.TryGetValue("offset", out var offset)
+            && long.Parse(offset, System.Globalization.CultureInfo.InvariantCulture) is var o && o > older!.UpdateId && o <= second.UpdateId);
+    }
+
     [Fact]
     public async Task Start_DeleteWebhookBeforeTheFirstPoll_UpdatesWaitingAreKept()
     {

@@ -70,7 +70,9 @@ internal sealed partial class UpdatePoller(
                             break;
                         }
                         uncommitted = 0;
-                        if (confirmedBy is not { } next || next == offset)
+                        // The highest confirmed so far, not the latest: in a batch out of id order (100, 101, 50) the last
+                        // one's would move the offset back, and Telegram would hand 100 and 101 over, to be handled, again.
+                        if (confirmedBy is not { } next || next <= offset)
                         {
                             continue;
                         }
