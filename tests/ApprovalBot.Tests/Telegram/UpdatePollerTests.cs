@@ -73,6 +73,53 @@ public sealed class UpdatePollerTests
     }
 
     /// <summary>
+    /// A button press or a command without a field the Bot API always sends and the bot goes by (which query, who, where),
+    /// or with it null, is skipped as malformed like any other: nothing recorded, nothing answered, the offset moves past
+    /// it and the updates behind it are served. Before, a null <c>from</c> threw (logged as a failed handler, the tap left
+    /// unanswered), a missing one or one without an id read as user 0, a missing query id as "" (the tap decided) and a
+    /// missing chat as chat 0.
+    /// </summary>
+    [Theory]
+    [InlineData("press, from null", """{"callback_query":{"id":"q1","from":null,"message":{MESSAGE},"chat_instance":"1","data":"{DATA}"}}""", "from")]
+    [InlineData("press, no from", """{"callback_query":{"id":"q2","message":{MESSAGE},"chat_instance":"1","data":"{DATA}"}}""", "from")]
+    [InlineData("press, from without an id", """{"callback_query":{"id":"q3","from":{"is_bot":false,"first_name":"A"},"message":{MESSAGE},"chat_instance":"1","data":"{DATA}"}}""", "id")]
+    [InlineData("press, no id", """{"callback_query":{"from":{APPROVER},"message":{MESSAGE},"chat_instance":"1","data":"{DATA}"}}""", "id")]
+    [InlineData("press, id null", """{"callback_query":{"id":null,"from":{APPROVER},"message":{MESSAGE},"chat_instance":"1","data":"{DATA}"}}""", "id")]
+    [InlineData("press, message without a chat", """{"callback_query":{"id":"q6","from":{APPROVER},"message":{"message_id":{CARD},"date":0},"chat_instance":"1","data":"{DATA}"}}""", "chat")]
+    [InlineData("press, chat without an id", """{"callback_query":{"id":"q7","from":{APPROVER},"message":{"message_id":{CARD},"date":0,"chat":{"type":"private"}},"chat_instance":"1","data":"{DATA}"}}""", "id")]
+    [InlineData("command, no chat", """{"message":{"message_id":5,"date":0,"from":{APPROVER},"text":"/help"}}""", "chat")]
+    [InlineData("command, chat null", """{"message":{"message_id":5,"date":0,"from":{APPROVER},"chat":null,"text":"/help"}}""", "chat")]
+    [InlineData("command, from without an id", """{"message":{"message_id":5,"date":0,"from":{"is_bot":false,"first_name":"A"},"chat":{CHAT},"text":"/help"}}""", "id")]
+    public async Task Poll_PressOrCommandWithoutWhoOrWhere_SkippedAsMalformedNothingRecordedLaterUpdatesServed(string scenario, string template, string field)
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        var card = await h.SubmitCardedAsync("reply:malformed", "text");
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        var approver = $$"""{"id":{{h.Control.ApproverId.ToString(invariant)}},"is_bot":false,"first_name":"A"}""";
+        var chat = $$"""{"id":{{h.ChatId.ToString(invariant)}},"type":"private"}""";
+        var json = template.Replace("{MESSAGE}", $$"""{"message_id":{{card.MessageId.ToString(invariant)}},"date":0,"chat":{{chat}}}""", StringComparison.Ordinal)
+            .Replace("{APPROVER}", approver, StringComparison.Ordinal).Replace("{CHAT}", chat, StringComparison.Ordinal)
+            .Replace("{CARD}", card.MessageId.ToString(invariant), StringComparison.Ordinal)
+            .Replace("{DATA}", TelegramHarness.ButtonData(card, "Approve"), StringComparison.Ordinal);
+
+        var bad = h.Control.EnqueueRawUpdate(json);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.True(bad < press.UpdateId, scenario);
+        Assert.Equal("✅ Approved", answer.Text);
+        var skipped = Assert.Single(logs.Entries, e => e.Level == LogLevel.Warning && e.Message.StartsWith($"Skipped malformed update {bad.ToString(invariant)}: ", StringComparison.Ordinal));
+        Assert.True(skipped.Message.Contains($"'{field}'", StringComparison.OrdinalIgnoreCase), skipped.Message);
+        Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error);
+        Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
+        Assert.Empty(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+        Assert.Equal([press.QueryId], h.Control.GetCallbackAnswers().Select(a => a.QueryId));
+        Assert.DoesNotContain(h.Control.GetMessages(h.ChatId), m => m.Text?.StartsWith("Commands", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>
     /// The updates that waited at Telegram while the service was down are fetched without a long poll, so an empty answer
     /// says at once that none is left (expiry waits for it, see <see cref="UpdateBacklog"/>); then polls are long again.
     /// </summary>

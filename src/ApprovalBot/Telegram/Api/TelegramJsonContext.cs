@@ -6,7 +6,8 @@ namespace ApprovalBot.Telegram.Api;
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    NumberHandling = JsonNumberHandling.Strict)]
+    NumberHandling = JsonNumberHandling.Strict,
+    RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(ApiResponse<JsonElement>))]
 [JsonSerializable(typeof(Update))]
 [JsonSerializable(typeof(Message))]

@@ -3,10 +3,14 @@ using System.Text.Json.Serialization;
 namespace ApprovalBot.Telegram.Api;
 
 // The subset of Bot API types this bot reads and writes, named like Telegram.Bot's. Fields the bot does
-// not use are skipped on read, so a newer Bot API adding fields changes nothing here.
+// not use are skipped on read, so a newer Bot API adding fields changes nothing here. The fields it goes by to
+// authorize and record (which query, who, in which chat) are [JsonRequired], and none may be null
+// (RespectNullableAnnotations): an update without one is skipped as malformed, rather than read as user 0, chat 0
+// or query "", or throwing in a handler.
 
 internal sealed record User
 {
+    [JsonRequired]
     public long Id { get; init; }
     public bool IsBot { get; init; }
     public string FirstName { get; init; } = "";
@@ -21,6 +25,7 @@ internal sealed record User
 
 internal sealed record Chat
 {
+    [JsonRequired]
     public long Id { get; init; }
     public string Type { get; init; } = "";
     public string? Title { get; init; }
@@ -29,8 +34,10 @@ internal sealed record Chat
 
 internal sealed record Message
 {
+    [JsonRequired]
     public long MessageId { get; init; }
     public User? From { get; init; }
+    [JsonRequired]
     public Chat Chat { get; init; } = new();
     public long Date { get; init; }
     public string? Text { get; init; }
@@ -45,7 +52,9 @@ internal sealed record Message
 
 internal sealed record CallbackQuery
 {
+    [JsonRequired]
     public string Id { get; init; } = "";
+    [JsonRequired]
     public User From { get; init; } = new();
     public Message? Message { get; init; }
     public string? InlineMessageId { get; init; }
