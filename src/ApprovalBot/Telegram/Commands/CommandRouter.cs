@@ -37,7 +37,9 @@ internal sealed partial class CommandRouter(
         {
             return; // addressed to another bot in the same group
         }
-        var approver = chat.IsApprover(from.Id) && message.Chat.Id == chat.ChatId;
+        // The approvers' chat as buttons take it, the group it was upgraded from included: a command sent there just before
+        // the upgrade comes in the batch whose service message moved the chat on, and is the approvers' own.
+        var approver = chat.IsApprover(from.Id) && chat.IsApproversChat(message.Chat.Id);
         var command = _commands.FirstOrDefault(c => c.Name == name);
         var isPrivate = message.Chat.Type == "private";
         if (!approver && command is { AllowAnyone: true })
@@ -57,18 +59,20 @@ internal sealed partial class CommandRouter(
             }
             if (isPrivate)
             {
-                await ReplyAsync(message, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
+                await ReplyAsync(message.Chat.Id, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
             }
             return;
         }
+        // An approver's command from the old group is answered in the approvers' chat: the old group takes no messages.
+        var replyChat = approver ? chat.ChatId : message.Chat.Id;
         if (command is null)
         {
-            await ReplyAsync(message, "Unknown command " + HtmlText.Escape("/" + shown) + ". /help lists the commands.", cancellationToken).ConfigureAwait(false);
+            await ReplyAsync(replyChat, "Unknown command " + HtmlText.Escape("/" + shown) + ". /help lists the commands.", cancellationToken).ConfigureAwait(false);
             return;
         }
         LogCommand(shown, from.Id, message.Chat.Id);
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId }, cancellationToken).ConfigureAwait(false);
-        await ReplyAsync(message, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
+        await ReplyAsync(replyChat, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -113,13 +117,13 @@ internal sealed partial class CommandRouter(
         return name.Length > 0;
     }
 
-    private async Task ReplyAsync(Message to, string html, CancellationToken cancellationToken, string? fullReplyHint = null)
+    private async Task ReplyAsync(long chatId, string html, CancellationToken cancellationToken, string? fullReplyHint = null)
     {
         try
         {
             await client.SendMessage(new SendMessageRequest
             {
-                ChatId = to.Chat.Id,
+                ChatId = chatId,
                 Text = html,
                 ParseMode = ParseMode.Html,
                 LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
@@ -128,13 +132,13 @@ internal sealed partial class CommandRouter(
         catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("too long", StringComparison.OrdinalIgnoreCase))
         {
             // A command's reply outgrew one message; say so rather than stay silent.
-            LogReplyFailed(ex, to.Chat.Id);
-            await ReplyAsync(to, "⚠️ The reply is too long for one Telegram message" + (fullReplyHint is null ? "." : "; " + fullReplyHint + "."), cancellationToken)
+            LogReplyFailed(ex, chatId);
+            await ReplyAsync(chatId, "⚠️ The reply is too long for one Telegram message" + (fullReplyHint is null ? "." : "; " + fullReplyHint + "."), cancellationToken)
                 .ConfigureAwait(false);
         }
         catch (ApiRequestException ex)
         {
-            LogReplyFailed(ex, to.Chat.Id);
+            LogReplyFailed(ex, chatId);
         }
     }
 
