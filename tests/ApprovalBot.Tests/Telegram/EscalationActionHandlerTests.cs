@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
@@ -43,6 +44,32 @@ public sealed class EscalationActionHandlerTests
     }
 
     private static int Retries(DraftStore store, string id) => store.Events(id).Count(e => e.Type == ApproverActions.RetryRequested);
+
+    /// <summary>An action's ledger event keeps the raw callback, as a decision's does: before, it kept only the action's name.</summary>
+    [Theory]
+    [InlineData("Retry", ApproverActions.RetryRequested)]
+    [InlineData("Mark done", "marked_done")]
+    [InlineData("Discard", "discarded")]
+    public async Task ActionTap_LedgerEventKeepsTheRawCallbackLikeADecision(string button, string eventType)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var draft = await RunCutOffAsync(store, "reply:recorded", approve: true);
+        var message = await EscalateAsync(h, draft);
+        var data = TelegramHarness.ButtonData(message, button);
+
+        var press = h.Control.PressButton(message.MessageId, data);
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        var recorded = Assert.Single(store.Events(draft.Id), e => e.Type == eventType);
+        Assert.Equal("telegram:" + h.Control.ApproverId.ToString(System.Globalization.CultureInfo.InvariantCulture), recorded.Actor);
+        var callback = JsonNode.Parse(recorded.Details!)!["callback"]!;
+        Assert.Equal(
+            (press.QueryId, h.Control.ApproverId, h.ChatId, (long)message.MessageId, data, draft.Sha256[..16]),
+            ((string?)callback["query_id"], (long?)callback["user_id"], (long?)callback["chat_id"], (long?)callback["message_id"], (string?)callback["data"],
+                (string?)callback["bound_sha256_prefix"]));
+        Assert.StartsWith(h.Sandbox.Settings.ApproverName, (string?)callback["user_name"], StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task RetryTap_DeliveredAgainAfterTheRetriedDraftCameOutUnknownAgain_ChangesNothing()

@@ -40,11 +40,12 @@ internal sealed partial class EscalationActionHandler(
         }
         var actor = CallbackRouter.Actor(query);
         var since = data.StateSinceMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : (DateTimeOffset?)null;
+        var callback = CallbackRouter.Describe(query, data);
         var result = data.Action switch
         {
-            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, since).ConfigureAwait(false),
-            CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor).ConfigureAwait(false),
-            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, query.From.Id, query.From.DisplayName, since).ConfigureAwait(false),
+            CallbackAction.Retry => await actions.RetryAsync(draft.Id, actor, since, callback).ConfigureAwait(false),
+            CallbackAction.Discard => await actions.DiscardAsync(draft.Id, actor, callback).ConfigureAwait(false),
+            CallbackAction.MarkDone => await actions.MarkDoneAsync(draft.Id, actor, query.From.Id, query.From.DisplayName, since, callback).ConfigureAwait(false),
             _ => throw new ArgumentOutOfRangeException(nameof(data), data.Action, "not an escalation action"),
         };
         var now = result.Draft ?? draft;

@@ -72,6 +72,14 @@ internal sealed partial class CallbackRouter(
         return details;
     }
 
+    /// <summary>An accepted press as its ledger event keeps it: the raw callback and the hash prefix its button was bound to.</summary>
+    public static JsonObject Describe(CallbackQuery query, CallbackData data)
+    {
+        var details = Describe(query);
+        details["bound_sha256_prefix"] = data.HashPrefix;
+        return details;
+    }
+
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityUnauthorizedTap", Message = "Security: refused a button press by user {UserId} ({UserName}) in chat {ChatId}: {Reason}")]
     private partial void LogUnauthorized(long userId, string userName, long? chatId, string reason);
 

@@ -58,8 +58,7 @@ internal sealed partial class DecisionHandler(
             return new Outcome(OutcomeKind.AlreadyDecided, draft, null);
         }
         var decision = approve ? "approved" : "rejected";
-        var callback = CallbackRouter.Describe(query);
-        callback["bound_sha256_prefix"] = data.HashPrefix;
+        var callback = CallbackRouter.Describe(query, data);
         callback["received_at"] = time.GetUtcNow().ToString("O");
         var set = new Dictionary<string, object?>
         {
