@@ -29,6 +29,27 @@ public sealed class CardRendererTests
         Assert.Equal(["✅ Approve", "❌ Reject"], card.Buttons!.InlineKeyboard.Single().Select(b => b.Text));
     }
 
+    /// <summary>
+    /// A draft whose text is missing from the store, or is not the text its hash was taken of: no Approve (an approval of
+    /// it would bind the stored hash to a text the approver never saw), Reject stays, and the card says why.
+    /// </summary>
+    [Theory]
+    [InlineData(true, "⚠️ Its text is missing from the store: it can only be rejected")]
+    [InlineData(false, "⚠️ Its text is not the one stored with it (the SHA-256 differs): it can only be rejected")]
+    public void Render_AwaitingWithTextMissingOrChanged_RejectOnlyAndSaysWhy(bool missing, string status)
+    {
+        foreach (var state in new[] { DraftState.Pending, DraftState.Carded })
+        {
+            var draft = Draft("the text shown") with { State = state };
+            draft = missing ? draft with { Text = null } : draft with { Text = "other words" };
+
+            var card = CardRenderer.Render(draft);
+
+            Assert.Equal(["❌ Reject"], card.Buttons!.InlineKeyboard.Single().Select(b => b.Text));
+            Assert.StartsWith("<b>" + status + "</b>\n\n", card.Html, StringComparison.Ordinal);
+        }
+    }
+
     private static readonly DateTimeOffset WithdrawnAt = new(2026, 11, 24, 9, 30, 0, TimeSpan.Zero);
 
     private static Draft Withdrawn(Draft d, string? reason) =>

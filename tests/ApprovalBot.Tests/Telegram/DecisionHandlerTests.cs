@@ -1,6 +1,7 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Cards;
+using ApprovalBot.Telegram.Updates;
 using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,6 +41,43 @@ public sealed class DecisionHandlerTests
         Assert.Contains(" at ", edited.Text);
         Assert.Empty(edited.Buttons);
         Assert.Contains("Thanks, that fixed it!", edited.Text);
+    }
+
+    /// <summary>
+    /// Approve on a card whose draft's text is missing from the store, or is not the text its hash was taken of: refused, the
+    /// decision would bind the stored hash to a text the approver never saw. Recorded once as an orphan callback naming why,
+    /// answered with why, nothing else changes; the card loses its Approve button, and Reject still works. Before, the
+    /// approval was stored (the executor's handoff check blocked it later).
+    /// </summary>
+    [Theory]
+    [InlineData("text = NULL", "text_missing", "⚠️ The text of reply:lost is missing from the store: it cannot be approved. Nothing changed; it was reported. ❌ Reject still works.")]
+    [InlineData("text = 'other words'", "text_changed", "⚠️ The text of reply:lost is not the one stored with it (the SHA-256 differs): it cannot be approved. Nothing changed; it was reported. ❌ Reject still works.")]
+    public async Task Approve_TextMissingOrChangedInTheStore_RefusedAndRecordedCardKeepsRejectOnly(string set, string reason, string said)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:lost", "the text shown");
+        DraftFixtures.Sql(h.DataDirectory, $"UPDATE drafts SET {set} WHERE id = 'reply:lost'");
+
+        var data = TelegramHarness.ButtonData(card, "Approve");
+        var press = h.Control.PressButton(card.MessageId, data);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        var edited = await h.Control.WaitForEditAsync(h.ChatId, card.MessageId, TelegramHarness.Wait);
+        var again = h.RedeliverPress(press, card.MessageId, data, h.Control.ApproverId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Equal((said, true), (answer.Text, answer.ShowAlert));
+        var draft = h.Host.Store.Get("reply:lost")!;
+        Assert.Equal((DraftState.Carded, (string?)null, (string?)null), (draft.State, draft.Decision, draft.DecisionSha256));
+        Assert.DoesNotContain(h.Host.Store.Events("reply:lost"), e => e.Type == DecisionHandler.DecidedEvent);
+        var orphan = Assert.Single(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+        Assert.Equal("reply:lost", orphan.DraftId);
+        Assert.Contains($"\"reason\":\"{reason}\"", orphan.Details, StringComparison.Ordinal);
+        Assert.Contains(press.QueryId, orphan.Details, StringComparison.Ordinal);
+        Assert.Equal(["❌ Reject"], edited.AllButtons.Select(b => b.Text));
+
+        var reject = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Reject"));
+        Assert.Equal("❌ Rejected", (await h.Control.WaitForCallbackAnswerAsync(reject.QueryId, TelegramHarness.Wait)).Text);
+        Assert.Equal(DraftState.Rejected, h.Host.Store.Get("reply:lost")!.State);
     }
 
     [Fact]

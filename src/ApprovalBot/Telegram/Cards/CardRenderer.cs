@@ -89,16 +89,21 @@ internal static class CardRenderer
         return new RenderedCard(card.ToString(), buttons, attachment, card.PlainLength);
     }
 
+    /// <summary>The status line; for a draft awaiting a decision, only when its text cannot be approved (and why).</summary>
     private static HtmlText? StatusLine(Draft draft, string? superseded, int max) =>
-        superseded is null ? Status(draft, max) : new HtmlText().Bold(HtmlText.Shorten(superseded, max));
+        superseded is not null ? new HtmlText().Bold(HtmlText.Shorten(superseded, max))
+        : Status(draft, max) ?? (ApprovableText.Problem(draft) is { } problem
+            ? new HtmlText().Bold(HtmlText.Shorten($"⚠️ Its text {ApprovableText.Said(problem)}: it can only be rejected", max))
+            : null);
 
-    public static InlineKeyboardMarkup Buttons(Draft draft) => new(
-    [
-        [
-            new InlineKeyboardButton("✅ Approve") { CallbackData = CallbackData.For(CallbackAction.Approve, draft.Seq, draft.Sha256).ToString() },
-            new InlineKeyboardButton("❌ Reject") { CallbackData = CallbackData.For(CallbackAction.Reject, draft.Seq, draft.Sha256).ToString() },
-        ],
-    ]);
+    /// <summary>Approve and Reject; Reject alone for a text that cannot be approved (<see cref="ApprovableText"/>).</summary>
+    private static InlineKeyboardMarkup Buttons(Draft draft)
+    {
+        var reject = new InlineKeyboardButton("❌ Reject") { CallbackData = CallbackData.For(CallbackAction.Reject, draft.Seq, draft.Sha256).ToString() };
+        return new(ApprovableText.Problem(draft) is null
+            ? [[new InlineKeyboardButton("✅ Approve") { CallbackData = CallbackData.For(CallbackAction.Approve, draft.Seq, draft.Sha256).ToString() }, reject]]
+            : [[reject]]);
+    }
 
     public static string FormatTime(DateTimeOffset at) => at.ToUniversalTime().ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 

@@ -12,7 +12,8 @@ namespace ApprovalBot.Telegram.Updates;
 /// for a decision that was not stored. A tap on a decided draft, or the same update delivered again, is
 /// answered with the stored decision and changes nothing. An edit that fails (Telegram down longer than the
 /// client's own resends) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff, and after a
-/// restart finds the card still behind its draft in the store.
+/// restart finds the card still behind its draft in the store. Approve of a text missing from the store, or not the one its
+/// hash was taken of, is refused and recorded as an orphan callback (<see cref="ApprovableText"/>); Reject is not.
 /// </summary>
 internal sealed partial class DecisionHandler(
     DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, CardFollowUps followUps, TimeProvider time,
@@ -30,6 +31,10 @@ internal sealed partial class DecisionHandler(
                 orphans.Log(outcome.Recorded, outcome.Draft?.Id, outcome.Reason!, query);
                 await replies.AnswerAsync(query, OrphanCallbacks.Answer, alert: true, cancellationToken).ConfigureAwait(false);
                 return;
+            case OutcomeKind.Unapprovable:
+                orphans.Log(outcome.Recorded, outcome.Draft!.Id, outcome.Reason!, query);
+                await replies.AnswerAsync(query, ApprovableText.Refusal(outcome.Draft, outcome.Reason!), alert: true, cancellationToken).ConfigureAwait(false);
+                break; // the card is shown again, without its Approve button
             case OutcomeKind.Decided:
                 LogDecided(outcome.Draft!.Id, outcome.Draft.Decision!, query.From.Id, query.From.DisplayName, outcome.Draft.Sha256);
                 await replies.AnswerAsync(query, approve ? "✅ Approved" : "❌ Rejected", alert: false, cancellationToken).ConfigureAwait(false);
@@ -56,6 +61,11 @@ internal sealed partial class DecisionHandler(
         if (!DraftStateMachine.AwaitsDecision(draft.State))
         {
             return new Outcome(OutcomeKind.AlreadyDecided, draft, null);
+        }
+        // Checked here, in the write: the decision binds draft.Sha256, which must be the hash of the text it stores now.
+        if (approve && ApprovableText.Problem(draft) is { } problem)
+        {
+            return new Outcome(OutcomeKind.Unapprovable, draft, problem, OrphanCallbacks.Record(ctx, query, draft.Id, problem));
         }
         var decision = approve ? "approved" : "rejected";
         var callback = CallbackRouter.Describe(query, data);
@@ -144,9 +154,12 @@ internal sealed partial class DecisionHandler(
         Decided,
         AlreadyDecided,
         Orphan,
+
+        /// <summary>Approve refused: the draft's text is missing or not the one its hash was taken of (<see cref="ApprovableText"/>).</summary>
+        Unapprovable,
     }
 
-    /// <param name="Recorded">For an orphan: recorded by this delivery of the update (false when it was delivered before).</param>
+    /// <param name="Recorded">For an orphan or an unapprovable text: recorded by this delivery of the update (false when it was delivered before).</param>
     private sealed record Outcome(OutcomeKind Kind, Draft? Draft, string? Reason, bool Recorded = false);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Draft {DraftId} {Decision} by {UserId} ({UserName}), bound to sha256 {Sha256}")]
