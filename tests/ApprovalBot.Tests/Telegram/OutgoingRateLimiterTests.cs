@@ -36,6 +36,34 @@ public sealed class OutgoingRateLimiterTests
         Assert.NotEqual(TimeSpan.Zero, limiter.TryAcquire(Group));
     }
 
+    /// <summary>A reply nobody waits on takes a slot only while more than half of the limits is free, and leaves the rest to those that wait.</summary>
+    [Fact]
+    public void TryAcquireSpare_GroupPrivateChatAndOverall_HalfOfEachLeftToTheSendsThatWait()
+    {
+        var limiter = Limiter();
+        Assert.Equal(10, Enumerable.Range(0, 20).Count(_ => limiter.TryAcquireSpare(Group)));
+        for (var i = 0; i < 10; i++)
+        {
+            Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Group));
+        }
+        Assert.NotEqual(TimeSpan.Zero, limiter.TryAcquire(Group));
+
+        // 20 of the overall 30 this second: none for a private chat whose own burst is untouched.
+        Assert.False(limiter.TryAcquireSpare(Private));
+        _clock.Advance(TimeSpan.FromSeconds(1));
+
+        // A burst of 3: one is kept back.
+        Assert.Equal(2, Enumerable.Range(0, 3).Count(_ => limiter.TryAcquireSpare(Private)));
+        Assert.Equal(TimeSpan.Zero, limiter.TryAcquire(Private));
+
+        // Nothing taken when refused: a burst of one is all there is, and a refused spare send leaves it.
+        var one = Limiter(new TelegramRateLimits { PerChatBurst = 1 });
+        Assert.True(one.TryAcquireSpare(Private));
+        Assert.False(one.TryAcquireSpare(Private));
+        _clock.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.Zero, one.TryAcquire(Private));
+    }
+
     [Fact]
     public void TryAcquire_ThirtyEditsInOneSecond_ThirtyFirstWaitsForTheOverallWindow()
     {

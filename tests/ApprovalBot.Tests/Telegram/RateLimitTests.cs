@@ -1,6 +1,7 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Api;
+using ApprovalBot.Telegram.Updates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -68,11 +69,54 @@ public sealed class RateLimitTests
         Assert.DoesNotContain(h.Control.GetCalls("editMessageText"), c => c.StatusCode == 429);
     }
 
+    /// <summary>
+    /// Strangers' commands, however many, never hold up the updates behind them: the poller handles one update at a time,
+    /// and a reply waiting for a send slot held every tap behind it (a group allows 20 a minute, a private chat one a second
+    /// after a burst), so a stranger sending commands every few seconds kept an approver's tap unanswered for ever. A reply
+    /// to anyone but an approver in the approvers' chat is sent only while half of the limits it falls under is free, else
+    /// dropped (each command still recorded); the approver's tap and command are answered at once. The clock never moves:
+    /// anything that waited for a slot would wait for ever.
+    /// </summary>
+    [Theory]
+    [InlineData("the stranger's private chat", "/pending")]
+    [InlineData("a group that is not ChatId", "/start@{bot}")]
+    [InlineData("the approvers' group", "/start@{bot}")]
+    public async Task Commands_StrangerFloods_ApproversTapAndCommandAnsweredAtOnceRepliesBeyondHalfTheLimitDropped(string where, string command)
+    {
+        const int flood = 25;
+        var clock = new SignallingClock();
+        var approversGroup = where == "the approvers' group";
+        await using var h = approversGroup ? await StartInGroupAsync(clock) : await StartAsync(clock, []);
+        var approversChat = approversGroup ? Group : h.ChatId;
+        var strangerChat = where == "the stranger's private chat" ? h.Control.StrangerId : Group;
+        var card = await h.SubmitCardedAsync("reply:flooded", "text");
+
+        for (var i = 0; i < flood; i++)
+        {
+            h.Control.SendUserMessage(command.Replace("{bot}", h.Control.BotUsername, StringComparison.Ordinal), fromUserId: h.Control.StrangerId, chatId: strangerChat);
+        }
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: approversChat);
+        var pending = h.Control.SendUserMessage("/pending", chatId: approversChat);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForMessageAsync(approversChat, pending.MessageId, m => m.Text?.StartsWith("Nothing awaits", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(pending.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal("✅ Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get("reply:flooded")!.State);
+        Assert.Equal(flood, h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent).Count);
+        var refusals = h.Control.GetMessages(strangerChat).Count(m => m.Text is { } t && (t.StartsWith("⛔", StringComparison.Ordinal) || t.StartsWith("👋", StringComparison.Ordinal)));
+        Assert.InRange(refusals, 1, flood / 2);
+        Assert.DoesNotContain(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 429);
+    }
+
     /// <summary>The bot in a group chat with its default limits, the sandbox with Telegram's, both on <paramref name="clock"/>; polling.</summary>
-    private static async Task<TelegramHarness> StartInGroupAsync(SignallingClock clock)
+    private static Task<TelegramHarness> StartInGroupAsync(SignallingClock clock) => StartAsync(clock, ["ApprovalBot:Telegram:ChatId=-1001"]);
+
+    /// <summary>The bot with its default limits (<paramref name="settings"/> after the harness's), the sandbox with Telegram's, both on <paramref name="clock"/>; polling.</summary>
+    private static async Task<TelegramHarness> StartAsync(SignallingClock clock, IEnumerable<string> settings)
     {
         var h = await TelegramHarness.StartAsync(
-            ["ApprovalBot:Telegram:ChatId=-1001"],
+            settings,
             sandboxRateLimits: true,
             defaultRateLimits: true,
             services: s => s.AddSingleton(sp => new OutgoingRateLimiter(sp.GetRequiredService<IOptions<TelegramOptions>>(), clock)),

@@ -55,18 +55,7 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
                 }
                 return waitOverall;
             }
-            if (!_chats.TryGetValue(chatId, out var chat))
-            {
-                if (_chats.Count >= MaxChats)
-                {
-                    Forget(now);
-                }
-                // Negative ids are groups and channels; positive ones private chats.
-                chat = chatId < 0
-                    ? new Window(_limits.PerGroupPerMinute, Minute)
-                    : new Bucket(_limits.PerChatBurst, _limits.PerChatPerSecond, now);
-                _chats[chatId] = chat;
-            }
+            var chat = Chat(chatId, now);
             var waitGlobal = _global.WaitFor(now, time);
             var waitChat = chat.WaitFor(now, time);
             if (waitGlobal <= TimeSpan.Zero && waitChat <= TimeSpan.Zero)
@@ -77,6 +66,46 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
             }
             return waitGlobal > waitChat ? waitGlobal : waitChat;
         }
+    }
+
+    /// <summary>
+    /// Takes a send slot for a new message in the chat only if one is free now and more than half of the chat's limit and
+    /// of the overall limit is free: for replies nobody waits on (a stranger's command), which must neither hold up their
+    /// sender (the update poller) nor spend the slots the approvers' cards and replies need, in the approvers' chat or
+    /// overall. False: nothing taken.
+    /// </summary>
+    internal bool TryAcquireSpare(long chatId)
+    {
+        var now = time.GetTimestamp();
+        lock (_lock)
+        {
+            _global ??= new Window(_limits.GlobalPerSecond, Second);
+            var chat = Chat(chatId, now);
+            if (!_global.HasSpare(now, time) || !chat.HasSpare(now, time))
+            {
+                return false;
+            }
+            _global.Take(now);
+            chat.Take(now);
+            return true;
+        }
+    }
+
+    private ILimit Chat(long chatId, long now)
+    {
+        if (!_chats.TryGetValue(chatId, out var chat))
+        {
+            if (_chats.Count >= MaxChats)
+            {
+                Forget(now);
+            }
+            // Negative ids are groups and channels; positive ones private chats.
+            chat = chatId < 0
+                ? new Window(_limits.PerGroupPerMinute, Minute)
+                : new Bucket(_limits.PerChatBurst, _limits.PerChatPerSecond, now);
+            _chats[chatId] = chat;
+        }
+        return chat;
     }
 
     private void Forget(long now)
@@ -96,6 +125,9 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
 
         /// <summary>Back to its initial state: forgetting it changes nothing.</summary>
         bool IsIdle(long now, TimeProvider time);
+
+        /// <summary>A send is allowed now and leaves at least half of the limit (rounded down) free.</summary>
+        bool HasSpare(long now, TimeProvider time);
     }
 
     /// <summary>At most <paramref name="capacity"/> sends in any <paramref name="window"/>.</summary>
@@ -115,6 +147,8 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         public void Take(long now) => _sent.Enqueue(now);
 
         public bool IsIdle(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _sent.Count == 0;
+
+        public bool HasSpare(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _sent.Count + 1 + capacity / 2 <= capacity;
     }
 
     /// <summary>A burst of <paramref name="capacity"/>, then <paramref name="perSecond"/>.</summary>
@@ -138,5 +172,7 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         public void Take(long now) => _tokens -= 1;
 
         public bool IsIdle(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _tokens >= _capacity;
+
+        public bool HasSpare(long now, TimeProvider time) => WaitFor(now, time) == TimeSpan.Zero && _tokens >= 1 + Math.Floor(_capacity / 2);
     }
 }

@@ -69,6 +69,17 @@ internal sealed partial class TelegramBotClient : IDisposable
     public Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
         PostAsync("sendMessage", () => Json(request, TelegramJsonContext.Default.SendMessageRequest), request.ChatId, cancellationToken);
 
+    /// <summary>
+    /// A message sent only if the outgoing limits have room for it now (<see cref="OutgoingRateLimiter.TryAcquireSpare"/>), in
+    /// one attempt: no wait for a slot, no resend after a 429 or a failure (thrown). Null when there was no room: nothing sent.
+    /// For replies nobody waits on, which must not hold up their sender.
+    /// </summary>
+    public async Task<Message?> SendMessageIfFree(SendMessageRequest request, CancellationToken cancellationToken = default) =>
+        _limiter.TryAcquireSpare(request.ChatId)
+            ? Deserialize(await SendOnceAsync("sendMessage", Json(request, TelegramJsonContext.Default.SendMessageRequest), CallTimeout, cancellationToken).ConfigureAwait(false),
+                TelegramJsonContext.Default.Message, "sendMessage")
+            : null;
+
     public Task<Message> SendDocument(SendDocumentRequest request, CancellationToken cancellationToken = default)
     {
         HttpContent Build()

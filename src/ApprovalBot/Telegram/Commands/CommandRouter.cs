@@ -11,7 +11,8 @@ namespace ApprovalBot.Telegram.Commands;
 /// <summary>
 /// Routes <c>/name args</c> (or <c>/name@thisbot args</c>) to the registered <see cref="ITelegramCommand"/>.
 /// Only approvers in the approvers' chat may run commands, except those that allow anyone (/start, for set-up),
-/// which answer in any chat and are still recorded as a security event when run by anyone else.
+/// which answer in any chat and are still recorded as a security event when run by anyone else. Only an approver's
+/// command in the approvers' chat waits for its reply's send slot; any other reply is sent if there is room, else dropped.
 /// </summary>
 internal sealed partial class CommandRouter(
     IEnumerable<ITelegramCommand> registered, TelegramChat chat, TelegramBotClient client, DraftStore store, ILogger<CommandRouter> logger)
@@ -59,7 +60,7 @@ internal sealed partial class CommandRouter(
             }
             if (isPrivate)
             {
-                await ReplyAsync(message.Chat.Id, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
+                await ReplyIfFreeAsync(message.Chat.Id, "⛔ Not authorized. Send /start to see your user id.", cancellationToken).ConfigureAwait(false);
             }
             return;
         }
@@ -72,7 +73,14 @@ internal sealed partial class CommandRouter(
         }
         LogCommand(shown, from.Id, message.Chat.Id);
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId }, cancellationToken).ConfigureAwait(false);
-        await ReplyAsync(replyChat, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
+        if (approver)
+        {
+            await ReplyAsync(replyChat, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
+        }
+        else
+        {
+            await ReplyIfFreeAsync(message.Chat.Id, reply, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -117,17 +125,41 @@ internal sealed partial class CommandRouter(
         return name.Length > 0;
     }
 
+    private static SendMessageRequest Reply(long chatId, string html) => new()
+    {
+        ChatId = chatId,
+        Text = html,
+        ParseMode = ParseMode.Html,
+        LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
+    };
+
+    /// <summary>
+    /// A reply to anyone but an approver in the approvers' chat (a refusal, a stranger's /start): sent only while the outgoing
+    /// limits have room to spare now, in one attempt, else dropped; the command is in the ledger either way. The poller
+    /// handles one update at a time and waits for each reply: one waiting for a send slot held every tap behind it, so a
+    /// stranger sending commands every few seconds kept an approver's tap unanswered (a group allows 20 messages a minute).
+    /// </summary>
+    private async Task ReplyIfFreeAsync(long chatId, string html, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await client.SendMessageIfFree(Reply(chatId, html), cancellationToken).ConfigureAwait(false) is null)
+            {
+                LogReplyDropped(chatId);
+            }
+        }
+        catch (ApiRequestException ex)
+        {
+            LogReplyFailed(ex, chatId);
+        }
+    }
+
+    /// <summary>An approver's reply in the approvers' chat: waits for its send slot, and resends after 429 or a failure.</summary>
     private async Task ReplyAsync(long chatId, string html, CancellationToken cancellationToken, string? fullReplyHint = null)
     {
         try
         {
-            await client.SendMessage(new SendMessageRequest
-            {
-                ChatId = chatId,
-                Text = html,
-                ParseMode = ParseMode.Html,
-                LinkPreviewOptions = new LinkPreviewOptions(IsDisabled: true),
-            }, cancellationToken).ConfigureAwait(false);
+            await client.SendMessage(Reply(chatId, html), cancellationToken).ConfigureAwait(false);
         }
         catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("too long", StringComparison.OrdinalIgnoreCase))
         {
@@ -150,6 +182,9 @@ internal sealed partial class CommandRouter(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "SecuritySetupCommand", Message = "Security: /{Command} (set-up) from user {UserId} ({UserName}), not an approver in the approvers' chat, answered in chat {ChatId}")]
     private partial void LogSetupCommand(string command, long userId, string userName, long chatId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Reply in chat {ChatId} dropped: the outgoing limits have no room to spare now")]
+    private partial void LogReplyDropped(long chatId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not reply in chat {ChatId}")]
     private partial void LogReplyFailed(Exception ex, long chatId);
