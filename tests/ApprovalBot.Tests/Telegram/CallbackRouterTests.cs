@@ -103,6 +103,29 @@ public sealed class CallbackRouterTests
         Assert.Contains("wrong_chat", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
     }
 
+    /// <summary>
+    /// A real card left in the chat that was ChatId until the operator set another (no upgrade: that chat still exists and is
+    /// not the approvers' any more) is refused like any tap from another chat; only a group the chat was upgraded from counts.
+    /// </summary>
+    [Fact]
+    public async Task Tap_OnARealCardLeftInAFormerChatId_RefusedWrongChatNothingChanges()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:former-chat", "text");
+        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={h.Control.GroupChatId.ToString(System.Globalization.CultureInfo.InvariantCulture)}"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: h.ChatId, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Equal("⛔ Not authorized.", answer.Text);
+        var draft = h.Host.Store.Get("reply:former-chat")!;
+        Assert.True(DraftStateMachine.AwaitsDecision(draft.State), draft.State.ToWire());
+        Assert.Null(draft.Decision);
+        Assert.Contains("\"reason\":\"wrong_chat\"", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details, StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:former-chat"), e => e.Type == DecisionHandler.DecidedEvent);
+    }
+
     [Theory]
     [InlineData("unknown seq", "a:999:{hash}", "unknown_draft", false)]
     [InlineData("wrong hash", "a:{seq}:0000000000000000", "hash_mismatch", true)]

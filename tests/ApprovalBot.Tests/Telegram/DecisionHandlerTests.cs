@@ -80,6 +80,39 @@ public sealed class DecisionHandlerTests
         Assert.Equal(DraftState.Rejected, h.Host.Store.Get("reply:lost")!.State);
     }
 
+    /// <summary>
+    /// Every send of the card answered unreadably: two copies in the chat, none on record (card_unconfirmed). Approve on one
+    /// decides and makes it the card; Reject on the other afterwards is answered with the decision and changes nothing, and
+    /// both copies end showing the approval without buttons.
+    /// </summary>
+    [Fact]
+    public async Task ApproveOnOneUnconfirmedCopy_ThenRejectOnTheOther_SecondChangesNothingBothShowTheApproval()
+    {
+        const string id = "reply:two-copies";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
+        await h.SubmitAsync(id, "text");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        var copies = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.Contains(id, StringComparison.Ordinal) == true).ToList();
+        Assert.Equal(2, copies.Count);
+
+        var approve = h.Control.PressButton(copies[0].MessageId, TelegramHarness.ButtonData(copies[0], "Approve"));
+        Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait)).Text);
+        var reject = h.Control.PressButton(copies[1].MessageId, TelegramHarness.ButtonData(copies[1], "Reject"));
+        var rejectAnswer = await h.Control.WaitForCallbackAnswerAsync(reject.QueryId, TelegramHarness.Wait);
+
+        Assert.StartsWith("Already approved by " + h.Sandbox.Settings.ApproverName, rejectAnswer.Text, StringComparison.Ordinal);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((DraftState.Approved, "approved", (long?)copies[0].MessageId), (draft.State, draft.Decision, draft.CardMessageId));
+        Assert.Single(h.Host.Store.Events(id), e => e.Type == DecisionHandler.DecidedEvent);
+        foreach (var copy in copies)
+        {
+            var shown = await h.Control.WaitForEditAsync(h.ChatId, copy.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+            Assert.StartsWith("✅ Approved by", shown.Text, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Reject_TapOnCard_StoresRejectionAndEditsCard()
     {

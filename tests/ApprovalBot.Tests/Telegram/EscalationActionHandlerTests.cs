@@ -3,6 +3,7 @@ using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Sandbox;
+using ApprovalBot.Telegram.Updates;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -69,6 +70,100 @@ public sealed class EscalationActionHandlerTests
             ((string?)callback["query_id"], (long?)callback["user_id"], (long?)callback["chat_id"], (long?)callback["message_id"], (string?)callback["data"],
                 (string?)callback["bound_sha256_prefix"]));
         Assert.StartsWith(h.Sandbox.Settings.ApproverName, (string?)callback["user_name"], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Retry, Mark done and Discard are gated like a decision: data bound to another text (a wrong hash), naming no stored
+    /// draft (an unknown seq), or pressed in another chat is refused, recorded once (an orphan callback, or a security event
+    /// for the chat) and answered; the draft does not move.
+    /// </summary>
+    [Theory]
+    [InlineData("Retry", "wrong hash")]
+    [InlineData("Retry", "unknown seq")]
+    [InlineData("Retry", "another chat")]
+    [InlineData("Mark done", "wrong hash")]
+    [InlineData("Mark done", "unknown seq")]
+    [InlineData("Mark done", "another chat")]
+    [InlineData("Discard", "wrong hash")]
+    [InlineData("Discard", "unknown seq")]
+    [InlineData("Discard", "another chat")]
+    public async Task ActionTap_WrongHashUnknownSeqOrAnotherChat_RefusedRecordedDraftDoesNotMove(string button, string forged)
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var draft = await RunCutOffAsync(store, "reply:forged-action", approve: true);
+        var message = await EscalateAsync(h, draft);
+        var parts = TelegramHarness.ButtonData(message, button).Split(':');
+        if (forged == "wrong hash")
+        {
+            parts[2] = new string('0', 16);
+        }
+        else if (forged == "unknown seq")
+        {
+            parts[1] = "999999";
+        }
+
+        var press = h.Control.PressButton(message.MessageId, string.Join(':', parts), chatId: forged == "another chat" ? h.Control.GroupChatId : null, requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        var (type, reason, draftId, said) = forged switch
+        {
+            "wrong hash" => (OrphanCallbacks.EventType, "hash_mismatch", draft.Id, OrphanCallbacks.Answer),
+            "unknown seq" => (OrphanCallbacks.EventType, "unknown_draft", null, OrphanCallbacks.Answer),
+            _ => (CallbackRouter.SecurityEvent, "wrong_chat", (string?)null, "⛔ Not authorized."),
+        };
+        Assert.Equal((said, true), (answer.Text, answer.ShowAlert));
+        var recorded = Assert.Single(store.EventsOfType(type));
+        Assert.Equal(draftId, recorded.DraftId);
+        Assert.Equal(reason, (string?)JsonNode.Parse(recorded.Details!)!["reason"]);
+        var now = store.Get(draft.Id)!;
+        Assert.Equal((DraftState.Unknown, draft.StateSince), (now.State, now.StateSince));
+        Assert.DoesNotContain(store.Events(draft.Id), e => e.Type is ApproverActions.RetryRequested or "marked_done" or "discarded");
+    }
+
+    /// <summary>Discard delivered twice (offset not confirmed): cancelled once, one ledger event.</summary>
+    [Fact]
+    public async Task DiscardTap_DeliveredTwice_DiscardedOnce()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var draft = await RunCutOffAsync(store, "reply:discard-twice", approve: true);
+        var message = await EscalateAsync(h, draft);
+        var data = TelegramHarness.ButtonData(message, "Discard");
+        var press = h.Control.PressButton(message.MessageId, data);
+        Assert.Equal($"🗑 Discarded {draft.Id}.", (await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait)).Text);
+        var cancelled = store.Get(draft.Id)!;
+
+        var again = h.RedeliverPress(press, message.MessageId, data, h.Control.ApproverId);
+        await h.Control.WaitForUpdateConfirmedAsync(again, TelegramHarness.Wait);
+
+        Assert.Single(store.Events(draft.Id), e => e.Type == "discarded");
+        var now = store.Get(draft.Id)!;
+        Assert.Equal((DraftState.Cancelled, cancelled.StateSince), (now.State, now.StateSince));
+    }
+
+    /// <summary>
+    /// A forged Dismiss (a stray-tap gap's button whose hash is not the binding of its event id) is refused and recorded as an
+    /// orphan callback (bad_dismiss); the stray tap it names stays open.
+    /// </summary>
+    [Fact]
+    public async Task DismissTap_Forged_RefusedRecordedGapStaysOpen()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var card = await h.SubmitCardedAsync("reply:stray", "text");
+        var stray = h.Control.PressButton(card.MessageId, "a:999:0000000000000000", requireButton: false);
+        await h.Control.WaitForUpdateConfirmedAsync(stray.UpdateId, TelegramHarness.Wait);
+        var strayEvent = Assert.Single(h.Host.Store.EventsOfType(OrphanCallbacks.EventType));
+
+        var press = h.Control.PressButton(card.MessageId, $"ex:{strayEvent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)}:0000000000000000", requireButton: false);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal(OrphanCallbacks.Answer, answer.Text);
+        var orphans = h.Host.Store.EventsOfType(OrphanCallbacks.EventType);
+        Assert.Equal(["unknown_draft", "bad_dismiss"], orphans.Select(e => (string?)JsonNode.Parse(e.Details!)!["reason"]));
+        Assert.Empty(h.Host.Store.EventsOfType(GapDismissals.EventType));
     }
 
     [Fact]
