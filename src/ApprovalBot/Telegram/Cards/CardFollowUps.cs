@@ -293,9 +293,11 @@ internal sealed partial class CardFollowUps(
             {
                 return;
             }
-            if (leftBehind && draft.CardShowsCurrentState)
+            if ((leftBehind || givenChat is null) && draft.CardShowsCurrentState)
             {
-                // Shown meanwhile by a change of this run.
+                // Shown meanwhile, or given up for this state (refused, failed), by the other of a change of this run and the
+                // look at the cards behind that found the same draft: a second edit would only repeat it, or the refusal and
+                // its log line. A given message (a tapped copy, another component's failed edit) is edited all the same.
                 return;
             }
             long chatId, messageId;
