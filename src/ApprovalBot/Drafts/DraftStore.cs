@@ -216,6 +216,45 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return cmd.ExecuteScalar() is long at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : (DateTimeOffset?)null;
     }
 
+    /// <summary>
+    /// The query of <see cref="LastEventOf(WriteContext, string, IReadOnlyList{string})"/>: the draft's (<c>$id</c>) latest
+    /// event of the types <c>$t0</c>… (<paramref name="types"/> of them), a search of its own events read backwards.
+    /// </summary>
+    internal static string LastEventOfSql(int types) =>
+        "SELECT id, draft_id, at, type, actor, details FROM events WHERE id = (" + LastEventIdSql("$id", types) + ")";
+
+    /// <summary>
+    /// The id of the latest event of the types <c>$t0</c>… of the draft whose id is <paramref name="draftId"/> (a parameter,
+    /// or a column of an outer query): events_by_draft, read backwards from the draft's newest event.
+    /// </summary>
+    private static string LastEventIdSql(string draftId, int types) =>
+        $"SELECT id FROM events WHERE draft_id = {draftId} AND type IN ({string.Join(", ", Enumerable.Range(0, types).Select(i => "$t" + i))}) ORDER BY id DESC LIMIT 1";
+
+    /// <summary>The draft's latest event of one of <paramref name="types"/>; null when it has none. Inside a write, in its snapshot.</summary>
+    public static LedgerEvent? LastEventOf(WriteContext ctx, string draftId, params IReadOnlyList<string> types)
+    {
+        using var cmd = ctx.Command(LastEventOfSql(types.Count));
+        return LastEventOf(cmd, draftId, types);
+    }
+
+    /// <summary>As <see cref="LastEventOf(WriteContext, string, IReadOnlyList{string})"/>, on a connection the caller holds (in its snapshot).</summary>
+    internal static LedgerEvent? LastEventOf(SqliteConnection connection, string draftId, params IReadOnlyList<string> types)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = LastEventOfSql(types.Count);
+        return LastEventOf(cmd, draftId, types);
+    }
+
+    private static LedgerEvent? LastEventOf(SqliteCommand cmd, string draftId, IReadOnlyList<string> types)
+    {
+        cmd.Parameters.AddWithValue("$id", draftId);
+        for (var i = 0; i < types.Count; i++)
+        {
+            cmd.Parameters.AddWithValue("$t" + i, types[i]);
+        }
+        return ReadEvents(cmd).SingleOrDefault();
+    }
+
     public string? GetSetting(string key) => Read(connection =>
     {
         using var cmd = connection.CreateCommand();

@@ -17,38 +17,11 @@ internal sealed record FinishResult(bool LeaseLost, Draft? Draft);
 
 /// <summary>
 /// The execution transitions, each one a compare-and-set with its ledger event in one write. Shared by the
-/// push executor and the pull ops, so both record attempts, keys and outcomes the same way.
+/// push executor and the pull ops, so both record attempts, keys and outcomes the same way. The events' names are the
+/// ledger's (<see cref="AttemptEvents"/>), which the pipe's cancel and the reconciler read back.
 /// </summary>
 internal static class ExecutionLedger
 {
-    /// <summary>
-    /// An attempt cut off mid-run on a route that does not dedupe, or one its pull executor's <c>fail</c> said may have
-    /// taken effect there: it may or may not have taken effect.
-    /// </summary>
-    public const string ExecutionUnknown = "execution_unknown";
-
-    /// <summary>The actor of a pull executor's claim, complete and fail in the ledger: this, then the kind.</summary>
-    public const string PullActorPrefix = "pull:";
-
-    /// <summary>A pull executor's lease ran out without complete or fail (reported by the reconciler as an orphan).</summary>
-    public const string LeaseExpired = "lease_expired";
-
-    /// <summary>A push attempt cut off by a shutdown or a crash (the draft is requeued, or unknown for a human).</summary>
-    public const string ExecutionInterrupted = "execution_interrupted";
-
-    /// <summary>A failed attempt (approved again for its retry, or failed for a human).</summary>
-    public const string ExecutionFailed = "execution_failed";
-
-    /// <summary>
-    /// In an <c>execution_failed</c> event's details: whether the attempt may have taken effect at the sink (a command that
-    /// timed out or was killed, a webhook request that went out and got no answer, a reset or a redirect, a pull executor's
-    /// <c>fail</c> with <c>may_have_taken_effect</c>) rather than failed for certain (a non-zero exit, a refused connection, an
-    /// HTTP error status, a pull executor's plain <c>fail</c>). The
-    /// pipe's cancel refuses to withdraw a draft whose last attempt may have: only a run under the same idempotency key can
-    /// still record its effect. Events of builds before it have no such field, and are read as before (not set).
-    /// </summary>
-    public const string MayHaveTakenEffect = "may_have_taken_effect";
-
     /// <summary>
     /// A draft waiting for its retry was made failed instead of run: it had used as many attempts as its route allows now
     /// (MaxAttempts lowered meanwhile). Not an attempt's outcome, so not <c>execution_failed</c>: the pipe's cancel reads
@@ -98,7 +71,7 @@ internal static class ExecutionLedger
         var attempt = d.ExecAttempts + 1;
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         var until = ctx.Now + lease;
-        var started = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Executing, "execution_started", actor)
+        var started = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Executing, AttemptEvents.ExecutionStarted, actor)
         {
             Set = new Dictionary<string, object?>
             {
@@ -139,7 +112,7 @@ internal static class ExecutionLedger
         if (outcome.Succeeded)
         {
             details["result"] = outcome.Result;
-            transition = new Transition(id, [DraftState.Executing], DraftState.Executed, "executed", actor)
+            transition = new Transition(id, [DraftState.Executing], DraftState.Executed, AttemptEvents.Executed, actor)
             {
                 Set = new Dictionary<string, object?>
                 {
@@ -152,7 +125,7 @@ internal static class ExecutionLedger
         {
             // Never a blind second run (nor a second claim): a human checks the sink, then marks it done or retries.
             details["error"] = outcome.Error;
-            transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, ExecutionUnknown, actor)
+            transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, AttemptEvents.ExecutionUnknown, actor)
             {
                 Set = new Dictionary<string, object?>
                 {
@@ -168,12 +141,12 @@ internal static class ExecutionLedger
             details["retryable"] = outcome.Retryable;
             // An attempt that may have taken effect gets here only on a route that dedupes: a retry under the same key is
             // safe for the sink, but the draft must not be withdrawn meanwhile, or its effect could never be recorded.
-            details[MayHaveTakenEffect] = outcome.MayHaveTakenEffect;
+            details[AttemptEvents.MayHaveTakenEffect] = outcome.MayHaveTakenEffect;
             var retry = outcome.Retryable && d.ExecAttempts < route.MaxAttempts;
             DateTimeOffset? next = retry ? ctx.Now + options.Backoff(d.ExecAttempts) : null;
             details["retry_at"] = next?.ToString("O");
             details["final"] = !retry;
-            transition = new Transition(id, [DraftState.Executing], retry ? DraftState.Approved : DraftState.Failed, ExecutionFailed, actor)
+            transition = new Transition(id, [DraftState.Executing], retry ? DraftState.Approved : DraftState.Failed, AttemptEvents.ExecutionFailed, actor)
             {
                 Set = new Dictionary<string, object?>
                 {

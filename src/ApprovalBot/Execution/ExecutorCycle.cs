@@ -284,7 +284,7 @@ internal sealed class ExecutorCycle(
         {
             if (d.LeaseUntil is { } until && until > now) return false;
             reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
-            eventType = ExecutionLedger.LeaseExpired;
+            eventType = AttemptEvents.LeaseExpired;
         }
         else
         {
@@ -292,7 +292,7 @@ internal sealed class ExecutorCycle(
             // (which the reconciler reports as an orphan of its own).
             if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) return false;
             reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
-            eventType = ExecutionLedger.ExecutionInterrupted;
+            eventType = AttemptEvents.ExecutionInterrupted;
         }
         var recovered = await store.WriteAsync(
             ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType)).ConfigureAwait(false);
@@ -370,7 +370,7 @@ internal sealed class ExecutorCycle(
             {
                 // Shutdown cut the attempt off: whether it took effect is unknown, so record it like a crash would be.
                 await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, request.Draft.Id, begin.Lease, route,
-                    "the service stopped while the attempt was running", ExecutionLedger.ExecutionInterrupted)).ConfigureAwait(false);
+                    "the service stopped while the attempt was running", AttemptEvents.ExecutionInterrupted)).ConfigureAwait(false);
                 throw;
             }
             catch (Exception ex)

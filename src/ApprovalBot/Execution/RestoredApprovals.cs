@@ -13,15 +13,13 @@ namespace ApprovalBot.Execution;
 /// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
 /// and runs. An approval of a kind without a route now becomes unknown too: it may have had one where the copy was made.
 /// Drafts on a deduping or pull route stay approved (a second run has the same idempotency key), each with a
-/// <see cref="KeptEventType"/> event saying that it may have run after the backup: the pipe's <c>cancel</c> reads it as an
+/// <see cref="AttemptEvents.RestoreKept"/> event saying that it may have run after the backup: the pipe's <c>cancel</c> reads it as an
 /// attempt that may have taken effect and refuses to withdraw such a draft, whose next run is what records that effect.
 /// The marker goes in the same write, so a crash midway leaves it for the next start.
 /// </summary>
 internal static class RestoredApprovals
 {
     public const string MarkerKey = "store.restored";
-    public const string EventType = "restore_unsettled";
-    public const string KeptEventType = "restore_kept";
     public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
 
     /// <summary>
@@ -63,12 +61,12 @@ internal static class RestoredApprovals
                 if (routed && (route.RouteType == RouteType.Pull || route.Idempotent))
                 {
                     details["action"] = "run again under the same key";
-                    details[ExecutionLedger.MayHaveTakenEffect] = true;
-                    ctx.AppendEvent(d.Id, KeptEventType, "executor", details.ToJsonString());
+                    details[AttemptEvents.MayHaveTakenEffect] = true;
+                    ctx.AppendEvent(d.Id, AttemptEvents.RestoreKept, "executor", details.ToJsonString());
                     continue;
                 }
                 details["action"] = "unknown";
-                var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, EventType, "executor")
+                var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
                 {
                     Set = new Dictionary<string, object?>
                     {

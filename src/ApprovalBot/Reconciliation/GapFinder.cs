@@ -190,7 +190,7 @@ internal sealed class GapFinder(
     /// cycle saw the draft leave failed/unknown is a new outcome, and the first message's Retry and Mark done, bound to the
     /// old one, send the approver to "its latest escalation". Under the draft's key alone that was a reminder, hours later.
     /// </summary>
-    private static Gap AwaitingHuman(Draft d, UnknownCause? howUnknown)
+    private static Gap AwaitingHuman(Draft d, LedgerEvent? howUnknown)
     {
         var gap = d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
@@ -199,35 +199,24 @@ internal sealed class GapFinder(
     }
 
     /// <summary>
-    /// The ledger event that made the draft unknown: the latest of the events that move a draft there (each entry into
-    /// unknown writes one, and any later move out of it comes after). Parameter <c>$id</c>; a search of the draft's own events.
+    /// The ledger events that move a draft to unknown: the latest of them is the one that made it so (each entry into
+    /// unknown writes one, and any later move out of it comes after).
     /// </summary>
-    internal static readonly string HowUnknownSql =
-        "SELECT type, actor, details FROM events WHERE draft_id = $id AND type IN ('" + ExecutionLedger.ExecutionUnknown + "', '" + ExecutionLedger.ExecutionInterrupted +
-        "', '" + ExecutionLedger.LeaseExpired + "', '" + RestoredApprovals.EventType + "') ORDER BY id DESC LIMIT 1";
+    private static readonly string[] UnknownCauses =
+        [AttemptEvents.ExecutionUnknown, AttemptEvents.ExecutionInterrupted, AttemptEvents.LeaseExpired, AttemptEvents.RestoreUnsettled];
 
-    /// <summary>The event that made a draft unknown: its type, who wrote it, and its details.</summary>
-    private sealed record UnknownCause(string Type, string Actor, string? Details);
-
-    private static UnknownCause? HowUnknown(SqliteConnection connection, string id)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = HowUnknownSql;
-        cmd.Parameters.AddWithValue("$id", id);
-        using var reader = cmd.ExecuteReader();
-        return reader.Read() ? new UnknownCause(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2)) : null;
-    }
+    private static LedgerEvent? HowUnknown(SqliteConnection connection, string id) => DraftStore.LastEventOf(connection, id, UnknownCauses);
 
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
     /// build that settles a restored store has written it); a pull executor's fail that said it may have taken effect (its
     /// actor is the pull route's), with the executor's own error; else a run cut off.
     /// </summary>
-    private static string UnknownDetail(UnknownCause? cause) => cause switch
+    private static string UnknownDetail(LedgerEvent? cause) => cause switch
     {
-        { Type: RestoredApprovals.EventType } =>
+        { Type: AttemptEvents.RestoreUnsettled } =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
-        { Type: ExecutionLedger.ExecutionUnknown } when cause.Actor.StartsWith(ExecutionLedger.PullActorPrefix, StringComparison.Ordinal) =>
+        { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
             $"outcome unknown (its pull executor could not tell whether it took effect: {ErrorOf(cause.Details) ?? "no reason given"}) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
         _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",

@@ -161,6 +161,25 @@ public sealed class DraftStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LastEventOf_SeveralTypes_TheDraftsLatestOfThoseTypesOnly()
+    {
+        await Submit("reply:last");
+        await Submit("reply:other");
+        await Store.AppendEventAsync("reply:last", "lease_expired", "executor", """{"n":1}""");
+        await Store.AppendEventAsync("reply:last", "execution_failed", "pull:reply", """{"n":2}""");
+        await Store.AppendEventAsync("reply:last", "card_sent", "telegram", null);
+        await Store.AppendEventAsync("reply:other", "lease_expired", "executor", """{"n":3}""");
+
+        var inWrite = await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:last", "lease_expired", "execution_failed"));
+        var onConnection = Store.Read(c => DraftStore.LastEventOf(c, "reply:last", "lease_expired", "execution_failed"));
+        var none = await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:last", "executed"));
+
+        Assert.Equal(("reply:last", "execution_failed", "pull:reply", """{"n":2}"""), (inWrite!.DraftId, inWrite.Type, inWrite.Actor, inWrite.Details));
+        Assert.Equal(inWrite, onConnection);
+        Assert.Null(none);
+    }
+
+    [Fact]
     public async Task SetSettingAsync_ThenGet_ReturnsLatestValue()
     {
         await Store.SetSettingAsync("telegram.offset", "41");

@@ -505,11 +505,11 @@ public sealed class SqliteDatabaseTests
     }
 
     [Fact]
-    public void GapFinderHowUnknown_OfOneDraft_SearchesItsOwnEvents()
+    public void LastEventOf_OfOneDraft_SearchesItsOwnEvents()
     {
-        (string, object)[] parameters = [("$id", "reply:1")];
+        (string, object)[] parameters = [("$id", "reply:1"), ("$t0", "execution_unknown"), ("$t1", "lease_expired")];
 
-        foreach (var plan in new[] { PlanInFreshStore(ApprovalBot.Reconciliation.GapFinder.HowUnknownSql, parameters), PlanInStore(ApprovalBot.Reconciliation.GapFinder.HowUnknownSql, parameters) })
+        foreach (var plan in new[] { PlanInFreshStore(DraftStore.LastEventOfSql(2), parameters), PlanInStore(DraftStore.LastEventOfSql(2), parameters) })
         {
             Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_by_draft (draft_id=?)", StringComparison.Ordinal));
             Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));

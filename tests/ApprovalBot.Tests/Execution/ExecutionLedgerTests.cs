@@ -81,7 +81,7 @@ public sealed class ExecutionLedgerTests
         var pull = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
         await Drafts.ApproveAsync(host.Store, "reply:expired-then-lowered", "claimed, then abandoned");
         var begin = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:expired-then-lowered", "pull:reply", pull, TimeSpan.FromMinutes(1), "claim"));
-        await host.Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "reply:expired-then-lowered", begin.Lease, pull, "the pull lease expired", ExecutionLedger.LeaseExpired));
+        await host.Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "reply:expired-then-lowered", begin.Lease, pull, "the pull lease expired", AttemptEvents.LeaseExpired));
 
         var lowered = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
         await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:expired-then-lowered", "pull:reply", lowered, TimeSpan.FromMinutes(1), "claim"));

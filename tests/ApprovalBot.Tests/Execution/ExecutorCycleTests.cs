@@ -559,7 +559,7 @@ public sealed class ExecutorCycleTests
             return rows;
         });
         Assert.Equal([$"pulled:gone approved {expired}", "pulled:live executing 10000"], states);
-        Assert.Single(host.Store.Events("pulled:gone:" + expired), e => e.Type == ExecutionLedger.LeaseExpired);
+        Assert.Single(host.Store.Events("pulled:gone:" + expired), e => e.Type == AttemptEvents.LeaseExpired);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class RestoredApprovalsTests
         var unknown = host.Store.Get("reply:maybe-posted")!;
         Assert.Equal(DraftState.Unknown, unknown.State);
         Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
-        var settled = Assert.Single(host.Store.Events("reply:maybe-posted"), e => e.Type == RestoredApprovals.EventType);
+        var settled = Assert.Single(host.Store.Events("reply:maybe-posted"), e => e.Type == AttemptEvents.RestoreUnsettled);
         Assert.Contains(IdempotencyKey.For("reply:maybe-posted", Sha.Hex("approved in the copy")), settled.Details, StringComparison.Ordinal);
         // A second run of these has the same idempotency key: a deduping sink absorbs it, a pull agent dedupes by it.
         Assert.Equal(DraftState.Executed, host.Store.Get("post:deduped")!.State);
@@ -97,7 +97,7 @@ public sealed class RestoredApprovalsTests
         var kept = await agent.CancelAsync("pulled:in-the-copy", "no longer needed");
         var after = await agent.CancelAsync("pulled:after");
 
-        var mark = Assert.Single(host.Store.Events("pulled:in-the-copy"), e => e.Type == RestoredApprovals.KeptEventType);
+        var mark = Assert.Single(host.Store.Events("pulled:in-the-copy"), e => e.Type == AttemptEvents.RestoreKept);
         Assert.Contains("\"may_have_taken_effect\":true", mark.Details, StringComparison.Ordinal);
         Assert.Equal(ApprovalBot.Client.ErrorCodes.Conflict, kept.Error!.Code);
         Assert.Equal("draft 'pulled:in-the-copy' is approved: its last attempt may have taken effect (the store was restored from a backup, and it may " +
@@ -105,7 +105,7 @@ public sealed class RestoredApprovalsTests
             kept.Error.Message);
         Assert.Equal(DraftState.Approved, host.Store.Get("pulled:in-the-copy")!.State);
         Assert.True(after.Ok);
-        Assert.DoesNotContain(host.Store.Events("pulled:after"), e => e.Type == RestoredApprovals.KeptEventType);
+        Assert.DoesNotContain(host.Store.Events("pulled:after"), e => e.Type == AttemptEvents.RestoreKept);
     }
 
     /// <summary>
@@ -166,7 +166,7 @@ public sealed class RestoredApprovalsTests
 
         Assert.Single(once.Runs());
         Assert.Equal(DraftState.Executed, host.Store.Get("reply:fresh")!.State);
-        Assert.DoesNotContain(host.Store.Events("reply:fresh"), e => e.Type == RestoredApprovals.EventType);
+        Assert.DoesNotContain(host.Store.Events("reply:fresh"), e => e.Type == AttemptEvents.RestoreUnsettled);
     }
 
     [Fact]

@@ -94,7 +94,7 @@ internal static class DraftFixtures
         var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts };
         var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, $"pull:{kind}", route, TimeSpan.FromSeconds(60), "claim"));
         clock.Advance(TimeSpan.FromSeconds(61));
-        await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+        await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", AttemptEvents.LeaseExpired));
     }
 
     /// <summary>

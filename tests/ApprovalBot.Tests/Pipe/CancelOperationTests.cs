@@ -494,11 +494,6 @@ public sealed class CancelOperationTests : IAsyncLifetime
         Assert.Equal(DraftState.Cancelled, host.Store.Get(id)!.State);
     }
 
-    [Fact]
-    public void LedgerNames_TheCutOffEventsTheCancelLooksFor_AreTheExecutorsOwn() =>
-        Assert.Equal((ExecutionLedger.LeaseExpired, ExecutionLedger.ExecutionInterrupted, ExecutionLedger.ExecutionFailed, ExecutionLedger.MayHaveTakenEffect, ExecutionLedger.PullActorPrefix, RestoredApprovals.KeptEventType),
-            (CancelOperation.LeaseExpired, CancelOperation.ExecutionInterrupted, CancelOperation.ExecutionFailed, CancelOperation.MayHaveTakenEffect, CancelOperation.PullActorPrefix, CancelOperation.RestoreKept));
-
     private static string MayHaveTakenEffectRefusal(string id, string state) =>
         $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +
         "cut off after the request went out); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
@@ -517,9 +512,9 @@ public sealed class CancelOperationTests : IAsyncLifetime
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
         var before = host.Store.Get(id)!;
         Assert.Equal(state, before.State.ToWire());
-        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(id), e => e.Type == ExecutionLedger.ExecutionFailed).Details!))
+        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(id), e => e.Type == AttemptEvents.ExecutionFailed).Details!))
         {
-            Assert.Equal(mayHaveTakenEffect, failed.RootElement.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+            Assert.Equal(mayHaveTakenEffect, failed.RootElement.GetProperty(AttemptEvents.MayHaveTakenEffect).GetBoolean());
         }
         var events = host.Store.Events(id).Count;
         await using var agent = await host.ConnectAsync();
@@ -620,9 +615,9 @@ public sealed class CancelOperationTests : IAsyncLifetime
         var claimed = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
         Assert.True((await agent.FailAsync(claimed.Id, claimed.Lease, "the site said no", retryable: true)).Ok);
         Assert.Equal(DraftState.Approved, host.Store.Get(claimed.Id)!.State);
-        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(claimed.Id), e => e.Type == ExecutionLedger.ExecutionFailed).Details!))
+        using (var failed = JsonDocument.Parse(Assert.Single(host.Store.Events(claimed.Id), e => e.Type == AttemptEvents.ExecutionFailed).Details!))
         {
-            Assert.False(failed.RootElement.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+            Assert.False(failed.RootElement.GetProperty(AttemptEvents.MayHaveTakenEffect).GetBoolean());
         }
 
         var cancel = await agent.CancelAsync(claimed.Id, "superseded");
@@ -674,7 +669,7 @@ public sealed class CancelOperationTests : IAsyncLifetime
         const string id = "reply:old-store";
         await DraftFixtures.ApproveAsync(Store, id);
         await DraftFixtures.MoveAsync(Store, id, DraftState.Approved, DraftState.Executing, new Dictionary<string, object?> { ["exec_attempts"] = 1 });
-        var applied = await Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Approved, ExecutionLedger.ExecutionFailed, "executor:command")
+        var applied = await Store.TransitionAsync(new Transition(id, [DraftState.Executing], DraftState.Approved, AttemptEvents.ExecutionFailed, "executor:command")
         {
             Set = new Dictionary<string, object?> { ["exec_error"] = "timed out after 30s; the process tree was killed", ["exec_next_at"] = DateTimeOffset.UtcNow.AddMinutes(5) },
             Details = new JsonObject
@@ -691,16 +686,6 @@ public sealed class CancelOperationTests : IAsyncLifetime
         Assert.True(cancel.Ok, cancel.Error?.Message);
         Assert.Equal(DraftState.Cancelled, Store.Get(id)!.State);
     }
-
-    [Theory]
-    [InlineData("""{"attempt":1,"may_have_taken_effect":true}""", true)]
-    [InlineData("""{"attempt":1,"may_have_taken_effect":false}""", false)]
-    [InlineData("""{"attempt":1}""", false)]
-    [InlineData("""{"may_have_taken_effect":"true"}""", false)]
-    [InlineData("""[{"may_have_taken_effect":true}]""", false)]
-    [InlineData("not json", false)]
-    public void SaysMayHaveTakenEffect_OnlyAnExplicitTrue(string details, bool expected) =>
-        Assert.Equal(expected, CancelOperation.SaysMayHaveTakenEffect(details));
 
     /// <summary>A pull executor claims approved drafts of its kind: one its agent withdrew is handed out no more.</summary>
     [Fact]

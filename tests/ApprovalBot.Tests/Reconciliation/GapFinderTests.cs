@@ -209,7 +209,7 @@ public sealed class GapFinderTests : IAsyncLifetime
         var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
         Assert.NotNull(begin.Started);
         _clock.Advance(TimeSpan.FromSeconds(61));
-        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", ExecutionLedger.LeaseExpired));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", AttemptEvents.LeaseExpired));
     }
 
     [Fact]
@@ -368,7 +368,7 @@ public sealed class GapFinderTests : IAsyncLifetime
     {
         var route = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
         await DraftFixtures.ApproveAsync(Store, "posted:restored");
-        await Store.WriteAsync(ctx => DraftStore.Apply(ctx, new Transition("posted:restored", [DraftState.Approved], DraftState.Unknown, RestoredApprovals.EventType, "executor")
+        await Store.WriteAsync(ctx => DraftStore.Apply(ctx, new Transition("posted:restored", [DraftState.Approved], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
         {
             Set = new Dictionary<string, object?> { ["exec_error"] = "approved before the restore (as an older build put it)" },
         }));

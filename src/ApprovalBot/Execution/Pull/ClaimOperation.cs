@@ -53,7 +53,7 @@ internal sealed class ClaimOperation(
             {
                 while (reader.Read()) ids.Add(reader.GetString(0));
             }
-            return ids.Select(id => ExecutionLedger.Begin(ctx, id, ExecutionLedger.PullActorPrefix + claim.Kind, route, lease, "claim")).ToList();
+            return ids.Select(id => ExecutionLedger.Begin(ctx, id, AttemptEvents.PullActorPrefix + claim.Kind, route, lease, "claim")).ToList();
         }).ConfigureAwait(false);
 
         var claimed = new List<ClaimedDraft>();

@@ -47,7 +47,7 @@ internal static class PullRoute
             var d = ctx.ReadDraft(id);
             return d is null
                 ? null
-                : ExecutionLedger.Finish(ctx, id, lease, requireUnexpired: true, outcome, RouteOrDefault(routes, d.Kind), options, ExecutionLedger.PullActorPrefix + d.Kind);
+                : ExecutionLedger.Finish(ctx, id, lease, requireUnexpired: true, outcome, RouteOrDefault(routes, d.Kind), options, AttemptEvents.PullActorPrefix + d.Kind);
         }).ConfigureAwait(false);
         if (finish is null) throw GetOperation.NotFound(id);
         if (finish.LeaseLost) throw LeaseLost(id);

@@ -121,75 +121,38 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     }
 
     /// <summary>
-    /// The ledger events the executor ends an attempt with (ExecutionLedger's; the ledger's names are stored, so they do not
-    /// change, and the pipe reads them from the ledger rather than reaching into the executor). Of those, the two that
-    /// leave its effect unknown: a pull lease that expired, a push run cut off; and a failed attempt whose details say it
-    /// may have taken effect (timed out, killed, redirected, or cut off after the request went out, or a pull executor's
-    /// fail said so, on a route that dedupes: one that does not makes the draft unknown instead).
+    /// The ledger events an attempt begins and ends with (<see cref="AttemptEvents"/>): the latest of them tells how the
+    /// draft's last attempt went. Of those, the ones that leave its effect unknown: a pull lease that expired, a push run cut
+    /// off, a restore that kept the approval; and a failed attempt whose details say it may have taken effect (timed out,
+    /// killed, redirected, or cut off after the request went out, or a pull executor's fail said so, on a route that dedupes:
+    /// one that does not makes the draft unknown instead).
     /// </summary>
-    internal const string LeaseExpired = "lease_expired";
-    internal const string ExecutionInterrupted = "execution_interrupted";
-    internal const string ExecutionFailed = "execution_failed";
-    internal const string MayHaveTakenEffect = "may_have_taken_effect";
-
-    /// <summary>A restore's mark on an approval it kept on a route that dedupes or a pull route: it may have run after the backup.</summary>
-    internal const string RestoreKept = "restore_kept";
-
-    /// <summary>The actor of a pull executor's events: a failed attempt of its is one its <c>fail</c> said may have taken effect.</summary>
-    internal const string PullActorPrefix = "pull:";
+    private static readonly string[] AttemptEnds =
+    [
+        AttemptEvents.ExecutionStarted, AttemptEvents.Executed, AttemptEvents.ExecutionFailed, AttemptEvents.ExecutionUnknown,
+        AttemptEvents.LeaseExpired, AttemptEvents.ExecutionInterrupted, AttemptEvents.RestoreKept,
+    ];
 
     /// <summary>What <see cref="LastAttemptCutOff"/> answers for such a pull <c>fail</c>, to tell it apart in the refusal.</summary>
     private const string PullFailed = "execution_failed by a pull executor";
 
     /// <summary>How the draft's last attempt ended if it may have taken effect (its ledger event's type); else null.</summary>
-    private static string? LastAttemptCutOff(WriteContext ctx, string id)
+    private static string? LastAttemptCutOff(WriteContext ctx, string id) => DraftStore.LastEventOf(ctx, id, AttemptEnds) switch
     {
-        using var cmd = ctx.Command(
-            "SELECT type, details, actor FROM events WHERE draft_id = $id AND type IN ('execution_started', 'executed', $failed, 'execution_unknown', $expired, $interrupted, $kept) " +
-            "ORDER BY id DESC LIMIT 1",
-            ("$id", id), ("$failed", ExecutionFailed), ("$expired", LeaseExpired), ("$interrupted", ExecutionInterrupted), ("$kept", RestoreKept));
-        using var reader = cmd.ExecuteReader();
-        if (!reader.Read())
-        {
-            return null;
-        }
-        var type = reader.GetString(0);
-        return type switch
-        {
-            LeaseExpired or ExecutionInterrupted or RestoreKept => type,
-            ExecutionFailed when !reader.IsDBNull(1) && SaysMayHaveTakenEffect(reader.GetString(1)) =>
-                reader.GetString(2).StartsWith(PullActorPrefix, StringComparison.Ordinal) ? PullFailed : type,
-            _ => null,
-        };
-    }
-
-    /// <summary>
-    /// Whether a failed attempt's details hold <c>may_have_taken_effect: true</c>. Older builds did not write it, and their
-    /// failed attempts stay withdrawable as they were; so do details that are not JSON (a ledger edited by hand).
-    /// </summary>
-    internal static bool SaysMayHaveTakenEffect(string details)
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(details);
-            return doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty(MayHaveTakenEffect, out var value)
-                && value.ValueKind == JsonValueKind.True;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
+        { Type: AttemptEvents.LeaseExpired or AttemptEvents.ExecutionInterrupted or AttemptEvents.RestoreKept } e => e.Type,
+        { Type: AttemptEvents.ExecutionFailed } e when AttemptEvents.SaysMayHaveTakenEffect(e.Details) =>
+            e.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) ? PullFailed : e.Type,
+        _ => null,
+    };
 
     private static ProtocolException CutOffRefusal(Draft d, string cutOffBy)
     {
         var how = cutOffBy switch
         {
-            LeaseExpired => "its pull lease expired without complete or fail",
-            ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
+            AttemptEvents.LeaseExpired => "its pull lease expired without complete or fail",
+            AttemptEvents.ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
             PullFailed => "its pull executor's fail said it may have taken effect",
-            RestoreKept => "the store was restored from a backup, and it may have run after the backup was taken",
+            AttemptEvents.RestoreKept => "the store was restored from a backup, and it may have run after the backup was taken",
             _ => "it failed without a definite answer: timed out, killed, redirected, or cut off after the request went out",
         };
         return new ProtocolException(ErrorCodes.Conflict,

@@ -272,11 +272,11 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(new ProtocolError(ErrorCodes.Conflict, string.Format(CultureInfo.InvariantCulture, PullFailRefusal, "failed"), "id"), cancelOnceFailed.Error);
         Assert.Equal(DraftState.Failed, host.Store.Get("reply:maybe")!.State);
         Assert.Equal(eventsBefore, host.Store.Events("reply:maybe").Count);
-        var events = host.Store.Events("reply:maybe").Where(e => e.Type == ExecutionLedger.ExecutionFailed).ToList();
+        var events = host.Store.Events("reply:maybe").Where(e => e.Type == AttemptEvents.ExecutionFailed).ToList();
         Assert.Equal(2, events.Count);
         Assert.All(events, e => Assert.Equal("pull:reply", e.Actor));
-        var last = LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionFailed);
-        Assert.True(last.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        var last = LastEventDetails(host, "reply:maybe", AttemptEvents.ExecutionFailed);
+        Assert.True(last.GetProperty(AttemptEvents.MayHaveTakenEffect).GetBoolean());
         Assert.True(last.GetProperty("final").GetBoolean());
     }
 
@@ -294,8 +294,8 @@ public sealed class PullOperationsTests : IAsyncLifetime
 
         Assert.Equal(States.Failed, failed.Draft!.State);
         Assert.Equal(new ProtocolError(ErrorCodes.Conflict, string.Format(CultureInfo.InvariantCulture, PullFailRefusal, "failed"), "id"), cancel.Error);
-        var details = LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionFailed);
-        Assert.True(details.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        var details = LastEventDetails(host, "reply:maybe", AttemptEvents.ExecutionFailed);
+        Assert.True(details.GetProperty(AttemptEvents.MayHaveTakenEffect).GetBoolean());
         Assert.False(details.GetProperty("retryable").GetBoolean());
     }
 
@@ -333,10 +333,10 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Empty(claimedAgain);
         var stored = host.Store.Get("reply:maybe")!;
         Assert.Equal((DraftState.Unknown, 1, null), (stored.State, stored.ExecAttempts, stored.LeaseToken));
-        var unknown = Assert.Single(host.Store.Events("reply:maybe"), e => e.Type == ExecutionLedger.ExecutionUnknown);
+        var unknown = Assert.Single(host.Store.Events("reply:maybe"), e => e.Type == AttemptEvents.ExecutionUnknown);
         Assert.Equal("pull:reply", unknown.Actor);
-        Assert.Equal("the target did not answer within 10 s", LastEventDetails(host, "reply:maybe", ExecutionLedger.ExecutionUnknown).GetProperty("error").GetString());
-        Assert.DoesNotContain(host.Store.Events("reply:maybe"), e => e.Type == ExecutionLedger.ExecutionFailed);
+        Assert.Equal("the target did not answer within 10 s", LastEventDetails(host, "reply:maybe", AttemptEvents.ExecutionUnknown).GetProperty("error").GetString());
+        Assert.DoesNotContain(host.Store.Events("reply:maybe"), e => e.Type == AttemptEvents.ExecutionFailed);
         const string detail = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer within 10 s) " +
                               "on a route that does not dedupe; check the target, then Mark done or Retry";
         var gap = Assert.Single(chat.Sent.SelectMany(m => m.Gaps), g => g.DraftId == "reply:maybe");
@@ -396,8 +396,8 @@ public sealed class PullOperationsTests : IAsyncLifetime
 
         Assert.True(response.Ok, response.Error?.Message);
         Assert.Equal(States.Approved, response.Draft!.State);
-        var details = LastEventDetails(_host, "reply:definite", ExecutionLedger.ExecutionFailed);
-        Assert.False(details.GetProperty(ExecutionLedger.MayHaveTakenEffect).GetBoolean());
+        var details = LastEventDetails(_host, "reply:definite", AttemptEvents.ExecutionFailed);
+        Assert.False(details.GetProperty(AttemptEvents.MayHaveTakenEffect).GetBoolean());
         Assert.False(details.GetProperty("final").GetBoolean());
         Assert.True((await _client.CancelAsync("reply:definite")).Ok);
     }
