@@ -217,7 +217,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     }
 
     /// <summary>
-    /// The query of <see cref="LastEventOf(WriteContext, string, IReadOnlyList{string})"/>: the draft's (<c>$id</c>) latest
+    /// The query of <see cref="LastEventOf"/>: the draft's (<c>$id</c>) latest
     /// event of the types <c>$t0</c>… (<paramref name="types"/> of them), a search of its own events read backwards.
     /// </summary>
     internal static string LastEventOfSql(int types) =>
@@ -233,27 +233,34 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     /// <summary>The draft's latest event of one of <paramref name="types"/>; null when it has none. Inside a write, in its snapshot.</summary>
     public static LedgerEvent? LastEventOf(WriteContext ctx, string draftId, params IReadOnlyList<string> types)
     {
-        using var cmd = ctx.Command(LastEventOfSql(types.Count));
-        return LastEventOf(cmd, draftId, types);
-    }
-
-    /// <summary>As <see cref="LastEventOf(WriteContext, string, IReadOnlyList{string})"/>, on a connection the caller holds (in its snapshot).</summary>
-    internal static LedgerEvent? LastEventOf(SqliteConnection connection, string draftId, params IReadOnlyList<string> types)
-    {
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = LastEventOfSql(types.Count);
-        return LastEventOf(cmd, draftId, types);
-    }
-
-    private static LedgerEvent? LastEventOf(SqliteCommand cmd, string draftId, IReadOnlyList<string> types)
-    {
-        cmd.Parameters.AddWithValue("$id", draftId);
-        for (var i = 0; i < types.Count; i++)
-        {
-            cmd.Parameters.AddWithValue("$t" + i, types[i]);
-        }
+        using var cmd = ctx.Command(LastEventOfSql(types.Count), [("$id", draftId), .. TypeParameters(types)]);
         return ReadEvents(cmd).SingleOrDefault();
     }
+
+    /// <summary>
+    /// The query of <see cref="LastEventsOf"/>: of every draft in the state <c>$state</c>, the latest event of the types
+    /// <c>$t0</c>… (<paramref name="types"/> of them); drafts_by_state finds the drafts, then each one's own events are searched.
+    /// </summary>
+    internal static string LastEventsOfSql(int types) =>
+        "SELECT e.id, e.draft_id, e.at, e.type, e.actor, e.details FROM drafts d JOIN events e ON e.id = (" + LastEventIdSql("d.id", types) + ") WHERE d.state = $state";
+
+    /// <summary>
+    /// <see cref="LastEventOf"/> for every draft in <paramref name="state"/> at once, by draft id (a draft with none is left
+    /// out): one query rather than one per draft. On a connection the caller holds, so it reads the snapshot its other reads do.
+    /// </summary>
+    internal static Dictionary<string, LedgerEvent> LastEventsOf(SqliteConnection connection, DraftState state, params IReadOnlyList<string> types)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = LastEventsOfSql(types.Count);
+        foreach (var (name, value) in TypeParameters(types).Append(("$state", state.ToWire())))
+        {
+            cmd.Parameters.AddWithValue(name, value);
+        }
+        return ReadEvents(cmd).ToDictionary(e => e.DraftId!, StringComparer.Ordinal);
+    }
+
+    private static IEnumerable<(string Name, object? Value)> TypeParameters(IReadOnlyList<string> types) =>
+        types.Select((type, i) => ("$t" + i, (object?)type));
 
     public string? GetSetting(string key) => Read(connection =>
     {

@@ -29,6 +29,9 @@ internal static class ExecutionLedger
     /// </summary>
     public const string AttemptsExhausted = "attempts_exhausted";
 
+    /// <summary>What an unknown draft's <c>exec_error</c> ends with, after the error or reason that left it unknown.</summary>
+    public const string UnknownNote = "; it may or may not have taken effect";
+
     /// <summary>
     /// approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails; approved ->
     /// failed when the draft has no attempt left under the route as configured now.
@@ -129,7 +132,7 @@ internal static class ExecutionLedger
             {
                 Set = new Dictionary<string, object?>
                 {
-                    ["exec_error"] = outcome.Error + "; it may or may not have taken effect", ["exec_at"] = ctx.Now, ["exec_next_at"] = null,
+                    ["exec_error"] = outcome.Error + UnknownNote, ["exec_at"] = ctx.Now, ["exec_next_at"] = null,
                     ["lease_token"] = null, ["lease_until"] = null,
                 },
                 Details = details,
@@ -180,7 +183,7 @@ internal static class ExecutionLedger
             Set = new Dictionary<string, object?>
             {
                 ["lease_token"] = null, ["lease_until"] = null, ["exec_next_at"] = null,
-                ["exec_error"] = reason + (to == DraftState.Unknown ? "; it may or may not have taken effect" : ""),
+                ["exec_error"] = reason + (to == DraftState.Unknown ? UnknownNote : ""),
             },
             Details = new JsonObject
             {

@@ -70,7 +70,7 @@ internal static class RestoredApprovals
                 {
                     Set = new Dictionary<string, object?>
                     {
-                        ["exec_next_at"] = null, ["exec_error"] = Reason + "; it may or may not have taken effect",
+                        ["exec_next_at"] = null, ["exec_error"] = Reason + ExecutionLedger.UnknownNote,
                     },
                     Details = details,
                 });

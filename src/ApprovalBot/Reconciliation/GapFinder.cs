@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using Microsoft.Data.Sqlite;
@@ -180,8 +179,9 @@ internal sealed class GapFinder(
                 gaps.Add(gap);
             }
         });
+        var howUnknown = DraftStore.LastEventsOf(connection, DraftState.Unknown, UnknownCauses);
         ForEachInStates(connection, [DraftState.Failed, DraftState.Unknown], withText: false,
-            d => gaps.Add(AwaitingHuman(d, d.State == DraftState.Unknown ? HowUnknown(connection, d.Id) : null)));
+            d => gaps.Add(AwaitingHuman(d, d.State == DraftState.Unknown ? howUnknown.GetValueOrDefault(d.Id) : null)));
         return gaps.ToList();
     }
 
@@ -194,7 +194,7 @@ internal sealed class GapFinder(
     {
         var gap = d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
-            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(howUnknown), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]);
+            : Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, UnknownDetail(d, howUnknown), [ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard]);
         return gap with { Key = gap.Key + ":" + d.StateSince.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture) };
     }
 
@@ -205,38 +205,24 @@ internal sealed class GapFinder(
     private static readonly string[] UnknownCauses =
         [AttemptEvents.ExecutionUnknown, AttemptEvents.ExecutionInterrupted, AttemptEvents.LeaseExpired, AttemptEvents.RestoreUnsettled];
 
-    private static LedgerEvent? HowUnknown(SqliteConnection connection, string id) => DraftStore.LastEventOf(connection, id, UnknownCauses);
-
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
     /// build that settles a restored store has written it); a pull executor's fail that said it may have taken effect (its
-    /// actor is the pull route's), with the executor's own error; else a run cut off.
+    /// actor is the pull route's), with the executor's own error (the draft's exec_error, less the note the ledger adds);
+    /// else a run cut off.
     /// </summary>
-    private static string UnknownDetail(LedgerEvent? cause) => cause switch
+    private static string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
     {
         { Type: AttemptEvents.RestoreUnsettled } =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
         { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
-            $"outcome unknown (its pull executor could not tell whether it took effect: {ErrorOf(cause.Details) ?? "no reason given"}) on a route that does not dedupe; " +
+            $"outcome unknown (its pull executor could not tell whether it took effect: {WithoutUnknownNote(d.ExecError) ?? "no reason given"}) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
         _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
     };
 
-    /// <summary>The <c>error</c> of an event's details; null when there is none (or the details are not JSON: a ledger edited by hand).</summary>
-    private static string? ErrorOf(string? details)
-    {
-        if (details is null) return null;
-        try
-        {
-            using var doc = JsonDocument.Parse(details);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty("error", out var error)
-                && error.ValueKind == JsonValueKind.String ? error.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
+    private static string? WithoutUnknownNote(string? error) =>
+        error is not null && error.EndsWith(ExecutionLedger.UnknownNote, StringComparison.Ordinal) ? error[..^ExecutionLedger.UnknownNote.Length] : error;
 
     /// <summary>The stale gap an approved or executing draft on a command or webhook route is, if it waited too long.</summary>
     private Gap? NotExecuted(Draft d, DateTimeOffset now, SqliteConnection connection)

@@ -170,13 +170,33 @@ public sealed class DraftStoreTests : IAsyncLifetime
         await Store.AppendEventAsync("reply:last", "card_sent", "telegram", null);
         await Store.AppendEventAsync("reply:other", "lease_expired", "executor", """{"n":3}""");
 
-        var inWrite = await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:last", "lease_expired", "execution_failed"));
-        var onConnection = Store.Read(c => DraftStore.LastEventOf(c, "reply:last", "lease_expired", "execution_failed"));
+        var last = await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:last", "lease_expired", "execution_failed"));
         var none = await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:last", "executed"));
 
-        Assert.Equal(("reply:last", "execution_failed", "pull:reply", """{"n":2}"""), (inWrite!.DraftId, inWrite.Type, inWrite.Actor, inWrite.Details));
-        Assert.Equal(inWrite, onConnection);
+        Assert.Equal(("reply:last", "execution_failed", "pull:reply", """{"n":2}"""), (last!.DraftId, last.Type, last.Actor, last.Details));
         Assert.Null(none);
+    }
+
+    [Fact]
+    public async Task LastEventsOf_DraftsInAState_EachOnesOwnLatestOfThoseTypesAndNoneForADraftWithout()
+    {
+        await Submit("reply:a");
+        await Submit("reply:b");
+        await Submit("reply:none");
+        await Submit("reply:carded");
+        await Store.AppendEventAsync("reply:a", "lease_expired", "executor", """{"n":1}""");
+        await Store.AppendEventAsync("reply:b", "execution_failed", "executor", """{"n":2}""");
+        await Store.AppendEventAsync("reply:a", "execution_failed", "pull:reply", """{"n":3}""");
+        await Store.AppendEventAsync("reply:b", "card_sent", "telegram", null);
+        await Store.AppendEventAsync("reply:carded", "lease_expired", "executor", """{"n":4}""");
+        await Store.TransitionAsync(new Transition("reply:carded", [DraftState.Pending], DraftState.Carded, "card_sent", "telegram"));
+
+        var last = Store.Read(c => DraftStore.LastEventsOf(c, DraftState.Pending, "lease_expired", "execution_failed"));
+
+        Assert.Equal(["reply:a", "reply:b"], last.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(("execution_failed", "pull:reply", """{"n":3}"""), (last["reply:a"].Type, last["reply:a"].Actor, last["reply:a"].Details));
+        Assert.Equal(("execution_failed", "executor", """{"n":2}"""), (last["reply:b"].Type, last["reply:b"].Actor, last["reply:b"].Details));
+        Assert.Equal(last["reply:a"], await Store.WriteAsync(ctx => DraftStore.LastEventOf(ctx, "reply:a", "lease_expired", "execution_failed")));
     }
 
     [Fact]

@@ -516,6 +516,20 @@ public sealed class SqliteDatabaseTests
         }
     }
 
+    [Fact]
+    public void LastEventsOf_DraftsOfAState_FoundByStateThenEachOnesOwnEventsSearched()
+    {
+        (string, object)[] parameters = [("$state", "unknown"), ("$t0", "execution_unknown"), ("$t1", "lease_expired")];
+
+        foreach (var plan in new[] { PlanInFreshStore(DraftStore.LastEventsOfSql(2), parameters), PlanInStore(DraftStore.LastEventsOfSql(2), parameters) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH d USING INDEX drafts_by_state (state=?)", StringComparison.Ordinal));
+            Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_by_draft (draft_id=?)", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>
     /// The query plan of <paramref name="sql"/> in a store like a long-running one, analysed: 5,000 drafts, nearly all
     /// executed, a few approved or executing or carded, each with its submitted event, and a few expired leases.

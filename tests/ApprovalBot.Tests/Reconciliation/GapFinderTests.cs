@@ -384,6 +384,64 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.StartsWith("outcome unknown (cut off mid-run", gaps["posted:cut-off"].Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Every unknown draft of a report is told by its own latest cause, all read in one query: a restore, a run cut off (by
+    /// its runner, or by a crash), a pull executor's fail (in its own words, as its error was given), a restore whose Retry
+    /// was then cut off (the later cause), and a draft with no such event (an older build's): a run cut off.
+    /// </summary>
+    [Fact]
+    public async Task Find_UnknownDraftsOfEveryCause_EachToldByItsOwnLatestCause()
+    {
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        var pull = new ExecutorRouteOptions { Type = "pull" };
+        var options = new ExecutionOptions();
+        async Task RestoredAsync(string id)
+        {
+            await DraftFixtures.ApproveAsync(Store, id);
+            await Store.WriteAsync(ctx => DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
+            {
+                Set = new Dictionary<string, object?> { ["exec_error"] = RestoredApprovals.Reason + ExecutionLedger.UnknownNote },
+            }));
+        }
+        async Task CutOffAsync(string id)
+        {
+            var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
+            await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!, requireUnexpired: false,
+                AttemptOutcome.Interrupted("killed after 30 s"), command, options, "executor:command"));
+        }
+        await RestoredAsync("posted:restored");
+        await DraftFixtures.ApproveAsync(Store, "posted:cut-off");
+        await CutOffAsync("posted:cut-off");
+        await DraftFixtures.ApproveAsync(Store, "posted:crashed");
+        var crashed = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "posted:crashed", "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
+        await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "posted:crashed", crashed.Lease, command, "the service stopped", AttemptEvents.ExecutionInterrupted));
+        await DraftFixtures.ApproveAsync(Store, "pulled:maybe");
+        var claimed = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:maybe", "pull:pulled", pull, TimeSpan.FromMinutes(1), "claim"));
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "pulled:maybe", claimed.Lease!, requireUnexpired: true,
+            AttemptOutcome.Failure("the target did not answer; it may have posted", retryable: true, mayHaveTakenEffect: true), pull, options, "pull:pulled"));
+        await RestoredAsync("posted:retried");
+        Assert.True((await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("posted:retried", "approver:1")).Applied);
+        await CutOffAsync("posted:retried");
+        await DraftFixtures.ApproveAsync(Store, "posted:older");
+        await DraftFixtures.MoveAsync(Store, "posted:older", DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(Store, "posted:older", DraftState.Executing, DraftState.Unknown);
+
+        var details = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!, g => g.Detail);
+
+        const string cutOff = "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["posted:restored"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; " +
+                "check the sink, then Mark done or Retry",
+            ["posted:cut-off"] = cutOff,
+            ["posted:crashed"] = cutOff,
+            ["pulled:maybe"] = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer; it may have posted) " +
+                "on a route that does not dedupe; check the target, then Mark done or Retry",
+            ["posted:retried"] = cutOff,
+            ["posted:older"] = cutOff,
+        }, details);
+    }
+
     [Fact]
     public async Task Find_HealthyStore_BothReportsEmpty()
     {
