@@ -237,12 +237,13 @@ internal sealed class ExecutorCycle(
 
     /// <summary>
     /// Executing drafts whose holder may be gone, in seq order from <c>$after</c> on, at most <c>$limit</c>: every one but a
-    /// pull draft whose lease still runs (<c>$k…</c>: the pull kinds, when there are any; a lease with no end has run out).
-    /// Only the columns recovery needs, not the text: drafts_by_state finds the executing ones, the seq term pages through them.
+    /// pull draft whose lease still runs (<paramref name="pullInList"/>: the pull kinds' parameters from <see cref="KindsIn"/>,
+    /// null when there are none; a lease with no end has run out). Only the columns recovery needs, not the text:
+    /// drafts_by_state finds the executing ones, the seq term pages through them.
     /// </summary>
-    internal static string HeldSql(int pullKinds) =>
+    internal static string HeldSql(string? pullInList) =>
         "SELECT seq, id, kind, lease_token, lease_until FROM drafts WHERE state = 'executing' AND seq > $after" +
-        (pullKinds == 0 ? "" : $" AND NOT (kind IN ({string.Join(", ", Enumerable.Range(0, pullKinds).Select(i => "$k" + i))}) AND IFNULL(lease_until, 0) > $now)") +
+        (pullInList is null ? "" : $" AND NOT (kind IN ({pullInList}) AND IFNULL(lease_until, 0) > $now)") +
         " ORDER BY seq LIMIT $limit";
 
     /// <summary>What recovery reads of an executing draft.</summary>
@@ -262,7 +263,7 @@ internal sealed class ExecutorCycle(
             foreach (var d in page)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (await RecoverOneAsync(d, now).ConfigureAwait(false))
+                if (await RecoverOneAsync(d).ConfigureAwait(false))
                 {
                     count++;
                 }
@@ -275,14 +276,15 @@ internal sealed class ExecutorCycle(
         }
     }
 
-    private async Task<bool> RecoverOneAsync(Held d, DateTimeOffset now)
+    private async Task<bool> RecoverOneAsync(Held d)
     {
         var hasRoute = Routes.TryGet(d.Kind, out var route);
         string reason;
         string eventType;
         if (hasRoute && route.RouteType == RouteType.Pull)
         {
-            if (d.LeaseUntil is { } until && until > now) return false;
+            // Its lease had run out when it was read: HeldSql leaves out the pull drafts whose lease still runs, and a lease
+            // is never extended. Anything that moved the draft since is caught by Recover's compare-and-set on the lease.
             reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
             eventType = AttemptEvents.LeaseExpired;
         }
@@ -307,13 +309,14 @@ internal sealed class ExecutorCycle(
     private List<Held> HeldExecutions(DateTimeOffset now, long after)
     {
         var pull = Routes.Routes.Where(r => r.Value.RouteType == RouteType.Pull).Select(r => r.Key).Order(StringComparer.Ordinal).ToList();
+        var (inList, parameters) = KindsIn(pull);
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = HeldSql(pull.Count);
-            for (var i = 0; i < pull.Count; i++)
+            cmd.CommandText = HeldSql(pull.Count == 0 ? null : inList);
+            foreach (var (name, value) in parameters)
             {
-                cmd.Parameters.AddWithValue("$k" + i, pull[i]);
+                cmd.Parameters.AddWithValue(name, value);
             }
             cmd.Parameters.AddWithValue("$now", DraftColumns.ToUnixMs(now));
             cmd.Parameters.AddWithValue("$after", after);

@@ -421,7 +421,7 @@ public sealed class SqliteDatabaseTests
     [InlineData(2)]
     public void ExecutorRecovery_APage_SearchesTheStateIndexFromTheLastSeq(int pullKinds)
     {
-        var sql = ApprovalBot.Execution.ExecutorCycle.HeldSql(pullKinds);
+        var sql = ApprovalBot.Execution.ExecutorCycle.HeldSql(pullKinds == 0 ? null : string.Join(", ", Enumerable.Range(0, pullKinds).Select(i => "$k" + i)));
         (string, object)[] parameters = [("$after", 100L), ("$now", 1L), ("$limit", 256), .. Enumerable.Range(0, pullKinds).Select(i => ("$k" + i, (object)("k" + i)))];
 
         foreach (var plan in new[] { PlanInFreshStore(sql, parameters), PlanInStore(sql, parameters) })
