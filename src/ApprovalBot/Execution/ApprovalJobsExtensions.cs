@@ -44,7 +44,9 @@ internal static class ApprovalJobsExtensions
         services.AddQuartz(q =>
         {
             q.UseInMemoryStore();
-            // Quartz only decides when to wake; business time (backoff, leases) is the store's injected clock.
+            // Quartz only decides when to wake. Its default scheduler runs on the container's clock, which this makes the
+            // system's unless a host registers its own after (a test's clock): the store's clock, either way, so the retry
+            // instants ExecutorWakeup hands over are Quartz's instants.
             q.UseTimeProvider(TimeProvider.System);
             q.AddJob<ExecutorJob>(j => j.WithIdentity(ApprovalJobKeys.Executor).StoreDurably());
             q.AddTrigger((sp, t) => t

@@ -143,12 +143,14 @@ internal sealed class ExecutorWakeup(
             var scheduler = await schedulers.GetScheduler().ConfigureAwait(false);
             if (next is { } due)
             {
-                // The store runs on the injected clock, Quartz on the system clock: hand over a delay, not an instant.
-                var delay = due - time.GetUtcNow();
-                var at = DateTimeOffset.UtcNow + (delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+                // An instant of the injected clock, which is Quartz's too: Quartz's default scheduler reads the container's
+                // TimeProvider (UseTimeProvider sets it), as the store does. Instants of another clock (the system's, under a
+                // test clock minutes ahead) looked misfired to Quartz, and it spun re-applying its misfire policy.
+                var now = time.GetUtcNow();
+                var at = due > now ? due : now;
                 // One-shot triggers, never unscheduled (Quartz may hold an acquired trigger until it fires); a wake-up
                 // already pending at or before this one covers it, and a spare cycle finds nothing due.
-                if (_nextWake is not { } pending || pending <= DateTimeOffset.UtcNow || at < pending)
+                if (_nextWake is not { } pending || pending <= now || at < pending)
                 {
                     _nextWake = at;
                     await scheduler.ScheduleJob(TriggerBuilder.Create().ForJob(ApprovalJobKeys.Executor).StartAt(at).Build()).ConfigureAwait(false);

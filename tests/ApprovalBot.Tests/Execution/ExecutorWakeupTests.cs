@@ -1,6 +1,7 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Execution.Routes;
+using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using NSubstitute;
@@ -101,6 +102,28 @@ public sealed class ExecutorWakeupTests
 
         // Bounded, not a sleep for a signal: the change's request, had it been made, was queued before the sentinel's.
         Assert.False(await asked.WaitAsync(TimeSpan.FromMilliseconds(200)), "no further request");
+    }
+
+    /// <summary>
+    /// The retry's wake-up is an instant of the injected clock, which Quartz's default scheduler reads too (the container's
+    /// TimeProvider). Handed over as the system clock's instant, under a test clock an hour ahead it was an hour in Quartz's
+    /// past: misfired, and Quartz spun re-applying its misfire policy (a test process grew to gigabytes).
+    /// </summary>
+    [Fact]
+    public async Task AfterCycle_RetryDue_WakeUpScheduledAtTheRetryOnTheInjectedClock()
+    {
+        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow.AddHours(1));
+        var schedulers = Substitute.For<ISchedulerFactory>();
+        schedulers.GetScheduler(Arg.Any<CancellationToken>()).Returns(new ValueTask<IScheduler>(_scheduler));
+        var wakeup = new ExecutorWakeup(
+            new DraftSignals(), schedulers, Options.Create(new ExecutorRoutesOptions()), new ReconcileRequests(), clock, NullLogger<ExecutorWakeup>.Instance);
+        await wakeup.StartAsync(CancellationToken.None);
+
+        await wakeup.AfterCycleAsync(new ExecutorCycleResult(0, 1, 0, 1, 0, clock.GetUtcNow().AddSeconds(10)), CancellationToken.None);
+        Assert.True(await _scheduled.WaitAsync(TimeSpan.FromSeconds(30)), "the follow-up scheduled its wake-up");
+
+        var scheduled = Assert.Single(_scheduler.ReceivedCalls(), c => c.GetMethodInfo().Name == nameof(IScheduler.ScheduleJob));
+        Assert.Equal(clock.GetUtcNow().AddSeconds(10), ((ITrigger)scheduled.GetArguments()[0]!).StartTimeUtc);
     }
 
     private async Task<ExecutorWakeup> StartAsync(ReconcileRequests requests)
