@@ -42,33 +42,11 @@ internal static class ExecutionLedger
         // Not before its retry time, whoever asks: a run queued just before the last attempt failed must wait too.
         if (d is null || d.State != DraftState.Approved || (d.ExecNextAt is { } next && next > ctx.Now))
         {
-            return new BeginResult(null, null, default, null, null);
+            return NothingToDo;
         }
-        if (HandoffCheck.Verify(d) is { } problem)
+        if (NotRun(ctx, d, actor, route, stage) is { } notRun)
         {
-            var blocked = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Blocked, "handoff_blocked", actor)
-            {
-                // The reason on the draft itself: the card and the reconciler show it without reading the ledger.
-                Set = new Dictionary<string, object?> { ["exec_error"] = HandoffCheck.Reason(d, problem), ["exec_next_at"] = null },
-                Details = HandoffCheck.Details(d, problem, stage),
-            });
-            return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
-        }
-        if (d.ExecAttempts >= route.MaxAttempts)
-        {
-            // Its attempts were counted against the MaxAttempts of the time, since lowered: the last one it was allowed has
-            // run, so it ends as that attempt would have under the new limit, for the approver to Retry or Discard.
-            var note = $"not retried: {d.ExecAttempts} attempt(s) made, and its route allows {route.MaxAttempts} now";
-            var failed = DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Failed, AttemptsExhausted, actor)
-            {
-                Set = new Dictionary<string, object?> { ["exec_error"] = d.ExecError is null ? note : d.ExecError + "; " + note, ["exec_next_at"] = null },
-                Details = new JsonObject
-                {
-                    ["attempt"] = d.ExecAttempts, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = d.ExecKey,
-                    ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["final"] = true,
-                },
-            });
-            return new BeginResult(null, null, default, null, null) { Exhausted = failed.Applied ? failed.Draft : null };
+            return notRun;
         }
         var key = IdempotencyKey.For(d.Id, d.DecisionSha256!);
         var attempt = d.ExecAttempts + 1;
@@ -86,9 +64,52 @@ internal static class ExecutionLedger
                 ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["lease_until"] = until.ToString("O"),
             },
         });
-        return started.Applied
-            ? new BeginResult(new ExecutionRequest(started.Draft!, d.Text!, attempt, key), token, until, null, null)
-            : new BeginResult(null, null, default, null, null);
+        return started.Applied ? new BeginResult(new ExecutionRequest(started.Draft!, d.Text!, attempt, key), token, until, null, null) : NothingToDo;
+    }
+
+    /// <summary>
+    /// An approved draft that has made as many attempts as its route allows now (MaxAttempts lowered since, while it waited
+    /// for its retry) ends now rather than at its retry time: approved -> failed, or approved -> blocked when its handoff
+    /// check fails, as <see cref="Begin"/> would end it then. Any other draft: nothing to do.
+    /// </summary>
+    public static BeginResult EndExhausted(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, string stage)
+    {
+        var d = ctx.ReadDraft(id);
+        return d is { State: DraftState.Approved } && d.ExecAttempts >= route.MaxAttempts ? NotRun(ctx, d, actor, route, stage) ?? NothingToDo : NothingToDo;
+    }
+
+    private static readonly BeginResult NothingToDo = new(null, null, default, null, null);
+
+    /// <summary>Blocks an approved draft whose handoff check fails, or fails one with no attempt left; null for one that may run.</summary>
+    private static BeginResult? NotRun(WriteContext ctx, Draft d, string actor, ExecutorRouteOptions route, string stage)
+    {
+        if (HandoffCheck.Verify(d) is { } problem)
+        {
+            var blocked = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Blocked, "handoff_blocked", actor)
+            {
+                // The reason on the draft itself: the card and the reconciler show it without reading the ledger.
+                Set = new Dictionary<string, object?> { ["exec_error"] = HandoffCheck.Reason(d, problem), ["exec_next_at"] = null },
+                Details = HandoffCheck.Details(d, problem, stage),
+            });
+            return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
+        }
+        if (d.ExecAttempts < route.MaxAttempts)
+        {
+            return null;
+        }
+        // Its attempts were counted against the MaxAttempts of the time, since lowered: the last one it was allowed has
+        // run, so it ends as that attempt would have under the new limit, for the approver to Retry or Discard.
+        var note = $"not retried: {d.ExecAttempts} attempt(s) made, and its route allows {route.MaxAttempts} now";
+        var failed = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Failed, AttemptsExhausted, actor)
+        {
+            Set = new Dictionary<string, object?> { ["exec_error"] = d.ExecError is null ? note : d.ExecError + "; " + note, ["exec_next_at"] = null },
+            Details = new JsonObject
+            {
+                ["attempt"] = d.ExecAttempts, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = d.ExecKey,
+                ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["final"] = true,
+            },
+        });
+        return NothingToDo with { Exhausted = failed.Applied ? failed.Draft : null };
     }
 
     /// <summary>

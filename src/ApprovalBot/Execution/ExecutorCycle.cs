@@ -39,8 +39,10 @@ internal sealed class ExecutorCycle(
     private int _starved;
 
     // Whether this process has settled the approvals of a store restored from a backup (RestoredApprovals), which must
-    // come before its first run. Only touched under the gate.
+    // come before its first run, and ended the approvals whose attempts its routes no longer allow (EndExhaustedAsync).
+    // Only touched under the gate.
     private bool _restoreSettled;
+    private bool _exhaustedEnded;
     private readonly DateTimeOffset _started = time.GetUtcNow();
 
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
@@ -120,6 +122,12 @@ internal sealed class ExecutorCycle(
             var recovered = await RecoverAsync(linked.Token).ConfigureAwait(false);
             var slots = _slots ??= new SemaphoreSlim(Options.MaxParallel, Options.MaxParallel);
             var started = new List<Task<DraftState?>>();
+            if (!_exhaustedEnded)
+            {
+                // Told as the runs that would have ended them at their retry times would have told them.
+                started.AddRange((await EndExhaustedAsync().ConfigureAwait(false)).Select(Task.FromResult));
+                _exhaustedEnded = true;
+            }
             var snapshot = _runs.ToArray();
             var others = snapshot.Select(r => r.Value).ToList();
             // Runs are added only here, under the gate: a draft not in this snapshot has no run, and one in it may end
@@ -345,17 +353,11 @@ internal sealed class ExecutorCycle(
             var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
             // Lease: the whole attempt plus slack; only a pull lease is ever judged by its time (see RecoverAsync).
             var lease = route.Timeout * 2 + TimeSpan.FromSeconds(30);
-            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, "execute"))
+            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, Stage))
                 .ConfigureAwait(false);
-            if (begin.Blocked is { } blocked)
+            if (NotRun(begin, route) is { } ended)
             {
-                logger.HandoffBlocked(blocked, begin.Problem!, "execute");
-                return DraftState.Blocked;
-            }
-            if (begin.Exhausted is { } exhausted)
-            {
-                logger.AttemptsExhausted(exhausted.Id, exhausted.Kind, exhausted.ExecAttempts, route.MaxAttempts);
-                return DraftState.Failed;
+                return ended;
             }
             if (begin.Started is not { } request)
             {
@@ -409,6 +411,66 @@ internal sealed class ExecutorCycle(
             logger.RunFailed(ex, candidate.Id);
             return null;
         }
+    }
+
+    /// <summary>Logs a draft that <see cref="ExecutionLedger.Begin"/> or <see cref="ExecutionLedger.EndExhausted"/> ended instead of running; its state, or null.</summary>
+    private DraftState? NotRun(BeginResult begin, ExecutorRouteOptions route)
+    {
+        if (begin.Blocked is { } blocked)
+        {
+            logger.HandoffBlocked(blocked, begin.Problem!, Stage);
+            return DraftState.Blocked;
+        }
+        if (begin.Exhausted is { } exhausted)
+        {
+            logger.AttemptsExhausted(exhausted.Id, exhausted.Kind, exhausted.ExecAttempts, route.MaxAttempts);
+            return DraftState.Failed;
+        }
+        return null;
+    }
+
+    /// <summary>The executor's stage in a handoff check's record (a pull claim's is <c>claim</c>).</summary>
+    private const string Stage = "execute";
+
+    /// <summary>
+    /// Approved drafts that have made as many attempts as some route allows (<c>$fewest</c>, the least MaxAttempts of the
+    /// routes); each one's own route decides. drafts_by_state finds the approved drafts.
+    /// </summary>
+    internal const string ExhaustedSql = "SELECT id, kind FROM drafts WHERE state = 'approved' AND exec_attempts >= $fewest ORDER BY seq";
+
+    /// <summary>
+    /// Ends every approved draft, push or pull, that has made as many attempts as its route allows now: failed
+    /// (attempts_exhausted), or blocked when its handoff check fails, as each would have ended when its retry came, so that
+    /// a lowered MaxAttempts applies at once rather than at retry times up to RetryMaxSeconds away. Once per process: only a
+    /// MaxAttempts lowered while the draft waited leaves such a draft, and the routes are read once, at start (an attempt
+    /// that uses the last one allowed ends its draft itself). Returns the states they were left in.
+    /// </summary>
+    private async Task<List<DraftState?>> EndExhaustedAsync()
+    {
+        if (Routes.Routes.Count == 0)
+        {
+            return [];
+        }
+        var fewest = Routes.Routes.Values.Min(r => r.MaxAttempts);
+        var ended = await store.WriteAsync(ctx =>
+        {
+            var approved = new List<(string Id, string Kind)>();
+            using (var cmd = ctx.Command(ExhaustedSql, ("$fewest", fewest)))
+            using (var reader = cmd.ExecuteReader())
+            {
+                while (reader.Read()) approved.Add((reader.GetString(0), reader.GetString(1)));
+            }
+            var results = new List<(BeginResult Result, ExecutorRouteOptions Route)>();
+            foreach (var (id, kind) in approved)
+            {
+                if (Routes.TryGet(kind, out var route))
+                {
+                    results.Add((ExecutionLedger.EndExhausted(ctx, id, "executor", route, Stage), route));
+                }
+            }
+            return results;
+        }).ConfigureAwait(false);
+        return [.. ended.Select(e => NotRun(e.Result, e.Route)).Where(state => state is not null)];
     }
 
     private DraftState? Finished(ExecutionRequest request, AttemptOutcome outcome, FinishResult finish)

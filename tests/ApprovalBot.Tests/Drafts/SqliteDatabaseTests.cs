@@ -431,6 +431,17 @@ public sealed class SqliteDatabaseTests
         }
     }
 
+    /// <summary>The executor's read, once per process, of approved drafts that may have used up their attempts: the state's index.</summary>
+    [Fact]
+    public void ExecutorExhausted_ApprovedDrafts_SearchTheStateIndex()
+    {
+        foreach (var plan in new[] { PlanInFreshStore(ApprovalBot.Execution.ExecutorCycle.ExhaustedSql, ("$fewest", 3)), PlanInStore(ApprovalBot.Execution.ExecutorCycle.ExhaustedSql, ("$fewest", 3)) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=?)", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>
     /// The reconciler's reads of drafts by state (GapFinder.InStates), each as a report builds it: drafts_by_state
     /// finds the few drafts of states that still await something, which are then sorted; the table is never scanned.

@@ -316,7 +316,8 @@ public sealed class ExecutorCycleTests
             data.Path, b => b.AddApprovalJobs());
         time.Advance(TimeSpan.FromSeconds(20));
 
-        var result = await Cycle(host).RunOnceAsync();
+        // Ended by the host's first cycle or this one (RunOnce_MaxAttemptsLoweredWhileDraftsWaitForRetriesFarOff_…).
+        await Cycle(host).RunOnceAsync();
 
         // Before the fix the route ran a third time, one attempt beyond the limit it has now.
         Assert.Equal(2, route.Runs().Count);
@@ -324,8 +325,78 @@ public sealed class ExecutorCycleTests
         Assert.Equal((DraftState.Failed, 2), (failed.State, failed.ExecAttempts));
         Assert.Contains("sink said no", failed.ExecError, StringComparison.Ordinal);
         Assert.EndsWith("not retried: 2 attempt(s) made, and its route allows 2 now", failed.ExecError, StringComparison.Ordinal);
-        Assert.Equal(1, result.Failed);
         Assert.Contains(logs.Entries, e => e.Message.StartsWith("Draft reply:lowered (reply) was not run again: 2 attempt(s) made", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// MaxAttempts lowered (a restart with the new setting) while drafts wait for their retries, far off: the first cycle
+    /// ends every draft that has made as many attempts as its route allows now, push or pull, rather than leaving it to
+    /// wait for a retry that will not run; one whose text vanished meanwhile is blocked, as its retry would have found. A
+    /// draft with an attempt left keeps waiting for its retry.
+    /// </summary>
+    [Fact]
+    public async Task RunOnce_MaxAttemptsLoweredWhileDraftsWaitForRetriesFarOff_EndedAtTheFirstCycleNotAtTheirRetryTime()
+    {
+        using var route = new RouteScript("fail");
+        using var data = new TempDirectory();
+        var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
+        IEnumerable<string> Settings(int maxAttempts) =>
+        [
+            .. route.Settings("reply", maxAttempts: maxAttempts), "ApprovalBot:Execution:RetryBaseSeconds=600", "ApprovalBot:Execution:RetryMaxSeconds=3600",
+            "ApprovalBot:Kinds:pulled:Executor:Type=pull", $"ApprovalBot:Kinds:pulled:Executor:MaxAttempts={maxAttempts}",
+        ];
+        await using (var before = await TestHost.StartAsync(Settings(5), s => s.AddSingleton<TimeProvider>(time), data.Path, b => b.AddApprovalJobs()))
+        {
+            await using var agent = await before.ConnectAsync();
+            async Task ClaimAndFailAsync()
+            {
+                var claimed = Assert.Single((await agent.ClaimAsync("pulled")).Claimed!);
+                Assert.True((await agent.FailAsync(claimed.Id, claimed.Lease, "the target said 503", retryable: true)).Ok);
+            }
+            await Drafts.ApproveAsync(before.Store, "reply:lowered", "try me");
+            await Drafts.ApproveAsync(before.Store, "reply:gone", "vanishes");
+            await Drafts.ApproveAsync(before.Store, "pulled:lowered", "claim me", kind: "pulled");
+            await Cycle(before).RunOnceAsync();
+            await ClaimAndFailAsync();
+            time.Advance(TimeSpan.FromSeconds(600));
+            await Drafts.ApproveAsync(before.Store, "reply:room", "one attempt so far");
+            await Cycle(before).RunOnceAsync();
+            await ClaimAndFailAsync();
+            foreach (var id in new[] { "reply:lowered", "reply:gone", "pulled:lowered" })
+            {
+                var waiting = before.Store.Get(id)!;
+                Assert.Equal((DraftState.Approved, 2, true), (waiting.State, waiting.ExecAttempts, waiting.ExecNextAt > time.GetUtcNow()));
+            }
+        }
+        DraftFixtures.Sql(data.Path, "UPDATE drafts SET text = NULL WHERE id = 'reply:gone'");
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(Settings(2),
+            s =>
+            {
+                s.AddSingleton<TimeProvider>(time);
+                s.AddSingleton<ILoggerProvider>(logs);
+            },
+            data.Path, b => b.AddApprovalJobs());
+
+        // The host's first cycle (its interval trigger starts at once) or this one, whichever takes the cycle's gate first.
+        await Cycle(host).RunOnceAsync();
+
+        // Before the fix all three waited for their retries (10 to 20 minutes off), to be failed or blocked only then.
+        Assert.Equal(5, route.Runs().Count);
+        foreach (var id in new[] { "reply:lowered", "pulled:lowered" })
+        {
+            var failed = host.Store.Get(id)!;
+            Assert.Equal((DraftState.Failed, 2, null), (failed.State, failed.ExecAttempts, failed.ExecNextAt));
+            Assert.EndsWith("; not retried: 2 attempt(s) made, and its route allows 2 now", failed.ExecError, StringComparison.Ordinal);
+            var exhausted = host.Store.Events(id)[^1];
+            Assert.Equal((ExecutionLedger.AttemptsExhausted, "executor"), (exhausted.Type, exhausted.Actor));
+            Assert.Contains(logs.Entries, e => e.Message.StartsWith($"Draft {id} ({failed.Kind}) was not run again: 2 attempt(s) made", StringComparison.Ordinal));
+        }
+        var blocked = host.Store.Get("reply:gone")!;
+        Assert.Equal((DraftState.Blocked, null), (blocked.State, blocked.ExecNextAt));
+        Assert.StartsWith("text_missing", blocked.ExecError, StringComparison.Ordinal);
+        var room = host.Store.Get("reply:room")!;
+        Assert.Equal((DraftState.Approved, 1, true), (room.State, room.ExecAttempts, room.ExecNextAt > time.GetUtcNow()));
     }
 
     [Fact]
