@@ -127,7 +127,7 @@ public sealed class RestoredApprovalsTests
         var unknown = host.Store.Get("memo:from-the-copy")!;
         Assert.Equal(DraftState.Unknown, unknown.State);
         Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
-        var settled = Assert.Single(host.Store.Events("memo:from-the-copy"), e => e.Type == RestoredApprovals.EventType);
+        var settled = Assert.Single(host.Store.Events("memo:from-the-copy"), e => e.Type == AttemptEvents.RestoreUnsettled);
         Assert.Contains("\"route\":\"none\"", settled.Details, StringComparison.Ordinal);
         Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
     }
