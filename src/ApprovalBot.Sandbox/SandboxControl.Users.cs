@@ -91,6 +91,12 @@ public sealed partial class SandboxControl
     }
 
     /// <summary>
+    /// The ids of the updates queued from now on start at <paramref name="nextId"/>, below those handed over before, as
+    /// Telegram does after a bot had no updates for a week; a getUpdates offset from before confirms none of them.
+    /// </summary>
+    public void RestartUpdateIdsAt(long nextId) => _state.Gate.Write(() => _state.Updates.RestartIdsAt(nextId));
+
+    /// <summary>
     /// Queues an update exactly as given, for hostile-update tests; it bypasses the bot's allowed_updates.
     /// Its update_id is overwritten with the next id unless <paramref name="assignUpdateId"/> is false;
     /// either way the returned id is what getUpdates' offset confirms it by.

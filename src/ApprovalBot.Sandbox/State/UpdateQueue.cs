@@ -56,9 +56,27 @@ internal sealed class UpdateQueue(long firstUpdateId)
         return id;
     }
 
+    // Where the ids stood before RestartIdsAt moved them lower: offsets up to it are a bot's from before the restart.
+    private long? _restartedFrom;
+
+    /// <summary>
+    /// Telegram's "no new updates for at least a week": the next update's id is chosen afresh, here <paramref name="nextId"/>,
+    /// below the ids before. A bot still polling with its old offset is handed the new updates all the same.
+    /// </summary>
+    public void RestartIdsAt(long nextId)
+    {
+        _restartedFrom = _nextId;
+        _nextId = nextId;
+        ConfirmedOffset = nextId;
+    }
+
     /// <summary>getUpdates' offset: positive confirms everything below it; negative keeps only the last -offset updates.</summary>
     public void Confirm(long offset)
     {
+        if (offset > _nextId && offset <= _restartedFrom)
+        {
+            return;
+        }
         if (offset > 0)
         {
             _pending.RemoveAll(u => u.Id < offset);

@@ -57,7 +57,9 @@ internal sealed partial class UpdatePoller(
                     Trouble.Polled();
                     var polled = offset;
                     var committed = true;
-                    var polledUpdates = updates.Select(PolledUpdate.Read).ToList();
+                    // In id order: a batch out of it (100, 101, 50) would otherwise confirm 101 before 50 was handled, and
+                    // a crash between them lose 50; taken in order, each offset stored confirms only what was handled.
+                    var polledUpdates = updates.Select(PolledUpdate.Read).OrderBy(u => u.UpdateId).ToList();
                     await FollowMigrationsAsync(polledUpdates).ConfigureAwait(false);
                     foreach (var update in polledUpdates)
                     {
@@ -70,9 +72,10 @@ internal sealed partial class UpdatePoller(
                             break;
                         }
                         uncommitted = 0;
-                        // The highest confirmed so far, not the latest: in a batch out of id order (100, 101, 50) the last
-                        // one's would move the offset back, and Telegram would hand 100 and 101 over, to be handled, again.
-                        if (confirmedBy is not { } next || next <= offset)
+                        // Lower than the offset polled with only after Telegram chose the ids afresh (no updates for a
+                        // week): those updates came with the old offset all the same, and kept, it would hand them over,
+                        // to be handled again, at every poll.
+                        if (confirmedBy is not { } next || next == offset)
                         {
                             continue;
                         }
