@@ -395,12 +395,13 @@ public sealed class GapFinderTests : IAsyncLifetime
         var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
         var pull = new ExecutorRouteOptions { Type = "pull" };
         var options = new ExecutionOptions();
-        async Task RestoredAsync(string id)
+        async Task RestoredAsync(string id, string route = "command")
         {
             await DraftFixtures.ApproveAsync(Store, id);
             await Store.WriteAsync(ctx => DraftStore.Apply(ctx, new Transition(id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
             {
                 Set = new Dictionary<string, object?> { ["exec_error"] = RestoredApprovals.Reason + ExecutionLedger.UnknownNote },
+                Details = new System.Text.Json.Nodes.JsonObject { ["route"] = route },
             }));
         }
         async Task CutOffAsync(string id)
@@ -410,6 +411,7 @@ public sealed class GapFinderTests : IAsyncLifetime
                 AttemptOutcome.Interrupted("killed after 30 s"), command, options, "executor:command"));
         }
         await RestoredAsync("posted:restored");
+        await RestoredAsync("memo:unrouted", route: "none");
         await DraftFixtures.ApproveAsync(Store, "posted:cut-off");
         await CutOffAsync("posted:cut-off");
         await DraftFixtures.ApproveAsync(Store, "posted:crashed");
@@ -433,6 +435,8 @@ public sealed class GapFinderTests : IAsyncLifetime
         {
             ["posted:restored"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; " +
                 "check the sink, then Mark done or Retry",
+            ["memo:unrouted"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); " +
+                "its kind has no route here: add one, then Retry, or Mark done",
             ["posted:cut-off"] = cutOff,
             ["posted:crashed"] = cutOff,
             ["pulled:maybe"] = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer; it may have posted) " +
