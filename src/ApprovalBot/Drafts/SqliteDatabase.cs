@@ -120,7 +120,8 @@ internal sealed class SqliteDatabase : IDisposable
         }
         catch (SqliteException ex) when (ex.SqliteErrorCode is 26 /* SQLITE_NOTADB */)
         {
-            reason = "it is not an SQLite database";
+            // Also what a store whose first page is damaged says: moving it away would start an empty store.
+            reason = "it is not an SQLite database, or it is this service's store damaged past opening: then restore the latest backup into this folder (ApprovalBot restore <backup>) rather than move it";
         }
         catch
         {

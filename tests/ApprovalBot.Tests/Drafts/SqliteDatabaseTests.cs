@@ -709,7 +709,7 @@ public sealed class SqliteDatabaseTests
     {
         { "CREATE TABLE customers (id INTEGER); CREATE TABLE orders (id INTEGER);", "it is another program's SQLite database, with tables customers, orders" },
         { "CREATE TABLE drafts (id TEXT); PRAGMA user_version = 3;", "it has no drafts, events and settings tables" },
-        { "text", "it is not an SQLite database" },
+        { "text", "it is not an SQLite database, or it is this service's store damaged past opening: then restore the latest backup into this folder (ApprovalBot restore <backup>) rather than move it" },
     };
 
     /// <summary>
