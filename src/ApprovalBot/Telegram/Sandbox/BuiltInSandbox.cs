@@ -43,13 +43,14 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStor
         }
         foreach (var endPoint in EndPointsOf(uri))
         {
-            using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-            if (endPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                socket.DualMode = true;
-            }
             try
             {
+                // Inside the try: a machine without IPv6 refuses the socket itself, which is the start's own bind's to report.
+                using var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+                if (endPoint.Address.Equals(IPAddress.IPv6Any))
+                {
+                    socket.DualMode = true;
+                }
                 socket.Bind(endPoint);
             }
             catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
