@@ -155,7 +155,9 @@ internal sealed class LineReader(
             }
             dropped += _end - _start;
             _start = _end = 0;
-            if (dropped >= maxBytes)
+            // Past the line's own length limit, with room for its \r\n still to come: a line of exactly MaxLineBytes
+            // whose end arrives in a later read is read to its end.
+            if (dropped - 2 >= maxBytes)
             {
                 return;
             }
