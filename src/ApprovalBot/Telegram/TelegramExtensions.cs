@@ -48,6 +48,8 @@ internal static class TelegramExtensions
         services.AddSingleton<DecisionHandler>();
         services.AddSingleton<EscalationActionHandler>();
         services.AddSingleton<CallbackRouter>();
+        services.AddSingleton<ApproverReplies>();
+        services.AddHostedService(sp => sp.GetRequiredService<ApproverReplies>());
         services.AddSingleton<CommandRouter>();
         services.AddSingleton<BotMembership>();
         services.AddSingleton<UpdateDispatcher>();

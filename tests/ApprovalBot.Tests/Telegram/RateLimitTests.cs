@@ -70,6 +70,75 @@ public sealed class RateLimitTests
     }
 
     /// <summary>
+    /// An approver's command whose reply must wait for the group's minute, spent on cards, does not hold up the tap behind
+    /// it: the poller handles one update at a time, and it waited for that reply's send slot, up to a minute. The reply is
+    /// queued instead and goes out once the minute has passed; the command's update is confirmed before it goes.
+    /// </summary>
+    [Fact]
+    public async Task Pending_ByApproverAfterTheGroupsMinuteIsSpentOnCards_TapBehindItDecidedAtOnceReplySentOnceTheMinutePasses()
+    {
+        var clock = new SignallingClock();
+        await using var h = await StartInGroupAsync(clock);
+        var ids = Enumerable.Range(1, 20).Select(i => $"reply:queued:{i:00}").ToList();
+        foreach (var id in ids)
+        {
+            await h.SubmitAsync(id, "text of " + id);
+        }
+        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var card = await h.WaitForCardAsync(ids[0]);
+
+        // The clock does not move: a tap behind a reply that waited for the group's minute would never be answered.
+        var pending = h.Control.SendUserMessage("/pending", chatId: Group);
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await h.Control.WaitForEditAsync(Group, card.MessageId, TelegramHarness.Wait, m => m.Text?.Contains("Approved by", StringComparison.Ordinal) == true);
+        await h.Control.WaitForUpdateConfirmedAsync(pending.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal("✅ Approved", answer.Text);
+        Assert.Equal(DraftState.Approved, h.Host.Store.Get(ids[0])!.State);
+        Assert.Equal(20, h.Control.GetMessages(Group).Count);
+        // The reply waits for the first card to leave the group's minute, then goes out.
+        var due = await clock.NextTimerAsync(TelegramHarness.Wait);
+        Assert.Equal(20, h.Control.GetMessages(Group).Count);
+        clock.Advance(due - clock.GetUtcNow());
+        var reply = await h.Control.WaitForMessageAsync(Group, pending.MessageId, m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        // Built when the command was handled, before the tap behind it.
+        Assert.Contains(ids[0], reply.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 429);
+    }
+
+    /// <summary>
+    /// A reply still queued when the service stops does not hold up the stop and is not sent: it is not state, and its
+    /// command, confirmed already, is not handled again after the restart (no second reply to it).
+    /// </summary>
+    [Fact]
+    public async Task Pending_ReplyQueuedWhenTheServiceStops_StopsAtOnceCommandNotHandledAgain()
+    {
+        var clock = new SignallingClock();
+        await using var h = await StartInGroupAsync(clock);
+        var ids = Enumerable.Range(1, 20).Select(i => $"reply:stopped:{i:00}").ToList();
+        foreach (var id in ids)
+        {
+            await h.SubmitAsync(id, "text of " + id);
+        }
+        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var pending = h.Control.SendUserMessage("/pending", chatId: Group);
+        await h.Control.WaitForUpdateConfirmedAsync(pending.UpdateId, TelegramHarness.Wait);
+        await clock.NextTimerAsync(TelegramHarness.Wait);
+
+        var stopping = System.Diagnostics.Stopwatch.StartNew();
+        await h.RestartHostAsync();
+        Assert.True(stopping.Elapsed < TelegramHarness.Wait, $"the restart took {stopping.Elapsed}");
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        clock.Advance(TimeSpan.FromMinutes(1));
+        var again = h.Control.SendUserMessage("/pending", chatId: Group);
+        await h.Control.WaitForMessageAsync(Group, again.MessageId, m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.Single(h.Control.GetMessages(Group), m => m.Text?.StartsWith("Awaiting a decision", StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>
     /// Strangers' commands, however many, never hold up the updates behind them: the poller handles one update at a time,
     /// and a reply waiting for a send slot held every tap behind it (a group allows 20 a minute, a private chat one a second
     /// after a burst), so a stranger sending commands every few seconds kept an approver's tap unanswered for ever. A reply

@@ -13,7 +13,11 @@ namespace ApprovalBot.Telegram.Cards;
 /// exists, loses its buttons and says the card was sent again below; a tap made on it before that still decides (one
 /// decision, bound to the text's hash) and is shown on both. Runs on the update poller, one update at a time, so two
 /// requests never move the same card at once; another mover (the pass of a restarted built-in sandbox, a card following a
-/// group to its supergroup) can still move it first, and then the copy sent is removed and the answer says so.
+/// group to its supergroup) can still move it first, and then the copy sent is removed and the answer says so. Unlike a
+/// command's reply (<see cref="Commands.ApproverReplies"/>), the card is sent on the poller, waiting for its send slot
+/// (after a burst of cards, up to the group's minute, with the taps behind it): a card is state, recorded with its request
+/// before the update is confirmed, so a stop re-handles the request instead of losing it, and one request at a time keeps
+/// two from moving the same card; a queue off the poller would need to be durable to keep both. Approvers ask for it rarely.
 /// </summary>
 internal sealed partial class CardResender(
     DraftStore store, CardSender sender, CardFollowUps followUps, ApproverActions actions, TimeProvider time, ILogger<CardResender> logger)

@@ -11,11 +11,13 @@ namespace ApprovalBot.Telegram.Commands;
 /// <summary>
 /// Routes <c>/name args</c> (or <c>/name@thisbot args</c>) to the registered <see cref="ITelegramCommand"/>.
 /// Only approvers in the approvers' chat may run commands, except those that allow anyone (/start, for set-up),
-/// which answer in any chat and are still recorded as a security event when run by anyone else. Only an approver's
-/// command in the approvers' chat waits for its reply's send slot; any other reply is sent if there is room, else dropped.
+/// which answer in any chat and are still recorded as a security event when run by anyone else. An approver's reply in the
+/// approvers' chat is queued to <see cref="ApproverReplies"/>, which waits for its send slot off the update poller; any
+/// other reply is sent if there is room, else dropped. Neither holds the poller waiting for a slot.
 /// </summary>
 internal sealed partial class CommandRouter(
-    IEnumerable<ITelegramCommand> registered, TelegramChat chat, TelegramBotClient client, DraftStore store, ILogger<CommandRouter> logger)
+    IEnumerable<ITelegramCommand> registered, TelegramChat chat, TelegramBotClient client, ApproverReplies approverReplies, DraftStore store,
+    ILogger<CommandRouter> logger)
 {
     public const string NotAuthorizedReason = "command_not_authorized";
     public const string SetupReason = "setup_command";
@@ -68,14 +70,15 @@ internal sealed partial class CommandRouter(
         var replyChat = approver ? chat.ChatId : message.Chat.Id;
         if (command is null)
         {
-            await ReplyAsync(replyChat, "Unknown command " + HtmlText.Escape("/" + shown) + ". /help lists the commands.", cancellationToken).ConfigureAwait(false);
+            await approverReplies.EnqueueAsync(replyChat, "Unknown command " + HtmlText.Escape("/" + shown) + ". /help lists the commands.", null, cancellationToken)
+                .ConfigureAwait(false);
             return;
         }
         LogCommand(shown, from.Id, message.Chat.Id);
         var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId }, cancellationToken).ConfigureAwait(false);
         if (approver)
         {
-            await ReplyAsync(replyChat, reply, cancellationToken, command.FullReplyHint).ConfigureAwait(false);
+            await approverReplies.EnqueueAsync(replyChat, reply, command.FullReplyHint, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -125,7 +128,7 @@ internal sealed partial class CommandRouter(
         return name.Length > 0;
     }
 
-    private static SendMessageRequest Reply(long chatId, string html) => new()
+    internal static SendMessageRequest Reply(long chatId, string html) => new()
     {
         ChatId = chatId,
         Text = html,
@@ -147,26 +150,6 @@ internal sealed partial class CommandRouter(
             {
                 LogReplyDropped(chatId);
             }
-        }
-        catch (ApiRequestException ex)
-        {
-            LogReplyFailed(ex, chatId);
-        }
-    }
-
-    /// <summary>An approver's reply in the approvers' chat: waits for its send slot, and resends after 429 or a failure.</summary>
-    private async Task ReplyAsync(long chatId, string html, CancellationToken cancellationToken, string? fullReplyHint = null)
-    {
-        try
-        {
-            await client.SendMessage(Reply(chatId, html), cancellationToken).ConfigureAwait(false);
-        }
-        catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("too long", StringComparison.OrdinalIgnoreCase))
-        {
-            // A command's reply outgrew one message; say so rather than stay silent.
-            LogReplyFailed(ex, chatId);
-            await ReplyAsync(chatId, "⚠️ The reply is too long for one Telegram message" + (fullReplyHint is null ? "." : "; " + fullReplyHint + "."), cancellationToken)
-                .ConfigureAwait(false);
         }
         catch (ApiRequestException ex)
         {
