@@ -50,12 +50,7 @@ public sealed class RateLimitTests
     {
         var clock = new SignallingClock();
         await using var h = await StartInGroupAsync(clock);
-        var ids = Enumerable.Range(1, 20).Select(i => $"reply:spent:{i:00}").ToList();
-        foreach (var id in ids)
-        {
-            await h.SubmitAsync(id, "text of " + id);
-        }
-        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var ids = await SpendTheGroupsMinuteOnCardsAsync(h, "spent");
         var card = await h.WaitForCardAsync(ids[0]);
 
         // The clock does not move: an edit that waited for the group's minute would never come.
@@ -79,12 +74,7 @@ public sealed class RateLimitTests
     {
         var clock = new SignallingClock();
         await using var h = await StartInGroupAsync(clock);
-        var ids = Enumerable.Range(1, 20).Select(i => $"reply:queued:{i:00}").ToList();
-        foreach (var id in ids)
-        {
-            await h.SubmitAsync(id, "text of " + id);
-        }
-        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var ids = await SpendTheGroupsMinuteOnCardsAsync(h, "queued");
         var card = await h.WaitForCardAsync(ids[0]);
 
         // The clock does not move: a tap behind a reply that waited for the group's minute would never be answered.
@@ -117,12 +107,7 @@ public sealed class RateLimitTests
     {
         var clock = new SignallingClock();
         await using var h = await StartInGroupAsync(clock);
-        var ids = Enumerable.Range(1, 20).Select(i => $"reply:stopped:{i:00}").ToList();
-        foreach (var id in ids)
-        {
-            await h.SubmitAsync(id, "text of " + id);
-        }
-        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        var ids = await SpendTheGroupsMinuteOnCardsAsync(h, "stopped");
         var pending = h.Control.SendUserMessage("/pending", chatId: Group);
         await h.Control.WaitForUpdateConfirmedAsync(pending.UpdateId, TelegramHarness.Wait);
         await clock.NextTimerAsync(TelegramHarness.Wait);
@@ -176,6 +161,18 @@ public sealed class RateLimitTests
         var refusals = h.Control.GetMessages(strangerChat).Count(m => m.Text is { } t && (t.StartsWith("⛔", StringComparison.Ordinal) || t.StartsWith("👋", StringComparison.Ordinal)));
         Assert.InRange(refusals, 1, flood / 2);
         Assert.DoesNotContain(h.Control.GetCalls("sendMessage"), c => c.StatusCode == 429);
+    }
+
+    /// <summary>Twenty drafts carded in the group, which takes no other new message until the clock moves a minute on; their ids.</summary>
+    private static async Task<List<string>> SpendTheGroupsMinuteOnCardsAsync(TelegramHarness h, string name)
+    {
+        var ids = Enumerable.Range(1, 20).Select(i => $"reply:{name}:{i:00}").ToList();
+        foreach (var id in ids)
+        {
+            await h.SubmitAsync(id, "text of " + id);
+        }
+        await h.WaitForStateAsync(ids[19], DraftState.Carded);
+        return ids;
     }
 
     /// <summary>The bot in a group chat with its default limits, the sandbox with Telegram's, both on <paramref name="clock"/>; polling.</summary>
