@@ -485,6 +485,8 @@ public sealed class CardOutboxTests
         Assert.Contains("\"gave_up\":false", Assert.Single(events, e => e.Type == "card_failed").Details, StringComparison.Ordinal);
         var unconfirmed = Assert.Single(events, e => e.Type == CardSender.UnconfirmedEvent);
         Assert.Contains("\"unreadable_card_sends\":2", unconfirmed.Details, StringComparison.Ordinal);
+        // Logged just after the state it follows is stored.
+        await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventId.Name == "CardUnconfirmed"), "the CardUnconfirmed log line");
         Assert.Equal(LogLevel.Warning, Assert.Single(logs.Entries, e => e.EventId.Name == "CardUnconfirmed").Level);
         Assert.DoesNotContain(logs.Entries, e => e.Level >= LogLevel.Error && e.Category == typeof(CardOutbox).FullName);
 
