@@ -72,7 +72,8 @@ internal sealed class ExecutorCycle(
 
     /// <summary>
     /// The job's cycle: recovery and the start of every due run, without waiting for the runs; each tells the
-    /// listeners as it ends. <see cref="ExecutorCycleResult.Started"/> counts the runs launched.
+    /// listeners as it ends. <see cref="ExecutorCycleResult.Started"/> counts the runs launched and, at the first cycle after
+    /// a start, the drafts a lowered MaxAttempts ended there (told as the runs that would have ended them).
     /// </summary>
     public async Task<ExecutorCycleResult> StartCycleAsync(CancellationToken cancellationToken)
     {
