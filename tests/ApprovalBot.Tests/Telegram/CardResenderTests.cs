@@ -356,6 +356,37 @@ public sealed class CardResenderTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// The card sent again on <c>/card</c> is answered unreadably, then the approver asks again and that card is recorded: the
+    /// original card lost its buttons at the first request (pointing below), so only the copies sent again can be tapped.
+    /// Before the fix it kept them for good: recorded unconfirmed, the draft had no message on record, so the second resend
+    /// had no old card to take them off.
+    /// </summary>
+    [Fact]
+    public async Task CardSendAnsweredUnreadable_TheOriginalCardLosesItsButtons_ALaterResendLeavesItSo()
+    {
+        const string id = "reply:resend-unreadable-original";
+        var old = await _h.SubmitCardedAsync(id, "My first card must not stay tappable");
+        Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        var first = Control.SendUserMessage("/card " + id, Control.ApproverId, _h.ChatId);
+        await NewCardAsync(id, first.MessageId);
+        await Control.WaitForUpdateConfirmedAsync(first.UpdateId, TelegramHarness.Wait);
+
+        Assert.Null(Store.Get(id)!.CardMessageId);
+        var original = Control.GetMessage(_h.ChatId, old.MessageId)!;
+        Assert.Empty(original.Buttons);
+        Assert.StartsWith("🔁 Sent again below at ", original.Text, StringComparison.Ordinal);
+
+        var second = Control.SendUserMessage("/card " + id, Control.ApproverId, _h.ChatId);
+        var card = await NewCardAsync(id, second.MessageId);
+        await Control.WaitForUpdateConfirmedAsync(second.UpdateId, TelegramHarness.Wait);
+
+        Assert.Equal(card.MessageId, Store.Get(id)!.CardMessageId);
+        Assert.Empty(Control.GetMessage(_h.ChatId, old.MessageId)!.Buttons);
+        Assert.Throws<InvalidOperationException>(() => Control.PressButton(old.MessageId, TelegramHarness.ButtonData(old, "Approve")));
+    }
+
+    /// <summary>
     /// A long draft's file, sent before its card, gets an answer that cannot be read: the file most likely went out, the card
     /// with its buttons never did. The answer says the card was not sent, and nothing is recorded: the old card stays the card
     /// on record, nothing is taken for sent unconfirmed. Before the fix the answer said the card was probably sent again.

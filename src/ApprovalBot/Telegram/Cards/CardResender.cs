@@ -49,6 +49,12 @@ internal sealed partial class CardResender(
             var recorded = await sender.RecordUnconfirmedAsync(draft, CardSender.ResendRequestedReason, ex, request.Details(), actor: request.Actor)
                 .ConfigureAwait(false);
             LogSendOutcomeUnknown(draft.Id, request.From.Id, ex.Description, recorded);
+            if (recorded)
+            {
+                // Now, or never: with no message on record, a later resend has no old card to take the buttons off, and the
+                // original would stay a card to tap beside the copy (and the one a later resend records).
+                await SupersedeAsync(draft, cancellationToken).ConfigureAwait(false);
+            }
             return new ResendOutcome(ResendResult.OutcomeUnknown, store.Get(draft.Id) ?? draft, Error: ex.Description);
         }
         catch (Exception ex) when (ex is ApiRequestException || CardSender.IsCardFault(ex, cancellationToken))
@@ -76,10 +82,7 @@ internal sealed partial class CardResender(
             return new ResendOutcome(ResendResult.Lost, now, now.CardMessageId, Spare: spare);
         }
         LogResent(draft.Id, draft.CardMessageId, sent.MessageId, request.From.Id);
-        if (draft is { CardChatId: { } oldChat, CardMessageId: { } oldMessage })
-        {
-            await SupersedeAsync(draft.Id, oldChat, oldMessage, cancellationToken).ConfigureAwait(false);
-        }
+        await SupersedeAsync(draft, cancellationToken).ConfigureAwait(false);
         // Decided, expired or cancelled while the card was on its way: the answer says so, as the new card does.
         return new ResendOutcome(ResendResult.Sent, store.Get(draft.Id) ?? draft, sent.MessageId);
     }
@@ -136,13 +139,17 @@ internal sealed partial class CardResender(
     }
 
     /// <summary>
-    /// Takes the buttons off the old card. Best effort, once: a card deleted in the chat (the usual reason to ask) answers
+    /// Takes the buttons off <paramref name="old"/>'s card on record, if it had one. Best effort, once: a card deleted in the chat (the usual reason to ask) answers
     /// "message to edit not found", which is expected; if the edit fails otherwise the old copy keeps its buttons, and a tap
     /// on it still counts once, like a tap on a card that arrived twice. Never retried by the follow-ups: they show a draft's
     /// latest state, which for a draft awaiting a decision would put the buttons back.
     /// </summary>
-    private async Task SupersedeAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
+    private async Task SupersedeAsync(Draft old, CancellationToken cancellationToken)
     {
+        if (old is not { Id: var draftId, CardChatId: { } chatId, CardMessageId: { } messageId })
+        {
+            return;
+        }
         try
         {
             await sender.ShowSupersededAsync(draftId, chatId, messageId, time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
@@ -166,7 +173,7 @@ internal sealed partial class CardResender(
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "ResendOutcomeUnknown",
         Message = "The card of {DraftId} sent again at the request of {UserId} is most likely in the chat, but Telegram's answer could not be read ({Description}); " +
-        "not sent again unasked, recorded as sent unconfirmed, with no message on record: {Recorded}. A tap on it decides once; /orphans lists it " +
+        "not sent again unasked, recorded as sent unconfirmed, with no message on record: {Recorded} (the old card then loses its buttons). A tap on it decides once; /orphans lists it " +
         "(card_unconfirmed) with Resend card, as /card <id> does")]
     private partial void LogSendOutcomeUnknown(string draftId, long userId, string description, bool recorded);
 
