@@ -336,6 +336,7 @@ public sealed class CardResenderTests : IAsyncLifetime
         var draft = Store.Get(id)!;
         Assert.Equal((DraftState.Carded, _h.ChatId, (long?)null), (draft.State, draft.CardChatId!.Value, draft.CardMessageId));
         Assert.Contains($"most likely in chat {_h.ChatId.ToString(CultureInfo.InvariantCulture)}", draft.CardError, StringComparison.Ordinal);
+        Assert.EndsWith("A tap on it decides once; Resend card (/card) sends one that is recorded", draft.CardError, StringComparison.Ordinal);
         var unconfirmed = Assert.Single(Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
         Assert.Equal("telegram:" + Control.ApproverId.ToString(CultureInfo.InvariantCulture), unconfirmed.Actor);
         var details = JsonNode.Parse(unconfirmed.Details!)!;

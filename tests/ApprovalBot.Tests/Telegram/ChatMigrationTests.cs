@@ -216,6 +216,10 @@ public sealed class ChatMigrationTests
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal((DraftState.Cancelled, (long?)Supergroup, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
         Assert.Contains("most likely in chat -100123", draft.CardError, StringComparison.Ordinal);
+        // Cancelled: no buttons to tap, nothing for Resend card to send (before the fix it said both were there).
+        Assert.EndsWith("The draft no longer awaits a decision: the card has no buttons, and its later outcomes are not shown on a card", draft.CardError,
+            StringComparison.Ordinal);
+        Assert.DoesNotContain("A tap on it decides once", draft.CardError, StringComparison.Ordinal);
         var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
         Assert.Equal((CardSender.ChatMigratedReason, (long?)Group, (long?)card.MessageId),
             ((string?)unconfirmed["reason"], (long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"]));
@@ -226,6 +230,8 @@ public sealed class ChatMigrationTests
         var status = h.Control.SendUserMessage("/status " + id, chatId: Supergroup);
         var reply = await h.Control.WaitForMessageAsync(m => m.MessageId > status.MessageId && m.ChatId == Supergroup, TelegramHarness.Wait);
         Assert.Contains("Card: no message on record: ", reply.Text, StringComparison.Ordinal);
+        Assert.Contains("no longer awaits a decision", reply.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Resend card", reply.Text, StringComparison.Ordinal);
     }
 
     /// <summary>

@@ -242,7 +242,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     {
         var to = chatId ?? chat.ChatId;
         var error = $"{unreadable.Description} ({unreadable.Method}): the card sent again ({reason}) is most likely in chat {to}, but Telegram's answer could " +
-            "not be read, so it has no message on record; not sent again unasked. A tap on it decides once; Resend card (/card) sends one that is recorded";
+            "not be read, so it has no message on record; not sent again unasked. ";
+        // Chosen by the state the write finds (a card following its group to a supergroup is recorded in any state): the
+        // buttons and Resend card are there only while the draft awaits a decision.
+        var awaiting = error + "A tap on it decides once; Resend card (/card) sends one that is recorded";
+        var decided = error + "The draft no longer awaits a decision: the card has no buttons, and its later outcomes are not shown on a card";
         var json = new JsonObject
         {
             ["chat_id"] = to, ["from_chat_id"] = draft.CardChatId, ["from_message_id"] = draft.CardMessageId, ["reason"] = reason, ["method"] = unreadable.Method,
@@ -257,9 +261,10 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             return await store.WriteAsync(ctx =>
             {
                 var recorded = ctx.Execute(
-                    "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, card_error = $error, " +
+                    "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, " +
+                    "card_error = CASE WHEN state IN ('pending', 'carded') THEN $awaiting ELSE $decided END, " +
                     "updated_at = $now WHERE id = $id AND (state = 'carded' OR $anyState) AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
-                    ("$chat", to), ("$error", error), ("$now", ctx.NowMs), ("$id", draft.Id), ("$anyState", anyState), ("$oldChat", draft.CardChatId),
+                    ("$chat", to), ("$awaiting", awaiting), ("$decided", decided), ("$now", ctx.NowMs), ("$id", draft.Id), ("$anyState", anyState), ("$oldChat", draft.CardChatId),
                     ("$oldMessage", draft.CardMessageId)) == 1;
                 if (recorded)
                 {
