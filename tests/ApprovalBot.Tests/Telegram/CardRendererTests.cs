@@ -35,7 +35,7 @@ public sealed class CardRendererTests
     /// </summary>
     [Theory]
     [InlineData(true, "⚠️ Its text is missing from the store: it can only be rejected")]
-    [InlineData(false, "⚠️ Its text is not the one stored with it (the SHA-256 differs): it can only be rejected")]
+    [InlineData(false, "⚠️ Its text does not match the stored SHA-256: it can only be rejected")]
     public void Render_AwaitingWithTextMissingOrChanged_RejectOnlyAndSaysWhy(bool missing, string status)
     {
         foreach (var state in new[] { DraftState.Pending, DraftState.Carded })
@@ -48,6 +48,25 @@ public sealed class CardRendererTests
             Assert.Equal(["❌ Reject"], card.Buttons!.InlineKeyboard.Single().Select(b => b.Text));
             Assert.StartsWith("<b>" + status + "</b>\n\n", card.Html, StringComparison.Ordinal);
         }
+    }
+
+    /// <summary>
+    /// A changed text as long as a full-text card allows: its line fits the room the card keeps for a status line, whole.
+    /// Before the fix it was 88 characters against 80 kept, and was cut mid-word.
+    /// </summary>
+    [Fact]
+    public void Render_TextChangedAtTheLimit_TheWholeLineFits()
+    {
+        var header = CardRenderer.Render(Draft("")).Length;
+        var draft = Draft(new string('x', 4096 - header - 2 - CardRenderer.StatusRoom), DraftState.Carded) with { Sha256 = Sha.Hex("other words") };
+        Assert.True(CardRenderer.ShowsFullText(draft));
+
+        var card = CardRenderer.Render(draft);
+
+        Assert.True(card.Length <= 4096, card.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.StartsWith("<b>⚠️ Its text ", card.Html, StringComparison.Ordinal);
+        Assert.Contains(": it can only be rejected</b>\n\n", card.Html, StringComparison.Ordinal);
+        Assert.EndsWith(draft.Text!, card.Html, StringComparison.Ordinal);
     }
 
     private static readonly DateTimeOffset WithdrawnAt = new(2026, 11, 24, 9, 30, 0, TimeSpan.Zero);

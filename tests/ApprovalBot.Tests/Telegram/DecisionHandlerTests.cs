@@ -51,7 +51,7 @@ public sealed class DecisionHandlerTests
     /// </summary>
     [Theory]
     [InlineData("text = NULL", "text_missing", "⚠️ The text of reply:lost is missing from the store: it cannot be approved. Nothing changed; it was reported. ❌ Reject still works.")]
-    [InlineData("text = 'other words'", "text_changed", "⚠️ The text of reply:lost is not the one stored with it (the SHA-256 differs): it cannot be approved. Nothing changed; it was reported. ❌ Reject still works.")]
+    [InlineData("text = 'other words'", "text_changed", "⚠️ The text of reply:lost does not match the stored SHA-256: it cannot be approved. Nothing changed; it was reported. ❌ Reject still works.")]
     public async Task Approve_TextMissingOrChangedInTheStore_RefusedAndRecordedCardKeepsRejectOnly(string set, string reason, string said)
     {
         await using var h = await TelegramHarness.StartAsync();

@@ -17,9 +17,12 @@ internal static class ApprovableText
     public static string? Problem(Draft draft) =>
         draft.Text is not { } text ? Missing : DraftHash.Of(text) == draft.Sha256 ? null : Changed;
 
-    /// <summary>What is wrong with the text, to follow "its text" or "the text of …".</summary>
+    /// <summary>
+    /// What is wrong with the text, to follow "its text" or "the text of …". Short: the card's line with it must fit
+    /// <see cref="CardRenderer.StatusRoom"/>, all a card at the length limit keeps for it.
+    /// </summary>
     public static string Said(string problem) =>
-        problem == Missing ? "is missing from the store" : "is not the one stored with it (the SHA-256 differs)";
+        problem == Missing ? "is missing from the store" : "does not match the stored SHA-256";
 
     /// <summary>The answer to a refused Approve tap.</summary>
     public static string Refusal(Draft draft, string problem) =>
