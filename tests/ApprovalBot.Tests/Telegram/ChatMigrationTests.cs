@@ -264,6 +264,38 @@ public sealed class ChatMigrationTests
         Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type is CardSender.UnconfirmedEvent or CardSender.MovedEvent);
     }
 
+    /// <summary>
+    /// A long draft's card left in the old group: its file's first send into the supergroup is answered unreadably, and the
+    /// retry is refused (a failure that does not pass), which ends that change's tries. At the draft's next change the move
+    /// gets its two tries again: the file's next unreadable answer is retried and the card moves. Before the fix the count
+    /// of the earlier change carried over, and that one answer gave the move up (card_edit_failed).
+    /// </summary>
+    [Fact]
+    public async Task LongDraftsCard_UnreadableFileThenARefusalEndTheTries_TheDraftsNextChangeStartsTheCountAfresh()
+    {
+        const string id = "long:moved-file-count";
+        await using var h = await StartInGroupAsync();
+        await h.SubmitAsync(id, new string('x', 9_000), kind: "long");
+        await h.WaitForCardAsync(id);
+        await h.WaitForStateAsync(id, DraftState.Carded);
+        await MigrateAsync(h);
+        h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+        h.Control.InjectFault("sendDocument", SandboxFault.Error(400, "Bad Request: not enough rights to send documents to the chat"));
+        h.Control.InjectFault("sendDocument", SandboxFault.ResponseLost(ResponseLossMode.Unreadable));
+
+        // Approved is the decision handler's to show; failed and cancelled are the follow-ups' (each a change of the card).
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Approved, "approved", "test"));
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Approved], DraftState.Failed, "failed", "test"));
+        await Eventually.TrueAsync(() => h.Control.GetCalls().Any(c => c.Method == "sendDocument" && c.StatusCode == 400), "the file's retry refused");
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Cancelled, "cancelled", "test"));
+        await Eventually.TrueAsync(
+            () => h.Host.Store.Events(id).Any(e => e.Type is CardSender.MovedEvent or CardSender.EditFailedEvent), "the card moved or the move given up");
+
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.EditFailedEvent);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(((long?)Supergroup, DraftState.Cancelled), (draft.CardChatId, draft.State));
+    }
+
     [Fact]
     public async Task Initialize_ConfiguredIdIsAMigrationTarget_EveryChatThatMigratedIntoItIsAFormerChatAndNoOtherIs()
     {

@@ -53,8 +53,10 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     private readonly SemaphoreSlim[] _edits = [.. Enumerable.Range(0, EditLanes).Select(_ => new SemaphoreSlim(1, 1))];
 
     // Per draft, the sends of a long draft's file into a supergroup answered unreadably since its card last moved there or was
-    // given up on (ShowInSupergroupAsync). In memory: a restart allows as many again, as a readmission of the draft would.
-    private readonly ConcurrentDictionary<string, int> _unreadableFilesInMove = new(StringComparer.Ordinal);
+    // given up on (ShowInSupergroupAsync), counted for the draft's state_since: another failure can end that change's tries,
+    // and the draft's next change starts afresh, as the give-up promises. In memory: a restart allows as many again, as a
+    // readmission of the draft would.
+    private readonly ConcurrentDictionary<string, (DateTimeOffset Since, int Sends)> _unreadableFilesInMove = new(StringComparer.Ordinal);
 
     /// <summary>
     /// A failure of one card itself (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
@@ -162,7 +164,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// recorded as sent unconfirmed (<see cref="UnconfirmedEvent"/>, reason <see cref="ChatMigratedReason"/>) and not sent
     /// again; rethrown, every retry of the edit, and every later look at the cards behind, posted another copy. One to a long
     /// draft's file (sent first) says the card was not sent: it fails the edit, whose retry sends file and card once more, and
-    /// after <see cref="CardOutbox.MaxUnreadableSends"/> such answers the move is given up until the draft changes again
+    /// after <see cref="CardOutbox.MaxUnreadableSends"/> such answers to one change of the draft the move is given up until it changes again
     /// (<see cref="EditFailedEvent"/>, the old card left on record).
     /// </summary>
     /// <returns>The card in the supergroup when an edit that got here first had moved it already: the caller shows the
@@ -195,7 +197,8 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         }
         catch (ApiRequestException ex) when (ex.OutcomeUnknown)
         {
-            if (_unreadableFilesInMove.AddOrUpdate(draftId, 1, (_, n) => n + 1) < CardOutbox.MaxUnreadableSends)
+            var since = draft.StateSince;
+            if (_unreadableFilesInMove.AddOrUpdate(draftId, (since, 1), (_, n) => (since, n.Since == since ? n.Sends + 1 : 1)).Sends < CardOutbox.MaxUnreadableSends)
             {
                 // The edit's retry (the follow-ups' backoff) sends file and card once more, as the outbox does.
                 throw;
