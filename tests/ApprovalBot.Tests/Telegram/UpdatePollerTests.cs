@@ -244,6 +244,8 @@ public sealed class UpdatePollerTests
         await h.Control.WaitForUpdateConfirmedAsync(second!.UpdateId, TelegramHarness.Wait);
         var next = h.Control.SendUserMessage("/status reply:next");
         await h.Control.WaitForUpdateConfirmedAsync(next.UpdateId, TelegramHarness.Wait);
+        // Replies are sent off the poller (ApproverReplies), in order, after their update is confirmed: the last one's says all are out.
+        await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("No draft reply:next", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         var answered = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.StartsWith("No draft", StringComparison.Ordinal) == true).Select(m => m.Text!.Split(' ')[2]);
         Assert.Equal(["reply:older", "reply:first", "reply:second", "reply:next"], answered);
@@ -269,6 +271,7 @@ public sealed class UpdatePollerTests
         var after = h.Control.SendUserMessage("/status reply:after");
         var next = h.Control.SendUserMessage("/status reply:next");
         await h.Control.WaitForUpdateConfirmedAsync(next.UpdateId, TelegramHarness.Wait);
+        await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("No draft reply:next", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         Assert.True(after.UpdateId < before.UpdateId);
         var answered = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.StartsWith("No draft", StringComparison.Ordinal) == true).Select(m => m.Text!.Split(' ')[2]);
@@ -285,6 +288,8 @@ public sealed class UpdatePollerTests
 
         await h.RestartHostAsync(whileStopped: () => sent = h.Control.SendUserMessage("/pending"));
         await h.Control.WaitForUpdateConfirmedAsync(sent!.UpdateId, TelegramHarness.Wait);
+        // The reply is sent off the poller (ApproverReplies), after the update is confirmed.
+        await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("Nothing awaits", StringComparison.Ordinal) == true, TelegramHarness.Wait);
 
         var calls = h.Control.GetCalls();
         var webhooks = calls.Where(c => c.Method == "deleteWebhook").ToList();
