@@ -44,9 +44,9 @@ public sealed class CommandRouterTests
         var stranger = h.Control.StrangerId;
         Assert.NotEqual(h.ChatId, group);
 
-        var sent = h.Control.SendUserMessage(text.Replace("{bot}", h.Control.BotUsername, StringComparison.Ordinal), fromUserId: stranger, chatId: group);
+        h.Control.SendUserMessage(text.Replace("{bot}", h.Control.BotUsername, StringComparison.Ordinal), fromUserId: stranger, chatId: group);
         var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == group, TelegramHarness.Wait);
-        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+        await h.Control.AllRepliesSentAsync(h.ChatId);
 
         Assert.Contains("Chat id: " + group.ToString(CultureInfo.InvariantCulture), reply.Text);
         Assert.Contains("Your user id: " + stranger.ToString(CultureInfo.InvariantCulture), reply.Text);
@@ -94,8 +94,9 @@ public sealed class CommandRouterTests
         await h.WaitForCardAsync("reply:secret-draft");
         var group = h.Control.GroupChatId;
 
-        var sent = h.Control.SendUserMessage(text, fromUserId: byApprover ? h.Control.ApproverId : h.Control.StrangerId, chatId: group);
-        await h.Control.WaitForUpdateConfirmedAsync(sent.UpdateId, TelegramHarness.Wait);
+        h.Control.SendUserMessage(text, fromUserId: byApprover ? h.Control.ApproverId : h.Control.StrangerId, chatId: group);
+        // Not the update's confirmation: an approver's reply would be sent after it.
+        await h.Control.AllRepliesSentAsync(h.ChatId);
 
         Assert.Empty(h.Control.GetMessages(group));
         Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);

@@ -107,6 +107,8 @@ public sealed class UpdatePollerTests
         var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
         var answer = await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
         await h.Control.WaitForUpdateConfirmedAsync(press.UpdateId, TelegramHarness.Wait);
+        // A /help handled after all would be answered after its update is confirmed.
+        await h.Control.AllRepliesSentAsync(h.ChatId);
 
         Assert.True(bad < press.UpdateId, scenario);
         Assert.Equal("✅ Approved", answer.Text);
