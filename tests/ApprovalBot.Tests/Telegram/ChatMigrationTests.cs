@@ -98,6 +98,29 @@ public sealed class ChatMigrationTests
         Assert.Empty(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent));
     }
 
+    /// <summary>
+    /// /start from the old group in the same batch is answered for the approvers' chat it is answered in: its id is the
+    /// supergroup's, and the approver is told the commands work. Before, it named the old group's id, and told the approver
+    /// that commands work only in the supergroup (where the answer stood) and to set ChatId to the old group to get cards.
+    /// </summary>
+    [Fact]
+    public async Task Start_InTheOldGroupInTheBatchOfTheUpgrade_AnsweredForTheSupergroup()
+    {
+        await using var h = await StartInGroupAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+
+        await h.RestartHostAsync(whileStopped: () =>
+        {
+            h.Control.SendUserMessage("/start", chatId: Group);
+            h.Control.MigrateChat(Group, Supergroup);
+        });
+        var reply = await h.Control.WaitForMessageAsync(m => m.Text?.StartsWith("👋 ApprovalBot", StringComparison.Ordinal) == true, TelegramHarness.Wait);
+
+        Assert.Equal(Supergroup, reply.ChatId);
+        Assert.Contains("Chat id: " + Supergroup.ToString(System.Globalization.CultureInfo.InvariantCulture), reply.Text, StringComparison.Ordinal);
+        Assert.Contains("You are an approver. /help lists the commands.", reply.Text, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ServiceMessage_AnotherGroupUpgraded_ChatUnchanged()
     {

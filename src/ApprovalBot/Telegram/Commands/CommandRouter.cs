@@ -75,7 +75,7 @@ internal sealed partial class CommandRouter(
             return;
         }
         LogCommand(shown, from.Id, message.Chat.Id);
-        var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId }, cancellationToken).ConfigureAwait(false);
+        var reply = await command.ExecuteAsync(new TelegramCommandContext(arguments, message, from, chat.IsApprover(from.Id), _commands) { ApproversChatId = chat.ChatId, ChatId = replyChat }, cancellationToken).ConfigureAwait(false);
         if (approver)
         {
             await approverReplies.EnqueueAsync(replyChat, reply, command.FullReplyHint, cancellationToken).ConfigureAwait(false);

@@ -34,7 +34,8 @@ internal interface ITelegramCommand
 /// <summary>Who ran a command, where, with which arguments (the text after the command).</summary>
 internal sealed record TelegramCommandContext(string Arguments, Message Message, User From, bool IsApprover, IReadOnlyList<ITelegramCommand> Commands)
 {
-    public long ChatId => Message.Chat.Id;
+    /// <summary>The chat the command counts as sent in: the approvers' chat for an approver's command from a group it was upgraded from.</summary>
+    public long ChatId { get; init; } = Message.Chat.Id;
 
     /// <summary>The approvers' chat, the only one where approvers' commands and buttons work.</summary>
     public long? ApproversChatId { get; init; }
