@@ -1,3 +1,4 @@
+using ApprovalBot.Drafts;
 using Microsoft.Data.Sqlite;
 
 namespace ApprovalBot.Backups;
@@ -47,7 +48,7 @@ internal static class StoreBackup
             {
                 StoreFile.Execute(source, "VACUUM INTO $target", ("$target", target));
                 StoreFile.Flush(target);
-                StoreFile.FlushFolder(folder);
+                Folders.Sync(folder);
             }
             catch (Exception ex)
             {

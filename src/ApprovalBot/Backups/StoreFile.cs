@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using ApprovalBot.Drafts;
 using Microsoft.Data.Sqlite;
 
@@ -100,27 +99,6 @@ internal static class StoreFile
         stream.Flush(flushToDisk: true);
     }
 
-    /// <summary>fsync of a folder, so a file created or renamed in it is still there after a power cut.</summary>
-    public static void FlushFolder(string folder)
-    {
-        var fd = Libc.Open(folder, 0 /* O_RDONLY: a folder opens read-only */);
-        if (fd < 0)
-        {
-            throw new IOException($"Could not open the folder '{folder}' to sync it (errno {Marshal.GetLastPInvokeError()}).");
-        }
-        try
-        {
-            if (Libc.Fsync(fd) != 0)
-            {
-                throw new IOException($"Could not sync the folder '{folder}' (errno {Marshal.GetLastPInvokeError()}).");
-            }
-        }
-        finally
-        {
-            _ = Libc.Close(fd);
-        }
-    }
-
     public static object? Scalar(SqliteConnection connection, string sql)
     {
         using var cmd = connection.CreateCommand();
@@ -137,27 +115,5 @@ internal static class StoreFile
             cmd.Parameters.AddWithValue(name, value ?? DBNull.Value);
         }
         cmd.ExecuteNonQuery();
-    }
-
-    /// <summary>
-    /// open, fsync and close as the process itself sees them (the main program's symbol scope), not bound to libc's own
-    /// copies as a DllImport of "libc" is: a test's LD_PRELOAD shim then sees these calls like SQLite's, and can tell a
-    /// rename that was synced from one that was not. Delegates, because function pointers would need unsafe code.
-    /// </summary>
-    private static class Libc
-    {
-        private static readonly nint Process = NativeLibrary.GetMainProgramHandle();
-
-        public static readonly OpenFunction Open = Marshal.GetDelegateForFunctionPointer<OpenFunction>(NativeLibrary.GetExport(Process, "open"));
-
-        public static readonly FdFunction Fsync = Marshal.GetDelegateForFunctionPointer<FdFunction>(NativeLibrary.GetExport(Process, "fsync"));
-
-        public static readonly FdFunction Close = Marshal.GetDelegateForFunctionPointer<FdFunction>(NativeLibrary.GetExport(Process, "close"));
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-        public delegate int OpenFunction([MarshalAs(UnmanagedType.LPUTF8Str)] string path, int flags);
-
-        [UnmanagedFunctionPointer(CallingConvention.Cdecl, SetLastError = true)]
-        public delegate int FdFunction(int fd);
     }
 }

@@ -87,10 +87,10 @@ internal static class StoreRestore
                 }
                 GiveToFolderOwner(folder, [replaced, .. kept]);
                 // Before the data folder: its entries for the old store may only go once replaced-* durably holds them.
-                StoreFile.FlushFolder(replaced);
+                Folders.Sync(replaced);
             }
             File.Move(restoring, databasePath);
-            StoreFile.FlushFolder(folder);
+            Folders.Sync(folder);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

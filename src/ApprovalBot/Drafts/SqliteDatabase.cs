@@ -48,7 +48,7 @@ internal sealed class SqliteDatabase : IDisposable
         var directory = Path.GetDirectoryName(DatabasePath)!;
         try
         {
-            Directory.CreateDirectory(directory);
+            Folders.CreateDurably(directory);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
