@@ -54,22 +54,30 @@ internal static class AttemptEvents
     /// Whether an event's details hold <c>may_have_taken_effect: true</c>. Older builds did not write it, and their
     /// failed attempts stay withdrawable as they were; so do details that are not JSON (a ledger edited by hand).
     /// </summary>
-    public static bool SaysMayHaveTakenEffect(string? details)
+    public static bool SaysMayHaveTakenEffect(string? details) => Field(details, MayHaveTakenEffect) is { ValueKind: JsonValueKind.True };
+
+    /// <summary>In a <c>restore_unsettled</c> event's details, the route of a kind that has none in this service's configuration.</summary>
+    public const string NoRoute = "none";
+
+    /// <summary>The <c>route</c> an attempt's event names (<c>command</c>, <c>webhook</c>, <c>pull</c>, or <see cref="NoRoute"/>), or null.</summary>
+    public static string? RouteOf(string? details) =>
+        Field(details, "route") is { ValueKind: JsonValueKind.String } route ? route.GetString() : null;
+
+    /// <summary>One field of an event's details; null when absent, or when the details are not a JSON object (a ledger edited by hand).</summary>
+    private static JsonElement? Field(string? details, string name)
     {
         if (details is null)
         {
-            return false;
+            return null;
         }
         try
         {
             using var doc = JsonDocument.Parse(details);
-            return doc.RootElement.ValueKind == JsonValueKind.Object
-                && doc.RootElement.TryGetProperty(MayHaveTakenEffect, out var value)
-                && value.ValueKind == JsonValueKind.True;
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(name, out var value) ? value.Clone() : null;
         }
         catch (JsonException)
         {
-            return false;
+            return null;
         }
     }
 }

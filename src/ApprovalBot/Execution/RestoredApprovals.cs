@@ -56,7 +56,7 @@ internal static class RestoredApprovals
                 var details = new JsonObject
                 {
                     ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
-                    ["route"] = routed ? route.RouteType.ToString().ToLowerInvariant() : "none", ["reason"] = Reason,
+                    ["route"] = routed ? route.RouteType.ToString().ToLowerInvariant() : AttemptEvents.NoRoute, ["reason"] = Reason,
                 };
                 if (routed && (route.RouteType == RouteType.Pull || route.Idempotent))
                 {

@@ -213,7 +213,7 @@ internal sealed class GapFinder(
     /// </summary>
     private static string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
     {
-        { Type: AttemptEvents.RestoreUnsettled } when RouteOf(cause) == "none" =>
+        { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); its kind has no route here: add one, then Retry, or Mark done",
         { Type: AttemptEvents.RestoreUnsettled } =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
@@ -222,19 +222,6 @@ internal sealed class GapFinder(
             "check the target, then Mark done or Retry",
         _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
     };
-
-    private static string? RouteOf(LedgerEvent e)
-    {
-        try
-        {
-            return System.Text.Json.Nodes.JsonNode.Parse(e.Details ?? "null") is System.Text.Json.Nodes.JsonObject details
-                && details["route"] is System.Text.Json.Nodes.JsonValue route && route.TryGetValue<string>(out var name) ? name : null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null;
-        }
-    }
 
     private static string? WithoutUnknownNote(string? error) =>
         error is not null && error.EndsWith(ExecutionLedger.UnknownNote, StringComparison.Ordinal) ? error[..^ExecutionLedger.UnknownNote.Length] : error;
