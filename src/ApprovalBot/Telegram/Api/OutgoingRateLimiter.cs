@@ -21,7 +21,7 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
     private readonly TelegramRateLimits _limits = options.Value.RateLimits;
     private readonly Lock _lock = new();
     private readonly Dictionary<long, ILimit> _chats = [];
-    private Window? _global;
+    private readonly Window _global = new(options.Value.RateLimits.GlobalPerSecond, Second);
 
     public async Task WaitAsync(long chatId, bool newMessage, CancellationToken cancellationToken)
     {
@@ -45,7 +45,6 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         var now = time.GetTimestamp();
         lock (_lock)
         {
-            _global ??= new Window(_limits.GlobalPerSecond, Second);
             if (!newMessage)
             {
                 var waitOverall = _global.WaitFor(now, time);
@@ -79,7 +78,6 @@ internal sealed class OutgoingRateLimiter(IOptions<TelegramOptions> options, Tim
         var now = time.GetTimestamp();
         lock (_lock)
         {
-            _global ??= new Window(_limits.GlobalPerSecond, Second);
             var chat = Chat(chatId, now);
             if (!_global.HasSpare(now, time) || !chat.HasSpare(now, time))
             {

@@ -45,19 +45,21 @@ internal sealed partial class VanishedCardResender(
             {
                 case Resent.Sent:
                     tally.Resent++;
-                    cards.WaitingOnChat.Remove(draft.Id);
-                    return;
+                    break;
                 case Resent.Unconfirmed:
                     tally.Unconfirmed++;
-                    cards.WaitingOnChat.Remove(draft.Id);
-                    return;
+                    break;
                 case Resent.Lost:
                     tally.Lost++;
-                    cards.WaitingOnChat.Remove(draft.Id);
-                    return;
+                    break;
                 default:
                     tally.Refusal = (outcome.Refusal!, draft.Id);
                     break;
+            }
+            if (tally.Refusal is null)
+            {
+                cards.WaitingOnChat.Remove(draft.Id);
+                return;
             }
         }
         tally.Refused++;
