@@ -42,7 +42,7 @@ public sealed partial class PipeClient
         catch (Exception e)
         {
             await stream.DisposeAsync().ConfigureAwait(false);
-            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is var failed && failed != e)
+            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is { } failed)
             {
                 throw failed;
             }
@@ -63,7 +63,7 @@ public sealed partial class PipeClient
         catch (Exception e)
         {
             stream.Dispose();
-            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is var failed && failed != e)
+            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is { } failed)
             {
                 throw failed;
             }

@@ -46,12 +46,9 @@ internal static class SocketPaths
             : null;
     }
 
-    /// <summary>A failed connect to <paramref name="path"/> as the client reports it: a <see cref="PipeConnectException"/> naming the reason, or <paramref name="e"/> itself.</summary>
-    public static Exception ConnectFailed(string path, Exception e) => e switch
-    {
-        SocketException socket => new PipeConnectException(path, Reason(path, socket), socket),
-        _ => e,
-    };
+    /// <summary>A failed connect to <paramref name="path"/> as the client reports it: a <see cref="PipeConnectException"/> naming the reason, or null to rethrow <paramref name="e"/> as it is.</summary>
+    public static PipeConnectException? ConnectFailed(string path, Exception e) =>
+        e is SocketException socket ? new PipeConnectException(path, Reason(path, socket), socket) : null;
 
     private static string Reason(string path, SocketException socket)
     {
