@@ -5,6 +5,13 @@ namespace ApprovalBot.Drafts;
 /// <summary>The column list and row mapping of the drafts table, kept beside each other so they cannot drift.</summary>
 internal static class DraftColumns
 {
+    /// <summary>An SQL IN list of the parameters <paramref name="prefix"/>0, 1… for <paramref name="count"/> values (<see cref="InListParameters"/>).</summary>
+    public static string InList(string prefix, int count) => string.Join(", ", Enumerable.Range(0, count).Select(i => prefix + i));
+
+    /// <summary>The parameters of <see cref="InList"/>, one per value, in order.</summary>
+    public static (string Name, object? Value)[] InListParameters(string prefix, IReadOnlyList<string> values) =>
+        [.. values.Select((value, i) => (prefix + i, (object?)value))];
+
     public const string Select =
         "SELECT id, seq, kind, agent, text, sha256, context, state, created_at, updated_at, state_since, " +
         "card_chat_id, card_message_id, card_attempts, card_next_at, card_error, " +

@@ -228,7 +228,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     /// or a column of an outer query): events_by_draft, read backwards from the draft's newest event.
     /// </summary>
     private static string LastEventIdSql(string draftId, int types) =>
-        $"SELECT id FROM events WHERE draft_id = {draftId} AND type IN ({string.Join(", ", Enumerable.Range(0, types).Select(i => "$t" + i))}) ORDER BY id DESC LIMIT 1";
+        $"SELECT id FROM events WHERE draft_id = {draftId} AND type IN ({DraftColumns.InList("$t", types)}) ORDER BY id DESC LIMIT 1";
 
     /// <summary>The draft's latest event of one of <paramref name="types"/>; null when it has none. Inside a write, in its snapshot.</summary>
     public static LedgerEvent? LastEventOf(WriteContext ctx, string draftId, params IReadOnlyList<string> types)
@@ -259,8 +259,7 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
         return ReadEvents(cmd).ToDictionary(e => e.DraftId!, StringComparer.Ordinal);
     }
 
-    private static IEnumerable<(string Name, object? Value)> TypeParameters(IReadOnlyList<string> types) =>
-        types.Select((type, i) => ("$t" + i, (object?)type));
+    private static (string Name, object? Value)[] TypeParameters(IReadOnlyList<string> types) => DraftColumns.InListParameters("$t", types);
 
     public string? GetSetting(string key) => Read(connection =>
     {

@@ -554,9 +554,6 @@ internal sealed class ExecutorCycle(
     }
 
     /// <summary>An <c>IN</c> list of parameters for <paramref name="kinds"/>: kind names come from configuration, never into the SQL text.</summary>
-    private static (string InList, (string Name, object? Value)[] Parameters) KindsIn(IReadOnlyList<string> kinds)
-    {
-        var parameters = kinds.Select((kind, i) => ("$k" + i, (object?)kind)).ToArray();
-        return (string.Join(", ", parameters.Select(p => p.Item1)), parameters);
-    }
+    private static (string InList, (string Name, object? Value)[] Parameters) KindsIn(IReadOnlyList<string> kinds) =>
+        (DraftColumns.InList("$k", kinds.Count), DraftColumns.InListParameters("$k", kinds));
 }
