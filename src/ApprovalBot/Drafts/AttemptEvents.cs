@@ -63,6 +63,16 @@ internal static class AttemptEvents
     public static string? RouteOf(string? details) =>
         Field(details, "route") is { ValueKind: JsonValueKind.String } route ? route.GetString() : null;
 
+    /// <summary>
+    /// In the details of an attempt its holder left behind (<c>lease_expired</c>, <c>execution_interrupted</c>): what became of
+    /// the draft. <c>unknown</c> on a route that does not dedupe, which an approver settles; <c>requeued</c> or <c>failed</c> else.
+    /// </summary>
+    public const string LeftUnknown = "unknown";
+
+    /// <summary>Whether a recovered attempt's event says the draft became unknown (<see cref="LeftUnknown"/>).</summary>
+    public static bool SaysLeftUnknown(string? details) =>
+        Field(details, "action") is { ValueKind: JsonValueKind.String } action && action.GetString() == LeftUnknown;
+
     /// <summary>One field of an event's details; null when absent, or when the details are not a JSON object (a ledger edited by hand).</summary>
     private static JsonElement? Field(string? details, string name)
     {

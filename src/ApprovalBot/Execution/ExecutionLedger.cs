@@ -198,7 +198,7 @@ internal static class ExecutionLedger
         var requeue = route is not null && (route.RouteType == RouteType.Pull || route.Idempotent);
         var exhausted = route is not null && d.ExecAttempts >= route.MaxAttempts;
         var to = !requeue ? DraftState.Unknown : exhausted ? DraftState.Failed : DraftState.Approved;
-        var action = to switch { DraftState.Approved => "requeued", DraftState.Failed => "failed", _ => "unknown" };
+        var action = to switch { DraftState.Approved => "requeued", DraftState.Failed => "failed", _ => AttemptEvents.LeftUnknown };
         var applied = DraftStore.Apply(ctx, new Transition(id, [DraftState.Executing], to, eventType, "executor")
         {
             Set = new Dictionary<string, object?>

@@ -494,6 +494,39 @@ public sealed class CancelOperationTests : IAsyncLifetime
         Assert.Equal(DraftState.Cancelled, host.Store.Get(id)!.State);
     }
 
+    /// <summary>
+    /// A run the service's crash cut off on a route that does not dedupe makes the draft unknown (its ledger event is
+    /// execution_interrupted, not execution_unknown). An approver's Retry of it says the approver checked the target, so it is
+    /// withdrawable, as after any unknown outcome. Before the fix the cancel read the interrupted run as a cut-off attempt that
+    /// only a run under the same key could record, and refused, against the README. Found by review.
+    /// </summary>
+    [Fact]
+    public async Task Cancel_RetriedByAnApproverAfterACrashLeftItUnknown_Withdrawn()
+    {
+        using var route = new RouteScript();
+        using var data = new TempDirectory();
+        const string id = "reply:cut-then-checked";
+        await using (var crashed = await TestHost.StartAsync([.. route.Settings("reply", idempotent: false), "ApprovalBot:Execution:IntervalSeconds=3600"],
+            dataDirectory: data.Path, compose: b => b.AddApprovalJobs()))
+        {
+            await ApprovalBot.Tests.Execution.Drafts.LeaveExecutingAsync(crashed.Store, id, "not posted, the approver found", "reply", DateTimeOffset.UtcNow.AddMinutes(-1));
+            await crashed.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+            Assert.Equal(DraftState.Unknown, crashed.Store.Get(id)!.State);
+            Assert.Equal(AttemptEvents.ExecutionInterrupted, crashed.Store.Events(id)[^1].Type);
+        }
+        // Without the route, the executor leaves the retried draft alone until the agent's cancel (the race is its own test).
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Execution:IntervalSeconds=3600"], dataDirectory: data.Path, compose: b => b.AddApprovalJobs());
+        var unknown = host.Store.Get(id)!;
+        Assert.True((await host.Services.GetRequiredService<ApproverActions>().RetryAsync(id, "telegram:1001", unknown.StateSince)).Applied);
+        await using var agent = await host.ConnectAsync();
+
+        var cancel = await agent.CancelAsync(id, "superseded");
+
+        Assert.True(cancel.Ok, cancel.Error?.Message);
+        Assert.Equal(DraftState.Cancelled, host.Store.Get(id)!.State);
+        Assert.Empty(route.Runs());
+    }
+
     private static string MayHaveTakenEffectRefusal(string id, string state) =>
         $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +
         "cut off after the request went out); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";

@@ -139,6 +139,8 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     /// <summary>How the draft's last attempt ended if it may have taken effect (its ledger event's type); else null.</summary>
     private static string? LastAttemptCutOff(WriteContext ctx, string id) => DraftStore.LastEventOf(ctx, id, AttemptEnds) switch
     {
+        // It made the draft unknown, and only an approver who checked the target sends an unknown draft back (Retry).
+        { Type: AttemptEvents.LeaseExpired or AttemptEvents.ExecutionInterrupted } e when AttemptEvents.SaysLeftUnknown(e.Details) => null,
         { Type: AttemptEvents.LeaseExpired or AttemptEvents.ExecutionInterrupted or AttemptEvents.RestoreKept } e => e.Type,
         { Type: AttemptEvents.ExecutionFailed } e when AttemptEvents.SaysMayHaveTakenEffect(e.Details) =>
             e.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) ? PullFailed : e.Type,
