@@ -243,7 +243,9 @@ internal sealed class GapFinder(
         }
         var waiting = retried is { } at ? $"retried {Age(now - at)} ago (approved {Age(now - decided)} ago)" : $"approved {Age(now - decided)} ago";
         return Draft(Gaps.Stale, Gaps.NotExecuted, d, retried ?? decided,
-            $"{waiting}, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})", [ApproverAction.Discard]);
+            $"{waiting}, not executed ({d.ExecAttempts} attempt(s){(d.ExecError is null ? "" : ", last: " + d.ExecError)})",
+            // A run under way cannot be discarded (ApproverActions.DiscardAsync): its outcome decides.
+            d.State == DraftState.Executing ? [] : [ApproverAction.Discard]);
     }
 
     /// <summary>

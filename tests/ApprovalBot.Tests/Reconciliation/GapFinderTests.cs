@@ -597,6 +597,25 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains("approved 31m ago", gap.Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Discard takes an approved draft, never one whose run is under way: offered on an executing draft, the button only
+    /// answered that it no longer applied. Found by review.
+    /// </summary>
+    [Fact]
+    public async Task Find_ExecutingPastStuckAfter_NotExecutedWithoutADiscardButton()
+    {
+        await DraftFixtures.ApproveAsync(Store, "posted:waiting", kind: "posted", at: _clock.GetUtcNow());
+        await DraftFixtures.ApproveAsync(Store, "posted:running", kind: "posted", at: _clock.GetUtcNow());
+        await DraftFixtures.MoveAsync(Store, "posted:running", DraftState.Approved, DraftState.Executing);
+        _clock.Advance(TimeSpan.FromMinutes(31));
+
+        var gaps = Finder.Find(Gaps.Stale).OrderBy(g => g.DraftId, StringComparer.Ordinal).ToList();
+
+        Assert.Equal([(Gaps.NotExecuted, "posted:running"), (Gaps.NotExecuted, "posted:waiting")], gaps.Select(g => (g.Name, g.DraftId)));
+        Assert.Empty(gaps[0].Actions);
+        Assert.Equal([ApproverAction.Discard], gaps[1].Actions);
+    }
+
     [Fact]
     public async Task Find_FailedDraftRetriedByApprover_NotExecutedTimedFromTheRetry()
     {
