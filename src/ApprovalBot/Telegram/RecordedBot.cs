@@ -107,16 +107,25 @@ internal sealed partial class RecordedBot(DraftStore store, ILogger<RecordedBot>
     }
 
     /// <summary>
-    /// Whether the card on record of <paramref name="draftId"/> was recorded before <paramref name="change"/> (by the former
-    /// bot): no card event of the draft after its boundary. A draft with none at all (carded by hand) counts as the former bot's.
+    /// Those of <paramref name="draftIds"/> whose card on record was recorded before <paramref name="change"/> (by the former
+    /// bot): no card event of the draft after its boundary. A draft with none at all (carded by hand) counts as the former
+    /// bot's. One read for all of them: a pass asks for a page of drafts at a time.
     /// </summary>
-    public bool CardRecordedBefore(string draftId, BotSwitch change) => store.Read(connection =>
+    public IReadOnlySet<string> CardsRecordedBefore(IReadOnlyCollection<string> draftIds, BotSwitch change) => store.Read(connection =>
     {
         using var cmd = connection.CreateCommand();
-        cmd.CommandText = $"SELECT EXISTS (SELECT 1 FROM events WHERE draft_id = $id AND type IN ({CardEventTypes}) AND id > $before)";
-        cmd.Parameters.AddWithValue("$id", draftId);
+        // Per id, the same look-up along events_by_draft as for one draft (a plain IN over the ids would have SQLite walk every card event by type).
+        cmd.CommandText = "SELECT j.value FROM json_each($ids) AS j WHERE NOT EXISTS " +
+            $"(SELECT 1 FROM events WHERE draft_id = j.value AND type IN ({CardEventTypes}) AND id > $before)";
+        cmd.Parameters.AddWithValue("$ids", new JsonArray([.. draftIds.Select(id => JsonValue.Create(id))]).ToJsonString());
         cmd.Parameters.AddWithValue("$before", change.BeforeEvent);
-        return Convert.ToInt64(cmd.ExecuteScalar(), CultureInfo.InvariantCulture) == 0;
+        using var reader = cmd.ExecuteReader();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
     });
 
     /// <summary>Every card of the former bot awaiting a decision was sent again: the mark goes (unless a newer switch replaced it).</summary>

@@ -18,16 +18,25 @@ internal sealed partial class VanishedCardResender(
     private readonly TelegramOptions _options = options.Value;
 
     /// <summary>
-    /// Why the draft's card is out of the approvers' reach, or null when it is not: in another chat than theirs, posted by
-    /// another bot, or (with the built-in sandbox) sent before this start. Cards sent by this run are in the approvers' chat,
-    /// recorded after any switch of bots and, with the sandbox, have ids from <see cref="CardsOutOfReach.First"/> on, so no
-    /// pass sends one of them again. A draft with no message on record (sent unconfirmed) is sent again only when its chat or
-    /// its bot changed: an unconfirmed copy in this run's chat, by this run's bot, is still there to tap.
+    /// Each of <paramref name="drafts"/> with why its card is out of the approvers' reach, or null when it is not: in another
+    /// chat than theirs, posted by another bot, or (with the built-in sandbox) sent before this start. Cards sent by this run
+    /// are in the approvers' chat, recorded after any switch of bots and, with the sandbox, have ids from
+    /// <see cref="CardsOutOfReach.First"/> on, so no pass sends one of them again. A draft with no message on record (sent
+    /// unconfirmed) is sent again only when its chat or its bot changed: an unconfirmed copy in this run's chat, by this run's
+    /// bot, is still there to tap. Which cards the former bot posted is one read for all the drafts, while a switch is open.
     /// </summary>
-    public string? ReasonToResend(Draft draft, CardsOutOfReach cards) => draft switch
+    public IReadOnlyList<(Draft Draft, string? Reason)> ReasonsToResend(IReadOnlyList<Draft> drafts, CardsOutOfReach cards)
+    {
+        var formerBots = cards.Change is { } change && drafts.Count > 0
+            ? recordedBot.CardsRecordedBefore([.. drafts.Select(d => d.Id)], change)
+            : null;
+        return [.. drafts.Select(draft => (draft, ReasonToResend(draft, cards, formerBots)))];
+    }
+
+    private string? ReasonToResend(Draft draft, CardsOutOfReach cards, IReadOnlySet<string>? formerBots) => draft switch
     {
         { CardChatId: { } cardChat } when !chat.IsApproversChat(cardChat) => CardSender.ChatChangedReason,
-        _ when cards.Change is { } change && recordedBot.CardRecordedBefore(draft.Id, change) => CardSender.BotChangedReason,
+        _ when formerBots is not null && formerBots.Contains(draft.Id) => CardSender.BotChangedReason,
         { CardMessageId: { } message } when message < cards.First => CardSender.SandboxRestartedReason,
         _ => null,
     };

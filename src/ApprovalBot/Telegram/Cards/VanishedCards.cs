@@ -104,9 +104,9 @@ internal sealed partial class VanishedCards(
         while (true)
         {
             var page = await ReadPageAsync(after, stoppingToken).ConfigureAwait(false);
-            foreach (var draft in page)
+            foreach (var (draft, reason) in resender.ReasonsToResend(page, cards))
             {
-                if (resender.ReasonToResend(draft, cards) is { } reason)
+                if (reason is not null)
                 {
                     await resender.ResendOneAsync(draft, reason, cards, tally, stoppingToken).ConfigureAwait(false);
                 }

@@ -57,9 +57,9 @@ internal sealed partial class VanishedCardsOnReadmission(
         // Decided (or withdrawn, expired) meanwhile: their outcome is in the store, and no card is needed.
         cards.WaitingOnChat.IntersectWith(drafts.Select(d => d.Id));
         var tally = new ResendTally();
-        foreach (var draft in drafts)
+        foreach (var (draft, reason) in resender.ReasonsToResend(drafts, cards))
         {
-            if (resender.ReasonToResend(draft, cards) is { } reason)
+            if (reason is not null)
             {
                 await resender.ResendOneAsync(draft, reason, cards, tally, stoppingToken).ConfigureAwait(false);
             }
