@@ -5,7 +5,6 @@ using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram.Api;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Tests.Execution;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -586,7 +585,7 @@ public sealed class CardOutboxTests
             h.Control.InjectFault("sendMessage", SandboxFault.Error(500, "Internal Server Error"));
         }
         // The database refuses the write that records the card (as the reviewer reproduced it; a full or read-only disk refuses it too).
-        ExecuteOnDatabase(h, "CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
+        h.ExecuteOnDatabase("CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
             "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;");
 
         await h.SubmitAsync(id, "text");
@@ -609,7 +608,7 @@ public sealed class CardOutboxTests
         Assert.Equal(id, logged.Properties["DraftId"]);
         Assert.Equal(card.MessageId, Convert.ToInt32(logged.Properties["MessageId"], System.Globalization.CultureInfo.InvariantCulture));
 
-        ExecuteOnDatabase(h, "DROP TRIGGER test_refuse_carded;");
+        h.ExecuteOnDatabase("DROP TRIGGER test_refuse_carded;");
         var recorded = h.WaitForStateAsync(id, DraftState.Carded);
         while (!recorded.IsCompleted)
         {
@@ -647,7 +646,7 @@ public sealed class CardOutboxTests
             s.AddSingleton(sp => ActivatorUtilities.CreateInstance<CardOutbox>(sp, (TimeProvider)clock));
         });
         await clock.NextTimerAsync(TelegramHarness.Wait); // the outbox idles until its sweep
-        ExecuteOnDatabase(h, refused == "statement"
+        h.ExecuteOnDatabase(refused == "statement"
             ? "CREATE TRIGGER test_refuse_carded BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'carded' " +
               "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card'); END;"
             // A deferred foreign key checked at COMMIT, which then fails: the writer drops the batch, as when the disk is full.
@@ -682,7 +681,7 @@ public sealed class CardOutboxTests
         Assert.Equal(delays.Select((_, i) => Math.Min(600, Math.Pow(2, i + 1))), delays);
         Assert.Equal(refused == "commit", logs.Entries.Any(e => e.Message.StartsWith("Store commit failed", StringComparison.Ordinal)));
 
-        ExecuteOnDatabase(h, "DROP TRIGGER test_refuse_carded;");
+        h.ExecuteOnDatabase("DROP TRIGGER test_refuse_carded;");
         var recorded = h.WaitForStateAsync(id, DraftState.Carded);
         while (!recorded.IsCompleted)
         {
@@ -708,13 +707,4 @@ public sealed class CardOutboxTests
     private static List<CapturedLogs.Entry> OutboxComplaints(CapturedLogs logs) =>
         [.. logs.Entries.Where(e => e.Category == typeof(CardOutbox).FullName && !e.Message.Contains("failed (attempt", StringComparison.Ordinal)
             && (e.Level >= LogLevel.Warning || e.Message.Contains("still not recorded (", StringComparison.Ordinal)))];
-
-    private static void ExecuteOnDatabase(TelegramHarness h, string sql)
-    {
-        using var connection = new SqliteConnection($"Data Source={Path.Combine(h.DataDirectory, "approvals.db")};Pooling=False");
-        connection.Open();
-        using var cmd = connection.CreateCommand();
-        cmd.CommandText = sql;
-        cmd.ExecuteNonQuery();
-    }
 }

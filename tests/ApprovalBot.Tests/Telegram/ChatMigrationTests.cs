@@ -258,6 +258,43 @@ public sealed class ChatMigrationTests
     }
 
     /// <summary>
+    /// A card left in the old group is sent into the supergroup, Telegram's answer cannot be read, and the store refuses to
+    /// record it as sent unconfirmed, so the old card stays on record: the copy is most likely in the supergroup all the same,
+    /// so a later pass (a retry of the edit, a look at the cards behind) only tries the record again, and sends no other copy;
+    /// once the store takes it, it is recorded. Before the fix each later pass posted another copy.
+    /// </summary>
+    [Fact]
+    public async Task Card_SentIntoTheSupergroupAnsweredUnreadableWhileTheStoreRefusesTheRecord_LaterPassesRecordItSendingNoOtherCopy()
+    {
+        const string id = "reply:moved-unreadable-unrecorded";
+        await using var h = await StartInGroupAsync();
+        var card = await h.SubmitCardedAsync(id, "text");
+        await MigrateAsync(h);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
+        h.ExecuteOnDatabase("CREATE TRIGGER test_refuse_unconfirmed BEFORE UPDATE OF card_message_id ON drafts WHEN NEW.card_message_id IS NULL " +
+            "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the card unconfirmed'); END;");
+
+        await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
+        await h.Control.WaitForMessageAsync(m => m.ChatId == Supergroup && m.Text?.Contains(id, StringComparison.Ordinal) == true, TelegramHarness.Wait);
+        // A later pass: it waits for the follow-up's move in the old card's lane, and the store still refuses.
+        var sender = h.Host.Services.GetRequiredService<CardSender>();
+        await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
+        Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
+        Assert.Equal(((long?)Group, (long?)card.MessageId), (h.Host.Store.Get(id)!.CardChatId, h.Host.Store.Get(id)!.CardMessageId));
+
+        h.ExecuteOnDatabase("DROP TRIGGER test_refuse_unconfirmed;");
+        await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
+
+        Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal(((long?)Supergroup, (long?)null), (draft.CardChatId, draft.CardMessageId));
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        Assert.Equal((CardSender.ChatMigratedReason, (long?)Group, (long?)card.MessageId),
+            ((string?)unconfirmed["reason"], (long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"]));
+    }
+
+    /// <summary>
     /// A long draft's card left in the old group: its file goes into the supergroup first, and Telegram's answers to it cannot
     /// be read. The card itself was not sent, so it is not taken for sent: file and card go once more (the follow-ups' retry),
     /// as the outbox does, and after the second such answer the move is given up until the draft changes again

@@ -6,6 +6,7 @@ using ApprovalBot.Drafts;
 using ApprovalBot.Sandbox;
 using ApprovalBot.Telegram;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -142,6 +143,16 @@ internal sealed class TelegramHarness : IAsyncDisposable
         var card = await WaitForCardAsync(id);
         await WaitForStateAsync(id, DraftState.Carded);
         return card;
+    }
+
+    /// <summary>Runs <paramref name="sql"/> on the host's store file from outside it, e.g. a trigger that makes the store refuse a write.</summary>
+    public void ExecuteOnDatabase(string sql)
+    {
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(DataDirectory, "approvals.db")};Pooling=False");
+        connection.Open();
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = sql;
+        cmd.ExecuteNonQuery();
     }
 
     /// <summary>Waits on the store's change signal until the draft is in <paramref name="state"/>.</summary>

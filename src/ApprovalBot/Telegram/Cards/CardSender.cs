@@ -58,6 +58,15 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     // readmission of the draft would.
     private readonly ConcurrentDictionary<string, (DateTimeOffset Since, int Sends)> _unreadableFilesInMove = new(StringComparer.Ordinal);
 
+    // Per draft, a card sent into a supergroup with an answer that could not be read, which the store then refused to record
+    // as sent unconfirmed (ShowInSupergroupAsync): the old card is still on record, so every later edit of it meets the
+    // migration again, and each would post another copy. While the old card is on record, they only try the record again.
+    // In memory, as the outbox's cards in the chat the store did not record: after a restart the move sends one more copy.
+    private readonly ConcurrentDictionary<string, UnrecordedMove> _unrecordedMoves = new(StringComparer.Ordinal);
+
+    /// <summary>A card of the old card at <paramref name="FromChat"/>/<paramref name="FromMessage"/> most likely in <paramref name="ChatId"/>, unrecorded.</summary>
+    private sealed record UnrecordedMove(long FromChat, long FromMessage, long ChatId, ApiRequestException Unreadable);
+
     /// <summary>
     /// A failure of one card itself (rendering it, or a bug) rather than of Telegram (<see cref="ApiRequestException"/>,
     /// which says whether it can pass), of the store (it comes back by itself, and recording anything needs it) or a stop.
@@ -162,7 +171,9 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// go to it, and a card still awaiting a decision can be tapped again. Another copy (a card sent twice) stays behind.
     /// A send whose answer cannot be read is handled as the outbox handles its own: the card most likely went out, so it is
     /// recorded as sent unconfirmed (<see cref="UnconfirmedEvent"/>, reason <see cref="ChatMigratedReason"/>) and not sent
-    /// again; rethrown, every retry of the edit, and every later look at the cards behind, posted another copy. One to a long
+    /// again; rethrown, every retry of the edit, and every later look at the cards behind, posted another copy. Should the
+    /// store refuse that record, the old card stays on record and its later edits only try the record again
+    /// (<see cref="_unrecordedMoves"/>). One to a long
     /// draft's file (sent first) says the card was not sent: it fails the edit, whose retry sends file and card once more, and
     /// after <see cref="CardOutbox.MaxUnreadableSends"/> such answers to one change of the draft the move is given up until it changes again
     /// (<see cref="EditFailedEvent"/>, the old card left on record).
@@ -173,6 +184,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     {
         if (store.Get(draftId) is not { } draft)
         {
+            return null;
+        }
+        if (UnrecordedMoveOf(draft) is { } unrecorded)
+        {
+            await RecordUnrecordedMoveAsync(draft, unrecorded).ConfigureAwait(false);
             return null;
         }
         if (draft.CardChatId is not { } cardChat || draft.CardMessageId is not { } cardMessage)
@@ -192,6 +208,11 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             _unreadableFilesInMove.TryRemove(draftId, out _);
             var recorded = await RecordUnconfirmedAsync(draft, ChatMigratedReason, ex, chatId: newChatId, anyState: true).ConfigureAwait(false);
+            if (!recorded)
+            {
+                // Unrecorded because the card on record changed meanwhile, the mark goes at the next look (UnrecordedMoveOf).
+                _unrecordedMoves[draftId] = new UnrecordedMove(oldChatId, oldMessageId, newChatId, ex);
+            }
             LogMoveUnconfirmed(draftId, oldChatId, oldMessageId, newChatId, ex.Description, recorded);
             return null;
         }
@@ -217,6 +238,34 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft, ChatMigratedReason)).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
         return null;
+    }
+
+    /// <summary>
+    /// The card of <paramref name="draft"/> sent into a supergroup unconfirmed that the store did not record, while its old card
+    /// is still the card on record; a mark of another card (the card on record changed since) goes.
+    /// </summary>
+    private UnrecordedMove? UnrecordedMoveOf(Draft draft)
+    {
+        if (!_unrecordedMoves.TryGetValue(draft.Id, out var move))
+        {
+            return null;
+        }
+        if ((draft.CardChatId, draft.CardMessageId) == (move.FromChat, move.FromMessage))
+        {
+            return move;
+        }
+        _unrecordedMoves.TryRemove(new KeyValuePair<string, UnrecordedMove>(draft.Id, move));
+        return null;
+    }
+
+    /// <summary>Tries the record of a card sent into a supergroup unconfirmed again, instead of sending another copy.</summary>
+    private async Task RecordUnrecordedMoveAsync(Draft draft, UnrecordedMove move)
+    {
+        if (await RecordUnconfirmedAsync(draft, ChatMigratedReason, move.Unreadable, chatId: move.ChatId, anyState: true).ConfigureAwait(false))
+        {
+            _unrecordedMoves.TryRemove(new KeyValuePair<string, UnrecordedMove>(draft.Id, move));
+            LogMoveUnconfirmedRecordedLater(draft.Id, move.FromMessage, move.FromChat, move.ChatId);
+        }
     }
 
     /// <summary>
@@ -578,8 +627,13 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "CardMoveOutcomeUnknown",
         Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup; sent again into chat {ChatId}, it is " +
         "most likely there, but Telegram's answer could not be read ({Description}): not sent again (another try would post another copy), recorded as sent " +
-        "unconfirmed, with no message on record: {Recorded}. Its later outcomes are not shown on a card")]
+        "unconfirmed, with no message on record: {Recorded} (if not, later edits of the card only try the record again, until the store takes it; a restart " +
+        "before then sends one more copy). Its later outcomes are not shown on a card")]
     private partial void LogMoveUnconfirmed(string draftId, long oldChatId, long oldMessageId, long chatId, string description, bool recorded);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}), sent into chat {ChatId} with an answer that " +
+        "could not be read, is now recorded as sent unconfirmed (the store could not take that before; no other copy was sent meanwhile)")]
+    private partial void LogMoveUnconfirmedRecordedLater(string draftId, long oldMessageId, long oldChatId, long chatId);
 
     [LoggerMessage(Level = LogLevel.Error, EventName = "CardMoveFileUnreadable",
         Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup; its text file, sent first into chat " +
