@@ -190,7 +190,7 @@ internal sealed class GapFinder(
     /// cycle saw the draft leave failed/unknown is a new outcome, and the first message's Retry and Mark done, bound to the
     /// old one, send the approver to "its latest escalation". Under the draft's key alone that was a reminder, hours later.
     /// </summary>
-    private static Gap AwaitingHuman(Draft d, LedgerEvent? howUnknown)
+    private Gap AwaitingHuman(Draft d, LedgerEvent? howUnknown)
     {
         var gap = d.State == DraftState.Failed
             ? Draft(Gaps.Stale, Gaps.AwaitingHuman, d, d.StateSince, $"execution failed after {d.ExecAttempts} attempt(s): {d.ExecError}", [ApproverAction.Retry, ApproverAction.Discard])
@@ -209,12 +209,16 @@ internal sealed class GapFinder(
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
     /// build that settles a restored store has written it); a pull executor's fail that said it may have taken effect (its
     /// actor is the pull route's), with the executor's own error (the draft's exec_error, less the note the ledger adds);
-    /// else a run cut off.
+    /// else a run cut off. Whether a restored approval's kind has a route is today's configuration, not the event's: the
+    /// route an operator adds after the restore is the one a Retry runs on.
     /// </summary>
-    private static string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
+    private string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
     {
-        { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
+        { Type: AttemptEvents.RestoreUnsettled } when routes.RouteType(d.Kind) is null =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); its kind has no route here: add one, then Retry, or Mark done",
+        { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
+            "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); its kind has a route here now: " +
+            "check the sink, then Mark done or Retry",
         { Type: AttemptEvents.RestoreUnsettled } =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
         { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
