@@ -36,7 +36,7 @@ internal sealed partial class RecordedBot(DraftStore store, ILogger<RecordedBot>
     public const string Sandbox = "sandbox";
 
     /// <summary>The ledger events that make a message a draft's card on record (or, unconfirmed, a draft's card without one).</summary>
-    internal const string CardEventTypes = "'card_sent', '" + CardSender.MovedEvent + "', '" + CardSender.UnconfirmedEvent + "'";
+    internal const string CardEventTypes = "'card_sent', '" + CardRecords.MovedEvent + "', '" + CardRecords.UnconfirmedEvent + "'";
 
     /// <summary>Set at start while cards recorded by an earlier bot may still wait for a decision; null otherwise.</summary>
     public BotSwitch? Switch { get; private set; }

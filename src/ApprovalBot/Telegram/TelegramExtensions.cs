@@ -40,6 +40,7 @@ internal static class TelegramExtensions
         services.AddSingleton<TelegramBotClient>();
         services.AddSingleton<TelegramChat>();
         services.AddSingleton<ChatReadmission>();
+        services.AddSingleton<CardRecords>();
         services.AddSingleton<CardSender>();
         services.AddSingleton<RecordedBot>();
         services.AddSingleton<CardResender>();

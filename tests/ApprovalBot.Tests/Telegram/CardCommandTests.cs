@@ -18,7 +18,7 @@ public sealed class CardCommandTests
         return (sent, reply);
     }
 
-    private static IReadOnlyList<LedgerEvent> Moves(TelegramHarness h, string id) => [.. h.Host.Store.Events(id).Where(e => e.Type == CardSender.MovedEvent)];
+    private static IReadOnlyList<LedgerEvent> Moves(TelegramHarness h, string id) => [.. h.Host.Store.Events(id).Where(e => e.Type == CardRecords.MovedEvent)];
 
     private static int Cards(TelegramHarness h, string id) =>
         h.Control.GetMessages(h.ChatId).Count(m => m.Text is { } t && t.Contains("ID: " + id, StringComparison.Ordinal));
@@ -165,7 +165,7 @@ public sealed class CardCommandTests
         Assert.Empty(Moves(h, id));
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal((DraftState.Carded, (long?)h.ChatId, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
-        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent).Details!)!;
         Assert.Equal(("command", (long?)sent.MessageId, (long?)old.MessageId),
             ((string?)unconfirmed["via"], (long?)unconfirmed["request_message_id"], (long?)unconfirmed["from_message_id"]));
         Assert.Empty(h.Control.GetMessage(h.ChatId, old.MessageId)!.Buttons);

@@ -482,7 +482,7 @@ public sealed class CardOutboxTests
         Assert.Contains($"the card is most likely in chat {h.ChatId} (sent 2 times", draft.CardError, StringComparison.Ordinal);
         var events = h.Host.Store.Events(id);
         Assert.Contains("\"gave_up\":false", Assert.Single(events, e => e.Type == "card_failed").Details, StringComparison.Ordinal);
-        var unconfirmed = Assert.Single(events, e => e.Type == CardSender.UnconfirmedEvent);
+        var unconfirmed = Assert.Single(events, e => e.Type == CardRecords.UnconfirmedEvent);
         Assert.Contains("\"unreadable_card_sends\":2", unconfirmed.Details, StringComparison.Ordinal);
         // Logged just after the state it follows is stored.
         await Eventually.TrueAsync(() => logs.Entries.Any(e => e.EventId.Name == "CardUnconfirmed"), "the CardUnconfirmed log line");

@@ -86,7 +86,7 @@ public sealed class CardResenderTests : IAsyncLifetime
 
     private int Cards(string id) => Control.GetMessages(_h.ChatId).Count(m => m.Text is { } t && t.Contains("ID: " + id, StringComparison.Ordinal));
 
-    private IReadOnlyList<LedgerEvent> Moves(string id) => [.. Store.Events(id).Where(e => e.Type == CardSender.MovedEvent)];
+    private IReadOnlyList<LedgerEvent> Moves(string id) => [.. Store.Events(id).Where(e => e.Type == CardRecords.MovedEvent)];
 
     [Fact]
     public async Task DeletedCard_ResendOnItsStaleEscalation_NewCardIsTheCardAndItsApprovalExecutesOnce()
@@ -241,7 +241,7 @@ public sealed class CardResenderTests : IAsyncLifetime
         var sender = _h.Host.Services.GetRequiredService<CardSender>();
         var draft = Store.Get(id)!;
         var other = await sender.SendAsync(draft, default);
-        Assert.True(await sender.RecordMovedAsync(draft, old.ChatId, old.MessageId, other, CardSender.SandboxRestartedReason));
+        Assert.True(await _h.Host.Services.GetRequiredService<CardRecords>().RecordMovedAsync(draft, old.ChatId, old.MessageId, other, CardSender.SandboxRestartedReason));
         if (decidedMeanwhile)
         {
             Assert.True((await Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Rejected, DecisionHandler.DecidedEvent, "telegram:1001")
@@ -337,7 +337,7 @@ public sealed class CardResenderTests : IAsyncLifetime
         Assert.Equal((DraftState.Carded, _h.ChatId, (long?)null), (draft.State, draft.CardChatId!.Value, draft.CardMessageId));
         Assert.Contains($"most likely in chat {_h.ChatId.ToString(CultureInfo.InvariantCulture)}", draft.CardError, StringComparison.Ordinal);
         Assert.EndsWith("A tap on it decides once; Resend card (/card) sends one that is recorded", draft.CardError, StringComparison.Ordinal);
-        var unconfirmed = Assert.Single(Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
+        var unconfirmed = Assert.Single(Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent);
         Assert.Equal("telegram:" + Control.ApproverId.ToString(CultureInfo.InvariantCulture), unconfirmed.Actor);
         var details = JsonNode.Parse(unconfirmed.Details!)!;
         Assert.Equal((CardSender.ResendRequestedReason, (long?)old.MessageId, (long?)Control.ApproverId, "button"),
@@ -409,7 +409,7 @@ public sealed class CardResenderTests : IAsyncLifetime
         Assert.Contains("the card itself was not sent", reply.Text, StringComparison.Ordinal);
         var draft = Store.Get(id)!;
         Assert.Equal((old.CardChatId, old.CardMessageId, (string?)null), (draft.CardChatId, draft.CardMessageId, draft.CardError));
-        Assert.DoesNotContain(Store.Events(id), e => e.Type is CardSender.UnconfirmedEvent or CardSender.MovedEvent);
+        Assert.DoesNotContain(Store.Events(id), e => e.Type is CardRecords.UnconfirmedEvent or CardRecords.MovedEvent);
     }
 
     [Fact]

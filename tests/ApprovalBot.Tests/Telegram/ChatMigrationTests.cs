@@ -160,7 +160,7 @@ public sealed class ChatMigrationTests
         await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardChatId == Supergroup, "the card recorded in the supergroup");
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal(moved.MessageId, draft.CardMessageId);
-        Assert.Contains(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent);
+        Assert.Contains(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent);
 
         // Later edits go to the new card, not to the old group.
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Approved, "retry_requested", "test"));
@@ -234,7 +234,7 @@ public sealed class ChatMigrationTests
         h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 8);
 
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Carded], DraftState.Cancelled, "cancelled", "test"));
-        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
 
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal((DraftState.Cancelled, (long?)Supergroup, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
@@ -243,12 +243,12 @@ public sealed class ChatMigrationTests
         Assert.EndsWith("The draft no longer awaits a decision: the card has no buttons, and its later outcomes are not shown on a card", draft.CardError,
             StringComparison.Ordinal);
         Assert.DoesNotContain("A tap on it decides once", draft.CardError, StringComparison.Ordinal);
-        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent).Details!)!;
         Assert.Equal((CardSender.ChatMigratedReason, (long?)Group, (long?)card.MessageId),
             ((string?)unconfirmed["reason"], (long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"]));
         await h.Host.Services.GetRequiredService<CardSender>().ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
-        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent);
 
         var status = h.Control.SendUserMessage("/status " + id, chatId: Supergroup);
         var reply = await h.Control.WaitForMessageAsync(m => m.MessageId > status.MessageId && m.ChatId == Supergroup, TelegramHarness.Wait);
@@ -280,7 +280,7 @@ public sealed class ChatMigrationTests
         var sender = h.Host.Services.GetRequiredService<CardSender>();
         await sender.ShowLatestAsync(id, Group, card.MessageId, CancellationToken.None);
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
-        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent);
         Assert.Equal(((long?)Group, (long?)card.MessageId), (h.Host.Store.Get(id)!.CardChatId, h.Host.Store.Get(id)!.CardMessageId));
 
         h.ExecuteOnDatabase("DROP TRIGGER test_refuse_unconfirmed;");
@@ -289,7 +289,7 @@ public sealed class ChatMigrationTests
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal(((long?)Supergroup, (long?)null), (draft.CardChatId, draft.CardMessageId));
-        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent).Details!)!;
         Assert.Equal((CardSender.ChatMigratedReason, (long?)Group, (long?)card.MessageId),
             ((string?)unconfirmed["reason"], (long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"]));
     }
@@ -321,7 +321,7 @@ public sealed class ChatMigrationTests
         Assert.DoesNotContain(h.Control.GetMessages(Supergroup), m => m.Document is null && m.Text?.Contains(id, StringComparison.Ordinal) == true);
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal(((long?)Group, (long?)card.MessageId, true), (draft.CardChatId, draft.CardMessageId, draft.CardShowsCurrentState));
-        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type is CardSender.UnconfirmedEvent or CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type is CardRecords.UnconfirmedEvent or CardRecords.MovedEvent);
     }
 
     /// <summary>
@@ -349,7 +349,7 @@ public sealed class ChatMigrationTests
         await Eventually.TrueAsync(() => h.Control.GetCalls().Any(c => c.Method == "sendDocument" && c.StatusCode == 400), "the file's retry refused");
         await h.Host.Store.TransitionAsync(new Transition(id, [DraftState.Failed], DraftState.Cancelled, "cancelled", "test"));
         await Eventually.TrueAsync(
-            () => h.Host.Store.Events(id).Any(e => e.Type is CardSender.MovedEvent or CardSender.EditFailedEvent), "the card moved or the move given up");
+            () => h.Host.Store.Events(id).Any(e => e.Type is CardRecords.MovedEvent or CardSender.EditFailedEvent), "the card moved or the move given up");
 
         Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.EditFailedEvent);
         var draft = h.Host.Store.Get(id)!;

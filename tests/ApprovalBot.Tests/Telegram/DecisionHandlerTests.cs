@@ -93,7 +93,7 @@ public sealed class DecisionHandlerTests
         await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
         h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
         await h.SubmitAsync(id, "text");
-        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
         var copies = h.Control.GetMessages(h.ChatId).Where(m => m.Text?.Contains(id, StringComparison.Ordinal) == true).ToList();
         Assert.Equal(2, copies.Count);
 

@@ -52,7 +52,7 @@ public sealed class VanishedCardsOnReadmissionTests
         foreach (var (id, card, old) in new[] { ("reply:refused-a", cards[0], olds[0]), ("reply:refused-b", cards[1], olds[1]) })
         {
             Assert.Equal((h.ChatId, (long?)card.MessageId), (h.Host.Store.Get(id)!.CardChatId!.Value, h.Host.Store.Get(id)!.CardMessageId));
-            var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent).Details!)!;
+            var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent).Details!)!;
             Assert.Equal((CardSender.BotChangedReason, (long?)old.MessageId), ((string?)moved["reason"], (long?)moved["from_message_id"]));
         }
         Assert.Single(logs.Entries, e => e.EventId.Name == "VanishedCardsSentOnReadmission");
@@ -103,12 +103,12 @@ public sealed class VanishedCardsOnReadmissionTests
             var card = Assert.Single(sent, m => m.Text!.Contains(id, StringComparison.Ordinal));
             Assert.Equal(card.MessageId, h.Host.Store.Get(id)!.CardMessageId);
         }
-        Assert.DoesNotContain(h.Host.Store.Events("reply:own-fault"), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:own-fault"), e => e.Type == CardRecords.MovedEvent);
         Assert.NotNull(h.Host.Store.GetSetting(RecordedBot.SwitchKey));
 
         await h.RestartHostAsync(settings: otherBot);
         Assert.Equal(1, await h.Host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait));
-        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:own-fault"), e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:own-fault"), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.BotChangedReason, (string?)moved["reason"]);
         Assert.Null(h.Host.Store.GetSetting(RecordedBot.SwitchKey));
         Assert.Equal(3, other.Control.GetMessages(other.PrivateChatId).Count);
@@ -152,7 +152,7 @@ public sealed class VanishedCardsOnReadmissionTests
         var card = await h.Control.WaitForMessageAsync(m => m.ChatId == group && m.Text?.Contains(id, StringComparison.Ordinal) == true && m.AllButtons.Any(), TelegramHarness.Wait);
         await Eventually.TrueAsync(() => h.Host.Store.Get(id) is { CardChatId: { } chatId, CardMessageId: { } message } && (chatId, message) == (group, card.MessageId),
             "the card in the group recorded");
-        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal((CardSender.ChatChangedReason, (long?)h.ChatId), ((string?)moved["reason"], (long?)moved["from_chat_id"]));
         h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: group);
         await h.WaitForStateAsync(id, DraftState.Approved);
@@ -184,6 +184,6 @@ public sealed class VanishedCardsOnReadmissionTests
 
         Assert.Single(logs.Entries, e => e.EventId.Name == "VanishedCardsSentOnReadmission");
         Assert.Equal(ids.Length, h.Control.GetMessages(group).Count);
-        Assert.All(ids, id => Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent));
+        Assert.All(ids, id => Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent));
     }
 }

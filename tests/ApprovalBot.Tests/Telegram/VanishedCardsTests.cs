@@ -28,7 +28,7 @@ public sealed class VanishedCardsTests
         Assert.Equal(0, resent);
         Assert.Null(h.Host.Services.GetRequiredService<TelegramChat>().FreshSandboxFirstMessageId);
         Assert.Equal(card.MessageId, h.Host.Store.Get("reply:kept")!.CardMessageId);
-        Assert.DoesNotContain(h.Host.Store.Events("reply:kept"), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:kept"), e => e.Type == CardRecords.MovedEvent);
         Assert.Single(h.Control.GetCalls("sendMessage"));
     }
 
@@ -56,12 +56,12 @@ public sealed class VanishedCardsTests
             Assert.NotEmpty(message.AllButtons);
             Assert.True(draft.CardMessageId > cards[^1], $"card {draft.CardMessageId} after {cards[^1]}");
             Assert.True(draft.CardShowsCurrentState);
-            var moved = JsonNode.Parse(host.Store.Events("reply:twice").Last(e => e.Type == CardSender.MovedEvent).Details!)!;
+            var moved = JsonNode.Parse(host.Store.Events("reply:twice").Last(e => e.Type == CardRecords.MovedEvent).Details!)!;
             Assert.Equal(cards[^1], (long?)moved["from_message_id"]);
             // The built-in sandbox is the same bot at every start: its cards are lost with it, not another bot's.
             Assert.Equal(CardSender.SandboxRestartedReason, (string?)moved["reason"]);
             Assert.Equal(RecordedBot.Sandbox, host.Store.GetSetting(RecordedBot.BotKey));
-            Assert.Equal(start + 1, host.Store.Events("reply:twice").Count(e => e.Type == CardSender.MovedEvent));
+            Assert.Equal(start + 1, host.Store.Events("reply:twice").Count(e => e.Type == CardRecords.MovedEvent));
             cards.Add(draft.CardMessageId.Value);
         }
     }
@@ -94,7 +94,7 @@ public sealed class VanishedCardsTests
         var card = real.Control.GetMessage(4242, (int)draft.CardMessageId!.Value);
         Assert.NotNull(card);
         Assert.NotEmpty(card.AllButtons);
-        var moved = JsonNode.Parse(host.Store.Events("reply:switched").Single(e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(host.Store.Events("reply:switched").Single(e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.ChatChangedReason, (string?)moved["reason"]);
         Assert.Equal((before.CardChatId, before.CardMessageId), ((long?)moved["from_chat_id"], (long?)moved["from_message_id"]));
         real.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), fromUserId: 4242, chatId: 4242);
@@ -123,7 +123,7 @@ public sealed class VanishedCardsTests
         Assert.Equal(group, waiting.CardChatId);
         Assert.NotEmpty(h.Control.GetMessage(group, (int)waiting.CardMessageId!.Value)!.AllButtons);
         Assert.Equal(h.ChatId, h.Host.Store.Get("reply:decided")!.CardChatId);
-        Assert.DoesNotContain(h.Host.Store.Events("reply:decided"), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:decided"), e => e.Type == CardRecords.MovedEvent);
         Assert.Single(h.Control.GetMessages(group));
     }
 
@@ -151,7 +151,7 @@ public sealed class VanishedCardsTests
         var draft = h.Host.Store.Get(id)!;
         Assert.Equal((DraftState.Carded, group, (long?)null), (draft.State, draft.CardChatId, draft.CardMessageId));
         Assert.Contains($"most likely in chat {group}", draft.CardError, StringComparison.Ordinal);
-        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent).Details!)!;
+        var unconfirmed = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent).Details!)!;
         Assert.Equal(CardSender.ChatChangedReason, (string?)unconfirmed["reason"]);
         Assert.Equal((h.ChatId, old.MessageId, group), ((long?)unconfirmed["from_chat_id"], (long?)unconfirmed["from_message_id"], (long?)unconfirmed["chat_id"]));
         Assert.Equal(LogLevel.Warning, Assert.Single(logs.Entries, e => e.EventId.Name == "VanishedCardOutcomeUnknown").Level);
@@ -194,8 +194,8 @@ public sealed class VanishedCardsTests
         var card = h.Control.GetMessage(group, (int)draft.CardMessageId!.Value);
         Assert.NotNull(card);
         Assert.NotEmpty(card.AllButtons);
-        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardSender.UnconfirmedEvent);
-        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardSender.MovedEvent).Details!)!;
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardRecords.UnconfirmedEvent);
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.ChatChangedReason, (string?)moved["reason"]);
         Assert.Equal(2, h.Control.GetMessages(group).Count(m => m.Document is not null));
     }
@@ -228,10 +228,10 @@ public sealed class VanishedCardsTests
         var card = other.Control.GetMessage(other.PrivateChatId, (int)draft.CardMessageId!.Value);
         Assert.NotNull(card);
         Assert.NotEmpty(card.AllButtons);
-        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:new-bot"), e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:new-bot"), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.BotChangedReason, (string?)moved["reason"]);
         Assert.Equal((h.ChatId, old.MessageId), ((long?)moved["from_chat_id"], (long?)moved["from_message_id"]));
-        Assert.DoesNotContain(h.Host.Store.Events("reply:decided"), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:decided"), e => e.Type == CardRecords.MovedEvent);
         Assert.Equal(("654321", (string?)null), (h.Host.Store.GetSetting(RecordedBot.BotKey), h.Host.Store.GetSetting(RecordedBot.SwitchKey)));
         Assert.Single(h.Host.Store.EventsOfType(RecordedBot.ChangedEvent));
 
@@ -273,7 +273,7 @@ public sealed class VanishedCardsTests
         var card = real.Control.GetMessage(1001, (int)draft.CardMessageId!.Value);
         Assert.NotNull(card);
         Assert.NotEmpty(card.AllButtons);
-        var moved = JsonNode.Parse(Assert.Single(host.Store.Events("reply:same-id"), e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(Assert.Single(host.Store.Events("reply:same-id"), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.BotChangedReason, (string?)moved["reason"]);
         var change = JsonNode.Parse(Assert.Single(host.Store.EventsOfType(RecordedBot.ChangedEvent)).Details!)!;
         Assert.Equal((RecordedBot.Sandbox, "123456"), ((string?)change["from"], (string?)change["to"]));
@@ -301,10 +301,10 @@ public sealed class VanishedCardsTests
         await h.RestartHostAsync(settings: otherBot);
         Assert.Equal(1, await h.Host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait));
 
-        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:switch-left"), e => e.Type == CardSender.MovedEvent).Details!)!;
+        var moved = JsonNode.Parse(Assert.Single(h.Host.Store.Events("reply:switch-left"), e => e.Type == CardRecords.MovedEvent).Details!)!;
         Assert.Equal(CardSender.BotChangedReason, (string?)moved["reason"]);
         Assert.Equal(own.CardMessageId, h.Host.Store.Get("reply:new-bots-own")!.CardMessageId);
-        Assert.DoesNotContain(h.Host.Store.Events("reply:new-bots-own"), e => e.Type == CardSender.MovedEvent);
+        Assert.DoesNotContain(h.Host.Store.Events("reply:new-bots-own"), e => e.Type == CardRecords.MovedEvent);
         Assert.Null(h.Host.Store.GetSetting(RecordedBot.SwitchKey));
     }
 

@@ -26,7 +26,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// chat refused meanwhile (403, never retried by the backoff) go then.
 /// </summary>
 internal sealed partial class CardFollowUps(
-    DraftStore store, CardSender sender, ChatReadmission readmission, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger)
+    DraftStore store, CardSender sender, CardRecords records, ChatReadmission readmission, IOptions<TelegramOptions> options, TimeProvider time, ILogger<CardFollowUps> logger)
     : HostLoop
 {
     /// <summary>
@@ -80,7 +80,7 @@ internal sealed partial class CardFollowUps(
 
     /// <summary>
     /// Records <paramref name="sent"/>, a card of <paramref name="sentAs"/> sent again, as its card in place of the old one
-    /// (<see cref="CardSender.RecordMovedAsync"/>) and catches it up (<see cref="CatchUpAsync"/>). The store unable to take
+    /// (<see cref="CardRecords.RecordMovedAsync"/>) and catches it up (<see cref="CatchUpAsync"/>). The store unable to take
     /// the write is logged here (<see cref="MovedCard.Recorded"/> null): the card is in the chat and a tap on it decides (the
     /// tapped message then shows the decision), only the outcomes after that are not shown on it. When another card became
     /// the draft's card while this one was on its way, this one is a spare and is removed (<see cref="CardSender.RemoveSpareAsync"/>),
@@ -92,7 +92,7 @@ internal sealed partial class CardFollowUps(
         bool moved;
         try
         {
-            moved = await sender.RecordMovedAsync(sentAs, oldChatId, oldMessageId, sent, reason, actor, details).ConfigureAwait(false);
+            moved = await records.RecordMovedAsync(sentAs, oldChatId, oldMessageId, sent, reason, actor, details).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {

@@ -456,7 +456,7 @@ internal sealed partial class CardOutbox(
     /// or followed: it counts as a failed attempt and the card is sent once more after the backoff (not at once, and never by
     /// the client), so the chat may hold two copies; a tap on either decides once, and the tapped one shows the decision, as
     /// for any card that arrived twice. After <see cref="MaxUnreadableSends"/> such answers, or when the card is given up after
-    /// one, it is not sent again: the draft is recorded as carded without a message on record (<see cref="CardSender.UnconfirmedEvent"/>),
+    /// one, it is not sent again: the draft is recorded as carded without a message on record (<see cref="CardRecords.UnconfirmedEvent"/>),
     /// since a copy is most likely in the chat (<see cref="RecordUnconfirmedAsync"/>). When only a long draft's file got an
     /// unreadable answer (<c>sendDocument</c>, before the card), the card itself was never sent: its error says so, and a
     /// card given up then is <c>card_undelivered</c>.
@@ -551,7 +551,7 @@ internal sealed partial class CardOutbox(
     /// <summary>
     /// The card was sent with an answer that could not be read, and is given up now (a second such answer, or the attempts
     /// spent): a copy is most likely in the chat, whose message id nobody knows. The draft goes to <c>carded</c> with no
-    /// message on record and a <c>card_error</c> that says so (<see cref="CardSender.UnconfirmedEvent"/>): not sent again, not
+    /// message on record and a <c>card_error</c> that says so (<see cref="CardRecords.UnconfirmedEvent"/>): not sent again, not
     /// <c>card_undelivered</c>. A tap on a copy decides once and makes it the card on record; the reconciler reports it as
     /// <c>card_unconfirmed</c> with Resend card, which sends one that is recorded. A draft no longer pending (a tap on a copy
     /// decided it meanwhile) is left as it is.
@@ -563,7 +563,7 @@ internal sealed partial class CardOutbox(
         var error = $"{ex.Reason}: the card is most likely in chat {chatId} (sent {copies} with an answer that " +
             $"could not be read{(unreadable.Files > 0 ? $"; its file {unreadable.Files} time(s) so" : "")}), but has no message on record; not sent again " +
             $"(after {attempt} attempt{(attempt == 1 ? "" : "s")}). A tap on a copy decides once; Resend card (/card) sends one that is recorded";
-        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, CardSender.UnconfirmedEvent, Actor)
+        var result = await store.TransitionAsync(new Transition(draft.Id, [DraftState.Pending], DraftState.Carded, CardRecords.UnconfirmedEvent, Actor)
         {
             Set = new Dictionary<string, object?>
             {

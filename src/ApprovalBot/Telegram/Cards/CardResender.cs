@@ -20,7 +20,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// two from moving the same card; a queue off the poller would need to be durable to keep both. Approvers ask for it rarely.
 /// </summary>
 internal sealed partial class CardResender(
-    DraftStore store, CardSender sender, CardFollowUps followUps, ApproverActions actions, TimeProvider time, ILogger<CardResender> logger)
+    DraftStore store, CardSender sender, CardRecords records, CardFollowUps followUps, ApproverActions actions, TimeProvider time, ILogger<CardResender> logger)
 {
     public async Task<ResendOutcome> ResendAsync(Draft found, ResendRequest request, CancellationToken cancellationToken)
     {
@@ -46,7 +46,7 @@ internal sealed partial class CardResender(
         {
             // Most likely in the chat, its message id unknown: recorded so, as the outbox records a card of its own, with the
             // request (so the same update delivered again sends no other copy); not sent again unasked.
-            var recorded = await sender.RecordUnconfirmedAsync(draft, CardSender.ResendRequestedReason, ex, request.Details(), actor: request.Actor)
+            var recorded = await records.RecordUnconfirmedAsync(draft, CardSender.ResendRequestedReason, ex, request.Details(), actor: request.Actor)
                 .ConfigureAwait(false);
             LogSendOutcomeUnknown(draft.Id, request.From.Id, ex.Description, recorded);
             if (recorded)
@@ -126,8 +126,8 @@ internal sealed partial class CardResender(
             cmd.CommandText = "SELECT json_extract(details, '$.message_id') FROM events WHERE draft_id = $draft AND type IN ($moved, $unconfirmed)" +
                 string.Concat(Enumerable.Range(0, keys.Length).Select(i => $" AND json_extract(details, $p{i}) = $v{i}")) + " LIMIT 1";
             cmd.Parameters.AddWithValue("$draft", draftId);
-            cmd.Parameters.AddWithValue("$moved", CardSender.MovedEvent);
-            cmd.Parameters.AddWithValue("$unconfirmed", CardSender.UnconfirmedEvent);
+            cmd.Parameters.AddWithValue("$moved", CardRecords.MovedEvent);
+            cmd.Parameters.AddWithValue("$unconfirmed", CardRecords.UnconfirmedEvent);
             for (var i = 0; i < keys.Length; i++)
             {
                 cmd.Parameters.AddWithValue($"$p{i}", keys[i].Path);

@@ -7,44 +7,36 @@ using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Telegram.Cards;
 
-/// <summary>Puts a card in the chat and edits it later. The only place that turns a <see cref="RenderedCard"/> into Bot API calls.</summary>
-internal sealed partial class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store, ILogger<CardSender> logger)
+/// <summary>
+/// Puts a card in the chat and edits it later. The only place that turns a <see cref="RenderedCard"/> into Bot API calls;
+/// what the store says of the card (which message is on record, what it shows) is written by <see cref="CardRecords"/>.
+/// </summary>
+internal sealed partial class CardSender(TelegramBotClient client, TelegramChat chat, DraftStore store, CardRecords records, ILogger<CardSender> logger)
 {
-    public const string MovedEvent = "card_moved";
-
-    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the group it was in became a supergroup.</summary>
+    /// <summary><see cref="CardRecords.MovedEvent"/>'s reason for a card sent again because the group it was in became a supergroup.</summary>
     public const string ChatMigratedReason = "chat_migrated";
 
-    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because the built-in sandbox it was in is gone (<see cref="VanishedCards"/>).</summary>
+    /// <summary><see cref="CardRecords.MovedEvent"/>'s reason for a card sent again because the built-in sandbox it was in is gone (<see cref="VanishedCards"/>).</summary>
     public const string SandboxRestartedReason = "sandbox_restarted";
 
     /// <summary>
-    /// <see cref="MovedEvent"/>'s reason for a card sent again because it is in a chat that is no longer the approvers'
+    /// <see cref="CardRecords.MovedEvent"/>'s reason for a card sent again because it is in a chat that is no longer the approvers'
     /// (ChatId changed, or a real bot took over from the built-in sandbox) (<see cref="VanishedCards"/>).
     /// </summary>
     public const string ChatChangedReason = "chat_changed";
 
     /// <summary>
-    /// <see cref="MovedEvent"/>'s reason for a card sent again because the card on record was posted by another bot than this
+    /// <see cref="CardRecords.MovedEvent"/>'s reason for a card sent again because the card on record was posted by another bot than this
     /// run's (a new token, or a real bot after the built-in sandbox in the same chat id): its buttons reach that bot only
     /// (<see cref="RecordedBot"/>, <see cref="VanishedCards"/>).
     /// </summary>
     public const string BotChangedReason = "bot_changed";
 
-    /// <summary><see cref="MovedEvent"/>'s reason for a card sent again because an approver asked for it (<see cref="CardResender"/>).</summary>
+    /// <summary><see cref="CardRecords.MovedEvent"/>'s reason for a card sent again because an approver asked for it (<see cref="CardResender"/>).</summary>
     public const string ResendRequestedReason = "resend_requested";
-
-    /// <summary>
-    /// A card most likely in the approvers' chat whose message id is unknown: Telegram took the send (HTTP 200) but its answer
-    /// could not be read. The draft is <c>carded</c> with no message on record (<c>card_chat_id</c> the chat it went to,
-    /// <c>card_message_id</c> null, <c>card_error</c> saying so): a tap on the copy decides and makes it the card on record,
-    /// and the reconciler reports it (<c>card_unconfirmed</c>) with Resend card, which sends one that is recorded.
-    /// </summary>
-    public const string UnconfirmedEvent = "card_unconfirmed";
 
     public const string EditRefusedEvent = "card_edit_refused";
     public const string EditFailedEvent = "card_edit_failed";
-    private const string Actor = "telegram";
     private static readonly LinkPreviewOptions NoPreview = new(IsDisabled: true);
     private const int EditLanes = 64;
 
@@ -110,7 +102,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             try
             {
                 await EditAsync(draft, chatId, messageId, cancellationToken).ConfigureAwait(false);
-                await RecordShownAsync(draft, chatId, messageId).ConfigureAwait(false);
+                await records.RecordShownAsync(draft, chatId, messageId).ConfigureAwait(false);
             }
             catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newChatId && newChatId != chatId)
             {
@@ -139,7 +131,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
                 {
                     LogEditRefused(draftId, messageId, draft.State.ToWire(), ex.Description);
                 }
-                await RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, reason).ConfigureAwait(false);
+                await records.RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, reason).ConfigureAwait(false);
                 MarkRefusalRecorded(ex);
                 throw;
             }
@@ -147,7 +139,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             {
                 // Every later try (each start, each look at the cards behind) would fail the same way: for the follow-ups
                 // at start that was an exception out of the loop, the host stopping, and the same again at every restart.
-                await RecordLeftAsync(draft, chatId, messageId, EditFailedEvent, new JsonObject { ["exception"] = ex.GetType().FullName, ["description"] = ex.Message })
+                await records.RecordLeftAsync(draft, chatId, messageId, EditFailedEvent, new JsonObject { ["exception"] = ex.GetType().FullName, ["description"] = ex.Message })
                     .ConfigureAwait(false);
                 throw;
             }
@@ -170,7 +162,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// card is sent again, as the draft stands now, into the supergroup and recorded as its card there: later edits
     /// go to it, and a card still awaiting a decision can be tapped again. Another copy (a card sent twice) stays behind.
     /// A send whose answer cannot be read is handled as the outbox handles its own: the card most likely went out, so it is
-    /// recorded as sent unconfirmed (<see cref="UnconfirmedEvent"/>, reason <see cref="ChatMigratedReason"/>) and not sent
+    /// recorded as sent unconfirmed (<see cref="CardRecords.UnconfirmedEvent"/>, reason <see cref="ChatMigratedReason"/>) and not sent
     /// again; rethrown, every retry of the edit, and every later look at the cards behind, posted another copy. Should the
     /// store refuse that record, the old card stays on record and its later edits only try the record again
     /// (<see cref="_unrecordedMoves"/>). One to a long
@@ -207,7 +199,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         catch (ApiRequestException ex) when (ex.OutcomeUnknown && !ex.IsDocumentSend)
         {
             _unreadableFilesInMove.TryRemove(draftId, out _);
-            var recorded = await RecordUnconfirmedAsync(draft, ChatMigratedReason, ex, chatId: newChatId, anyState: true).ConfigureAwait(false);
+            var recorded = await records.RecordUnconfirmedAsync(draft, ChatMigratedReason, ex, chatId: newChatId, anyState: true).ConfigureAwait(false);
             if (!recorded)
             {
                 // Unrecorded because the card on record changed meanwhile, the mark goes at the next look (UnrecordedMoveOf).
@@ -226,7 +218,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             }
             _unreadableFilesInMove.TryRemove(draftId, out _);
             LogMoveFileUnreadable(draftId, oldChatId, oldMessageId, newChatId, CardOutbox.MaxUnreadableSends, ex.Description);
-            await RecordLeftAsync(draft, oldChatId, oldMessageId, EditFailedEvent, new JsonObject
+            await records.RecordLeftAsync(draft, oldChatId, oldMessageId, EditFailedEvent, new JsonObject
             {
                 ["migrate_to_chat_id"] = newChatId, ["method"] = ex.Method, ["description"] = ex.Description, ["outcome_unknown"] = true,
                 ["unreadable_file_sends"] = CardOutbox.MaxUnreadableSends,
@@ -235,7 +227,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             throw;
         }
         _unreadableFilesInMove.TryRemove(draftId, out _);
-        var moved = await store.WriteAsync(ctx => RecordMove(ctx, draftId, oldChatId, oldMessageId, sent, draft, ChatMigratedReason)).ConfigureAwait(false);
+        var moved = await records.RecordMovedAsync(draft, oldChatId, oldMessageId, sent, ChatMigratedReason).ConfigureAwait(false);
         LogCardMoved(draftId, oldChatId, oldMessageId, sent.ChatId, sent.MessageId, moved);
         return null;
     }
@@ -261,74 +253,10 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// <summary>Tries the record of a card sent into a supergroup unconfirmed again, instead of sending another copy.</summary>
     private async Task RecordUnrecordedMoveAsync(Draft draft, UnrecordedMove move)
     {
-        if (await RecordUnconfirmedAsync(draft, ChatMigratedReason, move.Unreadable, chatId: move.ChatId, anyState: true).ConfigureAwait(false))
+        if (await records.RecordUnconfirmedAsync(draft, ChatMigratedReason, move.Unreadable, chatId: move.ChatId, anyState: true).ConfigureAwait(false))
         {
             _unrecordedMoves.TryRemove(new KeyValuePair<string, UnrecordedMove>(draft.Id, move));
             LogMoveUnconfirmedRecordedLater(draft.Id, move.FromMessage, move.FromChat, move.ChatId);
-        }
-    }
-
-    /// <summary>
-    /// Records <paramref name="sent"/>, a card sent again (<see cref="SendAsync"/>) showing <paramref name="shown"/>, as
-    /// the draft's card in place of the one at <paramref name="oldChatId"/>/<paramref name="oldMessageId"/>, with a
-    /// <see cref="MovedEvent"/> giving <paramref name="reason"/>. Compare-and-set on the old card: false when the card on
-    /// record is another one by now, and then nothing is written.
-    /// </summary>
-    /// <param name="actor">Who had it sent again (the ledger event's actor); the service itself when null.</param>
-    /// <param name="details">More for the ledger event's details, e.g. who asked and how.</param>
-    public Task<bool> RecordMovedAsync(Draft shown, long? oldChatId, long? oldMessageId, SentCard sent, string reason, string? actor = null, JsonObject? details = null) =>
-        store.WriteAsync(ctx => RecordMove(ctx, shown.Id, oldChatId, oldMessageId, sent, shown, reason, actor, details));
-
-    /// <summary>
-    /// Records that the card of <paramref name="draft"/>, sent again (<paramref name="reason"/>) into <paramref name="chatId"/>
-    /// (the approvers' chat when null) in place of its card on record, most likely went out, but <paramref name="unreadable"/>:
-    /// Telegram's answer could not be read. The draft keeps no message on record (<see cref="UnconfirmedEvent"/>, with
-    /// <paramref name="details"/>; <c>card_error</c> says so), so nothing sends that card again unasked, and a tap on the copy
-    /// decides and makes it the card on record. Compare-and-set on the old card, and, unless <paramref name="anyState"/>, on
-    /// the draft still awaiting a decision with its card: false when that changed meanwhile (nothing is written), or when the
-    /// store could not take the write (logged here); the old card stays on record then.
-    /// </summary>
-    /// <param name="actor">Who had it sent again (the ledger event's actor); the service itself when null.</param>
-    public async Task<bool> RecordUnconfirmedAsync(
-        Draft draft, string reason, ApiRequestException unreadable, JsonObject? details = null, long? chatId = null, string? actor = null, bool anyState = false)
-    {
-        var to = chatId ?? chat.ChatId;
-        var error = $"{unreadable.Description} ({unreadable.Method}): the card sent again ({reason}) is most likely in chat {to}, but Telegram's answer could " +
-            "not be read, so it has no message on record; not sent again unasked. ";
-        // Chosen by the state the write finds (a card following its group to a supergroup is recorded in any state): the
-        // buttons and Resend card are there only while the draft awaits a decision.
-        var awaiting = error + "A tap on it decides once; Resend card (/card) sends one that is recorded";
-        var decided = error + "The draft no longer awaits a decision: the card has no buttons, and its later outcomes are not shown on a card";
-        var json = new JsonObject
-        {
-            ["chat_id"] = to, ["from_chat_id"] = draft.CardChatId, ["from_message_id"] = draft.CardMessageId, ["reason"] = reason, ["method"] = unreadable.Method,
-            ["description"] = unreadable.Description,
-        };
-        foreach (var (name, value) in details ?? [])
-        {
-            json[name] = value?.DeepClone();
-        }
-        try
-        {
-            return await store.WriteAsync(ctx =>
-            {
-                var recorded = ctx.Execute(
-                    "UPDATE drafts SET card_chat_id = $chat, card_message_id = NULL, card_shown_state = NULL, card_shown_since = NULL, " +
-                    "card_error = CASE WHEN state IN ('pending', 'carded') THEN $awaiting ELSE $decided END, " +
-                    "updated_at = $now WHERE id = $id AND (state = 'carded' OR $anyState) AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
-                    ("$chat", to), ("$awaiting", awaiting), ("$decided", decided), ("$now", ctx.NowMs), ("$id", draft.Id), ("$anyState", anyState), ("$oldChat", draft.CardChatId),
-                    ("$oldMessage", draft.CardMessageId)) == 1;
-                if (recorded)
-                {
-                    ctx.AppendEvent(draft.Id, UnconfirmedEvent, actor ?? Actor, json.ToJsonString());
-                }
-                return recorded;
-            }).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
-        {
-            LogUnconfirmedNotRecorded(ex, draft.Id);
-            return false;
         }
     }
 
@@ -416,107 +344,6 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
 
     private static void MarkRefusalRecorded(ApiRequestException refusal) => refusal.Data[RefusalRecordedKey] = true;
 
-    /// <summary>
-    /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
-    /// (only the card on record is followed after a restart) or when the record says so already. A store that cannot
-    /// take the write costs no edit: the card is right, only the record lags, and the next start shows the same state
-    /// once more (Telegram answers "not modified", which counts as done) and records it then.
-    /// </summary>
-    private async Task RecordShownAsync(Draft shown, long chatId, long messageId)
-    {
-        if (!RecordLags(shown, chatId, messageId))
-        {
-            return;
-        }
-        try
-        {
-            await store.WriteAsync(ctx => SetShown(ctx, shown, chatId, messageId)).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
-        {
-            LogShownNotRecorded(ex, shown.Id, messageId, shown.State.ToWire());
-        }
-    }
-
-    /// <summary>
-    /// The edit of the card on record was given up for good: Telegram refused it (deleted by hand, or no longer editable:
-    /// <see cref="EditRefusedEvent"/>) or the card itself failed (<see cref="IsCardFault"/>, or it could not follow its group
-    /// to a supergroup: <see cref="EditFailedEvent"/>).
-    /// Recorded in the ledger with <paramref name="reason"/>, and as the state the card was left at, so that no start
-    /// and no look at the cards behind tries that message again until the draft changes again; the failure is still
-    /// reported by the caller.
-    /// </summary>
-    private async Task RecordLeftAsync(Draft shown, long chatId, long messageId, string eventType, JsonObject reason)
-    {
-        if (!RecordLags(shown, chatId, messageId))
-        {
-            return;
-        }
-        var details = new JsonObject { ["chat_id"] = chatId, ["message_id"] = messageId, ["state"] = shown.State.ToWire(), ["shown"] = shown.CardShownState };
-        foreach (var (name, value) in reason)
-        {
-            details[name] = value?.DeepClone();
-        }
-        var json = details.ToJsonString();
-        try
-        {
-            await store.WriteAsync(ctx =>
-            {
-                var left = SetShown(ctx, shown, chatId, messageId);
-                if (left)
-                {
-                    ctx.AppendEvent(shown.Id, eventType, Actor, json);
-                }
-                return left;
-            }).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
-        {
-            // Unrecorded, the next start tries the message once more and records it then.
-            LogLeftNotRecorded(ex, shown.Id, messageId, eventType);
-        }
-    }
-
-    /// <summary>The card on record is the one at <paramref name="chatId"/>/<paramref name="messageId"/>, and its record does not say it shows <paramref name="shown"/> yet.</summary>
-    private static bool RecordLags(Draft shown, long chatId, long messageId) =>
-        shown.CardChatId == chatId && shown.CardMessageId == messageId && !shown.CardShowsCurrentState;
-
-    /// <summary>Records <paramref name="shown"/>'s state as what the card shows; compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.</summary>
-    private static bool SetShown(WriteContext ctx, Draft shown, long chatId, long messageId) => ctx.Execute(
-        "UPDATE drafts SET card_shown_state = $shown, card_shown_since = $since WHERE id = $id AND card_chat_id = $chat AND card_message_id = $message",
-        ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$id", shown.Id), ("$chat", chatId), ("$message", messageId)) == 1;
-
-    private static bool RecordMove(
-        WriteContext ctx, string draftId, long? oldChatId, long? oldMessageId, SentCard sent, Draft shown, string reason, string? actor = null, JsonObject? more = null)
-    {
-        // Only the card on record moves (compare-and-set: an edit of another copy, or one that lost a race, records nothing).
-        // IS, not =: a draft with no card on record (carded by hand) gets one only while it still has none.
-        var recorded = ctx.Execute(
-            // card_error goes: a card sent unconfirmed (card_unconfirmed) said there why it had no message on record.
-            "UPDATE drafts SET card_chat_id = $chat, card_message_id = $message, card_shown_state = $shown, card_shown_since = $since, card_error = NULL, updated_at = $now " +
-            "WHERE id = $id AND card_chat_id IS $oldChat AND card_message_id IS $oldMessage",
-            ("$chat", sent.ChatId), ("$message", sent.MessageId), ("$shown", shown.State.ToWire()), ("$since", DraftColumns.ToUnixMs(shown.StateSince)), ("$now", ctx.NowMs), ("$id", draftId),
-            ("$oldChat", oldChatId), ("$oldMessage", oldMessageId)) == 1;
-        if (recorded)
-        {
-            var details = new JsonObject
-            {
-                ["reason"] = reason,
-                ["from_chat_id"] = oldChatId,
-                ["from_message_id"] = oldMessageId,
-                ["chat_id"] = sent.ChatId,
-                ["message_id"] = sent.MessageId,
-                ["document_message_id"] = sent.DocumentMessageId,
-            };
-            foreach (var (name, value) in more ?? [])
-            {
-                details[name] = value?.DeepClone();
-            }
-            ctx.AppendEvent(draftId, MovedEvent, actor ?? Actor, details.ToJsonString());
-        }
-        return recorded;
-    }
-
     private async Task<SentCard> SendToAsync(RenderedCard card, long chatId, CancellationToken cancellationToken)
     {
         long? documentId = null;
@@ -581,9 +408,6 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             LinkPreviewOptions = NoPreview,
         }, cancellationToken);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record that the card of {DraftId} was sent again unconfirmed; its old card stays on record")]
-    private partial void LogUnconfirmedNotRecorded(Exception ex, string draftId);
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted card message {MessageId} of {DraftId}: sent again, another card became its card meanwhile")]
     private partial void LogSpareDeleted(string draftId, long messageId);
 
@@ -615,14 +439,6 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         Message = "Telegram refused the edit of card message {MessageId} of {DraftId} to show {State}: {Description}; recorded as card_edit_refused, " +
         "not tried again until the draft changes. The card keeps showing an older state")]
     private partial void LogEditRefused(string draftId, long messageId, string state, string description);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The edit of card message {MessageId} of {DraftId} was given up for good ({EventType}), but the store could not record that; " +
-        "the next start tries it once more")]
-    private partial void LogLeftNotRecorded(Exception ex, string draftId, long messageId, string eventType);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} now shows {State} but the store could not record that; " +
-        "the next start shows it once more")]
-    private partial void LogShownNotRecorded(Exception ex, string draftId, long messageId, string state);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "CardMoveOutcomeUnknown",
         Message = "Card of {DraftId} (message {OldMessageId} in chat {OldChatId}) is in a group upgraded to a supergroup; sent again into chat {ChatId}, it is " +

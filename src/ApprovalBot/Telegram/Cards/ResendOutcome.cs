@@ -34,7 +34,7 @@ internal enum ResendResult
 
     /// <summary>
     /// Telegram took the send but its answer could not be read: the card is most likely in the chat, its id unknown. The
-    /// draft is recorded as sent unconfirmed (<see cref="CardSender.UnconfirmedEvent"/>: no message on record), and a tap on
+    /// draft is recorded as sent unconfirmed (<see cref="CardRecords.UnconfirmedEvent"/>: no message on record), and a tap on
     /// the copy decides once and makes it the card on record. Not sent again: asking again does, and records the card it sends.
     /// The old card loses its buttons as for a card sent: a later resend would not find it, with no message on record.
     /// </summary>

@@ -12,7 +12,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// <see cref="ResendTally"/> and <see cref="CardsOutOfReach"/>.
 /// </summary>
 internal sealed partial class VanishedCardResender(
-    DraftStore store, CardSender sender, CardFollowUps followUps, TelegramChat chat, RecordedBot recordedBot,
+    DraftStore store, CardSender sender, CardRecords records, CardFollowUps followUps, TelegramChat chat, RecordedBot recordedBot,
     IOptions<TelegramOptions> options, TimeProvider time, ILogger<VanishedCardResender> logger)
 {
     private readonly TelegramOptions _options = options.Value;
@@ -184,7 +184,7 @@ internal sealed partial class VanishedCardResender(
     /// </summary>
     private async Task<Outcome> RecordUnconfirmedAsync(Draft draft, string reason, int attempt, ApiRequestException ex)
     {
-        var recorded = await sender.RecordUnconfirmedAsync(draft, reason, ex, new JsonObject { ["attempt"] = attempt }).ConfigureAwait(false);
+        var recorded = await records.RecordUnconfirmedAsync(draft, reason, ex, new JsonObject { ["attempt"] = attempt }).ConfigureAwait(false);
         LogResendUnconfirmed(draft.Id, reason, chat.ChatId, ex.Method, ex.Description, recorded);
         return new Outcome(Resent.Unconfirmed);
     }

@@ -22,7 +22,7 @@ namespace ApprovalBot.Telegram.Cards;
 /// </list>
 /// A send whose answer cannot be read (<see cref="ApiRequestException.OutcomeUnknown"/>) most likely put the card in the
 /// chat: it is not sent again (each try would post another copy) but recorded as unconfirmed
-/// (<see cref="CardSender.UnconfirmedEvent"/>), as the outbox does; a tap on that copy decides, and the reconciler offers
+/// (<see cref="CardRecords.UnconfirmedEvent"/>), as the outbox does; a tap on that copy decides, and the reconciler offers
 /// Resend card. Drafts decided before get nothing: their outcome is in the store (<c>/status</c>), and an edit of their old card meets
 /// no message of a new sandbox (its ids start above every card on record), which is recorded as <c>card_edit_refused</c>
 /// like a card deleted by hand, or goes to the former chat, where a refusal of the bot ("chat not found" for the sandbox's
