@@ -31,7 +31,7 @@ internal sealed partial class KindsOptionsValidator : IValidateOptions<KindsOpti
             }
             if (o.StaleAfter <= TimeSpan.Zero || o.StaleAfter > MaxDuration)
             {
-                errors.Add($"{key}:StaleAfter must be a positive duration such as 24:00:00, at most {MaxDuration} (ten years) (got {o.StaleAfter}).");
+                errors.Add($"{key}:StaleAfter must be a positive duration such as 1.00:00:00 (a day), at most {MaxDuration} (ten years) (got {o.StaleAfter}).");
             }
             if (o.StuckAfter <= TimeSpan.Zero || o.StuckAfter > MaxDuration)
             {

@@ -14,5 +14,8 @@ internal sealed class StoreOptions
     /// <summary>Milliseconds a reader waits on a locked database before giving up.</summary>
     public int BusyTimeoutMs { get; set; } = 5000;
 
+    /// <summary>Whether <paramref name="path"/> can be made a full path (no NUL, or on Windows no other character a path cannot hold).</summary>
+    public static bool IsValidPath(string path) => path.IndexOfAny(Path.GetInvalidPathChars()) < 0;
+
     public string DatabasePath => Path.Combine(Path.GetFullPath(DataDirectory), "approvals.db");
 }

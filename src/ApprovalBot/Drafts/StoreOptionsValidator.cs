@@ -9,9 +9,14 @@ internal sealed class StoreOptionsValidator : IValidateOptions<StoreOptions>
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(options.DataDirectory))
         {
-            errors.Add("ApprovalBot:DataDirectory must name a folder.");
+            errors.Add($"ApprovalBot:DataDirectory must name a folder (got '{options.DataDirectory}').");
         }
-        else if (options.DataDirectory.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+        else if (options.DataDirectory.Contains('\0', StringComparison.Ordinal))
+        {
+            // Not echoed: a NUL would end the line in many a log reader.
+            errors.Add("ApprovalBot:DataDirectory is not a valid path: it holds a NUL character (\\0).");
+        }
+        else if (!StoreOptions.IsValidPath(options.DataDirectory))
         {
             errors.Add($"ApprovalBot:DataDirectory '{options.DataDirectory}' is not a valid path.");
         }

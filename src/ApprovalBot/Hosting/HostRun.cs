@@ -16,7 +16,8 @@ internal static class HostRun
     public static void ValidateConfiguration(this IHost host)
     {
         var failures = new List<OptionsValidationException>();
-        var unknown = UnknownSettings.Find(host.Services.GetRequiredService<IConfiguration>());
+        var configuration = host.Services.GetRequiredService<IConfiguration>();
+        List<string> unknown = [.. UnknownSettings.Find(configuration), .. LoggingSettings.Find(configuration)];
         if (unknown.Count > 0)
         {
             failures.Add(new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown));

@@ -1,3 +1,4 @@
+using ApprovalBot.Drafts;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
@@ -14,6 +15,8 @@ internal static class LoggingExtensions
     public static IHostApplicationBuilder AddApprovalBotLogging(this IHostApplicationBuilder builder)
     {
         var dataDirectory = builder.Configuration["ApprovalBot:DataDirectory"] is { Length: > 0 } d ? d : "data";
+        // A data directory that is no path (a NUL in the JSON file) is refused with the other settings; until then, no file log.
+        var logFolder = StoreOptions.IsValidPath(dataDirectory) ? Path.Combine(Path.GetFullPath(dataDirectory), "logs") : null;
         // The sinks run on a background thread (BackgroundLogSink); levels and enrichment stay on the outer logger.
         var sinks = new LoggerConfiguration().MinimumLevel.Verbose();
         BatchedConsoleSink? console = null;
@@ -26,16 +29,23 @@ internal static class LoggingExtensions
         {
             sinks.WriteTo.Console(outputTemplate: ConsoleTemplate);
         }
-        var sinkLogger = sinks
-            .WriteTo.File(
+        if (logFolder is not null)
+        {
+            sinks.WriteTo.File(
                 new JsonFormatter(renderMessage: true),
-                Path.Combine(Path.GetFullPath(dataDirectory), "logs", "approvalbot-.json"),
+                Path.Combine(logFolder, "approvalbot-.json"),
                 rollingInterval: RollingInterval.Day,
                 retainedFileCountLimit: 14,
-                flushToDiskInterval: TimeSpan.FromSeconds(1))
-            .CreateLogger();
-        var logger = new LoggerConfiguration()
-            .ReadFrom.Configuration(builder.Configuration)
+                flushToDiskInterval: TimeSpan.FromSeconds(1));
+        }
+        var sinkLogger = sinks.CreateLogger();
+        var configured = new LoggerConfiguration();
+        if (LoggingSettings.Find(builder.Configuration).Count == 0)
+        {
+            // A bad level is refused with the other settings (HostRun.ValidateConfiguration): read here, it threw first.
+            configured.ReadFrom.Configuration(builder.Configuration);
+        }
+        var logger = configured
             .Enrich.FromLogContext()
             // The host logs a failed start with its stack trace; a refused start is said once, in full, by Program.
             .Filter.ByExcluding(e => e.Exception is StartupRefusedException)

@@ -98,7 +98,7 @@ internal static class UnknownSettings
             {
                 errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
             }
-            else if (BareNumberDuration(key, setting) is { } error)
+            else if ((BareNumberDuration(key, setting) ?? HoursAsDays(key, setting)) is { } error)
             {
                 errors.Add(error);
             }
@@ -126,6 +126,28 @@ internal static class UnknownSettings
         TypeCode.Boolean => ("true or false", "true/false values"),
         _ => ($"a valid {item.Name}", $"{item.Name} values"),
     };
+
+    /// <summary>
+    /// A duration whose hours are 24 or more (<c>StaleAfter=24:00:00</c>): .NET reads <c>hh:mm:ss</c> with such hours as
+    /// <c>d:hh:mm</c>, so 24:00:00 was 24 days and 48:00:00 48 days, accepted without a word. Refused, with the hours
+    /// written as days.
+    /// </summary>
+    private static string? HoursAsDays(IConfigurationSection key, PropertyInfo setting)
+    {
+        if ((Nullable.GetUnderlyingType(setting.PropertyType) ?? setting.PropertyType) != typeof(TimeSpan) || !IsValue(key))
+        {
+            return null;
+        }
+        var text = key.Value!.Trim();
+        var sign = text.StartsWith('-') ? "-" : "";
+        var parts = text[sign.Length..].Split(':');
+        if (parts.Length is not (2 or 3) || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var hours) || hours < 24)
+        {
+            return null;
+        }
+        var meant = $"{sign}{hours / 24}.{hours % 24:00}:{parts[1]}:{(parts.Length == 3 ? parts[2] : "00")}";
+        return $"{key.Path}: '{key.Value}' has {hours} hours, which .NET reads as {hours} days; write {meant} for {hours} hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).";
+    }
 
     private static bool Converts(TypeConverter converter, string? value)
     {

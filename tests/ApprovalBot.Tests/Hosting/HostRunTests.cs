@@ -129,6 +129,58 @@ public sealed class HostRunTests
         Assert.Null(kinds.Kinds["post"].ExpireAfter);
     }
 
+    /// <summary>
+    /// The start as Program.cs runs it, on the shipped configuration plus each bad setting: refused with one message naming
+    /// the key: hours the binder read as days, and an empty value (an unset variable in a compose file), which the binder
+    /// refuses itself, naming the key, rather than taking the built-in default.
+    /// </summary>
+    [Theory]
+    [InlineData("ApprovalBot:Kinds:reply:MaxLength=", "Failed to convert configuration value '' at 'ApprovalBot:Kinds:reply:MaxLength'")]
+    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=24:00:00", "ApprovalBot:Kinds:reply:StaleAfter: '24:00:00' has 24 hours, which .NET reads as 24 days; write 1.00:00:00 for 24 hours")]
+    [InlineData("ApprovalBot:Reconciliation:RemindEvery=48:00:00", "ApprovalBot:Reconciliation:RemindEvery: '48:00:00' has 48 hours, which .NET reads as 48 days; write 2.00:00:00 for 48 hours")]
+    [InlineData("ApprovalBot:Execution:IntervalSeconds=", "Failed to convert configuration value '' at 'ApprovalBot:Execution:IntervalSeconds'")]
+    [InlineData("ApprovalBot:Sandbox:AllowRemote=", "Failed to convert configuration value '' at 'ApprovalBot:Sandbox:AllowRemote'")]
+    [InlineData("ApprovalBot:Pipe:LineTimeout=", "Failed to convert configuration value '' at 'ApprovalBot:Pipe:LineTimeout'")]
+    public void ValidateConfiguration_ValueTheBinderMisreads_RefusedNamingTheKey(string setting, string expected)
+    {
+        Assert.Equal(TimeSpan.FromDays(24), TimeSpan.Parse("24:00:00", System.Globalization.CultureInfo.InvariantCulture));
+        using var data = new TempDirectory();
+        using var host = ServiceHost(data.Path, setting);
+
+        var failure = Assert.ThrowsAny<Exception>(host.ValidateConfiguration);
+
+        var error = Assert.Single(StartupFailure.ConfigurationErrors(failure) ?? []);
+        Assert.StartsWith(expected, error, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Logging is set up before the settings are checked: a data directory that is no path (a NUL in the JSON file) or a
+    /// misspelt Serilog level threw there, and the start ended with a stack trace. Now both are bad keys, listed with
+    /// every other one.
+    /// </summary>
+    [Theory]
+    [InlineData("ApprovalBot:DataDirectory=a\0b", "ApprovalBot:DataDirectory is not a valid path: it holds a NUL character (\\0).")]
+    [InlineData("Serilog:MinimumLevel:Default=Informaton", "Serilog:MinimumLevel:Default: 'Informaton' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal).")]
+    [InlineData("Serilog:MinimumLevel=7", "Serilog:MinimumLevel: '7' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal).")]
+    public void ValidateConfiguration_SettingLoggingReadsFirst_RefusedWithTheOtherBadKeys(string setting, string expected)
+    {
+        using var data = new TempDirectory();
+        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={data.Path}", "--" + setting, "--ApprovalBot:MaxBatch=0"]);
+
+        builder.AddApprovalBotLogging();
+        builder.AddApprovalStore();
+        builder.AddAgentPipe();
+        builder.AddTelegram();
+        builder.AddApprovalJobs();
+        builder.AddReconciliation();
+        using var host = builder.Build();
+        var failure = Assert.ThrowsAny<Exception>(host.ValidateConfiguration);
+
+        var errors = StartupFailure.ConfigurationErrors(failure) ?? [];
+        Assert.Contains(expected, errors);
+        Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0).", errors);
+    }
+
     /// <summary>The service composed as Program.cs composes it, built but not started, on the shipped configuration plus <paramref name="settings"/>.</summary>
     private static IHost ServiceHost(string dataDirectory, params string[] settings)
     {
