@@ -47,18 +47,22 @@ internal sealed class StoreCommand
         or configuration.
         """;
 
-    /// <summary>The command <paramref name="args"/> name, or null when they start the service (settings only).</summary>
+    /// <summary>
+    /// The command <paramref name="args"/> name, or null when they start the service (settings only). A command line the
+    /// service's configuration would misread is a usage error too (exit 2, before anything runs).
+    /// </summary>
     public static StoreCommand? Parse(string[] args)
     {
         if (args is not [var verb, .. var rest] || verb.StartsWith('-') || verb.StartsWith('/') || verb.Contains('=', StringComparison.Ordinal))
         {
-            return SkippedWord(args) switch
+            return Misread(args) switch
             {
                 null => null,
                 // "ApprovalBot --ApprovalBot:DataDirectory=/x restore b.db" started the service on the store to be replaced.
-                var command when command is "backup" or "restore" => new StoreCommand(command, null, [],
+                ({ } command, _) when command is "backup" or "restore" => new StoreCommand(command, null, [],
                     $"the command comes first, before the settings: ApprovalBot {command} <file> --ApprovalBot:<Key>=<value> ...", help: false),
-                var word => new StoreCommand(word, null, [], $"unexpected argument '{word}' (the service starts with settings only, given as --ApprovalBot:<Key>=<value>; its commands, backup and restore, come first)", help: false),
+                ({ } word, _) => new StoreCommand("", null, [], $"unexpected argument '{word}' (the service starts with settings only, given as --ApprovalBot:<Key>=<value>; its commands, backup and restore, come first)", help: false),
+                (null, var error) => new StoreCommand("", null, [], error, help: false),
             };
         }
         if (verb is not ("backup" or "restore"))
@@ -84,6 +88,10 @@ internal sealed class StoreCommand
             }
             if (!arg.Contains('=', StringComparison.Ordinal))
             {
+                if (!HasValue(configuration, i))
+                {
+                    return new StoreCommand(verb, rest[0], configuration, NoValue(arg), help: false);
+                }
                 i++; // --Key value, as the configuration's command line reads it
             }
         }
@@ -91,29 +99,50 @@ internal sealed class StoreCommand
     }
 
     /// <summary>
-    /// The first argument the configuration's command line skips without a word: one with no <c>=</c> that neither starts
-    /// with <c>--</c> or <c>/</c> (a key) nor is the value after such a key.
+    /// What the configuration's command line would misread in the service's arguments, or null: the first word it skips
+    /// without a word (one with no <c>=</c> that is neither a key, starting with <c>--</c> or <c>/</c>, nor the value
+    /// after one), or an error for a key without its value (dropped when last, given the next key as its value
+    /// otherwise) or a single-dash switch (<c>-v</c> dropped, <c>-Key=value</c> a FormatException with its stack trace).
     /// </summary>
-    private static string? SkippedWord(string[] args)
+    private static (string? Word, string Error)? Misread(string[] args)
     {
         for (var i = 0; i < args.Length; i++)
         {
             var arg = args[i];
-            if (arg.Contains('=', StringComparison.Ordinal))
-            {
-                continue;
-            }
             if (arg.StartsWith("--", StringComparison.Ordinal) || arg.StartsWith('/'))
             {
-                i++; // --Key value
+                if (arg is "--" or "/")
+                {
+                    return (null, Unexpected(arg));
+                }
+                if (!arg.Contains('=', StringComparison.Ordinal))
+                {
+                    if (!HasValue(args, i))
+                    {
+                        return (null, NoValue(arg));
+                    }
+                    i++; // --Key value
+                }
             }
-            else if (!arg.StartsWith('-'))
+            else if (arg.StartsWith('-'))
             {
-                return arg;
+                return (null, Unexpected(arg));
+            }
+            else if (!arg.Contains('=', StringComparison.Ordinal))
+            {
+                return (arg, "");
             }
         }
         return null;
     }
+
+    /// <summary>Whether the key at <paramref name="i"/> has a value after it: not the end, nor another key (a negative number is a value).</summary>
+    private static bool HasValue(string[] args, int i) => i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal);
+
+    private static string NoValue(string key) => $"{key} has no value (give it as {key}=<value>)";
+
+    private static string Unexpected(string arg) =>
+        $"unexpected argument '{arg}' (the service starts with settings only, given as --ApprovalBot:<Key>=<value>; its commands, backup and restore, come first)";
 
     public int Run(TextWriter stdout, TextWriter stderr, TimeProvider time)
     {
@@ -124,7 +153,7 @@ internal sealed class StoreCommand
         }
         if (_usageError is not null)
         {
-            stderr.WriteLine($"ApprovalBot {_verb}: {_usageError}.");
+            stderr.WriteLine($"{(_verb.Length == 0 ? "ApprovalBot" : "ApprovalBot " + _verb)}: {_usageError}.");
             stderr.WriteLine(UsageText);
             return Usage;
         }

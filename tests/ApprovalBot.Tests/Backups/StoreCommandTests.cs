@@ -31,6 +31,8 @@ public sealed class StoreCommandTests : IDisposable
     [InlineData("--ApprovalBot:DataDirectory", "/var/lib/approvalbot")]
     [InlineData("ApprovalBot:DataDirectory=/var/lib/approvalbot")]
     [InlineData("/ApprovalBot:DataDirectory=/var/lib/approvalbot")]
+    // A negative value (a group's chat id) after its key is a value, not a switch.
+    [InlineData("--ApprovalBot:Telegram:ChatId", "-1001234")]
     public void Parse_SettingsOnly_StartsTheService(params string[] args) => Assert.Null(StoreCommand.Parse(args));
 
     /// <summary>Each case: the arguments after the program (with <c>{data}</c> for a data directory holding a store), and what stderr says.</summary>
@@ -51,6 +53,15 @@ public sealed class StoreCommandTests : IDisposable
         { "a value of the wrong type", ["backup", "{out}", "--ApprovalBot:DataDirectory={data}", "--ApprovalBot:BusyTimeoutMs=lots"], "ApprovalBot:BusyTimeoutMs" },
         { "a value out of range", ["backup", "{out}", "--ApprovalBot:DataDirectory={data}", "--ApprovalBot:BusyTimeoutMs=-1"], "ApprovalBot:BusyTimeoutMs must be between 0 and 600000 (got -1)" },
         { "an empty data directory", ["backup", "{out}", "--ApprovalBot:DataDirectory="], "ApprovalBot:DataDirectory must name a folder" },
+        // The configuration's command line dropped a key left without its value, or took the next key for it.
+        { "a setting without its value, last", ["backup", "{out}", "--ApprovalBot:DataDirectory"], "--ApprovalBot:DataDirectory has no value (give it as --ApprovalBot:DataDirectory=<value>)" },
+        { "a setting whose value is the next setting", ["restore", "{out}", "--ApprovalBot:DataDirectory", "--ApprovalBot:BusyTimeoutMs=5"], "--ApprovalBot:DataDirectory has no value" },
+        { "a single-dash switch after the file", ["backup", "{out}", "-v"], "unexpected argument '-v'" },
+        // The same for the service's own start: it stops with exit 2 before anything runs.
+        { "the service's setting without its value, last", ["--ApprovalBot:Pipe:Name=x", "--ApprovalBot:DataDirectory"], "ApprovalBot: --ApprovalBot:DataDirectory has no value" },
+        { "the service's setting whose value is the next setting", ["--ApprovalBot:DataDirectory", "--ApprovalBot:Pipe:Name=x"], "ApprovalBot: --ApprovalBot:DataDirectory has no value" },
+        { "a single-dash setting for the service", ["-ApprovalBot:MaxBatch=5"], "ApprovalBot: unexpected argument '-ApprovalBot:MaxBatch=5'" },
+        { "a single-dash switch for the service", ["--ApprovalBot:DataDirectory={data}", "-v"], "ApprovalBot: unexpected argument '-v'" },
         { "a restore with an unknown setting", ["restore", "{out}", "--ApprovalBot:Pipe:Nmae=x", "--ApprovalBot:DataDirectory={data}"], "ApprovalBot:Pipe:Nmae is not a setting" },
     };
 

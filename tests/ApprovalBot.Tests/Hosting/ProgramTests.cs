@@ -124,6 +124,61 @@ public sealed class ProgramTests
         Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Serilog reads its levels while the host is built, before the settings are checked: a misspelt level stopped the
+    /// start with a stack trace ("could not run"). It is a bad key like any other now, listed with them.
+    /// </summary>
+    [Fact]
+    public async Task Start_MisspeltLogLevel_ExitsNonZeroNamingItWithTheOtherBadKeysWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, ["Serilog:MinimumLevel:Default=Informaton", "Serilog:MinimumLevel:Override:Quartz=Loud", "ApprovalBot:MaxBatch=0"]);
+
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Serilog:MinimumLevel:Default: 'Informaton' is not a log level (Verbose, Debug, Information, Warning, Error, Fatal).", host.Output, StringComparison.Ordinal);
+        Assert.Contains("Serilog:MinimumLevel:Override:Quartz: 'Loud' is not a log level", host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0)", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "approvals.db")));
+    }
+
+    /// <summary>
+    /// A command line the configuration would misread: a key without its value (dropped, or given the next key as its
+    /// value), a single-dash switch (a FormatException with its stack trace, or dropped). Exit 2, as a stray word gets,
+    /// before anything is created.
+    /// </summary>
+    [Theory]
+    [InlineData("--ApprovalBot:MaxBatch", "ApprovalBot: --ApprovalBot:MaxBatch has no value (give it as --ApprovalBot:MaxBatch=<value>).")]
+    [InlineData("--ApprovalBot:MaxBatch --ApprovalBot:BusyTimeoutMs=100", "ApprovalBot: --ApprovalBot:MaxBatch has no value")]
+    [InlineData("-ApprovalBot:MaxBatch=5", "ApprovalBot: unexpected argument '-ApprovalBot:MaxBatch=5'")]
+    [InlineData("-v", "ApprovalBot: unexpected argument '-v'")]
+    public async Task Start_MisreadCommandLine_ExitsTwoWithoutAStackTraceOrCreatingAnything(string args, string expected)
+    {
+        using var dir = new TempDirectory();
+        var data = Path.Combine(dir.Path, "data");
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"), $"--ApprovalBot:DataDirectory={data}",
+                     $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}", "--ApprovalBot:Sandbox:Url=http://127.0.0.1:0" }.Concat(args.Split(' ')))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        // Before the fix the service started and served: stopped after a minute, so the test fails instead of hanging.
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        using var stop = patience.Token.Register(() => process.Kill(entireProcessTree: true));
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
+        await process.WaitForExitAsync();
+
+        Assert.True(process.ExitCode == 2, $"exit {process.ExitCode}: {output}");
+        Assert.Contains(expected, output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(data));
+    }
+
     [Fact]
     public async Task Run_APartFailsWhileRunning_ExitsNonZeroNamingIt()
     {
