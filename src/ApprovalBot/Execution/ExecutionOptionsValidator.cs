@@ -16,7 +16,7 @@ internal sealed class ExecutionOptionsValidator : IValidateOptions<ExecutionOpti
         {
             errors.Add($"{key}:RetryBaseSeconds must be between 0 and 86400 (got {options.RetryBaseSeconds}).");
         }
-        if (options.RetryMaxSeconds < options.RetryBaseSeconds || options.RetryMaxSeconds > 86_400)
+        else if (options.RetryMaxSeconds < options.RetryBaseSeconds || options.RetryMaxSeconds > 86_400)
         {
             errors.Add($"{key}:RetryMaxSeconds must be between RetryBaseSeconds ({options.RetryBaseSeconds}) and 86400 (got {options.RetryMaxSeconds}).");
         }

@@ -8,12 +8,15 @@ internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOpti
     /// <summary>A local agent writes a line of the largest size in far less; an hour bounds how long a stalled one holds a slot.</summary>
     internal static readonly TimeSpan MinLineTimeout = TimeSpan.FromSeconds(1), MaxLineTimeout = TimeSpan.FromHours(1);
 
+    /// <summary>The largest Pipe:MaxLineBytes, so the largest request line the service can ever accept (approvalctl refuses more text).</summary>
+    internal const int LargestMaxLineBytes = 64 * 1024 * 1024;
+
     public ValidateOptionsResult Validate(string? name, AgentPipeOptions options)
     {
         var errors = new List<string>();
         if (string.IsNullOrWhiteSpace(options.Name))
         {
-            errors.Add("ApprovalBot:Pipe:Name must be a pipe name or an absolute socket path.");
+            errors.Add($"ApprovalBot:Pipe:Name must be a pipe name or an absolute socket path (got '{options.Name}').");
         }
         else
         {
@@ -26,7 +29,7 @@ internal sealed class AgentPipeOptionsValidator : IValidateOptions<AgentPipeOpti
                 errors.Add($"ApprovalBot:Pipe:Name gives the socket path '{options.SocketPath}', longer than the {SocketPaths.MaxBytes} bytes a Unix socket allows.");
             }
         }
-        if (options.MaxLineBytes is < 1024 or > 64 * 1024 * 1024)
+        if (options.MaxLineBytes is < 1024 or > LargestMaxLineBytes)
         {
             errors.Add($"ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got {options.MaxLineBytes}).");
         }

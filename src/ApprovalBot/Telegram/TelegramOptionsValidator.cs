@@ -35,9 +35,10 @@ internal sealed partial class TelegramOptionsValidator : IValidateOptions<Telegr
         {
             errors.Add(P + $"Approvers must be positive Telegram user ids (got {string.Join(", ", o.Approvers.Where(id => id <= 0))}).");
         }
-        if (!Uri.TryCreate(o.ApiBaseUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(api.Query))
+        // Each call's URL is this, "/bot<token>/" and the method: a query or a fragment would swallow the rest.
+        if (!Uri.TryCreate(o.ApiBaseUrl, UriKind.Absolute, out var api) || api.Scheme is not ("http" or "https") || o.ApiBaseUrl.AsSpan().IndexOfAny('?', '#') >= 0)
         {
-            errors.Add(P + $"ApiBaseUrl must be an absolute http(s) URL such as {TelegramOptions.DefaultApiBaseUrl} (got '{o.ApiBaseUrl}').");
+            errors.Add(P + $"ApiBaseUrl must be an absolute http(s) URL without a query or fragment, such as {TelegramOptions.DefaultApiBaseUrl} (got '{o.ApiBaseUrl}').");
         }
         if (o.PollTimeoutSeconds is < 0 or > 50)
         {
@@ -60,9 +61,13 @@ internal sealed partial class TelegramOptionsValidator : IValidateOptions<Telegr
             errors.Add(P + $"CardMaxAttempts must be between 1 and 1000 (got {o.CardMaxAttempts}).");
         }
         // At most a day, like the other intervals: a wait beyond ~49 days is more than a timer takes, and the retry waiting it was lost.
-        if (o.CardRetryBaseDelaySeconds < 1 || o.CardRetryMaxDelaySeconds < o.CardRetryBaseDelaySeconds || o.CardRetryMaxDelaySeconds > 86_400)
+        if (o.CardRetryBaseDelaySeconds is < 1 or > 86_400)
         {
-            errors.Add(P + $"CardRetryBaseDelaySeconds must be at least 1 and CardRetryMaxDelaySeconds at least that and at most 86400 (got {o.CardRetryBaseDelaySeconds} and {o.CardRetryMaxDelaySeconds}).");
+            errors.Add(P + $"CardRetryBaseDelaySeconds must be between 1 and 86400 (got {o.CardRetryBaseDelaySeconds}).");
+        }
+        else if (o.CardRetryMaxDelaySeconds < o.CardRetryBaseDelaySeconds || o.CardRetryMaxDelaySeconds > 86_400)
+        {
+            errors.Add(P + $"CardRetryMaxDelaySeconds must be between CardRetryBaseDelaySeconds ({o.CardRetryBaseDelaySeconds}) and 86400 (got {o.CardRetryMaxDelaySeconds}).");
         }
         if (o.CardSweepSeconds is < 1 or > 86_400)
         {
@@ -74,9 +79,12 @@ internal sealed partial class TelegramOptionsValidator : IValidateOptions<Telegr
         {
             errors.Add(P + $"RateLimits:PerChatPerSecond must be a number between 0.001 and 1000 (got {r.PerChatPerSecond.ToString(CultureInfo.InvariantCulture)}).");
         }
-        if (r.PerChatBurst < 1 || r.PerGroupPerMinute < 1 || r.GlobalPerSecond < 1)
+        foreach (var (key, value) in new[] { ("PerChatBurst", r.PerChatBurst), ("PerGroupPerMinute", r.PerGroupPerMinute), ("GlobalPerSecond", r.GlobalPerSecond) })
         {
-            errors.Add(P + "RateLimits:PerChatBurst, PerGroupPerMinute and GlobalPerSecond must be positive.");
+            if (value < 1)
+            {
+                errors.Add(P + $"RateLimits:{key} must be at least 1 (got {value}).");
+            }
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }

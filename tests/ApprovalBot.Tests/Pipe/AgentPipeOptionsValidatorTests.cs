@@ -17,6 +17,20 @@ public sealed class AgentPipeOptionsValidatorTests
         Assert.Equal(TimeSpan.FromSeconds(30), options.LineTimeout);
     }
 
+    /// <summary>Each value just outside the README's range, and each name that is no pipe: one message naming the key and the value.</summary>
+    [Theory]
+    [InlineData("Name=", "ApprovalBot:Pipe:Name must be a pipe name or an absolute socket path (got '').")]
+    [InlineData("Name=  ", "ApprovalBot:Pipe:Name must be a pipe name or an absolute socket path (got '  ').")]
+    [InlineData("Name=a/b", "ApprovalBot:Pipe:Name 'a/b' must be a plain name or an absolute path, not a relative path.")]
+    [InlineData("MaxLineBytes=1023", "ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got 1023).")]
+    [InlineData("MaxLineBytes=67108865", "ApprovalBot:Pipe:MaxLineBytes must be between 1024 and 67108864 (got 67108865).")]
+    [InlineData("MaxContextBytes=1", "ApprovalBot:Pipe:MaxContextBytes must be between 2 and 1048576 (got 1).")]
+    [InlineData("MaxContextBytes=1048577", "ApprovalBot:Pipe:MaxContextBytes must be between 2 and 1048576 (got 1048577).")]
+    [InlineData("MaxConnections=0", "ApprovalBot:Pipe:MaxConnections must be between 1 and 10000 (got 0).")]
+    [InlineData("MaxConnections=10001", "ApprovalBot:Pipe:MaxConnections must be between 1 and 10000 (got 10001).")]
+    public void Validate_BadValue_OneErrorNamingTheKey(string setting, string expected) =>
+        Assert.Equal([expected], ApprovalBot.Tests.Infrastructure.BoundOptions.Errors(new AgentPipeOptionsValidator(), AgentPipeOptions.Section, setting));
+
     [Theory]
     [InlineData("00:00:00")]
     [InlineData("00:00:00.5")]

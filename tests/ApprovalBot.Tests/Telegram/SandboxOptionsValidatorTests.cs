@@ -48,6 +48,32 @@ public sealed class SandboxOptionsValidatorTests
         Assert.StartsWith("ApprovalBot:Sandbox:Url must be an http URL", Assert.Single(result.Failures!), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// What the sandbox could not listen on as given (a path, a query, a fragment, user info) or would take another port
+    /// than the operator thinks (none given: 80): refused naming the key and the URL, even with AllowRemote.
+    /// </summary>
+    [Theory]
+    [InlineData("http://127.0.0.1:5780/sandbox", "a path")]
+    [InlineData("http://127.0.0.1:5780/?x=1", "a query")]
+    [InlineData("http://127.0.0.1:5780/#top", "a fragment")]
+    [InlineData("http://user:pw@127.0.0.1:5780", "user info")]
+    [InlineData("http://127.0.0.1", "no port")]
+    [InlineData("http://localhost/", "no port")]
+    public void Validate_UrlWithMoreOrLessThanAnAddressAndPort_RefusedNamingWhat(string url, string what)
+    {
+        var result = new SandboxOptionsValidator().Validate(null, new SandboxOptions { Url = url, AllowRemote = true });
+
+        Assert.True(result.Failed, url);
+        Assert.Equal($"ApprovalBot:Sandbox:Url must be http://<address>:<port> and nothing more, such as http://127.0.0.1:5780 (port 0 picks a free one); '{url}' has {what}.",
+            Assert.Single(result.Failures!));
+    }
+
+    [Theory]
+    [InlineData("http://127.0.0.1:5780/")]
+    [InlineData("http://[::1]:0")]
+    public void Validate_AddressAndPortWithOrWithoutTheSlash_Pass(string url) =>
+        Assert.True(new SandboxOptionsValidator().Validate(null, new SandboxOptions { Url = url }).Succeeded, url);
+
     [Fact]
     public async Task Start_NoTokenAndSandboxOnAllInterfaces_HostRefusesNamingTheKey()
     {
