@@ -16,7 +16,7 @@ internal static class ArgumentBytes
 {
     /// <summary>Options whose value is the next argument: an invalid argument after one of these is named by it.</summary>
     private static readonly string[] ValueOptions =
-        ["--id", "--kind", "--agent", "--text", "--text-file", "--context-json", "--pipe", "--state", "--limit", "--timeout", "--reason"];
+        ["--id", "--kind", "--agent", "--text", "--text-file", "--context-json", "--pipe", "--state", "--limit", "--before", "--timeout", "--reason"];
 
     /// <summary>
     /// A usage error for the first argument whose bytes are not UTF-8, or null. <paramref name="readCommandLine"/>

@@ -25,7 +25,7 @@ internal sealed class GlobalOptions
         // service it did not name.
         Pipe.Validators.Add(result =>
         {
-            if (result.Tokens.Any(token => token.Value.Length == 0))
+            if (result.Tokens.Any(token => PipeArgument.IsBlank(token.Value)))
             {
                 result.AddError("--pipe must not be empty: give a pipe name or an absolute socket path, or leave --pipe out for $APPROVALBOT_PIPE or 'approvalbot'.");
             }

@@ -55,7 +55,7 @@ internal static class SubmitFastPath
             }
             var value = args[++i];
             // An empty --pipe, or a relative path, is a usage error the full parser reports.
-            if (value.StartsWith('-') || token == "--pipe" && (value.Length == 0 || PipeArgument.IsRelativePath(value)))
+            if (value.StartsWith('-') || token == "--pipe" && (PipeArgument.IsBlank(value) || PipeArgument.IsRelativePath(value)))
             {
                 return null;
             }

@@ -10,6 +10,12 @@ namespace ApprovalBot.Cli;
 internal static class SubmitInput
 {
     /// <summary>
+    /// The most text read: the service's largest <c>Pipe:MaxLineBytes</c> (64 MiB), beyond which no request it could ever
+    /// accept can carry it.
+    /// </summary>
+    internal const int MaxTextBytes = 64 * 1024 * 1024;
+
+    /// <summary>
     /// The text exactly as given: no trimming, no newline handling, so its SHA-256 is what the caller expects. A file
     /// or stdin must be UTF-8; a leading UTF-8 byte order mark is dropped (it is not part of the text or its hash),
     /// and bytes that are not UTF-8 are refused, never replaced.
@@ -22,7 +28,7 @@ internal static class SubmitInput
         }
         if (text is not null)
         {
-            return text;
+            return NotEmpty(text, "--text");
         }
         if (textFile is not null)
         {
@@ -30,23 +36,56 @@ internal static class SubmitInput
             {
                 throw CliException.BadInput("--text-file is empty: give the path of a file", "draft.text");
             }
+            var source = $"--text-file {ErrorText.Quote(textFile)}";
             byte[] bytes;
             try
             {
-                bytes = await File.ReadAllBytesAsync(textFile, cancellationToken).ConfigureAwait(false);
+                await using var file = new FileStream(textFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                // A regular file says its size: refused without reading it (one over 2 GiB failed as an internal error).
+                bytes = file.CanSeek && file.Length > MaxTextBytes
+                    ? throw TooLarge(source)
+                    : await ReadAtMostAsync(file, source, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw CliException.BadInput($"cannot read --text-file {ErrorText.Quote(textFile)}: {ErrorText.IoFailure(e, textFile)}", "draft.text");
             }
-            return DecodeUtf8(bytes, $"--text-file {ErrorText.Quote(textFile)}");
+            return NotEmpty(DecodeUtf8(bytes, source), source);
         }
-        using var piped = new MemoryStream();
-        await stdin.CopyToAsync(piped, cancellationToken).ConfigureAwait(false);
-        return piped.Length > 0
-            ? DecodeUtf8(piped.GetBuffer().AsSpan(0, (int)piped.Length), "stdin")
-            : throw CliException.BadInput("no text: pass --text, --text-file, or pipe the text on stdin", "draft.text");
+        var piped = await ReadAtMostAsync(stdin, "stdin", cancellationToken).ConfigureAwait(false);
+        return NotEmpty(DecodeUtf8(piped, "stdin"), "stdin");
     }
+
+    /// <summary>
+    /// The one place an empty text is refused, however it came (an empty file, a stdin of only a byte order mark, an
+    /// empty --text): one message, and nothing sent. Only-whitespace text is the service's to refuse, by its own rule.
+    /// </summary>
+    private static string NotEmpty(string text, string source) => text.Length > 0
+        ? text
+        : throw CliException.BadInput($"{source} is empty: a draft needs a text (pass --text, --text-file, or pipe the text on stdin)", "draft.text");
+
+    /// <summary>
+    /// All of <paramref name="input"/>, read in pieces and refused as soon as it holds more than <see cref="MaxTextBytes"/>:
+    /// an endless or huge input is never read whole (hundreds of MB used to be decoded before the service refused them).
+    /// </summary>
+    private static async Task<byte[]> ReadAtMostAsync(Stream input, string source, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var piece = new byte[81_920];
+        int read;
+        while ((read = await input.ReadAsync(piece, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaxTextBytes)
+            {
+                throw TooLarge(source);
+            }
+            buffer.Write(piece, 0, read);
+        }
+        return buffer.ToArray();
+    }
+
+    private static CliException TooLarge(string source) =>
+        CliException.BadInput($"{source} is larger than {MaxTextBytes} bytes (64 MiB), more than the service accepts in a request", "draft.text");
 
     /// <summary>
     /// <paramref name="bytes"/> as UTF-8 without a leading byte order mark (EF BB BF, which some editors write); any

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using ApprovalBot.Cli;
 using ApprovalBot.Client;
 
 namespace ApprovalBot.Tests.Cli;
@@ -241,6 +242,15 @@ public sealed partial class CliAppTests
     }
 
     [Fact]
+    public async Task List_BeforeNotUtf8_ExitsBadInputNamingTheOption()
+    {
+        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("list"), Utf8("--before"), [0xFF], Utf8("--pipe"), Utf8(DeadPipe()));
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error usage: --before is not valid UTF-8 (byte offset 0); command-line values must be UTF-8", run.Stderr.TrimEnd());
+    }
+
+    [Fact]
     public async Task Get_IdNotUtf8_ExitsBadInputNamingTheArgument()
     {
         var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("get"), [(byte)'i', 0xFF], Utf8("--pipe"), Utf8(DeadPipe()));
@@ -368,6 +378,21 @@ public sealed partial class CliAppTests
         Assert.StartsWith("error usage: --pipe must not be empty", run.Stderr);
     }
 
+    /// <summary>A --pipe of only spaces names no pipe either: it went to the service as a name, and came back as "not running" (exit 5).</summary>
+    [Theory]
+    [InlineData("submit", "--pipe", "  ", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("submit", "--id=x", "--pipe", " ", "--kind", "reply", "--agent", "a", "--text", "t")]
+    [InlineData("ping", "--pipe", "\t")]
+    [InlineData("get", "x", "--pipe=  ")]
+    public async Task Run_BlankPipe_ExitsBadInputNotUnavailable(params string[] args)
+    {
+        var run = await CliRunner.RunAsync(args);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.StartsWith("error usage: --pipe must not be empty", run.Stderr);
+        Assert.Empty(run.Stdout);
+    }
+
     [Theory]
     [InlineData("./p.sock", "submit", "--pipe", "./p.sock", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
     [InlineData("run/p.sock", "--pipe", "run/p.sock", "submit", "--id", "x", "--kind", "reply", "--agent", "a", "--text", "t")]
@@ -416,13 +441,103 @@ public sealed partial class CliAppTests
         Assert.Empty(run.Stdout);
     }
 
+    /// <summary>
+    /// An empty text is refused here, however it came, before anything is sent (the dead pipe proves it): an empty stdin
+    /// was, but an empty --text-file, a stdin or file of only a byte order mark, and an empty --text went to the service.
+    /// </summary>
+    [Theory]
+    [InlineData("an empty --text", "--text", "", "--text is empty")]
+    [InlineData("an empty --text-file", "--text-file", "{empty}", "--text-file '{empty}' is empty")]
+    [InlineData("a --text-file of only a byte order mark", "--text-file", "{bom}", "--text-file '{bom}' is empty")]
+    [InlineData("a stdin of only a byte order mark", null, null, "stdin is empty")]
+    public async Task Submit_EmptyText_ExitsBadInputWithoutConnecting(string what, string? option, string? value, string error)
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var empty = dir.Combine("empty.txt");
+        var bom = dir.Combine("bom.txt");
+        await File.WriteAllBytesAsync(empty, []);
+        await File.WriteAllBytesAsync(bom, [0xEF, 0xBB, 0xBF]);
+        string Fill(string s) => s.Replace("{empty}", empty, StringComparison.Ordinal).Replace("{bom}", bom, StringComparison.Ordinal);
+        string[] args = option is null ? [] : [option, Fill(value!)];
+
+        foreach (var run in new[]
+                 {
+                     await CliRunner.RunWithStdinBytesAsync([0xEF, 0xBB, 0xBF], ["submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", .. args]),
+                     await CliRunner.RunWithStdinBytesAsync([0xEF, 0xBB, 0xBF], ["submit", "--pipe", DeadPipe(), "--id=x", "--kind", "reply", "--agent", "a", .. args]),
+                 })
+        {
+            Assert.True(run.ExitCode == 2, $"{what}: {run}");
+            Assert.Equal($"error usage (draft.text): {Fill(error)}: a draft needs a text (pass --text, --text-file, or pipe the text on stdin)", run.Stderr.TrimEnd());
+        }
+    }
+
+    /// <summary>
+    /// More text than the service accepts in any request (its largest Pipe:MaxLineBytes, 64 MiB) is refused here, read in
+    /// bounded pieces: an endless stdin ends the run, and a file larger than 2 GiB is refused, not an internal error.
+    /// </summary>
+    [Fact]
+    public async Task Submit_StdinLargerThanAnyRequest_ExitsBadInputAfterReadingAtMostTheLimit()
+    {
+        Assert.Equal(ApprovalBot.Pipe.AgentPipeOptionsValidator.LargestMaxLineBytes, SubmitInput.MaxTextBytes);
+        using var stdin = new EndlessStream();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a"], stdin, output, error, commandLine: null);
+
+        Assert.True(exit == 2, error.ToString());
+        Assert.Equal("error usage (draft.text): stdin is larger than 67108864 bytes (64 MiB), more than the service accepts in a request", error.ToString().TrimEnd());
+        Assert.InRange(stdin.BytesRead, SubmitInput.MaxTextBytes, SubmitInput.MaxTextBytes + 1024 * 1024);
+    }
+
+    [Theory]
+    [InlineData(64L * 1024 * 1024 + 1)]
+    [InlineData(3L * 1024 * 1024 * 1024)]
+    public async Task Submit_TextFileLargerThanAnyRequest_ExitsBadInputWithoutConnecting(long size)
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var file = dir.Combine("big.txt");
+        using (var sparse = File.Create(file))
+        {
+            sparse.SetLength(size);
+        }
+
+        foreach (var run in await SubmitBothPathsAsync("--text-file", file))
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.text): --text-file '{file}' is larger than 67108864 bytes (64 MiB), more than the service accepts in a request", run.Stderr.TrimEnd());
+        }
+    }
+
+    /// <summary>Bytes of 'a' without end, counting how many were read.</summary>
+    private sealed class EndlessStream : Stream
+    {
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            buffer.AsSpan(offset, count).Fill((byte)'a');
+            BytesRead += count;
+            return count;
+        }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
     [Fact]
     public async Task Submit_EmptyStdin_ExitsBadInput()
     {
         var run = await CliRunner.RunWithStdinAsync("", "submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a");
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Contains("error usage (draft.text): no text", run.Stderr);
+        Assert.Equal("error usage (draft.text): stdin is empty: a draft needs a text (pass --text, --text-file, or pipe the text on stdin)", run.Stderr.TrimEnd());
     }
 
     public static TheoryData<byte[], int> NotUtf8 => new()

@@ -99,6 +99,23 @@ public sealed class CliProcessTests
         Assert.Empty(stdout);
     }
 
+    /// <summary>
+    /// An empty or blank APPROVALBOT_PIPE (a compose file's unset variable) is a usage error, as an empty --pipe is: it
+    /// used to mean the default pipe, a service the caller did not name (or exit 5 with none running).
+    /// </summary>
+    [Theory]
+    [InlineData("", "submit --id x --kind reply --agent a --text t")]
+    [InlineData("", "ping")]
+    [InlineData("'  '", "get x --json")]
+    public async Task Run_EmptyApprovalbotPipe_ExitsBadInputNotTheDefaultPipe(string value, string command)
+    {
+        var (exitCode, stdout, stderr) = await RunCliInShellAsync($"""APPROVALBOT_PIPE={value} exec dotnet "$0" {command}""");
+
+        Assert.True(exitCode == 2, $"exit {exitCode}: {stderr}");
+        Assert.StartsWith("error usage: APPROVALBOT_PIPE is set but empty: give a pipe name or an absolute socket path, or unset it for 'approvalbot'", stderr);
+        Assert.Empty(stdout);
+    }
+
     [Fact]
     public async Task Run_ReplacementCharacterGivenAsUtf8_StoredAsGiven()
     {
