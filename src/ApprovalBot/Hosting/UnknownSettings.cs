@@ -129,8 +129,8 @@ internal static class UnknownSettings
 
     /// <summary>
     /// A duration whose hours are 24 or more (<c>StaleAfter=24:00:00</c>): .NET reads <c>hh:mm:ss</c> with such hours as
-    /// <c>d:hh:mm</c>, so 24:00:00 was 24 days and 48:00:00 48 days, accepted without a word. Refused, with the hours
-    /// written as days.
+    /// <c>d:hh:mm</c>, so 24:00:00 was 24 days and 48:00:00 48 days, accepted without a word (24:00 and 36:30:00 do not
+    /// parse at all). Refused, with the hours written as days.
     /// </summary>
     private static string? HoursAsDays(IConfigurationSection key, PropertyInfo setting)
     {
@@ -146,7 +146,8 @@ internal static class UnknownSettings
             return null;
         }
         var meant = $"{sign}{hours / 24}.{hours % 24:00}:{parts[1]}:{(parts.Length == 3 ? parts[2] : "00")}";
-        return $"{key.Path}: '{key.Value}' has {hours} hours, which .NET reads as {hours} days; write {meant} for {hours} hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).";
+        // Only some such values parse (24:00:00 as 24 days; 24:00 and 36:30:00 not at all), so the message says both.
+        return $"{key.Path}: '{key.Value}' has {hours} hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write {meant} for {hours} hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).";
     }
 
     private static bool Converts(TypeConverter converter, string? value)

@@ -74,11 +74,11 @@ public sealed class UnknownSettingsTests
     /// it, with how to write what was meant.
     /// </summary>
     [Theory]
-    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=24:00:00", "ApprovalBot:Kinds:reply:StaleAfter: '24:00:00' has 24 hours, which .NET reads as 24 days; write 1.00:00:00 for 24 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
-    [InlineData("ApprovalBot:Kinds:reply:ExpireAfter=48:00:00", "ApprovalBot:Kinds:reply:ExpireAfter: '48:00:00' has 48 hours, which .NET reads as 48 days; write 2.00:00:00 for 48 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
-    [InlineData("ApprovalBot:Kinds:reply:StuckAfter=36:30:00", "ApprovalBot:Kinds:reply:StuckAfter: '36:30:00' has 36 hours, which .NET reads as 36 days; write 1.12:30:00 for 36 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
+    [InlineData("ApprovalBot:Kinds:reply:StaleAfter=24:00:00", "ApprovalBot:Kinds:reply:StaleAfter: '24:00:00' has 24 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 1.00:00:00 for 24 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
+    [InlineData("ApprovalBot:Kinds:reply:ExpireAfter=48:00:00", "ApprovalBot:Kinds:reply:ExpireAfter: '48:00:00' has 48 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 2.00:00:00 for 48 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
+    [InlineData("ApprovalBot:Kinds:reply:StuckAfter=36:30:00", "ApprovalBot:Kinds:reply:StuckAfter: '36:30:00' has 36 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 1.12:30:00 for 36 hours (days go before a dot: [d.]hh:mm:ss, hours 0-23).")]
     [InlineData("ApprovalBot:Reconciliation:RemindEvery=24:00:00", "ApprovalBot:Reconciliation:RemindEvery: '24:00:00' has 24 hours")]
-    [InlineData("ApprovalBot:Reconciliation:EventWindow= 168:00:00 ", "ApprovalBot:Reconciliation:EventWindow: ' 168:00:00 ' has 168 hours, which .NET reads as 168 days; write 7.00:00:00")]
+    [InlineData("ApprovalBot:Reconciliation:EventWindow= 168:00:00 ", "ApprovalBot:Reconciliation:EventWindow: ' 168:00:00 ' has 168 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 7.00:00:00")]
     [InlineData("ApprovalBot:Pipe:LineTimeout=24:00", "ApprovalBot:Pipe:LineTimeout: '24:00' has 24 hours")]
     public void Find_DurationWithAnHoursPartOf24OrMore_RefusedNamingTheKeyAndTheDaysForm(string setting, string expected)
     {
