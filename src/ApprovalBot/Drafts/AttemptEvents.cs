@@ -25,16 +25,25 @@ internal static class AttemptEvents
     /// </summary>
     public const string ExecutionUnknown = "execution_unknown";
 
-    /// <summary>A pull executor's lease ran out without complete or fail (reported by the reconciler as an orphan).</summary>
+    /// <summary>
+    /// A pull executor's lease ran out without complete or fail: requeued on a route that dedupes (reported by the reconciler
+    /// as an orphan), else unknown (its agent may have posted before it died).
+    /// </summary>
     public const string LeaseExpired = "lease_expired";
 
     /// <summary>A push attempt cut off by a shutdown or a crash (the draft is requeued, or unknown for a human).</summary>
     public const string ExecutionInterrupted = "execution_interrupted";
 
+    /// <summary>
+    /// A begin the service's stop overtook: the draft went back to approved before its route was started or sent to, and
+    /// the attempt was not counted. Its <see cref="ExecutionStarted"/> before it is no attempt either.
+    /// </summary>
+    public const string ExecutionNotStarted = "execution_not_started";
+
     /// <summary>A restore made an approval on a route that does not dedupe unknown: it may have run after the backup.</summary>
     public const string RestoreUnsettled = "restore_unsettled";
 
-    /// <summary>A restore's mark on an approval it kept on a route that dedupes or a pull route: it may have run after the backup.</summary>
+    /// <summary>A restore's mark on an approval it kept on a route that dedupes (push or pull): it may have run after the backup.</summary>
     public const string RestoreKept = "restore_kept";
 
     /// <summary>The actor of a pull executor's claim, complete and fail in the ledger: this, then the kind.</summary>
@@ -72,6 +81,45 @@ internal static class AttemptEvents
     /// <summary>Whether a recovered attempt's event says the draft became unknown (<see cref="LeftUnknown"/>).</summary>
     public static bool SaysLeftUnknown(string? details) =>
         Field(details, "action") is { ValueKind: JsonValueKind.String } action && action.GetString() == LeftUnknown;
+
+    /// <summary>
+    /// The events an attempt begins and ends with: the latest of them tells how the draft's last attempt went (see
+    /// <see cref="LeftItsEffectUnknown"/>). <see cref="ExecutionNotStarted"/> is not one: a begin it undid was no attempt.
+    /// </summary>
+    public static readonly string[] AttemptEnds =
+    [
+        ExecutionStarted, Executed, ExecutionFailed, ExecutionUnknown, LeaseExpired, ExecutionInterrupted, RestoreKept,
+    ];
+
+    /// <summary>
+    /// The latest of the draft's <see cref="AttemptEnds"/>, passing over each begin a stop undid (an
+    /// <see cref="ExecutionNotStarted"/> and the <see cref="ExecutionStarted"/> before it); null when it has none.
+    /// </summary>
+    public static LedgerEvent? LastAttempt(WriteContext ctx, string draftId)
+    {
+        string[] withUndone = [.. AttemptEnds, ExecutionNotStarted];
+        var last = DraftStore.LastEventOf(ctx, draftId, withUndone);
+        while (last is { Type: ExecutionNotStarted })
+        {
+            var undone = DraftStore.LastEventBefore(ctx, draftId, last.Id, ExecutionStarted);
+            last = undone is null ? null : DraftStore.LastEventBefore(ctx, draftId, undone.Id, withUndone);
+        }
+        return last;
+    }
+
+    /// <summary>
+    /// Whether the latest of a draft's <see cref="AttemptEnds"/> left an attempt that may have taken effect with nobody having
+    /// settled it: an expired pull lease or a cut-off run that requeued the draft (not one that made it unknown, which only an
+    /// approver who checked the target sends back), a restore that kept the approval, or a failure that says
+    /// <see cref="MayHaveTakenEffect"/>. Only a run under the same key on a route that dedupes may follow such an attempt.
+    /// </summary>
+    public static bool LeftItsEffectUnknown(LedgerEvent? last) => last switch
+    {
+        { Type: LeaseExpired or ExecutionInterrupted } e => !SaysLeftUnknown(e.Details),
+        { Type: RestoreKept } => true,
+        { Type: ExecutionFailed } e => SaysMayHaveTakenEffect(e.Details),
+        _ => false,
+    };
 
     /// <summary>One field of an event's details; null when absent, or when the details are not a JSON object (a ledger edited by hand).</summary>
     private static JsonElement? Field(string? details, string name)

@@ -12,12 +12,15 @@ internal static class DraftStateMachine
         [DraftState.Pending] = [DraftState.Carded, DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         [DraftState.Carded] = [DraftState.Approved, DraftState.Rejected, DraftState.Expired, DraftState.Cancelled],
         // Approved -> Unknown: the copy's approvals after a restore from a backup, which cannot say whether they ran since
-        // the backup (RestoredApprovals); nothing else moves an approved draft there. Approved -> Failed: a draft waiting for
+        // the backup (RestoredApprovals), and a draft left for a rerun under its key whose route no longer dedupes
+        // (ExecutionLedger.Begin); nothing else moves an approved draft there. Approved -> Failed: a draft waiting for
         // its retry that has used up the attempts its route allows now (MaxAttempts lowered meanwhile), never run again.
         [DraftState.Approved] = [DraftState.Executing, DraftState.Blocked, DraftState.Cancelled, DraftState.Unknown, DraftState.Failed],
         // Executing -> Approved is a failed attempt waiting for its retry.
         [DraftState.Executing] = [DraftState.Executed, DraftState.Failed, DraftState.Unknown, DraftState.Blocked, DraftState.Approved],
-        [DraftState.Failed] = [DraftState.Approved, DraftState.Cancelled],
+        // Failed -> Unknown: a failed draft of a store restored from a backup, which an approver may have retried and run
+        // since the backup (RestoredApprovals).
+        [DraftState.Failed] = [DraftState.Approved, DraftState.Cancelled, DraftState.Unknown],
         [DraftState.Unknown] = [DraftState.Approved, DraftState.Executed, DraftState.Cancelled],
         [DraftState.Blocked] = [DraftState.Cancelled],
         [DraftState.Rejected] = [],

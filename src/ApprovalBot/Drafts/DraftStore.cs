@@ -238,6 +238,18 @@ internal sealed class DraftStore(SqliteDatabase database, DraftWriter writer, Dr
     }
 
     /// <summary>
+    /// The draft's latest event of one of <paramref name="types"/> written before the event <paramref name="beforeId"/>; null
+    /// when it has none. Inside a write, in its snapshot.
+    /// </summary>
+    public static LedgerEvent? LastEventBefore(WriteContext ctx, string draftId, long beforeId, params IReadOnlyList<string> types)
+    {
+        using var cmd = ctx.Command(
+            $"SELECT id, draft_id, at, type, actor, details FROM events WHERE draft_id = $id AND id < $before AND type IN ({DraftColumns.InList("$t", types.Count)}) ORDER BY id DESC LIMIT 1",
+            [("$id", draftId), ("$before", beforeId), .. TypeParameters(types)]);
+        return ReadEvents(cmd).SingleOrDefault();
+    }
+
+    /// <summary>
     /// The query of <see cref="LastEventsOf"/>: of every draft in the state <c>$state</c>, the latest event of the types
     /// <c>$t0</c>… (<paramref name="types"/> of them); drafts_by_state finds the drafts, then each one's own events are searched.
     /// </summary>

@@ -10,6 +10,12 @@ internal sealed record BeginResult(ExecutionRequest? Started, string? Lease, Dat
 {
     /// <summary>The draft as made failed instead of run: it had used every attempt its route allows now.</summary>
     public Draft? Exhausted { get; init; }
+
+    /// <summary>
+    /// The draft as made unknown instead of run: its last attempt may have taken effect, and its route does not dedupe now
+    /// (it did when that attempt ended, or the attempt ran on another route).
+    /// </summary>
+    public Draft? Unsettled { get; init; }
 }
 
 /// <summary>What <see cref="ExecutionLedger.Finish"/> did, or that the lease was no longer the caller's.</summary>
@@ -31,6 +37,10 @@ internal static class ExecutionLedger
 
     /// <summary>What an unknown draft's <c>exec_error</c> ends with, after the error or reason that left it unknown.</summary>
     public const string UnknownNote = "; it may or may not have taken effect";
+
+    /// <summary>Why an approved draft is made unknown rather than run (<see cref="BeginResult.Unsettled"/>).</summary>
+    public const string RouteNoLongerDedupes =
+        "its last attempt may have taken effect and was left to a rerun under the same key, but its route does not dedupe now";
 
     /// <summary>
     /// approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails; approved ->
@@ -61,7 +71,7 @@ internal static class ExecutionLedger
             Details = new JsonObject
             {
                 ["attempt"] = attempt, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = key,
-                ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["lease_until"] = until.ToString("O"),
+                ["route"] = RouteName(route), ["lease_until"] = until.ToString("O"),
             },
         });
         return started.Applied ? new BeginResult(new ExecutionRequest(started.Draft!, d.Text!, attempt, key), token, until, null, null) : NothingToDo;
@@ -69,18 +79,50 @@ internal static class ExecutionLedger
 
     /// <summary>
     /// An approved draft that has made as many attempts as its route allows now (MaxAttempts lowered since, while it waited
-    /// for its retry) ends now rather than at its retry time: approved -> failed, or approved -> blocked when its handoff
-    /// check fails, as <see cref="Begin"/> would end it then. Any other draft: nothing to do.
+    /// for its retry), or whose last attempt may have taken effect on a route that does not dedupe now (Idempotent turned
+    /// off, or the kind moved to another route, since), ends now rather than at its retry time: approved -> failed or
+    /// unknown, or approved -> blocked when its handoff check fails, as <see cref="Begin"/> would end it then. Any other
+    /// draft: nothing to do.
     /// </summary>
     public static BeginResult EndExhausted(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, string stage)
     {
         var d = ctx.ReadDraft(id);
-        return d is { State: DraftState.Approved } && d.ExecAttempts >= route.MaxAttempts ? NotRun(ctx, d, actor, route, stage) ?? NothingToDo : NothingToDo;
+        return d is { State: DraftState.Approved } && (d.ExecAttempts >= route.MaxAttempts || (!route.Idempotent && d.ExecAttempts > 0))
+            ? NotRun(ctx, d, actor, route, stage) ?? NothingToDo
+            : NothingToDo;
     }
 
     private static readonly BeginResult NothingToDo = new(null, null, default, null, null);
 
-    /// <summary>Blocks an approved draft whose handoff check fails, or fails one with no attempt left; null for one that may run.</summary>
+    /// <summary>A route's type as the ledger's events name it: command, webhook or pull.</summary>
+    public static string RouteName(ExecutorRouteOptions route) => route.RouteType.ToString().ToLowerInvariant();
+
+    /// <summary>
+    /// executing -> approved for a begin the service's stop overtook before the route was started or sent to: nothing ran,
+    /// so the attempt is not counted, and the draft runs at the next start as if it had not begun. Only under its lease.
+    /// </summary>
+    public static Draft? NotStarted(WriteContext ctx, string id, string lease, string reason)
+    {
+        var d = ctx.ReadDraft(id);
+        if (d is null || d.State != DraftState.Executing || !string.Equals(d.LeaseToken, lease, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var applied = DraftStore.Apply(ctx, new Transition(id, [DraftState.Executing], DraftState.Approved, AttemptEvents.ExecutionNotStarted, "executor")
+        {
+            Set = new Dictionary<string, object?>
+            {
+                ["exec_attempts"] = d.ExecAttempts - 1, ["lease_token"] = null, ["lease_until"] = null, ["exec_next_at"] = null,
+            },
+            Details = new JsonObject { ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey, ["reason"] = reason },
+        });
+        return applied.Applied ? applied.Draft : null;
+    }
+
+    /// <summary>
+    /// Blocks an approved draft whose handoff check fails, makes one unknown whose last attempt may have taken effect on a
+    /// route that does not dedupe now, or fails one with no attempt left; null for one that may run.
+    /// </summary>
     private static BeginResult? NotRun(WriteContext ctx, Draft d, string actor, ExecutorRouteOptions route, string stage)
     {
         if (HandoffCheck.Verify(d) is { } problem)
@@ -92,6 +134,21 @@ internal static class ExecutionLedger
                 Details = HandoffCheck.Details(d, problem, stage),
             });
             return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
+        }
+        if (!route.Idempotent && AttemptEvents.LeftItsEffectUnknown(AttemptEvents.LastAttempt(ctx, d.Id)))
+        {
+            // It was left for a rerun under its key while its route deduped (or ran on another route): never a blind second
+            // run on one that does not. A human checks the target, then marks it done or retries.
+            var unknown = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.ExecutionUnknown, actor)
+            {
+                Set = new Dictionary<string, object?> { ["exec_error"] = RouteNoLongerDedupes + UnknownNote, ["exec_next_at"] = null },
+                Details = new JsonObject
+                {
+                    ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey, ["route"] = RouteName(route),
+                    ["reason"] = RouteNoLongerDedupes, ["action"] = AttemptEvents.LeftUnknown,
+                },
+            });
+            return NothingToDo with { Unsettled = unknown.Applied ? unknown.Draft : null };
         }
         if (d.ExecAttempts < route.MaxAttempts)
         {
@@ -106,19 +163,24 @@ internal static class ExecutionLedger
             Details = new JsonObject
             {
                 ["attempt"] = d.ExecAttempts, ["max_attempts"] = route.MaxAttempts, ["idempotency_key"] = d.ExecKey,
-                ["route"] = route.RouteType.ToString().ToLowerInvariant(), ["final"] = true,
+                ["route"] = RouteName(route), ["final"] = true,
             },
         });
         return NothingToDo with { Exhausted = failed.Applied ? failed.Draft : null };
     }
 
+    /// <summary>The route an attempt was started on, as its <c>execution_started</c> event names it; null when none does.</summary>
+    public static string? StartedOn(WriteContext ctx, string id) =>
+        AttemptEvents.RouteOf(DraftStore.LastEventOf(ctx, id, AttemptEvents.ExecutionStarted)?.Details);
+
     /// <summary>
     /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the
     /// failure is retryable, else failed (a human decides); an attempt that may have taken effect (cut off mid-run, or
-    /// so said by a pull executor's fail) on a route that does not dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish;
-    /// with <paramref name="requireUnexpired"/> an expired lease counts as lost too (pull executors).
+    /// so said by a pull executor's fail) on a route that does not dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish,
+    /// while the draft is still executing under it: a pull lease past its time still counts until recovery has taken the
+    /// draft (which changes the token), so an agent's late but real outcome is kept rather than dropped and run again.
     /// </summary>
-    public static FinishResult Finish(WriteContext ctx, string id, string lease, bool requireUnexpired, AttemptOutcome outcome,
+    public static FinishResult Finish(WriteContext ctx, string id, string lease, AttemptOutcome outcome,
         ExecutorRouteOptions route, ExecutionOptions options, string actor)
     {
         var d = ctx.ReadDraft(id);
@@ -126,8 +188,7 @@ internal static class ExecutionLedger
         {
             return new FinishResult(true, null);
         }
-        if (d.State != DraftState.Executing || !string.Equals(d.LeaseToken, lease, StringComparison.Ordinal)
-            || (requireUnexpired && d.LeaseUntil is { } until && until <= ctx.Now))
+        if (d.State != DraftState.Executing || !string.Equals(d.LeaseToken, lease, StringComparison.Ordinal))
         {
             return new FinishResult(true, d);
         }
@@ -184,18 +245,21 @@ internal static class ExecutionLedger
     }
 
     /// <summary>
-    /// An execution whose holder is gone (expired pull lease, or a process that died mid-run). Pull drafts and
-    /// idempotent routes go back to the queue with the same key; anything else becomes unknown, because running
-    /// it again could post twice.
+    /// An execution whose holder is gone (expired pull lease, or a process that died mid-run). On a route that dedupes
+    /// it goes back to the queue with the same key; on any other, pull or push, it becomes unknown, because running it
+    /// again (or handing it out again) could post twice: a pull agent may have posted and died before its complete. Only
+    /// on the route it was started on (<paramref name="startedOn"/>, from its <c>execution_started</c>; null when that does
+    /// not say): run on another, its effect is where the key the route dedupes by now may not reach.
     /// </summary>
-    public static Draft? Recover(WriteContext ctx, string id, string? expectedLease, ExecutorRouteOptions? route, string reason, string eventType)
+    public static Draft? Recover(WriteContext ctx, string id, string? expectedLease, ExecutorRouteOptions? route, string reason, string eventType,
+        string? startedOn = null)
     {
         var d = ctx.ReadDraft(id);
         if (d is null || d.State != DraftState.Executing || !string.Equals(d.LeaseToken, expectedLease, StringComparison.Ordinal))
         {
             return null;
         }
-        var requeue = route is not null && (route.RouteType == RouteType.Pull || route.Idempotent);
+        var requeue = route is not null && route.Idempotent && (startedOn is null || startedOn == RouteName(route));
         var exhausted = route is not null && d.ExecAttempts >= route.MaxAttempts;
         var to = !requeue ? DraftState.Unknown : exhausted ? DraftState.Failed : DraftState.Approved;
         var action = to switch { DraftState.Approved => "requeued", DraftState.Failed => "failed", _ => AttemptEvents.LeftUnknown };
@@ -209,7 +273,7 @@ internal static class ExecutionLedger
             Details = new JsonObject
             {
                 ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey, ["lease_until"] = d.LeaseUntil?.ToString("O"),
-                ["route"] = route?.RouteType.ToString().ToLowerInvariant(), ["reason"] = reason, ["action"] = action,
+                ["route"] = startedOn ?? (route is null ? null : RouteName(route)), ["reason"] = reason, ["action"] = action,
             },
         });
         return applied.Applied ? applied.Draft : null;

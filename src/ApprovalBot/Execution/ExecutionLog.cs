@@ -33,9 +33,9 @@ internal static partial class ExecutionLog
     public static partial void AttemptsExhausted(this ILogger logger, string draftId, string kind, int attempts, int maxAttempts);
 
     [LoggerMessage(EventId = 4015, Level = LogLevel.Warning, EventName = "ApprovalUnsettledByRestore",
-        Message = "Draft {DraftId} ({Kind}) is approved in a store restored from a backup ({Attempts} attempt(s) on record), on a route that does not " +
+        Message = "Draft {DraftId} ({Kind}) is {RestoredState} in a store restored from a backup ({Attempts} attempt(s) on record), on a route that does not " +
         "dedupe: whether it ran after the backup is not known, so it is now unknown and not run. Check the sink, then Mark done or Retry")]
-    public static partial void ApprovalUnsettledByRestore(this ILogger logger, string draftId, string kind, int attempts);
+    public static partial void ApprovalUnsettledByRestore(this ILogger logger, string draftId, string kind, string restoredState, int attempts);
 
     [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, EventName = "ExecutionRecovered",
         Message = "Draft {DraftId} ({Kind}) was left executing ({Reason}); now {State} with key {IdempotencyKey}")]
@@ -65,6 +65,19 @@ internal static partial class ExecutionLog
     [LoggerMessage(EventId = 4014, Level = LogLevel.Error, EventName = "ExecutionAttemptFailedUnexpectedly",
         Message = "Attempt {Attempt} of draft {DraftId} ({Kind}) ended with an unexpected error; recorded as cut off (it may have taken effect)")]
     public static partial void AttemptFailedUnexpectedly(this ILogger logger, Exception ex, string draftId, string kind, int attempt);
+
+    [LoggerMessage(EventId = 4017, Level = LogLevel.Information, EventName = "ExecutionAttemptEnded",
+        Message = "Attempt {Attempt} of draft {DraftId} ({Kind}, key {IdempotencyKey}) {Outcome}: {Detail}; recording it")]
+    public static partial void AttemptEnded(this ILogger logger, string draftId, string kind, int attempt, string idempotencyKey, string outcome, string? detail);
+
+    [LoggerMessage(EventId = 4018, Level = LogLevel.Information, EventName = "ExecutionAttemptNotStarted",
+        Message = "Draft {DraftId} ({Kind}): attempt {Attempt} was not started, the service is stopping; it is approved again and runs after the next start")]
+    public static partial void AttemptNotStarted(this ILogger logger, string draftId, string kind, int attempt);
+
+    [LoggerMessage(EventId = 4019, Level = LogLevel.Warning, EventName = "ApprovalUnsettledByRouteChange",
+        Message = "Draft {DraftId} ({Kind}) was not run again: its last attempt ({Attempts} on record) may have taken effect and was left to a rerun " +
+        "under the same key, but its {Route} route does not dedupe now; it is unknown. Check the sink, then Mark done or Retry")]
+    public static partial void UnsettledByRouteChange(this ILogger logger, string draftId, string kind, int attempts, string route);
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
         Message = "Could not wake the {Job} job; its interval trigger will pick the work up")]

@@ -114,9 +114,9 @@ internal sealed class ExecutorCycle(
             await RecordLateOutcomesAsync().ConfigureAwait(false);
             if (!_restoreSettled)
             {
-                foreach (var d in await RestoredApprovals.SettleAsync(store, Routes, _started).ConfigureAwait(false))
+                foreach (var (d, restored) in await RestoredApprovals.SettleAsync(store, Routes, _started).ConfigureAwait(false))
                 {
-                    logger.ApprovalUnsettledByRestore(d.Id, d.Kind, d.ExecAttempts);
+                    logger.ApprovalUnsettledByRestore(d.Id, d.Kind, restored.ToWire(), d.ExecAttempts);
                 }
                 _restoreSettled = true;
             }
@@ -272,7 +272,7 @@ internal sealed class ExecutorCycle(
             foreach (var d in page)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (await RecoverOneAsync(d).ConfigureAwait(false))
+                if (await RecoverOneAsync(d, now).ConfigureAwait(false))
                 {
                     count++;
                 }
@@ -285,33 +285,42 @@ internal sealed class ExecutorCycle(
         }
     }
 
-    private async Task<bool> RecoverOneAsync(Held d)
+    private async Task<bool> RecoverOneAsync(Held d, DateTimeOffset now)
     {
         var hasRoute = Routes.TryGet(d.Kind, out var route);
-        string reason;
-        string eventType;
-        if (hasRoute && route.RouteType == RouteType.Pull)
+        var current = hasRoute ? ExecutionLedger.RouteName(route) : null;
+        var recovered = await store.WriteAsync<(Draft Draft, string Reason)?>(ctx =>
         {
-            // Its lease had run out when it was read: HeldSql leaves out the pull drafts whose lease still runs, and a lease
-            // is never extended. Anything that moved the draft since is caught by Recover's compare-and-set on the lease.
-            reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
-            eventType = AttemptEvents.LeaseExpired;
-        }
-        else
-        {
-            // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
-            // (which the reconciler reports as an orphan of its own).
-            if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) return false;
-            reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
-            eventType = AttemptEvents.ExecutionInterrupted;
-        }
-        var recovered = await store.WriteAsync(
-            ctx => ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType)).ConfigureAwait(false);
-        if (recovered is null)
+            // Judged by how the attempt was started, not by the kind's route now: the operator may have moved the kind to
+            // another route (or to none) since. An older build's start names no route; the kind's route then tells.
+            var startedOn = ExecutionLedger.StartedOn(ctx, d.Id) ?? current;
+            string reason;
+            string eventType;
+            if (startedOn == "pull")
+            {
+                // A claim's lease that still runs is its agent's, whatever route the kind has now. HeldSql leaves out the pull
+                // kinds' drafts whose lease still runs, and a lease is never extended; anything that moved the draft since is
+                // caught by Recover's compare-and-set on the lease.
+                if (d.LeaseUntil is { } until && until > now) return null;
+                reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
+                eventType = AttemptEvents.LeaseExpired;
+            }
+            else
+            {
+                // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
+                // (which the reconciler reports as an orphan of its own).
+                if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) return null;
+                reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
+                eventType = AttemptEvents.ExecutionInterrupted;
+            }
+            var draft = ExecutionLedger.Recover(ctx, d.Id, d.LeaseToken, hasRoute ? route : null, reason, eventType, startedOn);
+            return draft is null ? null : (draft, reason);
+        }).ConfigureAwait(false);
+        if (recovered is not { } r)
         {
             return false;
         }
-        logger.ExecutionRecovered(d.Id, d.Kind, reason, recovered.State.ToWire(), recovered.ExecKey);
+        logger.ExecutionRecovered(d.Id, d.Kind, r.Reason, r.Draft.State.ToWire(), r.Draft.ExecKey);
         return true;
     }
 
@@ -364,6 +373,16 @@ internal sealed class ExecutorCycle(
             {
                 return null;
             }
+            if (stopping.IsCancellationRequested)
+            {
+                // The stop came while the begin was being written: nothing has been started or sent, so the draft goes back
+                // to approved, its attempt not counted, rather than to a route that would be cut off at once (and the draft
+                // left unknown, for a human to check a sink nothing reached).
+                await store.WriteAsync(ctx => ExecutionLedger.NotStarted(ctx, request.Draft.Id, begin.Lease!,
+                    "the service was stopping; the attempt was not started")).ConfigureAwait(false);
+                logger.AttemptNotStarted(request.Draft.Id, request.Draft.Kind, request.Attempt);
+                stopping.ThrowIfCancellationRequested();
+            }
             logger.ExecutionStarted(request.Draft.Id, request.Draft.Kind, actor, request.Attempt, request.IdempotencyKey);
             AttemptOutcome outcome;
             try
@@ -385,18 +404,24 @@ internal sealed class ExecutorCycle(
                 logger.AttemptFailedUnexpectedly(ex, request.Draft.Id, request.Draft.Kind, request.Attempt);
                 outcome = AttemptOutcome.Interrupted($"the attempt ended with an unexpected error ({ex.GetType().Name}: {ex.Message})");
             }
+            // In the log before the store: should the service die before the write, the draft becomes unknown, and this line
+            // is what tells the operator how the run really ended (the post's URL, or the exit code and stderr).
+            logger.AttemptEnded(request.Draft.Id, request.Draft.Kind, request.Attempt, request.IdempotencyKey, OutcomeWord(outcome),
+                outcome.Succeeded ? outcome.Result : outcome.Error);
             FinishResult finish;
             try
             {
                 finish = await store.WriteAsync(
-                    ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, requireUnexpired: false, outcome, route, Options, actor)).ConfigureAwait(false);
+                    ctx => ExecutionLedger.Finish(ctx, request.Draft.Id, begin.Lease!, outcome, route, Options, actor)).ConfigureAwait(false);
             }
-            catch (StoreUnavailableException ex)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // The route ran: keep its outcome for the next cycles to record, and say now what it was.
+                // The route ran: keep its outcome for the next cycles to record, and say now what it was. Any failure of
+                // the write, not only the store being away: dropped, recovery would take a finished run for cut off
+                // (unknown, or a rerun under its key). One that fails again is given up there (RecordLateOutcomesAsync).
                 _unrecorded[request.Draft.Id] = new Unrecorded(request, begin.Lease!, outcome, route, actor);
                 logger.OutcomeNotRecorded(request.Draft.Id, request.Draft.Kind, request.Attempt,
-                    outcome.Succeeded ? "succeeded" : "failed", outcome.Succeeded ? outcome.Result : outcome.Error, ex.Message);
+                    OutcomeWord(outcome), outcome.Succeeded ? outcome.Result : outcome.Error, ex is StoreUnavailableException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}");
                 return null;
             }
             return Finished(request, outcome, finish);
@@ -414,9 +439,17 @@ internal sealed class ExecutorCycle(
         }
     }
 
+    private static string OutcomeWord(AttemptOutcome outcome) =>
+        outcome.Succeeded ? "succeeded" : outcome.MayHaveTakenEffect ? "failed and may have taken effect" : "failed";
+
     /// <summary>Logs a draft that <see cref="ExecutionLedger.Begin"/> or <see cref="ExecutionLedger.EndExhausted"/> ended instead of running; its state, or null.</summary>
     private DraftState? NotRun(BeginResult begin, ExecutorRouteOptions route)
     {
+        if (begin.Unsettled is { } unsettled)
+        {
+            logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, ExecutionLedger.RouteName(route));
+            return DraftState.Unknown;
+        }
         if (begin.Blocked is { } blocked)
         {
             logger.HandoffBlocked(blocked, begin.Problem!, Stage);
@@ -452,7 +485,9 @@ internal sealed class ExecutorCycle(
         {
             return [];
         }
-        var fewest = Routes.Routes.Values.Min(r => r.MaxAttempts);
+        // A route that does not dedupe: every draft of it with an attempt on record, whose last attempt may have taken effect
+        // under a route that did (EndExhausted).
+        var fewest = Routes.Routes.Values.Any(r => !r.Idempotent) ? 1 : Routes.Routes.Values.Min(r => r.MaxAttempts);
         var ended = await store.WriteAsync(ctx =>
         {
             var approved = new List<(string Id, string Kind)>();
@@ -501,7 +536,7 @@ internal sealed class ExecutorCycle(
             try
             {
                 finish = await store.WriteAsync(
-                    ctx => ExecutionLedger.Finish(ctx, id, late.Lease, requireUnexpired: false, late.Outcome, late.Route, Options, late.Actor)).ConfigureAwait(false);
+                    ctx => ExecutionLedger.Finish(ctx, id, late.Lease, late.Outcome, late.Route, Options, late.Actor)).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not StoreUnavailableException)
             {

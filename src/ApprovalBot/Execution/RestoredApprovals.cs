@@ -12,7 +12,9 @@ namespace ApprovalBot.Execution;
 /// copy's approvals: a draft approved since the restore (a tap made while no service ran, delivered when the poller
 /// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
 /// and runs. An approval of a kind without a route now becomes unknown too: it may have had one where the copy was made.
-/// Drafts on a deduping or pull route stay approved (a second run has the same idempotency key), each with a
+/// A <c>failed</c> draft of the copy that had made an attempt is settled the same way: an approver may have retried it and
+/// it may have run after the backup, and left failed, the next Retry would run it again. (One on a deduping route stays failed.)
+/// Drafts on a deduping route, push or pull, stay approved (a second run has the same idempotency key), each with a
 /// <see cref="AttemptEvents.RestoreKept"/> event saying that it may have run after the backup: the pipe's <c>cancel</c> reads it as an
 /// attempt that may have taken effect and refuses to withdraw such a draft, whose next run is what records that effect.
 /// The marker goes in the same write, so a crash midway leaves it for the next start.
@@ -23,10 +25,11 @@ internal static class RestoredApprovals
     public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
 
     /// <summary>
-    /// Settles the approvals of a restored store, if the store says it was restored; returns the drafts made unknown.
+    /// Settles the approvals (and failed drafts that made an attempt) of a restored store, if the store says it was
+    /// restored; returns the drafts made unknown, each with the state the copy held it in.
     /// <paramref name="started"/>: when this process started, the restore's time if the marker does not hold one.
     /// </summary>
-    public static async Task<IReadOnlyList<Draft>> SettleAsync(DraftStore store, ExecutorRoutesOptions routes, DateTimeOffset started)
+    public static async Task<IReadOnlyList<(Draft Draft, DraftState Restored)>> SettleAsync(DraftStore store, ExecutorRoutesOptions routes, DateTimeOffset started)
     {
         if (store.GetSetting(MarkerKey) is not { } marker)
         {
@@ -38,7 +41,8 @@ internal static class RestoredApprovals
         return await store.WriteAsync(ctx =>
         {
             var approved = new List<Draft>();
-            using (var cmd = ctx.Command(DraftColumns.Select + " WHERE state = 'approved' AND state_since <= $restored ORDER BY seq", ("$restored", restoredAt)))
+            using (var cmd = ctx.Command(DraftColumns.Select + " WHERE (state = 'approved' OR (state = 'failed' AND exec_attempts > 0)) AND state_since <= $restored ORDER BY seq",
+                ("$restored", restoredAt)))
             using (var reader = cmd.ExecuteReader())
             {
                 while (reader.Read())
@@ -46,7 +50,7 @@ internal static class RestoredApprovals
                     approved.Add(DraftColumns.Read(reader));
                 }
             }
-            var unsettled = new List<Draft>();
+            var unsettled = new List<(Draft, DraftState)>();
             foreach (var d in approved)
             {
                 // A kind without a route here may well have had one where the copy came from (a restore onto a new
@@ -58,7 +62,12 @@ internal static class RestoredApprovals
                     ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
                     ["route"] = routed ? route.RouteType.ToString().ToLowerInvariant() : AttemptEvents.NoRoute, ["reason"] = Reason,
                 };
-                if (routed && (route.RouteType == RouteType.Pull || route.Idempotent))
+                if (routed && route.Idempotent && d.State == DraftState.Failed)
+                {
+                    // A Retry runs it under the same key, which the sink dedupes by.
+                    continue;
+                }
+                if (routed && route.Idempotent)
                 {
                     details["action"] = "run again under the same key";
                     details[AttemptEvents.MayHaveTakenEffect] = true;
@@ -66,7 +75,8 @@ internal static class RestoredApprovals
                     continue;
                 }
                 details["action"] = "unknown";
-                var applied = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
+                details["restored_state"] = d.State.ToWire();
+                var applied = DraftStore.Apply(ctx, new Transition(d.Id, [d.State], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
                 {
                     Set = new Dictionary<string, object?>
                     {
@@ -76,7 +86,7 @@ internal static class RestoredApprovals
                 });
                 if (applied.Applied)
                 {
-                    unsettled.Add(applied.Draft!);
+                    unsettled.Add((applied.Draft!, d.State));
                 }
             }
             ctx.Execute("DELETE FROM settings WHERE key = $key", ("$key", MarkerKey));

@@ -207,7 +207,7 @@ internal sealed class GapFinder(
 
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
-    /// build that settles a restored store has written it); a pull executor's fail that said it may have taken effect (its
+    /// build that settles a restored store has written it); a pull lease that expired; a pull executor's fail that said it may have taken effect (its
     /// actor is the pull route's), with the executor's own error (the draft's exec_error, less the note the ledger adds);
     /// else a run cut off. Whether a restored approval's kind has a route is today's configuration, not the event's: the
     /// route an operator adds after the restore is the one a Retry runs on.
@@ -221,6 +221,9 @@ internal sealed class GapFinder(
             "check the sink, then Mark done or Retry",
         { Type: AttemptEvents.RestoreUnsettled } =>
             "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
+        { Type: AttemptEvents.LeaseExpired } when AttemptEvents.RouteOf(cause.Details) == "pull" =>
+            "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) on a route that does not dedupe; " +
+            "check the target, then Mark done or Retry",
         { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
             $"outcome unknown (its pull executor could not tell whether it took effect: {WithoutUnknownNote(d.ExecError) ?? "no reason given"}) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
@@ -272,12 +275,15 @@ internal sealed class GapFinder(
     /// <c>$after</c> (an event id) on. A draft executed (or cancelled, failed, …) since no longer has this gap, and the
     /// query leaves it out itself, so old expiries cannot fill the limit ahead of a live one. The route (pull) is
     /// checked by the reader, which reads on past <c>$after</c> while a page was all other routes. The id term is
-    /// written <c>+e.id</c> so it never becomes a walk of the ledger by rowid.
+    /// written <c>+e.id</c> so it never becomes a walk of the ledger by rowid. An expiry that made its draft unknown (a route
+    /// that does not dedupe) is not this gap: /stale reports the unknown draft, and once an approver's Retry sends it back,
+    /// the draft did not go back to the queue by itself.
     /// </summary>
     internal static readonly string LeaseExpiriesSql =
         "SELECT e.id, e.at, d.id, d.seq, d.kind, d.sha256, d.state FROM events e JOIN drafts d ON d.id = e.draft_id" +
         " WHERE e.type = 'lease_expired'" + DraftStore.ReportedTypesTerm.Replace(" type ", " e.type ", StringComparison.Ordinal) +
-        " AND e.at >= $since AND +e.id > $after AND d.state IN ('approved', 'executing') ORDER BY e.id LIMIT $limit";
+        " AND e.at >= $since AND +e.id > $after AND d.state IN ('approved', 'executing')" +
+        " AND (CASE WHEN json_valid(e.details) THEN json_extract(e.details, '$.action') END) IS NOT 'unknown' ORDER BY e.id LIMIT $limit";
 
     private void OrphanCallbacks(SqliteConnection connection, DateTimeOffset since, GapListing gaps)
     {

@@ -28,6 +28,17 @@ internal static class Drafts
             },
         };
 
+    /// <summary>
+    /// Submits and approves the exact text in plain SQL, behind the service's back: an approval through the store wakes the
+    /// executor's job at once, and this one wakes nothing, so that only a test's own cycles (or the job's interval) see it.
+    /// </summary>
+    public static async Task ApproveUnannouncedAsync(TestHost host, string id, string text, string kind = "reply")
+    {
+        await SubmitAsync(host.Store, id, text, kind);
+        Sql(host, "UPDATE drafts SET state = 'approved', state_since = $now, decision = 'approved', decided_by = $by, decided_at = $now, " +
+            "decision_sha256 = sha256 WHERE id = $id", ("$now", DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()), ("$by", ApproverId), ("$id", id));
+    }
+
     /// <summary>Submits and approves the exact text, as a tap on the card would.</summary>
     public static async Task ApproveAsync(DraftStore store, string id, string text, string kind = "reply", string? contextJson = null)
     {

@@ -78,12 +78,12 @@ public sealed class ExecutionLedgerTests
         // attempts_exhausted is no attempt's outcome: the pipe's cancel still sees the last attempt cut off (its lease
         // expired), which only a run under the same key can record, and refuses to withdraw the draft.
         await using var host = await TestHost.StartAsync();
-        var pull = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
+        var pull = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5, Idempotent = true };
         await Drafts.ApproveAsync(host.Store, "reply:expired-then-lowered", "claimed, then abandoned");
         var begin = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:expired-then-lowered", "pull:reply", pull, TimeSpan.FromMinutes(1), "claim"));
         await host.Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "reply:expired-then-lowered", begin.Lease, pull, "the pull lease expired", AttemptEvents.LeaseExpired));
 
-        var lowered = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
+        var lowered = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1, Idempotent = true };
         await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:expired-then-lowered", "pull:reply", lowered, TimeSpan.FromMinutes(1), "claim"));
         await using var client = await host.ConnectAsync();
         var cancel = await client.CancelAsync("reply:expired-then-lowered");

@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +25,123 @@ public sealed class ExecutorCycleTests
             compose: b => b.AddApprovalJobs());
 
     private static ExecutorCycle Cycle(TestHost host) => host.Services.GetRequiredService<ExecutorCycle>();
+
+    /// <summary>Each log line that names a draft, with the draft's state in the store at the moment the line was written.</summary>
+    private sealed class StoreStateAtLogTime : ILoggerProvider
+    {
+        public DraftStore? Store { get; set; }
+
+        public ConcurrentQueue<(string? EventName, LogLevel Level, string DraftId, DraftState? State, string Message)> Lines { get; } = new();
+
+        public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Logger(StoreStateAtLogTime owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (owner.Store is { } store && state is IReadOnlyList<KeyValuePair<string, object?>> pairs
+                    && pairs.FirstOrDefault(p => p.Key == "DraftId").Value is string id)
+                {
+                    owner.Lines.Enqueue((eventId.Name, logLevel, id, store.Get(id)?.State, formatter(state, exception)));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// A run's outcome is in the log before the store records it: should the service be killed between the run's end and
+    /// that write, the draft becomes unknown, and the log line (the post's URL, or the exit code and stderr) is what lets the
+    /// operator settle it. Before, the outcome was logged only after the write, so such a kill left nothing.
+    /// </summary>
+    [Fact]
+    public async Task RunOnce_AttemptEnds_ItsOutcomeIsLoggedBeforeTheStoreRecordsIt()
+    {
+        using var route = new RouteScript();
+        var logs = new StoreStateAtLogTime();
+        await using var host = await TestHost.StartAsync(route.Settings("reply"), services: s => s.AddSingleton<ILoggerProvider>(logs),
+            compose: b => b.AddApprovalJobs());
+        logs.Store = host.Store;
+        await Drafts.ApproveAsync(host.Store, "reply:logged", "posted");
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Executed, host.Store.Get("reply:logged")!.State);
+        var line = Assert.Single(logs.Lines, l => l.DraftId == "reply:logged" && l.State == DraftState.Executing
+            && l.Message.Contains("https://example.test/reply:logged", StringComparison.Ordinal));
+        Assert.Equal(("ExecutionAttemptEnded", LogLevel.Information), (line.EventName, line.Level));
+    }
+
+    /// <summary>
+    /// A command run cut off by a crash (no build recorded its end), after which the operator moved the kind to a pull route
+    /// whose agent's target dedupes: the run is judged by how it was started (its execution_started names the command
+    /// route), so it is an interrupted run whose sink no key reaches, and becomes unknown. Before, every executing draft of
+    /// a kind now pull was taken for an expired pull lease and requeued for a pull agent: a second post.
+    /// </summary>
+    [Fact]
+    public async Task RunOnce_CommandRunCutOffThenKindMovedToADedupingPullRoute_UnknownNotHandedOut()
+    {
+        using var data = new TempDirectory();
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        await using (var before = await TestHost.StartAsync(dataDirectory: data.Path))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:cut", "posted by a command, perhaps");
+            var begin = await before.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:cut", "executor:command", command, TimeSpan.Zero, "execute"));
+            Assert.NotNull(begin.Started);
+        }
+        await using var after = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:Idempotent=true"],
+            dataDirectory: data.Path, compose: b => b.AddApprovalJobs());
+        await using var agent = await after.ConnectAsync();
+
+        await Cycle(after).RunOnceAsync();
+        var claimed = (await agent.ClaimAsync("reply")).Claimed!;
+
+        Assert.Empty(claimed);
+        Assert.Equal(DraftState.Unknown, after.Store.Get("reply:cut")!.State);
+        var events = after.Store.Events("reply:cut");
+        Assert.DoesNotContain(events, e => e.Type == AttemptEvents.LeaseExpired);
+        var interrupted = Assert.Single(events, e => e.Type == AttemptEvents.ExecutionInterrupted);
+        Assert.Equal("command", AttemptEvents.RouteOf(interrupted.Details));
+        Assert.True(AttemptEvents.SaysLeftUnknown(interrupted.Details), interrupted.Details);
+    }
+
+    /// <summary>
+    /// An attempt that may have taken effect on a route that dedupes left the draft for a retry under the same key; then
+    /// the operator set <c>Idempotent: false</c>. The first cycle after the start makes the draft unknown, not at its retry
+    /// time and never by running it. Before, the retry ran blindly on a sink that does not dedupe.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_RetryLeftByADedupingRouteThatNoLongerDedupes_UnknownNotRun()
+    {
+        using var data = new TempDirectory();
+        using var route = new RouteScript();
+        var deduping = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true, MaxAttempts = 3 };
+        await using (var before = await TestHost.StartAsync(dataDirectory: data.Path))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:timed-out", "posted, perhaps, before the timeout");
+            var begin = await before.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:timed-out", "executor:command", deduping, TimeSpan.FromMinutes(1), "execute"));
+            await before.Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "reply:timed-out", begin.Lease!,
+                AttemptOutcome.Interrupted("timed out after 30 s; the process tree was killed"), deduping, new ExecutionOptions(), "executor:command"));
+            Assert.Equal(DraftState.Approved, before.Store.Get("reply:timed-out")!.State);
+        }
+        await using var after = await TestHost.StartAsync(route.Settings("reply", idempotent: false), dataDirectory: data.Path, compose: b => b.AddApprovalJobs());
+
+        await Cycle(after).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        var draft = after.Store.Get("reply:timed-out")!;
+        Assert.Equal((DraftState.Unknown, ExecutionLedger.RouteNoLongerDedupes + ExecutionLedger.UnknownNote), (draft.State, draft.ExecError));
+        Assert.Single(after.Store.Events("reply:timed-out"), e => e.Type == AttemptEvents.ExecutionUnknown);
+    }
 
     [Fact]
     public async Task RunOnce_ApprovedDraft_RouteGetsExactTextAndKeyAndResultIsStored()
@@ -609,7 +728,8 @@ public sealed class ExecutorCycleTests
     {
         // A pull agent holding 10,000 leases that still run, claimed before the ones whose agent went away. Recovery read the
         // first 10,000 executing drafts and never got to those behind them, cycle after cycle.
-        await using var host = await StartAsync(["ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Execution:IntervalSeconds=3600"]);
+        await using var host = await StartAsync(["ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Kinds:pulled:Executor:Idempotent=true",
+            "ApprovalBot:Execution:IntervalSeconds=3600"]);
         var now = DateTimeOffset.UtcNow;
         var expired = ExecutorCycle.RecoveryPage + 1;
         DraftFixtures.BulkDrafts(host.DataDirectory, "pulled:live", "pulled", "executing", 10_000, now,

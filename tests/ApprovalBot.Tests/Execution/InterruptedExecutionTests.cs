@@ -4,6 +4,8 @@ using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Quartz;
 
 namespace ApprovalBot.Tests.Execution;
 
@@ -87,5 +89,59 @@ public sealed class InterruptedExecutionTests
         Assert.Equal(idempotent ? 1 : 0, route.Effects().Count);
         var gaps = restarted.Services.GetRequiredService<GapFinder>().All();
         Assert.Equal(idempotent ? 0 : 1, gaps.Count);
+    }
+
+    /// <summary>
+    /// The service stops while a run's begin is being written (the writer busy with another commit): nothing has been
+    /// started, so the route is not started at all, and the draft goes back to approved with its attempt not counted
+    /// (an <c>execution_not_started</c> event), to run once after the restart. Before, the begin went on to the route with
+    /// the stop's cancelled token, which cut the attempt off at once, and the draft, on a route that does not dedupe, became
+    /// unknown for a human to check a sink that nothing had reached.
+    /// </summary>
+    [Fact]
+    public async Task Shutdown_WhileARunsBeginIsWritten_RouteNotStartedAndTheDraftRunsOnceAfterTheRestart()
+    {
+        using var data = new TempDirectory();
+        using var route = new RouteScript();
+        var settings = route.Settings("reply").ToList();
+        var host = await StartAsync(data.Path, settings);
+        Task run;
+        try
+        {
+            // Only the test's cycles run. This first one, with nothing to run, waits out one the scheduler had already fired
+            // at the start (cycles never overlap) and makes the writes a first cycle makes.
+            await (await host.Services.GetRequiredService<ISchedulerFactory>().GetScheduler()).Standby();
+            var cycle = host.Services.GetRequiredService<ExecutorCycle>();
+            await cycle.RunOnceAsync();
+            await Drafts.ApproveUnannouncedAsync(host, "reply:stopping", "approved as the service stops");
+            var writer = host.Services.GetRequiredService<DraftWriter>();
+            await using (var held = HeldCommit.Start(host.Store))
+            {
+                run = cycle.RunOnceAsync();
+                await Eventually.TrueAsync(() => writer.Queued == 1, "the run's begin to wait for the writer");
+                host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+                held.Release();
+            }
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+        Assert.Empty(route.Runs());
+
+        await using var restarted = await StartAsync(data.Path, settings);
+        var beforeRestart = restarted.Store.Get("reply:stopping")!;
+        await restarted.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        Assert.Equal((DraftState.Approved, 0), (beforeRestart.State, beforeRestart.ExecAttempts));
+        var events = restarted.Store.Events("reply:stopping").Select(e => e.Type).ToList();
+        Assert.Contains(AttemptEvents.ExecutionNotStarted, events);
+        Assert.DoesNotContain(AttemptEvents.ExecutionInterrupted, events);
+        Assert.DoesNotContain(AttemptEvents.ExecutionUnknown, events);
+        var draft = restarted.Store.Get("reply:stopping")!;
+        Assert.Equal((DraftState.Executed, 1), (draft.State, draft.ExecAttempts));
+        var only = Assert.Single(route.Runs());
+        Assert.Equal(1, only.Payload.GetProperty("attempt").GetInt32());
     }
 }

@@ -1,5 +1,6 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
+using ApprovalBot.Execution.Routes;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -17,6 +18,9 @@ public sealed class RestoredApprovalsTests
         .. deduping.Settings("post", idempotent: true),
         "ApprovalBot:Kinds:pulled:MaxLength=100",
         "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+        "ApprovalBot:Kinds:pulled:Executor:Idempotent=true",
+        "ApprovalBot:Kinds:agent:MaxLength=100",
+        "ApprovalBot:Kinds:agent:Executor:Type=pull",
         "ApprovalBot:Kinds:memo:MaxLength=100",
     ];
 
@@ -57,6 +61,7 @@ public sealed class RestoredApprovalsTests
             await Drafts.ApproveAsync(store, "reply:maybe-posted", "approved in the copy", "reply");
             await Drafts.ApproveAsync(store, "post:deduped", "approved in the copy too", "post");
             await Drafts.ApproveAsync(store, "pulled:claimed-by-agent", "for an agent", "pulled");
+            await Drafts.ApproveAsync(store, "agent:maybe-posted", "for an agent whose target does not dedupe", "agent");
         });
 
         await using var host = await StartAsync(once, deduping, data.Path);
@@ -68,21 +73,66 @@ public sealed class RestoredApprovalsTests
         Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
         var settled = Assert.Single(host.Store.Events("reply:maybe-posted"), e => e.Type == AttemptEvents.RestoreUnsettled);
         Assert.Contains(IdempotencyKey.For("reply:maybe-posted", Sha.Hex("approved in the copy")), settled.Details, StringComparison.Ordinal);
-        // A second run of these has the same idempotency key: a deduping sink absorbs it, a pull agent dedupes by it.
+        // A second run of these has the same idempotency key: a deduping sink absorbs it, a deduping pull agent's target too.
         Assert.Equal(DraftState.Executed, host.Store.Get("post:deduped")!.State);
         Assert.Single(deduping.Runs());
         Assert.Equal(DraftState.Approved, host.Store.Get("pulled:claimed-by-agent")!.State);
+        // A pull route's agent may have claimed and posted it after the backup: handed out again it could post twice.
+        // Before, every pull route's approval was kept, whatever its Idempotent said.
+        Assert.Equal(DraftState.Unknown, host.Store.Get("agent:maybe-posted")!.State);
+        Assert.Single(host.Store.Events("agent:maybe-posted"), e => e.Type == AttemptEvents.RestoreUnsettled);
         Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
     }
 
+    private static async Task FailedAsync(DraftStore store, string id, string kind)
+    {
+        await Drafts.ApproveAsync(store, id, "posted, then failed: " + id, kind);
+        var route = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], MaxAttempts = 1 };
+        var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", route, TimeSpan.FromMinutes(1), "execute"));
+        await store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!, AttemptOutcome.Failure("exit 1: rate limited", retryable: false),
+            route, new ExecutionOptions(), "executor:command"));
+    }
+
     /// <summary>
-    /// An approval the restore keeps (a pull route's, or a deduping one's before its run) may have run after the backup was
+    /// A draft the copy holds failed after an attempt may have been retried by an approver and run after the backup was
+    /// taken: left failed, the next Retry would run it again. On a route that does not dedupe it becomes unknown, as a
+    /// restored approval does; on one that dedupes it stays failed (a Retry runs under the same key). Before, a restore
+    /// settled only approved drafts.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_FailedDraftsThatMadeAnAttempt_UnknownOnARouteThatDoesNotDedupeOnly()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping, async store =>
+        {
+            await FailedAsync(store, "reply:failed-then-retried", "reply");
+            await FailedAsync(store, "post:failed-deduped", "post");
+        });
+
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+
+        var unknown = host.Store.Get("reply:failed-then-retried")!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+        Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
+        var settled = Assert.Single(host.Store.Events("reply:failed-then-retried"), e => e.Type == AttemptEvents.RestoreUnsettled);
+        Assert.Contains("\"restored_state\":\"failed\"", settled.Details, StringComparison.Ordinal);
+        Assert.Equal(DraftState.Failed, host.Store.Get("post:failed-deduped")!.State);
+        Assert.DoesNotContain(host.Store.Events("post:failed-deduped"), e => e.Type is AttemptEvents.RestoreUnsettled or AttemptEvents.RestoreKept);
+        Assert.Empty(once.Runs());
+        Assert.Empty(deduping.Runs());
+    }
+
+    /// <summary>
+    /// An approval the restore keeps (a deduping pull route's, or a deduping push one's before its run) may have run after the backup was
     /// taken: it is marked so in the ledger, and the agent's cancel is refused as after any attempt that may have taken
     /// effect, since only its next run, under the same key, records that effect. Before, the agent was told it was
     /// withdrawn. An approval made after the restore is still withdrawn.
     /// </summary>
     [Fact]
-    public async Task FirstCycle_ApprovalKeptOnAPullRoute_MarkedAndTheAgentsCancelRefused()
+    public async Task FirstCycle_ApprovalKeptOnADedupingPullRoute_MarkedAndTheAgentsCancelRefused()
     {
         using var once = new RouteScript();
         using var deduping = new RouteScript();

@@ -87,11 +87,14 @@ internal static class DraftFixtures
         SchemaMigrations.Apply(connection);
     }
 
-    /// <summary>An approved draft of a pull kind, claimed under a 60 s lease that then ran out and was recovered.</summary>
+    /// <summary>
+    /// An approved draft of a pull kind, claimed under a 60 s lease that then ran out and was recovered, on a route that
+    /// dedupes: requeued (or failed on its last attempt). On one that does not it would be unknown.
+    /// </summary>
     public static async Task ClaimedThenLeaseExpiredAsync(DraftStore store, ManualTimeProvider clock, string id, string kind, int maxAttempts)
     {
         await ApproveAsync(store, id, kind: kind);
-        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts };
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = maxAttempts, Idempotent = true };
         var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, $"pull:{kind}", route, TimeSpan.FromSeconds(60), "claim"));
         clock.Advance(TimeSpan.FromSeconds(61));
         await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", AttemptEvents.LeaseExpired));

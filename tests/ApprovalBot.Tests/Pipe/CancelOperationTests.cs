@@ -397,7 +397,7 @@ public sealed class CancelOperationTests : IAsyncLifetime
     }
 
     /// <summary>
-    /// A pull lease that expired puts the draft back to approved, but the slow executor may have posted meanwhile: only a
+    /// A pull lease that expired on a route that dedupes puts the draft back to approved, but the slow executor may have posted meanwhile: only a
     /// run under the same idempotency key can still record that, so the draft cannot be withdrawn (a late complete of a
     /// withdrawn draft would be refused, and the effect never recorded). Found by review.
     /// </summary>
@@ -406,7 +406,7 @@ public sealed class CancelOperationTests : IAsyncLifetime
     {
         var time = new ManualTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
         await using var host = await TestHost.StartAsync(
-            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=3"],
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=3", "ApprovalBot:Kinds:reply:Executor:Idempotent=true"],
             services: s => s.AddSingleton<TimeProvider>(time), compose: b => b.AddApprovalJobs());
         await using var agent = await host.ConnectAsync();
         await DraftFixtures.ApproveAsync(host.Store, "reply:slow", "posted late");

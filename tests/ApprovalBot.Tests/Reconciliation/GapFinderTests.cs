@@ -19,6 +19,7 @@ public sealed class GapFinderTests : IAsyncLifetime
             "ApprovalBot:Kinds:pulled:MaxLength=100",
             "ApprovalBot:Kinds:pulled:StuckAfter=00:10:00",
             "ApprovalBot:Kinds:pulled:Executor:Type=pull",
+            "ApprovalBot:Kinds:pulled:Executor:Idempotent=true",
             "ApprovalBot:Kinds:posted:StuckAfter=00:30:00",
             "ApprovalBot:Kinds:posted:Executor:Type=command",
             "ApprovalBot:Kinds:posted:Executor:Command:0=/bin/true",
@@ -205,7 +206,7 @@ public sealed class GapFinderTests : IAsyncLifetime
     /// <summary>The approved draft claimed once more, and its lease left to expire again.</summary>
     private async Task LeaseExpiresAgainAsync(string id)
     {
-        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
+        var route = new ExecutorRouteOptions { Type = "pull", MaxAttempts = 5, Idempotent = true };
         var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
         Assert.NotNull(begin.Started);
         _clock.Advance(TimeSpan.FromSeconds(61));
@@ -374,7 +375,7 @@ public sealed class GapFinderTests : IAsyncLifetime
         }));
         await DraftFixtures.ApproveAsync(Store, "posted:cut-off");
         var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "posted:cut-off", "executor:command", route, TimeSpan.FromMinutes(1), "execute"));
-        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "posted:cut-off", begin.Lease!, requireUnexpired: false,
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "posted:cut-off", begin.Lease!,
             AttemptOutcome.Interrupted(RestoredApprovals.Reason + ", said the route's stderr; then it was killed"), route, new ExecutionOptions(), "executor:command"));
 
         var gaps = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!);
@@ -399,8 +400,8 @@ public sealed class GapFinderTests : IAsyncLifetime
         async Task CutOffAsync(string id)
         {
             var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
-            await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!, requireUnexpired: false,
-                AttemptOutcome.Interrupted("killed after 30 s"), command, options, "executor:command"));
+            await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!,
+            AttemptOutcome.Interrupted("killed after 30 s"), command, options, "executor:command"));
         }
         await RestoredAsync("posted:restored");
         await RestoredAsync("memo:unrouted", kind: "memo", route: "none");
@@ -411,7 +412,7 @@ public sealed class GapFinderTests : IAsyncLifetime
         await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, "posted:crashed", crashed.Lease, command, "the service stopped", AttemptEvents.ExecutionInterrupted));
         await DraftFixtures.ApproveAsync(Store, "pulled:maybe");
         var claimed = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "pulled:maybe", "pull:pulled", pull, TimeSpan.FromMinutes(1), "claim"));
-        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "pulled:maybe", claimed.Lease!, requireUnexpired: true,
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "pulled:maybe", claimed.Lease!,
             AttemptOutcome.Failure("the target did not answer; it may have posted", retryable: true, mayHaveTakenEffect: true), pull, options, "pull:pulled"));
         await RestoredAsync("posted:retried");
         Assert.True((await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("posted:retried", "approver:1")).Applied);

@@ -332,7 +332,7 @@ public sealed class ReconcilerTests : IAsyncLifetime
     /// <summary>The approved pull draft claimed once more, and its lease left to expire again.</summary>
     private async Task LeaseExpiresAgainAsync(string id)
     {
-        var route = new ApprovalBot.Execution.Routes.ExecutorRouteOptions { Type = "pull", MaxAttempts = 5 };
+        var route = new ApprovalBot.Execution.Routes.ExecutorRouteOptions { Type = "pull", MaxAttempts = 5, Idempotent = true };
         var begin = await _host.Store.WriteAsync(ctx => ApprovalBot.Execution.ExecutionLedger.Begin(ctx, id, "pull:pulled", route, TimeSpan.FromSeconds(60), "claim"));
         _clock.Advance(TimeSpan.FromSeconds(61));
         await _host.Store.WriteAsync(ctx => ApprovalBot.Execution.ExecutionLedger.Recover(ctx, id, begin.Lease, route, "the pull lease expired", "lease_expired"));

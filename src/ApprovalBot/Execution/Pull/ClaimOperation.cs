@@ -67,6 +67,10 @@ internal sealed class ClaimOperation(
             {
                 logger.AttemptsExhausted(exhausted.Id, exhausted.Kind, exhausted.ExecAttempts, route.MaxAttempts);
             }
+            else if (r.Unsettled is { } unsettled)
+            {
+                logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, "pull");
+            }
             else if (r.Started is { } started)
             {
                 logger.ExecutionStarted(started.Draft.Id, started.Draft.Kind, "pull", started.Attempt, started.IdempotencyKey);

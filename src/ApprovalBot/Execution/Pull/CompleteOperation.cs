@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace ApprovalBot.Execution.Pull;
 
-/// <summary><c>complete</c>: the pull executor posted the draft; only the current, unexpired lease may say so.</summary>
+/// <summary><c>complete</c>: the pull executor posted the draft; only the draft's current lease may say so.</summary>
 internal sealed class CompleteOperation(
     DraftStore store,
     IOptions<ExecutorRoutesOptions> routes,

@@ -29,15 +29,16 @@ internal static class PullRoute
     }
 
     public static ProtocolException LeaseLost(string id) =>
-        new(ErrorCodes.LeaseLost, $"draft '{(id.Length <= 64 ? id : id[..64] + "…")}' is not executing under this lease (it expired, was returned to the queue, or was finished)", "lease");
+        new(ErrorCodes.LeaseLost, $"draft '{(id.Length <= 64 ? id : id[..64] + "…")}' is not executing under this lease (it was finished, or its lease ran out and the executor took the draft back)", "lease");
 
     /// <summary>The route of a claimed draft's kind; the draft kept its kind, but the config may have changed since.</summary>
     public static ExecutorRouteOptions RouteOrDefault(ExecutorRoutesOptions routes, string kind) =>
         routes.TryGet(kind, out var route) ? route : new ExecutorRouteOptions { Type = "pull", MaxAttempts = 1 };
 
     /// <summary>
-    /// Ends a claimed draft's attempt with <paramref name="outcome"/>, only for the holder of the current,
-    /// unexpired lease; refuses with <c>not_found</c> or <c>lease_lost</c> otherwise.
+    /// Ends a claimed draft's attempt with <paramref name="outcome"/>, only for the holder of the draft's current lease
+    /// (past its time too, until the executor's recovery has taken the draft); refuses with <c>not_found</c> or
+    /// <c>lease_lost</c> otherwise.
     /// </summary>
     public static async Task<Draft> FinishAsync(DraftStore store, ExecutorRoutesOptions routes, ExecutionOptions options,
         string id, string lease, AttemptOutcome outcome)
@@ -47,7 +48,7 @@ internal static class PullRoute
             var d = ctx.ReadDraft(id);
             return d is null
                 ? null
-                : ExecutionLedger.Finish(ctx, id, lease, requireUnexpired: true, outcome, RouteOrDefault(routes, d.Kind), options, AttemptEvents.PullActorPrefix + d.Kind);
+                : ExecutionLedger.Finish(ctx, id, lease, outcome, RouteOrDefault(routes, d.Kind), options, AttemptEvents.PullActorPrefix + d.Kind);
         }).ConfigureAwait(false);
         if (finish is null) throw GetOperation.NotFound(id);
         if (finish.LeaseLost) throw LeaseLost(id);

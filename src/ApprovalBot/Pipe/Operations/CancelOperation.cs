@@ -120,24 +120,17 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             : new Outcome(OutcomeKind.Refused, result.Draft ?? current, null);
     }
 
-    /// <summary>
-    /// The ledger events an attempt begins and ends with (<see cref="AttemptEvents"/>): the latest of them tells how the
-    /// draft's last attempt went. Of those, the ones that leave its effect unknown: a pull lease that expired, a push run cut
-    /// off, a restore that kept the approval; and a failed attempt whose details say it may have taken effect (timed out,
-    /// killed, redirected, or cut off after the request went out, or a pull executor's fail said so, on a route that dedupes:
-    /// one that does not makes the draft unknown instead).
-    /// </summary>
-    private static readonly string[] AttemptEnds =
-    [
-        AttemptEvents.ExecutionStarted, AttemptEvents.Executed, AttemptEvents.ExecutionFailed, AttemptEvents.ExecutionUnknown,
-        AttemptEvents.LeaseExpired, AttemptEvents.ExecutionInterrupted, AttemptEvents.RestoreKept,
-    ];
+    // The latest of the ledger events an attempt begins and ends with (AttemptEvents.LastAttempt) tells how the draft's
+    // last attempt went. Of those, the ones that leave its effect unknown: a pull lease that expired, a push run cut off, a
+    // restore that kept the approval; and a failed attempt whose details say it may have taken effect (timed out, killed,
+    // redirected, or cut off after the request went out, or a pull executor's fail said so, on a route that dedupes: one
+    // that does not makes the draft unknown instead). A begin that a stop undid before anything started is no attempt.
 
     /// <summary>What <see cref="LastAttemptCutOff"/> answers for such a pull <c>fail</c>, to tell it apart in the refusal.</summary>
     private const string PullFailed = "execution_failed by a pull executor";
 
     /// <summary>How the draft's last attempt ended if it may have taken effect (its ledger event's type); else null.</summary>
-    private static string? LastAttemptCutOff(WriteContext ctx, string id) => DraftStore.LastEventOf(ctx, id, AttemptEnds) switch
+    private static string? LastAttemptCutOff(WriteContext ctx, string id) => AttemptEvents.LastAttempt(ctx, id) switch
     {
         // It made the draft unknown, and only an approver who checked the target sends an unknown draft back (Retry).
         { Type: AttemptEvents.LeaseExpired or AttemptEvents.ExecutionInterrupted } e when AttemptEvents.SaysLeftUnknown(e.Details) => null,

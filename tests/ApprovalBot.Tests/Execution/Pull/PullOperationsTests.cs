@@ -9,6 +9,7 @@ using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Reconciliation;
 using Microsoft.Extensions.DependencyInjection;
+using Quartz;
 
 namespace ApprovalBot.Tests.Execution.Pull;
 
@@ -134,48 +135,165 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal("fine", claim.Claimed[1].Context!.Value.GetProperty("rationale").GetString());
     }
 
+    /// <summary>
+    /// Keeps the host's own executor cycles on their interval from running from here on, and waits out one already fired
+    /// (cycles never overlap), so that only the test's cycles recover expired leases. Approve with
+    /// <see cref="Drafts.ApproveUnannouncedAsync"/> then: an approval through the store wakes the job at once.
+    /// </summary>
+    private static async Task PauseExecutorJobsAsync(TestHost host)
+    {
+        await (await host.Services.GetRequiredService<ISchedulerFactory>().GetScheduler()).Standby();
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+    }
+
     [Fact]
-    public async Task Complete_WrongOrExpiredLease_LeaseLostAndNothingChanged()
+    public async Task Complete_WrongLeaseOrOneTheExecutorTookBack_LeaseLostAndNothingChanged()
     {
         await Drafts.ApproveAsync(_host.Store, "reply:lost", "text");
         var claimed = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
 
         var wrong = await _client.CompleteAsync("reply:lost", "not-the-lease", "r");
         _time.Advance(TimeSpan.FromSeconds(6));
-        var expired = await _client.CompleteAsync("reply:lost", claimed.Lease, "r");
+        await RunCycleAsync();
+        var taken = _host.Store.Get("reply:lost")!;
+        var late = await _client.CompleteAsync("reply:lost", claimed.Lease, "r");
 
         Assert.Equal(ErrorCodes.LeaseLost, wrong.Error!.Code);
         Assert.Equal("lease", wrong.Error.Field);
-        Assert.Equal(ErrorCodes.LeaseLost, expired.Error!.Code);
-        // Neither complete changed anything. The executor's cycle (a job woken by the approval, on a busy machine
-        // possibly only after the clock moved) may meanwhile have returned the expired lease to the queue.
+        Assert.Equal(ErrorCodes.LeaseLost, late.Error!.Code);
+        Assert.Equal("draft 'reply:lost' is not executing under this lease (it was finished, or its lease ran out and the executor took the draft back)",
+            late.Error.Message);
+        // Neither complete changed anything: the executor's recovery had made it unknown (a route that does not dedupe).
         var after = _host.Store.Get("reply:lost")!;
-        var events = _host.Store.Events("reply:lost").Select(e => e.Type).ToList();
-        Assert.True(after.State == DraftState.Executing || (after.State == DraftState.Approved && events.Contains("lease_expired")),
-            $"{after.State}: {string.Join(", ", events)}");
-        Assert.Null(after.ExecResult);
-        Assert.DoesNotContain("executed", events);
+        Assert.Equal((DraftState.Unknown, taken.StateSince, null), (after.State, after.StateSince, after.ExecResult));
+        Assert.DoesNotContain(_host.Store.Events("reply:lost"), e => e.Type == AttemptEvents.Executed);
     }
 
+    /// <summary>
+    /// A <c>complete</c> or <c>fail</c> that comes after <c>lease_until</c>, while the draft is still executing under that
+    /// lease (recovery runs only at the executor's next cycle, up to <c>IntervalSeconds</c> later): the agent's real outcome
+    /// is kept, and recovery then finds nothing to take. Before, it was refused with <c>lease_lost</c> and the next cycle
+    /// requeued the draft, which was then claimed and posted again.
+    /// </summary>
     [Fact]
-    public async Task LeaseExpired_ReturnedToQueueReportedAndReclaimedWithSameKey()
+    public async Task CompleteOrFail_AfterTheLeaseRanOutBeforeTheExecutorTookTheDraft_OutcomeKept()
     {
-        await Drafts.ApproveAsync(_host.Store, "reply:expire", "text");
-        var first = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        await PauseExecutorJobsAsync(_host);
+        await Drafts.ApproveUnannouncedAsync(_host, "reply:late-complete", "posted");
+        await Drafts.ApproveUnannouncedAsync(_host, "reply:late-fail", "refused by the target");
+        var claimed = (await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!.ToDictionary(c => c.Id);
         _time.Advance(TimeSpan.FromSeconds(6));
 
+        var complete = await _client.CompleteAsync("reply:late-complete", claimed["reply:late-complete"].Lease, "https://example.test/post/1");
+        var fail = await _client.FailAsync("reply:late-fail", claimed["reply:late-fail"].Lease, "account suspended", retryable: false);
         await RunCycleAsync();
-        var back = _host.Store.Get("reply:expire")!;
-        var second = Assert.Single((await _client.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+
+        Assert.True(complete.Ok, complete.Error?.Message);
+        Assert.True(fail.Ok, fail.Error?.Message);
+        var executed = _host.Store.Get("reply:late-complete")!;
+        Assert.Equal((DraftState.Executed, "https://example.test/post/1"), (executed.State, executed.ExecResult));
+        var failed = _host.Store.Get("reply:late-fail")!;
+        Assert.Equal((DraftState.Failed, "account suspended"), (failed.State, failed.ExecError));
+        Assert.DoesNotContain(_host.Store.Events("reply:late-complete"), e => e.Type == AttemptEvents.LeaseExpired);
+        Assert.DoesNotContain(_host.Store.Events("reply:late-fail"), e => e.Type == AttemptEvents.LeaseExpired);
+    }
+
+    /// <summary>On a route that dedupes, an expired lease returns the draft to the queue, claimed again under the same key.</summary>
+    [Fact]
+    public async Task LeaseExpiredOnADedupingRoute_ReturnedToQueueReportedAndReclaimedWithSameKey()
+    {
+        await using var host = await DedupingHostAsync(maxAttempts: 2);
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:expire", "text");
+        var first = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        _time.Advance(TimeSpan.FromSeconds(6));
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        var back = host.Store.Get("reply:expire")!;
+        var second = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
 
         Assert.Equal(DraftState.Approved, back.State);
         Assert.Null(back.LeaseToken);
-        Assert.Single(_host.Store.Events("reply:expire"), e => e.Type == "lease_expired");
+        Assert.Single(host.Store.Events("reply:expire"), e => e.Type == "lease_expired");
         Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
         Assert.NotEqual(first.Lease, second.Lease);
         Assert.Equal(2, second.Attempt);
-        Assert.Equal(ErrorCodes.LeaseLost, (await _client.CompleteAsync("reply:expire", first.Lease, "late")).Error!.Code);
-        Assert.True((await _client.CompleteAsync("reply:expire", second.Lease, "ok")).Ok);
+        Assert.Equal(ErrorCodes.LeaseLost, (await agent.CompleteAsync("reply:expire", first.Lease, "late")).Error!.Code);
+        Assert.True((await agent.CompleteAsync("reply:expire", second.Lease, "ok")).Ok);
+    }
+
+    /// <summary>
+    /// On a route that does not dedupe (this class's <c>reply</c>), an agent that claimed, posted and died before its
+    /// <c>complete</c> leaves a lease that runs out: handed out again, the draft would be posted twice. It becomes unknown
+    /// instead, as a <c>fail</c> with <c>may_have_taken_effect</c> makes it, and is escalated for a human. Before, it went
+    /// back to the queue whatever the route's <c>Idempotent</c> said.
+    /// </summary>
+    [Fact]
+    public async Task LeaseExpiredOnARouteThatDoesNotDedupe_UnknownNotHandedOutAgainAndEscalated()
+    {
+        var chat = new RecordingEscalationChannel();
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:MaxAttempts=3"],
+            services: s => s.AddSingleton<TimeProvider>(_time).AddSingleton<IEscalationChannel>(chat),
+            compose: b =>
+            {
+                b.AddApprovalJobs();
+                b.AddReconciliation();
+            });
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:posted-then-died", "text");
+        var first = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        _time.Advance(TimeSpan.FromSeconds(6));
+
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        var claimedAgain = (await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!;
+        await host.Services.GetRequiredService<Reconciler>().RunOnceAsync(default);
+        var cancel = await agent.CancelAsync("reply:posted-then-died");
+
+        Assert.Empty(claimedAgain);
+        var stored = host.Store.Get("reply:posted-then-died")!;
+        Assert.Equal((DraftState.Unknown, 1, null), (stored.State, stored.ExecAttempts, stored.LeaseToken));
+        Assert.EndsWith("; it may or may not have taken effect", stored.ExecError, StringComparison.Ordinal);
+        var expired = Assert.Single(host.Store.Events("reply:posted-then-died"), e => e.Type == AttemptEvents.LeaseExpired);
+        Assert.True(AttemptEvents.SaysLeftUnknown(expired.Details), expired.Details);
+        Assert.Equal(first.IdempotencyKey, LastEventDetails(host, "reply:posted-then-died", AttemptEvents.LeaseExpired).GetProperty("idempotency_key").GetString());
+        const string detail = "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) " +
+                              "on a route that does not dedupe; check the target, then Mark done or Retry";
+        var gap = Assert.Single(chat.Sent.SelectMany(m => m.Gaps), g => g.DraftId == "reply:posted-then-died");
+        Assert.Equal(($"{Gaps.Stale}/{Gaps.AwaitingHuman}", detail), (gap.Gap, gap.Detail));
+        Assert.Equal([ApproverAction.Retry, ApproverAction.MarkDone, ApproverAction.Discard], gap.Actions);
+        Assert.Equal((ErrorCodes.Conflict, "id"), (cancel.Error!.Code, cancel.Error.Field));
+    }
+
+    /// <summary>
+    /// The approver checked the target and tapped Retry on such a draft: it is handed out again under the same key, and
+    /// /orphans does not report the old expiry as a draft that went back to the queue by itself.
+    /// </summary>
+    [Fact]
+    public async Task LeaseExpiredOnARouteThatDoesNotDedupe_ApproversRetryHandsItOutAgainUnderTheSameKey()
+    {
+        await using var host = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull"],
+            services: s => s.AddSingleton<TimeProvider>(_time).AddSingleton<IEscalationChannel>(new RecordingEscalationChannel()),
+            compose: b =>
+            {
+                b.AddApprovalJobs();
+                b.AddReconciliation();
+            });
+        await using var agent = await host.ConnectAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:retried", "text");
+        var first = Assert.Single((await agent.ClaimAsync("reply", leaseSeconds: 5)).Claimed!);
+        _time.Advance(TimeSpan.FromSeconds(6));
+        await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+        var unknownSince = host.Store.Get("reply:retried")!.StateSince;
+
+        var retried = await host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:retried", "telegram:1001", unknownSince);
+        var orphans = (await agent.ReportAsync("orphans")).Report!.Items;
+        var second = Assert.Single((await agent.ClaimAsync("reply")).Claimed!);
+
+        Assert.True(retried.Applied);
+        Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
+        Assert.DoesNotContain(orphans, i => i.DraftId == "reply:retried");
     }
 
     [Fact]
