@@ -27,7 +27,8 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
         [
             .. TelegramHarness.SettingsFor(_sandbox), .. _route.Settings("reply", maxAttempts: 2),
             "ApprovalBot:Kinds:reply:StaleAfter=01:00:00",
-            "ApprovalBot:Kinds:pulled:MaxLength=280", "ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Kinds:pulled:StuckAfter=00:30:00",
+            "ApprovalBot:Kinds:pulled:MaxLength=280", "ApprovalBot:Kinds:pulled:Executor:Type=pull", "ApprovalBot:Kinds:pulled:Executor:Idempotent=true",
+            "ApprovalBot:Kinds:pulled:StuckAfter=00:30:00",
             "ApprovalBot:Kinds:manual:MaxLength=280", "ApprovalBot:Kinds:manual:StuckAfter=00:30:00",
             "ApprovalBot:Execution:IntervalSeconds=3600", "ApprovalBot:Execution:RetryBaseSeconds=0",
             "ApprovalBot:Reconciliation:IntervalSeconds=3600", "ApprovalBot:Reconciliation:RemindEvery=02:00:00",
@@ -263,7 +264,7 @@ public sealed class EscalationEndToEndTests : SandboxedFlowTests
             var claimed = await agent.ClaimAsync("pulled", max: 1, leaseSeconds: 5);
             Assert.Equal("pulled:leased", Assert.Single(claimed.Claimed!).Id);
         }
-        // The lease runs out unnoticed; the next executor cycle returns the draft to the queue (and fires a reconcile).
+        // The lease runs out unnoticed; the next executor cycle returns the draft to the queue (a deduping route) and fires a reconcile.
         clock.Advance(TimeSpan.FromMinutes(25));
         var reconciles = _jobs.Count(ApprovalJobKeys.Reconcile);
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
