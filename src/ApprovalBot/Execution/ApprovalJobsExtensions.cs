@@ -27,6 +27,7 @@ internal static class ApprovalJobsExtensions
         services.AddOptions<ExecutorRoutesOptions>().Configure<IConfiguration>(BindRoutes).ValidateOnStart();
         services.AddSingleton<IValidateOptions<ExecutorRoutesOptions>, ExecutorRoutesValidator>();
 
+        services.AddSingleton<CommandSessions>();
         services.AddSingleton<CommandRunner>();
         services.AddSingleton<WebhookRunner>();
         services.AddSingleton<ExecutorCycle>();

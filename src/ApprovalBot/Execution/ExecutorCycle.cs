@@ -289,6 +289,12 @@ internal sealed class ExecutorCycle(
     {
         var hasRoute = Routes.TryGet(d.Kind, out var route);
         var current = hasRoute ? ExecutionLedger.RouteName(route) : null;
+        // A command run of a killed service may still be going: it must be gone before the draft is judged. A draft with no
+        // run on record (a pull claim, a webhook) has nothing to end.
+        if (!_runs.ContainsKey(d.Id) && !_unrecorded.ContainsKey(d.Id) && !await commands.EndLeftoverAsync(d.Id).ConfigureAwait(false))
+        {
+            return false;
+        }
         var recovered = await store.WriteAsync<(Draft Draft, string Reason)?>(ctx =>
         {
             // Judged by how the attempt was started, not by the kind's route now: the operator may have moved the kind to

@@ -10,6 +10,9 @@ namespace ApprovalBot.Tests.Execution;
 /// with code N on purpose (no effect); <c>then-touch:PATH</c> succeeds, then creates the file PATH (a fault marker);
 /// <c>wait-for:PATH</c> succeeds once the file PATH exists (a run the test holds and releases); <c>sigkill-once</c> kills
 /// itself on its first run and succeeds from then on, whoever starts the next run (a test's cycle or the background job).
+/// <c>background</c> leaves a <c>sleep</c> behind that holds stdout and stderr open, then succeeds (<c>background-fail</c>:
+/// fails); <c>term-trap</c> hangs until SIGTERM, which it answers by leaving a <c>terminated</c> file; <c>ignore-term</c>
+/// hangs and ignores SIGTERM. The pid of a run is in its file names, so a test can tell whether it still runs.
 /// </summary>
 internal sealed class RouteScript : IDisposable
 {
@@ -31,6 +34,10 @@ internal sealed class RouteScript : IDisposable
           slow) sleep 60 ;;
           wait-for:*) while [ ! -e "${mode#wait-for:}" ]; do sleep 0.02; done ;;
           exit[0-9]*) echo "chose to exit ${mode#exit}" >&2; exit "${mode#exit}" ;;
+          background) sleep 600 & echo $! > "$dir/background.pid" ;;
+          background-fail) sleep 600 & echo $! > "$dir/background.pid"; echo "sink said no" >&2; exit 3 ;;
+          term-trap) trap 'echo terminated > "$dir/terminated"; exit 143' TERM; sleep 600 & wait $! ;;
+          ignore-term) trap '' TERM; sleep 600 & echo $! > "$dir/background.pid"; wait $! ;;
         esac
         if [ -e "$dir/effects/$APPROVAL_IDEMPOTENCY_KEY" ]; then
           echo "duplicate:$APPROVAL_IDEMPOTENCY_KEY"
@@ -91,6 +98,31 @@ internal sealed class RouteScript : IDisposable
             runs.Add(new Run(doc.RootElement.Clone(), env[0], env[1]));
         }
         return runs;
+    }
+
+    /// <summary>The pid of every run so far (the script's <c>$$</c>), in the order they started.</summary>
+    public IReadOnlyList<int> Pids() =>
+        [.. Directory.GetFiles(_dir.Combine("runs"), "*.env").Order(StringComparer.Ordinal)
+            .Select(f => int.Parse(Path.GetFileNameWithoutExtension(f).Split('-')[1], System.Globalization.CultureInfo.InvariantCulture))];
+
+    /// <summary>The pid of the <c>sleep</c> a background or ignore-term run left behind.</summary>
+    public int BackgroundPid() => int.Parse(File.ReadAllText(_dir.Combine("background.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Whether a term-trap run got SIGTERM and handled it.</summary>
+    public bool Terminated => File.Exists(_dir.Combine("terminated"));
+
+    /// <summary>Whether the process can still act: it exists and is not a zombie (an orphan's zombie may wait long to be reaped).</summary>
+    public static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Effects at the sink, one per idempotency key.</summary>

@@ -193,6 +193,19 @@ internal sealed class HostProcess : IAsyncDisposable
         await _process.WaitForExitAsync();
     }
 
+    /// <summary>
+    /// SIGKILL to the service alone, as <c>kill -9 PID</c> or the kernel's OOM killer sends it: what it started keeps
+    /// running, unlike <see cref="KillAsync"/>, which kills the tree.
+    /// </summary>
+    public async Task KillHostOnlyAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+        }
+        await _process.WaitForExitAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         await KillAsync();

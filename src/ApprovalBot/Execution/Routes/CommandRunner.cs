@@ -1,20 +1,36 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Text;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Execution.Routes;
 
 /// <summary>
 /// Runs a command route: argv from config (no shell), the draft as JSON on stdin, the id and idempotency key in
 /// the environment (the service's, without its own <c>ApprovalBot__*</c> settings). Exit 0 is executed with the first stdout line as the result; anything else is a failed attempt.
+/// The program runs in a session of its own (util-linux <c>setsid</c>, which execs it under the same pid), recorded in the
+/// store before it is given the draft (<see cref="CommandSessions"/>), so that whatever is left of the session can be
+/// killed when the program exits, times out, or outlived a service that was killed.
 /// </summary>
-internal sealed class CommandRunner(TimeProvider time)
+internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions, ILogger<CommandRunner> logger)
 {
     private const int MaxCapturedChars = 16 * 1024;
     private const int MaxSignal = 64;
 
+    /// <summary>How long a program that timed out (or a stop cut off) has between SIGTERM and SIGKILL.</summary>
+    internal static readonly TimeSpan TermGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long output is awaited after the program exited and its session was killed.</summary>
+    private static readonly TimeSpan PipeGrace = TimeSpan.FromSeconds(5);
+
+    /// <summary>setsid's own words when it could not exec the program (exit 126 or 127): nothing ran.</summary>
+    private const string SetsidExecFailed = "setsid: failed to execute ";
+
     private static bool IsServiceSetting(string name) =>
         name.StartsWith("ApprovalBot__", StringComparison.OrdinalIgnoreCase) || name.StartsWith("ApprovalBot:", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>After a restart, before recovery judges a draft a dead service was running: see <see cref="CommandSessions.EndLeftoverAsync"/>.</summary>
+    public Task<bool> EndLeftoverAsync(string draftId) => sessions.EndLeftoverAsync(draftId);
 
     public async Task<AttemptOutcome> RunAsync(ExecutorRouteOptions route, ExecutionRequest request, CancellationToken cancellationToken)
     {
@@ -24,7 +40,8 @@ internal sealed class CommandRunner(TimeProvider time)
         {
             return AttemptOutcome.InputNotWritten(problem);
         }
-        var info = new ProcessStartInfo(route.Command[0])
+        // --wait only matters if setsid had to fork, which it does not for a child of this service (never a group leader).
+        var info = new ProcessStartInfo("setsid")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
@@ -33,7 +50,8 @@ internal sealed class CommandRunner(TimeProvider time)
             StandardOutputEncoding = new UTF8Encoding(false),
             StandardErrorEncoding = new UTF8Encoding(false),
         };
-        foreach (var arg in route.Command.Skip(1))
+        info.ArgumentList.Add("--wait");
+        foreach (var arg in route.Command)
         {
             info.ArgumentList.Add(arg);
         }
@@ -54,44 +72,70 @@ internal sealed class CommandRunner(TimeProvider time)
         }
         catch (Exception ex) when (ex is Win32Exception or InvalidOperationException)
         {
-            // A missing or non-executable program will not start on a retry either: a human must fix the route.
-            return AttemptOutcome.Failure($"could not start '{route.Command[0]}': {ex.Message}", retryable: false);
+            return AttemptOutcome.Failure($"could not start '{route.Command[0]}' through setsid (util-linux): {ex.Message}", retryable: false);
         }
         using (process)
         {
-            var stdout = ReadBoundedAsync(process.StandardOutput);
-            var stderr = ReadBoundedAsync(process.StandardError);
-            using var timeout = new CancellationTokenSource(route.Timeout, time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-            var stdin = WriteStdinAsync(process, payload, linked.Token);
+            var id = request.Draft.Id;
+            var pid = process.Id;
+            var started = ProcessSignals.StartTime(pid) ?? 0;
+            var stdout = new Capture(process.StandardOutput);
+            var stderr = new Capture(process.StandardError);
             try
             {
-                await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+                try
+                {
+                    await sessions.RecordAsync(id, pid, started).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Unrecorded, a crash could leave it running unseen: it never gets the draft, whatever went wrong.
+                    await TerminateAsync(process, pid, TimeSpan.Zero).ConfigureAwait(false);
+                    EndSession(id, pid, started);
+                    return AttemptOutcome.Interrupted($"the program's process could not be recorded ({ex.Message}), so it was killed before it was given the draft");
+                }
+                using var timeout = new CancellationTokenSource(route.Timeout, time);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+                var stdin = WriteStdinAsync(process, payload, linked.Token);
+                try
+                {
+                    await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    var how = await TerminateAsync(process, pid, TermGrace).ConfigureAwait(false);
+                    EndSession(id, pid, started);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var partial = await stderr.CollectAsync().ConfigureAwait(false);
+                    return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; {how}" + Tail(partial));
+                }
+                await stdin.ConfigureAwait(false);
+                EndSession(id, pid, started);
+                var output = await stdout.CollectAsync().ConfigureAwait(false);
+                var errors = await stderr.CollectAsync().ConfigureAwait(false);
+                if (process.ExitCode == 0)
+                {
+                    return AttemptOutcome.Success(AttemptOutcome.FirstLine(output));
+                }
+                if (process.ExitCode is 126 or 127 && errors.StartsWith(SetsidExecFailed, StringComparison.Ordinal))
+                {
+                    // A missing or non-executable program will not start on a retry either: a human must fix the route.
+                    return AttemptOutcome.Failure($"could not start '{route.Command[0]}': {errors.Trim()}", retryable: false);
+                }
+                if (IsSignalExit(process.ExitCode))
+                {
+                    // .NET reports a child killed by signal N as 128 + N, the same number a program may exit with on
+                    // purpose. Read cautiously: a kill is not a failure the program reported, it may have posted before
+                    // it died, so on a route that does not dedupe it becomes unknown rather than a blind retry.
+                    return AttemptOutcome.Interrupted(
+                        $"killed by signal {process.ExitCode - 128} (or exited with code {process.ExitCode})" + Tail(errors));
+                }
+                return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors), retryable: true);
             }
-            catch (OperationCanceledException)
+            finally
             {
-                Kill(process);
-                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                cancellationToken.ThrowIfCancellationRequested();
-                var partial = await CollectAsync(stderr).ConfigureAwait(false);
-                return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; the process tree was killed" + Tail(partial));
+                await sessions.ForgetAsync(id).ConfigureAwait(false);
             }
-            await stdin.ConfigureAwait(false);
-            var output = await CollectAsync(stdout).ConfigureAwait(false);
-            var errors = await CollectAsync(stderr).ConfigureAwait(false);
-            if (process.ExitCode == 0)
-            {
-                return AttemptOutcome.Success(AttemptOutcome.FirstLine(output));
-            }
-            if (IsSignalExit(process.ExitCode))
-            {
-                // .NET reports a child killed by signal N as 128 + N, the same number a program may exit with on
-                // purpose. Read cautiously: a kill is not a failure the program reported, it may have posted before
-                // it died, so on a route that does not dedupe it becomes unknown rather than a blind retry.
-                return AttemptOutcome.Interrupted(
-                    $"killed by signal {process.ExitCode - 128} (or exited with code {process.ExitCode})" + Tail(errors));
-            }
-            return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors), retryable: true);
         }
     }
 
@@ -124,49 +168,90 @@ internal sealed class CommandRunner(TimeProvider time)
         }
     }
 
-    /// <summary>Keeps the first part of a stream and drains the rest, so a chatty child never blocks on a full pipe.</summary>
-    private static async Task<string> ReadBoundedAsync(StreamReader reader)
+    /// <summary>
+    /// Stops a program that ran too long (or that a stop cut off): SIGTERM to the program itself first, which a <c>sudo</c>
+    /// in front forwards to its command, then SIGKILL to its process group and to it after <paramref name="grace"/>. Returns
+    /// only once the program has exited, so its run slot stays taken until then. Says what it did, for the error.
+    /// </summary>
+    private async Task<string> TerminateAsync(Process process, int pid, TimeSpan grace)
     {
-        var kept = new StringBuilder();
-        var buffer = new char[4096];
-        int read;
-        while ((read = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        if (grace > TimeSpan.Zero)
         {
-            var room = MaxCapturedChars - kept.Length;
-            if (room > 0)
+            ProcessSignals.Send(pid, ProcessSignals.SigTerm);
+            using var waiting = new CancellationTokenSource(grace, time);
+            try
             {
-                kept.Append(buffer, 0, Math.Min(room, read));
+                await process.WaitForExitAsync(waiting.Token).ConfigureAwait(false);
+                return "the program was sent SIGTERM and exited, then the rest of its session was killed";
+            }
+            catch (OperationCanceledException)
+            {
+                // Still running: killed below.
             }
         }
-        return kept.ToString();
+        ProcessSignals.Send(-pid, ProcessSignals.SigKill);
+        ProcessSignals.Send(pid, ProcessSignals.SigKill);
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        return $"the program did not exit within {grace.TotalSeconds:0}s of SIGTERM, so its process group was killed (SIGKILL)";
     }
 
-    /// <summary>A grandchild that escaped the kill may hold the pipe open; do not wait on it forever.</summary>
-    private static async Task<string?> CollectAsync(Task<string> reading)
+    /// <summary>
+    /// Kills what is left of the program's session once the program exited: a background job it left behind must not act
+    /// later, nor hold its output open. Processes not this user's to signal are logged and left.
+    /// </summary>
+    private void EndSession(string draftId, int pid, long started)
     {
-        try
+        var refused = ProcessSignals.SessionMembers(pid, started).Where(m => !ProcessSignals.Send(m, ProcessSignals.SigKill)).ToList();
+        // A refusal for one that just ended is no news; one still there may yet act, so say so.
+        if (refused.Count > 0 && ProcessSignals.SessionMembers(pid, started).Intersect(refused).ToList() is { Count: > 0 } alive)
         {
-            return await reading.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            return null;
-        }
-        catch (IOException)
-        {
-            return null;
+            logger.CommandSessionLeft(draftId, pid, string.Join(", ", alive));
         }
     }
 
-    private static void Kill(Process process)
+    /// <summary>
+    /// Keeps the first part of a stream and drains the rest, so a chatty child never blocks on a full pipe. What was read
+    /// can be taken before the end of the stream: a process outside the program's session may hold the pipe open.
+    /// </summary>
+    private sealed class Capture
     {
-        try
+        private readonly StringBuilder _kept = new();
+        private readonly Task _reading;
+
+        public Capture(StreamReader reader) => _reading = ReadAsync(reader);
+
+        private async Task ReadAsync(StreamReader reader)
         {
-            process.Kill(entireProcessTree: true);
+            var buffer = new char[4096];
+            int read;
+            while ((read = await reader.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+            {
+                lock (_kept)
+                {
+                    var room = MaxCapturedChars - _kept.Length;
+                    if (room > 0)
+                    {
+                        _kept.Append(buffer, 0, Math.Min(room, read));
+                    }
+                }
+            }
         }
-        catch (InvalidOperationException)
+
+        /// <summary>What was read by the end of the stream, or by the end of the grace if it is held open.</summary>
+        public async Task<string> CollectAsync()
         {
-            // Already exited.
+            try
+            {
+                await _reading.WaitAsync(PipeGrace).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException)
+            {
+                // Held open, or broken: what came before still counts.
+            }
+            lock (_kept)
+            {
+                return _kept.ToString();
+            }
         }
     }
 }
