@@ -9,6 +9,11 @@ RUN dotnet publish src/ApprovalBot/ApprovalBot.csproj -c Release -o /app \
  && dotnet publish src/ApprovalBot.Cli/ApprovalBot.Cli.csproj -c Release -o /app/cli
 
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
+# tini as PID 1: it forwards docker stop's SIGTERM to the service and reaps what a command route leaves behind, which
+# dotnet as PID 1 would leave as zombies. Command routes also need setsid (util-linux, already in the image).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app ./
 # Without a token the built-in sandbox runs, and its page and /sandbox/ control surface need no login. Inside the
@@ -24,4 +29,4 @@ RUN mkdir -p /data && chown app:app /data
 VOLUME ["/data"]
 USER app
 EXPOSE 5780
-ENTRYPOINT ["dotnet", "/app/ApprovalBot.dll"]
+ENTRYPOINT ["/usr/bin/tini", "--", "dotnet", "/app/ApprovalBot.dll"]
