@@ -208,7 +208,11 @@ internal sealed partial class AgentPipeServer(
                 {
                     (outcome, line) = await reader.ReadAsync(readEnds.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (connection.IsClosed && !stoppingToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (OperationCanceledException) when (connection.IsClosed)
                 {
                     outcome = LineReader.Outcome.Closed;
                     line = default;
@@ -216,7 +220,7 @@ internal sealed partial class AgentPipeServer(
                 if (outcome == LineReader.Outcome.Closed)
                 {
                     await SayClosedAsync(stream).ConfigureAwait(false);
-                    return;
+                    break;
                 }
                 if (outcome == LineReader.Outcome.EndOfStream)
                 {
@@ -225,7 +229,7 @@ internal sealed partial class AgentPipeServer(
                 if (outcome == LineReader.Outcome.TimedOut)
                 {
                     await SayLineTimedOutAsync(stream, reader.Buffered).ConfigureAwait(false);
-                    await SkipRefusedLineAsync(stream, reader, TimedOutLineQuietFor, _options.MaxLineBytes, stoppingToken).ConfigureAwait(false);
+                    await EndAfterLastAnswerAsync(stream, reader, stoppingToken, TimedOutLineQuietFor, _options.MaxLineBytes).ConfigureAwait(false);
                     return;
                 }
                 if (outcome == LineReader.Outcome.TooLarge)
@@ -236,7 +240,7 @@ internal sealed partial class AgentPipeServer(
                     }
                     await AnswerAsync(stream, Response.Failure(ErrorCodes.TooLarge,
                         $"request line exceeds {_options.MaxLineBytes} bytes; the connection is closed"), stoppingToken).ConfigureAwait(false);
-                    await SkipRefusedLineAsync(stream, reader, quietFor: null, maxBytes: long.MaxValue, stoppingToken).ConfigureAwait(false);
+                    await EndAfterLastAnswerAsync(stream, reader, stoppingToken).ConfigureAwait(false);
                     return;
                 }
                 if (line.IsEmpty)
@@ -255,6 +259,8 @@ internal sealed partial class AgentPipeServer(
                     afterReply.Run();
                 }
             }
+            // Closed for a waiting agent, or the service is stopping: what the agent sent since is not served.
+            await EndAfterLastAnswerAsync(stream, reader, stoppingToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
         {
@@ -278,9 +284,9 @@ internal sealed partial class AgentPipeServer(
 
     /// <summary>
     /// The answer, unasked, to whatever the agent sends on a connection closed for a waiting agent: nothing of it is
-    /// carried out (the connection was idle, and is read no further), so a client may send it again on a new connection.
-    /// The socket is then closed at once: a request that came meanwhile is thrown away unread, which makes the agent's
-    /// next read fail, but only after this line, queued before it.
+    /// carried out (the connection was idle, and is served no further), so a client may send it again on a new connection.
+    /// The connection then ends at once (<see cref="EndAfterLastAnswerAsync"/>, with no refused line to wait for): a request
+    /// that came meanwhile is dropped, and the agent reads this line, then the end.
     /// </summary>
     private async Task SayClosedAsync(Stream stream)
     {
@@ -296,7 +302,7 @@ internal sealed partial class AgentPipeServer(
     /// The agent sent part of a request line and not its end within <c>Pipe:LineTimeout</c>: a connection mid-line is busy,
     /// never closed for a waiting agent, so a stuck or hostile one held its slot for as long as it stayed connected. The
     /// partial line is dropped unread (nothing of it is carried out), and the connection closed once this is written
-    /// (bounded as <see cref="SayClosedAsync"/> is) and what more of the line still comes is dropped too (<see cref="SkipRefusedLineAsync"/>).
+    /// (bounded as <see cref="SayClosedAsync"/> is) and what more of the line still comes is dropped too (<see cref="EndAfterLastAnswerAsync"/>).
     /// </summary>
     private async Task SayLineTimedOutAsync(Stream stream, int received)
     {
@@ -313,24 +319,36 @@ internal sealed partial class AgentPipeServer(
     }
 
     /// <summary>
-    /// The agent may still be writing the refused line (a text of many megabytes; the rest of a line that timed out): closing
-    /// now, with its bytes unread, would fail its write (EPIPE), and an agent that reads only after writing would never see
-    /// its answer; one that read would meet a reset after it. So sending ends first (the agent reads the answer, then the
-    /// end), and the rest of the line is read and thrown away, for at most <see cref="RefusedLineReadFor"/>, or
-    /// <see cref="AnswerGraceAtStop"/> once the service is stopping, and within <paramref name="quietFor"/> and
-    /// <paramref name="maxBytes"/> when given.
+    /// Ends a connection after its last answer (too_large, line_timeout, closed, or the one a stop let through) so that the
+    /// agent reads that answer and then the end. A Unix socket closed with bytes of the agent's unread is reset: the agent's
+    /// read after the answer failed (ECONNRESET), and a write still under way too (EPIPE), so an agent that writes its whole
+    /// request before it reads never saw its answer. So sending ends first (the agent reads the answer, then the end); the
+    /// rest of a refused line, which the agent may still be writing (a text of many megabytes, the rest of a line that timed
+    /// out), is read and thrown away, for at most <see cref="RefusedLineReadFor"/>, or <see cref="AnswerGraceAtStop"/> once
+    /// the service is stopping, and within <paramref name="quietFor"/> and <paramref name="maxBytes"/> when given; then
+    /// receiving ends too (a write of the agent's after that fails at once, as on a closed socket) and what came before it,
+    /// requests pipelined behind the last answered one included, is dropped, so the close leaves nothing unread.
     /// </summary>
-    private static async Task SkipRefusedLineAsync(PipeStream stream, LineReader reader, TimeSpan? quietFor, long maxBytes, CancellationToken stoppingToken)
+    private static async Task EndAfterLastAnswerAsync(
+        PipeStream stream, LineReader reader, CancellationToken stoppingToken, TimeSpan? quietFor = null, long maxBytes = long.MaxValue)
     {
-        SocketSending.End(stream);
-        using var timeout = new CancellationTokenSource(RefusedLineReadFor);
-        using var stop = stoppingToken.Register(static t => ((CancellationTokenSource)t!).CancelAfter(AnswerGraceAtStop), timeout);
-        try
+        HalfClose.Sending(stream);
+        using (var timeout = new CancellationTokenSource(RefusedLineReadFor))
+        using (stoppingToken.Register(static t => ((CancellationTokenSource)t!).CancelAfter(AnswerGraceAtStop), timeout))
         {
-            await reader.SkipRestOfRefusedLineAsync(timeout.Token, quietFor, maxBytes).ConfigureAwait(false);
+            try
+            {
+                await reader.SkipRestOfRefusedLineAsync(timeout.Token, quietFor, maxBytes).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
-        catch (OperationCanceledException)
+        if (HalfClose.Receiving(stream))
         {
+            // Nothing more can come, so this reads a socket buffer's worth at most, without waiting; bounded all the same.
+            using var limit = new CancellationTokenSource(AnswerGraceAtStop);
+            await reader.DropRestAsync(limit.Token).ConfigureAwait(false);
         }
     }
 

@@ -179,6 +179,19 @@ internal sealed class LineReader(
         }
     }
 
+    /// <summary>
+    /// Drops what is buffered and reads and drops the rest, up to the end of input. Once the service has ended its
+    /// receiving (<see cref="HalfClose.Receiving"/>), that is what had come before, so nothing is left unread.
+    /// </summary>
+    public async ValueTask DropRestAsync(CancellationToken cancellationToken)
+    {
+        _inRefusedLine = false;
+        _start = _end = 0;
+        while (await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false) > 0)
+        {
+        }
+    }
+
     private void MakeRoom()
     {
         if (_end == _start && _buffer.Length > InitialSize(maxLineBytes))
