@@ -1,4 +1,6 @@
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipes;
+using System.Runtime.ExceptionServices;
 
 namespace ApprovalBot.Client;
 
@@ -32,43 +34,53 @@ public sealed partial class PipeClient
 
     private static async Task<NamedPipeClientStream> OpenAsync(string pipeName, PipeOptions options, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        ThrowIfNoSocket(pipeName);
-        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
+        var stream = Unconnected(pipeName, options);
         try
         {
             await stream.ConnectAsync(timeout, cancellationToken).ConfigureAwait(false);
-            return stream;
         }
         catch (Exception e)
         {
-            await stream.DisposeAsync().ConfigureAwait(false);
-            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is { } failed)
-            {
-                throw failed;
-            }
-            throw;
+            ThrowConnectFailed(stream, pipeName, e);
         }
+        return stream;
     }
 
     /// <summary>A connected stream (blocking I/O unless <paramref name="options"/> say otherwise); approvalctl's blocking path opens its own with it.</summary>
     internal static NamedPipeClientStream Open(string pipeName, PipeOptions options, TimeSpan timeout)
     {
-        ThrowIfNoSocket(pipeName);
-        var stream = new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
+        var stream = Unconnected(pipeName, options);
         try
         {
             stream.Connect(timeout);
-            return stream;
         }
         catch (Exception e)
         {
-            stream.Dispose();
-            if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is { } failed)
-            {
-                throw failed;
-            }
-            throw;
+            ThrowConnectFailed(stream, pipeName, e);
         }
+        return stream;
+    }
+
+    private static NamedPipeClientStream Unconnected(string pipeName, PipeOptions options)
+    {
+        ThrowIfNoSocket(pipeName);
+        return new NamedPipeClientStream(".", pipeName, PipeDirection.InOut, options);
+    }
+
+    /// <summary>
+    /// Disposes the stream whose connect failed and throws why: a <see cref="PipeConnectException"/> naming the reason the
+    /// OS gave, or <paramref name="e"/> as it was thrown (a timeout, a cancellation, a server of another OS user).
+    /// </summary>
+    [DoesNotReturn]
+    private static void ThrowConnectFailed(NamedPipeClientStream stream, string pipeName, Exception e)
+    {
+        // Also on the async path: a pipe stream's DisposeAsync does no more than call this.
+        stream.Dispose();
+        if (SocketPaths.ConnectFailed(SocketPathOf(pipeName), e) is { } failed)
+        {
+            throw failed;
+        }
+        ExceptionDispatchInfo.Throw(e);
     }
 
     /// <summary>

@@ -20,9 +20,8 @@ public sealed partial class PipeClient
             var request = Terminated(line);
             for (var resends = 0; ; resends++)
             {
-                // Why this attempt was not carried out; null once it was answered.
-                string? unserved = null;
-                string? responseLine = null;
+                string? writeFailed = null;
+                string? responseLine;
                 try
                 {
                     try
@@ -32,14 +31,9 @@ public sealed partial class PipeClient
                     }
                     catch (IOException ex) when (!call.Expired)
                     {
-                        unserved = "its write failed: " + ex.Message;
-                        responseLine = AnswerBeforeTheClose(call);
+                        writeFailed = ex.Message;
                     }
-                    if (unserved is null || responseLine is not null)
-                    {
-                        responseLine ??= _reader.ReadLine();
-                        unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
-                    }
+                    responseLine = ReadAnswer(call, writeFailed);
                 }
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException && call.Expired)
                 {
@@ -50,7 +44,7 @@ public sealed partial class PipeClient
                     Close("the connection failed: " + ex.Message);
                     throw;
                 }
-                if (unserved is null)
+                if (Unserved(writeFailed, responseLine) is not { } unserved)
                 {
                     return Finish(call, limit, responseLine);
                 }
@@ -79,8 +73,8 @@ public sealed partial class PipeClient
             var request = Terminated(line);
             for (var resends = 0; ; resends++)
             {
-                string? unserved = null;
-                string? responseLine = null;
+                string? writeFailed = null;
+                string? responseLine;
                 try
                 {
                     try
@@ -90,14 +84,9 @@ public sealed partial class PipeClient
                     }
                     catch (IOException ex) when (!call.Expired)
                     {
-                        unserved = "its write failed: " + ex.Message;
-                        responseLine = await AnswerBeforeTheCloseAsync(call, cancellationToken).ConfigureAwait(false);
+                        writeFailed = ex.Message;
                     }
-                    if (unserved is null || responseLine is not null)
-                    {
-                        responseLine ??= await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
-                        unserved = IsClosedUnserved(responseLine) ? ClosedAsIdle : null;
-                    }
+                    responseLine = await ReadAnswerAsync(call, writeFailed, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException && call.Expired)
                 {
@@ -113,7 +102,7 @@ public sealed partial class PipeClient
                     Close("the connection failed: " + ex.Message);
                     throw;
                 }
-                if (unserved is null)
+                if (Unserved(writeFailed, responseLine) is not { } unserved)
                 {
                     return Finish(call, limit, responseLine);
                 }
@@ -127,34 +116,46 @@ public sealed partial class PipeClient
     }
 
     /// <summary>
-    /// A write fails once the service has closed the connection, and what it wrote before closing is still there to read:
-    /// the <c>closed</c> line of an idle close, or, for a request too long to read to its end, its <c>too_large</c>
-    /// answer, which is this request's answer and must not be lost to a resend that would only be refused again. Null
-    /// when nothing came before the close. The peer is gone, so the read does not wait; the call's time limit bounds it anyway.
+    /// The answer line, or null at the end of input. After a failed write (<paramref name="writeFailed"/>) the service has
+    /// closed the connection, and what it wrote before closing is still there to read: the <c>closed</c> line of an idle
+    /// close, or, for a request too long to read to its end, its <c>too_large</c> answer, which is this request's answer and
+    /// must not be lost to a resend that would only be refused again; a failed read then means nothing came before the
+    /// close (null), not a failed connection. The peer is gone, so that read does not wait; the call's time limit bounds it anyway.
     /// </summary>
-    private string? AnswerBeforeTheClose(Call call)
+    private string? ReadAnswer(Call call, string? writeFailed)
     {
         try
         {
             return _reader.ReadLine();
         }
-        catch (IOException) when (!call.Expired)
+        catch (IOException) when (writeFailed is not null && !call.Expired)
         {
             return null;
         }
     }
 
-    private async Task<string?> AnswerBeforeTheCloseAsync(Call call, CancellationToken cancellationToken)
+    /// <summary>The asynchronous <see cref="ReadAnswer"/>.</summary>
+    private async ValueTask<string?> ReadAnswerAsync(Call call, string? writeFailed, CancellationToken cancellationToken)
     {
         try
         {
             return await _reader.ReadLineAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException) when (!call.Expired)
+        catch (IOException) when (writeFailed is not null && !call.Expired)
         {
             return null;
         }
     }
+
+    /// <summary>
+    /// Why an attempt was not carried out, so that it goes again on a new connection; null when <paramref name="responseLine"/>
+    /// is its answer (or the service ended the connection without one). Not carried out: answered with the line the service
+    /// writes before it closes an idle connection, or a write that failed with nothing before the close to read.
+    /// </summary>
+    private static string? Unserved(string? writeFailed, string? responseLine) =>
+        IsClosedUnserved(responseLine) ? ClosedAsIdle
+        : writeFailed is not null && responseLine is null ? "its write failed: " + writeFailed
+        : null;
 
     /// <summary>
     /// The line the service writes before it closes an idle connection (<see cref="Response.Closed"/>): the request just
