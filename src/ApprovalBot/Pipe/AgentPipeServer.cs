@@ -243,10 +243,6 @@ internal sealed partial class AgentPipeServer(
                     await EndAfterLastAnswerAsync(stream, reader, stoppingToken).ConfigureAwait(false);
                     return;
                 }
-                if (line.IsEmpty)
-                {
-                    continue;
-                }
                 var afterReply = AfterReply.Begin();
                 try
                 {

@@ -35,6 +35,11 @@ internal sealed partial class PipeDispatcher
 
     private async Task<Response> DispatchCoreAsync(ReadOnlyMemory<byte> line, CancellationToken cancellationToken)
     {
+        if (line.Span.IndexOfAnyExcept(" \t\r"u8) < 0)
+        {
+            // Answered like any other line: one skipped unanswered left an agent that sent it waiting for its answer.
+            return Response.Failure(ErrorCodes.BadRequest, EmptyLine);
+        }
         if (!Utf8.IsValid(line.Span))
         {
             return Response.Failure(ErrorCodes.BadRequest, "request is not valid UTF-8");
@@ -111,6 +116,8 @@ internal sealed partial class PipeDispatcher
             }
         }
     }
+
+    private const string EmptyLine = "request line is empty: send one JSON object per line";
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
 

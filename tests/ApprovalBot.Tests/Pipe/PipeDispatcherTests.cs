@@ -1,5 +1,6 @@
 using System.Text;
 using ApprovalBot.Client;
+using ApprovalBot.Execution;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Pipe;
@@ -77,6 +78,24 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "list before fractional", """{"op":"list","before":10.5}""", ErrorCodes.Invalid, "before" },
         { "list before null with a bad limit", """{"op":"list","before":null,"limit":0}""", ErrorCodes.Invalid, "limit" },
         { "list before twice", """{"op":"list","before":5,"before":6}""", ErrorCodes.Invalid, "before" },
+        // Nothing on a line is still a line: answered, so that an agent reading one answer per line it sends is not left waiting.
+        { "empty line", "", ErrorCodes.BadRequest, null },
+        { "line of only a carriage return", "\r", ErrorCodes.BadRequest, null },
+        { "line of only spaces and tabs", " \t ", ErrorCodes.BadRequest, null },
+        // A NUL byte as sent, not escaped: no JSON text holds one, in a string or between tokens.
+        { "NUL byte in a string", "{\"op\":\"get\",\"id\":\"reply:a\0b\"}", ErrorCodes.BadRequest, null },
+        { "NUL byte after the object", "{\"op\":\"ping\"}\0", ErrorCodes.BadRequest, null },
+        { "NUL byte between tokens", "{\"op\":\0\"ping\"}", ErrorCodes.BadRequest, null },
+        { "only a NUL byte", "\0", ErrorCodes.BadRequest, null },
+        { "draft twice", """{"op":"submit","draft":""" + Valid + ""","draft":""" + Valid + "}", ErrorCodes.Invalid, "draft" },
+        { "kind twice in the draft", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","kind":"post","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind" },
+        { "get id twice", """{"op":"get","id":"reply:a:1","id":"reply:a:2"}""", ErrorCodes.Invalid, "id" },
+        { "op twice with the same value", """{"op":"ping","op":"ping"}""", ErrorCodes.Invalid, "op" },
+        { "wait timeout twice", """{"op":"wait","id":"x","timeout_ms":0,"timeout_ms":1}""", ErrorCodes.Invalid, "timeout_ms" },
+        { "list kind twice", """{"op":"list","kind":"reply","kind":"post"}""", ErrorCodes.Invalid, "kind" },
+        // An id no draft can have is not found, told without echoing all of it back.
+        { "get id of 100000 characters", """{"op":"get","id":""" + "\"" + new string('a', 100_000) + "\"}", ErrorCodes.NotFound, "id" },
+        { "wait id of 100000 characters", """{"op":"wait","id":""" + "\"" + new string('a', 100_000) + "\",\"timeout_ms\":0}", ErrorCodes.NotFound, "id" },
     };
 
     private const string NotValidUnicode = "not valid Unicode text (an unpaired surrogate escape)";
@@ -169,6 +188,42 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "agent with NUL", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e\u0000","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "contains the control character U+0000 (NUL) at index 1; a name takes no control characters" },
         { "agent blank", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":" \t ","text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "must not be empty" },
         { "text blank", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" \r\n\u3000"}}""", ErrorCodes.Invalid, "draft.text", "must not be empty" },
+        // Each field of each op, given a value of the wrong JSON type (the pull ops' in Execution/Pull/PullOperationsTests,
+        // report's in Reconciliation/ReportOperationTests).
+        { "kind a number", """{"op":"submit","draft":{"id":"reply:a:1","kind":5,"agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind", "wrong type: expected a string" },
+        { "kind an array", """{"op":"submit","draft":{"id":"reply:a:1","kind":["reply"],"agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind", "wrong type: expected a string" },
+        { "kind null", """{"op":"submit","draft":{"id":"reply:a:1","kind":null,"agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.kind", "must not be null" },
+        { "id null", """{"op":"submit","draft":{"id":null,"kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", "must not be null" },
+        { "agent a number", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":7,"text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "wrong type: expected a string" },
+        { "agent null", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":null,"text":"t"}}""", ErrorCodes.Invalid, "draft.agent", "must not be null" },
+        { "text an object", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":{"t":1}}}""", ErrorCodes.Invalid, "draft.text", "wrong type: expected a string" },
+        { "text an array of strings", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":["t"]}}""", ErrorCodes.Invalid, "draft.text", "wrong type: expected a string" },
+        { "context a string", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":"why"}}""", ErrorCodes.Invalid, "draft.context", "wrong type: expected an object" },
+        { "context a number", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":1}}""", ErrorCodes.Invalid, "draft.context", "wrong type: expected an object" },
+        { "context true", """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t","context":true}}""", ErrorCodes.Invalid, "draft.context", "wrong type: expected an object" },
+        { "draft a number", """{"op":"submit","draft":42}""", ErrorCodes.Invalid, "draft", "wrong type: expected an object" },
+        { "draft true", """{"op":"submit","draft":true}""", ErrorCodes.Invalid, "draft", "wrong type: expected an object" },
+        { "get id an array", """{"op":"get","id":["reply:a:1"]}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "get id null", """{"op":"get","id":null}""", ErrorCodes.Invalid, "id", "must not be null" },
+        { "get id missing", """{"op":"get"}""", ErrorCodes.Invalid, "id", "required field 'id' is missing" },
+        { "wait id a number", """{"op":"wait","id":5}""", ErrorCodes.Invalid, "id", "wrong type: expected a string" },
+        { "wait id null", """{"op":"wait","id":null}""", ErrorCodes.Invalid, "id", "must not be null" },
+        { "wait id missing", """{"op":"wait","timeout_ms":0}""", ErrorCodes.Invalid, "id", "required field 'id' is missing" },
+        { "wait timeout true", """{"op":"wait","id":"x","timeout_ms":true}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
+        { "wait timeout an array", """{"op":"wait","id":"x","timeout_ms":[1]}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
+        { "wait until an object", """{"op":"wait","id":"x","until":{}}""", ErrorCodes.Invalid, "until", "wrong type: expected a string" },
+        { "list kind a number", """{"op":"list","kind":5}""", ErrorCodes.Invalid, "kind", "wrong type: expected a string" },
+        { "list state an array", """{"op":"list","state":["pending"]}""", ErrorCodes.Invalid, "state", "wrong type: expected a string" },
+        // Numbers out of every range a field could hold.
+        { "wait timeout beyond an int", """{"op":"wait","id":"x","timeout_ms":99999999999}""", ErrorCodes.Invalid, "timeout_ms", "must be between 0 and 600000" },
+        { "wait timeout below an int", """{"op":"wait","id":"x","timeout_ms":-99999999999}""", ErrorCodes.Invalid, "timeout_ms", "must be between 0 and 600000" },
+        { "wait timeout 1e999999", """{"op":"wait","id":"x","timeout_ms":1e999999}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
+        { "wait timeout of 400 digits", """{"op":"wait","id":"x","timeout_ms":""" + new string('9', 400) + "}", ErrorCodes.Invalid, "timeout_ms", "must be between 0 and 600000" },
+        { "list limit minus zero", """{"op":"list","limit":-0}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
+        { "list before of 400 digits", """{"op":"list","before":""" + new string('9', 400) + "}", ErrorCodes.Invalid, "before", "must be between 1 and 9223372036854775807" },
+        { "duplicate field in the draft, told at it", """{"op":"submit","draft":{"id":"reply:a:1","id":"reply:a:2","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "draft.id", "duplicate field" },
+        { "empty line", "", ErrorCodes.BadRequest, null, "request line is empty: send one JSON object per line" },
+        { "line of only spaces", "   ", ErrorCodes.BadRequest, null, "request line is empty: send one JSON object per line" },
     };
 
     [Theory]
@@ -203,21 +258,59 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         await AssertOtherConnectionsServedAsync(bystander);
     }
 
-    [Fact]
-    public async Task Dispatch_InvalidUtf8_BadRequestAndNothingStored()
+    /// <summary>Bytes no UTF-8 text holds, wherever they are in the line: <paramref name="before"/>, the bytes as hex, then <paramref name="after"/>.</summary>
+    [Theory]
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "C3 28 FF", "\"}}")] // a lead byte without its continuation, 0xFF
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "C0 AF", "\"}}")] // '/' in two bytes (overlong)
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "E0 80 AF", "\"}}")] // '/' in three bytes (overlong)
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "ED A0 80", "\"}}")] // a surrogate, U+D800, encoded
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "F4 90 80 80", "\"}}")] // above U+10FFFF
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "80", "\"}}")] // a continuation byte alone
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":" """, "E2 82", "\"}}")] // cut short
+    [InlineData("""{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", "E2 82", "")] // cut short at the line's end
+    [InlineData("""{"op":"ping"," """, "C0 AF", "\":1}")] // in a field name
+    [InlineData("""{"op":"pi""", "FF", "ng\"}")] // in the op
+    [InlineData("", "EF BB", """{"op":"ping"}""")] // two thirds of a byte order mark
+    public async Task Dispatch_InvalidUtf8_BadRequestAndNothingStored(string before, string hex, string after)
     {
         await using var bystander = await _host.ConnectAsync();
         await using var client = await _host.ConnectAsync();
-        var prefix = """{"op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"""u8.ToArray();
-        byte[] line = [.. prefix, (byte)'"', 0xC3, 0x28, 0xFF, (byte)'"', (byte)'}', (byte)'}'];
+        byte[] line = [.. Encoding.UTF8.GetBytes(before), .. Convert.FromHexString(hex.Replace(" ", "", StringComparison.Ordinal)), .. Encoding.UTF8.GetBytes(after)];
 
         var response = PipeClient.ParseResponse((await client.SendRawAsync(line))!);
 
         Assert.Equal(ErrorCodes.BadRequest, response.Error!.Code);
-        Assert.Contains("UTF-8", response.Error.Message, StringComparison.Ordinal);
+        Assert.Equal("request is not valid UTF-8", response.Error.Message);
+        Assert.Null(response.Error.Field);
         Assert.Empty(_host.Store.List(null, null, 10));
         Assert.True((await client.PingAsync()).Ok);
         await AssertOtherConnectionsServedAsync(bystander);
+    }
+
+    /// <summary>
+    /// The pull executors' ops, each field given a value of the wrong JSON type, on a host with a pull kind (without one
+    /// they are unknown ops). The rest of their table, lease and state refusals included, is in PullOperationsTests.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"op":"claim","kind":"reply","lease_seconds":"60"}""", "lease_seconds", "wrong type: expected an integer between 5 and 3600")]
+    [InlineData("""{"op":"claim","kind":"reply","max":99999999999}""", "max", "must be between 1 and 100")]
+    [InlineData("""{"op":"claim","kind":null}""", "kind", "must not be null")]
+    [InlineData("""{"op":"complete","id":5,"lease":"x"}""", "id", "wrong type: expected a string")]
+    [InlineData("""{"op":"complete","id":"reply:a:1","lease":null}""", "lease", "must not be null")]
+    [InlineData("""{"op":"fail","id":["reply:a:1"],"lease":"x","error":"e"}""", "id", "wrong type: expected a string")]
+    [InlineData("""{"op":"fail","id":"reply:a:1","lease":7,"error":"e"}""", "lease", "wrong type: expected a string")]
+    [InlineData("""{"op":"fail","id":"reply:a:1","lease":"x","error":"e","retryable":1}""", "retryable", "wrong type: expected a boolean (true or false)")]
+    [InlineData("""{"op":"fail","id":"reply:a:1","lease":"x","error":"e","error":"f"}""", "error", "duplicate field")]
+    public async Task Dispatch_PullOpFieldOfTheWrongType_InvalidNamingItAndStillServing(string line, string field, string message)
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Kinds:reply:Executor:Type=pull"], compose: b => b.AddApprovalJobs());
+        await using var client = await host.ConnectAsync();
+
+        var response = PipeClient.ParseResponse((await client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Invalid, message, field), response.Error);
+        Assert.Empty(host.Store.List(null, null, 10));
+        Assert.True((await client.PingAsync()).Ok);
     }
 
     /// <summary>A connection open before the bad request, and one opened after it, are both still answered.</summary>
