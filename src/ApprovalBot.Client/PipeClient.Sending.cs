@@ -205,8 +205,19 @@ public sealed partial class PipeClient
         {
             Close("the service closed the connection");
         }
+        else if (EndsTheConnection(responseLine))
+        {
+            // The service closes after these answers and drops whatever comes behind the refused line until then: the
+            // next call is refused here, before it is sent, rather than dropped there and reported as maybe carried out.
+            Close("the service closes it after a too_large or line_timeout answer");
+        }
         return responseLine;
     }
+
+    private static bool EndsTheConnection(string responseLine) =>
+        responseLine.StartsWith("{\"ok\":false", StringComparison.Ordinal) &&
+        (responseLine.Contains($"\"code\":\"{ErrorCodes.TooLarge}\"", StringComparison.Ordinal) ||
+         responseLine.Contains($"\"code\":\"{ErrorCodes.LineTimeout}\"", StringComparison.Ordinal));
 
     private static TimeoutException TimedOut(TimeSpan limit, Exception? inner) => new(
         $"No answer from the service within {limit.TotalSeconds:0.###} s; the connection is closed. The request may have been carried out: connect again and repeat it (a submit with the same id returns the original receipt).", inner);

@@ -79,6 +79,32 @@ public sealed class PipeClientTests
         Assert.True((await next.SubmitAsync(Draft("reply:small", "fits"))).Ok);
     }
 
+    /// <summary>
+    /// The service closes a connection after too_large, dropping what comes behind the refused line until then. A call made
+    /// right after on the same client was sent there, dropped, and reported as "closed without answering", which an agent
+    /// must read as maybe carried out. It is refused before it is sent, saying to connect again. Found by review.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Submit_NextCallAfterTooLargeOnTheSameClient_RefusedBeforeItIsSentSayingToConnectAgain(bool blocking)
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
+        await using var client = blocking ? PipeClient.Connect(host.PipeName, TimeSpan.FromSeconds(10)) : await PipeClient.ConnectAsync(host.PipeName, TimeSpan.FromSeconds(10));
+        var big = Draft("reply:big", new string('x', 8000));
+        var small = Draft("reply:after", "fits");
+
+        var refused = blocking ? await Task.Run(() => client.Submit(big)) : await client.SubmitAsync(big);
+        var next = await Assert.ThrowsAsync<IOException>(async () => _ = blocking ? await Task.Run(() => client.Submit(small)) : await client.SubmitAsync(small));
+
+        Assert.Equal(ErrorCodes.TooLarge, refused.Error?.Code);
+        Assert.Equal("This connection is closed (the service closes it after a too_large or line_timeout answer); connect again.", next.Message);
+        Assert.True(client.IsClosed);
+        Assert.Null(host.Store.Get("reply:after"));
+        await using var again = await PipeClient.ConnectAsync(host.PipeName, TimeSpan.FromSeconds(10));
+        Assert.True((await again.SubmitAsync(small)).Ok);
+    }
+
     [Fact]
     public async Task Submit_BlockingAndAsyncCallsOnOneConnection_EachAnsweredWithItsOwnResponse()
     {
