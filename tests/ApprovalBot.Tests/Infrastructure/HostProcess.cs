@@ -96,12 +96,35 @@ internal sealed class HostProcess : IAsyncDisposable
     /// <summary>Starts the host and returns at once, for tests that race its start-up.</summary>
     public static HostProcess Launch(string dataDirectory) => Launch(dataDirectory, null, null);
 
-    /// <summary>Starts the host and waits for it to exit on its own (e.g. refused configuration).</summary>
-    public static async Task<HostProcess> RunToExitAsync(string dataDirectory, IEnumerable<string>? settings = null)
+    /// <summary>Starts the host and waits for it to exit on its own (e.g. refused configuration, or killed by a crash shim).</summary>
+    public static async Task<HostProcess> RunToExitAsync(
+        string dataDirectory, IEnumerable<string>? settings = null, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var host = Launch(dataDirectory, settings, null);
+        var host = Launch(dataDirectory, settings, environment);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await host._process.WaitForExitAsync(timeout.Token);
+        return host;
+    }
+
+    /// <summary>
+    /// Starts the host and returns once it listens or has exited on its own (a refused start), for tests that accept
+    /// either: <see cref="HasExited"/> tells which.
+    /// </summary>
+    public static async Task<HostProcess> StartOrExitAsync(
+        string dataDirectory, IEnumerable<string>? settings = null, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var host = Launch(dataDirectory, settings, environment);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await Task.WhenAny(host._listening.Task, host._process.WaitForExitAsync(timeout.Token));
+        if (host._process.HasExited)
+        {
+            // Every line it wrote, before the test reads why it stopped.
+            await host._process.WaitForExitAsync();
+        }
+        else if (!host._listening.Task.IsCompleted)
+        {
+            throw new TimeoutException($"The host neither listened nor exited within 60 s:\n{host.Output}");
+        }
         return host;
     }
 

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Reliability;
@@ -40,20 +39,11 @@ internal sealed class ReadOnlyFilesystem : IDisposable
     /// <summary>Compiles the shim for <paramref name="dataDirectory"/>. Fails (does not skip) when gcc is missing.</summary>
     public static async Task<ReadOnlyFilesystem> CreateAsync(string dataDirectory)
     {
-        var source = Path.Combine(AppContext.BaseDirectory, "Reliability", "Native", Source);
-        Assert.True(File.Exists(source), $"{source} is missing from the test output (see the <None Include> of Reliability/Native in ApprovalBot.Tests.csproj)");
         var work = new TempDirectory();
         var filesystem = new ReadOnlyFilesystem(work, dataDirectory);
         try
         {
-            await ChildProcess.RunToEndAsync("gcc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", filesystem.ShimPath, source, "-ldl"]);
-        }
-        catch (Win32Exception ex)
-        {
-            work.Dispose();
-            throw new InvalidOperationException(
-                "The read-only disk test needs gcc to build its LD_PRELOAD shim (Reliability/Native/readonly_fs.c), and gcc " +
-                "was not found: install it (apt-get install gcc; .ci/run does this on a fresh Debian machine).", ex);
+            await NativeShim.BuildAsync(Source, filesystem.ShimPath, "read-only disk test");
         }
         catch
         {

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using ApprovalBot.Tests.Infrastructure;
 
 namespace ApprovalBot.Tests.Reliability;
@@ -27,17 +26,10 @@ internal sealed class SyncLog : IDisposable
     /// <summary>Compiles the shim. Fails (does not skip) when gcc is missing.</summary>
     public static async Task<SyncLog> CreateAsync()
     {
-        var source = Path.Combine(AppContext.BaseDirectory, "Reliability", "Native", "sync_log.c");
-        Assert.True(File.Exists(source), $"{source} is missing from the test output (see the <None Include> of Reliability/Native in ApprovalBot.Tests.csproj)");
         var log = new SyncLog(new TempDirectory());
         try
         {
-            await ChildProcess.RunToEndAsync("gcc", ["-shared", "-fPIC", "-O2", "-Wall", "-o", log.Environment["LD_PRELOAD"], source, "-ldl"]);
-        }
-        catch (Win32Exception ex)
-        {
-            log.Dispose();
-            throw new InvalidOperationException("The sync test needs gcc to build its LD_PRELOAD shim; install it (apt-get install gcc; .ci/run does this).", ex);
+            await NativeShim.BuildAsync("sync_log.c", log.Environment["LD_PRELOAD"], "sync test");
         }
         catch
         {
