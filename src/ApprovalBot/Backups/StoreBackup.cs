@@ -8,10 +8,16 @@ namespace ApprovalBot.Backups;
 /// one snapshot in one read transaction, which never blocks the service's writer, and writes it compact to a new file;
 /// the copy holds every draft whose receipt was sent before it began. <c>cp</c> of the live file misses what is still in
 /// the WAL, and SQLite's online backup starts over whenever the service commits between two of its steps.
+/// The copy is written under <see cref="PartialPathOf"/> and takes the backup's name only once synced and read back whole:
+/// a backup cut off midway (killed, a reboot) leaves no file under that name that a restore, a rotation or an off-site
+/// copy could take for a backup.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal static class StoreBackup
 {
+    /// <summary>Where the copy is written until it is complete.</summary>
+    public static string PartialPathOf(string target) => target + ".partial";
+
     public static StoreSummary Run(string databasePath, string target, TimeSpan busyTimeout)
     {
         if (Directory.Exists(target))
@@ -32,49 +38,81 @@ internal static class StoreBackup
             throw new StoreCommandException($"There is no store at '{databasePath}': check ApprovalBot:DataDirectory.");
         }
 
-        using (var source = Open(databasePath, busyTimeout))
-        {
-            try
-            {
-                // Created first, so the copy is never readable by others (it holds every draft's text and the approvers'
-                // names); VACUUM INTO writes into an empty file.
-                StoreFile.CreateOwnerOnly(target);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new StoreCommandException($"Could not create '{target}': {ex.Message}", ex);
-            }
-            try
-            {
-                StoreFile.Execute(source, "VACUUM INTO $target", ("$target", target));
-                StoreFile.Flush(target);
-                Folders.Sync(folder);
-            }
-            catch (Exception ex)
-            {
-                File.Delete(target);
-                throw ex is SqliteException or IOException
-                    ? new StoreCommandException($"Could not copy '{databasePath}' to '{target}': {ex.Message}", ex)
-                    : ex;
-            }
-        }
-        // Read back: what was written is what the restore will read.
+        var partial = PartialPathOf(target);
+        using var source = Open(databasePath, busyTimeout);
+        using var held = TakePartial(partial, target);
+        StoreSummary copied;
+        var moved = false;
         try
         {
-            using var copy = StoreFile.OpenReadOnly(target, busyTimeout);
-            StoreFile.CheckIntegrity(copy, target);
-            return StoreFile.Describe(copy, target, refuseNewer: false);
+            StoreFile.Execute(source, "VACUUM INTO $target", ("$target", partial));
+            // SQLite does not sync what VACUUM INTO writes.
+            held.Flush(flushToDisk: true);
+            // Read back: what was written is what the restore will read.
+            using (var copy = StoreFile.OpenReadOnly(partial, busyTimeout))
+            {
+                StoreFile.CheckIntegrity(copy, partial);
+                copied = StoreFile.Describe(copy, partial, refuseNewer: false);
+            }
+            if (File.Exists(target))
+            {
+                throw new StoreCommandException($"'{target}' already exists (it was created while the backup ran); a backup never replaces a file.");
+            }
+            File.Move(partial, target);
+            moved = true;
+            Folders.Sync(folder);
         }
-        catch (SqliteException ex)
+        catch (Exception ex)
         {
-            File.Delete(target);
-            throw new StoreCommandException($"Could not read back the copy '{target}': {ex.Message}", ex);
+            Remove(partial);
+            if (moved)
+            {
+                File.Delete(target);
+            }
+            throw ex is SqliteException or IOException
+                ? new StoreCommandException($"Could not copy '{databasePath}' to '{target}': {ex.Message}", ex)
+                : ex;
         }
-        catch
+        return copied;
+    }
+
+    /// <summary>
+    /// The copy's file, empty, readable by its owner only (it holds every draft's text and the approvers' names), and
+    /// locked against a second backup to the same name. One a backup that was cut off left is not locked: it and its
+    /// rollback journal (which SQLite would otherwise roll back into the new copy) are started over.
+    /// </summary>
+    private static FileStream TakePartial(string partial, string target)
+    {
+        FileStream? held;
+        try
         {
-            File.Delete(target);
-            throw;
+            held = StoreLock.TryTakeFile(partial, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreCommandException($"Could not create '{target}': {ex.Message}", ex);
+        }
+        if (held is null)
+        {
+            throw new StoreCommandException($"Another backup is writing '{target}' now ('{partial}' is locked); wait for it, or name another file.");
+        }
+        try
+        {
+            File.Delete(partial + "-journal");
+            held.SetLength(0);
+            return held;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            held.Dispose();
+            throw new StoreCommandException($"Could not create '{target}': {ex.Message}", ex);
+        }
+    }
+
+    private static void Remove(string partial)
+    {
+        File.Delete(partial);
+        File.Delete(partial + "-journal");
     }
 
     private static SqliteConnection Open(string databasePath, TimeSpan busyTimeout)

@@ -102,6 +102,14 @@ internal static class StoreRestore
 
     private static StoreSummary ReadBackup(string backup, TimeSpan busyTimeout)
     {
+        // A copy cut off while SQLite wrote it (a backup killed midway, under its .partial name) has its rollback journal
+        // beside it: opened read-only SQLite refuses to read it, and opened read-write it rolls the copy back to nothing.
+        var journal = backup + "-journal";
+        if (new FileInfo(journal) is { Exists: true, Length: > 0 })
+        {
+            throw new StoreCommandException(
+                $"'{backup}' is not a complete backup: '{journal}' beside it is what a copy cut off midway leaves (a backup that was killed while it wrote). Restore a backup whose command said 'backed up to'.");
+        }
         try
         {
             using var connection = StoreFile.OpenReadOnly(backup, busyTimeout);

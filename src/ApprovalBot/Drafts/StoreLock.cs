@@ -14,11 +14,24 @@ internal static class StoreLock
     /// </summary>
     /// <exception cref="UnauthorizedAccessException">This OS user may not write the lock file.</exception>
     /// <exception cref="IOException">The OS refused the lock file itself: a read-only file system, a full disk, an I/O error.</exception>
-    public static FileStream? TryTake(string databasePath)
+    public static FileStream? TryTake(string databasePath) => TryTakeFile(PathOf(databasePath), UnixFileMode.None);
+
+    /// <summary>
+    /// The same exclusive lock on any file, created (with <paramref name="createMode"/>, or the default mode for
+    /// <see cref="UnixFileMode.None"/>) if missing; null while another process holds it.
+    /// </summary>
+    /// <exception cref="UnauthorizedAccessException">This OS user may not write the file.</exception>
+    /// <exception cref="IOException">The OS refused the file itself.</exception>
+    public static FileStream? TryTakeFile(string path, UnixFileMode createMode)
     {
         try
         {
-            return new FileStream(PathOf(databasePath), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            var options = new FileStreamOptions { Mode = FileMode.OpenOrCreate, Access = FileAccess.ReadWrite, Share = FileShare.None };
+            if (createMode != UnixFileMode.None && !OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = createMode;
+            }
+            return new FileStream(path, options);
         }
         catch (IOException ex) when (IsHeldElsewhere(ex))
         {

@@ -245,8 +245,9 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Durable means fsynced: the copy and its folder; on a restore, every rename followed by a sync of the folder it renamed
-    /// into, before the program exits. Seen from inside the program by an LD_PRELOAD shim (<see cref="SyncLog"/>).
+    /// Durable means fsynced: the copy before it takes the backup's name, and its folder after; on a restore, every rename
+    /// followed by a sync of the folder it renamed into, before the program exits. Seen from inside the program by an
+    /// LD_PRELOAD shim (<see cref="SyncLog"/>).
     /// </summary>
     [Fact]
     public async Task BackupAndRestore_TheCopyItsFolderAndEveryRenameSynced()
@@ -264,8 +265,10 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         var restored = sync.Take();
 
         Assert.True(backup.ExitCode == 0, backup.Stderr);
-        Assert.Contains($"fsync {copy}", backedUp);
-        Assert.Contains($"fsync {folder}", backedUp);
+        var copySynced = backedUp.ToList().IndexOf($"fsync {copy}.partial");
+        var named = backedUp.ToList().IndexOf($"rename {copy}.partial {copy}");
+        Assert.True(copySynced >= 0 && named > copySynced, $"the copy was not synced before it took the backup's name:\n{string.Join('\n', backedUp)}");
+        Assert.True(backedUp.Skip(named + 1).Contains($"fsync {folder}"), $"'{folder}' was not synced after the copy took its name:\n{string.Join('\n', backedUp)}");
         Assert.True(restore.ExitCode == 0, restore.Stderr);
         var renames = restored.Select((line, i) => (Line: line.Split(' '), At: i)).Where(r => r.Line[0] == "rename").ToList();
         Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db.restoring") && r.Line[2] == Path.Combine(data, "approvals.db"));
