@@ -83,6 +83,27 @@ internal sealed class SqliteDatabase : IDisposable
                 ? $"A restore into '{directory}' did not finish ('{restoring}' is there). Run the restore again (ApprovalBot restore <backup>), or delete that file to keep the store as it is."
                 : $"A restore into '{directory}' did not finish: '{restoring}' is there and approvals.db is not (the store it replaced is in a replaced-* folder there). Run the restore again (ApprovalBot restore <backup>).");
         }
+        try
+        {
+            UpgradeAndFold();
+        }
+        catch (SqliteException ex) when (ex.SqliteErrorCode is SqliteFull or SqliteIoError)
+        {
+            // The host would stop with SQLite's bare code and a stack trace. Nothing is lost: a step of the schema or the
+            // checkpoint that could not finish is rolled back, or taken up again, at the next start.
+            throw new StartupRefusedException(
+                $"The store '{DatabasePath}' cannot be opened, and was left as it is: {DiskProblem(ex, directory)}, then start ApprovalBot again (a supervisor's restart-on-failure does).", ex);
+        }
+    }
+
+    private const int SqliteIoError = 10;
+    private const int SqliteFull = 13;
+    private const int SqliteIoErrorShmOpen = SqliteIoError | (18 << 8);
+    private const int SqliteIoErrorShmSize = SqliteIoError | (19 << 8);
+
+    /// <summary>Opens the store in WAL mode, brings its schema up to date and folds in the WAL a killed process left.</summary>
+    private void UpgradeAndFold()
+    {
         using var connection = OpenOwnFile();
         using (var cmd = connection.CreateCommand())
         {
@@ -104,6 +125,20 @@ internal sealed class SqliteDatabase : IDisposable
             cmd.ExecuteNonQuery();
         }
     }
+
+    /// <summary>
+    /// What an I/O failure opening the store most likely means. SQLite names no errno: a write it could not make is
+    /// SQLITE_FULL, and the shared-memory file approvals.db-shm, which the first connection of each start sizes afresh,
+    /// failing to take its size is SQLITE_IOERR_SHMOPEN or SQLITE_IOERR_SHMSIZE, whose usual cause is a full disk as well.
+    /// </summary>
+    private static string DiskProblem(SqliteException ex, string directory) => ex switch
+    {
+        { SqliteErrorCode: SqliteFull } =>
+            $"the disk holding '{directory}' is full ({ex.Message}). Free space there",
+        { SqliteExtendedErrorCode: SqliteIoErrorShmOpen or SqliteIoErrorShmSize } =>
+            $"SQLite could not size its shared-memory file approvals.db-shm, most likely because the disk holding '{directory}' is full ({ex.Message}). Free space there",
+        _ => $"a disk I/O error ({ex.Message}); the disk holding '{directory}' may be full or failing. Check its free space (df) and the kernel log (dmesg)",
+    };
 
     /// <summary>
     /// A connection to approvals.db once it is known to be a store or a new file, checked before WAL mode is set:

@@ -1,6 +1,7 @@
 /*
  * readonly_fs.c: an LD_PRELOAD shim that makes one directory behave like a filesystem remounted read-only
- * (as `mount -o remount,ro` or ext4's errors=remount-ro would), for ReadOnlyDiskTests.
+ * (as `mount -o remount,ro` or ext4's errors=remount-ro would), for ReadOnlyDiskTests; or, with
+ * APPROVALBOT_FAULT_KIND=enospc, like a full disk, for FullDiskStartTests.
  *
  * A real remount is not possible in the test: the kernel refuses it with EBUSY while SQLite holds files open
  * for writing, and root ignores file modes. So, while the file named by APPROVALBOT_FAULT_READONLY_MARKER exists,
@@ -8,6 +9,11 @@
  * answers on a read-only mount: writes to, truncation, allocation and fsync of an fd open on a file there;
  * open/openat for writing or creating a file there; unlink, rename, mkdir, rmdir, link there. Reads, locks and
  * mmap'd memory are untouched. Without the marker every call goes straight to libc (one access() per call).
+ *
+ * Full disk (enospc): only what needs new blocks fails, with ENOSPC, as on a full ext4 or tmpfs: a write that
+ * ends past the file's end, an ftruncate or truncate that grows a file, fallocate and posix_fallocate past its
+ * end. A write over bytes the file already has, a truncation that shrinks it, fsync, creating an empty file,
+ * unlink and rename go through (a full disk still has inodes and directory space; the shim does not model holes).
  *
  * Build: gcc -shared -fPIC -O2 -o readonly_fs.so readonly_fs.c -ldl
  */
@@ -29,6 +35,7 @@ static char g_dir[PATH_MAX];
 static size_t g_dir_len;
 static char g_marker[PATH_MAX];
 static int g_enabled;
+static int g_full; /* APPROVALBOT_FAULT_KIND=enospc */
 
 __attribute__((constructor)) static void readonly_fs_init(void)
 {
@@ -39,13 +46,21 @@ __attribute__((constructor)) static void readonly_fs_init(void)
     g_dir_len = strlen(g_dir);
     while (g_dir_len > 1 && g_dir[g_dir_len - 1] == '/') g_dir[--g_dir_len] = '\0';
     strcpy(g_marker, marker);
+    const char *kind = getenv("APPROVALBOT_FAULT_KIND");
+    g_full = kind != NULL && strcmp(kind, "enospc") == 0;
     g_enabled = 1;
 }
 
 /* The marker is checked on every call, so creating or deleting it takes effect at once in every thread. */
-static int read_only_now(void)
+static int faulty_now(void)
 {
     return g_enabled && access(g_marker, F_OK) == 0;
+}
+
+/* The EROFS guards: every change refused. */
+static int read_only_now(void)
+{
+    return !g_full && faulty_now();
 }
 
 static int inside(const char *absolute)
@@ -102,6 +117,35 @@ static int path_inside(int dirfd, const char *path)
 
 #define FD_GUARD(fd, ret) if (read_only_now() && fd_inside(fd)) REFUSE(ret)
 #define PATH_GUARD(dirfd, path, ret) if (read_only_now() && path_inside(dirfd, path)) REFUSE(ret)
+
+/* The ENOSPC guards: only what would need new blocks. */
+static int full_now(void)
+{
+    return g_full && faulty_now();
+}
+
+/* Whether count bytes written at offset (-1: the fd's position, or its end when opened O_APPEND) end past the file's end. */
+static int grows(int fd, off_t offset, size_t count)
+{
+    struct stat st;
+    if (count == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    if (offset < 0) {
+        int flags = fcntl(fd, F_GETFL);
+        offset = flags >= 0 && (flags & O_APPEND) ? st.st_size : lseek(fd, 0, SEEK_CUR);
+        if (offset < 0) return 0;
+    }
+    return offset + (off_t)count > st.st_size;
+}
+
+static size_t iov_bytes(const struct iovec *iov, int iovcnt)
+{
+    size_t total = 0;
+    for (int i = 0; i < iovcnt; i++) total += iov[i].iov_len;
+    return total;
+}
+
+#define GROW_GUARD(fd, offset, count, ret) \
+    if (full_now() && fd_inside(fd) && grows(fd, offset, count)) do { errno = ENOSPC; return ret; } while (0)
 
 static int writes(int flags)
 {
@@ -174,6 +218,7 @@ int creat64(const char *path, mode_t mode)
 ssize_t write(int fd, const void *buf, size_t count)
 {
     REAL(write);
+    GROW_GUARD(fd, -1, count, -1);
     FD_GUARD(fd, -1);
     return real_write(fd, buf, count);
 }
@@ -181,6 +226,7 @@ ssize_t write(int fd, const void *buf, size_t count)
 ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 {
     REAL(pwrite);
+    GROW_GUARD(fd, offset, count, -1);
     FD_GUARD(fd, -1);
     return real_pwrite(fd, buf, count, offset);
 }
@@ -188,6 +234,7 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)
 ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset)
 {
     REAL(pwrite64);
+    GROW_GUARD(fd, offset, count, -1);
     FD_GUARD(fd, -1);
     return real_pwrite64(fd, buf, count, offset);
 }
@@ -195,6 +242,7 @@ ssize_t pwrite64(int fd, const void *buf, size_t count, off64_t offset)
 ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     REAL(writev);
+    GROW_GUARD(fd, -1, iov_bytes(iov, iovcnt), -1);
     FD_GUARD(fd, -1);
     return real_writev(fd, iov, iovcnt);
 }
@@ -202,6 +250,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 {
     REAL(pwritev);
+    GROW_GUARD(fd, offset, iov_bytes(iov, iovcnt), -1);
     FD_GUARD(fd, -1);
     return real_pwritev(fd, iov, iovcnt, offset);
 }
@@ -209,6 +258,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t offset)
 ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t offset)
 {
     REAL(pwritev64);
+    GROW_GUARD(fd, offset, iov_bytes(iov, iovcnt), -1);
     FD_GUARD(fd, -1);
     return real_pwritev64(fd, iov, iovcnt, offset);
 }
@@ -216,6 +266,7 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int iovcnt, off64_t offset)
 int ftruncate(int fd, off_t length)
 {
     REAL(ftruncate);
+    GROW_GUARD(fd, 0, (size_t)length, -1);
     FD_GUARD(fd, -1);
     return real_ftruncate(fd, length);
 }
@@ -223,6 +274,7 @@ int ftruncate(int fd, off_t length)
 int ftruncate64(int fd, off64_t length)
 {
     REAL(ftruncate64);
+    GROW_GUARD(fd, 0, (size_t)length, -1);
     FD_GUARD(fd, -1);
     return real_ftruncate64(fd, length);
 }
@@ -230,6 +282,10 @@ int ftruncate64(int fd, off64_t length)
 int truncate(const char *path, off_t length)
 {
     REAL(truncate);
+    if (full_now() && path_inside(AT_FDCWD, path)) {
+        struct stat st;
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && length > st.st_size) { errno = ENOSPC; return -1; }
+    }
     PATH_GUARD(AT_FDCWD, path, -1);
     return real_truncate(path, length);
 }
@@ -237,6 +293,7 @@ int truncate(const char *path, off_t length)
 int fallocate(int fd, int mode, off_t offset, off_t len)
 {
     REAL(fallocate);
+    GROW_GUARD(fd, offset, (size_t)len, -1);
     FD_GUARD(fd, -1);
     return real_fallocate(fd, mode, offset, len);
 }
@@ -244,6 +301,7 @@ int fallocate(int fd, int mode, off_t offset, off_t len)
 int fallocate64(int fd, int mode, off64_t offset, off64_t len)
 {
     REAL(fallocate64);
+    GROW_GUARD(fd, offset, (size_t)len, -1);
     FD_GUARD(fd, -1);
     return real_fallocate64(fd, mode, offset, len);
 }
@@ -252,6 +310,7 @@ int fallocate64(int fd, int mode, off64_t offset, off64_t len)
 int posix_fallocate(int fd, off_t offset, off_t len)
 {
     REAL(posix_fallocate);
+    if (full_now() && fd_inside(fd) && grows(fd, offset, (size_t)len)) return ENOSPC;
     if (read_only_now() && fd_inside(fd)) return EROFS;
     return real_posix_fallocate(fd, offset, len);
 }
@@ -259,6 +318,7 @@ int posix_fallocate(int fd, off_t offset, off_t len)
 int posix_fallocate64(int fd, off64_t offset, off64_t len)
 {
     REAL(posix_fallocate64);
+    if (full_now() && fd_inside(fd) && grows(fd, offset, (size_t)len)) return ENOSPC;
     if (read_only_now() && fd_inside(fd)) return EROFS;
     return real_posix_fallocate64(fd, offset, len);
 }
