@@ -61,6 +61,12 @@ public sealed class RestoreCrashTests(ITestOutputHelper output)
                     Assert.Contains($"ApprovalBot could not start: A restore into '{data}' did not finish", host.Output, StringComparison.Ordinal);
                     Assert.Contains("Run the restore again (ApprovalBot restore <backup>)", host.Output, StringComparison.Ordinal);
                     outcome = File.Exists(Path.Combine(data, "approvals.db")) ? "refused (store in place)" : "refused (store moved aside)";
+                    if (outcome == "refused (store in place)")
+                    {
+                        // "or delete that file to keep the store as it is": the store in place is the whole old one.
+                        Assert.True(old.Drafts.SequenceEqual(Stores.Contents(data, work.Combine("look")).Drafts),
+                            $"killed at '{at}', the service offered to keep the store in place, which is not the old store whole");
+                    }
                 }
                 else
                 {
