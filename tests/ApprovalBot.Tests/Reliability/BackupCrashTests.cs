@@ -16,12 +16,6 @@ namespace ApprovalBot.Tests.Reliability;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class BackupCrashTests(ITestOutputHelper output)
 {
-    private static readonly string[] HostSettings =
-    [
-        "ApprovalBot:Telegram:Token=1:test", "ApprovalBot:Telegram:ApiBaseUrl=http://127.0.0.1:9",
-        "ApprovalBot:Telegram:ChatId=1", "ApprovalBot:Telegram:Approvers:0=1",
-    ];
-
     [Fact]
     public async Task Backup_KilledAtEachSyncPoint_NothingLeftPassesForABackup_ServiceAndStoreWhole()
     {
@@ -33,7 +27,7 @@ public sealed class BackupCrashTests(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         var outcomes = new List<string>();
 
-        await using (var host = await HostProcess.StartAsync(data, HostSettings))
+        await using (var host = await HostProcess.StartAsync(data, OfflineBot.Settings))
         {
             await using var client = await host.ConnectAsync();
             for (var i = 0; i < 20; i++)
@@ -67,7 +61,7 @@ public sealed class BackupCrashTests(ITestOutputHelper output)
             await host.KillAsync();
         }
 
-        await using (var restarted = await HostProcess.StartAsync(data, HostSettings))
+        await using (var restarted = await HostProcess.StartAsync(data, OfflineBot.Settings))
         {
             await using var client = await restarted.ConnectAsync();
             foreach (var (id, receipt) in receipts)

@@ -14,12 +14,6 @@ namespace ApprovalBot.Tests.Reliability;
 /// </summary>
 public sealed class FullDiskStartTests(ITestOutputHelper output)
 {
-    private static readonly string[] HostSettings =
-    [
-        "ApprovalBot:Telegram:Token=1:test", "ApprovalBot:Telegram:ApiBaseUrl=http://127.0.0.1:9",
-        "ApprovalBot:Telegram:ChatId=1", "ApprovalBot:Telegram:Approvers:0=1",
-    ];
-
     private static readonly string[] Stored = ["post:full:1", "post:full:2", "reply:full:3"];
 
     [Fact]
@@ -35,7 +29,7 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         disk.Fill();
 
         string refusal;
-        await using (var host = await HostProcess.StartOrExitAsync(data.Path, HostSettings, disk.Environment))
+        await using (var host = await HostProcess.StartOrExitAsync(data.Path, OfflineBot.Settings, disk.Environment))
         {
             Assert.True(host.HasExited, "the service started on a full disk:\n" + host.Output);
             Assert.Equal(1, host.ExitCode);
@@ -55,7 +49,7 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         Assert.StartsWith("error unavailable: the service is not running at", submit.Stderr, StringComparison.Ordinal);
 
         disk.FreeSpace();
-        await using (var host = await HostProcess.StartAsync(data.Path, HostSettings, disk.Environment))
+        await using (var host = await HostProcess.StartAsync(data.Path, OfflineBot.Settings, disk.Environment))
         {
             Assert.True(host.HasLoaded(disk.ShimPath), "the full-disk shim is not loaded in the host process");
             await using var client = await host.ConnectAsync();
@@ -80,7 +74,7 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         using var data = new TempDirectory();
         using var disk = await FullDisk.CreateAsync(data.Path);
         var receipts = new Dictionary<string, Receipt>();
-        await using (var host = await HostProcess.StartAsync(data.Path, HostSettings, disk.Environment))
+        await using (var host = await HostProcess.StartAsync(data.Path, OfflineBot.Settings, disk.Environment))
         {
             await using var client = await host.ConnectAsync();
             for (var i = 0; i < 20; i++)
@@ -96,7 +90,7 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         Assert.True(new FileInfo(Path.Combine(data.Path, "approvals.db-wal")).Length > 0, "the killed service left no WAL to fold in");
 
         string refusal;
-        await using (var host = await HostProcess.StartOrExitAsync(data.Path, HostSettings, disk.Environment))
+        await using (var host = await HostProcess.StartOrExitAsync(data.Path, OfflineBot.Settings, disk.Environment))
         {
             Assert.True(host.HasExited, "the service started on a full disk:\n" + host.Output);
             Assert.Equal(1, host.ExitCode);
@@ -108,7 +102,7 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         }
 
         disk.FreeSpace();
-        await using (var host = await HostProcess.StartAsync(data.Path, HostSettings))
+        await using (var host = await HostProcess.StartAsync(data.Path, OfflineBot.Settings))
         {
             await using var client = await host.ConnectAsync();
             foreach (var (id, receipt) in receipts)

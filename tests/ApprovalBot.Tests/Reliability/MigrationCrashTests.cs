@@ -22,12 +22,6 @@ public sealed class MigrationCrashTests(ITestOutputHelper output)
     private const int OldVersion = 9;
 
     /// <summary>A real bot's settings with a Bot API nobody answers: no sandbox to start, and the drafts' cards stay as they are.</summary>
-    private static readonly string[] HostSettings =
-    [
-        "ApprovalBot:Telegram:Token=1:test", "ApprovalBot:Telegram:ApiBaseUrl=http://127.0.0.1:9",
-        "ApprovalBot:Telegram:ChatId=1", "ApprovalBot:Telegram:Approvers:0=1",
-    ];
-
     [Fact]
     public async Task Start_KilledAtEachSyncPointOfTheUpgrade_NextStartFinishesItEveryDraftUnchanged()
     {
@@ -48,7 +42,7 @@ public sealed class MigrationCrashTests(ITestOutputHelper output)
         var data = work.Combine("data");
         using var points = await CrashPoints.CreateAsync(data, data + "/approvals.db*");
         CopyStore(old, data);
-        await using (var dry = await HostProcess.StartAsync(data, HostSettings, points.Environment()))
+        await using (var dry = await HostProcess.StartAsync(data, OfflineBot.Settings, points.Environment()))
         {
             await dry.KillAsync();
         }
@@ -63,13 +57,13 @@ public sealed class MigrationCrashTests(ITestOutputHelper output)
         for (var n = 1; n <= upgrade; n++)
         {
             CopyStore(old, data);
-            var killed = await HostProcess.RunToExitAsync(data, HostSettings, points.Environment(killAt: n));
+            var killed = await HostProcess.RunToExitAsync(data, OfflineBot.Settings, points.Environment(killAt: n));
             Assert.True(killed.ExitCode == 137, $"point {n}: the host was to die of SIGKILL there, and exited {killed.ExitCode}:\n{killed.Output}");
             var at = points.Taken()[^1];
             Assert.EndsWith("(killed here)", at, StringComparison.Ordinal);
             killedAt.Add($"{at[..^" (killed here)".Length]} (left schema {VersionLeft(data, work.Combine("look"))})");
 
-            await using (var restarted = await HostProcess.StartOrExitAsync(data, HostSettings))
+            await using (var restarted = await HostProcess.StartOrExitAsync(data, OfflineBot.Settings))
             {
                 Assert.False(restarted.HasExited, $"killed at '{at}', the next start did not come up:\n{restarted.Output}");
                 await restarted.KillAsync();

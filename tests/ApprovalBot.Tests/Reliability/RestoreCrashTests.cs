@@ -17,12 +17,6 @@ namespace ApprovalBot.Tests.Reliability;
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class RestoreCrashTests(ITestOutputHelper output)
 {
-    private static readonly string[] HostSettings =
-    [
-        "ApprovalBot:Telegram:Token=1:test", "ApprovalBot:Telegram:ApiBaseUrl=http://127.0.0.1:9",
-        "ApprovalBot:Telegram:ChatId=1", "ApprovalBot:Telegram:Approvers:0=1",
-    ];
-
     [Fact]
     public async Task Restore_KilledAtEachSyncPoint_ServiceRefusesSayingHowToFinishOrStartsOnAWholeStore_RunAgainFinishes()
     {
@@ -53,7 +47,7 @@ public sealed class RestoreCrashTests(ITestOutputHelper output)
             Assert.EndsWith("(killed here)", at, StringComparison.Ordinal);
 
             string outcome;
-            await using (var host = await HostProcess.StartOrExitAsync(data, HostSettings))
+            await using (var host = await HostProcess.StartOrExitAsync(data, OfflineBot.Settings))
             {
                 if (host.HasExited)
                 {
@@ -92,7 +86,7 @@ public sealed class RestoreCrashTests(ITestOutputHelper output)
         }
 
         // The last one restored serves, as any restored store does.
-        await using (var host = await HostProcess.StartAsync(data, HostSettings))
+        await using (var host = await HostProcess.StartAsync(data, OfflineBot.Settings))
         {
             await using var client = await host.ConnectAsync();
             foreach (var id in Stores.CopyIds)
