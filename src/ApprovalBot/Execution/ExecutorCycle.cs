@@ -289,9 +289,15 @@ internal sealed class ExecutorCycle(
     {
         var hasRoute = Routes.TryGet(d.Kind, out var route);
         var current = hasRoute ? ExecutionLedger.RouteName(route) : null;
+        // A push run of this service (running, or its outcome waiting to be written) is not cut off; only push runs are held
+        // there, so a pull claim never is.
+        if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id))
+        {
+            return false;
+        }
         // A command run of a killed service may still be going: it must be gone before the draft is judged. A draft with no
         // run on record (a pull claim, a webhook) has nothing to end.
-        if (!_runs.ContainsKey(d.Id) && !_unrecorded.ContainsKey(d.Id) && !await commands.EndLeftoverAsync(d.Id).ConfigureAwait(false))
+        if (!await commands.EndLeftoverAsync(d.Id).ConfigureAwait(false))
         {
             return false;
         }
@@ -315,7 +321,6 @@ internal sealed class ExecutorCycle(
             {
                 // A push run cut off by a crash: the same event a shutdown records, not a pull lease that expired
                 // (which the reconciler reports as an orphan of its own).
-                if (_runs.ContainsKey(d.Id) || _unrecorded.ContainsKey(d.Id)) return null;
                 reason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
                 eventType = AttemptEvents.ExecutionInterrupted;
             }

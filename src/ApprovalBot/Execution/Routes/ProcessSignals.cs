@@ -23,7 +23,12 @@ internal static class ProcessSignals
     public static long? StartTime(int pid) => Stat(pid)?.StartTime;
 
     /// <summary>This boot's id: start times are counted from boot, so a record from another boot names nothing alive.</summary>
-    public static string BootId()
+    public static string BootId() => Boot.Value;
+
+    // Read once: it cannot change while this process lives, and every command run records it.
+    private static readonly Lazy<string> Boot = new(ReadBootId);
+
+    private static string ReadBootId()
     {
         try
         {
