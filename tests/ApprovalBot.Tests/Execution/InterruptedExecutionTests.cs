@@ -131,12 +131,14 @@ public sealed class InterruptedExecutionTests
             await host.DisposeAsync();
         }
         Assert.Empty(route.Runs());
+        // Read from the file between the two hosts: the restarted host's first cycle, fired by Quartz as it starts, may take
+        // the draft before the test could read it through that host.
+        Assert.Equal("approved,0", SqliteFile.Scalar(Path.Combine(data.Path, "approvals.db"),
+            "SELECT state || ',' || exec_attempts FROM drafts WHERE id = 'reply:stopping'"));
 
         await using var restarted = await StartAsync(data.Path, settings);
-        var beforeRestart = restarted.Store.Get("reply:stopping")!;
         await restarted.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
 
-        Assert.Equal((DraftState.Approved, 0), (beforeRestart.State, beforeRestart.ExecAttempts));
         var events = restarted.Store.Events("reply:stopping").Select(e => e.Type).ToList();
         Assert.Contains(AttemptEvents.ExecutionNotStarted, events);
         Assert.DoesNotContain(AttemptEvents.ExecutionInterrupted, events);
