@@ -99,6 +99,19 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Equal(0.9, stored.Context.Value.GetProperty("score").GetDouble());
     }
 
+    [Fact]
+    public async Task Submit_ContextNull_StoredWithoutAContext()
+    {
+        // An agent's JSON library may write an absent optional object as null: that is no context, not a context "null".
+        var line = """{"op":"submit","draft":{"id":"reply:ctx-null","kind":"reply","agent":"e","text":"t","context":null}}""";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.True(response.Ok, response.Error?.Message);
+        Assert.Null((await _client.GetAsync("reply:ctx-null")).Draft!.Context);
+        Assert.Equal("null", SqliteFile.Scalar(Path.Combine(_host.DataDirectory, "approvals.db"), "SELECT typeof(context) FROM drafts WHERE id = 'reply:ctx-null'"));
+    }
+
     public static TheoryData<string> ContextsNotValidUnicode => new()
     {
         """{"rationale":"a\ud800b"}""",
