@@ -429,6 +429,38 @@ public sealed class UpdatePollerTests
         Assert.Contains("webhook is active", error.Message, StringComparison.Ordinal);
     }
 
+    public static TheoryData<bool> WebhookFirst => new() { true, false };
+
+    /// <summary>
+    /// Both causes in one episode (a webhook set and deleted, then a second program polling; or the other way round): each
+    /// is its own Error and its own notice, as each has its own way out. Before, the first cause's report stood for the
+    /// episode: after a webhook notice saying taps work again, a second poller was logged at Debug only.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(WebhookFirst))]
+    public async Task Poll_WebhookAndAnotherPollerInOneEpisode_EachCauseLoggedAtErrorAndToldOnce(bool webhookFirst)
+    {
+        var webhook = SandboxFault.Error(409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first");
+        var poller = SandboxFault.Error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running");
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        foreach (var (fault, times) in webhookFirst ? new[] { (webhook, 1), (poller, 4) } : [(poller, 4), (webhook, 1)])
+        {
+            h.Control.InjectFault("getUpdates", fault, times);
+        }
+        h.Control.SendUserMessage("/pending"); // ends the pending poll, so the next five meet the faults
+
+        var command = h.Control.SendUserMessage("/help");
+        await h.Control.WaitForUpdateConfirmedAsync(command.UpdateId, TimeSpan.FromSeconds(30));
+
+        Assert.Equal(5, CountConflicts(h));
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == PollTrouble.WebhookNotice);
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == PollTrouble.OtherPollerNotice);
+        var errors = logs.Entries.Where(e => e.Level == LogLevel.Error && e.Category == typeof(UpdatePoller).FullName).Select(e => e.EventId.Name).ToList();
+        Assert.Equal(webhookFirst ? ["WebhookSetForThisBot", "AnotherPollerForThisBot"] : ["AnotherPollerForThisBot", "WebhookSetForThisBot"], errors);
+    }
+
     /// <summary>
     /// The token revoked in BotFather while the service runs: every call is answered 401 from then on. The poller says at
     /// Error, once, that the token is refused and what to do, and keeps backing off instead of logging a warning per poll.

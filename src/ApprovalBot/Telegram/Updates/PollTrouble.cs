@@ -9,7 +9,8 @@ namespace ApprovalBot.Telegram.Updates;
 /// getUpdates request", from the <see cref="ConflictsBeforeReport"/>th conflict on: one alone is what a restart can
 /// leave behind), a webhook set for it (409 "webhook is active": deleted again, as at start) or the token refused
 /// (401/404). Another poller or a webhook takes taps this service never sees, so the approvers are told in the chat
-/// too, once per episode; with the token refused nothing can reach them. An episode of conflicts ends after
+/// too, once per episode and cause (a webhook deleted, then a second poller, is two causes, each with its own way out);
+/// with the token refused nothing can reach them. An episode of conflicts ends after
 /// <see cref="ConflictQuiet"/> without one, however many polls went through in between: two pollers take turns.
 /// Only the poller's loop calls this.
 /// </summary>
@@ -30,8 +31,10 @@ internal sealed partial class PollTrouble(TelegramBotClient client, TelegramChat
         "receive taps again; whatever set it (another deployment using this bot's token) should get a bot of its own.";
 
     private int _conflicts;
+    private int _pollerConflicts;
     private DateTimeOffset _lastConflict;
-    private bool _reported;
+    private bool _webhookReported;
+    private bool _pollerReported;
     private DateTimeOffset? _tokenRefusedSince;
 
     /// <summary>A poll went through: the token works, and a conflict episode quiet long enough is over.</summary>
@@ -54,7 +57,7 @@ internal sealed partial class PollTrouble(TelegramBotClient client, TelegramChat
         _lastConflict = now;
         if (ex.IsWebhookActive)
         {
-            if (_reported)
+            if (_webhookReported)
             {
                 LogWebhookStillActive(ex.Description, _conflicts);
             }
@@ -63,15 +66,24 @@ internal sealed partial class PollTrouble(TelegramBotClient client, TelegramChat
                 LogWebhookActive(ex.Description);
             }
             await DeleteWebhookAsync(cancellationToken).ConfigureAwait(false);
-            await ReportAsync(WebhookNotice, cancellationToken).ConfigureAwait(false);
+            if (!_webhookReported)
+            {
+                _webhookReported = true;
+                await ReportAsync(WebhookNotice, cancellationToken).ConfigureAwait(false);
+            }
+            return _conflicts;
         }
-        else if (_conflicts < ConflictsBeforeReport)
+        // Counted apart from webhook refusals: a webhook deleted just before does not make a second poller's first
+        // conflict, which a restart can leave behind, its third.
+        _pollerConflicts++;
+        if (_pollerConflicts < ConflictsBeforeReport)
         {
             LogConflict(ex.Description);
         }
-        else if (!_reported)
+        else if (!_pollerReported)
         {
-            LogOtherPoller(_conflicts, ex.Description);
+            _pollerReported = true;
+            LogOtherPoller(_pollerConflicts, ex.Description);
             await ReportAsync(OtherPollerNotice, cancellationToken).ConfigureAwait(false);
         }
         else
@@ -101,12 +113,14 @@ internal sealed partial class PollTrouble(TelegramBotClient client, TelegramChat
         {
             return;
         }
-        if (_reported)
+        if (_webhookReported || _pollerReported)
         {
             LogConflictsOver(_conflicts);
         }
         _conflicts = 0;
-        _reported = false;
+        _pollerConflicts = 0;
+        _webhookReported = false;
+        _pollerReported = false;
     }
 
     private async Task DeleteWebhookAsync(CancellationToken cancellationToken)
@@ -122,14 +136,9 @@ internal sealed partial class PollTrouble(TelegramBotClient client, TelegramChat
         }
     }
 
-    /// <summary>Tells the approvers once per episode; a notice that cannot be sent is logged, not tried again (the Error above stands).</summary>
+    /// <summary>Tells the approvers (once per episode and cause: the callers' flags); a notice that cannot be sent is logged, not tried again (the Error above stands).</summary>
     private async Task ReportAsync(string notice, CancellationToken cancellationToken)
     {
-        if (_reported)
-        {
-            return;
-        }
-        _reported = true;
         try
         {
             await chat.SendAsync(chatId => client.SendMessage(new SendMessageRequest { ChatId = chatId, Text = notice }, cancellationToken), cancellationToken)
