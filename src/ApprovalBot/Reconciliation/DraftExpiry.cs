@@ -12,15 +12,22 @@ namespace ApprovalBot.Reconciliation;
 /// at the start of every reconcile cycle: that cycle already runs at start, on its interval and after every executor
 /// cycle, and measures the same per-kind clocks, so no timer of its own is needed, a draft that came due while the
 /// service was down expires at the first cycle after the start that the <see cref="Reconciler"/> runs (it holds its
-/// cycles until the taps made meanwhile are fetched, <see cref="IMissedDecisions"/>), and the same cycle's reports no
+/// cycles until the taps made meanwhile are fetched, <see cref="IMissedDecisions"/>; while the service runs and the poller
+/// cannot fetch, a draft whose time came after the last poll that went through waits, up to <see cref="HeldAtMost"/>), and the same cycle's reports no
 /// longer count it as awaiting a decision. Each move is a compare-and-set from pending or carded through the single
 /// writer, so a decision committed first stays decided, and an expiry committed first turns the tap into "nothing to
 /// decide". Not escalated: an expiry is the outcome the kind's configuration asked for, not a gap anybody has to close;
 /// the card shows it and the agent's <c>wait</c> returns with it.
 /// </summary>
 internal sealed partial class DraftExpiry(
-    DraftStore store, IOptionsMonitor<KindsOptions> kinds, TimeProvider time, ILogger<DraftExpiry> logger)
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IMissedDecisions missed, TimeProvider time, ILogger<DraftExpiry> logger)
 {
+    /// <summary>
+    /// How long past its deadline a draft's expiry waits for taps the poller cannot fetch while the service runs (the same
+    /// bound as the wait for the taps made while it was down: it must not hold every expiry for good).
+    /// </summary>
+    internal static readonly TimeSpan HeldAtMost = TimeSpan.FromMinutes(10);
+
     /// <summary>The ledger event of an expiry.</summary>
     public const string EventType = "expired";
 
@@ -44,6 +51,9 @@ internal sealed partial class DraftExpiry(
     public async Task<int> RunOnceAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
+        // A deadline after the last moment up to which every tap is in may have an in-time tap still waiting at Telegram.
+        var seen = missed.TapsSeenBefore(now);
+        var until = seen >= now ? now : seen > now - HeldAtMost ? seen : now - HeldAtMost;
         var expired = 0;
         foreach (var (kind, options) in kinds.CurrentValue.Kinds)
         {
@@ -51,7 +61,7 @@ internal sealed partial class DraftExpiry(
             {
                 continue;
             }
-            var cutoff = DraftColumns.ToUnixMs(now - after);
+            var cutoff = DraftColumns.ToUnixMs(until - after);
             long seq = 0;
             while (true)
             {

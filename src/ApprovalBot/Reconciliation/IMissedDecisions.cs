@@ -14,6 +14,12 @@ internal interface IMissedDecisions
 
     /// <summary>Completes when <see cref="TakenIn"/> becomes true.</summary>
     Task WhenTakenIn { get; }
+
+    /// <summary>
+    /// Every tap made before the returned time is in: <paramref name="now"/> while updates are fetched, earlier while the
+    /// poller cannot fetch them (Telegram out of reach, the store failing), so that an expiry does not beat a tap made in time.
+    /// </summary>
+    DateTimeOffset TapsSeenBefore(DateTimeOffset now);
 }
 
 /// <summary>Without a chat (no Telegram composed) there is nothing to wait for.</summary>
@@ -22,4 +28,6 @@ internal sealed class NoMissedDecisions : IMissedDecisions
     public bool TakenIn => true;
 
     public Task WhenTakenIn => Task.CompletedTask;
+
+    public DateTimeOffset TapsSeenBefore(DateTimeOffset now) => now;
 }

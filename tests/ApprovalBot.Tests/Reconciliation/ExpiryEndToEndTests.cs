@@ -267,6 +267,54 @@ public sealed class ExpiryEndToEndTests : IAsyncLifetime
         Assert.DoesNotContain(Host.Store.Events(id), e => e.Type == DraftExpiry.EventType);
     }
 
+    public static TheoryData<int, bool> OutagesPastTheDeadline => new()
+    {
+        { 5, false }, // within DraftExpiry.HeldAtMost: the expiry waits, and the tap made in time decides
+        { 11, true }, // past it: the expiry goes ahead, and the tap fetched later is told the draft expired
+    };
+
+    /// <summary>
+    /// The running service cannot poll (Telegram answers getUpdates 502) while the approver taps Approve in time and the
+    /// draft's ExpireAfter then passes. The tap waits at Telegram, and the expiry waits for it, up to
+    /// <see cref="DraftExpiry.HeldAtMost"/> past the deadline. Before, only the taps made while the service was down were
+    /// waited for: a cycle during an outage expired the draft, and the in-time tap was answered "nothing to decide".
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(OutagesPastTheDeadline))]
+    public async Task PollsFailingAsTheDeadlinePasses_ExpiryWaitsForTheTapUpToHeldAtMost(int minutesPastTheDeadline, bool expires)
+    {
+        const string id = "reply:tapped-in-an-outage";
+        var card = await _harness.SubmitCardedAsync(id, "Approved while Telegram was out of reach");
+        // One poll fails; the next, whenever the poller's backoff on the test's clock lets it go, hangs until released.
+        var fetch = new SandboxGate();
+        Control.InjectFault("getUpdates", SandboxFault.Error(502, "Bad Gateway"));
+        Control.InjectFault("getUpdates", SandboxFault.Hold(fetch));
+        Control.SendUserMessage("/pending"); // ends the pending poll, so the next one meets the faults
+        // Failing, it vouches only for taps made before the last poll that went through, whatever the time is now.
+        await Eventually.TrueAsync(() => Backlog.TapsSeenBefore(DateTimeOffset.MaxValue) < DateTimeOffset.MaxValue, "a poll to fail");
+        var press = Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"));
+        _clock.Advance(ExpireAfter + TimeSpan.FromMinutes(minutesPastTheDeadline));
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+        fetch.Release();
+        _clock.Advance(UpdatePoller.MaxBackoff); // wakes the poller, should it still be asleep in its backoff
+        var answer = await Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+
+        Assert.Equal(expires ? 1 : 0, cycle.Expired);
+        var draft = Host.Store.Get(id)!;
+        if (expires)
+        {
+            Assert.StartsWith("Nothing to decide: this draft expired at ", answer.Text, StringComparison.Ordinal);
+            Assert.Equal(DraftState.Expired, draft.State);
+        }
+        else
+        {
+            Assert.Equal("✅ Approved", answer.Text);
+            Assert.Equal(("approved", DraftState.Approved), (draft.Decision, draft.State));
+            Assert.DoesNotContain(Host.Store.Events(id), e => e.Type == DraftExpiry.EventType);
+        }
+    }
+
     /// <summary>
     /// The approver's tap and the expiry reach the store's writer in the same instant, in either order: whichever commits
     /// first holds. A decision committed first is never undone by the expiry, and a tap after the expiry changes nothing.

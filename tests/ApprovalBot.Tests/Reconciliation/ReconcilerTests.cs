@@ -41,6 +41,8 @@ public sealed class ReconcilerTests : IAsyncLifetime
         public void Waiting() => _takenIn = new TaskCompletionSource();
 
         public void In() => _takenIn.TrySetResult();
+
+        public DateTimeOffset TapsSeenBefore(DateTimeOffset now) => now;
     }
 
     public async Task DisposeAsync() => await _host.DisposeAsync();

@@ -91,4 +91,35 @@ public sealed class UpdateBacklogTests
         Assert.Equal(LogLevel.Warning, giveUp.Level);
         Assert.Contains("after 10 minutes", giveUp.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void TapsSeenBefore_PollsGoingThroughThenFailing_NowUntilAFailureThenTheLastPollThatBroughtEverything()
+    {
+        using var backlog = new UpdateBacklog(_clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<UpdateBacklog>.Instance);
+        var firstPoll = _clock.GetUtcNow();
+        backlog.AllHandled(firstPoll);
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var fine = backlog.TapsSeenBefore(_clock.GetUtcNow());
+
+        backlog.PollFailed();
+        _clock.Advance(TimeSpan.FromMinutes(3));
+        var failing = backlog.TapsSeenBefore(_clock.GetUtcNow());
+        var againAt = _clock.GetUtcNow();
+        backlog.AllHandled(againAt);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(firstPoll + TimeSpan.FromMinutes(3), fine);
+        Assert.Equal(firstPoll, failing);
+        Assert.Equal(_clock.GetUtcNow(), backlog.TapsSeenBefore(_clock.GetUtcNow()));
+    }
+
+    [Fact]
+    public void TapsSeenBefore_FailingBeforeAnyPollWentThrough_NothingVouchedFor()
+    {
+        using var backlog = new UpdateBacklog(_clock, Microsoft.Extensions.Logging.Abstractions.NullLogger<UpdateBacklog>.Instance);
+
+        backlog.PollFailed();
+
+        Assert.Equal(DateTimeOffset.MinValue, backlog.TapsSeenBefore(_clock.GetUtcNow()));
+    }
 }

@@ -12,6 +12,11 @@ namespace ApprovalBot.Telegram.Updates;
 /// once more, so a Telegram back just inside the window is not given up on unasked. <see cref="GiveUpAtTheLatest"/> bounds
 /// a poller that neither fetches nor fails (one getUpdates call with its resends can outlast the window). The timers run on
 /// the monotonic clock, so a wall-clock jump at boot neither ends nor stretches the wait.
+/// <para>
+/// While running, it also says up to when every tap is in (<see cref="TapsSeenBefore"/>): polls that go through say
+/// "up to now", but once one fails, taps made since the start of the last poll that came back with everything handled may
+/// be waiting at Telegram, and stay "up to then" until a poll brings the rest.
+/// </para>
 /// </summary>
 internal sealed partial class UpdateBacklog : IMissedDecisions, IDisposable
 {
@@ -29,6 +34,9 @@ internal sealed partial class UpdateBacklog : IMissedDecisions, IDisposable
     private readonly TimeProvider _time;
     private readonly long _started;
     private readonly ILogger<UpdateBacklog> _logger;
+    private readonly Lock _seenGate = new();
+    private DateTimeOffset? _allSeenAt;
+    private bool _failing;
 
     public UpdateBacklog(TimeProvider time, ILogger<UpdateBacklog> logger)
     {
@@ -59,9 +67,34 @@ internal sealed partial class UpdateBacklog : IMissedDecisions, IDisposable
         Dispose();
     }
 
+    /// <summary>
+    /// A poll sent at <paramref name="pollSentAt"/> came back with fewer than a full batch, each update handled: every tap
+    /// made before it was sent is in.
+    /// </summary>
+    public void AllHandled(DateTimeOffset pollSentAt)
+    {
+        lock (_seenGate)
+        {
+            _allSeenAt = pollSentAt;
+            _failing = false;
+        }
+    }
+
+    public DateTimeOffset TapsSeenBefore(DateTimeOffset now)
+    {
+        lock (_seenGate)
+        {
+            return !_failing ? now : _allSeenAt ?? DateTimeOffset.MinValue;
+        }
+    }
+
     /// <summary>A poll (or the handling of what it brought) failed: past the window, the backlog is given up on.</summary>
     public void PollFailed()
     {
+        lock (_seenGate)
+        {
+            _failing = true;
+        }
         if (_windowEnded.Task.IsCompleted)
         {
             GiveUp();

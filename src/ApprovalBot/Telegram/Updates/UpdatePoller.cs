@@ -24,7 +24,7 @@ internal sealed partial class UpdatePoller(
 
     /// <summary>getUpdates' default limit: a batch this long may have more behind it.</summary>
     private const int FullBatch = 100;
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
+    internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(60);
     private readonly TelegramOptions _options = options.Value;
     private readonly TaskCompletionSource _polling = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private PollTrouble? _troubleState;
@@ -52,6 +52,7 @@ internal sealed partial class UpdatePoller(
                 {
                     // Until the backlog is in, no long poll: an empty answer must come at once to say so.
                     var timeout = backlog.CaughtUp ? _options.PollTimeoutSeconds : 0;
+                    var sentAt = time.GetUtcNow();
                     var updates = await client.GetUpdates(offset, timeout, UpdateDispatcher.AllowedUpdates, stoppingToken).ConfigureAwait(false);
                     failures = 0;
                     Trouble.Polled();
@@ -82,10 +83,14 @@ internal sealed partial class UpdatePoller(
                         offset = next;
                         await store.SetSettingAsync(OffsetSetting, next.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
                     }
-                    if (committed && updates.Count < FullBatch && !backlog.CaughtUp)
+                    if (committed && updates.Count < FullBatch)
                     {
-                        backlog.MarkCaughtUp();
-                        LogBacklogTakenIn();
+                        backlog.AllHandled(sentAt);
+                        if (!backlog.CaughtUp)
+                        {
+                            backlog.MarkCaughtUp();
+                            LogBacklogTakenIn();
+                        }
                     }
                     // A batch of updates only skipped, none of which the offset could move past (no usable update_id):
                     // getUpdates would hand the same ones straight back, so the next poll waits rather than spins.
