@@ -36,6 +36,9 @@ internal sealed partial class Reconciler(
     // Since when escalations fail, and when that was last brought up; null while they reach the chat. Under the gate.
     private DateTimeOffset? _failingSince;
     private DateTimeOffset _failingRemindedAt;
+
+    // Reminders whose gap line was logged, by gap and the last_sent they remind of; only those due now are kept. Under the gate.
+    private readonly HashSet<(string Key, long LastSent)> _remindersLogged = [];
     private volatile bool _held;
 
     /// <summary>Gaps found and messages sent by the last cycle, and the drafts it expired.</summary>
@@ -103,8 +106,9 @@ internal sealed partial class Reconciler(
 
         foreach (var gap in due)
         {
-            // A gap whose escalation failed before is retried every cycle: its line was logged when it was found.
-            if (open.TryGetValue(gap.Key, out var e) && e.LastSent is null)
+            // A gap whose escalation or reminder failed before is retried every cycle: its line was logged when it was
+            // found, and when its reminder was first tried (a failed reminder keeps its last_sent, so it is due again).
+            if (open.TryGetValue(gap.Key, out var e) && (e.LastSent is not { } sent || !_remindersLogged.Add((gap.Key, sent))))
             {
                 LogGapRetried(gap.Report, gap.Name, gap.DraftId);
             }
@@ -113,6 +117,8 @@ internal sealed partial class Reconciler(
                 LogGap(gap.Report, gap.Name, gap.DraftId, gap.State, gap.Since, gap.Detail);
             }
         }
+        var dueKeys = due.Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
+        _remindersLogged.RemoveWhere(r => !dueKeys.Contains(r.Key));
 
         var channel = services.GetService<IEscalationChannel>();
         var messages = 0;

@@ -197,6 +197,33 @@ public sealed class ReconcilerTests : IAsyncLifetime
     }
 
     /// <summary>
+    /// A gap delivered, then its reminder due while the chat is unreachable: the reminder is tried at every cycle, but its
+    /// gap's line is logged once when found and once when the reminder is first tried, not at every retry (before, a Warning
+    /// a minute for the whole outage).
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_ReminderDueWhileTheChatIsUnreachable_GapLineNotLoggedAtEveryRetry()
+    {
+        await FailAsync("reply:remind-in-outage");
+        await Reconciler.RunOnceAsync(default);
+        _chat.FailuresToInject = int.MaxValue;
+        _clock.Advance(TimeSpan.FromHours(2));
+
+        for (var minute = 0; minute < 30; minute++)
+        {
+            await Reconciler.RunOnceAsync(default);
+            _clock.Advance(TimeSpan.FromMinutes(1));
+        }
+        _chat.FailuresToInject = 0;
+        var delivered = await Reconciler.RunOnceAsync(default);
+
+        var lines = _logs.Entries.Where(e => e.Category == typeof(Reconciler).FullName && e.Message.StartsWith("Gap stale/awaiting_human on reply:remind-in-outage", StringComparison.Ordinal)).ToList();
+        Assert.Equal([LogLevel.Warning, LogLevel.Warning], lines.Where(e => e.Level >= LogLevel.Information).Select(e => e.Level));
+        Assert.Equal(1, delivered.Reminded);
+        Assert.Equal(2, _chat.Sent.Count);
+    }
+
+    /// <summary>
     /// An escalation the chat takes in parts, the first taken and the second not: the failure names the gaps not
     /// delivered, not every gap of the escalation (the first part's are recorded as sent and not sent again).
     /// </summary>

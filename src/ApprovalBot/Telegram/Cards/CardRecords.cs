@@ -95,8 +95,9 @@ internal sealed partial class CardRecords(DraftStore store, TelegramChat chat, I
     /// <summary>
     /// Records that the card on record now shows <paramref name="shown"/>'s state. Nothing is written for another copy
     /// (only the card on record is followed after a restart) or when the record says so already. A store that cannot
-    /// take the write costs no edit: the card is right, only the record lags, and the next start shows the same state
-    /// once more (Telegram answers "not modified", which counts as done) and records it then.
+    /// take the write costs no edit: the card is right, only the record lags, and the follow-ups' next look at the cards
+    /// behind their drafts (every CardRetryMaxDelaySeconds, and at the next start) shows the same state once more (Telegram
+    /// answers "not modified", which counts as done) and records it then.
     /// </summary>
     public async Task RecordShownAsync(Draft shown, long chatId, long messageId)
     {
@@ -148,7 +149,8 @@ internal sealed partial class CardRecords(DraftStore store, TelegramChat chat, I
         }
         catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
         {
-            // Unrecorded, the next start tries the message once more and records it then.
+            // Unrecorded, the card stays behind its draft: the follow-ups' next look (every CardRetryMaxDelaySeconds, and at
+            // the next start) tries the message once more, and records the refusal then.
             LogLeftNotRecorded(ex, shown.Id, messageId, eventType);
         }
     }
@@ -196,10 +198,10 @@ internal sealed partial class CardRecords(DraftStore store, TelegramChat chat, I
     private partial void LogUnconfirmedNotRecorded(Exception ex, string draftId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The edit of card message {MessageId} of {DraftId} was given up for good ({EventType}), but the store could not record that; " +
-        "the next start tries it once more")]
+        "it is tried once more at the next look at the cards behind their drafts (every CardRetryMaxDelaySeconds, and at the next start)")]
     private partial void LogLeftNotRecorded(Exception ex, string draftId, long messageId, string eventType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Card message {MessageId} of {DraftId} now shows {State} but the store could not record that; " +
-        "the next start shows it once more")]
+        "it is shown once more at the next look at the cards behind their drafts (every CardRetryMaxDelaySeconds, and at the next start)")]
     private partial void LogShownNotRecorded(Exception ex, string draftId, long messageId, string state);
 }
