@@ -7,8 +7,12 @@ internal static class ListCommand
 {
     public static Command Create(GlobalOptions global, CliIo io)
     {
-        var state = new Option<string>("--state") { Description = "Only drafts in this state." };
-        state.AcceptOnlyFromAmong([.. States.All]);
+        var state = new Option<string>("--state")
+        {
+            Description = "Only drafts in this state.",
+            HelpName = OneOf.HelpName(States.All),
+            CustomParser = result => OneOf.Parse(result, "--state", "a draft state", States.All),
+        };
         var kind = new Option<string>("--kind") { Description = "Only drafts of this kind." };
         var limit = new Option<int?>("--limit")
         {

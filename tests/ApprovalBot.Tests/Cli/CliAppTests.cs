@@ -623,6 +623,33 @@ public sealed partial class CliAppTests
     }
 
     [Theory]
+    [InlineData("bogus")]
+    [InlineData("Carded")]
+    [InlineData("")]
+    public async Task List_StateNotADraftState_OneReadableLineNamingTheStates(string state)
+    {
+        var run = await CliRunner.RunAsync("list", "--pipe", DeadPipe(), "--state", state);
+
+        // Was the parser's "Argument 'bogus' not recognized. Must be one of:\n\t'pending'\n\t'carded'…", its line breaks
+        // and tabs printed as \n\t escapes to keep the error on one line.
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal(
+            [$"error usage: --state must be a draft state: pending, carded, approved, rejected, expired, cancelled, executing, executed, failed, blocked or unknown, not '{state}'.",
+             "Run 'approvalctl --help' for usage."],
+            run.Stderr.TrimEnd().Split(Environment.NewLine));
+        Assert.Empty(run.Stdout);
+    }
+
+    [Fact]
+    public async Task ListHelp_NamesEveryState()
+    {
+        var run = await CliRunner.RunAsync("list", "--help");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("--state <approved|blocked|cancelled|carded|executed|executing|expired|failed|pending|rejected|unknown>", run.Stdout);
+    }
+
+    [Theory]
     [InlineData("0")]
     [InlineData("-5")]
     [InlineData("soon")]
