@@ -207,7 +207,7 @@ public sealed class EscalationActionHandlerTests
         Assert.All([retryAnswer.Text, markDoneAnswer.Text], text =>
         {
             Assert.StartsWith("Nothing changed: reply:unknown-again is unknown now", text, StringComparison.Ordinal);
-            Assert.Contains("a later outcome than this message reports", text, StringComparison.Ordinal);
+            Assert.EndsWith("a later outcome than this message reports. Act on its latest escalation.", text, StringComparison.Ordinal);
         });
         Assert.Equal(DraftState.Unknown, store.Get(first.Id)!.State);
         Assert.Equal(1, Retries(store, first.Id));
@@ -218,6 +218,32 @@ public sealed class EscalationActionHandlerTests
         var done = h.Control.PressButton(latest.MessageId, TelegramHarness.ButtonData(latest, "Mark done"));
         Assert.Contains("Marked", (await h.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
         Assert.Equal(DraftState.Executed, store.Get(first.Id)!.State);
+    }
+
+    [Fact]
+    public async Task RetryAndMarkDone_PressedAgainOnceTheDraftWasMarkedDone_AnsweredWithoutPointingAtAnotherEscalation()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var store = h.Host.Store;
+        var draft = await RunCutOffAsync(store, "reply:done-then-tapped", approve: true);
+        var message = await EscalateAsync(h, draft);
+        var done = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Mark done"));
+        Assert.Contains("Marked", (await h.Control.WaitForCallbackAnswerAsync(done.QueryId, TelegramHarness.Wait)).Text);
+
+        var doneAgain = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Mark done"));
+        var doneAgainAnswer = await h.Control.WaitForCallbackAnswerAsync(doneAgain.QueryId, TelegramHarness.Wait);
+        var retry = h.Control.PressButton(message.MessageId, TelegramHarness.ButtonData(message, "Retry"));
+        var retryAnswer = await h.Control.WaitForCallbackAnswerAsync(retry.QueryId, TelegramHarness.Wait);
+
+        // Was "… a later outcome than this message reports. Act on its latest escalation.": an executed draft has none, so
+        // the approver went looking for a message that never comes.
+        Assert.All([doneAgainAnswer.Text, retryAnswer.Text], text =>
+        {
+            Assert.StartsWith("Nothing changed: reply:done-then-tapped is executed now, since ", text, StringComparison.Ordinal);
+            Assert.EndsWith("a later outcome than this message reports.", text, StringComparison.Ordinal);
+        });
+        Assert.Equal(DraftState.Executed, store.Get(draft.Id)!.State);
+        Assert.Equal(0, Retries(store, draft.Id));
     }
 
     [Fact]

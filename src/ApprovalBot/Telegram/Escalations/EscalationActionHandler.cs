@@ -59,7 +59,9 @@ internal sealed partial class EscalationActionHandler(
                 _ => $"✔️ Marked {draft.Id} as done.",
             }
             : !ApproverActions.SameEpisode(now, since)
-                ? $"Nothing changed: {draft.Id} is {state} now, since {CardRenderer.FormatTime(now.StateSince)}: a later outcome than this message reports. Act on its latest escalation."
+                ? $"Nothing changed: {draft.Id} is {state} now, since {CardRenderer.FormatTime(now.StateSince)}: a later outcome than this message reports."
+                    // Only a draft still waiting for a human has a later escalation to act on (an executed one has none).
+                    + (DraftStateMachine.AwaitsHuman(now.State) ? " Act on its latest escalation." : "")
                 : $"Nothing changed: {draft.Id} is {state} now.";
         await replies.AnswerAsync(query, answer, alert: false, cancellationToken).ConfigureAwait(false);
     }
