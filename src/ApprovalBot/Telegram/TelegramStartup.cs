@@ -35,6 +35,15 @@ internal sealed partial class TelegramStartup(
         endpoint.Resolve(sandbox.BaseUrl, sandbox.Token);
         chat.Initialize(o.ChatId != 0 ? o.ChatId : sandbox.ChatId, o.Approvers.Length > 0 ? o.Approvers : [sandbox.ApproverId], sandbox.FirstMessageId);
         LogSandbox(sandbox.BaseUrl + "/", chat.ChatId, sandbox.ApproverId);
+        // Most often left from a real bot's set-up, the token taken out to try something: said at once, not by each refusal.
+        if (o.ChatId != 0 && o.ChatId != sandbox.ChatId && o.ChatId != sandbox.GroupChatId)
+        {
+            LogChatNotInSandbox(o.ChatId, sandbox.ChatId, sandbox.GroupChatId);
+        }
+        if (o.Approvers.Length > 0 && !o.Approvers.Contains(sandbox.ApproverId))
+        {
+            LogSandboxApproverNotListed(sandbox.ApproverId);
+        }
         // A configured ChatId is the sandbox's chat too: the bot, not the chat, tells its cards from a real bot's.
         await recordedBot.StartAsync(RecordedBot.Sandbox).ConfigureAwait(false);
     }
@@ -52,6 +61,17 @@ internal sealed partial class TelegramStartup(
         "Cards go to sandbox chat {ChatId}, approver {ApproverId}. To use a real bot, set ApprovalBot:Telegram:Token (from BotFather), ChatId and Approvers " +
         "(send /start to the bot to learn them; README: Connecting a real bot).")]
     private partial void LogSandbox(string sandboxUrl, long chatId, long approverId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message =
+        "ApprovalBot:Telegram:ChatId is {ChatId}, a chat the built-in sandbox does not have (its chats are {SandboxChatId}, the approver's private chat, " +
+        "and {SandboxGroupChatId}, its group): every card sent there is refused \"chat not found\". Without a token leave ChatId unset (or 0) for the " +
+        "sandbox's chat, or set it to {SandboxGroupChatId} for its group")]
+    private partial void LogChatNotInSandbox(long chatId, long sandboxChatId, long sandboxGroupChatId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message =
+        "ApprovalBot:Telegram:Approvers does not list the sandbox's approver {ApproverId}: the taps and commands made as the approver on the sandbox's " +
+        "page are refused \"Not authorized\". Without a token leave Approvers unset for the sandbox's approver")]
+    private partial void LogSandboxApproverNotListed(long approverId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Telegram Bot API at {ApiBaseUrl}; cards go to chat {ChatId}; {ApproverCount} approver(s)")]
     private partial void LogRealBot(string apiBaseUrl, long chatId, int approverCount);

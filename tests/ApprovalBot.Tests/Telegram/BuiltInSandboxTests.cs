@@ -57,6 +57,43 @@ public sealed class BuiltInSandboxTests
         Assert.Contains("ChatId and Approvers", line.Message, StringComparison.Ordinal);
         Assert.Contains("Connecting a real bot", line.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task NoToken_ChatIdAndApproversLeftFromARealBot_StartUpWarnsThatTheSandboxCannotUseThem()
+    {
+        // A ChatId and Approvers set for a real bot, then the token taken out to try something in the sandbox: the cards
+        // were refused "chat not found" and the sandbox approver's taps "Not authorized", and the start said nothing.
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(
+            settings: ["ApprovalBot:Sandbox:Url=http://127.0.0.1:0", "ApprovalBot:Sandbox:RateLimits=false",
+                "ApprovalBot:Telegram:ChatId=-1001234567890", "ApprovalBot:Telegram:Approvers:0=123456789"],
+            services: s => s.AddSingleton<ILoggerProvider>(logs),
+            compose: b => b.AddTelegram());
+
+        var lines = logs.Entries.Where(e => e.Category == typeof(TelegramStartup).FullName && e.Level == LogLevel.Warning).Select(e => e.Message).ToList();
+
+        Assert.Contains(lines, m => m.StartsWith("ApprovalBot:Telegram:ChatId is -1001234567890, a chat the built-in sandbox does not have (its chats are 1001, " +
+            "the approver's private chat, and -1001, its group): every card sent there is refused \"chat not found\". Without a token leave ChatId unset " +
+            "(or 0) for the sandbox's chat", StringComparison.Ordinal));
+        Assert.Contains(lines, m => m.StartsWith("ApprovalBot:Telegram:Approvers does not list the sandbox's approver 1001", StringComparison.Ordinal)
+            && m.Contains("refused \"Not authorized\"", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("ApprovalBot:Telegram:ChatId=-1001", "ApprovalBot:Telegram:Approvers:0=1001")]
+    [InlineData("ApprovalBot:Telegram:ChatId=1001", "ApprovalBot:Telegram:Approvers:0=1001")]
+    [InlineData("ApprovalBot:Telegram:ChatId=0", "ApprovalBot:MaxBatch=256")]
+    public async Task NoToken_ChatIdAndApproversTheSandboxKnows_NoWarningAboutThem(string chat, string approvers)
+    {
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(
+            settings: ["ApprovalBot:Sandbox:Url=http://127.0.0.1:0", "ApprovalBot:Sandbox:RateLimits=false", chat, approvers],
+            services: s => s.AddSingleton<ILoggerProvider>(logs),
+            compose: b => b.AddTelegram());
+
+        Assert.Single(logs.Entries, e => e.Category == typeof(TelegramStartup).FullName);
+    }
+
     // The sandbox keeps its chats in memory: a restart on the same data directory meets an empty chat.
 
     [Fact]

@@ -26,7 +26,7 @@ internal sealed class BuiltInSandbox(IOptions<SandboxOptions> options, DraftStor
         {
             throw CannotListen(o.Url, bind.Message, ex);
         }
-        return new SandboxEndpoint(Server.BaseUrl.ToString().TrimEnd('/'), Server.Token, Server.PrivateChatId, Server.Settings.ApproverId, first);
+        return new SandboxEndpoint(Server.BaseUrl.ToString().TrimEnd('/'), Server.Token, Server.PrivateChatId, Server.Settings.ApproverId, first, Server.Control.GroupChatId);
     }
 
     /// <summary>
