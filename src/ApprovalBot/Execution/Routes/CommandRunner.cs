@@ -91,7 +91,7 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
                 {
                     // Unrecorded, a crash could leave it running unseen: it never gets the draft, whatever went wrong.
                     await TerminateAsync(process, pid, TimeSpan.Zero).ConfigureAwait(false);
-                    EndSession(id, pid, started);
+                    await EndSessionAsync(id, pid, started).ConfigureAwait(false);
                     return AttemptOutcome.Interrupted($"the program's process could not be recorded ({ex.Message}), so it was killed before it was given the draft");
                 }
                 using var timeout = new CancellationTokenSource(route.Timeout, time);
@@ -104,13 +104,13 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
                 catch (OperationCanceledException)
                 {
                     var how = await TerminateAsync(process, pid, TermGrace).ConfigureAwait(false);
-                    EndSession(id, pid, started);
+                    await EndSessionAsync(id, pid, started).ConfigureAwait(false);
                     cancellationToken.ThrowIfCancellationRequested();
                     var partial = await stderr.CollectAsync().ConfigureAwait(false);
                     return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; {how}" + Tail(partial));
                 }
                 await stdin.ConfigureAwait(false);
-                EndSession(id, pid, started);
+                await EndSessionAsync(id, pid, started).ConfigureAwait(false);
                 var output = await stdout.CollectAsync().ConfigureAwait(false);
                 var errors = await stderr.CollectAsync().ConfigureAwait(false);
                 if (process.ExitCode == 0)
@@ -199,13 +199,14 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
     /// Kills what is left of the program's session once the program exited: a background job it left behind must not act
     /// later, nor hold its output open. Processes not this user's to signal are logged and left.
     /// </summary>
-    private void EndSession(string draftId, int pid, long started)
+    private async Task EndSessionAsync(string draftId, int pid, long started)
     {
-        var refused = ProcessSignals.SessionMembers(pid, started).Where(m => !ProcessSignals.Send(m, ProcessSignals.SigKill)).ToList();
-        // A refusal for one that just ended is no news; one still there may yet act, so say so.
-        if (refused.Count > 0 && ProcessSignals.SessionMembers(pid, started).Intersect(refused).ToList() is { Count: > 0 } alive)
+        // No wait: the program's outcome does not hang on them. A process that took SIGKILL is as good as gone, but one
+        // that refused it may yet act, so say so.
+        var left = await ProcessSignals.KillSessionAsync(pid, started, TimeSpan.Zero).ConfigureAwait(false);
+        if (left.Refused.Count > 0)
         {
-            logger.CommandSessionLeft(draftId, pid, string.Join(", ", alive));
+            logger.CommandSessionLeft(draftId, pid, string.Join(", ", left.Refused));
         }
     }
 

@@ -70,7 +70,7 @@ internal sealed class CommandSessions(DraftStore store, ILogger<CommandSessions>
                     await Task.Delay(Poll, TimeProvider.System).ConfigureAwait(false);
                 }
             }
-            var left = await KillAllAsync(pid, start, stubborn ? TimeSpan.Zero : LeftoverWait).ConfigureAwait(false);
+            var left = (await ProcessSignals.KillSessionAsync(pid, start, stubborn ? TimeSpan.Zero : LeftoverWait).ConfigureAwait(false)).Alive;
             if (left.Count > 0)
             {
                 _stubborn[draftId] = true;
@@ -82,26 +82,5 @@ internal sealed class CommandSessions(DraftStore store, ILogger<CommandSessions>
         }
         await ForgetAsync(draftId).ConfigureAwait(false);
         return true;
-    }
-
-    /// <summary>SIGKILL to every process of the session until none is left or <paramref name="wait"/> has passed; what is left.</summary>
-    private static async Task<List<int>> KillAllAsync(int pid, long start, TimeSpan wait)
-    {
-        var deadline = TimeProvider.System.GetUtcNow() + wait;
-        List<int> left;
-        while ((left = ProcessSignals.SessionMembers(pid, start)).Count > 0)
-        {
-            foreach (var member in left)
-            {
-                ProcessSignals.Send(member, ProcessSignals.SigKill);
-            }
-            // Not this process's children: there is no exit to await, so their end is polled.
-            await Task.Delay(Poll, TimeProvider.System).ConfigureAwait(false);
-            if (TimeProvider.System.GetUtcNow() >= deadline)
-            {
-                return ProcessSignals.SessionMembers(pid, start);
-            }
-        }
-        return left;
     }
 }

@@ -73,6 +73,42 @@ internal static class ProcessSignals
         return members;
     }
 
+    /// <summary>How often a kill of a session looks again whether its processes are gone.</summary>
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>
+    /// SIGKILL to every process of the session (<see cref="SessionMembers"/>), round after round, until none is left or
+    /// <paramref name="wait"/> has passed (one round at least). Returns the processes still there at the end, and those of
+    /// them that refused the signal (not this user's to signal): a process that took SIGKILL may take a moment to go.
+    /// </summary>
+    public static async Task<SessionLeft> KillSessionAsync(int leader, long leaderStart, TimeSpan wait)
+    {
+        // Real time: these are processes, not this service's timers, and not its children, so there is no exit to await.
+        var deadline = TimeProvider.System.GetUtcNow() + wait;
+        var refused = new HashSet<int>();
+        List<int> members;
+        while ((members = SessionMembers(leader, leaderStart)).Count > 0)
+        {
+            foreach (var member in members)
+            {
+                if (!Send(member, SigKill))
+                {
+                    refused.Add(member);
+                }
+            }
+            await Task.Delay(Poll, TimeProvider.System).ConfigureAwait(false);
+            if (TimeProvider.System.GetUtcNow() >= deadline)
+            {
+                members = SessionMembers(leader, leaderStart);
+                break;
+            }
+        }
+        return new SessionLeft(members, [.. members.Where(refused.Contains)]);
+    }
+
+    /// <summary>What <see cref="KillSessionAsync"/> left: the processes still there, and those of them that refused SIGKILL.</summary>
+    public sealed record SessionLeft(IReadOnlyList<int> Alive, IReadOnlyList<int> Refused);
+
     private sealed record ProcStat(bool Zombie, int Group, int Session, long StartTime);
 
     private static ProcStat? Stat(int pid)
