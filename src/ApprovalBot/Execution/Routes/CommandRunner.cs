@@ -197,7 +197,9 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
 
     /// <summary>
     /// Kills what is left of the program's session once the program exited: a background job it left behind must not act
-    /// later, nor hold its output open. Processes not this user's to signal are logged and left.
+    /// later, nor hold its output open. Processes not this user's to signal are logged and left. Every process is read to
+    /// find them, after every run: Linux looks nothing up by session, and <c>kill(-pid, 0)</c> (is the program's group
+    /// empty?) misses a job that moved to a group of its own within the session, as a shell with job control puts each one.
     /// </summary>
     private async Task EndSessionAsync(string draftId, int pid, long started)
     {

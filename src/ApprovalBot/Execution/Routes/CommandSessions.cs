@@ -61,11 +61,11 @@ internal sealed class CommandSessions(DraftStore store, ILogger<CommandSessions>
         {
             // A draft found stubborn before is only looked at again: each wait would hold up the whole cycle.
             var stubborn = _stubborn.ContainsKey(draftId);
-            if (!stubborn && ProcessSignals.SessionMembers(pid, start).Contains(pid))
+            if (!stubborn && ProcessSignals.LeaderRuns(pid, start))
             {
                 ProcessSignals.Send(pid, ProcessSignals.SigTerm);
                 var until = TimeProvider.System.GetUtcNow() + CommandRunner.TermGrace;
-                while (ProcessSignals.SessionMembers(pid, start).Contains(pid) && TimeProvider.System.GetUtcNow() < until)
+                while (ProcessSignals.LeaderRuns(pid, start) && TimeProvider.System.GetUtcNow() < until)
                 {
                     await Task.Delay(Poll, TimeProvider.System).ConfigureAwait(false);
                 }

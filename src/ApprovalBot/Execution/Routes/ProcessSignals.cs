@@ -41,6 +41,14 @@ internal static class ProcessSignals
     }
 
     /// <summary>
+    /// Whether the session's leader itself still runs: what <see cref="SessionMembers"/> would say of it, from its own
+    /// <c>/proc/PID/stat</c> alone rather than a read of every process. Exact: a session leader cannot leave its session
+    /// (setsid and setpgid refuse it), and another process given its pid has another start time.
+    /// </summary>
+    public static bool LeaderRuns(int leader, long leaderStart) =>
+        Stat(leader) is { Zombie: false } stat && stat.StartTime == leaderStart && (stat.Session == leader || stat.Group == leader);
+
+    /// <summary>
     /// The live processes of the session a route's program led (started by <c>setsid</c>, its session and group id are its
     /// pid): those with that session or group id, started no earlier than the leader. None when the pid now belongs to
     /// another process: Linux hands out a pid again only when no session or group of that id is left, so the old session
