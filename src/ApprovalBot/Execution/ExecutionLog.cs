@@ -58,6 +58,10 @@ internal static partial class ExecutionLog
         Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store could not record it: {Reason}; it is recorded once the store takes writes again (should the service stop first, the draft becomes unknown)")]
     public static partial void OutcomeNotRecorded(this ILogger logger, string draftId, string kind, int attempt, string outcome, string? detail, string reason);
 
+    [LoggerMessage(EventId = 4020, Level = LogLevel.Error, EventName = "ExecutionOutcomeGivenUp",
+        Message = "Draft {DraftId} ({Kind}): attempt {Attempt} {Outcome} ({Detail}) but the store refused to record it again; {Action}")]
+    public static partial void OutcomeGivenUp(this ILogger logger, Exception ex, string draftId, string kind, int attempt, string outcome, string? detail, string action);
+
     [LoggerMessage(EventId = 4013, Level = LogLevel.Error, EventName = "ExecutionRunFailed",
         Message = "The run of draft {DraftId} failed unexpectedly; the draft is left to the next cycles (recovery if it was left executing)")]
     public static partial void RunFailed(this ILogger logger, Exception ex, string draftId);

@@ -538,7 +538,10 @@ internal sealed class ExecutorCycle(
         return finish.Draft!.State;
     }
 
-    /// <summary>Records the outcomes the store could not take when their attempts ended; stops at the first that still fails.</summary>
+    /// <summary>
+    /// Records the outcomes the store could not take when their attempts ended; stops at the first the store still cannot
+    /// take (away). One refused for a reason of the write's own a second time is given up (<see cref="GiveUpAsync"/>).
+    /// </summary>
     private async Task RecordLateOutcomesAsync()
     {
         foreach (var (id, late) in _unrecorded)
@@ -551,15 +554,42 @@ internal sealed class ExecutorCycle(
             }
             catch (Exception ex) when (ex is not StoreUnavailableException)
             {
-                // Not the store being away: retrying would fail every cycle and hold the executor up. Recovery takes
-                // the draft (unknown) instead; its outcome is in the log since the attempt ended.
-                _unrecorded.TryRemove(id, out _);
-                logger.CycleFailed(ex);
+                await GiveUpAsync(id, late, ex).ConfigureAwait(false);
                 continue;
             }
             _unrecorded.TryRemove(id, out _);
             Finished(late.Request, late.Outcome, finish);
         }
+    }
+
+    /// <summary>
+    /// An outcome the store refused twice, not for being away: retried, it would fail every cycle. The route ran and its
+    /// outcome is known, so the draft is not left to recovery, which on a route that dedupes queues it again (the route then
+    /// runs again, to the same refusal, until the draft ends failed for a reason that hides the outcome): it is made unknown,
+    /// the outcome in its error, for a human to check the sink and Mark done or Retry. Should that write fail too (not for the
+    /// store being away, which keeps the outcome for the next cycle), recovery takes the draft, as after a crash.
+    /// </summary>
+    private async Task GiveUpAsync(string id, Unrecorded late, Exception refusal)
+    {
+        var word = OutcomeWord(late.Outcome);
+        var detail = late.Outcome.Succeeded ? late.Outcome.Result : late.Outcome.Error;
+        var reason = $"attempt {late.Request.Attempt} {word}{(string.IsNullOrEmpty(detail) ? "" : $" ({detail})")} " +
+            $"but its outcome could not be recorded ({refusal.GetType().Name}: {refusal.Message})";
+        string action;
+        try
+        {
+            var draft = await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, late.Lease, null, reason, AttemptEvents.ExecutionUnknown,
+                ExecutionLedger.RouteName(late.Route))).ConfigureAwait(false);
+            action = draft is null
+                ? "the draft had left executing under this attempt's lease meanwhile, so it was left as it is"
+                : "the draft is now unknown, the outcome in its error: check the sink, then Mark done or Retry";
+        }
+        catch (Exception ex) when (ex is not StoreUnavailableException)
+        {
+            action = $"the draft could not be made unknown either ({ex.GetType().Name}: {ex.Message}), so it is left to recovery";
+        }
+        _unrecorded.TryRemove(id, out _);
+        logger.OutcomeGivenUp(refusal, id, late.Request.Draft.Kind, late.Request.Attempt, word, detail, action);
     }
 
     /// <summary>Approved drafts of push kinds whose retry time has come, oldest first (an index search: SqliteDatabaseTests checks the plan).</summary>

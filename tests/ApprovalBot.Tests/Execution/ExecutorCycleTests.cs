@@ -8,6 +8,7 @@ using ApprovalBot.Tests.Infrastructure;
 using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Quartz;
 
 namespace ApprovalBot.Tests.Execution;
 
@@ -55,6 +56,58 @@ public sealed class ExecutorCycleTests
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// The route ran, then the store refused the outcome's write for a reason of its own (not the store being away: here a
+    /// trigger that refuses the draft's move to executed). The outcome is in the log at once and the draft is left alone,
+    /// not re-run; the next cycle tries the write once more, and when that fails too the draft is made unknown with the
+    /// outcome in its error, for a human to settle. Before, the given-up draft went to recovery, which on a route that
+    /// dedupes queued it again: the route ran again, and again, until the draft ended failed, with a reason that hid the
+    /// success.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task RunOnce_OutcomeWriteRefusedTwice_LoggedNotRerunThenUnknownWithTheOutcome(bool idempotent)
+    {
+        using var route = new RouteScript();
+        var logs = new CapturedLogs();
+        const string id = "reply:refused-outcome";
+        // Only the test's cycles run: none fired by Quartz, and the approval does not wake the executor.
+        await using var host = await TestHost.StartAsync([.. route.Settings("reply", idempotent: idempotent), "ApprovalBot:Execution:IntervalSeconds=3600"],
+            services: s =>
+            {
+                s.AddSingleton<ILoggerProvider>(logs);
+                s.Configure<QuartzHostedServiceOptions>(o => o.StartDelay = TimeSpan.FromHours(1));
+            },
+            compose: b => b.AddApprovalJobs());
+        Drafts.Sql(host, "CREATE TRIGGER test_refuse_executed BEFORE UPDATE OF state ON drafts WHEN NEW.state = 'executed' " +
+            "BEGIN SELECT RAISE(ABORT, 'test: the store refuses the outcome'); END;");
+        await Drafts.ApproveUnannouncedAsync(host, id, "posted, not recorded");
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Executing, host.Store.Get(id)!.State);
+        var notRecorded = Assert.Single(logs.Entries, e => e.EventId.Name == "ExecutionOutcomeNotRecorded");
+        Assert.Contains($"attempt 1 succeeded (https://example.test/{id}) but the store could not record it: SqliteException", notRecorded.Message);
+        Assert.Contains("test: the store refuses the outcome", notRecorded.Message);
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get(id)!;
+        Assert.Equal(DraftState.Unknown, draft.State);
+        Assert.StartsWith($"attempt 1 succeeded (https://example.test/{id}) but its outcome could not be recorded (SqliteException: ", draft.ExecError);
+        Assert.EndsWith(ExecutionLedger.UnknownNote, draft.ExecError);
+        var givenUp = Assert.Single(logs.Entries, e => e.EventId.Name == "ExecutionOutcomeGivenUp");
+        Assert.Equal(LogLevel.Error, givenUp.Level);
+        Assert.Contains($"https://example.test/{id}", givenUp.Message);
+
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Unknown, host.Store.Get(id)!.State);
+        Assert.Single(route.Runs());
+        Assert.Single(route.Effects());
     }
 
     /// <summary>
