@@ -245,6 +245,14 @@ internal static class ExecutionLedger
     }
 
     /// <summary>
+    /// executing -> unknown for an attempt that ended but whose outcome the store refused to record, twice, not for being
+    /// away: <paramref name="reason"/> says what the outcome was. Unknown whatever the route: the route ran, so a rerun
+    /// would repeat a known outcome, and one the store refuses again. Only under its lease.
+    /// </summary>
+    public static Draft? OutcomeNotRecorded(WriteContext ctx, string id, string lease, ExecutorRouteOptions route, string reason) =>
+        Recover(ctx, id, lease, null, reason, AttemptEvents.ExecutionUnknown, RouteName(route));
+
+    /// <summary>
     /// An execution whose holder is gone (expired pull lease, or a process that died mid-run). On a route that dedupes
     /// it goes back to the queue with the same key; on any other, pull or push, it becomes unknown, because running it
     /// again (or handing it out again) could post twice: a pull agent may have posted and died before its complete. Only

@@ -578,8 +578,7 @@ internal sealed class ExecutorCycle(
         string action;
         try
         {
-            var draft = await store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, late.Lease, null, reason, AttemptEvents.ExecutionUnknown,
-                ExecutionLedger.RouteName(late.Route))).ConfigureAwait(false);
+            var draft = await store.WriteAsync(ctx => ExecutionLedger.OutcomeNotRecorded(ctx, id, late.Lease, late.Route, reason)).ConfigureAwait(false);
             action = draft is null
                 ? "the draft had left executing under this attempt's lease meanwhile, so it was left as it is"
                 : "the draft is now unknown, the outcome in its error: check the sink, then Mark done or Retry";

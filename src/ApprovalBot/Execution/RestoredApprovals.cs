@@ -24,6 +24,9 @@ internal static class RestoredApprovals
     public const string MarkerKey = "store.restored";
     public const string Reason = "the store was restored from a backup, and whether this approval ran after the backup was taken is not known";
 
+    /// <summary>In a <c>restore_unsettled</c> event's details: the state the copy held the draft in (approved, or failed).</summary>
+    public const string RestoredStateField = "restored_state";
+
     /// <summary>
     /// Settles the approvals (and failed drafts that made an attempt) of a restored store, if the store says it was
     /// restored; returns the drafts made unknown, each with the state the copy held it in.
@@ -75,7 +78,7 @@ internal static class RestoredApprovals
                     continue;
                 }
                 details["action"] = "unknown";
-                details["restored_state"] = d.State.ToWire();
+                details[RestoredStateField] = d.State.ToWire();
                 var applied = DraftStore.Apply(ctx, new Transition(d.Id, [d.State], DraftState.Unknown, AttemptEvents.RestoreUnsettled, "executor")
                 {
                     Set = new Dictionary<string, object?>

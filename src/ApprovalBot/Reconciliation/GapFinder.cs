@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using Microsoft.Data.Sqlite;
@@ -207,28 +208,59 @@ internal sealed class GapFinder(
 
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
-    /// build that settles a restored store has written it); a pull lease that expired; a pull executor's fail that said it may have taken effect (its
-    /// actor is the pull route's), with the executor's own error (the draft's exec_error, less the note the ledger adds);
-    /// else a run cut off. Whether a restored approval's kind has a route is today's configuration, not the event's: the
-    /// route an operator adds after the restore is the one a Retry runs on.
+    /// build that settles a restored store has written it), of an approval or of a failed draft an approver may have retried
+    /// (its restored_state; older builds settled approvals only); a pull lease that expired; a pull executor's fail that said
+    /// it may have taken effect (its actor is the pull route's), with the executor's own error (the draft's exec_error, less
+    /// the note the ledger adds); the executor's own reason, when it made the draft unknown without running it (its route
+    /// does not dedupe now) or could not record the outcome of a run; else a run cut off. Whether a restored draft's kind has
+    /// a route is today's configuration, not the event's: the route an operator adds after the restore is the one a Retry
+    /// runs on.
     /// </summary>
     private string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
     {
         { Type: AttemptEvents.RestoreUnsettled } when routes.RouteType(d.Kind) is null =>
-            "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); its kind has no route here: add one, then Retry, or Mark done",
+            $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has no route here: add one, then Retry, or Mark done",
         { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
-            "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); its kind has a route here now: " +
-            "check the sink, then Mark done or Retry",
+            $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has a route here now: check the sink, then Mark done or Retry",
         { Type: AttemptEvents.RestoreUnsettled } =>
-            "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
+            $"outcome unknown ({Restored(cause, whereCopied: false)}) on a route that does not dedupe; check the sink, then Mark done or Retry",
         { Type: AttemptEvents.LeaseExpired } when AttemptEvents.RouteOf(cause.Details) == "pull" =>
             "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
         { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
             $"outcome unknown (its pull executor could not tell whether it took effect: {WithoutUnknownNote(d.ExecError) ?? "no reason given"}) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
+        // A run's own unknown outcome records the error; the executor's reason is for what was not a run cut off.
+        { Type: AttemptEvents.ExecutionUnknown } when DetailText(cause.Details, "reason") is { } reason =>
+            $"outcome unknown ({reason}); check the sink, then Mark done or Retry",
         _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
     };
+
+    /// <summary>What a restore_unsettled event says the copy held: an approval, or a failed draft that a Retry may have run since.</summary>
+    private static string Restored(LedgerEvent cause, bool whereCopied) =>
+        (DetailText(cause.Details, RestoredApprovals.RestoredStateField) == DraftState.Failed.ToWire()
+            ? "failed in a store restored from a backup: an approver may have retried it, and it may have run again after the backup"
+            : "approved in a store restored from a backup: it may have run after the backup")
+        + (whereCopied ? ", where the copy was made" : "");
+
+    /// <summary>A text field of an event's details; null when absent, or when the details are not a JSON object (a ledger edited by hand).</summary>
+    private static string? DetailText(string? details, string name)
+    {
+        if (details is null)
+        {
+            return null;
+        }
+        try
+        {
+            using var doc = JsonDocument.Parse(details);
+            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(name, out var value)
+                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
 
     private static string? WithoutUnknownNote(string? error) =>
         error is not null && error.EndsWith(ExecutionLedger.UnknownNote, StringComparison.Ordinal) ? error[..^ExecutionLedger.UnknownNote.Length] : error;

@@ -439,6 +439,81 @@ public sealed class GapFinderTests : IAsyncLifetime
         }, details);
     }
 
+    /// <summary>
+    /// Failed drafts of a restored store (an attempt on record) that the first executor cycle made unknown: /stale says they
+    /// were failed there and that an approver may have retried them, with a route here or without one. Before, every
+    /// restore_unsettled read as a restored approval ("approved in a store restored from a backup").
+    /// </summary>
+    [Fact]
+    public async Task Find_FailedDraftsOfARestoredStoreMadeUnknown_SaidFailedThereNotApproved()
+    {
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        async Task FailAsync(string id, string kind)
+        {
+            await DraftFixtures.ApproveAsync(Store, id, kind: kind);
+            var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
+            await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!, AttemptOutcome.Failure("exit code 2", retryable: false), command,
+                new ExecutionOptions(), "executor:command"));
+        }
+        await FailAsync("posted:failed", "posted");
+        await FailAsync("memo:failed", "memo");
+        await Store.SetSettingAsync(RestoredApprovals.MarkerKey,
+            DraftColumns.ToUnixMs(DateTimeOffset.UtcNow.AddMinutes(1)).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var routes = new ExecutorRoutesOptions();
+        routes.Routes["posted"] = command;
+        Assert.Equal(2, (await RestoredApprovals.SettleAsync(Store, routes, DateTimeOffset.UtcNow)).Count);
+
+        var details = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!, g => g.Detail);
+
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["posted:failed"] = "outcome unknown (failed in a store restored from a backup: an approver may have retried it, and it may have run again after " +
+                "the backup) on a route that does not dedupe; check the sink, then Mark done or Retry",
+            ["memo:failed"] = "outcome unknown (failed in a store restored from a backup: an approver may have retried it, and it may have run again after " +
+                "the backup, where the copy was made); its kind has no route here: add one, then Retry, or Mark done",
+        }, details);
+    }
+
+    /// <summary>
+    /// A draft left to a rerun under its key (its attempt cut off on a route that deduped), made unknown instead because its
+    /// route does not dedupe now: /stale says so, from the executor's own reason. Before, it read as a run cut off mid-run.
+    /// </summary>
+    [Fact]
+    public async Task Find_UnknownBecauseItsRouteNoLongerDedupes_SaysSoRatherThanCutOff()
+    {
+        var deduping = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true };
+        var notDeduping = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        await DraftFixtures.ApproveAsync(Store, "posted:undeduped", kind: "posted");
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "posted:undeduped", "executor:command", deduping, TimeSpan.FromMinutes(1), "execute"));
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "posted:undeduped", begin.Lease!, AttemptOutcome.Interrupted("killed after 30 s"), deduping,
+            new ExecutionOptions(), "executor:command"));
+        var ended = await Store.WriteAsync(ctx => ExecutionLedger.EndExhausted(ctx, "posted:undeduped", "executor", notDeduping, "execute"));
+        Assert.NotNull(ended.Unsettled);
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+
+        Assert.Equal("outcome unknown (its last attempt may have taken effect and was left to a rerun under the same key, but its route does not dedupe now); " +
+            "check the sink, then Mark done or Retry", gap.Detail);
+    }
+
+    /// <summary>
+    /// A run whose outcome the store refused to record, so that the executor made the draft unknown with that outcome: /stale
+    /// says what the run did, not that it was cut off mid-run.
+    /// </summary>
+    [Fact]
+    public async Task Find_UnknownBecauseItsOutcomeCouldNotBeRecorded_SaysTheOutcome()
+    {
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true };
+        await DraftFixtures.ApproveAsync(Store, "posted:unrecorded", kind: "posted");
+        var begin = await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "posted:unrecorded", "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
+        const string reason = "attempt 1 succeeded (https://example.test/1) but its outcome could not be recorded (SqliteException: refused)";
+        Assert.NotNull(await Store.WriteAsync(ctx => ExecutionLedger.OutcomeNotRecorded(ctx, "posted:unrecorded", begin.Lease!, command, reason)));
+
+        var gap = Assert.Single(Finder.Find(Gaps.Stale));
+
+        Assert.Equal($"outcome unknown ({reason}); check the sink, then Mark done or Retry", gap.Detail);
+    }
+
     /// <summary>An approval of the copy that the first executor cycle of a restored store made unknown, with the route it recorded.</summary>
     private static async Task RestoredUnsettledAsync(DraftStore store, string id, string kind, string route)
     {
