@@ -45,6 +45,12 @@ internal sealed class ExecutorCycle(
     private bool _exhaustedEnded;
     private readonly DateTimeOffset _started = time.GetUtcNow();
 
+    // Whether recovery still looks past the running leases of pull kinds' drafts, for push runs that a process before this one
+    // started and a crash cut off, the kind moved to pull since: their push lease is no claim's. Only an earlier process
+    // can have started one (the routes are read once), so once a pass has recovered all there were, none is left to find.
+    // Only touched under the gate.
+    private bool _pushRunsOfPullKinds = true;
+
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
     // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
     // the draft unknown, the safe side.
@@ -248,12 +254,22 @@ internal sealed class ExecutorCycle(
     /// Executing drafts whose holder may be gone, in seq order from <c>$after</c> on, at most <c>$limit</c>: every one but a
     /// pull draft whose lease still runs (<paramref name="pullInList"/>: the pull kinds' parameters from <see cref="KindsIn"/>,
     /// null when there are none; a lease with no end has run out). Only the columns recovery needs, not the text:
-    /// drafts_by_state finds the executing ones, the seq term pages through them.
+    /// drafts_by_state finds the executing ones, the seq term pages through them. With <paramref name="pushRuns"/>, a pull
+    /// draft whose lease runs is left out only if its attempt was started as a claim: its last <c>execution_started</c> names
+    /// the pull route, or no route (an older build's, judged by the kind's route, as <see cref="RecoverOneAsync"/> does).
     /// </summary>
-    internal static string HeldSql(string? pullInList) =>
+    internal static string HeldSql(string? pullInList, bool pushRuns = false) =>
         "SELECT seq, id, kind, lease_token, lease_until FROM drafts WHERE state = 'executing' AND seq > $after" +
-        (pullInList is null ? "" : $" AND NOT (kind IN ({pullInList}) AND IFNULL(lease_until, 0) > $now)") +
+        (pullInList is null ? "" : $" AND NOT (kind IN ({pullInList}) AND IFNULL(lease_until, 0) > $now{(pushRuns ? " AND " + StartedAsClaim : "")})") +
         " ORDER BY seq LIMIT $limit";
+
+    /// <summary>
+    /// Whether the draft's last <c>execution_started</c> says pull or names no route (<see cref="AttemptEvents.RouteOf"/>: a text
+    /// <c>route</c> field, none in details that are not JSON): its own events, read backwards through events_by_draft.
+    /// </summary>
+    private const string StartedAsClaim =
+        "IFNULL((SELECT CASE WHEN json_valid(details) AND json_type(details, '$.route') = 'text' THEN json_extract(details, '$.route') END" +
+        " FROM events WHERE draft_id = drafts.id AND type = '" + AttemptEvents.ExecutionStarted + "' ORDER BY id DESC LIMIT 1), 'pull') = 'pull'";
 
     /// <summary>What recovery reads of an executing draft.</summary>
     private sealed record Held(long Seq, string Id, string Kind, string? LeaseToken, DateTimeOffset? LeaseUntil);
@@ -266,9 +282,11 @@ internal sealed class ExecutorCycle(
     {
         var now = time.GetUtcNow();
         var count = 0;
+        var pushRuns = _pushRunsOfPullKinds;
+        var pushRunLeft = false;
         for (var after = 0L; ;)
         {
-            var page = HeldExecutions(now, after);
+            var page = HeldExecutions(now, after, pushRuns);
             foreach (var d in page)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -276,9 +294,15 @@ internal sealed class ExecutorCycle(
                 {
                     count++;
                 }
+                else if (pushRuns && d.LeaseUntil > now && Routes.TryGet(d.Kind, out var route) && route.RouteType == RouteType.Pull)
+                {
+                    // A push run of a pull kind not recovered (a leftover of its session still runs): the next passes look again.
+                    pushRunLeft = true;
+                }
             }
             if (page.Count < RecoveryPage)
             {
+                _pushRunsOfPullKinds = pushRunLeft;
                 return count;
             }
             after = page[^1].Seq;
@@ -311,7 +335,7 @@ internal sealed class ExecutorCycle(
             if (startedOn == "pull")
             {
                 // A claim's lease that still runs is its agent's, whatever route the kind has now. HeldSql leaves out the pull
-                // kinds' drafts whose lease still runs, and a lease is never extended; anything that moved the draft since is
+                // kinds' claims whose lease still runs (a push run's lease it does not, at the first passes), and a lease is never extended; anything that moved the draft since is
                 // caught by Recover's compare-and-set on the lease.
                 if (d.LeaseUntil is { } until && until > now) return null;
                 reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
@@ -335,14 +359,14 @@ internal sealed class ExecutorCycle(
         return true;
     }
 
-    private List<Held> HeldExecutions(DateTimeOffset now, long after)
+    private List<Held> HeldExecutions(DateTimeOffset now, long after, bool pushRuns)
     {
         var pull = Routes.Routes.Where(r => r.Value.RouteType == RouteType.Pull).Select(r => r.Key).Order(StringComparer.Ordinal).ToList();
         var (inList, parameters) = KindsIn(pull);
         return store.Read(connection =>
         {
             using var cmd = connection.CreateCommand();
-            cmd.CommandText = HeldSql(pull.Count == 0 ? null : inList);
+            cmd.CommandText = HeldSql(pull.Count == 0 ? null : inList, pushRuns);
             foreach (var (name, value) in parameters)
             {
                 cmd.Parameters.AddWithValue(name, value);

@@ -168,6 +168,60 @@ public sealed class ExecutorCycleTests
     }
 
     /// <summary>
+    /// A command run cut off by a crash while its push lease (the route's timeout twice, plus slack) still ran, after which
+    /// the operator moved the kind to pull: the first cycle after the restart recovers it (unknown), as it would have on
+    /// the command route. Before, recovery passed over every draft of a pull kind whose lease still ran, taking the push
+    /// lease for a claim's, and the draft stayed executing, neither claimable nor settled, until that lease ran out.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_CommandRunCutOffThenKindMovedToPullWhileItsLeaseRuns_RecoveredAtOnce()
+    {
+        using var data = new TempDirectory();
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], TimeoutSeconds = 3600 };
+        await using (var before = await TestHost.StartAsync(dataDirectory: data.Path))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:cut-leased", "posted by a command, perhaps");
+            var begin = await before.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:cut-leased", "executor:command", command,
+                command.Timeout * 2 + TimeSpan.FromSeconds(30), "execute"));
+            Assert.NotNull(begin.Started);
+        }
+        await using var after = await TestHost.StartAsync(
+            ["ApprovalBot:Kinds:reply:Executor:Type=pull", "ApprovalBot:Kinds:reply:Executor:Idempotent=true"],
+            dataDirectory: data.Path, compose: b => b.AddApprovalJobs());
+
+        await Cycle(after).RunOnceAsync();
+
+        var draft = after.Store.Get("reply:cut-leased")!;
+        Assert.Equal(DraftState.Unknown, draft.State);
+        Assert.Null(draft.LeaseToken);
+        var interrupted = Assert.Single(after.Store.Events("reply:cut-leased"), e => e.Type == AttemptEvents.ExecutionInterrupted);
+        Assert.Equal("command", AttemptEvents.RouteOf(interrupted.Details));
+    }
+
+    /// <summary>
+    /// A pull agent's claim whose lease still runs is its agent's, at the first cycle after a start as at any other: the
+    /// first cycles' look past pull leases (for push runs a kind's move to pull left) never takes a claim for one.
+    /// </summary>
+    [Fact]
+    public async Task FirstCycle_PullClaimWhoseLeaseRuns_LeftToItsAgent()
+    {
+        using var data = new TempDirectory();
+        var pull = new ExecutorRouteOptions { Type = "pull" };
+        await using (var before = await TestHost.StartAsync(dataDirectory: data.Path))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:claimed", "claimed by an agent");
+            Assert.NotNull((await before.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:claimed", "pull:reply", pull, TimeSpan.FromHours(1), "claim"))).Started);
+        }
+        await using var after = await TestHost.StartAsync(["ApprovalBot:Kinds:reply:Executor:Type=pull"], dataDirectory: data.Path,
+            compose: b => b.AddApprovalJobs());
+
+        var result = await Cycle(after).RunOnceAsync();
+
+        Assert.Equal(0, result.Recovered);
+        Assert.Equal(DraftState.Executing, after.Store.Get("reply:claimed")!.State);
+    }
+
+    /// <summary>
     /// An attempt that may have taken effect on a route that dedupes left the draft for a retry under the same key; then
     /// the operator set <c>Idempotent: false</c>. The first cycle after the start makes the draft unknown, not at its retry
     /// time and never by running it. Before, the retry ran blindly on a sink that does not dedupe.
