@@ -52,8 +52,9 @@ internal sealed class ExecutorCycle(
     private bool _pushRunsOfPullKinds = true;
 
     // Attempts that ran while the store could not record their outcome: written at the start of the next cycles, and
-    // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then makes
-    // the draft unknown, the safe side.
+    // until then kept from recovery, which would take them for interrupted. Lost with the process; recovery then takes the
+    // draft as cut off (unknown, or run again under its key on a route that dedupes). Refused twice, not for the store
+    // being away: made unknown with the outcome (GiveUpAsync).
     private readonly ConcurrentDictionary<string, Unrecorded> _unrecorded = new(StringComparer.Ordinal);
 
     private sealed record Unrecorded(ExecutionRequest Request, string Lease, AttemptOutcome Outcome, ExecutorRouteOptions Route, string Actor);
@@ -335,8 +336,8 @@ internal sealed class ExecutorCycle(
             if (startedOn == "pull")
             {
                 // A claim's lease that still runs is its agent's, whatever route the kind has now. HeldSql leaves out the pull
-                // kinds' claims whose lease still runs (a push run's lease it does not, at the first passes), and a lease is never extended; anything that moved the draft since is
-                // caught by Recover's compare-and-set on the lease.
+                // kinds' claims whose lease still runs (not a push run's, at the first passes), and a lease is never extended;
+                // anything that moved the draft since is caught by Recover's compare-and-set on the lease.
                 if (d.LeaseUntil is { } until && until > now) return null;
                 reason = $"the pull lease expired at {d.LeaseUntil:O} without complete or fail";
                 eventType = AttemptEvents.LeaseExpired;
