@@ -142,11 +142,13 @@ internal sealed class GapFinder(
         // Approvals not yet checked by an executor: the text must still be there and still be the approved text.
         if (d.State == DraftState.Approved && HandoffCheck.Verify(d) is { } problem)
         {
-            return HandoffGap(d, problem.Code, "approved, will be blocked before execution");
+            return HandoffGap(d, problem.Code, "approved, will be blocked before execution", [ApproverAction.Discard]);
         }
         if (d.State == DraftState.Executing && (d.Text is null || DraftHash.Of(d.Text) != d.Sha256))
         {
-            return HandoffGap(d, d.Text is null ? "text_missing" : "text_changed", "vanished or changed while executing");
+            // No Discard: a draft being executed cannot be discarded (the button would only be answered so), as not_executed
+            // offers none while its run is under way.
+            return HandoffGap(d, d.Text is null ? "text_missing" : "text_changed", "vanished or changed while executing", []);
         }
         var route = routes.RouteType(d.Kind);
         if (d.State != DraftState.Approved || route is not (null or "pull") || d.StateSince > now - StuckAfter(d.Kind))
@@ -417,11 +419,11 @@ internal sealed class GapFinder(
     }
 
     /// <summary>An approval that will not pass (or did not keep passing) the handoff check; the text is at hand here.</summary>
-    private static Gap HandoffGap(Draft d, string code, string what)
+    private static Gap HandoffGap(Draft d, string code, string what, IReadOnlyList<ApproverAction> actions)
     {
         var detail = $"{Describe(code)} ({what}); approved sha256 {d.DecisionSha256 ?? "none"}, stored {d.Sha256}" +
             (code == "text_missing" ? "" : $", text now {(d.Text is null ? "missing" : DraftHash.Of(d.Text))}");
-        return Draft(Gaps.Orphans, GapName(code), d, d.DecidedAt ?? d.StateSince, detail, [ApproverAction.Discard]);
+        return Draft(Gaps.Orphans, GapName(code), d, d.DecidedAt ?? d.StateSince, detail, actions);
     }
 
     /// <summary>hash_mismatch is a changed text too: the one stored is not the one approved.</summary>

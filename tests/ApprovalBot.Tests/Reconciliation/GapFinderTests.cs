@@ -51,6 +51,19 @@ public sealed class GapFinderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Find_TextVanishedWhileExecuting_OrphanTextMissingWithoutADiscardThatCouldNotWork()
+    {
+        await DraftFixtures.ApproveAsync(Store, "reply:gone-running", "words");
+        await DraftFixtures.MoveAsync(Store, "reply:gone-running", DraftState.Approved, DraftState.Executing);
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET text = NULL WHERE id = 'reply:gone-running'");
+
+        var gap = Assert.Single(Finder.Find(Gaps.Orphans));
+
+        Assert.Equal((Gaps.TextMissing, "reply:gone-running"), (gap.Name, gap.DraftId));
+        Assert.Empty(gap.Actions);
+    }
+
+    [Fact]
     public async Task Find_ApprovalWhoseTextChanged_OrphanTextChangedNamingBothHashes()
     {
         await DraftFixtures.ApproveAsync(Store, "reply:edited", "approved words");
