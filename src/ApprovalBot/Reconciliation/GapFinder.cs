@@ -118,8 +118,11 @@ internal sealed class GapFinder(
             }
             else if (d.CardError is not null && d.CardNextAt is null)
             {
-                gaps.Add(Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
-                    [ApproverAction.Retry, ApproverAction.Discard]));
+                var gap = Draft(Gaps.Orphans, Gaps.CardUndelivered, d, d.CreatedAt, $"card not delivered after {d.CardAttempts} attempt(s): {d.CardError}",
+                    [ApproverAction.Retry, ApproverAction.Discard]);
+                // A Retry that fails again is a new failure for the approver who asked for it, escalated as new rather than
+                // reminded of hours later: the key names the episode by the last Retry (the state stays pending throughout).
+                gaps.Add(LastCardRetry(connection, d.Id) is { } retry ? gap with { Key = gap.Key + ":" + retry.ToString(CultureInfo.InvariantCulture) } : gap);
             }
             else if (d.CreatedAt <= now - CardWaitReportedAfter)
             {
@@ -134,6 +137,15 @@ internal sealed class GapFinder(
         OrphanCallbacks(connection, since, gaps);
         LeaseExpiries(connection, since, gaps);
         return gaps.ToList();
+    }
+
+    /// <summary>The ledger id of the draft's last card_retry_requested event (an approver's Retry of a card given up on), if any.</summary>
+    private static long? LastCardRetry(SqliteConnection connection, string id)
+    {
+        using var cmd = connection.CreateCommand();
+        cmd.CommandText = "SELECT MAX(id) FROM events WHERE draft_id = $id AND type = 'card_retry_requested'";
+        cmd.Parameters.AddWithValue("$id", id);
+        return cmd.ExecuteScalar() is long last ? last : null;
     }
 
     /// <summary>The orphan an approved or executing draft is, if it is one.</summary>

@@ -342,6 +342,35 @@ public sealed class ReconcilerTests : IAsyncLifetime
         Assert.Equal(2, _chat.Sent.Count);
     }
 
+    /// <summary>
+    /// A card the outbox gave up on, escalated; the approver taps Retry and the card is given up on again before the next
+    /// cycle: the new failure is escalated as new at once (before, the draft's one key made it a reminder, RemindEvery later).
+    /// </summary>
+    [Fact]
+    public async Task RunOnceAsync_CardRetriedAndGivenUpOnAgainBetweenTwoCycles_NewFailureEscalatedAsNew()
+    {
+        await DraftFixtures.SubmitAsync(_host.Store, "reply:card-again");
+        await GiveUpCardAsync("reply:card-again", "400 Bad Request: chat not found");
+        await Reconciler.RunOnceAsync(default);
+        var retried = await _host.Services.GetRequiredService<ApproverActions>().RetryAsync("reply:card-again", "user:1001");
+        await GiveUpCardAsync("reply:card-again", "400 Bad Request: chat not found");
+
+        var cycle = await Reconciler.RunOnceAsync(default);
+        var next = await Reconciler.RunOnceAsync(default);
+
+        Assert.True(retried.Applied);
+        Assert.Equal((1, 1), (cycle.Escalated, cycle.Resolved));
+        Assert.Equal(2, _chat.Sent.Count);
+        Assert.False(_chat.Sent[1].Gaps[0].Reminder);
+        Assert.Equal(0, next.Escalated + next.Reminded);
+    }
+
+    private Task GiveUpCardAsync(string id, string error) =>
+        _host.Store.TransitionAsync(new Transition(id, [DraftState.Pending], DraftState.Pending, "card_failed", "telegram")
+        {
+            Set = new Dictionary<string, object?> { ["card_attempts"] = 1, ["card_error"] = error, ["card_next_at"] = null },
+        });
+
     [Fact]
     public async Task RunOnceAsync_OpenEscalationOfAStoreUpgradedFromSchema8_NotSentAgain()
     {
