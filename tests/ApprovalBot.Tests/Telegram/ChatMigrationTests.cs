@@ -6,6 +6,7 @@ using ApprovalBot.Telegram;
 using ApprovalBot.Telegram.Cards;
 using ApprovalBot.Telegram.Updates;
 using ApprovalBot.Tests.Execution;
+using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -188,6 +189,35 @@ public sealed class ChatMigrationTests
         Assert.Empty(shown.Buttons);
         await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShowsCurrentState, "the moved card recorded as showing the latest state");
         Assert.Single(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+    }
+
+    /// <summary>
+    /// ChatId moved from the group to another chat, and the group, now a former chat, upgraded later: a card left there is
+    /// not posted, text and all, into that supergroup (it is not the approvers' chat either), but left as it is, like any
+    /// card in a former chat. Before, its next edit sent the card into the supergroup and recorded it there.
+    /// </summary>
+    [Fact]
+    public async Task Card_InAFormerChatThatUpgradedLater_NotPostedIntoItsSupergroupLeftAsItIs()
+    {
+        const string id = "reply:former-group";
+        await using var h = await StartInGroupAsync();
+        var card = await h.SubmitCardedAsync(id, "text the new chat's members never saw");
+        var press = h.Control.PressButton(card.MessageId, TelegramHarness.ButtonData(card, "Approve"), chatId: Group);
+        await h.Control.WaitForCallbackAnswerAsync(press.QueryId, TelegramHarness.Wait);
+        await Eventually.TrueAsync(() => h.Host.Store.Get(id)!.CardShowsCurrentState, "the approval shown on the card");
+        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={h.ChatId.ToString(CultureInfo.InvariantCulture)}"]);
+        h.Control.MigrateChat(Group, Supergroup);
+
+        await DraftFixtures.MoveAsync(h.Host.Store, id, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(h.Host.Store, id, DraftState.Executing, DraftState.Executed, new Dictionary<string, object?> { ["exec_result"] = "posted" });
+
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardSender.EditRefusedEvent), "card_edit_refused in the ledger");
+        var refused = JsonNode.Parse(h.Host.Store.Events(id).Single(e => e.Type == CardSender.EditRefusedEvent).Details!)!;
+        Assert.Equal((Supergroup, true), ((long)refused["migrate_to_chat_id"]!, (bool?)refused["former_chat"]));
+        Assert.DoesNotContain(h.Control.GetMessages(Supergroup), m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((Group, card.MessageId), (draft.CardChatId, draft.CardMessageId));
+        Assert.DoesNotContain(h.Host.Store.Events(id), e => e.Type == CardRecords.MovedEvent);
     }
 
     [Theory]

@@ -107,32 +107,18 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             catch (ApiRequestException ex) when (ex.MigrateToChatId is { } newChatId && newChatId != chatId)
             {
                 await chat.FollowMigrationAsync(chatId, newChatId).ConfigureAwait(false);
+                if (!chat.IsApproversChat(newChatId))
+                {
+                    // A former chat (ChatId moved on since) became a supergroup: that is not the approvers' chat either, so the
+                    // card, text and all, is not posted there; the card is left as it is, like any other in a former chat.
+                    await LeaveRefusedAsync(draft, chatId, messageId, ex, formerChat: true).ConfigureAwait(false);
+                    throw;
+                }
                 movedTo = await ShowInSupergroupAsync(draftId, chatId, messageId, newChatId, cancellationToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex) when (ex.IsEditRefused || (ex.IsChatRefused && !chat.IsApproversChat(chatId)))
             {
-                var reason = new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description };
-                if (ex.IsChatRefused)
-                {
-                    // A card left in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the
-                    // built-in sandbox, whose chat Telegram does not know): unlike the approvers' chat, nobody lets the bot back
-                    // in there for this service, and a readmission wakes the cards behind of the approvers' chat only. Tried
-                    // again, it was refused at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever.
-                    LogEditRefusedFormerChat(draftId, messageId, chatId, ex.Description);
-                    reason["former_chat"] = true;
-                }
-                else if (ex.IsMessageGone)
-                {
-                    // Gone (deleted by hand, too old to edit) is the chat's doing; any other 400 is an edit we rendered wrong
-                    // (too long, HTML Telegram cannot parse), which the same rendering would repeat at every look at the cards behind.
-                    LogEditRefusedGone(draftId, messageId, ex.Description);
-                }
-                else
-                {
-                    LogEditRefused(draftId, messageId, draft.State.ToWire(), ex.Description);
-                }
-                await records.RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, reason).ConfigureAwait(false);
-                MarkRefusalRecorded(ex);
+                await LeaveRefusedAsync(draft, chatId, messageId, ex, formerChat: ex.IsChatRefused).ConfigureAwait(false);
                 throw;
             }
             catch (Exception ex) when (IsCardFault(ex, cancellationToken))
@@ -154,6 +140,38 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
             // from here, beside that lane, could land after a newer edit and leave the card, and its record, behind.
             await ShowLatestAsync(draftId, card.Chat, card.Message, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>An edit refused for good (or a card in a former chat): logged, recorded as left as it is, and marked so.</summary>
+    private async Task LeaveRefusedAsync(Draft draft, long chatId, long messageId, ApiRequestException ex, bool formerChat)
+    {
+        var draftId = draft.Id;
+        var reason = new JsonObject { ["error_code"] = ex.ErrorCode, ["description"] = ex.Description };
+        if (ex.MigrateToChatId is { } migratedTo)
+        {
+            reason["migrate_to_chat_id"] = migratedTo;
+        }
+        if (formerChat)
+        {
+            // A card left in a chat that is no longer the approvers' (ChatId changed, or a real bot took over from the
+            // built-in sandbox, whose chat Telegram does not know): unlike the approvers' chat, nobody lets the bot back
+            // in there for this service, and a readmission wakes the cards behind of the approvers' chat only. Tried
+            // again, it was refused at every look at the cards behind (every CardRetryMaxDelaySeconds), for ever.
+            LogEditRefusedFormerChat(draftId, messageId, chatId, ex.Description);
+            reason["former_chat"] = true;
+        }
+        else if (ex.IsMessageGone)
+        {
+            // Gone (deleted by hand, too old to edit) is the chat's doing; any other 400 is an edit we rendered wrong
+            // (too long, HTML Telegram cannot parse), which the same rendering would repeat at every look at the cards behind.
+            LogEditRefusedGone(draftId, messageId, ex.Description);
+        }
+        else
+        {
+            LogEditRefused(draftId, messageId, draft.State.ToWire(), ex.Description);
+        }
+        await records.RecordLeftAsync(draft, chatId, messageId, EditRefusedEvent, reason).ConfigureAwait(false);
+        MarkRefusalRecorded(ex);
     }
 
     /// <summary>
