@@ -10,7 +10,9 @@ namespace ApprovalBot.Backups;
 /// <summary>
 /// <c>ApprovalBot restore &lt;file&gt;</c>: puts a backup in place of the store while no service runs. The new store is
 /// built beside the old one (<c>approvals.db.restoring</c>), made durable, and renamed over it only once complete; the
-/// replaced files (with their WAL, which must never meet another database) are kept in <c>replaced-&lt;time&gt;/</c>.
+/// replaced files (with their WAL, which must never meet another database) are kept in <c>replaced-&lt;time&gt;/</c>,
+/// which they reach together: moved one by one into <c>approvals.db.replacing/</c>, which a restore cut off midway
+/// finishes filling when run again, and that folder renamed in one step.
 /// </summary>
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 internal static class StoreRestore
@@ -63,31 +65,33 @@ internal static class StoreRestore
         {
             File.Delete(restoring + suffix); // left by a restore that did not finish; the lock says none runs now
         }
-        var replacing = StoreFiles(databasePath).Count > 0;
-        if (replacing)
+        if (File.Exists(databasePath))
         {
             Checkpoint(databasePath, busyTimeout);
         }
+        var replacing = StoreLock.ReplacingPathOf(databasePath);
+        if (Directory.Exists(replacing))
+        {
+            // A restore cut off while it moved the old store aside: the rest of it joins what was moved, so that the
+            // counters below read it whole and it is kept in one folder.
+            MoveStore(databasePath, replacing, folder, restoring, replaced: null);
+        }
+        var hasOld = Directory.Exists(replacing) || StoreFiles(databasePath).Count > 0;
         var (floors, note) = Floors(databasePath, folder, busyTimeout);
-        var replaced = replacing ? ReplacedFolder(folder, time.GetUtcNow()) : null;
+        var replaced = hasOld ? ReplacedFolder(folder, time.GetUtcNow()) : null;
         var next = Build(restoring, backup, replaced, restored, floors, time.GetUtcNow(), busyTimeout);
 
         try
         {
             if (replaced is not null)
             {
-                // Listed only now: reading the old store (above) can itself leave an empty -wal and a -shm beside it, and
+                // Moved only now: reading the old store (above) can itself leave an empty -wal and a -shm beside it, and
                 // a WAL left beside the new store would be replayed into it.
-                var old = StoreFiles(databasePath);
-                Directory.CreateDirectory(replaced, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                var kept = old.Select(file => Path.Combine(replaced, Path.GetFileName(file))).ToList();
-                for (var i = 0; i < old.Count; i++)
-                {
-                    File.Move(old[i], kept[i]);
-                }
-                GiveToFolderOwner(folder, [replaced, .. kept]);
-                // Before the data folder: its entries for the old store may only go once replaced-* durably holds them.
-                Folders.Sync(replaced);
+                MoveStore(databasePath, replacing, folder, restoring, replaced);
+                // The store's files reach replaced-* together, whole; the data folder synced before the new store takes
+                // the old one's name, so that no power cut can leave a replacing folder beside the new store.
+                Directory.Move(replacing, replaced);
+                Folders.Sync(folder);
             }
             File.Move(restoring, databasePath);
             Folders.Sync(folder);
@@ -95,9 +99,44 @@ internal static class StoreRestore
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new StoreCommandException(
-                $"The restore stopped midway: {ex.Message}. The new store is complete in '{restoring}'; the replaced store's files are in '{replaced}' or still in place. Run the restore again.", ex);
+                $"The restore stopped midway: {ex.Message}. The new store is complete in '{restoring}'; the replaced store's files are in '{replaced}', in '{replacing}', or still in place. Run the restore again.", ex);
         }
         return new Result(restored, replaced, next, note);
+    }
+
+    /// <summary>
+    /// Moves the store's files that are still in the data folder into <paramref name="replacing"/> (created if missing),
+    /// and syncs it: before the data folder, whose entries for the old store may only go once that folder durably holds them.
+    /// </summary>
+    private static void MoveStore(string databasePath, string replacing, string folder, string restoring, string? replaced)
+    {
+        try
+        {
+            if (!Directory.Exists(replacing))
+            {
+                Directory.CreateDirectory(replacing, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
+            var old = StoreFiles(databasePath);
+            var kept = old.Select(file => Path.Combine(replacing, Path.GetFileName(file))).ToList();
+            if (kept.FirstOrDefault(File.Exists) is { } clash)
+            {
+                // Only someone's hand puts a second store in the data folder after a cut-off restore (the service refuses
+                // to start while the folder is there): which one is the replaced store is not for the restore to guess.
+                throw new StoreCommandException(
+                    $"'{replacing}' holds part of the store a cut-off restore was moving aside, and '{Path.Combine(folder, Path.GetFileName(clash))}' is there too. Move one of them out of the data directory, then run the restore again.");
+            }
+            for (var i = 0; i < old.Count; i++)
+            {
+                File.Move(old[i], kept[i]);
+            }
+            GiveToFolderOwner(folder, [replacing, .. kept]);
+            Folders.Sync(replacing);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new StoreCommandException(
+                $"The restore stopped midway: {ex.Message}. {(File.Exists(restoring) ? $"The new store is complete in '{restoring}'; t" : "T")}he replaced store's files are in '{replacing}'{(replaced is null ? "" : $" (to become '{replaced}')")} or still in place. Run the restore again.", ex);
+        }
     }
 
     private static StoreSummary ReadBackup(string backup, TimeSpan busyTimeout)
@@ -211,7 +250,8 @@ internal static class StoreRestore
     /// </summary>
     private static ((long Drafts, long Events) Floors, string? Note) Floors(string databasePath, string folder, TimeSpan busyTimeout)
     {
-        var stores = Directory.GetDirectories(folder, "replaced-*").Select(d => Path.Combine(d, "approvals.db")).Prepend(databasePath).Where(File.Exists);
+        var stores = Directory.GetDirectories(folder, "replaced-*").Append(StoreLock.ReplacingPathOf(databasePath))
+            .Select(d => Path.Combine(d, Path.GetFileName(databasePath))).Prepend(databasePath).Where(File.Exists);
         long drafts = 0, events = 0;
         var unread = new List<string>();
         foreach (var store in stores)
@@ -242,9 +282,9 @@ internal static class StoreRestore
         new[] { "", "-wal", "-shm", "-journal" }.Select(suffix => databasePath + suffix).Where(File.Exists).ToList();
 
     /// <summary>
-    /// Copies the replaced store's WAL into its database file first, so the one file moved aside holds it all: a restore
-    /// cut off between moving the database and its WAL would otherwise split them. A store too damaged for that moves as
-    /// it is, WAL and all.
+    /// Copies the replaced store's WAL into its database file first, so that the one file kept in <c>replaced-*</c> holds
+    /// it all (and <c>sqlite3</c> opened read-only there still reads it whole). A store too damaged for that moves as it is,
+    /// WAL and all, together as any store does.
     /// </summary>
     private static void Checkpoint(string databasePath, TimeSpan busyTimeout)
     {

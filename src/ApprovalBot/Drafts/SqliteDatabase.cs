@@ -76,6 +76,13 @@ internal sealed class SqliteDatabase : IDisposable
         TakeLock();
         var directory = Path.GetDirectoryName(DatabasePath)!;
         var restoring = StoreLock.RestoringPathOf(DatabasePath);
+        var replacing = StoreLock.ReplacingPathOf(DatabasePath);
+        if (Directory.Exists(replacing))
+        {
+            // The old store may be split between that folder and this one: neither is a store to open.
+            throw new StartupRefusedException(
+                $"A restore into '{directory}' did not finish: it was moving the store it replaces into '{replacing}'. Run the restore again (ApprovalBot restore <backup>).");
+        }
         if (File.Exists(restoring))
         {
             // Opening approvals.db now could create an empty store where the restore had moved the old one aside.

@@ -51,4 +51,10 @@ internal static class StoreLock
 
     /// <summary>The file a restore builds the new store in; left behind only by a restore that did not finish.</summary>
     public static string RestoringPathOf(string databasePath) => databasePath + ".restoring";
+
+    /// <summary>
+    /// The folder a restore moves the replaced store's files into before it renames the folder, in one step, to
+    /// <c>replaced-&lt;time&gt;</c>; left behind only by a restore cut off while it moved them.
+    /// </summary>
+    public static string ReplacingPathOf(string databasePath) => databasePath + ".replacing";
 }

@@ -158,10 +158,74 @@ public sealed class StoreRestoreTests : IDisposable
 
         var result = Restore(backup);
 
-        // Alone, without the WAL beside it: a restore cut off between moving the database and its WAL splits nothing.
+        // Alone, without the WAL beside it: the one file kept in replaced-* holds the whole store.
         var alone = _temp.Combine("alone.db");
         File.Copy(Path.Combine(result.Replaced!, "approvals.db"), alone);
         Assert.Contains("reply:wal:in-the-wal", Ids(alone));
+    }
+
+    [Fact]
+    public async Task Run_ARestoreCutOffWhileMovingTheStoreAside_TheServiceRefuses_AndARestoreAgainKeepsItWholeInOneFolder()
+    {
+        var backup = await BackupOfAsync("reply:split:a");
+        await KilledServiceStoreAsync("reply:split:old", "reply:split:in-the-wal");
+        // As a restore cut off after moving the database into the replacing folder, before its WAL (as one too damaged to
+        // checkpoint would still have it): the old store is whole only with both.
+        var replacing = StoreLock.ReplacingPathOf(Database);
+        Directory.CreateDirectory(replacing);
+        File.Move(Database, Path.Combine(replacing, "approvals.db"));
+        File.WriteAllText(StoreLock.RestoringPathOf(Database), "half a store");
+
+        var refused = await Assert.ThrowsAsync<StartupRefusedException>(() => TestHost.StartAsync(dataDirectory: Data));
+        Assert.Contains($"did not finish: it was moving the store it replaces into '{replacing}'. Run the restore again", refused.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Database), "the refused start created a store");
+
+        var result = Restore(backup);
+
+        Assert.Equal(["reply:split:a"], Ids(Database));
+        Assert.False(Directory.Exists(replacing));
+        Assert.Equal([result.Replaced!], Directory.GetDirectories(Data, "replaced-*"));
+        Assert.Equal(["reply:split:old", "reply:split:in-the-wal"], Ids(Path.Combine(result.Replaced!, "approvals.db")));
+        // The counters moved past the draft only its WAL held: its card is in the chat.
+        Assert.Equal(2 + StoreRestore.CounterJump + 1, result.NextSeq);
+        Assert.False(File.Exists(Database + "-wal"), "the replaced store's WAL was left beside the new store");
+    }
+
+    [Fact]
+    public async Task Run_ACutOffRestoresReplacingFolderAndAnotherStoreBesideIt_RefusedAndNothingChanged()
+    {
+        var backup = await BackupOfAsync("reply:clash:a");
+        await DraftFixtures.CreateStoreAsync(Data, "reply:clash:current");
+        var replacing = Directory.CreateDirectory(StoreLock.ReplacingPathOf(Database)).FullName;
+        File.Copy(Database, Path.Combine(replacing, "approvals.db"));
+        var before = Files(Data);
+
+        var ex = Assert.Throws<StoreCommandException>(() => Restore(backup));
+
+        Assert.Equal(
+            $"'{replacing}' holds part of the store a cut-off restore was moving aside, and '{Database}' is there too. Move one of them out of the data directory, then run the restore again.",
+            ex.Message);
+        Assert.Equal(before, Files(Data));
+    }
+
+    /// <summary>In the data folder, the store a service killed with SIGKILL leaves: its last draft only in the WAL.</summary>
+    private async Task KilledServiceStoreAsync(string first, string inTheWal)
+    {
+        await using (var running = await TestHost.StartAsync(dataDirectory: Data))
+        {
+            await DraftFixtures.SubmitAsync(running.Store, first);
+            await DraftFixtures.SubmitAsync(running.Store, inTheWal);
+            foreach (var suffix in new[] { "", "-wal" })
+            {
+                File.Copy(Database + suffix, _temp.Combine("killed.db" + suffix));
+            }
+        }
+        Directory.Delete(Data, recursive: true);
+        Directory.CreateDirectory(Data);
+        File.Move(_temp.Combine("killed.db"), Database);
+        File.Move(_temp.Combine("killed.db-wal"), Database + "-wal");
+        File.Copy(Database, _temp.Combine("killed-alone.db"));
+        Assert.DoesNotContain(inTheWal, Ids(_temp.Combine("killed-alone.db")));
     }
 
     [Fact]

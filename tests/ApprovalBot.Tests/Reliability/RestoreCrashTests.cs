@@ -54,7 +54,8 @@ public sealed class RestoreCrashTests(ITestOutputHelper output)
                     Assert.True(host.ExitCode == 1, $"killed at '{at}', the service exited {host.ExitCode}:\n{host.Output}");
                     Assert.Contains($"ApprovalBot could not start: A restore into '{data}' did not finish", host.Output, StringComparison.Ordinal);
                     Assert.Contains("Run the restore again (ApprovalBot restore <backup>)", host.Output, StringComparison.Ordinal);
-                    outcome = File.Exists(Path.Combine(data, "approvals.db")) ? "refused (store in place)" : "refused (store moved aside)";
+                    outcome = Directory.Exists(Path.Combine(data, "approvals.db.replacing")) ? "refused (store being moved aside)"
+                        : File.Exists(Path.Combine(data, "approvals.db")) ? "refused (store in place)" : "refused (store moved aside)";
                     if (outcome == "refused (store in place)")
                     {
                         // "or delete that file to keep the store as it is": the store in place is the whole old one.
@@ -80,9 +81,18 @@ public sealed class RestoreCrashTests(ITestOutputHelper output)
             var again = RestoreAgain(data, backup);
             Assert.True(again.ExitCode == StoreCommand.Done, $"killed at '{at}', the restore run again failed: {again.Stderr}");
             AssertRestored(data, copy);
-            // The store it replaced is kept whole, in one replaced-* folder (the same one when the cut-off run had moved it).
-            Assert.Contains(Directory.GetDirectories(data, "replaced-*"), folder =>
-                File.Exists(Path.Combine(folder, "approvals.db")) && StoreContents.Read(Path.Combine(folder, "approvals.db")).Drafts.SequenceEqual(old.Drafts));
+            // The store it replaced is kept whole, in one replaced-* folder (the same one when the cut-off run had moved it),
+            // and none of its files is left anywhere else: each replaced-* folder holds one whole store (a second one the
+            // store the cut-off run had finished restoring), and nothing of a store is left beside the new one.
+            var folders = Directory.GetDirectories(data, "replaced-*");
+            var kept = folders.Select(f => File.Exists(Path.Combine(f, "approvals.db")) ? StoreContents.Read(Path.Combine(f, "approvals.db")).Drafts : null).ToList();
+            Assert.True(kept.All(drafts => drafts is not null && (drafts.SequenceEqual(old.Drafts) || drafts.SequenceEqual(copy.Drafts)))
+                && kept.Count(drafts => drafts!.SequenceEqual(old.Drafts)) == 1,
+                $"killed at '{at}', the restore run again did not keep the old store whole in one replaced-* folder: {string.Join("; ", folders.Select(f => $"{Path.GetFileName(f)}: {string.Join(", ", Directory.GetFiles(f).Select(Path.GetFileName))}"))}");
+            Assert.Equal(["approvals.db", "approvals.db.lock", .. folders.Select(Path.GetFileName).Order(StringComparer.Ordinal)],
+                Directory.GetFileSystemEntries(data).Select(Path.GetFileName)
+                    .Where(name => name!.StartsWith("approvals.db", StringComparison.Ordinal) || name.StartsWith("replaced-", StringComparison.Ordinal))
+                    .Order(StringComparer.Ordinal));
         }
 
         // The last one restored serves, as any restored store does.
