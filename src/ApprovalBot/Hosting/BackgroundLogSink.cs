@@ -139,6 +139,16 @@ internal sealed class BackgroundLogSink : ILogEventSink, IDisposable
                 _drained = true;
             }
         }
-        _sinks.Dispose();
+        try
+        {
+            _sinks.Dispose();
+        }
+        catch (Exception ex)
+        {
+            // The file sink writes what it still buffers as it closes, and on a full disk that fails again. Thrown from
+            // here (the host's disposal at exit) it replaced how the run ended: a clean stop exited 1, "could not run",
+            // and an exception that had ended the run was lost behind it. Said once, on stderr: the sinks are closed.
+            Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss} WRN] {typeof(BackgroundLogSink).FullName}: the log sinks failed as they closed; lines may be missing from the log file: {ex.Message}");
+        }
     }
 }

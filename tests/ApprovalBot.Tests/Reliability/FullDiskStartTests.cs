@@ -116,6 +116,33 @@ public sealed class FullDiskStartTests(ITestOutputHelper output)
         output.WriteLine($"{receipts.Count} receipts, the disk filled, a submit refused unavailable, kill -9; on the full disk: {refusal}\nonce space returned: every receipt there, integrity_check ok");
     }
 
+    /// <summary>
+    /// The disk filled while the service ran, and it logged what it refused (lines its log file could not take); then
+    /// stopped as systemd stops it. The stop is a clean one, exit 0, said as such: the log file's own failure to write
+    /// those lines, met again when the file is closed at exit, is not the way the run ended.
+    /// </summary>
+    [Fact]
+    public async Task Stop_AfterTheDiskFilledWhileRunning_ExitsCleanly_TheLogFilesFailureNotTakenForTheRunsEnd()
+    {
+        using var data = new TempDirectory();
+        using var disk = await FullDisk.CreateAsync(data.Path);
+        await using var host = await HostProcess.StartAsync(data.Path, OfflineBot.Settings, disk.Environment);
+        await using (var client = await host.ConnectAsync())
+        {
+            Assert.True((await client.SubmitAsync(Draft(0))).Ok);
+            disk.Fill();
+            Assert.Equal(ErrorCodes.Unavailable, (await client.SubmitAsync(Draft(1))).Error?.Code);
+        }
+
+        await host.TerminateAsync();
+
+        Assert.True(host.ExitCode == 0, $"the stop exited {host.ExitCode}:\n{host.Output}");
+        Assert.DoesNotContain("could not run", host.Output, StringComparison.Ordinal);
+        var note = Assert.Single(host.Output.Split('\n'), line => line.Contains("the log sinks failed as they closed", StringComparison.Ordinal));
+        Assert.Contains("No space left on device", note, StringComparison.Ordinal);
+        output.WriteLine($"stopped after the disk filled: exit {host.ExitCode}; {note.Trim()}");
+    }
+
     private static DraftSubmission Draft(int i) =>
         new() { Id = $"post:full-kill:{i}", Kind = "post", Agent = "a", Text = $"{i} full disk ✓ " + new string((char)('a' + i % 26), 2000) };
 
