@@ -17,7 +17,8 @@ internal static class HostRun
     {
         var failures = new List<OptionsValidationException>();
         var configuration = host.Services.GetRequiredService<IConfiguration>();
-        List<string> unknown = [.. UnknownSettings.Find(configuration), .. LoggingSettings.Find(configuration)];
+        List<string> unknown = [.. UnknownSettings.Find(configuration), .. LoggingSettings.Find(configuration),
+            .. host.Services.GetService<SerilogSettings.Found>()?.Errors ?? []];
         if (unknown.Count > 0)
         {
             failures.Add(new OptionsValidationException(Options.DefaultName, typeof(IConfiguration), unknown));

@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Serilog;
@@ -39,13 +40,11 @@ internal static class LoggingExtensions
                 flushToDiskInterval: TimeSpan.FromSeconds(1));
         }
         var sinkLogger = sinks.CreateLogger();
-        var configured = new LoggerConfiguration();
-        if (LoggingSettings.Find(builder.Configuration).Count == 0)
-        {
-            // A bad level is refused with the other settings (HostRun.ValidateConfiguration): read here, it threw first.
-            configured.ReadFrom.Configuration(builder.Configuration);
-        }
-        var logger = configured
+        // A bad level, sink or other Serilog setting is refused with the other settings (HostRun.ValidateConfiguration):
+        // read here, it threw first, or was passed over without a word.
+        var (configured, errors) = SerilogSettings.Read(builder.Configuration, levelsValid: LoggingSettings.Find(builder.Configuration).Count == 0);
+        builder.Services.AddSingleton(new SerilogSettings.Found(errors));
+        var logger = (configured ?? new LoggerConfiguration())
             .Enrich.FromLogContext()
             // The host logs a failed start with its stack trace; a refused start is said once, in full, by Program.
             .Filter.ByExcluding(e => e.Exception is StartupRefusedException)

@@ -145,6 +145,30 @@ public sealed class ProgramTests
     }
 
     /// <summary>
+    /// Serilog's own settings (sinks, enrichers, the assemblies they come from, level switches) are read while the host is
+    /// built: a mistake there ended the start with Serilog's stack trace ("could not run"), or was passed over without a
+    /// word (a misspelt sink logged nowhere). Each is a bad key now, named, listed with the others, exit 1.
+    /// </summary>
+    [Theory]
+    [InlineData("Serilog:WriteTo:0:Name=Nope", "Serilog:WriteTo:0: Serilog has no sink 'Nope' that takes no arguments")]
+    [InlineData("Serilog:Using:0=Serilog.Sinks.Nope", "Serilog:Using:0: Could not load file or assembly 'Serilog.Sinks.Nope")]
+    [InlineData("Serilog:LevelSwitches:$app=Loud", "Serilog:LevelSwitches:$app: The value Loud is not a valid Serilog level.")]
+    [InlineData("Serilog:WriteTo:0:Name=File Serilog:WriteTo:0:Args:path=x.json Serilog:WriteTo:0:Args:rollingInterval=Weekly", "Serilog:WriteTo:0:Args:rollingInterval: Requested value 'Weekly' was not found.")]
+    public async Task Start_BadSerilogSetting_ExitsOneNamingTheKeyWithTheOtherBadKeysWithoutAStackTrace(string settings, string expected)
+    {
+        using var dir = new TempDirectory();
+
+        var host = await HostProcess.RunToExitAsync(dir.Path, [.. settings.Split(' '), "ApprovalBot:MaxBatch=0"]);
+
+        Assert.True(host.ExitCode == 1, $"exit {host.ExitCode}:\n{host.Output}");
+        Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
+        Assert.Contains("  - " + expected, host.Output, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0)", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "approvals.db")));
+    }
+
+    /// <summary>
     /// A command line the configuration would misread: a key without its value (dropped, or given the next key as its
     /// value), a single-dash switch (a FormatException with its stack trace, or dropped). Exit 2, as a stray word gets,
     /// before anything is created.
