@@ -16,7 +16,7 @@ namespace ApprovalBot.Hosting;
 /// </summary>
 internal static class SerilogSettings
 {
-    public const string Section = "Serilog";
+    private const string SectionName = "Serilog";
 
     /// <summary>The sections Serilog.Settings.Configuration reads; it passes over any other key without a word.</summary>
     private static readonly string[] Known = ["Using", "LevelSwitches", "FilterSwitches", "MinimumLevel", "Enrich", "Properties", "Filter", "Destructure", "WriteTo", "AuditTo"];
@@ -40,7 +40,7 @@ internal static class SerilogSettings
     /// </summary>
     public static (LoggerConfiguration? Configured, IReadOnlyList<string> Errors) Read(IConfiguration configuration, bool levelsValid)
     {
-        var serilog = configuration.GetSection(Section);
+        var serilog = configuration.GetSection(SectionName);
         List<string> errors = [.. Unknown(serilog)];
         if (levelsValid && errors.Count == 0)
         {
@@ -56,7 +56,7 @@ internal static class SerilogSettings
             if (errors.Count == 0)
             {
                 // Only the whole section fails, not any one entry of it: said as Serilog says it.
-                errors.Add($"{Section}: {(failure is null ? Describe(messages[0]) : Message(failure))}");
+                errors.Add($"{SectionName}: {(failure is null ? Describe(messages[0]) : Message(failure))}");
             }
             return (null, errors);
         }
@@ -198,7 +198,7 @@ internal static class SerilogSettings
         var args = entry?.GetSection("Args").GetChildren().Select(a => a.Key).ToList() ?? [];
         var candidates = text.Split('\n').Skip(1).Select(l => l.Trim()).Where(l => l.Contains('(', StringComparison.Ordinal))
             .Select(l => l[..l.IndexOf('(', StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-        var fromPackage = $"one from another package needs its assembly in {Section}:Using";
+        var fromPackage = $"one from another package needs its assembly in {SectionName}:Using";
         var takes = args.Count > 0 ? $"that takes {string.Join(", ", args)}" : "that takes no arguments";
         if (candidates.Contains(name, StringComparer.OrdinalIgnoreCase))
         {
