@@ -272,16 +272,19 @@ public sealed class BackupRestoreTests(ITestOutputHelper output)
         Assert.True(restore.ExitCode == 0, restore.Stderr);
         var renames = restored.Select((line, i) => (Line: line.Split(' '), At: i)).Where(r => r.Line[0] == "rename").ToList();
         Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db.restoring") && r.Line[2] == Path.Combine(data, "approvals.db"));
-        Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db") && r.Line[2].Contains("/replaced-", StringComparison.Ordinal));
+        var replacing = Path.Combine(data, "approvals.db.replacing");
+        Assert.Contains(renames, r => r.Line[1] == Path.Combine(data, "approvals.db") && r.Line[2] == Path.Combine(replacing, "approvals.db"));
+        var replacedAt = renames.Single(r => r.Line[1] == replacing && r.Line[2].StartsWith(Path.Combine(data, "replaced-"), StringComparison.Ordinal)).At;
         foreach (var (line, at) in renames)
         {
             var into = Path.GetDirectoryName(line[2]);
             Assert.True(restored.Skip(at + 1).Contains($"fsync {into}"), $"'{line[1]}' was renamed to '{line[2]}', and '{into}' was not synced after it:\n{string.Join('\n', restored)}");
         }
-        // The replaced store is durably in replaced-* before the data folder's sync makes its old entries' removal durable.
-        var replacedFolder = Path.GetDirectoryName(renames.First(r => r.Line[2].Contains("/replaced-", StringComparison.Ordinal)).Line[2]);
+        // The replaced store is durably in its folder before that folder takes its replaced-* name, and that name is
+        // durable before the copy takes the store's place (a power cut cannot leave approvals.db.replacing beside the copy).
         var inPlace = renames.Single(r => r.Line[2] == Path.Combine(data, "approvals.db")).At;
-        Assert.True(restored.Take(inPlace).Contains($"fsync {replacedFolder}"), $"'{replacedFolder}' was not synced before the copy took the store's place:\n{string.Join('\n', restored)}");
+        Assert.True(restored.Take(replacedAt).Contains($"fsync {replacing}"), $"'{replacing}' was not synced before it was renamed:\n{string.Join('\n', restored)}");
+        Assert.True(restored.Take(inPlace).Skip(replacedAt + 1).Contains($"fsync {data}"), $"'{data}' was not synced between the replaced-* rename and the copy taking the store's place:\n{string.Join('\n', restored)}");
     }
 
     [Fact]
