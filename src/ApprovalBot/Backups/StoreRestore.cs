@@ -61,6 +61,9 @@ internal static class StoreRestore
         GiveToFolderOwner(folder, StoreLock.PathOf(databasePath));
 
         var restoring = StoreLock.RestoringPathOf(databasePath);
+        // A restore cut off after it moved the store aside: its file is all that keeps the service from starting on a new,
+        // empty store in its place.
+        var movedAside = File.Exists(restoring) && !File.Exists(databasePath);
         foreach (var suffix in new[] { "", "-journal", "-wal", "-shm" })
         {
             File.Delete(restoring + suffix); // left by a restore that did not finish; the lock says none runs now
@@ -79,7 +82,26 @@ internal static class StoreRestore
         var hasOld = Directory.Exists(replacing) || StoreFiles(databasePath).Count > 0;
         var (floors, note) = Floors(databasePath, folder, busyTimeout);
         var replaced = hasOld ? ReplacedFolder(folder, time.GetUtcNow()) : null;
-        var next = Build(restoring, backup, replaced, restored, floors, time.GetUtcNow(), busyTimeout);
+        long next;
+        try
+        {
+            next = Build(restoring, backup, replaced, restored, floors, time.GetUtcNow(), busyTimeout);
+        }
+        catch (Exception ex) when (movedAside && ex is StoreCommandException or IOException or UnauthorizedAccessException)
+        {
+            // Build removed what it had written; an empty file in its place keeps the service refusing, as before this run.
+            try
+            {
+                StoreFile.CreateOwnerOnly(restoring);
+            }
+            catch (Exception again) when (again is IOException or UnauthorizedAccessException)
+            {
+                throw new StoreCommandException(
+                    $"{ex.Message.TrimEnd('.')}. The store it replaces is in a replaced-* folder in '{folder}', and '{restoring}' could not be left to say so ({again.Message}): do not start the service before a restore finishes, or it starts on a new, empty store.", ex);
+            }
+            throw new StoreCommandException(
+                $"{ex.Message.TrimEnd('.')}. The store it replaces is in a replaced-* folder in '{folder}': the service will not start until a restore finishes (run it again).", ex);
+        }
 
         try
         {
