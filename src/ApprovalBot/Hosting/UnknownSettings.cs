@@ -2,6 +2,8 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.CommandLine;
+using Microsoft.Extensions.Configuration.Json;
 
 namespace ApprovalBot.Hosting;
 
@@ -28,7 +30,36 @@ internal static class UnknownSettings
         var errors = new List<string>();
         var store = FeatureSettings.Store;
         Check(configuration.GetSection(store.Path), store.Keys, errors, RootGroups);
+        errors.AddRange(OutsideTheSection(configuration));
         return errors;
+    }
+
+    /// <summary>
+    /// ApprovalBot's setting names given at the top level, on the command line or in a JSON file
+    /// (<c>--DataDirectory=/srv/x</c> for <c>--ApprovalBot:DataDirectory=/srv/x</c>): nothing reads them, and the service
+    /// started on its defaults (a new store in ./data) without a word. Only those sources and only these names: the
+    /// environment holds every variable of the process, and other top-level keys (Serilog, Logging) belong to others.
+    /// </summary>
+    private static IEnumerable<string> OutsideTheSection(IConfiguration configuration)
+    {
+        if (configuration is not IConfigurationRoot root)
+        {
+            yield break;
+        }
+        var store = FeatureSettings.Store;
+        var names = Settings(store.Keys).Select(p => p.Name).Concat(RootGroups.Select(g => g.Name)).ToList();
+        var reported = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in root.Providers.Where(p => p is CommandLineConfigurationProvider or JsonConfigurationProvider))
+        {
+            foreach (var key in provider.GetChildKeys([], null))
+            {
+                if (names.FirstOrDefault(n => Matches(n, key)) is { } name && reported.Add(name))
+                {
+                    var under = RootGroups.Any(g => g.Name == name) ? $"{store.Path}:{name}:…" : $"{store.Path}:{name}";
+                    yield return $"{key} is not read: ApprovalBot's settings go under {store.Path} ({under}; on the command line --{under}=…).";
+                }
+            }
+        }
     }
 
     private static Group GroupOf(SettingsSection section)

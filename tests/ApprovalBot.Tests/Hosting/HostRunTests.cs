@@ -141,6 +141,10 @@ public sealed class HostRunTests
     [InlineData("ApprovalBot:Execution:IntervalSeconds=", "Failed to convert configuration value '' at 'ApprovalBot:Execution:IntervalSeconds'")]
     [InlineData("ApprovalBot:Sandbox:AllowRemote=", "Failed to convert configuration value '' at 'ApprovalBot:Sandbox:AllowRemote'")]
     [InlineData("ApprovalBot:Pipe:LineTimeout=", "Failed to convert configuration value '' at 'ApprovalBot:Pipe:LineTimeout'")]
+    // ApprovalBot's settings without their section: nothing read them, and the service started on its defaults.
+    [InlineData("DataDirectory=/srv/elsewhere", "DataDirectory is not read: ApprovalBot's settings go under ApprovalBot (ApprovalBot:DataDirectory; on the command line --ApprovalBot:DataDirectory=…).")]
+    [InlineData("telegram:Token=123:abc", "telegram is not read: ApprovalBot's settings go under ApprovalBot (ApprovalBot:Telegram:…; on the command line --ApprovalBot:Telegram:…=…).")]
+    [InlineData("Kinds:reply:MaxLength=10", "Kinds is not read: ApprovalBot's settings go under ApprovalBot (ApprovalBot:Kinds:…;")]
     public void ValidateConfiguration_ValueTheBinderMisreads_RefusedNamingTheKey(string setting, string expected)
     {
         Assert.Equal(TimeSpan.FromDays(24), TimeSpan.Parse("24:00:00", System.Globalization.CultureInfo.InvariantCulture));
