@@ -74,6 +74,7 @@ internal static class ApprovalJobsExtensions
             var route = new ExecutorRouteOptions();
             var command = section.GetSection("Command");
             route.CommandWasScalar = command.Value is not null;
+            route.GivenKeys = [.. section.GetChildren().Select(c => c.Key)];
             section.Bind(route);
             options.Routes[KindNames.Of(spellings, kind.Key)] = route;
         }

@@ -24,6 +24,12 @@ internal sealed class ExecutorRouteOptions
     /// <summary>Set by binding when <c>Command</c> was given as one string instead of an argv array.</summary>
     internal bool CommandWasScalar { get; set; }
 
+    /// <summary>
+    /// Set by binding: the keys the configuration gives this route, as spelt there. A key another route type takes is
+    /// refused only when given, since a default (<c>TimeoutSeconds</c>'s 30) is not the user's choice.
+    /// </summary>
+    internal IReadOnlyList<string> GivenKeys { get; set; } = [];
+
     public RouteType RouteType => Type?.ToLowerInvariant() switch
     {
         "command" => RouteType.Command,
