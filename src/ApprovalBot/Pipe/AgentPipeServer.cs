@@ -321,7 +321,9 @@ internal sealed partial class AgentPipeServer(
     /// request before it reads never saw its answer. So sending ends first (the agent reads the answer, then the end); the
     /// rest of a refused line, which the agent may still be writing (a text of many megabytes, the rest of a line that timed
     /// out), is read and thrown away, for at most <see cref="RefusedLineReadFor"/>, or <see cref="AnswerGraceAtStop"/> once
-    /// the service is stopping, and within <paramref name="quietFor"/> and <paramref name="maxBytes"/> when given; then
+    /// the service is stopping, and within <paramref name="quietFor"/> and <paramref name="maxBytes"/> when given; once its
+    /// newline came, so is what the agent goes on writing behind it until it pauses (<see cref="TimedOutLineQuietFor"/>), so
+    /// that a write of requests pipelined behind the refused line finishes rather than failing midway (EPIPE); then
     /// receiving ends too (a write of the agent's after that fails at once, as on a closed socket) and what came before it,
     /// requests pipelined behind the last answered one included, is dropped, so the close leaves nothing unread.
     /// </summary>
@@ -334,7 +336,10 @@ internal sealed partial class AgentPipeServer(
         {
             try
             {
-                await reader.SkipRestOfRefusedLineAsync(timeout.Token, quietFor, maxBytes).ConfigureAwait(false);
+                if (await reader.SkipRestOfRefusedLineAsync(timeout.Token, quietFor, maxBytes).ConfigureAwait(false))
+                {
+                    await reader.DropWhileComingAsync(quietFor ?? TimedOutLineQuietFor, timeout.Token).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {

@@ -135,12 +135,13 @@ internal sealed class LineReader(
     /// stream, without buffering it: an agent blocked writing a long request can then finish its write and read the answer.
     /// It also stops once nothing has come for <paramref name="quietFor"/>, if given (real time: a stalled agent is not
     /// waited for), and once <paramref name="maxBytes"/> of the line, those already read included, are dropped.
+    /// True once the line's newline was read.
     /// </summary>
-    public async ValueTask SkipRestOfRefusedLineAsync(CancellationToken cancellationToken, TimeSpan? quietFor = null, long maxBytes = long.MaxValue)
+    public async ValueTask<bool> SkipRestOfRefusedLineAsync(CancellationToken cancellationToken, TimeSpan? quietFor = null, long maxBytes = long.MaxValue)
     {
         if (!_inRefusedLine)
         {
-            return;
+            return false;
         }
         _inRefusedLine = false;
         using var quiet = quietFor is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -151,7 +152,7 @@ internal sealed class LineReader(
             if (newline >= 0)
             {
                 _start += newline + 1;
-                return;
+                return true;
             }
             dropped += _end - _start;
             _start = _end = 0;
@@ -159,7 +160,7 @@ internal sealed class LineReader(
             // whose end arrives in a later read is read to its end.
             if (dropped - 2 >= maxBytes)
             {
-                return;
+                return false;
             }
             quiet?.CancelAfter(quietFor!.Value);
             int read;
@@ -169,11 +170,11 @@ internal sealed class LineReader(
             }
             catch (OperationCanceledException) when (quiet is not null && !cancellationToken.IsCancellationRequested)
             {
-                return;
+                return false;
             }
             if (read == 0)
             {
-                return;
+                return false;
             }
             _end = read;
         }
@@ -183,6 +184,33 @@ internal sealed class LineReader(
     /// Drops what is buffered and reads and drops the rest, up to the end of input. Once the service has ended its
     /// receiving (<see cref="HalfClose.Receiving"/>), that is what had come before, so nothing is left unread.
     /// </summary>
+    /// <summary>
+    /// Drops what is buffered, and what the agent goes on writing until nothing has come for <paramref name="quietFor"/>
+    /// (real time) or its input ends: requests it sent behind a refused line in a write still under way. Ending receiving
+    /// at the refused line's newline failed the rest of that write (EPIPE) mid-request, although the agent had written
+    /// the refused line whole and was owed its answer.
+    /// </summary>
+    public async ValueTask DropWhileComingAsync(TimeSpan quietFor, CancellationToken cancellationToken)
+    {
+        _start = _end = 0;
+        using var quiet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        while (true)
+        {
+            quiet.CancelAfter(quietFor);
+            try
+            {
+                if (await stream.ReadAsync(_buffer, quiet.Token).ConfigureAwait(false) == 0)
+                {
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
     public async ValueTask DropRestAsync(CancellationToken cancellationToken)
     {
         _inRefusedLine = false;

@@ -66,6 +66,28 @@ public sealed partial class AgentPipeServerTests
         Assert.True((await client.PingAsync()).Ok);
     }
 
+    /// <summary>
+    /// The service stopped receiving at the refused line's newline, with the agent's write of the requests behind it still
+    /// under way (more than a socket holds, or a socket full of the line's earlier chunks under load): the rest of that
+    /// write failed with EPIPE (broken pipe), although the agent had written the refused line whole.
+    /// </summary>
+    [Fact]
+    public async Task Serve_LineOverLimitThenMoreRequestsThanTheSocketHolds_AgentFinishesItsWriteThenReadsTooLargeThenTheEnd()
+    {
+        await using var host = await TestHost.StartAsync(["ApprovalBot:Pipe:MaxLineBytes=4096"]);
+        var (socket, stream, agentReader) = await RawAgentAsync(host);
+        using var agent = agentReader;
+        var huge = """{"op":"ping","pad":" """ + new string('x', 5000) + "\"}\n";
+
+        // About 1 MiB in one write, several times what a Unix socket buffers.
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(huge + PipelinedSubmits("behind-too-large-big", count: 8000)));
+        await ServiceHungUpAsync(socket);
+
+        var lines = await ReadToTheEndAsync(agent);
+        Assert.Equal(ErrorCodes.TooLarge, PipeClient.ParseResponse(Assert.Single(lines)).Error!.Code);
+        AssertNoneStored(host, "behind-too-large-big");
+    }
+
     [Fact]
     public async Task Serve_LineOverLimitStillBeingWrittenThenMoreRequests_AgentReadsTooLargeThenTheEndNotAReset()
     {
