@@ -140,21 +140,7 @@ public sealed class StoreRestoreTests : IDisposable
     public async Task Run_ReplacedStoreWithItsWal_TheMovedDatabaseHoldsEveryDraftOnItsOwn()
     {
         var backup = await BackupOfAsync("reply:wal:a");
-        await using (var running = await TestHost.StartAsync(dataDirectory: Data))
-        {
-            await DraftFixtures.SubmitAsync(running.Store, "reply:wal:in-the-wal");
-            // As a service killed with SIGKILL: its last commits are only in the WAL. A copy of the files, taken while the
-            // connections are open, is what such a service leaves.
-            foreach (var suffix in new[] { "", "-wal" })
-            {
-                File.Copy(Database + suffix, _temp.Combine("killed.db" + suffix));
-            }
-        }
-        Directory.Delete(Data, recursive: true);
-        Directory.CreateDirectory(Data);
-        File.Move(_temp.Combine("killed.db"), Database);
-        File.Move(_temp.Combine("killed.db-wal"), Database + "-wal");
-        Assert.True(new FileInfo(Database + "-wal").Length > 0);
+        await KilledServiceStoreAsync("reply:wal:in-the-wal");
 
         var result = Restore(backup);
 
@@ -168,7 +154,7 @@ public sealed class StoreRestoreTests : IDisposable
     public async Task Run_ARestoreCutOffWhileMovingTheStoreAside_TheServiceRefuses_AndARestoreAgainKeepsItWholeInOneFolder()
     {
         var backup = await BackupOfAsync("reply:split:a");
-        await KilledServiceStoreAsync("reply:split:old", "reply:split:in-the-wal");
+        await KilledServiceStoreAsync("reply:split:in-the-wal", "reply:split:old");
         // As a restore cut off after moving the database into the replacing folder, before its WAL (as one too damaged to
         // checkpoint would still have it): the old store is whole only with both.
         var replacing = StoreLock.ReplacingPathOf(Database);
@@ -208,12 +194,19 @@ public sealed class StoreRestoreTests : IDisposable
         Assert.Equal(before, Files(Data));
     }
 
-    /// <summary>In the data folder, the store a service killed with SIGKILL leaves: its last draft only in the WAL.</summary>
-    private async Task KilledServiceStoreAsync(string first, string inTheWal)
+    /// <summary>
+    /// In the data folder, the store a service killed with SIGKILL leaves: <paramref name="before"/> and then
+    /// <paramref name="inTheWal"/> submitted, the last only in the WAL. A copy of the files, taken while the connections are
+    /// open, is what such a service leaves.
+    /// </summary>
+    private async Task KilledServiceStoreAsync(string inTheWal, params string[] before)
     {
         await using (var running = await TestHost.StartAsync(dataDirectory: Data))
         {
-            await DraftFixtures.SubmitAsync(running.Store, first);
+            foreach (var id in before)
+            {
+                await DraftFixtures.SubmitAsync(running.Store, id);
+            }
             await DraftFixtures.SubmitAsync(running.Store, inTheWal);
             foreach (var suffix in new[] { "", "-wal" })
             {
