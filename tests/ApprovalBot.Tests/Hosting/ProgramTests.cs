@@ -323,6 +323,34 @@ public sealed class ProgramTests
     }
 
     /// <summary>
+    /// config/appsettings.json deleted (or left out of a copy of the published folder): refused saying which file is missing
+    /// and where a fresh one comes from, not the JSON provider's FileNotFoundException with its stack trace.
+    /// </summary>
+    [Fact]
+    public async Task Start_ConfigurationFileMissing_ExitNonZeroNamingTheFileWithoutAStackTrace()
+    {
+        using var dir = new TempDirectory();
+        var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), "{}");
+        File.Delete(settings);
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { program, $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.Equal(1, process.ExitCode);
+        Assert.Contains($"ApprovalBot could not start: the configuration file '{settings}' is missing.", output, StringComparison.Ordinal);
+        Assert.Contains("src/ApprovalBot/config/appsettings.json", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(dir.Path, "data")));
+    }
+
+    /// <summary>
     /// Refused before anything is created: the sandbox's address is looked at before the locks and the store (it used to
     /// be bound only after the store was opened, which left an approvals.db, its lock and the pipe's lock in a new data
     /// directory on the way out).
