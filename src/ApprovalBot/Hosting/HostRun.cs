@@ -36,7 +36,11 @@ internal static class HostRun
             }
             catch (InvalidOperationException ex) when (StartupFailure.IsWrongType(ex))
             {
-                failures.Add(new OptionsValidationException(Options.DefaultName, type, [ex.Message]));
+                // A key the checks above named already (24:00 for a day, read as days or not at all) is said once, in their words.
+                if (StartupFailure.WrongTypeKey(ex) is not { } key || !unknown.Any(u => u.StartsWith(key + ": ", StringComparison.Ordinal)))
+                {
+                    failures.Add(new OptionsValidationException(Options.DefaultName, type, [ex.Message]));
+                }
             }
         }
         if (failures.Count > 0)

@@ -29,4 +29,13 @@ internal static class StartupFailure
     /// <summary>The binder's failure for a value of the wrong type (MaxBatch=lots): its message names the key and the value.</summary>
     public static bool IsWrongType(InvalidOperationException ex) =>
         ex.Message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal);
+
+    /// <summary>The key a binder's "Failed to convert configuration value '…' at '&lt;key&gt;' …" names, if it names one.</summary>
+    public static string? WrongTypeKey(InvalidOperationException ex)
+    {
+        const string at = " at '";
+        var start = ex.Message.IndexOf(at, StringComparison.Ordinal);
+        var end = start < 0 ? -1 : ex.Message.IndexOf('\'', start + at.Length);
+        return end < 0 ? null : ex.Message[(start + at.Length)..end];
+    }
 }

@@ -137,6 +137,8 @@ public sealed class HostRunTests
     [Theory]
     [InlineData("ApprovalBot:Kinds:reply:MaxLength=", "Failed to convert configuration value '' at 'ApprovalBot:Kinds:reply:MaxLength'")]
     [InlineData("ApprovalBot:Kinds:reply:StaleAfter=24:00:00", "ApprovalBot:Kinds:reply:StaleAfter: '24:00:00' has 24 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 1.00:00:00 for 24 hours")]
+    // Not a duration to .NET at all: said once, in the hours-as-days words, not a second time by the binder.
+    [InlineData("ApprovalBot:Reconciliation:RemindEvery=24:00", "ApprovalBot:Reconciliation:RemindEvery: '24:00' has 24 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 1.00:00:00 for 24 hours")]
     [InlineData("ApprovalBot:Reconciliation:RemindEvery=48:00:00", "ApprovalBot:Reconciliation:RemindEvery: '48:00:00' has 48 hours, which .NET reads as days (24:00:00 is 24 days) or not at all; write 2.00:00:00 for 48 hours")]
     [InlineData("ApprovalBot:Execution:IntervalSeconds=", "Failed to convert configuration value '' at 'ApprovalBot:Execution:IntervalSeconds'")]
     [InlineData("ApprovalBot:Sandbox:AllowRemote=", "Failed to convert configuration value '' at 'ApprovalBot:Sandbox:AllowRemote'")]
