@@ -138,7 +138,12 @@ internal static class UnknownSettings
         if (IsValue(key) && key.Value!.Length > 0)
         {
             var variable = key.Path.Replace(":", "__", StringComparison.Ordinal);
-            errors.Add($"{key.Path} is a list: give each item a key of its own, {key.Path}:0={key.Value}, {key.Path}:1=… (in the environment {variable}__0=…).");
+            // A value with spaces is most likely the whole list in one (a command line): each word its own item, as no shell splits it here.
+            var words = key.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var items = words.Length > 1
+                ? string.Join(", ", words.Select((w, i) => $"{key.Path}:{i.ToString(CultureInfo.InvariantCulture)}={w}"))
+                : $"{key.Path}:0={key.Value}, {key.Path}:1=…";
+            errors.Add($"{key.Path} is a list: give each item a key of its own, {items} (in the environment {variable}__0=…).");
         }
         var converter = TypeDescriptor.GetConverter(item);
         foreach (var entry in key.GetChildren())

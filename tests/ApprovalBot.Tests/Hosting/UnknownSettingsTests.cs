@@ -30,6 +30,7 @@ public sealed class UnknownSettingsTests
     [InlineData("ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value.")]
     [InlineData("ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list: give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…).")]
     [InlineData("ApprovalBot:Telegram:Approvers:0=l001", "ApprovalBot:Telegram:Approvers:0: 'l001' is not a whole number (Approvers is a list of whole numbers).")]
+    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/echo  hi there", "ApprovalBot:Kinds:post:Executor:Command is a list: give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/echo, ApprovalBot:Kinds:post:Executor:Command:1=hi, ApprovalBot:Kinds:post:Executor:Command:2=there (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
     [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/true", "ApprovalBot:Kinds:post:Executor:Command is a list: give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/true, ApprovalBot:Kinds:post:Executor:Command:1=… (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
     public void Find_KeyNoSettingReads_NamesItWithTheNearestRealKey(string setting, string expected)
     {
