@@ -19,6 +19,11 @@ internal static class Program
 
     public static async Task<int> Main(string[] args)
     {
+        if (args is ["--help"] or ["-h"])
+        {
+            await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
+            return 0;
+        }
         SandboxSettings settings;
         try
         {
