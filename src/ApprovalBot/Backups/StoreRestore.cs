@@ -177,11 +177,19 @@ internal static class StoreRestore
             StoreFile.CheckIntegrity(connection, backup);
             return StoreFile.Describe(connection, backup, refuseNewer: true);
         }
+        catch (SqliteException ex) when (ex.SqliteErrorCode == SqliteNotADatabase)
+        {
+            // Said as for another program's database, which the README promises: a text file, a tarball, a wrong path.
+            throw new StoreCommandException($"'{backup}' is not an ApprovalBot store (it is not an SQLite database at all).", ex);
+        }
         catch (SqliteException ex)
         {
             throw new StoreCommandException($"Could not read the backup '{backup}': {ex.Message}", ex);
         }
     }
+
+    /// <summary>SQLITE_NOTADB: the file does not start as an SQLite database does.</summary>
+    private const int SqliteNotADatabase = 26;
 
     private static FileStream TakeLock(string databasePath, string folder)
     {

@@ -269,7 +269,7 @@ public sealed class StoreRestoreTests : IDisposable
         { "folder", "There is no backup file at" },
         { "the store itself", "is the store itself" },
         { "the file an unfinished restore left", "is the new store an unfinished restore left" },
-        { "text", "Could not read the backup" },
+        { "text", "is not an ApprovalBot store (it is not an SQLite database at all)." },
         { "not ApprovalBot", "is not an ApprovalBot store" },
         { "newer schema", "was written by a newer ApprovalBot (schema 99;" },
         { "damaged", "is damaged: SQLite's integrity check says" },
