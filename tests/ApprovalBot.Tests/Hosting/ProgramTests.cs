@@ -304,22 +304,29 @@ public sealed class ProgramTests
     {
         using var dir = new TempDirectory();
         var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), "{ \"ApprovalBot\": {\n  \"MaxBatch\": 256\n  \"BusyTimeoutMs\": 5000 } }");
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { program, $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
 
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        var (exitCode, output) = await RunCopyAsync(program, dir.Path);
 
-        Assert.Equal(1, process.ExitCode);
+        Assert.Equal(1, exitCode);
         Assert.Contains($"ApprovalBot configuration is invalid:\n  - Failed to load configuration from file '{settings}'.", output, StringComparison.Ordinal);
         Assert.Contains("LineNumber: 2", output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "data")));
+    }
+
+    /// <summary>A copy of the program (<see cref="ProgramCopy"/>) run to its end on a data directory and pipe in <paramref name="folder"/>: its exit code, stdout then stderr.</summary>
+    private static async Task<(int ExitCode, string Output)> RunCopyAsync(string program, string folder)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { program, $"--ApprovalBot:DataDirectory={Path.Combine(folder, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(folder, "p.sock")}" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        return (process.ExitCode, output);
     }
 
     /// <summary>
@@ -332,18 +339,10 @@ public sealed class ProgramTests
         using var dir = new TempDirectory();
         var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), "{}");
         File.Delete(settings);
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { program, $"--ApprovalBot:DataDirectory={Path.Combine(dir.Path, "data")}", $"--ApprovalBot:Pipe:Name={Path.Combine(dir.Path, "p.sock")}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
 
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stderr = process.StandardError.ReadToEndAsync();
-        var output = await process.StandardOutput.ReadToEndAsync() + await stderr;
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        var (exitCode, output) = await RunCopyAsync(program, dir.Path);
 
-        Assert.Equal(1, process.ExitCode);
+        Assert.Equal(1, exitCode);
         Assert.Contains($"ApprovalBot could not start: the configuration file '{settings}' is missing.", output, StringComparison.Ordinal);
         Assert.Contains("src/ApprovalBot/config/appsettings.json", output, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
