@@ -413,8 +413,16 @@ public sealed class CardFollowUpsTests
             dataDirectory: data.Path, compose: b => b.AddTelegram());
         Assert.Equal(0, await host.Services.GetRequiredService<VanishedCards>().Done.WaitAsync(TelegramHarness.Wait));
 
-        await DraftFixtures.MoveAsync(host.Store, old, DraftState.Approved, DraftState.Executing);
-        await DraftFixtures.MoveAsync(host.Store, old, DraftState.Executing, DraftState.Executed, new Dictionary<string, object?> { ["exec_result"] = "posted" });
+        // Executed in one commit: one change for the card to show. Moved in two, the edit for executing could be refused
+        // and recorded before the move to executed, a change of its own that is tried again (two refusals, by design).
+        await host.Store.WriteAsync(ctx =>
+        {
+            Assert.True(DraftStore.Apply(ctx, new Transition(old, [DraftState.Approved], DraftState.Executing, "test_move", "test")).Applied);
+            return Assert.IsType<TransitionResult>(DraftStore.Apply(ctx, new Transition(old, [DraftState.Executing], DraftState.Executed, "test_move", "test")
+            {
+                Set = new Dictionary<string, object?> { ["exec_result"] = "posted" },
+            }));
+        });
 
         await real.Control.WaitForCallAsync(c => c.Method == "editMessageText" && c.StatusCode == 400, TelegramHarness.Wait);
         await Eventually.TrueAsync(() => host.Store.Events(old).Any(e => e.Type == CardSender.EditRefusedEvent), "card_edit_refused in the ledger");
