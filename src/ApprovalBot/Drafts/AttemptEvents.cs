@@ -69,8 +69,11 @@ internal static class AttemptEvents
     public const string NoRoute = "none";
 
     /// <summary>The <c>route</c> an attempt's event names (<c>command</c>, <c>webhook</c>, <c>pull</c>, or <see cref="NoRoute"/>), or null.</summary>
-    public static string? RouteOf(string? details) =>
-        Field(details, "route") is { ValueKind: JsonValueKind.String } route ? route.GetString() : null;
+    public static string? RouteOf(string? details) => TextOf(details, "route");
+
+    /// <summary>A text field of an event's details; null when absent, not text, or when the details are not a JSON object.</summary>
+    public static string? TextOf(string? details, string name) =>
+        Field(details, name) is { ValueKind: JsonValueKind.String } value ? value.GetString() : null;
 
     /// <summary>
     /// In the details of an attempt its holder left behind (<c>lease_expired</c>, <c>execution_interrupted</c>): what became of
@@ -80,7 +83,7 @@ internal static class AttemptEvents
 
     /// <summary>Whether a recovered attempt's event says the draft became unknown (<see cref="LeftUnknown"/>).</summary>
     public static bool SaysLeftUnknown(string? details) =>
-        Field(details, "action") is { ValueKind: JsonValueKind.String } action && action.GetString() == LeftUnknown;
+        TextOf(details, "action") == LeftUnknown;
 
     /// <summary>
     /// The events an attempt begins and ends with: the latest of them tells how the draft's last attempt went (see

@@ -26,6 +26,12 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
     /// <summary>Cut off mid-run: it may have taken effect before it stopped.</summary>
     public static AttemptOutcome Interrupted(string error) => new(false, null, Bound(error, MaxErrorChars), Retryable: true, MayHaveTakenEffect: true);
 
+    /// <summary>How the attempt ended, in the log's and the ledger's words.</summary>
+    public string Word => Succeeded ? "succeeded" : MayHaveTakenEffect ? "failed and may have taken effect" : "failed";
+
+    /// <summary>The result of a success, or the error of a failure.</summary>
+    public string? Detail => Succeeded ? Result : Error;
+
     public static string? Bound(string? value, int max) =>
         value is null || value.Length <= max ? value : value[..max] + "…";
 

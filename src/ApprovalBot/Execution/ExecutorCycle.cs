@@ -396,7 +396,7 @@ internal sealed class ExecutorCycle(
         {
             // A slot that came free as the service stops: nothing has begun, the draft stays approved for the next start.
             stopping.ThrowIfCancellationRequested();
-            var actor = "executor:" + route.RouteType.ToString().ToLowerInvariant();
+            var actor = "executor:" + ExecutionLedger.RouteName(route);
             // Lease: the whole attempt plus slack; only a pull lease is ever judged by its time (see RecoverAsync).
             var lease = route.Timeout * 2 + TimeSpan.FromSeconds(30);
             var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, candidate.Id, actor, route, lease, Stage))
@@ -442,8 +442,7 @@ internal sealed class ExecutorCycle(
             }
             // In the log before the store: should the service die before the write, the draft becomes unknown, and this line
             // is what tells the operator how the run really ended (the post's URL, or the exit code and stderr).
-            logger.AttemptEnded(request.Draft.Id, request.Draft.Kind, request.Attempt, request.IdempotencyKey, OutcomeWord(outcome),
-                outcome.Succeeded ? outcome.Result : outcome.Error);
+            logger.AttemptEnded(request.Draft.Id, request.Draft.Kind, request.Attempt, request.IdempotencyKey, outcome.Word, outcome.Detail);
             FinishResult finish;
             try
             {
@@ -457,7 +456,7 @@ internal sealed class ExecutorCycle(
                 // (unknown, or a rerun under its key). One that fails again is given up there (RecordLateOutcomesAsync).
                 _unrecorded[request.Draft.Id] = new Unrecorded(request, begin.Lease!, outcome, route, actor);
                 logger.OutcomeNotRecorded(request.Draft.Id, request.Draft.Kind, request.Attempt,
-                    OutcomeWord(outcome), outcome.Succeeded ? outcome.Result : outcome.Error, ex is StoreUnavailableException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}");
+                    outcome.Word, outcome.Detail, ex is StoreUnavailableException ? ex.Message : $"{ex.GetType().Name}: {ex.Message}");
                 return null;
             }
             return Finished(request, outcome, finish);
@@ -474,9 +473,6 @@ internal sealed class ExecutorCycle(
             return null;
         }
     }
-
-    private static string OutcomeWord(AttemptOutcome outcome) =>
-        outcome.Succeeded ? "succeeded" : outcome.MayHaveTakenEffect ? "failed and may have taken effect" : "failed";
 
     /// <summary>Logs a draft that <see cref="ExecutionLedger.Begin"/> or <see cref="ExecutionLedger.EndExhausted"/> ended instead of running; its state, or null.</summary>
     private DraftState? NotRun(BeginResult begin, ExecutorRouteOptions route)
@@ -596,8 +592,8 @@ internal sealed class ExecutorCycle(
     /// </summary>
     private async Task GiveUpAsync(string id, Unrecorded late, Exception refusal)
     {
-        var word = OutcomeWord(late.Outcome);
-        var detail = late.Outcome.Succeeded ? late.Outcome.Result : late.Outcome.Error;
+        var word = late.Outcome.Word;
+        var detail = late.Outcome.Detail;
         var reason = $"attempt {late.Request.Attempt} {word}{(string.IsNullOrEmpty(detail) ? "" : $" ({detail})")} " +
             $"but its outcome could not be recorded ({refusal.GetType().Name}: {refusal.Message})";
         string action;

@@ -63,7 +63,7 @@ internal static class RestoredApprovals
                 var details = new JsonObject
                 {
                     ["attempt"] = d.ExecAttempts, ["idempotency_key"] = IdempotencyKey.For(d.Id, d.Sha256),
-                    ["route"] = routed ? route.RouteType.ToString().ToLowerInvariant() : AttemptEvents.NoRoute, ["reason"] = Reason,
+                    ["route"] = routed ? ExecutionLedger.RouteName(route) : AttemptEvents.NoRoute, ["reason"] = Reason,
                 };
                 if (routed && route.Idempotent && d.State == DraftState.Failed)
                 {

@@ -181,10 +181,6 @@ internal sealed class LineReader(
     }
 
     /// <summary>
-    /// Drops what is buffered and reads and drops the rest, up to the end of input. Once the service has ended its
-    /// receiving (<see cref="HalfClose.Receiving"/>), that is what had come before, so nothing is left unread.
-    /// </summary>
-    /// <summary>
     /// Drops what is buffered, and what the agent goes on writing until nothing has come for <paramref name="quietFor"/>
     /// (real time) or its input ends: requests it sent behind a refused line in a write still under way. Ending receiving
     /// at the refused line's newline failed the rest of that write (EPIPE) mid-request, although the agent had written
@@ -211,13 +207,14 @@ internal sealed class LineReader(
         }
     }
 
-    public async ValueTask DropRestAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Drops what is buffered and reads and drops the rest, up to the end of input. Once the service has ended its
+    /// receiving (<see cref="HalfClose.Receiving"/>), that is what had come before, so nothing is left unread.
+    /// </summary>
+    public ValueTask DropRestAsync(CancellationToken cancellationToken)
     {
         _inRefusedLine = false;
-        _start = _end = 0;
-        while (await stream.ReadAsync(_buffer, cancellationToken).ConfigureAwait(false) > 0)
-        {
-        }
+        return DropWhileComingAsync(Timeout.InfiniteTimeSpan, cancellationToken);
     }
 
     private void MakeRoom()

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using Microsoft.Data.Sqlite;
@@ -245,36 +244,17 @@ internal sealed class GapFinder(
             $"outcome unknown (its pull executor could not tell whether it took effect: {WithoutUnknownNote(d.ExecError) ?? "no reason given"}) on a route that does not dedupe; " +
             "check the target, then Mark done or Retry",
         // A run's own unknown outcome records the error; the executor's reason is for what was not a run cut off.
-        { Type: AttemptEvents.ExecutionUnknown } when DetailText(cause.Details, "reason") is { } reason =>
+        { Type: AttemptEvents.ExecutionUnknown } when AttemptEvents.TextOf(cause.Details, "reason") is { } reason =>
             $"outcome unknown ({reason}); check the sink, then Mark done or Retry",
         _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
     };
 
     /// <summary>What a restore_unsettled event says the copy held: an approval, or a failed draft that a Retry may have run since.</summary>
     private static string Restored(LedgerEvent cause, bool whereCopied) =>
-        (DetailText(cause.Details, RestoredApprovals.RestoredStateField) == DraftState.Failed.ToWire()
+        (AttemptEvents.TextOf(cause.Details, RestoredApprovals.RestoredStateField) == DraftState.Failed.ToWire()
             ? "failed in a store restored from a backup: an approver may have retried it, and it may have run again after the backup"
             : "approved in a store restored from a backup: it may have run after the backup")
         + (whereCopied ? ", where the copy was made" : "");
-
-    /// <summary>A text field of an event's details; null when absent, or when the details are not a JSON object (a ledger edited by hand).</summary>
-    private static string? DetailText(string? details, string name)
-    {
-        if (details is null)
-        {
-            return null;
-        }
-        try
-        {
-            using var doc = JsonDocument.Parse(details);
-            return doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(name, out var value)
-                && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 
     private static string? WithoutUnknownNote(string? error) =>
         error is not null && error.EndsWith(ExecutionLedger.UnknownNote, StringComparison.Ordinal) ? error[..^ExecutionLedger.UnknownNote.Length] : error;
