@@ -293,13 +293,6 @@ internal sealed partial class CardFollowUps(
             {
                 return;
             }
-            if ((leftBehind || givenChat is null) && draft.CardShowsCurrentState)
-            {
-                // Shown meanwhile, or given up for this state (refused, failed), by the other of a change of this run and the
-                // look at the cards behind that found the same draft: a second edit would only repeat it, or the refusal and
-                // its log line. A given message (a tapped copy, another component's failed edit) is edited all the same.
-                return;
-            }
             long chatId, messageId;
             if (givenChat is { } c && givenMessage is { } m)
             {
@@ -313,8 +306,14 @@ internal sealed partial class CardFollowUps(
             {
                 return;
             }
-            await sender.ShowLatestAsync(id, chatId, messageId, stoppingToken).ConfigureAwait(false);
-            LogFollowedUp(id, draft.State.ToWire());
+            // Shown meanwhile, or given up for this state (refused, failed), by the other of a change of this run and the look
+            // at the cards behind that found the same draft, or by the decision handler while this waited for the card's lane:
+            // a second edit would only repeat it, or the refusal and its log line. A given message (a tapped copy, another
+            // component's failed edit) is edited all the same.
+            if (await sender.ShowLatestAsync(id, chatId, messageId, stoppingToken, unlessShown: leftBehind || givenChat is null).ConfigureAwait(false))
+            {
+                LogFollowedUp(id, draft.State.ToWire());
+            }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

@@ -86,18 +86,20 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// never land after, and overwrite, a newer outcome. So whichever edit lands last shows the last change.
     /// Once Telegram has taken the edit of the card on record, the state it shows is recorded (card_shown_state), in
     /// the same lane, so an older edit's record cannot overwrite a newer one's: a card left behind by a stop is found
-    /// from that at the next start.
+    /// from that at the next start. With <paramref name="unlessShown"/> the card on record is left alone if its record
+    /// says it shows the draft's state already (<see cref="ShownAlready"/>).
     /// </summary>
-    public async Task ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken)
+    /// <returns>False when there was nothing to edit (the draft is gone, or the card shows its state already).</returns>
+    public async Task<bool> ShowLatestAsync(string draftId, long chatId, long messageId, CancellationToken cancellationToken, bool unlessShown = false)
     {
         var lane = _edits[(int)((uint)HashCode.Combine(chatId, messageId) % EditLanes)];
         (long Chat, long Message)? movedTo = null;
         await lane.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (store.Get(draftId) is not { } draft)
+            if (store.Get(draftId) is not { } draft || (unlessShown && ShownAlready(draft, chatId, messageId)))
             {
-                return;
+                return false;
             }
             try
             {
@@ -138,9 +140,21 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
         {
             // In the moved card's own lane (after letting go of this one, which may be the same): an edit of it made
             // from here, beside that lane, could land after a newer edit and leave the card, and its record, behind.
-            await ShowLatestAsync(draftId, card.Chat, card.Message, cancellationToken).ConfigureAwait(false);
+            return await ShowLatestAsync(draftId, card.Chat, card.Message, cancellationToken).ConfigureAwait(false);
         }
+        return true;
     }
+
+    /// <summary>
+    /// The card on record, recorded (read in its lane) as showing the draft's state already, or as given up for it (refused,
+    /// failed). A follow-up that found it behind before it waited for the lane (the look at the cards behind while the
+    /// decision handler's edit was under way) would only send the same edit again, a call Telegram answers "not modified"
+    /// and counts against the chat's 20 edits a minute, or repeat the refusal. Only for follow-ups: the decision handler
+    /// edits a card whose state is shown all the same, as what it shows can change without the state (Approve taken off
+    /// a card whose text is missing).
+    /// </summary>
+    private static bool ShownAlready(Draft draft, long chatId, long messageId) =>
+        draft.CardShowsCurrentState && draft.CardChatId == chatId && draft.CardMessageId == messageId;
 
     /// <summary>An edit refused for good (or a card in a former chat): logged, recorded as left as it is, and marked so.</summary>
     private async Task LeaveRefusedAsync(Draft draft, long chatId, long messageId, ApiRequestException ex, bool formerChat)
