@@ -6,7 +6,7 @@ namespace ApprovalBot.Pipe;
 /// This process's claim on the socket path: an exclusive lock on <c>&lt;socket&gt;.lock</c>, held until disposed
 /// (the kernel drops it when the process dies, even by kill -9). Whoever holds it owns the path, so a socket file
 /// found there is left by a dead process and is removed; a live instance is never displaced, however close
-/// together two instances start.
+/// together two instances start. Anything at the path that is not a socket is refused, never removed.
 /// </summary>
 internal sealed class PipeEndpoint : IDisposable
 {
@@ -26,6 +26,9 @@ internal sealed class PipeEndpoint : IDisposable
     public static PipeEndpoint Claim(string socketPath)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(socketPath)!);
+        // Before the lock: a path that names the store's file would otherwise meet the store's lock, and be refused as
+        // "another process is serving the agent pipe".
+        RefuseUnlessSocket(socketPath);
         var lockPath = LockPathOf(socketPath);
         var lockFile = OpenLock(socketPath, lockPath);
         try
@@ -72,7 +75,7 @@ internal sealed class PipeEndpoint : IDisposable
     /// </summary>
     private static void RemoveStaleSocket(string socketPath)
     {
-        if (!File.Exists(socketPath))
+        if (!RefuseUnlessSocket(socketPath))
         {
             return;
         }
@@ -90,6 +93,32 @@ internal sealed class PipeEndpoint : IDisposable
             }
         }
         File.Delete(socketPath);
+    }
+
+    /// <summary>
+    /// True if a socket is at the path, false if nothing is; anything else (a file, a directory, a link, a FIFO, a device)
+    /// is refused, and never removed: only a socket can be a pipe left behind.
+    /// </summary>
+    private static bool RefuseUnlessSocket(string socketPath)
+    {
+        string? kind;
+        try
+        {
+            kind = PathKind.Of(socketPath);
+        }
+        catch (IOException ex)
+        {
+            throw new StartupRefusedException(
+                $"{ex.Message}; the agent pipe's path ApprovalBot:Pipe:Name must be free or hold a socket left by an earlier run. Refusing to start.", ex);
+        }
+        return kind switch
+        {
+            null => false,
+            PathKind.Socket => true,
+            _ => throw new StartupRefusedException(
+                $"The agent pipe's path '{socketPath}' (ApprovalBot:Pipe:Name) is {kind}, not a socket: it is left as it is. Give the pipe a path of its own " +
+                "(a socket left there by an earlier run is replaced; anything else never is). Refusing to start."),
+        };
     }
 
     public void Dispose() => _lock.Dispose();

@@ -271,6 +271,69 @@ public sealed partial class AgentPipeServerTests
         Assert.True((await client.PingAsync()).Ok);
     }
 
+    /// <summary>
+    /// Only a socket can be a pipe left behind: a connect to a file, a FIFO or a device is refused just as one to a stale
+    /// socket is, and before the fix a mistyped Pipe:Name (a review pointed it at /etc/passwd) deleted what it named.
+    /// </summary>
+    [Theory]
+    [InlineData("file", "a regular file")]
+    [InlineData("directory", "a directory")]
+    [InlineData("fifo", "a FIFO")]
+    [InlineData("link to a file", "a symbolic link")]
+    [InlineData("link to a stale socket", "a symbolic link")]
+    public async Task Start_PipePathHoldsSomethingElseThanASocket_RefusedNamingItAndLeftAsItIs(string what, string said)
+    {
+        using var dir = new TempDirectory();
+        var path = dir.Combine("p.sock");
+        var target = dir.Combine("target");
+        switch (what)
+        {
+            case "file":
+                await File.WriteAllTextAsync(path, "someone's data");
+                break;
+            case "directory":
+                Directory.CreateDirectory(path);
+                break;
+            case "fifo":
+                await ChildProcess.RunToEndAsync("python3", ["-c", "import os,sys; os.mkfifo(sys.argv[1])", path]);
+                break;
+            case "link to a file":
+                await File.WriteAllTextAsync(target, "someone's data");
+                File.CreateSymbolicLink(path, target);
+                break;
+            default:
+                await ChildProcess.RunToEndAsync("python3", ["-c", "import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])", target]);
+                File.CreateSymbolicLink(path, target);
+                break;
+        }
+        var before = new DirectoryInfo(dir.Path).EnumerateFileSystemInfos().Select(f => f.Name).Order().ToList();
+
+        var error = await Assert.ThrowsAsync<StartupRefusedException>(() => TestHost.StartAsync([$"ApprovalBot:Pipe:Name={path}"], dataDirectory: dir.Combine("data")));
+
+        Assert.Contains($"The agent pipe's path '{path}' (ApprovalBot:Pipe:Name) is {said}, not a socket: it is left as it is", error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, new DirectoryInfo(dir.Path).EnumerateFileSystemInfos().Select(f => f.Name).Where(n => n != "data").Order().ToList());
+        if (what is "file")
+        {
+            Assert.Equal("someone's data", await File.ReadAllTextAsync(path));
+        }
+    }
+
+    [Fact]
+    public async Task Start_PipePathIsTheStoreItself_RefusedAsNotASocketNotAsAnotherInstance()
+    {
+        using var dir = new TempDirectory();
+        await using (await TestHost.StartAsync(dataDirectory: dir.Path))
+        {
+        }
+        var store = dir.Combine("approvals.db");
+        var length = new FileInfo(store).Length;
+
+        var error = await Assert.ThrowsAsync<StartupRefusedException>(() => TestHost.StartAsync([$"ApprovalBot:Pipe:Name={store}"], dataDirectory: dir.Path));
+
+        Assert.Contains("is a regular file, not a socket", error.Message, StringComparison.Ordinal);
+        Assert.Equal(length, new FileInfo(store).Length);
+    }
+
     [Fact]
     public async Task Start_SecondLiveInstanceOnSamePath_RefusedWithClearErrorAndFirstKeepsServing()
     {
