@@ -1,4 +1,5 @@
 using ApprovalBot.Drafts;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -13,6 +14,8 @@ namespace ApprovalBot.Reconciliation;
 /// A gap is marked sent only after the chat accepted the message carrying it, so a failed send is retried next cycle; an
 /// escalation the chat gets in several messages is marked message by message, so a retry sends only the gaps not delivered.
 /// A class the report could not list in full (it says how many more exist) closes only the gaps known to be gone.
+/// A message the chat took whose gaps the store could not record is not sent again by this process: its gaps are kept in
+/// memory as delivered and only the record is tried again, each cycle, until the store takes it (see <see cref="_unrecorded"/>).
 /// </summary>
 internal sealed partial class Reconciler(
     DraftExpiry expiry,
@@ -39,6 +42,12 @@ internal sealed partial class Reconciler(
 
     // Reminders whose gap line was logged, by gap and the last_sent they remind of; only those due now are kept. Under the gate.
     private readonly HashSet<(string Key, long LastSent)> _remindersLogged = [];
+
+    // Gaps the chat got whose delivery the store could not record (a write refused, the disk full or read-only), by key:
+    // their last_sent in the store is older (NULL for a first escalation), so each cycle would post them again. They count
+    // as delivered when they were, and only the record is tried again, at every cycle. Under the gate. Lost with the
+    // process: after a restart such a gap is sent once more (a first escalation again, or a reminder come due).
+    private readonly Dictionary<string, UnrecordedSend> _unrecorded = new(StringComparer.Ordinal);
     private volatile bool _held;
 
     /// <summary>Gaps found and messages sent by the last cycle, and the drafts it expired.</summary>
@@ -76,7 +85,20 @@ internal sealed partial class Reconciler(
         var expired = await expiry.RunOnceAsync(cancellationToken).ConfigureAwait(false);
         var gaps = finder.All().Where(g => Gaps.IsEscalated(g.Name)).ToList();
         var now = time.GetUtcNow();
+        await RecordUnrecordedAsync().ConfigureAwait(false);
         var open = OpenEscalations();
+        foreach (var (key, send) in _unrecorded.ToList())
+        {
+            if (open.TryGetValue(key, out var e))
+            {
+                open[key] = e with { LastSent = send.SentAt.ToUnixTimeMilliseconds() };
+            }
+            else
+            {
+                // Closed meanwhile (Dismiss): the delivery of a closed gap no longer matters.
+                _unrecorded.Remove(key);
+            }
+        }
         var current = gaps.Select(g => g.Key).ToHashSet(StringComparer.Ordinal);
         // An open gap of a class listed only in part may be among those not listed: it stays open (its class's "more"
         // gap stands for it meanwhile) rather than being closed now and escalated as new once it is listed again.
@@ -103,6 +125,10 @@ internal sealed partial class Reconciler(
             }
             return true;
         }).ConfigureAwait(false);
+        foreach (var key in resolved)
+        {
+            _unrecorded.Remove(key);
+        }
 
         foreach (var gap in due)
         {
@@ -130,28 +156,33 @@ internal sealed partial class Reconciler(
                 EscalatedGap[] shown = [.. chunk.Select(g => new EscalatedGap(g.DraftId, g.DraftSeq, g.DraftSha256, $"{g.Report}/{g.Name}", g.Since, g.Detail, g.Actions, Delivered(g)) { EventId = g.EventId, NotListed = g.NotListed, StateSince = g.StateSince })];
                 var escalation = new Escalation(Title(chunk, reminder), shown);
                 Exception? notRecorded = null;
-                var recorded = 0;
+                var taken = 0;
                 async Task MarkSentAsync(IReadOnlyList<EscalatedGap> part)
                 {
                     // By reference: two gaps may read the same, each has its own key.
-                    var keys = part.Select(p => chunk[Array.FindIndex(shown, s => ReferenceEquals(s, p))].Key).ToList();
+                    var delivered = part.Select(p => chunk[Array.FindIndex(shown, s => ReferenceEquals(s, p))]).ToList();
                     try
                     {
                         await store.WriteAsync(ctx =>
                         {
-                            foreach (var key in keys)
+                            foreach (var gap in delivered)
                             {
-                                ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", key));
+                                ctx.Execute("UPDATE escalations SET last_sent = $now, sent_count = sent_count + 1 WHERE gap_key = $key", ("$now", ctx.NowMs), ("$key", gap.Key));
                             }
                             return true;
                         }).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+                    {
+                        // The chat has them: remembered as delivered rather than sent again, and the next parts still go.
+                        Unrecorded(delivered, ex);
                     }
                     catch (Exception ex)
                     {
                         notRecorded = ex;
                         throw;
                     }
-                    recorded += keys.Count;
+                    taken += delivered.Count;
                 }
                 try
                 {
@@ -159,9 +190,9 @@ internal sealed partial class Reconciler(
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException && !ReferenceEquals(ex, notRecorded))
                 {
-                    // The store failing to record a delivered message is the cycle's failure, not the chat's. The parts the chat
-                    // took are recorded: only the gaps after them were not delivered.
-                    EscalationFailed(ex, chunk.Length - recorded, now);
+                    // Recording a delivered message failing otherwise than by the store's refusal is the cycle's failure, not the
+                    // chat's. The parts the chat took are recorded, or kept as delivered: only the gaps after them were not delivered.
+                    EscalationFailed(ex, chunk.Length - taken, now);
                     continue;
                 }
                 if (_failingSince is { } since)
@@ -174,6 +205,52 @@ internal sealed partial class Reconciler(
         }
         var escalated = due.Count(g => !Delivered(g));
         return new CycleResult(gaps.Count, escalated, due.Count - escalated, resolved.Count, messages, expired);
+    }
+
+    /// <summary>Keeps <paramref name="delivered"/>, which the chat took but the store did not record, as delivered now.</summary>
+    private void Unrecorded(IReadOnlyList<Gap> delivered, Exception ex)
+    {
+        var now = time.GetUtcNow();
+        foreach (var gap in delivered)
+        {
+            // A reminder the chat took while its gap's first delivery was still unrecorded: both are recorded at once.
+            var earlier = _unrecorded.GetValueOrDefault(gap.Key);
+            _unrecorded[gap.Key] = new UnrecordedSend(gap.Report, gap.Name, gap.DraftId, now, (earlier?.Sends ?? 0) + 1, (earlier?.Tries ?? 0) + 1, earlier?.Since ?? now);
+            if (earlier is null)
+            {
+                LogEscalationNotRecorded(gap.Report, gap.Name, gap.DraftId, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Records the deliveries the store could not take when they were made, each with when it was made, so the gap's
+    /// reminder comes RemindEvery after the approver saw it. A gap closed meanwhile has nothing left to record.
+    /// </summary>
+    private async Task RecordUnrecordedAsync()
+    {
+        foreach (var (key, send) in _unrecorded.ToList())
+        {
+            int updated;
+            try
+            {
+                updated = await store.WriteAsync(ctx => ctx.Execute(
+                    "UPDATE escalations SET last_sent = MAX(IFNULL(last_sent, 0), $sent), sent_count = sent_count + $sends WHERE gap_key = $key AND resolved_at IS NULL",
+                    ("$sent", send.SentAt.ToUnixTimeMilliseconds()), ("$sends", send.Sends), ("$key", key))).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is StoreUnavailableException or SqliteException)
+            {
+                _unrecorded[key] = send with { Tries = send.Tries + 1 };
+                LogEscalationStillNotRecorded(send.Report, send.Gap, send.DraftId, send.Tries + 1, ex.Message);
+                continue;
+            }
+            _unrecorded.Remove(key);
+            if (updated == 0)
+            {
+                continue;
+            }
+            LogEscalationRecordedLate(send.Report, send.Gap, send.DraftId, send.Tries + 1, (time.GetUtcNow() - send.Since).TotalMinutes);
+        }
     }
 
     private void EscalationFailed(Exception ex, int count, DateTimeOffset now)
@@ -220,6 +297,12 @@ internal sealed partial class Reconciler(
     /// <summary>An escalation not resolved yet: its gap's report and class, and when it was last delivered (null: never).</summary>
     private sealed record OpenEscalation(string Report, string Gap, long? LastSent);
 
+    /// <summary>
+    /// Deliveries of a gap the store has not recorded: the last at <paramref name="SentAt"/>, <paramref name="Sends"/> of them,
+    /// its record tried <paramref name="Tries"/> times; <paramref name="Since"/>: when the store first refused it.
+    /// </summary>
+    private sealed record UnrecordedSend(string Report, string Gap, string? DraftId, DateTimeOffset SentAt, int Sends, int Tries, DateTimeOffset Since);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Expiry and escalations wait until the taps made while the service was down are fetched from the chat")]
     private partial void LogHeldForMissedDecisions();
 
@@ -240,6 +323,18 @@ internal sealed partial class Reconciler(
         Message = "Escalations have not reached the chat for {Minutes:0} min ({Count} gap(s) in the last try: {Reason}); retried every cycle. " +
         "approvalctl orphans and approvalctl stale list the gaps meanwhile")]
     private partial void LogEscalationsStillFailing(double minutes, int count, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "EscalationNotRecorded",
+        Message = "Escalation of gap {Report}/{Gap} on {DraftId} reached the chat but the store could not record it ({Reason}); it is not sent again, " +
+        "only the record is tried again every cycle. If the service stops first, the chat gets it once more after the restart")]
+    private partial void LogEscalationNotRecorded(string report, string gap, string? draftId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Escalation of gap {Report}/{Gap} on {DraftId} still not recorded ({Tries} tries): {Reason}")]
+    private partial void LogEscalationStillNotRecorded(string report, string gap, string? draftId, int tries, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, EventName = "EscalationRecordedLate",
+        Message = "Escalation of gap {Report}/{Gap} on {DraftId} recorded after {Tries} tries ({Minutes:0.#} min); reminded every RemindEvery from its delivery")]
+    private partial void LogEscalationRecordedLate(string report, string gap, string? draftId, int tries, double minutes);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Escalations reach the chat again after {Minutes:0.#} min")]
     private partial void LogEscalationsDeliveredAgain(double minutes);

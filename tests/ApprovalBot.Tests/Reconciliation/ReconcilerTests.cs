@@ -1,7 +1,9 @@
 using ApprovalBot.Drafts;
 using ApprovalBot.Reconciliation;
 using ApprovalBot.Tests.Execution;
+using ApprovalBot.Sandbox;
 using ApprovalBot.Tests.Infrastructure;
+using ApprovalBot.Tests.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -273,6 +275,74 @@ public sealed class ReconcilerTests : IAsyncLifetime
         var gap = Assert.Single(Assert.Single(_chat.Sent).Gaps);
         Assert.Equal("orphans/card_undelivered", gap.Gap);
         Assert.Contains(ApproverAction.Retry, gap.Actions);
+    }
+
+    /// <summary>
+    /// The chat takes an escalation but the store will not record it. "statement": the write is refused (a SqliteException,
+    /// that write alone undone); "commit": the commit is refused, as on a full or read-only disk (StoreUnavailableException).
+    /// Either way each later cycle used to post it again as a first escalation; now only the record is tried again, and once
+    /// it is taken the gap is reminded on its schedule, counted from when the chat got it.
+    /// </summary>
+    [Theory]
+    [InlineData("statement")]
+    [InlineData("commit")]
+    public async Task RunOnceAsync_StoreRefusesToRecordADeliveredEscalation_NotPostedAgainRecordedLateThenReminded(string refused)
+    {
+        const string id = "reply:unrecorded-escalation";
+        await using var h = await TelegramHarness.StartAsync(
+            ["ApprovalBot:Reconciliation:RemindEvery=02:00:00"],
+            services: s =>
+            {
+                s.AddSingleton<ILoggerProvider>(_logs);
+                s.AddLogging(b => b.AddFilter<CapturedLogs>(null, LogLevel.Debug));
+                s.UseClock<Reconciler>(_clock);
+            },
+            compose: b => b.AddReconciliation());
+        await HeldCycle.SettledAsync(h.Host.Services, TelegramHarness.Wait);
+        await h.SubmitCardedAsync(id, "text");
+        await DraftFixtures.MoveAsync(h.Host.Store, id, DraftState.Carded, DraftState.Approved, new Dictionary<string, object?> { ["decision"] = "approved" });
+        await DraftFixtures.MoveAsync(h.Host.Store, id, DraftState.Approved, DraftState.Executing);
+        await DraftFixtures.MoveAsync(h.Host.Store, id, DraftState.Executing, DraftState.Failed, new Dictionary<string, object?> { ["exec_error"] = "boom" });
+        h.ExecuteOnDatabase(refused == "statement"
+            ? "CREATE TRIGGER test_refuse_sent BEFORE UPDATE OF last_sent ON escalations WHEN NEW.last_sent IS NOT NULL " +
+              "BEGIN SELECT RAISE(ABORT, 'test: the store refuses to record the escalation'); END;"
+            // A deferred foreign key checked at COMMIT, which then fails: the writer drops the batch, as when the disk is full.
+            : "CREATE TABLE test_parent(id INTEGER PRIMARY KEY); " +
+              "CREATE TABLE test_refused(parent INTEGER REFERENCES test_parent(id) DEFERRABLE INITIALLY DEFERRED); " +
+              "CREATE TRIGGER test_refuse_sent AFTER UPDATE OF last_sent ON escalations WHEN NEW.last_sent IS NOT NULL " +
+              "BEGIN INSERT INTO test_refused VALUES (1); END;");
+        var reconciler = h.Host.Services.GetRequiredService<Reconciler>();
+        List<SentMessage> Escalations() =>
+            [.. h.Control.GetMessages(h.ChatId).Where(m => m.Text is { } t && t.StartsWith("🚨", StringComparison.Ordinal) && t.Contains(id, StringComparison.Ordinal))];
+
+        // Cycles as the reconcile job runs them: one that fails is left to the next.
+        for (var cycle = 0; cycle < 3; cycle++)
+        {
+            await Record.ExceptionAsync(() => reconciler.RunOnceAsync(default));
+            _clock.Advance(TimeSpan.FromMinutes(1));
+        }
+
+        // Before, one copy in the chat per cycle.
+        var posted = Escalations().Count;
+        Assert.Equal(1, posted);
+        var warning = Assert.Single(_logs.Entries, e => e.Category == typeof(Reconciler).FullName && e.EventId.Name == "EscalationNotRecorded");
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Equal(id, warning.Properties["DraftId"]);
+
+        h.ExecuteOnDatabase("DROP TRIGGER test_refuse_sent;");
+        var recorded = await reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(116));
+        var notYet = await reconciler.RunOnceAsync(default);
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        var reminded = await reconciler.RunOnceAsync(default);
+
+        Assert.Equal((0, 0, 0), (recorded.Escalated, recorded.Reminded, recorded.Messages));
+        var late = Assert.Single(_logs.Entries, e => e.Category == typeof(Reconciler).FullName && e.EventId.Name == "EscalationRecordedLate");
+        Assert.Equal((LogLevel.Information, id), (late.Level, late.Properties["DraftId"]));
+        Assert.Equal(0, notYet.Messages);
+        Assert.Equal((0, 1, 1), (reminded.Escalated, reminded.Reminded, reminded.Messages));
+        Assert.Equal(2, Escalations().Count);
+        Assert.StartsWith("🚨 Reminder", Escalations()[1].Text, StringComparison.Ordinal);
     }
 
     [Fact]
