@@ -28,7 +28,11 @@ internal static class StoreRestore
 
     public static Result Run(string databasePath, string backup, TimeProvider time, TimeSpan busyTimeout)
     {
-        if (Directory.Exists(backup) || !File.Exists(backup))
+        if (Directory.Exists(backup))
+        {
+            throw new StoreCommandException($"'{backup}' is a folder, not a backup file; name the file a backup wrote.");
+        }
+        if (!File.Exists(backup))
         {
             throw new StoreCommandException($"There is no backup file at '{backup}'.");
         }

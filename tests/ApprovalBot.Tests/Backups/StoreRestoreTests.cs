@@ -266,7 +266,7 @@ public sealed class StoreRestoreTests : IDisposable
     public static TheoryData<string, string> BadBackups => new()
     {
         { "missing", "There is no backup file at" },
-        { "folder", "There is no backup file at" },
+        { "folder", "is a folder, not a backup file; name the file a backup wrote" },
         { "the store itself", "is the store itself" },
         { "the file an unfinished restore left", "is the new store an unfinished restore left" },
         { "text", "is not an ApprovalBot store (it is not an SQLite database at all)." },
