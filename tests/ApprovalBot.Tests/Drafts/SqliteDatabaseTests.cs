@@ -431,6 +431,26 @@ public sealed class SqliteDatabaseTests
         }
     }
 
+    /// <summary>
+    /// Recovery's first passes (and the ones after, while a push run of a kind moved to pull is left) also read each leased
+    /// pull-kind draft's last execution_started: still a page of drafts_by_state from the last seq, and for each draft its
+    /// own events, newest first, through events_by_draft; neither table is scanned nor sorted.
+    /// </summary>
+    [Fact]
+    public void ExecutorRecovery_APageOfTheFirstPassesWithPushRuns_SearchesTheStateIndexAndEachDraftsOwnEvents()
+    {
+        var sql = ApprovalBot.Execution.ExecutorCycle.HeldSql("$k0, $k1", pushRuns: true);
+        (string, object)[] parameters = [("$after", 100L), ("$now", 1L), ("$limit", 256), ("$k0", "k0"), ("$k1", "k1")];
+
+        foreach (var plan in new[] { PlanInFreshStore(sql, parameters), PlanInStore(sql, parameters) })
+        {
+            Assert.Contains(plan, step => step.StartsWith("SEARCH drafts USING INDEX drafts_by_state (state=? AND rowid>?)", StringComparison.Ordinal));
+            Assert.Contains(plan, step => step.StartsWith("SEARCH events USING INDEX events_by_draft (draft_id=?)", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.StartsWith("SCAN", StringComparison.Ordinal));
+            Assert.DoesNotContain(plan, step => step.Contains("TEMP B-TREE", StringComparison.Ordinal));
+        }
+    }
+
     /// <summary>The executor's read, once per process, of approved drafts that may have used up their attempts: the state's index.</summary>
     [Fact]
     public void ExecutorExhausted_ApprovedDrafts_SearchTheStateIndex()
