@@ -249,6 +249,34 @@ public sealed class CardOutboxTests
         await h.WaitForStateAsync("reply:tok-b", DraftState.Carded);
     }
 
+    /// <summary>
+    /// One mistake, one Error: with the token refused, the poller and the outbox both meet it (every poll, every card), and
+    /// the operator reads one Error that names the token and the way out, not one from each; the outbox says at a lower
+    /// level that cards wait for it.
+    /// </summary>
+    [Fact]
+    public async Task Card_TokenRevokedWhileCardsAndPollsAreRefused_OneErrorForTheTokenNamingTheWayOut()
+    {
+        var logs = new CapturedLogs();
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:CardSweepSeconds=1"], services: s => s.AddSingleton<ILoggerProvider>(logs));
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.RevokeToken();
+        // An update of a kind the bot ignores ends the pending poll; the next ones carry the old token.
+        h.Control.EnqueueRawUpdate("""{"update_id":0,"poll":{"id":"p"}}""");
+
+        await h.SubmitAsync("reply:one-error", "text");
+        await Eventually.TrueAsync(
+            () => RefusedSends(h) >= 2 && h.Control.GetCalls("getUpdates").Count(c => c.StatusCode == 401) >= 2, "sends and polls refused, twice each");
+
+        var error = Assert.Single(logs.Entries, e => e.Level >= LogLevel.Error);
+        Assert.Equal("BotTokenRefused", error.EventId.Name);
+        Assert.Contains("401 Unauthorized", error.Message, StringComparison.Ordinal);
+        Assert.Contains("ApprovalBot:Telegram:Token", error.Message, StringComparison.Ordinal);
+        Assert.Contains("BotFather", error.Message, StringComparison.Ordinal);
+        Assert.Single(logs.Entries, e => e.Category == typeof(CardOutbox).FullName && e.Level == LogLevel.Warning
+            && e.Message.Contains("Cards wait: Telegram refuses the bot token", StringComparison.Ordinal));
+    }
+
     // A call with a refused token is answered before its parameters are read, so the sandbox records none: a card and an
     // escalation look alike here (no gap is escalated while no card is given up).
     private static int RefusedSends(TelegramHarness h) => h.Control.GetCalls("sendMessage").Count(c => c.StatusCode == 401);
