@@ -13,12 +13,13 @@ namespace ApprovalBot.Hosting;
 /// word; each is refused at start like a bad value, with the nearest real key when one is close. So are the other keys
 /// the binder passes over without an error: a value where a group of settings belongs (<c>Kinds:thread=500</c>), a
 /// list given as one value (<c>Telegram:Approvers=777</c>) and a list item of the wrong type (<c>Approvers:0=l001</c>),
-/// which left an approver out.
+/// which left an approver out. Each source is looked at on its own (<see cref="ConfigurationLayers"/>): such a value over a
+/// group or a list that another source fills was hidden by it, and the message says where the value came from.
 /// </summary>
 internal static class UnknownSettings
 {
     /// <summary>A group of settings below a key, and how its own keys are checked.</summary>
-    private sealed record Group(string Name, Action<IConfigurationSection, List<string>> Check);
+    private sealed record Group(string Name, Action<IConfigurationSection, Report> Check);
 
     private static readonly Group[] NoGroups = [];
 
@@ -27,12 +28,15 @@ internal static class UnknownSettings
 
     public static IReadOnlyList<string> Find(IConfiguration configuration)
     {
-        var errors = new List<string>();
+        var report = new Report(ConfigurationLayers.Of(configuration), []);
         var store = FeatureSettings.Store;
-        Check(configuration.GetSection(store.Path), store.Keys, errors, RootGroups);
-        errors.AddRange(OutsideTheSection(configuration));
-        return errors;
+        Check(configuration.GetSection(store.Path), store.Keys, report, RootGroups);
+        report.Errors.AddRange(OutsideTheSection(configuration));
+        return report.Errors;
     }
+
+    /// <summary>The errors found so far, and the sources of the configuration, where a key's values are looked up one by one.</summary>
+    private sealed record Report(ConfigurationLayers Layers, List<string> Errors);
 
     /// <summary>
     /// ApprovalBot's setting names given at the top level, on the command line or in a JSON file
@@ -67,24 +71,25 @@ internal static class UnknownSettings
         Group[] groups = [.. section.Groups.Select(g => Feature(g.Name, g.Keys))];
         if (section != FeatureSettings.Kinds)
         {
-            return new(section.Name, (found, errors) => Check(found, section.Keys, errors, groups));
+            return new(section.Name, (found, report) => Check(found, section.Keys, report, groups));
         }
         // Any name is a kind; below it, a kind's settings and its executor route.
-        return new(section.Name, (kinds, errors) =>
+        return new(section.Name, (kinds, report) =>
         {
             foreach (var kind in kinds.GetChildren())
             {
-                if (!RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={kind.Value})", errors))
+                var example = string.IsNullOrEmpty(kind.Value) ? "…" : kind.Value;
+                if (!RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={example})", report))
                 {
-                    Check(kind, section.Keys, errors, groups);
+                    Check(kind, section.Keys, report, groups);
                 }
             }
         });
     }
 
-    private static Group Feature(string name, Type type) => new(name, (section, errors) => Check(section, type, errors, NoGroups));
+    private static Group Feature(string name, Type type) => new(name, (section, report) => Check(section, type, report, NoGroups));
 
-    private static void Check(IConfigurationSection section, Type type, List<string> errors, Group[] groups)
+    private static void Check(IConfigurationSection section, Type type, Report report, Group[] groups)
     {
         var settings = Settings(type);
         var names = settings.Select(p => p.Name).Concat(groups.Select(g => g.Name)).ToList();
@@ -92,68 +97,139 @@ internal static class UnknownSettings
         {
             if (groups.FirstOrDefault(g => Matches(g.Name, child.Key)) is { } group)
             {
-                if (!RefusedAsValue(child, $"a group of settings (such as {child.Path}:…)", errors))
+                if (!RefusedAsValue(child, $"a group of settings (such as {child.Path}:…)", report))
                 {
-                    group.Check(child, errors);
+                    group.Check(child, report);
                 }
                 continue;
             }
             var setting = settings.FirstOrDefault(p => Matches(p.Name, child.Key));
             if (setting is null)
             {
-                errors.Add(Unknown(child, names));
+                report.Errors.Add(Unknown(child, names));
             }
             else if (IsGroup(setting.PropertyType))
             {
-                if (!RefusedAsValue(child, $"a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))})", errors))
+                if (!RefusedAsValue(child, $"a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))})", report))
                 {
-                    Check(child, setting.PropertyType, errors, NoGroups);
+                    Check(child, setting.PropertyType, report, NoGroups);
                 }
             }
             else
             {
-                CheckValue(child, setting, errors);
+                CheckValue(child, setting, report);
             }
         }
     }
 
     /// <summary>
-    /// Keys below a single value (Sandbox:RateLimits is on or off, unlike Telegram's group of limits); for a list, a single
-    /// value instead of items and items the binder cannot convert (it leaves them out of the list).
+    /// Keys below a single value (Sandbox:RateLimits is on or off, unlike Telegram's group of limits) and a JSON null there;
+    /// for a list, a value instead of items, keys below it that are no item, items the binder cannot convert (it leaves
+    /// them out of the list) and items that replace only some of another source's.
     /// </summary>
-    private static void CheckValue(IConfigurationSection key, PropertyInfo setting, List<string> errors)
+    private static void CheckValue(IConfigurationSection key, PropertyInfo setting, Report report)
     {
         if (setting.PropertyType.GetElementType() is not { } item)
         {
             if (key.GetChildren().FirstOrDefault() is { } below)
             {
-                errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
+                report.Errors.Add($"{below.Path} is not a setting ({setting.Name} takes a single value).");
             }
-            else if ((BareNumberDuration(key, setting) ?? HoursAsDays(key, setting)) is { } error)
+            else if ((BareNumberDuration(key, setting) ?? HoursAsDays(key, setting) ?? NoValue(key, setting, report.Layers)) is { } error)
             {
-                errors.Add(error);
+                report.Errors.Add(error);
             }
             return;
         }
-        if (IsValue(key) && key.Value!.Length > 0)
-        {
-            var variable = key.Path.Replace(":", "__", StringComparison.Ordinal);
-            // A value with spaces is most likely the whole list in one (a command line): each word its own item, as no shell splits it here.
-            var words = key.Value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            var items = words.Length > 1
-                ? string.Join(", ", words.Select((w, i) => $"{key.Path}:{i.ToString(CultureInfo.InvariantCulture)}={w}"))
-                : $"{key.Path}:0={key.Value}, {key.Path}:1=…";
-            errors.Add($"{key.Path} is a list: give each item a key of its own, {items} (in the environment {variable}__0=…).");
-        }
+        ListGivenAsValue(key, report);
         var converter = TypeDescriptor.GetConverter(item);
+        var (one, many) = Describe(item);
         foreach (var entry in key.GetChildren())
         {
-            if (!Converts(converter, entry.Value))
+            if (!int.TryParse(entry.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _))
             {
-                var (one, many) = Describe(item);
-                errors.Add($"{entry.Path}: '{entry.Value}' is not {one} ({setting.Name} is a list of {many}).");
+                // The binder takes any key below a list as an item: {"a": 1001} in a JSON file was a list of one.
+                var where = ConfigurationLayers.Where(report.Layers.Sources.Where(s => s.TryGet(entry.Path, out _) || ConfigurationLayers.KeysBelow(s, entry.Path).Any()));
+                report.Errors.Add($"{entry.Path} {where} is not an item of a list: {setting.Name} is a list of {many}, its items numbered from 0 ({key.Path}:0=…, {key.Path}:1=…; in a JSON file [ …, … ], not {{ … }}).");
+            }
+            else if (!Converts(converter, entry.Value))
+            {
+                report.Errors.Add($"{entry.Path}: '{entry.Value}' is not {one} ({setting.Name} is a list of {many}).");
             }
         }
+        ItemsReplacedInPart(key, report);
+    }
+
+    /// <summary>
+    /// A list given as one value (<c>Approvers=777</c>): the binder passes over it, and over the items another source gives
+    /// (<c>"Approvers": [1001]</c> in the file stayed in force). An empty value is no list at all where nothing gives items,
+    /// as before; after a source that gives them it cleared nothing.
+    /// </summary>
+    private static void ListGivenAsValue(IConfigurationSection key, Report report)
+    {
+        var layers = report.Layers;
+        var variable = key.Path.Replace(":", "__", StringComparison.Ordinal);
+        foreach (var (source, value) in layers.ValuesOf(key.Path))
+        {
+            var before = layers.Sources.TakeWhile(s => s != source).Where(s => ConfigurationLayers.ItemsOf(s, key.Path).Count > 0).ToList();
+            var itemsElsewhere = layers.WithKeysBelow(key.Path).ToList();
+            var where = ConfigurationLayers.Where(source, key.Path);
+            if (value.Length == 0)
+            {
+                if (before.Count > 0)
+                {
+                    report.Errors.Add($"{key.Path}: an empty value {where} does not empty the list: the items {ConfigurationLayers.Where(before)} stay in force (a list is replaced item by item, never emptied or shortened). Remove them there, or give the items meant in their place ({key.Path}:0=…).");
+                }
+                continue;
+            }
+            // A value with spaces is most likely the whole list in one (a command line): each word its own item, as no shell splits it here.
+            var words = value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            var items = words.Length > 1
+                ? string.Join(", ", words.Select((w, i) => $"{key.Path}:{i.ToString(CultureInfo.InvariantCulture)}={w}"))
+                : $"{key.Path}:0={value}, {key.Path}:1=…";
+            var kept = itemsElsewhere.Count > 0 ? $" The items {ConfigurationLayers.Where(itemsElsewhere)} stay in force: a value neither replaces nor removes them." : "";
+            report.Errors.Add($"{key.Path} is a list, given as one value ('{value}' {where}): give each item a key of its own, {items} (in the environment {variable}__0=…).{kept}");
+        }
+    }
+
+    /// <summary>
+    /// Items of a list given over another source's that replace only some of them: the configuration overrides a list
+    /// item by item, so the file's <c>[1001, 555]</c> under <c>Approvers__0=777</c> became <c>[777, 555]</c>, and 555 stayed
+    /// an approver meant to be gone. Items added after another source's, or all of them replaced, are what they look like.
+    /// </summary>
+    private static void ItemsReplacedInPart(IConfigurationSection key, Report report)
+    {
+        var inForce = new SortedDictionary<int, (IConfigurationProvider Source, string? Value)>();
+        foreach (var source in report.Layers.Sources)
+        {
+            var items = ConfigurationLayers.ItemsOf(source, key.Path);
+            var replaced = inForce.Keys.Where(items.ContainsKey).ToList();
+            var kept = inForce.Where(i => !items.ContainsKey(i.Key)).ToList();
+            if (replaced.Count > 0 && kept.Count > 0)
+            {
+                var given = string.Join(", ", items.Select(i => $"{key.Path}:{i.Key.ToString(CultureInfo.InvariantCulture)}={i.Value}"));
+                var keptItems = string.Join(", ", kept.Select(i => $"{key.Path}:{i.Key.ToString(CultureInfo.InvariantCulture)}={i.Value.Value} {ConfigurationLayers.Where(i.Value.Source)}"));
+                report.Errors.Add($"{key.Path}: the items {ConfigurationLayers.Where(source)} ({given}) replace only some of the list's items; {keptItems} would stay in the list, as a list is replaced item by item, never shortened. Give the whole list in one place: remove it where the other items are, or change it there.");
+            }
+            foreach (var (index, value) in items)
+            {
+                inForce[index] = (source, value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A number, duration or true/false given no value in a JSON file (<c>"MaxLength": null</c>): the binder sets it to
+    /// its type's zero, and the range check said "got 0" of a value nobody gave. Later sources may give it one.
+    /// </summary>
+    private static string? NoValue(IConfigurationSection key, PropertyInfo setting, ConfigurationLayers layers)
+    {
+        if (!setting.PropertyType.IsValueType || Nullable.GetUnderlyingType(setting.PropertyType) is not null || key.Value is not null
+            || layers.Sources.FirstOrDefault(s => ConfigurationLayers.GivesNull(s, key.Path)) is not { } source)
+        {
+            return null;
+        }
+        return $"{key.Path} has no value (null {ConfigurationLayers.Where(source, key.Path)}): give it one, or leave the key out for its default.";
     }
 
     private static (string One, string Many) Describe(Type item) => Type.GetTypeCode(item) switch
@@ -228,15 +304,25 @@ internal static class UnknownSettings
         return $"{key.Path}: '{key.Value}' is a number without a unit; write the duration as [d.]hh:mm:ss: {string.Join(", ", readings)}.";
     }
 
-    /// <summary>A value where a group of settings belongs (the binder passes over it): refused, saying what belongs there.</summary>
-    private static bool RefusedAsValue(IConfigurationSection key, string belongs, List<string> errors)
+    /// <summary>
+    /// A value where a group of settings belongs (the binder passes over it): refused, saying what belongs there and where
+    /// the value came from. Looked up source by source: over a group the JSON file fills, the merged view shows a group.
+    /// </summary>
+    private static bool RefusedAsValue(IConfigurationSection key, string belongs, Report report)
     {
-        if (!IsValue(key))
+        var values = report.Layers.ValuesOf(key.Path).ToList();
+        if (values.Count == 0)
         {
             return false;
         }
-        errors.Add($"{key.Path} is {belongs}, not a value.");
-        return true;
+        var below = report.Layers.WithKeysBelow(key.Path).ToList();
+        var kept = below.Count > 0 ? $" The settings below it {ConfigurationLayers.Where(below)} stay in force: a value neither replaces nor removes them." : "";
+        foreach (var (source, value) in values)
+        {
+            report.Errors.Add($"{key.Path} is {belongs}, not a value ('{value}' {ConfigurationLayers.Where(source, key.Path)}).{kept}");
+        }
+        // Below a value the merged view shows only another source's settings, which are checked as usual.
+        return below.Count == 0;
     }
 
     /// <summary>A key that holds a value and nothing below it.</summary>

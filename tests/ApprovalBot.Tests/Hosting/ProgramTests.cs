@@ -125,6 +125,39 @@ public sealed class ProgramTests
     }
 
     /// <summary>
+    /// A setting layered over the shipped config/appsettings.json that the start passed over without a word: a value in the
+    /// environment over a list or a group the file fills (the file's approvers stayed in force), an approver replaced by
+    /// index while the file's next one stayed, an empty value meant to empty the list, a JSON null for a number (said as
+    /// "got 0"). Each is refused naming the key and where it came from, exit 1, nothing created.
+    /// </summary>
+    [Theory]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001]", "ApprovalBot__Telegram__Approvers", "777", "ApprovalBot:Telegram:Approvers is a list, given as one value ('777' in the environment variable ApprovalBot__Telegram__Approvers): give each item a key of its own")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001, 555]", "ApprovalBot__Telegram__Approvers__0", "777", "ApprovalBot:Telegram:Approvers: the items in the environment (ApprovalBot:Telegram:Approvers:0=777) replace only some of the list's items; ApprovalBot:Telegram:Approvers:1=555 in {file} would stay in the list")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001]", "ApprovalBot__Telegram__Approvers", "", "ApprovalBot:Telegram:Approvers: an empty value in the environment variable ApprovalBot__Telegram__Approvers does not empty the list: the items in {file} stay in force")]
+    [InlineData("", "", "ApprovalBot__Telegram__RateLimits", "5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value ('5' in the environment variable ApprovalBot__Telegram__RateLimits). The settings below it in {file} stay in force")]
+    [InlineData("\"MaxLength\": 280", "\"MaxLength\": null", "", "", "ApprovalBot:Kinds:reply:MaxLength has no value (null in {file})")]
+    public async Task Start_SettingLayeredOverTheShippedFileThatWasPassedOver_ExitsOneNamingTheKeyAndWhereItCameFrom(string replace, string with, string variable, string value, string expected)
+    {
+        using var dir = new TempDirectory();
+        var shipped = await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json"));
+        Assert.Contains(replace, shipped, StringComparison.Ordinal);
+        var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), replace.Length == 0 ? shipped : shipped.Replace(replace, with, StringComparison.Ordinal));
+        var data = Path.Combine(dir.Path, "data");
+        Directory.CreateDirectory(data);
+        var environment = variable.Length == 0 ? null : new Dictionary<string, string> { [variable] = value };
+
+        await using var host = await HostProcess.StartOrExitAsync(data, null, environment, program);
+
+        Assert.True(host.HasExited, $"the service started:\n{host.Output}");
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
+        Assert.Contains("  - " + expected.Replace("{file}", settings, StringComparison.Ordinal), host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("(got 0)", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(data, "approvals.db")), "a refused start must not create the store");
+    }
+
+    /// <summary>
     /// Serilog reads its levels while the host is built, before the settings are checked: a misspelt level stopped the
     /// start with a stack trace ("could not run"). It is a bad key like any other now, listed with them.
     /// </summary>

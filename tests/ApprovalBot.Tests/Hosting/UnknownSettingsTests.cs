@@ -1,14 +1,32 @@
 using ApprovalBot.Hosting;
+using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 
 namespace ApprovalBot.Tests.Hosting;
 
 public sealed class UnknownSettingsTests
 {
+    /// <summary>The settings given on the command line alone (<c>--key=value</c> each).</summary>
     private static IReadOnlyList<string> Find(params string[] settings) =>
-        UnknownSettings.Find(new ConfigurationBuilder()
-            .AddInMemoryCollection(settings.Select(s => s.Split('=', 2)).Select(p => new KeyValuePair<string, string?>(p[0], p[1])))
-            .Build());
+        UnknownSettings.Find(new ConfigurationBuilder().AddCommandLine([.. settings.Select(s => "--" + s)]).Build());
+
+    private static readonly string ShippedFile = Path.Combine(AppContext.BaseDirectory, "config", "appsettings.json");
+
+    /// <summary>
+    /// The shipped config/appsettings.json with <paramref name="replace"/> in it replaced by <paramref name="with"/>, under
+    /// the command line <paramref name="args"/>: the service's sources in its order, the file first. Every message with
+    /// "{file}" in it said of that file's path.
+    /// </summary>
+    private static IReadOnlyList<string> FindOverFile(string replace, string with, params string[] args)
+    {
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "appsettings.json");
+        var shipped = File.ReadAllText(ShippedFile);
+        Assert.Contains(replace, shipped, StringComparison.Ordinal);
+        File.WriteAllText(file, shipped.Replace(replace, with, StringComparison.Ordinal));
+        var errors = UnknownSettings.Find(new ConfigurationBuilder().AddJsonFile(file).AddCommandLine(args).Build());
+        return [.. errors.Select(e => e.Replace(file, "{file}", StringComparison.Ordinal))];
+    }
 
     [Theory]
     [InlineData("ApprovalBot:MaxBatchSize=10", "ApprovalBot:MaxBatchSize is not a setting (did you mean MaxBatch?).")]
@@ -25,13 +43,13 @@ public sealed class UnknownSettingsTests
     [InlineData("ApprovalBot:Sandbox:RateLimits:GlobalPerSecond=5", "ApprovalBot:Sandbox:RateLimits:GlobalPerSecond is not a setting (RateLimits takes a single value).")]
     [InlineData("ApprovalBot:Reconciliation:RemindEvry=01:00:00", "ApprovalBot:Reconciliation:RemindEvry is not a setting (did you mean RemindEvery?).")]
     // Keys the binder passes over without an error: each left a setting out, without a word.
-    [InlineData("ApprovalBot:Kinds:thread=500", "ApprovalBot:Kinds:thread is a kind: give its settings below it (e.g. ApprovalBot:Kinds:thread:MaxLength=500), not a value.")]
-    [InlineData("ApprovalBot:Pipe=x", "ApprovalBot:Pipe is a group of settings (such as ApprovalBot:Pipe:…), not a value.")]
-    [InlineData("ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value.")]
-    [InlineData("ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list: give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…).")]
+    [InlineData("ApprovalBot:Kinds:thread=500", "ApprovalBot:Kinds:thread is a kind: give its settings below it (e.g. ApprovalBot:Kinds:thread:MaxLength=500), not a value ('500' on the command line).")]
+    [InlineData("ApprovalBot:Pipe=x", "ApprovalBot:Pipe is a group of settings (such as ApprovalBot:Pipe:…), not a value ('x' on the command line).")]
+    [InlineData("ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value ('5' on the command line).")]
+    [InlineData("ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list, given as one value ('777' on the command line): give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…).")]
     [InlineData("ApprovalBot:Telegram:Approvers:0=l001", "ApprovalBot:Telegram:Approvers:0: 'l001' is not a whole number (Approvers is a list of whole numbers).")]
-    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/echo  hi there", "ApprovalBot:Kinds:post:Executor:Command is a list: give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/echo, ApprovalBot:Kinds:post:Executor:Command:1=hi, ApprovalBot:Kinds:post:Executor:Command:2=there (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
-    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/true", "ApprovalBot:Kinds:post:Executor:Command is a list: give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/true, ApprovalBot:Kinds:post:Executor:Command:1=… (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
+    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/echo  hi there", "ApprovalBot:Kinds:post:Executor:Command is a list, given as one value ('/bin/echo  hi there' on the command line): give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/echo, ApprovalBot:Kinds:post:Executor:Command:1=hi, ApprovalBot:Kinds:post:Executor:Command:2=there (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
+    [InlineData("ApprovalBot:Kinds:post:Executor:Command=/bin/true", "ApprovalBot:Kinds:post:Executor:Command is a list, given as one value ('/bin/true' on the command line): give each item a key of its own, ApprovalBot:Kinds:post:Executor:Command:0=/bin/true, ApprovalBot:Kinds:post:Executor:Command:1=… (in the environment ApprovalBot__Kinds__post__Executor__Command__0=…).")]
     public void Find_KeyNoSettingReads_NamesItWithTheNearestRealKey(string setting, string expected)
     {
         Assert.Equal([expected], Find(setting));
@@ -54,6 +72,57 @@ public sealed class UnknownSettingsTests
         var builder = ApprovalBotHost.CreateBuilder([]);
 
         Assert.Empty(UnknownSettings.Find(builder.Configuration));
+    }
+
+    /// <summary>
+    /// A value given over a group the shipped file fills: the merged configuration showed the file's settings there, and
+    /// the value was passed over without a word (the start went on with the file's settings). Read through the service's
+    /// own sources, the shipped file first.
+    /// </summary>
+    [Theory]
+    [InlineData("--ApprovalBot:Pipe=x", "ApprovalBot:Pipe is a group of settings (such as ApprovalBot:Pipe:…), not a value ('x' on the command line).")]
+    [InlineData("--ApprovalBot:Telegram=5", "ApprovalBot:Telegram is a group of settings (such as ApprovalBot:Telegram:…), not a value ('5' on the command line).")]
+    [InlineData("--ApprovalBot:Kinds=5", "ApprovalBot:Kinds is a group of settings (such as ApprovalBot:Kinds:…), not a value ('5' on the command line).")]
+    [InlineData("--ApprovalBot:Kinds:reply=5", "ApprovalBot:Kinds:reply is a kind: give its settings below it (e.g. ApprovalBot:Kinds:reply:MaxLength=5), not a value ('5' on the command line).")]
+    [InlineData("--ApprovalBot:Kinds:post=", "ApprovalBot:Kinds:post is a kind: give its settings below it (e.g. ApprovalBot:Kinds:post:MaxLength=…), not a value ('' on the command line).")]
+    [InlineData("--ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value ('5' on the command line).")]
+    public void Find_ValueOverAGroupOfTheShippedFile_RefusedNamingTheKeyAndWhereEach(string argument, string expected)
+    {
+        var builder = ApprovalBotHost.CreateBuilder([argument]);
+
+        var error = Assert.Single(UnknownSettings.Find(builder.Configuration));
+
+        Assert.Equal($"{expected} The settings below it in {ShippedFile} stay in force: a value neither replaces nor removes them.", error);
+    }
+
+    /// <summary>
+    /// Lists over a file that gives items: a value was passed over, the file's items kept; items by index replaced the
+    /// file's one by one, so a list could not be shortened (an approver meant to be gone stayed); the binder took any key
+    /// below a list as an item, and a JSON null for a number bound as 0 ("got 0" of a value nobody gave).
+    /// </summary>
+    [Theory]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001]", "--ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list, given as one value ('777' on the command line): give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…). The items in {file} stay in force: a value neither replaces nor removes them.")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001]", "--ApprovalBot:Telegram:Approvers=", "ApprovalBot:Telegram:Approvers: an empty value on the command line does not empty the list: the items in {file} stay in force (a list is replaced item by item, never emptied or shortened). Remove them there, or give the items meant in their place (ApprovalBot:Telegram:Approvers:0=…).")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001, 555]", "--ApprovalBot:Telegram:Approvers:0=777", "ApprovalBot:Telegram:Approvers: the items on the command line (ApprovalBot:Telegram:Approvers:0=777) replace only some of the list's items; ApprovalBot:Telegram:Approvers:1=555 in {file} would stay in the list, as a list is replaced item by item, never shortened. Give the whole list in one place: remove it where the other items are, or change it there.")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": {\"a\": 1001}", "", "ApprovalBot:Telegram:Approvers:a in {file} is not an item of a list: Approvers is a list of whole numbers, its items numbered from 0 (ApprovalBot:Telegram:Approvers:0=…, ApprovalBot:Telegram:Approvers:1=…; in a JSON file [ …, … ], not { … }).")]
+    [InlineData("\"Kinds\": {", "\"Kinds\": { \"x\": { \"Executor\": { \"Type\": \"command\", \"Command\": [\"/bin/post\", \"--live\"] } },", "--ApprovalBot:Kinds:x:Executor:Command:0=/bin/other", "ApprovalBot:Kinds:x:Executor:Command: the items on the command line (ApprovalBot:Kinds:x:Executor:Command:0=/bin/other) replace only some of the list's items; ApprovalBot:Kinds:x:Executor:Command:1=--live in {file} would stay in the list, as a list is replaced item by item, never shortened. Give the whole list in one place: remove it where the other items are, or change it there.")]
+    [InlineData("\"MaxLength\": 280", "\"MaxLength\": null", "", "ApprovalBot:Kinds:reply:MaxLength has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("\"IntervalSeconds\": 30", "\"IntervalSeconds\": null", "", "ApprovalBot:Execution:IntervalSeconds has no value (null in {file}): give it one, or leave the key out for its default.")]
+    public void Find_ListOrValueLayeredOverTheFile_RefusedNamingTheKeyAndWhereEachPartCameFrom(string replace, string with, string argument, string expected)
+    {
+        Assert.Equal([expected], FindOverFile(replace, with, argument.Length == 0 ? [] : [argument]));
+    }
+
+    /// <summary>A whole list given over the file's, items added after the file's, and a value given over a JSON null are what they look like.</summary>
+    [Theory]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001, 555]", "--ApprovalBot:Telegram:Approvers:0=777 --ApprovalBot:Telegram:Approvers:1=888")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001, 555]", "--ApprovalBot:Telegram:Approvers:0=777 --ApprovalBot:Telegram:Approvers:1=888 --ApprovalBot:Telegram:Approvers:2=999")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": [1001]", "--ApprovalBot:Telegram:Approvers:1=777")]
+    [InlineData("\"Approvers\": []", "\"Approvers\": []", "--ApprovalBot:Telegram:Approvers=")]
+    [InlineData("\"ChatId\": 0", "\"ChatId\": null", "--ApprovalBot:Telegram:ChatId=5")]
+    public void Find_ListOrValueLayeredOverTheFileAsItLooks_NoneReported(string replace, string with, string arguments)
+    {
+        Assert.Empty(FindOverFile(replace, with, arguments.Split(' ')));
     }
 
     [Theory]

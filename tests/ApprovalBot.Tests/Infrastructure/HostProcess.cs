@@ -111,9 +111,9 @@ internal sealed class HostProcess : IAsyncDisposable
     /// either: <see cref="HasExited"/> tells which.
     /// </summary>
     public static async Task<HostProcess> StartOrExitAsync(
-        string dataDirectory, IEnumerable<string>? settings = null, IReadOnlyDictionary<string, string>? environment = null)
+        string dataDirectory, IEnumerable<string>? settings = null, IReadOnlyDictionary<string, string>? environment = null, string? program = null)
     {
-        var host = Launch(dataDirectory, settings, environment);
+        var host = Launch(dataDirectory, settings, environment, program);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await Task.WhenAny(host._listening.Task, host._process.WaitForExitAsync(timeout.Token));
         if (host._process.HasExited)
@@ -128,7 +128,8 @@ internal sealed class HostProcess : IAsyncDisposable
         return host;
     }
 
-    private static HostProcess Launch(string dataDirectory, IEnumerable<string>? settings, IReadOnlyDictionary<string, string>? environment)
+    /// <param name="program">A copy of the program (<see cref="ProgramCopy"/>), or null for the build's own.</param>
+    private static HostProcess Launch(string dataDirectory, IEnumerable<string>? settings, IReadOnlyDictionary<string, string>? environment, string? program = null)
     {
         var pipeName = Path.Combine(dataDirectory, "p.sock");
         var info = new ProcessStartInfo("dotnet")
@@ -138,7 +139,7 @@ internal sealed class HostProcess : IAsyncDisposable
             UseShellExecute = false,
             WorkingDirectory = dataDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"));
+        info.ArgumentList.Add(program ?? Path.Combine(AppContext.BaseDirectory, "ApprovalBot.dll"));
         info.ArgumentList.Add($"--ApprovalBot:DataDirectory={dataDirectory}");
         info.ArgumentList.Add($"--ApprovalBot:Pipe:Name={pipeName}");
         info.ArgumentList.Add("--ApprovalBot:Sandbox:Url=http://127.0.0.1:0");
