@@ -3,14 +3,21 @@ using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Drafts;
 
-/// <summary>Opens the database before any other feature starts, so nothing is accepted that could not be stored.</summary>
-internal sealed partial class StoreInitializer(SqliteDatabase database, DraftWriter writer, ILogger<StoreInitializer> logger) : IHostedService
+/// <summary>
+/// Opens the database before any other feature starts, so nothing is accepted that could not be stored, then runs the
+/// features' <see cref="IStoreOpenedStep"/>s, which must be done before anything can reach the store from outside.
+/// </summary>
+internal sealed partial class StoreInitializer(
+    SqliteDatabase database, DraftWriter writer, IEnumerable<IStoreOpenedStep> steps, ILogger<StoreInitializer> logger) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
         database.Initialize();
         LogOpened(database.DatabasePath, SchemaMigrations.Latest);
-        return Task.CompletedTask;
+        foreach (var step in steps)
+        {
+            await step.RunAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

@@ -30,6 +30,7 @@ internal static class ApprovalJobsExtensions
         services.AddSingleton<CommandSessions>();
         services.AddSingleton<CommandRunner>();
         services.AddSingleton<WebhookRunner>();
+        services.AddSingleton<IStoreOpenedStep, SettleRestoredApprovals>();
         services.AddSingleton<ExecutorCycle>();
         // Stops after Quartz (registered later): no new cycle starts while the runs still going record their ends.
         services.AddHostedService(sp => sp.GetRequiredService<ExecutorCycle>());

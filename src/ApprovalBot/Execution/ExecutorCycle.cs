@@ -38,12 +38,10 @@ internal sealed class ExecutorCycle(
     // Set when a cycle left due drafts in the store for lack of room: the next run to end asks for a cycle at once.
     private int _starved;
 
-    // Whether this process has settled the approvals of a store restored from a backup (RestoredApprovals), which must
-    // come before its first run, and ended the approvals whose attempts its routes no longer allow (EndExhaustedAsync).
+    // Whether this process has ended the approvals whose attempts its routes no longer allow (EndExhaustedAsync). The
+    // approvals of a store restored from a backup were settled before (SettleRestoredApprovals, as the store opened).
     // Only touched under the gate.
-    private bool _restoreSettled;
     private bool _exhaustedEnded;
-    private readonly DateTimeOffset _started = time.GetUtcNow();
 
     // Whether recovery still looks past the running leases of pull kinds' drafts, for push runs that a process before this one
     // started and a crash cut off, the kind moved to pull since: their push lease is no claim's. Only an earlier process
@@ -119,14 +117,6 @@ internal sealed class ExecutorCycle(
         {
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lifetime.ApplicationStopping);
             await RecordLateOutcomesAsync().ConfigureAwait(false);
-            if (!_restoreSettled)
-            {
-                foreach (var (d, restored) in await RestoredApprovals.SettleAsync(store, Routes, _started).ConfigureAwait(false))
-                {
-                    logger.ApprovalUnsettledByRestore(d.Id, d.Kind, restored.ToWire(), d.ExecAttempts);
-                }
-                _restoreSettled = true;
-            }
             var recovered = await RecoverAsync(linked.Token).ConfigureAwait(false);
             var slots = _slots ??= new SemaphoreSlim(Options.MaxParallel, Options.MaxParallel);
             var started = new List<Task<DraftState?>>();

@@ -10,8 +10,8 @@ namespace ApprovalBot.Execution;
 /// that does not dedupe: it may well have run after the backup was taken, and the copy cannot say. Each such draft
 /// becomes <c>unknown</c>, for a human to check the sink and Mark done or Retry, as after a run cut off mid-way. Only the
 /// copy's approvals: a draft approved since the restore (a tap made while no service ran, delivered when the poller
-/// started, which can be before the first executor cycle; an approver's Retry) entered <c>approved</c> after that time
-/// and runs. An approval of a kind without a route now becomes unknown too: it may have had one where the copy was made.
+/// started; an approver's Retry) entered <c>approved</c> after that time and runs. Settled as the store opens
+/// (<see cref="SettleRestoredApprovals"/>), before the pipe answers a claim or an executor cycle runs. An approval of a kind without a route now becomes unknown too: it may have had one where the copy was made.
 /// A <c>failed</c> draft of the copy that had made an attempt is settled the same way: an approver may have retried it and
 /// it may have run after the backup, and left failed, the next Retry would run it again. (One on a deduping route stays failed.)
 /// Drafts on a deduping route, push or pull, stay approved (a second run has the same idempotency key), each with a

@@ -1,14 +1,17 @@
+using ApprovalBot.Client;
 using ApprovalBot.Drafts;
 using ApprovalBot.Execution;
 using ApprovalBot.Execution.Routes;
 using ApprovalBot.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace ApprovalBot.Tests.Execution;
 
 /// <summary>
 /// A store restored from a backup holds approvals that may have run after the backup was taken. On a route that does
-/// not dedupe, running them again could post twice, so the first executor cycle makes them unknown for a human instead.
+/// not dedupe, running them again could post twice, so the service makes them unknown for a human instead, as the store
+/// opens, before the pipe answers a claim or the first executor cycle runs.
 /// </summary>
 public sealed class RestoredApprovalsTests
 {
@@ -81,6 +84,64 @@ public sealed class RestoredApprovalsTests
         // Before, every pull route's approval was kept, whatever its Idempotent said.
         Assert.Equal(DraftState.Unknown, host.Store.Get("agent:maybe-posted")!.State);
         Assert.Single(host.Store.Events("agent:maybe-posted"), e => e.Type == AttemptEvents.RestoreUnsettled);
+        Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
+    }
+
+    /// <summary>Holds the start where it is, as Telegram's start-up does between the pipe's bind and Quartz's first job.</summary>
+    private sealed class StartGate(TaskCompletionSource open) : IHostedService
+    {
+        public Task StartAsync(CancellationToken cancellationToken) => open.Task;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// A polling pull agent claims as soon as the restored service's socket answers, which is before the first executor
+    /// cycle (Quartz waits for the whole start). The copy's approval on its route, which does not dedupe, may have been
+    /// claimed and posted after the backup: it must be unknown by then, not handed out. Before, the first cycle settled the
+    /// store, so the claim took the draft (executing, then passed over by the settling) and it could post twice.
+    /// </summary>
+    [Fact]
+    public async Task Claim_AsSoonAsTheRestoredServicesSocketAnswers_CopysApprovalOnARouteThatDoesNotDedupeIsUnknownNotHandedOut()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        await RestoredStoreAsync(data.Path, once, deduping,
+            async store => await Drafts.ApproveAsync(store, "agent:maybe-posted", "for an agent whose target does not dedupe", "agent"));
+
+        var open = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var starting = TestHost.StartAsync(settings: Settings(once, deduping), dataDirectory: data.Path, compose: b =>
+        {
+            b.Services.AddHostedService(_ => new StartGate(open));
+            b.AddApprovalJobs();
+        });
+        Response claim;
+        while (true)
+        {
+            try
+            {
+                await using var agent = await PipeClient.ConnectAsync(Path.Combine(data.Path, "p.sock"), TimeSpan.FromSeconds(1));
+                claim = await agent.ClaimAsync("agent", max: 10, leaseSeconds: 60);
+                break;
+            }
+            catch (Exception) when (!starting.IsCompleted)
+            {
+                // The socket is not bound yet: the store is still opening.
+                await Task.Delay(20);
+            }
+        }
+        open.SetResult();
+        await using var host = await starting;
+        await Cycle(host).RunOnceAsync();
+
+        Assert.True(claim.Ok, claim.Error?.Message);
+        Assert.Empty(claim.Claimed!);
+        var unknown = host.Store.Get("agent:maybe-posted")!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+        Assert.StartsWith(RestoredApprovals.Reason, unknown.ExecError, StringComparison.Ordinal);
+        Assert.Single(host.Store.Events("agent:maybe-posted"), e => e.Type == AttemptEvents.RestoreUnsettled);
+        Assert.DoesNotContain(host.Store.Events("agent:maybe-posted"), e => e.Type == AttemptEvents.ExecutionStarted);
         Assert.Null(host.Store.GetSetting(RestoredApprovals.MarkerKey));
     }
 
