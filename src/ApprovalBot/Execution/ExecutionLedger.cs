@@ -42,6 +42,9 @@ internal static class ExecutionLedger
     public const string RouteNoLongerDedupes =
         "its last attempt may have taken effect and was left to a rerun under the same key, but its route does not dedupe now";
 
+    /// <summary>The start of the reason when a draft left to a rerun on one route would be run on another (<see cref="BeginResult.Unsettled"/>).</summary>
+    public const string RouteMovedSinceLeftToRerun = "its last attempt may have taken effect and was left to a rerun under the same key, but ";
+
     /// <summary>
     /// approved -> executing under a fresh lease, after the handoff check; approved -> blocked when it fails; approved ->
     /// failed when the draft has no attempt left under the route as configured now.
@@ -135,17 +138,23 @@ internal static class ExecutionLedger
             });
             return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
         }
-        if (!route.Idempotent && AttemptEvents.LeftItsEffectUnknown(AttemptEvents.LastAttempt(ctx, d.Id)))
+        var last = AttemptEvents.LastAttempt(ctx, d.Id);
+        // The route its last attempt ran on: the recovery's and the restore's events name it, a failure's start does.
+        var ranOn = last is null ? null : AttemptEvents.RouteOf(last.Details) ?? StartedOn(ctx, d.Id);
+        var elsewhere = ranOn is not null && ranOn != AttemptEvents.NoRoute && ranOn != RouteName(route) ? OtherRoute(ranOn, route) : null;
+        if ((!route.Idempotent || elsewhere is not null) && AttemptEvents.LeftItsEffectUnknown(last))
         {
-            // It was left for a rerun under its key while its route deduped (or ran on another route): never a blind second
-            // run on one that does not. A human checks the target, then marks it done or retries.
+            // It was left for a rerun under its key while its route deduped: never a blind second run on one that does not,
+            // nor on another route, whose key may not reach what it did (as Finish and Recover judge). A human checks the
+            // target, then marks it done or retries.
+            var reason = route.Idempotent ? RouteMovedSinceLeftToRerun + elsewhere : RouteNoLongerDedupes;
             var unknown = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.ExecutionUnknown, actor)
             {
-                Set = new Dictionary<string, object?> { ["exec_error"] = RouteNoLongerDedupes + UnknownNote, ["exec_next_at"] = null },
+                Set = new Dictionary<string, object?> { ["exec_error"] = reason + UnknownNote, ["exec_next_at"] = null },
                 Details = new JsonObject
                 {
                     ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey, ["route"] = RouteName(route),
-                    ["reason"] = RouteNoLongerDedupes, ["action"] = AttemptEvents.LeftUnknown,
+                    ["reason"] = reason, ["action"] = AttemptEvents.LeftUnknown,
                 },
             });
             return NothingToDo with { Unsettled = unknown.Applied ? unknown.Draft : null };
@@ -174,6 +183,17 @@ internal static class ExecutionLedger
         AttemptEvents.RouteOf(DraftStore.LastEventOf(ctx, id, AttemptEvents.ExecutionStarted)?.Details);
 
     /// <summary>
+    /// Why a rerun under the same key on <paramref name="route"/> cannot settle the draft's current attempt: it was started on
+    /// another type of route (its <c>execution_started</c> says which), where the key <paramref name="route"/> dedupes by may not
+    /// reach what it did. Null when it was started on a route of this type, or its start names none (an older build's).
+    /// </summary>
+    public static string? StartedElsewhere(WriteContext ctx, string id, ExecutorRouteOptions route) =>
+        StartedOn(ctx, id) is { } startedOn && startedOn != RouteName(route) ? OtherRoute(startedOn, route) : null;
+
+    private static string OtherRoute(string ranOn, ExecutorRouteOptions route) =>
+        $"it was started on a {ranOn} route, and its kind's route is {RouteName(route)} now, whose idempotency key may not reach what it did";
+
+    /// <summary>
     /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the
     /// failure is retryable, else failed (a human decides); an attempt that may have taken effect (cut off mid-run, or
     /// so said by a pull executor's fail) on a route that does not dedupe becomes unknown. Only the holder of <paramref name="lease"/> may finish,
@@ -193,6 +213,7 @@ internal static class ExecutionLedger
             return new FinishResult(true, d);
         }
         var details = new JsonObject { ["attempt"] = d.ExecAttempts, ["idempotency_key"] = d.ExecKey };
+        var elsewhere = outcome.MayHaveTakenEffect && route.Idempotent ? StartedElsewhere(ctx, id, route) : null;
         Transition transition;
         if (outcome.Succeeded)
         {
@@ -206,15 +227,21 @@ internal static class ExecutionLedger
                 Details = details,
             };
         }
-        else if (outcome.MayHaveTakenEffect && !route.Idempotent)
+        else if (outcome.MayHaveTakenEffect && (!route.Idempotent || elsewhere is not null))
         {
-            // Never a blind second run (nor a second claim): a human checks the sink, then marks it done or retries.
+            // Never a blind second run (nor a second claim): a human checks the sink, then marks it done or retries. Judged,
+            // as Recover judges, by the route the attempt was started on: a pull claim outstanding while the operator moved
+            // the kind to a deduping command route took effect where that route's key may not reach.
             details["error"] = outcome.Error;
+            if (elsewhere is not null)
+            {
+                details["reason"] = elsewhere;
+            }
             transition = new Transition(id, [DraftState.Executing], DraftState.Unknown, AttemptEvents.ExecutionUnknown, actor)
             {
                 Set = new Dictionary<string, object?>
                 {
-                    ["exec_error"] = outcome.Error + UnknownNote, ["exec_at"] = ctx.Now, ["exec_next_at"] = null,
+                    ["exec_error"] = outcome.Error + (elsewhere is null ? "" : "; " + elsewhere) + UnknownNote, ["exec_at"] = ctx.Now, ["exec_next_at"] = null,
                     ["lease_token"] = null, ["lease_until"] = null,
                 },
                 Details = details,

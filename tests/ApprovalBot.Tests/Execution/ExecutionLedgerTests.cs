@@ -37,6 +37,35 @@ public sealed class ExecutionLedgerTests
         Assert.Equal(DraftState.Executing, host.Store.Get("reply:due")!.State);
     }
 
+    /// <summary>
+    /// A pull attempt that may have taken effect, left to a rerun under its key because the pull route deduped, and the kind
+    /// moved since to a command route that dedupes too: that route's key may not reach what the agent did, so the draft is
+    /// made unknown instead of run, as Finish and Recover judge an attempt by the route it was started on. Before, Begin
+    /// looked only at whether the route now dedupes, and ran it.
+    /// </summary>
+    [Fact]
+    public async Task Begin_LeftToARerunOnAPullRouteAndTheKindNowOnADedupingCommandRoute_UnknownNotRun()
+    {
+        await using var host = await TestHost.StartAsync();
+        await Drafts.ApproveAsync(host.Store, "reply:moved", "posted by the agent, maybe");
+        var pull = new ExecutorRouteOptions { Type = "pull", Idempotent = true, MaxAttempts = 3 };
+        var claim = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:moved", "pull:reply", pull, TimeSpan.FromMinutes(1), "claim"));
+        await host.Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "reply:moved", claim.Lease!,
+            AttemptOutcome.Failure("timed out", retryable: true, mayHaveTakenEffect: true), pull, new ExecutionOptions(), "pull:reply"));
+        Drafts.Sql(host, "UPDATE drafts SET exec_next_at = NULL WHERE id = 'reply:moved'");
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true, MaxAttempts = 3 };
+
+        var begin = await host.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:moved", "executor:command", command, TimeSpan.FromMinutes(1), "execute"));
+
+        Assert.Null(begin.Started);
+        var draft = host.Store.Get("reply:moved")!;
+        Assert.Equal(draft, begin.Unsettled);
+        Assert.Equal((DraftState.Unknown,
+            "its last attempt may have taken effect and was left to a rerun under the same key, but it was started on a pull route, and its kind's route " +
+            "is command now, whose idempotency key may not reach what it did; it may or may not have taken effect"), (draft.State, draft.ExecError));
+        Assert.Single(host.Store.Events("reply:moved"), e => e.Type == AttemptEvents.ExecutionStarted);
+    }
+
     [Fact]
     public async Task Begin_AttemptsUsedUpUnderALoweredMaxAttempts_FailedWithoutARun()
     {

@@ -481,6 +481,47 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(first.IdempotencyKey, second.IdempotencyKey);
     }
 
+    /// <summary>
+    /// A claim still out while the operator moved its kind from a pull route that does not dedupe to a command route that
+    /// does, and restarted: the agent's fail saying its post may have gone out is judged by the route the attempt was
+    /// started on, as a lease that expires is. The command route's key does not reach what the agent did, so the draft
+    /// becomes unknown with a reason that says so, not approved again for the command route to post a second time.
+    /// Before, Finish read only the kind's route now, which dedupes, and the command ran.
+    /// </summary>
+    [Fact]
+    public async Task Fail_MayHaveTakenEffect_ClaimMadeBeforeTheKindMovedToADedupingCommandRoute_UnknownNotRunOnTheCommandRoute()
+    {
+        using var data = new TempDirectory();
+        using var script = new RouteScript();
+        string lease;
+        string[] pull = ["ApprovalBot:Kinds:agent:MaxLength=100", "ApprovalBot:Kinds:agent:Executor:Type=pull"];
+        await using (var before = await TestHost.StartAsync(settings: pull, dataDirectory: data.Path, compose: b => b.AddApprovalJobs()))
+        {
+            await Drafts.ApproveAsync(before.Store, "agent:posted-maybe", "posted by the agent, maybe", "agent");
+            await using var agent = await before.ConnectAsync();
+            lease = Assert.Single((await agent.ClaimAsync("agent", max: 1, leaseSeconds: 600)).Claimed!).Lease;
+        }
+        await using var after = await TestHost.StartAsync(settings: [.. script.Settings("agent", idempotent: true)], dataDirectory: data.Path,
+            compose: b => b.AddApprovalJobs());
+        Response fail;
+        await using (var agent = await after.ConnectAsync())
+        {
+            fail = await agent.FailAsync(new FailRequest
+            {
+                Id = "agent:posted-maybe", Lease = lease, Error = "my call to the target timed out", Retryable = true, MayHaveTakenEffect = true,
+            });
+        }
+        Drafts.Sql(after, "UPDATE drafts SET exec_next_at = NULL WHERE id = 'agent:posted-maybe'");
+        await after.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
+
+        Assert.True(fail.Ok, fail.Error?.Message);
+        Assert.Empty(script.Runs());
+        var d = after.Store.Get("agent:posted-maybe")!;
+        const string reason = "it was started on a pull route, and its kind's route is command now, whose idempotency key may not reach what it did";
+        Assert.Equal((DraftState.Unknown, $"my call to the target timed out; {reason}; it may or may not have taken effect"), (d.State, d.ExecError));
+        Assert.Equal(reason, LastEventDetails(after, "agent:posted-maybe", AttemptEvents.ExecutionUnknown).GetProperty("reason").GetString());
+    }
+
     [Fact]
     public async Task Fail_FromTheDotNetClientWithMayHaveTakenEffect_ReachesTheService()
     {
