@@ -22,7 +22,7 @@ internal sealed class CompleteOperation(
         var complete = StrictRequest.Read(request, ProtocolJsonContext.Default.CompleteRequest);
         PullRoute.RequireText(complete.Id, "id", required: true);
         PullRoute.RequireText(complete.Lease, "lease", required: true);
-        PullRoute.RequireText(complete.Result, "result", required: false, AttemptOutcome.MaxResultChars);
+        PullRoute.RequireLine(complete.Result, "result", required: false, AttemptOutcome.MaxResultChars);
         var outcome = AttemptOutcome.Success(complete.Result);
         var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, complete.Id, complete.Lease, outcome).ConfigureAwait(false);
         logger.Executed(draft.Id, draft.Kind, draft.ExecAttempts, draft.ExecResult);

@@ -27,7 +27,7 @@ internal sealed class FailOperation(
         var fail = StrictRequest.Read(request, ProtocolJsonContext.Default.FailRequest);
         PullRoute.RequireText(fail.Id, "id", required: true);
         PullRoute.RequireText(fail.Lease, "lease", required: true);
-        PullRoute.RequireText(fail.Error, "error", required: true, AttemptOutcome.MaxErrorChars);
+        PullRoute.RequireLine(fail.Error, "error", required: true, AttemptOutcome.MaxErrorChars);
         var outcome = AttemptOutcome.Failure(fail.Error, fail.Retryable ?? false, fail.MayHaveTakenEffect ?? false);
         var draft = await PullRoute.FinishAsync(store, routes.Value, options.Value, fail.Id, fail.Lease, outcome).ConfigureAwait(false);
         logger.ExecutionFailed(draft.Id, draft.Kind, draft.ExecAttempts, draft.State.ToWire(), draft.ExecError);

@@ -28,6 +28,33 @@ internal static class PullRoute
         }
     }
 
+    /// <summary>
+    /// An executor's <c>result</c> or <c>error</c>, shown on the approver's card and written to the console log: checked as
+    /// a cancel's <c>reason</c> is. One line, because the console log writes it as sent, so a line break would let an
+    /// executor write lines that read as the service's own (and on the card, lines that read as the card's); a push route
+    /// keeps only its program's first line of output for the same reason.
+    /// </summary>
+    public static void RequireLine(string? value, string field, bool required, int max)
+    {
+        if (value is null)
+        {
+            if (required) throw new ProtocolException(ErrorCodes.Invalid, $"required field '{field}' is missing", field);
+            return;
+        }
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, required ? DraftTextRules.Empty : $"{DraftTextRules.Empty} (leave {field} out to give none)", field);
+        }
+        if (value.Length > max)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, $"must be at most {max} characters", field);
+        }
+        if (DraftTextRules.LineProblem(value, field) is { } problem)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, problem, field);
+        }
+    }
+
     public static ProtocolException LeaseLost(string id) =>
         new(ErrorCodes.LeaseLost, $"draft '{(id.Length <= 64 ? id : id[..64] + "…")}' is not executing under this lease (it was finished, or its lease ran out and the executor took the draft back)", "lease");
 

@@ -51,7 +51,7 @@ internal static class DraftTextRules
         {
             var c = value[at];
             var where = $"the control character {Code(c)}{(c == '\0' ? " (NUL)" : "")} at index {CodePointIndex(value, at).ToString(CultureInfo.InvariantCulture)}";
-            return name ? $"contains {where}; a {noun} takes no control characters"
+            return name ? $"contains {where}; {Article(noun)} {noun} takes no control characters"
                 : c == '\0' ? $"contains {where}: is it UTF-16 text read as UTF-8?"
                 : $"contains {where}; a text takes only tab, line feed and carriage return";
         }
@@ -59,12 +59,12 @@ internal static class DraftTextRules
         {
             var what = value[lineBreak] == '\u2028' ? "line separator" : "paragraph separator";
             return $"contains the {what} {Code(value[lineBreak])} at index {CodePointIndex(value, lineBreak).ToString(CultureInfo.InvariantCulture)}; " +
-                $"a {noun} takes no line breaks";
+                $"{Article(noun)} {noun} takes no line breaks";
         }
         if (name && value.AsSpan().IndexOfAny(NameBidiControls) is var bidi and >= 0)
         {
             return $"contains the bidirectional control {Code(value[bidi])} at index {CodePointIndex(value, bidi).ToString(CultureInfo.InvariantCulture)}; " +
-                $"a {noun} takes none (it could reorder what the card shows)";
+                $"{Article(noun)} {noun} takes none (it could reorder what the card shows)";
         }
         var index = 0;
         (Rune Rune, int Index)? firstInvisible = null;
@@ -96,6 +96,8 @@ internal static class DraftTextRules
             _ => false,
         };
     }
+
+    private static string Article(string noun) => noun.Length > 0 && "aeiou".Contains(noun[0], StringComparison.Ordinal) ? "an" : "a";
 
     private static string Code(int value) => "U+" + value.ToString(value > 0xFFFF ? "X5" : "X4", CultureInfo.InvariantCulture);
 

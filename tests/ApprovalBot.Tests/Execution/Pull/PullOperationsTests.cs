@@ -625,6 +625,17 @@ public sealed class PullOperationsTests : IAsyncLifetime
         { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":"true"}""", ErrorCodes.Invalid, "may_have_taken_effect" },
         { """{"op":"fail","id":"reply:bad","lease":"x","error":"e","may_have_taken_effect":1}""", ErrorCodes.Invalid, "may_have_taken_effect" },
         { """{"op":"fail","id":"reply:bad","lease":"not-the-lease","error":"e"}""", ErrorCodes.LeaseLost, "lease" },
+        // Text the card and the console log would show as sent: checked before the lease, as a cancel's reason is.
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":"done \u202e rtl \u0007 bell \u0000 nul\n<b>x</b>"}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":"posted\n[10:00:00 INF] Executed reply:other"}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":"a\u2028b"}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":"\u200b\u2060"}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"complete","id":"reply:bad","lease":"x","result":""}""", ErrorCodes.Invalid, "result" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"\u200b\u001b[31m"}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"timed out\r\nsecond line"}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"no \u202e way"}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":"tab\there"}""", ErrorCodes.Invalid, "error" },
+        { """{"op":"fail","id":"reply:bad","lease":"x","error":" "}""", ErrorCodes.Invalid, "error" },
     };
 
     [Theory]
@@ -667,6 +678,42 @@ public sealed class PullOperationsTests : IAsyncLifetime
         Assert.Equal(ErrorCodes.Invalid, response.Error!.Code);
         Assert.Equal(field, response.Error.Field);
         Assert.Equal(message, response.Error.Message);
+    }
+
+    public static TheoryData<string, string, string> TextTheCardCannotShow => new()
+    {
+        // field and value as sent (JSON), expected message
+        { "result", "\"done \\u202e rtl \\u0007 bell\"", "contains the control character U+0007 at index 11; a result takes no control characters" },
+        { "result", "\"posted\\nsecond\"", "contains the control character U+000A at index 6; a result takes no control characters" },
+        { "result", "\"done \\u202e rtl\"", "contains the bidirectional control U+202E at index 5; a result takes none (it could reorder what the card shows)" },
+        { "result", "\"\"", "must not be empty (leave result out to give none)" },
+        { "error", "\"\\u200b\\u001b[31m\"", "contains the control character U+001B at index 1; an error takes no control characters" },
+        { "error", "\"\\u200b\\u2060\"", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
+        { "error", "\"a\\u2029b\"", "contains the paragraph separator U+2029 at index 1; an error takes no line breaks" },
+    };
+
+    /// <summary>
+    /// An executor's result or error is shown on the approver's card and written to the console log as sent: one that could
+    /// forge a line of either, reorder it, or show nothing is refused under the real lease, and the lease still holds.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(TextTheCardCannotShow))]
+    public async Task CompleteOrFail_TextTheCardOrLogCannotShow_InvalidSayingWhyAndNothingChanged(string field, string value, string message)
+    {
+        await Drafts.ApproveAsync(_host.Store, "reply:shown", "text");
+        var claimed = Assert.Single((await _client.ClaimAsync("reply")).Claimed!);
+        var before = _host.Store.Get("reply:shown")!;
+        var eventsBefore = _host.Store.Events("reply:shown").Count;
+        var line = field == "result"
+            ? $$"""{"op":"complete","id":"reply:shown","lease":"{{claimed.Lease}}","result":{{value}}}"""
+            : $$"""{"op":"fail","id":"reply:shown","lease":"{{claimed.Lease}}","error":{{value}},"retryable":true}""";
+
+        var response = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Invalid, message, field), response.Error);
+        Assert.Equal(before, _host.Store.Get("reply:shown"));
+        Assert.Equal(eventsBefore, _host.Store.Events("reply:shown").Count);
+        Assert.True((await _client.CompleteAsync("reply:shown", claimed.Lease, "posted \u05e9\u05dc\u05d5\u05dd (right to left is fine)")).Ok);
     }
 
     [Fact]
