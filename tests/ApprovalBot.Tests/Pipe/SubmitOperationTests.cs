@@ -253,6 +253,36 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.Single(_host.Store.Events("reply:stored-earlier"));
     }
 
+    public static TheoryData<string, string, string> MalformedRepeats => new()
+    {
+        // the draft's fields after id, kind and text (as sent, JSON), field at fault, message: what a first submit is told
+        { @",""agent"":""outbound-engager"",""context"":""x""", "draft.context", "wrong type: expected an object" },
+        { @",""agent"":""outbound-engager"",""context"":[]", "draft.context", "wrong type: expected an object" },
+        { @",""agent"":""\u200b""", "draft.agent", "has no visible character: only whitespace and invisible characters such as U+200B at index 0" },
+        { @",""agent"":""engager \u202e reganet""", "draft.agent", "contains the bidirectional control U+202E at index 8; a name takes none (it could reorder what the card shows)" },
+    };
+
+    /// <summary>
+    /// A repeat of a stored id and text whose other fields are malformed is refused as a first submit is; only the very
+    /// request that was stored is a retry that gets its receipt whatever the rules say now.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(MalformedRepeats))]
+    public async Task Submit_MalformedRepeatOfAStoredIdAndText_RefusedAsAFirstSubmitIsAndNothingChanged(string fields, string field, string message)
+    {
+        var original = (await _client.SubmitAsync(Draft("reply:repeat", "same words"))).Receipt!;
+        var line = @"{""op"":""submit"",""draft"":{""id"":""reply:repeat"",""kind"":""reply"",""text"":""same words""" + fields + "}}";
+        var first = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line.Replace("reply:repeat", "reply:first", StringComparison.Ordinal))))!);
+
+        var repeat = PipeClient.ParseResponse((await _client.SendRawAsync(Encoding.UTF8.GetBytes(line)))!);
+
+        Assert.Equal(new ProtocolError(ErrorCodes.Invalid, message, field), repeat.Error);
+        Assert.Equal(first.Error, repeat.Error);
+        var stored = _host.Store.Get("reply:repeat")!;
+        Assert.Equal((original.Seq, "outbound-engager", (string?)null), (stored.Seq, stored.Agent, stored.ContextJson));
+        Assert.Single(_host.Store.Events("reply:repeat"));
+    }
+
     /// <summary>
     /// An agent retries a submit whose answer it missed, after the operator took its kind out of the configuration: the
     /// draft is stored, and an unknown_kind would read as "not stored". Another kind, or another text, is still refused.

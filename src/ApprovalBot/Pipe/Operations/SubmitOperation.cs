@@ -27,7 +27,8 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         {
             // Stored when the rules (or the kind's MaxLength, or the kind itself, since removed from the configuration) still
             // allowed it: the retry of that submit gets the receipt it missed, as principle 4 promises, rather than an error
-            // that would read as "not stored".
+            // that would read as "not stored". Only a retry: a repeat whose agent or context is neither as stored nor valid
+            // is refused as a first submit is, or a malformed agent or context got ok under an id already taken.
             return new Response { Ok = true, Receipt = stored };
         }
         var outcome = await store.SubmitAsync(draft).ConfigureAwait(false);
@@ -57,18 +58,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
             throw new ProtocolException(ErrorCodes.UnknownKind,
                 $"kind '{StrictRequest.Shorten(d.Kind)}' is not configured; configured: {string.Join(", ", kinds.CurrentValue.Kinds.Keys.Order(StringComparer.Ordinal))}", "draft.kind");
         }
-        if (string.IsNullOrWhiteSpace(d.Agent))
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, DraftTextRules.Empty, "draft.agent");
-        }
-        if (d.Agent.Length > ProtocolJson.MaxAgentLength)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, "must be at most 200 characters", "draft.agent");
-        }
-        if (DraftTextRules.Problem(d.Agent, name: true) is { } agentProblem)
-        {
-            throw new ProtocolException(ErrorCodes.Invalid, agentProblem, "draft.agent");
-        }
+        CheckAgent(d.Agent);
         if (DraftTextRules.Problem(d.Text, name: false) is { } textProblem)
         {
             throw new ProtocolException(ErrorCodes.Invalid, textProblem, "draft.text");
@@ -79,8 +69,30 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
             throw new ProtocolException(ErrorCodes.Invalid,
                 $"is {length.ToString(CultureInfo.InvariantCulture)} characters; kind '{d.Kind}' allows at most {kind.MaxLength.ToString(CultureInfo.InvariantCulture)}", "draft.text");
         }
+        return new NewDraft(d.Id, d.Kind, d.Agent, d.Text, DraftHash.Of(d.Text), CheckContext(d.Context));
+    }
+
+    private static void CheckAgent(string agent)
+    {
+        if (string.IsNullOrWhiteSpace(agent))
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, DraftTextRules.Empty, "draft.agent");
+        }
+        if (agent.Length > ProtocolJson.MaxAgentLength)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, "must be at most 200 characters", "draft.agent");
+        }
+        if (DraftTextRules.Problem(agent, name: true) is { } agentProblem)
+        {
+            throw new ProtocolException(ErrorCodes.Invalid, agentProblem, "draft.agent");
+        }
+    }
+
+    /// <summary>The context to store, as received; null for none.</summary>
+    private string? CheckContext(JsonElement? given)
+    {
         string? context = null;
-        if (d.Context is { } c && c.ValueKind != JsonValueKind.Null)
+        if (given is { } c && c.ValueKind != JsonValueKind.Null)
         {
             if (c.ValueKind != JsonValueKind.Object)
             {
@@ -105,19 +117,36 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
                     $"must nest at most {DraftViews.MaxContextDepth.ToString(CultureInfo.InvariantCulture)} levels of objects and arrays, itself included", "draft.context");
             }
         }
-        return new NewDraft(d.Id, d.Kind, d.Agent, d.Text, DraftHash.Of(d.Text), context);
+        return context;
     }
 
     /// <summary>
-    /// The duplicate receipt of a draft already stored under this id, of this kind, with this very text; null if there is
-    /// none. Only asked after a refusal of the kind, text, agent or context, which <see cref="Validate"/> reaches once the id
-    /// has passed its pattern.
+    /// The duplicate receipt of a draft already stored under this id, of this kind, with this very text, for a retry: its
+    /// agent and its context each as stored (the rules may have changed since) or valid now; null if there is none. Only
+    /// asked after a refusal of the kind, text, agent or context, which <see cref="Validate"/> reaches once the id has
+    /// passed its pattern.
     /// </summary>
     private Receipt? StoredReceipt(DraftSubmission d) =>
         store.Get(d.Id) is { } stored && string.Equals(stored.Kind, d.Kind, StringComparison.Ordinal)
             && string.Equals(stored.Sha256, DraftHash.Of(d.Text), StringComparison.Ordinal)
+            && (string.Equals(stored.Agent, d.Agent, StringComparison.Ordinal) || Passes(() => CheckAgent(d.Agent)))
+            && (string.Equals(stored.ContextJson, d.Context is { ValueKind: not JsonValueKind.Null } c ? c.GetRawText() : null, StringComparison.Ordinal)
+                || Passes(() => CheckContext(d.Context)))
             ? new Receipt(stored.Id, stored.Seq, stored.Sha256, States.Pending, Duplicate: true)
             : null;
+
+    private static bool Passes(Action check)
+    {
+        try
+        {
+            check();
+            return true;
+        }
+        catch (ProtocolException)
+        {
+            return false;
+        }
+    }
 
     private static int CountCodePoints(string text)
     {
