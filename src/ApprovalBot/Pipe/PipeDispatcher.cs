@@ -74,6 +74,12 @@ internal sealed partial class PipeDispatcher
                 // decodes to no text: worded as the op's reader words it, which meets such a name before "op".
                 return Response.Failure(ErrorCodes.Invalid, StrictRequest.NameNotValidUnicode, "$");
             }
+            if (NamedTwice(root, "op"))
+            {
+                // The lookup takes one of them, and the op it names could refuse another field before the repeat (a
+                // ping told a get's id as unknown): told here, as the ops' readers tell any other field sent twice.
+                return Response.Failure(ErrorCodes.Invalid, "duplicate field", "op");
+            }
             if (op.ValueKind != JsonValueKind.String)
             {
                 return Response.Failure(ErrorCodes.Invalid, "wrong type: expected a string", "op");
@@ -118,6 +124,26 @@ internal sealed partial class PipeDispatcher
     }
 
     private const string EmptyLine = "request line is empty: send one JSON object per line";
+
+    private static bool NamedTwice(JsonElement root, string name)
+    {
+        var seen = 0;
+        foreach (var property in root.EnumerateObject())
+        {
+            try
+            {
+                if (property.NameEquals(name) && ++seen > 1)
+                {
+                    return true;
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // A name that is no valid Unicode is no "op"; the op's reader words it.
+            }
+        }
+        return false;
+    }
 
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "…";
 

@@ -134,9 +134,13 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         { "wait timeout a string", """{"op":"wait","id":"x","timeout_ms":"soon"}""", ErrorCodes.Invalid, "timeout_ms", "wrong type: expected an integer between 0 and 600000" },
         { "wait timeout 1000.0", """{"op":"wait","id":"x","timeout_ms":1000.0}""", ErrorCodes.Invalid, "timeout_ms", "must be an integer between 0 and 600000 (no fraction or exponent)" },
         { "wait until a number", """{"op":"wait","id":"x","until":1}""", ErrorCodes.Invalid, "until", "wrong type: expected a string" },
-        // Whichever op the dispatcher takes, that op's reader refuses the second: neither a ping nor a submit is run.
+        // An op sent twice is refused before either op reads the request, whatever else it holds: neither is run.
         { "op twice, ping then submit", """{"op":"ping","op":"submit","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "op", "duplicate field" },
         { "op twice, submit then ping", """{"op":"submit","op":"ping","draft":{"id":"reply:a:1","kind":"reply","agent":"e","text":"t"}}""", ErrorCodes.Invalid, "op", "duplicate field" },
+        // The op the lookup took (the last) used to refuse the other op's field first: unknown field 'id'.
+        { "op twice, get with its id then ping", """{"op":"get","id":"a","op":"ping"}""", ErrorCodes.Invalid, "op", "duplicate field" },
+        { "op twice, ping with a get's id then get", """{"op":"ping","id":"a","op":"get"}""", ErrorCodes.Invalid, "op", "duplicate field" },
+        { "op twice, the same op", """{"op":"list","limit":0,"op":"list"}""", ErrorCodes.Invalid, "op", "duplicate field" },
         { "op null", """{"op":null}""", ErrorCodes.Invalid, "op", "wrong type: expected a string" },
         { "draft null", """{"op":"submit","draft":null}""", ErrorCodes.Invalid, "draft", "must not be null" },
         { "list limit negative", """{"op":"list","limit":-1}""", ErrorCodes.Invalid, "limit", "must be between 1 and 1000" },
