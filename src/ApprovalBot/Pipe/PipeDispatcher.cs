@@ -44,6 +44,12 @@ internal sealed partial class PipeDispatcher
         {
             return Response.Failure(ErrorCodes.BadRequest, "request is not valid UTF-8");
         }
+        if (line.Span.StartsWith(Utf8Bom))
+        {
+            // Written by a writer set to emit one (.NET's Encoding.UTF8, "UTF-8 with BOM" in an editor): refused, as JSON
+            // text on the wire takes none (RFC 8259), but named, where the parser only says 0xEF cannot start a value.
+            return Response.Failure(ErrorCodes.BadRequest, ByteOrderMark);
+        }
         JsonDocument document;
         try
         {
@@ -124,6 +130,10 @@ internal sealed partial class PipeDispatcher
     }
 
     private const string EmptyLine = "request line is empty: send one JSON object per line";
+
+    private const string ByteOrderMark = "request line starts with a UTF-8 byte order mark (EF BB BF): send the JSON object without it (write UTF-8 without a BOM)";
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     private static bool NamedTwice(JsonElement root, string name)
     {

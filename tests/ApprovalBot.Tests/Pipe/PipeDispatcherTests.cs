@@ -291,6 +291,24 @@ public sealed class PipeDispatcherTests : IAsyncLifetime
         await AssertOtherConnectionsServedAsync(bystander);
     }
 
+    /// <summary>A line a writer began with a byte order mark (.NET's Encoding.UTF8 writes one): refused, naming the mark.</summary>
+    [Theory]
+    [InlineData("""{"op":"ping"}""")]
+    [InlineData("""{"op":"submit","draft":{"id":"reply:bom","kind":"reply","agent":"e","text":"t"}}""")]
+    public async Task Dispatch_LineStartingWithAByteOrderMark_BadRequestNamingItAndNothingStored(string request)
+    {
+        await using var client = await _host.ConnectAsync();
+        byte[] line = [0xEF, 0xBB, 0xBF, .. Encoding.UTF8.GetBytes(request)];
+
+        var response = PipeClient.ParseResponse((await client.SendRawAsync(line))!);
+
+        Assert.Equal(ErrorCodes.BadRequest, response.Error!.Code);
+        Assert.Equal("request line starts with a UTF-8 byte order mark (EF BB BF): send the JSON object without it (write UTF-8 without a BOM)", response.Error.Message);
+        Assert.Null(response.Error.Field);
+        Assert.Empty(_host.Store.List(null, null, 10));
+        Assert.True((await client.PingAsync()).Ok);
+    }
+
     /// <summary>
     /// The pull executors' ops, each field given a value of the wrong JSON type, on a host with a pull kind (without one
     /// they are unknown ops). The rest of their table, lease and state refusals included, is in PullOperationsTests.
