@@ -42,6 +42,12 @@ public sealed class CallbackDataTests
     [InlineData("er:1:0123456789abcdef:5:6")]
     [InlineData("ec:1:0123456789abcdef:5")]
     [InlineData("ec:1")]
+    // Not as a button writes its numbers: refused as forged, not read as the button it resembles.
+    [InlineData("a:01:0123456789abcdef")]
+    [InlineData("r:007:0123456789abcdef")]
+    [InlineData("a:00:0123456789abcdef")]
+    [InlineData("er:1:0123456789abcdef:01767225600000")]
+    [InlineData("em:01:0123456789abcdef:1767225600000")]
     public void TryParse_Malformed_False(string? data) => Assert.False(CallbackData.TryParse(data, out _));
 
     [Theory]

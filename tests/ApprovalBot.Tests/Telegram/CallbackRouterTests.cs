@@ -132,6 +132,8 @@ public sealed class CallbackRouterTests
     [InlineData("garbage", "approve please", "malformed", false)]
     [InlineData("uppercase hash", "a:{seq}:{HASH}", "malformed", false)]
     [InlineData("unknown action", "x:{seq}:{hash}", "malformed", false)]
+    [InlineData("seq with a leading zero", "a:0{seq}:{hash}", "malformed", false)]
+    [InlineData("reject, seq with leading zeros", "r:00{seq}:{hash}", "malformed", false)]
     public async Task Tap_ForgedCallbackData_RefusedAndRecordedAsOrphan(string scenario, string template, string reason, bool hasDraft)
     {
         await using var h = await TelegramHarness.StartAsync();

@@ -63,13 +63,13 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         if (parts.Length == 4)
         {
             if (action is not (CallbackAction.Retry or CallbackAction.MarkDone)
-                || !long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out var sinceMs))
+                || !TryParseCanonical(parts[3], out var sinceMs))
             {
                 return false;
             }
             since = sinceMs;
         }
-        if (!long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var seq) || seq <= 0)
+        if (!TryParseCanonical(parts[1], out var seq) || seq <= 0)
         {
             return false;
         }
@@ -81,6 +81,14 @@ internal sealed record CallbackData(CallbackAction Action, long Seq, string Hash
         parsed = new CallbackData(action, seq, hash) { StateSinceMs = since };
         return true;
     }
+
+    /// <summary>
+    /// A number only as <see cref="ToString"/> writes it: digits, no leading zero. Data no button was issued with is
+    /// forged, and is refused as such rather than read as the button it resembles (<c>a:01:…</c> approved draft 1).
+    /// </summary>
+    private static bool TryParseCanonical(string digits, out long value) =>
+        long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value)
+        && string.Equals(digits, value.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
 
     private static string Code(CallbackAction action) => action switch
     {
