@@ -2,7 +2,10 @@ using System.Text;
 using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
+using ApprovalBot.Tests.Execution;
 using ApprovalBot.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Tests.Pipe;
 
@@ -51,6 +54,33 @@ public sealed class SubmitOperationTests : IAsyncLifetime
         Assert.True(second.Duplicate);
         Assert.Equal(first with { Duplicate = true }, second);
         Assert.Single(_host.Store.Events("reply:dup"));
+    }
+
+    /// <summary>Agents racing to submit other texts under taken ids: every one answered conflict, one warning a minute counting the others.</summary>
+    [Fact]
+    public async Task Submit_ManyConflicts_EachAnsweredAndOneWarningAMinuteCountingTheOthers()
+    {
+        var clock = new ManualTimeProvider();
+        var logs = new CapturedLogs();
+        await using var host = await TestHost.StartAsync(services: s => s.AddSingleton<TimeProvider>(clock).AddSingleton<ILoggerProvider>(logs));
+        await using var client = await host.ConnectAsync();
+        Assert.True((await client.SubmitAsync(Draft("reply:taken", "first words"))).Ok);
+
+        var answers = new List<Response>();
+        for (var i = 0; i < 5; i++)
+        {
+            if (i == 4)
+            {
+                clock.Advance(TimeSpan.FromMinutes(1));
+            }
+            answers.Add(await client.SubmitAsync(Draft("reply:taken", $"other words {i}")));
+        }
+
+        Assert.All(answers, a => Assert.Equal((ErrorCodes.Conflict, "draft.id"), (a.Error?.Code, a.Error?.Field)));
+        var warnings = logs.Entries.Where(e => e.EventId.Name == "SubmitConflict").ToList();
+        Assert.Equal([0, 3], warnings.Select(w => w.Properties["Suppressed"]));
+        Assert.All(warnings, w => Assert.Equal(LogLevel.Warning, w.Level));
+        Assert.Equal("first words", host.Store.Get("reply:taken")!.Text);
     }
 
     [Fact]

@@ -9,9 +9,16 @@ using Microsoft.Extensions.Options;
 namespace ApprovalBot.Pipe.Operations;
 
 /// <summary>Validates a draft against its kind's contract, stores it durably, and answers with the receipt.</summary>
-internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<KindsOptions> kinds, IOptions<AgentPipeOptions> pipe, ILogger<SubmitOperation> logger)
+internal sealed partial class SubmitOperation(
+    DraftStore store, IOptionsMonitor<KindsOptions> kinds, IOptions<AgentPipeOptions> pipe, TimeProvider time, ILogger<SubmitOperation> logger)
     : IPipeOperation
 {
+    /// <summary>
+    /// Agents racing to submit under one id (200 at once were 133 warnings) are one line a minute, as the pipe's other
+    /// warnings are: each conflict is still answered in full to the agent that sent it.
+    /// </summary>
+    private readonly WarningThrottle _conflictWarnings = new(time, TimeSpan.FromMinutes(1));
+
     public string Name => Ops.Submit;
 
     public async Task<Response> HandleAsync(JsonElement request, CancellationToken cancellationToken)
@@ -34,7 +41,10 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
         var outcome = await store.SubmitAsync(draft).ConfigureAwait(false);
         if (outcome.Receipt is not { } receipt)
         {
-            LogConflict(draft.Id, outcome.ConflictingSha256!, draft.Sha256);
+            if (_conflictWarnings.ShouldLog(out var suppressed))
+            {
+                LogConflict(draft.Id, outcome.ConflictingSha256!, draft.Sha256, suppressed);
+            }
             throw new ProtocolException(ErrorCodes.Conflict,
                 $"id '{draft.Id}' is already stored with a different text (sha256 {outcome.ConflictingSha256}); nothing changed", "draft.id");
         }
@@ -164,6 +174,7 @@ internal sealed partial class SubmitOperation(DraftStore store, IOptionsMonitor<
     [LoggerMessage(Level = LogLevel.Information, Message = "Stored {DraftId} seq {Seq} kind {Kind} from {Agent} sha256 {Sha256}")]
     private partial void LogStored(string draftId, long seq, string kind, string agent, string sha256);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {DraftId}: already stored with sha256 {StoredSha256}, resubmitted with {OfferedSha256}")]
-    private partial void LogConflict(string draftId, string storedSha256, string offeredSha256);
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SubmitConflict", Message =
+        "Refused {DraftId}: already stored with sha256 {StoredSha256}, resubmitted with {OfferedSha256}. {Suppressed} more since the last such warning")]
+    private partial void LogConflict(string draftId, string storedSha256, string offeredSha256, int suppressed);
 }
