@@ -34,6 +34,7 @@ internal static class SandboxRoutes
 
         // Not "/bot{token}": ASP.NET matches a complex segment's literal at its last occurrence, so a token whose secret
         // holds "bot" (a real one may) was a 404 for every method. The endpoint answers 404 for a segment without "bot".
+        app.Use(new BrowserGuard(state.Settings.AllowRemote).InvokeAsync);
         app.MapMethods("/{botToken}/{method}", ["GET", "POST"], botApi.HandleAsync);
         new ControlEndpoints(control, state).Map(app);
         app.MapGet("/", context => HumanPage.WriteAsync(context, control));

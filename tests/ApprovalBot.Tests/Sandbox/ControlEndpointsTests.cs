@@ -9,7 +9,11 @@ public sealed class ControlEndpointsTests : SandboxTestBase
 {
     private async Task<JsonElement> ControlAsync(HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
     {
-        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
+        // A POST with no body still says JSON: the sandbox refuses any other POST, as a web page could send it.
+        using var request = new HttpRequestMessage(method, path)
+        {
+            Content = body is not null ? JsonContent.Create(body) : method == HttpMethod.Post ? new StringContent("", Encoding.UTF8, "application/json") : null,
+        };
         using var response = await Http.SendAsync(request);
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(expected == response.StatusCode, $"{(int)response.StatusCode} {text}");
