@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
+using ApprovalBot.Sandbox.State;
 using Microsoft.Extensions.Logging;
 
 namespace ApprovalBot.Sandbox;
@@ -55,7 +56,19 @@ internal static class Program
             stop.Cancel();
         }
 
-        await using var server = await SandboxServer.StartAsync(settings, loggerFactory, stop.Token).ConfigureAwait(false);
+        SandboxServer server;
+        try
+        {
+            server = await SandboxServer.StartAsync(settings, loggerFactory, stop.Token).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Most often the port is taken: a sentence, not a stack trace.
+            await Console.Error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return 1;
+        }
+
+        await using var running = server;
         try
         {
             await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
@@ -87,7 +100,41 @@ internal static class Program
             };
         }
 
-        return settings;
+        return Checked(settings);
+    }
+
+    /// <summary>Refuses, naming the option, what the sandbox would crash on or what Telegram never has.</summary>
+    private static SandboxSettings Checked(SandboxSettings s)
+    {
+        if (SandboxSettings.UrlShapeProblem(s.Url) is { } problem)
+        {
+            throw new FormatException(problem == "not an http URL"
+                ? $"--url {s.Url} is not an http URL: give http://<address>:<port>, such as http://127.0.0.1:5780"
+                : $"--url {s.Url} has {problem}: give http://<address>:<port> and nothing more, such as http://127.0.0.1:5780");
+        }
+        if (!BotToken.IsWellFormed(s.Token))
+        {
+            throw new FormatException($"--token must look like a bot token, \"<digits>:<letters, digits, - or _>\" such as 123456:SANDBOX-token; got \"{s.Token}\"");
+        }
+        if (s.ApproverId <= 0)
+        {
+            throw new FormatException($"--approver-id must be a user id, a positive number; got {s.ApproverId}");
+        }
+        if (s.StrangerId <= 0)
+        {
+            throw new FormatException($"--stranger-id must be a user id, a positive number; got {s.StrangerId}");
+        }
+        if (s.GroupChatId >= 0)
+        {
+            throw new FormatException($"--group-chat-id must be a group chat id, a negative number (Telegram's group ids are); got {s.GroupChatId}");
+        }
+        if (string.IsNullOrWhiteSpace(s.ApproverName))
+        {
+            throw new FormatException("--approver-name must not be empty");
+        }
+        return s.StrangerId == s.ApproverId
+            ? throw new FormatException($"--stranger-id must differ from --approver-id (both {s.ApproverId}): the stranger is the user who is not an approver")
+            : s;
     }
 
     private static string Value(string[] args, ref int i) =>

@@ -110,7 +110,9 @@ public sealed class SandboxServer : IAsyncDisposable
         catch (Exception e) when (e is IOException or InvalidOperationException)
         {
             await app.DisposeAsync().ConfigureAwait(false);
-            throw new InvalidOperationException($"The Telegram sandbox cannot listen on {settings.Url}: {e.Message} (is another sandbox running? use port 0 for any free port)", e);
+            // Only a bind refused (IOException) is the port being taken; Kestrel's other refusals (a path in the URL) are not.
+            var hint = e is IOException ? " (is another sandbox running? use port 0 for any free port)" : "";
+            throw new InvalidOperationException($"The Telegram sandbox cannot listen on {settings.Url}: {e.Message}{hint}", e);
         }
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();

@@ -52,6 +52,37 @@ public sealed record SandboxSettings
     public static int ClockBasedFirstMessageId(DateTimeOffset now) =>
         (int)Math.Clamp(now.ToUnixTimeSeconds() - 1_700_000_000, 1, int.MaxValue);
 
+    /// <summary>
+    /// What <paramref name="url"/> has beyond http://&lt;address&gt;:&lt;port&gt;, or lacks of it ("a path", "no port", ...);
+    /// null when it is just that. Kestrel refuses a path and binds no user info; without a port the sandbox took 80, not
+    /// the one meant. Not an http URL at all: "not an http URL".
+    /// </summary>
+    public static string? UrlShapeProblem(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme != "http")
+        {
+            return "not an http URL";
+        }
+        return uri.AbsolutePath != "/" ? "a path"
+            : uri.Query.Length > 0 || url.Contains('?', StringComparison.Ordinal) ? "a query"
+            : uri.Fragment.Length > 0 || url.Contains('#', StringComparison.Ordinal) ? "a fragment"
+            : uri.UserInfo.Length > 0 ? "user info"
+            : !HasPort(url) ? "no port"
+            : null;
+    }
+
+    /// <summary>Whether the authority of <paramref name="url"/> (an absolute http URL) names a port: Uri says the default port either way.</summary>
+    private static bool HasPort(string url)
+    {
+        var authority = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..];
+        if (authority.IndexOfAny(['/', '?', '#']) is var end and >= 0)
+        {
+            authority = authority[..end];
+        }
+        authority = authority[(authority.LastIndexOf('@') + 1)..];
+        return authority.LastIndexOf(':') > authority.LastIndexOf(']');
+    }
+
     /// <summary>Whether Kestrel binds <paramref name="url"/> to loopback only: "localhost" or a loopback IP (any other name listens everywhere).</summary>
     public static bool IsLoopbackUrl(string url) =>
         Uri.TryCreate(url, UriKind.Absolute, out var uri)

@@ -13,7 +13,7 @@ internal sealed class SandboxOptionsValidator : IValidateOptions<SandboxOptions>
         {
             return ValidateOptionsResult.Fail(P + $"Url must be an http URL such as http://127.0.0.1:5780 (port 0 picks a free one; got '{options.Url}').");
         }
-        if (Extra(options.Url, url) is { } extra)
+        if (ApprovalBot.Sandbox.SandboxSettings.UrlShapeProblem(options.Url) is { } extra)
         {
             // Kestrel refuses a path and binds no user info; without a port the sandbox took 80, not the one meant.
             return ValidateOptionsResult.Fail(P +
@@ -27,27 +27,6 @@ internal sealed class SandboxOptionsValidator : IValidateOptions<SandboxOptions>
                 $"e.g. in a container whose port is published to the host's loopback only (got '{options.Url}').");
         }
         return ValidateOptionsResult.Success;
-    }
-
-    /// <summary>What <paramref name="url"/> has beyond an address and a port, or lacks of them; null when it is just that.</summary>
-    private static string? Extra(string text, Uri url) =>
-        url.AbsolutePath != "/" ? "a path"
-        : url.Query.Length > 0 || text.Contains('?', StringComparison.Ordinal) ? "a query"
-        : url.Fragment.Length > 0 || text.Contains('#', StringComparison.Ordinal) ? "a fragment"
-        : url.UserInfo.Length > 0 ? "user info"
-        : !HasPort(text) ? "no port"
-        : null;
-
-    /// <summary>Whether the authority of <paramref name="url"/> (an absolute http URL) names a port: Uri says the default port either way.</summary>
-    private static bool HasPort(string url)
-    {
-        var authority = url[(url.IndexOf("://", StringComparison.Ordinal) + 3)..];
-        if (authority.IndexOfAny(['/', '?', '#']) is var end and >= 0)
-        {
-            authority = authority[..end];
-        }
-        authority = authority[(authority.LastIndexOf('@') + 1)..];
-        return authority.LastIndexOf(':') > authority.LastIndexOf(']');
     }
 
     /// <summary>
