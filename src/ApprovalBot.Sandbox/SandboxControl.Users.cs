@@ -52,6 +52,11 @@ public sealed partial class SandboxControl
     public UserMessage SendUserMessage(string text, long? fromUserId = null, long? chatId = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(text);
+        if (text.Length > MessageTextParser.MaxTextLength)
+        {
+            // A Telegram client cannot send a longer one, so a bot is never handed it.
+            throw new ArgumentException($"text is {text.Length} characters; a Telegram message has at most {MessageTextParser.MaxTextLength}.", nameof(text));
+        }
         return _state.Gate.Write(() =>
         {
             var from = _state.UserOrThrow(fromUserId ?? _state.Approver.Id);

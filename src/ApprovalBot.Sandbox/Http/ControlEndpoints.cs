@@ -86,7 +86,13 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
     private Task Chats(HttpContext context) => ControlJson.WriteAsync(context, state.Gate.Read(() =>
         state.Chats.Values.Select(c => new { id = c.Id, type = c.Type, title = c.Title ?? c.Peer?.FirstName, migrated_to = c.MigratedTo, bot_refused = c.BotRefused }).ToArray()));
 
-    private Task Messages(HttpContext context) => ControlJson.WriteAsync(context, control.GetMessages(RouteLong(context, "chatId")));
+    /// <summary>A chat the sandbox does not have is refused as every other endpoint refuses it, not shown as empty.</summary>
+    private Task Messages(HttpContext context)
+    {
+        var chatId = RouteLong(context, "chatId");
+        state.Gate.Read(() => state.ChatOrThrow(chatId));
+        return ControlJson.WriteAsync(context, control.GetMessages(chatId));
+    }
 
     /// <summary>Long-polls for changes newer than after_version, so the page updates at once without a timer loop.</summary>
     private async Task TranscriptAsync(HttpContext context)

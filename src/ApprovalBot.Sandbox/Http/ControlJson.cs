@@ -1,5 +1,7 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Http;
 
 namespace ApprovalBot.Sandbox.Http;
@@ -23,12 +25,25 @@ internal static class ControlJson
     public static Task WriteErrorAsync(HttpContext context, int status, string error) =>
         WriteAsync(context, new { error }, status);
 
+    /// <summary>
+    /// Reads the body as <typeparamref name="T"/>, refusing a field it does not take: a mistyped from_user_id would
+    /// otherwise press or send as the approver, the default, as if it were right.
+    /// </summary>
     public static async Task<T> ReadAsync<T>(HttpContext context)
     {
         try
         {
-            return await context.Request.ReadFromJsonAsync<T>(Options, context.RequestAborted).ConfigureAwait(false)
+            var body = await JsonNode.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted).ConfigureAwait(false) as JsonObject
                 ?? throw new ArgumentException("The request body must be a JSON object.");
+            var typeInfo = (JsonTypeInfo<T>)Options.GetTypeInfo(typeof(T));
+            var unknown = body.Select(p => p.Key)
+                .Where(name => !typeInfo.Properties.Any(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)))
+                .ToList();
+            if (unknown.Count > 0)
+            {
+                throw new ArgumentException($"The request body has a field this endpoint does not take: {string.Join(", ", unknown)}.");
+            }
+            return body.Deserialize(typeInfo) ?? throw new ArgumentException("The request body must be a JSON object.");
         }
         catch (JsonException e)
         {

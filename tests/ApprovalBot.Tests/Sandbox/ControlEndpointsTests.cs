@@ -209,4 +209,50 @@ public sealed class ControlEndpointsTests : SandboxTestBase
 
         Assert.Equal([4, 5, 6], bytes);
     }
+
+    [Fact]
+    public async Task Messages_UnknownChat_Answers400NamingIt()
+    {
+        var error = await ControlAsync(HttpMethod.Get, "sandbox/chats/424242/messages", expected: HttpStatusCode.BadRequest);
+
+        Assert.Contains("no chat 424242", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Send_TextOfTelegramsMostCharacters_IsQueued()
+    {
+        await ControlAsync(HttpMethod.Post, "sandbox/send", new { text = new string('x', 4096) });
+
+        Assert.Equal(1, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public async Task Send_TextLongerThanTelegramAllows_Answers400AndQueuesNothing()
+    {
+        var error = await ControlAsync(HttpMethod.Post, "sandbox/send", new { text = new string('x', 100_000) }, HttpStatusCode.BadRequest);
+
+        Assert.StartsWith("text is 100000 characters; a Telegram message has at most 4096", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public async Task Send_UnknownField_Answers400NamingItAndQueuesNothing()
+    {
+        // "from" for from_user_id: ignored, the message went out as the approver.
+        var error = await ControlAsync(HttpMethod.Post, "sandbox/send", new { text = "/pending", from = Control.StrangerId }, HttpStatusCode.BadRequest);
+
+        Assert.Equal("The request body has a field this endpoint does not take: from.", error.GetProperty("error").GetString());
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
+
+    [Fact]
+    public async Task Press_UnknownField_Answers400NamingIt()
+    {
+        var id = await SendCardAsync();
+
+        var error = await ControlAsync(HttpMethod.Post, "sandbox/press", new { message_id = id, callback_data = "a:1", from_user = Control.StrangerId }, HttpStatusCode.BadRequest);
+
+        Assert.Equal("The request body has a field this endpoint does not take: from_user.", error.GetProperty("error").GetString());
+        Assert.Equal(0, Control.PendingUpdateCount);
+    }
 }
