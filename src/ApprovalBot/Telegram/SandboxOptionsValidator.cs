@@ -13,12 +13,15 @@ internal sealed class SandboxOptionsValidator : IValidateOptions<SandboxOptions>
         {
             return ValidateOptionsResult.Fail(P + $"Url must be an http URL such as http://127.0.0.1:5780 (port 0 picks a free one; got '{options.Url}').");
         }
+#if !NO_SANDBOX
+        // A host built without the sandbox (NoSandbox) has neither it nor its URL rules, and never listens on this URL.
         if (ApprovalBot.Sandbox.SandboxSettings.UrlShapeProblem(options.Url) is { } extra)
         {
             // Kestrel refuses a path and binds no user info; without a port the sandbox took 80, not the one meant.
             return ValidateOptionsResult.Fail(P +
                 $"Url must be http://<address>:<port> and nothing more, such as http://127.0.0.1:5780 (port 0 picks a free one); '{options.Url}' has {extra}.");
         }
+#endif
         if (!options.AllowRemote && !IsLoopback(url))
         {
             return ValidateOptionsResult.Fail(P +
