@@ -38,6 +38,9 @@ internal sealed record Draft
     /// </summary>
     public DateTimeOffset? CardShownSince { get; init; }
 
+    /// <summary>Message <paramref name="messageId"/> in chat <paramref name="chatId"/> is the draft's card on record, whose record <see cref="CardShowsCurrentState"/> reads.</summary>
+    public bool IsCardOnRecord(long chatId, long messageId) => CardChatId == chatId && CardMessageId == messageId;
+
     /// <summary>The card on record shows this state of the draft, as far as the record tells.</summary>
     public bool CardShowsCurrentState =>
         string.Equals(CardShownState, State.ToWire(), StringComparison.Ordinal) && (CardShownSince is null || CardShownSince == StateSince);

@@ -157,7 +157,7 @@ internal sealed partial class CardRecords(DraftStore store, TelegramChat chat, I
 
     /// <summary>The card on record is the one at <paramref name="chatId"/>/<paramref name="messageId"/>, and its record does not say it shows <paramref name="shown"/> yet.</summary>
     private static bool RecordLags(Draft shown, long chatId, long messageId) =>
-        shown.CardChatId == chatId && shown.CardMessageId == messageId && !shown.CardShowsCurrentState;
+        shown.IsCardOnRecord(chatId, messageId) && !shown.CardShowsCurrentState;
 
     /// <summary>Records <paramref name="shown"/>'s state as what the card shows; compare-and-set on the card: one moved to a supergroup meanwhile keeps its own record.</summary>
     private static bool SetShown(WriteContext ctx, Draft shown, long chatId, long messageId) => ctx.Execute(

@@ -154,7 +154,7 @@ internal sealed partial class CardSender(TelegramBotClient client, TelegramChat 
     /// a card whose text is missing).
     /// </summary>
     private static bool ShownAlready(Draft draft, long chatId, long messageId) =>
-        draft.CardShowsCurrentState && draft.CardChatId == chatId && draft.CardMessageId == messageId;
+        draft.IsCardOnRecord(chatId, messageId) && draft.CardShowsCurrentState;
 
     /// <summary>An edit refused for good (or a card in a former chat): logged, recorded as left as it is, and marked so.</summary>
     private async Task LeaveRefusedAsync(Draft draft, long chatId, long messageId, ApiRequestException ex, bool formerChat)
