@@ -46,12 +46,18 @@ internal static class SerilogSettings
         {
             var configured = new LoggerConfiguration();
             var (failure, messages) = Try(() => configured.ReadFrom.Configuration(configuration));
-            if (failure is null && messages.Count == 0)
+            var unused = PassedOver(serilog);
+            if (failure is null && messages.Count == 0 && unused.Count == 0)
             {
                 return (configured, []);
             }
             // The sinks it made before it failed are closed (a file it opened, say), as the logger would close them.
             Try(() => configured.CreateLogger().Dispose());
+            if (failure is null && messages.Count == 0)
+            {
+                return (null, unused);
+            }
+            errors.AddRange(unused);
             errors.AddRange(Diagnose(serilog, levelsValid));
             if (errors.Count == 0)
             {
@@ -100,6 +106,67 @@ internal static class SerilogSettings
             }
         }
         return errors;
+    }
+
+    /// <summary>
+    /// The arguments no form of their method takes (<c>rollingIntervall</c> for the File sink's <c>rollingInterval</c>):
+    /// Serilog picks the form that matches the most arguments and passes over the rest without a word, so the file
+    /// rolled as it did by default and nothing said why. Methods are looked for as Serilog looks for them: static
+    /// methods of its assemblies (and those in <c>Using</c>) on the section's configuration object, its own stand-ins
+    /// (<c>Sink</c>, <c>Logger</c>) included. A name not found among them is left to Serilog's own message.
+    /// </summary>
+    private static List<string> PassedOver(IConfigurationSection serilog)
+    {
+        var errors = new List<string>();
+        foreach (var (section, what) in Methods)
+        {
+            foreach (var entry in Entries(serilog.GetSection(section)))
+            {
+                var args = entry.GetSection("Args").GetChildren().Select(a => a.Key).ToList();
+                if (args.Count == 0 || entry["Name"] is not { Length: > 0 } name || Receivers.GetValueOrDefault(section) is not { } receiver)
+                {
+                    continue;
+                }
+                var forms = ConfigurationMethods(receiver).Where(m => m.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+                var takes = forms.SelectMany(m => m.GetParameters().Skip(1)).Select(p => p.Name!).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+                foreach (var arg in forms.Count == 0 ? [] : args.Where(a => !takes.Contains(a, StringComparer.OrdinalIgnoreCase)))
+                {
+                    errors.Add($"{entry.Path}:Args:{arg}: Serilog's {what} '{name}' takes no argument '{arg}' and would pass it over without a word "
+                        + $"(it takes: {string.Join(", ", takes.Order(StringComparer.OrdinalIgnoreCase))}).");
+                }
+            }
+        }
+        return errors;
+    }
+
+    /// <summary>The configuration object each method section's entries are called on.</summary>
+    private static readonly Dictionary<string, Type> Receivers = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Enrich"] = typeof(Serilog.Configuration.LoggerEnrichmentConfiguration),
+        ["Filter"] = typeof(Serilog.Configuration.LoggerFilterConfiguration),
+        ["Destructure"] = typeof(Serilog.Configuration.LoggerDestructuringConfiguration),
+        ["WriteTo"] = typeof(Serilog.Configuration.LoggerSinkConfiguration),
+        ["AuditTo"] = typeof(Serilog.Configuration.LoggerAuditSinkConfiguration),
+    };
+
+    /// <summary>Static methods whose first parameter is <paramref name="receiver"/>, in the Serilog assemblies loaded by the read.</summary>
+    private static IEnumerable<MethodInfo> ConfigurationMethods(Type receiver) =>
+        AppDomain.CurrentDomain.GetAssemblies()
+            .Where(a => !a.IsDynamic && a.GetName().Name?.Contains("serilog", StringComparison.OrdinalIgnoreCase) == true)
+            .SelectMany(LoadableTypes)
+            .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
+            .Where(m => m.GetParameters() is [var first, ..] && first.ParameterType == receiver);
+
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException ex)
+        {
+            return ex.Types.OfType<Type>();
+        }
     }
 
     /// <summary>A section's entries (<c>WriteTo:0</c>, <c>WriteTo:File</c>), or the section itself when it is one value.</summary>

@@ -179,10 +179,17 @@ public sealed class HostRunTests
     [InlineData("Serilog:LevelSwitches:$app=Loud", "Serilog:LevelSwitches:$app: The value Loud is not a valid Serilog level.")]
     [InlineData("Serilog:MinimumLevel:ControlledBy=$app", "Serilog:MinimumLevel: No LoggingLevelSwitch has been declared with name \"$app\".")]
     [InlineData("Serilog:WriteTo:0:Name=Console;Serilog:WriteTo:0:Args:theme=Nope", "Serilog:WriteTo:0:Args:theme: Type Nope was not found.")]
+    // A misspelt argument beside the ones a form takes: Serilog took that form and passed over the misspelt one.
+    [InlineData("Serilog:WriteTo:0:Name=File;Serilog:WriteTo:0:Args:path={data}/x.log;Serilog:WriteTo:0:Args:rollingIntervall=Day",
+        "Serilog:WriteTo:0:Args:rollingIntervall: Serilog's sink 'File' takes no argument 'rollingIntervall' and would pass it over without a word (it takes: buffered, encoding,")]
+    [InlineData("Serilog:WriteTo:0:Name=Console;Serilog:WriteTo:0:Args:outputTemplat={Message}",
+        "Serilog:WriteTo:0:Args:outputTemplat: Serilog's sink 'Console' takes no argument 'outputTemplat' and would pass it over without a word (it takes: ")]
+    [InlineData("Serilog:Destructure:0:Name=ToMaximumDepth;Serilog:Destructure:0:Args:maximumDestructuringDepth=4;Serilog:Destructure:0:Args:maxDepth=3",
+        "Serilog:Destructure:0:Args:maxDepth: Serilog's destructuring policy 'ToMaximumDepth' takes no argument 'maxDepth' and would pass it over without a word (it takes: maximumDestructuringDepth).")]
     public void ValidateConfiguration_SettingLoggingReadsFirst_RefusedWithTheOtherBadKeys(string setting, string expected)
     {
         using var data = new TempDirectory();
-        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={data.Path}", .. setting.Split(';').Select(s => "--" + s), "--ApprovalBot:MaxBatch=0"]);
+        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={data.Path}", .. setting.Replace("{data}", data.Path, StringComparison.Ordinal).Split(';').Select(s => "--" + s), "--ApprovalBot:MaxBatch=0"]);
 
         builder.AddApprovalBotLogging();
         builder.AddApprovalStore();
@@ -196,6 +203,24 @@ public sealed class HostRunTests
         var errors = StartupFailure.ConfigurationErrors(failure) ?? [];
         Assert.Contains(errors, e => e.StartsWith(expected, StringComparison.Ordinal));
         Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0).", errors);
+    }
+
+    /// <summary>Arguments a form of their sink or enricher takes pass the check, spelt in any case as Serilog matches them.</summary>
+    [Theory]
+    [InlineData("Serilog:WriteTo:0:Name=File;Serilog:WriteTo:0:Args:path={data}/x.log;Serilog:WriteTo:0:Args:rollingInterval=Day")]
+    [InlineData("Serilog:WriteTo:0:Name=File;Serilog:WriteTo:0:Args:Path={data}/x.log;Serilog:WriteTo:0:Args:RollingInterval=Day")]
+    [InlineData("Serilog:WriteTo:0:Name=Console;Serilog:WriteTo:0:Args:outputTemplate={Message}")]
+    [InlineData("Serilog:Destructure:0:Name=ToMaximumDepth;Serilog:Destructure:0:Args:maximumDestructuringDepth=4")]
+    public void ValidateConfiguration_SerilogArgumentsAFormTakes_Accepted(string setting)
+    {
+        using var data = new TempDirectory();
+        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={data.Path}", .. setting.Replace("{data}", data.Path, StringComparison.Ordinal).Split(';').Select(s => "--" + s)]);
+
+        builder.AddApprovalBotLogging();
+        builder.AddApprovalStore();
+        using var host = builder.Build();
+
+        host.ValidateConfiguration();
     }
 
     /// <summary>The service composed as Program.cs composes it, built but not started, on the shipped configuration plus <paramref name="settings"/>.</summary>
