@@ -51,9 +51,9 @@ internal static class AttemptEvents
 
     /// <summary>
     /// In an <c>execution_failed</c> event's details: whether the attempt may have taken effect at the sink (a command that
-    /// timed out or was killed, a webhook request that went out and got no answer, a reset or a redirect, a pull executor's
-    /// <c>fail</c> with <c>may_have_taken_effect</c>) rather than failed for certain (a non-zero exit, a refused connection, an
-    /// HTTP error status, a pull executor's plain <c>fail</c>). The pipe's cancel refuses to withdraw a draft whose last
+    /// timed out or was killed, a webhook request that went out and got no answer, a reset, a redirect or a 5xx other than
+    /// 503, a pull executor's <c>fail</c> with <c>may_have_taken_effect</c>) rather than failed for certain (a non-zero exit, a
+    /// refused connection, a 4xx or 503, a pull executor's plain <c>fail</c>). The pipe's cancel refuses to withdraw a draft whose last
     /// attempt may have: only a run under the same idempotency key can still record its effect. Events of builds before it
     /// have no such field, and are read as before (not set). A <c>restore_kept</c> event holds it too.
     /// </summary>

@@ -528,8 +528,8 @@ public sealed class CancelOperationTests : IAsyncLifetime
     }
 
     private static string MayHaveTakenEffectRefusal(string id, string state) =>
-        $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, or " +
-        "cut off after the request went out); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
+        $"draft '{id}' is {state}: its last attempt may have taken effect (it failed without a definite answer: timed out, killed, redirected, " +
+        "answered with a server error other than 503, or cut off after the request went out); it cannot be withdrawn, so that a run under the same idempotency key can still record it; nothing changed";
 
     /// <summary>
     /// Runs the draft's first attempt on <paramref name="settings"/>' route (its retry, if any, far off), then has its agent
@@ -596,6 +596,9 @@ public sealed class CancelOperationTests : IAsyncLifetime
         { "no answer", 3, "approved", true },
         { "reset after the request", 3, "approved", true },
         { "redirect", 3, "failed", true },
+        { "500", 3, "approved", true },
+        { "502", 3, "approved", true },
+        { "504", 1, "failed", true },
         { "503", 3, "approved", false },
         { "400", 3, "failed", false },
         { "connection refused", 3, "approved", false },
@@ -605,7 +608,8 @@ public sealed class CancelOperationTests : IAsyncLifetime
 
     /// <summary>
     /// A webhook route that dedupes: a request that went out and got no answer in time, a reset, or a redirect may have been
-    /// acted on; an HTTP error status is the sink's own answer, and a refused connection sent nothing.
+    /// acted on, and so may a 5xx other than 503 (a proxy that forwarded it, a sink that threw after posting); 503 and 4xx
+    /// are the sink's own answer that it did not act, and a refused connection sent nothing.
     /// </summary>
     [Theory]
     [MemberData(nameof(WebhookAttempts))]
@@ -618,7 +622,7 @@ public sealed class CancelOperationTests : IAsyncLifetime
             "no answer" => ScriptedSink.Hold,
             "reset after the request" => null,
             "redirect" => "HTTP/1.1 302 Found\r\nLocation: /login\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            "503" => "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
+            "500" or "502" or "503" or "504" => $"HTTP/1.1 {sinkDoes} Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbusy",
             "400" => "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\nConnection: close\r\n\r\nno.",
             _ => throw new ArgumentOutOfRangeException(nameof(sinkDoes), sinkDoes, null),
         });

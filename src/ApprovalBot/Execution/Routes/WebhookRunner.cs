@@ -5,7 +5,8 @@ namespace ApprovalBot.Execution.Routes;
 
 /// <summary>
 /// Runs a webhook route: POST the draft JSON with an <c>Idempotency-Key</c> header. 2xx is executed;
-/// 408, 429, 5xx and failures to connect are retryable; any other status is a permanent failure. No answer in
+/// 408, 429, 503 (each says the request was not processed) and failures to connect are retryable; any other 4xx is a
+/// permanent failure. Any other 5xx (a proxy that forwarded the POST, a sink that threw after posting), no answer in
 /// time, or a connection lost after the request went out, may have taken effect: retried only on a route that
 /// dedupes, otherwise the draft becomes <c>unknown</c> for a human to check. Redirects are not followed: .NET
 /// would repeat the POST as a GET without its body, and the GET's 2xx would count as executed though nothing
@@ -53,9 +54,16 @@ internal sealed class WebhookRunner(TimeProvider time) : IDisposable
                 return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}{location}: the sink redirected the POST "
                     + "(redirects are not followed); point the route's Url at the final address", retryable: false) with { MayHaveTakenEffect = true };
             }
-            var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests || status >= 500;
             var detail = AttemptOutcome.FirstLine(body);
-            return AttemptOutcome.Failure($"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail), retryable);
+            var error = $"HTTP {status} {response.ReasonPhrase}" + (detail is null ? "" : ": " + detail);
+            if (status >= 500 && response.StatusCode != HttpStatusCode.ServiceUnavailable)
+            {
+                // A proxy that forwarded the POST and lost the answer (502, 504), or a sink that threw after posting (500):
+                // the request may have been acted on, as with no answer in time. Only 503 says it was not processed.
+                return AttemptOutcome.Interrupted(error);
+            }
+            var retryable = response.StatusCode is HttpStatusCode.RequestTimeout or HttpStatusCode.TooManyRequests or HttpStatusCode.ServiceUnavailable;
+            return AttemptOutcome.Failure(error, retryable);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !sent.Started)
         {

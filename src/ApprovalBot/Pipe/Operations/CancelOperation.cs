@@ -123,7 +123,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
     // The latest of the ledger events an attempt begins and ends with (AttemptEvents.LastAttempt) tells how the draft's
     // last attempt went. Of those, the ones that leave its effect unknown: a pull lease that expired, a push run cut off, a
     // restore that kept the approval; and a failed attempt whose details say it may have taken effect (timed out, killed,
-    // redirected, or cut off after the request went out, or a pull executor's fail said so, on a route that dedupes: one
+    // redirected, a webhook's 5xx other than 503, or cut off after the request went out, or a pull executor's fail said so, on a route that dedupes: one
     // that does not makes the draft unknown instead). A begin that a stop undid before anything started is no attempt.
 
     /// <summary>What <see cref="LastAttemptCutOff"/> answers for such a pull <c>fail</c>, to tell it apart in the refusal.</summary>
@@ -148,7 +148,7 @@ internal sealed partial class CancelOperation(DraftStore store, ILogger<CancelOp
             AttemptEvents.ExecutionInterrupted => "its run was cut off (the service stopped while it ran)",
             PullFailed => "its pull executor's fail said it may have taken effect",
             AttemptEvents.RestoreKept => "the store was restored from a backup, and it may have run after the backup was taken",
-            _ => "it failed without a definite answer: timed out, killed, redirected, or cut off after the request went out",
+            _ => "it failed without a definite answer: timed out, killed, redirected, answered with a server error other than 503, or cut off after the request went out",
         };
         return new ProtocolException(ErrorCodes.Conflict,
             $"draft '{GetOperation.Shown(d.Id)}' is {d.State.ToWire()}: its last attempt may have taken effect ({how}); it cannot be withdrawn, so that a run under " +

@@ -137,15 +137,18 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         Assert.Equal(DraftState.Executed, host.Store.Get("post:fine")!.State);
     }
 
+    /// <summary>
+    /// 503, 408 and 429 say the request was not processed: retried with a backoff, on a route that dedupes or not.
+    /// </summary>
     [Theory]
-    [InlineData(500)]
-    [InlineData(503)]
-    [InlineData(429)]
-    [InlineData(408)]
-    public async Task Post_SinkRetryableStatus_ApprovedAgainWithBackoff(int status)
+    [InlineData(503, false)]
+    [InlineData(503, true)]
+    [InlineData(429, false)]
+    [InlineData(408, false)]
+    public async Task Post_SinkRetryableStatus_ApprovedAgainWithBackoff(int status, bool idempotent)
     {
         _status = status;
-        await using var host = await StartAsync();
+        await using var host = await StartAsync(idempotent: idempotent);
         await Drafts.ApproveAsync(host.Store, "post:w5", "retry me", kind: "post");
 
         await host.Services.GetRequiredService<ExecutorCycle>().RunOnceAsync();
@@ -154,6 +157,48 @@ public sealed class WebhookRunnerTests : IAsyncLifetime
         Assert.Equal(DraftState.Approved, draft.State);
         Assert.NotNull(draft.ExecNextAt);
         Assert.StartsWith($"HTTP {status}", draft.ExecError, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Any other 5xx (a proxy that forwarded the POST and lost the answer, a sink that threw after posting) may have taken
+    /// effect, as a response timeout may: retried under the same key on a route that dedupes, else unknown for a human,
+    /// never posted twice blindly. Before the fix each was a plain retryable failure, sent again on a route that does not dedupe.
+    /// </summary>
+    [Theory]
+    [InlineData(500, false, "unknown")]
+    [InlineData(502, false, "unknown")]
+    [InlineData(504, false, "unknown")]
+    [InlineData(500, true, "approved")]
+    [InlineData(502, true, "approved")]
+    [InlineData(504, true, "approved")]
+    public async Task Post_Sink5xxOtherThan503_UnknownUnlessTheRouteDedupes(int status, bool idempotent, string expected)
+    {
+        _status = status;
+        await using var host = await StartAsync(idempotent: idempotent);
+        await Drafts.ApproveAsync(host.Store, "post:5xx", "maybe posted", kind: "post");
+        var cycle = host.Services.GetRequiredService<ExecutorCycle>();
+
+        await cycle.RunOnceAsync();
+        await cycle.RunOnceAsync();
+
+        var draft = host.Store.Get("post:5xx")!;
+        Assert.Equal(expected, draft.State.ToWire());
+        Assert.StartsWith($"HTTP {status} ", draft.ExecError, StringComparison.Ordinal);
+        Assert.Contains($"sink says {status}", draft.ExecError, StringComparison.Ordinal);
+        var ended = host.Store.Events("post:5xx")[^1];
+        if (idempotent)
+        {
+            Assert.NotNull(draft.ExecNextAt);
+            Assert.Equal(AttemptEvents.ExecutionFailed, ended.Type);
+            Assert.True(AttemptEvents.SaysMayHaveTakenEffect(ended.Details));
+        }
+        else
+        {
+            Assert.Null(draft.ExecNextAt);
+            Assert.Equal(AttemptEvents.ExecutionUnknown, ended.Type);
+            Assert.EndsWith(ExecutionLedger.UnknownNote, draft.ExecError, StringComparison.Ordinal);
+        }
+        Assert.Equal(IdempotencyKey.For("post:5xx", Sha.Hex("maybe posted")), Assert.Single(_received).Key);
     }
 
     [Theory]
