@@ -11,10 +11,15 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
     public const int MaxResultChars = 1000;
     public const int MaxErrorChars = 2000;
 
-    public static AttemptOutcome Success(string? result) => new(true, Bound(result, MaxResultChars), null, false);
+    /// <summary>
+    /// The result as stored, shown and logged: one line of plain text (<see cref="OutputText"/>), bounded. A route's output
+    /// is the program's or the sink's, and reaches the card and the console log only so.
+    /// </summary>
+    public static AttemptOutcome Success(string? result) => new(true, Bound(OutputText.OneLine(result), MaxResultChars), null, false);
 
+    /// <summary>The error one line of plain text, bounded, as the result of <see cref="Success"/>.</summary>
     public static AttemptOutcome Failure(string error, bool retryable, bool mayHaveTakenEffect = false) =>
-        new(false, null, Bound(error, MaxErrorChars), retryable, mayHaveTakenEffect);
+        new(false, null, ErrorText(error), retryable, mayHaveTakenEffect);
 
     /// <summary>
     /// The draft could not be written as the route's input, so nothing was started or sent. Not retryable: the same
@@ -24,7 +29,9 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
         Failure("the draft could not be written as the route's input: " + problem, retryable: false);
 
     /// <summary>Cut off mid-run: it may have taken effect before it stopped.</summary>
-    public static AttemptOutcome Interrupted(string error) => new(false, null, Bound(error, MaxErrorChars), Retryable: true, MayHaveTakenEffect: true);
+    public static AttemptOutcome Interrupted(string error) => new(false, null, ErrorText(error), Retryable: true, MayHaveTakenEffect: true);
+
+    private static string ErrorText(string error) => Bound(OutputText.OneLine(error), MaxErrorChars) ?? "no reason given";
 
     /// <summary>How the attempt ended, in the log's and the ledger's words.</summary>
     public string Word => Succeeded ? "succeeded" : MayHaveTakenEffect ? "failed and may have taken effect" : "failed";
@@ -32,14 +39,8 @@ internal sealed record AttemptOutcome(bool Succeeded, string? Result, string? Er
     /// <summary>The result of a success, or the error of a failure.</summary>
     public string? Detail => Succeeded ? Result : Error;
 
-    public static string? Bound(string? value, int max) =>
-        value is null || value.Length <= max ? value : value[..max] + "…";
+    public static string? Bound(string? value, int max) => OutputText.Bound(value, max);
 
-    public static string? FirstLine(string? text)
-    {
-        if (string.IsNullOrEmpty(text)) return null;
-        var end = text.IndexOfAny(['\r', '\n']);
-        var line = (end >= 0 ? text[..end] : text).Trim();
-        return line.Length == 0 ? null : line;
-    }
+    /// <summary>The first line of a route's output as plain text (<see cref="OutputText.FirstLine"/>); null when it is blank.</summary>
+    public static string? FirstLine(string? text) => OutputText.FirstLine(text);
 }

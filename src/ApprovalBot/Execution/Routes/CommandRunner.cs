@@ -17,6 +17,9 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
     private const int MaxCapturedChars = 16 * 1024;
     private const int MaxSignal = 64;
 
+    /// <summary>Most characters of stderr an error keeps: its last lines, which say what went wrong.</summary>
+    internal const int MaxStderrTail = 400;
+
     /// <summary>How long a program that timed out (or a stop cut off) has between SIGTERM and SIGKILL.</summary>
     internal static readonly TimeSpan TermGrace = TimeSpan.FromSeconds(5);
 
@@ -80,7 +83,8 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
             var pid = process.Id;
             var started = ProcessSignals.StartTime(pid) ?? 0;
             var stdout = new Capture(process.StandardOutput);
-            var stderr = new Capture(process.StandardError);
+            // Stderr is kept by its end: a program says what went wrong last.
+            var stderr = new Capture(process.StandardError, keepEnd: true);
             try
             {
                 try
@@ -107,7 +111,7 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
                     await EndSessionAsync(id, pid, started).ConfigureAwait(false);
                     cancellationToken.ThrowIfCancellationRequested();
                     var partial = await stderr.CollectAsync().ConfigureAwait(false);
-                    return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; {how}" + Tail(partial));
+                    return AttemptOutcome.Interrupted($"timed out after {route.TimeoutSeconds}s; {how}" + Tail(partial, stderr.CutBefore));
                 }
                 await stdin.ConfigureAwait(false);
                 await EndSessionAsync(id, pid, started).ConfigureAwait(false);
@@ -120,7 +124,7 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
                 if (process.ExitCode is 126 or 127 && errors.StartsWith(SetsidExecFailed, StringComparison.Ordinal))
                 {
                     // A missing or non-executable program will not start on a retry either: a human must fix the route.
-                    return AttemptOutcome.Failure($"could not start '{route.Command[0]}': {errors.Trim()}", retryable: false);
+                    return AttemptOutcome.Failure($"could not start '{route.Command[0]}'" + Tail(errors, stderr.CutBefore), retryable: false);
                 }
                 if (IsSignalExit(process.ExitCode))
                 {
@@ -128,9 +132,9 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
                     // purpose. Read cautiously: a kill is not a failure the program reported, it may have posted before
                     // it died, so on a route that does not dedupe it becomes unknown rather than a blind retry.
                     return AttemptOutcome.Interrupted(
-                        $"killed by signal {process.ExitCode - 128} (or exited with code {process.ExitCode})" + Tail(errors));
+                        $"killed by signal {process.ExitCode - 128} (or exited with code {process.ExitCode})" + Tail(errors, stderr.CutBefore));
                 }
-                return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors), retryable: true);
+                return AttemptOutcome.Failure($"exit code {process.ExitCode}" + Tail(errors, stderr.CutBefore), retryable: true);
             }
             finally
             {
@@ -142,8 +146,13 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
     /// <summary>Signals are 1..64 on Linux, so only 129..192 can be a kill; 193..255 is an exit code the program chose.</summary>
     internal static bool IsSignalExit(int exitCode) => exitCode is > 128 and <= 128 + MaxSignal;
 
-    private static string Tail(string? stderr) =>
-        string.IsNullOrWhiteSpace(stderr) ? "" : ": " + stderr.Trim();
+    /// <summary>
+    /// What an error holds of the program's stderr: its last lines as one line of plain text, at most <see cref="MaxStderrTail"/>
+    /// characters (<see cref="OutputText.Tail"/>). The whole stream, escapes and line breaks and all, garbled the card and
+    /// could write lines of its own into the console log.
+    /// </summary>
+    private static string Tail(string? stderr, bool cutBefore) =>
+        OutputText.Tail(stderr, MaxStderrTail, cutBefore) is { } tail ? ": " + tail : "";
 
     private static async Task WriteStdinAsync(Process process, byte[] payload, CancellationToken cancellationToken)
     {
@@ -213,15 +222,24 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
     }
 
     /// <summary>
-    /// Keeps the first part of a stream and drains the rest, so a chatty child never blocks on a full pipe. What was read
-    /// can be taken before the end of the stream: a process outside the program's session may hold the pipe open.
+    /// Keeps the first part of a stream (or with <c>keepEnd</c> its last part) and drains the rest, so a chatty child never
+    /// blocks on a full pipe. What was read can be taken before the end of the stream: a process outside the program's
+    /// session may hold the pipe open.
     /// </summary>
     private sealed class Capture
     {
         private readonly StringBuilder _kept = new();
+        private readonly bool _keepEnd;
         private readonly Task _reading;
 
-        public Capture(StreamReader reader) => _reading = ReadAsync(reader);
+        public Capture(StreamReader reader, bool keepEnd = false)
+        {
+            _keepEnd = keepEnd;
+            _reading = ReadAsync(reader);
+        }
+
+        /// <summary>Whether the start of the stream was dropped to keep its end.</summary>
+        public bool CutBefore { get; private set; }
 
         private async Task ReadAsync(StreamReader reader)
         {
@@ -231,6 +249,16 @@ internal sealed class CommandRunner(TimeProvider time, CommandSessions sessions,
             {
                 lock (_kept)
                 {
+                    if (_keepEnd)
+                    {
+                        _kept.Append(buffer, 0, read);
+                        if (_kept.Length > 2 * MaxCapturedChars)
+                        {
+                            _kept.Remove(0, _kept.Length - MaxCapturedChars);
+                            CutBefore = true;
+                        }
+                        continue;
+                    }
                     var room = MaxCapturedChars - _kept.Length;
                     if (room > 0)
                     {

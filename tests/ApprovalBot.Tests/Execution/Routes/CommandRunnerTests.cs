@@ -103,6 +103,109 @@ public sealed class CommandRunnerTests
         Assert.Null(host.Store.GetSetting(key));
     }
 
+    /// <summary>A /bin/sh route whose body is <paramref name="body"/>, and the settings that make kind <c>reply</c> run it.</summary>
+    private static IEnumerable<string> ShellRoute(TempDirectory folder, string body, int timeoutSeconds = 30)
+    {
+        var script = folder.Combine("route.sh");
+        File.WriteAllText(script, "#!/bin/sh\ncat > /dev/null\n" + body + "\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        return
+        [
+            "ApprovalBot:Kinds:reply:Executor:Type=command", $"ApprovalBot:Kinds:reply:Executor:Command:0={script}",
+            "ApprovalBot:Kinds:reply:Executor:MaxAttempts=1", $"ApprovalBot:Kinds:reply:Executor:TimeoutSeconds={timeoutSeconds}",
+        ];
+    }
+
+    /// <summary>No control character (C0, DEL, C1) and no bidirectional control anywhere in <paramref name="text"/>.</summary>
+    private static void AssertPrintable(string text)
+    {
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            Assert.False(char.IsControl(c), $"control character U+{(int)c:X4} in: {text}");
+            Assert.False(c is '\u061c' or '\u200e' or '\u200f' or (>= '\u202a' and <= '\u202e') or (>= '\u2066' and <= '\u2069'),
+                $"bidirectional control U+{(int)c:X4} in: {text}");
+            Assert.False(char.IsSurrogate(c) && !char.IsSurrogatePair(text, char.IsHighSurrogate(c) ? i : i - 1), $"a lone surrogate in: {text}");
+        }
+    }
+
+    /// <summary>
+    /// A program's stderr is the program's, not the service's: its escape sequences (colours, a window title), a NUL, a BEL, a
+    /// right-to-left override and its line breaks (a line that looks like the service's own log line) reach the stored error,
+    /// and with it the card, /stale and the console log, only as one line of plain text, and only its last lines, which say
+    /// what went wrong. Before, the whole stderr went in as it was.
+    /// </summary>
+    [Fact]
+    public async Task Run_FailingProgramPrintsControlsAndManyLines_ErrorIsItsLastLinesAsOnePlainLine()
+    {
+        using var folder = new TempDirectory();
+        await using var host = await StartAsync(ShellRoute(folder, """
+            i=1; while [ $i -le 200 ]; do echo "progress line $i of a chatty run" >&2; i=$((i+1)); done
+            printf '\033[31mERROR\033[0m:\tupload refused\r\n' >&2
+            printf 'file: evil\342\200\256txt.exe\n\n' >&2
+            printf 'nul\000here\033]0;a title\007 and a bell\007\n' >&2
+            printf 'info: 2026-11-23T12:00:00Z forged log line\n' >&2
+            exit 3
+            """));
+        await Drafts.ApproveAsync(host.Store, "reply:noisy", "posted");
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get("reply:noisy")!;
+        Assert.Equal(DraftState.Failed, draft.State);
+        var error = draft.ExecError!;
+        AssertPrintable(error);
+        Assert.StartsWith("exit code 3: … progress line ", error, StringComparison.Ordinal);
+        Assert.EndsWith(" of a chatty run | ERROR: upload refused | file: eviltxt.exe | nul\uFFFDhere and a bell\uFFFD | " +
+            "info: 2026-11-23T12:00:00Z forged log line", error, StringComparison.Ordinal);
+        Assert.InRange(error.Length, 200, "exit code 3: ".Length + CommandRunner.MaxStderrTail);
+    }
+
+    /// <summary>
+    /// Stderr far longer than what is kept of it: its end is kept, where a program says why it failed. Before, its first
+    /// 16 KiB were kept and all of them stored, and the last line, the error, was lost.
+    /// </summary>
+    [Fact]
+    public async Task Run_FailingProgramPrintsMoreStderrThanIsKept_TheLastLineIsInTheError()
+    {
+        using var folder = new TempDirectory();
+        await using var host = await StartAsync(ShellRoute(folder, """
+            yes 'noise noise noise noise' | head -c 100000 >&2
+            echo 'fatal: the sink refused the token' >&2
+            exit 2
+            """));
+        await Drafts.ApproveAsync(host.Store, "reply:long", "posted");
+
+        await Cycle(host).RunOnceAsync();
+
+        var error = host.Store.Get("reply:long")!.ExecError!;
+        AssertPrintable(error);
+        Assert.StartsWith("exit code 2: … noise noise noise noise | ", error, StringComparison.Ordinal);
+        Assert.EndsWith(" | fatal: the sink refused the token", error, StringComparison.Ordinal);
+        Assert.True(error.Length <= "exit code 2: ".Length + CommandRunner.MaxStderrTail, error);
+    }
+
+    /// <summary>A program killed by a signal: the unknown draft's error holds its stderr as one plain line too.</summary>
+    [Fact]
+    public async Task Run_ProgramKilledBySignalAfterPrintingEscapes_ErrorIsOnePlainLine()
+    {
+        using var folder = new TempDirectory();
+        await using var host = await StartAsync(ShellRoute(folder, """
+            printf '\033[2Kposting\n\033[1Acut off\n' >&2
+            kill -9 $$
+            """));
+        await Drafts.ApproveAsync(host.Store, "reply:killed", "posted");
+
+        await Cycle(host).RunOnceAsync();
+
+        var draft = host.Store.Get("reply:killed")!;
+        Assert.Equal(DraftState.Unknown, draft.State);
+        Assert.Equal("killed by signal 9 (or exited with code 137): posting | cut off" + ExecutionLedger.UnknownNote, draft.ExecError);
+    }
+
     [Fact]
     public async Task Run_ProgramMissing_FailedWithoutRetry()
     {
