@@ -222,32 +222,60 @@ internal sealed class GapFinder(
     /// <summary>
     /// Said from the event that made the draft unknown, not from its error's wording: a restore's restore_unsettled (every
     /// build that settles a restored store has written it), of an approval or of a failed draft an approver may have retried
-    /// (its restored_state; older builds settled approvals only); a pull lease that expired; a pull executor's fail that said
-    /// it may have taken effect (its actor is the pull route's), with the executor's own error (the draft's exec_error, less
-    /// the note the ledger adds); the executor's own reason, when it made the draft unknown without running it (its route
-    /// does not dedupe now) or could not record the outcome of a run; else a run cut off. Whether a restored draft's kind has
-    /// a route is today's configuration, not the event's: the route an operator adds after the restore is the one a Retry
-    /// runs on.
+    /// (its restored_state; older builds settled approvals only); a pull lease that expired (no run
+    /// error to keep: the agent said nothing); a pull executor's fail that said it may have taken effect (its actor is the
+    /// pull route's), in the executor's own words; a push run whose route said it may have taken effect (killed, timed out, no response, a reset
+    /// after the request went out, a redirect), with the run's own error as its event recorded it, and the executor's
+    /// reason when that is why it is unknown rather than retried (the attempt was started on another route); the
+    /// executor's own reason, when it made the draft unknown without a run's error (its route does not dedupe now, or the
+    /// outcome of a run could not be recorded); a run a crash or a stop cut off, with the recovery's reason. Whether a
+    /// restored draft's kind has a route is today's configuration, not the event's: the route an operator adds after the
+    /// restore is the one a Retry runs on. Anything else (an older build's event, or none) is said from the draft's error.
     /// </summary>
-    private string UnknownDetail(Draft d, LedgerEvent? cause) => cause switch
+    private string UnknownDetail(Draft d, LedgerEvent? cause)
     {
-        { Type: AttemptEvents.RestoreUnsettled } when routes.RouteType(d.Kind) is null =>
-            $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has no route here: add one, then Retry, or Mark done",
-        { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
-            $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has a route here now: check the sink, then Mark done or Retry",
-        { Type: AttemptEvents.RestoreUnsettled } =>
-            $"outcome unknown ({Restored(cause, whereCopied: false)}) on a route that does not dedupe; check the sink, then Mark done or Retry",
-        { Type: AttemptEvents.LeaseExpired } when AttemptEvents.RouteOf(cause.Details) == "pull" =>
-            "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) on a route that does not dedupe; " +
-            "check the target, then Mark done or Retry",
-        { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
-            $"outcome unknown (its pull executor could not tell whether it took effect: {WithoutUnknownNote(d.ExecError) ?? "no reason given"}) on a route that does not dedupe; " +
-            "check the target, then Mark done or Retry",
-        // A run's own unknown outcome records the error; the executor's reason is for what was not a run cut off.
-        { Type: AttemptEvents.ExecutionUnknown } when AttemptEvents.TextOf(cause.Details, "reason") is { } reason =>
-            $"outcome unknown ({reason}); check the sink, then Mark done or Retry",
-        _ => "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
-    };
+        var error = AttemptEvents.TextOf(cause?.Details, "error");
+        var reason = AttemptEvents.TextOf(cause?.Details, "reason");
+        var recorded = WithoutUnknownNote(d.ExecError);
+        const string check = "check the sink, then Mark done or Retry";
+        return cause switch
+        {
+            { Type: AttemptEvents.RestoreUnsettled } when routes.RouteType(d.Kind) is null =>
+                $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has no route here: add one, then Retry, or Mark done",
+            { Type: AttemptEvents.RestoreUnsettled } when AttemptEvents.RouteOf(cause.Details) == AttemptEvents.NoRoute =>
+                $"outcome unknown ({Restored(cause, whereCopied: true)}); its kind has a route here now: {check}",
+            { Type: AttemptEvents.RestoreUnsettled } =>
+                $"outcome unknown ({Restored(cause, whereCopied: false)}) on a route that does not dedupe; {check}",
+            { Type: AttemptEvents.LeaseExpired } when AttemptEvents.RouteOf(cause.Details) == "pull" =>
+                "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) on a route that does not dedupe; " +
+                "check the target, then Mark done or Retry",
+            { Type: AttemptEvents.ExecutionUnknown } when cause.Actor.StartsWith(AttemptEvents.PullActorPrefix, StringComparison.Ordinal) =>
+                $"outcome unknown (its pull executor could not tell whether it took effect: {(error is null ? recorded ?? "no reason given" : Joined(error, reason))}) " +
+                "on a route that does not dedupe; check the target, then Mark done or Retry",
+            // A push run's own outcome: its error, and the executor's reason when the route dedupes but the run began elsewhere.
+            { Type: AttemptEvents.ExecutionUnknown } when error is not null => reason is null
+                ? $"outcome unknown (its {RunOf(cause)} may have taken effect: {error}) on a route that does not dedupe; {check}"
+                : $"outcome unknown (its {RunOf(cause)} may have taken effect: {error}; {reason}); {check}",
+            { Type: AttemptEvents.ExecutionUnknown } when reason is not null => $"outcome unknown ({reason}); {check}",
+            { Type: AttemptEvents.ExecutionInterrupted } when (reason ?? recorded) is { } why => $"outcome unknown (its {RunOf(cause)} was cut off: {why}); {check}",
+            _ when recorded is not null => $"outcome unknown (cut off mid-run: {recorded}); {check}",
+            _ => $"outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; {check}",
+        };
+    }
+
+    private static string Joined(string error, string? reason) => reason is null ? error : error + "; " + reason;
+
+    /// <summary>
+    /// What the attempt was, by the route its event names (a recovery's), else its actor's (<c>executor:webhook</c>): a
+    /// command run, a webhook request, or a run of a route the event does not name.
+    /// </summary>
+    private static string RunOf(LedgerEvent cause) =>
+        (AttemptEvents.RouteOf(cause.Details) ?? (cause.Actor.StartsWith("executor:", StringComparison.Ordinal) ? cause.Actor["executor:".Length..] : null)) switch
+        {
+            "command" => "command run",
+            "webhook" => "webhook request",
+            _ => "run",
+        };
 
     /// <summary>What a restore_unsettled event says the copy held: an approval, or a failed draft that a Retry may have run since.</summary>
     private static string Restored(LedgerEvent cause, bool whereCopied) =>

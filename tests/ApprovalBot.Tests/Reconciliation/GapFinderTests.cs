@@ -395,7 +395,7 @@ public sealed class GapFinderTests : IAsyncLifetime
 
         Assert.StartsWith(RestoredApprovals.Reason, Store.Get("posted:cut-off")!.ExecError, StringComparison.Ordinal);
         Assert.StartsWith("outcome unknown (approved in a store restored from a backup", gaps["posted:restored"].Detail, StringComparison.Ordinal);
-        Assert.StartsWith("outcome unknown (cut off mid-run", gaps["posted:cut-off"].Detail, StringComparison.Ordinal);
+        Assert.StartsWith("outcome unknown (its command run may have taken effect: " + RestoredApprovals.Reason, gaps["posted:cut-off"].Detail, StringComparison.Ordinal);
     }
 
     /// <summary>
@@ -436,7 +436,7 @@ public sealed class GapFinderTests : IAsyncLifetime
 
         var details = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!, g => g.Detail);
 
-        const string cutOff = "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry";
+        const string cutOff = "outcome unknown (its command run may have taken effect: killed after 30 s) on a route that does not dedupe; check the sink, then Mark done or Retry";
         Assert.Equal(new Dictionary<string, string>
         {
             ["posted:restored"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not dedupe; " +
@@ -444,11 +444,90 @@ public sealed class GapFinderTests : IAsyncLifetime
             ["memo:unrouted"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup, where the copy was made); " +
                 "its kind has no route here: add one, then Retry, or Mark done",
             ["posted:cut-off"] = cutOff,
-            ["posted:crashed"] = cutOff,
+            ["posted:crashed"] = "outcome unknown (its command run was cut off: the service stopped); check the sink, then Mark done or Retry",
             ["pulled:maybe"] = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer; it may have posted) " +
                 "on a route that does not dedupe; check the target, then Mark done or Retry",
             ["posted:retried"] = cutOff,
-            ["posted:older"] = cutOff,
+            ["posted:older"] = "outcome unknown (cut off mid-run: a crash, a timeout or a redirect) on a route that does not dedupe; check the sink, then Mark done or Retry",
+        }, details);
+    }
+
+    /// <summary>What ExecutorCycle.RecoverOneAsync records for a push run a crash cut off, found at the next start.</summary>
+    private const string CrashReason = "the attempt's outcome was never recorded (the service stopped while it ran, or could not write the outcome)";
+
+    /// <summary>
+    /// One unknown draft per way a draft becomes unknown, each recorded as the executor (or the pull route, or a restore)
+    /// records it: /stale says what happened and keeps the run's own error, which is what the approver checks the sink
+    /// against. Before, every run the route itself reported may have taken effect (killed, timed out, no response, reset,
+    /// redirected) and every run a crash or a stop cut off read "cut off mid-run: a crash, a timeout or a redirect" without
+    /// its error, and a run made unknown because its kind moved to another route said only that, not how the run ended.
+    /// </summary>
+    [Fact]
+    public async Task Find_UnknownDraftOfEachCause_SaysTheCauseAndKeepsTheRunsOwnError()
+    {
+        var command = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"] };
+        var webhook = new ExecutorRouteOptions { Type = "webhook", Url = "https://sink.example/post" };
+        var pull = new ExecutorRouteOptions { Type = "pull" };
+        var options = new ExecutionOptions();
+        async Task<string> BeginAsync(string id, ExecutorRouteOptions route, string actor)
+        {
+            await DraftFixtures.ApproveAsync(Store, id, kind: id.Split(':')[0]);
+            return (await Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, actor, route, TimeSpan.FromMinutes(1), "execute"))).Lease!;
+        }
+        async Task RunAsync(string id, ExecutorRouteOptions route, AttemptOutcome outcome, ExecutorRouteOptions? finishedOn = null)
+        {
+            var actor = "executor:" + ExecutionLedger.RouteName(route);
+            var lease = await BeginAsync(id, route, actor);
+            Assert.Equal(DraftState.Unknown, (await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, lease, outcome, finishedOn ?? route, options, actor))).Draft!.State);
+        }
+        async Task RecoverAsync(string id, ExecutorRouteOptions route, string reason, string type, string actor)
+        {
+            var lease = await BeginAsync(id, route, actor);
+            Assert.NotNull(await Store.WriteAsync(ctx => ExecutionLedger.Recover(ctx, id, lease, route, reason, type, ExecutionLedger.RouteName(route))));
+        }
+        await RunAsync("posted:killed", command, AttemptOutcome.Interrupted("killed by signal 9 (or exited with code 137): posting | cut off"));
+        await RunAsync("posted:timeout", command, AttemptOutcome.Interrupted(
+            "timed out after 30s; the program was sent SIGTERM and exited, then the rest of its session was killed: still posting"));
+        await RunAsync("hooked:timeout", webhook, AttemptOutcome.Interrupted("no response within 30s"));
+        await RunAsync("hooked:reset", webhook, AttemptOutcome.Interrupted(
+            "network error after the request may have reached the sink: The response ended prematurely."));
+        await RunAsync("hooked:redirect", webhook, AttemptOutcome.Failure("HTTP 302 Found -> https://sink.example/login: the sink redirected the POST " +
+            "(redirects are not followed); point the route's Url at the final address", retryable: false) with { MayHaveTakenEffect = true });
+        await RunAsync("hooked:moved", webhook, AttemptOutcome.Interrupted("no response within 30s"),
+            finishedOn: new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true });
+        await RecoverAsync("posted:crashed", command, CrashReason, AttemptEvents.ExecutionInterrupted, "executor:command");
+        await RecoverAsync("posted:stopped", command, "the service stopped while the attempt was running", AttemptEvents.ExecutionInterrupted, "executor:command");
+        await RecoverAsync("leased:expired", pull, "the pull lease expired at 2026-11-23T12:00:00.0000000+00:00 without complete or fail",
+            AttemptEvents.LeaseExpired, "pull:leased");
+        var claimed = await BeginAsync("pulled:maybe", pull, "pull:pulled");
+        await Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "pulled:maybe", claimed,
+            AttemptOutcome.Failure("the target did not answer; it may have posted", retryable: true, mayHaveTakenEffect: true), pull, options, "pull:pulled"));
+        await RestoredUnsettledAsync(Store, "posted:restored", "posted", "command");
+
+        var details = Finder.Find(Gaps.Stale).ToDictionary(g => g.DraftId!, g => g.Detail);
+
+        const string check = "check the sink, then Mark done or Retry";
+        Assert.Equal(new Dictionary<string, string>
+        {
+            ["posted:killed"] = "outcome unknown (its command run may have taken effect: killed by signal 9 (or exited with code 137): posting | cut off) " +
+                "on a route that does not dedupe; " + check,
+            ["posted:timeout"] = "outcome unknown (its command run may have taken effect: timed out after 30s; the program was sent SIGTERM and exited, " +
+                "then the rest of its session was killed: still posting) on a route that does not dedupe; " + check,
+            ["hooked:timeout"] = "outcome unknown (its webhook request may have taken effect: no response within 30s) on a route that does not dedupe; " + check,
+            ["hooked:reset"] = "outcome unknown (its webhook request may have taken effect: network error after the request may have reached the sink: " +
+                "The response ended prematurely.) on a route that does not dedupe; " + check,
+            ["hooked:redirect"] = "outcome unknown (its webhook request may have taken effect: HTTP 302 Found -> https://sink.example/login: the sink " +
+                "redirected the POST (redirects are not followed); point the route's Url at the final address) on a route that does not dedupe; " + check,
+            ["hooked:moved"] = "outcome unknown (its webhook request may have taken effect: no response within 30s; it was started on a webhook route, and " +
+                "its kind's route is command now, whose idempotency key may not reach what it did); " + check,
+            ["posted:crashed"] = $"outcome unknown (its command run was cut off: {CrashReason}); " + check,
+            ["posted:stopped"] = "outcome unknown (its command run was cut off: the service stopped while the attempt was running); " + check,
+            ["leased:expired"] = "outcome unknown (its pull lease expired without complete or fail: its agent may have posted before it stopped) " +
+                "on a route that does not dedupe; check the target, then Mark done or Retry",
+            ["pulled:maybe"] = "outcome unknown (its pull executor could not tell whether it took effect: the target did not answer; it may have posted) " +
+                "on a route that does not dedupe; check the target, then Mark done or Retry",
+            ["posted:restored"] = "outcome unknown (approved in a store restored from a backup: it may have run after the backup) on a route that does not " +
+                "dedupe; " + check,
         }, details);
     }
 
