@@ -105,6 +105,15 @@ internal sealed class GapFinder(
         });
         ForEachInStates(connection, [DraftState.Pending, DraftState.Carded], withText: false, d =>
         {
+            if (d.Text is null)
+            {
+                // Gone behind the service's back: no approval can bind it (ApprovableText), so it waits for a Reject nobody
+                // is asked for. Said now, not at the first refused Approve tap. A carded one gets a fresh card (Reject only),
+                // as Reject on a card is how a carded draft is discarded; one with no card yet can be discarded here.
+                gaps.Add(Draft(Gaps.Orphans, Gaps.TextMissing, d, d.StateSince,
+                    $"draft awaiting a decision whose text is missing from the store (it cannot be approved, only rejected); stored sha256 {d.Sha256}",
+                    d.State == DraftState.Carded ? [ApproverAction.ResendCard] : [ApproverAction.Discard]));
+            }
             if (d.State == DraftState.Carded)
             {
                 // Sent, but Telegram's answer could not be read (the card outbox's card_unconfirmed): most likely in the chat,

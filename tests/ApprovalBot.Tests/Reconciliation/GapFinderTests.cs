@@ -63,6 +63,34 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Empty(gap.Actions);
     }
 
+    /// <summary>
+    /// A draft awaiting a decision whose text went missing from the store (edited behind the service's back) can only be
+    /// rejected: /orphans reports it at once, with a fresh card (which offers Reject only) for a carded one and Discard for
+    /// one with no card yet. Before, nothing reported it until an approver tapped Approve (an orphan callback) or it was
+    /// stale a day later, as any draft awaiting a decision.
+    /// </summary>
+    [Fact]
+    public async Task Find_UndecidedDraftWhoseTextVanished_OrphanTextMissingAtOnce()
+    {
+        await DraftFixtures.SubmitAsync(Store, "reply:gone-pending", "words");
+        await DraftFixtures.SubmitAsync(Store, "reply:gone-carded", "words");
+        await DraftFixtures.MoveAsync(Store, "reply:gone-carded", DraftState.Pending, DraftState.Carded,
+            new Dictionary<string, object?> { ["card_chat_id"] = 1001L, ["card_message_id"] = 5L });
+        await DraftFixtures.SubmitAsync(Store, "reply:kept", "words");
+        DraftFixtures.Sql(_host.DataDirectory, "UPDATE drafts SET text = NULL WHERE id IN ('reply:gone-pending', 'reply:gone-carded')");
+
+        var gaps = Finder.Find(Gaps.Orphans).ToDictionary(g => g.DraftId!);
+
+        Assert.Equal(["reply:gone-carded", "reply:gone-pending"], gaps.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal((Gaps.TextMissing, "pending", "orphans:text_missing:reply:gone-pending"),
+            (gaps["reply:gone-pending"].Name, gaps["reply:gone-pending"].State, gaps["reply:gone-pending"].Key));
+        Assert.Equal([ApproverAction.Discard], gaps["reply:gone-pending"].Actions);
+        Assert.Equal((Gaps.TextMissing, "carded"), (gaps["reply:gone-carded"].Name, gaps["reply:gone-carded"].State));
+        Assert.Equal([ApproverAction.ResendCard], gaps["reply:gone-carded"].Actions);
+        Assert.Equal("draft awaiting a decision whose text is missing from the store (it cannot be approved, only rejected); stored sha256 " +
+            Sha.Hex("words"), gaps["reply:gone-carded"].Detail);
+    }
+
     [Fact]
     public async Task Find_ApprovalWhoseTextChanged_OrphanTextChangedNamingBothHashes()
     {
