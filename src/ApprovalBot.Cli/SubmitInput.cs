@@ -40,11 +40,10 @@ internal static class SubmitInput
             byte[] bytes;
             try
             {
+                // Read in pieces even when the file says its size: a huge binary file is then named as not UTF-8 at its
+                // first bad byte, as stdin or a FIFO is, rather than as too large.
                 await using var file = new FileStream(textFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                // A regular file says its size: refused without reading it (one over 2 GiB failed as an internal error).
-                bytes = file.CanSeek && file.Length > MaxTextBytes
-                    ? throw TooLarge(source)
-                    : await ReadAtMostAsync(file, source, cancellationToken).ConfigureAwait(false);
+                bytes = await ReadAtMostAsync(file, source, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -65,24 +64,55 @@ internal static class SubmitInput
         : throw CliException.BadInput($"{source} is empty: a draft needs a text (pass --text, --text-file, or pipe the text on stdin)", "draft.text");
 
     /// <summary>
-    /// All of <paramref name="input"/>, read in pieces and refused as soon as it holds more than <see cref="MaxTextBytes"/>:
-    /// an endless or huge input is never read whole (hundreds of MB used to be decoded before the service refused them).
+    /// All of <paramref name="input"/>, read in pieces, each checked as UTF-8 as it comes, and refused as soon as it holds
+    /// more than <see cref="MaxTextBytes"/>: an endless or huge input is never read whole (hundreds of MB used to be
+    /// decoded before the service refused them), and one that is not text is named so at its first bad byte, not as
+    /// too large once 64 MiB of it were read.
     /// </summary>
     private static async Task<byte[]> ReadAtMostAsync(Stream input, string source, CancellationToken cancellationToken)
     {
         using var buffer = new MemoryStream();
         var piece = new byte[81_920];
+        var scratch = new char[piece.Length];
+        // Bytes before this offset are whole valid UTF-8 characters; a character cut by a piece's end is checked with the next.
+        var valid = 0;
         int read;
         while ((read = await input.ReadAsync(piece, cancellationToken).ConfigureAwait(false)) > 0)
         {
-            if (buffer.Length + read > MaxTextBytes)
+            buffer.Write(piece, 0, read);
+            valid = CheckUtf8(buffer.GetBuffer().AsSpan(valid, (int)buffer.Length - valid), valid, scratch, source);
+            if (buffer.Length > MaxTextBytes)
             {
                 throw TooLarge(source);
             }
-            buffer.Write(piece, 0, read);
         }
         return buffer.ToArray();
     }
+
+    /// <summary>
+    /// Checks <paramref name="bytes"/> (starting at <paramref name="offset"/> of the input) as UTF-8 that may go on,
+    /// refusing at the first bad byte; returns the offset up to which the input is whole valid characters.
+    /// </summary>
+    private static int CheckUtf8(ReadOnlySpan<byte> bytes, int offset, char[] scratch, string source)
+    {
+        while (true)
+        {
+            var status = System.Text.Unicode.Utf8.ToUtf16(bytes, scratch, out var read, out _, replaceInvalidSequences: false, isFinalBlock: false);
+            offset += read;
+            bytes = bytes[read..];
+            switch (status)
+            {
+                case System.Buffers.OperationStatus.Done or System.Buffers.OperationStatus.NeedMoreData:
+                    return offset;
+                case System.Buffers.OperationStatus.InvalidData:
+                    throw NotUtf8(source, offset);
+            }
+            // DestinationTooSmall: the rest goes on in the next round.
+        }
+    }
+
+    private static CliException NotUtf8(string source, int offset) => CliException.BadInput(
+        $"{source} is not valid UTF-8 (byte offset {offset.ToString(System.Globalization.CultureInfo.InvariantCulture)}); the text must be UTF-8", "draft.text");
 
     private static CliException TooLarge(string source) =>
         CliException.BadInput($"{source} is larger than {MaxTextBytes} bytes (64 MiB), more than the service accepts in a request", "draft.text");
@@ -98,8 +128,7 @@ internal static class SubmitInput
         var status = System.Text.Unicode.Utf8.ToUtf16(bytes[bom..], chars, out var read, out var written, replaceInvalidSequences: false, isFinalBlock: true);
         return status == System.Buffers.OperationStatus.Done
             ? new string(chars, 0, written)
-            : throw CliException.BadInput(
-                $"{source} is not valid UTF-8 (byte offset {(read + bom).ToString(System.Globalization.CultureInfo.InvariantCulture)}); the text must be UTF-8", "draft.text");
+            : throw NotUtf8(source, read + bom);
     }
 
     private static ReadOnlySpan<byte> Utf8ByteOrderMark => [0xEF, 0xBB, 0xBF];

@@ -509,8 +509,86 @@ public sealed partial class CliAppTests
         }
     }
 
-    /// <summary>Bytes of 'a' without end, counting how many were read.</summary>
-    private sealed class EndlessStream : Stream
+    /// <summary>
+    /// Input that is not text is named so at its first bad byte however much of it there is: read in pieces, each
+    /// checked as it comes, so a huge binary file, an endless stdin or a FIFO fed without end is not called too large.
+    /// </summary>
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(100_000, 100_000)]
+    public async Task Submit_StdinEndlessAndNotUtf8_ExitsBadInputAtTheFirstBadByteWithoutReadingOn(int goodBytes, int offset)
+    {
+        using var stdin = new EndlessStream(goodBytes, fill: 0xFF);
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var exit = await CliApp.RunAsync(["submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a"], stdin, output, error, commandLine: null);
+
+        Assert.True(exit == 2, error.ToString());
+        Assert.Equal($"error usage (draft.text): stdin is not valid UTF-8 (byte offset {offset}); the text must be UTF-8", error.ToString().TrimEnd());
+        Assert.InRange(stdin.BytesRead, offset + 1, offset + 1024 * 1024);
+    }
+
+    /// <summary>
+    /// A file larger than any request whose bytes are not UTF-8: named as not UTF-8, at the first bad byte, also where a
+    /// character is cut by the end of a piece read (the é at 81919 must not be taken for a bad byte).
+    /// </summary>
+    [Theory]
+    [InlineData(0, 2)]
+    [InlineData(81_919, 81_921)]
+    public async Task Submit_TextFileLargerThanAnyRequestAndNotUtf8_ExitsBadInputNamingTheOffset(int at, int offset)
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var file = dir.Combine("binary.bin");
+        using (var sparse = File.Create(file))
+        {
+            sparse.SetLength(65L * 1024 * 1024);
+            sparse.Position = at;
+            sparse.Write([0xC3, 0xA9, 0xFF]);
+        }
+
+        foreach (var run in await SubmitBothPathsAsync("--text-file", file))
+        {
+            Assert.True(run.ExitCode == 2, run.ToString());
+            Assert.Equal($"error usage (draft.text): --text-file '{file}' is not valid UTF-8 (byte offset {offset}); the text must be UTF-8", run.Stderr.TrimEnd());
+        }
+    }
+
+    [Fact]
+    public async Task Submit_TextFileAFifoFedBytesThatAreNotUtf8WithoutEnd_ExitsBadInputAtTheFirstBadByte()
+    {
+        using var dir = new ApprovalBot.Tests.Infrastructure.TempDirectory();
+        var fifo = dir.Combine("endless");
+        await ApprovalBot.Tests.Infrastructure.ChildProcess.RunToEndAsync("python3", ["-c", "import os,sys; os.mkfifo(sys.argv[1])", fifo]);
+        // Writes 0xFF until the reader closes its end (the write then fails: the runtime ignores SIGPIPE).
+        var writer = Task.Run(async () =>
+        {
+            var written = 0L;
+            try
+            {
+                await using var stream = new FileStream(fifo, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+                var block = Enumerable.Repeat((byte)0xFF, 65_536).ToArray();
+                while (true)
+                {
+                    await stream.WriteAsync(block);
+                    written += block.Length;
+                }
+            }
+            catch (IOException)
+            {
+                return written;
+            }
+        });
+
+        var run = await CliRunner.RunAsync("submit", "--pipe", DeadPipe(), "--id", "x", "--kind", "reply", "--agent", "a", "--text-file", fifo);
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal($"error usage (draft.text): --text-file '{fifo}' is not valid UTF-8 (byte offset 0); the text must be UTF-8", run.Stderr.TrimEnd());
+        Assert.InRange(await writer.WaitAsync(TimeSpan.FromMinutes(1)), 0, 1024 * 1024);
+    }
+
+    /// <summary>Bytes without end (<paramref name="goodBytes"/> of 'a', then <paramref name="fill"/>), counting how many were read.</summary>
+    private sealed class EndlessStream(int goodBytes = 0, byte fill = (byte)'a') : Stream
     {
         public long BytesRead { get; private set; }
 
@@ -522,7 +600,10 @@ public sealed partial class CliAppTests
         public override void Flush() { }
         public override int Read(byte[] buffer, int offset, int count)
         {
-            buffer.AsSpan(offset, count).Fill((byte)'a');
+            for (var i = 0; i < count; i++)
+            {
+                buffer[offset + i] = BytesRead + i < goodBytes ? (byte)'a' : fill;
+            }
             BytesRead += count;
             return count;
         }
