@@ -103,8 +103,13 @@ internal static class ArgumentBytes
         {
             option = args[index - 1];
         }
-        var where = option ?? $"argument {(index + 1).ToString(CultureInfo.InvariantCulture)}";
         var at = offset.ToString(CultureInfo.InvariantCulture);
+        if (option is null && IsDraftId(args, index))
+        {
+            // Named as the service names a bad id, not by its position among the arguments.
+            return CliException.BadInput($"id is not valid UTF-8 (byte offset {at}); command-line values must be UTF-8", "id");
+        }
+        var where = option ?? $"argument {(index + 1).ToString(CultureInfo.InvariantCulture)}";
         return option switch
         {
             "--text" => CliException.BadInput($"--text is not valid UTF-8 (byte offset {at}); the text must be UTF-8", "draft.text"),
@@ -112,6 +117,35 @@ internal static class ArgumentBytes
             "--text-file" => CliException.BadInput($"--text-file is not valid UTF-8 (byte offset {at}); give a UTF-8 path, or the text on stdin", "draft.text"),
             _ => CliException.BadInput($"{where} is not valid UTF-8 (byte offset {at}); command-line values must be UTF-8", FieldOf(option)),
         };
+    }
+
+    /// <summary>Commands whose one positional argument is a draft id.</summary>
+    private static readonly string[] IdCommands = ["get", "wait", "cancel"];
+
+    /// <summary>
+    /// Whether <c>args[index]</c> is the draft id of get, wait or cancel: the positional argument after the command's
+    /// name, counting neither options, nor the value after an option that takes one, but everything after <c>--</c>.
+    /// </summary>
+    private static bool IsDraftId(string[] args, int index)
+    {
+        var positional = 0;
+        var optionsEnded = false;
+        for (var i = 0; i < index; i++)
+        {
+            if (!optionsEnded && args[i] == "--")
+            {
+                optionsEnded = true;
+            }
+            else if (!optionsEnded && args[i].StartsWith('-'))
+            {
+                i += Array.IndexOf(ValueOptions, args[i]) >= 0 ? 1 : 0;
+            }
+            else if (positional++ == 0 && Array.IndexOf(IdCommands, args[i]) < 0)
+            {
+                return false;
+            }
+        }
+        return positional == 1 && (optionsEnded || !args[index].StartsWith('-'));
     }
 
     /// <summary>The request field an option fills (submit's draft fields, cancel's reason); --kind is left out, as list has one too.</summary>

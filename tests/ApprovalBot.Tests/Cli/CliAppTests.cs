@@ -250,13 +250,41 @@ public sealed partial class CliAppTests
         Assert.Equal("error usage: --before is not valid UTF-8 (byte offset 0); command-line values must be UTF-8", run.Stderr.TrimEnd());
     }
 
-    [Fact]
-    public async Task Get_IdNotUtf8_ExitsBadInputNamingTheArgument()
+    /// <summary>
+    /// The draft id of every command that takes one is named as the id, as the service names a bad id (<c>(id)</c>),
+    /// wherever it stands among the options; not by its position ("argument 2").
+    /// </summary>
+    [Theory]
+    [InlineData("get {id} --pipe {pipe}", 1)]
+    [InlineData("wait {id} --timeout 1 --pipe {pipe}", 1)]
+    [InlineData("cancel {id} --reason gone --pipe {pipe}", 1)]
+    [InlineData("--pipe {pipe} --json get {id}", 1)]
+    [InlineData("wait --final --timeout=5 {id} --pipe {pipe}", 1)]
+    [InlineData("cancel --reason gone --pipe {pipe} -- {id}", 1)]
+    public async Task IdNotUtf8_ExitsBadInputNamingTheIdWithoutConnecting(string command, int offset)
     {
-        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("get"), [(byte)'i', 0xFF], Utf8("--pipe"), Utf8(DeadPipe()));
+        var pipe = DeadPipe();
+        byte[][] args = [.. command.Split(' ').Select(arg => arg switch
+        {
+            "{id}" => [(byte)'r', 0xFF, (byte)'x'],
+            "{pipe}" => Utf8(pipe),
+            _ => Utf8(arg),
+        })];
+
+        var run = await CliRunner.RunWithArgumentBytesAsync(args);
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Equal("error usage: argument 2 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
+        Assert.Equal($"error usage (id): id is not valid UTF-8 (byte offset {offset}); command-line values must be UTF-8", run.Stderr.TrimEnd());
+        Assert.Empty(run.Stdout);
+    }
+
+    [Fact]
+    public async Task ArgumentNotUtf8ThatIsNoId_ExitsBadInputNamingItsPosition()
+    {
+        var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("get"), Utf8("a"), [(byte)'b', 0xFF], Utf8("--pipe"), Utf8(DeadPipe()));
+
+        Assert.True(run.ExitCode == 2, run.ToString());
+        Assert.Equal("error usage: argument 3 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
     }
 
     /// <summary>A reason that is not UTF-8 is refused before anything is sent (exit 2, not the dead pipe's 5), given either way.</summary>
@@ -277,12 +305,12 @@ public sealed partial class CliAppTests
     }
 
     [Fact]
-    public async Task Cancel_IdNotUtf8_ExitsBadInputNamingTheArgument()
+    public async Task Cancel_IdNotUtf8_ExitsBadInputNamingTheId()
     {
         var run = await CliRunner.RunWithArgumentBytesAsync(Utf8("cancel"), [(byte)'r', 0xC0, 0xAF], Utf8("--reason"), Utf8("gone"), Utf8("--pipe"), Utf8(DeadPipe()));
 
         Assert.True(run.ExitCode == 2, run.ToString());
-        Assert.Equal("error usage: argument 2 is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
+        Assert.Equal("error usage (id): id is not valid UTF-8 (byte offset 1); command-line values must be UTF-8", run.Stderr.TrimEnd());
     }
 
     [Fact]
