@@ -243,7 +243,14 @@ internal sealed partial class UpdatePoller(
     {
         if (polled.Malformed is { } reason)
         {
-            LogMalformed(polled.UpdateId, reason);
+            if (polled.UpdateId is { } id)
+            {
+                LogMalformed(id, reason);
+            }
+            else
+            {
+                LogMalformedWithoutId(reason);
+            }
             return (true, polled.ConfirmedBy);
         }
         if (polled.Update is not { } update)
@@ -258,7 +265,7 @@ internal sealed partial class UpdatePoller(
         catch (StoreUnavailableException ex)
         {
             // The tap could not be stored: do not confirm it; the same update comes back on the next poll, after the backoff.
-            LogNotCommitted(ex, polled.UpdateId);
+            LogNotCommitted(ex, update.UpdateId);
             return (false, null);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -270,7 +277,7 @@ internal sealed partial class UpdatePoller(
             // Not the store being away: the writer answers a commit it could not make (the write lock held past
             // BusyTimeoutMs, disk full, read-only, I/O) with StoreUnavailableException, above. A SqliteException here
             // failed this update's own write (a constraint) and would fail again on every poll, holding up every later update.
-            LogHandlerFailed(ex, polled.UpdateId);
+            LogHandlerFailed(ex, update.UpdateId);
             return (true, polled.ConfirmedBy);
         }
     }
@@ -319,6 +326,9 @@ internal sealed partial class UpdatePoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped malformed update {UpdateId}: {Reason}")]
     private partial void LogMalformed(long updateId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Skipped malformed update without an update_id: {Reason}")]
+    private partial void LogMalformedWithoutId(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "None of the {Count} update(s) received could be confirmed; backing off before polling again")]
     private partial void LogNothingToConfirm(int count);
