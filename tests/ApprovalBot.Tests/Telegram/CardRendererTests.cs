@@ -255,6 +255,28 @@ public sealed class CardRendererTests
 
     private static readonly DateTimeOffset At = new(2026, 1, 1, 10, 33, 0, TimeSpan.Zero);
 
+    /// <summary>
+    /// An error longer than the card's room for it keeps its start (what happened) and its end (a program's last stderr
+    /// lines, which say why, and the unknown draft's note), with "…" between. Before, it was cut at the end, and the card
+    /// showed the timeout and the first lines of stderr but not the line with the error.
+    /// </summary>
+    [Fact]
+    public void Render_UnknownWithAnErrorLongerThanItsRoom_KeepsItsStartAndItsEnd()
+    {
+        var stderr = string.Join(" | ", Enumerable.Range(1, 12).Select(i => $"progress line {i} of a chatty run")) + " | fatal: the sink refused the token";
+        var error = "timed out after 30s; the program did not exit within 5s of SIGTERM, so its process group was killed (SIGKILL): … " + stderr +
+            "; it may or may not have taken effect";
+        var draft = Draft("words") with { State = DraftState.Unknown, Decision = "approved", DecidedByName = "Alice", ExecAttempts = 1, ExecError = error };
+
+        var html = CardRenderer.Render(draft).Html;
+
+        Assert.StartsWith("<b>✅ Approved by Alice</b> · ❓ Outcome unknown, check the target: timed out after 30s; the program did not exit", html, StringComparison.Ordinal);
+        Assert.Contains("… ", html, StringComparison.Ordinal);
+        Assert.Contains("| fatal: the sink refused the token; it may or may not have taken effect\n\n", html, StringComparison.Ordinal);
+        var status = html[(html.IndexOf(" · ", StringComparison.Ordinal) + 3)..html.IndexOf("\n\n", StringComparison.Ordinal)];
+        Assert.Equal(400, status.Length);
+    }
+
     /// <summary>What a card can turn into after the decision, the longest status lines included.</summary>
     private static IEnumerable<Draft> Decided(Draft d)
     {

@@ -151,16 +151,37 @@ internal static class CardRenderer
             DraftState.Executing => "⏳ Executing…",
             DraftState.Executed when d.MarkedDoneBy is { } by => MarkedDone(d, by),
             DraftState.Executed => $"📤 Executed {(d.ExecAt ?? d.UpdatedAt).ToUniversalTime().ToString("HH:mm", CultureInfo.InvariantCulture)}" + Detail(d.ExecResult),
-            DraftState.Failed => "⚠️ Execution failed: " + (d.ExecError ?? "no reason recorded"),
-            DraftState.Blocked => "⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded"),
-            DraftState.Unknown => "❓ Outcome unknown, check the target: " + (d.ExecError ?? "no reason recorded"),
+            DraftState.Failed => ErrorLine("⚠️ Execution failed: " + (d.ExecError ?? "no reason recorded")),
+            DraftState.Blocked => ErrorLine("⛔ Blocked (handoff check failed): " + (d.ExecError ?? "no reason recorded")),
+            DraftState.Unknown => ErrorLine("❓ Outcome unknown, check the target: " + (d.ExecError ?? "no reason recorded")),
             DraftState.Cancelled when d.WithdrawnByAgent => Withdrawn(d),
             DraftState.Cancelled => decided ? "🗑 Discarded" : "🗑 Cancelled",
             DraftState.Expired => $"⌛ Expired at {FormatTime(d.StateSince)} without a decision",
-            DraftState.Approved => "🔁 Waiting for another execution attempt" + Detail(d.ExecError),
+            DraftState.Approved => ErrorLine("🔁 Waiting for another execution attempt" + Detail(d.ExecError)),
             _ => null,
         };
         return (lead, outcome is null ? "" : (decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
+    }
+
+    /// <summary>
+    /// An error's status line at most <see cref="MaxOutcome"/> long, keeping its start (what happened: the exit code, the
+    /// timeout, the HTTP status) and its end (a program's last stderr lines, which say why, and an unknown draft's note),
+    /// with "…" between. Cut at the end like any other status, the line lost the very lines of stderr that say why a
+    /// run failed.
+    /// </summary>
+    private static string ErrorLine(string line)
+    {
+        if (line.Length <= MaxOutcome)
+        {
+            return line;
+        }
+        var head = HtmlText.Shorten(line, MaxOutcome * 2 / 5);
+        var from = line.Length - (MaxOutcome - head.Length - 1);
+        if (char.IsLowSurrogate(line[from]))
+        {
+            from++;
+        }
+        return head + " " + line[from..];
     }
 
     /// <summary>"approved by Alice at 2026-11-22 14:03 UTC": a decided draft's decision, for the answers that name it.</summary>
