@@ -211,7 +211,8 @@ internal sealed class StoreCommand
         var validated = new StoreOptionsValidator().Validate(null, options);
         if (validated.Failed)
         {
-            errors.AddRange(validated.Failures);
+            // A key given no value is named by UnknownSettings; its range check would say "got 0" of a value nobody gave.
+            errors.AddRange(UnknownSettings.NotAboutKeysWithoutValue(validated.Failures, errors));
         }
         if (errors.Count > 0)
         {

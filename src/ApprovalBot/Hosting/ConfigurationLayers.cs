@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.CommandLine;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Configuration.Json;
 using Microsoft.Extensions.FileProviders;
 
 namespace ApprovalBot.Hosting;
@@ -34,6 +36,57 @@ internal sealed class ConfigurationLayers(IReadOnlyList<IConfigurationProvider> 
 
     /// <summary>Whether <paramref name="source"/> has the key with no value: a JSON null, <c>[]</c> or <c>{}</c>.</summary>
     public static bool GivesNull(IConfigurationProvider source, string path) => source.TryGet(path, out var value) && value is null && !KeysBelow(source, path).Any();
+
+    /// <summary>
+    /// Whether <paramref name="source"/>, a JSON file, gives the key a JSON null. Its reader makes <c>{}</c> and <c>[]</c> a
+    /// key with no value too, and an empty group is as good as one left out: only the file itself tells them apart.
+    /// </summary>
+    public static bool GivesJsonNull(IConfigurationProvider source, string path)
+    {
+        if (!GivesNull(source, path) || source is not JsonConfigurationProvider { Source: { FileProvider: { } files, Path: { } file } })
+        {
+            return false;
+        }
+        try
+        {
+            using var stream = files.GetFileInfo(file).CreateReadStream();
+            using var json = JsonDocument.Parse(stream, new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            var element = json.RootElement;
+            foreach (var segment in path.Split(ConfigurationPath.KeyDelimiter))
+            {
+                if (Below(element, segment) is not { } next)
+                {
+                    return false;
+                }
+                element = next;
+            }
+            return element.ValueKind == JsonValueKind.Null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JsonException)
+        {
+            // Read once already by the configuration: changed since, it is not this start's to judge.
+            return false;
+        }
+    }
+
+    /// <summary>The value a key segment names in <paramref name="element"/>, matched as the configuration matches keys (in any case).</summary>
+    private static JsonElement? Below(JsonElement element, string segment)
+    {
+        if (element.ValueKind == JsonValueKind.Object)
+        {
+            JsonElement? found = null;
+            foreach (var property in element.EnumerateObject())
+            {
+                if (string.Equals(property.Name, segment, StringComparison.OrdinalIgnoreCase))
+                {
+                    found = property.Value;
+                }
+            }
+            return found;
+        }
+        return element.ValueKind == JsonValueKind.Array && int.TryParse(segment, NumberStyles.None, CultureInfo.InvariantCulture, out var index)
+            && index < element.GetArrayLength() ? element[index] : null;
+    }
 
     /// <summary>The keys <paramref name="source"/> gives right below the key.</summary>
     public static IEnumerable<string> KeysBelow(IConfigurationProvider source, string path) =>

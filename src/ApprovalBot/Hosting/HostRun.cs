@@ -33,7 +33,7 @@ internal static class HostRun
             catch (OptionsValidationException ex)
             {
                 // A key given no value (a JSON null) is named above; its range check said "got 0" of a value nobody gave.
-                var rest = ex.Failures.Where(f => !unknown.Any(u => u.StartsWith(f.Split(' ')[0] + " has no value", StringComparison.Ordinal))).ToList();
+                var rest = UnknownSettings.NotAboutKeysWithoutValue(ex.Failures, unknown);
                 if (rest.Count > 0)
                 {
                     failures.Add(rest.Count == ex.Failures.Count() ? ex : new OptionsValidationException(ex.OptionsName, ex.OptionsType, rest));

@@ -30,10 +30,23 @@ internal static class UnknownSettings
     {
         var report = new Report(ConfigurationLayers.Of(configuration), []);
         var store = FeatureSettings.Store;
-        Check(configuration.GetSection(store.Path), store.Keys, report, RootGroups);
+        var section = configuration.GetSection(store.Path);
+        // --ApprovalBot=5 or "ApprovalBot": null: the binder passed over either, and the service started on its defaults.
+        if (!RefusedAsValue(section, $"the section of the service's settings (such as {store.Path}:DataDirectory=…)", report) && !NullGroup(section, report))
+        {
+            Check(section, store.Keys, report, RootGroups);
+        }
         report.Errors.AddRange(OutsideTheSection(configuration));
         return report.Errors;
     }
+
+    /// <summary>
+    /// The failures of <paramref name="failures"/> (a feature's range and shape checks) that are not about a key
+    /// <paramref name="errors"/> says has no value: a JSON null binds as 0, "" or null, and the check then said "got 0"
+    /// of a value nobody gave, beside the message that says what is wrong.
+    /// </summary>
+    public static List<string> NotAboutKeysWithoutValue(IEnumerable<string> failures, IReadOnlyList<string> errors) =>
+        [.. failures.Where(f => !errors.Any(e => e.StartsWith(f.Split(' ')[0] + " has no value", StringComparison.Ordinal)))];
 
     /// <summary>The errors found so far, and the sources of the configuration, where a key's values are looked up one by one.</summary>
     private sealed record Report(ConfigurationLayers Layers, List<string> Errors);
@@ -79,7 +92,7 @@ internal static class UnknownSettings
             foreach (var kind in kinds.GetChildren())
             {
                 var example = string.IsNullOrEmpty(kind.Value) ? "…" : kind.Value;
-                if (!RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={example})", report))
+                if (!RefusedAsValue(kind, $"a kind: give its settings below it (e.g. {kind.Path}:MaxLength={example})", report) && !NullGroup(kind, report))
                 {
                     Check(kind, section.Keys, report, groups);
                 }
@@ -97,7 +110,7 @@ internal static class UnknownSettings
         {
             if (groups.FirstOrDefault(g => Matches(g.Name, child.Key)) is { } group)
             {
-                if (!RefusedAsValue(child, $"a group of settings (such as {child.Path}:…)", report))
+                if (!RefusedAsValue(child, $"a group of settings (such as {child.Path}:…)", report) && !NullGroup(child, report))
                 {
                     group.Check(child, report);
                 }
@@ -110,7 +123,7 @@ internal static class UnknownSettings
             }
             else if (IsGroup(setting.PropertyType))
             {
-                if (!RefusedAsValue(child, $"a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))})", report))
+                if (!RefusedAsValue(child, $"a group of settings ({string.Join(", ", Settings(setting.PropertyType).Select(p => p.Name))})", report) && !NullGroup(child, report))
                 {
                     Check(child, setting.PropertyType, report, NoGroups);
                 }
@@ -219,12 +232,14 @@ internal static class UnknownSettings
     }
 
     /// <summary>
-    /// A number, duration or true/false given no value in a JSON file (<c>"MaxLength": null</c>): the binder sets it to
-    /// its type's zero, and the range check said "got 0" of a value nobody gave. Later sources may give it one.
+    /// A number, duration, true/false or text given no value in a JSON file (<c>"MaxLength": null</c>, <c>"Name": null</c>):
+    /// the binder sets a number to its type's zero, and the range check said "got 0" of a value nobody gave; a text was
+    /// passed over without a word. Later sources may give it one.
     /// </summary>
     private static string? NoValue(IConfigurationSection key, PropertyInfo setting, ConfigurationLayers layers)
     {
-        if (!setting.PropertyType.IsValueType || Nullable.GetUnderlyingType(setting.PropertyType) is not null || key.Value is not null
+        var type = setting.PropertyType;
+        if (!(type == typeof(string) || (type.IsValueType && Nullable.GetUnderlyingType(type) is null)) || key.Value is not null
             || layers.Sources.FirstOrDefault(s => ConfigurationLayers.GivesNull(s, key.Path)) is not { } source)
         {
             return null;
@@ -302,6 +317,21 @@ internal static class UnknownSettings
             readings.Add($"{TimeSpan.FromSeconds(n).ToString(@"hh\:mm\:ss", CultureInfo.InvariantCulture)} for {n} seconds");
         }
         return $"{key.Path}: '{key.Value}' is a number without a unit; write the duration as [d.]hh:mm:ss: {string.Join(", ", readings)}.";
+    }
+
+    /// <summary>
+    /// A group of settings given a JSON null (<c>"Telegram": null</c>): the binder passed over it, leaving the group's
+    /// defaults, or another source's settings, in force without a word. An empty group (<c>{}</c>) is as good as one left
+    /// out and is not refused.
+    /// </summary>
+    private static bool NullGroup(IConfigurationSection key, Report report)
+    {
+        if (key.Value is not null || key.GetChildren().Any() || report.Layers.Sources.FirstOrDefault(s => ConfigurationLayers.GivesJsonNull(s, key.Path)) is not { } source)
+        {
+            return false;
+        }
+        report.Errors.Add($"{key.Path} has no value (null {ConfigurationLayers.Where(source, key.Path)}): give the settings below it, or leave the key out for their defaults.");
+        return true;
     }
 
     /// <summary>

@@ -135,6 +135,37 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Equal(before, Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>
+    /// The real program beside a configuration file that gives a store setting a JSON null: said once, as having no value,
+    /// not also as "must be between 1 and 10000 (got 0)" of a value nobody gave (the service's start said it once already).
+    /// </summary>
+    [Theory]
+    [InlineData("\"MaxBatch\": null", "ApprovalBot:MaxBatch has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("\"DataDirectory\": null", "ApprovalBot:DataDirectory has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("\"Telegram\": null", "ApprovalBot:Telegram has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    public async Task Run_SettingNullInTheConfigurationFile_ExitsTwoSayingItHasNoValueOnce(string setting, string error)
+    {
+        var data = _temp.Combine("data");
+        await DraftFixtures.CreateStoreAsync(data, "reply:command:a");
+        var (program, settings) = ProgramCopy.Create(_temp.Combine("app"), $$"""{ "ApprovalBot": { {{setting}} } }""");
+
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        string[] args = setting.StartsWith("\"DataDirectory\"", StringComparison.Ordinal) ? [] : [$"--ApprovalBot:DataDirectory={data}"];
+        foreach (var arg in new[] { program, "backup", _temp.Combine("new.db") }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+
+        Assert.True(process.ExitCode == StoreCommand.Usage, $"exit {process.ExitCode}, stderr: {stderr}");
+        Assert.Equal($"ApprovalBot backup: the configuration is invalid:\n  - {error.Replace("{file}", settings, StringComparison.Ordinal)}\n", stderr);
+        Assert.Equal("", await stdout);
+        Assert.False(File.Exists(_temp.Combine("new.db")));
+    }
+
     [Theory]
     [InlineData("backup")]
     [InlineData("restore")]

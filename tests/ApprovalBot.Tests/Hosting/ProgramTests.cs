@@ -158,6 +158,32 @@ public sealed class ProgramTests
     }
 
     /// <summary>
+    /// A JSON null for a group of settings or a text, and a value for the whole section on the command line: each was passed
+    /// over (the defaults started) and is refused now, named with where it came from, exit 1, nothing created.
+    /// </summary>
+    [Fact]
+    public async Task Start_NullGroupNullTextAndAValueForTheSection_ExitsOneNamingEach()
+    {
+        using var dir = new TempDirectory();
+        var (program, settings) = ProgramCopy.Create(Path.Combine(dir.Path, "app"), """{ "ApprovalBot": { "Reconciliation": null, "Telegram": { "ApiBaseUrl": null } } }""");
+        var data = Path.Combine(dir.Path, "data");
+        Directory.CreateDirectory(data);
+
+        await using var host = await HostProcess.StartOrExitAsync(data, ["ApprovalBot=5"], null, program);
+
+        Assert.True(host.HasExited, $"the service started:\n{host.Output}");
+        Assert.Equal(1, host.ExitCode);
+        Assert.Contains("ApprovalBot configuration is invalid", host.Output, StringComparison.Ordinal);
+        // The test host gives the data directory and the pipe on the command line too.
+        Assert.Contains($"  - ApprovalBot is the section of the service's settings (such as ApprovalBot:DataDirectory=…), not a value ('5' on the command line). The settings below it in {settings} and on the command line stay in force", host.Output, StringComparison.Ordinal);
+        Assert.Contains($"  - ApprovalBot:Reconciliation has no value (null in {settings})", host.Output, StringComparison.Ordinal);
+        Assert.Contains($"  - ApprovalBot:Telegram:ApiBaseUrl has no value (null in {settings})", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("(got ", host.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", host.Output, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(data, "approvals.db")), "a refused start must not create the store");
+    }
+
+    /// <summary>
     /// Serilog reads its levels while the host is built, before the settings are checked: a misspelt level stopped the
     /// start with a stack trace ("could not run"). It is a bad key like any other now, listed with them.
     /// </summary>

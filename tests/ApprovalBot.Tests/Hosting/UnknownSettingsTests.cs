@@ -28,6 +28,16 @@ public sealed class UnknownSettingsTests
         return [.. errors.Select(e => e.Replace(file, "{file}", StringComparison.Ordinal))];
     }
 
+    /// <summary>A JSON file of <paramref name="json"/> alone, under the command line <paramref name="args"/>; "{file}" in each message for its path.</summary>
+    private static IReadOnlyList<string> FindInFile(string json, params string[] args)
+    {
+        using var dir = new TempDirectory();
+        var file = Path.Combine(dir.Path, "appsettings.json");
+        File.WriteAllText(file, json);
+        var errors = UnknownSettings.Find(new ConfigurationBuilder().AddJsonFile(file).AddCommandLine(args).Build());
+        return [.. errors.Select(e => e.Replace(file, "{file}", StringComparison.Ordinal))];
+    }
+
     [Theory]
     [InlineData("ApprovalBot:MaxBatchSize=10", "ApprovalBot:MaxBatchSize is not a setting (did you mean MaxBatch?).")]
     [InlineData("ApprovalBot:Pipe:MaxLineByte=2048", "ApprovalBot:Pipe:MaxLineByte is not a setting (did you mean MaxLineBytes?).")]
@@ -45,6 +55,7 @@ public sealed class UnknownSettingsTests
     // Keys the binder passes over without an error: each left a setting out, without a word.
     [InlineData("ApprovalBot:Kinds:thread=500", "ApprovalBot:Kinds:thread is a kind: give its settings below it (e.g. ApprovalBot:Kinds:thread:MaxLength=500), not a value ('500' on the command line).")]
     [InlineData("ApprovalBot:Pipe=x", "ApprovalBot:Pipe is a group of settings (such as ApprovalBot:Pipe:…), not a value ('x' on the command line).")]
+    [InlineData("ApprovalBot=5", "ApprovalBot is the section of the service's settings (such as ApprovalBot:DataDirectory=…), not a value ('5' on the command line).")]
     [InlineData("ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value ('5' on the command line).")]
     [InlineData("ApprovalBot:Telegram:Approvers=777", "ApprovalBot:Telegram:Approvers is a list, given as one value ('777' on the command line): give each item a key of its own, ApprovalBot:Telegram:Approvers:0=777, ApprovalBot:Telegram:Approvers:1=… (in the environment ApprovalBot__Telegram__Approvers__0=…).")]
     [InlineData("ApprovalBot:Telegram:Approvers:0=l001", "ApprovalBot:Telegram:Approvers:0: 'l001' is not a whole number (Approvers is a list of whole numbers).")]
@@ -86,6 +97,7 @@ public sealed class UnknownSettingsTests
     [InlineData("--ApprovalBot:Kinds:reply=5", "ApprovalBot:Kinds:reply is a kind: give its settings below it (e.g. ApprovalBot:Kinds:reply:MaxLength=5), not a value ('5' on the command line).")]
     [InlineData("--ApprovalBot:Kinds:post=", "ApprovalBot:Kinds:post is a kind: give its settings below it (e.g. ApprovalBot:Kinds:post:MaxLength=…), not a value ('' on the command line).")]
     [InlineData("--ApprovalBot:Telegram:RateLimits=5", "ApprovalBot:Telegram:RateLimits is a group of settings (PerChatPerSecond, PerChatBurst, PerGroupPerMinute, GlobalPerSecond), not a value ('5' on the command line).")]
+    [InlineData("--ApprovalBot=5", "ApprovalBot is the section of the service's settings (such as ApprovalBot:DataDirectory=…), not a value ('5' on the command line).")]
     public void Find_ValueOverAGroupOfTheShippedFile_RefusedNamingTheKeyAndWhereEach(string argument, string expected)
     {
         var builder = ApprovalBotHost.CreateBuilder([argument]);
@@ -111,6 +123,38 @@ public sealed class UnknownSettingsTests
     public void Find_ListOrValueLayeredOverTheFile_RefusedNamingTheKeyAndWhereEachPartCameFrom(string replace, string with, string argument, string expected)
     {
         Assert.Equal([expected], FindOverFile(replace, with, argument.Length == 0 ? [] : [argument]));
+    }
+
+    /// <summary>
+    /// A JSON null for a group of settings, a kind, the whole section or a text: the binder passed over each, and the
+    /// defaults (or another source's settings) stayed in force without a word. A value for the whole section is refused
+    /// like one for any group.
+    /// </summary>
+    [Theory]
+    [InlineData("""{"ApprovalBot": {"Telegram": null}}""", "ApprovalBot:Telegram has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    [InlineData("""{"ApprovalBot": {"telegram": {"RateLimits": null}}}""", "ApprovalBot:telegram:RateLimits has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    [InlineData("""{"ApprovalBot": {"Kinds": {"reply": null}}}""", "ApprovalBot:Kinds:reply has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    [InlineData("""{"ApprovalBot": {"Kinds": {"post": {"Executor": null}}}}""", "ApprovalBot:Kinds:post:Executor has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    [InlineData("""{"ApprovalBot": null}""", "ApprovalBot has no value (null in {file}): give the settings below it, or leave the key out for their defaults.")]
+    [InlineData("""{"ApprovalBot": {"Pipe": {"Name": null}}}""", "ApprovalBot:Pipe:Name has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("""{"ApprovalBot": {"DataDirectory": null}}""", "ApprovalBot:DataDirectory has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("""{"ApprovalBot": {"Telegram": {"Token": null}}}""", "ApprovalBot:Telegram:Token has no value (null in {file}): give it one, or leave the key out for its default.")]
+    [InlineData("""{"ApprovalBot": 5}""", "ApprovalBot is the section of the service's settings (such as ApprovalBot:DataDirectory=…), not a value ('5' in {file}).")]
+    public void Find_NullForAGroupOrATextOrAValueForTheSection_RefusedNamingTheKeyAndTheFile(string json, string expected)
+    {
+        Assert.Equal([expected], FindInFile(json));
+    }
+
+    /// <summary>An empty group is as good as one left out, and a null given a value or settings by a later source is that value.</summary>
+    [Theory]
+    [InlineData("""{"ApprovalBot": {"Telegram": {}, "Pipe": {}, "Kinds": {"reply": {}}, "Sandbox": {}}}""")]
+    [InlineData("""{"ApprovalBot": {}}""")]
+    [InlineData("""{"ApprovalBot": {"Telegram": {"Approvers": []}}}""")]
+    [InlineData("""{"ApprovalBot": {"Telegram": null}}""", "--ApprovalBot:Telegram:ChatId=5")]
+    [InlineData("""{"ApprovalBot": {"Pipe": {"Name": null}}}""", "--ApprovalBot:Pipe:Name=x")]
+    public void Find_EmptyGroupOrNullGivenLater_NoneReported(string json, params string[] args)
+    {
+        Assert.Empty(FindInFile(json, args));
     }
 
     /// <summary>A whole list given over the file's, items added after the file's, and a value given over a JSON null are what they look like.</summary>
