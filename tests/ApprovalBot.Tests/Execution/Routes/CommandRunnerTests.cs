@@ -173,7 +173,7 @@ public sealed class CommandRunnerTests
     {
         using var folder = new TempDirectory();
         await using var host = await StartAsync(ShellRoute(folder, """
-            yes 'noise noise noise noise' | head -c 100000 >&2
+            yes 'noise noise noise noise' | head -n 5000 >&2
             echo 'fatal: the sink refused the token' >&2
             exit 2
             """));
