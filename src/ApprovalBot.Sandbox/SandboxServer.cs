@@ -117,7 +117,7 @@ public sealed class SandboxServer : IAsyncDisposable
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         var baseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
-        logger.LogInformation("Telegram sandbox ({SpecVersion}) listening on {BaseUrl}; open it in a browser to act as the approver", spec.Version, baseUrl);
+        logger.LogInformation("Telegram sandbox ({SpecVersion}) listening on {BaseUrl}; open it in a browser to act as the approver", spec.Version, baseUrl.ToString());
         return new SandboxServer(app, settings, baseUrl, control);
     }
 

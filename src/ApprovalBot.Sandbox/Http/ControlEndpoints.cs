@@ -64,7 +64,9 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or OverflowException)
         {
-            await ControlJson.WriteErrorAsync(context, 400, e.Message).ConfigureAwait(false);
+            // An ArgumentException's Message ends in .NET's " (Parameter 'chatId')", a name the caller never sent.
+            await ControlJson.WriteErrorAsync(context, 400, e is ArgumentException { ParamName: { } name } argument
+                ? argument.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message).ConfigureAwait(false);
         }
         catch (TimeoutException e)
         {

@@ -36,7 +36,7 @@ internal static class ApprovalBotHost
     private static string Missing =>
         $"the configuration file '{SettingsFile}' is missing. ApprovalBot reads its settings from it, and it ships beside the " +
         "program (config/appsettings.json in the build output, a published folder and the Docker image): copy it back from " +
-        "src/ApprovalBot/config/appsettings.json of the repository, then give your own settings there, in the environment or on the command line";
+        "config/appsettings.json at the root of the repository, then give your own settings there, in the environment or on the command line";
 
     private static IConfigurationBuilder AddSources(IConfigurationBuilder configuration, string[] args) => configuration
         .AddJsonFile(SettingsFile, optional: false, reloadOnChange: false)

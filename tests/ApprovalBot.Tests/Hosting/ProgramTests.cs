@@ -403,7 +403,9 @@ public sealed class ProgramTests
 
         Assert.Equal(1, exitCode);
         Assert.Contains($"ApprovalBot could not start: the configuration file '{settings}' is missing.", output, StringComparison.Ordinal);
-        Assert.Contains("src/ApprovalBot/config/appsettings.json", output, StringComparison.Ordinal);
+        // Where it says a fresh copy is must be a file of the repository (it named src/ApprovalBot/config/…, which is not).
+        Assert.Contains("copy it back from config/appsettings.json at the root of the repository", output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Docs.ReadmeTests.RepositoryFile("config/appsettings.json")));
         Assert.DoesNotContain("   at ", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(dir.Path, "data")));
     }

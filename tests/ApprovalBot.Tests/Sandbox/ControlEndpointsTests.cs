@@ -215,7 +215,8 @@ public sealed class ControlEndpointsTests : SandboxTestBase
     {
         var error = await ControlAsync(HttpMethod.Get, "sandbox/chats/424242/messages", expected: HttpStatusCode.BadRequest);
 
-        Assert.Contains("no chat 424242", error.GetProperty("error").GetString(), StringComparison.Ordinal);
+        // Said as a sentence, without .NET's " (Parameter 'chatId')" after it: the caller sent no such name.
+        Assert.Equal("The sandbox has no chat 424242.", error.GetProperty("error").GetString());
     }
 
     [Fact]
