@@ -88,33 +88,55 @@ internal static class AttemptEvents
     /// <summary>
     /// The events an attempt begins and ends with: the latest of them tells how the draft's last attempt went (see
     /// <see cref="LeftItsEffectUnknown"/>). <see cref="ExecutionNotStarted"/> is not one: a begin it undid was no attempt.
+    /// <see cref="RestoreUnsettled"/> ends the copy's attempt as <see cref="ExecutionUnknown"/> does, and an approver's
+    /// Retry of an unknown draft (<see cref="ApproverActions.RetryRequested"/> from unknown) settles it: the approver checked
+    /// the target. A Retry of a failed draft settles nothing (<see cref="LastAttempt"/> passes over it).
     /// </summary>
     public static readonly string[] AttemptEnds =
     [
-        ExecutionStarted, Executed, ExecutionFailed, ExecutionUnknown, LeaseExpired, ExecutionInterrupted, RestoreKept,
+        ExecutionStarted, Executed, ExecutionFailed, ExecutionUnknown, LeaseExpired, ExecutionInterrupted, RestoreKept, RestoreUnsettled,
+        ApproverActions.RetryRequested,
     ];
 
     /// <summary>
     /// The latest of the draft's <see cref="AttemptEnds"/>, passing over each begin a stop undid (an
-    /// <see cref="ExecutionNotStarted"/> and the <see cref="ExecutionStarted"/> before it); null when it has none.
+    /// <see cref="ExecutionNotStarted"/> and the <see cref="ExecutionStarted"/> before it) and each Retry of a failed draft
+    /// (its next run is under the same key as the attempt that failed, which may have taken effect); null when it has none.
     /// </summary>
     public static LedgerEvent? LastAttempt(WriteContext ctx, string draftId)
     {
         string[] withUndone = [.. AttemptEnds, ExecutionNotStarted];
         var last = DraftStore.LastEventOf(ctx, draftId, withUndone);
-        while (last is { Type: ExecutionNotStarted })
+        while (true)
         {
-            var undone = DraftStore.LastEventBefore(ctx, draftId, last.Id, ExecutionStarted);
-            last = undone is null ? null : DraftStore.LastEventBefore(ctx, draftId, undone.Id, withUndone);
+            if (last is { Type: ExecutionNotStarted })
+            {
+                var undone = DraftStore.LastEventBefore(ctx, draftId, last.Id, ExecutionStarted);
+                last = undone is null ? null : DraftStore.LastEventBefore(ctx, draftId, undone.Id, withUndone);
+            }
+            else if (last is { Type: ApproverActions.RetryRequested } && !IsRetryOfUnknown(last.Details))
+            {
+                last = DraftStore.LastEventBefore(ctx, draftId, last.Id, withUndone);
+            }
+            else
+            {
+                return last;
+            }
         }
-        return last;
     }
+
+    /// <summary>
+    /// Whether a <see cref="ApproverActions.RetryRequested"/> sent an unknown draft back: only an approver who checked the
+    /// target does. Details without <c>from</c> (a ledger edited by hand) are read as a Retry of a failed draft, the safe side.
+    /// </summary>
+    private static bool IsRetryOfUnknown(string? details) => TextOf(details, "from") == DraftState.Unknown.ToWire();
 
     /// <summary>
     /// Whether the latest of a draft's <see cref="AttemptEnds"/> left an attempt that may have taken effect with nobody having
     /// settled it: an expired pull lease or a cut-off run that requeued the draft (not one that made it unknown, which only an
     /// approver who checked the target sends back), a restore that kept the approval, or a failure that says
     /// <see cref="MayHaveTakenEffect"/>. Only a run under the same key on a route that dedupes may follow such an attempt.
+    /// A restore that made the draft unknown, and an approver's Retry of an unknown draft, leave nothing unsettled.
     /// </summary>
     public static bool LeftItsEffectUnknown(LedgerEvent? last) => last switch
     {

@@ -187,6 +187,41 @@ public sealed class RestoredApprovalsTests
     }
 
     /// <summary>
+    /// The copy holds an approval whose last attempt may have taken effect and was left to a rerun while its route deduped;
+    /// the route does not dedupe now, so the restore makes it unknown. The approver checks the sink and taps Retry once: it
+    /// runs once. Before the fix the restore's event and the Retry were no attempt's end to the ledger, the attempt before them
+    /// still read as left to a rerun, and the draft went straight back to unknown, needing a second Retry.
+    /// </summary>
+    [Fact]
+    public async Task Retry_OfAnApprovalTheRestoreMadeUnknown_RunsItOnce()
+    {
+        using var once = new RouteScript();
+        using var deduping = new RouteScript();
+        using var data = new TempDirectory();
+        const string id = "reply:left-to-a-rerun";
+        await RestoredStoreAsync(data.Path, once, deduping, async store =>
+        {
+            await Drafts.ApproveAsync(store, id, "may have posted before the backup", "reply");
+            var then = new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], MaxAttempts = 3, Idempotent = true };
+            var begin = await store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, id, "executor:command", then, TimeSpan.FromMinutes(1), "execute"));
+            await store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, id, begin.Lease!, AttemptOutcome.Interrupted("timed out after 30s"),
+                then, new ExecutionOptions(), "executor:command"));
+            Assert.Equal(DraftState.Approved, store.Get(id)!.State);
+        });
+        await using var host = await StartAsync(once, deduping, data.Path);
+        await Cycle(host).RunOnceAsync();
+        var unknown = host.Store.Get(id)!;
+        Assert.Equal(DraftState.Unknown, unknown.State);
+
+        Assert.True((await host.Services.GetRequiredService<ApproverActions>().RetryAsync(id, "telegram:1001", unknown.StateSince)).Applied);
+        await Cycle(host).RunOnceAsync();
+
+        Assert.Equal(DraftState.Executed, host.Store.Get(id)!.State);
+        Assert.Equal(id, Assert.Single(once.Runs()).EnvId);
+        Assert.Single(host.Store.Events(id), e => e.Type == AttemptEvents.ExecutionUnknown || e.Type == AttemptEvents.RestoreUnsettled);
+    }
+
+    /// <summary>
     /// An approval the restore keeps (a deduping pull route's, or a deduping push one's before its run) may have run after the backup was
     /// taken: it is marked so in the ledger, and the agent's cancel is refused as after any attempt that may have taken
     /// effect, since only its next run, under the same key, records that effect. Before, the agent was told it was
