@@ -16,6 +16,9 @@ internal sealed record BeginResult(ExecutionRequest? Started, string? Lease, Dat
     /// (it did when that attempt ended, or the attempt ran on another route).
     /// </summary>
     public Draft? Unsettled { get; init; }
+
+    /// <summary>Why <see cref="Unsettled"/> was made unknown: its route no longer dedupes, or the kind moved to a route of another type.</summary>
+    public string? UnsettledReason { get; init; }
 }
 
 /// <summary>What <see cref="ExecutionLedger.Finish"/> did, or that the lease was no longer the caller's.</summary>
@@ -90,7 +93,10 @@ internal static class ExecutionLedger
     public static BeginResult EndExhausted(WriteContext ctx, string id, string actor, ExecutorRouteOptions route, string stage)
     {
         var d = ctx.ReadDraft(id);
-        return d is { State: DraftState.Approved } && (d.ExecAttempts >= route.MaxAttempts || (!route.Idempotent && d.ExecAttempts > 0))
+        // Only what NotRun would end: a draft with an attempt whose route does not dedupe now, or whose last attempt ran on a
+        // route of another type (judged as NotRun judges it, by that attempt's route), besides one out of attempts.
+        return d is { State: DraftState.Approved }
+            && (d.ExecAttempts >= route.MaxAttempts || (d.ExecAttempts > 0 && (!route.Idempotent || RanElsewhere(ctx, d, route, out _) is not null)))
             ? NotRun(ctx, d, actor, route, stage) ?? NothingToDo
             : NothingToDo;
     }
@@ -138,16 +144,13 @@ internal static class ExecutionLedger
             });
             return new BeginResult(null, null, default, blocked.Applied ? d : null, blocked.Applied ? problem : null);
         }
-        var last = AttemptEvents.LastAttempt(ctx, d.Id);
-        // The route its last attempt ran on: the recovery's and the restore's events name it, a failure's start does.
-        var ranOn = last is null ? null : AttemptEvents.RouteOf(last.Details) ?? StartedOn(ctx, d.Id);
-        var elsewhere = ranOn is not null && ranOn != AttemptEvents.NoRoute && ranOn != RouteName(route) ? OtherRoute(ranOn, route) : null;
+        var elsewhere = RanElsewhere(ctx, d, route, out var last);
         if ((!route.Idempotent || elsewhere is not null) && AttemptEvents.LeftItsEffectUnknown(last))
         {
             // It was left for a rerun under its key while its route deduped: never a blind second run on one that does not,
             // nor on another route, whose key may not reach what it did (as Finish and Recover judge). A human checks the
-            // target, then marks it done or retries.
-            var reason = route.Idempotent ? RouteMovedSinceLeftToRerun + elsewhere : RouteNoLongerDedupes;
+            // target, then marks it done or retries. The reason names the move when there was one.
+            var reason = elsewhere is not null ? RouteMovedSinceLeftToRerun + elsewhere : RouteNoLongerDedupes;
             var unknown = DraftStore.Apply(ctx, new Transition(d.Id, [DraftState.Approved], DraftState.Unknown, AttemptEvents.ExecutionUnknown, actor)
             {
                 Set = new Dictionary<string, object?> { ["exec_error"] = reason + UnknownNote, ["exec_next_at"] = null },
@@ -157,7 +160,7 @@ internal static class ExecutionLedger
                     ["reason"] = reason, ["action"] = AttemptEvents.LeftUnknown,
                 },
             });
-            return NothingToDo with { Unsettled = unknown.Applied ? unknown.Draft : null };
+            return NothingToDo with { Unsettled = unknown.Applied ? unknown.Draft : null, UnsettledReason = reason };
         }
         if (d.ExecAttempts < route.MaxAttempts)
         {
@@ -178,6 +181,17 @@ internal static class ExecutionLedger
         return NothingToDo with { Exhausted = failed.Applied ? failed.Draft : null };
     }
 
+    /// <summary>
+    /// Why the draft's last attempt (<paramref name="last"/>) ran on a route of another type than <paramref name="route"/>, or
+    /// null: the recovery's and the restore's events name that route, a failure's start does. A restore's "no route" is no type.
+    /// </summary>
+    private static string? RanElsewhere(WriteContext ctx, Draft d, ExecutorRouteOptions route, out LedgerEvent? last)
+    {
+        last = AttemptEvents.LastAttempt(ctx, d.Id);
+        var ranOn = last is null ? null : AttemptEvents.RouteOf(last.Details) ?? StartedOn(ctx, d.Id);
+        return ranOn is not null && ranOn != AttemptEvents.NoRoute && ranOn != RouteName(route) ? OtherRoute(ranOn, route) : null;
+    }
+
     /// <summary>The route an attempt was started on, as its <c>execution_started</c> event names it; null when none does.</summary>
     public static string? StartedOn(WriteContext ctx, string id) =>
         AttemptEvents.RouteOf(DraftStore.LastEventOf(ctx, id, AttemptEvents.ExecutionStarted)?.Details);
@@ -191,7 +205,8 @@ internal static class ExecutionLedger
         StartedOn(ctx, id) is { } startedOn && startedOn != RouteName(route) ? OtherRoute(startedOn, route) : null;
 
     private static string OtherRoute(string ranOn, ExecutorRouteOptions route) =>
-        $"it was started on a {ranOn} route, and its kind's route is {RouteName(route)} now, whose idempotency key may not reach what it did";
+        $"it was started on a {ranOn} route, and its kind's route is {RouteName(route)} now, " +
+        (route.Idempotent ? "whose idempotency key may not reach what it did" : "which does not dedupe");
 
     /// <summary>
     /// executing -> executed, or a failed attempt: approved again with a backoff while attempts remain and the

@@ -79,9 +79,9 @@ internal static partial class ExecutionLog
     public static partial void AttemptNotStarted(this ILogger logger, string draftId, string kind, int attempt);
 
     [LoggerMessage(EventId = 4019, Level = LogLevel.Warning, EventName = "ApprovalUnsettledByRouteChange",
-        Message = "Draft {DraftId} ({Kind}) was not run again: its last attempt ({Attempts} on record) may have taken effect and was left to a rerun " +
-        "under the same key, but its {Route} route does not dedupe now; it is unknown. Check the sink, then Mark done or Retry")]
-    public static partial void UnsettledByRouteChange(this ILogger logger, string draftId, string kind, int attempts, string route);
+        Message = "Draft {DraftId} ({Kind}) was not run again on its {Route} route ({Attempts} attempt(s) on record): {Reason}; it is unknown. " +
+        "Check the sink, then Mark done or Retry")]
+    public static partial void UnsettledByRouteChange(this ILogger logger, string draftId, string kind, int attempts, string route, string reason);
 
     [LoggerMessage(EventId = 4008, Level = LogLevel.Warning, EventName = "ExecutorWakeFailed",
         Message = "Could not wake the {Job} job; its interval trigger will pick the work up")]

@@ -469,7 +469,7 @@ internal sealed class ExecutorCycle(
     {
         if (begin.Unsettled is { } unsettled)
         {
-            logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, ExecutionLedger.RouteName(route));
+            logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, ExecutionLedger.RouteName(route), begin.UnsettledReason!);
             return DraftState.Unknown;
         }
         if (begin.Blocked is { } blocked)
@@ -489,17 +489,19 @@ internal sealed class ExecutorCycle(
     private const string Stage = "execute";
 
     /// <summary>
-    /// Approved drafts that have made as many attempts as some route allows (<c>$fewest</c>, the least MaxAttempts of the
-    /// routes); each one's own route decides. drafts_by_state finds the approved drafts.
+    /// Approved drafts that have made at least <c>$fewest</c> attempts (the executor asks for every one with an attempt: a
+    /// route that stopped deduping, or a kind moved to a route of another type, ends such a draft too); each one's own route decides. drafts_by_state finds the approved drafts.
     /// </summary>
     internal const string ExhaustedSql = "SELECT id, kind FROM drafts WHERE state = 'approved' AND exec_attempts >= $fewest ORDER BY seq";
 
     /// <summary>
     /// Ends every approved draft, push or pull, that has made as many attempts as its route allows now: failed
     /// (attempts_exhausted), or blocked when its handoff check fails, as each would have ended when its retry came, so that
-    /// a lowered MaxAttempts applies at once rather than at retry times up to RetryMaxSeconds away. Once per process: only a
-    /// MaxAttempts lowered while the draft waited leaves such a draft, and the routes are read once, at start (an attempt
-    /// that uses the last one allowed ends its draft itself). Returns the states they were left in.
+    /// a lowered MaxAttempts applies at once rather than at retry times up to RetryMaxSeconds away; and makes unknown every one
+    /// left to a rerun under its key that its route cannot rerun now (Idempotent turned off, or the kind moved to a route of
+    /// another type), as Begin would at its retry time. Once per process: only a route changed while the draft waited leaves
+    /// such a draft, and the routes are read once, at start (an attempt that uses the last one allowed ends its draft itself).
+    /// Returns the states they were left in.
     /// </summary>
     private async Task<List<DraftState?>> EndExhaustedAsync()
     {
@@ -507,9 +509,9 @@ internal sealed class ExecutorCycle(
         {
             return [];
         }
-        // A route that does not dedupe: every draft of it with an attempt on record, whose last attempt may have taken effect
-        // under a route that did (EndExhausted).
-        var fewest = Routes.Routes.Values.Any(r => !r.Idempotent) ? 1 : Routes.Routes.Values.Min(r => r.MaxAttempts);
+        // Every draft with an attempt on record: its last attempt may have taken effect under a route that deduped, and its
+        // route may not dedupe now or be of another type (EndExhausted judges each by its own route and ledger).
+        const int fewest = 1;
         var ended = await store.WriteAsync(ctx =>
         {
             var approved = new List<(string Id, string Kind)>();

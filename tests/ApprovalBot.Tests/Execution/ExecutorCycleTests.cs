@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using ApprovalBot.Client;
 using ApprovalBot.Drafts;
@@ -248,6 +250,58 @@ public sealed class ExecutorCycleTests
         var draft = after.Store.Get("reply:timed-out")!;
         Assert.Equal((DraftState.Unknown, ExecutionLedger.RouteNoLongerDedupes + ExecutionLedger.UnknownNote), (draft.State, draft.ExecError));
         Assert.Single(after.Store.Events("reply:timed-out"), e => e.Type == AttemptEvents.ExecutionUnknown);
+    }
+
+    /// <summary>
+    /// An attempt that may have taken effect on a route that dedupes left the draft for a retry under the same key, far
+    /// off; then the operator moved the kind to a route of another type. Its key may not reach what the old route did, so
+    /// the first cycle after the start makes the draft unknown, as its retry would have, and the log line says the route
+    /// moved. Before the fix a move to another deduping route was passed over until the retry time, and the log line
+    /// said the route does not dedupe.
+    /// </summary>
+    [Theory]
+    [InlineData("command", "webhook", true, "it was started on a command route, and its kind's route is webhook now, whose idempotency key may not reach what it did")]
+    [InlineData("pull", "command", true, "it was started on a pull route, and its kind's route is command now, whose idempotency key may not reach what it did")]
+    [InlineData("command", "webhook", false, "it was started on a command route, and its kind's route is webhook now, which does not dedupe")]
+    public async Task FirstCycle_RetryLeftByARouteOfAnotherType_UnknownAtOnceAndTheLogSaysTheRouteMoved(string was, string now, bool dedupesNow, string why)
+    {
+        using var data = new TempDirectory();
+        using var route = new RouteScript();
+        using var refusing = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        refusing.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var then = was == "pull"
+            ? new ExecutorRouteOptions { Type = "pull", Idempotent = true, MaxAttempts = 3 }
+            : new ExecutorRouteOptions { Type = "command", Command = ["/bin/true"], Idempotent = true, MaxAttempts = 3 };
+        var actor = was == "pull" ? AttemptEvents.PullActorPrefix + "reply" : "executor:command";
+        await using (var before = await TestHost.StartAsync(dataDirectory: data.Path))
+        {
+            await Drafts.ApproveAsync(before.Store, "reply:moved", "posted, perhaps, before the timeout");
+            var begin = await before.Store.WriteAsync(ctx => ExecutionLedger.Begin(ctx, "reply:moved", actor, then, TimeSpan.FromMinutes(1), "execute"));
+            await before.Store.WriteAsync(ctx => ExecutionLedger.Finish(ctx, "reply:moved", begin.Lease!,
+                AttemptOutcome.Interrupted("timed out"), then, new ExecutionOptions { RetryBaseSeconds = 3600, RetryMaxSeconds = 3600 }, actor));
+            Assert.Equal(DraftState.Approved, before.Store.Get("reply:moved")!.State);
+        }
+        IEnumerable<string> settings = now == "webhook"
+            ?
+            [
+                "ApprovalBot:Kinds:reply:Executor:Type=webhook",
+                $"ApprovalBot:Kinds:reply:Executor:Url=http://127.0.0.1:{((IPEndPoint)refusing.LocalEndPoint!).Port}/hook/",
+                $"ApprovalBot:Kinds:reply:Executor:Idempotent={dedupesNow}",
+            ]
+            : route.Settings("reply", idempotent: dedupesNow);
+        var logs = new CapturedLogs();
+        await using var after = await TestHost.StartAsync(settings, s => s.AddSingleton<ILoggerProvider>(logs), data.Path, b => b.AddApprovalJobs());
+
+        await Cycle(after).RunOnceAsync();
+
+        Assert.Empty(route.Runs());
+        var draft = after.Store.Get("reply:moved")!;
+        var reason = ExecutionLedger.RouteMovedSinceLeftToRerun + why;
+        Assert.Equal((DraftState.Unknown, reason + ExecutionLedger.UnknownNote), (draft.State, draft.ExecError));
+        Assert.Single(after.Store.Events("reply:moved"), e => e.Type == AttemptEvents.ExecutionUnknown);
+        var line = Assert.Single(logs.Entries, e => e.EventId.Name == "ApprovalUnsettledByRouteChange");
+        Assert.Contains(why, line.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("does not dedupe now", line.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -69,7 +69,7 @@ internal sealed class ClaimOperation(
             }
             else if (r.Unsettled is { } unsettled)
             {
-                logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, "pull");
+                logger.UnsettledByRouteChange(unsettled.Id, unsettled.Kind, unsettled.ExecAttempts, "pull", r.UnsettledReason!);
             }
             else if (r.Started is { } started)
             {
