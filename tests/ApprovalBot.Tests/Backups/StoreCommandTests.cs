@@ -116,21 +116,13 @@ public sealed class StoreCommandTests : IDisposable
         var (program, settings) = ProgramCopy.Create(_temp.Combine("app"), """{ "ApprovalBot": { "DataDirectory": "data", } oops""");
         var before = Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal).ToList();
 
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { program, verb, verb == "backup" ? _temp.Combine("new.db") : file, $"--ApprovalBot:DataDirectory={data}" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        var (exitCode, stdout, stderr) = await RunProgramAsync(program, verb, verb == "backup" ? _temp.Combine("new.db") : file, $"--ApprovalBot:DataDirectory={data}");
 
-        Assert.True(process.ExitCode == StoreCommand.Usage, $"exit {process.ExitCode}, stderr: {stderr}");
+        Assert.True(exitCode == StoreCommand.Usage, $"exit {exitCode}, stderr: {stderr}");
         Assert.StartsWith($"ApprovalBot {verb}: the configuration is invalid:\n  - Failed to load configuration from file '{settings}'.", stderr, StringComparison.Ordinal);
         Assert.Contains("LineNumber: 0", stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("Unhandled exception", stderr, StringComparison.Ordinal);
-        Assert.Equal("", await stdout);
+        Assert.Equal("", stdout);
         Assert.False(File.Exists(_temp.Combine("new.db")));
         Assert.Equal(before, Directory.GetFileSystemEntries(data).Order(StringComparer.Ordinal));
     }
@@ -149,20 +141,12 @@ public sealed class StoreCommandTests : IDisposable
         await DraftFixtures.CreateStoreAsync(data, "reply:command:a");
         var (program, settings) = ProgramCopy.Create(_temp.Combine("app"), $$"""{ "ApprovalBot": { {{setting}} } }""");
 
-        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         string[] args = setting.StartsWith("\"DataDirectory\"", StringComparison.Ordinal) ? [] : [$"--ApprovalBot:DataDirectory={data}"];
-        foreach (var arg in new[] { program, "backup", _temp.Combine("new.db") }.Concat(args))
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        var (exitCode, stdout, stderr) = await RunProgramAsync([program, "backup", _temp.Combine("new.db"), .. args]);
 
-        Assert.True(process.ExitCode == StoreCommand.Usage, $"exit {process.ExitCode}, stderr: {stderr}");
+        Assert.True(exitCode == StoreCommand.Usage, $"exit {exitCode}, stderr: {stderr}");
         Assert.Equal($"ApprovalBot backup: the configuration is invalid:\n  - {error.Replace("{file}", settings, StringComparison.Ordinal)}\n", stderr);
-        Assert.Equal("", await stdout);
+        Assert.Equal("", stdout);
         Assert.False(File.Exists(_temp.Combine("new.db")));
     }
 
@@ -212,5 +196,20 @@ public sealed class StoreCommandTests : IDisposable
         Assert.Equal((StoreCommand.Failed, ""), (exit, stdout));
         Assert.Equal($"ApprovalBot backup: '{backup}' already exists; a backup never replaces a file.\n", stderr);
         Assert.Equal("an earlier file", File.ReadAllText(backup));
+    }
+
+    /// <summary>The real program (a copy beside its own configuration file) run with <paramref name="args"/>, to its exit.</summary>
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunProgramAsync(params string[] args)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        return (process.ExitCode, await stdout, stderr);
     }
 }
