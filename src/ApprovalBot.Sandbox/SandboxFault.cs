@@ -5,7 +5,11 @@ public enum SandboxFaultKind
     /// <summary>Answer with an error envelope instead of performing the call.</summary>
     Error,
 
-    /// <summary>Do not answer for a while (or until the client gives up); the call is performed only if the wait ends first.</summary>
+    /// <summary>
+    /// Do not answer for a while (or until the client gives up); the call is performed either way, as Telegram does with a
+    /// request it received (a slow answer is no sign it was not carried out). Held at a <see cref="SandboxFault.Gate"/>, it
+    /// is performed only once released while the client still waits.
+    /// </summary>
     Hang,
 
     /// <summary>Perform the call, then lose the answer, so the client sees a failure for something that happened.</summary>
@@ -40,7 +44,7 @@ public sealed record SandboxFault
 
     public long? MigrateToChatId { get; init; }
 
-    /// <summary>For <see cref="SandboxFaultKind.Hang"/>: null hangs until the client disconnects.</summary>
+    /// <summary>For <see cref="SandboxFaultKind.Hang"/>: null hangs until the client disconnects; the call is performed then.</summary>
     public TimeSpan? HangFor { get; init; }
 
     /// <summary>For <see cref="SandboxFaultKind.Hang"/>: when set, the call waits at this gate instead of for <see cref="HangFor"/>.</summary>

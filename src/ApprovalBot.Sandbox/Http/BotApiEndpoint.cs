@@ -54,6 +54,14 @@ internal sealed class BotApiEndpoint(
 
             var handler = methods.GetValueOrDefault(method.Name) ?? throw BotApiException.BadRequest("method not supported by the sandbox");
             var call = validator.Validate(method, raw);
+            if (fault is { Kind: SandboxFaultKind.Hang, Gate: null } && context.RequestAborted.IsCancellationRequested)
+            {
+                // Telegram does the work of a request it received whether or not the client still waits for the answer.
+                await handler.InvokeAsync(call, serverStopping).ConfigureAwait(false);
+                Record(methodName, shown, 0, "applied after the client gave up waiting", responseLost: true);
+                context.Abort();
+                return;
+            }
             var result = await handler.InvokeAsync(call, ct).ConfigureAwait(false);
 
             if (fault is { Kind: SandboxFaultKind.ResponseLost })
@@ -101,7 +109,14 @@ internal sealed class BotApiEndpoint(
                 }
                 else
                 {
-                    await Task.Delay(fault.HangFor ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+                    try
+                    {
+                        await Task.Delay(fault.HangFor ?? Timeout.InfiniteTimeSpan, ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (!serverStopping.IsCancellationRequested)
+                    {
+                        // The client gave up: the call is still carried out (HandleAsync), as Telegram does.
+                    }
                 }
                 break;
         }

@@ -16,7 +16,8 @@ public sealed class TelegramBotClientTests
         {
             await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
             h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.AbortConnection));
-            h.Control.InjectFault("sendMessage", SandboxFault.Error(500, "Internal Server Error"));
+            // A send is not resent after a lost answer (the outbox sends the card once more); a 429 is, and logged by the client.
+            h.Control.InjectFault("sendMessage", SandboxFault.TooManyRequests(1));
             h.Control.InjectFault("answerCallbackQuery", SandboxFault.Error(400, "Bad Request: query is too old"));
             await h.SubmitAsync("reply:log", "text");
             var card = await h.Control.WaitForMessageAsync(m => m.Text?.Contains("reply:log", StringComparison.Ordinal) == true, TelegramHarness.Wait);
@@ -93,5 +94,41 @@ public sealed class TelegramBotClientTests
         Assert.True(failed.IsTransient);
         Assert.Equal(1, h.Control.GetCalls("sendMessage").Count - sendsBefore);
         Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == "posted once");
+    }
+
+    /// <summary>
+    /// A message sent whose request went out but whose answer never came readable (no answer within the timeout, the
+    /// connection lost, a 502): on real Telegram it was most likely posted. The client does not send it again (each resend
+    /// used to post one more copy the service never learned of); it fails once, saying its outcome is unknown. An edit is
+    /// still resent, and a command's reply (where a second copy is harmless) too.
+    /// </summary>
+    [Theory]
+    [InlineData("hang")]
+    [InlineData("abort")]
+    [InlineData("502")]
+    public async Task SendMessage_RequestWentOutAnswerLost_NotResentOutcomeUnknownOneCopy(string loss)
+    {
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:HttpTimeoutSeconds=1", "ApprovalBot:Telegram:RetryBaseDelayMs=1"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        var client = h.Host.Services.GetRequiredService<TelegramBotClient>();
+        SandboxFault Fault() => loss switch
+        {
+            "hang" => SandboxFault.Hang(),
+            "abort" => SandboxFault.ResponseLost(ResponseLossMode.AbortConnection),
+            _ => SandboxFault.ResponseLost(ResponseLossMode.BadGateway),
+        };
+
+        h.Control.InjectFault("sendMessage", Fault());
+        var failed = await Assert.ThrowsAsync<ApiRequestException>(() => client.SendMessage(new SendMessageRequest { ChatId = h.ChatId, Text = "posted once" }));
+        await h.Control.WaitForMessageAsync(m => m.Text == "posted once", TelegramHarness.Wait);
+
+        Assert.True(failed.OutcomeUnknown, failed.Message);
+        Assert.Single(h.Control.GetCalls("sendMessage"));
+        Assert.Single(h.Control.GetMessages(h.ChatId), m => m.Text == "posted once");
+
+        h.Control.InjectFault("sendMessage", Fault());
+        await client.SendReply(new SendMessageRequest { ChatId = h.ChatId, Text = "a reply" });
+
+        Assert.Equal(3, h.Control.GetCalls("sendMessage").Count);
     }
 }

@@ -3,7 +3,7 @@ namespace ApprovalBot.Telegram.Api;
 /// <summary>
 /// A Bot API call that failed: an error envelope from the server (<see cref="ErrorCode"/> is its HTTP status),
 /// a network failure or timeout (<see cref="ErrorCode"/> 0), or an answer that could not be read
-/// (<see cref="OutcomeUnknown"/>, <see cref="ErrorCode"/> 0). The message never contains the token.
+/// (<see cref="OutcomeUnknown"/>). The message never contains the token.
 /// </summary>
 internal sealed class ApiRequestException(
     string method, int errorCode, string description, int? retryAfter = null, long? migrateToChatId = null, bool outcomeUnknown = false)
@@ -27,9 +27,12 @@ internal sealed class ApiRequestException(
     public long? MigrateToChatId { get; } = migrateToChatId;
 
     /// <summary>
-    /// Telegram answered 200, which it does only for a call it carried out, but the answer could not be read: not JSON, no
-    /// <c>result</c>, or a result not of the type the method returns. An edit or an answer is done; a message sent was
-    /// most likely posted, without the bot learning its id, so sending it again may post a second copy.
+    /// Whether the call was carried out is not known: Telegram answered 200, which it does only for a call it carried out,
+    /// but the answer could not be read (not JSON, no <c>result</c>, or a result not of the type the method returns); or,
+    /// for a message sent, no answer came in time or the connection was lost after the request went out, or a 5xx came
+    /// back (on real Telegram a slow answer or a proxy's 502 mostly follows a message that was posted). An edit or an
+    /// answer is done or harmless to repeat; a message sent was most likely posted, without the bot learning its id, so
+    /// sending it again may post a second copy. <see cref="ErrorCode"/> is the 5xx, else 0.
     /// </summary>
     public bool OutcomeUnknown { get; } = outcomeUnknown;
 

@@ -11,12 +11,16 @@ namespace ApprovalBot.Telegram.Api;
 /// <summary>
 /// A small typed Bot API client, its methods named like Telegram.Bot's. Each call resends on 429 after
 /// <c>retry_after</c> and on 5xx or network failures with backoff; other errors surface as
-/// <see cref="ApiRequestException"/>. An answer 200 that cannot be read (<see cref="ApiRequestException.OutcomeUnknown"/>)
-/// is resent for a call that changes nothing when repeated (an edit, a delete, an answer to a tap), but never for one that
-/// posts a message (sendMessage, sendDocument): Telegram carried it out, and a resend would post a second copy. That is
-/// thrown to the caller, which knows what a copy costs and says so once (the card outbox sends the card again, needing its
-/// message id; an escalation counts as delivered). It owns its HttpClient (no IHttpClientFactory logging),
-/// because the request URL carries the token and must never reach a log line.
+/// <see cref="ApiRequestException"/>. A call whose outcome is unknown (<see cref="ApiRequestException.OutcomeUnknown"/>) is
+/// resent when repeating it changes nothing (an edit, a delete, an answer to a tap), but never when it posts a message
+/// (sendMessage, sendDocument): an answer 200 that cannot be read, no answer in time or a connection lost after the request
+/// went out, or a 5xx. On real Telegram each of those mostly means the message was posted (a slow answer or a proxy's 502
+/// come after the work is done), and a resend would post a copy the service never learns of, with live buttons. That is
+/// thrown to the caller, which knows what a copy costs and says so once (the card outbox sends the card once more, needing
+/// its message id; an escalation counts as delivered). Only a command's reply (<see cref="SendReply"/>) is resent: a second
+/// copy of a reply is harmless, none at all leaves the approver without an answer. A send that failed before its request
+/// went out (no connection) and a 429 are resent as always: Telegram did not see it. It owns its HttpClient (no
+/// IHttpClientFactory logging), because the request URL carries the token and must never reach a log line.
 /// </summary>
 internal sealed partial class TelegramBotClient : IDisposable
 {
@@ -60,14 +64,21 @@ internal sealed partial class TelegramBotClient : IDisposable
     {
         var result = await CallAsync("getUpdates",
             () => Json(new GetUpdatesRequest { Offset = offset, Timeout = timeoutSeconds, AllowedUpdates = allowedUpdates }, TelegramJsonContext.Default.GetUpdatesRequest),
-            rate: null, TimeSpan.FromSeconds(timeoutSeconds + _options.HttpTimeoutSeconds), maxRetries: 0, cancellationToken).ConfigureAwait(false);
+            rate: null, TimeSpan.FromSeconds(timeoutSeconds + _options.HttpTimeoutSeconds), maxRetries: 0, postsMessage: false, cancellationToken).ConfigureAwait(false);
         return result.ValueKind == JsonValueKind.Array
             ? [.. result.EnumerateArray().Select(e => e.Clone())]
             : throw new ApiRequestException("getUpdates", 0, "the result is not an array");
     }
 
     public Task<Message> SendMessage(SendMessageRequest request, CancellationToken cancellationToken = default) =>
-        PostAsync("sendMessage", () => Json(request, TelegramJsonContext.Default.SendMessageRequest), request.ChatId, cancellationToken);
+        PostAsync("sendMessage", () => Json(request, TelegramJsonContext.Default.SendMessageRequest), request.ChatId, unsureIsUnknown: true, cancellationToken);
+
+    /// <summary>
+    /// A reply to a command: resent after a timeout, a connection lost or a 5xx like an edit, since a second copy of a reply
+    /// is harmless and no reply at all leaves the approver guessing. Never for a card or an escalation (<see cref="SendMessage"/>).
+    /// </summary>
+    public Task<Message> SendReply(SendMessageRequest request, CancellationToken cancellationToken = default) =>
+        PostAsync("sendMessage", () => Json(request, TelegramJsonContext.Default.SendMessageRequest), request.ChatId, unsureIsUnknown: false, cancellationToken);
 
     /// <summary>
     /// A message sent only if the outgoing limits have room for it now (<see cref="OutgoingRateLimiter.TryAcquireSpare"/>), in
@@ -76,7 +87,7 @@ internal sealed partial class TelegramBotClient : IDisposable
     /// </summary>
     public async Task<Message?> SendMessageIfFree(SendMessageRequest request, CancellationToken cancellationToken = default) =>
         _limiter.TryAcquireSpare(request.ChatId)
-            ? Deserialize(await SendOnceAsync("sendMessage", Json(request, TelegramJsonContext.Default.SendMessageRequest), CallTimeout, cancellationToken).ConfigureAwait(false),
+            ? Deserialize(await SendOnceAsync("sendMessage", Json(request, TelegramJsonContext.Default.SendMessageRequest), CallTimeout, postsMessage: true, cancellationToken).ConfigureAwait(false),
                 TelegramJsonContext.Default.Message, "sendMessage")
             : null;
 
@@ -99,12 +110,15 @@ internal sealed partial class TelegramBotClient : IDisposable
             }
             return form;
         }
-        return PostAsync(SendDocumentMethod, Build, request.ChatId, cancellationToken);
+        return PostAsync(SendDocumentMethod, Build, request.ChatId, unsureIsUnknown: true, cancellationToken);
     }
 
-    /// <summary>A call that posts a new message into <paramref name="chatId"/>: an answer that cannot be read is not resent (see the class).</summary>
-    private async Task<Message> PostAsync(string method, Func<HttpContent> content, long chatId, CancellationToken cancellationToken) =>
-        Deserialize(await CallAsync(method, content, RateScope.Send(chatId), CallTimeout, _options.MaxCallRetries, cancellationToken).ConfigureAwait(false),
+    /// <summary>
+    /// A call that posts a new message into <paramref name="chatId"/>. With <paramref name="unsureIsUnknown"/>, a failure
+    /// after the request went out is thrown as <see cref="ApiRequestException.OutcomeUnknown"/>, never resent (see the class).
+    /// </summary>
+    private async Task<Message> PostAsync(string method, Func<HttpContent> content, long chatId, bool unsureIsUnknown, CancellationToken cancellationToken) =>
+        Deserialize(await CallAsync(method, content, RateScope.Send(chatId), CallTimeout, _options.MaxCallRetries, unsureIsUnknown, cancellationToken).ConfigureAwait(false),
             TelegramJsonContext.Default.Message, method);
 
     /// <summary>
@@ -160,7 +174,7 @@ internal sealed partial class TelegramBotClient : IDisposable
     private TimeSpan CallTimeout => TimeSpan.FromSeconds(_options.HttpTimeoutSeconds);
 
     private Task<JsonElement> CallJsonAsync<T>(string method, T request, JsonTypeInfo<T> type, RateScope? rate, CancellationToken cancellationToken) =>
-        CallAsync(method, () => Json(request, type), rate, CallTimeout, _options.MaxCallRetries, cancellationToken);
+        CallAsync(method, () => Json(request, type), rate, CallTimeout, _options.MaxCallRetries, postsMessage: false, cancellationToken);
 
     private static ByteArrayContent Json<T>(T request, JsonTypeInfo<T> type)
     {
@@ -177,7 +191,8 @@ internal sealed partial class TelegramBotClient : IDisposable
         public static RateScope Edit(long chatId) => new(chatId, false);
     }
 
-    private async Task<JsonElement> CallAsync(string method, Func<HttpContent> content, RateScope? rate, TimeSpan timeout, int maxRetries, CancellationToken cancellationToken)
+    private async Task<JsonElement> CallAsync(
+        string method, Func<HttpContent> content, RateScope? rate, TimeSpan timeout, int maxRetries, bool postsMessage, CancellationToken cancellationToken)
     {
         var failures = 0;
         var throttled = 0;
@@ -189,7 +204,7 @@ internal sealed partial class TelegramBotClient : IDisposable
             }
             try
             {
-                return await SendOnceAsync(method, content(), timeout, cancellationToken).ConfigureAwait(false);
+                return await SendOnceAsync(method, content(), timeout, postsMessage, cancellationToken).ConfigureAwait(false);
             }
             catch (ApiRequestException ex) when (ex.ErrorCode == 429 && throttled < Max429Resends)
             {
@@ -198,7 +213,7 @@ internal sealed partial class TelegramBotClient : IDisposable
                 LogThrottled(method, wait.TotalSeconds);
                 await Task.Delay(wait, _time, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.IsTransient && ex.ErrorCode != 429 && failures < maxRetries && !(ex.OutcomeUnknown && rate is { NewMessage: true }))
+            catch (ApiRequestException ex) when (ex.IsTransient && ex.ErrorCode != 429 && failures < maxRetries && !(ex.OutcomeUnknown && postsMessage))
             {
                 var wait = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMs * Math.Pow(2, failures));
                 failures++;
@@ -208,11 +223,14 @@ internal sealed partial class TelegramBotClient : IDisposable
         }
     }
 
-    private async Task<JsonElement> SendOnceAsync(string method, HttpContent content, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="postsMessage">The call posts a message: a failure after its request went out (no answer in time, the
+    /// connection lost, a 5xx) leaves unknown whether it was posted, and says so (<see cref="ApiRequestException.OutcomeUnknown"/>).</param>
+    private async Task<JsonElement> SendOnceAsync(string method, HttpContent content, TimeSpan timeout, bool postsMessage, CancellationToken cancellationToken)
     {
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);
-        using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint.MethodUri(method)) { Content = content };
+        var tracked = new SentContent(content);
+        using var request = new HttpRequestMessage(HttpMethod.Post, _endpoint.MethodUri(method)) { Content = tracked };
         HttpResponseMessage response;
         string body;
         try
@@ -222,12 +240,14 @@ internal sealed partial class TelegramBotClient : IDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ApiRequestException(method, 0, $"no answer within {timeout.TotalSeconds:0} s");
+            throw new ApiRequestException(method, 0, $"no answer within {timeout.TotalSeconds:0} s" + (postsMessage && tracked.WentOut ? AfterItWentOut : ""),
+                outcomeUnknown: postsMessage && tracked.WentOut);
         }
         catch (HttpRequestException ex)
         {
             // The inner exception is dropped on purpose: its message may quote the request URL, which holds the token.
-            throw new ApiRequestException(method, 0, "network failure: " + _endpoint.Redact(ex.Message) + $" ({ex.HttpRequestError})");
+            throw new ApiRequestException(method, 0, "network failure: " + _endpoint.Redact(ex.Message) + $" ({ex.HttpRequestError})" +
+                (postsMessage && tracked.WentOut ? AfterItWentOut : ""), outcomeUnknown: postsMessage && tracked.WentOut);
         }
         using (response)
         {
@@ -243,9 +263,10 @@ internal sealed partial class TelegramBotClient : IDisposable
             {
                 throw new ApiRequestException(method, 0, "HTTP 200 without a readable Bot API answer", outcomeUnknown: true);
             }
+            var serverFailed = postsMessage && (int)response.StatusCode >= 500;
             if (envelope is null)
             {
-                throw new ApiRequestException(method, (int)response.StatusCode, $"HTTP {(int)response.StatusCode} without a Bot API answer");
+                throw new ApiRequestException(method, (int)response.StatusCode, $"HTTP {(int)response.StatusCode} without a Bot API answer", outcomeUnknown: serverFailed);
             }
             if (envelope.Ok)
             {
@@ -253,8 +274,55 @@ internal sealed partial class TelegramBotClient : IDisposable
                     ? throw new ApiRequestException(method, 0, "the Bot API answered ok without a result", outcomeUnknown: true)
                     : envelope.Result;
             }
-            throw new ApiRequestException(method, envelope.ErrorCode ?? (int)response.StatusCode, _endpoint.Redact(envelope.Description ?? "no description"),
-                envelope.Parameters?.RetryAfter, envelope.Parameters?.MigrateToChatId);
+            var code = envelope.ErrorCode ?? (int)response.StatusCode;
+            throw new ApiRequestException(method, code, _endpoint.Redact(envelope.Description ?? "no description"),
+                envelope.Parameters?.RetryAfter, envelope.Parameters?.MigrateToChatId, outcomeUnknown: serverFailed || (postsMessage && code >= 500));
+        }
+    }
+
+    private const string AfterItWentOut = ", after the request went out";
+
+    /// <summary>
+    /// The request's body, noting when the handler starts writing it: by then the request is on its way to Telegram (a
+    /// connection that could not be made never gets here), so a failure afterwards may hide a call that was carried out.
+    /// </summary>
+    private sealed class SentContent : HttpContent
+    {
+        private readonly HttpContent _inner;
+        private volatile bool _wentOut;
+
+        public SentContent(HttpContent inner)
+        {
+            _inner = inner;
+            foreach (var header in inner.Headers.Where(h => !h.Key.Equals("Content-Length", StringComparison.OrdinalIgnoreCase)))
+            {
+                Headers.TryAddWithoutValidation(header.Key, header.Value);
+            }
+        }
+
+        public bool WentOut => _wentOut;
+
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => SerializeToStreamAsync(stream, context, CancellationToken.None);
+
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+        {
+            _wentOut = true;
+            await _inner.CopyToAsync(stream, context, cancellationToken).ConfigureAwait(false);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = _inner.Headers.ContentLength ?? -1;
+            return length >= 0;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _inner.Dispose();
+            }
+            base.Dispose(disposing);
         }
     }
 

@@ -510,10 +510,10 @@ internal sealed partial class CardOutbox(
         }
     }
 
-    private const string MayBeInTheChat = " (the card may be in the chat: Telegram took the send but its answer could not be read)";
+    private const string MayBeInTheChat = " (the card may be in the chat: the send reached Telegram but its answer was lost or could not be read)";
 
     private const string FileMayBeInTheChat =
-        " (the card's text file may be in the chat: Telegram took it but its answer could not be read; the card itself, with its buttons, was not sent)";
+        " (the card's text file may be in the chat: it reached Telegram but its answer was lost or could not be read; the card itself, with its buttons, was not sent)";
 
     private static string FilesStopped(int files) =>
         $"; not sent again: its file was sent {files} times with an answer that could not be read, each most likely posting a copy of it";
@@ -632,13 +632,13 @@ internal sealed partial class CardOutbox(
     private partial void LogCardRetry(string draftId, int attempt, string cardError, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "CardOutcomeUnknown",
-        Message = "Card for {DraftId} may be in the chat already (attempt {Attempt}): Telegram took the send but its answer could not be read ({Description}), " +
+        Message = "Card for {DraftId} may be in the chat already (attempt {Attempt}): the send reached Telegram but its answer was lost or could not be read ({Description}), " +
         "so the card is not recorded; it is sent once more in {DelaySeconds} s. If the first one did arrive, the chat shows two copies: a tap on either decides once. " +
-        "Should that answer be unreadable too, it is not sent again (CardUnconfirmed)")]
+        "Should that answer be lost or unreadable too, it is not sent again (CardUnconfirmed)")]
     private partial void LogCardOutcomeUnknown(string draftId, int attempt, string description, double delaySeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "CardFileOutcomeUnknown",
-        Message = "The text file of the card for {DraftId} may be in the chat (attempt {Attempt}): Telegram took it but its answer could not be read ({Description}); " +
+        Message = "The text file of the card for {DraftId} may be in the chat (attempt {Attempt}): it reached Telegram but its answer was lost or could not be read ({Description}); " +
         "the card itself was not sent. File and card are sent once more in {DelaySeconds} s, so the chat may show the file twice")]
     private partial void LogFileOutcomeUnknown(string draftId, int attempt, string description, double delaySeconds);
 

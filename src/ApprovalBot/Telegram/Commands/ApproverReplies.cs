@@ -73,7 +73,7 @@ internal sealed partial class ApproverReplies(TelegramBotClient client, ILogger<
     {
         try
         {
-            await client.SendMessage(CommandRouter.Reply(chatId, html), cancellationToken).ConfigureAwait(false);
+            await client.SendReply(CommandRouter.Reply(chatId, html), cancellationToken).ConfigureAwait(false);
         }
         catch (ApiRequestException ex) when (ex.ErrorCode == 400 && ex.Description.Contains("too long", StringComparison.OrdinalIgnoreCase))
         {

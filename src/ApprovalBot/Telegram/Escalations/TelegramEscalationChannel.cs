@@ -147,7 +147,7 @@ internal sealed partial class TelegramEscalationChannel(TelegramBotClient client
     }
 
     [LoggerMessage(Level = LogLevel.Warning, EventName = "EscalationAnswerUnreadable",
-        Message = "Escalation message {Part} of {Parts} ({Gaps} gap(s)) was taken by Telegram but its answer could not be read ({Description}); " +
+        Message = "Escalation message {Part} of {Parts} ({Gaps} gap(s)) reached Telegram but its answer was lost or could not be read ({Description}); " +
         "counted as delivered rather than sent again, which could post it twice. Its gaps are reminded on the usual schedule while open; " +
         "approvalctl orphans and approvalctl stale list them meanwhile")]
     private partial void LogDeliveredUnread(int part, int parts, int gaps, string description);
