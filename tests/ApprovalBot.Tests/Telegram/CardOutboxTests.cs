@@ -198,6 +198,32 @@ public sealed class CardOutboxTests
         Assert.Single(logs.Entries, e => e.Category == typeof(CardOutbox).FullName && e.Message.Contains("takes the bot's cards again", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// A forum supergroup whose General topic is closed answers every send "TOPIC_CLOSED" (a topic gone: "message thread
+    /// not found"): a refusal of the chat, which an admin undoes, not of the card. The card waits on the chat and goes out
+    /// once the topic is open again; it used to be given up at once (card_undelivered).
+    /// </summary>
+    [Theory]
+    [InlineData("Bad Request: TOPIC_CLOSED")]
+    [InlineData("Bad Request: message thread not found")]
+    public async Task Card_ForumTopicClosed_CardWaitsOnTheChatNotGivenUp(string description)
+    {
+        await using var h = await TelegramHarness.StartAsync(["ApprovalBot:Telegram:CardSweepSeconds=1"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.Error(400, description), times: 2);
+
+        await h.SubmitAsync("reply:topic", "text");
+        await Eventually.TrueAsync(() => SendsAnswered(h, 400) >= 1, "a refused send");
+        var waiting = h.Host.Store.Get("reply:topic")!;
+        await h.WaitForCardAsync("reply:topic");
+
+        Assert.Equal(DraftState.Pending, waiting.State);
+        Assert.DoesNotContain("gave up", waiting.CardError ?? "", StringComparison.Ordinal);
+        var carded = await h.WaitForStateAsync("reply:topic", DraftState.Carded);
+        Assert.Null(carded.CardError);
+        Assert.Equal(2, SendsAnswered(h, 400));
+    }
+
     /// <summary>Every way Telegram refuses the bot in a chat, and only those, keeps the card waiting instead of giving it up.</summary>
     [Theory]
     [InlineData(403, "Forbidden: bot was kicked from the group chat", true)]
@@ -207,6 +233,8 @@ public sealed class CardOutboxTests
     [InlineData(400, "Bad Request: not enough rights to send text messages to the chat", true)]
     [InlineData(400, "Bad Request: have no rights to send a message", true)]
     [InlineData(400, "Bad Request: need administrator rights in the channel chat", true)]
+    [InlineData(400, "Bad Request: TOPIC_CLOSED", true)]
+    [InlineData(400, "Bad Request: message thread not found", true)]
     [InlineData(400, "Bad Request: not enough rights to send documents to the chat", false)]
     [InlineData(400, "Bad Request: message is too long", false)]
     [InlineData(400, "Bad Request: can't parse entities: unexpected end tag", false)]

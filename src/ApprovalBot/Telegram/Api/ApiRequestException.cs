@@ -63,14 +63,18 @@ internal sealed class ApiRequestException(
     /// Telegram refuses the bot in the chat the call addresses: 403 (the user blocked the bot, it was removed from the
     /// group, it is not a member) or 400 "chat not found" (a wrong chat id, or a chat the bot was never in), "have no
     /// rights to send a message" or "not enough rights to send text messages" (the group took away its right to post), or
-    /// "need administrator rights in the channel chat". Every card for that chat fails the same way until someone lets the
+    /// "need administrator rights in the channel chat", or, in a forum supergroup, "TOPIC_CLOSED" (its General topic, where
+    /// the bot posts, closed) or "message thread not found". Every card for that chat fails the same way until someone lets the
     /// bot back in (or fixes the chat id), so it is no card's failure, and never a reason to give up on one card. A refusal
     /// of one kind of message only ("not enough rights to send documents": a long draft's file) is that card's own.
     /// </summary>
     public bool IsChatRefused => ErrorCode == 403 || (ErrorCode == 400 && ChatRefusals.Any(r => Description.Contains(r, StringComparison.OrdinalIgnoreCase)));
 
     private static readonly string[] ChatRefusals =
-        ["chat not found", "have no rights to send a message", "not enough rights to send text messages", "need administrator rights in the channel chat"];
+        [
+            "chat not found", "have no rights to send a message", "not enough rights to send text messages", "need administrator rights in the channel chat",
+            "TOPIC_CLOSED", "message thread not found",
+        ];
 
     /// <summary>getUpdates refused because a webhook is set for this bot (by another deployment, or a tool).</summary>
     public bool IsWebhookActive => ErrorCode == 409 && Description.Contains("webhook is active", StringComparison.OrdinalIgnoreCase);
