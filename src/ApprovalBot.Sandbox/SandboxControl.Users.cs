@@ -11,9 +11,11 @@ public sealed partial class SandboxControl
     /// <summary>
     /// Presses an inline button as a user (the approver by default) and queues the callback_query update.
     /// <paramref name="chatId"/> makes the press come from another chat, for "tap from the wrong chat" tests;
-    /// <paramref name="requireButton"/> false allows forged callback data no button carries.
+    /// <paramref name="requireButton"/> false allows forged callback data no button carries. <paramref name="inaccessible"/>
+    /// sends the message as Telegram does for a button on an old message the bot can no longer see (an InaccessibleMessage:
+    /// chat, message_id and date 0, no text or buttons), as it does for a deleted one.
     /// </summary>
-    public PressedButton PressButton(int messageId, string callbackData, long? fromUserId = null, long? chatId = null, bool requireButton = true)
+    public PressedButton PressButton(int messageId, string callbackData, long? fromUserId = null, long? chatId = null, bool requireButton = true, bool inaccessible = false)
     {
         ArgumentNullException.ThrowIfNull(callbackData);
         return _state.Gate.Write(() =>
@@ -39,7 +41,7 @@ public sealed partial class SandboxControl
                 {
                     ["id"] = query.Id,
                     ["from"] = from.ToJson(),
-                    ["message"] = message?.ToJson(asSeenIn: chat) ?? InaccessibleMessage(chat, messageId),
+                    ["message"] = (inaccessible ? null : message?.ToJson(asSeenIn: chat)) ?? InaccessibleMessage(chat, messageId),
                     ["chat_instance"] = ChatInstance(chat.Id),
                     ["data"] = callbackData,
                 },

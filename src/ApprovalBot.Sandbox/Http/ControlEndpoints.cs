@@ -120,7 +120,7 @@ internal sealed class ControlEndpoints(SandboxControl control, SandboxState stat
     private async Task PressAsync(HttpContext context)
     {
         var r = await ControlJson.ReadAsync<PressRequest>(context).ConfigureAwait(false);
-        await ControlJson.WriteAsync(context, control.PressButton(r.MessageId, r.CallbackData, r.FromUserId, r.ChatId, r.RequireButton)).ConfigureAwait(false);
+        await ControlJson.WriteAsync(context, control.PressButton(r.MessageId, r.CallbackData, r.FromUserId, r.ChatId, r.RequireButton, r.Inaccessible)).ConfigureAwait(false);
     }
 
     private async Task SendAsync(HttpContext context)

@@ -1,6 +1,6 @@
 namespace ApprovalBot.Sandbox.Http;
 
-internal sealed record PressRequest(int MessageId, string CallbackData, long? FromUserId, long? ChatId, bool RequireButton = true);
+internal sealed record PressRequest(int MessageId, string CallbackData, long? FromUserId, long? ChatId, bool RequireButton = true, bool Inaccessible = false);
 
 internal sealed record SendRequest(string Text, long? FromUserId, long? ChatId);
 

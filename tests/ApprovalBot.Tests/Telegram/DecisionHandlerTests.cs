@@ -81,6 +81,58 @@ public sealed class DecisionHandlerTests
     }
 
     /// <summary>
+    /// A card sent unconfirmed (its answers unreadable, none on record) tapped much later: Telegram sends the tapped message
+    /// as an InaccessibleMessage (date 0, chat and message_id only, no buttons to check the data against). In the approvers'
+    /// chat with data that matches the draft, that copy becomes the card on record and shows the decision; it used to be
+    /// decided but left with its buttons and no outcome anywhere.
+    /// </summary>
+    [Fact]
+    public async Task Approve_UnconfirmedCopyTappedAsAnInaccessibleMessage_AdoptedAsTheCardAndShowsTheDecision()
+    {
+        const string id = "reply:old-copy";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
+        await h.SubmitAsync(id, "text");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        var copy = h.Control.GetMessages(h.ChatId).First(m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+
+        var approve = h.Control.PressButton(copy.MessageId, TelegramHarness.ButtonData(copy, "Approve"), chatId: h.ChatId, inaccessible: true);
+        Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait)).Text);
+
+        var shown = await h.Control.WaitForEditAsync(h.ChatId, copy.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.StartsWith("✅ Approved by", shown.Text, StringComparison.Ordinal);
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Equal((h.ChatId, (long)copy.MessageId), (draft.CardChatId!.Value, draft.CardMessageId!.Value));
+    }
+
+    /// <summary>
+    /// The same late tap with data the draft does not match (another text's hash), or from a chat that is not the approvers':
+    /// nothing is adopted, nothing edited.
+    /// </summary>
+    [Fact]
+    public async Task Tap_InaccessibleMessageWithDataNotMatchingTheDraft_NotAdoptedNotEdited()
+    {
+        const string id = "reply:old-copy-forged";
+        await using var h = await TelegramHarness.StartAsync();
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
+        await h.SubmitAsync(id, "text");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        var copy = h.Control.GetMessages(h.ChatId).First(m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var data = TelegramHarness.ButtonData(copy, "Approve");
+        var forged = data[..^4] + (data[^4..] == "0000" ? "1111" : "0000");
+
+        var tap = h.Control.PressButton(copy.MessageId, forged, chatId: h.ChatId, requireButton: false, inaccessible: true);
+        await h.Control.WaitForUpdateConfirmedAsync(tap.UpdateId, TelegramHarness.Wait);
+
+        var draft = h.Host.Store.Get(id)!;
+        Assert.Null(draft.CardMessageId);
+        Assert.NotEqual(DraftState.Approved, draft.State);
+        Assert.Empty(h.Control.GetCalls("editMessageText"));
+    }
+
+    /// <summary>
     /// Every send of the card answered unreadably: two copies in the chat, none on record (card_unconfirmed). Approve on one
     /// decides and makes it the card; Reject on the other afterwards is answered with the decision and changes nothing, and
     /// both copies end showing the approval without buttons.

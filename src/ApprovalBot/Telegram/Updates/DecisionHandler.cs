@@ -16,8 +16,8 @@ namespace ApprovalBot.Telegram.Updates;
 /// hash was taken of, is refused and recorded as an orphan callback (<see cref="ApprovableText"/>); Reject is not.
 /// </summary>
 internal sealed partial class DecisionHandler(
-    DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, CardFollowUps followUps, TimeProvider time,
-    ILogger<DecisionHandler> logger)
+    DraftStore store, CallbackReplies replies, OrphanCallbacks orphans, CardSender cards, CardFollowUps followUps, TelegramChat chat,
+    TimeProvider time, ILogger<DecisionHandler> logger)
 {
     public const string DecidedEvent = "decided";
 
@@ -81,7 +81,7 @@ internal sealed partial class DecisionHandler(
         // Tapped before the outbox recorded the card (or on a card whose send looked failed): the tapped message
         // becomes the card, so the outcome is shown where the approver decided. It still shows the buttons it was sent
         // with: recorded so, a stop before the edit below leaves it behind its draft, and the next start edits it.
-        if (draft.CardMessageId is null && TappedCard(query) is { } tapped)
+        if (draft.CardMessageId is null && (TappedCard(query) ?? TappedOldCard(query)) is { } tapped)
         {
             set["card_chat_id"] = tapped.Chat.Id;
             set["card_message_id"] = tapped.MessageId;
@@ -131,6 +131,15 @@ internal sealed partial class DecisionHandler(
     /// <summary>The tapped message, if it really carries this button: forged data must not make the bot rewrite another message.</summary>
     private static Message? TappedCard(CallbackQuery query) =>
         query.Message is { } tapped && tapped.ReplyMarkup?.InlineKeyboard.Any(row => row.Any(b => b.CallbackData == query.Data)) == true ? tapped : null;
+
+    /// <summary>
+    /// A tapped message Telegram no longer shows the bot (an InaccessibleMessage: date 0, only chat and message_id; it
+    /// sends that for buttons on old messages), in the approvers' chat. Its buttons cannot be checked, so it is taken as
+    /// the card only where nothing else is: by <see cref="Decide"/>, for a draft with no card on record (a card sent
+    /// unconfirmed), once the data has matched that draft's seq and hash; the outcome is then shown where the approver decided.
+    /// </summary>
+    private Message? TappedOldCard(CallbackQuery query) =>
+        query.Message is { Date: 0 } old && chat.IsApproversChat(old.Chat.Id) ? old : null;
 
     private static string Current(Draft d) => d.State switch
     {
