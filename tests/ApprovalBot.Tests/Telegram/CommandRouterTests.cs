@@ -102,6 +102,39 @@ public sealed class CommandRouterTests
         Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
     }
 
+    /// <summary>
+    /// An admin of the approvers' group with "Remain anonymous" on: Telegram sends the command from @GroupAnonymousBot
+    /// (id 1087968824) with sender_chat the group, so who sent it is unknown. Refused and recorded as before, but answered
+    /// once in the group with how to send it (it used to be refused in silence); nothing else happens.
+    /// </summary>
+    [Fact]
+    public async Task Pending_FromAnonymousAdminOfTheApproversGroup_RefusedWithAHintToTurnOffRemainAnonymous()
+    {
+        await using var h = await TelegramHarness.StartAsync();
+        var group = h.Control.GroupChatId;
+        await h.RestartHostAsync(settings: [$"ApprovalBot:Telegram:ChatId={group.ToString(CultureInfo.InvariantCulture)}"]);
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        JsonObject Group() => new() { ["id"] = group, ["type"] = "supergroup", ["title"] = "Approvers" };
+
+        var update = h.Control.EnqueueRawUpdate(new JsonObject
+        {
+            ["update_id"] = 1,
+            ["message"] = new JsonObject
+            {
+                ["message_id"] = 7, ["date"] = 1767225600, ["chat"] = Group(), ["sender_chat"] = Group(),
+                ["from"] = new JsonObject { ["id"] = 1087968824, ["is_bot"] = true, ["first_name"] = "Group", ["username"] = "GroupAnonymousBot" },
+                ["text"] = "/pending",
+                ["entities"] = new JsonArray(new JsonObject { ["type"] = "bot_command", ["offset"] = 0, ["length"] = 8 }),
+            },
+        }.ToJsonString());
+        var reply = await h.Control.WaitForMessageAsync(m => m.ChatId == group, TelegramHarness.Wait);
+        await h.Control.WaitForUpdateConfirmedAsync(update, TelegramHarness.Wait);
+
+        Assert.Contains("Remain anonymous", reply.Text, StringComparison.Ordinal);
+        Assert.Single(h.Control.GetMessages(group));
+        Assert.Contains("command_not_authorized", Assert.Single(h.Host.Store.EventsOfType(CallbackRouter.SecurityEvent)).Details);
+    }
+
     [Fact]
     public async Task Pending_FromStranger_RefusedAndRecorded()
     {

@@ -45,6 +45,17 @@ internal sealed partial class CommandRouter(
         var approver = chat.IsApprover(from.Id) && chat.IsApproversChat(message.Chat.Id);
         var command = _commands.FirstOrDefault(c => c.Name == name);
         var isPrivate = message.Chat.Type == "private";
+        if (from is { Id: GroupAnonymousBotId, IsBot: true } && chat.IsApproversChat(message.Chat.Id))
+        {
+            // An admin with "Remain anonymous" on: Telegram sends the command as GroupAnonymousBot on behalf of the group,
+            // so nobody can tell which admin it was. Refused as any stranger's, but said why, instead of silence.
+            if (await RecordOnceAsync(message, from, name, NotAuthorizedReason).ConfigureAwait(false))
+            {
+                LogAnonymousAdmin(message.Chat.Id, shown);
+            }
+            await ReplyIfFreeAsync(message.Chat.Id, AnonymousAdminHint, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         if (!approver && command is { AllowAnyone: true })
         {
             // Set-up: whoever sends /start, wherever the bot receives it (the group that is to become ChatId included),
@@ -128,6 +139,16 @@ internal sealed partial class CommandRouter(
         return name.Length > 0;
     }
 
+    /// <summary>
+    /// The user Telegram names as the sender of a group admin's message sent with "Remain anonymous" on (@GroupAnonymousBot,
+    /// with <c>sender_chat</c> the group itself): which admin sent it is not said.
+    /// </summary>
+    internal const long GroupAnonymousBotId = 1087968824;
+
+    internal const string AnonymousAdminHint =
+        "⚠️ This command came from an anonymous group admin, so I cannot tell who sent it and did nothing. To use commands here, " +
+        "turn off \"Remain anonymous\" in your admin rights for this group (buttons on the cards work either way).";
+
     internal static SendMessageRequest Reply(long chatId, string html) => new()
     {
         ChatId = chatId,
@@ -156,6 +177,10 @@ internal sealed partial class CommandRouter(
             LogReplyFailed(ex, chatId);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, EventName = "SecurityAnonymousAdminCommand",
+        Message = "Security: refused command /{Command} from an anonymous admin of chat {ChatId} (\"Remain anonymous\" on: the sender is not known); told them how to send it")]
+    private partial void LogAnonymousAdmin(long chatId, string command);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Command /{Command} from {UserId} in chat {ChatId}")]
     private partial void LogCommand(string command, long userId, long chatId);
