@@ -322,6 +322,36 @@ public sealed class DecisionHandlerTests
     /// <summary>The follow-ups' backoffs in these tests are seconds; their look at the cards behind, minutes away, is not watched.</summary>
     private static readonly TimeSpan FollowUpBackoffs = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Telegram answers the decision's card edit 429 with a long retry_after (a group's limit is shared by sends and edits).
+    /// The update poller made that edit and waited retry_after out before the next update, so the next approver's tap
+    /// went unanswered until its callback expired. The edit is handed to the card follow-ups, retried after retry_after;
+    /// the next tap is answered and its card edited at once.
+    /// </summary>
+    [Fact]
+    public async Task Tap_DecisionEditAnswered429_NextTapAnsweredAtOnceEditRetriedAfterRetryAfter()
+    {
+        var clock = new SignallingClock(FollowUpBackoffs);
+        await using var h = await TelegramHarness.StartAsync(services: s => s.UseClock<CardFollowUps>(clock));
+        var start = clock.GetUtcNow();
+        var first = await h.SubmitCardedAsync("reply:throttled-a", "text");
+        var second = await h.SubmitCardedAsync("reply:throttled-b", "text");
+        h.Control.InjectFault("editMessageText", SandboxFault.TooManyRequests(30));
+
+        var pressFirst = h.Control.PressButton(first.MessageId, TelegramHarness.ButtonData(first, "Approve"));
+        await h.Control.WaitForCallbackAnswerAsync(pressFirst.QueryId, TelegramHarness.Wait);
+        var pressSecond = h.Control.PressButton(second.MessageId, TelegramHarness.ButtonData(second, "Approve"));
+
+        Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(pressSecond.QueryId, TelegramHarness.Wait)).Text);
+        await h.Control.WaitForEditAsync(h.ChatId, second.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.Equal(start + TimeSpan.FromSeconds(30), await clock.NextTimerAsync(TelegramHarness.Wait));
+        Assert.NotEmpty(h.Control.GetMessage(h.ChatId, first.MessageId)!.AllButtons);
+        clock.Advance(TimeSpan.FromSeconds(30));
+        var shown = await h.Control.WaitForEditAsync(h.ChatId, first.MessageId, TelegramHarness.Wait, m => m.Buttons.Count == 0);
+        Assert.StartsWith("✅ Approved by", shown.Text, StringComparison.Ordinal);
+        Assert.Single(h.Control.GetCalls("editMessageText"), c => c.StatusCode == 429);
+    }
+
     [Fact]
     public async Task Card_OutcomeEditFailsWhileTelegramIsDown_EditedOnceItIsBack()
     {

@@ -28,6 +28,9 @@ internal sealed partial class TelegramBotClient : IDisposable
 
     // A 429 is an instruction, not a failure: follow it a few more times than a plain retry.
     private const int Max429Resends = 10;
+
+    // Set for the calls of one flow that must not wait out a 429 (see ThrowOn429).
+    private static readonly AsyncLocal<bool> NoWaitOn429 = new();
     private readonly TelegramEndpoint _endpoint;
     private readonly OutgoingRateLimiter _limiter;
     private readonly TimeProvider _time;
@@ -166,6 +169,23 @@ internal sealed partial class TelegramBotClient : IDisposable
     public async Task SetMyCommands(IReadOnlyList<BotCommand> commands, CancellationToken cancellationToken = default) =>
         await CallJsonAsync("setMyCommands", new SetMyCommandsRequest { Commands = commands }, TelegramJsonContext.Default.SetMyCommandsRequest, null, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>
+    /// Until disposed, calls made in this flow (this async context) throw a 429 at once (<see cref="ApiRequestException.RetryAfter"/>
+    /// says how long to wait) instead of waiting it out: for the update poller, where a retry_after of half a minute on one
+    /// card's edit would hold every tap behind it past the time its answer may be sent. The caller hands the call on.
+    /// </summary>
+    public static IDisposable ThrowOn429()
+    {
+        var before = NoWaitOn429.Value;
+        NoWaitOn429.Value = true;
+        return new Restore429(before);
+    }
+
+    private sealed class Restore429(bool before) : IDisposable
+    {
+        public void Dispose() => NoWaitOn429.Value = before;
+    }
+
     /// <summary>The Bot API server in use (never the token), for log lines that name where a refusal came from.</summary>
     public string BaseUrl => _endpoint.BaseUrl;
 
@@ -206,7 +226,7 @@ internal sealed partial class TelegramBotClient : IDisposable
             {
                 return await SendOnceAsync(method, content(), timeout, postsMessage, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiRequestException ex) when (ex.ErrorCode == 429 && throttled < Max429Resends)
+            catch (ApiRequestException ex) when (ex.ErrorCode == 429 && throttled < Max429Resends && !NoWaitOn429.Value)
             {
                 throttled++;
                 var wait = TimeSpan.FromSeconds(Math.Max(1, ex.RetryAfter ?? 1));

@@ -353,6 +353,11 @@ internal sealed partial class CardFollowUps(
             return;
         }
         var delay = _options.CardRetryDelay(failed.Attempt);
+        if (failure is ApiRequestException { ErrorCode: 429, RetryAfter: { } retryAfter } && TimeSpan.FromSeconds(retryAfter) > delay)
+        {
+            // Telegram said when: an earlier try would only be refused again (an edit handed over by the update poller).
+            delay = TimeSpan.FromSeconds(retryAfter);
+        }
         LogFollowUpRetry(failed.Id, failed.Attempt, delay.TotalSeconds, failure.Message);
         _ = RetryLaterAsync(failed with { Attempt = failed.Attempt + 1 }, delay, stoppingToken);
     }

@@ -11,7 +11,7 @@ namespace ApprovalBot.Telegram.Updates;
 /// to, in one transaction), then answered, then shown on the card; so the approver never sees "Approved"
 /// for a decision that was not stored. A tap on a decided draft, or the same update delivered again, is
 /// answered with the stored decision and changes nothing. An edit that fails (Telegram down longer than the
-/// client's own resends) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff, and after a
+/// client's own resends, or a 429, never waited out here) is handed to <see cref="CardFollowUps"/>, which tries it again with backoff, and after a
 /// restart finds the card still behind its draft in the store. Approve of a text missing from the store, or not the one its
 /// hash was taken of, is refused and recorded as an orphan callback (<see cref="ApprovableText"/>); Reject is not.
 /// </summary>
@@ -110,6 +110,9 @@ internal sealed partial class DecisionHandler(
         {
             targets.Add((cardChat, cardMessage));
         }
+        // Run by the update poller: a 429 is not waited out here but handed to the follow-ups with its retry_after, so the
+        // taps behind this one are answered while their callback may still be answered.
+        using var noWait = TelegramBotClient.ThrowOn429();
         foreach (var (chatId, messageId) in targets)
         {
             try
