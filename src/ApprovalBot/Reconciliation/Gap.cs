@@ -1,8 +1,17 @@
+using ApprovalBot.Execution;
+
 namespace ApprovalBot.Reconciliation;
 
 /// <summary>One gap between two steps of a draft's flow, as found in the store.</summary>
 internal sealed record Gap(string Report, string Name, string? DraftId, long? DraftSeq, string? DraftSha256, string? State, DateTimeOffset Since, string Detail)
 {
+    /// <summary>
+    /// What is wrong, as one line of plain text (<see cref="OutputText.OneLine"/>): it quotes stored errors, and an
+    /// error stored by a build before route output was cleaned holds a program's raw stderr (line breaks, terminal
+    /// escapes), which the gap's log line, the pipe's report and the chat would otherwise carry as it is.
+    /// </summary>
+    public string Detail { get; init; } = OutputText.OneLine(Detail) ?? Detail;
+
     /// <summary>Identifies the gap across cycles, so it is escalated once and then only reminded.</summary>
     public required string Key { get; init; }
 

@@ -863,6 +863,26 @@ public sealed class GapFinderTests : IAsyncLifetime
         Assert.Contains("retried 31m ago (approved 1d 3h ago)", gap.Detail, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An error a build before route output was cleaned stored as the program printed it (a line break, then a line made to
+    /// look like the service's own log, and a terminal escape): the gap says it as one line of plain text, so its log
+    /// line, the pipe's report and the chat cannot be forged by it.
+    /// </summary>
+    [Theory]
+    [InlineData("failed")]
+    [InlineData("unknown")]
+    [InlineData("blocked")]
+    public void Find_StoredErrorWithLineBreaksAndEscapes_DetailIsOnePlainLine(string state)
+    {
+        DraftFixtures.BulkDrafts(_host.DataDirectory, "reply:raw", "reply", state, 1, _clock.GetUtcNow().AddHours(-2),
+            "exec_error = 'exit code 1: a' || char(10) || '[12:00:00 INF] forged' || char(27) || '[31m red' || char(8238) || 'x'");
+
+        var gap = Assert.Single(new[] { Gaps.Orphans, Gaps.Stale }.SelectMany(r => Finder.Find(r)), g => g.DraftId == "reply:raw:1");
+
+        Assert.DoesNotContain(gap.Detail, c => char.IsControl(c) || c == '\u202E');
+        Assert.Contains("a | [12:00:00 INF] forged red", gap.Detail, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(Gaps.Orphans, Gaps.TextMissing, "reply", "blocked", "text = NULL")]
     [InlineData(Gaps.Orphans, Gaps.TextChanged, "posted", "approved", "text = 'other words'")]

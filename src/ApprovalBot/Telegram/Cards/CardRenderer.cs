@@ -163,26 +163,8 @@ internal static class CardRenderer
         return (lead, outcome is null ? "" : (decided ? " · " : "") + HtmlText.Shorten(outcome, MaxOutcome));
     }
 
-    /// <summary>
-    /// An error's status line at most <see cref="MaxOutcome"/> long, keeping its start (what happened: the exit code, the
-    /// timeout, the HTTP status) and its end (a program's last stderr lines, which say why, and an unknown draft's note),
-    /// with "…" between. Cut at the end like any other status, the line lost the very lines of stderr that say why a
-    /// run failed.
-    /// </summary>
-    private static string ErrorLine(string line)
-    {
-        if (line.Length <= MaxOutcome)
-        {
-            return line;
-        }
-        var head = HtmlText.Shorten(line, MaxOutcome * 2 / 5);
-        var from = line.Length - (MaxOutcome - head.Length - 1);
-        if (char.IsLowSurrogate(line[from]))
-        {
-            from++;
-        }
-        return head + " " + line[from..];
-    }
+    /// <summary>An error's status line at most <see cref="MaxOutcome"/> long, keeping both of its ends (<see cref="HtmlText.ShortenMiddle"/>).</summary>
+    private static string ErrorLine(string line) => HtmlText.ShortenMiddle(line, MaxOutcome);
 
     /// <summary>"approved by Alice at 2026-11-22 14:03 UTC": a decided draft's decision, for the answers that name it.</summary>
     public static string DecidedBy(Draft d) =>

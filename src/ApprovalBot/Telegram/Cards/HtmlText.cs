@@ -113,6 +113,26 @@ internal sealed class HtmlText
         return text[..cut] + "…";
     }
 
+    /// <summary>
+    /// At most <paramref name="max"/> UTF-16 units, keeping the start (what happened: an exit code, a timeout, an HTTP
+    /// status) and the end (a program's last stderr lines, which say why, and the note of what to do), with "… " between:
+    /// cut at the end, an error lost the very words that say why a run failed. Never cuts a surrogate pair.
+    /// </summary>
+    public static string ShortenMiddle(string text, int max)
+    {
+        if (text.Length <= max)
+        {
+            return text;
+        }
+        var head = Shorten(text, max * 2 / 5);
+        var from = text.Length - (max - head.Length - 1);
+        if (char.IsLowSurrogate(text[from]))
+        {
+            from++;
+        }
+        return head + " " + text[from..];
+    }
+
     private HtmlText Tag(string tag, string text)
     {
         _html.Append('<').Append(tag).Append('>');

@@ -32,6 +32,10 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
         return Task.FromResult(reply.ToString());
     }
 
+    // A line per gap, short enough for a screenful; the middle of a long detail goes (an unknown run's error keeps its
+    // last stderr line and what to do, which come at the end).
+    private const int MaxDetail = 240;
+
     private static HtmlText Line(Gap gap)
     {
         var line = new HtmlText().Text("• ").Bold(gap.Name).Text(" ");
@@ -39,7 +43,7 @@ internal abstract class GapReportCommand(GapFinder finder, string report, string
         {
             line.Code(HtmlText.Shorten(gap.DraftId, 120)).Text($" ({gap.State}) ");
         }
-        return line.Text($"since {CardRenderer.FormatTime(gap.Since)}: {HtmlText.Shorten(gap.Detail, 160)}").Line();
+        return line.Text($"since {CardRenderer.FormatTime(gap.Since)}: {HtmlText.ShortenMiddle(gap.Detail, MaxDetail)}").Line();
     }
 }
 

@@ -113,7 +113,7 @@ internal sealed partial class TelegramEscalationChannel(TelegramBotClient client
             block.Text($" (#{seq.ToString(CultureInfo.InvariantCulture)})");
         }
         block.Line().Text("since " + CardRenderer.FormatTime(gap.Since)).Line();
-        return block.Text(HtmlText.Shorten(gap.Detail, MaxDetail)).Line();
+        return block.Text(HtmlText.ShortenMiddle(gap.Detail, MaxDetail)).Line();
     }
 
     private static List<InlineKeyboardButton> Buttons(EscalatedGap gap)
