@@ -118,6 +118,7 @@ internal static class SerilogSettings
     private static List<string> PassedOver(IConfigurationSection serilog)
     {
         var errors = new List<string>();
+        var usings = serilog.GetSection("Using").GetChildren().Select(u => u.Value).OfType<string>().ToHashSet(StringComparer.OrdinalIgnoreCase);
         foreach (var (section, what) in Methods)
         {
             foreach (var entry in Entries(serilog.GetSection(section)))
@@ -127,7 +128,8 @@ internal static class SerilogSettings
                 {
                     continue;
                 }
-                var forms = ConfigurationMethods(receiver).Where(m => m.Name.Equals(name, StringComparison.OrdinalIgnoreCase)).ToList();
+                // Serilog matches a method's name exactly, and its arguments' names in any case.
+                var forms = ConfigurationMethods(receiver, usings).Where(m => m.Name == name).ToList();
                 var takes = forms.SelectMany(m => m.GetParameters().Skip(1)).Select(p => p.Name!).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
                 foreach (var arg in forms.Count == 0 ? [] : args.Where(a => !takes.Contains(a, StringComparer.OrdinalIgnoreCase)))
                 {
@@ -149,10 +151,13 @@ internal static class SerilogSettings
         ["AuditTo"] = typeof(Serilog.Configuration.LoggerAuditSinkConfiguration),
     };
 
-    /// <summary>Static methods whose first parameter is <paramref name="receiver"/>, in the Serilog assemblies loaded by the read.</summary>
-    private static IEnumerable<MethodInfo> ConfigurationMethods(Type receiver) =>
+    /// <summary>
+    /// Static methods whose first parameter is <paramref name="receiver"/>, in the assemblies Serilog reads them from, as the
+    /// read loaded them: those named in <c>Using</c>, and any with "serilog" in its name.
+    /// </summary>
+    private static IEnumerable<MethodInfo> ConfigurationMethods(Type receiver, IReadOnlySet<string> usings) =>
         AppDomain.CurrentDomain.GetAssemblies()
-            .Where(a => !a.IsDynamic && a.GetName().Name?.Contains("serilog", StringComparison.OrdinalIgnoreCase) == true)
+            .Where(a => !a.IsDynamic && a.GetName().Name is { } n && (n.Contains("serilog", StringComparison.OrdinalIgnoreCase) || usings.Contains(n)))
             .SelectMany(LoadableTypes)
             .SelectMany(t => t.GetMethods(BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.DeclaredOnly))
             .Where(m => m.GetParameters() is [var first, ..] && first.ParameterType == receiver);
@@ -267,7 +272,12 @@ internal static class SerilogSettings
             .Select(l => l[..l.IndexOf('(', StringComparison.Ordinal)].Split(' ')[^1]).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         var fromPackage = $"one from another package needs its assembly in {SectionName}:Using";
         var takes = args.Count > 0 ? $"that takes {string.Join(", ", args)}" : "that takes no arguments";
-        if (candidates.Contains(name, StringComparer.OrdinalIgnoreCase))
+        if (candidates.FirstOrDefault(c => c.Equals(name, StringComparison.OrdinalIgnoreCase) && c != name) is { } spelt)
+        {
+            // Serilog matches a method's name exactly: "file" is no sink, though "File" is.
+            return $"Serilog has no {what} '{name}': Serilog matches names exactly, and this one is spelt '{spelt}'.";
+        }
+        if (candidates.Contains(name, StringComparer.Ordinal))
         {
             // A real sink with an argument misspelt, or a required one missing (File without its path).
             return $"Serilog's {what} '{name}' has no form {takes}: give it the arguments it requires, spelt as its documentation spells them.";

@@ -205,6 +205,26 @@ public sealed class HostRunTests
         Assert.Contains("ApprovalBot:MaxBatch must be between 1 and 10000 (got 0).", errors);
     }
 
+    /// <summary>
+    /// A sink named in another case is one Serilog does not find (it matches a method's name exactly): said once, as
+    /// Serilog's own error, not also as arguments the sink of the right case would not take.
+    /// </summary>
+    [Fact]
+    public void ValidateConfiguration_SinkNameInAnotherCase_OnlySerilogsOwnError()
+    {
+        using var data = new TempDirectory();
+        var builder = ApprovalBotHost.CreateBuilder([$"--ApprovalBot:DataDirectory={data.Path}", "--Serilog:WriteTo:0:Name=file",
+            $"--Serilog:WriteTo:0:Args:path={data.Path}/x.log", "--Serilog:WriteTo:0:Args:rollingIntervall=Day"]);
+
+        builder.AddApprovalBotLogging();
+        builder.AddApprovalStore();
+        using var host = builder.Build();
+        var failure = Assert.ThrowsAny<Exception>(host.ValidateConfiguration);
+
+        var error = Assert.Single(StartupFailure.ConfigurationErrors(failure) ?? []);
+        Assert.Equal("Serilog:WriteTo:0: Serilog has no sink 'file': Serilog matches names exactly, and this one is spelt 'File'.", error);
+    }
+
     /// <summary>Arguments a form of their sink or enricher takes pass the check, spelt in any case as Serilog matches them.</summary>
     [Theory]
     [InlineData("Serilog:WriteTo:0:Name=File;Serilog:WriteTo:0:Args:path={data}/x.log;Serilog:WriteTo:0:Args:rollingInterval=Day")]
