@@ -45,12 +45,19 @@ internal static class OutputText
         if (string.IsNullOrEmpty(text)) return null;
         var lines = NonBlank(text);
         if (lines.Count == 0) return null;
+        var whole = string.Join(LineJoint, lines);
+        if (!cutBefore && whole.Length <= max)
+        {
+            return whole;
+        }
+        // Room for the cut's marker, so that the tail with it stays within max.
+        var budget = max - Cut.Length - 1;
         var kept = new List<string>();
         var length = 0;
         for (var i = lines.Count - 1; i >= 0; i--)
         {
             var add = lines[i].Length + (kept.Count == 0 ? 0 : LineJoint.Length);
-            if (length + add > max)
+            if (length + add > budget)
             {
                 break;
             }
@@ -61,12 +68,12 @@ internal static class OutputText
         {
             // One last line longer than the whole bound: its end, which is where the error is more often than not.
             var last = lines[^1];
+            if (last.Length <= max - Cut.Length) return Cut + last;
             var from = last.Length - (max - Cut.Length);
             if (char.IsLowSurrogate(last[from])) from++;
             return Cut + last[from..];
         }
-        var tail = string.Join(LineJoint, kept);
-        return cutBefore || kept.Count < lines.Count ? Cut + " " + tail : tail;
+        return Cut + " " + string.Join(LineJoint, kept);
     }
 
     /// <summary>At most <paramref name="max"/> characters and a <see cref="Cut"/>, never splitting a surrogate pair.</summary>
@@ -87,7 +94,8 @@ internal static class OutputText
         for (var i = 0; i < text.Length; i++)
         {
             var c = text[i];
-            if (c is '\n' or '\r' or '\v' or '\f' or '\u0085' or '\u2028' or '\u2029')
+            // ESC E is NEL in its 7-bit form: a terminal starts a new line there too.
+            if (IsLineBreak(c) || (c == '\u001b' && i + 1 < text.Length && text[i + 1] == 'E' && ++i > 0))
             {
                 lines.Add(line.ToString());
                 line.Clear();
@@ -127,6 +135,8 @@ internal static class OutputText
         lines.Add(line.ToString());
         return lines;
     }
+
+    private static bool IsLineBreak(char c) => c is '\n' or '\r' or '\v' or '\f' or '\u0085' or '\u2028' or '\u2029';
 
     /// <summary>
     /// The index of the last character of the escape sequence that starts at <paramref name="esc"/>: a control sequence
@@ -176,7 +186,7 @@ internal static class OutputText
                     return i;
                 case '\u001b' when i + 1 < text.Length && text[i + 1] == '\\':
                     return i + 1;
-                case '\n' or '\r':
+                case var c when IsLineBreak(c):
                     return i - 1;
             }
         }
