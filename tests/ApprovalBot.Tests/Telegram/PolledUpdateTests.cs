@@ -66,10 +66,13 @@ public sealed class PolledUpdateTests
         Assert.Equal(8, polled.ConfirmedBy);
     }
 
-    [Fact]
-    public void Read_UpdateIdTwice_MalformedWithoutAnIdAndNotConfirmed()
+    [Theory]
+    [InlineData("""{"update_id":7,"update_id":9,"message":{"message_id":5,"date":0,"from":APPROVER,"chat":CHAT,"text":"/help"}}""")]
+    // Another key twice before it in the document: found first, it hid the doubled id, and 9 was confirmed.
+    [InlineData("""{"message":{"message_id":5,"date":0,"from":APPROVER,"chat":CHAT,"text":"/help","text":"/pending"},"update_id":7,"update_id":9}""")]
+    public void Read_UpdateIdTwice_MalformedWithoutAnIdAndNotConfirmed(string json)
     {
-        var polled = PolledUpdate.Read(JsonElement.Parse("""{"update_id":7,"update_id":9,"message":{"message_id":5,"date":0,"from":""" + Approver + ""","chat":""" + Chat + ""","text":"/help"}}"""));
+        var polled = PolledUpdate.Read(JsonElement.Parse(json.Replace("APPROVER", Approver, StringComparison.Ordinal).Replace("CHAT", Chat, StringComparison.Ordinal)));
 
         Assert.Null(polled.Update);
         Assert.Equal("duplicate field 'update_id' in $", polled.Malformed);

@@ -23,7 +23,9 @@ internal sealed record PolledUpdate(long? UpdateId, long? ConfirmedBy, Update? U
         // A key given twice is read last-value-wins by the deserializer: a second "data" or "from" would be believed over
         // the first. Telegram sends no such update, so any is refused whole, wherever the key is, read by the bot or not.
         var repeated = RepeatedKey(raw, "$");
-        if (repeated is ("$", "update_id"))
+        // Looked for on its own: another key given twice before it in the document would be found first, and the id
+        // read last-value-wins would be confirmed.
+        if (raw.EnumerateObject().Count(p => p.NameEquals("update_id")) > 1)
         {
             return new PolledUpdate(null, null, null, "duplicate field 'update_id' in $");
         }
