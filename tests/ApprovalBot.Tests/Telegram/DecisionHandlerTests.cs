@@ -91,11 +91,7 @@ public sealed class DecisionHandlerTests
     {
         const string id = "reply:old-copy";
         await using var h = await TelegramHarness.StartAsync();
-        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
-        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
-        await h.SubmitAsync(id, "text");
-        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
-        var copy = h.Control.GetMessages(h.ChatId).First(m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var copy = await UnconfirmedCopyAsync(h, id);
 
         var approve = h.Control.PressButton(copy.MessageId, TelegramHarness.ButtonData(copy, "Approve"), chatId: h.ChatId, inaccessible: true);
         Assert.Equal("✅ Approved", (await h.Control.WaitForCallbackAnswerAsync(approve.QueryId, TelegramHarness.Wait)).Text);
@@ -115,11 +111,7 @@ public sealed class DecisionHandlerTests
     {
         const string id = "reply:old-copy-forged";
         await using var h = await TelegramHarness.StartAsync();
-        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
-        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
-        await h.SubmitAsync(id, "text");
-        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
-        var copy = h.Control.GetMessages(h.ChatId).First(m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
+        var copy = await UnconfirmedCopyAsync(h, id);
         var data = TelegramHarness.ButtonData(copy, "Approve");
         var forged = data[..^4] + (data[^4..] == "0000" ? "1111" : "0000");
 
@@ -504,5 +496,15 @@ public sealed class DecisionHandlerTests
         Assert.Contains(h.Host.Store.Events(id), e => e.Type == "card_edit_refused");
         var warning = Assert.Single(logs.Entries, e => e.Level >= LogLevel.Warning && e.Message.Contains(id, StringComparison.Ordinal));
         Assert.Contains("recorded as card_edit_refused, not tried again until the draft changes", warning.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A draft whose card was sent with both answers unreadable (card_unconfirmed, none on record): its copy in the chat.</summary>
+    private static async Task<SentMessage> UnconfirmedCopyAsync(TelegramHarness h, string id)
+    {
+        await h.Control.WaitForPollingAsync(TelegramHarness.Wait);
+        h.Control.InjectFault("sendMessage", SandboxFault.ResponseLost(ResponseLossMode.Unreadable), times: 2);
+        await h.SubmitAsync(id, "text");
+        await Eventually.TrueAsync(() => h.Host.Store.Events(id).Any(e => e.Type == CardRecords.UnconfirmedEvent), "the card recorded as sent unconfirmed");
+        return h.Control.GetMessages(h.ChatId).First(m => m.Text?.Contains(id, StringComparison.Ordinal) == true);
     }
 }
